@@ -1,0 +1,2 @@
+//! Chat channels: adapters between a medium and the service.
+pub mod terminal;

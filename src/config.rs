@@ -1,0 +1,308 @@
+//! Configuration: `config.toml` plus a few environment overrides.
+//!
+//! Loading never starts anything; [`Config::load`] reports every problem with
+//! the file and line it comes from, so `jukebox check` can list them all.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::diagnostics::Diagnostics;
+use crate::pricing::PriceList;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub dialogues_dir: PathBuf,
+    pub max_nodes_per_order: u32,
+    pub conversation_ttl_hours: u64,
+    pub security: SecurityConfig,
+    pub grid: GridConfig,
+    pub payments: PaymentsConfig,
+    pub pricing: PriceList,
+    pub billing: BillingConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecurityConfig {
+    pub master_key_file: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GridConfig {
+    pub kind: String,
+    pub sim: crate::grid::sim::SimConfig,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PaymentsConfig {
+    pub kind: String,
+    pub request_ttl_minutes: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BillingConfig {
+    pub interval_minutes: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    pub level: String,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            data_dir: "data".into(),
+            dialogues_dir: "dialogues".into(),
+            max_nodes_per_order: 10,
+            conversation_ttl_hours: 24,
+            security: SecurityConfig::default(),
+            grid: GridConfig::default(),
+            payments: PaymentsConfig::default(),
+            pricing: PriceList::default(),
+            billing: BillingConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for GridConfig {
+    fn default() -> GridConfig {
+        GridConfig {
+            kind: "sim".into(),
+            sim: Default::default(),
+        }
+    }
+}
+
+impl Default for PaymentsConfig {
+    fn default() -> PaymentsConfig {
+        PaymentsConfig {
+            kind: "sandbox".into(),
+            request_ttl_minutes: 60,
+        }
+    }
+}
+
+impl Default for BillingConfig {
+    fn default() -> BillingConfig {
+        BillingConfig {
+            interval_minutes: 60,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> LogConfig {
+        LogConfig {
+            level: "info".into(),
+        }
+    }
+}
+
+/// Environment variables that override the file (name, what it sets).
+pub const ENV_OVERRIDES: &[(&str, &str)] = &[
+    ("JUKEBOX_DATA_DIR", "data_dir"),
+    ("JUKEBOX_DIALOGUES_DIR", "dialogues_dir"),
+    ("JUKEBOX_LOG", "log.level"),
+];
+
+impl Config {
+    /// Reads `path` (a missing file means all defaults), applies environment
+    /// overrides from `env`, and checks every value.
+    pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Diagnostics> {
+        let file = path.display().to_string();
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => {
+                let mut d = Diagnostics::default();
+                d.push(&file, 0, format!("cannot read: {e}"));
+                return Err(d);
+            }
+        };
+        Config::parse(&file, &text, env)
+    }
+
+    pub fn parse(
+        file: &str,
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, Diagnostics> {
+        let mut diags = Diagnostics::default();
+        let mut config: Config = match toml::from_str(text) {
+            Ok(c) => c,
+            Err(e) => {
+                let line = e.span().map(|s| line_of_offset(text, s.start)).unwrap_or(0);
+                diags.push(file, line, e.message().to_owned());
+                return Err(diags);
+            }
+        };
+        if let Some(v) = env("JUKEBOX_DATA_DIR") {
+            config.data_dir = v.into();
+        }
+        if let Some(v) = env("JUKEBOX_DIALOGUES_DIR") {
+            config.dialogues_dir = v.into();
+        }
+        if let Some(v) = env("JUKEBOX_LOG") {
+            config.log.level = v;
+        }
+        let at = |key: &str| line_of_key(text, key);
+        if !(1..=100).contains(&config.max_nodes_per_order) {
+            diags.push(
+                file,
+                at("max_nodes_per_order"),
+                "max_nodes_per_order must be 1 to 100",
+            );
+        }
+        if config.conversation_ttl_hours == 0 {
+            diags.push(
+                file,
+                at("conversation_ttl_hours"),
+                "conversation_ttl_hours must be at least 1",
+            );
+        }
+        if config.grid.kind != "sim" {
+            diags.push(
+                file,
+                at("kind"),
+                format!(
+                    "grid.kind {:?} is not available; use \"sim\"",
+                    config.grid.kind
+                ),
+            );
+        }
+        if config.payments.kind != "sandbox" {
+            diags.push(
+                file,
+                at("kind"),
+                format!(
+                    "payments.kind {:?} is not available; use \"sandbox\"",
+                    config.payments.kind
+                ),
+            );
+        }
+        if config.payments.request_ttl_minutes == 0 {
+            diags.push(
+                file,
+                at("request_ttl_minutes"),
+                "request_ttl_minutes must be at least 1",
+            );
+        }
+        if !(1..=24 * 60).contains(&config.billing.interval_minutes) {
+            diags.push(
+                file,
+                at("interval_minutes"),
+                "billing.interval_minutes must be 1 to 1440",
+            );
+        }
+        if let Err(e) = config.pricing.validate() {
+            diags.push(file, at("tft_price_usd"), format!("pricing: {e}"));
+        }
+        if let Err(e) = validate_sim(&config.grid.sim) {
+            diags.push(file, at("[grid.sim]"), format!("grid.sim: {e}"));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&config.log.level).is_err() {
+            diags.push(
+                file,
+                at("level"),
+                format!("log.level {:?} is not a valid filter", config.log.level),
+            );
+        }
+        if diags.is_empty() {
+            Ok(config)
+        } else {
+            Err(diags)
+        }
+    }
+
+    /// Where the master key file lives.
+    pub fn master_key_path(&self) -> PathBuf {
+        if self.security.master_key_file.is_empty() {
+            self.data_dir.join("master.key")
+        } else {
+            PathBuf::from(&self.security.master_key_file)
+        }
+    }
+}
+
+/// Values the simulated grid cannot work with.
+fn validate_sim(sim: &crate::grid::sim::SimConfig) -> Result<(), String> {
+    let rate = |r: f64| r.is_finite() && (0.0..=1.0).contains(&r);
+    if sim.farms == 0 || sim.nodes_per_farm == 0 {
+        return Err("farms and nodes_per_farm must be at least 1".into());
+    }
+    if sim.farms.saturating_mul(sim.nodes_per_farm) > 100_000 {
+        return Err("farms x nodes_per_farm must be at most 100000".into());
+    }
+    if !sim.deploy_seconds.is_finite() || !(0.0..=600.0).contains(&sim.deploy_seconds) {
+        return Err("deploy_seconds must be 0 to 600".into());
+    }
+    if !rate(sim.deploy_failure_rate) || !rate(sim.node_down_rate_per_hour) {
+        return Err("rates must be between 0 and 1".into());
+    }
+    if !sim.mean_downtime_hours.is_finite() || sim.mean_downtime_hours <= 0.0 {
+        return Err("mean_downtime_hours must be positive".into());
+    }
+    if sim.public_ips_per_farm > 240 {
+        return Err("public_ips_per_farm must be at most 240".into());
+    }
+    Ok(())
+}
+
+fn line_of_offset(text: &str, offset: usize) -> usize {
+    text.get(..offset)
+        .map_or(0, |t| t.matches('\n').count() + 1)
+}
+
+/// The line where `key` is set (or a `[section]` header), 0 if absent.
+fn line_of_key(text: &str, key: &str) -> usize {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            if key.starts_with('[') {
+                l.starts_with(key)
+            } else {
+                l.strip_prefix(key)
+                    .is_some_and(|r| r.trim_start().starts_with('='))
+            }
+        })
+        .map_or(0, |i| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn shipped_config_matches_the_defaults() {
+        let shipped =
+            Config::parse("config.toml", include_str!("../config.toml"), &no_env).unwrap();
+        let default = Config::parse("empty", "", &no_env).unwrap();
+        assert_eq!(format!("{shipped:?}"), format!("{default:?}"));
+    }
+
+    #[test]
+    fn errors_point_at_lines_and_env_overrides() {
+        let text = "data_dir = \"x\"\nmax_nodes_per_order = 0\n";
+        let d = Config::parse("c.toml", text, &no_env).unwrap_err();
+        assert_eq!(d.0[0].line, 2);
+        let d = Config::parse("c.toml", "nope = 1\n", &no_env).unwrap_err();
+        assert_eq!(d.0[0].line, 1);
+        let env = |k: &str| (k == "JUKEBOX_DATA_DIR").then(|| "/tmp/jb".to_owned());
+        let c = Config::parse("c.toml", "", &env).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/jb"));
+    }
+}

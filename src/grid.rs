@@ -1,0 +1,218 @@
+//! The grid boundary: what Jukebox needs from a ThreeFold Grid.
+//!
+//! Callers (the service, the monitor) only see the [`Grid`] trait. The embedded
+//! simulation (`grid::sim`) implements it today; a real Grid v3 backend (grid
+//! proxy discovery, TFChain contracts, RMB deployments) implements the same
+//! trait later without changing callers. Deployments arrive already signed by
+//! the user's intermediate identity; a grid must reject one whose signature
+//! does not verify against the twin's registered key.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::reservation::Deployment;
+
+pub mod sim;
+
+/// A twin: the on-grid account of one intermediate identity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TwinId(pub u32);
+
+/// A Zero-OS node of the grid (not to be confused with a blockchain node).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct GridNodeId(pub u32);
+
+/// A contract paying for one deployment on one grid node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ContractId(pub u64);
+
+impl fmt::Display for GridNodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl fmt::Display for ContractId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// What one blockchain node needs from a grid node.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Capacity {
+    pub cpu: u32,
+    pub memory_mib: u64,
+    pub disk_gib: u64,
+    pub public_ipv4: bool,
+}
+
+/// Where the user wants their nodes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Placement {
+    Random,
+    /// A country by its English name, as the grid proxy names countries.
+    Country(String),
+    Farm(u32),
+}
+
+/// A country that currently has capacity, for the location menu.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountryOption {
+    pub name: String,
+    /// Grid nodes in that country able to host one more node of the request.
+    pub nodes: u32,
+}
+
+/// A farm that currently has capacity, for the location menu.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FarmOption {
+    pub id: u32,
+    pub name: String,
+    pub country: String,
+    pub nodes: u32,
+}
+
+/// Locations able to host at least one node of a request, best first.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Locations {
+    pub countries: Vec<CountryOption>,
+    pub farms: Vec<FarmOption>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeStatus {
+    Up,
+    Down,
+    Standby,
+}
+
+/// A grid node as discovery reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GridNode {
+    pub id: GridNodeId,
+    pub farm_id: u32,
+    pub farm_name: String,
+    pub country: String,
+    pub status: NodeStatus,
+}
+
+/// The outcome of a successful deployment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placed {
+    pub contract: ContractId,
+    pub node: GridNode,
+    pub ipv4: Option<String>,
+    pub ipv6: Option<String>,
+    /// Mycelium / planetary overlay address, reachable from any mycelium peer.
+    pub mycelium: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContractState {
+    Created,
+    GracePeriod,
+    Deleted,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkloadState {
+    Init,
+    Ok,
+    Paused,
+    Error(String),
+    Deleted,
+}
+
+/// What the grid says about one contract right now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContractInfo {
+    pub contract: ContractId,
+    pub node: GridNodeId,
+    pub state: ContractState,
+    pub workload: WorkloadState,
+    pub node_status: NodeStatus,
+}
+
+/// Failures a grid reports. The service maps each to what the user sees.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GridError {
+    #[error("no grid node has room for this right now")]
+    NoCapacity,
+    #[error("the deployment signature does not verify for twin {0}")]
+    BadSignature(u32),
+    #[error("unknown twin {0}")]
+    UnknownTwin(u32),
+    #[error("grid node {0} is not up")]
+    NodeNotUp(GridNodeId),
+    #[error("grid node {0} does not exist")]
+    UnknownNode(GridNodeId),
+    #[error("contract {0} does not exist")]
+    UnknownContract(ContractId),
+    #[error("the deployment was rejected: {0}")]
+    Rejected(String),
+    #[error("the deployment failed on the grid node: {0}")]
+    DeployFailed(String),
+    #[error("the grid is unreachable: {0}")]
+    Unavailable(String),
+}
+
+impl GridError {
+    /// Whether trying another grid node may succeed where this one failed.
+    pub fn try_elsewhere(&self) -> bool {
+        matches!(
+            self,
+            GridError::NodeNotUp(_) | GridError::DeployFailed(_) | GridError::NoCapacity
+        )
+    }
+}
+
+/// A ThreeFold Grid as Jukebox uses it.
+#[async_trait]
+pub trait Grid: Send + Sync {
+    /// "sim" or "tfgrid", for logs and the README's labelling.
+    fn kind(&self) -> &'static str;
+
+    /// Registers the identity's public key as a twin, once; later calls with
+    /// the same key return the same twin (idempotent, resumable).
+    async fn ensure_twin(&self, public_key: &[u8; 32]) -> Result<TwinId, GridError>;
+
+    /// Countries and farms that can host at least one node of `need` now.
+    async fn locations(&self, need: &Capacity) -> Result<Locations, GridError>;
+
+    /// Up to `limit` up grid nodes in `place` with room for `need`, in random
+    /// order, never one listed in `avoid`.
+    async fn candidates(
+        &self,
+        need: &Capacity,
+        place: &Placement,
+        avoid: &[GridNodeId],
+        limit: usize,
+    ) -> Result<Vec<GridNode>, GridError>;
+
+    /// Creates a contract for the signed `deployment` on `node` and deploys it.
+    /// Capacity is reserved atomically: concurrent calls never overbook a node.
+    /// On failure nothing stays reserved and no contract is left behind.
+    async fn deploy(
+        &self,
+        node: GridNodeId,
+        need: &Capacity,
+        deployment: &Deployment,
+    ) -> Result<Placed, GridError>;
+
+    /// Cancels a contract and frees its capacity. Cancelling an already
+    /// cancelled contract succeeds (idempotent).
+    async fn cancel(&self, contract: ContractId) -> Result<(), GridError>;
+
+    /// The current state of a contract, its workload and its grid node.
+    async fn contract(&self, contract: ContractId) -> Result<ContractInfo, GridError>;
+}

@@ -1,0 +1,349 @@
+//! A SIMULATED ThreeFold Grid (`grid.kind = "sim"`, the default).
+//!
+//! Nothing here talks to the real grid. It is an honest stand-in with real
+//! state: a seeded, reproducible world of farms and nodes in many countries,
+//! twins with registered keys, contracts that hold node capacity and farm
+//! public IPs, signature checks on every deployment, deploy latency and
+//! failures, node churn and operator fault injection. State is persisted in
+//! `state_dir` (see `store`) so a restart sees the same grid.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use anyhow::{Context, ensure};
+use serde::{Deserialize, Serialize};
+
+use crate::grid::{ContractId, GridError, GridNode, GridNodeId, NodeStatus};
+
+mod api;
+mod deploy;
+mod state;
+mod store;
+#[cfg(test)]
+mod tests;
+mod world;
+
+pub use state::Resources;
+use state::{Event, State};
+use store::Store;
+
+/// `[grid.sim]` in config.toml. Rates and durations are floats; no money here.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimConfig {
+    /// Seeds the world and the simulation's randomness.
+    pub seed: u64,
+    pub farms: u32,
+    pub nodes_per_farm: u32,
+    /// How long a deployment takes before it succeeds or fails.
+    pub deploy_seconds: f64,
+    /// Probability that a deployment fails on the node (0.0 to 1.0).
+    pub deploy_failure_rate: f64,
+    /// Per up node and hour, the chance it goes down (applied by `tick`).
+    pub node_down_rate_per_hour: f64,
+    /// Mean time a churned-down node stays down before `tick` revives it.
+    pub mean_downtime_hours: f64,
+    /// Public IPv4 addresses per farm (at most 240).
+    pub public_ips_per_farm: u32,
+}
+
+impl Default for SimConfig {
+    fn default() -> SimConfig {
+        SimConfig {
+            seed: 1,
+            farms: 24,
+            nodes_per_farm: 8,
+            deploy_seconds: 3.0,
+            deploy_failure_rate: 0.02,
+            node_down_rate_per_hour: 0.001,
+            mean_downtime_hours: 2.0,
+            public_ips_per_farm: 16,
+        }
+    }
+}
+
+/// A summary for operators and tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimStats {
+    pub farms: usize,
+    pub nodes_up: usize,
+    pub nodes_down: usize,
+    pub nodes_standby: usize,
+    pub twins: usize,
+    pub contracts_active: usize,
+    pub contracts_deleted: usize,
+    /// Deployments reserved but not yet settled.
+    pub deploys_in_flight: usize,
+    pub used: Resources,
+    pub total: Resources,
+    pub ipv4_used: usize,
+    pub ipv4_total: usize,
+}
+
+/// One node's capacity and what is taken of it (pending deploys included).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeResources {
+    pub total: Resources,
+    pub used: Resources,
+}
+
+/// The simulated grid. Cheap to share behind an `Arc`; all methods take `&self`.
+pub struct SimGrid {
+    inner: Arc<Mutex<Inner>>,
+    cfg: SimConfig,
+}
+
+struct Inner {
+    state: State,
+    store: Store,
+    rng: fastrand::Rng,
+}
+
+impl Inner {
+    /// Journals `event`, then applies it: memory never runs ahead of disk.
+    fn record(&mut self, event: Event) -> Result<(), GridError> {
+        self.store
+            .append(&event)
+            .map_err(|e| GridError::Unavailable(format!("simulated grid storage: {e}")))?;
+        self.state.apply(&event);
+        if self.store.should_compact(self.state.event_count()) {
+            // A failed compaction only leaves a longer journal; keep going.
+            if let Err(e) = self.store.compact(&self.state.events()) {
+                tracing::warn!(error = %e, "simulated grid journal compaction failed");
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SimGrid {
+    /// Opens (or on first start generates) the simulated grid in `state_dir`.
+    pub fn open(state_dir: &Path, cfg: SimConfig) -> anyhow::Result<SimGrid> {
+        ensure!(
+            (1..=10_000).contains(&cfg.farms),
+            "grid.sim.farms must be 1..=10000"
+        );
+        ensure!(
+            (1..=1_000).contains(&cfg.nodes_per_farm),
+            "grid.sim.nodes_per_farm must be 1..=1000"
+        );
+        ensure!(
+            cfg.deploy_seconds.is_finite() && (0.0..=3600.0).contains(&cfg.deploy_seconds),
+            "grid.sim.deploy_seconds must be between 0 and 3600"
+        );
+        ensure!(
+            (0.0..=1.0).contains(&cfg.deploy_failure_rate),
+            "grid.sim.deploy_failure_rate must be between 0 and 1"
+        );
+        ensure!(
+            cfg.node_down_rate_per_hour.is_finite() && cfg.node_down_rate_per_hour >= 0.0,
+            "grid.sim.node_down_rate_per_hour must be a non-negative number"
+        );
+        ensure!(
+            cfg.mean_downtime_hours.is_finite() && cfg.mean_downtime_hours > 0.0,
+            "grid.sim.mean_downtime_hours must be positive"
+        );
+        if cfg.public_ips_per_farm > world::MAX_IPS_PER_FARM {
+            tracing::warn!("grid.sim.public_ips_per_farm is capped at 240 (one /24 per farm)");
+        }
+        std::fs::create_dir_all(state_dir)
+            .with_context(|| format!("creating {}", state_dir.display()))?;
+
+        let world_path = state_dir.join("world.json");
+        let world = if world_path.exists() {
+            let text = std::fs::read(&world_path)
+                .with_context(|| format!("reading {}", world_path.display()))?;
+            let world: world::World = serde_json::from_slice(&text)
+                .with_context(|| format!("parsing {}", world_path.display()))?;
+            if world.seed != cfg.seed {
+                tracing::warn!(
+                    stored = world.seed,
+                    configured = cfg.seed,
+                    "keeping the stored simulated world; delete the state dir to regenerate"
+                );
+            }
+            world
+        } else {
+            let world = world::generate(&cfg);
+            let bytes = serde_json::to_vec_pretty(&world)?;
+            store::write_atomic(state_dir, "world.json", &bytes)?;
+            world
+        };
+
+        let (store, events) = Store::open(state_dir)?;
+        let mut state = State::new(world);
+        for e in &events {
+            state.apply(e);
+        }
+        let rng = fastrand::Rng::with_seed(cfg.seed ^ 0x9e37_79b9_7f4a_7c15 ^ events.len() as u64);
+        tracing::info!(
+            dir = %state_dir.display(),
+            nodes = state.world.nodes.len(),
+            contracts = state.contracts.len(),
+            "simulated grid opened"
+        );
+        Ok(SimGrid {
+            inner: Arc::new(Mutex::new(Inner { state, store, rng })),
+            cfg,
+        })
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        &self.cfg
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .expect("simulated grid lock poisoned: a panic happened while it was held")
+    }
+
+    /// Node churn over `elapsed_hours`: up nodes go down at
+    /// `node_down_rate_per_hour`, churned-down nodes come back after about
+    /// `mean_downtime_hours`. Operator-set and standby nodes are left alone.
+    /// Returns the changes made.
+    pub fn tick(&self, elapsed_hours: f64) -> Result<Vec<(GridNodeId, NodeStatus)>, GridError> {
+        if !(elapsed_hours.is_finite() && elapsed_hours > 0.0) {
+            return Ok(Vec::new());
+        }
+        let p_down = 1.0 - (-self.cfg.node_down_rate_per_hour * elapsed_hours).exp();
+        let p_up = 1.0 - (-elapsed_hours / self.cfg.mean_downtime_hours).exp();
+        let mut inner = self.lock();
+        let mut changes = Vec::new();
+        for i in 0..inner.state.nodes.len() {
+            let (status, pinned) = (inner.state.nodes[i].status, inner.state.nodes[i].pinned);
+            let to = match status {
+                _ if pinned => None,
+                NodeStatus::Up if inner.rng.f64() < p_down => Some(NodeStatus::Down),
+                NodeStatus::Down if inner.rng.f64() < p_up => Some(NodeStatus::Up),
+                _ => None,
+            };
+            if let Some(status) = to {
+                let node = inner.state.world.nodes[i].id;
+                inner.record(Event::NodeStatus {
+                    node,
+                    status,
+                    pinned: false,
+                })?;
+                changes.push((GridNodeId(node), status));
+            }
+        }
+        Ok(changes)
+    }
+
+    /// Runs [`SimGrid::tick`] every `every`, forever; spawn it as a task.
+    pub async fn run_churn(&self, every: Duration) {
+        loop {
+            tokio::time::sleep(every).await;
+            match self.tick(every.as_secs_f64() / 3600.0) {
+                Ok(changes) if !changes.is_empty() => {
+                    tracing::info!(?changes, "simulated grid node churn");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "simulated grid churn failed"),
+            }
+        }
+    }
+
+    /// Operator fault injection: forces a node's status. A node set Down or
+    /// Standby stays so (churn skips it) until it is set Up again.
+    pub fn set_node_status(&self, node: GridNodeId, status: NodeStatus) -> Result<(), GridError> {
+        let mut inner = self.lock();
+        inner
+            .state
+            .node_idx(node.0)
+            .ok_or(GridError::UnknownNode(node))?;
+        let pinned = status != NodeStatus::Up;
+        inner.record(Event::NodeStatus {
+            node: node.0,
+            status,
+            pinned,
+        })
+    }
+
+    /// Operator fault injection: the contract's workload reports `reason`.
+    pub fn fail_workload(&self, contract: ContractId, reason: &str) -> Result<(), GridError> {
+        let mut inner = self.lock();
+        if !inner.state.contracts.contains_key(&contract.0) {
+            return Err(GridError::UnknownContract(contract));
+        }
+        inner.record(Event::WorkloadFailed {
+            contract: contract.0,
+            reason: reason.to_string(),
+        })
+    }
+
+    /// Undoes [`SimGrid::fail_workload`].
+    pub fn restore_workload(&self, contract: ContractId) -> Result<(), GridError> {
+        let mut inner = self.lock();
+        if !inner.state.contracts.contains_key(&contract.0) {
+            return Err(GridError::UnknownContract(contract));
+        }
+        inner.record(Event::WorkloadRestored {
+            contract: contract.0,
+        })
+    }
+
+    pub fn node(&self, id: GridNodeId) -> Option<GridNode> {
+        let inner = self.lock();
+        let idx = inner.state.node_idx(id.0)?;
+        Some(inner.state.grid_node(idx))
+    }
+
+    pub fn node_resources(&self, id: GridNodeId) -> Option<NodeResources> {
+        let inner = self.lock();
+        let idx = inner.state.node_idx(id.0)?;
+        Some(NodeResources {
+            total: inner.state.total(idx),
+            used: inner.state.nodes[idx].used,
+        })
+    }
+
+    /// Every node id, in generation order (for operators and tests).
+    pub fn node_ids(&self) -> Vec<GridNodeId> {
+        let inner = self.lock();
+        inner
+            .state
+            .world
+            .nodes
+            .iter()
+            .map(|n| GridNodeId(n.id))
+            .collect()
+    }
+
+    pub fn stats(&self) -> SimStats {
+        let inner = self.lock();
+        let s = &inner.state;
+        let mut stats = SimStats {
+            farms: s.world.farms.len(),
+            twins: s.twin_keys.len(),
+            deploys_in_flight: s.pending_count(),
+            ipv4_used: s.ips_in_use(),
+            ipv4_total: s.world.farms.iter().map(|f| f.public_ips.len()).sum(),
+            ..SimStats::default()
+        };
+        for (i, n) in s.nodes.iter().enumerate() {
+            match n.status {
+                NodeStatus::Up => stats.nodes_up += 1,
+                NodeStatus::Down => stats.nodes_down += 1,
+                NodeStatus::Standby => stats.nodes_standby += 1,
+            }
+            let total = s.total(i);
+            stats.total.cpu += total.cpu;
+            stats.total.memory_mib += total.memory_mib;
+            stats.total.disk_gib += total.disk_gib;
+            stats.used.cpu += n.used.cpu;
+            stats.used.memory_mib += n.used.memory_mib;
+            stats.used.disk_gib += n.used.disk_gib;
+        }
+        for c in s.contracts.values() {
+            if c.deleted {
+                stats.contracts_deleted += 1;
+            } else {
+                stats.contracts_active += 1;
+            }
+        }
+        stats
+    }
+}

@@ -1,0 +1,230 @@
+//! The [`Grid`] trait as the simulated grid answers it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ed25519_dalek::VerifyingKey;
+
+use super::deploy::{PendingGuard, requirement};
+use super::state::{ContractRec, Event, Resources};
+use super::{SimGrid, world};
+use crate::grid::{
+    Capacity, ContractId, ContractInfo, ContractState, CountryOption, FarmOption, Grid, GridError,
+    GridNode, GridNodeId, Locations, NodeStatus, Placed, Placement, TwinId, WorkloadState,
+};
+use crate::reservation::{Deployment, deployment_hash_hex, verify};
+
+#[async_trait]
+impl Grid for SimGrid {
+    fn kind(&self) -> &'static str {
+        "sim"
+    }
+
+    async fn ensure_twin(&self, public_key: &[u8; 32]) -> Result<TwinId, GridError> {
+        let mut inner = self.lock();
+        if let Some(id) = inner.state.twin_by_key.get(public_key) {
+            return Ok(TwinId(*id));
+        }
+        // Deployments are checked against this key, so it must be usable.
+        VerifyingKey::from_bytes(public_key)
+            .map_err(|_| GridError::Rejected("not an ed25519 public key".to_string()))?;
+        let id = inner.state.next_twin_id();
+        inner.record(Event::Twin {
+            id,
+            key: hex::encode(public_key),
+        })?;
+        Ok(TwinId(id))
+    }
+
+    async fn locations(&self, need: &Capacity) -> Result<Locations, GridError> {
+        let res = Resources::from_capacity(need);
+        let ipv4 = usize::from(need.public_ipv4);
+        let inner = self.lock();
+        let s = &inner.state;
+        let mut countries: BTreeMap<&str, u32> = BTreeMap::new();
+        let mut farms: BTreeMap<u32, u32> = BTreeMap::new();
+        for (i, n) in s.world.nodes.iter().enumerate() {
+            if s.fits(i, &res, ipv4) {
+                *countries.entry(n.country.as_str()).or_default() += 1;
+                *farms.entry(n.farm_id).or_default() += 1;
+            }
+        }
+        let mut countries: Vec<CountryOption> = countries
+            .into_iter()
+            .map(|(name, nodes)| CountryOption {
+                name: name.to_string(),
+                nodes,
+            })
+            .collect();
+        countries.sort_by(|a, b| b.nodes.cmp(&a.nodes).then_with(|| a.name.cmp(&b.name)));
+        let mut farms: Vec<FarmOption> = s
+            .world
+            .farms
+            .iter()
+            .filter_map(|f| {
+                farms.get(&f.id).map(|&nodes| FarmOption {
+                    id: f.id,
+                    name: f.name.clone(),
+                    country: f.country.clone(),
+                    nodes,
+                })
+            })
+            .collect();
+        farms.sort_by(|a, b| b.nodes.cmp(&a.nodes).then_with(|| a.name.cmp(&b.name)));
+        Ok(Locations { countries, farms })
+    }
+
+    async fn candidates(
+        &self,
+        need: &Capacity,
+        place: &Placement,
+        avoid: &[GridNodeId],
+        limit: usize,
+    ) -> Result<Vec<GridNode>, GridError> {
+        let res = Resources::from_capacity(need);
+        let ipv4 = usize::from(need.public_ipv4);
+        let mut inner = self.lock();
+        let s = &inner.state;
+        let mut found: Vec<GridNode> = s
+            .world
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| match place {
+                Placement::Random => true,
+                Placement::Country(c) => n.country.eq_ignore_ascii_case(c.trim()),
+                Placement::Farm(f) => n.farm_id == *f,
+            })
+            .filter(|(_, n)| !avoid.contains(&GridNodeId(n.id)))
+            .filter(|(i, _)| s.fits(*i, &res, ipv4))
+            .map(|(i, _)| s.grid_node(i))
+            .collect();
+        inner.rng.shuffle(&mut found);
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    async fn deploy(
+        &self,
+        node: GridNodeId,
+        need: &Capacity,
+        deployment: &Deployment,
+    ) -> Result<Placed, GridError> {
+        let req = requirement(deployment).map_err(GridError::Rejected)?;
+        req.check_matches(need)?;
+        let twin = deployment.twin_id;
+        let key = self.lock().state.twin_keys.get(&twin).copied();
+        let key = key.ok_or(GridError::UnknownTwin(twin))?;
+        // Verified outside the lock: it is the slowest step and needs no state.
+        let key = VerifyingKey::from_bytes(&key).map_err(|_| GridError::BadSignature(twin))?;
+        verify(deployment, twin, &key).map_err(|_| GridError::BadSignature(twin))?;
+
+        // Check and reserve under one lock hold: concurrent deploys cannot
+        // both see the same free room.
+        let (guard, idx) = {
+            let mut inner = self.lock();
+            let idx = inner
+                .state
+                .node_idx(node.0)
+                .ok_or(GridError::UnknownNode(node))?;
+            if inner.state.nodes[idx].status != NodeStatus::Up {
+                return Err(GridError::NodeNotUp(node));
+            }
+            if !inner.state.fits(idx, &req.res, req.ipv4) {
+                return Err(GridError::NoCapacity);
+            }
+            let id = inner.state.reserve(idx, req.res, req.ipv4);
+            (PendingGuard::new(self.inner.clone(), id), idx)
+        };
+
+        if self.cfg.deploy_seconds > 0.0 {
+            tokio::time::sleep(Duration::from_secs_f64(self.cfg.deploy_seconds)).await;
+        }
+
+        let mut inner = self.lock();
+        let ipv4 = inner.state.release(guard.disarm());
+        if inner.state.nodes[idx].status != NodeStatus::Up {
+            return Err(GridError::DeployFailed(
+                "the grid node went down during the deployment".to_string(),
+            ));
+        }
+        if inner.rng.f64() < self.cfg.deploy_failure_rate {
+            return Err(GridError::DeployFailed(
+                "the workload did not come up (simulated failure)".to_string(),
+            ));
+        }
+        let id = inner.state.next_contract_id();
+        let rec = ContractRec {
+            id,
+            twin,
+            node: node.0,
+            res: req.res,
+            ipv4,
+            ipv6: req.ipv6.then(|| world::ipv6_for(node.0, id)),
+            mycelium: req
+                .mycelium_seed
+                .as_deref()
+                .and_then(|seed| world::mycelium_for(node.0, seed)),
+            deployment_hash: deployment_hash_hex(deployment),
+            deleted: false,
+            failure: None,
+        };
+        inner.record(Event::Contract(rec.clone()))?;
+        Ok(Placed {
+            contract: ContractId(id),
+            node: inner.state.grid_node(idx),
+            ipv4: rec.ipv4.first().cloned(),
+            ipv6: rec.ipv6,
+            mycelium: rec.mycelium,
+        })
+    }
+
+    async fn cancel(&self, contract: ContractId) -> Result<(), GridError> {
+        let mut inner = self.lock();
+        let rec = inner
+            .state
+            .contracts
+            .get(&contract.0)
+            .ok_or(GridError::UnknownContract(contract))?;
+        if rec.deleted {
+            return Ok(());
+        }
+        inner.record(Event::Cancel { id: contract.0 })
+    }
+
+    async fn contract(&self, contract: ContractId) -> Result<ContractInfo, GridError> {
+        let inner = self.lock();
+        let s = &inner.state;
+        let rec = s
+            .contracts
+            .get(&contract.0)
+            .ok_or(GridError::UnknownContract(contract))?;
+        let node_status = s
+            .node_idx(rec.node)
+            .map_or(NodeStatus::Down, |i| s.nodes[i].status);
+        let (state, workload) = if rec.deleted {
+            (ContractState::Deleted, WorkloadState::Deleted)
+        } else if node_status != NodeStatus::Up {
+            let why = match node_status {
+                NodeStatus::Standby => "grid node is in standby",
+                _ => "grid node is down",
+            };
+            (
+                ContractState::Created,
+                WorkloadState::Error(why.to_string()),
+            )
+        } else if let Some(reason) = &rec.failure {
+            (ContractState::Created, WorkloadState::Error(reason.clone()))
+        } else {
+            (ContractState::Created, WorkloadState::Ok)
+        };
+        Ok(ContractInfo {
+            contract,
+            node: GridNodeId(rec.node),
+            state,
+            workload,
+            node_status,
+        })
+    }
+}

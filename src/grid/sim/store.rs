@@ -1,0 +1,181 @@
+//! Durable storage of the simulated grid: `world.json` (written once) and an
+//! append-only journal of [`Event`]s, one JSON line each, fsynced per event.
+//!
+//! A deploy appends one short line instead of rewriting the whole state, so
+//! the cost stays flat at 100,000 contracts. When the journal grows well past
+//! the live state it is compacted: the state is written as a new journal
+//! generation (temp file, fsync, rename, fsync dir) and the old one removed.
+//! On load the newest generation wins; a torn last line (crash mid-append) is
+//! cut off.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+use super::state::Event;
+
+const JOURNAL_PREFIX: &str = "journal.";
+const JOURNAL_SUFFIX: &str = ".jsonl";
+/// Never compact a journal shorter than this: small journals replay fast.
+const COMPACT_MIN_LINES: usize = 20_000;
+
+pub(super) struct Store {
+    dir: PathBuf,
+    generation: u64,
+    file: File,
+    /// Length of the journal up to its last complete line.
+    len: u64,
+    lines: usize,
+}
+
+/// Writes `bytes` to `dir/name` so that a crash leaves the old or the new
+/// content, never a mix.
+pub(super) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, dir.join(name))?;
+    sync_dir(dir)
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+fn journal_name(generation: u64) -> String {
+    format!("{JOURNAL_PREFIX}{generation:020}{JOURNAL_SUFFIX}")
+}
+
+impl Store {
+    /// Opens the newest journal in `dir` (creating an empty one if none) and
+    /// returns its events in order.
+    pub fn open(dir: &Path) -> anyhow::Result<(Store, Vec<Event>)> {
+        let mut generations = Vec::new();
+        for entry in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+            let name = entry?.file_name();
+            let name = name.to_string_lossy();
+            if let Some(g) = name
+                .strip_prefix(JOURNAL_PREFIX)
+                .and_then(|n| n.strip_suffix(JOURNAL_SUFFIX))
+                .and_then(|n| n.parse::<u64>().ok())
+            {
+                generations.push(g);
+            } else if name.starts_with('.') && name.ends_with(".tmp") {
+                // An interrupted atomic write: the rename never happened.
+                fs::remove_file(dir.join(name.as_ref()))?;
+            }
+        }
+        generations.sort_unstable();
+        let Some(&generation) = generations.last() else {
+            write_atomic(dir, &journal_name(0), b"")?;
+            let file = OpenOptions::new()
+                .append(true)
+                .open(dir.join(journal_name(0)))?;
+            let store = Store {
+                dir: dir.to_path_buf(),
+                generation: 0,
+                file,
+                len: 0,
+                lines: 0,
+            };
+            return Ok((store, Vec::new()));
+        };
+        // Older generations were superseded by a finished compaction.
+        for g in &generations[..generations.len() - 1] {
+            fs::remove_file(dir.join(journal_name(*g)))?;
+        }
+        let path = dir.join(journal_name(generation));
+        let text = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let (events, good_len) = parse(&text).with_context(|| format!("in {}", path.display()))?;
+        let file = OpenOptions::new().append(true).open(&path)?;
+        if good_len < text.len() as u64 {
+            tracing::warn!(path = %path.display(), "dropping a torn last journal line");
+            file.set_len(good_len)?;
+            file.sync_all()?;
+        }
+        let store = Store {
+            dir: dir.to_path_buf(),
+            generation,
+            file,
+            len: good_len,
+            lines: events.len(),
+        };
+        Ok((store, events))
+    }
+
+    /// Appends one event durably.
+    pub fn append(&mut self, event: &Event) -> io::Result<()> {
+        let mut line = serde_json::to_vec(event).map_err(io::Error::other)?;
+        line.push(b'\n');
+        let written = self
+            .file
+            .write_all(&line)
+            .and_then(|()| self.file.sync_data());
+        if let Err(e) = written {
+            // Cut a partial line so the next append starts on a clean line.
+            let _ = self.file.set_len(self.len);
+            return Err(e);
+        }
+        self.len += line.len() as u64;
+        self.lines += 1;
+        Ok(())
+    }
+
+    /// Whether the journal holds enough dead lines to be worth compacting.
+    pub fn should_compact(&self, live_events: usize) -> bool {
+        self.lines > COMPACT_MIN_LINES.max(live_events.saturating_mul(2))
+    }
+
+    /// Replaces the journal with `events` (the live state) as a new generation.
+    pub fn compact(&mut self, events: &[Event]) -> io::Result<()> {
+        let mut body = Vec::new();
+        for e in events {
+            serde_json::to_writer(&mut body, e).map_err(io::Error::other)?;
+            body.push(b'\n');
+        }
+        let next = self.generation + 1;
+        write_atomic(&self.dir, &journal_name(next), &body)?;
+        let file = OpenOptions::new()
+            .append(true)
+            .open(self.dir.join(journal_name(next)))?;
+        let old = self.dir.join(journal_name(self.generation));
+        *self = Store {
+            dir: self.dir.clone(),
+            generation: next,
+            file,
+            len: body.len() as u64,
+            lines: events.len(),
+        };
+        // A leftover old generation is removed at the next open anyway.
+        if let Err(e) = fs::remove_file(&old) {
+            tracing::warn!(path = %old.display(), error = %e, "could not remove old journal");
+        }
+        Ok(())
+    }
+}
+
+/// Parses journal lines; returns the events and the byte length up to the
+/// last good line. Only the final line may be damaged (a torn append).
+fn parse(text: &[u8]) -> anyhow::Result<(Vec<Event>, u64)> {
+    let mut events = Vec::new();
+    let mut good = 0usize;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let Some(end) = rest.iter().position(|&b| b == b'\n') else {
+            break; // no newline: torn
+        };
+        match serde_json::from_slice::<Event>(&rest[..end]) {
+            Ok(e) => events.push(e),
+            Err(_) if end + 1 == rest.len() => break, // damaged last line
+            Err(e) => bail!("journal corrupted at byte {good}: {e}"),
+        }
+        good += end + 1;
+        rest = &rest[end + 1..];
+    }
+    Ok((events, good as u64))
+}

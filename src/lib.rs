@@ -1,0 +1,22 @@
+//! Jukebox: run blockchain nodes on the ThreeFold Grid by chatting with a bot.
+pub mod app;
+pub mod catalog;
+pub mod channel;
+pub mod chat;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod diagnostics;
+pub mod dialogue;
+pub mod grid;
+pub mod ids;
+pub mod ledger;
+pub mod money;
+pub mod payments;
+pub mod pricing;
+pub mod qr;
+pub mod reservation;
+pub mod service;
+pub mod store;
+pub mod user;
+pub mod validate;

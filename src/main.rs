@@ -1,0 +1,189 @@
+//! The `jukebox` command: run the service, check the configuration, or chat
+//! from a terminal.
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use jukebox::chat::terminal::{self, TerminalOutbox};
+use jukebox::ids::UserId;
+use jukebox::service::Service;
+
+#[derive(Parser)]
+#[command(
+    name = "jukebox",
+    version,
+    about = "Run blockchain nodes on the ThreeFold Grid by chatting with a bot"
+)]
+struct Cli {
+    /// The configuration file (missing keys take built-in defaults).
+    #[arg(long, short, default_value = "config.toml", global = true)]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service (the default). On a terminal it also opens a chat.
+    Run,
+    /// Validate config, scripts and catalog without starting anything.
+    Check,
+    /// Chat with Jukebox from this terminal (or a script piped to stdin).
+    Chat {
+        /// Who you are, e.g. alice (becomes the user id term:alice).
+        #[arg(long)]
+        user: String,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("jukebox: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    let command = cli.command.unwrap_or(Command::Run);
+    if let Command::Check = command {
+        return Ok(check(&cli.config));
+    }
+    let config = jukebox::app::load_config(&cli.config)?;
+    let chat_user = match &command {
+        Command::Chat { user } => Some(user.clone()),
+        _ if std::io::stdin().is_terminal() => {
+            Some(std::env::var("USER").unwrap_or_else(|_| "you".into()))
+        }
+        _ => None,
+    };
+    // In a chat, logs would interleave with the conversation: keep them quiet.
+    let default_level = if chat_user.is_some() {
+        "warn"
+    } else {
+        config.log.level.as_str()
+    };
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| default_level.to_owned());
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve(config, chat_user))?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn check(path: &std::path::Path) -> std::process::ExitCode {
+    let config = match jukebox::app::load_config(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprint!("{e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match jukebox::app::build_engine(&config) {
+        Ok(engine) => {
+            let types: usize = engine
+                .catalog()
+                .chains
+                .iter()
+                .map(|c| c.node_types.len())
+                .sum();
+            println!(
+                "ok: config {}, {} chains / {types} node types, {} conversations",
+                path.display(),
+                engine.catalog().chains.len(),
+                engine.scripts().flows.len()
+            );
+            std::process::ExitCode::SUCCESS
+        }
+        Err(diags) => {
+            eprint!("{diags}");
+            eprintln!("{} problem(s) found", diags.0.len());
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> anyhow::Result<()> {
+    let terminal_outbox = Arc::new(TerminalOutbox::new(config.data_dir.join("qr")));
+    let service = jukebox::app::build_default(&config, terminal_outbox.clone())?;
+    tracing::info!(grid = service.grid().kind(), data_dir = %config.data_dir.display(), "Jukebox started (embedded grid is a SIMULATION; sandbox wallet moves no real TFT)");
+    if std::env::var("TELOXIDE_TOKEN").is_err() {
+        tracing::info!("Telegram is off: TELOXIDE_TOKEN is not set");
+    }
+    let resumed = service.resume_pending().await?;
+    if resumed > 0 {
+        tracing::info!(resumed, "resumed unfinished deployments");
+    }
+    let billing = tokio::spawn(billing_loop(
+        service.clone(),
+        Duration::from_secs(config.billing.interval_minutes * 60),
+    ));
+    let result = match chat_user {
+        Some(name) => {
+            let user = UserId::parse(&format!("term:{name}"))
+                .map_err(|e| anyhow::anyhow!("--user: {e}"))?;
+            tokio::select! {
+                r = terminal::run(service.clone(), terminal_outbox, user) => r,
+                _ = shutdown_signal() => Ok(()),
+            }
+        }
+        None => {
+            println!(
+                "Jukebox is running (no chat channel is configured; `jukebox chat --user NAME` talks to it). Stop with Ctrl-C or SIGTERM."
+            );
+            shutdown_signal().await;
+            Ok(())
+        }
+    };
+    billing.abort();
+    tracing::info!("Jukebox stopped");
+    result
+}
+
+async fn billing_loop(service: Service, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        match service.bill_all().await {
+            Ok(total) => tracing::debug!(charged = %total, "billing sweep done"),
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "billing sweep failed; retried next interval")
+            }
+        }
+    }
+}
+
+/// Resolves on SIGTERM (how services are stopped) or Ctrl-C.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {},
+                    _ = tokio::signal::ctrl_c() => {},
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,242 @@
+//! Payment requests (what the user is asked to pay, as QR-able URIs) and the
+//! wallet boundary (how Jukebox learns that TFT arrived).
+//!
+//! A request carries a fresh memo; the user's wallet pays the deposit address
+//! with that memo as Stellar MEMO_TEXT, and the [`Wallet`] reports the payment
+//! with its memo so the service can find the request and credit the user's
+//! [`crate::ledger::Account`] by payment id (exactly once).
+//!
+//! Today the only wallet is [`sandbox::SandboxWallet`], an honest simulation;
+//! a Stellar Horizon watcher implements the same trait later.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::UserId;
+use crate::money::Tft;
+
+pub mod sandbox;
+pub mod strkey;
+
+/// Stellar's limit for a MEMO_TEXT, in bytes.
+pub const MEMO_MAX_BYTES: usize = 28;
+/// The asset code of TFT on Stellar.
+pub const TFT_ASSET_CODE: &str = "TFT";
+
+/// What a user is asked to pay, and where.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct PaymentRequest {
+    /// Unique per request; the payment must carry it as MEMO_TEXT.
+    pub memo: String,
+    pub user: UserId,
+    /// Stellar account (G...) to pay.
+    pub address: String,
+    pub asset_code: String,
+    pub asset_issuer: String,
+    pub amount: Tft,
+    /// Unix seconds.
+    pub created_at: u64,
+    /// Unix seconds; after this the request is no longer offered.
+    pub expires_at: u64,
+    /// Shown to the payer, e.g. "order ord-1234" or "top-up".
+    pub purpose: String,
+}
+
+impl PaymentRequest {
+    /// A request to pay `amount` into `wallet`, valid for `ttl_secs`.
+    pub fn new(
+        wallet: &dyn Wallet,
+        user: UserId,
+        amount: Tft,
+        purpose: &str,
+        now: u64,
+        ttl_secs: u64,
+    ) -> anyhow::Result<PaymentRequest> {
+        anyhow::ensure!(
+            amount.is_positive(),
+            "a payment request needs a positive amount"
+        );
+        Ok(PaymentRequest {
+            memo: new_memo()?,
+            user,
+            address: wallet.deposit_address().to_owned(),
+            asset_code: TFT_ASSET_CODE.to_owned(),
+            asset_issuer: wallet.asset_issuer().to_owned(),
+            amount,
+            created_at: now,
+            expires_at: now.saturating_add(ttl_secs),
+            purpose: purpose.to_owned(),
+        })
+    }
+
+    /// The ThreeFold Connect wallet's own QR form.
+    pub fn tft_uri(&self) -> String {
+        format!(
+            "TFT:{}?amount={}&message={}&sender=me",
+            percent_encode(&self.address),
+            self.amount.to_decimal_string(),
+            percent_encode(&self.memo),
+        )
+    }
+
+    /// A SEP-0007 payment URI, understood by generic Stellar wallets.
+    pub fn sep7_uri(&self) -> String {
+        format!(
+            "web+stellar:pay?destination={}&amount={}&asset_code={}&asset_issuer={}\
+             &memo={}&memo_type=MEMO_TEXT&msg={}",
+            percent_encode(&self.address),
+            self.amount.to_decimal_string(),
+            percent_encode(&self.asset_code),
+            percent_encode(&self.asset_issuer),
+            percent_encode(&self.memo),
+            percent_encode(&self.purpose),
+        )
+    }
+
+    /// Whether the request is past its expiry at `now` (unix seconds).
+    pub fn is_expired(&self, now: u64) -> bool {
+        now >= self.expires_at
+    }
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters
+/// (`A-Z a-z 0-9 - . _ ~`), byte by byte in UTF-8, with upper-case hex.
+pub fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Crockford's base32 in lower case: no i, l, o or u, so a memo read aloud
+/// or retyped from a screen is not mistaken.
+const MEMO_ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+
+/// A fresh payment memo: `jb-` and 16 base32 chars (80 random bits), 19 bytes.
+/// Fails only if the OS random source does.
+pub fn new_memo() -> anyhow::Result<String> {
+    let mut random = [0u8; 10];
+    getrandom::getrandom(&mut random)
+        .map_err(|e| anyhow::anyhow!("no randomness for a payment memo: {e}"))?;
+    let bits = random
+        .iter()
+        .fold(0u128, |acc, &b| (acc << 8) | u128::from(b));
+    let mut memo = String::from("jb-");
+    for i in (0..16).rev() {
+        memo.push(char::from(MEMO_ALPHABET[((bits >> (5 * i)) & 31) as usize]));
+    }
+    Ok(memo)
+}
+
+/// A payment that arrived at the deposit address.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct IncomingPayment {
+    /// Unique operation id; credit by this, exactly once.
+    pub id: String,
+    /// The MEMO_TEXT, if any (a payment without one cannot be matched).
+    pub memo: Option<String>,
+    pub amount: Tft,
+    /// Sender account.
+    pub from: String,
+    /// Unix seconds.
+    pub received_at: u64,
+}
+
+/// Where TFT is received. Implemented by the sandbox today and by a Stellar
+/// Horizon watcher later.
+#[async_trait]
+pub trait Wallet: Send + Sync {
+    /// Short name for logs and status ("sandbox", later "stellar").
+    fn kind(&self) -> &'static str;
+    /// The Stellar account (G...) users pay into.
+    fn deposit_address(&self) -> &str;
+    /// The issuer of the TFT asset this wallet accepts.
+    fn asset_issuer(&self) -> &str;
+    /// TFT payments received since the last call, resuming from a durable
+    /// cursor. Delivery is at least once: after a crash the last batch may be
+    /// returned again, so callers must credit by [`IncomingPayment::id`].
+    async fn incoming(&self) -> anyhow::Result<Vec<IncomingPayment>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> PaymentRequest {
+        PaymentRequest {
+            memo: "jb-0123456789abcdef".to_owned(),
+            user: UserId::parse("tg:42").unwrap(),
+            address: "GBNOTAYUMXVO5QDYWYO2SOCOYIJ3XFIP65GKOQN7H65ZZSO6BK4SLWSC".to_owned(),
+            asset_code: "TFT".to_owned(),
+            asset_issuer: "GBOVQKJYHXRR3DX6NOX2RRYFRCUMSADGDESTDNBDS6CDVLGVESRTAC47".to_owned(),
+            amount: "1642.5".parse().unwrap(),
+            created_at: 1_000,
+            expires_at: 1_900,
+            purpose: "order ord-1a2b & more".to_owned(),
+        }
+    }
+
+    #[test]
+    fn uris_are_exact() {
+        let r = request();
+        assert_eq!(
+            r.tft_uri(),
+            "TFT:GBNOTAYUMXVO5QDYWYO2SOCOYIJ3XFIP65GKOQN7H65ZZSO6BK4SLWSC\
+             ?amount=1642.5&message=jb-0123456789abcdef&sender=me"
+        );
+        assert_eq!(
+            r.sep7_uri(),
+            "web+stellar:pay?destination=GBNOTAYUMXVO5QDYWYO2SOCOYIJ3XFIP65GKOQN7H65ZZSO6BK4SLWSC\
+             &amount=1642.5&asset_code=TFT\
+             &asset_issuer=GBOVQKJYHXRR3DX6NOX2RRYFRCUMSADGDESTDNBDS6CDVLGVESRTAC47\
+             &memo=jb-0123456789abcdef&memo_type=MEMO_TEXT&msg=order%20ord-1a2b%20%26%20more"
+        );
+    }
+
+    #[test]
+    fn percent_encoding() {
+        assert_eq!(percent_encode("aZ09-._~"), "aZ09-._~");
+        assert_eq!(
+            percent_encode("a b&c=d?e/f+g%"),
+            "a%20b%26c%3Dd%3Fe%2Ff%2Bg%25"
+        );
+        assert_eq!(percent_encode("é€"), "%C3%A9%E2%82%AC");
+        assert_eq!(percent_encode(""), "");
+    }
+
+    #[test]
+    fn memos_are_short_unique_and_unambiguous() {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..2000 {
+            let memo = new_memo().unwrap();
+            assert_eq!(memo.len(), 19);
+            assert!(memo.len() <= MEMO_MAX_BYTES);
+            let body = memo.strip_prefix("jb-").unwrap();
+            assert!(body.bytes().all(|c| MEMO_ALPHABET.contains(&c)), "{memo}");
+            assert!(!body.contains(['i', 'l', 'o', 'u']));
+            assert!(seen.insert(memo));
+        }
+    }
+
+    #[test]
+    fn expiry_is_inclusive_of_the_deadline() {
+        let r = request();
+        assert!(!r.is_expired(1_000));
+        assert!(!r.is_expired(1_899));
+        assert!(r.is_expired(1_900));
+        assert!(r.is_expired(u64::MAX));
+    }
+
+    #[test]
+    fn serialises_round_trip() {
+        let r = request();
+        let back: PaymentRequest =
+            serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(back, r);
+    }
+}

@@ -1,0 +1,364 @@
+//! The service: the imperative shell around the pure conversation engine.
+//!
+//! For each user input it takes the user's lock, loads their documents, runs
+//! the engine, carries out the engine's actions (grid lookups, orders,
+//! payments, deployments) and stores the new state durably. Long work
+//! (deployments) runs in background tasks that re-take the lock for each
+//! state change, so a user can keep chatting meanwhile.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+
+use crate::channel::{Outbox, Outgoing};
+use crate::clock::Clock;
+use crate::crypto::{Identity, MasterKey};
+use crate::dialogue::{Action, Effect, Engine, Env, Input, Loaded, Message, NodeBrief};
+use crate::grid::Grid;
+use crate::ids::UserId;
+use crate::payments::sandbox::SandboxWallet;
+use crate::store::{Store, UserLocks};
+use crate::user::{self, NodeState, Nodes, Orders, Profile, StoredConversation};
+
+mod billing;
+mod deploy;
+mod orders;
+mod views;
+
+/// Engine steps triggered by one input at most (actions answer with more
+/// input, e.g. loaded locations); a guard against a script that loops.
+const MAX_ENGINE_ROUNDS: usize = 8;
+
+/// Settings of the service itself, from the config file.
+#[derive(Clone, Debug)]
+pub struct ServiceSettings {
+    pub payment_ttl_secs: u64,
+    /// Grid nodes tried per blockchain node before giving up.
+    pub deploy_attempts: usize,
+}
+
+impl Default for ServiceSettings {
+    fn default() -> ServiceSettings {
+        ServiceSettings {
+            payment_ttl_secs: 3600,
+            deploy_attempts: 3,
+        }
+    }
+}
+
+/// Where a payment memo points: whose order it pays.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct MemoIndex {
+    pub user: UserId,
+    pub order: String,
+}
+
+/// Everything the service needs; cheap to clone into background tasks.
+#[derive(Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Arc<Engine>,
+    store: Arc<Store>,
+    master: Arc<MasterKey>,
+    grid: Arc<dyn Grid>,
+    wallet: Arc<SandboxWallet>,
+    outbox: Arc<dyn Outbox>,
+    locks: UserLocks,
+    clock: Arc<dyn Clock>,
+    settings: ServiceSettings,
+    /// Background deployments, so shutdown and tests can wait for them.
+    tasks: tokio::sync::Mutex<tokio::task::JoinSet<()>>,
+}
+
+impl Service {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        engine: Arc<Engine>,
+        store: Arc<Store>,
+        master: Arc<MasterKey>,
+        grid: Arc<dyn Grid>,
+        wallet: Arc<SandboxWallet>,
+        outbox: Arc<dyn Outbox>,
+        clock: Arc<dyn Clock>,
+        settings: ServiceSettings,
+    ) -> Service {
+        Service {
+            inner: Arc::new(Inner {
+                engine,
+                store,
+                master,
+                grid,
+                wallet,
+                outbox,
+                locks: UserLocks::new(),
+                clock,
+                settings,
+                tasks: tokio::sync::Mutex::new(tokio::task::JoinSet::new()),
+            }),
+        }
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn grid(&self) -> &Arc<dyn Grid> {
+        &self.inner.grid
+    }
+
+    fn now(&self) -> u64 {
+        self.inner.clock.now()
+    }
+
+    async fn send(&self, user: &UserId, item: Outgoing) {
+        self.inner.outbox.send(user, item).await;
+    }
+
+    async fn say(&self, user: &UserId, text: impl Into<String>) {
+        self.send(user, Outgoing::Message(Message::text(text)))
+            .await;
+    }
+
+    /// Handles one input from `user`. `input_id`, when the channel has one
+    /// (Telegram's update_id), makes redelivered inputs harmless.
+    pub async fn handle(
+        &self,
+        user: &UserId,
+        display_name: &str,
+        input: Input,
+        input_id: Option<u64>,
+    ) -> anyhow::Result<()> {
+        let _guard = self.inner.locks.lock(user).await;
+        let profile = self.load_or_create_profile(user, display_name)?;
+        let mut stored = self.load_conversation(user)?;
+        if let (Some(id), Some(last)) = (input_id, stored.last_input_id)
+            && id <= last
+        {
+            tracing::debug!(user = %user, input_id = id, "ignoring a redelivered input");
+            return Ok(());
+        }
+        if let Input::Button(data) = &input
+            && let Some(handled) = self.service_button(user, data).await?
+        {
+            stored.last_input_id = input_id.or(stored.last_input_id);
+            if handled {
+                self.save_conversation(user, &stored)?;
+            }
+            return Ok(());
+        }
+        if let Input::Command { name, arg } = &input
+            && name == "sandboxpay"
+        {
+            self.sandbox_pay_command(user, arg.as_deref()).await?;
+            stored.last_input_id = input_id.or(stored.last_input_id);
+            return self.save_conversation(user, &stored);
+        }
+        let mut next_input = Some(input);
+        let mut rounds = 0;
+        while let Some(input) = next_input.take() {
+            rounds += 1;
+            if rounds > MAX_ENGINE_ROUNDS {
+                tracing::error!(user = %user, "conversation engine looped; stopping");
+                break;
+            }
+            let nodes = self.load_nodes(user)?;
+            let briefs = node_briefs(&nodes);
+            let env = Env {
+                balance: self
+                    .load_profile(user)?
+                    .map_or(profile.account.balance, |p| p.account.balance),
+                nodes: &briefs,
+            };
+            let previous_seq = stored.state.seq;
+            let (state, effects) = self
+                .inner
+                .engine
+                .step(&stored.state, input, &env, self.now());
+            stored.state = state;
+            for effect in effects {
+                match effect {
+                    Effect::Send(m) => self.send(user, Outgoing::Message(m)).await,
+                    Effect::Answered { answer } => {
+                        self.send(user, Outgoing::Answered { answer }).await
+                    }
+                    Effect::Run(action) => {
+                        if let Some(loaded) = self.run_action(user, action, previous_seq).await? {
+                            next_input = Some(Input::Loaded(loaded));
+                        }
+                    }
+                }
+            }
+        }
+        stored.last_input_id = input_id.or(stored.last_input_id);
+        self.save_conversation(user, &stored)
+    }
+
+    async fn run_action(
+        &self,
+        user: &UserId,
+        action: Action,
+        seq: u32,
+    ) -> anyhow::Result<Option<Loaded>> {
+        match action {
+            Action::LoadLocations { need } => {
+                Ok(Some(match self.inner.grid.locations(&need).await {
+                    Ok(locations) => Loaded::Locations(locations),
+                    Err(e) => Loaded::Failed(format!("{e}. Please try again in a minute.")),
+                }))
+            }
+            Action::PlaceOrder(draft) => {
+                self.place_order(user, draft, seq).await?;
+                Ok(None)
+            }
+            Action::ListNodes => {
+                self.list_nodes(user).await?;
+                Ok(None)
+            }
+            Action::ShowBalance => {
+                self.show_balance(user).await?;
+                Ok(None)
+            }
+            Action::ShowStatus { node } => {
+                self.show_status(user, &node).await?;
+                Ok(None)
+            }
+            Action::DeleteNode { node } => {
+                self.delete_node(user, &node).await?;
+                Ok(None)
+            }
+            Action::RedeployNode { node } => {
+                self.start_redeploy(user, &node).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    fn load_profile(&self, user: &UserId) -> anyhow::Result<Option<Profile>> {
+        Ok(self.inner.store.read(user, user::PROFILE)?)
+    }
+
+    fn save_profile(&self, profile: &Profile) -> anyhow::Result<()> {
+        Ok(self
+            .inner
+            .store
+            .write(&profile.id, user::PROFILE, profile)?)
+    }
+
+    /// First contact creates the user's intermediate identity.
+    fn load_or_create_profile(&self, user: &UserId, display_name: &str) -> anyhow::Result<Profile> {
+        if let Some(p) = self.load_profile(user)? {
+            return Ok(p);
+        }
+        let profile = Profile {
+            id: user.clone(),
+            display_name: display_name.chars().take(64).collect(),
+            created_at: self.now(),
+            identity: Identity::generate(&self.inner.master),
+            twin: None,
+            account: Default::default(),
+        };
+        self.save_profile(&profile)?;
+        tracing::info!(user = %user, "new user; intermediate identity created");
+        Ok(profile)
+    }
+
+    fn load_nodes(&self, user: &UserId) -> anyhow::Result<Nodes> {
+        Ok(self
+            .inner
+            .store
+            .read(user, user::NODES)?
+            .unwrap_or_default())
+    }
+
+    fn save_nodes(&self, user: &UserId, nodes: &Nodes) -> anyhow::Result<()> {
+        Ok(self.inner.store.write(user, user::NODES, nodes)?)
+    }
+
+    fn load_orders(&self, user: &UserId) -> anyhow::Result<Orders> {
+        Ok(self
+            .inner
+            .store
+            .read(user, user::ORDERS)?
+            .unwrap_or_default())
+    }
+
+    fn save_orders(&self, user: &UserId, orders: &Orders) -> anyhow::Result<()> {
+        Ok(self.inner.store.write(user, user::ORDERS, orders)?)
+    }
+
+    /// Loads the conversation and unseals its secret answers.
+    fn load_conversation(&self, user: &UserId) -> anyhow::Result<StoredConversation> {
+        let mut stored: StoredConversation = self
+            .inner
+            .store
+            .read(user, user::CONVERSATION)?
+            .unwrap_or_default();
+        let master = &self.inner.master;
+        let unsealed = stored.state.map_secrets(|sealed| {
+            let sealed: crate::crypto::Sealed = serde_json::from_str(sealed)?;
+            let plain = master
+                .open_string(&sealed)
+                .context("a stored secret answer does not decrypt")?;
+            Ok::<_, anyhow::Error>(plain.to_string())
+        });
+        if let Err(e) = unsealed {
+            // A conversation whose secrets cannot be read is dropped rather
+            // than blocking the user forever; nothing was ordered from it yet.
+            tracing::warn!(user = %user, error = %e, "dropping an unreadable conversation");
+            stored.state.flow = None;
+        }
+        Ok(stored)
+    }
+
+    /// Seals secret answers, then stores the conversation durably.
+    fn save_conversation(&self, user: &UserId, stored: &StoredConversation) -> anyhow::Result<()> {
+        let mut sealed = stored.clone();
+        let master = &self.inner.master;
+        sealed
+            .state
+            .map_secrets(|plain| serde_json::to_string(&master.seal_str(plain)))?;
+        Ok(self.inner.store.write(user, user::CONVERSATION, &sealed)?)
+    }
+
+    /// Waits until every background deployment started so far has finished.
+    pub async fn wait_idle(&self) {
+        loop {
+            let mut tasks = self.inner.tasks.lock().await;
+            if tasks.join_next().await.is_none() {
+                return;
+            }
+        }
+    }
+
+    async fn spawn(&self, work: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.inner.tasks.lock().await.spawn(work);
+    }
+}
+
+fn node_briefs(nodes: &Nodes) -> Vec<NodeBrief> {
+    nodes
+        .live()
+        .map(|n| NodeBrief {
+            name: n.name.clone(),
+            label: format!("{} · {}", n.name, state_word(&n.state)),
+        })
+        .collect()
+}
+
+pub(crate) fn state_word(state: &NodeState) -> &'static str {
+    match state {
+        NodeState::Pending => "waiting for payment",
+        NodeState::Deploying => "deploying",
+        NodeState::Running => "running",
+        NodeState::Failed(_) => "failed",
+        NodeState::Deleted => "deleted",
+    }
+}

@@ -1,0 +1,431 @@
+//! Deploying and redeploying nodes on the grid, as resumable background work.
+//!
+//! Each state change is stored before the next grid call, and paid orders
+//! are listed in a global `pending/` index, so a restart resumes them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::Service;
+use crate::channel::Outgoing;
+use crate::grid::{GridError, GridNodeId, Placed};
+use crate::ids::UserId;
+use crate::reservation::{self, WorkloadSpec};
+use crate::user::{NodeRecord, NodeState, OrderState, StoredValue};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct PendingOrder {
+    user: UserId,
+    order: String,
+}
+
+fn pending_key(order: &str) -> String {
+    format!("pending/{order}")
+}
+
+impl Service {
+    /// Marks a paid order as deploying and starts the work in the background.
+    pub(super) async fn start_deploy(&self, user: &UserId, order_id: &str) -> anyhow::Result<()> {
+        let mut orders = self.load_orders(user)?;
+        let Some(order) = orders.get_mut(order_id) else {
+            return Ok(());
+        };
+        if order.state == OrderState::AwaitingPayment {
+            order.state = OrderState::Deploying;
+            self.inner.store.write_global(
+                &pending_key(order_id),
+                &PendingOrder {
+                    user: user.clone(),
+                    order: order_id.to_owned(),
+                },
+            )?;
+            self.save_orders(user, &orders)?;
+        }
+        let service = self.clone();
+        let (user, order_id) = (user.clone(), order_id.to_owned());
+        self.spawn(async move {
+            if let Err(e) = service.deploy_order(&user, &order_id).await {
+                tracing::error!(user = %user, order = %order_id, error = %format!("{e:#}"), "deployment stopped; it resumes at the next start");
+                service.say(&user, "Something went wrong on our side while deploying; it will be retried automatically. /list shows where things stand.").await;
+            }
+        })
+        .await;
+        Ok(())
+    }
+
+    /// Restarts every paid order left unfinished by a crash or a stop.
+    pub async fn resume_pending(&self) -> anyhow::Result<usize> {
+        let keys = self.inner.store.list_global("pending")?;
+        let mut resumed = 0;
+        for key in keys {
+            let Some(p) = self
+                .inner
+                .store
+                .read_global::<PendingOrder>(&format!("pending/{key}"))?
+            else {
+                continue;
+            };
+            tracing::info!(user = %p.user, order = %p.order, "resuming deployment");
+            let _guard = self.inner.locks.lock(&p.user).await;
+            self.start_deploy(&p.user, &p.order).await?;
+            resumed += 1;
+        }
+        Ok(resumed)
+    }
+
+    async fn deploy_order(&self, user: &UserId, order_id: &str) -> anyhow::Result<()> {
+        let Some(order) = self.load_orders(user)?.get(order_id).cloned() else {
+            return Ok(());
+        };
+        let key = format!("order:{order_id}");
+        let total = order.nodes.len();
+        let mut lines: Vec<String> = order.nodes.iter().map(|n| format!("⏳ {n}")).collect();
+        self.send(
+            user,
+            Outgoing::Progress {
+                key: key.clone(),
+                text: progress_text(&lines, 0, total),
+            },
+        )
+        .await;
+        let mut results = Vec::new();
+        for (i, name) in order.nodes.iter().enumerate() {
+            let outcome = self.deploy_node(user, name).await?;
+            lines[i] = match &outcome {
+                Ok(placed) => format!(
+                    "✅ {name} on grid node {} ({})",
+                    placed.node.id, placed.node.country
+                ),
+                Err(why) => format!("❌ {name}: {why}"),
+            };
+            self.send(
+                user,
+                Outgoing::Progress {
+                    key: key.clone(),
+                    text: progress_text(&lines, i + 1, total),
+                },
+            )
+            .await;
+            results.push((name.clone(), outcome));
+        }
+        {
+            let _guard = self.inner.locks.lock(user).await;
+            let mut orders = self.load_orders(user)?;
+            if let Some(o) = orders.get_mut(order_id) {
+                o.state = OrderState::Done;
+            }
+            self.save_orders(user, &orders)?;
+            self.inner.store.delete_global(&pending_key(order_id))?;
+        }
+        let nodes = self.load_nodes(user)?;
+        let mut failed = Vec::new();
+        for (name, outcome) in &results {
+            match outcome {
+                Ok(_) => {
+                    if let Some(node) = nodes.get(name) {
+                        self.say(user, self.describe_running(node)).await;
+                    }
+                }
+                Err(_) => failed.push(name.clone()),
+            }
+        }
+        if !failed.is_empty() {
+            self.say(
+                user,
+                format!(
+                    "{} of {total} node(s) could not be deployed: {}. Nothing is charged for them; their share stays in your balance. You can try again with /deploy.",
+                    failed.len(),
+                    failed.join(", ")
+                ),
+            )
+            .await;
+        }
+        Ok(())
+    }
+
+    /// Deploys one pending node; returns where it runs, or why it could not.
+    /// Only an internal error (storage) is an `Err`.
+    async fn deploy_node(
+        &self,
+        user: &UserId,
+        name: &str,
+    ) -> anyhow::Result<Result<Placed, String>> {
+        let node = {
+            let _guard = self.inner.locks.lock(user).await;
+            let mut nodes = self.load_nodes(user)?;
+            let Some(node) = nodes.get_mut(name) else {
+                return Ok(Err("it was removed".into()));
+            };
+            match &node.state {
+                NodeState::Running => {
+                    return Ok(node
+                        .placed
+                        .clone()
+                        .ok_or_else(|| "no placement recorded".to_owned()));
+                }
+                NodeState::Failed(why) => return Ok(Err(why.clone())),
+                NodeState::Deleted => return Ok(Err("it was deleted".into())),
+                NodeState::Pending | NodeState::Deploying => {}
+            }
+            node.state = NodeState::Deploying;
+            let node = node.clone();
+            self.save_nodes(user, &nodes)?;
+            node
+        };
+        let avoid = node.failed_on.clone();
+        let outcome = self.place(user, &node, avoid).await?;
+        let _guard = self.inner.locks.lock(user).await;
+        let mut nodes = self.load_nodes(user)?;
+        let now = self.now();
+        if let Some(n) = nodes.get_mut(name) {
+            match &outcome {
+                Ok((placed, failed_on)) => {
+                    n.state = NodeState::Running;
+                    n.placed = Some(placed.clone());
+                    n.billed_until = now;
+                    n.failed_on = failed_on.clone();
+                }
+                Err((why, failed_on)) => {
+                    n.state = NodeState::Failed(why.clone());
+                    n.failed_on = failed_on.clone();
+                }
+            }
+        }
+        self.save_nodes(user, &nodes)?;
+        Ok(outcome.map(|(p, _)| p).map_err(|(why, _)| why))
+    }
+
+    /// Finds a grid node and deploys there, trying others when one fails.
+    /// Returns the placement (or the reason) and the grid nodes that failed.
+    #[allow(clippy::type_complexity)]
+    async fn place(
+        &self,
+        user: &UserId,
+        node: &NodeRecord,
+        mut avoid: Vec<GridNodeId>,
+    ) -> anyhow::Result<Result<(Placed, Vec<GridNodeId>), (String, Vec<GridNodeId>)>> {
+        let Some((_, nt)) = self
+            .engine()
+            .catalog()
+            .node_type(&node.chain, &node.node_type)
+        else {
+            return Ok(Err((
+                "its node type is no longer in the catalog".into(),
+                avoid,
+            )));
+        };
+        let need = nt.capacity(node.ipv4);
+        let (twin, key) = match self.twin_and_key(user).await? {
+            Ok(v) => v,
+            Err(e) => return Ok(Err((format!("{e}"), avoid))),
+        };
+        let spec = self.workload_spec(node)?;
+        let mut seed = [0u8; 32];
+        hex::decode_to_slice(&node.seed, &mut seed)?;
+        let mut deployment = match reservation::build_deployment(twin.0, &spec, &seed) {
+            Ok(d) => d,
+            Err(e) => return Ok(Err((format!("the deployment is invalid: {e}"), avoid))),
+        };
+        reservation::sign(&mut deployment, twin.0, &key);
+        let mut last_error = GridError::NoCapacity;
+        for _ in 0..self.inner.settings.deploy_attempts {
+            let candidates = match self
+                .inner
+                .grid
+                .candidates(&need, &node.placement, &avoid, 1)
+                .await
+            {
+                Ok(c) => c,
+                Err(e) => {
+                    last_error = e;
+                    break;
+                }
+            };
+            let Some(candidate) = candidates.into_iter().next() else {
+                last_error = GridError::NoCapacity;
+                break;
+            };
+            match self
+                .inner
+                .grid
+                .deploy(candidate.id, &need, &deployment)
+                .await
+            {
+                Ok(placed) => {
+                    tracing::info!(user = %user, node = %node.name, grid_node = %candidate.id, contract = %placed.contract, "node deployed");
+                    return Ok(Ok((placed, avoid)));
+                }
+                Err(e) => {
+                    tracing::warn!(user = %user, node = %node.name, grid_node = %candidate.id, error = %e, "deployment failed");
+                    let retry = e.try_elsewhere();
+                    last_error = e;
+                    avoid.push(candidate.id);
+                    if !retry {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(Err((user_reason(&last_error), avoid)))
+    }
+
+    /// The user's twin (registered on first use) and signing key.
+    async fn twin_and_key(
+        &self,
+        user: &UserId,
+    ) -> anyhow::Result<Result<(crate::grid::TwinId, ed25519_dalek::SigningKey), GridError>> {
+        let Some(profile) = self.load_profile(user)? else {
+            anyhow::bail!("no profile for {user}")
+        };
+        let key = profile.identity.signing_key(&self.inner.master)?;
+        if let Some(twin) = profile.twin {
+            return Ok(Ok((twin, key)));
+        }
+        let twin = match self
+            .inner
+            .grid
+            .ensure_twin(&profile.identity.public_key)
+            .await
+        {
+            Ok(t) => t,
+            Err(e) => return Ok(Err(e)),
+        };
+        let _guard = self.inner.locks.lock(user).await;
+        if let Some(mut p) = self.load_profile(user)? {
+            p.twin = Some(twin);
+            self.save_profile(&p)?;
+        }
+        Ok(Ok((twin, key)))
+    }
+
+    /// The zos workload for a node: catalog values plus the user's settings,
+    /// unsealed only here, in memory, to be signed and sent.
+    fn workload_spec(&self, node: &NodeRecord) -> anyhow::Result<WorkloadSpec> {
+        let Some((_, nt)) = self
+            .engine()
+            .catalog()
+            .node_type(&node.chain, &node.node_type)
+        else {
+            anyhow::bail!("unknown node type {}/{}", node.chain, node.node_type);
+        };
+        let mut env: BTreeMap<String, String> = nt.env.clone();
+        let open = |v: &StoredValue| -> anyhow::Result<String> {
+            Ok(match v {
+                StoredValue::Plain(s) => s.clone(),
+                StoredValue::Sealed(s) => self.inner.master.open_string(s)?.to_string(),
+            })
+        };
+        for setting in &nt.settings {
+            if let Some(v) = node.settings.get(&setting.key) {
+                env.insert(setting.env.clone(), open(v)?);
+            }
+        }
+        for (name, v) in &node.generated {
+            env.insert(name.clone(), open(v)?);
+        }
+        Ok(WorkloadSpec {
+            name: node.name.clone(),
+            flist: nt.flist.clone(),
+            entrypoint: nt.entrypoint.clone(),
+            cpu: nt.resources.cpu,
+            memory_mib: nt.resources.memory_mib,
+            disk_gib: nt.resources.disk_gib,
+            public_ipv4: node.ipv4,
+            env,
+            ssh_key: node.ssh_key.clone(),
+        })
+    }
+
+    /// `/redeploy`: moves a node to another grid node in the background.
+    pub(super) async fn start_redeploy(&self, user: &UserId, name: &str) -> anyhow::Result<()> {
+        let nodes = self.load_nodes(user)?;
+        let Some(node) = nodes.get(name).filter(|n| n.is_live()) else {
+            self.say(
+                user,
+                format!("You have no node named {name}. Send /list to see your nodes."),
+            )
+            .await;
+            return Ok(());
+        };
+        if node.state != NodeState::Running {
+            self.say(
+                user,
+                format!(
+                    "{name} is {} right now; only running nodes can be redeployed.",
+                    super::state_word(&node.state)
+                ),
+            )
+            .await;
+            return Ok(());
+        }
+        let service = self.clone();
+        let (user, node) = (user.clone(), node.clone());
+        self.say(
+            &user,
+            format!("Redeploying {} on another grid node…", node.name),
+        )
+        .await;
+        self.spawn(async move {
+            if let Err(e) = service.redeploy(&user, node).await {
+                tracing::error!(user = %user, error = %format!("{e:#}"), "redeploy failed");
+                service.say(&user, "Something went wrong on our side during the redeploy; your node was left as it was.").await;
+            }
+        })
+        .await;
+        Ok(())
+    }
+
+    /// Creates the new deployment first and cancels the old one only after,
+    /// so a failed redeploy leaves the node where it was.
+    async fn redeploy(&self, user: &UserId, node: NodeRecord) -> anyhow::Result<()> {
+        let mut avoid = node.failed_on.clone();
+        let old = node.placed.clone();
+        if let Some(old) = &old {
+            avoid.push(old.node.id);
+        }
+        match self.place(user, &node, avoid).await? {
+            Ok((placed, _)) => {
+                if let Some(old) = &old
+                    && let Err(e) = self.inner.grid.cancel(old.contract).await
+                {
+                    tracing::warn!(user = %user, contract = %old.contract, error = %e, "could not cancel the old contract");
+                }
+                let _guard = self.inner.locks.lock(user).await;
+                let mut nodes = self.load_nodes(user)?;
+                if let Some(n) = nodes.get_mut(&node.name) {
+                    n.placed = Some(placed);
+                    n.state = NodeState::Running;
+                    let text = self.describe_running(n);
+                    self.save_nodes(user, &nodes)?;
+                    self.say(user, format!("Redeployed. {text}")).await;
+                }
+            }
+            Err((why, _)) => {
+                self.say(
+                    user,
+                    format!(
+                        "Could not redeploy {}: {why}. It stays where it was.",
+                        node.name
+                    ),
+                )
+                .await;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn progress_text(lines: &[String], done: usize, total: usize) -> String {
+    format!("Deploying {done}/{total}…\n{}", lines.join("\n"))
+}
+
+/// What a grid failure means for the user.
+fn user_reason(e: &GridError) -> String {
+    match e {
+        GridError::NoCapacity => "no grid node in the chosen location has room right now".into(),
+        GridError::Unavailable(_) => "the grid is unreachable right now".into(),
+        GridError::DeployFailed(why) => format!("the grid node reported a failure ({why})"),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,455 @@
+//! Orders and money: placing an order, asking for payment, crediting payments
+//! exactly once, and handing paid orders to the deployer.
+
+use std::collections::BTreeMap;
+
+use super::{MemoIndex, Service};
+use crate::catalog::Generated;
+use crate::channel::Outgoing;
+use crate::dialogue::{Button, OrderDraft};
+use crate::ids::UserId;
+use crate::ledger::CreditOutcome;
+use crate::money::Tft;
+use crate::payments::{IncomingPayment, PaymentRequest, Wallet as _};
+use crate::user::{NodeRecord, NodeState, Order, OrderState, StoredValue, node_name};
+
+/// Prefixes of service-level button data (outside any conversation step).
+const PAY: &str = "pay:";
+const CANCEL_ORDER: &str = "cxo:";
+const NEW_REQUEST: &str = "new:";
+
+fn random_token(len: usize) -> String {
+    const ALPHABET: &[u8] = b"0123456789abcdefghjkmnpqrstvwxyz";
+    let mut bytes = vec![0u8; len];
+    if getrandom::getrandom(&mut bytes).is_err() {
+        // Fall back to the time: uniqueness here only needs to hold per user.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        bytes
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, b)| *b = (nanos >> (i % 4 * 8)) as u8 ^ i as u8);
+    }
+    bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % 32] as char)
+        .collect()
+}
+
+impl Service {
+    /// Creates the order (once per confirmation: a redelivered confirm finds
+    /// the order it already made), then asks for payment or deploys.
+    pub(super) async fn place_order(
+        &self,
+        user: &UserId,
+        draft: OrderDraft,
+        seq: u32,
+    ) -> anyhow::Result<()> {
+        let now = self.now();
+        let mut orders = self.load_orders(user)?;
+        let order_id = format!("o{seq}-{}", random_token(6));
+        if let Some(existing) = orders
+            .orders
+            .iter()
+            .find(|o| o.id.starts_with(&format!("o{seq}-")))
+        {
+            let existing = existing.clone();
+            return self.continue_order(user, &existing).await;
+        }
+        let Some((_, nt)) = self
+            .engine()
+            .catalog()
+            .node_type(&draft.chain, &draft.node_type)
+        else {
+            self.say(
+                user,
+                "That node type is no longer offered. Please start again with /deploy.",
+            )
+            .await;
+            return Ok(());
+        };
+        let nt = nt.clone();
+        let mut nodes = self.load_nodes(user)?;
+        let capacity = nt.capacity(draft.ipv4);
+        let master = &self.inner.master;
+        let mut names = Vec::new();
+        for _ in 0..draft.count {
+            let mut taken = nodes.used_names.clone();
+            taken.extend(names.iter().cloned());
+            let name = node_name(&draft.chain, &draft.node_type, &taken, &mut |n| {
+                let mut b = [0u8; 4];
+                let _ = getrandom::getrandom(&mut b);
+                u32::from_le_bytes(b) as usize % n.max(1)
+            });
+            let settings: BTreeMap<String, StoredValue> = draft
+                .settings
+                .iter()
+                .map(|(k, v)| {
+                    let secret = nt.setting(k).is_some_and(|s| s.secret);
+                    let value = if secret {
+                        StoredValue::Sealed(master.seal_str(v))
+                    } else {
+                        StoredValue::Plain(v.clone())
+                    };
+                    (k.clone(), value)
+                })
+                .collect();
+            let generated = nt
+                .generated
+                .iter()
+                .map(|g| {
+                    let value = match g {
+                        Generated::Fixed { value, .. } => value.clone(),
+                        Generated::Password { length, .. } => random_token(*length),
+                    };
+                    (
+                        g.env().to_owned(),
+                        StoredValue::Sealed(master.seal_str(&value)),
+                    )
+                })
+                .collect();
+            let mut seed = [0u8; 32];
+            getrandom::getrandom(&mut seed).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+            nodes.nodes.push(NodeRecord {
+                name: name.clone(),
+                chain: draft.chain.clone(),
+                node_type: draft.node_type.clone(),
+                order: order_id.clone(),
+                state: NodeState::Pending,
+                placement: draft.placement.clone(),
+                ipv4: draft.ipv4,
+                settings,
+                generated,
+                ssh_key: draft.ssh_key.clone(),
+                seed: hex::encode(seed),
+                placed: None,
+                failed_on: Vec::new(),
+                created_at: now,
+                billed_until: now,
+                price_per_hour: self.engine().prices().per_hour(&capacity),
+            });
+            nodes.used_names.push(name.clone());
+            names.push(name);
+        }
+        let order = Order {
+            id: order_id,
+            state: OrderState::AwaitingPayment,
+            chain: draft.chain.clone(),
+            node_type: draft.node_type.clone(),
+            nodes: names,
+            period: draft.period,
+            price_per_node_month: draft.price_per_node_month,
+            total: draft.total,
+            payment: None,
+            created_at: now,
+        };
+        // Nodes first: an order never refers to node records that do not exist.
+        self.save_nodes(user, &nodes)?;
+        orders.orders.push(order.clone());
+        self.save_orders(user, &orders)?;
+        tracing::info!(user = %user, order = %order.id, nodes = order.nodes.len(), total = %order.total, "order placed");
+        self.continue_order(user, &order).await
+    }
+
+    /// Moves an order forward: deploy when the balance covers it, otherwise
+    /// show (or re-show) its payment request.
+    async fn continue_order(&self, user: &UserId, order: &Order) -> anyhow::Result<()> {
+        if order.state != OrderState::AwaitingPayment {
+            return Ok(());
+        }
+        let balance = self
+            .load_profile(user)?
+            .map(|p| p.account.balance)
+            .unwrap_or_default();
+        if balance >= order.total {
+            return self.start_deploy(user, &order.id).await;
+        }
+        let due = order.total.saturating_sub(balance);
+        let now = self.now();
+        let mut orders = self.load_orders(user)?;
+        let Some(stored) = orders.get_mut(&order.id) else {
+            return Ok(());
+        };
+        let reuse = stored
+            .payment
+            .as_ref()
+            .is_some_and(|p| !p.is_expired(now) && p.amount == due);
+        if !reuse {
+            let request = PaymentRequest::new(
+                self.inner.wallet.as_ref(),
+                user.clone(),
+                due,
+                &format!("Jukebox order {}", order.id),
+                now,
+                self.inner.settings.payment_ttl_secs,
+            )?;
+            self.inner.store.write_global(
+                &format!("memos/{}", request.memo),
+                &MemoIndex {
+                    user: user.clone(),
+                    order: order.id.clone(),
+                },
+            )?;
+            stored.payment = Some(request);
+            self.save_orders(user, &orders)?;
+        }
+        let Some(request) = orders.get(&order.id).and_then(|o| o.payment.clone()) else {
+            return Ok(());
+        };
+        self.show_payment_request(user, &order.id, &request, balance)
+            .await
+    }
+
+    async fn show_payment_request(
+        &self,
+        user: &UserId,
+        order_id: &str,
+        request: &PaymentRequest,
+        balance: Tft,
+    ) -> anyhow::Result<()> {
+        let uri = request.tft_uri();
+        let png = crate::qr::png(&uri)?;
+        let text_fallback = crate::qr::unicode(&uri)?;
+        let minutes = request.expires_at.saturating_sub(self.now()) / 60;
+        let caption = format!(
+            "Scan with the ThreeFold Connect app to pay {} (your balance {} counts toward the order).\n\nTo: {}\nMemo: {} (required)\nValid for {minutes} minutes.",
+            request.amount, balance, request.address, request.memo
+        );
+        let mut buttons = vec![];
+        if self.inner.wallet.kind() == "sandbox" {
+            buttons.push(vec![Button {
+                label: "Pay with sandbox wallet".into(),
+                data: format!("{PAY}{order_id}"),
+            }]);
+        }
+        buttons.push(vec![Button {
+            label: "Cancel order".into(),
+            data: format!("{CANCEL_ORDER}{order_id}"),
+        }]);
+        self.send(
+            user,
+            Outgoing::Image {
+                png,
+                text_fallback,
+                caption,
+                buttons,
+            },
+        )
+        .await;
+        let mut details = format!(
+            "Other Stellar wallets can use this payment link (SEP-0007):\n{}",
+            request.sep7_uri()
+        );
+        if self.inner.wallet.kind() == "sandbox" {
+            details.push_str(
+                "\n\nSANDBOX: this is a simulated wallet, no real TFT moves. Press \"Pay with sandbox wallet\", or send /sandboxpay <amount> to simulate a partial payment.",
+            );
+        }
+        self.say(user, details).await;
+        Ok(())
+    }
+
+    /// Buttons that act on orders rather than on the conversation. Returns
+    /// None when `data` is not one of them.
+    pub(super) async fn service_button(
+        &self,
+        user: &UserId,
+        data: &str,
+    ) -> anyhow::Result<Option<bool>> {
+        let (kind, order_id) = if let Some(id) = data.strip_prefix(PAY) {
+            (PAY, id)
+        } else if let Some(id) = data.strip_prefix(CANCEL_ORDER) {
+            (CANCEL_ORDER, id)
+        } else if let Some(id) = data.strip_prefix(NEW_REQUEST) {
+            (NEW_REQUEST, id)
+        } else {
+            return Ok(None);
+        };
+        // The order is looked up among this user's own orders only, so a
+        // forged button naming someone else's order finds nothing.
+        let orders = self.load_orders(user)?;
+        let Some(order) = orders.get(order_id).cloned() else {
+            self.say(
+                user,
+                "That order does not exist (or is not yours). Send /list to see your nodes.",
+            )
+            .await;
+            return Ok(Some(true));
+        };
+        if order.state != OrderState::AwaitingPayment {
+            let what = match order.state {
+                OrderState::Cancelled => "was cancelled",
+                _ => "is already paid",
+            };
+            self.say(
+                user,
+                format!("Order {} {what}. Send /list to see your nodes.", order.id),
+            )
+            .await;
+            return Ok(Some(true));
+        }
+        match kind {
+            PAY => {
+                let Some(request) = order.payment.clone() else {
+                    return self.continue_order(user, &order).await.map(|_| Some(true));
+                };
+                if request.is_expired(self.now()) {
+                    self.send(
+                        user,
+                        Outgoing::Message(crate::dialogue::Message {
+                            text: "That payment request has expired; nothing was paid. Press below for a fresh one.".into(),
+                            buttons: vec![vec![Button { label: "New payment request".into(), data: format!("{NEW_REQUEST}{}", order.id) }]],
+                        }),
+                    )
+                    .await;
+                    return Ok(Some(true));
+                }
+                let payment = self
+                    .inner
+                    .wallet
+                    .pay(&request.memo, request.amount, "sandbox-user-wallet")
+                    .await?;
+                self.apply_payment(user, &payment).await?;
+            }
+            CANCEL_ORDER => self.cancel_order(user, &order.id).await?,
+            _ => self.continue_order(user, &order).await?,
+        }
+        Ok(Some(true))
+    }
+
+    /// `/sandboxpay <amount>`: pays part of the latest open order, to try
+    /// partial payments without a real wallet.
+    pub(super) async fn sandbox_pay_command(
+        &self,
+        user: &UserId,
+        arg: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let amount = match arg.map(str::parse::<Tft>) {
+            Some(Ok(a)) if a.is_positive() => a,
+            _ => {
+                self.say(user, "Send /sandboxpay <amount>, e.g. /sandboxpay 12.5, while an order waits for payment.").await;
+                return Ok(());
+            }
+        };
+        let orders = self.load_orders(user)?;
+        let open = orders
+            .orders
+            .iter()
+            .rev()
+            .find(|o| o.state == OrderState::AwaitingPayment && o.payment.is_some());
+        let Some(request) = open.and_then(|o| o.payment.clone()) else {
+            self.say(
+                user,
+                "No order is waiting for payment. Send /deploy to place one.",
+            )
+            .await;
+            return Ok(());
+        };
+        let payment = self
+            .inner
+            .wallet
+            .pay(&request.memo, amount, "sandbox-user-wallet")
+            .await?;
+        self.apply_payment(user, &payment).await
+    }
+
+    /// Credits one incoming payment to the user whose memo it carries, once,
+    /// then moves the paid order on. The caller holds the user's lock.
+    pub(super) async fn apply_payment(
+        &self,
+        user: &UserId,
+        payment: &IncomingPayment,
+    ) -> anyhow::Result<()> {
+        let now = self.now();
+        let Some(mut profile) = self.load_profile(user)? else {
+            return Ok(());
+        };
+        let outcome = profile.account.credit(
+            &payment.id,
+            payment.amount,
+            &format!("payment {}", payment.id),
+            now,
+        );
+        if outcome == CreditOutcome::AlreadyCredited {
+            return Ok(());
+        }
+        self.save_profile(&profile)?;
+        tracing::info!(user = %user, payment = %payment.id, amount = %payment.amount, "payment credited");
+        let memo_order = match &payment.memo {
+            Some(memo) => self
+                .inner
+                .store
+                .read_global::<MemoIndex>(&format!("memos/{memo}"))?
+                .map(|m| m.order),
+            None => None,
+        };
+        let orders = self.load_orders(user)?;
+        let order = memo_order.and_then(|id| orders.get(&id).cloned());
+        let balance = profile.account.balance;
+        match order {
+            Some(order) if order.state == OrderState::AwaitingPayment => {
+                let expired = order.payment.as_ref().is_some_and(|p| p.is_expired(now));
+                if balance >= order.total {
+                    self.say(
+                        user,
+                        format!(
+                            "Received {}. Thank you! Your balance is now {balance}.",
+                            payment.amount
+                        ),
+                    )
+                    .await;
+                    self.start_deploy(user, &order.id).await?;
+                } else if expired {
+                    self.say(user, format!("Received {} after the payment request expired; it is in your balance ({balance}).", payment.amount)).await;
+                } else {
+                    self.say(
+                        user,
+                        format!(
+                            "Received {}, thank you. {} is still missing for this order.",
+                            payment.amount,
+                            order.total.saturating_sub(balance)
+                        ),
+                    )
+                    .await;
+                    self.continue_order(user, &order).await?;
+                }
+            }
+            _ => {
+                self.say(
+                    user,
+                    format!(
+                        "Received {}; it is in your balance, now {balance}.",
+                        payment.amount
+                    ),
+                )
+                .await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn cancel_order(&self, user: &UserId, order_id: &str) -> anyhow::Result<()> {
+        let mut orders = self.load_orders(user)?;
+        let Some(order) = orders.get_mut(order_id) else {
+            return Ok(());
+        };
+        order.state = OrderState::Cancelled;
+        let names = order.nodes.clone();
+        self.save_orders(user, &orders)?;
+        let mut nodes = self.load_nodes(user)?;
+        nodes
+            .nodes
+            .retain(|n| !(names.contains(&n.name) && n.state == NodeState::Pending));
+        self.save_nodes(user, &nodes)?;
+        self.send(
+            user,
+            Outgoing::Answered {
+                answer: "Order cancelled".into(),
+            },
+        )
+        .await;
+        self.say(user, "Order cancelled. Nothing was deployed; anything you paid stays in your balance (/balance).").await;
+        Ok(())
+    }
+}

@@ -1,0 +1,208 @@
+//! What users see about their nodes and money: /list, /status, /balance, and
+//! /delete (which is short enough to live beside them).
+
+use super::{Service, state_word};
+use crate::catalog::NodeType;
+use crate::grid::{ContractState, NodeStatus, WorkloadState};
+use crate::ids::UserId;
+use crate::money::Tft;
+use crate::user::{NodeRecord, NodeState};
+
+impl Service {
+    pub(super) async fn list_nodes(&self, user: &UserId) -> anyhow::Result<()> {
+        let nodes = self.load_nodes(user)?;
+        let live: Vec<&NodeRecord> = nodes.live().collect();
+        if live.is_empty() {
+            self.say(user, "You have no nodes yet. Send /deploy to run one.")
+                .await;
+            return Ok(());
+        }
+        let mut lines = vec![format!("Your nodes ({}):", live.len())];
+        for n in live {
+            let place = n
+                .placed
+                .as_ref()
+                .map(|p| format!(" · grid node {} ({})", p.node.id, p.node.country))
+                .unwrap_or_default();
+            lines.push(format!("• {} — {}{place}", n.name, state_word(&n.state)));
+        }
+        lines.push(String::new());
+        lines.push("/status <name> for details, /delete <name>, /redeploy <name>.".into());
+        self.say(user, lines.join("\n")).await;
+        Ok(())
+    }
+
+    pub(super) async fn show_balance(&self, user: &UserId) -> anyhow::Result<()> {
+        let balance = self
+            .load_profile(user)?
+            .map(|p| p.account.balance)
+            .unwrap_or_default();
+        let nodes = self.load_nodes(user)?;
+        let per_hour = nodes
+            .live()
+            .filter(|n| n.state == NodeState::Running)
+            .fold(Tft::ZERO, |sum, n| sum.saturating_add(n.price_per_hour));
+        let mut text = format!(
+            "Balance: {balance}\nRunning nodes cost {} per day.",
+            per_hour.saturating_mul(24)
+        );
+        if per_hour.is_positive() {
+            let hours = balance.units() / per_hour.units();
+            text.push_str(&format!(
+                "\nFunded for about {} more ({hours} hours).",
+                human_hours(hours)
+            ));
+        }
+        self.say(user, text).await;
+        Ok(())
+    }
+
+    pub(super) async fn show_status(&self, user: &UserId, name: &str) -> anyhow::Result<()> {
+        let nodes = self.load_nodes(user)?;
+        let Some(node) = nodes.get(name).filter(|n| n.is_live()) else {
+            self.say(
+                user,
+                format!("You have no node named {name}. Send /list to see your nodes."),
+            )
+            .await;
+            return Ok(());
+        };
+        let mut text = format!("{} — {}", node.name, state_word(&node.state));
+        if let Some(placed) = &node.placed {
+            match self.grid().contract(placed.contract).await {
+                Ok(info) => {
+                    let health = match (&info.state, &info.workload, info.node_status) {
+                        (ContractState::Created, WorkloadState::Ok, NodeStatus::Up) => {
+                            "healthy".to_owned()
+                        }
+                        (_, _, NodeStatus::Down) => {
+                            "its grid node is down; /redeploy moves it".to_owned()
+                        }
+                        (_, WorkloadState::Error(e), _) => {
+                            format!("workload error: {e}; /redeploy moves it")
+                        }
+                        (ContractState::GracePeriod, _, _) => {
+                            "paused: funds ran out; top up to resume".to_owned()
+                        }
+                        (state, workload, status) => format!(
+                            "contract {state:?}, workload {workload:?}, grid node {status:?}"
+                        ),
+                    };
+                    text.push_str(&format!("\nHealth: {health}"));
+                }
+                Err(e) => text.push_str(&format!("\nThe grid could not be asked right now ({e}).")),
+            }
+            text.push('\n');
+            text.push_str(&self.describe_running(node));
+        } else if let NodeState::Failed(why) = &node.state {
+            text.push_str(&format!("\nReason: {why}"));
+        }
+        text.push_str(&format!("\nCosts {} per hour.", node.price_per_hour));
+        self.say(user, text).await;
+        Ok(())
+    }
+
+    pub(super) async fn delete_node(&self, user: &UserId, name: &str) -> anyhow::Result<()> {
+        let mut nodes = self.load_nodes(user)?;
+        let Some(node) = nodes.get_mut(name).filter(|n| n.is_live()) else {
+            self.say(
+                user,
+                format!("You have no node named {name}. Send /list to see your nodes."),
+            )
+            .await;
+            return Ok(());
+        };
+        if node.state == NodeState::Deploying {
+            self.say(
+                user,
+                format!("{name} is being deployed right now; delete it once it is running."),
+            )
+            .await;
+            return Ok(());
+        }
+        if let Some(contract) = node.contract()
+            && let Err(e) = self.grid().cancel(contract).await
+        {
+            self.say(user, format!("The grid did not confirm the deletion of {name} ({e}). Nothing changed; please try again shortly.")).await;
+            return Ok(());
+        }
+        node.state = NodeState::Deleted;
+        self.save_nodes(user, &nodes)?;
+        tracing::info!(user = %user, node = %name, "node deleted");
+        self.say(
+            user,
+            format!("Deleted {name}. It no longer costs anything."),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Where a running node is and how to reach it.
+    pub(super) fn describe_running(&self, node: &NodeRecord) -> String {
+        let Some(placed) = &node.placed else {
+            return format!("{} is not placed on the grid.", node.name);
+        };
+        let nt: Option<&NodeType> = self
+            .engine()
+            .catalog()
+            .node_type(&node.chain, &node.node_type)
+            .map(|(_, n)| n);
+        let mut lines = vec![
+            format!("{} is running", node.name),
+            format!(
+                "Grid node {} · farm {} · {}",
+                placed.node.id, placed.node.farm_name, placed.node.country
+            ),
+        ];
+        if let Some(ip) = &placed.ipv4 {
+            lines.push(format!("IPv4: {ip}"));
+        }
+        if let Some(ip) = &placed.ipv6 {
+            lines.push(format!("IPv6: {ip}"));
+        }
+        if let Some(ip) = &placed.mycelium {
+            lines.push(format!("Mycelium: {ip}"));
+        }
+        if let Some(nt) = nt {
+            let ports: Vec<String> = nt
+                .ports
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{} {}{}",
+                        p.name,
+                        p.port,
+                        if p.public { "" } else { " (inside the node)" }
+                    )
+                })
+                .collect();
+            if !ports.is_empty() {
+                lines.push(format!("Ports: {}", ports.join(", ")));
+            }
+        }
+        let host = placed
+            .ipv4
+            .as_deref()
+            .map(|ip| ip.split('/').next().unwrap_or(ip).to_owned())
+            .or_else(|| {
+                placed
+                    .ipv6
+                    .as_deref()
+                    .map(|ip| ip.split('/').next().unwrap_or(ip).to_owned())
+            });
+        match (&node.ssh_key, host) {
+            (Some(_), Some(host)) => lines.push(format!("SSH: ssh root@{host}")),
+            (None, _) => lines.push("SSH: no key was given; redeploy with a key to log in.".into()),
+            _ => {}
+        }
+        lines.join("\n")
+    }
+}
+
+fn human_hours(hours: i64) -> String {
+    if hours >= 48 {
+        format!("{} days", hours / 24)
+    } else {
+        format!("{hours} hours")
+    }
+}

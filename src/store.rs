@@ -1,0 +1,366 @@
+//! Durable filesystem store for per-user and global records.
+//!
+//! Layout under the data dir:
+//!
+//! ```text
+//! LOCK                              exclusive lock, holds the owner's pid
+//! CLEAN_SHUTDOWN                    exists only between a clean close and the next open
+//! users/<shard>/<user dir>/<doc>.json   per-user records (256 shards)
+//! global/<name>.json                global records
+//! global/<dir>/<name>.json          global records grouped one level deep
+//! ```
+//!
+//! Sharding keeps directories at a few hundred entries even with 100,000
+//! users. Every record is a JSON envelope `{"schema": N, "data": ...}` and is
+//! replaced atomically (see [`write_atomic`]), so a crash leaves either the
+//! old or the new version. Only one process may use a data dir at a time;
+//! within the process, [`UserLocks`] serialises each user's operations.
+
+mod durable;
+mod envelope;
+mod error;
+mod locks;
+mod names;
+#[cfg(test)]
+mod tests;
+
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::ids::UserId;
+
+pub use durable::write_atomic;
+pub use envelope::SCHEMA_VERSION;
+pub use error::StoreError;
+pub use locks::UserLocks;
+
+/// Name of the lock file in the data dir.
+const LOCK_FILE: &str = "LOCK";
+const USERS_DIR: &str = "users";
+const GLOBAL_DIR: &str = "global";
+const RECORD_EXT: &str = ".json";
+
+/// Present only while no Store is open and the last one closed cleanly.
+const CLEAN_MARKER: &str = "CLEAN_SHUTDOWN";
+
+/// Handle to an open data dir; holds the data-dir lock until dropped.
+#[derive(Debug)]
+pub struct Store {
+    root: PathBuf,
+    /// The kernel releases the `flock` when this is closed (drop or crash).
+    _lock: File,
+    /// Set once `open` fully succeeded; only then may `Drop` vouch that no
+    /// temp files were left behind.
+    mark_clean_on_drop: bool,
+}
+
+impl Store {
+    /// Opens (creating if needed) the data dir and takes its exclusive lock.
+    ///
+    /// If the previous process did not shut down cleanly (no
+    /// `CLEAN_SHUTDOWN` marker), also removes temp files left by
+    /// interrupted writes. That walks every user directory, the price of
+    /// keeping temp files next to their records for atomic rename (measured
+    /// for 100,000 users on a 2-core VM: 0.6 s warm, up to ~9 s with a cold
+    /// cache under load). After a clean shutdown (the `Store` was dropped)
+    /// the walk is skipped and opening takes well under a millisecond.
+    /// Holding the lock guarantees that no writer is active during the walk.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        durable::ensure_dir(data_dir).map_err(StoreError::io(data_dir))?;
+        let lock = take_lock(data_dir)?;
+        let mut store = Store {
+            root: data_dir.to_owned(),
+            _lock: lock,
+            mark_clean_on_drop: false,
+        };
+        for dir in [store.users_root(), store.global_root()] {
+            durable::ensure_dir(&dir).map_err(StoreError::io(&dir))?;
+        }
+        // Remove the marker durably *before* any write, so a crash during
+        // this run is always followed by a cleanup walk.
+        let marker = data_dir.join(CLEAN_MARKER);
+        let was_clean = match fs::remove_file(&marker) {
+            Ok(()) => {
+                durable::sync_dir(data_dir).map_err(StoreError::io(data_dir))?;
+                true
+            }
+            Err(err) if err.kind() == ErrorKind::NotFound => false,
+            Err(err) => return Err(StoreError::io(&marker)(err)),
+        };
+        if !was_clean {
+            let removed = store.remove_stale_temps()?;
+            if removed > 0 {
+                tracing::info!(removed, "removed temp files left by interrupted writes");
+            }
+        }
+        store.mark_clean_on_drop = true;
+        Ok(store)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `<root>/users/<shard>/<dir_name>`.
+    pub fn user_dir(&self, id: &UserId) -> PathBuf {
+        self.users_root().join(id.shard()).join(id.dir_name())
+    }
+
+    pub fn user_exists(&self, id: &UserId) -> bool {
+        self.user_dir(id).is_dir()
+    }
+
+    /// Reads `<user_dir>/<doc>.json`; `Ok(None)` if it does not exist.
+    pub fn read<T: DeserializeOwned>(
+        &self,
+        user: &UserId,
+        doc: &str,
+    ) -> Result<Option<T>, StoreError> {
+        names::check_doc(doc)?;
+        read_record(&self.user_dir(user).join(format!("{doc}{RECORD_EXT}")), doc)
+    }
+
+    /// Atomically writes `<user_dir>/<doc>.json`, creating the user dir.
+    pub fn write<T: Serialize>(
+        &self,
+        user: &UserId,
+        doc: &str,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        names::check_doc(doc)?;
+        write_record(
+            &self.user_dir(user).join(format!("{doc}{RECORD_EXT}")),
+            value,
+        )
+    }
+
+    /// Deletes a user record; deleting a missing record is not an error.
+    pub fn delete(&self, user: &UserId, doc: &str) -> Result<(), StoreError> {
+        names::check_doc(doc)?;
+        delete_record(&self.user_dir(user).join(format!("{doc}{RECORD_EXT}")))
+    }
+
+    /// Reads `<root>/global/<name>.json`; `name` may be `dir/leaf`.
+    pub fn read_global<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, StoreError> {
+        names::check_global(name)?;
+        read_record(&self.global_path(name), name)
+    }
+
+    /// Atomically writes `<root>/global/<name>.json`, creating `dir/` if needed.
+    pub fn write_global<T: Serialize>(&self, name: &str, value: &T) -> Result<(), StoreError> {
+        names::check_global(name)?;
+        write_record(&self.global_path(name), value)
+    }
+
+    /// Deletes a global record; deleting a missing record is not an error.
+    pub fn delete_global(&self, name: &str) -> Result<(), StoreError> {
+        names::check_global(name)?;
+        delete_record(&self.global_path(name))
+    }
+
+    /// Sorted names of the records in `global/<dir>/` (`""` lists the
+    /// top-level global records). A missing directory lists as empty.
+    pub fn list_global(&self, dir: &str) -> Result<Vec<String>, StoreError> {
+        let path = if dir.is_empty() {
+            self.global_root()
+        } else {
+            names::check_doc(dir)?;
+            self.global_root().join(dir)
+        };
+        let mut found = Vec::new();
+        for (name, is_dir) in list_dir(&path)? {
+            if !is_dir
+                && let Some(stem) = name.strip_suffix(RECORD_EXT)
+                && names::check_doc(stem).is_ok()
+            {
+                found.push(stem.to_owned());
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+
+    /// Every user with a directory, sorted. Entries that are not valid
+    /// shard or user directory names (temp files, stray files) are skipped.
+    pub fn list_users(&self) -> Result<Vec<UserId>, StoreError> {
+        let mut users = Vec::new();
+        for shard in self.shards()? {
+            let shard_dir = self.users_root().join(&shard);
+            for (name, is_dir) in list_dir(&shard_dir)? {
+                let Ok(id) = UserId::from_dir_name(&name) else {
+                    continue;
+                };
+                if !is_dir {
+                    continue; // a stray file with a user-like name
+                }
+                // A dir in the wrong shard would be invisible to `user_dir`;
+                // listing it would make callers act on a user they can't read.
+                if id.shard() != shard || id.dir_name() != name {
+                    tracing::warn!(dir = %shard_dir.join(&name).display(), "ignoring misplaced user directory");
+                    continue;
+                }
+                users.push(id);
+            }
+        }
+        users.sort();
+        Ok(users)
+    }
+
+    fn users_root(&self) -> PathBuf {
+        self.root.join(USERS_DIR)
+    }
+
+    fn global_root(&self) -> PathBuf {
+        self.root.join(GLOBAL_DIR)
+    }
+
+    fn global_path(&self, name: &str) -> PathBuf {
+        self.global_root().join(format!("{name}{RECORD_EXT}"))
+    }
+
+    /// Existing shard directory names (`00`..`ff`).
+    fn shards(&self) -> Result<Vec<String>, StoreError> {
+        let is_shard =
+            |n: &str| n.len() == 2 && n.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        Ok(list_dir(&self.users_root())?
+            .into_iter()
+            .filter(|(n, is_dir)| *is_dir && is_shard(n))
+            .map(|(n, _)| n)
+            .collect())
+    }
+
+    /// Removes temp files everywhere records live; returns how many.
+    fn remove_stale_temps(&self) -> Result<usize, StoreError> {
+        let mut dirs = vec![self.root.clone(), self.global_root()];
+        for (name, is_dir) in list_dir(&self.global_root())? {
+            if is_dir {
+                dirs.push(self.global_root().join(name));
+            }
+        }
+        for shard in self.shards()? {
+            let shard_dir = self.users_root().join(shard);
+            for (name, is_dir) in list_dir(&shard_dir)? {
+                if is_dir {
+                    dirs.push(shard_dir.join(name));
+                }
+            }
+        }
+        let mut removed = 0;
+        for dir in dirs {
+            removed += durable::remove_stale_temps(&dir).map_err(StoreError::io(&dir))?;
+        }
+        Ok(removed)
+    }
+}
+
+impl Drop for Store {
+    /// Records a clean shutdown so the next `open` can skip the temp-file
+    /// walk. Every write borrows the `Store`, so none can be in flight here,
+    /// and a successful or failed `write_atomic` leaves no temp file.
+    fn drop(&mut self) {
+        if !self.mark_clean_on_drop {
+            return;
+        }
+        let marker = self.root.join(CLEAN_MARKER);
+        let result = File::create(&marker)
+            .and_then(|file| file.sync_all())
+            .and_then(|()| durable::sync_dir(&self.root));
+        if let Err(err) = result {
+            // Harmless: the next open just does the cleanup walk.
+            tracing::warn!(path = %marker.display(), %err, "cannot record clean shutdown");
+        }
+    }
+}
+
+/// Opens `<dir>/LOCK` and takes a non-blocking exclusive `flock` on it.
+///
+/// `flock` locks belong to the open file description, so a second open of
+/// the same file conflicts even inside one process, and the kernel drops
+/// the lock when the process dies, so a crash never leaves a stale lock.
+fn take_lock(dir: &Path) -> Result<File, StoreError> {
+    let path = dir.join(LOCK_FILE);
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(StoreError::io(&path))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            let holder = fs::read_to_string(&path)
+                .ok()
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty())
+                .map_or_else(|| "pid unknown".to_owned(), |pid| format!("pid {pid}"));
+            return Err(StoreError::Locked {
+                path: dir.to_owned(),
+                holder,
+            });
+        }
+        Err(TryLockError::Error(err)) => return Err(StoreError::io(&path)(err)),
+    }
+    // Only informational (for the Locked message), so no fsync.
+    file.set_len(0)
+        .and_then(|()| writeln!(file, "{}", std::process::id()))
+        .map_err(StoreError::io(&path))?;
+    Ok(file)
+}
+
+fn read_record<T: DeserializeOwned>(path: &Path, doc: &str) -> Result<Option<T>, StoreError> {
+    match fs::read(path) {
+        Ok(bytes) => envelope::decode(path, doc, &bytes).map(Some),
+        Err(err) if err.kind() == ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(StoreError::io(path)(err)),
+    }
+}
+
+fn write_record<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
+    let bytes = envelope::encode(path, value)?;
+    if let Some(dir) = path.parent() {
+        durable::ensure_dir(dir).map_err(StoreError::io(dir))?;
+    }
+    write_atomic(path, &bytes).map_err(StoreError::io(path))
+}
+
+fn delete_record(path: &Path) -> Result<(), StoreError> {
+    match fs::remove_file(path) {
+        Ok(()) => {}
+        Err(err) if err.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(StoreError::io(path)(err)),
+    }
+    match path.parent() {
+        Some(dir) => durable::sync_dir(dir).map_err(StoreError::io(dir)),
+        None => Ok(()),
+    }
+}
+
+/// Entries of `dir` as (name, is a directory), skipping temp files and
+/// non-UTF-8 names; a missing directory is empty. The type comes from
+/// `readdir` itself, which avoids one `stat` per user when walking shards.
+fn list_dir(dir: &Path) -> Result<Vec<(String, bool)>, StoreError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(StoreError::io(dir)(err)),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(StoreError::io(dir))?;
+        let is_dir = entry
+            .file_type()
+            .map_err(StoreError::io(entry.path()))?
+            .is_dir();
+        if let Ok(name) = entry.file_name().into_string()
+            && !durable::is_temp(&name)
+        {
+            names.push((name, is_dir));
+        }
+    }
+    Ok(names)
+}

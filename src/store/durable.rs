@@ -1,0 +1,158 @@
+//! Crash-safe file primitives: atomic replace, durable mkdir, temp cleanup.
+//!
+//! A record is only ever replaced by renaming a fully written and fsynced
+//! temp file over it, so after a crash a reader sees either the old or the
+//! new content, never a mix. Temp files start with [`TEMP_PREFIX`] (a dot,
+//! which no record name may contain) so readers can never mistake them for
+//! records.
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{self, ErrorKind, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Prefix of every temp file the store creates.
+pub const TEMP_PREFIX: &str = ".tmp-";
+
+/// Makes temp names unique within this process; the pid covers other ones.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Atomically replaces `path` with `bytes`, durably.
+///
+/// Writes a unique temp file in the same directory (rename is only atomic
+/// within one file system), fsyncs it, renames it over `path`, then fsyncs
+/// the directory so the rename itself survives a power cut. The directory
+/// must already exist. Files are created 0600: records may hold user data.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = parent_dir(path);
+    let (temp, mut file) = create_temp(dir)?;
+    let written = file
+        .write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| fs::rename(&temp, path));
+    if let Err(err) = written {
+        // Best effort: a leftover would be removed by the next Store::open.
+        let _ = fs::remove_file(&temp);
+        return Err(err);
+    }
+    sync_dir(dir)
+}
+
+/// Creates a fresh temp file in `dir`, retrying if a stale one from an
+/// earlier process with the same pid happens to have the same name.
+fn create_temp(dir: &Path) -> io::Result<(std::path::PathBuf, File)> {
+    loop {
+        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let temp = dir.join(format!("{TEMP_PREFIX}{}-{n}", std::process::id()));
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temp)
+        {
+            Ok(file) => return Ok((temp, file)),
+            Err(err) if err.kind() == ErrorKind::AlreadyExists => continue,
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// The directory holding `path` (`.` for a bare file name).
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
+}
+
+/// Fsyncs a directory so entries created, renamed or removed in it persist.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Creates `dir` and any missing ancestors (mode 0700), fsyncing each
+/// parent whose entries changed so a new record's directory survives a
+/// power cut along with the record. Cheap when `dir` already exists.
+pub fn ensure_dir(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let parent = parent_dir(dir);
+    if parent != dir {
+        ensure_dir(parent)?;
+    }
+    match DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => sync_dir(parent),
+        // Lost a race with another writer creating the same directory.
+        Err(err) if err.kind() == ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
+/// Whether a directory entry is a store temp file.
+pub fn is_temp(name: &str) -> bool {
+    name.starts_with(TEMP_PREFIX)
+}
+
+/// Removes leftover temp files directly inside `dir`; returns how many.
+///
+/// Only safe while no writer is active in `dir`, i.e. during `Store::open`
+/// while holding the data-dir lock.
+pub fn remove_stale_temps(dir: &Path) -> io::Result<usize> {
+    let mut removed = 0;
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_name().to_str().is_some_and(is_temp) {
+            match fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(err) if err.kind() == ErrorKind::NotFound => {}
+                Err(err) => return Err(err),
+            }
+        }
+    }
+    if removed > 0 {
+        sync_dir(dir)?;
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_atomic_replaces_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.json");
+        write_atomic(&path, b"one").unwrap();
+        write_atomic(&path, b"two").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn write_atomic_into_missing_dir_fails_cleanly() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(write_atomic(&dir.path().join("nope/a.json"), b"x").is_err());
+    }
+
+    #[test]
+    fn ensure_dir_creates_nested_and_is_idempotent() {
+        let dir = tempfile::tempdir().unwrap();
+        let nested = dir.path().join("a/b/c");
+        ensure_dir(&nested).unwrap();
+        ensure_dir(&nested).unwrap();
+        assert!(nested.is_dir());
+    }
+
+    #[test]
+    fn stale_temps_are_removed_and_records_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(".tmp-1-2"), b"partial").unwrap();
+        fs::write(dir.path().join("doc.json"), b"{}").unwrap();
+        assert_eq!(remove_stale_temps(dir.path()).unwrap(), 1);
+        assert!(dir.path().join("doc.json").exists());
+        assert_eq!(remove_stale_temps(dir.path()).unwrap(), 0);
+    }
+}

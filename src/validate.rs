@@ -1,0 +1,296 @@
+//! Validation of everything a user types.
+//!
+//! Each [`Validator`] turns raw text into a normalised value or explains, in
+//! words a user understands, what was expected. Catalog settings name their
+//! validator in YAML, so adding a chain never needs new Rust unless it needs a
+//! new kind of value.
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+/// Longest reply accepted anywhere, in characters. Telegram messages are at most
+/// 4096 characters; anything longer is refused before any parsing.
+pub const MAX_INPUT_CHARS: usize = 4096;
+
+/// Refuses over-long input and control characters (other than plain spaces),
+/// and trims surrounding white space.
+pub fn clean_input(raw: &str) -> Result<&str, String> {
+    if raw.chars().count() > MAX_INPUT_CHARS {
+        return Err(format!(
+            "That message is too long (more than {MAX_INPUT_CHARS} characters)."
+        ));
+    }
+    let text = raw.trim();
+    if text.chars().any(|c| c.is_control()) {
+        return Err("That message contains control characters; please send plain text.".into());
+    }
+    Ok(text)
+}
+
+/// A kind of value a setting accepts, named in the catalog YAML.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Validator {
+    /// Exactly `length` hexadecimal digits (an optional 0x prefix is dropped).
+    Hex { length: usize },
+    /// An `https://` URL with a host.
+    HttpsUrl,
+    /// An Ethereum address: 0x followed by 40 hexadecimal digits.
+    EthAddress,
+    /// A devp2p node URL: `enode://<128 hex>@host:port`.
+    EnodeUrl,
+    /// A Tendermint/Heimdall node id: 40 hexadecimal digits.
+    TendermintNodeId,
+    /// Letters, digits, '-' and '_' only, between `min` and `max` characters.
+    Token { min: usize, max: usize },
+    /// Any printable text between `min` and `max` characters.
+    Text { min: usize, max: usize },
+}
+
+impl Validator {
+    /// Checks `input` (already cleaned) and returns the value to keep.
+    pub fn check(&self, input: &str) -> Result<String, String> {
+        let input = input.trim();
+        match self {
+            Validator::Hex { length } => {
+                let hex = input
+                    .strip_prefix("0x")
+                    .or_else(|| input.strip_prefix("0X"))
+                    .unwrap_or(input);
+                if hex.len() == *length && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                    Ok(hex.to_ascii_lowercase())
+                } else {
+                    Err(format!(
+                        "Expected exactly {length} hexadecimal characters (0-9, a-f); got {}.",
+                        describe_length(hex)
+                    ))
+                }
+            }
+            Validator::HttpsUrl => check_https_url(input),
+            Validator::EthAddress => {
+                let ok = input.len() == 42
+                    && (input.starts_with("0x") || input.starts_with("0X"))
+                    && input[2..].chars().all(|c| c.is_ascii_hexdigit());
+                if ok {
+                    Ok(format!("0x{}", &input[2..]))
+                } else {
+                    Err("Expected an address like 0x followed by 40 hexadecimal characters.".into())
+                }
+            }
+            Validator::EnodeUrl => check_enode(input),
+            Validator::TendermintNodeId => {
+                if input.len() == 40 && input.chars().all(|c| c.is_ascii_hexdigit()) {
+                    Ok(input.to_ascii_lowercase())
+                } else {
+                    Err("Expected a node id of 40 hexadecimal characters.".into())
+                }
+            }
+            Validator::Token { min, max } => {
+                let n = input.chars().count();
+                let charset = input
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                if n >= *min && n <= *max && charset {
+                    Ok(input.to_owned())
+                } else {
+                    Err(format!(
+                        "Expected {min} to {max} letters, digits, '-' or '_'; got {}.",
+                        describe_length(input)
+                    ))
+                }
+            }
+            Validator::Text { min, max } => {
+                let n = input.chars().count();
+                if n >= *min && n <= *max {
+                    Ok(input.to_owned())
+                } else {
+                    Err(format!("Expected {min} to {max} characters; got {n}."))
+                }
+            }
+        }
+    }
+
+    /// A one-line description for help texts and `jukebox check` output.
+    pub fn describe(&self) -> String {
+        match self {
+            Validator::Hex { length } => format!("{length} hexadecimal characters"),
+            Validator::HttpsUrl => "an https:// URL".into(),
+            Validator::EthAddress => "0x followed by 40 hexadecimal characters".into(),
+            Validator::EnodeUrl => "enode://<128 hex>@host:port".into(),
+            Validator::TendermintNodeId => "40 hexadecimal characters".into(),
+            Validator::Token { min, max } => format!("{min}-{max} letters, digits, - or _"),
+            Validator::Text { min, max } => format!("{min}-{max} characters"),
+        }
+    }
+
+    /// Rejects validators that can never accept anything (caught by `jukebox check`).
+    pub fn sanity_check(&self) -> Result<(), String> {
+        match self {
+            Validator::Hex { length: 0 } => Err("hex length must be at least 1".into()),
+            Validator::Token { min, max } | Validator::Text { min, max } if min > max => {
+                Err(format!("min ({min}) is greater than max ({max})"))
+            }
+            Validator::Token { max, .. } | Validator::Text { max, .. }
+                if *max > MAX_INPUT_CHARS =>
+            {
+                Err(format!("max may be at most {MAX_INPUT_CHARS}"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn describe_length(text: &str) -> String {
+    match text.chars().count() {
+        0 => "nothing".into(),
+        1 => "1 character".into(),
+        n => format!("{n} characters"),
+    }
+}
+
+fn check_https_url(input: &str) -> Result<String, String> {
+    let expected = "Expected a URL starting with https://, e.g. https://mainnet.infura.io/v3/KEY.";
+    let rest = input.strip_prefix("https://").ok_or(expected)?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_only = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host);
+    let host_ok = !host_only.is_empty()
+        && host_only
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'))
+        && !input.contains(char::is_whitespace);
+    if host_ok && input.len() <= 512 {
+        Ok(input.to_owned())
+    } else {
+        Err(expected.into())
+    }
+}
+
+fn check_enode(input: &str) -> Result<String, String> {
+    let expected = "Expected enode://<128 hexadecimal characters>@host:port.";
+    let rest = input.strip_prefix("enode://").ok_or(expected)?;
+    let (id, address) = rest.split_once('@').ok_or(expected)?;
+    let address = address.split('?').next().unwrap_or("");
+    let (host, port) = address.rsplit_once(':').ok_or(expected)?;
+    let id_ok = id.len() == 128 && id.chars().all(|c| c.is_ascii_hexdigit());
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'));
+    let port_ok = port.parse::<u16>().is_ok_and(|p| p > 0);
+    if id_ok && host_ok && port_ok {
+        Ok(input.to_owned())
+    } else {
+        Err(expected.into())
+    }
+}
+
+/// Checks an OpenSSH public key line (`ssh-ed25519 AAAA... comment`): a known
+/// key type whose base64 body decodes and names the same type.
+pub fn check_ssh_public_key(input: &str) -> Result<String, String> {
+    const TYPES: [&str; 5] = [
+        "ssh-ed25519",
+        "ssh-rsa",
+        "ecdsa-sha2-nistp256",
+        "ecdsa-sha2-nistp384",
+        "ecdsa-sha2-nistp521",
+    ];
+    let expected = "Expected an SSH public key line such as `ssh-ed25519 AAAAC3Nza... you@laptop` \
+                    (the content of ~/.ssh/id_ed25519.pub).";
+    let mut parts = input.split_whitespace();
+    let (Some(kind), Some(body)) = (parts.next(), parts.next()) else {
+        return Err(expected.into());
+    };
+    if !TYPES.contains(&kind) {
+        return Err(expected.into());
+    }
+    let blob = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .map_err(|_| expected.to_owned())?;
+    // The blob starts with a length-prefixed copy of the key type.
+    let named = blob
+        .get(0..4)
+        .map(|len| u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize)
+        .and_then(|len| blob.get(4..4 + len));
+    if named != Some(kind.as_bytes()) || blob.len() < 4 + kind.len() + 16 {
+        return Err(expected.into());
+    }
+    let comment: Vec<&str> = parts.collect();
+    Ok(if comment.is_empty() {
+        format!("{kind} {body}")
+    } else {
+        format!("{kind} {body} {}", comment.join(" "))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ED25519_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop";
+
+    #[test]
+    fn hex_accepts_exact_length_and_normalises() {
+        let v = Validator::Hex { length: 4 };
+        assert_eq!(v.check("0xABcd").unwrap(), "abcd");
+        assert!(v.check("abc").unwrap_err().contains("got 3 characters"));
+        assert!(v.check("abcg").is_err());
+    }
+
+    #[test]
+    fn urls_and_addresses() {
+        assert!(
+            Validator::HttpsUrl
+                .check("https://mainnet.infura.io/v3/abc")
+                .is_ok()
+        );
+        assert!(Validator::HttpsUrl.check("http://example.com").is_err());
+        assert!(Validator::HttpsUrl.check("https://").is_err());
+        assert!(Validator::HttpsUrl.check("https://a b").is_err());
+        let addr = format!("0x{}", "a".repeat(40));
+        assert_eq!(Validator::EthAddress.check(&addr).unwrap(), addr);
+        assert!(Validator::EthAddress.check("0x123").is_err());
+        let enode = format!("enode://{}@1.2.3.4:30303", "b".repeat(128));
+        assert!(Validator::EnodeUrl.check(&enode).is_ok());
+        assert!(
+            Validator::EnodeUrl
+                .check("enode://x@1.2.3.4:30303")
+                .is_err()
+        );
+        assert!(
+            Validator::EnodeUrl
+                .check(&format!("enode://{}@1.2.3.4:0", "b".repeat(128)))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn tokens_and_text() {
+        let t = Validator::Token { min: 3, max: 5 };
+        assert!(t.check("ab-c").is_ok());
+        assert!(t.check("ab c").is_err());
+        assert!(t.check("abcdef").is_err());
+        let t = Validator::Text { min: 8, max: 10 };
+        assert!(t.check("12345678").is_ok());
+        assert!(t.check("1234567").is_err());
+    }
+
+    #[test]
+    fn ssh_keys() {
+        assert_eq!(check_ssh_public_key(ED25519_KEY).unwrap(), ED25519_KEY);
+        assert!(check_ssh_public_key("ssh-ed25519 notbase64!!").is_err());
+        assert!(
+            check_ssh_public_key(
+                "ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+            )
+            .is_err()
+        );
+        assert!(check_ssh_public_key("hello").is_err());
+    }
+
+    #[test]
+    fn clean_input_refuses_control_characters_and_long_text() {
+        assert_eq!(clean_input("  hi  ").unwrap(), "hi");
+        assert!(clean_input("a\u{0007}b").is_err());
+        assert!(clean_input(&"x".repeat(MAX_INPUT_CHARS + 1)).is_err());
+    }
+}

@@ -1,0 +1,90 @@
+//! Test support: a whole Jukebox on a temporary data dir, with an in-memory
+//! outbox, a manual clock and a fast, failure-free simulated grid.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use jukebox::channel::{MemoryOutbox, Outgoing};
+use jukebox::clock::ManualClock;
+use jukebox::config::Config;
+use jukebox::dialogue::{Button, Input};
+use jukebox::ids::UserId;
+use jukebox::service::Service;
+
+pub mod transcript;
+
+/// 2026-11-23 00:00 UTC, so tests never depend on the real date.
+pub const START: u64 = 1_795_392_000;
+
+pub struct TestApp {
+    pub service: Service,
+    pub outbox: Arc<MemoryOutbox>,
+}
+
+/// A config for tests: data in `dir`, the shipped dialogues, instant deploys.
+pub fn test_config(dir: &Path, tweak: &dyn Fn(&mut Config)) -> Config {
+    let mut config = Config {
+        data_dir: dir.join("data"),
+        dialogues_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("dialogues"),
+        ..Config::default()
+    };
+    config.grid.sim.deploy_seconds = 0.0;
+    config.grid.sim.deploy_failure_rate = 0.0;
+    config.grid.sim.node_down_rate_per_hour = 0.0;
+    tweak(&mut config);
+    config
+}
+
+impl TestApp {
+    pub fn start(config: &Config, clock: Arc<ManualClock>) -> TestApp {
+        let outbox = Arc::new(MemoryOutbox::default());
+        let service = jukebox::app::build_service(config, outbox.clone(), clock.clone())
+            .expect("service starts");
+        TestApp { service, outbox }
+    }
+
+    pub async fn send(&self, user: &UserId, text: &str) {
+        self.service
+            .handle(user, "Tester", Input::from_message(text), None)
+            .await
+            .expect("handled");
+    }
+
+    pub async fn press(&self, user: &UserId, data: &str) {
+        self.service
+            .handle(user, "Tester", Input::Button(data.to_owned()), None)
+            .await
+            .expect("handled");
+    }
+}
+
+/// Everything shown to `user` in `items`, as text (captions and progress too).
+pub fn texts_for(items: &[(UserId, Outgoing)], user: &UserId) -> Vec<String> {
+    items
+        .iter()
+        .filter(|(u, _)| u == user)
+        .map(|(_, item)| match item {
+            Outgoing::Message(m) => m.text.clone(),
+            Outgoing::Image { caption, .. } => caption.clone(),
+            Outgoing::Progress { text, .. } => text.clone(),
+            Outgoing::Answered { answer } => format!("✔ {answer}"),
+        })
+        .collect()
+}
+
+/// The buttons of the latest item with buttons sent to `user`.
+pub fn last_buttons(items: &[(UserId, Outgoing)], user: &UserId) -> Vec<Button> {
+    items
+        .iter()
+        .rev()
+        .filter(|(u, _)| u == user)
+        .find_map(|(_, item)| {
+            let rows = match item {
+                Outgoing::Message(m) => &m.buttons,
+                Outgoing::Image { buttons, .. } => buttons,
+                _ => return None,
+            };
+            (!rows.is_empty()).then(|| rows.iter().flatten().cloned().collect())
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,139 @@
+//! Data-driven conversation transcripts (`tests/transcripts/*.txt`).
+//!
+//! Each line is one directive:
+//! - `user NAME`: later lines act as `term:NAME`
+//! - `> TEXT`: the user sends TEXT
+//! - `press LABEL`: presses the button of the latest message whose label
+//!   starts with LABEL (the test fails if there is none)
+//! - `repress`: presses the previously pressed button again (double click)
+//! - `< TEXT`: something shown since the last input contains TEXT
+//! - `!< TEXT`: nothing shown since the last input contains TEXT
+//! - `buttons A | B`: the latest buttons start with these labels, in order
+//! - `wait`: lets background deployments finish
+//! - `restart`: stops the service and starts a new one on the same data dir
+//! - `hours N`: moves the clock N hours on and runs the billing sweep
+//! - `set KEY VALUE` (before the first input): `failure_rate` of the grid
+//! - `#` starts a comment.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use jukebox::clock::ManualClock;
+use jukebox::ids::UserId;
+
+use super::{START, TestApp, last_buttons, test_config, texts_for};
+
+pub async fn run_file(name: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/transcripts")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut failure_rate = 0.0;
+    let clock = Arc::new(ManualClock::new(START));
+    let mut app: Option<TestApp> = None;
+    let mut user = UserId::parse("term:alice").expect("valid id");
+    let mut seen = 0usize;
+    let mut last_pressed: Option<String> = None;
+    // What earlier runs of the service showed; their buttons stay pressable
+    // after a restart, as old Telegram messages do.
+    let mut before_restart = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        let at = format!("{name}:{}: {line}", i + 1);
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (word, rest) = line
+            .split_once(' ')
+            .map_or((line, ""), |(w, r)| (w, r.trim()));
+        if word == "set" {
+            assert!(
+                app.is_none(),
+                "{at}: `set` must come before the first input"
+            );
+            let (key, value) = rest.split_once(' ').expect("set KEY VALUE");
+            match key {
+                "failure_rate" => failure_rate = value.parse().expect("a rate"),
+                other => panic!("{at}: unknown setting {other}"),
+            }
+            continue;
+        }
+        if app.is_none() {
+            let config = test_config(dir.path(), &|c| {
+                c.grid.sim.deploy_failure_rate = failure_rate
+            });
+            app = Some(TestApp::start(&config, clock.clone()));
+        }
+        let a = app.as_ref().expect("started");
+        let mut items = before_restart.clone();
+        items.extend(a.outbox.all());
+        let shown = texts_for(&items[seen.min(items.len())..], &user);
+        match word {
+            "user" => user = UserId::parse(&format!("term:{rest}")).expect("valid user"),
+            ">" => {
+                seen = items.len();
+                a.send(&user, rest).await;
+            }
+            "press" => {
+                let buttons = last_buttons(&items, &user);
+                let button = buttons
+                    .iter()
+                    .find(|b| b.label.starts_with(rest))
+                    .unwrap_or_else(|| {
+                        panic!("{at}: no button {rest:?}; buttons: {:?}", labels(&buttons))
+                    });
+                seen = items.len();
+                last_pressed = Some(button.data.clone());
+                a.press(&user, &button.data).await;
+            }
+            "repress" => {
+                let data = last_pressed
+                    .clone()
+                    .unwrap_or_else(|| panic!("{at}: nothing pressed yet"));
+                seen = items.len();
+                a.press(&user, &data).await;
+            }
+            "<" => assert!(
+                shown.iter().any(|t| t.contains(rest)),
+                "{at}: not shown. Shown since the last input:\n{}",
+                shown.join("\n---\n")
+            ),
+            "!<" => assert!(
+                !shown.iter().any(|t| t.contains(rest)),
+                "{at}: shown but should not be:\n{}",
+                shown.join("\n---\n")
+            ),
+            "buttons" => {
+                let want: Vec<&str> = rest.split('|').map(str::trim).collect();
+                let have = labels(&last_buttons(&items, &user));
+                let ok = want.len() == have.len()
+                    && want.iter().zip(&have).all(|(w, h)| h.starts_with(w));
+                assert!(ok, "{at}: buttons are {have:?}");
+            }
+            "wait" => a.service.wait_idle().await,
+            "restart" => {
+                a.service.wait_idle().await;
+                before_restart = items.clone();
+                seen = items.len();
+                drop(app.take());
+                let config = test_config(dir.path(), &|c| {
+                    c.grid.sim.deploy_failure_rate = failure_rate
+                });
+                let fresh = TestApp::start(&config, clock.clone());
+                fresh.service.resume_pending().await.expect("resume");
+                app = Some(fresh);
+            }
+            "hours" => {
+                let hours: u64 = rest.parse().expect("hours N");
+                clock.advance(hours * 3600);
+                a.service.bill_all().await.expect("billing");
+            }
+            other => panic!("{at}: unknown directive {other:?}"),
+        }
+    }
+}
+
+fn labels(buttons: &[jukebox::dialogue::Button]) -> Vec<String> {
+    buttons.iter().map(|b| b.label.clone()).collect()
+}
