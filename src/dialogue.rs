@@ -16,7 +16,7 @@ use crate::pricing::FundingPeriod;
 
 mod engine;
 mod render;
-mod script;
+pub(crate) mod script;
 
 pub use engine::{Engine, Env, NodeBrief};
 pub use script::{Scripts, load_dir};
@@ -223,3 +223,6 @@ impl Conversation {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod fuzz_tests;

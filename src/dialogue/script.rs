@@ -657,7 +657,9 @@ fn resolve_next(
         );
     }
     if let Some(n) = next {
-        return lookup(n, line, diags).map(Next::Step);
+        // An unknown target is already reported; carry on with a harmless
+        // stand-in so that the remaining checks still run and report too.
+        return Some(lookup(n, line, diags).map_or(Next::End(String::new()), Next::Step));
     }
     if let Some(a) = action {
         return Some(Next::Action(a));

@@ -1,0 +1,232 @@
+//! The order: building the action the service runs, and the summary and
+//! template values shown before Confirm.
+
+use super::Turn;
+use crate::catalog::NodeType;
+use crate::dialogue::render::render;
+use crate::dialogue::{Action, Answer, OrderDraft};
+use crate::grid::Placement;
+use crate::money::Tft;
+use crate::pricing::FundingPeriod;
+
+impl Turn<'_> {
+    pub(super) fn build_action(
+        &self,
+        kind: crate::dialogue::script::ActionKind,
+        answers: Option<&std::collections::BTreeMap<String, Answer>>,
+    ) -> Option<Action> {
+        use crate::dialogue::script::ActionKind as K;
+        let get = |k: &str| answers.and_then(|a| a.get(k)).map(|a| a.value.clone());
+        Some(match kind {
+            K::ListNodes => Action::ListNodes,
+            K::ShowBalance => Action::ShowBalance,
+            K::ShowStatus => Action::ShowStatus { node: get("node")? },
+            K::DeleteNode => Action::DeleteNode { node: get("node")? },
+            K::RedeployNode => Action::RedeployNode { node: get("node")? },
+            K::PlaceOrder => Action::PlaceOrder(self.order_draft()?),
+        })
+    }
+
+    pub(super) fn placement(&self) -> Placement {
+        match self.answer("location").as_deref() {
+            Some("country") => self
+                .answer("country")
+                .map(Placement::Country)
+                .unwrap_or(Placement::Random),
+            Some("farm") => self
+                .answer("farm")
+                .and_then(|f| f.parse().ok())
+                .map(Placement::Farm)
+                .unwrap_or(Placement::Random),
+            _ => Placement::Random,
+        }
+    }
+
+    pub(super) fn order_draft(&self) -> Option<OrderDraft> {
+        let (chain, nt) = self.selected()?;
+        let flow = self.state.flow.as_ref()?;
+        let count: u32 = self.answer("count")?.parse().ok()?;
+        let period = FundingPeriod::parse(&self.answer("period")?)?;
+        let ipv4 = self.wants_ipv4();
+        let capacity = nt.capacity(ipv4);
+        let settings = nt
+            .settings
+            .iter()
+            .filter_map(|s| {
+                flow.answers
+                    .get(&format!("setting.{}", s.key))
+                    .map(|a| (s.key.clone(), a.value.clone()))
+            })
+            .collect::<std::collections::BTreeMap<_, _>>();
+        if settings.len() != nt.settings.len() {
+            return None;
+        }
+        Some(OrderDraft {
+            chain: chain.id.clone(),
+            node_type: nt.id.clone(),
+            count,
+            placement: self.placement(),
+            ipv4,
+            settings,
+            ssh_key: self.answer("ssh_key").filter(|k| !k.is_empty()),
+            period,
+            price_per_node_month: self.engine.prices.per_month(&capacity),
+            total: self
+                .engine
+                .prices
+                .for_hours(&capacity, period.hours())
+                .saturating_mul(i64::from(count)),
+        })
+    }
+
+    pub(super) fn render(&self, text: &str) -> String {
+        render(text, &|name| self.value(name))
+    }
+
+    pub(super) fn value(&self, name: &str) -> String {
+        let selected = self.selected();
+        let label = |k: &str| {
+            self.state
+                .flow
+                .as_ref()
+                .and_then(|f| f.answers.get(k))
+                .map(|a| a.label.clone())
+                .unwrap_or_default()
+        };
+        match name {
+            "chain" => self
+                .answer("chain")
+                .and_then(|c| self.engine.catalog.chain(&c).map(|c| c.name.clone()))
+                .unwrap_or_default(),
+            "chain_description" => self
+                .answer("chain")
+                .and_then(|c| self.engine.catalog.chain(&c).map(|c| c.description.clone()))
+                .unwrap_or_default(),
+            "node_type" => selected.map(|(_, n)| n.name.clone()).unwrap_or_default(),
+            "node_type_description" => selected
+                .map(|(_, n)| n.description.clone())
+                .unwrap_or_default(),
+            "resources" => selected
+                .map(|(_, n)| describe_resources(n))
+                .unwrap_or_default(),
+            "count" => label("count"),
+            "node" => label("node"),
+            "max_nodes" => self.engine.max_nodes.to_string(),
+            "balance" => self.env.balance.to_string(),
+            "ipv4_price" => selected
+                .map(|(_, n)| {
+                    let p = &self.engine.prices;
+                    p.per_month(&n.capacity(true))
+                        .saturating_sub(p.per_month(&n.capacity(false)))
+                        .to_string()
+                })
+                .unwrap_or_default(),
+            "commands" => self
+                .engine
+                .scripts
+                .commands()
+                .iter()
+                .map(|(c, d)| format!("/{c} — {d}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            "order_summary" => self.order_summary(),
+            _ => String::new(),
+        }
+    }
+
+    pub(super) fn order_summary(&self) -> String {
+        let (Some(draft), Some((_, nt))) = (self.order_draft(), self.selected()) else {
+            return "Your order is incomplete; please start again with /deploy.".into();
+        };
+        let flow = self.state.flow.as_ref();
+        let place = match &draft.placement {
+            Placement::Random => "anywhere with room (random)".to_owned(),
+            Placement::Country(c) => c.clone(),
+            Placement::Farm(_) => format!(
+                "farm {}",
+                flow.and_then(|f| f.answers.get("farm"))
+                    .map(|a| a.label.clone())
+                    .unwrap_or_default()
+            ),
+        };
+        let mut lines = vec![
+            "Your order".to_owned(),
+            format!(
+                "• {} × {} ({})",
+                draft.count,
+                nt.name,
+                describe_resources(nt)
+            ),
+            format!("• Location: {place}"),
+            format!(
+                "• Public IPv4: {}",
+                if draft.ipv4 {
+                    "yes"
+                } else {
+                    "no (IPv6 and Mycelium)"
+                }
+            ),
+        ];
+        for s in &nt.settings {
+            let shown = flow
+                .and_then(|f| f.answers.get(&format!("setting.{}", s.key)))
+                .map(|a| a.label.clone())
+                .unwrap_or_default();
+            lines.push(format!("• {}: {shown}", s.label));
+        }
+        lines.push(format!(
+            "• SSH key: {}",
+            draft
+                .ssh_key
+                .as_deref()
+                .map(short_key)
+                .unwrap_or_else(|| "none".into())
+        ));
+        lines.push(format!("• Funded for: {}", draft.period.label()));
+        let to_pay = draft.total.saturating_sub(self.env.balance).max(Tft::ZERO);
+        lines.push(String::new());
+        lines.push(format!(
+            "Price: {} per node per month",
+            draft.price_per_node_month
+        ));
+        lines.push(format!(
+            "Total for {}: {}",
+            draft.period.label(),
+            draft.total
+        ));
+        lines.push(format!("Your balance: {}", self.env.balance));
+        lines.push(format!("To pay now: {to_pay}"));
+        lines.push(String::new());
+        lines.push("Press Confirm to place the order.".into());
+        lines.join("\n")
+    }
+}
+
+pub(super) fn describe_resources(nt: &NodeType) -> String {
+    let r = &nt.resources;
+    let memory = if r.memory_mib.is_multiple_of(1024) {
+        format!("{} GiB", r.memory_mib / 1024)
+    } else {
+        format!("{} MiB", r.memory_mib)
+    };
+    format!("{} vCPU, {memory} RAM, {} GiB SSD", r.cpu, r.disk_gib)
+}
+
+/// `ssh-ed25519 AAAA…xyz9 comment` for summaries.
+pub(super) fn short_key(key: &str) -> String {
+    let mut parts = key.split_whitespace();
+    let kind = parts.next().unwrap_or("");
+    let body = parts.next().unwrap_or("");
+    let comment: Vec<&str> = parts.collect();
+    let tail: String = body
+        .chars()
+        .rev()
+        .take(6)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!("{kind} …{tail} {}", comment.join(" "))
+        .trim_end()
+        .to_owned()
+}

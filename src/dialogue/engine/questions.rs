@@ -1,0 +1,297 @@
+//! Asking questions: buttons, choices from sources, and matching typed answers.
+
+use super::{MAX_LOCATION_CHOICES, Turn};
+use crate::catalog::Ipv4Policy;
+use crate::dialogue::script::{Source, StepKind};
+use crate::dialogue::{Action, Button, Choice, Effect, Message};
+use crate::grid::Locations;
+use crate::money::Tft;
+use crate::pricing::FundingPeriod;
+
+impl Turn<'_> {
+    pub(super) fn ask_current(&mut self, fresh: bool) {
+        let Some((_, step)) = self.current_step() else {
+            return self.broken("lost position");
+        };
+        let sub = self.state.flow.as_ref().map_or(0, |f| f.at.sub);
+        let (prompt, choices, skip) = match &step.kind {
+            StepKind::Options(options) => (
+                self.render(&step.prompt),
+                options
+                    .iter()
+                    .map(|o| Choice {
+                        value: o.value.clone(),
+                        label: o.label.clone(),
+                    })
+                    .collect(),
+                None,
+            ),
+            StepKind::Choose(source) => {
+                if matches!(source, Source::Countries | Source::Farms) && fresh {
+                    return self.request_locations();
+                }
+                let choices = match self.choices_for(*source) {
+                    Ok(c) => c,
+                    Err(why) => return self.broken(&why),
+                };
+                if choices.is_empty() {
+                    let text = step
+                        .empty
+                        .as_deref()
+                        .map(|e| self.render(e))
+                        .unwrap_or_else(|| "There is nothing to choose from.".into());
+                    self.state.flow = None;
+                    return self.say(text);
+                }
+                (self.render(&step.prompt), choices, None)
+            }
+            StepKind::Input { skip, .. } => (self.render(&step.prompt), Vec::new(), skip.clone()),
+            StepKind::Settings => {
+                let Some(setting) = self.settings_of_choice().and_then(|s| s.get(sub)).cloned()
+                else {
+                    return self.broken("no such setting");
+                };
+                let count = self.settings_of_choice().map_or(0, |s| s.len());
+                let note = if setting.secret {
+                    "\n\nIt is stored encrypted and never shown again in full."
+                } else {
+                    ""
+                };
+                (
+                    format!(
+                        "{} ({}/{count})\n{}{note}",
+                        setting.label,
+                        sub + 1,
+                        setting.prompt
+                    ),
+                    Vec::new(),
+                    None,
+                )
+            }
+        };
+        if fresh {
+            self.state.seq = self.state.seq.wrapping_add(1);
+        }
+        let seq = self.state.seq;
+        let first = self
+            .state
+            .flow
+            .as_ref()
+            .is_none_or(|f| f.history.is_empty());
+        let mut rows: Vec<Vec<Button>> = Vec::new();
+        let buttons: Vec<Button> = choices
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Button {
+                label: c.label.clone(),
+                data: format!("{seq}:c{i}"),
+            })
+            .collect();
+        let per_row = if buttons.len() > 6 { 2 } else { 1 };
+        for chunk in buttons.chunks(per_row) {
+            rows.push(chunk.to_vec());
+        }
+        let mut nav = Vec::new();
+        if let Some(label) = skip {
+            nav.push(Button {
+                label,
+                data: format!("{seq}:s"),
+            });
+        }
+        if !first {
+            nav.push(Button {
+                label: "« Back".into(),
+                data: format!("{seq}:b"),
+            });
+        }
+        nav.push(Button {
+            label: "✖ Cancel".into(),
+            data: format!("{seq}:x"),
+        });
+        rows.push(nav);
+        if let Some(flow) = &mut self.state.flow {
+            flow.choices = choices;
+        }
+        self.effects.push(Effect::Send(Message {
+            text: prompt,
+            buttons: rows,
+        }));
+    }
+
+    pub(super) fn request_locations(&mut self) {
+        let Some((_, nt)) = self.selected() else {
+            return self.broken("no node type chosen");
+        };
+        let need = nt.capacity(nt.ipv4 == Ipv4Policy::Required);
+        if let Some(flow) = &mut self.state.flow {
+            flow.waiting = true;
+            flow.choices.clear();
+        }
+        self.effects
+            .push(Effect::Run(Action::LoadLocations { need }));
+    }
+
+    pub(super) fn choices_for(&self, source: Source) -> Result<Vec<Choice>, String> {
+        let catalog = &self.engine.catalog;
+        Ok(match source {
+            Source::Chains => catalog
+                .chains
+                .iter()
+                .map(|c| Choice {
+                    value: c.id.clone(),
+                    label: c.name.clone(),
+                })
+                .collect(),
+            Source::NodeTypes => {
+                let chain_id = self.answer("chain").ok_or("no chain chosen")?;
+                let chain = catalog.chain(&chain_id).ok_or("unknown chain")?;
+                chain
+                    .node_types
+                    .iter()
+                    .map(|n| Choice {
+                        value: n.id.clone(),
+                        label: n.name.clone(),
+                    })
+                    .collect()
+            }
+            Source::Nodes => self
+                .env
+                .nodes
+                .iter()
+                .map(|n| Choice {
+                    value: n.name.clone(),
+                    label: n.label.clone(),
+                })
+                .collect(),
+            Source::Periods => {
+                let (count, per_hour) = self.order_basis().ok_or("order incomplete")?;
+                [
+                    FundingPeriod::Week,
+                    FundingPeriod::Month,
+                    FundingPeriod::Quarter,
+                ]
+                .into_iter()
+                .map(|p| Choice {
+                    value: p.label().to_owned(),
+                    label: format!(
+                        "{} · {}",
+                        p.label(),
+                        per_hour
+                            .saturating_mul(p.hours() as i64)
+                            .saturating_mul(i64::from(count))
+                    ),
+                })
+                .collect()
+            }
+            // Locations come from the grid through `Loaded`; when re-asked
+            // without reloading, the choices kept in the state are reused.
+            Source::Countries | Source::Farms => self
+                .state
+                .flow
+                .as_ref()
+                .map(|f| f.choices.clone())
+                .unwrap_or_default(),
+        })
+    }
+
+    pub(super) fn answer(&self, key: &str) -> Option<String> {
+        self.state
+            .flow
+            .as_ref()?
+            .answers
+            .get(key)
+            .map(|a| a.value.clone())
+    }
+
+    pub(super) fn wants_ipv4(&self) -> bool {
+        match self.selected().map(|(_, nt)| &nt.ipv4) {
+            Some(Ipv4Policy::Required) => true,
+            Some(Ipv4Policy::Optional) => self.answer("ipv4").as_deref() == Some("yes"),
+            _ => false,
+        }
+    }
+
+    /// Node count and hourly price per node of the order so far.
+    pub(super) fn order_basis(&self) -> Option<(u32, Tft)> {
+        let (_, nt) = self.selected()?;
+        let count: u32 = self.answer("count")?.parse().ok()?;
+        Some((
+            count,
+            self.engine.prices.per_hour(&nt.capacity(self.wants_ipv4())),
+        ))
+    }
+
+    pub(super) fn ask_current_loaded(&mut self) {
+        let empty = self
+            .state
+            .flow
+            .as_ref()
+            .is_some_and(|f| f.choices.is_empty());
+        if empty {
+            let text = self
+                .current_step()
+                .and_then(|(_, s)| s.empty.clone())
+                .map(|e| self.render(&e))
+                .unwrap_or_else(|| "There is nothing to choose from.".into());
+            self.state.flow = None;
+            return self.say(text);
+        }
+        self.ask_current_keep_choices();
+    }
+
+    pub(super) fn ask_current_keep_choices(&mut self) {
+        // `ask_current(true)` would reload locations; ask with fresh buttons
+        // but from the choices now in the state.
+        if let Some(flow) = &mut self.state.flow {
+            flow.waiting = false;
+        }
+        self.state.seq = self.state.seq.wrapping_add(1);
+        self.ask_current(false);
+    }
+}
+
+/// The choice a typed text names: its 1-based number, value or label.
+pub(super) fn match_choice(choices: &[Choice], text: &str) -> Option<usize> {
+    let text = text.trim();
+    if let Ok(n) = text.parse::<usize>()
+        && (1..=choices.len()).contains(&n)
+    {
+        return Some(n - 1);
+    }
+    choices
+        .iter()
+        .position(|c| c.value.eq_ignore_ascii_case(text) || c.label.eq_ignore_ascii_case(text))
+        .or_else(|| {
+            // A label shown with extra details ("Belgium · 12 nodes") also
+            // matches its first part.
+            choices.iter().position(|c| {
+                c.label
+                    .split(" · ")
+                    .next()
+                    .is_some_and(|l| l.eq_ignore_ascii_case(text))
+            })
+        })
+}
+
+pub(super) fn location_choices(source: Source, locations: &Locations) -> Vec<Choice> {
+    match source {
+        Source::Countries => locations
+            .countries
+            .iter()
+            .take(MAX_LOCATION_CHOICES)
+            .map(|c| Choice {
+                value: c.name.clone(),
+                label: format!("{} · {} nodes", c.name, c.nodes),
+            })
+            .collect(),
+        _ => locations
+            .farms
+            .iter()
+            .take(MAX_LOCATION_CHOICES)
+            .map(|f| Choice {
+                value: f.id.to_string(),
+                label: format!("{} · {}", f.name, f.country),
+            })
+            .collect(),
+    }
+}
