@@ -35,6 +35,36 @@ pub trait Outbox: Send + Sync {
     async fn send(&self, user: &UserId, item: Outgoing);
 }
 
+/// Sends each user's items to the outbox of their channel (the part of the
+/// user id before ':'), so several channels share one service.
+#[derive(Default)]
+pub struct RoutingOutbox {
+    routes: std::sync::RwLock<std::collections::HashMap<String, std::sync::Arc<dyn Outbox>>>,
+}
+
+impl RoutingOutbox {
+    pub fn route(&self, channel: &str, outbox: std::sync::Arc<dyn Outbox>) {
+        if let Ok(mut routes) = self.routes.write() {
+            routes.insert(channel.to_owned(), outbox);
+        }
+    }
+}
+
+#[async_trait]
+impl Outbox for RoutingOutbox {
+    async fn send(&self, user: &UserId, item: Outgoing) {
+        let target = self
+            .routes
+            .read()
+            .ok()
+            .and_then(|r| r.get(user.channel()).cloned());
+        match target {
+            Some(outbox) => outbox.send(user, item).await,
+            None => tracing::warn!(user = %user, "no channel for this user; message dropped"),
+        }
+    }
+}
+
 /// An outbox that keeps everything in memory, for tests and benchmarks.
 #[derive(Default)]
 pub struct MemoryOutbox {

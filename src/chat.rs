@@ -1,2 +1,3 @@
 //! Chat channels: adapters between a medium and the service.
+pub mod telegram;
 pub mod terminal;

@@ -22,6 +22,7 @@ pub struct Config {
     pub payments: PaymentsConfig,
     pub pricing: PriceList,
     pub billing: BillingConfig,
+    pub telegram: crate::chat::telegram::TelegramConfig,
     pub log: LogConfig,
 }
 
@@ -69,6 +70,7 @@ impl Default for Config {
             payments: PaymentsConfig::default(),
             pricing: PriceList::default(),
             billing: BillingConfig::default(),
+            telegram: Default::default(),
             log: LogConfig::default(),
         }
     }
@@ -209,6 +211,9 @@ impl Config {
         }
         if let Err(e) = validate_sim(&config.grid.sim) {
             diags.push(file, at("[grid.sim]"), format!("grid.sim: {e}"));
+        }
+        if let Err(e) = config.telegram.validate() {
+            diags.push(file, at("[telegram]"), format!("telegram: {e}"));
         }
         if tracing_subscriber::EnvFilter::try_new(&config.log.level).is_err() {
             diags.push(

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use jukebox::channel::RoutingOutbox;
+use jukebox::chat::telegram::{self, RateLimiter, Telegram, TelegramOutbox};
 use jukebox::chat::terminal::{self, TerminalOutbox};
 use jukebox::ids::UserId;
 use jukebox::service::Service;
@@ -116,12 +118,21 @@ fn check(path: &std::path::Path) -> std::process::ExitCode {
 }
 
 async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> anyhow::Result<()> {
+    let routing = Arc::new(RoutingOutbox::default());
     let terminal_outbox = Arc::new(TerminalOutbox::new(config.data_dir.join("qr")));
-    let service = jukebox::app::build_default(&config, terminal_outbox.clone())?;
-    tracing::info!(grid = service.grid().kind(), data_dir = %config.data_dir.display(), "Jukebox started (embedded grid is a SIMULATION; sandbox wallet moves no real TFT)");
-    if std::env::var("TELOXIDE_TOKEN").is_err() {
-        tracing::info!("Telegram is off: TELOXIDE_TOKEN is not set");
+    routing.route("term", terminal_outbox.clone());
+    let bot = telegram::bot_from_env(config.telegram.poll_timeout_seconds)?;
+    let telegram_outbox = bot.clone().map(|bot| {
+        Arc::new(TelegramOutbox::new(
+            bot,
+            RateLimiter::new(config.telegram.limits()),
+        ))
+    });
+    if let Some(outbox) = &telegram_outbox {
+        routing.route("tg", outbox.clone());
     }
+    let service = jukebox::app::build_default(&config, routing)?;
+    tracing::info!(grid = service.grid().kind(), data_dir = %config.data_dir.display(), "Jukebox started (embedded grid is a SIMULATION; sandbox wallet moves no real TFT)");
     let resumed = service.resume_pending().await?;
     if resumed > 0 {
         tracing::info!(resumed, "resumed unfinished deployments");
@@ -130,6 +141,23 @@ async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> an
         service.clone(),
         Duration::from_secs(config.billing.interval_minutes * 60),
     ));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let telegram_task = match (bot, telegram_outbox) {
+        (Some(bot), Some(outbox)) => {
+            outbox.attach(service.downgrade());
+            Some(tokio::spawn(run_telegram(
+                bot,
+                outbox,
+                config.telegram.clone(),
+                service.clone(),
+                stopped.clone(),
+            )))
+        }
+        _ => {
+            tracing::info!("Telegram is off: TELOXIDE_TOKEN is not set");
+            None
+        }
+    };
     let result = match chat_user {
         Some(name) => {
             let user = UserId::parse(&format!("term:{name}"))
@@ -140,16 +168,50 @@ async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> an
             }
         }
         None => {
-            println!(
-                "Jukebox is running (no chat channel is configured; `jukebox chat --user NAME` talks to it). Stop with Ctrl-C or SIGTERM."
-            );
+            println!("Jukebox is running. Stop with Ctrl-C or SIGTERM.");
             shutdown_signal().await;
             Ok(())
         }
     };
+    let _ = stop.send(true);
+    if let Some(task) = telegram_task {
+        let _ = task.await;
+    }
     billing.abort();
     tracing::info!("Jukebox stopped");
     result
+}
+
+/// Connects to Telegram (retrying while the network or the token is not
+/// right) and receives updates until told to stop.
+async fn run_telegram(
+    bot: teloxide::Bot,
+    outbox: Arc<TelegramOutbox>,
+    config: telegram::TelegramConfig,
+    service: Service,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut wait = Duration::from_secs(1);
+    let connected = loop {
+        let commands = service.engine().scripts().commands();
+        match Telegram::connect(bot.clone(), outbox.clone(), config.clone(), commands).await {
+            Ok(t) => break t,
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), wait_secs = wait.as_secs(), "Telegram is not reachable; retrying");
+                tokio::select! {
+                    _ = stopped.wait_for(|s| *s) => return,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+                wait = (wait * 2).min(Duration::from_secs(60));
+            }
+        }
+    };
+    let until_stopped = async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    };
+    if let Err(e) = connected.run(service, until_stopped).await {
+        tracing::error!(error = %format!("{e:#}"), "Telegram stopped with an error");
+    }
 }
 
 async fn billing_loop(service: Service, every: Duration) {

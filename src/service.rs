@@ -54,6 +54,17 @@ pub(crate) struct MemoIndex {
     pub order: String,
 }
 
+/// A service handle that does not keep the service alive (for channels the
+/// service itself holds, which would otherwise form a cycle).
+#[derive(Clone)]
+pub struct WeakService(std::sync::Weak<Inner>);
+
+impl WeakService {
+    pub fn upgrade(&self) -> Option<Service> {
+        self.0.upgrade().map(|inner| Service { inner })
+    }
+}
+
 /// Everything the service needs; cheap to clone into background tasks.
 #[derive(Clone)]
 pub struct Service {
@@ -102,6 +113,30 @@ impl Service {
         }
     }
 
+    pub fn downgrade(&self) -> WeakService {
+        WeakService(Arc::downgrade(&self.inner))
+    }
+
+    /// Sends a plain message to a user, outside any conversation.
+    pub async fn tell(&self, user: &UserId, text: &str) {
+        self.say(user, text).await;
+    }
+
+    /// Marks a user who blocked the bot as inactive; alerts skip them until
+    /// they write again.
+    pub async fn mark_blocked(&self, user: &UserId) {
+        let result = self.load_profile(user).and_then(|p| match p {
+            Some(mut p) if !p.blocked => {
+                p.blocked = true;
+                self.save_profile(&p)
+            }
+            _ => Ok(()),
+        });
+        if let Err(e) = result {
+            tracing::error!(user = %user, error = %format!("{e:#}"), "could not mark a user inactive");
+        }
+    }
+
     pub fn engine(&self) -> &Engine {
         &self.inner.engine
     }
@@ -137,7 +172,12 @@ impl Service {
         input_id: Option<u64>,
     ) -> anyhow::Result<()> {
         let _guard = self.inner.locks.lock(user).await;
-        let profile = self.load_or_create_profile(user, display_name)?;
+        let mut profile = self.load_or_create_profile(user, display_name)?;
+        if profile.blocked {
+            // Writing again means they unblocked the bot.
+            profile.blocked = false;
+            self.save_profile(&profile)?;
+        }
         let mut stored = self.load_conversation(user)?;
         if let (Some(id), Some(last)) = (input_id, stored.last_input_id)
             && id <= last
@@ -264,6 +304,7 @@ impl Service {
             identity: Identity::generate(&self.inner.master),
             twin: None,
             account: Default::default(),
+            blocked: false,
         };
         self.save_profile(&profile)?;
         tracing::info!(user = %user, "new user; intermediate identity created");

@@ -31,6 +31,9 @@ pub struct Profile {
     pub identity: Identity,
     pub twin: Option<TwinId>,
     pub account: Account,
+    /// The user blocked the bot (Telegram said so); cleared when they write.
+    #[serde(default)]
+    pub blocked: bool,
 }
 
 /// The conversation document: engine state plus input de-duplication.

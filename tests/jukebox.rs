@@ -29,4 +29,5 @@ transcripts! {
     double_confirm => "double_confirm.txt",
     partial_payment_and_failure => "partial_payment_and_failure.txt",
     manage_nodes => "manage_nodes.txt",
+    payment_expiry => "payment_expiry.txt",
 }

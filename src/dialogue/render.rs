@@ -10,6 +10,7 @@ pub const PLACEHOLDERS: &[&str] = &[
     "count",
     "max_nodes",
     "ipv4_price",
+    "with_ipv4",
     "order_summary",
     "node",
     "balance",

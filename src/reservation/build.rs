@@ -131,10 +131,13 @@ pub fn build_deployment(
             WorkloadData::Zmount(Zmount { size: disk }),
         ));
     }
-    if spec.public_ipv4 {
-        let ip = PublicIp { v4: true, v6: true };
-        extra.push(workload(ip_name.clone(), WorkloadData::Ip(ip)));
-    }
+    // Every node gets a public IPv6 (blockchain nodes work over IPv6 on the
+    // grid); a public IPv4 only when the node type needs it or the user paid.
+    let ip = PublicIp {
+        v4: spec.public_ipv4,
+        v6: true,
+    };
+    extra.push(workload(ip_name.clone(), WorkloadData::Ip(ip)));
 
     let network = Network {
         ip_range: IP_RANGE.to_string(),
@@ -150,11 +153,7 @@ pub fn build_deployment(
     let machine = Zmachine {
         flist: spec.flist.clone(),
         network: MachineNetwork {
-            public_ip: if spec.public_ipv4 {
-                ip_name
-            } else {
-                String::new()
-            },
+            public_ip: ip_name,
             planetary: true,
             mycelium: Some(MachineMycelium {
                 network: net_name.clone(),

@@ -244,8 +244,18 @@ fn built_deployment_has_the_expected_shape() {
     let mut private = spec();
     private.public_ipv4 = false;
     let d = build_deployment(42, &private, &[3; 32]).expect("builds");
-    assert!(d.workloads.iter().all(|w| w.data.type_name() != "ip"));
-    assert_eq!(d.zmachine().expect("zmachine").1.network.public_ip, "");
+    // Without a public IPv4 the node still gets a public IPv6.
+    let ips: Vec<_> = d
+        .workloads
+        .iter()
+        .filter_map(|w| match &w.data {
+            WorkloadData::Ip(ip) => Some(ip.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ips.len(), 1);
+    assert!(!ips[0].v4 && ips[0].v6);
+    assert_eq!(d.zmachine().expect("zmachine").1.network.public_ip, "dash_full_amber_fox_ip");
 }
 
 #[test]

@@ -12,6 +12,7 @@
 //! - `wait`: lets background deployments finish
 //! - `restart`: stops the service and starts a new one on the same data dir
 //! - `hours N`: moves the clock N hours on and runs the billing sweep
+//! - `nofile TEXT`: no file under the data dir contains TEXT (secrets at rest)
 //! - `set KEY VALUE` (before the first input): `failure_rate` of the grid
 //! - `#` starts a comment.
 
@@ -129,9 +130,32 @@ pub async fn run_file(name: &str) {
                 clock.advance(hours * 3600);
                 a.service.bill_all().await.expect("billing");
             }
+            "nofile" => {
+                a.service.wait_idle().await;
+                let hits = files_containing(&dir.path().join("data"), rest.as_bytes());
+                assert!(hits.is_empty(), "{at}: found in {hits:?}");
+            }
             other => panic!("{at}: unknown directive {other:?}"),
         }
     }
+}
+
+/// Every file below `dir` whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+    let mut hits = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(path) = todo.pop() {
+        if path.is_dir() {
+            if let Ok(entries) = std::fs::read_dir(&path) {
+                todo.extend(entries.flatten().map(|e| e.path()));
+            }
+        } else if let Ok(bytes) = std::fs::read(&path)
+            && bytes.windows(needle.len()).any(|w| w == needle)
+        {
+            hits.push(path);
+        }
+    }
+    hits
 }
 
 fn labels(buttons: &[jukebox::dialogue::Button]) -> Vec<String> {

@@ -110,6 +110,13 @@ impl Turn<'_> {
                 .map(|(_, n)| describe_resources(n))
                 .unwrap_or_default(),
             "count" => label("count"),
+            "with_ipv4" => {
+                if self.wants_ipv4() {
+                    " with a public IPv4".into()
+                } else {
+                    String::new()
+                }
+            }
             "node" => label("node"),
             "max_nodes" => self.engine.max_nodes.to_string(),
             "balance" => self.env.balance.to_string(),

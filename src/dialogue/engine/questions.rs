@@ -122,7 +122,7 @@ impl Turn<'_> {
         let Some((_, nt)) = self.selected() else {
             return self.broken("no node type chosen");
         };
-        let need = nt.capacity(nt.ipv4 == Ipv4Policy::Required);
+        let need = nt.capacity(self.wants_ipv4());
         if let Some(flow) = &mut self.state.flow {
             flow.waiting = true;
             flow.choices.clear();

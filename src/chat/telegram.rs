@@ -1,0 +1,350 @@
+//! The Telegram channel: Bot API through teloxide's client, long polling by
+//! default or a webhook, feeding the same service as every other channel.
+//!
+//! Updates of one user are handled in order; different users concurrently.
+//! A batch of updates is confirmed to Telegram (by the next `getUpdates`
+//! offset) only after every update in it was handled, and the service drops
+//! inputs whose `update_id` it has already handled, so after a crash the
+//! redelivered batch causes no double action.
+//!
+//! Group chats: the bot declines politely and points to a private chat, so
+//! that nobody's nodes, balance or secrets are shown in a group.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use teloxide::Bot;
+use teloxide::payloads::GetUpdatesSetters as _;
+use teloxide::prelude::Requester as _;
+use teloxide::types::{
+    AllowedUpdate, BotCommand, ChatKind, MaybeInaccessibleMessage, Update, UpdateKind,
+};
+
+use crate::dialogue::Input;
+use crate::ids::UserId;
+use crate::service::Service;
+
+mod limiter;
+mod outbox;
+mod webhook;
+
+pub use limiter::{Limits, RateLimiter};
+pub use outbox::{Pressed, TelegramOutbox, chat_of};
+
+/// `[telegram]` in config.toml.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelegramConfig {
+    /// "polling" (default) or "webhook".
+    pub mode: String,
+    /// How long one getUpdates call waits for news, in seconds.
+    pub poll_timeout_seconds: u32,
+    /// The public https URL Telegram posts updates to (webhook mode).
+    pub webhook_url: String,
+    /// Where the webhook listener binds (webhook mode), behind a TLS proxy.
+    pub webhook_listen: String,
+    pub chat_messages_per_second: f64,
+    pub chat_burst: f64,
+    pub global_messages_per_second: f64,
+}
+
+impl Default for TelegramConfig {
+    fn default() -> TelegramConfig {
+        TelegramConfig {
+            mode: "polling".into(),
+            poll_timeout_seconds: 10,
+            webhook_url: String::new(),
+            webhook_listen: "127.0.0.1:8443".into(),
+            chat_messages_per_second: 1.0,
+            chat_burst: 5.0,
+            global_messages_per_second: 30.0,
+        }
+    }
+}
+
+impl TelegramConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        match self.mode.as_str() {
+            "polling" => {}
+            "webhook" => {
+                if !self.webhook_url.starts_with("https://") {
+                    return Err("webhook mode needs webhook_url = \"https://...\"".into());
+                }
+                if self.webhook_listen.parse::<std::net::SocketAddr>().is_err() {
+                    return Err("webhook_listen must be an address like 127.0.0.1:8443".into());
+                }
+            }
+            other => return Err(format!("mode {other:?} must be \"polling\" or \"webhook\"")),
+        }
+        if !(1..=50).contains(&self.poll_timeout_seconds) {
+            return Err("poll_timeout_seconds must be 1 to 50".into());
+        }
+        let positive = |v: f64| v.is_finite() && v > 0.0;
+        if !positive(self.chat_messages_per_second)
+            || !positive(self.global_messages_per_second)
+            || self.chat_burst < 1.0
+        {
+            return Err("message rates must be positive and chat_burst at least 1".into());
+        }
+        Ok(())
+    }
+
+    pub fn limits(&self) -> Limits {
+        Limits {
+            chat_per_second: self.chat_messages_per_second,
+            chat_burst: self.chat_burst,
+            global_per_second: self.global_messages_per_second,
+            global_burst: self.global_messages_per_second.max(1.0),
+        }
+    }
+}
+
+/// Builds the Bot API client from `TELOXIDE_TOKEN` and `TELOXIDE_API_URL`.
+/// Returns None when no token is set (Telegram is then off).
+pub fn bot_from_env(poll_timeout_seconds: u32) -> anyhow::Result<Option<Bot>> {
+    let Ok(token) = std::env::var("TELOXIDE_TOKEN") else {
+        return Ok(None);
+    };
+    if token.trim().is_empty() {
+        return Ok(None);
+    }
+    // The HTTP timeout must outlast a long poll.
+    let client = teloxide::net::default_reqwest_settings()
+        .timeout(Duration::from_secs(u64::from(poll_timeout_seconds) + 10))
+        .build()?;
+    let mut bot = Bot::with_client(token.trim(), client);
+    if let Ok(url) = std::env::var("TELOXIDE_API_URL") {
+        let url = reqwest::Url::parse(&url)
+            .map_err(|e| anyhow::anyhow!("TELOXIDE_API_URL is not a URL: {e}"))?;
+        bot = bot.set_api_url(url);
+    }
+    Ok(Some(bot))
+}
+
+/// The running Telegram side.
+pub struct Telegram {
+    bot: Bot,
+    outbox: Arc<TelegramOutbox>,
+    config: TelegramConfig,
+    username: String,
+}
+
+/// One update turned into what the service understands.
+struct Incoming {
+    user: UserId,
+    chat: i64,
+    display_name: String,
+    input: Input,
+    update_id: u64,
+    pressed: Option<Pressed>,
+}
+
+impl Telegram {
+    /// Checks the token (getMe) and registers the command menu.
+    pub async fn connect(
+        bot: Bot,
+        outbox: Arc<TelegramOutbox>,
+        config: TelegramConfig,
+        commands: Vec<(String, String)>,
+    ) -> anyhow::Result<Telegram> {
+        let me = bot.get_me().await.map_err(|e| {
+            anyhow::anyhow!("Telegram getMe failed (is TELOXIDE_TOKEN right?): {e}")
+        })?;
+        let username = me.username.clone().unwrap_or_default();
+        let menu: Vec<BotCommand> = commands
+            .into_iter()
+            .map(|(c, d)| BotCommand::new(c, d))
+            .collect();
+        if let Err(e) = bot.set_my_commands(menu).await {
+            tracing::warn!(error = %e, "could not register the command menu");
+        }
+        tracing::info!(bot = %username, mode = %config.mode, "Telegram connected");
+        Ok(Telegram {
+            bot,
+            outbox,
+            config,
+            username,
+        })
+    }
+
+    /// Receives updates until `shutdown` resolves.
+    pub async fn run(
+        self,
+        service: Service,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        if self.config.mode == "webhook" {
+            return webhook::run(self, service, shutdown).await;
+        }
+        if let Err(e) = self.bot.delete_webhook().await {
+            tracing::warn!(error = %e, "could not delete a previous webhook");
+        }
+        tokio::pin!(shutdown);
+        let mut offset: i32 = 0;
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            let request = self
+                .bot
+                .get_updates()
+                .offset(offset)
+                .timeout(self.config.poll_timeout_seconds)
+                .allowed_updates(vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery]);
+            let updates = tokio::select! {
+                _ = &mut shutdown => break,
+                result = request => result,
+            };
+            match updates {
+                Ok(updates) => {
+                    backoff = Duration::from_secs(1);
+                    if let Some(last) = updates.last() {
+                        offset = i32::try_from(last.id.0)
+                            .unwrap_or(i32::MAX)
+                            .saturating_add(1);
+                    }
+                    self.handle_batch(&service, updates).await;
+                }
+                Err(teloxide::RequestError::RetryAfter(after)) => {
+                    tokio::time::sleep(after.duration()).await
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, wait_secs = backoff.as_secs(), "getUpdates failed; retrying");
+                    tokio::select! {
+                        _ = &mut shutdown => break,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+        tracing::info!("Telegram stopped receiving");
+        Ok(())
+    }
+
+    /// Handles a batch: each user's updates in order, users concurrently.
+    async fn handle_batch(&self, service: &Service, updates: Vec<Update>) {
+        let mut per_user: BTreeMap<UserId, Vec<Incoming>> = BTreeMap::new();
+        for update in updates {
+            if let Some(incoming) = self.incoming(update).await {
+                per_user
+                    .entry(incoming.user.clone())
+                    .or_default()
+                    .push(incoming);
+            }
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for (_, items) in per_user {
+            let (service, outbox) = (service.clone(), self.outbox.clone());
+            tasks.spawn(async move {
+                for item in items {
+                    outbox.set_pressed(item.chat, item.pressed.clone());
+                    let result = service.handle(&item.user, &item.display_name, item.input, Some(item.update_id)).await;
+                    outbox.set_pressed(item.chat, None);
+                    if let Err(e) = result {
+                        tracing::error!(user = %item.user, error = %format!("{e:#}"), "handling an update failed");
+                        service.tell(&item.user, "Sorry, something went wrong on our side; nothing was lost. Please try again.").await;
+                    }
+                }
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+
+    /// Reads one update. Group messages and unsupported content are answered
+    /// here and produce no service input.
+    async fn incoming(&self, update: Update) -> Option<Incoming> {
+        let update_id = u64::from(update.id.0);
+        match update.kind {
+            UpdateKind::Message(message) => {
+                let from = message.from.as_ref()?;
+                let chat = message.chat.id.0;
+                if !matches!(message.chat.kind, ChatKind::Private(_)) {
+                    let addressed = message
+                        .text()
+                        .and_then(|t| t.split_whitespace().next())
+                        .is_some_and(|cmd| {
+                            cmd.starts_with('/') && cmd.ends_with(&format!("@{}", self.username))
+                        });
+                    if addressed {
+                        self.decline_group(chat).await;
+                    }
+                    return None;
+                }
+                let user = UserId::parse(&format!("tg:{}", from.id.0)).ok()?;
+                let Some(text) = message.text() else {
+                    self.reply(&user, "I can only read text messages and button presses. Send /help to see what I can do.").await;
+                    return None;
+                };
+                Some(Incoming {
+                    user,
+                    chat,
+                    display_name: display_name(from),
+                    input: Input::from_message(text),
+                    update_id,
+                    pressed: None,
+                })
+            }
+            UpdateKind::CallbackQuery(query) => {
+                // Always stop the button's spinner, whatever happens next.
+                if let Err(e) = self.bot.answer_callback_query(query.id.clone()).await {
+                    tracing::debug!(error = %e, "answerCallbackQuery failed");
+                }
+                let user = UserId::parse(&format!("tg:{}", query.from.id.0)).ok()?;
+                let (chat, pressed) = match &query.message {
+                    Some(MaybeInaccessibleMessage::Regular(m)) => (
+                        m.chat.id.0,
+                        Some(Pressed {
+                            message_id: m.id.0,
+                            text: m.text().or(m.caption()).unwrap_or_default().to_owned(),
+                        }),
+                    ),
+                    Some(MaybeInaccessibleMessage::Inaccessible(m)) => (m.chat.id.0, None),
+                    None => (i64::try_from(query.from.id.0).ok()?, None),
+                };
+                if chat_of(&user) != Some(chat) {
+                    // A button under a group message: the same policy as text.
+                    self.decline_group(chat).await;
+                    return None;
+                }
+                Some(Incoming {
+                    user,
+                    chat,
+                    display_name: display_name(&query.from),
+                    input: Input::Button(query.data.unwrap_or_default()),
+                    update_id,
+                    pressed,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    async fn reply(&self, user: &UserId, text: &str) {
+        use crate::channel::{Outbox as _, Outgoing};
+        self.outbox
+            .send(
+                user,
+                Outgoing::Message(crate::dialogue::Message::text(text)),
+            )
+            .await;
+    }
+
+    async fn decline_group(&self, chat: i64) {
+        use teloxide::types::ChatId;
+        let text = format!(
+            "I work in private chats only, so that your nodes, balance and keys stay private. Message me directly: https://t.me/{}",
+            self.username
+        );
+        if let Err(e) = self.bot.send_message(ChatId(chat), text).await {
+            tracing::debug!(chat, error = %e, "could not answer in a group");
+        }
+    }
+}
+
+fn display_name(user: &teloxide::types::User) -> String {
+    user.username
+        .clone()
+        .map(|u| format!("@{u}"))
+        .unwrap_or_else(|| user.first_name.clone())
+}

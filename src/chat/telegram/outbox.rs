@@ -1,0 +1,322 @@
+//! Sending to Telegram: messages with inline keyboards, QR photos, progress
+//! edited in place, answered questions; within rate limits, honouring 429
+//! `retry_after`, tolerant of "not modified" and "not found" edits, and
+//! marking users who blocked the bot.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use teloxide::RequestError;
+use teloxide::payloads::{SendMessageSetters as _, SendPhotoSetters as _};
+use teloxide::prelude::Requester as _;
+use teloxide::types::{ChatId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, MessageId};
+use teloxide::{ApiError, Bot};
+
+use super::limiter::RateLimiter;
+use crate::channel::{Outbox, Outgoing};
+use crate::dialogue::Button;
+use crate::ids::UserId;
+use crate::service::WeakService;
+
+/// Telegram's limits on message text and photo captions, in characters.
+const MAX_TEXT: usize = 4096;
+const MAX_CAPTION: usize = 1024;
+/// 429 answers retried before a send is given up.
+const MAX_RETRIES: u32 = 5;
+
+/// The message a user just pressed a button under, to mark it answered.
+#[derive(Clone, Debug)]
+pub struct Pressed {
+    pub message_id: i32,
+    pub text: String,
+}
+
+pub struct TelegramOutbox {
+    bot: Bot,
+    limiter: RateLimiter,
+    /// Per chat: the pressed message while its button press is handled.
+    pressed: Mutex<HashMap<i64, Pressed>>,
+    /// Per chat and progress key: the message being edited.
+    progress: Mutex<HashMap<(i64, String), i32>>,
+    service: OnceLock<WeakService>,
+}
+
+/// The chat id of a Telegram user id (`tg:<id>`); private chats share the id.
+pub fn chat_of(user: &UserId) -> Option<i64> {
+    (user.channel() == "tg")
+        .then(|| user.as_str()[3..].parse().ok())
+        .flatten()
+}
+
+fn keyboard(rows: &[Vec<Button>]) -> Option<InlineKeyboardMarkup> {
+    (!rows.is_empty()).then(|| {
+        InlineKeyboardMarkup::new(rows.iter().map(|row| {
+            row.iter()
+                .map(|b| InlineKeyboardButton::callback(b.label.clone(), b.data.clone()))
+                .collect::<Vec<_>>()
+        }))
+    })
+}
+
+/// Splits text into pieces Telegram accepts, at line breaks where possible.
+fn split_text(text: &str, limit: usize) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut current = String::new();
+    for line in text.split_inclusive('\n') {
+        if current.chars().count() + line.chars().count() > limit && !current.is_empty() {
+            pieces.push(std::mem::take(&mut current));
+        }
+        if line.chars().count() > limit {
+            let chars: Vec<char> = line.chars().collect();
+            for chunk in chars.chunks(limit) {
+                pieces.push(chunk.iter().collect());
+            }
+        } else {
+            current.push_str(line);
+        }
+    }
+    if !current.is_empty() || pieces.is_empty() {
+        pieces.push(current);
+    }
+    pieces
+}
+
+/// What to do after a failed request.
+enum Failure {
+    Retry(Duration),
+    Blocked,
+    Ignore,
+    GiveUp(String),
+}
+
+fn classify(e: &RequestError) -> Failure {
+    match e {
+        RequestError::RetryAfter(after) => Failure::Retry(after.duration()),
+        RequestError::Api(
+            ApiError::BotBlocked | ApiError::UserDeactivated | ApiError::ChatNotFound,
+        ) => Failure::Blocked,
+        RequestError::Api(ApiError::MessageNotModified) => Failure::Ignore,
+        RequestError::Network(_) | RequestError::Io(_) => Failure::Retry(Duration::from_secs(1)),
+        other => Failure::GiveUp(other.to_string()),
+    }
+}
+
+impl TelegramOutbox {
+    pub fn new(bot: Bot, limiter: RateLimiter) -> TelegramOutbox {
+        TelegramOutbox {
+            bot,
+            limiter,
+            pressed: Mutex::new(HashMap::new()),
+            progress: Mutex::new(HashMap::new()),
+            service: OnceLock::new(),
+        }
+    }
+
+    /// Lets the outbox tell the service about users who blocked the bot.
+    pub fn attach(&self, service: WeakService) {
+        let _ = self.service.set(service);
+    }
+
+    pub fn set_pressed(&self, chat: i64, pressed: Option<Pressed>) {
+        if let Ok(mut map) = self.pressed.lock() {
+            match pressed {
+                Some(p) => map.insert(chat, p),
+                None => map.remove(&chat),
+            };
+        }
+    }
+
+    /// Runs one request with rate limiting and retries. Returns the message
+    /// id it produced, if any.
+    async fn call<F, Fut>(&self, user: &UserId, chat: i64, what: &str, request: F) -> Option<i32>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<i32>, RequestError>>,
+    {
+        for attempt in 0..=MAX_RETRIES {
+            self.limiter.acquire(chat).await;
+            match request().await {
+                Ok(id) => return id,
+                Err(e) => match classify(&e) {
+                    Failure::Retry(wait) if attempt < MAX_RETRIES => {
+                        tracing::warn!(
+                            chat,
+                            what,
+                            wait_secs = wait.as_secs(),
+                            "Telegram asked to wait; retrying"
+                        );
+                        tokio::time::sleep(wait).await;
+                    }
+                    Failure::Retry(_) => {
+                        tracing::error!(chat, what, "Telegram kept refusing; message dropped");
+                        return None;
+                    }
+                    Failure::Blocked => {
+                        tracing::info!(chat, "the user blocked the bot; marking inactive");
+                        if let Some(service) = self.service.get().and_then(WeakService::upgrade) {
+                            service.mark_blocked(user).await;
+                        }
+                        return None;
+                    }
+                    Failure::Ignore => return None,
+                    Failure::GiveUp(why) => {
+                        tracing::error!(chat, what, error = %why, "Telegram refused a request");
+                        return None;
+                    }
+                },
+            }
+        }
+        None
+    }
+
+    async fn send_text(
+        &self,
+        user: &UserId,
+        chat: i64,
+        text: &str,
+        buttons: &[Vec<Button>],
+    ) -> Option<i32> {
+        let pieces = split_text(text, MAX_TEXT);
+        let last = pieces.len().saturating_sub(1);
+        let mut id = None;
+        for (i, piece) in pieces.iter().enumerate() {
+            // Buttons go under the last piece, next to the question they answer.
+            let markup = if i == last { keyboard(buttons) } else { None };
+            id = self
+                .call(user, chat, "sendMessage", || {
+                    let mut req = self.bot.send_message(ChatId(chat), piece.clone());
+                    if let Some(m) = &markup {
+                        req = req.reply_markup(m.clone());
+                    }
+                    async move { req.await.map(|m| Some(m.id.0)) }
+                })
+                .await;
+        }
+        id
+    }
+
+    async fn edit_text(&self, user: &UserId, chat: i64, message_id: i32, text: &str) -> bool {
+        let text: String = text.chars().take(MAX_TEXT).collect();
+        let mut found = true;
+        for attempt in 0..=MAX_RETRIES {
+            self.limiter.acquire(chat).await;
+            let result = self
+                .bot
+                .edit_message_text(ChatId(chat), MessageId(message_id), text.clone())
+                .await;
+            match result {
+                Ok(_) => return true,
+                Err(RequestError::Api(ApiError::MessageToEditNotFound)) => {
+                    found = false;
+                    break;
+                }
+                Err(e) => match classify(&e) {
+                    Failure::Retry(wait) if attempt < MAX_RETRIES => tokio::time::sleep(wait).await,
+                    Failure::Blocked => {
+                        if let Some(service) = self.service.get().and_then(WeakService::upgrade) {
+                            service.mark_blocked(user).await;
+                        }
+                        return true;
+                    }
+                    Failure::Ignore => return true,
+                    _ => return true,
+                },
+            }
+        }
+        found
+    }
+}
+
+#[async_trait]
+impl Outbox for TelegramOutbox {
+    async fn send(&self, user: &UserId, item: Outgoing) {
+        let Some(chat) = chat_of(user) else { return };
+        match item {
+            Outgoing::Message(m) => {
+                self.send_text(user, chat, &m.text, &m.buttons).await;
+            }
+            Outgoing::Image {
+                png,
+                caption,
+                buttons,
+                ..
+            } => {
+                let (short, rest) = if caption.chars().count() > MAX_CAPTION {
+                    (String::new(), Some(caption.clone()))
+                } else {
+                    (caption.clone(), None)
+                };
+                let markup = keyboard(&buttons);
+                let sent = self
+                    .call(user, chat, "sendPhoto", || {
+                        let mut req = self.bot.send_photo(
+                            ChatId(chat),
+                            InputFile::memory(png.clone()).file_name("qr.png"),
+                        );
+                        if !short.is_empty() {
+                            req = req.caption(short.clone());
+                        }
+                        if let Some(m) = &markup {
+                            req = req.reply_markup(m.clone());
+                        }
+                        async move { req.await.map(|m| Some(m.id.0)) }
+                    })
+                    .await;
+                if let Some(rest) = rest.filter(|_| sent.is_some()) {
+                    self.send_text(user, chat, &rest, &[]).await;
+                }
+            }
+            Outgoing::Progress { key, text } => {
+                let existing = self
+                    .progress
+                    .lock()
+                    .ok()
+                    .and_then(|m| m.get(&(chat, key.clone())).copied());
+                if let Some(id) = existing
+                    && self.edit_text(user, chat, id, &text).await
+                {
+                    return;
+                }
+                if let Some(id) = self.send_text(user, chat, &text, &[]).await
+                    && let Ok(mut m) = self.progress.lock()
+                {
+                    m.insert((chat, key), id);
+                }
+            }
+            Outgoing::Answered { answer } => {
+                let pressed = self.pressed.lock().ok().and_then(|mut m| m.remove(&chat));
+                if let Some(p) = pressed {
+                    let text = format!("{}\n\n✔ {answer}", p.text);
+                    // Editing without a keyboard removes the buttons, so the
+                    // question cannot be answered twice from this message.
+                    self.edit_text(user, chat, p.message_id, &text).await;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_text_is_split_at_lines_and_within_limits() {
+        let text = format!("{}\n{}\n", "a".repeat(3000), "b".repeat(3000));
+        let pieces = split_text(&text, 4096);
+        assert_eq!(pieces.len(), 2);
+        assert!(pieces.iter().all(|p| p.chars().count() <= 4096));
+        let huge = "x".repeat(9000);
+        let pieces = split_text(&huge, 4096);
+        assert_eq!(pieces.iter().map(|p| p.len()).sum::<usize>(), 9000);
+        assert_eq!(split_text("", 10), vec![String::new()]);
+    }
+
+    #[test]
+    fn only_telegram_users_have_chats() {
+        assert_eq!(chat_of(&UserId::parse("tg:42").unwrap()), Some(42));
+        assert_eq!(chat_of(&UserId::parse("term:42").unwrap()), None);
+    }
+}
