@@ -311,28 +311,54 @@ impl Service {
         Ok(profile)
     }
 
+    /// Reads one of the user's documents; a missing one is empty.
+    fn load_doc<T: serde::de::DeserializeOwned + Default>(
+        &self,
+        user: &UserId,
+        doc: &str,
+    ) -> anyhow::Result<T> {
+        Ok(self.inner.store.read(user, doc)?.unwrap_or_default())
+    }
+
+    fn save_doc<T: Serialize>(&self, user: &UserId, doc: &str, value: &T) -> anyhow::Result<()> {
+        Ok(self.inner.store.write(user, doc, value)?)
+    }
+
     fn load_nodes(&self, user: &UserId) -> anyhow::Result<Nodes> {
-        Ok(self
-            .inner
-            .store
-            .read(user, user::NODES)?
-            .unwrap_or_default())
+        self.load_doc(user, user::NODES)
     }
 
     fn save_nodes(&self, user: &UserId, nodes: &Nodes) -> anyhow::Result<()> {
-        Ok(self.inner.store.write(user, user::NODES, nodes)?)
+        self.save_doc(user, user::NODES, nodes)
     }
 
     fn load_orders(&self, user: &UserId) -> anyhow::Result<Orders> {
-        Ok(self
-            .inner
-            .store
-            .read(user, user::ORDERS)?
-            .unwrap_or_default())
+        self.load_doc(user, user::ORDERS)
     }
 
     fn save_orders(&self, user: &UserId, orders: &Orders) -> anyhow::Result<()> {
-        Ok(self.inner.store.write(user, user::ORDERS, orders)?)
+        self.save_doc(user, user::ORDERS, orders)
+    }
+
+    /// The user's live node called `name`, or None after telling them there
+    /// is no such node. Only this user's own nodes are ever looked at.
+    async fn own_live_node(
+        &self,
+        user: &UserId,
+        name: &str,
+    ) -> anyhow::Result<Option<(Nodes, crate::user::NodeRecord)>> {
+        let nodes = self.load_nodes(user)?;
+        match nodes.get(name).filter(|n| n.is_live()).cloned() {
+            Some(node) => Ok(Some((nodes, node))),
+            None => {
+                self.say(
+                    user,
+                    format!("You have no node named {name}. Send /list to see your nodes."),
+                )
+                .await;
+                Ok(None)
+            }
+        }
     }
 
     /// Loads the conversation and unseals its secret answers.

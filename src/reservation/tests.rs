@@ -255,7 +255,10 @@ fn built_deployment_has_the_expected_shape() {
         .collect();
     assert_eq!(ips.len(), 1);
     assert!(!ips[0].v4 && ips[0].v6);
-    assert_eq!(d.zmachine().expect("zmachine").1.network.public_ip, "dash_full_amber_fox_ip");
+    assert_eq!(
+        d.zmachine().expect("zmachine").1.network.public_ip,
+        "dash_full_amber_fox_ip"
+    );
 }
 
 #[test]

@@ -339,13 +339,7 @@ impl Service {
 
     /// `/redeploy`: moves a node to another grid node in the background.
     pub(super) async fn start_redeploy(&self, user: &UserId, name: &str) -> anyhow::Result<()> {
-        let nodes = self.load_nodes(user)?;
-        let Some(node) = nodes.get(name).filter(|n| n.is_live()) else {
-            self.say(
-                user,
-                format!("You have no node named {name}. Send /list to see your nodes."),
-            )
-            .await;
+        let Some((_, node)) = self.own_live_node(user, name).await? else {
             return Ok(());
         };
         if node.state != NodeState::Running {
@@ -360,7 +354,7 @@ impl Service {
             return Ok(());
         }
         let service = self.clone();
-        let (user, node) = (user.clone(), node.clone());
+        let user = user.clone();
         self.say(
             &user,
             format!("Redeploying {} on another grid node…", node.name),

@@ -58,13 +58,7 @@ impl Service {
     }
 
     pub(super) async fn show_status(&self, user: &UserId, name: &str) -> anyhow::Result<()> {
-        let nodes = self.load_nodes(user)?;
-        let Some(node) = nodes.get(name).filter(|n| n.is_live()) else {
-            self.say(
-                user,
-                format!("You have no node named {name}. Send /list to see your nodes."),
-            )
-            .await;
+        let Some((_, node)) = self.own_live_node(user, name).await? else {
             return Ok(());
         };
         let mut text = format!("{} — {}", node.name, state_word(&node.state));
@@ -93,7 +87,7 @@ impl Service {
                 Err(e) => text.push_str(&format!("\nThe grid could not be asked right now ({e}).")),
             }
             text.push('\n');
-            text.push_str(&self.describe_running(node));
+            text.push_str(&self.describe_running(&node));
         } else if let NodeState::Failed(why) = &node.state {
             text.push_str(&format!("\nReason: {why}"));
         }
@@ -103,13 +97,7 @@ impl Service {
     }
 
     pub(super) async fn delete_node(&self, user: &UserId, name: &str) -> anyhow::Result<()> {
-        let mut nodes = self.load_nodes(user)?;
-        let Some(node) = nodes.get_mut(name).filter(|n| n.is_live()) else {
-            self.say(
-                user,
-                format!("You have no node named {name}. Send /list to see your nodes."),
-            )
-            .await;
+        let Some((mut nodes, node)) = self.own_live_node(user, name).await? else {
             return Ok(());
         };
         if node.state == NodeState::Deploying {
@@ -126,7 +114,9 @@ impl Service {
             self.say(user, format!("The grid did not confirm the deletion of {name} ({e}). Nothing changed; please try again shortly.")).await;
             return Ok(());
         }
-        node.state = NodeState::Deleted;
+        if let Some(stored) = nodes.get_mut(name) {
+            stored.state = NodeState::Deleted;
+        }
         self.save_nodes(user, &nodes)?;
         tracing::info!(user = %user, node = %name, "node deleted");
         self.say(

@@ -24,20 +24,30 @@ pub struct ApiError {
 }
 
 fn bad(description: &str) -> ApiError {
-    ApiError { code: 400, description: format!("Bad Request: {description}"), retry_after: None }
+    ApiError {
+        code: 400,
+        description: format!("Bad Request: {description}"),
+        retry_after: None,
+    }
 }
 
 impl From<FakeError> for ApiError {
     fn from(error: FakeError) -> ApiError {
         let (code, description, retry_after) = match error {
-            FakeError::TooManyRequests { retry_after } => {
-                (429, format!("Too Many Requests: retry after {retry_after}"), Some(retry_after))
-            }
+            FakeError::TooManyRequests { retry_after } => (
+                429,
+                format!("Too Many Requests: retry after {retry_after}"),
+                Some(retry_after),
+            ),
             FakeError::BadRequest(what) => (400, format!("Bad Request: {what}"), None),
             FakeError::Forbidden(what) => (403, format!("Forbidden: {what}"), None),
             FakeError::Api { code, description } => (code, description, None),
         };
-        ApiError { code, description, retry_after }
+        ApiError {
+            code,
+            description,
+            retry_after,
+        }
     }
 }
 
@@ -95,7 +105,8 @@ impl Params {
     }
 
     fn bool(&self, key: &str) -> bool {
-        matches!(self.fields.get(key), Some(Value::Bool(true))) || self.str(key).as_deref() == Some("true")
+        matches!(self.fields.get(key), Some(Value::Bool(true)))
+            || self.str(key).as_deref() == Some("true")
     }
 
     /// A JSON parameter (reply_markup, commands), sent inline or as a JSON string.
@@ -111,7 +122,12 @@ impl Params {
 }
 
 async fn handle(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> Response {
-    let not_found = || respond((404, json!({"ok": false, "error_code": 404, "description": "Not Found"})));
+    let not_found = || {
+        respond((
+            404,
+            json!({"ok": false, "error_code": 404, "description": "Not Found"}),
+        ))
+    };
     let path = percent_decode(request.uri().path());
     let Some((token, method)) = path
         .strip_prefix("/bot")
@@ -133,7 +149,10 @@ async fn read_params(request: Request) -> Result<Params, ApiError> {
     let query = request.uri().query().unwrap_or_default().to_owned();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let (k, v) = (percent_decode(&k.replace('+', " ")), percent_decode(&v.replace('+', " ")));
+        let (k, v) = (
+            percent_decode(&k.replace('+', " ")),
+            percent_decode(&v.replace('+', " ")),
+        );
         fields.insert(k, Value::String(v));
     }
     let mut files = HashMap::new();
@@ -145,8 +164,14 @@ async fn read_params(request: Request) -> Result<Params, ApiError> {
         .to_ascii_lowercase();
     let malformed = |what: &str| bad(&format!("malformed {what} body"));
     if content_type.starts_with("multipart/form-data") {
-        let mut multipart = Multipart::from_request(request, &()).await.map_err(|_| malformed("multipart"))?;
-        while let Some(field) = multipart.next_field().await.map_err(|_| malformed("multipart"))? {
+        let mut multipart = Multipart::from_request(request, &())
+            .await
+            .map_err(|_| malformed("multipart"))?;
+        while let Some(field) = multipart
+            .next_field()
+            .await
+            .map_err(|_| malformed("multipart"))?
+        {
             let name = field.name().unwrap_or_default().to_owned();
             // Like Telegram, only a part with a file name is a file; a part
             // without one is a plain form value (hence "set the file name").
@@ -155,7 +180,10 @@ async fn read_params(request: Request) -> Result<Params, ApiError> {
             if is_file {
                 files.insert(name, bytes.to_vec());
             } else {
-                fields.insert(name, Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+                fields.insert(
+                    name,
+                    Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+                );
             }
         }
     } else if content_type.starts_with("application/x-www-form-urlencoded") {
@@ -164,7 +192,9 @@ async fn read_params(request: Request) -> Result<Params, ApiError> {
             .map_err(|_| malformed("form"))?;
         fields.extend(pairs.into_iter().map(|(k, v)| (k, Value::String(v))));
     } else {
-        let body = axum::body::Bytes::from_request(request, &()).await.map_err(|_| malformed("request"))?;
+        let body = axum::body::Bytes::from_request(request, &())
+            .await
+            .map_err(|_| malformed("request"))?;
         if !body.iter().all(u8::is_ascii_whitespace) {
             match serde_json::from_slice(&body) {
                 Ok(Value::Object(map)) => fields.extend(map),
@@ -180,7 +210,9 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
         match (bytes[i], hex) {
             (b'%', Some(byte)) => {
                 out.push(byte);
@@ -222,8 +254,14 @@ impl Shared {
                 }))
             } else if let Some(fault) = st.take_fault(&method) {
                 Some(Err(fault.into()))
-            } else if params.i64("chat_id").is_some_and(|chat| st.blocked.contains(&chat)) {
-                Some(Err(FakeError::Forbidden("bot was blocked by the user".into()).into()))
+            } else if params
+                .i64("chat_id")
+                .is_some_and(|chat| st.blocked.contains(&chat))
+            {
+                Some(Err(FakeError::Forbidden(
+                    "bot was blocked by the user".into(),
+                )
+                .into()))
             } else if method == "getupdates" {
                 None
             } else {
@@ -306,9 +344,9 @@ fn call_method(st: &mut State, method: &str, p: &Params) -> Reply {
             "can_join_groups": true, "can_read_all_group_messages": false,
             "supports_inline_queries": false, "can_connect_to_business": false, "has_main_web_app": false,
         })),
-        "getwebhookinfo" => {
-            Ok(json!({"url": st.webhook_url, "has_custom_certificate": false, "pending_update_count": st.pending.len()}))
-        }
+        "getwebhookinfo" => Ok(
+            json!({"url": st.webhook_url, "has_custom_certificate": false, "pending_update_count": st.pending.len()}),
+        ),
         "deletewebhook" => {
             st.webhook_url.clear();
             if p.bool("drop_pending_updates") {
@@ -323,11 +361,18 @@ fn call_method(st: &mut State, method: &str, p: &Params) -> Reply {
         "setmycommands" => set_my_commands(st, p),
         "sendmessage" => send_message(st, p),
         "sendphoto" => send_photo(st, p),
-        "editmessagetext" | "editmessagecaption" | "editmessagereplymarkup" => edit_message(st, method, p),
+        "editmessagetext" | "editmessagecaption" | "editmessagereplymarkup" => {
+            edit_message(st, method, p)
+        }
         "deletemessage" => {
             let message_id = p.i64("message_id").unwrap_or_default();
-            let chat = st.chats.get_mut(&chat_id(p)?).ok_or_else(|| bad("chat not found"))?;
-            let message = chat.message_mut(message_id).ok_or_else(|| bad("message to delete not found"))?;
+            let chat = st
+                .chats
+                .get_mut(&chat_id(p)?)
+                .ok_or_else(|| bad("chat not found"))?;
+            let message = chat
+                .message_mut(message_id)
+                .ok_or_else(|| bad("message to delete not found"))?;
             message.deleted = true;
             Ok(json!(true))
         }
@@ -366,11 +411,17 @@ fn chat_id(p: &Params) -> Result<i64, ApiError> {
 
 fn existing_chat(st: &mut State, p: &Params) -> Result<i64, ApiError> {
     let id = chat_id(p)?;
-    st.chats.contains_key(&id).then_some(id).ok_or_else(|| bad("chat not found"))
+    st.chats
+        .contains_key(&id)
+        .then_some(id)
+        .ok_or_else(|| bad("chat not found"))
 }
 
 fn set_my_commands(st: &mut State, p: &Params) -> Reply {
-    let commands = p.json("commands")?.and_then(|c| c.as_array().cloned()).ok_or_else(|| bad("commands not found"))?;
+    let commands = p
+        .json("commands")?
+        .and_then(|c| c.as_array().cloned())
+        .ok_or_else(|| bad("commands not found"))?;
     if commands.len() > 100 {
         return Err(bad("BOT_COMMANDS_TOO_MUCH"));
     }
@@ -387,14 +438,18 @@ fn set_my_commands(st: &mut State, p: &Params) -> Reply {
 /// The inline keyboard to show, checked like Telegram checks it; `None`
 /// when there is none (Telegram omits an empty keyboard).
 fn inline_markup(p: &Params) -> Result<Option<Value>, ApiError> {
-    let Some(markup) = p.json("reply_markup")? else { return Ok(None) };
+    let Some(markup) = p.json("reply_markup")? else {
+        return Ok(None);
+    };
     let Some(rows) = markup.get("inline_keyboard").and_then(Value::as_array) else {
         // Reply keyboards and keyboard removal are not echoed in the Message.
         return Ok(None);
     };
     for button in rows.iter().filter_map(Value::as_array).flatten() {
         match button.get("callback_data").and_then(Value::as_str) {
-            Some(data) if data.is_empty() || data.len() > 64 => return Err(bad("BUTTON_DATA_INVALID")),
+            Some(data) if data.is_empty() || data.len() > 64 => {
+                return Err(bad("BUTTON_DATA_INVALID"));
+            }
             Some(_) => {}
             None if button.as_object().is_some_and(|b| b.len() <= 1) => {
                 return Err(bad(
@@ -408,13 +463,21 @@ fn inline_markup(p: &Params) -> Result<Option<Value>, ApiError> {
     Ok((!empty).then(|| json!({"inline_keyboard": rows})))
 }
 
-fn checked_text(p: &Params, key: &str, max: usize, too_long: &str) -> Result<Option<String>, ApiError> {
-    let Some(raw) = p.str(key) else { return Ok(None) };
-    let text = visible_text(&raw, p.str("parse_mode").as_deref()).map_err(|description| ApiError {
-        code: 400,
-        description,
-        retry_after: None,
-    })?;
+fn checked_text(
+    p: &Params,
+    key: &str,
+    max: usize,
+    too_long: &str,
+) -> Result<Option<String>, ApiError> {
+    let Some(raw) = p.str(key) else {
+        return Ok(None);
+    };
+    let text =
+        visible_text(&raw, p.str("parse_mode").as_deref()).map_err(|description| ApiError {
+            code: 400,
+            description,
+            retry_after: None,
+        })?;
     if telegram_len(&text) > max {
         return Err(bad(too_long));
     }
@@ -422,15 +485,27 @@ fn checked_text(p: &Params, key: &str, max: usize, too_long: &str) -> Result<Opt
 }
 
 fn new_message(st: &mut State, chat_id: i64, mut fields: Value, photo: Option<Vec<u8>>) -> Reply {
-    let chat = st.chats.get_mut(&chat_id).ok_or_else(|| bad("chat not found"))?;
+    let chat = st
+        .chats
+        .get_mut(&chat_id)
+        .ok_or_else(|| bad("chat not found"))?;
     let mut json = json!({
         "message_id": chat.take_message_id(),
         "from": bot_user(),
         "chat": chat.json,
         "date": now_unix(),
     });
-    json.as_object_mut().unwrap().append(fields.as_object_mut().unwrap());
-    chat.messages.push(Msg { json: json.clone(), from_bot: true, edits: 0, deleted: false, photo, history: vec![] });
+    json.as_object_mut()
+        .unwrap()
+        .append(fields.as_object_mut().unwrap());
+    chat.messages.push(Msg {
+        json: json.clone(),
+        from_bot: true,
+        edits: 0,
+        deleted: false,
+        photo,
+        history: vec![],
+    });
     Ok(json)
 }
 
@@ -496,20 +571,32 @@ fn edit_message(st: &mut State, method: &str, p: &Params) -> Reply {
         "editmessagecaption" => checked_text(p, "caption", 1024, "message caption is too long")?,
         _ => None,
     };
-    let chat = st.chats.get_mut(&chat_id).ok_or_else(|| bad("chat not found"))?;
-    let message = chat.message_mut(message_id).ok_or_else(|| bad("message to edit not found"))?;
+    let chat = st
+        .chats
+        .get_mut(&chat_id)
+        .ok_or_else(|| bad("chat not found"))?;
+    let message = chat
+        .message_mut(message_id)
+        .ok_or_else(|| bad("message to edit not found"))?;
     if !message.from_bot {
         return Err(bad("message can't be edited"));
     }
     let has_text = message.json.get("text").is_some();
     let key = match method {
-        "editmessagetext" if !has_text => return Err(bad("there is no text in the message to edit")),
+        "editmessagetext" if !has_text => {
+            return Err(bad("there is no text in the message to edit"));
+        }
         "editmessagetext" => Some("text"),
-        "editmessagecaption" if has_text => return Err(bad("there is no caption in the message to edit")),
+        "editmessagecaption" if has_text => {
+            return Err(bad("there is no caption in the message to edit"));
+        }
         "editmessagecaption" => Some("caption"),
         _ => None,
     };
-    let old_text = key.and_then(|k| message.json.get(k)).and_then(Value::as_str).map(str::to_owned);
+    let old_text = key
+        .and_then(|k| message.json.get(k))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     let new_text = new_text.filter(|t| !t.is_empty());
     let same_text = key.is_none() || old_text == new_text;
     // Telegram drops the inline keyboard of an edit that does not repeat it.

@@ -22,8 +22,22 @@ pub fn telegram_len(text: &str) -> usize {
 }
 
 const HTML_TAGS: &[&str] = &[
-    "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "code",
-    "pre", "blockquote", "tg-emoji",
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "span",
+    "tg-spoiler",
+    "a",
+    "code",
+    "pre",
+    "blockquote",
+    "tg-emoji",
 ];
 
 fn html(text: &str) -> Result<String, String> {
@@ -34,9 +48,9 @@ fn html(text: &str) -> Result<String, String> {
         let at = text.len() - rest.len();
         match c {
             '<' => {
-                let end = rest
-                    .find('>')
-                    .ok_or_else(|| format!("Can't find end of the tag starting at byte offset {at}"))?;
+                let end = rest.find('>').ok_or_else(|| {
+                    format!("Can't find end of the tag starting at byte offset {at}")
+                })?;
                 let tag = &rest[1..end];
                 let closing = tag.starts_with('/');
                 let name = tag
@@ -46,7 +60,9 @@ fn html(text: &str) -> Result<String, String> {
                     .unwrap_or("")
                     .to_ascii_lowercase();
                 if !HTML_TAGS.contains(&name.as_str()) {
-                    return Err(format!("Unsupported start tag \"{name}\" at byte offset {at}"));
+                    return Err(format!(
+                        "Unsupported start tag \"{name}\" at byte offset {at}"
+                    ));
                 }
                 if closing {
                     match open.pop() {
@@ -90,7 +106,9 @@ fn html(text: &str) -> Result<String, String> {
         }
     }
     match open.last() {
-        Some(tag) => Err(format!("Can't find end tag corresponding to start tag \"{tag}\"")),
+        Some(tag) => Err(format!(
+            "Can't find end tag corresponding to start tag \"{tag}\""
+        )),
         None => Ok(out),
     }
 }
@@ -142,8 +160,9 @@ fn markdown_v2(text: &str) -> Result<String, String> {
                 step = marker.len();
             }
             '[' => {
-                let close = find_unescaped(rest, ']')
-                    .ok_or_else(|| format!("Can't find end of TextUrl entity at byte offset {at}"))?;
+                let close = find_unescaped(rest, ']').ok_or_else(|| {
+                    format!("Can't find end of TextUrl entity at byte offset {at}")
+                })?;
                 let after = &rest[close + 1..];
                 if !after.starts_with('(') {
                     return Err(reserved('['));
@@ -161,7 +180,9 @@ fn markdown_v2(text: &str) -> Result<String, String> {
         rest = &rest[step..];
     }
     match open.first() {
-        Some((marker, at)) => Err(format!("Can't find end of the entity \"{marker}\" starting at byte offset {at}")),
+        Some((marker, at)) => Err(format!(
+            "Can't find end of the entity \"{marker}\" starting at byte offset {at}"
+        )),
         None => Ok(out),
     }
 }
@@ -189,6 +210,7 @@ pub fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
     if bytes.len() < 24 || !bytes.starts_with(SIGNATURE) || &bytes[12..16] != b"IHDR" {
         return None;
     }
-    let be = |at: usize| u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    let be =
+        |at: usize| u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
     Some((be(16), be(20)))
 }

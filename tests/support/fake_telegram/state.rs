@@ -22,7 +22,9 @@ pub fn bot_user() -> Value {
 
 /// Unix seconds; never 0, which teloxide reads as "inaccessible message".
 pub fn now_unix() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_secs() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(1, |d| d.as_secs() as i64)
 }
 
 pub struct Msg {
@@ -39,14 +41,23 @@ pub struct Msg {
 
 impl Msg {
     pub fn view(&self) -> BotMessage {
-        let str_field = |key: &str| self.json.get(key).and_then(Value::as_str).map(str::to_owned);
+        let str_field = |key: &str| {
+            self.json
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
         let buttons = self.json["reply_markup"]["inline_keyboard"]
             .as_array()
             .into_iter()
             .flatten()
             .map(|row| {
                 let cell = |b: &Value, key: &str| b[key].as_str().unwrap_or_default().to_owned();
-                row.as_array().into_iter().flatten().map(|b| (cell(b, "text"), cell(b, "callback_data"))).collect()
+                row.as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|b| (cell(b, "text"), cell(b, "callback_data")))
+                    .collect()
             })
             .collect();
         BotMessage {
@@ -72,7 +83,9 @@ pub struct Chat {
 
 impl Chat {
     pub fn message_mut(&mut self, message_id: i64) -> Option<&mut Msg> {
-        self.messages.iter_mut().find(|m| m.json["message_id"].as_i64() == Some(message_id) && !m.deleted)
+        self.messages
+            .iter_mut()
+            .find(|m| m.json["message_id"].as_i64() == Some(message_id) && !m.deleted)
     }
 
     pub fn take_message_id(&mut self) -> i64 {
@@ -176,7 +189,10 @@ impl State {
     /// A user's text message in `chat_id` (which must exist), queued as an update.
     pub fn user_text(&mut self, chat_id: i64, user_id: i64, text: &str) -> i64 {
         let from = self.user_json(user_id);
-        let chat = self.chats.get_mut(&chat_id).expect("chat opened before the user writes");
+        let chat = self
+            .chats
+            .get_mut(&chat_id)
+            .expect("chat opened before the user writes");
         let mut message = json!({
             "message_id": chat.take_message_id(),
             "from": from,
@@ -186,8 +202,7 @@ impl State {
         });
         if text.starts_with('/') {
             let command = text.split_whitespace().next().unwrap_or(text);
-            message["entities"] =
-                json!([{"type": "bot_command", "offset": 0, "length": command.encode_utf16().count()}]);
+            message["entities"] = json!([{"type": "bot_command", "offset": 0, "length": command.encode_utf16().count()}]);
         }
         chat.messages.push(Msg {
             json: message.clone(),
@@ -201,9 +216,18 @@ impl State {
     }
 
     /// A press on a button of the bot's message, as the client would send it.
-    pub fn user_press(&mut self, chat_id: i64, user_id: i64, message_id: i64, data: &str) -> Result<i64, String> {
+    pub fn user_press(
+        &mut self,
+        chat_id: i64,
+        user_id: i64,
+        message_id: i64,
+        data: &str,
+    ) -> Result<i64, String> {
         let from = self.user_json(user_id);
-        let chat = self.chats.get_mut(&chat_id).ok_or_else(|| format!("no chat {chat_id}"))?;
+        let chat = self
+            .chats
+            .get_mut(&chat_id)
+            .ok_or_else(|| format!("no chat {chat_id}"))?;
         let message = chat
             .message_mut(message_id)
             .filter(|m| m.from_bot)
@@ -212,7 +236,15 @@ impl State {
             .clone();
         self.next_press += 1;
         let id = (1_795_000_000_000_000_000 + self.next_press).to_string();
-        self.presses.insert(id.clone(), Press { user_id, chat_id, message_id, data: data.to_owned() });
+        self.presses.insert(
+            id.clone(),
+            Press {
+                user_id,
+                chat_id,
+                message_id,
+                data: data.to_owned(),
+            },
+        );
         let query = json!({
             "id": id,
             "from": from,
@@ -226,7 +258,8 @@ impl State {
     fn push_update(&mut self, kind: &str, payload: Value) -> i64 {
         let id = self.next_update_id;
         self.next_update_id += 1;
-        self.updates.insert(id, json!({"update_id": id, kind: payload}));
+        self.updates
+            .insert(id, json!({"update_id": id, kind: payload}));
         self.pending.insert(id);
         id
     }
@@ -237,7 +270,11 @@ impl State {
         if offset > 0 {
             self.pending.retain(|&id| id >= offset);
         }
-        self.pending.iter().take(limit).map(|id| self.updates[id].clone()).collect()
+        self.pending
+            .iter()
+            .take(limit)
+            .map(|id| self.updates[id].clone())
+            .collect()
     }
 
     pub fn new_file(&mut self, bytes: Vec<u8>) -> (String, String) {
