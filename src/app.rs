@@ -28,25 +28,43 @@ pub fn build_engine(config: &Config) -> Result<Engine, crate::diagnostics::Diagn
     ))
 }
 
+/// A built Jukebox: the service, and the simulated grid when that is the
+/// grid in use (its churn runs in the background; operators inject faults).
+pub struct App {
+    pub service: Service,
+    pub sim: Option<SimGrid>,
+}
+
 /// Opens everything under the data dir and returns the service.
 pub fn build_service(
     config: &Config,
     outbox: Arc<dyn Outbox>,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Service> {
+    build(config, outbox, clock).map(|app| app.service)
+}
+
+/// Opens everything under the data dir and wires it together.
+pub fn build(
+    config: &Config,
+    outbox: Arc<dyn Outbox>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<App> {
     let engine = build_engine(config)
         .map_err(|d| anyhow::anyhow!("the scripts or catalog have errors:\n{d}"))?;
-    let store = Store::open(&config.data_dir)
-        .with_context(|| format!("opening data dir {}", config.data_dir.display()))?;
+    // The key first: opening the store tidies temporary files in the data
+    // dir, where the key file may be being created.
     let env_key = std::env::var("JUKEBOX_MASTER_KEY").ok();
     let master = MasterKey::load_or_create(&config.master_key_path(), env_key.as_deref())?;
-    let grid = SimGrid::open(&config.data_dir.join("grid-sim"), config.grid.sim.clone())?;
+    let store = Store::open(&config.data_dir)
+        .with_context(|| format!("opening data dir {}", config.data_dir.display()))?;
+    let sim = SimGrid::open(&config.data_dir.join("grid-sim"), config.grid.sim.clone())?;
     let wallet = SandboxWallet::open(&config.data_dir.join("sandbox-wallet"))?;
-    Ok(Service::new(
+    let service = Service::new(
         Arc::new(engine),
         Arc::new(store),
         Arc::new(master),
-        Arc::new(grid),
+        Arc::new(sim.clone()),
         Arc::new(wallet),
         outbox,
         clock,
@@ -54,12 +72,16 @@ pub fn build_service(
             payment_ttl_secs: config.payments.request_ttl_minutes * 60,
             ..ServiceSettings::default()
         },
-    ))
+    );
+    Ok(App {
+        service,
+        sim: Some(sim),
+    })
 }
 
 /// The service with the real clock.
-pub fn build_default(config: &Config, outbox: Arc<dyn Outbox>) -> anyhow::Result<Service> {
-    build_service(config, outbox, Arc::new(SystemClock))
+pub fn build_default(config: &Config, outbox: Arc<dyn Outbox>) -> anyhow::Result<App> {
+    build(config, outbox, Arc::new(SystemClock))
 }
 
 /// Loads the config file, with the process environment as overrides.

@@ -131,7 +131,12 @@ async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> an
     if let Some(outbox) = &telegram_outbox {
         routing.route("tg", outbox.clone());
     }
-    let service = jukebox::app::build_default(&config, routing)?;
+    let app = jukebox::app::build_default(&config, routing)?;
+    let service = app.service;
+    // The simulated grid's nodes go down and come back at the configured rate.
+    let churn = app
+        .sim
+        .map(|sim| tokio::spawn(async move { sim.run_churn(Duration::from_secs(60)).await }));
     tracing::info!(grid = service.grid().kind(), data_dir = %config.data_dir.display(), "Jukebox started (embedded grid is a SIMULATION; sandbox wallet moves no real TFT)");
     let resumed = service.resume_pending().await?;
     if resumed > 0 {
@@ -178,6 +183,9 @@ async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> an
         let _ = task.await;
     }
     billing.abort();
+    if let Some(churn) = churn {
+        churn.abort();
+    }
     tracing::info!("Jukebox stopped");
     result
 }

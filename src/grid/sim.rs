@@ -88,7 +88,9 @@ pub struct NodeResources {
     pub used: Resources,
 }
 
-/// The simulated grid. Cheap to share behind an `Arc`; all methods take `&self`.
+/// The simulated grid. Clones share one grid (the state sits behind an
+/// `Arc`); all methods take `&self`.
+#[derive(Clone)]
 pub struct SimGrid {
     inner: Arc<Mutex<Inner>>,
     cfg: SimConfig,

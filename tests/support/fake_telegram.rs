@@ -19,20 +19,24 @@
 // tests use this module, so the others would warn about every item.
 #![allow(dead_code)]
 
-mod api;
+mod http;
 mod markup;
+mod methods;
+mod observe;
 mod state;
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::Value;
 use tokio::sync::{oneshot, watch};
 
 use state::State;
-pub use state::{BOT_ID, BOT_USERNAME};
+
+/// The bot's identity, as `getMe` tells it and as `from` of its messages.
+pub const BOT_ID: i64 = 42;
+pub const BOT_USERNAME: &str = "jukebox_bot";
 
 /// The token [`FakeTelegram::env`] and [`FakeTelegram::bot`] use; any token is accepted.
 pub const TOKEN: &str = "123456:TEST-TOKEN";
@@ -81,7 +85,8 @@ pub struct LoggedRequest {
     /// The parameters; multipart files appear as `{"file_bytes": n}`.
     pub body: Value,
     pub at: Instant,
-    /// The HTTP status answered; 0 while a `getUpdates` is still held.
+    /// The HTTP status answered; 0 while a `getUpdates` is held (or if its
+    /// client went away while it was held).
     pub status: u16,
 }
 
@@ -153,7 +158,7 @@ impl FakeTelegram {
             activity: watch::Sender::new(0),
         });
         let (shutdown, stop) = oneshot::channel::<()>();
-        let app = api::router(shared.clone());
+        let app = http::router(shared.clone());
         std::thread::Builder::new()
             .name(format!("fake-telegram-{}", addr.port()))
             .spawn(move || {
@@ -306,10 +311,7 @@ impl FakeTelegram {
     /// The next `n` calls of `method` (any case) answer `error`.
     pub fn fail_next(&self, method: &str, n: u32, error: FakeError) {
         let mut st = self.state();
-        let queue = st
-            .faults
-            .entry(method.to_ascii_lowercase())
-            .or_insert_with(VecDeque::new);
+        let queue = st.faults.entry(method.to_ascii_lowercase()).or_default();
         queue.extend(std::iter::repeat_n(error, n as usize));
     }
 
@@ -320,236 +322,5 @@ impl FakeTelegram {
 
     pub fn unblock_user(&self, chat_id: i64) {
         self.state().blocked.remove(&chat_id);
-    }
-
-    // ---- What the bot did ----------------------------------------------------
-
-    /// The bot's messages in `chat_id`, oldest first, as shown now (deleted ones flagged).
-    pub fn chat(&self, chat_id: i64) -> Vec<BotMessage> {
-        let st = self.state();
-        let messages = st
-            .chats
-            .get(&chat_id)
-            .map(|c| c.messages.as_slice())
-            .unwrap_or_default();
-        messages
-            .iter()
-            .filter(|m| m.from_bot)
-            .map(|m| m.view())
-            .collect()
-    }
-
-    pub fn requests(&self) -> Vec<LoggedRequest> {
-        self.state().requests.clone()
-    }
-
-    /// Logged requests of one method (any case).
-    pub fn requests_of(&self, method: &str) -> Vec<LoggedRequest> {
-        let method = method.to_ascii_lowercase();
-        self.state()
-            .requests
-            .iter()
-            .filter(|r| r.method == method)
-            .cloned()
-            .collect()
-    }
-
-    pub fn answered_callbacks(&self) -> Vec<AnsweredCallback> {
-        self.state().answered.clone()
-    }
-
-    /// The commands of the latest `setMyCommands`.
-    pub fn commands(&self) -> Vec<RegisteredCommand> {
-        self.state().commands.clone()
-    }
-
-    /// Every distinct token the bot used.
-    pub fn tokens(&self) -> Vec<String> {
-        self.state().tokens.clone()
-    }
-
-    /// Every 1-second window in which the bot sent or edited more messages
-    /// in one chat, or in all chats, than allowed. The window is 950 ms so
-    /// loopback jitter cannot flag a bot that sends exactly at its limit.
-    pub fn rate_limit_violations(&self, per_chat_per_sec: u32, global_per_sec: u32) -> Vec<String> {
-        let st = self.state();
-        let sends: Vec<&LoggedRequest> = st
-            .requests
-            .iter()
-            .filter(|r| {
-                r.method.starts_with("edit")
-                    || r.method.starts_with("send") && r.method != "sendchataction"
-            })
-            .collect();
-        let mut report = Vec::new();
-        let mut chats: Vec<i64> = sends.iter().filter_map(|r| r.chat_id).collect();
-        chats.sort_unstable();
-        chats.dedup();
-        for chat in chats {
-            let in_chat: Vec<&LoggedRequest> = sends
-                .iter()
-                .copied()
-                .filter(|r| r.chat_id == Some(chat))
-                .collect();
-            bursts(
-                &in_chat,
-                per_chat_per_sec,
-                &format!("chat {chat}"),
-                st.started,
-                &mut report,
-            );
-        }
-        bursts(&sends, global_per_sec, "all chats", st.started, &mut report);
-        report
-    }
-
-    /// Every chat's transcript and the last requests, for failure messages.
-    pub fn describe(&self) -> String {
-        let st = self.state();
-        let mut out = String::from("fake Telegram saw:\n");
-        for (id, chat) in &st.chats {
-            out += &format!("  chat {id}:\n");
-            for m in &chat.messages {
-                let view = m.view();
-                let who = if m.from_bot { "bot " } else { "user" };
-                let flags = format!(
-                    "{}{}{}",
-                    if view.photo.is_some() { " [photo]" } else { "" },
-                    if m.edits > 0 {
-                        format!(" [edited x{}]", m.edits)
-                    } else {
-                        String::new()
-                    },
-                    if m.deleted { " [deleted]" } else { "" },
-                );
-                out += &format!("    #{} {who}: {:?}{flags}", view.message_id, view.shown());
-                let labels: Vec<&str> = view
-                    .buttons
-                    .iter()
-                    .flatten()
-                    .map(|(l, _)| l.as_str())
-                    .collect();
-                if !labels.is_empty() {
-                    out += &format!(" buttons {labels:?}");
-                }
-                out += "\n";
-            }
-        }
-        let skip = st.requests.len().saturating_sub(20);
-        out += &format!("  last requests ({} in all):\n", st.requests.len());
-        for r in &st.requests[skip..] {
-            let at = r.at.duration_since(st.started).as_secs_f64();
-            out += &format!(
-                "    +{at:.3}s {} chat={:?} -> {}\n",
-                r.method, r.chat_id, r.status
-            );
-        }
-        out
-    }
-
-    // ---- Waiting -------------------------------------------------------------
-
-    /// Waits until `cond` holds, re-checking after every bot request.
-    pub async fn wait_until(
-        &self,
-        mut cond: impl FnMut(&FakeTelegram) -> bool,
-        timeout: Duration,
-    ) -> Result<(), String> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        let mut activity = self.shared.activity.subscribe();
-        loop {
-            // Seen before checking, so activity during the check wakes us.
-            activity.borrow_and_update();
-            if cond(self) {
-                return Ok(());
-            }
-            if tokio::time::timeout_at(deadline, activity.changed())
-                .await
-                .is_err()
-            {
-                return match cond(self) {
-                    true => Ok(()),
-                    false => Err(format!(
-                        "condition not met within {timeout:?}\n{}",
-                        self.describe()
-                    )),
-                };
-            }
-        }
-    }
-
-    /// Waits for a bot message in `chat_id` whose text or caption, now or
-    /// before an edit, contains `needle`; returns it as shown now.
-    pub async fn wait_for_text(
-        &self,
-        chat_id: i64,
-        needle: &str,
-        timeout: Duration,
-    ) -> Result<BotMessage, String> {
-        let find = |tg: &FakeTelegram| {
-            tg.chat(chat_id).into_iter().find(|m| {
-                m.shown().contains(needle) || m.history.iter().any(|h| h.contains(needle))
-            })
-        };
-        let mut found = None;
-        let waited = self
-            .wait_until(
-                |tg| {
-                    found = find(tg);
-                    found.is_some()
-                },
-                timeout,
-            )
-            .await;
-        waited.map_err(|report| {
-            format!("no bot message containing {needle:?} in chat {chat_id}: {report}")
-        })?;
-        Ok(found.expect("found when the wait succeeds"))
-    }
-
-    /// Waits until the bot has called `method` at least `count` times in all.
-    pub async fn wait_for_requests(
-        &self,
-        method: &str,
-        count: usize,
-        timeout: Duration,
-    ) -> Result<Vec<LoggedRequest>, String> {
-        self.wait_until(|tg| tg.requests_of(method).len() >= count, timeout)
-            .await
-            .map_err(|report| format!("fewer than {count} {method} requests: {report}"))?;
-        Ok(self.requests_of(method))
-    }
-}
-
-/// Reports each burst of more than `limit` requests within one window.
-fn bursts(
-    sends: &[&LoggedRequest],
-    limit: u32,
-    scope: &str,
-    started: Instant,
-    report: &mut Vec<String>,
-) {
-    const WINDOW: Duration = Duration::from_millis(950);
-    let mut start = 0;
-    while start < sends.len() {
-        let end = start
-            + sends[start..]
-                .iter()
-                .take_while(|r| r.at - sends[start].at < WINDOW)
-                .count();
-        if end - start > limit as usize {
-            let methods: Vec<&str> = sends[start..end]
-                .iter()
-                .map(|r| r.method.as_str())
-                .collect();
-            let at = sends[start].at.duration_since(started).as_secs_f64();
-            report.push(format!(
-                "{scope}: {} messages within 1 s from +{at:.3}s (limit {limit}/s): {methods:?}",
-                end - start
-            ));
-            start = end;
-        } else {
-            start += 1;
-        }
     }
 }

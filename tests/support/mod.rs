@@ -11,6 +11,7 @@ use jukebox::dialogue::{Button, Input};
 use jukebox::ids::UserId;
 use jukebox::service::Service;
 
+pub mod fake_telegram;
 pub mod transcript;
 
 /// 2026-11-23 00:00 UTC, so tests never depend on the real date.

@@ -7,11 +7,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use super::{AnsweredCallback, BotMessage, FakeError, LoggedRequest, RegisteredCommand};
-
-/// The bot's identity, as `getMe` tells it and as `from` of its messages.
-pub const BOT_ID: i64 = 42;
-pub const BOT_USERNAME: &str = "jukebox_bot";
+use super::{
+    AnsweredCallback, BOT_ID, BOT_USERNAME, BotMessage, FakeError, LoggedRequest, RegisteredCommand,
+};
 
 /// Telegram's ids are arbitrary; teloxide keeps offsets in an `i32`.
 const FIRST_UPDATE_ID: i64 = 100_000;
@@ -114,6 +112,8 @@ pub struct State {
     /// Bumped by every `getUpdates`: an older held poll sees it and answers
     /// 409 Conflict, like Telegram does when two bot instances poll.
     pub poll_generation: u64,
+    /// The latest `allowed_updates` of a poll; empty means every kind.
+    pub allowed_updates: Vec<String>,
     pub presses: HashMap<String, Press>,
     next_press: u64,
     pub requests: Vec<LoggedRequest>,
@@ -138,6 +138,7 @@ impl State {
             updates: BTreeMap::new(),
             pending: BTreeSet::new(),
             poll_generation: 0,
+            allowed_updates: Vec::new(),
             presses: HashMap::new(),
             next_press: 0,
             requests: Vec::new(),
@@ -264,12 +265,20 @@ impl State {
         id
     }
 
-    /// Confirms (forgets) updates below a positive `offset`, as Telegram does,
-    /// and returns up to `limit` of the rest.
+    /// Confirms (forgets) updates below a positive `offset`, as Telegram
+    /// does, drops kinds the bot did not allow, and returns up to `limit`.
     pub fn take_updates(&mut self, offset: i64, limit: usize) -> Vec<Value> {
-        if offset > 0 {
-            self.pending.retain(|&id| id >= offset);
-        }
+        let allowed = &self.allowed_updates;
+        let updates = &self.updates;
+        // Telegram never keeps an update of a kind the bot did not ask for.
+        let wanted = |id: &i64| {
+            allowed.is_empty()
+                || updates[id]
+                    .as_object()
+                    .is_some_and(|u| u.keys().any(|k| allowed.contains(k)))
+        };
+        self.pending
+            .retain(|id| (offset <= 0 || *id >= offset) && wanted(id));
         self.pending
             .iter()
             .take(limit)

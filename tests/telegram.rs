@@ -1,0 +1,786 @@
+//! The Telegram channel end to end: the real bot against a fake Telegram Bot
+//! API on loopback (`support::fake_telegram`), and self-tests of that fake
+//! driven by teloxide's own client, so the fake is known to speak the same
+//! protocol teloxide expects.
+
+// Shared with tests/jukebox.rs; this binary uses only part of it.
+#[allow(dead_code)]
+mod support;
+
+// ===========================================================================
+// Self-tests of the fake Telegram server (support/fake_telegram).
+// ===========================================================================
+mod fake_self_tests {
+    use std::time::{Duration, Instant};
+
+    use teloxide::RequestError;
+    use teloxide::payloads::{
+        AnswerCallbackQuerySetters, GetUpdatesSetters, SendMessageSetters, SendPhotoSetters,
+    };
+    use teloxide::prelude::*;
+    use teloxide::types::{
+        AllowedUpdate, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, InputFile,
+        MessageId, ParseMode, UpdateKind,
+    };
+    use teloxide::{ApiError, Bot};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use crate::support::fake_telegram::{BOT_USERNAME, FakeError, FakeTelegram, TOKEN};
+
+    const WAIT: Duration = Duration::from_secs(10);
+    const ALICE: i64 = 7;
+
+    fn keyboard(buttons: &[(&str, &str)]) -> InlineKeyboardMarkup {
+        InlineKeyboardMarkup::new([buttons
+            .iter()
+            .map(|(label, data)| InlineKeyboardButton::callback(*label, *data))])
+    }
+
+    async fn poll(bot: &Bot, offset: i32, timeout: u32) -> Vec<Update> {
+        bot.get_updates()
+            .offset(offset)
+            .timeout(timeout)
+            .await
+            .expect("getUpdates")
+    }
+
+    fn api_error(result: Result<impl std::fmt::Debug, RequestError>) -> ApiError {
+        match result {
+            Err(RequestError::Api(e)) => e,
+            other => panic!("expected an API error, got {other:?}"),
+        }
+    }
+
+    /// A raw HTTP/1.1 exchange, for what teloxide cannot send.
+    async fn raw_http(tg: &FakeTelegram, head: &str, body: &str) -> String {
+        let addr = tg
+            .api_url()
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        let mut stream = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect");
+        let request = format!(
+            "{head}\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.expect("read");
+        response
+    }
+
+    #[tokio::test]
+    async fn get_me_has_the_shape_teloxide_needs() {
+        let tg = FakeTelegram::start();
+        let me = tg.bot().get_me().await.expect("getMe");
+        assert_eq!(me.username(), BOT_USERNAME);
+        assert!(me.can_join_groups);
+        assert_eq!(tg.tokens(), [TOKEN]);
+        assert_eq!(tg.requests_of("getMe")[0].status, 200);
+    }
+
+    #[tokio::test]
+    async fn a_user_message_arrives_as_a_command_update() {
+        let tg = FakeTelegram::start();
+        let id = tg.send_text(ALICE, "/deploy dash");
+        let updates = poll(&tg.bot(), 0, 0).await;
+        assert_eq!(updates.len(), 1);
+        assert_eq!(i64::from(updates[0].id.0), id);
+        let UpdateKind::Message(message) = &updates[0].kind else {
+            panic!("not a message: {:?}", updates[0])
+        };
+        assert_eq!(message.text(), Some("/deploy dash"));
+        assert_eq!(message.chat.id, ChatId(ALICE));
+        assert!(message.chat.is_private());
+        assert_eq!(
+            message.from.as_ref().map(|u| u.id),
+            Some(UserId(ALICE as u64))
+        );
+        let entity = &message.entities().expect("entities")[0];
+        assert_eq!((entity.offset, entity.length), (0, "/deploy".len()));
+    }
+
+    #[tokio::test]
+    async fn group_messages_and_update_kind_filters_behave_like_telegram() {
+        let tg = FakeTelegram::start();
+        let bot = tg.bot();
+        tg.send_group_text(-100, ALICE, "/status@jukebox_bot");
+        let updates = poll(&bot, 0, 0).await;
+        let UpdateKind::Message(message) = &updates[0].kind else {
+            panic!("{updates:?}")
+        };
+        assert!(message.chat.is_group());
+        assert_eq!(
+            message.entities().unwrap()[0].length,
+            "/status@jukebox_bot".len()
+        );
+
+        // A bot that asks only for messages never sees button presses.
+        let sent = bot
+            .send_message(ChatId(-100), "Menu")
+            .reply_markup(keyboard(&[("Go", "go")]))
+            .await
+            .unwrap();
+        tg.press_in(-100, ALICE, sent.id.0.into(), "go");
+        let only_messages = bot
+            .get_updates()
+            .offset(updates[0].id.as_offset() + 1)
+            .allowed_updates([AllowedUpdate::Message])
+            .await;
+        assert!(only_messages.unwrap().is_empty());
+        assert!(
+            tg.pending_updates().is_empty(),
+            "the press is dropped, not kept"
+        );
+
+        bot.set_webhook("https://example.com/hook".parse().unwrap())
+            .await
+            .unwrap();
+        // Telegram's real text, which teloxide 0.17 leaves as `ApiError::Unknown`.
+        let conflict = format!("{:?}", api_error(bot.get_updates().await));
+        assert!(
+            conflict.contains("Conflict: can't use getUpdates method while webhook is active"),
+            "{conflict}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_long_poll_is_held_until_an_update_arrives() {
+        let tg = FakeTelegram::start();
+        let first = tg.send_text(ALICE, "hello");
+        let bot = tg.bot();
+        let held = tokio::spawn({
+            let bot = bot.clone();
+            async move { poll(&bot, first as i32 + 1, 30).await }
+        });
+        // The poll has reached the fake, has no answer yet, and its offset
+        // has confirmed the first update: it found nothing and is held.
+        let held_now = |tg: &FakeTelegram| {
+            let polled = tg
+                .requests_of("getUpdates")
+                .last()
+                .is_some_and(|r| r.status == 0);
+            polled && tg.pending_updates().is_empty()
+        };
+        tg.wait_until(held_now, WAIT).await.unwrap();
+        assert!(
+            !held.is_finished(),
+            "a poll with nothing to deliver must be held"
+        );
+        let second = tg.send_text(ALICE, "again");
+        let updates = tokio::time::timeout(WAIT, held)
+            .await
+            .expect("poll answered")
+            .unwrap();
+        assert_eq!(
+            updates
+                .iter()
+                .map(|u| i64::from(u.id.0))
+                .collect::<Vec<_>>(),
+            [second]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_idle_long_poll_answers_empty_after_its_timeout() {
+        let tg = FakeTelegram::start();
+        let started = Instant::now();
+        assert!(poll(&tg.bot(), 0, 1).await.is_empty());
+        // Only a lower bound: an early answer is the bug this test catches.
+        assert!(started.elapsed() >= Duration::from_millis(900));
+    }
+
+    #[tokio::test]
+    async fn a_second_poller_terminates_the_first_with_409() {
+        let tg = FakeTelegram::start();
+        let bot = tg.bot();
+        let first = tokio::spawn({
+            let bot = bot.clone();
+            async move { bot.get_updates().timeout(30).await }
+        });
+        tg.wait_for_requests("getUpdates", 1, WAIT).await.unwrap();
+        let second = tokio::spawn(async move { bot.get_updates().timeout(0).await });
+        let first = tokio::time::timeout(WAIT, first)
+            .await
+            .expect("first poll answered")
+            .unwrap();
+        assert_eq!(api_error(first), ApiError::TerminatedByOtherGetUpdates);
+        assert!(second.await.unwrap().expect("second poll").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_redelivered_update_comes_again_with_its_id() {
+        let tg = FakeTelegram::start();
+        let bot = tg.bot();
+        let id = tg.send_text(ALICE, "/start");
+        assert_eq!(poll(&bot, 0, 0).await.len(), 1);
+        assert!(
+            poll(&bot, id as i32 + 1, 0).await.is_empty(),
+            "confirmed updates are dropped"
+        );
+        tg.redeliver(id);
+        // A restarted bot polls from offset 0 and gets the same update again.
+        let again = poll(&bot, 0, 0).await;
+        assert_eq!(
+            again.iter().map(|u| i64::from(u.id.0)).collect::<Vec<_>>(),
+            [id]
+        );
+    }
+
+    #[tokio::test]
+    async fn messages_edits_and_presses_show_in_the_transcript() {
+        let tg = FakeTelegram::start();
+        let bot = tg.bot();
+        tg.send_text(ALICE, "/start");
+        let sent = bot
+            .send_message(ChatId(ALICE), "Pick a chain")
+            .reply_markup(keyboard(&[("Dash", "c:dash"), ("Polygon", "c:poly")]))
+            .await
+            .expect("sendMessage");
+        assert_eq!(sent.from.as_ref().map(|u| u.is_bot), Some(true));
+        assert!(sent.reply_markup().is_some(), "the keyboard is echoed");
+        // Ids are per chat and shared with the user's message.
+        assert_eq!(sent.id, MessageId(2));
+
+        let shown = tg.chat(ALICE);
+        assert_eq!(shown.len(), 1);
+        assert_eq!(shown[0].text.as_deref(), Some("Pick a chain"));
+        assert_eq!(shown[0].button("Polygon"), Some("c:poly"));
+
+        let press = tg.press(ALICE, sent.id.0.into(), "c:dash");
+        let updates = poll(&bot, 0, 0).await;
+        let update = updates
+            .iter()
+            .find(|u| i64::from(u.id.0) == press)
+            .expect("press delivered");
+        let UpdateKind::CallbackQuery(query) = &update.kind else {
+            panic!("not a callback: {update:?}")
+        };
+        assert_eq!(query.data.as_deref(), Some("c:dash"));
+        let pressed_on = query
+            .message
+            .as_ref()
+            .and_then(|m| m.regular_message())
+            .expect("accessible message");
+        assert_eq!(pressed_on.id, sent.id);
+        bot.answer_callback_query(query.id.clone())
+            .text("Dash it is")
+            .await
+            .expect("answer");
+        assert_eq!(tg.answered_callbacks()[0].data, "c:dash");
+        assert_eq!(
+            tg.answered_callbacks()[0].text.as_deref(),
+            Some("Dash it is")
+        );
+
+        // An edit that does not repeat the keyboard removes it, as on Telegram.
+        bot.edit_message_text(ChatId(ALICE), sent.id, "Dash chosen")
+            .await
+            .expect("edit");
+        let edited = &tg.chat(ALICE)[0];
+        assert_eq!(
+            (edited.text.as_deref(), edited.edits),
+            (Some("Dash chosen"), 1)
+        );
+        assert!(edited.buttons.is_empty());
+        assert_eq!(edited.history, ["Pick a chain"]);
+        let found = tg
+            .wait_for_text(ALICE, "Pick a chain", WAIT)
+            .await
+            .expect("earlier text still found");
+        assert_eq!(found.message_id, i64::from(sent.id.0));
+
+        let same = bot
+            .edit_message_text(ChatId(ALICE), sent.id, "Dash chosen")
+            .await;
+        assert_eq!(api_error(same), ApiError::MessageNotModified);
+        let missing = bot
+            .edit_message_text(ChatId(ALICE), MessageId(999), "x")
+            .await;
+        assert_eq!(api_error(missing), ApiError::MessageToEditNotFound);
+        bot.delete_message(ChatId(ALICE), sent.id)
+            .await
+            .expect("delete");
+        assert!(tg.chat(ALICE)[0].deleted);
+    }
+
+    #[tokio::test]
+    async fn a_photo_from_memory_round_trips_its_bytes() {
+        let tg = FakeTelegram::start();
+        tg.add_user(ALICE, "Alice", Some("alice"));
+        let png = jukebox::qr::png("dash:XyZ?amount=1.5").expect("QR code");
+        let sent = tg
+            .bot()
+            .send_photo(
+                ChatId(ALICE),
+                InputFile::memory(png.clone()).file_name("qr.png"),
+            )
+            .caption("Pay 1.5 DASH")
+            .reply_markup(keyboard(&[("Paid", "paid")]))
+            .await
+            .expect("sendPhoto");
+        let size = &sent.photo().expect("photo sizes")[0];
+        assert!(size.width > 0 && size.width == size.height);
+        assert_eq!(size.file.size as usize, png.len());
+        let shown = &tg.chat(ALICE)[0];
+        assert_eq!(shown.photo.as_deref(), Some(png.as_slice()));
+        assert_eq!(shown.caption.as_deref(), Some("Pay 1.5 DASH"));
+        assert_eq!(shown.button("Paid"), Some("paid"));
+    }
+
+    #[tokio::test]
+    async fn telegram_limits_are_enforced_with_telegram_errors() {
+        let tg = FakeTelegram::start();
+        let bot = tg.bot();
+        tg.add_user(ALICE, "Alice", None);
+        let long = bot.send_message(ChatId(ALICE), "x".repeat(4097)).await;
+        assert_eq!(api_error(long), ApiError::MessageIsTooLong);
+        let data = bot
+            .send_message(ChatId(ALICE), "hi")
+            .reply_markup(keyboard(&[("A", &"d".repeat(65))]))
+            .await;
+        assert_eq!(api_error(data), ApiError::ButtonDataInvalid);
+        let stranger = bot.send_message(ChatId(99), "hi").await;
+        assert_eq!(api_error(stranger), ApiError::ChatNotFound);
+        let unescaped = bot
+            .send_message(ChatId(ALICE), "Price: 1.5")
+            .parse_mode(ParseMode::MarkdownV2)
+            .await;
+        assert!(matches!(
+            api_error(unescaped),
+            ApiError::CantParseEntities(_)
+        ));
+        let html = bot
+            .send_message(ChatId(ALICE), "<b>1 &lt; 2</b>")
+            .parse_mode(ParseMode::Html)
+            .await;
+        assert_eq!(html.expect("valid HTML").text(), Some("1 < 2"));
+        assert!(
+            tg.chat(ALICE)
+                .iter()
+                .all(|m| m.text.as_deref() == Some("1 < 2")),
+            "rejected sends show nothing"
+        );
+    }
+
+    #[tokio::test]
+    async fn injected_faults_surface_as_teloxide_errors() {
+        let tg = FakeTelegram::start();
+        let bot = tg.bot();
+        tg.add_user(ALICE, "Alice", None);
+        tg.fail_next(
+            "sendMessage",
+            1,
+            FakeError::TooManyRequests { retry_after: 3 },
+        );
+        match bot.send_message(ChatId(ALICE), "one").await {
+            Err(RequestError::RetryAfter(after)) => assert_eq!(after.seconds(), 3),
+            other => panic!("expected RetryAfter, got {other:?}"),
+        }
+        bot.send_message(ChatId(ALICE), "two")
+            .await
+            .expect("only one failure injected");
+        tg.block_user(ALICE);
+        assert_eq!(
+            api_error(bot.send_message(ChatId(ALICE), "three").await),
+            ApiError::BotBlocked
+        );
+        let statuses: Vec<u16> = tg
+            .requests_of("sendmessage")
+            .iter()
+            .map(|r| r.status)
+            .collect();
+        assert_eq!(statuses, [429, 200, 403]);
+        assert_eq!(tg.chat(ALICE).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn commands_and_webhook_calls_are_answered() {
+        let tg = FakeTelegram::start();
+        let bot = tg.bot();
+        bot.set_my_commands([BotCommand::new("/deploy", "Deploy a node")])
+            .await
+            .expect("setMyCommands");
+        assert_eq!(tg.commands()[0].command, "/deploy");
+        let upper = bot
+            .set_my_commands([BotCommand::new("Deploy", "Deploy a node")])
+            .await;
+        assert!(format!("{:?}", api_error(upper)).contains("BOT_COMMAND_INVALID"));
+        bot.delete_webhook().await.expect("deleteWebhook");
+        assert_eq!(
+            bot.get_webhook_info().await.expect("getWebhookInfo").url,
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn raw_http_unknown_methods_forms_and_query_strings() {
+        let tg = FakeTelegram::start();
+        tg.add_user(ALICE, "Alice", None);
+        let unknown = raw_http(&tg, "POST /bot1:x/NoSuchMethod HTTP/1.1", "{}").await;
+        assert!(unknown.starts_with("HTTP/1.1 404"), "{unknown}");
+        let body = unknown.split("\r\n\r\n").nth(1).expect("a body");
+        let expected =
+            r#"{"ok":false,"error_code":404,"description":"Not Found: method not found"}"#;
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(body).unwrap(),
+            serde_json::from_str::<serde_json::Value>(expected).unwrap()
+        );
+        let me = raw_http(&tg, "GET /bot1:x/getme HTTP/1.1", "").await;
+        assert!(me.contains(r#""username":"jukebox_bot""#), "{me}");
+        let form = "chat_id=7&text=hello+form%21";
+        let sent = raw_http(
+            &tg,
+            "POST /bot1:x/sendMessage HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded",
+            form,
+        )
+        .await;
+        assert!(sent.starts_with("HTTP/1.1 200"), "{sent}");
+        assert_eq!(tg.chat(ALICE)[0].text.as_deref(), Some("hello form!"));
+    }
+
+    #[tokio::test]
+    async fn waits_report_what_was_seen_and_wake_on_requests() {
+        let tg = FakeTelegram::start();
+        let bot = tg.bot();
+        tg.add_user(ALICE, "Alice", None);
+        bot.send_message(ChatId(ALICE), "Welcome").await.unwrap();
+        let missing = tg
+            .wait_for_text(ALICE, "Goodbye", Duration::from_millis(100))
+            .await
+            .unwrap_err();
+        assert!(
+            missing.contains("Goodbye") && missing.contains("\"Welcome\""),
+            "{missing}"
+        );
+        let later = tokio::spawn(async move { bot.send_message(ChatId(ALICE), "Goodbye").await });
+        let found = tg
+            .wait_for_text(ALICE, "Goodbye", WAIT)
+            .await
+            .expect("woken by the send");
+        assert_eq!(found.message_id, 2);
+        later.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn bursts_over_the_rate_limit_are_reported() {
+        let tg = FakeTelegram::start();
+        let bot = tg.bot();
+        tg.add_user(ALICE, "Alice", None);
+        for text in ["one", "two", "three"] {
+            bot.send_message(ChatId(ALICE), text).await.unwrap();
+        }
+        let violations = tg.rate_limit_violations(1, 30);
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        assert!(
+            violations[0].starts_with("chat 7: 3 messages"),
+            "{violations:?}"
+        );
+        assert!(tg.rate_limit_violations(3, 3).is_empty());
+        assert_eq!(tg.rate_limit_violations(3, 2).len(), 1);
+    }
+}
+
+// ===========================================================================
+// The real `jukebox` binary, spawned as a process, against the fake.
+// ===========================================================================
+mod bot_end_to_end {
+    use std::path::Path;
+    use std::process::{Child, Command, Stdio};
+    use std::time::Duration;
+
+    use crate::support::fake_telegram::{FakeError, FakeTelegram};
+
+    const WAIT: Duration = Duration::from_secs(20);
+    const ALICE: i64 = 7;
+    const BOB: i64 = 8;
+
+    /// A data dir and config for one bot; the process is started separately
+    /// so a test can kill it and start it again on the same data.
+    struct Bot {
+        dir: tempfile::TempDir,
+        child: Option<Child>,
+    }
+
+    impl Bot {
+        /// A bot with Telegram's real send limits.
+        fn new() -> Bot {
+            Bot::with_limits("")
+        }
+
+        /// A bot that may send faster, for tests that click quicker than people.
+        fn fast() -> Bot {
+            Bot::with_limits("chat_messages_per_second = 20.0\nchat_burst = 20.0\n")
+        }
+
+        fn with_limits(limits: &str) -> Bot {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let dialogues = Path::new(env!("CARGO_MANIFEST_DIR")).join("dialogues");
+            let config = format!(
+                "data_dir = {:?}\ndialogues_dir = {:?}\n[grid.sim]\ndeploy_seconds = 0.0\ndeploy_failure_rate = 0.0\nnode_down_rate_per_hour = 0.0\n[telegram]\npoll_timeout_seconds = 2\n{limits}",
+                dir.path().join("data"),
+                dialogues
+            );
+            std::fs::write(dir.path().join("config.toml"), config).expect("config");
+            Bot { dir, child: None }
+        }
+
+        fn start(&mut self, tg: &FakeTelegram) {
+            let log = std::fs::File::create(self.dir.path().join("jukebox.log")).expect("log file");
+            let child = Command::new(env!("CARGO_BIN_EXE_jukebox"))
+                .arg("--config")
+                .arg(self.dir.path().join("config.toml"))
+                .arg("run")
+                .envs(tg.env())
+                .env("JUKEBOX_LOG", "info,jukebox=debug")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("jukebox starts");
+            self.child = Some(child);
+        }
+
+        /// SIGKILL: no chance to tidy up, as in a crash.
+        fn kill(&mut self) {
+            if let Some(mut child) = self.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+
+        /// SIGTERM, and the process must exit on its own.
+        fn terminate(&mut self) -> std::process::ExitStatus {
+            let mut child = self.child.take().expect("running");
+            let pid = child.id().to_string();
+            let _ = Command::new("kill").args(["-TERM", &pid]).status();
+            for _ in 0..200 {
+                if let Ok(Some(status)) = child.try_wait() {
+                    return status;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            panic!("jukebox did not stop on SIGTERM within 10 s");
+        }
+
+        fn log(&self) -> String {
+            std::fs::read_to_string(self.dir.path().join("jukebox.log")).unwrap_or_default()
+        }
+    }
+
+    impl Drop for Bot {
+        fn drop(&mut self) {
+            self.kill();
+        }
+    }
+
+    /// How many messages in the chat show (or showed) `needle`.
+    fn count(tg: &FakeTelegram, chat: i64, needle: &str) -> usize {
+        tg.chat(chat)
+            .iter()
+            .filter(|m| m.shown().contains(needle) || m.history.iter().any(|h| h.contains(needle)))
+            .count()
+    }
+
+    async fn wait_count(tg: &FakeTelegram, chat: i64, needle: &str, n: usize) {
+        let result = tg.wait_until(|tg| count(tg, chat, needle) >= n, WAIT).await;
+        if let Err(report) = result {
+            panic!("waiting for {n} × {needle:?} in chat {chat}: {report}");
+        }
+    }
+
+    /// Presses the newest button whose label starts with `prefix`.
+    fn click(tg: &FakeTelegram, chat: i64, prefix: &str) -> i64 {
+        let found = tg.chat(chat).into_iter().rev().find_map(|m| {
+            m.buttons
+                .iter()
+                .flatten()
+                .find(|(label, _)| label.starts_with(prefix))
+                .map(|(_, data)| (m.message_id, data.clone()))
+        });
+        let (message, data) =
+            found.unwrap_or_else(|| panic!("no button {prefix:?}:\n{}", tg.describe()));
+        tg.press(chat, message, &data)
+    }
+
+    /// Walks a Dash full node through /deploy up to the payment request.
+    async fn order_dash(tg: &FakeTelegram, chat: i64) {
+        tg.send_text(chat, "/deploy");
+        wait_count(tg, chat, "Which blockchain", 1).await;
+        click(tg, chat, "Dash");
+        wait_count(tg, chat, "Which kind of Dash node", 1).await;
+        click(tg, chat, "Dash full node");
+        wait_count(tg, chat, "How many nodes", 1).await;
+        tg.send_text(chat, "zero");
+        wait_count(tg, chat, "Please send a whole number from 1 to 10", 1).await;
+        tg.send_text(chat, "1");
+        wait_count(tg, chat, "public IPv4", 1).await;
+        click(tg, chat, "No");
+        wait_count(tg, chat, "Where should they run", 1).await;
+        click(tg, chat, "Anywhere");
+        wait_count(tg, chat, "SSH public key", 1).await;
+        click(tg, chat, "Skip");
+        wait_count(tg, chat, "How long", 1).await;
+        click(tg, chat, "1 week");
+        wait_count(tg, chat, "To pay now", 1).await;
+        click(tg, chat, "Confirm");
+        wait_count(tg, chat, "Scan with the ThreeFold Connect app", 1).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn deploy_manage_and_stop_over_telegram() {
+        let tg = FakeTelegram::start();
+        let mut bot = Bot::new();
+        bot.start(&tg);
+        tg.wait_for_requests("getUpdates", 1, WAIT)
+            .await
+            .expect("the bot polls");
+        let commands: Vec<String> = tg.commands().into_iter().map(|c| c.command).collect();
+        for expected in [
+            "start", "help", "deploy", "list", "status", "delete", "redeploy", "balance", "cancel",
+        ] {
+            assert!(
+                commands.iter().any(|c| c == expected),
+                "menu lacks /{expected}: {commands:?}"
+            );
+        }
+
+        tg.send_text(ALICE, "/start");
+        wait_count(&tg, ALICE, "Welcome to Jukebox", 1).await;
+
+        // 429 on the next two sends: the bot waits as told and still delivers.
+        tg.fail_next(
+            "sendMessage",
+            2,
+            FakeError::TooManyRequests { retry_after: 1 },
+        );
+        order_dash(&tg, ALICE).await;
+        let qr = tg
+            .chat(ALICE)
+            .into_iter()
+            .find(|m| m.photo.is_some())
+            .expect("the QR code is sent as a photo");
+        assert!(
+            qr.photo
+                .as_deref()
+                .is_some_and(|p| p.starts_with(b"\x89PNG"))
+        );
+        assert!(
+            qr.caption
+                .as_deref()
+                .is_some_and(|c| c.contains("Memo: jb-"))
+        );
+
+        click(&tg, ALICE, "Pay with sandbox wallet");
+        wait_count(&tg, ALICE, "is running", 1).await;
+        // Progress is one message edited in place.
+        let progress: Vec<_> = tg
+            .chat(ALICE)
+            .into_iter()
+            .filter(|m| m.shown().starts_with("Deploying"))
+            .collect();
+        assert_eq!(progress.len(), 1, "{}", tg.describe());
+        assert!(progress[0].edits >= 1);
+
+        tg.send_text(ALICE, "/list");
+        wait_count(&tg, ALICE, "Your nodes (1)", 1).await;
+        tg.send_text(ALICE, "/status");
+        wait_count(&tg, ALICE, "Which node?", 1).await;
+        click(&tg, ALICE, "dash-full-");
+        wait_count(&tg, ALICE, "Health: healthy", 1).await;
+        tg.send_text(ALICE, "/redeploy");
+        wait_count(&tg, ALICE, "Which node should I move", 1).await;
+        click(&tg, ALICE, "dash-full-");
+        wait_count(&tg, ALICE, "on another grid node? It keeps its name", 1).await;
+        click(&tg, ALICE, "Yes, redeploy");
+        wait_count(&tg, ALICE, "Redeployed.", 1).await;
+        tg.send_text(ALICE, "/delete");
+        wait_count(&tg, ALICE, "Which node should I delete", 1).await;
+        click(&tg, ALICE, "dash-full-");
+        wait_count(&tg, ALICE, "It stops for good", 1).await;
+        click(&tg, ALICE, "Yes, delete it");
+        wait_count(&tg, ALICE, "Deleted dash-full-", 1).await;
+
+        // A group: only a command addressed to the bot is answered, politely.
+        tg.send_group_text(-100, ALICE, "/deploy@jukebox_bot");
+        tg.wait_for_text(-100, "private chats only", WAIT)
+            .await
+            .expect("declined in the group");
+
+        // Every press got its spinner stopped; limits held.
+        assert!(tg.answered_callbacks().len() >= 10);
+        let violations = tg.rate_limit_violations(5, 30);
+        assert!(violations.is_empty(), "{violations:?}");
+
+        let status = bot.terminate();
+        assert!(status.success(), "exit {status:?}; log:\n{}", bot.log());
+        assert!(!bot.log().contains("panicked"), "{}", bot.log());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn forged_callbacks_touch_nothing() {
+        let tg = FakeTelegram::start();
+        let mut bot = Bot::fast();
+        bot.start(&tg);
+        tg.wait_for_requests("getUpdates", 1, WAIT)
+            .await
+            .expect("the bot polls");
+        order_dash(&tg, ALICE).await;
+        let pay = tg
+            .chat(ALICE)
+            .into_iter()
+            .find_map(|m| m.button("Pay with sandbox wallet").map(str::to_owned))
+            .expect("Alice's pay button");
+        // Bob replays Alice's payment and cancel buttons under his own message.
+        tg.send_text(BOB, "/help");
+        wait_count(&tg, BOB, "Here is what I can do", 1).await;
+        let bob_message = tg.chat(BOB).last().expect("a message").message_id;
+        tg.press(BOB, bob_message, &pay);
+        wait_count(&tg, BOB, "does not exist (or is not yours)", 1).await;
+        tg.press(BOB, bob_message, &pay.replace("pay:", "cxo:"));
+        wait_count(&tg, BOB, "does not exist (or is not yours)", 2).await;
+        // Garbage and a stale question number are explained, not acted on.
+        tg.press(BOB, bob_message, "999:c0");
+        wait_count(&tg, BOB, "conversation that has ended", 1).await;
+        // Alice's order is untouched and still payable by her.
+        click(&tg, ALICE, "Pay with sandbox wallet");
+        wait_count(&tg, ALICE, "is running", 1).await;
+        assert_eq!(count(&tg, BOB, "Received"), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_crash_and_redelivery_cause_no_double_deploy_or_charge() {
+        let tg = FakeTelegram::start();
+        let mut bot = Bot::fast();
+        bot.start(&tg);
+        tg.wait_for_requests("getUpdates", 1, WAIT)
+            .await
+            .expect("the bot polls");
+        order_dash(&tg, ALICE).await;
+        let pay_update = click(&tg, ALICE, "Pay with sandbox wallet");
+        wait_count(&tg, ALICE, "is running", 1).await;
+        bot.kill();
+        // Telegram redelivers what the dead bot had not confirmed.
+        tg.redeliver(pay_update);
+        bot.start(&tg);
+        tg.wait_until(|tg| !tg.pending_updates().contains(&pay_update), WAIT)
+            .await
+            .expect("the restarted bot takes the redelivered update");
+        tg.send_text(ALICE, "/balance");
+        wait_count(&tg, ALICE, "Balance:", 1).await;
+        tg.send_text(ALICE, "/list");
+        wait_count(&tg, ALICE, "Your nodes (1)", 1).await;
+        assert_eq!(count(&tg, ALICE, "Received"), 1, "{}", tg.describe());
+        assert_eq!(count(&tg, ALICE, "is running"), 1, "{}", tg.describe());
+        // Mid-conversation state survives the crash as well.
+        tg.send_text(ALICE, "/deploy");
+        wait_count(&tg, ALICE, "Which blockchain", 2).await;
+        bot.kill();
+        bot.start(&tg);
+        click(&tg, ALICE, "DigiByte");
+        wait_count(&tg, ALICE, "Which kind of DigiByte node", 1).await;
+    }
+}
