@@ -783,4 +783,147 @@ mod bot_end_to_end {
         click(&tg, ALICE, "DigiByte");
         wait_count(&tg, ALICE, "Which kind of DigiByte node", 1).await;
     }
+
+    /// The stored profile of a Telegram user, as JSON.
+    fn profile(bot: &Bot, user: i64) -> serde_json::Value {
+        let mut todo = vec![bot.dir.path().join("data/users")];
+        while let Some(dir) = todo.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    todo.push(path);
+                } else if path.ends_with(format!("tg~{user}/profile.json")) {
+                    let text = std::fs::read_to_string(&path).expect("profile");
+                    return serde_json::from_str(&text).expect("json");
+                }
+            }
+        }
+        panic!("no profile for tg:{user}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_user_who_blocked_the_bot_is_marked_inactive() {
+        let tg = FakeTelegram::start();
+        let mut bot = Bot::fast();
+        bot.start(&tg);
+        tg.wait_for_requests("getUpdates", 1, WAIT)
+            .await
+            .expect("the bot polls");
+        tg.send_text(BOB, "/help");
+        wait_count(&tg, BOB, "Here is what I can do", 1).await;
+        assert_eq!(profile(&bot, BOB)["data"]["blocked"], false);
+        tg.block_user(BOB);
+        tg.send_text(BOB, "/list");
+        tg.wait_until(|_| profile(&bot, BOB)["data"]["blocked"] == true, WAIT)
+            .await
+            .expect("marked inactive after Telegram said the bot was blocked");
+        tg.unblock_user(BOB);
+        tg.send_text(BOB, "/list");
+        wait_count(&tg, BOB, "You have no nodes yet", 1).await;
+        assert_eq!(profile(&bot, BOB)["data"]["blocked"], false);
+    }
+
+    /// One user deploys one node type: chain and type labels, whether IPv4 is
+    /// asked, and the answers to its settings.
+    async fn deploy_type(
+        tg: &FakeTelegram,
+        chat: i64,
+        chain: &str,
+        node_type: &str,
+        ipv4_asked: bool,
+        settings: &[String],
+    ) {
+        tg.send_text(chat, "/deploy");
+        wait_count(tg, chat, "Which blockchain", 1).await;
+        click(tg, chat, chain);
+        wait_count(tg, chat, "node?", 1).await;
+        click(tg, chat, node_type);
+        wait_count(tg, chat, "How many nodes", 1).await;
+        tg.send_text(chat, "1");
+        if ipv4_asked {
+            wait_count(tg, chat, "public IPv4", 1).await;
+            click(tg, chat, "No");
+        }
+        wait_count(tg, chat, "Where should they run", 1).await;
+        click(tg, chat, "Anywhere");
+        for (i, answer) in settings.iter().enumerate() {
+            wait_count(tg, chat, &format!("({}/{})", i + 1, settings.len()), 1).await;
+            tg.send_text(chat, answer);
+        }
+        wait_count(tg, chat, "SSH public key", 1).await;
+        click(tg, chat, "Skip");
+        wait_count(tg, chat, "How long", 1).await;
+        click(tg, chat, "1 week");
+        wait_count(tg, chat, "To pay now", 1).await;
+        click(tg, chat, "Confirm");
+        wait_count(tg, chat, "Scan with the ThreeFold Connect app", 1).await;
+        click(tg, chat, "Pay with sandbox wallet");
+        wait_count(tg, chat, "is running", 1).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_node_type_deploys_over_telegram() {
+        let tg = FakeTelegram::start();
+        let mut bot = Bot::fast();
+        bot.start(&tg);
+        tg.wait_for_requests("getUpdates", 1, WAIT)
+            .await
+            .expect("the bot polls");
+        let hex64 = "ab".repeat(32);
+        let rpc = "https://eth.example.org/rpc".to_owned();
+        let validator = vec![
+            rpc.clone(),
+            hex64.clone(),
+            "correct horse battery".to_owned(),
+            format!("0x{}", "c".repeat(40)),
+            "c".repeat(40),
+            format!("enode://{}@10.0.0.1:30303", "d".repeat(128)),
+        ];
+        let code = vec!["0123456789abcdef0123".to_owned()];
+        // Seven users at once, one node type each.
+        tokio::join!(
+            deploy_type(&tg, 101, "Dash", "Dash full node", true, &[]),
+            deploy_type(
+                &tg,
+                102,
+                "Dash",
+                "Dash masternode",
+                true,
+                std::slice::from_ref(&hex64)
+            ),
+            deploy_type(&tg, 103, "DigiByte", "DigiByte full node", true, &[]),
+            deploy_type(
+                &tg,
+                104,
+                "Polygon",
+                "Polygon sentry",
+                false,
+                std::slice::from_ref(&rpc)
+            ),
+            deploy_type(
+                &tg,
+                105,
+                "Polygon",
+                "Polygon full",
+                false,
+                std::slice::from_ref(&rpc)
+            ),
+            deploy_type(&tg, 106, "Polygon", "Polygon validator", false, &validator),
+            deploy_type(&tg, 107, "Presearch", "Presearch node", false, &code),
+        );
+        for (chat, prefix) in [
+            (101, "dash-full-"),
+            (102, "dash-masternode-"),
+            (103, "digibyte-full-"),
+            (104, "polygon-sentry-"),
+            (105, "polygon-full-"),
+            (106, "polygon-validator-"),
+            (107, "presearch-node-"),
+        ] {
+            assert!(count(&tg, chat, prefix) >= 1, "{}", tg.describe());
+        }
+        // Secrets never travel back to the chat in full.
+        assert_eq!(count(&tg, 102, &hex64), 0);
+        assert_eq!(count(&tg, 106, "correct horse battery"), 0);
+    }
 }
