@@ -155,6 +155,7 @@ async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> an
                 outbox,
                 config.telegram.clone(),
                 service.clone(),
+                config.data_dir.join("telegram-inbox.jsonl"),
                 stopped.clone(),
             )))
         }
@@ -197,12 +198,21 @@ async fn run_telegram(
     outbox: Arc<TelegramOutbox>,
     config: telegram::TelegramConfig,
     service: Service,
+    inbox: PathBuf,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut wait = Duration::from_secs(1);
     let connected = loop {
         let commands = service.engine().scripts().commands();
-        match Telegram::connect(bot.clone(), outbox.clone(), config.clone(), commands).await {
+        match Telegram::connect(
+            bot.clone(),
+            outbox.clone(),
+            config.clone(),
+            commands,
+            inbox.clone(),
+        )
+        .await
+        {
             Ok(t) => break t,
             Err(e) => {
                 tracing::error!(error = %format!("{e:#}"), wait_secs = wait.as_secs(), "Telegram is not reachable; retrying");

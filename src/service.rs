@@ -282,7 +282,7 @@ impl Service {
     }
 
     fn load_profile(&self, user: &UserId) -> anyhow::Result<Option<Profile>> {
-        Ok(self.inner.store.read(user, user::PROFILE)?)
+        Ok(blocking_io(|| self.inner.store.read(user, user::PROFILE))?)
     }
 
     fn save_profile(&self, profile: &Profile) -> anyhow::Result<()> {
@@ -317,11 +317,11 @@ impl Service {
         user: &UserId,
         doc: &str,
     ) -> anyhow::Result<T> {
-        Ok(self.inner.store.read(user, doc)?.unwrap_or_default())
+        Ok(blocking_io(|| self.inner.store.read(user, doc))?.unwrap_or_default())
     }
 
     fn save_doc<T: Serialize>(&self, user: &UserId, doc: &str, value: &T) -> anyhow::Result<()> {
-        Ok(self.inner.store.write(user, doc, value)?)
+        Ok(blocking_io(|| self.inner.store.write(user, doc, value))?)
     }
 
     fn load_nodes(&self, user: &UserId) -> anyhow::Result<Nodes> {
@@ -363,11 +363,7 @@ impl Service {
 
     /// Loads the conversation and unseals its secret answers.
     fn load_conversation(&self, user: &UserId) -> anyhow::Result<StoredConversation> {
-        let mut stored: StoredConversation = self
-            .inner
-            .store
-            .read(user, user::CONVERSATION)?
-            .unwrap_or_default();
+        let mut stored: StoredConversation = self.load_doc(user, user::CONVERSATION)?;
         let master = &self.inner.master;
         let unsealed = stored.state.map_secrets(|sealed| {
             let sealed: crate::crypto::Sealed = serde_json::from_str(sealed)?;
@@ -392,7 +388,9 @@ impl Service {
         sealed
             .state
             .map_secrets(|plain| serde_json::to_string(&master.seal_str(plain)))?;
-        Ok(self.inner.store.write(user, user::CONVERSATION, &sealed)?)
+        Ok(blocking_io(|| {
+            self.inner.store.write(user, user::CONVERSATION, &sealed)
+        })?)
     }
 
     /// Waits until every background deployment started so far has finished.
@@ -407,6 +405,19 @@ impl Service {
 
     async fn spawn(&self, work: impl std::future::Future<Output = ()> + Send + 'static) {
         self.inner.tasks.lock().await.spawn(work);
+    }
+}
+
+/// Runs blocking file IO (reads, and writes that fsync) without stalling the
+/// async runtime: on a multi-thread runtime the worker hands its other tasks
+/// to another thread while it waits for the disk. Elsewhere it just runs.
+fn blocking_io<T>(io: impl FnOnce() -> T) -> T {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi_thread {
+        tokio::task::block_in_place(io)
+    } else {
+        io()
     }
 }
 

@@ -11,6 +11,7 @@
 //! that nobody's nodes, balance or secrets are shown in a group.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,10 +27,12 @@ use crate::dialogue::Input;
 use crate::ids::UserId;
 use crate::service::Service;
 
+mod inbox;
 mod limiter;
 mod outbox;
 mod webhook;
 
+use inbox::{Inbox, Queues};
 pub use limiter::{Limits, RateLimiter};
 pub use outbox::{Pressed, TelegramOutbox, chat_of};
 
@@ -129,6 +132,8 @@ pub struct Telegram {
     outbox: Arc<TelegramOutbox>,
     config: TelegramConfig,
     username: String,
+    /// Where received, maybe unhandled, updates are journaled.
+    inbox: PathBuf,
 }
 
 /// One update turned into what the service understands.
@@ -148,6 +153,7 @@ impl Telegram {
         outbox: Arc<TelegramOutbox>,
         config: TelegramConfig,
         commands: Vec<(String, String)>,
+        inbox: PathBuf,
     ) -> anyhow::Result<Telegram> {
         let me = bot.get_me().await.map_err(|e| {
             anyhow::anyhow!("Telegram getMe failed (is TELOXIDE_TOKEN right?): {e}")
@@ -166,6 +172,7 @@ impl Telegram {
             outbox,
             config,
             username,
+            inbox,
         })
     }
 
@@ -182,9 +189,24 @@ impl Telegram {
             tracing::warn!(error = %e, "could not delete a previous webhook");
         }
         tokio::pin!(shutdown);
+        let inbox = Inbox::new(self.inbox.clone());
+        let queues: Arc<Queues<Incoming>> = Queues::new();
+        let leftover = inbox.load();
+        if !leftover.is_empty() {
+            tracing::info!(
+                updates = leftover.len(),
+                "replaying updates received before a stop"
+            );
+            self.dispatch(&service, &queues, leftover).await;
+        }
         let mut offset: i32 = 0;
         let mut backoff = Duration::from_secs(1);
         loop {
+            if queues.is_idle()
+                && let Err(e) = inbox.clear()
+            {
+                tracing::warn!(error = %e, "could not clear the Telegram inbox");
+            }
             let request = self
                 .bot
                 .get_updates()
@@ -196,14 +218,25 @@ impl Telegram {
                 result = request => result,
             };
             match updates {
+                Ok(updates) if updates.is_empty() => backoff = Duration::from_secs(1),
                 Ok(updates) => {
                     backoff = Duration::from_secs(1);
-                    if let Some(last) = updates.last() {
-                        offset = i32::try_from(last.id.0)
-                            .unwrap_or(i32::MAX)
-                            .saturating_add(1);
+                    let next = updates
+                        .last()
+                        .map(|u| i32::try_from(u.id.0).unwrap_or(i32::MAX).saturating_add(1))
+                        .unwrap_or(offset);
+                    match inbox.append(&updates) {
+                        // Journaled: confirm at once and keep polling while
+                        // the queues work.
+                        Ok(()) => self.dispatch(&service, &queues, updates).await,
+                        // Not journaled: handle before confirming, as the
+                        // only safe order without it.
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not journal updates; handling them before polling again");
+                            self.handle_batch(&service, updates).await;
+                        }
                     }
-                    self.handle_batch(&service, updates).await;
+                    offset = next;
                 }
                 Err(teloxide::RequestError::RetryAfter(after)) => {
                     tokio::time::sleep(after.duration()).await
@@ -218,8 +251,34 @@ impl Telegram {
                 }
             }
         }
+        // Let what is in hand finish (briefly); what does not is replayed
+        // from the journal at the next start.
+        if tokio::time::timeout(Duration::from_secs(10), queues.wait_idle())
+            .await
+            .is_ok()
+            && let Err(e) = inbox.clear()
+        {
+            tracing::warn!(error = %e, "could not clear the Telegram inbox");
+        }
         tracing::info!("Telegram stopped receiving");
         Ok(())
+    }
+
+    /// Queues updates for their users' workers.
+    async fn dispatch(
+        &self,
+        service: &Service,
+        queues: &Arc<Queues<Incoming>>,
+        updates: Vec<Update>,
+    ) {
+        for update in updates {
+            if let Some(item) = self.incoming(update).await {
+                let (service, outbox) = (service.clone(), self.outbox.clone());
+                queues.push(item.user.clone(), item, move |item| {
+                    process(service.clone(), outbox.clone(), item)
+                });
+            }
+        }
     }
 
     /// Handles a batch: each user's updates in order, users concurrently.
@@ -238,13 +297,7 @@ impl Telegram {
             let (service, outbox) = (service.clone(), self.outbox.clone());
             tasks.spawn(async move {
                 for item in items {
-                    outbox.set_pressed(item.chat, item.pressed.clone());
-                    let result = service.handle(&item.user, &item.display_name, item.input, Some(item.update_id)).await;
-                    outbox.set_pressed(item.chat, None);
-                    if let Err(e) = result {
-                        tracing::error!(user = %item.user, error = %format!("{e:#}"), "handling an update failed");
-                        service.tell(&item.user, "Sorry, something went wrong on our side; nothing was lost. Please try again.").await;
-                    }
+                    process(service.clone(), outbox.clone(), item).await;
                 }
             });
         }
@@ -287,9 +340,12 @@ impl Telegram {
             }
             UpdateKind::CallbackQuery(query) => {
                 // Always stop the button's spinner, whatever happens next.
-                if let Err(e) = self.bot.answer_callback_query(query.id.clone()).await {
-                    tracing::debug!(error = %e, "answerCallbackQuery failed");
-                }
+                let (bot, id) = (self.bot.clone(), query.id.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = bot.answer_callback_query(id).await {
+                        tracing::debug!(error = %e, "answerCallbackQuery failed");
+                    }
+                });
                 let user = UserId::parse(&format!("tg:{}", query.from.id.0)).ok()?;
                 let (chat, pressed) = match &query.message {
                     Some(MaybeInaccessibleMessage::Regular(m)) => (
@@ -339,6 +395,29 @@ impl Telegram {
         if let Err(e) = self.bot.send_message(ChatId(chat), text).await {
             tracing::debug!(chat, error = %e, "could not answer in a group");
         }
+    }
+}
+
+/// Handles one update for its user.
+async fn process(service: Service, outbox: Arc<TelegramOutbox>, item: Incoming) {
+    outbox.set_pressed(item.chat, item.pressed.clone());
+    let result = service
+        .handle(
+            &item.user,
+            &item.display_name,
+            item.input,
+            Some(item.update_id),
+        )
+        .await;
+    outbox.set_pressed(item.chat, None);
+    if let Err(e) = result {
+        tracing::error!(user = %item.user, error = %format!("{e:#}"), "handling an update failed");
+        service
+            .tell(
+                &item.user,
+                "Sorry, something went wrong on our side; nothing was lost. Please try again.",
+            )
+            .await;
     }
 }
 

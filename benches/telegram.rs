@@ -1,0 +1,863 @@
+//! End-to-end Telegram benchmark: N concurrent users order a Dash full node
+//! through the whole `/deploy` conversation against the **real `jukebox`
+//! binary**, which talks over loopback HTTP to the fake Telegram Bot API
+//! server of `tests/support/fake_telegram` (real long polling, real
+//! `sendMessage` / `editMessageText` / `sendPhoto` requests).
+//!
+//! Each user is a tokio task that behaves like a person: it sends one update
+//! (a text or a button press), waits until the bot's answer to it is shown in
+//! its chat, and only then takes the next step: `/deploy`, "Dash",
+//! "Dash full node", "1", "No" (IPv4), "Anywhere", "Skip" (SSH key), "1 week",
+//! "Confirm", "Pay with sandbox wallet" (10 updates per round), for a number
+//! of rounds. Each round is a new Telegram user (a new private chat), so every
+//! conversation includes the QR payment request (`sendPhoto`) and the sandbox
+//! payment; a returning user whose balance covers the order would skip both.
+//! At any time there are N users mid-conversation. The bot runs the simulated
+//! grid with instant, failure-free deploys, so the grid is not what is
+//! measured.
+//!
+//! It reports, as a Markdown table ready for the README:
+//!
+//! - updates sent, wall time and updates/s;
+//! - p50 / p99 / max **reply latency**: from just before an update is put into
+//!   the fake's queue to the moment the fake logs the bot's first resulting
+//!   request to that chat (`sendMessage`, `editMessageText`, `sendPhoto`, any
+//!   `send*`/`edit*` but `sendChatAction`), taken from the fake's request log
+//!   after the run, so the benchmark's own wake-up delays do not count;
+//! - that latency split into "waiting for getUpdates" (until the long poll
+//!   that carried the update was answered) and "handling" (from then to the
+//!   first reply), per `getUpdates` batch (the bot handles a batch, answering
+//!   its button presses one by one first, before it polls again) and per
+//!   conversation step;
+//! - the bot process's peak RSS (`VmHWM` of `/proc/<pid>/status`, read just
+//!   before it is stopped) and the CPU time of the bot and of this process.
+//!
+//! The bot's outgoing rate limiter is **raised** for the run
+//! (`chat_messages_per_second = chat_burst = 1000`,
+//! `global_messages_per_second = 100000`): Telegram's real limits (about one
+//! message per second per chat, 30 per second in all), which a real
+//! deployment must keep, would otherwise be the only thing measured. The
+//! output says so.
+//!
+//! Run it with:
+//!
+//! ```text
+//! cargo bench --bench telegram
+//! ```
+//!
+//! The bot binary: `cargo bench` builds the `jukebox` binary target with the
+//! bench profile (which inherits `[profile.release]`) before running this
+//! bench and passes its path as `CARGO_BIN_EXE_jukebox` (that is
+//! `target/release/jukebox`); this bench runs exactly that file, so it is never
+//! stale. Nothing is built from inside the bench.
+//!
+//! Environment knobs (all optional):
+//!
+//! - `JUKEBOX_BENCH_TG_USERS` (default 100): concurrent users.
+//! - `JUKEBOX_BENCH_TG_ROUNDS` (default 3): `/deploy` conversations per user.
+//! - `JUKEBOX_BENCH_TG_SECONDS` (default 120): time bound; users take no new
+//!   step after it.
+//! - `JUKEBOX_BENCH_TG_STEP_TIMEOUT` (default 30): seconds a user waits for
+//!   one answer before giving up (reported, not fatal).
+//! - `JUKEBOX_BENCH_TG_BIN`: another `jukebox` binary to run.
+//! - `JUKEBOX_BENCH_TG_DIR`: where the temporary data dir goes (default the
+//!   system temp dir). Use a real disk: the store fsyncs every write, and on
+//!   this project's 2-core VM that is most of the time (`/dev/shm` shows the
+//!   run without it).
+//! - `JUKEBOX_BENCH_TG_WORKERS` (default: the number of cores): tokio workers
+//!   of this process (the users and their waits; the fake server has its own
+//!   thread).
+//!
+//! This is a benchmark, not a test: it prints numbers and asserts none. The
+//! bot, the fake server and the users share the machine's cores, so on a
+//! small machine the numbers include that contention (the CPU times in the
+//! output show who used what).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+// The fake's submodules live in `tests/support/fake_telegram/`; declaring it
+// inside a `support` module rooted at `tests/support` finds them there.
+#[path = "../tests/support"]
+mod support {
+    pub mod fake_telegram;
+}
+
+use support::fake_telegram::{BotMessage, FakeTelegram, LoggedRequest};
+
+/// The product's stated aim.
+const AIM_USERS: usize = 100;
+const AIM_P99: Duration = Duration::from_millis(100);
+const AIM_RATE: f64 = 500.0;
+
+/// A warm-up user, outside the measured ones (which are 1_000_001..).
+const WARMUP_USER: i64 = 999_999;
+const FIRST_USER: i64 = 1_000_001;
+
+/// What a user does in one step.
+#[derive(Clone, Copy)]
+enum Act {
+    /// Sends this text.
+    Text(&'static str),
+    /// Presses the newest button whose label starts with this.
+    Press(&'static str),
+}
+
+struct Step {
+    act: Act,
+    /// The answer the user waits for: a bot message that shows (or showed)
+    /// this text, one more than before the step.
+    expect: &'static str,
+}
+
+/// One round: the whole /deploy conversation for a Dash full node, paid.
+const STEPS: [Step; 10] = [
+    Step {
+        act: Act::Text("/deploy"),
+        expect: "Which blockchain",
+    },
+    Step {
+        act: Act::Press("Dash"),
+        expect: "Which kind of Dash node",
+    },
+    Step {
+        act: Act::Press("Dash full node"),
+        expect: "How many nodes",
+    },
+    Step {
+        act: Act::Text("1"),
+        expect: "public IPv4",
+    },
+    Step {
+        act: Act::Press("No"),
+        expect: "Where should they run",
+    },
+    Step {
+        act: Act::Press("Anywhere"),
+        expect: "SSH public key",
+    },
+    Step {
+        act: Act::Press("Skip"),
+        expect: "How long",
+    },
+    Step {
+        act: Act::Press("1 week"),
+        expect: "To pay now",
+    },
+    Step {
+        act: Act::Press("Confirm"),
+        // The QR photo comes first; this link message is the step's last.
+        expect: "Other Stellar wallets can use this payment link",
+    },
+    Step {
+        act: Act::Press("Pay with sandbox wallet"),
+        expect: "is running",
+    },
+];
+
+fn step_name(step: usize) -> String {
+    match STEPS[step].act {
+        Act::Text(text) => format!("send `{text}`"),
+        Act::Press(label) => format!("press \"{label}\""),
+    }
+}
+
+struct Knobs {
+    users: usize,
+    rounds: usize,
+    max_run: Duration,
+    step_timeout: Duration,
+    bin: PathBuf,
+    dir: Option<PathBuf>,
+    workers: usize,
+}
+
+fn env_num<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(v) if v.trim().is_empty() => Ok(default),
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| format!("{name}={v:?} is not a valid number")),
+    }
+}
+
+impl Knobs {
+    fn from_env() -> Result<Knobs, String> {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let knobs = Knobs {
+            users: env_num("JUKEBOX_BENCH_TG_USERS", 100)?,
+            rounds: env_num("JUKEBOX_BENCH_TG_ROUNDS", 3)?,
+            max_run: Duration::from_secs_f64(env_num("JUKEBOX_BENCH_TG_SECONDS", 120.0)?),
+            step_timeout: Duration::from_secs_f64(env_num("JUKEBOX_BENCH_TG_STEP_TIMEOUT", 30.0)?),
+            bin: std::env::var_os("JUKEBOX_BENCH_TG_BIN")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_jukebox"))),
+            dir: std::env::var_os("JUKEBOX_BENCH_TG_DIR").map(PathBuf::from),
+            workers: env_num("JUKEBOX_BENCH_TG_WORKERS", cores)?,
+        };
+        if knobs.users == 0 || knobs.rounds == 0 || knobs.workers == 0 {
+            return Err("users, rounds and workers must be at least 1".into());
+        }
+        if !knobs.bin.is_file() {
+            return Err(format!(
+                "no jukebox binary at {} (run through `cargo bench`, or set JUKEBOX_BENCH_TG_BIN)",
+                knobs.bin.display()
+            ));
+        }
+        Ok(knobs)
+    }
+}
+
+/// The real bot: a config in a temp dir and the spawned process.
+struct Bot {
+    dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Bot {
+    fn start(knobs: &Knobs, tg: &FakeTelegram) -> Result<Bot, String> {
+        let dir = match &knobs.dir {
+            Some(parent) => tempfile::tempdir_in(parent),
+            None => tempfile::tempdir(),
+        }
+        .map_err(|e| format!("temp dir: {e}"))?;
+        let dialogues = Path::new(env!("CARGO_MANIFEST_DIR")).join("dialogues");
+        // Raised limits: see the module doc. Everything else is the default
+        // a deployment gets, but for an instant, failure-free simulated grid.
+        let config = format!(
+            "data_dir = {:?}\n\
+             dialogues_dir = {:?}\n\
+             [grid.sim]\n\
+             deploy_seconds = 0.0\n\
+             deploy_failure_rate = 0.0\n\
+             node_down_rate_per_hour = 0.0\n\
+             [telegram]\n\
+             poll_timeout_seconds = 2\n\
+             chat_messages_per_second = 1000.0\n\
+             chat_burst = 1000.0\n\
+             global_messages_per_second = 100000.0\n",
+            dir.path().join("data"),
+            dialogues
+        );
+        let config_path = dir.path().join("config.toml");
+        std::fs::write(&config_path, config).map_err(|e| format!("config: {e}"))?;
+        let log = std::fs::File::create(dir.path().join("jukebox.log"))
+            .map_err(|e| format!("log file: {e}"))?;
+        let child = Command::new(&knobs.bin)
+            .arg("--config")
+            .arg(&config_path)
+            .arg("run")
+            .envs(tg.env())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("starting {}: {e}", knobs.bin.display()))?;
+        Ok(Bot { dir, child })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("jukebox.log")).unwrap_or_default()
+    }
+
+    /// SIGTERM and wait up to 10 s; SIGKILL if it does not stop.
+    fn stop(&mut self) -> String {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        for _ in 0..200 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return format!("{status}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        "killed: it did not stop on SIGTERM within 10 s".into()
+    }
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A `kB` line of `/proc/<pid>/status`, e.g. `VmHWM`.
+fn proc_status_kb(pid: &str, key: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|line| {
+        let rest = line.strip_prefix(key)?.strip_prefix(':')?;
+        rest.split_whitespace().next()?.parse().ok()
+    })
+}
+
+/// User + system CPU time of a process, from `/proc/<pid>/stat`
+/// (assumes the usual USER_HZ of 100 ticks per second).
+fn proc_cpu(pid: &str) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields of the whole line.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
+/// How many bot messages in the view show (or showed) `needle`.
+fn count(view: &[BotMessage], needle: &str) -> usize {
+    view.iter()
+        .filter(|m| m.shown().contains(needle) || m.history.iter().any(|h| h.contains(needle)))
+        .count()
+}
+
+/// The newest button whose label starts with `prefix`: (message id, data).
+fn find_button(view: &[BotMessage], prefix: &str) -> Option<(i64, String)> {
+    view.iter().rev().filter(|m| !m.deleted).find_map(|m| {
+        m.buttons
+            .iter()
+            .flatten()
+            .find(|(label, _)| label.starts_with(prefix))
+            .map(|(_, data)| (m.message_id, data.clone()))
+    })
+}
+
+/// One update a user sent and when.
+struct Sent {
+    chat: i64,
+    update_id: i64,
+    step: usize,
+    /// Taken just before the update was put into the fake's queue.
+    at: Instant,
+    /// When the user task saw the answer it waited for (includes this
+    /// process's own wake-up delay).
+    seen: Instant,
+}
+
+struct UserRun {
+    sent: Vec<Sent>,
+    rounds_done: usize,
+    error: Option<String>,
+}
+
+/// One user: `rounds` conversations, each step waiting for its answer.
+/// Round `r` is Telegram user (and private chat) `chats(r)`: a new user per
+/// round, so every conversation ends with a payment request (a returning
+/// user with enough balance would skip the QR code and the payment).
+async fn user(
+    tg: Arc<FakeTelegram>,
+    chats: impl Fn(usize) -> i64,
+    rounds: usize,
+    deadline: Instant,
+    step_timeout: Duration,
+) -> UserRun {
+    let mut run = UserRun {
+        sent: Vec::with_capacity(rounds * STEPS.len()),
+        rounds_done: 0,
+        error: None,
+    };
+    'rounds: for round in 0..rounds {
+        let chat = chats(round);
+        for (index, step) in STEPS.iter().enumerate() {
+            if Instant::now() >= deadline {
+                break 'rounds;
+            }
+            let view = tg.chat(chat);
+            let before = count(&view, step.expect);
+            let (at, update_id) = match step.act {
+                Act::Text(text) => {
+                    let at = Instant::now();
+                    (at, tg.send_text(chat, text))
+                }
+                Act::Press(prefix) => {
+                    let Some((message_id, data)) = find_button(&view, prefix) else {
+                        run.error = Some(format!(
+                            "user {chat}: no button {prefix:?} to press; last message: {:?}",
+                            view.last().map(BotMessage::shown)
+                        ));
+                        break 'rounds;
+                    };
+                    let at = Instant::now();
+                    (at, tg.press(chat, message_id, &data))
+                }
+            };
+            let answered = tg
+                .wait_until(
+                    |tg| count(&tg.chat(chat), step.expect) > before,
+                    step_timeout,
+                )
+                .await;
+            if answered.is_err() {
+                let view = tg.chat(chat);
+                run.error = Some(format!(
+                    "user {chat}: no {:?} within {step_timeout:?} after {}; last message: {:?}",
+                    step.expect,
+                    step_name(index),
+                    view.last().map(BotMessage::shown)
+                ));
+                break 'rounds;
+            }
+            run.sent.push(Sent {
+                chat,
+                update_id,
+                step: index,
+                at,
+                seen: Instant::now(),
+            });
+        }
+        run.rounds_done += 1;
+    }
+    run
+}
+
+/// Is this request a message the user sees (a send or an edit)?
+fn is_reply(r: &LoggedRequest) -> bool {
+    r.method.starts_with("edit") || r.method.starts_with("send") && r.method != "sendchataction"
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+struct Dist {
+    sorted: Vec<Duration>,
+}
+
+impl Dist {
+    fn new(mut values: Vec<Duration>) -> Dist {
+        values.sort_unstable();
+        Dist { sorted: values }
+    }
+    fn p(&self, p: f64) -> Duration {
+        percentile(&self.sorted, p)
+    }
+    fn max(&self) -> Duration {
+        self.sorted.last().copied().unwrap_or_default()
+    }
+    fn mean(&self) -> Duration {
+        if self.sorted.is_empty() {
+            return Duration::ZERO;
+        }
+        self.sorted.iter().sum::<Duration>() / self.sorted.len() as u32
+    }
+}
+
+/// Per update: (reply latency, waiting for getUpdates, handling), all from
+/// the fake's request log. None when the bot never replied in that chat.
+struct Timing {
+    reply: Option<Duration>,
+    to_poll: Option<Duration>,
+    handling: Option<Duration>,
+}
+
+fn timings(sent: &[Sent], log: &[LoggedRequest]) -> Vec<Timing> {
+    let mut replies: HashMap<i64, Vec<Instant>> = HashMap::new();
+    for r in log.iter().filter(|r| is_reply(r)) {
+        if let Some(chat) = r.chat_id {
+            replies.entry(chat).or_default().push(r.at);
+        }
+    }
+    // Every getUpdates with its offset, in arrival order. The poll that
+    // carried update `u` is the last one before the first poll whose offset
+    // is past `u`; it was answered when it arrived, or when `u` was queued
+    // if it was already being held then.
+    let polls: Vec<(Instant, i64)> = log
+        .iter()
+        .filter(|r| r.method == "getupdates")
+        .map(|r| (r.at, poll_offset(r)))
+        .collect();
+    sent.iter()
+        .map(|s| {
+            let reply = replies.get(&s.chat).and_then(|times| {
+                let i = times.partition_point(|t| *t < s.at);
+                times.get(i).copied()
+            });
+            let confirming = polls.iter().position(|(_, offset)| *offset > s.update_id);
+            let delivered = confirming
+                .and_then(|i| i.checked_sub(1))
+                .map(|i| polls[i].0.max(s.at));
+            Timing {
+                reply: reply.map(|r| r - s.at),
+                to_poll: delivered.map(|d| d - s.at),
+                handling: reply
+                    .zip(delivered)
+                    .map(|(r, d)| r.saturating_duration_since(d)),
+            }
+        })
+        .collect()
+}
+
+/// One `getUpdates` answer the bot worked through: when it was answered,
+/// how many updates it carried, when the bot's last `answerCallbackQuery`
+/// for it was logged (the bot answers the presses of a batch one by one
+/// before handling any), and when the bot polled again (it polls only after
+/// the whole batch was handled).
+struct Batch {
+    updates: usize,
+    cycle: Duration,
+    callbacks: usize,
+    callbacks_done: Duration,
+}
+
+fn batches(sent: &[Sent], log: &[LoggedRequest]) -> Vec<Batch> {
+    let polls: Vec<(usize, Instant, i64)> = log
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.method == "getupdates")
+        .map(|(i, r)| (i, r.at, poll_offset(r)))
+        .collect();
+    polls
+        .windows(2)
+        .filter_map(|pair| {
+            let [(i, asked, offset), (j, next_at, next_offset)] = pair else {
+                return None;
+            };
+            let carried: Vec<&Sent> = sent
+                .iter()
+                .filter(|s| (*offset..*next_offset).contains(&s.update_id))
+                .collect();
+            let first = carried.iter().map(|s| s.at).min()?;
+            let answered = (*asked).max(first);
+            let callbacks: Vec<Instant> = log[*i..*j]
+                .iter()
+                .filter(|r| r.method == "answercallbackquery" && r.at >= answered)
+                .map(|r| r.at)
+                .collect();
+            Some(Batch {
+                updates: carried.len(),
+                cycle: *next_at - answered,
+                callbacks: callbacks.len(),
+                callbacks_done: callbacks.last().map_or(Duration::ZERO, |t| *t - answered),
+            })
+        })
+        .collect()
+}
+
+fn poll_offset(r: &LoggedRequest) -> i64 {
+    match &r.body["offset"] {
+        Value::Number(n) => n.as_i64().unwrap_or(0),
+        Value::String(s) => s.parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("telegram bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    let knobs = Knobs::from_env()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(knobs.workers)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))?;
+    runtime.block_on(bench(&knobs))
+}
+
+async fn bench(knobs: &Knobs) -> Result<(), String> {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    eprintln!(
+        "telegram bench: {} users x {} rounds (max {:?}), bot {}, {} cores",
+        knobs.users,
+        knobs.rounds,
+        knobs.max_run,
+        knobs.bin.display(),
+        cores
+    );
+    let tg = Arc::new(FakeTelegram::start());
+    let mut bot = Bot::start(knobs, &tg)?;
+    let pid = bot.pid().to_string();
+    if let Err(report) = tg
+        .wait_for_requests("getUpdates", 1, Duration::from_secs(30))
+        .await
+    {
+        let tail: String = bot
+            .log()
+            .lines()
+            .rev()
+            .take(20)
+            .collect::<Vec<_>>()
+            .join("\n");
+        return Err(format!(
+            "the bot never polled: {report}\nlog (newest first):\n{tail}"
+        ));
+    }
+
+    // Warm-up: one user, one round, not measured.
+    let warm = user(
+        tg.clone(),
+        |_| WARMUP_USER,
+        1,
+        Instant::now() + knobs.max_run,
+        knobs.step_timeout,
+    )
+    .await;
+    if let Some(e) = warm.error {
+        let tail: String = bot
+            .log()
+            .lines()
+            .rev()
+            .take(20)
+            .collect::<Vec<_>>()
+            .join("\n");
+        return Err(format!("warm-up failed: {e}\nlog (newest first):\n{tail}"));
+    }
+    let idle_rss = proc_status_kb(&pid, "VmRSS");
+    let bot_cpu_before = proc_cpu(&pid);
+    let own_cpu_before = proc_cpu("self");
+    let log_before = tg.requests().len();
+
+    eprintln!("telegram bench: warmed up; {} users start", knobs.users);
+    let start = Instant::now();
+    let deadline = start + knobs.max_run;
+    let users = knobs.users;
+    let tasks: Vec<_> = (0..users)
+        .map(|i| {
+            tokio::spawn(user(
+                tg.clone(),
+                move |round| FIRST_USER + (round * users + i) as i64,
+                knobs.rounds,
+                deadline,
+                knobs.step_timeout,
+            ))
+        })
+        .collect();
+    let mut runs = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        runs.push(task.await.map_err(|e| format!("user task: {e}"))?);
+    }
+    let sent: Vec<Sent> = runs.iter_mut().flat_map(|r| r.sent.drain(..)).collect();
+    let end = sent.iter().map(|s| s.seen).max().unwrap_or(start);
+    let wall = end - start;
+
+    let bot_cpu = proc_cpu(&pid)
+        .zip(bot_cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
+    let own_cpu = proc_cpu("self")
+        .zip(own_cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
+    let peak_rss = proc_status_kb(&pid, "VmHWM");
+    let end_rss = proc_status_kb(&pid, "VmRSS");
+    let log = tg.requests();
+    let stopped = bot.stop();
+    let bot_log = bot.log();
+
+    // ---- Numbers ---------------------------------------------------------
+    let run_log = &log[log_before.min(log.len())..];
+    let times = timings(&sent, run_log);
+    let no_reply = times.iter().filter(|t| t.reply.is_none()).count();
+    let reply = Dist::new(times.iter().filter_map(|t| t.reply).collect());
+    let to_poll = Dist::new(times.iter().filter_map(|t| t.to_poll).collect());
+    let handling = Dist::new(times.iter().filter_map(|t| t.handling).collect());
+    let seen = Dist::new(sent.iter().map(|s| s.seen - s.at).collect());
+    let updates = sent.len();
+    let rate = updates as f64 / wall.as_secs_f64().max(1e-9);
+    let rounds_done: usize = runs.iter().map(|r| r.rounds_done).sum();
+    let errors: Vec<&String> = runs.iter().filter_map(|r| r.error.as_ref()).collect();
+    let polls = run_log
+        .iter()
+        .filter(|r| r.method == "getupdates" && r.at <= end)
+        .count();
+    let mut methods: HashMap<&str, usize> = HashMap::new();
+    for r in run_log.iter().filter(|r| r.at <= end) {
+        *methods.entry(r.method.as_str()).or_default() += 1;
+    }
+    let mut methods: Vec<(&str, usize)> = methods.into_iter().collect();
+    methods.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let error_lines = bot_log
+        .lines()
+        .filter(|l| l.contains("ERROR") || l.contains("panicked"))
+        .count();
+    let mb = |kb: Option<u64>| {
+        kb.map_or("n/a".to_owned(), |kb| {
+            format!("{:.1} MiB", kb as f64 / 1024.0)
+        })
+    };
+    let cpu = |d: Option<Duration>| {
+        d.map_or("n/a".to_owned(), |d| {
+            format!(
+                "{:.2} s ({:.0}% of one core)",
+                d.as_secs_f64(),
+                100.0 * d.as_secs_f64() / wall.as_secs_f64().max(1e-9)
+            )
+        })
+    };
+    let met = knobs.users >= AIM_USERS
+        && reply.p(99.0) < AIM_P99
+        && rate >= AIM_RATE
+        && errors.is_empty();
+
+    // ---- Report ----------------------------------------------------------
+    println!();
+    println!("### Telegram end to end: {} concurrent users", knobs.users);
+    println!();
+    println!("| Metric | Value |");
+    println!("|---|---|");
+    println!("| Concurrent users | {} |", knobs.users);
+    println!(
+        "| Conversations completed | {rounds_done} of {} (/deploy → paid Dash full node, {} updates each) |",
+        knobs.users * knobs.rounds,
+        STEPS.len()
+    );
+    println!("| Updates sent (answered) | {updates} |");
+    println!("| Wall time | {:.2} s |", wall.as_secs_f64());
+    println!("| Throughput | {rate:.0} updates/s |");
+    println!("| Reply latency p50 | {} |", ms(reply.p(50.0)));
+    println!("| Reply latency p99 | {} |", ms(reply.p(99.0)));
+    println!("| Reply latency max | {} |", ms(reply.max()));
+    println!("| Bot peak RSS (VmHWM) | {} |", mb(peak_rss));
+    println!(
+        "| Aim: {AIM_USERS} users, p99 < {} ms, ≥ {AIM_RATE:.0} updates/s | {} |",
+        AIM_P99.as_millis(),
+        if met { "met" } else { "**missed**" }
+    );
+    println!();
+    println!(
+        "Reply latency: from putting an update into the fake Telegram's queue to the fake logging the bot's first \
+         resulting sendMessage/editMessageText/sendPhoto to that chat. Real `jukebox run` (bench profile = release) \
+         over loopback HTTP long polling (`poll_timeout_seconds = 2`), simulated grid with instant deploys, data on \
+         {}. The bot's send limiter was raised for this run (1000 msg/s per chat, 100000 msg/s in all) so that \
+         Telegram's real limits (about 1 msg/s per chat, 30 msg/s in all), which a real deployment must keep, are \
+         not what is measured. Bot, fake server and users share {cores} cores.",
+        knobs
+            .dir
+            .as_deref()
+            .map_or("the system temp dir".to_owned(), |d| d
+                .display()
+                .to_string())
+    );
+    println!();
+    println!("#### Where the time goes");
+    println!();
+    println!("| Part | mean | p50 | p99 | max |");
+    println!("|---|---|---|---|---|");
+    for (name, d) in [
+        (
+            "Waiting for getUpdates (until the poll carrying the update was answered)",
+            &to_poll,
+        ),
+        ("Handling (from then to the first reply)", &handling),
+        ("Reply latency (the sum)", &reply),
+        (
+            "Until the awaited answer was complete, as the user task saw it",
+            &seen,
+        ),
+    ] {
+        println!(
+            "| {name} | {} | {} | {} | {} |",
+            ms(d.mean()),
+            ms(d.p(50.0)),
+            ms(d.p(99.0)),
+            ms(d.max())
+        );
+    }
+    let batches = batches(&sent, run_log);
+    if !batches.is_empty() {
+        let n = batches.len();
+        let mean = |f: &dyn Fn(&Batch) -> f64| batches.iter().map(f).sum::<f64>() / n as f64;
+        let secs = |d: Duration| d.as_secs_f64() * 1000.0;
+        println!();
+        println!(
+            "The bot takes a batch from getUpdates, answers its button presses one by one, then handles \
+             each user's updates concurrently, and polls again only when the whole batch is done. \
+             Over {n} batches:"
+        );
+        println!();
+        println!("| Batch (mean) | Value |");
+        println!("|---|---|");
+        println!("| Updates per batch | {:.1} |", mean(&|b| b.updates as f64));
+        println!(
+            "| answerCallbackQuery calls per batch | {:.1} |",
+            mean(&|b| b.callbacks as f64)
+        );
+        println!(
+            "| Batch answered → last answerCallbackQuery (serial, before any handling) | {:.1} ms |",
+            mean(&|b| secs(b.callbacks_done))
+        );
+        println!(
+            "| Batch answered → next getUpdates (whole batch cycle) | {:.1} ms |",
+            mean(&|b| secs(b.cycle))
+        );
+    }
+    println!();
+    println!("| Step | updates | p50 | p99 | max |");
+    println!("|---|---|---|---|---|");
+    for step in 0..STEPS.len() {
+        let d = Dist::new(
+            sent.iter()
+                .zip(&times)
+                .filter(|(s, _)| s.step == step)
+                .filter_map(|(_, t)| t.reply)
+                .collect(),
+        );
+        println!(
+            "| {} | {} | {} | {} | {} |",
+            step_name(step),
+            d.sorted.len(),
+            ms(d.p(50.0)),
+            ms(d.p(99.0)),
+            ms(d.max())
+        );
+    }
+    println!();
+    println!("| Other | Value |");
+    println!("|---|---|");
+    println!(
+        "| getUpdates calls | {polls} ({:.1} updates per poll) |",
+        updates as f64 / polls.max(1) as f64
+    );
+    let calls: Vec<String> = methods.iter().map(|(m, n)| format!("{m} {n}")).collect();
+    println!("| Bot requests | {} |", calls.join(", "));
+    println!("| Bot CPU during the run | {} |", cpu(bot_cpu));
+    println!(
+        "| Bench process CPU (users + fake server) | {} |",
+        cpu(own_cpu)
+    );
+    println!(
+        "| Bot RSS: after warm-up / at the end / peak | {} / {} / {} |",
+        mb(idle_rss),
+        mb(end_rss),
+        mb(peak_rss)
+    );
+    println!("| Bot ERROR lines in its log | {error_lines} |");
+    println!("| Bot exit on SIGTERM | {stopped} |");
+    if no_reply > 0 {
+        println!("| Updates with no reply in the log | {no_reply} |");
+    }
+    if !errors.is_empty() {
+        println!("| Users who gave up | {} |", errors.len());
+    }
+    for e in errors.iter().take(5) {
+        eprintln!("telegram bench: {e}");
+    }
+    Ok(())
+}
