@@ -787,9 +787,9 @@ async fn bench(knobs: &Knobs) -> Result<(), String> {
         let secs = |d: Duration| d.as_secs_f64() * 1000.0;
         println!();
         println!(
-            "The bot takes a batch from getUpdates, answers its button presses one by one, then handles \
-             each user's updates concurrently, and polls again only when the whole batch is done. \
-             Over {n} batches:"
+            "The bot journals each getUpdates batch, queues every update on its user's queue (one \
+             user in order, users in parallel), answers button presses in the background and polls \
+             again at once. Over {n} batches:"
         );
         println!();
         println!("| Batch (mean) | Value |");
@@ -800,11 +800,11 @@ async fn bench(knobs: &Knobs) -> Result<(), String> {
             mean(&|b| b.callbacks as f64)
         );
         println!(
-            "| Batch answered → last answerCallbackQuery (serial, before any handling) | {:.1} ms |",
+            "| Batch answered → last answerCallbackQuery | {:.1} ms |",
             mean(&|b| secs(b.callbacks_done))
         );
         println!(
-            "| Batch answered → next getUpdates (whole batch cycle) | {:.1} ms |",
+            "| Batch answered → next getUpdates | {:.1} ms |",
             mean(&|b| secs(b.cycle))
         );
     }
