@@ -608,26 +608,7 @@ mod bot_end_to_end {
 
     /// Walks a Dash full node through /deploy up to the payment request.
     async fn order_dash(tg: &FakeTelegram, chat: i64) {
-        tg.send_text(chat, "/deploy");
-        wait_count(tg, chat, "Which blockchain", 1).await;
-        click(tg, chat, "Dash");
-        wait_count(tg, chat, "Which kind of Dash node", 1).await;
-        click(tg, chat, "Dash full node");
-        wait_count(tg, chat, "How many nodes", 1).await;
-        tg.send_text(chat, "zero");
-        wait_count(tg, chat, "Please send a whole number from 1 to 10", 1).await;
-        tg.send_text(chat, "1");
-        wait_count(tg, chat, "public IPv4", 1).await;
-        click(tg, chat, "No");
-        wait_count(tg, chat, "Where should they run", 1).await;
-        click(tg, chat, "Anywhere");
-        wait_count(tg, chat, "SSH public key", 1).await;
-        click(tg, chat, "Skip");
-        wait_count(tg, chat, "How long", 1).await;
-        click(tg, chat, "1 week");
-        wait_count(tg, chat, "To pay now", 1).await;
-        click(tg, chat, "Confirm");
-        wait_count(tg, chat, "Scan with the ThreeFold Connect app", 1).await;
+        order(tg, chat, "Dash", "Dash full node", true, &[]).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -823,9 +804,9 @@ mod bot_end_to_end {
         assert_eq!(profile(&bot, BOB)["data"]["blocked"], false);
     }
 
-    /// One user deploys one node type: chain and type labels, whether IPv4 is
-    /// asked, and the answers to its settings.
-    async fn deploy_type(
+    /// One user orders one node type up to the payment request: chain and
+    /// type labels, whether IPv4 is asked, and the answers to its settings.
+    async fn order(
         tg: &FakeTelegram,
         chat: i64,
         chain: &str,
@@ -839,6 +820,8 @@ mod bot_end_to_end {
         wait_count(tg, chat, "node?", 1).await;
         click(tg, chat, node_type);
         wait_count(tg, chat, "How many nodes", 1).await;
+        tg.send_text(chat, "zero");
+        wait_count(tg, chat, "Please send a whole number from 1 to 10", 1).await;
         tg.send_text(chat, "1");
         if ipv4_asked {
             wait_count(tg, chat, "public IPv4", 1).await;
@@ -857,6 +840,18 @@ mod bot_end_to_end {
         wait_count(tg, chat, "To pay now", 1).await;
         click(tg, chat, "Confirm");
         wait_count(tg, chat, "Scan with the ThreeFold Connect app", 1).await;
+    }
+
+    /// `order`, then pays with the sandbox and waits for the node to run.
+    async fn deploy_type(
+        tg: &FakeTelegram,
+        chat: i64,
+        chain: &str,
+        node_type: &str,
+        ipv4_asked: bool,
+        settings: &[String],
+    ) {
+        order(tg, chat, chain, node_type, ipv4_asked, settings).await;
         click(tg, chat, "Pay with sandbox wallet");
         wait_count(tg, chat, "is running", 1).await;
     }
