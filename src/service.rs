@@ -421,6 +421,20 @@ fn blocking_io<T>(io: impl FnOnce() -> T) -> T {
     }
 }
 
+/// Awaits a future whose implementation blocks on disk (the simulated
+/// grid's and the sandbox wallet's journals fsync under a lock) without
+/// holding up an async worker: on a multi-thread runtime it runs on this
+/// thread in blocking mode while the worker's other tasks move elsewhere.
+pub(crate) async fn off_workers<T>(work: impl std::future::Future<Output = T>) -> T {
+    let handle = tokio::runtime::Handle::try_current().ok();
+    match handle {
+        Some(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| h.block_on(work))
+        }
+        _ => work.await,
+    }
+}
+
 fn node_briefs(nodes: &Nodes) -> Vec<NodeBrief> {
     nodes
         .live()
