@@ -182,7 +182,7 @@ impl Service {
             });
         match (&node.ssh_key, host) {
             (Some(_), Some(host)) => lines.push(format!("SSH: ssh root@{host}")),
-            (None, _) => lines.push("SSH: no key was given; redeploy with a key to log in.".into()),
+            (None, _) => lines.push("SSH: off (no key was given at /deploy).".into()),
             _ => {}
         }
         lines.join("\n")
