@@ -267,6 +267,16 @@ impl Bot {
         self.child.id()
     }
 
+    /// The newest `n` log lines, newest first, for error reports.
+    fn log_tail(&self, n: usize) -> String {
+        self.log()
+            .lines()
+            .rev()
+            .take(n)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("jukebox.log")).unwrap_or_default()
     }
@@ -600,13 +610,7 @@ async fn bench(knobs: &Knobs) -> Result<(), String> {
         .wait_for_requests("getUpdates", 1, Duration::from_secs(30))
         .await
     {
-        let tail: String = bot
-            .log()
-            .lines()
-            .rev()
-            .take(20)
-            .collect::<Vec<_>>()
-            .join("\n");
+        let tail = bot.log_tail(20);
         return Err(format!(
             "the bot never polled: {report}\nlog (newest first):\n{tail}"
         ));
@@ -622,13 +626,7 @@ async fn bench(knobs: &Knobs) -> Result<(), String> {
     )
     .await;
     if let Some(e) = warm.error {
-        let tail: String = bot
-            .log()
-            .lines()
-            .rev()
-            .take(20)
-            .collect::<Vec<_>>()
-            .join("\n");
+        let tail = bot.log_tail(20);
         return Err(format!("warm-up failed: {e}\nlog (newest first):\n{tail}"));
     }
     let idle_rss = proc_status_kb(&pid, "VmRSS");

@@ -18,7 +18,7 @@ use crate::dialogue::{Action, Effect, Engine, Env, Input, Loaded, Message, NodeB
 use crate::grid::Grid;
 use crate::ids::UserId;
 use crate::payments::sandbox::SandboxWallet;
-use crate::store::{Store, UserLocks};
+use crate::store::{Store, UserLocks, blocking_io};
 use crate::user::{self, NodeState, Nodes, Orders, Profile, StoredConversation};
 
 mod billing;
@@ -201,6 +201,13 @@ impl Service {
             stored.last_input_id = input_id.or(stored.last_input_id);
             return self.save_conversation(user, &stored);
         }
+        // The only action that feeds the engine again is a location lookup,
+        // which changes neither money nor nodes: one read serves every round.
+        let briefs = node_briefs(&self.load_nodes(user)?);
+        let env = Env {
+            balance: profile.account.balance,
+            nodes: &briefs,
+        };
         let mut next_input = Some(input);
         let mut rounds = 0;
         while let Some(input) = next_input.take() {
@@ -209,14 +216,6 @@ impl Service {
                 tracing::error!(user = %user, "conversation engine looped; stopping");
                 break;
             }
-            let nodes = self.load_nodes(user)?;
-            let briefs = node_briefs(&nodes);
-            let env = Env {
-                balance: self
-                    .load_profile(user)?
-                    .map_or(profile.account.balance, |p| p.account.balance),
-                nodes: &briefs,
-            };
             let previous_seq = stored.state.seq;
             let (state, effects) = self
                 .inner
@@ -405,33 +404,6 @@ impl Service {
 
     async fn spawn(&self, work: impl std::future::Future<Output = ()> + Send + 'static) {
         self.inner.tasks.lock().await.spawn(work);
-    }
-}
-
-/// Runs blocking file IO (reads, and writes that fsync) without stalling the
-/// async runtime: on a multi-thread runtime the worker hands its other tasks
-/// to another thread while it waits for the disk. Elsewhere it just runs.
-fn blocking_io<T>(io: impl FnOnce() -> T) -> T {
-    let multi_thread = tokio::runtime::Handle::try_current()
-        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    if multi_thread {
-        tokio::task::block_in_place(io)
-    } else {
-        io()
-    }
-}
-
-/// Awaits a future whose implementation blocks on disk (the simulated
-/// grid's and the sandbox wallet's journals fsync under a lock) without
-/// holding up an async worker: on a multi-thread runtime it runs on this
-/// thread in blocking mode while the worker's other tasks move elsewhere.
-pub(crate) async fn off_workers<T>(work: impl std::future::Future<Output = T>) -> T {
-    let handle = tokio::runtime::Handle::try_current().ok();
-    match handle {
-        Some(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(|| h.block_on(work))
-        }
-        _ => work.await,
     }
 }
 

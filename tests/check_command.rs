@@ -3,23 +3,21 @@
 
 use std::process::Command;
 
-fn jukebox() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_jukebox"))
+/// Runs `jukebox check` in `dir`: whether it passed, stdout, stderr.
+fn check_in(dir: &std::path::Path) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_jukebox"))
+        .current_dir(dir)
+        .arg("check")
+        .output()
+        .expect("runs");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
 }
 
 #[test]
 fn shipped_files_pass() {
-    let out = jukebox()
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .arg("check")
-        .output()
-        .expect("runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, stdout, stderr) = check_in(std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
+    assert!(ok, "{stdout}{stderr}");
     assert!(stdout.contains("4 chains / 7 node types"), "{stdout}");
 }
 
@@ -54,26 +52,16 @@ flows:
 ";
     std::fs::write(dialogues.join("deploy.yaml"), script).expect("write");
     std::fs::write(dir.path().join("config.toml"), "max_nodes_per_order = 0\n").expect("write");
-    let out = jukebox()
-        .current_dir(dir.path())
-        .arg("check")
-        .output()
-        .expect("runs");
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (ok, _, stderr) = check_in(dir.path());
+    assert!(!ok);
     // The config error stops before the scripts are read: fix it and look again.
     assert!(
         stderr.contains("config.toml:1: max_nodes_per_order"),
         "{stderr}"
     );
     std::fs::write(dir.path().join("config.toml"), "").expect("write");
-    let out = jukebox()
-        .current_dir(dir.path())
-        .arg("check")
-        .output()
-        .expect("runs");
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (ok, _, stderr) = check_in(dir.path());
+    assert!(!ok);
     for expected in [
         "deploy.yaml:7: flow deploy, step first: unknown placeholder {nobody}",
         "deploy.yaml:7: flow deploy: no step named \"missing\"",

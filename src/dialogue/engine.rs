@@ -561,12 +561,16 @@ impl Turn<'_> {
                     flow.waiting = false;
                     flow.choices = choices;
                 }
-                self.ask_current_loaded();
+                // New buttons, asked from the choices just stored (asking
+                // "fresh" would load them again); an empty list ends the flow
+                // with the step's `empty` text, as for any choose step.
+                self.state.seq = self.state.seq.wrapping_add(1);
+                self.ask_current(false);
             }
         }
     }
 
-    /// Asks a location question whose choices were just loaded.
+    /// Records an answer for the current position and moves on.
     fn accept(&mut self, answer: Answer, next_override: Option<Next>) {
         let Some((idx, step)) = self.current_step() else {
             return self.broken("lost position");

@@ -104,14 +104,16 @@ struct Inner {
 
 impl Inner {
     /// Journals `event`, then applies it: memory never runs ahead of disk.
+    /// The fsyncs run through `blocking_io`, so async callers never stall a
+    /// runtime worker on the disk.
     fn record(&mut self, event: Event) -> Result<(), GridError> {
-        self.store
-            .append(&event)
+        crate::store::blocking_io(|| self.store.append(&event))
             .map_err(|e| GridError::Unavailable(format!("simulated grid storage: {e}")))?;
         self.state.apply(&event);
         if self.store.should_compact(self.state.event_count()) {
             // A failed compaction only leaves a longer journal; keep going.
-            if let Err(e) = self.store.compact(&self.state.events()) {
+            let events = self.state.events();
+            if let Err(e) = crate::store::blocking_io(|| self.store.compact(&events)) {
                 tracing::warn!(error = %e, "simulated grid journal compaction failed");
             }
         }

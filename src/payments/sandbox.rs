@@ -115,13 +115,16 @@ impl SandboxWallet {
         let mut line = serde_json::to_vec(&payment)?;
         line.push(b'\n');
         let path = self.dir.join(JOURNAL_FILE);
-        let mut journal = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
-        journal.write_all(&line)?;
-        journal.sync_data()?;
+        crate::store::blocking_io(|| -> anyhow::Result<()> {
+            let mut journal = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            journal.write_all(&line)?;
+            journal.sync_data()?;
+            Ok(())
+        })?;
         state.next_seq += 1;
         Ok(payment)
     }
@@ -175,7 +178,7 @@ impl Wallet for SandboxWallet {
     }
 
     async fn incoming(&self) -> anyhow::Result<Vec<IncomingPayment>> {
-        self.incoming_batch()
+        crate::store::blocking_io(|| self.incoming_batch())
     }
 }
 

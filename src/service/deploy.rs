@@ -246,7 +246,11 @@ impl Service {
                 last_error = GridError::NoCapacity;
                 break;
             };
-            match super::off_workers(self.inner.grid.deploy(candidate.id, &need, &deployment)).await
+            match self
+                .inner
+                .grid
+                .deploy(candidate.id, &need, &deployment)
+                .await
             {
                 Ok(placed) => {
                     tracing::info!(user = %user, node = %node.name, grid_node = %candidate.id, contract = %placed.contract, "node deployed");

@@ -305,12 +305,11 @@ impl Service {
                     .await;
                     return Ok(Some(true));
                 }
-                let payment = super::off_workers(self.inner.wallet.pay(
-                    &request.memo,
-                    request.amount,
-                    "sandbox-user-wallet",
-                ))
-                .await?;
+                let payment = self
+                    .inner
+                    .wallet
+                    .pay(&request.memo, request.amount, "sandbox-user-wallet")
+                    .await?;
                 self.apply_payment(user, &payment).await?;
             }
             CANCEL_ORDER => self.cancel_order(user, &order.id).await?,
@@ -347,12 +346,11 @@ impl Service {
             .await;
             return Ok(());
         };
-        let payment = super::off_workers(self.inner.wallet.pay(
-            &request.memo,
-            amount,
-            "sandbox-user-wallet",
-        ))
-        .await?;
+        let payment = self
+            .inner
+            .wallet
+            .pay(&request.memo, amount, "sandbox-user-wallet")
+            .await?;
         self.apply_payment(user, &payment).await
     }
 

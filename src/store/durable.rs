@@ -117,6 +117,20 @@ pub fn remove_stale_temps(dir: &Path) -> io::Result<usize> {
     Ok(removed)
 }
 
+/// Runs blocking file IO (reads, and writes that fsync) without stalling an
+/// async runtime: on a multi-thread runtime the worker hands its other tasks
+/// to another thread while it waits for the disk. Elsewhere it just runs.
+/// Every component that fsyncs from async code goes through here.
+pub fn blocking_io<T>(io: impl FnOnce() -> T) -> T {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi_thread {
+        tokio::task::block_in_place(io)
+    } else {
+        io()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -220,34 +220,6 @@ impl Turn<'_> {
             self.engine.prices.per_hour(&nt.capacity(self.wants_ipv4())),
         ))
     }
-
-    pub(super) fn ask_current_loaded(&mut self) {
-        let empty = self
-            .state
-            .flow
-            .as_ref()
-            .is_some_and(|f| f.choices.is_empty());
-        if empty {
-            let text = self
-                .current_step()
-                .and_then(|(_, s)| s.empty.clone())
-                .map(|e| self.render(&e))
-                .unwrap_or_else(|| "There is nothing to choose from.".into());
-            self.state.flow = None;
-            return self.say(text);
-        }
-        self.ask_current_keep_choices();
-    }
-
-    pub(super) fn ask_current_keep_choices(&mut self) {
-        // `ask_current(true)` would reload locations; ask with fresh buttons
-        // but from the choices now in the state.
-        if let Some(flow) = &mut self.state.flow {
-            flow.waiting = false;
-        }
-        self.state.seq = self.state.seq.wrapping_add(1);
-        self.ask_current(false);
-    }
 }
 
 /// The choice a typed text names: its 1-based number, value or label.
