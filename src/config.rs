@@ -10,6 +10,10 @@ use serde::Deserialize;
 use crate::diagnostics::Diagnostics;
 use crate::pricing::PriceList;
 
+mod lifecycle;
+
+pub use lifecycle::{AdminConfig, AlertsConfig, BillingConfig, MonitorConfig};
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -22,6 +26,9 @@ pub struct Config {
     pub payments: PaymentsConfig,
     pub pricing: PriceList,
     pub billing: BillingConfig,
+    pub monitor: MonitorConfig,
+    pub alerts: AlertsConfig,
+    pub admin: AdminConfig,
     pub telegram: crate::chat::telegram::TelegramConfig,
     pub log: LogConfig,
 }
@@ -48,12 +55,6 @@ pub struct PaymentsConfig {
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct BillingConfig {
-    pub interval_minutes: u64,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
     pub level: String,
 }
@@ -70,6 +71,9 @@ impl Default for Config {
             payments: PaymentsConfig::default(),
             pricing: PriceList::default(),
             billing: BillingConfig::default(),
+            monitor: MonitorConfig::default(),
+            alerts: AlertsConfig::default(),
+            admin: AdminConfig::default(),
             telegram: Default::default(),
             log: LogConfig::default(),
         }
@@ -90,14 +94,6 @@ impl Default for PaymentsConfig {
         PaymentsConfig {
             kind: "sandbox".into(),
             request_ttl_minutes: 60,
-        }
-    }
-}
-
-impl Default for BillingConfig {
-    fn default() -> BillingConfig {
-        BillingConfig {
-            interval_minutes: 60,
         }
     }
 }
@@ -199,12 +195,16 @@ impl Config {
                 "request_ttl_minutes must be at least 1",
             );
         }
-        if !(1..=24 * 60).contains(&config.billing.interval_minutes) {
-            diags.push(
-                file,
-                at("interval_minutes"),
-                "billing.interval_minutes must be 1 to 1440",
-            );
+        let sections = [
+            ("[billing]", "billing", config.billing.validate()),
+            ("[monitor]", "monitor", config.monitor.validate()),
+            ("[alerts]", "alerts", config.alerts.validate()),
+            ("[admin]", "admin", config.admin.operator_ids().map(|_| ())),
+        ];
+        for (header, name, result) in sections {
+            if let Err(e) = result {
+                diags.push(file, at(header), format!("{name}: {e}"));
+            }
         }
         if let Err(e) = config.pricing.validate() {
             diags.push(file, at("tft_price_usd"), format!("pricing: {e}"));

@@ -11,6 +11,7 @@ pub mod dialogue;
 pub mod grid;
 pub mod ids;
 pub mod ledger;
+pub mod lifecycle;
 pub mod money;
 pub mod payments;
 pub mod pricing;

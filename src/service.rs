@@ -304,6 +304,7 @@ impl Service {
             twin: None,
             account: Default::default(),
             blocked: false,
+            funding: Default::default(),
         };
         self.save_profile(&profile)?;
         tracing::info!(user = %user, "new user; intermediate identity created");
@@ -422,7 +423,9 @@ pub(crate) fn state_word(state: &NodeState) -> &'static str {
         NodeState::Pending => "waiting for payment",
         NodeState::Deploying => "deploying",
         NodeState::Running => "running",
+        NodeState::Paused => "paused until a top-up",
         NodeState::Failed(_) => "failed",
         NodeState::Deleted => "deleted",
+        NodeState::Expired => "deleted (funds ran out)",
     }
 }

@@ -13,6 +13,7 @@ use crate::dialogue::Conversation;
 use crate::grid::{ContractId, GridNodeId, Placed, Placement, TwinId};
 use crate::ids::UserId;
 use crate::ledger::Account;
+use crate::lifecycle::{FundingState, Outage};
 use crate::money::Tft;
 use crate::payments::PaymentRequest;
 use crate::pricing::FundingPeriod;
@@ -34,6 +35,9 @@ pub struct Profile {
     /// The user blocked the bot (Telegram said so); cleared when they write.
     #[serde(default)]
     pub blocked: bool,
+    /// Reminders sent, grace period, muted alerts.
+    #[serde(default)]
+    pub funding: FundingState,
 }
 
 /// The conversation document: engine state plus input de-duplication.
@@ -61,9 +65,14 @@ pub enum NodeState {
     Pending,
     Deploying,
     Running,
+    /// The balance ran out: stopped on the grid (capacity kept) until a
+    /// top-up, or until the grace period ends.
+    Paused,
     /// Could not be deployed; the reason is for the user.
     Failed(String),
     Deleted,
+    /// Deleted because the grace period ended without a top-up.
+    Expired,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -90,6 +99,12 @@ pub struct NodeRecord {
     /// Charged up to this time (unix seconds).
     pub billed_until: u64,
     pub price_per_hour: Tft,
+    /// Set while the monitor has confirmed the node down.
+    #[serde(default)]
+    pub outage: Option<Outage>,
+    /// Redeploy automatically when an outage is confirmed (`/autoheal`).
+    #[serde(default)]
+    pub autoheal: bool,
 }
 
 impl NodeRecord {
@@ -98,7 +113,10 @@ impl NodeRecord {
     }
 
     pub fn is_live(&self) -> bool {
-        !matches!(self.state, NodeState::Deleted | NodeState::Failed(_))
+        !matches!(
+            self.state,
+            NodeState::Deleted | NodeState::Failed(_) | NodeState::Expired
+        )
     }
 }
 

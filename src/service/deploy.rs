@@ -165,7 +165,10 @@ impl Service {
                         .ok_or_else(|| "no placement recorded".to_owned()));
                 }
                 NodeState::Failed(why) => return Ok(Err(why.clone())),
-                NodeState::Deleted => return Ok(Err("it was deleted".into())),
+                NodeState::Deleted | NodeState::Expired => {
+                    return Ok(Err("it was deleted".into()));
+                }
+                NodeState::Paused => return Ok(Err("it is paused until a top-up".into())),
                 NodeState::Pending | NodeState::Deploying => {}
             }
             node.state = NodeState::Deploying;

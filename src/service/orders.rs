@@ -128,6 +128,8 @@ impl Service {
                 created_at: now,
                 billed_until: now,
                 price_per_hour: self.engine().prices().per_hour(&capacity),
+                outage: None,
+                autoheal: false,
             });
             nodes.used_names.push(name.clone());
             names.push(name);

@@ -1,0 +1,314 @@
+//! What a user's balance means for their nodes: reminders before the money
+//! runs out, a grace period with the nodes paused once it has, expiry when
+//! the grace period ends, and resuming after a top-up.
+//!
+//! Nodes are prepaid hour by hour: when the balance cannot pay the next hour
+//! the nodes are paused, so a user never owes anything.
+
+use serde::{Deserialize, Serialize};
+
+use crate::money::Tft;
+
+/// The operator's choices (`[lifecycle]` in config.toml).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FundingRules {
+    /// Runway thresholds in seconds that trigger a reminder, any order.
+    pub reminder_thresholds: Vec<u64>,
+    /// How long paused nodes are kept before they are deleted.
+    pub grace_secs: u64,
+    /// How often a reminder goes out during the grace period.
+    pub grace_reminder_secs: u64,
+}
+
+impl Default for FundingRules {
+    fn default() -> FundingRules {
+        FundingRules {
+            reminder_thresholds: vec![7 * 86_400, 3 * 86_400, 86_400, 6 * 3600],
+            grace_secs: 14 * 86_400,
+            grace_reminder_secs: 86_400,
+        }
+    }
+}
+
+/// Which alerts a user asked not to get.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mute {
+    #[default]
+    Nothing,
+    /// Low-funds and grace reminders.
+    Reminders,
+    /// Reminders and outage/recovery alerts (only when asked explicitly).
+    Everything,
+}
+
+/// The grace period: nodes paused since `since`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grace {
+    pub since: u64,
+    pub last_reminder: u64,
+}
+
+impl Grace {
+    pub fn deletes_at(&self, rules: &FundingRules) -> u64 {
+        self.since.saturating_add(rules.grace_secs)
+    }
+}
+
+/// Per-user memory of reminders and grace, kept in the profile.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FundingState {
+    /// The lowest threshold reminded about since the runway was last above
+    /// it; a top-up above a threshold re-arms its reminder.
+    pub reminded_below: Option<u64>,
+    pub grace: Option<Grace>,
+    pub mute: Mute,
+}
+
+/// What the service must do now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FundingDecision {
+    /// Runway fell below `threshold` (both in seconds).
+    Remind { threshold: u64, runway: u64 },
+    /// The balance cannot pay the next hour: pause the nodes.
+    EnterGrace { deletes_at: u64 },
+    /// Still in grace; the daily nudge.
+    GraceReminder { deletes_at: u64 },
+    /// Grace is over: delete the paused nodes.
+    Expire,
+    /// Enough money is back: resume the paused nodes.
+    Resume { runway: u64 },
+}
+
+/// Seconds the balance lasts at `burn_per_hour` (None when nothing burns).
+pub fn runway_secs(balance: Tft, burn_per_hour: Tft) -> Option<u64> {
+    if !burn_per_hour.is_positive() {
+        return None;
+    }
+    let secs = i128::from(balance.units().max(0)) * 3600 / i128::from(burn_per_hour.units());
+    Some(u64::try_from(secs).unwrap_or(u64::MAX))
+}
+
+impl FundingState {
+    /// Decides what `balance` means now. `burn_per_hour` is what the user's
+    /// nodes cost per hour when running (paused ones included, as that is
+    /// what resuming them costs). Updates the state as if the decisions
+    /// were carried out; the caller saves it with them.
+    pub fn assess(
+        &mut self,
+        balance: Tft,
+        burn_per_hour: Tft,
+        rules: &FundingRules,
+        now: u64,
+    ) -> Vec<FundingDecision> {
+        let Some(runway) = runway_secs(balance, burn_per_hour) else {
+            // Nothing to pay for: nothing to remind about, nothing to keep.
+            let expired = self.grace.take().is_some();
+            self.reminded_below = None;
+            return if expired {
+                vec![FundingDecision::Expire]
+            } else {
+                Vec::new()
+            };
+        };
+        let level = rules
+            .reminder_thresholds
+            .iter()
+            .copied()
+            .filter(|t| runway < *t)
+            .min();
+        if let Some(grace) = &mut self.grace {
+            if runway >= 3600 {
+                self.grace = None;
+                // The resume message states the runway; reminders for
+                // thresholds already below it would repeat it.
+                self.reminded_below = level;
+                return vec![FundingDecision::Resume { runway }];
+            }
+            let deletes_at = grace.deletes_at(rules);
+            if now >= deletes_at {
+                self.grace = None;
+                self.reminded_below = None;
+                return vec![FundingDecision::Expire];
+            }
+            if now
+                >= grace
+                    .last_reminder
+                    .saturating_add(rules.grace_reminder_secs)
+            {
+                grace.last_reminder = now;
+                return vec![FundingDecision::GraceReminder { deletes_at }];
+            }
+            return Vec::new();
+        }
+        if runway < 3600 {
+            let grace = Grace {
+                since: now,
+                last_reminder: now,
+            };
+            let deletes_at = grace.deletes_at(rules);
+            self.grace = Some(grace);
+            self.reminded_below = level;
+            return vec![FundingDecision::EnterGrace { deletes_at }];
+        }
+        match (level, self.reminded_below) {
+            (Some(t), Some(done)) if t >= done => {
+                // Above `done` again after a top-up: re-arm the lower ones.
+                self.reminded_below = Some(t);
+                Vec::new()
+            }
+            (Some(t), _) => {
+                self.reminded_below = Some(t);
+                vec![FundingDecision::Remind {
+                    threshold: t,
+                    runway,
+                }]
+            }
+            (None, _) => {
+                self.reminded_below = None;
+                Vec::new()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: u64 = 3600;
+    const D: u64 = 86_400;
+
+    /// 1 TFT per hour, so the balance in TFT is the runway in hours.
+    fn assess(state: &mut FundingState, hours_left: i64, now: u64) -> Vec<FundingDecision> {
+        state.assess(
+            Tft::from_whole(hours_left),
+            Tft::from_whole(1),
+            &FundingRules::default(),
+            now,
+        )
+    }
+
+    fn thresholds_reminded(decisions: &[FundingDecision]) -> Vec<u64> {
+        decisions
+            .iter()
+            .filter_map(|d| match d {
+                FundingDecision::Remind { threshold, .. } => Some(threshold / H),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_reminder_goes_out_once_per_crossing() {
+        let mut s = FundingState::default();
+        let mut sent = Vec::new();
+        // A balance burning down hour by hour from 10 days.
+        for (i, hours_left) in (1..=240).rev().enumerate() {
+            sent.extend(thresholds_reminded(&assess(
+                &mut s,
+                hours_left,
+                i as u64 * H,
+            )));
+        }
+        assert_eq!(sent, vec![168, 72, 24, 6]);
+        // A top-up to 5 days re-arms 3 days, 1 day and 6 hours, not 7 days.
+        assert!(assess(&mut s, 120, 300 * H).is_empty());
+        let mut again = Vec::new();
+        for hours_left in (1..120).rev() {
+            again.extend(thresholds_reminded(&assess(&mut s, hours_left, 400 * H)));
+        }
+        assert_eq!(again, vec![72, 24, 6]);
+    }
+
+    #[test]
+    fn a_sudden_drop_sends_only_the_deepest_reminder() {
+        let mut s = FundingState::default();
+        assert!(assess(&mut s, 500, 0).is_empty());
+        assert_eq!(thresholds_reminded(&assess(&mut s, 20, H)), vec![24]);
+        assert!(assess(&mut s, 19, 2 * H).is_empty());
+    }
+
+    #[test]
+    fn grace_then_expiry_with_daily_reminders() {
+        let mut s = FundingState::default();
+        assert_eq!(
+            assess(&mut s, 0, 1000),
+            vec![FundingDecision::EnterGrace {
+                deletes_at: 1000 + 14 * D
+            }]
+        );
+        let mut reminders = 0;
+        let mut expired_at = None;
+        for hour in 1..=(15 * 24) {
+            let now = 1000 + hour * H;
+            for d in assess(&mut s, 0, now) {
+                match d {
+                    FundingDecision::GraceReminder { .. } => reminders += 1,
+                    FundingDecision::Expire => expired_at = Some(now),
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            if expired_at.is_some() {
+                break;
+            }
+        }
+        assert_eq!(reminders, 13);
+        assert_eq!(expired_at, Some(1000 + 14 * D));
+        assert_eq!(s.grace, None);
+    }
+
+    #[test]
+    fn a_top_up_during_grace_resumes() {
+        let mut s = FundingState::default();
+        assess(&mut s, 0, 0);
+        // Less than an hour's worth is not enough to resume.
+        assert!(
+            s.assess(
+                Tft::from_units(1),
+                Tft::from_whole(1),
+                &FundingRules::default(),
+                H
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            assess(&mut s, 48, 2 * H),
+            vec![FundingDecision::Resume { runway: 48 * H }]
+        );
+        assert_eq!(s.grace, None);
+        // Already below 3 days: the resume message said so; no repeat.
+        assert!(assess(&mut s, 47, 3 * H).is_empty());
+        assert_eq!(thresholds_reminded(&assess(&mut s, 23, 4 * H)), vec![24]);
+    }
+
+    #[test]
+    fn no_nodes_means_no_reminders_and_grace_ends() {
+        let mut s = FundingState::default();
+        assess(&mut s, 0, 0);
+        let none = s.assess(Tft::ZERO, Tft::ZERO, &FundingRules::default(), H);
+        assert_eq!(none, vec![FundingDecision::Expire]);
+        assert!(
+            s.assess(Tft::ZERO, Tft::ZERO, &FundingRules::default(), 2 * H)
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn runway_is_exact_and_never_overflows() {
+        assert_eq!(
+            runway_secs(Tft::from_whole(3), Tft::from_whole(2)),
+            Some(5400)
+        );
+        assert_eq!(runway_secs(Tft::from_whole(3), Tft::ZERO), None);
+        assert_eq!(
+            runway_secs(Tft::from_units(i64::MAX), Tft::from_units(1)),
+            Some(u64::MAX)
+        );
+        assert_eq!(
+            runway_secs(Tft::from_units(-5), Tft::from_whole(1)),
+            Some(0)
+        );
+    }
+}
