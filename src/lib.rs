@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod money;
 pub mod payments;
 pub mod pricing;
+pub mod probe;
 pub mod qr;
 pub mod reservation;
 pub mod service;
