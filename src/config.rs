@@ -260,6 +260,11 @@ fn validate_sim(sim: &crate::grid::sim::SimConfig) -> Result<(), String> {
     if sim.public_ips_per_farm > 240 {
         return Err("public_ips_per_farm must be at most 240".into());
     }
+    // Whether each fault's node exists depends on the stored world, so the
+    // grid checks that when it opens.
+    for fault in &sim.faults {
+        fault.validate().map_err(|e| format!("faults: {e}"))?;
+    }
     Ok(())
 }
 
@@ -309,5 +314,16 @@ mod tests {
         let env = |k: &str| (k == "JUKEBOX_DATA_DIR").then(|| "/tmp/jb".to_owned());
         let c = Config::parse("c.toml", "", &env).unwrap();
         assert_eq!(c.data_dir, PathBuf::from("/tmp/jb"));
+    }
+
+    #[test]
+    fn scheduled_faults_are_read_and_checked() {
+        let text = "[grid.sim]\nfaults = [{ node = 3, after_minutes = 5, for_minutes = 10 }]\n";
+        let c = Config::parse("c.toml", text, &no_env).unwrap();
+        assert_eq!(c.grid.sim.faults.len(), 1);
+        let text = "[grid.sim]\nfaults = [{ node = 3, after_minutes = -5, for_minutes = 10 }]\n";
+        let d = Config::parse("c.toml", text, &no_env).unwrap_err();
+        assert_eq!(d.0[0].line, 1);
+        assert!(d.0[0].message.contains("faults"), "{d}");
     }
 }

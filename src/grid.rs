@@ -215,4 +215,25 @@ pub trait Grid: Send + Sync {
 
     /// The current state of a contract, its workload and its grid node.
     async fn contract(&self, contract: ContractId) -> Result<ContractInfo, GridError>;
+
+    /// Many contracts at once, one answer per id in the order asked. The
+    /// monitor checks every running node each interval (up to 100,000) this
+    /// way; a grid answers in as few round trips as it can. The outer error
+    /// means the grid could not be asked at all; an unknown id is an inner
+    /// `UnknownContract`.
+    async fn contracts(
+        &self,
+        ids: &[ContractId],
+    ) -> Result<Vec<Result<ContractInfo, GridError>>, GridError> {
+        let mut answers = Vec::with_capacity(ids.len());
+        for id in ids {
+            answers.push(self.contract(*id).await);
+        }
+        Ok(answers)
+    }
+
+    /// Pauses a contract's workloads (the owner's funds ran out: grace
+    /// period) or resumes them. Idempotent. While paused, [`Grid::contract`]
+    /// reports [`ContractState::GracePeriod`] and [`WorkloadState::Paused`].
+    async fn set_paused(&self, contract: ContractId, paused: bool) -> Result<(), GridError>;
 }

@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod money;
 pub mod payments;
 pub mod pricing;
+pub mod probe;
 pub mod qr;
 pub mod reservation;
 pub mod service;

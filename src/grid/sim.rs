@@ -4,26 +4,31 @@
 //! state: a seeded, reproducible world of farms and nodes in many countries,
 //! twins with registered keys, contracts that hold node capacity and farm
 //! public IPs, signature checks on every deployment, deploy latency and
-//! failures, node churn and operator fault injection. State is persisted in
-//! `state_dir` (see `store`) so a restart sees the same grid.
+//! failures, node churn, scheduled node outages and operator fault injection
+//! (`faults`), and an application probe that reports those faults. State is
+//! persisted in `state_dir` (see `store`) so a restart sees the same grid.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use anyhow::{Context, ensure};
+use anyhow::{Context, bail, ensure};
 use serde::{Deserialize, Serialize};
 
-use crate::grid::{ContractId, GridError, GridNode, GridNodeId, NodeStatus};
+use crate::grid::{GridError, GridNode, GridNodeId, NodeStatus};
 
 mod api;
 mod deploy;
+mod faults;
+mod schedule;
 mod state;
 mod store;
 #[cfg(test)]
 mod tests;
 mod world;
 
+use schedule::Schedule;
+pub use schedule::ScheduledFault;
 pub use state::Resources;
 use state::{Event, State};
 use store::Store;
@@ -46,6 +51,8 @@ pub struct SimConfig {
     pub mean_downtime_hours: f64,
     /// Public IPv4 addresses per farm (at most 240).
     pub public_ips_per_farm: u32,
+    /// Node outages `run_churn` stages, timed from its start (for demos).
+    pub faults: Vec<ScheduledFault>,
 }
 
 impl Default for SimConfig {
@@ -59,6 +66,7 @@ impl Default for SimConfig {
             node_down_rate_per_hour: 0.001,
             mean_downtime_hours: 2.0,
             public_ips_per_farm: 16,
+            faults: Vec::new(),
         }
     }
 }
@@ -148,6 +156,11 @@ impl SimGrid {
             cfg.mean_downtime_hours.is_finite() && cfg.mean_downtime_hours > 0.0,
             "grid.sim.mean_downtime_hours must be positive"
         );
+        for fault in &cfg.faults {
+            fault
+                .validate()
+                .map_err(|e| anyhow::anyhow!("grid.sim.faults: {e}"))?;
+        }
         if cfg.public_ips_per_farm > world::MAX_IPS_PER_FARM {
             tracing::warn!("grid.sim.public_ips_per_farm is capped at 240 (one /24 per farm)");
         }
@@ -174,6 +187,20 @@ impl SimGrid {
             store::write_atomic(state_dir, "world.json", &bytes)?;
             world
         };
+
+        // Node ids have gaps, so a typo'd id is likely: refuse it rather than
+        // run a demo whose outage silently never happens.
+        for fault in &cfg.faults {
+            if !world.nodes.iter().any(|n| n.id == fault.node) {
+                bail!(
+                    "grid.sim.faults: grid node {} does not exist in the simulated world \
+                     (its nodes are numbered {} to {}, with gaps)",
+                    fault.node,
+                    world.nodes.first().map_or(0, |n| n.id),
+                    world.nodes.last().map_or(0, |n| n.id),
+                );
+            }
+        }
 
         let (store, events) = Store::open(state_dir)?;
         let mut state = State::new(world);
@@ -236,57 +263,46 @@ impl SimGrid {
         Ok(changes)
     }
 
-    /// Runs [`SimGrid::tick`] every `every`, forever; spawn it as a task.
+    /// Runs [`SimGrid::tick`] every `every` and the scheduled faults
+    /// (`cfg.faults`, timed from this call) at their minute, forever; spawn
+    /// it as a task. A scheduled outage pins the node Down, as
+    /// [`SimGrid::set_node_status`] does, then sets it Up. A restart replays
+    /// the schedule from the start.
     pub async fn run_churn(&self, every: Duration) {
+        // A zero interval would spin; the churn rate is per hour anyway.
+        let every = every.max(Duration::from_millis(1));
+        let schedule = Schedule::new(&self.cfg.faults);
+        let start = tokio::time::Instant::now();
+        let mut next_tick = start + every;
+        let mut applied = 0;
         loop {
-            tokio::time::sleep(every).await;
-            match self.tick(every.as_secs_f64() / 3600.0) {
-                Ok(changes) if !changes.is_empty() => {
-                    tracing::info!(?changes, "simulated grid node churn");
+            let due = schedule.due(start.elapsed());
+            for change in &schedule.changes()[applied..due] {
+                match self.set_node_status(change.node, change.status) {
+                    Ok(()) => tracing::info!(
+                        node = %change.node,
+                        status = ?change.status,
+                        "simulated grid scheduled fault"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "simulated grid scheduled fault failed"),
                 }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "simulated grid churn failed"),
+            }
+            applied = due;
+            let wake = schedule
+                .at(applied)
+                .map_or(next_tick, |at| next_tick.min(start + at));
+            tokio::time::sleep_until(wake).await;
+            if tokio::time::Instant::now() >= next_tick {
+                next_tick += every;
+                match self.tick(every.as_secs_f64() / 3600.0) {
+                    Ok(changes) if !changes.is_empty() => {
+                        tracing::info!(?changes, "simulated grid node churn");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "simulated grid churn failed"),
+                }
             }
         }
-    }
-
-    /// Operator fault injection: forces a node's status. A node set Down or
-    /// Standby stays so (churn skips it) until it is set Up again.
-    pub fn set_node_status(&self, node: GridNodeId, status: NodeStatus) -> Result<(), GridError> {
-        let mut inner = self.lock();
-        inner
-            .state
-            .node_idx(node.0)
-            .ok_or(GridError::UnknownNode(node))?;
-        let pinned = status != NodeStatus::Up;
-        inner.record(Event::NodeStatus {
-            node: node.0,
-            status,
-            pinned,
-        })
-    }
-
-    /// Operator fault injection: the contract's workload reports `reason`.
-    pub fn fail_workload(&self, contract: ContractId, reason: &str) -> Result<(), GridError> {
-        let mut inner = self.lock();
-        if !inner.state.contracts.contains_key(&contract.0) {
-            return Err(GridError::UnknownContract(contract));
-        }
-        inner.record(Event::WorkloadFailed {
-            contract: contract.0,
-            reason: reason.to_string(),
-        })
-    }
-
-    /// Undoes [`SimGrid::fail_workload`].
-    pub fn restore_workload(&self, contract: ContractId) -> Result<(), GridError> {
-        let mut inner = self.lock();
-        if !inner.state.contracts.contains_key(&contract.0) {
-            return Err(GridError::UnknownContract(contract));
-        }
-        inner.record(Event::WorkloadRestored {
-            contract: contract.0,
-        })
     }
 
     pub fn node(&self, id: GridNodeId) -> Option<GridNode> {

@@ -59,6 +59,13 @@ pub(super) struct ContractRec {
     /// Set by fault injection: the workload reports this error.
     #[serde(default)]
     pub failure: Option<String>,
+    /// In the grace period: the workloads are stopped, the capacity kept.
+    #[serde(default)]
+    pub paused: bool,
+    /// Set by fault injection: the workload runs but the application in it
+    /// fails its health check with this reason.
+    #[serde(default)]
+    pub app_failure: Option<String>,
 }
 
 /// A durable change; one JSON line in the journal.
@@ -83,6 +90,17 @@ pub(super) enum Event {
         reason: String,
     },
     WorkloadRestored {
+        contract: u64,
+    },
+    Paused {
+        contract: u64,
+        paused: bool,
+    },
+    AppFailed {
+        contract: u64,
+        reason: String,
+    },
+    AppRestored {
         contract: u64,
     },
 }
@@ -290,6 +308,23 @@ impl State {
             Event::WorkloadRestored { contract } => {
                 if let Some(r) = self.contracts.get_mut(contract) {
                     r.failure = None;
+                }
+            }
+            // Pausing never touches the accounting: a contract in its grace
+            // period keeps its capacity and addresses until it is cancelled.
+            Event::Paused { contract, paused } => {
+                if let Some(r) = self.contracts.get_mut(contract) {
+                    r.paused = *paused;
+                }
+            }
+            Event::AppFailed { contract, reason } => {
+                if let Some(r) = self.contracts.get_mut(contract) {
+                    r.app_failure = Some(reason.clone());
+                }
+            }
+            Event::AppRestored { contract } => {
+                if let Some(r) = self.contracts.get_mut(contract) {
+                    r.app_failure = None;
                 }
             }
         }

@@ -1,6 +1,7 @@
 //! Tests of the simulated grid: world, accounting, signatures, faults and
 //! timing. The concurrency property test lives in `concurrency`, reopen and
-//! journal tests in `persistence`.
+//! journal tests in `persistence`, pauses, app faults, the probe and
+//! scheduled outages in `faults`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -8,10 +9,11 @@ use std::path::Path;
 use ed25519_dalek::SigningKey;
 
 use super::*;
-use crate::grid::{Capacity, ContractState, Grid, Placement, WorkloadState};
+use crate::grid::{Capacity, ContractId, ContractState, Grid, Placement, WorkloadState};
 use crate::reservation::{Deployment, WorkloadSpec, build_deployment, sign};
 
 mod concurrency;
+mod faults;
 mod persistence;
 
 /// A small, deterministic, instant grid with every node up.

@@ -1,5 +1,6 @@
 //! Persistence tests of the simulated grid: reopen, torn and corrupt
-//! journals, compaction, and reopening at 100,000 contracts.
+//! journals, compaction, and reopening (and a batch lookup) at 100,000
+//! contracts.
 
 use std::time::Duration;
 
@@ -133,6 +134,8 @@ fn reopening_with_100k_contracts_is_fast_and_exact() {
             deployment_hash: format!("{id:032x}"),
             deleted: id % 2 == 0,
             failure: None,
+            paused: false,
+            app_failure: None,
         };
         serde_json::to_writer(&mut out, &Event::Contract(rec)).expect("line");
         out.write_all(b"\n").expect("newline");
@@ -155,4 +158,22 @@ fn reopening_with_100k_contracts_is_fast_and_exact() {
         .expect("one more event");
     assert!(start.elapsed() < Duration::from_secs(1));
     eprintln!("reopen with 100k contracts: {took:?}");
+
+    // The monitor's batch lookup: every contract, one lock hold.
+    let ids: Vec<ContractId> = (1..=100_000).map(ContractId).collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let start = std::time::Instant::now();
+    let answers = rt.block_on(grid.contracts(&ids)).expect("grid answers");
+    let took = start.elapsed();
+    assert_eq!(answers.len(), ids.len());
+    for (id, answer) in ids.iter().zip(&answers) {
+        let info = answer.as_ref().expect("known contract");
+        let deleted = id.0 % 2 == 0;
+        assert_eq!(info.contract, *id);
+        assert_eq!(info.state == ContractState::Deleted, deleted);
+    }
+    assert!(took < Duration::from_secs(5), "batch lookup took {took:?}");
+    eprintln!("batch lookup of 100k contracts: {took:?}");
 }

@@ -1,0 +1,236 @@
+//! Application health probes: is the blockchain node's daemon answering?
+//!
+//! The grid only knows whether a workload runs; a node whose daemon crashed
+//! or hangs still reports `Ok` there. The monitor therefore also asks an
+//! [`AppProbe`] about each running node, using the catalog's `health` check.
+//! [`NetProbe`] reaches the node over the network; the simulated grid
+//! implements the same trait from its own state (`grid::sim`), since its
+//! addresses belong to no real machine.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::net::TcpStream;
+
+use crate::catalog::{HealthCheck, HttpCheck};
+use crate::grid::ContractId;
+
+#[cfg(test)]
+mod tests;
+
+/// What the monitor asks about one running node's application (the
+/// catalog's `health` check).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeTarget {
+    pub contract: ContractId,
+    /// Addresses to try in order (public IPv4 first, then IPv6), without
+    /// prefix length ("1.2.3.4", "2a02::1"). May be empty.
+    pub hosts: Vec<String>,
+    pub check: HealthCheck,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AppHealth {
+    Healthy,
+    /// A short reason for the user, e.g. "port 9999 refused the connection".
+    Unhealthy(String),
+}
+
+#[async_trait]
+pub trait AppProbe: Send + Sync {
+    async fn probe(&self, target: &ProbeTarget) -> AppHealth;
+}
+
+/// The real probe: a TCP connect to the check's `tcp` port and/or an HTTP
+/// GET on its `http` port and path (2xx = healthy, redirects not followed)
+/// on the first host that answers; each attempt is bounded by `timeout`.
+///
+/// A host "answers" once its TCP port accepts or its HTTP port returns a
+/// status; a host that refuses or stays silent is skipped for the next one,
+/// and if none answers the first host's failure is reported. A target with
+/// no host or no check is `Healthy`: nothing can be observed from here, so
+/// nothing is known to be wrong (the grid's workload state still covers it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetProbe {
+    pub timeout: Duration,
+}
+
+/// How one host did.
+enum Outcome {
+    Healthy,
+    /// The host answered and the check failed: this is the verdict.
+    Failed(String),
+    /// Nothing answered; another address may do better.
+    Unreachable(String),
+}
+
+#[async_trait]
+impl AppProbe for NetProbe {
+    async fn probe(&self, target: &ProbeTarget) -> AppHealth {
+        let check = &target.check;
+        if check.tcp.is_none() && check.http.is_none() {
+            return AppHealth::Healthy;
+        }
+        let mut first_failure = None;
+        for host in &target.hosts {
+            match self.check_host(host, check).await {
+                Outcome::Healthy => return AppHealth::Healthy,
+                Outcome::Failed(why) => return AppHealth::Unhealthy(why),
+                Outcome::Unreachable(why) => {
+                    first_failure.get_or_insert(why);
+                }
+            }
+        }
+        first_failure.map_or(AppHealth::Healthy, AppHealth::Unhealthy)
+    }
+}
+
+impl NetProbe {
+    async fn check_host(&self, host: &str, check: &HealthCheck) -> Outcome {
+        // Tolerate "1.2.3.4/24": grid addresses often come with a prefix.
+        let host = host.split('/').next().unwrap_or(host).trim();
+        let mut answered = false;
+        if let Some(port) = check.tcp {
+            match self.connect(host, port).await {
+                Ok(()) => answered = true,
+                Err(why) => return Outcome::Unreachable(why),
+            }
+        }
+        if let Some(http) = &check.http {
+            match self.get(host, http).await {
+                Ok(status) if status.is_success() => {}
+                Ok(status) => {
+                    return Outcome::Failed(format!(
+                        "GET {} on port {} answered {status}",
+                        http_path(http),
+                        http.port
+                    ));
+                }
+                Err(why) if answered => return Outcome::Failed(why),
+                Err(why) => return Outcome::Unreachable(why),
+            }
+        }
+        Outcome::Healthy
+    }
+
+    /// Opens (and at once drops) a TCP connection to `host:port`.
+    async fn connect(&self, host: &str, port: u16) -> Result<(), String> {
+        let attempt = async {
+            match host.parse::<IpAddr>() {
+                Ok(ip) => TcpStream::connect(SocketAddr::new(ip, port)).await,
+                Err(_) => TcpStream::connect((host, port)).await,
+            }
+        };
+        match tokio::time::timeout(self.timeout, attempt).await {
+            Ok(Ok(_stream)) => Ok(()),
+            Ok(Err(e)) => Err(connect_failure(port, &e)),
+            Err(_) => Err(format!(
+                "port {port} did not answer within {}",
+                human(self.timeout)
+            )),
+        }
+    }
+
+    /// The HTTP status of `GET http://host:port/path`.
+    async fn get(&self, host: &str, http: &HttpCheck) -> Result<reqwest::StatusCode, String> {
+        let client = client()?;
+        let url = url_for(host, http);
+        let sent = client.get(&url).timeout(self.timeout).send().await;
+        match sent {
+            Ok(response) => Ok(response.status()),
+            Err(e) if e.is_timeout() => Err(format!(
+                "GET {} on port {} did not answer within {}",
+                http_path(http),
+                http.port,
+                human(self.timeout)
+            )),
+            Err(e) => Err(match io_cause(&e) {
+                Some(io) => connect_failure(http.port, io),
+                None => format!(
+                    "GET {} on port {} failed: {}",
+                    http_path(http),
+                    http.port,
+                    innermost(&e)
+                ),
+            }),
+        }
+    }
+}
+
+/// One client for every probe: building one is costly (TLS roots) and the
+/// monitor probes up to 100,000 nodes per interval. No proxy (the probe
+/// must reach the node itself), no redirects (a health endpoint answers
+/// directly), no idle connections kept (each probe is a fresh look).
+fn client() -> Result<&'static reqwest::Client, String> {
+    static CLIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .no_proxy()
+                .redirect(reqwest::redirect::Policy::none())
+                .pool_max_idle_per_host(0)
+                .user_agent(concat!("jukebox-monitor/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| format!("the HTTP probe could not start: {e}"))
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// The URL of an HTTP check on `host`; IPv6 literals go in brackets.
+fn url_for(host: &str, http: &HttpCheck) -> String {
+    let host = match host.parse::<IpAddr>() {
+        Ok(IpAddr::V6(ip)) => format!("[{ip}]"),
+        _ => host.to_string(),
+    };
+    format!("http://{host}:{}{}", http.port, http_path(http))
+}
+
+fn http_path(http: &HttpCheck) -> String {
+    if http.path.starts_with('/') {
+        http.path.clone()
+    } else {
+        format!("/{}", http.path)
+    }
+}
+
+fn connect_failure(port: u16, e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => format!("port {port} refused the connection"),
+        _ => format!("port {port} is unreachable ({e})"),
+    }
+}
+
+/// The IO error under a reqwest error, if one caused it (connection refused
+/// arrives as reqwest -> hyper -> io).
+fn io_cause(e: &reqwest::Error) -> Option<&io::Error> {
+    let mut source = std::error::Error::source(e);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            return Some(io);
+        }
+        source = err.source();
+    }
+    None
+}
+
+/// The deepest cause's message: reqwest's own text repeats the URL.
+fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = e;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    last.to_string()
+}
+
+/// "5 s", "200 ms": short enough for a chat message.
+fn human(d: Duration) -> String {
+    if d.as_millis().is_multiple_of(1000) {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{} ms", d.as_millis())
+    }
+}
