@@ -1,0 +1,246 @@
+//! The alert queue's append-only journal: `alerts.jsonl` in the queue's
+//! directory, one [`Record`] per line, each line
+//! `{"v":1,"op":"queued","alert":{...}}` or
+//! `{"v":1,"op":"delivered","key":"...","raised_at":N}`.
+//!
+//! Appends are fsynced before they are acknowledged. On open a torn or
+//! damaged last line (a crash mid-append, so never acknowledged) is cut off;
+//! any other line that does not parse is logged and skipped, never fatal.
+//! Compaction writes the live records to `alerts.jsonl.tmp`, fsyncs it and
+//! renames it over the journal, so a crash leaves the old or the new journal.
+//! A `LOCK` file (flock) keeps a second process out of the directory.
+
+use std::borrow::Cow;
+use std::fs::{self, DirBuilder, File, OpenOptions, TryLockError};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+use super::Alert;
+
+const JOURNAL_FILE: &str = "alerts.jsonl";
+const TEMP_FILE: &str = "alerts.jsonl.tmp";
+const LOCK_FILE: &str = "LOCK";
+/// Version of the line format; lines of another version are skipped.
+const SCHEMA: u32 = 1;
+/// Never compact a journal shorter than this: small journals replay fast.
+pub(super) const COMPACT_MIN_LINES: usize = 10_000;
+
+/// One journal line's content.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub(super) enum Record<'a> {
+    Queued {
+        alert: Cow<'a, Alert>,
+    },
+    Delivered {
+        key: Cow<'a, str>,
+        /// Kept so the dedup memory can forget the key when it is old.
+        raised_at: u64,
+    },
+}
+
+/// A line as read back.
+#[derive(Deserialize)]
+struct Line {
+    v: u32,
+    #[serde(flatten)]
+    record: Record<'static>,
+}
+
+/// A line as written; borrows the record so compaction copies nothing.
+#[derive(Serialize)]
+struct LineOut<'a> {
+    v: u32,
+    #[serde(flatten)]
+    record: &'a Record<'a>,
+}
+
+pub(super) struct Journal {
+    dir: PathBuf,
+    file: File,
+    /// Length up to the last complete line; a failed append is cut back to it.
+    len: u64,
+    lines: usize,
+    /// The kernel releases the flock when this is closed (drop or crash).
+    _lock: File,
+}
+
+impl Journal {
+    /// Opens (creating if needed) the journal in `dir` and returns its
+    /// records in order.
+    pub fn open(dir: &Path) -> anyhow::Result<(Journal, Vec<Record<'static>>)> {
+        if !dir.is_dir() {
+            DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .with_context(|| format!("creating {}", dir.display()))?;
+            // So the new directory (and then the journal in it) survives a
+            // power cut.
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                sync_dir(parent)?;
+            }
+        }
+        let lock = take_lock(dir)?;
+        // An interrupted compaction: the rename never happened, so the
+        // journal itself is intact.
+        match fs::remove_file(dir.join(TEMP_FILE)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(e).context("removing a leftover alerts.jsonl.tmp");
+            }
+            _ => {}
+        }
+        let path = dir.join(JOURNAL_FILE);
+        let existed = path.exists();
+        let file = open_append(&path).with_context(|| format!("opening {}", path.display()))?;
+        if !existed {
+            sync_dir(dir)?;
+        }
+        let text = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let parsed = parse(&text, &path);
+        if parsed.good_len < text.len() as u64 {
+            tracing::warn!(path = %path.display(), "cutting off a torn last journal line");
+            file.set_len(parsed.good_len)?;
+            file.sync_all()?;
+        }
+        let journal = Journal {
+            dir: dir.to_owned(),
+            file,
+            len: parsed.good_len,
+            lines: parsed.lines,
+            _lock: lock,
+        };
+        Ok((journal, parsed.records))
+    }
+
+    /// Appends `records` with one write and one fsync.
+    pub fn append(&mut self, records: &[Record<'_>]) -> io::Result<()> {
+        let mut bytes = Vec::new();
+        for record in records {
+            encode(record, &mut bytes)?;
+        }
+        let written = self
+            .file
+            .write_all(&bytes)
+            .and_then(|()| self.file.sync_data());
+        if let Err(e) = written {
+            // Cut a partial line so the next append starts on a clean line.
+            let _ = self.file.set_len(self.len);
+            return Err(e);
+        }
+        self.len += bytes.len() as u64;
+        self.lines += records.len();
+        Ok(())
+    }
+
+    /// Whether the journal is well beyond `live` records and worth rewriting.
+    /// Half again as many lines, not twice: a delivered alert leaves two lines
+    /// for one remembered key, so until the memory forgets keys the journal
+    /// never reaches twice the live set, yet replaying it costs double.
+    /// Rewriting after `live / 2` new lines keeps the cost amortised O(1).
+    pub fn should_compact(&self, live: usize) -> bool {
+        self.lines > COMPACT_MIN_LINES.max(live.saturating_add(live / 2))
+    }
+
+    /// Replaces the journal with `body`, the encoding of `lines` live records.
+    pub fn replace(&mut self, body: &[u8], lines: usize) -> io::Result<()> {
+        let temp = self.dir.join(TEMP_FILE);
+        let path = self.dir.join(JOURNAL_FILE);
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temp)?;
+        file.write_all(body)?;
+        file.sync_all()?;
+        fs::rename(&temp, &path)?;
+        sync_dir(&self.dir)?;
+        self.file = open_append(&path)?;
+        self.len = body.len() as u64;
+        self.lines = lines;
+        Ok(())
+    }
+}
+
+/// Appends one record as a JSON line to `out`.
+pub(super) fn encode(record: &Record<'_>, out: &mut Vec<u8>) -> io::Result<()> {
+    let line = LineOut { v: SCHEMA, record };
+    serde_json::to_writer(&mut *out, &line).map_err(io::Error::other)?;
+    out.push(b'\n');
+    Ok(())
+}
+
+struct Parsed {
+    records: Vec<Record<'static>>,
+    /// Byte length up to the end of the last line that is kept.
+    good_len: u64,
+    lines: usize,
+}
+
+fn parse(text: &[u8], path: &Path) -> Parsed {
+    let mut parsed = Parsed {
+        records: Vec::new(),
+        good_len: 0,
+        lines: 0,
+    };
+    let mut rest = text;
+    // No newline at the end: torn, cut off by the caller.
+    while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+        let line = &rest[..end];
+        let last = end + 1 == rest.len();
+        match serde_json::from_slice::<Line>(line) {
+            Ok(line) if line.v == SCHEMA => parsed.records.push(line.record),
+            Ok(line) => {
+                tracing::warn!(path = %path.display(), offset = parsed.good_len, version = line.v,
+                    "skipping an alert journal line of an unknown version");
+            }
+            // A damaged last line is a torn append.
+            Err(_) if last => break,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), offset = parsed.good_len, error = %e,
+                    "skipping an alert journal line that does not parse");
+            }
+        }
+        parsed.good_len += end as u64 + 1;
+        parsed.lines += 1;
+        rest = &rest[end + 1..];
+    }
+    parsed
+}
+
+fn open_append(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+fn take_lock(dir: &Path) -> anyhow::Result<File> {
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => {
+            bail!("{} is in use by another alert queue", dir.display())
+        }
+        Err(TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
+    }
+}
