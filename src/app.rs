@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
+use crate::alerts::AlertQueue;
 use crate::channel::Outbox;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -13,7 +14,7 @@ use crate::crypto::MasterKey;
 use crate::dialogue::{Engine, load_dir};
 use crate::grid::sim::SimGrid;
 use crate::payments::sandbox::SandboxWallet;
-use crate::service::{Service, ServiceSettings};
+use crate::service::{Parts, Service, ServiceSettings};
 use crate::store::Store;
 
 /// Compiles scripts and catalog for `config`; the error lists every problem.
@@ -60,19 +61,32 @@ pub fn build(
         .with_context(|| format!("opening data dir {}", config.data_dir.display()))?;
     let sim = SimGrid::open(&config.data_dir.join("grid-sim"), config.grid.sim.clone())?;
     let wallet = SandboxWallet::open(&config.data_dir.join("sandbox-wallet"))?;
-    let service = Service::new(
-        Arc::new(engine),
-        Arc::new(store),
-        Arc::new(master),
-        Arc::new(sim.clone()),
-        Arc::new(wallet),
+    let alerts = AlertQueue::open(&config.data_dir.join("alerts"))?;
+    let operators = config
+        .admin
+        .operator_ids()
+        .map_err(|e| anyhow::anyhow!("admin.{e}"))?;
+    let service = Service::new(Parts {
+        engine: Arc::new(engine),
+        store: Arc::new(store),
+        master: Arc::new(master),
+        grid: Arc::new(sim.clone()),
+        // SIMULATION: the embedded grid's nodes have no real address to
+        // probe, so it answers the application checks itself.
+        probe: Arc::new(sim.clone()),
+        sim: Some(sim.clone()),
+        wallet: Arc::new(wallet),
         outbox,
+        alerts,
         clock,
-        ServiceSettings {
+        settings: ServiceSettings {
             payment_ttl_secs: config.payments.request_ttl_minutes * 60,
+            funding: config.billing.rules(),
+            monitor: config.monitor.clone(),
+            operators,
             ..ServiceSettings::default()
         },
-    );
+    });
     Ok(App {
         service,
         sim: Some(sim),

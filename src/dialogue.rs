@@ -136,6 +136,19 @@ pub enum Action {
     RedeployNode {
         node: String,
     },
+    /// A payment request to add to the balance; `arg` is what the user
+    /// typed after /topup (an amount or a period), unchecked.
+    TopUp {
+        arg: Option<String>,
+    },
+    SetAutoheal {
+        node: String,
+        on: bool,
+    },
+    /// "nothing", "reminders" or "everything".
+    SetMute {
+        what: String,
+    },
 }
 
 /// Everything the user chose in /deploy, ready for the service to price, charge

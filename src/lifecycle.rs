@@ -29,9 +29,37 @@ pub fn human_duration(secs: u64) -> String {
     }
 }
 
+/// "2026-12-07 14:00 UTC": a moment users can read in any time zone.
+pub fn utc_datetime(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let (hour, minute) = (secs % 86_400 / 3600, secs % 3600 / 60);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02} UTC")
+}
+
 #[cfg(test)]
 mod tests {
-    use super::human_duration;
+    use super::{human_duration, utc_datetime};
+
+    #[test]
+    fn dates_are_utc_calendar_dates() {
+        assert_eq!(utc_datetime(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc_datetime(1_795_392_000), "2026-11-23 00:00 UTC");
+        assert_eq!(
+            utc_datetime(951_782_400 + 3600 * 13 + 60 * 7),
+            "2000-02-29 13:07 UTC"
+        );
+        assert_eq!(utc_datetime(4_107_542_400), "2100-03-01 00:00 UTC");
+    }
 
     #[test]
     fn durations_read_naturally() {

@@ -131,7 +131,7 @@ async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> an
     if let Some(outbox) = &telegram_outbox {
         routing.route("tg", outbox.clone());
     }
-    let app = jukebox::app::build_default(&config, routing)?;
+    let app = jukebox::app::build_default(&config, routing.clone())?;
     let service = app.service;
     // The simulated grid's nodes go down and come back at the configured rate.
     let churn = app
@@ -146,7 +146,25 @@ async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> an
         service.clone(),
         Duration::from_secs(config.billing.interval_minutes * 60),
     ));
+    let watched = service.load_watchlist().await?;
+    tracing::info!(nodes = watched, "monitor watching");
+    let monitor = tokio::spawn(monitor_loop(
+        service.clone(),
+        Duration::from_secs(config.monitor.interval_seconds),
+    ));
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let alerts = {
+        let queue = service.alerts().clone();
+        let limits = config.alerts.limits();
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            queue
+                .run(routing, limits, async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await
+        })
+    };
     let telegram_task = match (bot, telegram_outbox) {
         (Some(bot), Some(outbox)) => {
             outbox.attach(service.downgrade());
@@ -183,7 +201,9 @@ async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> an
     if let Some(task) = telegram_task {
         let _ = task.await;
     }
+    let _ = alerts.await;
     billing.abort();
+    monitor.abort();
     if let Some(churn) = churn {
         churn.abort();
     }
@@ -242,6 +262,23 @@ async fn billing_loop(service: Service, every: Duration) {
                 tracing::error!(error = %format!("{e:#}"), "billing sweep failed; retried next interval")
             }
         }
+    }
+}
+
+async fn monitor_loop(service: Service, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    // A sweep longer than the interval delays the next one instead of
+    // starting a burst of catch-up sweeps.
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let started = std::time::Instant::now();
+        let report = service.sweep().await;
+        tracing::debug!(
+            ?report,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "monitor sweep done"
+        );
     }
 }
 

@@ -42,6 +42,19 @@ pub enum AppHealth {
 #[async_trait]
 pub trait AppProbe: Send + Sync {
     async fn probe(&self, target: &ProbeTarget) -> AppHealth;
+
+    /// Probes many targets, at most `concurrency` at once; answers in the
+    /// order asked. A probe that answers a batch in one go overrides this.
+    async fn probe_many(&self, targets: &[ProbeTarget], concurrency: usize) -> Vec<AppHealth> {
+        use futures_util::StreamExt as _;
+        // Made up front: mapping inside the stream trips the compiler's
+        // higher-ranked lifetime check for Send futures.
+        let probes: Vec<_> = targets.iter().map(|t| self.probe(t)).collect();
+        futures_util::stream::iter(probes)
+            .buffered(concurrency.max(1))
+            .collect()
+            .await
+    }
 }
 
 /// The real probe: a TCP connect to the check's `tcp` port and/or an HTTP

@@ -11,20 +11,32 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
+use crate::alerts::AlertQueue;
 use crate::channel::{Outbox, Outgoing};
 use crate::clock::Clock;
+use crate::config::MonitorConfig;
 use crate::crypto::{Identity, MasterKey};
 use crate::dialogue::{Action, Effect, Engine, Env, Input, Loaded, Message, NodeBrief};
 use crate::grid::Grid;
+use crate::grid::sim::SimGrid;
 use crate::ids::UserId;
+use crate::lifecycle::FundingRules;
 use crate::payments::sandbox::SandboxWallet;
+use crate::probe::AppProbe;
 use crate::store::{Store, UserLocks, blocking_io};
 use crate::user::{self, NodeState, Nodes, Orders, Profile, StoredConversation};
 
+mod alerting;
 mod billing;
 mod deploy;
+mod funding;
+mod monitor;
 mod orders;
+mod topup;
 mod views;
+mod watch;
+
+pub use monitor::SweepReport;
 
 /// Engine steps triggered by one input at most (actions answer with more
 /// input, e.g. loaded locations); a guard against a script that loops.
@@ -36,6 +48,10 @@ pub struct ServiceSettings {
     pub payment_ttl_secs: u64,
     /// Grid nodes tried per blockchain node before giving up.
     pub deploy_attempts: usize,
+    pub funding: FundingRules,
+    pub monitor: MonitorConfig,
+    /// Who may run operator commands.
+    pub operators: Vec<UserId>,
 }
 
 impl Default for ServiceSettings {
@@ -43,8 +59,28 @@ impl Default for ServiceSettings {
         ServiceSettings {
             payment_ttl_secs: 3600,
             deploy_attempts: 3,
+            funding: FundingRules::default(),
+            monitor: MonitorConfig::default(),
+            operators: Vec::new(),
         }
     }
+}
+
+/// Everything a service is built from (see `app::build`).
+pub struct Parts {
+    pub engine: Arc<Engine>,
+    pub store: Arc<Store>,
+    pub master: Arc<MasterKey>,
+    pub grid: Arc<dyn Grid>,
+    /// Runs the catalog's application health checks.
+    pub probe: Arc<dyn AppProbe>,
+    /// The embedded grid, when it is the grid in use, for fault injection.
+    pub sim: Option<SimGrid>,
+    pub wallet: Arc<SandboxWallet>,
+    pub outbox: Arc<dyn Outbox>,
+    pub alerts: AlertQueue,
+    pub clock: Arc<dyn Clock>,
+    pub settings: ServiceSettings,
 }
 
 /// Where a payment memo points: whose order it pays.
@@ -76,8 +112,12 @@ struct Inner {
     store: Arc<Store>,
     master: Arc<MasterKey>,
     grid: Arc<dyn Grid>,
+    probe: Arc<dyn AppProbe>,
+    sim: Option<SimGrid>,
     wallet: Arc<SandboxWallet>,
     outbox: Arc<dyn Outbox>,
+    alerts: AlertQueue,
+    watch: watch::Watchlist,
     locks: UserLocks,
     clock: Arc<dyn Clock>,
     settings: ServiceSettings,
@@ -86,28 +126,22 @@ struct Inner {
 }
 
 impl Service {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        engine: Arc<Engine>,
-        store: Arc<Store>,
-        master: Arc<MasterKey>,
-        grid: Arc<dyn Grid>,
-        wallet: Arc<SandboxWallet>,
-        outbox: Arc<dyn Outbox>,
-        clock: Arc<dyn Clock>,
-        settings: ServiceSettings,
-    ) -> Service {
+    pub fn new(parts: Parts) -> Service {
         Service {
             inner: Arc::new(Inner {
-                engine,
-                store,
-                master,
-                grid,
-                wallet,
-                outbox,
+                engine: parts.engine,
+                store: parts.store,
+                master: parts.master,
+                grid: parts.grid,
+                probe: parts.probe,
+                sim: parts.sim,
+                wallet: parts.wallet,
+                outbox: parts.outbox,
+                alerts: parts.alerts,
+                watch: watch::Watchlist::default(),
                 locks: UserLocks::new(),
-                clock,
-                settings,
+                clock: parts.clock,
+                settings: parts.settings,
                 tasks: tokio::sync::Mutex::new(tokio::task::JoinSet::new()),
             }),
         }
@@ -185,19 +219,7 @@ impl Service {
             tracing::debug!(user = %user, input_id = id, "ignoring a redelivered input");
             return Ok(());
         }
-        if let Input::Button(data) = &input
-            && let Some(handled) = self.service_button(user, data).await?
-        {
-            stored.last_input_id = input_id.or(stored.last_input_id);
-            if handled {
-                self.save_conversation(user, &stored)?;
-            }
-            return Ok(());
-        }
-        if let Input::Command { name, arg } = &input
-            && name == "sandboxpay"
-        {
-            self.sandbox_pay_command(user, arg.as_deref()).await?;
+        if self.outside_conversation(user, &input).await? {
             stored.last_input_id = input_id.or(stored.last_input_id);
             return self.save_conversation(user, &stored);
         }
@@ -277,7 +299,49 @@ impl Service {
                 self.start_redeploy(user, &node).await?;
                 Ok(None)
             }
+            Action::TopUp { arg } => {
+                self.top_up(user, arg.as_deref()).await?;
+                Ok(None)
+            }
+            Action::SetAutoheal { node, on } => {
+                self.set_autoheal(user, &node, on).await?;
+                Ok(None)
+            }
+            Action::SetMute { what } => {
+                self.set_mute(user, &what).await?;
+                Ok(None)
+            }
         }
+    }
+
+    /// Inputs that act outside any conversation: buttons on payment
+    /// requests and alerts, and commands not in the scripts. Returns
+    /// whether `input` was one of them (and has been handled).
+    async fn outside_conversation(&self, user: &UserId, input: &Input) -> anyhow::Result<bool> {
+        match input {
+            Input::Button(data) => {
+                if let Some(name) = data.strip_prefix(monitor::REDEPLOY) {
+                    self.start_redeploy(user, name).await?;
+                } else if let Some(name) = data.strip_prefix(monitor::STATUS) {
+                    self.show_status(user, name).await?;
+                } else if let Some(days) = data.strip_prefix(topup::TOP_UP) {
+                    self.top_up_days(user, days).await?;
+                } else if let Some(memo) = data.strip_prefix(topup::PAY_TOP_UP) {
+                    self.pay_top_up(user, memo).await?;
+                } else {
+                    return Ok(self.service_button(user, data).await?.is_some());
+                }
+            }
+            Input::Command { name, arg } if name == "sandboxpay" => {
+                self.sandbox_pay_command(user, arg.as_deref()).await?;
+            }
+            // Anyone else gets the engine's ordinary "unknown command".
+            Input::Command { name, arg } if name == "fault" && self.is_operator(user) => {
+                self.fault_command(user, arg.as_deref()).await?;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
     }
 
     fn load_profile(&self, user: &UserId) -> anyhow::Result<Option<Profile>> {
@@ -328,8 +392,12 @@ impl Service {
         self.load_doc(user, user::NODES)
     }
 
+    /// Every change to a user's nodes passes here, which keeps the
+    /// monitor's watch list in step with the store.
     fn save_nodes(&self, user: &UserId, nodes: &Nodes) -> anyhow::Result<()> {
-        self.save_doc(user, user::NODES, nodes)
+        self.save_doc(user, user::NODES, nodes)?;
+        self.inner.watch.sync(user, nodes);
+        Ok(())
     }
 
     fn load_orders(&self, user: &UserId) -> anyhow::Result<Orders> {

@@ -30,4 +30,12 @@ transcripts! {
     partial_payment_and_failure => "partial_payment_and_failure.txt",
     manage_nodes => "manage_nodes.txt",
     payment_expiry => "payment_expiry.txt",
+    outage_and_redeploy => "outage_and_redeploy.txt",
+    outage_recovery => "outage_recovery.txt",
+    outage_blip => "outage_blip.txt",
+    autoheal => "autoheal.txt",
+    alerts_survive_restart => "alerts_survive_restart.txt",
+    fault_injection => "fault_injection.txt",
+    funds_reminders_and_resume => "funds_reminders_and_resume.txt",
+    funds_expiry => "funds_expiry.txt",
 }

@@ -163,7 +163,7 @@ impl Turn<'_> {
                 self.say(text);
             }
             FlowBody::Action(kind) => {
-                if let Some(action) = self.build_action(*kind, None) {
+                if let Some(action) = self.build_action(*kind, None, arg) {
                     self.effects.push(Effect::Run(action));
                 }
             }
@@ -601,7 +601,7 @@ impl Turn<'_> {
             }
             Next::Action(kind) => {
                 let answers = self.state.flow.as_ref().map(|f| f.answers.clone());
-                let action = self.build_action(kind, answers.as_ref());
+                let action = self.build_action(kind, answers.as_ref(), None);
                 self.state.flow = None;
                 match action {
                     Some(action) => self.effects.push(Effect::Run(action)),

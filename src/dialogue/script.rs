@@ -110,6 +110,10 @@ pub enum ActionKind {
     ShowStatus,
     DeleteNode,
     RedeployNode,
+    /// `/topup [amount or period]`: the command argument goes along.
+    TopUp,
+    SetAutoheal,
+    SetMute,
 }
 
 impl ActionKind {
@@ -118,7 +122,9 @@ impl ActionKind {
         match self {
             ActionKind::PlaceOrder => &["chain", "node_type", "count", "period"],
             ActionKind::ShowStatus | ActionKind::DeleteNode | ActionKind::RedeployNode => &["node"],
-            ActionKind::ListNodes | ActionKind::ShowBalance => &[],
+            ActionKind::SetAutoheal => &["node", "autoheal"],
+            ActionKind::SetMute => &["mute"],
+            ActionKind::ListNodes | ActionKind::ShowBalance | ActionKind::TopUp => &[],
         }
     }
 }

@@ -59,9 +59,14 @@ impl Grace {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FundingState {
-    /// The lowest threshold reminded about since the runway was last above
-    /// it; a top-up above a threshold re-arms its reminder.
-    pub reminded_below: Option<u64>,
+    /// The lowest threshold the runway was below at the last assessment.
+    /// A reminder goes out when the runway falls below a lower one (a
+    /// crossing); a top-up above a threshold re-arms its reminder.
+    pub level: Option<u64>,
+    /// Whether nodes were burning money at the last assessment. The first
+    /// assessment only takes note: a user who just paid for two days does
+    /// not need to hear that less than three days are left.
+    pub tracking: bool,
     pub grace: Option<Grace>,
     pub mute: Mute,
 }
@@ -105,7 +110,8 @@ impl FundingState {
         let Some(runway) = runway_secs(balance, burn_per_hour) else {
             // Nothing to pay for: nothing to remind about, nothing to keep.
             let expired = self.grace.take().is_some();
-            self.reminded_below = None;
+            self.level = None;
+            self.tracking = false;
             return if expired {
                 vec![FundingDecision::Expire]
             } else {
@@ -123,13 +129,14 @@ impl FundingState {
                 self.grace = None;
                 // The resume message states the runway; reminders for
                 // thresholds already below it would repeat it.
-                self.reminded_below = level;
+                self.level = level;
+                self.tracking = true;
                 return vec![FundingDecision::Resume { runway }];
             }
             let deletes_at = grace.deletes_at(rules);
             if now >= deletes_at {
                 self.grace = None;
-                self.reminded_below = None;
+                self.level = None;
                 return vec![FundingDecision::Expire];
             }
             if now
@@ -149,24 +156,30 @@ impl FundingState {
             };
             let deletes_at = grace.deletes_at(rules);
             self.grace = Some(grace);
-            self.reminded_below = level;
+            self.level = level;
+            self.tracking = true;
             return vec![FundingDecision::EnterGrace { deletes_at }];
         }
-        match (level, self.reminded_below) {
-            (Some(t), Some(done)) if t >= done => {
-                // Above `done` again after a top-up: re-arm the lower ones.
-                self.reminded_below = Some(t);
+        if !self.tracking {
+            self.tracking = true;
+            self.level = level;
+            return Vec::new();
+        }
+        match (level, self.level) {
+            (Some(t), Some(before)) if t >= before => {
+                // Not deeper; if higher (a top-up), lower ones are re-armed.
+                self.level = Some(t);
                 Vec::new()
             }
             (Some(t), _) => {
-                self.reminded_below = Some(t);
+                self.level = Some(t);
                 vec![FundingDecision::Remind {
                     threshold: t,
                     runway,
                 }]
             }
             (None, _) => {
-                self.reminded_below = None;
+                self.level = None;
                 Vec::new()
             }
         }
@@ -228,6 +241,15 @@ mod tests {
         assert!(assess(&mut s, 500, 0).is_empty());
         assert_eq!(thresholds_reminded(&assess(&mut s, 20, H)), vec![24]);
         assert!(assess(&mut s, 19, 2 * H).is_empty());
+    }
+
+    #[test]
+    fn thresholds_already_below_at_the_start_are_not_reminded() {
+        let mut s = FundingState::default();
+        // Funded for two days from the start: no "3 days left" reminder.
+        assert!(assess(&mut s, 48, 0).is_empty());
+        assert!(assess(&mut s, 47, H).is_empty());
+        assert_eq!(thresholds_reminded(&assess(&mut s, 23, 2 * H)), vec![24]);
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Hourly consumption: running nodes spend the owner's balance.
 //!
-//! Only accounting here; reminders and expiry belong to the lifecycle work.
 //! Charging is by whole hours since `billed_until`, so running the sweep
-//! twice, or after a restart, never charges an hour twice.
+//! twice, or after a restart, never charges an hour twice. After charging,
+//! the funding rules decide on reminders, grace and expiry (`funding`).
 
 use super::Service;
 use crate::ids::UserId;
@@ -16,7 +16,8 @@ pub fn hours_due(billed_until: u64, now: u64) -> u64 {
 
 impl Service {
     /// Charges every running node of `user` for the whole hours it ran since
-    /// it was last charged. Returns what was charged.
+    /// it was last charged, then reviews their funding. Returns what was
+    /// charged.
     pub async fn bill_user(&self, user: &UserId) -> anyhow::Result<Tft> {
         let _guard = self.inner.locks.lock(user).await;
         let now = self.now();
@@ -53,14 +54,21 @@ impl Service {
             self.save_nodes(user, &nodes)?;
             self.save_profile(&profile)?;
         }
+        self.review_funding(user, &mut profile, &mut nodes).await?;
         Ok(total)
     }
 
-    /// One sweep over all users.
+    /// One sweep over all users. One user's failure (logged) does not stop
+    /// the others.
     pub async fn bill_all(&self) -> anyhow::Result<Tft> {
         let mut total = Tft::ZERO;
         for user in self.store().list_users()? {
-            total = total.saturating_add(self.bill_user(&user).await?);
+            match self.bill_user(&user).await {
+                Ok(charged) => total = total.saturating_add(charged),
+                Err(e) => {
+                    tracing::error!(user = %user, error = %format!("{e:#}"), "billing failed for a user; retried next sweep")
+                }
+            }
         }
         Ok(total)
     }

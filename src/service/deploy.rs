@@ -199,7 +199,8 @@ impl Service {
         Ok(outcome.map(|(p, _)| p).map_err(|(why, _)| why))
     }
 
-    /// Finds a grid node and deploys there, trying others when one fails.
+    /// Finds a grid node and deploys there, trying others when one fails,
+    /// and skipping grid nodes the monitor saw failing recently.
     /// Returns the placement (or the reason) and the grid nodes that failed.
     #[allow(clippy::type_complexity)]
     async fn place(
@@ -232,11 +233,15 @@ impl Service {
         };
         reservation::sign(&mut deployment, twin.0, &key);
         let mut last_error = GridError::NoCapacity;
+        let window = self.inner.settings.monitor.avoid_failed_hours * 3600;
+        let recently_failed = self.inner.watch.recently_failed(self.now(), window);
         for _ in 0..self.inner.settings.deploy_attempts {
+            let mut skip = avoid.clone();
+            skip.extend(recently_failed.iter().copied());
             let candidates = match self
                 .inner
                 .grid
-                .candidates(&need, &node.placement, &avoid, 1)
+                .candidates(&need, &node.placement, &skip, 1)
                 .await
             {
                 Ok(c) => c,
@@ -356,25 +361,32 @@ impl Service {
             .await;
             return Ok(());
         }
-        let service = self.clone();
-        let user = user.clone();
         self.say(
-            &user,
+            user,
             format!("Redeploying {} on another grid node…", node.name),
         )
         .await;
-        self.spawn(async move {
-            if let Err(e) = service.redeploy(&user, node).await {
-                tracing::error!(user = %user, error = %format!("{e:#}"), "redeploy failed");
-                service.say(&user, "Something went wrong on our side during the redeploy; your node was left as it was.").await;
-            }
-        })
-        .await;
+        self.spawn_redeploy(user, node).await;
         Ok(())
     }
 
+    /// Redeploys `node` in the background (from /redeploy, the alert's
+    /// button, or auto-heal).
+    pub(super) async fn spawn_redeploy(&self, user: &UserId, node: NodeRecord) {
+        let service = self.clone();
+        let user = user.clone();
+        self.spawn(async move {
+            if let Err(e) = service.redeploy(&user, node).await {
+                tracing::error!(user = %user, error = %format!("{e:#}"), "redeploy failed");
+                service.say(&user, "Something went wrong on our side during the redeploy; your node was left as it was. Please try /redeploy again in a minute.").await;
+            }
+        })
+        .await;
+    }
+
     /// Creates the new deployment first and cancels the old one only after,
-    /// so a failed redeploy leaves the node where it was.
+    /// so a failed redeploy leaves the node where it was. The new grid node
+    /// is never the current one, nor one that failed recently.
     async fn redeploy(&self, user: &UserId, node: NodeRecord) -> anyhow::Result<()> {
         let mut avoid = node.failed_on.clone();
         let old = node.placed.clone();
@@ -383,20 +395,29 @@ impl Service {
         }
         match self.place(user, &node, avoid).await? {
             Ok((placed, _)) => {
+                let _guard = self.inner.locks.lock(user).await;
+                let mut nodes = self.load_nodes(user)?;
+                // Another redeploy (a double tap), a delete or a pause may
+                // have happened meanwhile: then this placement is not wanted.
+                let current = nodes
+                    .get_mut(&node.name)
+                    .filter(|n| n.state == NodeState::Running && n.contract() == node.contract());
+                let Some(n) = current else {
+                    if let Err(e) = self.inner.grid.cancel(placed.contract).await {
+                        tracing::warn!(user = %user, contract = %placed.contract, error = %e, "could not cancel a superseded redeploy");
+                    }
+                    return Ok(());
+                };
+                n.placed = Some(placed);
+                n.outage = None;
+                let text = self.describe_running(n);
+                self.save_nodes(user, &nodes)?;
                 if let Some(old) = &old
                     && let Err(e) = self.inner.grid.cancel(old.contract).await
                 {
                     tracing::warn!(user = %user, contract = %old.contract, error = %e, "could not cancel the old contract");
                 }
-                let _guard = self.inner.locks.lock(user).await;
-                let mut nodes = self.load_nodes(user)?;
-                if let Some(n) = nodes.get_mut(&node.name) {
-                    n.placed = Some(placed);
-                    n.state = NodeState::Running;
-                    let text = self.describe_running(n);
-                    self.save_nodes(user, &nodes)?;
-                    self.say(user, format!("Redeployed. {text}")).await;
-                }
+                self.say(user, format!("Redeployed. {text}")).await;
             }
             Err((why, _)) => {
                 self.say(

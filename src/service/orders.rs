@@ -210,14 +210,6 @@ impl Service {
         request: &PaymentRequest,
         balance: Tft,
     ) -> anyhow::Result<()> {
-        let uri = request.tft_uri();
-        let png = crate::qr::png(&uri)?;
-        let text_fallback = crate::qr::unicode(&uri)?;
-        let minutes = request.expires_at.saturating_sub(self.now()) / 60;
-        let caption = format!(
-            "Scan with the ThreeFold Connect app to pay {} (your balance {} counts toward the order).\n\nTo: {}\nMemo: {} (required)\nValid for {minutes} minutes.",
-            request.amount, balance, request.address, request.memo
-        );
         let mut buttons = vec![];
         if self.inner.wallet.kind() == "sandbox" {
             buttons.push(vec![Button {
@@ -229,6 +221,30 @@ impl Service {
             label: "Cancel order".into(),
             data: format!("{CANCEL_ORDER}{order_id}"),
         }]);
+        let intro = format!(
+            "Scan with the ThreeFold Connect app to pay {} (your balance {} counts toward the order).",
+            request.amount, balance
+        );
+        self.show_qr(user, request, intro, buttons).await
+    }
+
+    /// Shows a payment request: the QR (the ThreeFold Connect `TFT:` link),
+    /// where to send, the memo, and the SEP-0007 link for other wallets.
+    pub(super) async fn show_qr(
+        &self,
+        user: &UserId,
+        request: &PaymentRequest,
+        intro: String,
+        buttons: Vec<Vec<Button>>,
+    ) -> anyhow::Result<()> {
+        let uri = request.tft_uri();
+        let png = crate::qr::png(&uri)?;
+        let text_fallback = crate::qr::unicode(&uri)?;
+        let minutes = request.expires_at.saturating_sub(self.now()) / 60;
+        let caption = format!(
+            "{intro}\n\nTo: {}\nMemo: {} (required)\nValid for {minutes} minutes.",
+            request.address, request.memo
+        );
         self.send(
             user,
             Outgoing::Image {
@@ -427,6 +443,11 @@ impl Service {
                 )
                 .await;
             }
+        }
+        // New money may end a grace period (or re-arm reminders).
+        if let Some(mut profile) = self.load_profile(user)? {
+            let mut nodes = self.load_nodes(user)?;
+            self.review_funding(user, &mut profile, &mut nodes).await?;
         }
         Ok(())
     }

@@ -5,7 +5,7 @@ use super::{Service, state_word};
 use crate::catalog::NodeType;
 use crate::grid::{ContractState, NodeStatus, WorkloadState};
 use crate::ids::UserId;
-use crate::money::Tft;
+use crate::lifecycle::{human_duration, utc_datetime};
 use crate::user::{NodeRecord, NodeState};
 
 impl Service {
@@ -33,25 +33,18 @@ impl Service {
     }
 
     pub(super) async fn show_balance(&self, user: &UserId) -> anyhow::Result<()> {
-        let balance = self
-            .load_profile(user)?
-            .map(|p| p.account.balance)
-            .unwrap_or_default();
+        let Some(profile) = self.load_profile(user)? else {
+            return Ok(());
+        };
         let nodes = self.load_nodes(user)?;
-        let per_hour = nodes
-            .live()
-            .filter(|n| n.state == NodeState::Running)
-            .fold(Tft::ZERO, |sum, n| sum.saturating_add(n.price_per_hour));
+        let balance = profile.account.balance;
         let mut text = format!(
-            "Balance: {balance}\nRunning nodes cost {} per day.",
-            per_hour.saturating_mul(24)
+            "Balance: {balance}\n{}",
+            self.runway_text(balance, &nodes, &profile)
         );
-        if per_hour.is_positive() {
-            let hours = balance.units() / per_hour.units();
-            text.push_str(&format!(
-                "\nFunded for about {} more ({hours} hours).",
-                human_hours(hours)
-            ));
+        text.push_str("\n/topup adds funds.");
+        if profile.funding.mute != crate::lifecycle::Mute::Nothing {
+            text.push_str(" (Reminders are muted; /unmute turns them back on.)");
         }
         self.say(user, text).await;
         Ok(())
@@ -62,6 +55,21 @@ impl Service {
             return Ok(());
         };
         let mut text = format!("{} — {}", node.name, state_word(&node.state));
+        if let Some(outage) = &node.outage {
+            text.push_str(&format!(
+                "\nDown since {} ({} ago): {}. /redeploy moves it.",
+                utc_datetime(outage.since),
+                human_duration(self.now().saturating_sub(outage.since)),
+                outage.reason
+            ));
+        }
+        if node.state == NodeState::Running {
+            text.push_str(if node.autoheal {
+                "\nAuto-heal: on (/autoheal to change)"
+            } else {
+                "\nAuto-heal: off (/autoheal to change)"
+            });
+        }
         if let Some(placed) = &node.placed {
             match self.grid().contract(placed.contract).await {
                 Ok(info) => {
@@ -186,13 +194,5 @@ impl Service {
             _ => {}
         }
         lines.join("\n")
-    }
-}
-
-fn human_hours(hours: i64) -> String {
-    if hours >= 48 {
-        format!("{} days", hours / 24)
-    } else {
-        format!("{hours} hours")
     }
 }

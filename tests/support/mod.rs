@@ -4,12 +4,15 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use jukebox::alerts::AlertLimits;
 use jukebox::channel::{MemoryOutbox, Outgoing};
 use jukebox::clock::ManualClock;
 use jukebox::config::Config;
 use jukebox::dialogue::{Button, Input};
+use jukebox::grid::sim::SimGrid;
 use jukebox::ids::UserId;
 use jukebox::service::Service;
+use jukebox::user::{NodeRecord, Nodes};
 
 pub mod fake_telegram;
 pub mod transcript;
@@ -20,6 +23,8 @@ pub const START: u64 = 1_795_392_000;
 pub struct TestApp {
     pub service: Service,
     pub outbox: Arc<MemoryOutbox>,
+    /// The embedded grid, for fault injection.
+    pub sim: SimGrid,
 }
 
 /// A config for tests: data in `dir`, the shipped dialogues, instant deploys.
@@ -32,6 +37,7 @@ pub fn test_config(dir: &Path, tweak: &dyn Fn(&mut Config)) -> Config {
     config.grid.sim.deploy_seconds = 0.0;
     config.grid.sim.deploy_failure_rate = 0.0;
     config.grid.sim.node_down_rate_per_hour = 0.0;
+    config.admin.operators = vec!["term:operator".into()];
     tweak(&mut config);
     config
 }
@@ -39,9 +45,44 @@ pub fn test_config(dir: &Path, tweak: &dyn Fn(&mut Config)) -> Config {
 impl TestApp {
     pub fn start(config: &Config, clock: Arc<ManualClock>) -> TestApp {
         let outbox = Arc::new(MemoryOutbox::default());
-        let service = jukebox::app::build_service(config, outbox.clone(), clock.clone())
-            .expect("service starts");
-        TestApp { service, outbox }
+        let app =
+            jukebox::app::build(config, outbox.clone(), clock.clone()).expect("service starts");
+        TestApp {
+            service: app.service,
+            outbox,
+            sim: app.sim.expect("tests run on the embedded grid"),
+        }
+    }
+
+    /// Hands every queued alert to the outbox. Rate limits are tested in
+    /// the alert queue's own tests; here they only would slow things down.
+    pub async fn deliver_alerts(&self) -> usize {
+        let unlimited = AlertLimits {
+            global_per_second: 1e6,
+            global_burst: 1e6,
+            per_user_per_second: 1e6,
+            per_user_burst: 1e6,
+        };
+        self.service
+            .alerts()
+            .drain(self.outbox.as_ref(), unlimited)
+            .await
+            .expect("alerts delivered")
+    }
+
+    /// The record of `user`'s node whose name starts with `prefix`.
+    pub fn node(&self, user: &UserId, prefix: &str) -> NodeRecord {
+        let nodes: Nodes = self
+            .service
+            .store()
+            .read(user, jukebox::user::NODES)
+            .expect("nodes readable")
+            .unwrap_or_default();
+        nodes
+            .nodes
+            .into_iter()
+            .find(|n| n.name.starts_with(prefix) && n.is_live())
+            .unwrap_or_else(|| panic!("{user} has no live node starting with {prefix:?}"))
     }
 
     pub async fn send(&self, user: &UserId, text: &str) {

@@ -2,16 +2,27 @@
 //!
 //! Each line is one directive:
 //! - `user NAME`: later lines act as `term:NAME`
-//! - `> TEXT`: the user sends TEXT
-//! - `press LABEL`: presses the button of the latest message whose label
-//!   starts with LABEL (the test fails if there is none)
+//! - `> TEXT`: the user sends TEXT (alerts queued by then are delivered, as
+//!   the service's dispatcher would; so are they after `press`)
+//! - `press LABEL`: presses the latest button whose label starts with LABEL,
+//!   looking at the newest message with buttons first and then further up,
+//!   as a user scrolls (the test fails if there is none)
 //! - `repress`: presses the previously pressed button again (double click)
 //! - `< TEXT`: something shown since the last input contains TEXT
 //! - `!< TEXT`: nothing shown since the last input contains TEXT
 //! - `buttons A | B`: the latest buttons start with these labels, in order
 //! - `wait`: lets background deployments finish
 //! - `restart`: stops the service and starts a new one on the same data dir
-//! - `hours N`: moves the clock N hours on and runs the billing sweep
+//! - `hours N`: moves the clock on N hours, one at a time, running the
+//!   billing sweep and delivering alerts after each
+//! - `minutes N`: moves the clock on N minutes (nothing else)
+//! - `sweep`: one monitor sweep, then delivers queued alerts; `sweep quiet`
+//!   leaves them queued, and `deliver` delivers them
+//! - `remember NODE` / `moved NODE`: notes the grid node hosting the user's
+//!   node NODE / checks it now runs on another grid node, one that is up
+//! - `count N TEXT`: exactly N things shown since the last input contain TEXT
+//! - `grid down|up NODE`: takes the grid node hosting the user's node whose
+//!   name starts with NODE down or up (also `workload` and `app`)
 //! - `nofile TEXT`: no file under the data dir contains TEXT (secrets at rest)
 //! - `set KEY VALUE` (before the first input): `failure_rate` of the grid
 //! - `#` starts a comment.
@@ -19,7 +30,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use jukebox::channel::Outgoing;
 use jukebox::clock::ManualClock;
+use jukebox::grid::NodeStatus;
 use jukebox::ids::UserId;
 
 use super::{START, TestApp, last_buttons, test_config, texts_for};
@@ -36,6 +49,7 @@ pub async fn run_file(name: &str) {
     let mut user = UserId::parse("term:alice").expect("valid id");
     let mut seen = 0usize;
     let mut last_pressed: Option<String> = None;
+    let mut remembered = None;
     // What earlier runs of the service showed; their buttons stay pressable
     // after a restart, as old Telegram messages do.
     let mut before_restart = Vec::new();
@@ -75,18 +89,23 @@ pub async fn run_file(name: &str) {
             ">" => {
                 seen = items.len();
                 a.send(&user, rest).await;
+                // The alert dispatcher runs all the time in the service.
+                a.deliver_alerts().await;
             }
             "press" => {
                 let buttons = last_buttons(&items, &user);
                 let button = buttons
                     .iter()
                     .find(|b| b.label.starts_with(rest))
+                    .cloned()
+                    .or_else(|| earlier_button(&items, &user, rest))
                     .unwrap_or_else(|| {
                         panic!("{at}: no button {rest:?}; buttons: {:?}", labels(&buttons))
                     });
                 seen = items.len();
                 last_pressed = Some(button.data.clone());
                 a.press(&user, &button.data).await;
+                a.deliver_alerts().await;
             }
             "repress" => {
                 let data = last_pressed
@@ -123,12 +142,70 @@ pub async fn run_file(name: &str) {
                 });
                 let fresh = TestApp::start(&config, clock.clone());
                 fresh.service.resume_pending().await.expect("resume");
+                fresh.service.load_watchlist().await.expect("watch list");
                 app = Some(fresh);
             }
             "hours" => {
                 let hours: u64 = rest.parse().expect("hours N");
-                clock.advance(hours * 3600);
-                a.service.bill_all().await.expect("billing");
+                for _ in 0..hours {
+                    clock.advance(3600);
+                    a.service.bill_all().await.expect("billing");
+                    a.deliver_alerts().await;
+                }
+            }
+            "minutes" => clock.advance(rest.parse::<u64>().expect("minutes N") * 60),
+            "sweep" => {
+                a.service.sweep().await;
+                a.service.wait_idle().await;
+                if rest != "quiet" {
+                    a.deliver_alerts().await;
+                }
+            }
+            "remember" => remembered = Some(a.node(&user, rest).placed.expect("placed").node.id),
+            "moved" => {
+                let now = a.node(&user, rest).placed.expect("placed").node.id;
+                let before = remembered.expect("remember NODE first");
+                assert_ne!(now, before, "{at}: still on grid node {now}");
+                let status = a.sim.node(now).expect("grid node exists").status;
+                assert_eq!(
+                    status,
+                    NodeStatus::Up,
+                    "{at}: moved to a grid node that is not up"
+                );
+            }
+            "deliver" => {
+                a.deliver_alerts().await;
+            }
+            "count" => {
+                let (n, text) = rest.split_once(' ').expect("count N TEXT");
+                let n: usize = n.parse().expect("a count");
+                let found = shown.iter().filter(|t| t.contains(text)).count();
+                assert_eq!(
+                    found,
+                    n,
+                    "{at}: shown since the last input:\n{}",
+                    shown.join("\n---\n")
+                );
+            }
+            "grid" | "workload" | "app" => {
+                let (direction, prefix) = rest.split_once(' ').expect("down|up NODE");
+                let placed = a.node(&user, prefix).placed.expect("placed");
+                let down = direction == "down";
+                let result = match word {
+                    "grid" => a.sim.set_node_status(
+                        placed.node.id,
+                        if down {
+                            NodeStatus::Down
+                        } else {
+                            NodeStatus::Up
+                        },
+                    ),
+                    "workload" if down => a.sim.fail_workload(placed.contract, "disk full"),
+                    "workload" => a.sim.restore_workload(placed.contract),
+                    _ if down => a.sim.fail_app(placed.contract, "port closed"),
+                    _ => a.sim.restore_app(placed.contract),
+                };
+                result.unwrap_or_else(|e| panic!("{at}: {e}"));
             }
             "nofile" => {
                 a.service.wait_idle().await;
@@ -138,6 +215,26 @@ pub async fn run_file(name: &str) {
             other => panic!("{at}: unknown directive {other:?}"),
         }
     }
+}
+
+/// The newest button starting with `label` in any message shown to `user`.
+fn earlier_button(
+    items: &[(UserId, Outgoing)],
+    user: &UserId,
+    label: &str,
+) -> Option<jukebox::dialogue::Button> {
+    items
+        .iter()
+        .rev()
+        .filter(|(u, _)| u == user)
+        .filter_map(|(_, item)| match item {
+            Outgoing::Message(m) => Some(&m.buttons),
+            Outgoing::Image { buttons, .. } => Some(buttons),
+            _ => None,
+        })
+        .flat_map(|rows| rows.iter().flatten())
+        .find(|b| b.label.starts_with(label))
+        .cloned()
 }
 
 /// Every file below `dir` whose bytes contain `needle`.

@@ -14,6 +14,7 @@ impl Turn<'_> {
         &self,
         kind: crate::dialogue::script::ActionKind,
         answers: Option<&std::collections::BTreeMap<String, Answer>>,
+        arg: Option<String>,
     ) -> Option<Action> {
         use crate::dialogue::script::ActionKind as K;
         let get = |k: &str| answers.and_then(|a| a.get(k)).map(|a| a.value.clone());
@@ -24,6 +25,12 @@ impl Turn<'_> {
             K::DeleteNode => Action::DeleteNode { node: get("node")? },
             K::RedeployNode => Action::RedeployNode { node: get("node")? },
             K::PlaceOrder => Action::PlaceOrder(self.order_draft()?),
+            K::TopUp => Action::TopUp { arg },
+            K::SetAutoheal => Action::SetAutoheal {
+                node: get("node")?,
+                on: get("autoheal")? == "on",
+            },
+            K::SetMute => Action::SetMute { what: get("mute")? },
         })
     }
 

@@ -116,6 +116,10 @@ impl AppProbe for SimGrid {
     async fn probe(&self, target: &ProbeTarget) -> AppHealth {
         app_health(&self.lock().state, target.contract)
     }
+
+    async fn probe_many(&self, targets: &[ProbeTarget], _concurrency: usize) -> Vec<AppHealth> {
+        SimGrid::probe_many(self, targets)
+    }
 }
 
 fn app_health(s: &State, contract: ContractId) -> AppHealth {

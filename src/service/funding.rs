@@ -1,0 +1,230 @@
+//! Acting on what a user's balance means (see `lifecycle::funding`):
+//! reminders, pausing nodes when the money runs out, resuming them after a
+//! top-up, deleting them when the grace period ends.
+
+use super::Service;
+use super::topup::with_top_up_buttons;
+use crate::alerts::Priority;
+use crate::dialogue::Message;
+use crate::ids::UserId;
+use crate::lifecycle::funding::runway_secs;
+use crate::lifecycle::{FundingDecision, human_duration, utc_datetime};
+use crate::money::Tft;
+use crate::user::{NodeState, Nodes, Profile};
+
+/// What the user's nodes cost per hour while running (paused ones count:
+/// resuming them costs that).
+pub(crate) fn burn_per_hour(nodes: &Nodes) -> Tft {
+    nodes
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.state, NodeState::Running | NodeState::Paused))
+        .fold(Tft::ZERO, |sum, n| sum.saturating_add(n.price_per_hour))
+}
+
+fn names_in(nodes: &Nodes, state: &NodeState) -> Vec<String> {
+    nodes
+        .nodes
+        .iter()
+        .filter(|n| &n.state == state)
+        .map(|n| n.name.clone())
+        .collect()
+}
+
+impl Service {
+    /// Applies the funding rules to `user` now and carries out what they
+    /// decide. The caller holds the user's lock and saves nothing itself:
+    /// nodes and profile are saved here when they change.
+    pub(super) async fn review_funding(
+        &self,
+        user: &UserId,
+        profile: &mut Profile,
+        nodes: &mut Nodes,
+    ) -> anyhow::Result<()> {
+        let now = self.now();
+        let rules = &self.inner.settings.funding;
+        let burn = burn_per_hour(nodes);
+        let before = profile.funding.clone();
+        let decisions = profile
+            .funding
+            .assess(profile.account.balance, burn, rules, now);
+        let mut nodes_changed = false;
+        // While in grace, every running node is paused: this also retries a
+        // pause the grid refused last time.
+        if profile.funding.grace.is_some() {
+            nodes_changed |= self.pause_running(user, nodes).await;
+        }
+        let mut alerts = Vec::new();
+        for decision in decisions {
+            match decision {
+                FundingDecision::Remind { threshold, runway } => {
+                    let text = format!(
+                        "💰 Your balance ({}) lasts about {} more at {} per day, until {}. Top up to keep your nodes running.",
+                        profile.account.balance,
+                        human_duration(runway),
+                        burn.saturating_mul(24),
+                        utc_datetime(now + runway)
+                    );
+                    alerts.push((
+                        Priority::Reminder,
+                        format!("remind:{threshold}:{now}"),
+                        with_top_up_buttons(text),
+                    ));
+                }
+                FundingDecision::EnterGrace { deletes_at } => {
+                    let paused = names_in(nodes, &NodeState::Paused);
+                    let text = format!(
+                        "⏸ Your balance ran out, so your nodes are paused: {}. They are kept until {} ({} from now); top up before then and they resume. After that they are deleted.",
+                        paused.join(", "),
+                        utc_datetime(deletes_at),
+                        human_duration(deletes_at.saturating_sub(now))
+                    );
+                    alerts.push((
+                        Priority::Notice,
+                        format!("grace:{now}"),
+                        with_top_up_buttons(text),
+                    ));
+                }
+                FundingDecision::GraceReminder { deletes_at } => {
+                    let text = format!(
+                        "⏸ Your nodes are still paused for lack of funds. They will be deleted on {} ({} from now) unless you top up.",
+                        utc_datetime(deletes_at),
+                        human_duration(deletes_at.saturating_sub(now))
+                    );
+                    alerts.push((
+                        Priority::Reminder,
+                        format!("grace-reminder:{now}"),
+                        with_top_up_buttons(text),
+                    ));
+                }
+                FundingDecision::Expire => {
+                    let expired = self.expire_paused(user, nodes).await;
+                    nodes_changed = true;
+                    if !expired.is_empty() {
+                        let text = format!(
+                            "🗑 Your paused nodes were deleted because the balance stayed empty for {} days: {}. Thank you for using Jukebox; /deploy starts new ones whenever you like.",
+                            rules.grace_secs / 86_400,
+                            expired.join(", ")
+                        );
+                        alerts.push((
+                            Priority::Notice,
+                            format!("expired:{now}"),
+                            Message::text(text),
+                        ));
+                    }
+                }
+                FundingDecision::Resume { runway } => {
+                    let resumed = self.resume_paused(user, nodes, now).await;
+                    nodes_changed = true;
+                    let text = format!(
+                        "▶️ Thank you! Your nodes are running again: {}. Your balance lasts about {} (until {}).",
+                        resumed.join(", "),
+                        human_duration(runway),
+                        utc_datetime(now + runway)
+                    );
+                    alerts.push((
+                        Priority::Notice,
+                        format!("resume:{now}"),
+                        Message::text(text),
+                    ));
+                }
+            }
+        }
+        if nodes_changed {
+            self.save_nodes(user, nodes)?;
+        }
+        if profile.funding != before {
+            self.save_profile(profile)?;
+        }
+        for (priority, key, message) in alerts {
+            self.raise(user, priority, key, message).await?;
+        }
+        Ok(())
+    }
+
+    /// Pauses every running node of `user` on the grid. Returns whether any
+    /// changed; one the grid refuses stays running and is retried next time.
+    async fn pause_running(&self, user: &UserId, nodes: &mut Nodes) -> bool {
+        let mut changed = false;
+        for node in nodes
+            .nodes
+            .iter_mut()
+            .filter(|n| n.state == NodeState::Running)
+        {
+            if let Some(contract) = node.contract()
+                && let Err(e) = self.inner.grid.set_paused(contract, true).await
+            {
+                tracing::warn!(user = %user, node = %node.name, error = %e, "could not pause a node; retried at the next billing sweep");
+                continue;
+            }
+            node.state = NodeState::Paused;
+            node.outage = None;
+            changed = true;
+            tracing::info!(user = %user, node = %node.name, "node paused: funds ran out");
+        }
+        changed
+    }
+
+    async fn resume_paused(&self, user: &UserId, nodes: &mut Nodes, now: u64) -> Vec<String> {
+        let mut resumed = Vec::new();
+        for node in nodes
+            .nodes
+            .iter_mut()
+            .filter(|n| n.state == NodeState::Paused)
+        {
+            if let Some(contract) = node.contract()
+                && let Err(e) = self.inner.grid.set_paused(contract, false).await
+            {
+                // It runs again as far as billing goes; the monitor reports
+                // it if the grid keeps it stopped.
+                tracing::warn!(user = %user, node = %node.name, error = %e, "the grid did not confirm a resume");
+            }
+            node.state = NodeState::Running;
+            node.billed_until = now;
+            resumed.push(node.name.clone());
+            tracing::info!(user = %user, node = %node.name, "node resumed after a top-up");
+        }
+        resumed
+    }
+
+    async fn expire_paused(&self, user: &UserId, nodes: &mut Nodes) -> Vec<String> {
+        let mut expired = Vec::new();
+        for node in nodes
+            .nodes
+            .iter_mut()
+            .filter(|n| n.state == NodeState::Paused)
+        {
+            if let Some(contract) = node.contract()
+                && let Err(e) = self.inner.grid.cancel(contract).await
+            {
+                tracing::warn!(user = %user, node = %node.name, contract = %contract, error = %e, "could not cancel an expired node's contract");
+            }
+            node.state = NodeState::Expired;
+            expired.push(node.name.clone());
+            tracing::info!(user = %user, node = %node.name, "node expired after the grace period");
+        }
+        expired
+    }
+
+    /// How long the balance lasts, for /balance.
+    pub(super) fn runway_text(&self, balance: Tft, nodes: &Nodes, profile: &Profile) -> String {
+        let burn = burn_per_hour(nodes);
+        let now = self.now();
+        if let Some(grace) = &profile.funding.grace {
+            return format!(
+                "Your nodes are paused: the balance ran out. Top up before {} or they are deleted.",
+                utc_datetime(grace.deletes_at(&self.inner.settings.funding))
+            );
+        }
+        match runway_secs(balance, burn) {
+            None => "Nothing is running, so nothing is spent.".into(),
+            Some(runway) => format!(
+                "Your nodes cost {} per day ({} per hour).\nFunded until about {} ({}).",
+                burn.saturating_mul(24),
+                burn,
+                utc_datetime(now + runway),
+                human_duration(runway)
+            ),
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! The monitor: checks every running node each interval (grid node status,
+//! contract and workload state, then the catalog's application check),
+//! confirms outages and recoveries, tells owners through the alert queue and
+//! redeploys nodes whose owners turned auto-heal on.
+
+use super::Service;
+use super::watch::Target;
+use crate::alerts::Priority;
+use crate::dialogue::{Button, Message};
+use crate::grid::{ContractInfo, ContractState, GridError, NodeStatus, WorkloadState};
+use crate::lifecycle::{Observation, Outage, Transition, human_duration};
+use crate::probe::{AppHealth, ProbeTarget};
+use crate::user::NodeState;
+
+/// Button data: redeploy this node now (from an outage alert).
+pub(super) const REDEPLOY: &str = "rd:";
+/// Button data: show this node's status.
+pub(super) const STATUS: &str = "st:";
+
+/// What one sweep saw, for logs, metrics and the benchmark.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    pub checked: usize,
+    pub healthy: usize,
+    pub unhealthy: usize,
+    /// The grid could not say (unreachable): no verdict, no alert.
+    pub unknown: usize,
+    pub went_down: usize,
+    pub came_back: usize,
+}
+
+/// What the grid alone says about a node.
+enum GridVerdict {
+    /// Fine on the grid; the application check decides.
+    Fine,
+    Bad(String),
+    Unknown,
+}
+
+fn grid_verdict(answer: Result<ContractInfo, GridError>) -> GridVerdict {
+    let info = match answer {
+        Ok(info) => info,
+        Err(GridError::UnknownContract(c)) => {
+            return GridVerdict::Bad(format!("its contract {c} is gone from the grid"));
+        }
+        Err(_) => return GridVerdict::Unknown,
+    };
+    match (info.node_status, &info.state, &info.workload) {
+        (NodeStatus::Down | NodeStatus::Standby, _, _) => {
+            GridVerdict::Bad(format!("grid node {} is down", info.node))
+        }
+        (_, ContractState::Deleted, _) | (_, _, WorkloadState::Deleted) => {
+            GridVerdict::Bad("its deployment was deleted on the grid".into())
+        }
+        (_, ContractState::GracePeriod, _) | (_, _, WorkloadState::Paused) => {
+            GridVerdict::Bad("the grid paused it".into())
+        }
+        (_, _, WorkloadState::Error(e)) => GridVerdict::Bad(format!("its workload failed ({e})")),
+        (_, _, WorkloadState::Init) => GridVerdict::Bad("its workload is not running".into()),
+        (NodeStatus::Up, ContractState::Created, WorkloadState::Ok) => GridVerdict::Fine,
+    }
+}
+
+impl Service {
+    /// Fills the watch list from the store; run once at start.
+    pub async fn load_watchlist(&self) -> anyhow::Result<usize> {
+        for user in self.store().list_users()? {
+            let nodes = self.load_nodes(&user)?;
+            self.inner.watch.sync(&user, &nodes);
+        }
+        Ok(self.inner.watch.len())
+    }
+
+    /// Nodes the monitor watches now.
+    pub fn watched(&self) -> usize {
+        self.inner.watch.len()
+    }
+
+    /// One check of every running node, in batches; acts on confirmed
+    /// changes. Errors of one node never stop the sweep.
+    pub async fn sweep(&self) -> SweepReport {
+        let settings = &self.inner.settings.monitor;
+        let targets = self.inner.watch.targets();
+        let mut report = SweepReport::default();
+        let mut transitions = Vec::new();
+        for batch in targets.chunks(settings.batch_size.max(1)) {
+            let ids: Vec<_> = batch.iter().map(|t| t.contract).collect();
+            let answers = match self.inner.grid.contracts(&ids).await {
+                Ok(a) if a.len() == batch.len() => a,
+                Ok(_) | Err(_) => {
+                    tracing::warn!(
+                        nodes = batch.len(),
+                        "the grid did not answer a monitor batch; no verdict this round"
+                    );
+                    report.unknown += batch.len();
+                    continue;
+                }
+            };
+            let mut observations = Vec::with_capacity(batch.len());
+            let mut to_probe = Vec::new();
+            for (target, answer) in batch.iter().zip(answers) {
+                match grid_verdict(answer) {
+                    GridVerdict::Fine => to_probe.push(target),
+                    GridVerdict::Bad(why) => {
+                        observations.push((target, Observation::Unhealthy(why)))
+                    }
+                    GridVerdict::Unknown => report.unknown += 1,
+                }
+            }
+            observations.extend(self.probe_all(&to_probe).await);
+            let now = self.now();
+            for (target, observation) in observations {
+                report.checked += 1;
+                match observation {
+                    Observation::Healthy => report.healthy += 1,
+                    Observation::Unhealthy(_) => report.unhealthy += 1,
+                }
+                if let Some(t) =
+                    self.inner
+                        .watch
+                        .observe(target, observation, now, settings.confirmations)
+                {
+                    transitions.push((target.clone(), t));
+                }
+            }
+        }
+        for (target, transition) in transitions {
+            match &transition {
+                Transition::WentDown(_) => report.went_down += 1,
+                Transition::CameBack { .. } => report.came_back += 1,
+            }
+            if let Err(e) = self.apply_transition(&target, transition).await {
+                tracing::error!(user = %target.user, node = %target.name, error = %format!("{e:#}"), "could not record a node's health change; it is seen again next sweep");
+            }
+        }
+        report
+    }
+
+    /// Runs the application checks of `targets`, a bounded number at once.
+    async fn probe_all<'t>(&self, targets: &[&'t Target]) -> Vec<(&'t Target, Observation)> {
+        let catalog = self.engine().catalog();
+        let (known, probes): (Vec<&Target>, Vec<ProbeTarget>) = targets
+            .iter()
+            .filter_map(|t| {
+                let (_, nt) = catalog.node_type(&t.chain, &t.node_type)?;
+                Some((
+                    *t,
+                    ProbeTarget {
+                        contract: t.contract,
+                        hosts: t.hosts.clone(),
+                        check: nt.health.clone(),
+                    },
+                ))
+            })
+            .unzip();
+        let answers = self
+            .inner
+            .probe
+            .probe_many(&probes, self.inner.settings.monitor.probe_concurrency)
+            .await;
+        known
+            .into_iter()
+            .zip(answers)
+            .map(|(target, health)| {
+                let observation = match health {
+                    AppHealth::Healthy => Observation::Healthy,
+                    AppHealth::Unhealthy(why) => {
+                        Observation::Unhealthy(format!("its application check failed: {why}"))
+                    }
+                };
+                (target, observation)
+            })
+            .collect()
+    }
+
+    /// Records a confirmed change in the node's record and tells the owner.
+    async fn apply_transition(
+        &self,
+        target: &Target,
+        transition: Transition,
+    ) -> anyhow::Result<()> {
+        let user = &target.user;
+        let _guard = self.inner.locks.lock(user).await;
+        let mut nodes = self.load_nodes(user)?;
+        let Some(node) = nodes
+            .get_mut(&target.name)
+            .filter(|n| n.state == NodeState::Running && n.contract() == Some(target.contract))
+        else {
+            return Ok(());
+        };
+        let now = self.now();
+        match transition {
+            Transition::WentDown(outage) => {
+                node.outage = Some(outage.clone());
+                let autoheal = node.autoheal;
+                let record = node.clone();
+                self.inner.watch.grid_node_failed(target.grid_node, now);
+                self.save_nodes(user, &nodes)?;
+                tracing::warn!(user = %user, node = %target.name, grid_node = %target.grid_node, reason = %outage.reason, "node down");
+                let message = down_message(&target.name, &outage, autoheal);
+                self.raise(
+                    user,
+                    Priority::Outage,
+                    format!("down:{}:{}", target.name, outage.since),
+                    message,
+                )
+                .await?;
+                if autoheal {
+                    self.spawn_redeploy(user, record).await;
+                }
+            }
+            Transition::CameBack { outage, down_for } => {
+                node.outage = None;
+                self.save_nodes(user, &nodes)?;
+                tracing::info!(user = %user, node = %target.name, down_secs = down_for, "node back");
+                let text = format!(
+                    "✅ {} is back up after {} down (it was down because {}).",
+                    target.name,
+                    human_duration(down_for),
+                    outage.reason
+                );
+                self.raise(
+                    user,
+                    Priority::Recovery,
+                    format!("up:{}:{}", target.name, outage.since),
+                    Message::text(text),
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn down_message(name: &str, outage: &Outage, autoheal: bool) -> Message {
+    if autoheal {
+        return Message::text(format!(
+            "⚠️ {name} is down: {}. Auto-heal is on, so I am moving it to another grid node now; I will tell you its new addresses.",
+            outage.reason
+        ));
+    }
+    Message {
+        text: format!(
+            "⚠️ {name} is down: {}. Redeploy moves it to another healthy grid node, keeping its name and settings. If it comes back by itself I will tell you. (/autoheal does this automatically.)",
+            outage.reason
+        ),
+        buttons: vec![vec![
+            Button {
+                label: "Redeploy now".into(),
+                data: format!("{REDEPLOY}{name}"),
+            },
+            Button {
+                label: "Status".into(),
+                data: format!("{STATUS}{name}"),
+            },
+        ]],
+    }
+}

@@ -1,0 +1,155 @@
+//! The monitor's watch list: every running node with its contract and its
+//! outage tracker, in memory.
+//!
+//! It is kept in step with the store at one choke point (every save of a
+//! user's nodes calls [`Watchlist::sync`]), so a sweep never reads 100,000
+//! node files; at start it is filled once from the store.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::grid::{ContractId, GridNodeId};
+use crate::ids::UserId;
+use crate::lifecycle::{Observation, Tracker, Transition};
+use crate::user::{NodeState, Nodes};
+
+/// One node the monitor checks.
+#[derive(Clone, Debug)]
+pub(crate) struct Watched {
+    pub name: String,
+    pub contract: ContractId,
+    pub grid_node: GridNodeId,
+    pub chain: String,
+    pub node_type: String,
+    /// Public addresses for the application check, best first.
+    pub hosts: Vec<String>,
+    pub tracker: Tracker,
+}
+
+/// A node to check in one sweep (a copy, so the list is not held locked).
+#[derive(Clone, Debug)]
+pub(crate) struct Target {
+    pub user: UserId,
+    pub name: String,
+    pub contract: ContractId,
+    pub grid_node: GridNodeId,
+    pub chain: String,
+    pub node_type: String,
+    pub hosts: Vec<String>,
+}
+
+#[derive(Default)]
+pub(crate) struct Watchlist {
+    users: Mutex<HashMap<UserId, Vec<Watched>>>,
+    /// Grid nodes recently found failing, and when, so redeploys avoid them.
+    failed_grid_nodes: Mutex<HashMap<GridNodeId, u64>>,
+}
+
+impl Watchlist {
+    fn users(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, Vec<Watched>>> {
+        // A panic while holding this lock cannot leave it half-updated in a
+        // way that matters (each update replaces one user's list).
+        self.users.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Makes the list match `nodes` for `user`: running, placed nodes are
+    /// watched; a node keeps its tracker while its contract is the same.
+    pub fn sync(&self, user: &UserId, nodes: &Nodes) {
+        let mut users = self.users();
+        let old = users.remove(user).unwrap_or_default();
+        let watched: Vec<Watched> = nodes
+            .nodes
+            .iter()
+            .filter(|n| n.state == NodeState::Running)
+            .filter_map(|n| {
+                let placed = n.placed.as_ref()?;
+                let tracker = old
+                    .iter()
+                    .find(|w| w.name == n.name && w.contract == placed.contract)
+                    .map(|w| w.tracker.clone())
+                    .unwrap_or_else(|| Tracker::new(n.outage.clone()));
+                let strip = |ip: &String| ip.split('/').next().unwrap_or(ip).to_owned();
+                let hosts = placed
+                    .ipv4
+                    .iter()
+                    .chain(placed.ipv6.iter())
+                    .map(strip)
+                    .collect();
+                Some(Watched {
+                    name: n.name.clone(),
+                    contract: placed.contract,
+                    grid_node: placed.node.id,
+                    chain: n.chain.clone(),
+                    node_type: n.node_type.clone(),
+                    hosts,
+                    tracker,
+                })
+            })
+            .collect();
+        if !watched.is_empty() {
+            users.insert(user.clone(), watched);
+        }
+    }
+
+    /// Everything to check now, in a stable order (by user, then node).
+    pub fn targets(&self) -> Vec<Target> {
+        let users = self.users();
+        let mut targets: Vec<Target> = users
+            .iter()
+            .flat_map(|(user, list)| {
+                list.iter().map(move |w| Target {
+                    user: user.clone(),
+                    name: w.name.clone(),
+                    contract: w.contract,
+                    grid_node: w.grid_node,
+                    chain: w.chain.clone(),
+                    node_type: w.node_type.clone(),
+                    hosts: w.hosts.clone(),
+                })
+            })
+            .collect();
+        targets.sort_by(|a, b| (&a.user, &a.name).cmp(&(&b.user, &b.name)));
+        targets
+    }
+
+    pub fn len(&self) -> usize {
+        self.users().values().map(Vec::len).sum()
+    }
+
+    /// Feeds one check of `target`. A check of a contract the node no
+    /// longer has (it was redeployed meanwhile) is dropped.
+    pub fn observe(
+        &self,
+        target: &Target,
+        observation: Observation,
+        now: u64,
+        confirmations: u32,
+    ) -> Option<Transition> {
+        let mut users = self.users();
+        let watched = users
+            .get_mut(&target.user)?
+            .iter_mut()
+            .find(|w| w.name == target.name && w.contract == target.contract)?;
+        watched.tracker.observe(observation, now, confirmations)
+    }
+
+    pub fn grid_node_failed(&self, node: GridNodeId, now: u64) {
+        let mut failed = self
+            .failed_grid_nodes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        failed.insert(node, now);
+    }
+
+    /// Grid nodes that failed within `window` seconds before `now`.
+    pub fn recently_failed(&self, now: u64, window: u64) -> Vec<GridNodeId> {
+        let mut failed = self
+            .failed_grid_nodes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        failed.retain(|_, at| now.saturating_sub(*at) < window);
+        let mut nodes: Vec<GridNodeId> = failed.keys().copied().collect();
+        nodes.sort();
+        nodes
+    }
+}
