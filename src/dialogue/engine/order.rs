@@ -124,7 +124,8 @@ impl Turn<'_> {
                     String::new()
                 }
             }
-            "node" => label("node"),
+            // The name alone: the button label also carries the node's state.
+            "node" => self.answer("node").unwrap_or_default(),
             "max_nodes" => self.engine.max_nodes.to_string(),
             "balance" => self.env.balance.to_string(),
             "ipv4_price" => selected
