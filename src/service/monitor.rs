@@ -84,7 +84,7 @@ impl Service {
         let mut report = SweepReport::default();
         let mut transitions = Vec::new();
         for batch in targets.chunks(settings.batch_size.max(1)) {
-            let ids: Vec<_> = batch.iter().map(|t| t.contract).collect();
+            let ids: Vec<_> = batch.iter().map(|t| t.node.contract).collect();
             let answers = match self.inner.grid.contracts(&ids).await {
                 Ok(a) if a.len() == batch.len() => a,
                 Ok(_) | Err(_) => {
@@ -130,7 +130,7 @@ impl Service {
                 Transition::CameBack { .. } => report.came_back += 1,
             }
             if let Err(e) = self.apply_transition(&target, transition).await {
-                tracing::error!(user = %target.user, node = %target.name, error = %format!("{e:#}"), "could not record a node's health change; it is seen again next sweep");
+                tracing::error!(user = %target.user, node = %target.node.name, error = %format!("{e:#}"), "could not record a node's health change; it is seen again next sweep");
             }
         }
         report
@@ -142,12 +142,12 @@ impl Service {
         let (known, probes): (Vec<&Target>, Vec<ProbeTarget>) = targets
             .iter()
             .filter_map(|t| {
-                let (_, nt) = catalog.node_type(&t.chain, &t.node_type)?;
+                let (_, nt) = catalog.node_type(&t.node.chain, &t.node.node_type)?;
                 Some((
                     *t,
                     ProbeTarget {
-                        contract: t.contract,
-                        hosts: t.hosts.clone(),
+                        contract: t.node.contract,
+                        hosts: t.node.hosts.clone(),
                         check: nt.health.clone(),
                     },
                 ))
@@ -182,10 +182,9 @@ impl Service {
         let user = &target.user;
         let _guard = self.inner.locks.lock(user).await;
         let mut nodes = self.load_nodes(user)?;
-        let Some(node) = nodes
-            .get_mut(&target.name)
-            .filter(|n| n.state == NodeState::Running && n.contract() == Some(target.contract))
-        else {
+        let Some(node) = nodes.get_mut(&target.node.name).filter(|n| {
+            n.state == NodeState::Running && n.contract() == Some(target.node.contract)
+        }) else {
             return Ok(());
         };
         let now = self.now();
@@ -194,14 +193,16 @@ impl Service {
                 node.outage = Some(outage.clone());
                 let autoheal = node.autoheal;
                 let record = node.clone();
-                self.inner.watch.grid_node_failed(target.grid_node, now);
+                self.inner
+                    .watch
+                    .grid_node_failed(target.node.grid_node, now);
                 self.save_nodes(user, &nodes)?;
-                tracing::warn!(user = %user, node = %target.name, grid_node = %target.grid_node, reason = %outage.reason, "node down");
-                let message = down_message(&target.name, &outage, autoheal);
+                tracing::warn!(user = %user, node = %target.node.name, grid_node = %target.node.grid_node, reason = %outage.reason, "node down");
+                let message = down_message(&target.node.name, &outage, autoheal);
                 self.raise(
                     user,
                     Priority::Outage,
-                    format!("down:{}:{}", target.name, outage.since),
+                    format!("down:{}:{}", target.node.name, outage.since),
                     message,
                 )
                 .await?;
@@ -212,17 +213,17 @@ impl Service {
             Transition::CameBack { outage, down_for } => {
                 node.outage = None;
                 self.save_nodes(user, &nodes)?;
-                tracing::info!(user = %user, node = %target.name, down_secs = down_for, "node back");
+                tracing::info!(user = %user, node = %target.node.name, down_secs = down_for, "node back");
                 let text = format!(
                     "✅ {} is back up after {} down (it was down because {}).",
-                    target.name,
+                    target.node.name,
                     human_duration(down_for),
                     outage.reason
                 );
                 self.raise(
                     user,
                     Priority::Recovery,
-                    format!("up:{}:{}", target.name, outage.since),
+                    format!("up:{}:{}", target.node.name, outage.since),
                     Message::text(text),
                 )
                 .await?;

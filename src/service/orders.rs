@@ -178,20 +178,11 @@ impl Service {
             .as_ref()
             .is_some_and(|p| !p.is_expired(now) && p.amount == due);
         if !reuse {
-            let request = PaymentRequest::new(
-                self.inner.wallet.as_ref(),
-                user.clone(),
+            let request = self.new_payment_request(
+                user,
                 due,
                 &format!("Jukebox order {}", order.id),
-                now,
-                self.inner.settings.payment_ttl_secs,
-            )?;
-            self.inner.store.write_global(
-                &format!("memos/{}", request.memo),
-                &MemoIndex {
-                    user: user.clone(),
-                    order: order.id.clone(),
-                },
+                &order.id,
             )?;
             stored.payment = Some(request);
             self.save_orders(user, &orders)?;
@@ -201,6 +192,33 @@ impl Service {
         };
         self.show_payment_request(user, &order.id, &request, balance)
             .await
+    }
+
+    /// A payment request with a fresh memo, indexed so the payment finds
+    /// its user and what it pays (`order`: an order id, or top-ups).
+    pub(super) fn new_payment_request(
+        &self,
+        user: &UserId,
+        amount: Tft,
+        note: &str,
+        order: &str,
+    ) -> anyhow::Result<PaymentRequest> {
+        let request = PaymentRequest::new(
+            self.inner.wallet.as_ref(),
+            user.clone(),
+            amount,
+            note,
+            self.now(),
+            self.inner.settings.payment_ttl_secs,
+        )?;
+        self.inner.store.write_global(
+            &format!("memos/{}", request.memo),
+            &MemoIndex {
+                user: user.clone(),
+                order: order.to_owned(),
+            },
+        )?;
+        Ok(request)
     }
 
     async fn show_payment_request(

@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Service;
 use super::funding::burn_per_hour;
-use super::{MemoIndex, Service};
 use crate::dialogue::{Button, Message};
 use crate::ids::UserId;
 use crate::money::Tft;
@@ -82,22 +82,7 @@ impl Service {
     }
 
     async fn request_top_up(&self, user: &UserId, amount: Tft) -> anyhow::Result<()> {
-        let now = self.now();
-        let request = PaymentRequest::new(
-            self.inner.wallet.as_ref(),
-            user.clone(),
-            amount,
-            "Jukebox top-up",
-            now,
-            self.inner.settings.payment_ttl_secs,
-        )?;
-        self.inner.store.write_global(
-            &format!("memos/{}", request.memo),
-            &MemoIndex {
-                user: user.clone(),
-                order: TOP_UP_ORDER.into(),
-            },
-        )?;
+        let request = self.new_payment_request(user, amount, "Jukebox top-up", TOP_UP_ORDER)?;
         let mut top_ups: TopUps = self.load_doc(user, TOP_UPS)?;
         top_ups.requests.push(request.clone());
         let excess = top_ups.requests.len().saturating_sub(KEEP);

@@ -13,9 +13,9 @@ use crate::ids::UserId;
 use crate::lifecycle::{Observation, Tracker, Transition};
 use crate::user::{NodeState, Nodes};
 
-/// One node the monitor checks.
+/// What the monitor needs to know to check one node.
 #[derive(Clone, Debug)]
-pub(crate) struct Watched {
+pub(crate) struct NodeFacts {
     pub name: String,
     pub contract: ContractId,
     pub grid_node: GridNodeId,
@@ -23,19 +23,20 @@ pub(crate) struct Watched {
     pub node_type: String,
     /// Public addresses for the application check, best first.
     pub hosts: Vec<String>,
-    pub tracker: Tracker,
+}
+
+/// One node the monitor checks, with its memory between checks.
+#[derive(Clone, Debug)]
+struct Watched {
+    facts: NodeFacts,
+    tracker: Tracker,
 }
 
 /// A node to check in one sweep (a copy, so the list is not held locked).
 #[derive(Clone, Debug)]
 pub(crate) struct Target {
     pub user: UserId,
-    pub name: String,
-    pub contract: ContractId,
-    pub grid_node: GridNodeId,
-    pub chain: String,
-    pub node_type: String,
-    pub hosts: Vec<String>,
+    pub node: NodeFacts,
 }
 
 #[derive(Default)]
@@ -65,7 +66,7 @@ impl Watchlist {
                 let placed = n.placed.as_ref()?;
                 let tracker = old
                     .iter()
-                    .find(|w| w.name == n.name && w.contract == placed.contract)
+                    .find(|w| w.facts.name == n.name && w.facts.contract == placed.contract)
                     .map(|w| w.tracker.clone())
                     .unwrap_or_else(|| Tracker::new(n.outage.clone()));
                 let strip = |ip: &String| ip.split('/').next().unwrap_or(ip).to_owned();
@@ -76,12 +77,14 @@ impl Watchlist {
                     .map(strip)
                     .collect();
                 Some(Watched {
-                    name: n.name.clone(),
-                    contract: placed.contract,
-                    grid_node: placed.node.id,
-                    chain: n.chain.clone(),
-                    node_type: n.node_type.clone(),
-                    hosts,
+                    facts: NodeFacts {
+                        name: n.name.clone(),
+                        contract: placed.contract,
+                        grid_node: placed.node.id,
+                        chain: n.chain.clone(),
+                        node_type: n.node_type.clone(),
+                        hosts,
+                    },
                     tracker,
                 })
             })
@@ -99,16 +102,11 @@ impl Watchlist {
             .flat_map(|(user, list)| {
                 list.iter().map(move |w| Target {
                     user: user.clone(),
-                    name: w.name.clone(),
-                    contract: w.contract,
-                    grid_node: w.grid_node,
-                    chain: w.chain.clone(),
-                    node_type: w.node_type.clone(),
-                    hosts: w.hosts.clone(),
+                    node: w.facts.clone(),
                 })
             })
             .collect();
-        targets.sort_by(|a, b| (&a.user, &a.name).cmp(&(&b.user, &b.name)));
+        targets.sort_by(|a, b| (&a.user, &a.node.name).cmp(&(&b.user, &b.node.name)));
         targets
     }
 
@@ -126,10 +124,9 @@ impl Watchlist {
         confirmations: u32,
     ) -> Option<Transition> {
         let mut users = self.users();
-        let watched = users
-            .get_mut(&target.user)?
-            .iter_mut()
-            .find(|w| w.name == target.name && w.contract == target.contract)?;
+        let watched = users.get_mut(&target.user)?.iter_mut().find(|w| {
+            w.facts.name == target.node.name && w.facts.contract == target.node.contract
+        })?;
         watched.tracker.observe(observation, now, confirmations)
     }
 
