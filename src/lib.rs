@@ -1,4 +1,5 @@
 //! Jukebox: run blockchain nodes on the ThreeFold Grid by chatting with a bot.
+pub mod admin;
 pub mod alerts;
 pub mod app;
 pub mod catalog;

@@ -26,6 +26,7 @@ use crate::probe::AppProbe;
 use crate::store::{Store, UserLocks, blocking_io};
 use crate::user::{self, NodeState, Nodes, Orders, Profile, StoredConversation};
 
+mod admin;
 mod alerting;
 mod billing;
 mod deploy;
@@ -118,6 +119,7 @@ struct Inner {
     outbox: Arc<dyn Outbox>,
     alerts: AlertQueue,
     watch: watch::Watchlist,
+    drafts: admin::Drafts,
     locks: UserLocks,
     clock: Arc<dyn Clock>,
     settings: ServiceSettings,
@@ -139,6 +141,7 @@ impl Service {
                 outbox: parts.outbox,
                 alerts: parts.alerts,
                 watch: watch::Watchlist::default(),
+                drafts: admin::Drafts::default(),
                 locks: UserLocks::new(),
                 clock: parts.clock,
                 settings: parts.settings,
@@ -218,6 +221,12 @@ impl Service {
         {
             tracing::debug!(user = %user, input_id = id, "ignoring a redelivered input");
             return Ok(());
+        }
+        stored.last_seen = self.now();
+        if profile.banned {
+            self.say(user, "Your account is suspended. Your nodes are not affected; please contact the operator of this Jukebox.").await;
+            stored.last_input_id = input_id.or(stored.last_input_id);
+            return self.save_conversation(user, &stored);
         }
         if self.outside_conversation(user, &input).await? {
             stored.last_input_id = input_id.or(stored.last_input_id);
@@ -328,6 +337,7 @@ impl Service {
                     self.top_up_days(user, days).await?;
                 } else if let Some(memo) = data.strip_prefix(topup::PAY_TOP_UP) {
                     self.pay_top_up(user, memo).await?;
+                } else if self.admin_button(user, data).await? {
                 } else {
                     return Ok(self.service_button(user, data).await?.is_some());
                 }
@@ -335,9 +345,13 @@ impl Service {
             Input::Command { name, arg } if name == "sandboxpay" => {
                 self.sandbox_pay_command(user, arg.as_deref()).await?;
             }
-            // Anyone else gets the engine's ordinary "unknown command".
-            Input::Command { name, arg } if name == "fault" && self.is_operator(user) => {
-                self.fault_command(user, arg.as_deref()).await?;
+            Input::Command { name, .. } if name == "deploy" => match self.maintenance() {
+                Some(text) => self.say(user, text).await,
+                None => return Ok(false),
+            },
+            // Non-operators fall through to the engine's "I don't know".
+            Input::Command { name, arg } => {
+                return self.admin_command(user, name, arg.as_deref()).await;
             }
             _ => return Ok(false),
         }
@@ -369,6 +383,7 @@ impl Service {
             account: Default::default(),
             blocked: false,
             funding: Default::default(),
+            banned: false,
         };
         self.save_profile(&profile)?;
         tracing::info!(user = %user, "new user; intermediate identity created");

@@ -38,6 +38,9 @@ pub struct Profile {
     /// Reminders sent, grace period, muted alerts.
     #[serde(default)]
     pub funding: FundingState,
+    /// An operator suspended this user: every input is refused politely.
+    #[serde(default)]
+    pub banned: bool,
 }
 
 /// The conversation document: engine state plus input de-duplication.
@@ -48,6 +51,9 @@ pub struct StoredConversation {
     /// redelivered input is ignored.
     #[serde(default)]
     pub last_input_id: Option<u64>,
+    /// When the user last wrote (unix seconds), for "active users".
+    #[serde(default)]
+    pub last_seen: u64,
 }
 
 /// A value kept for a node: plain, or sealed when secret.

@@ -38,4 +38,5 @@ transcripts! {
     fault_injection => "fault_injection.txt",
     funds_reminders_and_resume => "funds_reminders_and_resume.txt",
     funds_expiry => "funds_expiry.txt",
+    admin_commands => "admin_commands.txt",
 }

@@ -49,6 +49,14 @@ impl Service {
         let now = self.now();
         let mut orders = self.load_orders(user)?;
         let order_id = format!("o{seq}-{}", random_token(6));
+        let already_placed = orders
+            .orders
+            .iter()
+            .any(|o| o.id.starts_with(&format!("o{seq}-")));
+        if !already_placed && let Some(text) = self.maintenance() {
+            self.say(user, text).await;
+            return Ok(());
+        }
         if let Some(existing) = orders
             .orders
             .iter()

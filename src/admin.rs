@@ -1,0 +1,271 @@
+//! Operator reports over the whole store: what `/stats`, `/user` and
+//! `/nodes` show in chat. They only read, so they work on any data dir.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::ids::UserId;
+use crate::lifecycle::{human_duration, utc_datetime};
+use crate::money::Tft;
+use crate::store::Store;
+use crate::user::{self, NodeRecord, NodeState, Nodes, Profile, StoredConversation};
+
+/// Users who wrote within this long count as active.
+const ACTIVE_SECS: u64 = 7 * 86_400;
+
+/// The whole instance at a glance.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub users: u64,
+    pub active_users: u64,
+    pub blocked_users: u64,
+    pub banned_users: u64,
+    pub users_in_grace: u64,
+    /// Every node ever ordered, by state word.
+    pub nodes_by_state: BTreeMap<String, u64>,
+    /// Live nodes (pending, deploying, running, paused) by chain.
+    pub live_by_chain: BTreeMap<String, u64>,
+    pub nodes_down: u64,
+    pub total_balance: Tft,
+    pub burn_per_day: Tft,
+    /// Nodes created in the last 24 hours that run (or ran) and that failed.
+    pub deployed_24h: u64,
+    pub failed_24h: u64,
+}
+
+/// The short word for a node state in reports.
+pub fn state_key(state: &NodeState) -> &'static str {
+    match state {
+        NodeState::Pending => "pending",
+        NodeState::Deploying => "deploying",
+        NodeState::Running => "running",
+        NodeState::Paused => "paused",
+        NodeState::Failed(_) => "failed",
+        NodeState::Deleted => "deleted",
+        NodeState::Expired => "expired",
+    }
+}
+
+fn read_user(store: &Store, id: &UserId) -> anyhow::Result<(Option<Profile>, Nodes, u64)> {
+    let profile: Option<Profile> = store.read(id, user::PROFILE)?;
+    let nodes: Nodes = store.read(id, user::NODES)?.unwrap_or_default();
+    let conversation: Option<StoredConversation> = store.read(id, user::CONVERSATION)?;
+    let last_seen = conversation.map_or(0, |c| c.last_seen);
+    Ok((profile, nodes, last_seen))
+}
+
+/// Folds over every user (one read of three small records each).
+pub fn stats(store: &Store, now: u64) -> anyhow::Result<Stats> {
+    let mut s = Stats::default();
+    for id in store.list_users()? {
+        let (profile, nodes, last_seen) = match read_user(store, &id) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(user = %id, error = %format!("{e:#}"), "stats: skipping an unreadable user");
+                continue;
+            }
+        };
+        s.users += 1;
+        if now.saturating_sub(last_seen) < ACTIVE_SECS {
+            s.active_users += 1;
+        }
+        if let Some(p) = &profile {
+            s.blocked_users += u64::from(p.blocked);
+            s.banned_users += u64::from(p.banned);
+            s.users_in_grace += u64::from(p.funding.grace.is_some());
+            s.total_balance = s.total_balance.saturating_add(p.account.balance);
+        }
+        for n in &nodes.nodes {
+            *s.nodes_by_state
+                .entry(state_key(&n.state).into())
+                .or_default() += 1;
+            if n.is_live() {
+                *s.live_by_chain.entry(n.chain.clone()).or_default() += 1;
+            }
+            if n.state == NodeState::Running {
+                s.burn_per_day = s
+                    .burn_per_day
+                    .saturating_add(n.price_per_hour.saturating_mul(24));
+                s.nodes_down += u64::from(n.outage.is_some());
+            }
+            if now.saturating_sub(n.created_at) < 86_400 {
+                match n.state {
+                    NodeState::Failed(_) => s.failed_24h += 1,
+                    _ if n.placed.is_some() => s.deployed_24h += 1,
+                    _ => {}
+                }
+            }
+        }
+    }
+    Ok(s)
+}
+
+impl Stats {
+    pub fn render(&self) -> String {
+        let join = |m: &BTreeMap<String, u64>| {
+            if m.is_empty() {
+                "none".to_owned()
+            } else {
+                m.iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
+        format!(
+            "Users: {} ({} active in 7 days, {} blocked the bot, {} banned, {} in grace)\nNodes by state: {}\nLive nodes by chain: {}\nRunning nodes down now: {}\nBalances: {} in total; running nodes burn {} per day\nLast 24 h: {} deployed, {} failed",
+            self.users,
+            self.active_users,
+            self.blocked_users,
+            self.banned_users,
+            self.users_in_grace,
+            join(&self.nodes_by_state),
+            join(&self.live_by_chain),
+            self.nodes_down,
+            self.total_balance,
+            self.burn_per_day,
+            self.deployed_24h,
+            self.failed_24h
+        )
+    }
+}
+
+/// A user by id (`tg:123`), bare Telegram id (`123`) or display name
+/// (`@alice` or `alice`, case-insensitive; the first match in id order).
+pub fn find_user(store: &Store, query: &str) -> anyhow::Result<Option<UserId>> {
+    let query = query.trim();
+    let as_id = if query.contains(':') {
+        UserId::parse(query).ok()
+    } else if query.parse::<i64>().is_ok() {
+        UserId::parse(&format!("tg:{query}")).ok()
+    } else {
+        None
+    };
+    if let Some(id) = as_id {
+        return Ok(store.user_exists(&id).then_some(id));
+    }
+    // Telegram names are stored as "@name" when the user has one.
+    let wanted = query.trim_start_matches('@').to_lowercase();
+    for id in store.list_users()? {
+        let profile: Option<Profile> = store.read(&id, user::PROFILE)?;
+        if profile.is_some_and(|p| p.display_name.trim_start_matches('@').to_lowercase() == wanted)
+        {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
+}
+
+fn node_line(n: &NodeRecord) -> String {
+    let mut line = format!("• {} — {}", n.name, state_key(&n.state));
+    if let Some(p) = &n.placed {
+        let _ = write!(
+            line,
+            " · grid node {} ({}) · contract {}",
+            p.node.id, p.node.country, p.contract
+        );
+    }
+    if n.outage.is_some() {
+        line.push_str(" · DOWN");
+    }
+    if n.autoheal {
+        line.push_str(" · autoheal");
+    }
+    line
+}
+
+/// One user's profile, money, nodes and recent account history.
+pub fn user_report(store: &Store, id: &UserId, now: u64) -> anyhow::Result<String> {
+    let (profile, nodes, last_seen) = read_user(store, id)?;
+    let Some(p) = profile else {
+        return Ok(format!("{id} has no profile."));
+    };
+    let mut out = format!(
+        "{id} ({}) · joined {} · last seen {}\nTwin: {} · identity {}",
+        p.display_name,
+        utc_datetime(p.created_at),
+        if last_seen == 0 {
+            "never".to_owned()
+        } else {
+            format!("{} ago", human_duration(now.saturating_sub(last_seen)))
+        },
+        p.twin.map_or("none yet".to_owned(), |t| t.0.to_string()),
+        hex::encode(&p.identity.public_key[..8]),
+    );
+    let flags: Vec<&str> = [
+        (p.banned, "BANNED"),
+        (p.blocked, "blocked the bot"),
+        (p.funding.grace.is_some(), "in grace (nodes paused)"),
+    ]
+    .into_iter()
+    .filter_map(|(on, word)| on.then_some(word))
+    .collect();
+    if !flags.is_empty() {
+        let _ = write!(out, "\nFlags: {}", flags.join(", "));
+    }
+    let _ = write!(
+        out,
+        "\nBalance: {} · mute: {:?}",
+        p.account.balance, p.funding.mute
+    );
+    let _ = write!(out, "\nNodes ({}):", nodes.nodes.len());
+    for n in nodes.nodes.iter().rev().take(20) {
+        let _ = write!(out, "\n{}", node_line(n));
+    }
+    let recent: Vec<String> = p
+        .account
+        .entries
+        .iter()
+        .rev()
+        .take(5)
+        .map(|e| {
+            format!(
+                "• {} {:?} {} — {}",
+                utc_datetime(e.at),
+                e.kind,
+                e.amount,
+                e.note
+            )
+        })
+        .collect();
+    if !recent.is_empty() {
+        let _ = write!(out, "\nRecent money:\n{}", recent.join("\n"));
+    }
+    Ok(out)
+}
+
+/// Nodes of all users whose state, chain or name contains `filter`
+/// ("down" matches nodes with an outage), at most `limit` lines.
+pub fn nodes_report(store: &Store, filter: Option<&str>, limit: usize) -> anyhow::Result<String> {
+    let filter = filter
+        .map(|f| f.trim().to_lowercase())
+        .filter(|f| !f.is_empty());
+    let mut lines = Vec::new();
+    let mut total = 0usize;
+    for id in store.list_users()? {
+        let nodes: Nodes = store.read(&id, user::NODES)?.unwrap_or_default();
+        for n in &nodes.nodes {
+            let hit = match filter.as_deref() {
+                None => n.is_live(),
+                Some("down") => n.outage.is_some() && n.state == NodeState::Running,
+                Some(f) => state_key(&n.state) == f || n.chain == f || n.name.contains(f),
+            };
+            if hit {
+                total += 1;
+                if lines.len() < limit {
+                    lines.push(format!("{id}: {}", node_line(n)));
+                }
+            }
+        }
+    }
+    let what = filter.map_or("live".to_owned(), |f| format!("matching {f:?}"));
+    let mut out = format!("{total} node(s) {what}");
+    if total > lines.len() {
+        let _ = write!(out, " (first {} shown)", lines.len());
+    }
+    if !lines.is_empty() {
+        out.push_str(":\n");
+        out.push_str(&lines.join("\n"));
+    }
+    Ok(out)
+}

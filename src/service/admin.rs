@@ -1,0 +1,349 @@
+//! Operator commands in chat, for the ids in `admin.operators` only; anyone
+//! else gets the ordinary "I don't know /<command>". Reports come from
+//! `crate::admin`; this file carries out the actions.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::Service;
+use crate::alerts::{Alert, Priority};
+use crate::channel::Outgoing;
+use crate::dialogue::{Button, Message};
+use crate::ids::UserId;
+
+/// The global document holding the maintenance switch.
+const MAINTENANCE: &str = "maintenance";
+/// Button data: confirm or drop the operator's pending broadcast.
+const BROADCAST_YES: &str = "bc:yes";
+const BROADCAST_NO: &str = "bc:no";
+/// Most lines `/nodes` shows.
+const NODES_SHOWN: usize = 50;
+/// How often a broadcast's progress message is refreshed.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// The commands this file answers, for the operator's help.
+pub(super) const COMMANDS: &[&str] = &[
+    "admin",
+    "stats",
+    "user",
+    "nodes",
+    "broadcast",
+    "maintenance",
+    "ban",
+    "unban",
+    "forceredeploy",
+    "fault",
+];
+
+const HELP: &str = "Operator commands:
+/stats — users, nodes by state and chain, balances, last 24 h
+/user <id or @name> — profile, nodes, balance, recent money
+/nodes [filter] — nodes of all users (a state, a chain, part of a name, or \"down\")
+/broadcast <text> — a message to every user (asks to confirm; paced)
+/maintenance on|off [message] — refuse new deployments (running nodes untouched)
+/ban <id or @name>, /unban <id or @name>
+/forceredeploy <id or @name> <node> — move a user's node to another grid node
+/fault node <id> down|up, /fault workload|app <contract> down|up — embedded grid only";
+
+/// The maintenance switch, as stored.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Maintenance {
+    pub on: bool,
+    pub message: String,
+    pub by: String,
+    pub since: u64,
+}
+
+/// Broadcasts typed but not yet confirmed, by operator.
+#[derive(Default)]
+pub(super) struct Drafts(Mutex<HashMap<UserId, String>>);
+
+impl Drafts {
+    fn put(&self, operator: &UserId, text: String) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(operator.clone(), text);
+    }
+
+    fn take(&self, operator: &UserId) -> Option<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(operator)
+    }
+}
+
+impl Service {
+    /// The maintenance message when new deployments are refused.
+    pub(super) fn maintenance(&self) -> Option<String> {
+        let m: Maintenance = self.inner.store.read_global(MAINTENANCE).ok().flatten()?;
+        m.on.then(|| {
+            if m.message.is_empty() {
+                "New deployments are paused for maintenance. Your running nodes are not affected; please try again later.".to_owned()
+            } else {
+                format!("New deployments are paused for maintenance: {} Your running nodes are not affected.", m.message)
+            }
+        })
+    }
+
+    /// Handles an operator command or button. Returns false when `name`
+    /// is not one (the caller then treats it as ordinary input).
+    pub(super) async fn admin_command(
+        &self,
+        operator: &UserId,
+        name: &str,
+        arg: Option<&str>,
+    ) -> anyhow::Result<bool> {
+        if !COMMANDS.contains(&name) || !self.is_operator(operator) {
+            return Ok(false);
+        }
+        let arg = arg.map(str::trim).filter(|a| !a.is_empty());
+        tracing::info!(operator = %operator, command = name, "operator command");
+        let now = self.now();
+        let store = self.inner.store.clone();
+        let reply = match (name, arg) {
+            ("admin", _) => HELP.to_owned(),
+            ("stats", _) => {
+                let stats = crate::store::blocking_io(|| crate::admin::stats(&store, now))?;
+                let mut text = stats.render();
+                text.push_str(&format!(
+                    "\nMonitor watching {} node(s); alert queue {} waiting.",
+                    self.watched(),
+                    self.inner.alerts.depth()
+                ));
+                if let Some(m) = self.maintenance() {
+                    text.push_str(&format!("\nMAINTENANCE ON: {m}"));
+                }
+                text
+            }
+            ("user", Some(query)) => match self.find_user(query)? {
+                Some(id) => {
+                    crate::store::blocking_io(|| crate::admin::user_report(&store, &id, now))?
+                }
+                None => format!("No user matches {query:?}."),
+            },
+            ("nodes", filter) => crate::store::blocking_io(|| {
+                crate::admin::nodes_report(&store, filter, NODES_SHOWN)
+            })?,
+            ("broadcast", Some(text)) => {
+                self.inner.drafts.put(operator, text.to_owned());
+                self.send(
+                    operator,
+                    Outgoing::Message(Message {
+                        text: format!("Send this to every user?\n\n{text}"),
+                        buttons: vec![vec![
+                            Button {
+                                label: "Send to everyone".into(),
+                                data: BROADCAST_YES.into(),
+                            },
+                            Button {
+                                label: "Don't send".into(),
+                                data: BROADCAST_NO.into(),
+                            },
+                        ]],
+                    }),
+                )
+                .await;
+                return Ok(true);
+            }
+            ("maintenance", Some(arg)) => self.set_maintenance(operator, arg)?,
+            ("ban" | "unban", Some(query)) => self.set_banned(query, name == "ban").await?,
+            ("forceredeploy", Some(arg)) => match arg.split_once(' ') {
+                Some((query, node)) => match self.find_user(query)? {
+                    Some(id) => {
+                        tracing::warn!(operator = %operator, user = %id, node = node.trim(), "forced redeploy");
+                        return self
+                            .forced_redeploy(operator, &id, node.trim())
+                            .await
+                            .map(|_| true);
+                    }
+                    None => format!("No user matches {query:?}."),
+                },
+                None => "Usage: /forceredeploy <id or @name> <node>".into(),
+            },
+            ("fault", arg) => {
+                self.fault_command(operator, arg).await?;
+                return Ok(true);
+            }
+            _ => format!("/{name} needs an argument.\n\n{HELP}"),
+        };
+        self.say(operator, reply).await;
+        Ok(true)
+    }
+
+    /// The broadcast confirmation buttons. Returns false for other data.
+    pub(super) async fn admin_button(&self, operator: &UserId, data: &str) -> anyhow::Result<bool> {
+        if !(data == BROADCAST_YES || data == BROADCAST_NO) || !self.is_operator(operator) {
+            return Ok(false);
+        }
+        let Some(text) = self.inner.drafts.take(operator) else {
+            self.say(
+                operator,
+                "There is no broadcast waiting; send /broadcast <text>.",
+            )
+            .await;
+            return Ok(true);
+        };
+        if data == BROADCAST_NO {
+            self.say(operator, "Broadcast dropped; nothing was sent.")
+                .await;
+            return Ok(true);
+        }
+        self.broadcast(operator, text).await?;
+        Ok(true)
+    }
+
+    fn find_user(&self, query: &str) -> anyhow::Result<Option<UserId>> {
+        let store = &self.inner.store;
+        crate::store::blocking_io(|| crate::admin::find_user(store, query))
+    }
+
+    fn set_maintenance(&self, operator: &UserId, arg: &str) -> anyhow::Result<String> {
+        let (switch, message) = arg
+            .split_once(' ')
+            .map_or((arg, ""), |(s, m)| (s, m.trim()));
+        let on = match switch {
+            "on" => true,
+            "off" => false,
+            _ => return Ok("Usage: /maintenance on|off [message]".into()),
+        };
+        let m = Maintenance {
+            on,
+            message: message.chars().take(500).collect(),
+            by: operator.to_string(),
+            since: self.now(),
+        };
+        self.inner.store.write_global(MAINTENANCE, &m)?;
+        tracing::warn!(operator = %operator, on, "maintenance switched");
+        Ok(if on {
+            "Maintenance is ON: new deployments are refused with your message; running nodes, payments and everything else go on.".into()
+        } else {
+            "Maintenance is OFF: deployments are open again.".into()
+        })
+    }
+
+    async fn set_banned(&self, query: &str, banned: bool) -> anyhow::Result<String> {
+        let Some(id) = self.find_user(query)? else {
+            return Ok(format!("No user matches {query:?}."));
+        };
+        if self.is_operator(&id) {
+            return Ok(
+                "Operators cannot be banned; remove them from admin.operators first.".into(),
+            );
+        }
+        let _guard = self.inner.locks.lock(&id).await;
+        let Some(mut profile) = self.load_profile(&id)? else {
+            return Ok(format!("{id} has no profile."));
+        };
+        profile.banned = banned;
+        self.save_profile(&profile)?;
+        Ok(if banned {
+            format!(
+                "{id} is banned: every message gets a short refusal. Their nodes keep running and billing goes on; /unban {id} lifts it."
+            )
+        } else {
+            format!("{id} is no longer banned.")
+        })
+    }
+
+    async fn forced_redeploy(
+        &self,
+        operator: &UserId,
+        user: &UserId,
+        node: &str,
+    ) -> anyhow::Result<()> {
+        let nodes = self.load_nodes(user)?;
+        match nodes
+            .get(node)
+            .filter(|n| n.state == crate::user::NodeState::Running)
+            .cloned()
+        {
+            Some(record) => {
+                self.say(
+                    operator,
+                    format!("Redeploying {user}'s {node}; they are told the new addresses."),
+                )
+                .await;
+                self.say(
+                    user,
+                    format!("An operator is moving {node} to another grid node…"),
+                )
+                .await;
+                self.spawn_redeploy(user, record).await;
+            }
+            None => {
+                self.say(
+                    operator,
+                    format!("{user} has no running node named {node}."),
+                )
+                .await
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues `text` for every user who has not blocked the bot and is not
+    /// banned (the alert queue paces it), then reports progress.
+    async fn broadcast(&self, operator: &UserId, text: String) -> anyhow::Result<()> {
+        let now = self.now();
+        let tag = format!("broadcast:{now}");
+        let users = self.inner.store.list_users()?;
+        let mut queued = 0usize;
+        for chunk in users.chunks(1000) {
+            let mut batch = Vec::with_capacity(chunk.len());
+            for id in chunk {
+                match self.load_profile(id)? {
+                    Some(p) if !p.blocked && !p.banned => batch.push(Alert {
+                        key: format!("{id}:{tag}"),
+                        user: id.clone(),
+                        priority: Priority::Notice,
+                        message: Message::text(text.clone()),
+                        raised_at: now,
+                    }),
+                    _ => {}
+                }
+            }
+            queued += self.inner.alerts.enqueue(batch)?;
+        }
+        tracing::warn!(operator = %operator, users = queued, "broadcast queued");
+        let service = self.clone();
+        let operator = operator.clone();
+        tokio::spawn(async move { service.report_broadcast(&operator, &tag, queued).await });
+        Ok(())
+    }
+
+    async fn report_broadcast(&self, operator: &UserId, tag: &str, total: usize) {
+        let key = tag.to_owned();
+        loop {
+            let waiting = self
+                .inner
+                .alerts
+                .pending(usize::MAX)
+                .iter()
+                .filter(|a| a.key.ends_with(tag))
+                .count();
+            let sent = total.saturating_sub(waiting);
+            let text = if waiting == 0 {
+                format!("Broadcast done: sent to {sent} user(s).")
+            } else {
+                format!("Broadcast: {sent} of {total} sent…")
+            };
+            self.send(
+                operator,
+                Outgoing::Progress {
+                    key: key.clone(),
+                    text,
+                },
+            )
+            .await;
+            if waiting == 0 {
+                return;
+            }
+            tokio::time::sleep(PROGRESS_EVERY).await;
+        }
+    }
+}
