@@ -11,8 +11,10 @@ use crate::diagnostics::Diagnostics;
 use crate::pricing::PriceList;
 
 mod lifecycle;
+mod ops;
 
 pub use lifecycle::{AdminConfig, AlertsConfig, BillingConfig, MonitorConfig};
+pub use ops::OpsConfig;
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -30,6 +32,7 @@ pub struct Config {
     pub alerts: AlertsConfig,
     pub admin: AdminConfig,
     pub telegram: crate::chat::telegram::TelegramConfig,
+    pub ops: OpsConfig,
     pub log: LogConfig,
 }
 
@@ -75,6 +78,7 @@ impl Default for Config {
             alerts: AlertsConfig::default(),
             admin: AdminConfig::default(),
             telegram: Default::default(),
+            ops: OpsConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -200,6 +204,7 @@ impl Config {
             ("[monitor]", "monitor", config.monitor.validate()),
             ("[alerts]", "alerts", config.alerts.validate()),
             ("[admin]", "admin", config.admin.operator_ids().map(|_| ())),
+            ("[ops]", "ops", config.ops.validate()),
         ];
         for (header, name, result) in sections {
             if let Err(e) = result {
@@ -325,5 +330,15 @@ mod tests {
         let d = Config::parse("c.toml", text, &no_env).unwrap_err();
         assert_eq!(d.0[0].line, 1);
         assert!(d.0[0].message.contains("faults"), "{d}");
+    }
+
+    #[test]
+    fn ops_listen_is_checked_and_can_be_off() {
+        let c = Config::parse("c.toml", "[ops]\nlisten = \"\"\n", &no_env).unwrap();
+        assert_eq!(c.ops.listen(), None);
+        let text = "data_dir = \"x\"\n[ops]\nlisten = \"nowhere\"\n";
+        let d = Config::parse("c.toml", text, &no_env).unwrap_err();
+        assert_eq!(d.0[0].line, 2);
+        assert!(d.0[0].message.starts_with("ops: listen"), "{d}");
     }
 }

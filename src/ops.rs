@@ -1,0 +1,156 @@
+//! The operators' HTTP listener: `/healthz`, `/readyz` and `/metrics`.
+//!
+//! It is a separate listener from anything users reach (default
+//! 127.0.0.1:9090, `[ops] listen`), so probes and Prometheus scrapes never
+//! compete with chat traffic and it can stay on loopback or a private network.
+//! What "ready" means is behind the [`Readiness`] trait; this module knows
+//! nothing of the store or the grid.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio::task::JoinHandle;
+
+use crate::metrics::Metrics;
+
+#[cfg(test)]
+mod tests;
+
+/// Longest a readiness check or a gauge sample may take. A hung grid must
+/// turn into a failed check (and a scrape with stale gauges), not a hung
+/// probe: Kubernetes and Prometheus both give up around 10 s by default.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The Prometheus text format's content type.
+pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// What /readyz checks; each returns Err(reason) when not ready.
+#[async_trait]
+pub trait Readiness: Send + Sync {
+    async fn store_writable(&self) -> Result<(), String>;
+    async fn grid_reachable(&self) -> Result<(), String>;
+    /// Called right before /metrics renders, to set sampled gauges (nodes by
+    /// state, queue depth, users).
+    async fn sample(&self, metrics: &Metrics);
+}
+
+/// A running listener.
+pub struct OpsServer {
+    /// The address actually bound (the real port when asked for port 0).
+    pub addr: SocketAddr,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl OpsServer {
+    /// Waits until the listener has stopped: `stop` resolved and the requests
+    /// in flight were answered.
+    pub async fn stopped(self) -> anyhow::Result<()> {
+        self.task
+            .await
+            .context("the ops listener panicked")?
+            .context("the ops listener failed")
+    }
+}
+
+#[derive(Clone)]
+struct Ops {
+    metrics: Metrics,
+    readiness: Arc<dyn Readiness>,
+}
+
+/// Binds `listen` (e.g. "127.0.0.1:9090"; port 0 picks a free port) and
+/// serves until `stop` resolves:
+/// - `GET /healthz`: 200 "ok" as long as the process serves at all;
+/// - `GET /readyz`: 200 "ready", or 503 with one line per failed check
+///   ("store: <reason>", "grid: <reason>");
+/// - `GET /metrics`: the Prometheus text format, gauges sampled first;
+/// - anything else: 404.
+pub async fn serve(
+    listen: &str,
+    metrics: Metrics,
+    readiness: Arc<dyn Readiness>,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<OpsServer> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen:?} for the ops endpoints"))?;
+    let addr = listener
+        .local_addr()
+        .with_context(|| format!("no local address for {listen:?}"))?;
+    let app = router(Ops { metrics, readiness });
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+    });
+    tracing::info!(%addr, "ops endpoints (/healthz, /readyz, /metrics) listening");
+    Ok(OpsServer { addr, task })
+}
+
+fn router(ops: Ops) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
+        .with_state(ops)
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(ops): State<Ops>) -> (StatusCode, String) {
+    match check(ops.readiness.as_ref()).await {
+        Ok(()) => (StatusCode::OK, "ready\n".into()),
+        Err(failures) => (StatusCode::SERVICE_UNAVAILABLE, failures),
+    }
+}
+
+async fn metrics(State(ops): State<Ops>) -> impl IntoResponse {
+    let sampled = tokio::time::timeout(CHECK_TIMEOUT, ops.readiness.sample(&ops.metrics)).await;
+    if sampled.is_err() {
+        tracing::warn!("sampling gauges for /metrics timed out; they may be stale");
+    }
+    (
+        [(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)],
+        ops.metrics.render(),
+    )
+}
+
+/// Runs both checks at once, each bounded by [`CHECK_TIMEOUT`]; `Err` holds
+/// one line per failed check.
+async fn check(readiness: &dyn Readiness) -> Result<(), String> {
+    let (store, grid) = tokio::join!(
+        bounded(readiness.store_writable()),
+        bounded(readiness.grid_reachable())
+    );
+    let mut failures = String::new();
+    for (what, result) in [("store", store), ("grid", grid)] {
+        if let Err(reason) = result {
+            // One line per check, whatever the reason's text holds.
+            let reason = reason.replace(['\r', '\n'], " ");
+            failures.push_str(&format!("{what}: {reason}\n"));
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures)
+    }
+}
+
+async fn bounded(check: impl Future<Output = Result<(), String>>) -> Result<(), String> {
+    tokio::time::timeout(CHECK_TIMEOUT, check)
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {}s", CHECK_TIMEOUT.as_secs())))
+}
