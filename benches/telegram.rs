@@ -238,6 +238,8 @@ impl Bot {
              deploy_seconds = 0.0\n\
              deploy_failure_rate = 0.0\n\
              node_down_rate_per_hour = 0.0\n\
+             [ops]\n\
+             listen = \"127.0.0.1:0\"\n\
              [telegram]\n\
              poll_timeout_seconds = 2\n\
              chat_messages_per_second = 1000.0\n\

@@ -78,6 +78,7 @@ pub fn build(
         wallet: Arc::new(wallet),
         outbox,
         alerts,
+        metrics: crate::metrics::Metrics::new(),
         clock,
         settings: ServiceSettings {
             payment_ttl_secs: config.payments.request_ttl_minutes * 60,

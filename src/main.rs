@@ -153,6 +153,23 @@ async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> an
         Duration::from_secs(config.monitor.interval_seconds),
     ));
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let ops = match config.ops.listen() {
+        Some(listen) => {
+            let mut stopped = stopped.clone();
+            let server = jukebox::ops::serve(
+                listen,
+                service.metrics().clone(),
+                Arc::new(service.clone()),
+                async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                },
+            )
+            .await?;
+            tracing::info!(addr = %server.addr, "ops endpoints: /healthz /readyz /metrics");
+            Some(server)
+        }
+        None => None,
+    };
     let alerts = {
         let queue = service.alerts().clone();
         let limits = config.alerts.limits();
@@ -202,6 +219,9 @@ async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> an
         let _ = task.await;
     }
     let _ = alerts.await;
+    if let Some(ops) = ops {
+        let _ = ops.stopped().await;
+    }
     billing.abort();
     monitor.abort();
     if let Some(churn) = churn {

@@ -21,6 +21,7 @@ use crate::grid::Grid;
 use crate::grid::sim::SimGrid;
 use crate::ids::UserId;
 use crate::lifecycle::FundingRules;
+use crate::metrics::Metrics;
 use crate::payments::sandbox::SandboxWallet;
 use crate::probe::AppProbe;
 use crate::store::{Store, UserLocks, blocking_io};
@@ -33,6 +34,7 @@ mod deploy;
 mod funding;
 mod monitor;
 mod orders;
+mod readiness;
 mod topup;
 mod views;
 mod watch;
@@ -80,6 +82,7 @@ pub struct Parts {
     pub wallet: Arc<SandboxWallet>,
     pub outbox: Arc<dyn Outbox>,
     pub alerts: AlertQueue,
+    pub metrics: Metrics,
     pub clock: Arc<dyn Clock>,
     pub settings: ServiceSettings,
 }
@@ -118,6 +121,7 @@ struct Inner {
     wallet: Arc<SandboxWallet>,
     outbox: Arc<dyn Outbox>,
     alerts: AlertQueue,
+    metrics: Metrics,
     watch: watch::Watchlist,
     drafts: admin::Drafts,
     locks: UserLocks,
@@ -140,6 +144,7 @@ impl Service {
                 wallet: parts.wallet,
                 outbox: parts.outbox,
                 alerts: parts.alerts,
+                metrics: parts.metrics,
                 watch: watch::Watchlist::default(),
                 drafts: admin::Drafts::default(),
                 locks: UserLocks::new(),
@@ -202,6 +207,28 @@ impl Service {
     /// Handles one input from `user`. `input_id`, when the channel has one
     /// (Telegram's update_id), makes redelivered inputs harmless.
     pub async fn handle(
+        &self,
+        user: &UserId,
+        display_name: &str,
+        input: Input,
+        input_id: Option<u64>,
+    ) -> anyhow::Result<()> {
+        let started = std::time::Instant::now();
+        let result = self
+            .handle_locked(user, display_name, input, input_id)
+            .await;
+        self.inner
+            .metrics
+            .observe_update(user.channel(), started.elapsed().as_secs_f64());
+        result
+    }
+
+    /// The process-wide metrics (the ops listener renders them).
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    async fn handle_locked(
         &self,
         user: &UserId,
         display_name: &str,

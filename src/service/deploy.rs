@@ -196,6 +196,9 @@ impl Service {
             }
         }
         self.save_nodes(user, &nodes)?;
+        self.inner
+            .metrics
+            .deployment(if outcome.is_ok() { "ok" } else { "failed" });
         Ok(outcome.map(|(p, _)| p).map_err(|(why, _)| why))
     }
 
@@ -417,9 +420,11 @@ impl Service {
                 {
                     tracing::warn!(user = %user, contract = %old.contract, error = %e, "could not cancel the old contract");
                 }
+                self.inner.metrics.deployment("redeployed");
                 self.say(user, format!("Redeployed. {text}")).await;
             }
             Err((why, _)) => {
+                self.inner.metrics.deployment("redeploy_failed");
                 self.say(
                     user,
                     format!(

@@ -79,6 +79,18 @@ impl Service {
     /// One check of every running node, in batches; acts on confirmed
     /// changes. Errors of one node never stop the sweep.
     pub async fn sweep(&self) -> SweepReport {
+        let started = std::time::Instant::now();
+        let report = self.sweep_once().await;
+        self.inner.metrics.monitor_sweep(
+            started.elapsed().as_secs_f64(),
+            report.checked as u64,
+            report.went_down as u64,
+            report.came_back as u64,
+        );
+        report
+    }
+
+    async fn sweep_once(&self) -> SweepReport {
         let settings = &self.inner.settings.monitor;
         let targets = self.inner.watch.targets();
         let mut report = SweepReport::default();

@@ -226,6 +226,7 @@ impl Service {
                 order: order.to_owned(),
             },
         )?;
+        self.inner.metrics.payment_request();
         Ok(request)
     }
 
@@ -419,6 +420,7 @@ impl Service {
             return Ok(());
         }
         self.save_profile(&profile)?;
+        self.inner.metrics.payment_received();
         tracing::info!(user = %user, payment = %payment.id, amount = %payment.amount, "payment credited");
         let memo_order = match &payment.memo {
             Some(memo) => self

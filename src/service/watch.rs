@@ -114,6 +114,14 @@ impl Watchlist {
         self.users().values().map(Vec::len).sum()
     }
 
+    /// Nodes watched, and how many of them have a confirmed outage.
+    pub fn counts(&self) -> (usize, usize) {
+        let users = self.users();
+        let all = users.values().flatten();
+        let down = all.clone().filter(|w| w.tracker.outage.is_some()).count();
+        (users.values().map(Vec::len).sum(), down)
+    }
+
     /// Feeds one check of `target`. A check of a contract the node no
     /// longer has (it was redeployed meanwhile) is dropped.
     pub fn observe(
