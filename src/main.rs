@@ -173,6 +173,10 @@ async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> an
     let alerts = {
         let queue = service.alerts().clone();
         let limits = config.alerts.limits();
+        let routing = Arc::new(jukebox::metrics::CountingOutbox {
+            inner: routing,
+            metrics: service.metrics().clone(),
+        });
         let mut stopped = stopped.clone();
         tokio::spawn(async move {
             queue

@@ -404,3 +404,17 @@ fn valid_name(name: &str) -> bool {
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
+
+/// An outbox that counts what the alert queue hands it, then passes it on.
+pub struct CountingOutbox {
+    pub inner: std::sync::Arc<dyn crate::channel::Outbox>,
+    pub metrics: Metrics,
+}
+
+#[async_trait::async_trait]
+impl crate::channel::Outbox for CountingOutbox {
+    async fn send(&self, user: &crate::ids::UserId, item: crate::channel::Outgoing) {
+        self.inner.send(user, item).await;
+        self.metrics.alert_sent();
+    }
+}
