@@ -1,6 +1,7 @@
 //! Jukebox: run blockchain nodes on the ThreeFold Grid by chatting with a bot.
 pub mod alerts;
 pub mod app;
+pub mod audit;
 pub mod catalog;
 pub mod channel;
 pub mod chat;
