@@ -2,6 +2,7 @@
 pub mod admin;
 pub mod alerts;
 pub mod app;
+pub mod audit;
 pub mod catalog;
 pub mod channel;
 pub mod chat;

@@ -1,0 +1,126 @@
+//! The global trail's writer: group commit and rotation.
+//!
+//! Every event goes to the global file, so its fsync is the one every
+//! `record` waits for. Rather than queueing each caller behind the previous
+//! caller's fsync, callers add their lines to a shared batch, and whoever
+//! gets the file next writes and fsyncs the whole batch and acknowledges
+//! everyone in it (group commit): under load, many events share one fsync.
+//!
+//! When the current file has grown past the rotation size it is renamed to
+//! `global-<n>.jsonl` (n one more than the largest there) and a fresh
+//! `global.jsonl` is started. Rotated files are kept.
+
+use std::io;
+use std::mem;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use super::append::{AppendFile, sync_dir};
+use super::lock;
+use super::tail::{GLOBAL_FILE, rotated_files};
+
+/// How one batch went; an error as text because every caller in the batch
+/// gets a copy.
+type Outcome = Result<(), String>;
+
+pub(super) struct Global {
+    root: PathBuf,
+    rotate_bytes: u64,
+    /// Lines waiting for the next write. A std mutex held only to move
+    /// bytes, never across IO.
+    batch: Mutex<Batch>,
+    /// Held while writing and fsyncing; whoever holds it writes the batch.
+    current: Mutex<Current>,
+}
+
+#[derive(Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    waiters: Vec<Arc<OnceLock<Outcome>>>,
+}
+
+struct Current {
+    /// `None` after a rotation whose fresh file could not be opened yet.
+    file: Option<AppendFile>,
+    /// The number the next rotated file gets.
+    next: u64,
+}
+
+impl Global {
+    pub fn open(root: &Path, rotate_bytes: u64) -> io::Result<Global> {
+        let next = rotated_files(root)?.last().map_or(1, |(n, _)| n + 1);
+        let file = AppendFile::open(&root.join(GLOBAL_FILE))?;
+        Ok(Global {
+            root: root.to_owned(),
+            rotate_bytes,
+            batch: Mutex::new(Batch::default()),
+            current: Mutex::new(Current {
+                file: Some(file),
+                next,
+            }),
+        })
+    }
+
+    /// Appends whole lines durably; returns once they are fsynced.
+    pub fn append(&self, bytes: &[u8]) -> anyhow::Result<()> {
+        let mine = Arc::new(OnceLock::new());
+        {
+            let mut batch = lock(&self.batch);
+            batch.bytes.extend_from_slice(bytes);
+            batch.waiters.push(Arc::clone(&mine));
+        }
+        let mut current = lock(&self.current);
+        // Whoever held the file before may have written our lines already.
+        // If not, they are still in the batch: a writer acknowledges all it
+        // took before letting go of the file.
+        if mine.get().is_none() {
+            let batch = mem::take(&mut *lock(&self.batch));
+            let outcome = self.write(&mut current, &batch.bytes);
+            for waiter in batch.waiters {
+                let _ = waiter.set(outcome.clone());
+            }
+        }
+        drop(current);
+        match mine.get() {
+            Some(Ok(())) => Ok(()),
+            Some(Err(e)) => Err(anyhow::anyhow!("{e}")),
+            None => unreachable!("the batch holding these lines was written"),
+        }
+    }
+
+    fn write(&self, current: &mut Current, bytes: &[u8]) -> Outcome {
+        let path = self.root.join(GLOBAL_FILE);
+        let file = match &mut current.file {
+            Some(file) => file,
+            slot @ None => slot.insert(
+                AppendFile::open(&path).map_err(|e| format!("opening {}: {e}", path.display()))?,
+            ),
+        };
+        file.append(bytes)
+            .map_err(|e| format!("appending to {}: {e}", path.display()))?;
+        if file.len() >= self.rotate_bytes
+            && let Err(e) = self.rotate(current)
+        {
+            // The lines are durable; rotation is retried after the next append.
+            tracing::warn!(root = %self.root.display(), error = %e,
+                "cannot rotate the global audit trail");
+        }
+        Ok(())
+    }
+
+    fn rotate(&self, current: &mut Current) -> io::Result<()> {
+        let Some(file) = &current.file else {
+            return Ok(());
+        };
+        let to = self.root.join(format!("global-{}.jsonl", current.next));
+        std::fs::rename(file.path(), &to)?;
+        // From here on the open descriptor is the rotated file: never append
+        // to it again.
+        current.file = None;
+        current.next += 1;
+        sync_dir(&self.root)?;
+        tracing::info!(to = %to.display(), "rotated the global audit trail");
+        current.file = Some(AppendFile::open(&self.root.join(GLOBAL_FILE))?);
+        Ok(())
+    }
+}
