@@ -57,8 +57,14 @@ pub fn build(
     // dir, where the key file may be being created.
     let env_key = std::env::var("JUKEBOX_MASTER_KEY").ok();
     let master = MasterKey::load_or_create(&config.master_key_path(), env_key.as_deref())?;
-    let store = Store::open(&config.data_dir)
-        .with_context(|| format!("opening data dir {}", config.data_dir.display()))?;
+    let store = Arc::new(
+        Store::open(&config.data_dir)
+            .with_context(|| format!("opening data dir {}", config.data_dir.display()))?,
+    );
+    let audit = {
+        let store = store.clone();
+        crate::audit::AuditLog::open(&config.data_dir.join("audit"), move |u| store.user_dir(u))?
+    };
     let sim = SimGrid::open(&config.data_dir.join("grid-sim"), config.grid.sim.clone())?;
     let wallet = SandboxWallet::open(&config.data_dir.join("sandbox-wallet"))?;
     let alerts = AlertQueue::open(&config.data_dir.join("alerts"))?;
@@ -68,7 +74,7 @@ pub fn build(
         .map_err(|e| anyhow::anyhow!("admin.{e}"))?;
     let service = Service::new(Parts {
         engine: Arc::new(engine),
-        store: Arc::new(store),
+        store,
         master: Arc::new(master),
         grid: Arc::new(sim.clone()),
         // SIMULATION: the embedded grid's nodes have no real address to
@@ -79,6 +85,7 @@ pub fn build(
         outbox,
         alerts,
         metrics: crate::metrics::Metrics::new(),
+        audit,
         clock,
         settings: ServiceSettings {
             payment_ttl_secs: config.payments.request_ttl_minutes * 60,

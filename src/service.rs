@@ -29,6 +29,7 @@ use crate::user::{self, NodeState, Nodes, Orders, Profile, StoredConversation};
 
 mod admin;
 mod alerting;
+mod audit_trail;
 mod billing;
 mod deploy;
 mod funding;
@@ -83,6 +84,7 @@ pub struct Parts {
     pub outbox: Arc<dyn Outbox>,
     pub alerts: AlertQueue,
     pub metrics: Metrics,
+    pub audit: crate::audit::AuditLog,
     pub clock: Arc<dyn Clock>,
     pub settings: ServiceSettings,
 }
@@ -122,6 +124,7 @@ struct Inner {
     outbox: Arc<dyn Outbox>,
     alerts: AlertQueue,
     metrics: Metrics,
+    audit: crate::audit::AuditLog,
     watch: watch::Watchlist,
     drafts: admin::Drafts,
     locks: UserLocks,
@@ -145,6 +148,7 @@ impl Service {
                 outbox: parts.outbox,
                 alerts: parts.alerts,
                 metrics: parts.metrics,
+                audit: parts.audit,
                 watch: watch::Watchlist::default(),
                 drafts: admin::Drafts::default(),
                 locks: UserLocks::new(),

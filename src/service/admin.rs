@@ -103,6 +103,19 @@ impl Service {
         }
         let arg = arg.map(str::trim).filter(|a| !a.is_empty());
         tracing::info!(operator = %operator, command = name, "operator command");
+        // Actions on one user are recorded in their trail by the action itself.
+        if !matches!(
+            name,
+            "admin" | "stats" | "user" | "nodes" | "ban" | "unban" | "forceredeploy"
+        ) {
+            self.audit(
+                operator.as_str(),
+                None,
+                &format!("admin.{name}"),
+                None,
+                arg.unwrap_or(""),
+            );
+        }
         let now = self.now();
         let store = self.inner.store.clone();
         let reply = match (name, arg) {
@@ -110,6 +123,16 @@ impl Service {
             ("stats", _) => {
                 let stats = crate::store::blocking_io(|| crate::admin::stats(&store, now))?;
                 let mut text = stats.render();
+                let day = self.inner.audit.count_since(now.saturating_sub(86_400))?;
+                let count = |k: &str| day.get(k).copied().unwrap_or(0);
+                text.push_str(&format!(
+                    "\nAudit, last 24 h: {} deployed, {} failed, {} redeployed, {} down, {} payments",
+                    count("node.running"),
+                    count("node.failed"),
+                    count("node.redeployed"),
+                    count("node.down"),
+                    count("payment.credited")
+                ));
                 text.push_str(&format!(
                     "\nMonitor watching {} node(s); alert queue {} waiting.",
                     self.watched(),
@@ -122,7 +145,23 @@ impl Service {
             }
             ("user", Some(query)) => match self.find_user(query)? {
                 Some(id) => {
-                    crate::store::blocking_io(|| crate::admin::user_report(&store, &id, now))?
+                    let mut text =
+                        crate::store::blocking_io(|| crate::admin::user_report(&store, &id, now))?;
+                    let events = self.inner.audit.recent_for(&id, 10)?;
+                    if !events.is_empty() {
+                        text.push_str("\nRecent events:");
+                        for e in events {
+                            text.push_str(&format!(
+                                "\n• {} {} {}{} — {}",
+                                crate::lifecycle::utc_datetime(e.at),
+                                e.actor,
+                                e.kind,
+                                e.node.map(|n| format!(" {n}")).unwrap_or_default(),
+                                e.detail
+                            ));
+                        }
+                    }
+                    text
                 }
                 None => format!("No user matches {query:?}."),
             },
@@ -151,7 +190,9 @@ impl Service {
                 return Ok(true);
             }
             ("maintenance", Some(arg)) => self.set_maintenance(operator, arg)?,
-            ("ban" | "unban", Some(query)) => self.set_banned(query, name == "ban").await?,
+            ("ban" | "unban", Some(query)) => {
+                self.set_banned(operator, query, name == "ban").await?
+            }
             ("forceredeploy", Some(arg)) => match arg.split_once(' ') {
                 Some((query, node)) => match self.find_user(query)? {
                     Some(id) => {
@@ -226,7 +267,12 @@ impl Service {
         })
     }
 
-    async fn set_banned(&self, query: &str, banned: bool) -> anyhow::Result<String> {
+    async fn set_banned(
+        &self,
+        operator: &UserId,
+        query: &str,
+        banned: bool,
+    ) -> anyhow::Result<String> {
         let Some(id) = self.find_user(query)? else {
             return Ok(format!("No user matches {query:?}."));
         };
@@ -241,6 +287,8 @@ impl Service {
         };
         profile.banned = banned;
         self.save_profile(&profile)?;
+        let kind = if banned { "admin.ban" } else { "admin.unban" };
+        self.audit(operator.as_str(), Some(&id), kind, None, "");
         Ok(if banned {
             format!(
                 "{id} is banned: every message gets a short refusal. Their nodes keep running and billing goes on; /unban {id} lifts it."
@@ -263,6 +311,13 @@ impl Service {
             .cloned()
         {
             Some(record) => {
+                self.audit(
+                    operator.as_str(),
+                    Some(user),
+                    "admin.forceredeploy",
+                    Some(node),
+                    "",
+                );
                 self.say(
                     operator,
                     format!("Redeploying {user}'s {node}; they are told the new addresses."),

@@ -199,6 +199,25 @@ impl Service {
         self.inner
             .metrics
             .deployment(if outcome.is_ok() { "ok" } else { "failed" });
+        match &outcome {
+            Ok((placed, _)) => self.audit(
+                super::audit_trail::SYSTEM,
+                Some(user),
+                "node.running",
+                Some(name),
+                format!(
+                    "deployed on grid node {}, contract {}",
+                    placed.node.id, placed.contract
+                ),
+            ),
+            Err((why, _)) => self.audit(
+                super::audit_trail::SYSTEM,
+                Some(user),
+                "node.failed",
+                Some(name),
+                why.clone(),
+            ),
+        }
         Ok(outcome.map(|(p, _)| p).map_err(|(why, _)| why))
     }
 
@@ -421,10 +440,31 @@ impl Service {
                     tracing::warn!(user = %user, contract = %old.contract, error = %e, "could not cancel the old contract");
                 }
                 self.inner.metrics.deployment("redeployed");
+                self.audit(
+                    super::audit_trail::SYSTEM,
+                    Some(user),
+                    "node.redeployed",
+                    Some(&node.name),
+                    format!(
+                        "from {} to {}",
+                        old.as_ref().map_or("nowhere".to_owned(), |o| format!(
+                            "grid node {} (contract {})",
+                            o.node.id, o.contract
+                        )),
+                        text.lines().nth(1).unwrap_or_default()
+                    ),
+                );
                 self.say(user, format!("Redeployed. {text}")).await;
             }
             Err((why, _)) => {
                 self.inner.metrics.deployment("redeploy_failed");
+                self.audit(
+                    super::audit_trail::SYSTEM,
+                    Some(user),
+                    "node.redeploy_failed",
+                    Some(&node.name),
+                    why.clone(),
+                );
                 self.say(
                     user,
                     format!(

@@ -161,6 +161,13 @@ impl Service {
             node.outage = None;
             changed = true;
             tracing::info!(user = %user, node = %node.name, "node paused: funds ran out");
+            self.audit(
+                super::audit_trail::SYSTEM,
+                Some(user),
+                "node.paused",
+                Some(&node.name),
+                "funds ran out",
+            );
         }
         changed
     }
@@ -183,6 +190,13 @@ impl Service {
             node.billed_until = now;
             resumed.push(node.name.clone());
             tracing::info!(user = %user, node = %node.name, "node resumed after a top-up");
+            self.audit(
+                super::audit_trail::SYSTEM,
+                Some(user),
+                "node.resumed",
+                Some(&node.name),
+                "after a top-up",
+            );
         }
         resumed
     }
@@ -202,6 +216,13 @@ impl Service {
             node.state = NodeState::Expired;
             expired.push(node.name.clone());
             tracing::info!(user = %user, node = %node.name, "node expired after the grace period");
+            self.audit(
+                super::audit_trail::SYSTEM,
+                Some(user),
+                "node.expired",
+                Some(&node.name),
+                "grace period over",
+            );
         }
         expired
     }

@@ -210,6 +210,13 @@ impl Service {
                     .grid_node_failed(target.node.grid_node, now);
                 self.save_nodes(user, &nodes)?;
                 tracing::warn!(user = %user, node = %target.node.name, grid_node = %target.node.grid_node, reason = %outage.reason, "node down");
+                self.audit(
+                    super::audit_trail::SYSTEM,
+                    Some(user),
+                    "node.down",
+                    Some(&target.node.name),
+                    outage.reason.clone(),
+                );
                 let message = down_message(&target.node.name, &outage, autoheal);
                 self.raise(
                     user,
@@ -226,6 +233,13 @@ impl Service {
                 node.outage = None;
                 self.save_nodes(user, &nodes)?;
                 tracing::info!(user = %user, node = %target.node.name, down_secs = down_for, "node back");
+                self.audit(
+                    super::audit_trail::SYSTEM,
+                    Some(user),
+                    "node.up",
+                    Some(&target.node.name),
+                    format!("back after {down_for} s"),
+                );
                 let text = format!(
                     "✅ {} is back up after {} down (it was down because {}).",
                     target.node.name,

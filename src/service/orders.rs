@@ -227,6 +227,13 @@ impl Service {
             },
         )?;
         self.inner.metrics.payment_request();
+        self.audit(
+            user.as_str(),
+            Some(user),
+            "payment.requested",
+            None,
+            format!("{amount} for {order}, memo {}", request.memo),
+        );
         Ok(request)
     }
 
@@ -421,6 +428,18 @@ impl Service {
         }
         self.save_profile(&profile)?;
         self.inner.metrics.payment_received();
+        self.audit(
+            super::audit_trail::SYSTEM,
+            Some(user),
+            "payment.credited",
+            None,
+            format!(
+                "{} (payment {}, memo {})",
+                payment.amount,
+                payment.id,
+                payment.memo.as_deref().unwrap_or("none")
+            ),
+        );
         tracing::info!(user = %user, payment = %payment.id, amount = %payment.amount, "payment credited");
         let memo_order = match &payment.memo {
             Some(memo) => self

@@ -127,6 +127,13 @@ impl Service {
         }
         self.save_nodes(user, &nodes)?;
         tracing::info!(user = %user, node = %name, "node deleted");
+        self.audit(
+            user.as_str(),
+            Some(user),
+            "node.deleted",
+            Some(name),
+            "deleted by its owner",
+        );
         self.say(
             user,
             format!("Deleted {name}. It no longer costs anything."),
