@@ -60,6 +60,8 @@ pub struct PaymentsConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
     pub level: String,
+    /// "text" (readable, the default) or "json" (one object per line).
+    pub format: String,
 }
 
 impl Default for Config {
@@ -106,6 +108,7 @@ impl Default for LogConfig {
     fn default() -> LogConfig {
         LogConfig {
             level: "info".into(),
+            format: "text".into(),
         }
     }
 }
@@ -115,6 +118,7 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("JUKEBOX_DATA_DIR", "data_dir"),
     ("JUKEBOX_DIALOGUES_DIR", "dialogues_dir"),
     ("JUKEBOX_LOG", "log.level"),
+    ("JUKEBOX_LOG_FORMAT", "log.format"),
 ];
 
 impl Config {
@@ -156,6 +160,9 @@ impl Config {
         }
         if let Some(v) = env("JUKEBOX_LOG") {
             config.log.level = v;
+        }
+        if let Some(v) = env("JUKEBOX_LOG_FORMAT") {
+            config.log.format = v;
         }
         let at = |key: &str| line_of_key(text, key);
         if !(1..=100).contains(&config.max_nodes_per_order) {
@@ -219,6 +226,16 @@ impl Config {
         }
         if let Err(e) = config.telegram.validate() {
             diags.push(file, at("[telegram]"), format!("telegram: {e}"));
+        }
+        if !matches!(config.log.format.as_str(), "text" | "json") {
+            diags.push(
+                file,
+                at("format"),
+                format!(
+                    "log.format {:?} must be \"text\" or \"json\"",
+                    config.log.format
+                ),
+            );
         }
         if tracing_subscriber::EnvFilter::try_new(&config.log.level).is_err() {
             diags.push(

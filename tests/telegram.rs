@@ -528,6 +528,10 @@ mod bot_end_to_end {
         }
 
         fn start(&mut self, tg: &FakeTelegram) {
+            self.start_with_log_format(tg, "text");
+        }
+
+        fn start_with_log_format(&mut self, tg: &FakeTelegram, format: &str) {
             let log = std::fs::File::create(self.dir.path().join("jukebox.log")).expect("log file");
             let child = Command::new(env!("CARGO_BIN_EXE_jukebox"))
                 .arg("--config")
@@ -535,6 +539,7 @@ mod bot_end_to_end {
                 .arg("run")
                 .envs(tg.env())
                 .env("JUKEBOX_LOG", "info,jukebox=debug")
+                .env("JUKEBOX_LOG_FORMAT", format)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(log)
@@ -860,7 +865,8 @@ mod bot_end_to_end {
     async fn every_node_type_deploys_over_telegram() {
         let tg = FakeTelegram::start();
         let mut bot = Bot::fast();
-        bot.start(&tg);
+        // JSON logs here, so the secret scan below also covers that format.
+        bot.start_with_log_format(&tg, "json");
         tg.wait_for_requests("getUpdates", 1, WAIT)
             .await
             .expect("the bot polls");
@@ -920,5 +926,36 @@ mod bot_end_to_end {
         // Secrets never travel back to the chat in full.
         assert_eq!(count(&tg, 102, &hex64), 0);
         assert_eq!(count(&tg, 106, "correct horse battery"), 0);
+
+        // Nor into the logs (debug level, JSON): not the bot token, not a
+        // secret setting, not the master key.
+        let status = bot.terminate();
+        assert!(status.success(), "exit {status:?}");
+        let log = bot.log();
+        let lines: Vec<serde_json::Value> = log
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l["fields"]["user"] == "tg:106" && l["fields"]["node"].is_string()),
+            "user and node ids are fields:\n{log}"
+        );
+        let master_key = std::fs::read_to_string(bot.dir.path().join("data/master.key"))
+            .expect("master key file");
+        let token_secret = crate::support::fake_telegram::TOKEN
+            .split(':')
+            .nth(1)
+            .expect("token");
+        for secret in [
+            token_secret,
+            master_key.trim(),
+            hex64.as_str(),
+            "correct horse battery",
+            "0123456789abcdef0123",
+        ] {
+            assert!(!log.contains(secret), "a secret is in the log: {secret}");
+        }
     }
 }
