@@ -269,3 +269,81 @@ pub fn nodes_report(store: &Store, filter: Option<&str>, limit: usize) -> anyhow
     }
     Ok(out)
 }
+
+/// A user's recent audit events, newest first, one line each.
+pub fn events_text(events: &[crate::audit::Event]) -> String {
+    if events.is_empty() {
+        return String::new();
+    }
+    let mut text = "\nRecent events:".to_owned();
+    for e in events {
+        let node = e
+            .node
+            .as_deref()
+            .map(|n| format!(" {n}"))
+            .unwrap_or_default();
+        let _ = write!(
+            text,
+            "\n• {} {} {}{node} — {}",
+            utc_datetime(e.at),
+            e.actor,
+            e.kind,
+            e.detail
+        );
+    }
+    text
+}
+
+/// The last day of the global audit trail, counted by kind.
+pub fn audit_day_line(counts: &BTreeMap<String, u64>) -> String {
+    let count = |k: &str| counts.get(k).copied().unwrap_or(0);
+    format!(
+        "\nAudit, last 24 h: {} deployed, {} failed, {} redeployed, {} down, {} payments",
+        count("node.running"),
+        count("node.failed"),
+        count("node.redeployed"),
+        count("node.down"),
+        count("payment.credited")
+    )
+}
+
+/// What `jukebox admin` can show.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OfflineReport {
+    Stats,
+    User(String),
+    Nodes(Option<String>),
+}
+
+/// `jukebox admin ...`: a report read straight from `data_dir`, without
+/// its lock, so it works whether or not the service is running.
+pub fn offline(
+    data_dir: &std::path::Path,
+    report: &OfflineReport,
+    now: u64,
+) -> anyhow::Result<String> {
+    let store = Store::open_read_only(data_dir)?;
+    let audit_root = data_dir.join("audit");
+    Ok(match report {
+        OfflineReport::Stats => {
+            let mut text = stats(&store, now)?.render();
+            if audit_root.is_dir() {
+                let day = crate::audit::read_count_since(&audit_root, now.saturating_sub(86_400))?;
+                text.push_str(&audit_day_line(&day));
+            }
+            text
+        }
+        OfflineReport::User(query) => match find_user(&store, query)? {
+            Some(id) => {
+                let mut text = user_report(&store, &id, now)?;
+                let trail = store.user_dir(&id).join(crate::audit::USER_TRAIL);
+                if trail.is_file() {
+                    text.push_str(&events_text(&crate::audit::read_recent(&trail, 10)?));
+                }
+                text
+            }
+            None => anyhow::bail!("no user matches {query:?}"),
+        },
+        OfflineReport::Nodes(filter) => nodes_report(&store, filter.as_deref(), usize::MAX)?,
+    })
+}

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use jukebox::admin::OfflineReport;
 use jukebox::channel::RoutingOutbox;
 use jukebox::chat::telegram::{self, RateLimiter, Telegram, TelegramOutbox};
 use jukebox::chat::terminal::{self, TerminalOutbox};
@@ -33,12 +34,31 @@ enum Command {
     Run,
     /// Validate config, scripts and catalog without starting anything.
     Check,
+    /// Operator reports read from the data dir (works while the service runs).
+    Admin {
+        #[command(subcommand)]
+        report: AdminReport,
+    },
     /// Chat with Jukebox from this terminal (or a script piped to stdin).
     Chat {
         /// Who you are, e.g. alice (becomes the user id term:alice).
         #[arg(long)]
         user: String,
     },
+}
+
+#[derive(Subcommand)]
+enum AdminReport {
+    /// Users, nodes by state and chain, balances, the last 24 hours.
+    Stats,
+    /// One user's profile, nodes, money and recent events.
+    User {
+        /// A user id (tg:123, term:alice), a bare Telegram id, or @name.
+        query: String,
+    },
+    /// Nodes of all users: live ones, or those matching a state, a chain,
+    /// part of a name, or "down".
+    Nodes { filter: Option<String> },
 }
 
 fn main() -> std::process::ExitCode {
@@ -58,6 +78,19 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         return Ok(check(&cli.config));
     }
     let config = jukebox::app::load_config(&cli.config)?;
+    if let Command::Admin { report } = &command {
+        let report = match report {
+            AdminReport::Stats => OfflineReport::Stats,
+            AdminReport::User { query } => OfflineReport::User(query.clone()),
+            AdminReport::Nodes { filter } => OfflineReport::Nodes(filter.clone()),
+        };
+        let now = jukebox::clock::Clock::now(&jukebox::clock::SystemClock);
+        println!(
+            "{}",
+            jukebox::admin::offline(&config.data_dir, &report, now)?
+        );
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
     let chat_user = match &command {
         Command::Chat { user } => Some(user.clone()),
         _ if std::io::stdin().is_terminal() => {
@@ -73,8 +106,10 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     };
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| default_level.to_owned());
     let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "info".into());
+    // Colours only on a terminal: log files and journald get plain text.
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     if config.log.format == "json" {
         logs.json().init();
@@ -168,7 +203,6 @@ async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> an
                 },
             )
             .await?;
-            tracing::info!(addr = %server.addr, "ops endpoints: /healthz /readyz /metrics");
             Some(server)
         }
         None => None,

@@ -52,7 +52,8 @@ const CLEAN_MARKER: &str = "CLEAN_SHUTDOWN";
 pub struct Store {
     root: PathBuf,
     /// The kernel releases the `flock` when this is closed (drop or crash).
-    _lock: File,
+    /// None for a read-only store, which takes no lock.
+    _lock: Option<File>,
     /// Set once `open` fully succeeded; only then may `Drop` vouch that no
     /// temp files were left behind.
     mark_clean_on_drop: bool,
@@ -74,7 +75,7 @@ impl Store {
         let lock = take_lock(data_dir)?;
         let mut store = Store {
             root: data_dir.to_owned(),
-            _lock: lock,
+            _lock: Some(lock),
             mark_clean_on_drop: false,
         };
         for dir in [store.users_root(), store.global_root()] {
@@ -99,6 +100,32 @@ impl Store {
         }
         store.mark_clean_on_drop = true;
         Ok(store)
+    }
+
+    /// Opens an existing data dir for reading only, without its lock, so
+    /// operators can inspect it while the service runs (`jukebox admin`).
+    /// Every record read is whole (writes are atomic renames); a report
+    /// spanning many users may mix moments. Writes fail with `ReadOnly`.
+    pub fn open_read_only(data_dir: &Path) -> Result<Store, StoreError> {
+        let users = data_dir.join(USERS_DIR);
+        if !users.is_dir() {
+            return Err(StoreError::io(&users)(std::io::Error::new(
+                ErrorKind::NotFound,
+                "not a Jukebox data dir (no users directory)",
+            )));
+        }
+        Ok(Store {
+            root: data_dir.to_owned(),
+            _lock: None,
+            mark_clean_on_drop: false,
+        })
+    }
+
+    fn writable(&self) -> Result<(), StoreError> {
+        if self._lock.is_none() {
+            return Err(StoreError::ReadOnly(self.root.clone()));
+        }
+        Ok(())
     }
 
     pub fn root(&self) -> &Path {
@@ -131,6 +158,7 @@ impl Store {
         doc: &str,
         value: &T,
     ) -> Result<(), StoreError> {
+        self.writable()?;
         names::check_doc(doc)?;
         write_record(
             &self.user_dir(user).join(format!("{doc}{RECORD_EXT}")),
@@ -140,6 +168,7 @@ impl Store {
 
     /// Deletes a user record; deleting a missing record is not an error.
     pub fn delete(&self, user: &UserId, doc: &str) -> Result<(), StoreError> {
+        self.writable()?;
         names::check_doc(doc)?;
         delete_record(&self.user_dir(user).join(format!("{doc}{RECORD_EXT}")))
     }
@@ -152,12 +181,14 @@ impl Store {
 
     /// Atomically writes `<root>/global/<name>.json`, creating `dir/` if needed.
     pub fn write_global<T: Serialize>(&self, name: &str, value: &T) -> Result<(), StoreError> {
+        self.writable()?;
         names::check_global(name)?;
         write_record(&self.global_path(name), value)
     }
 
     /// Deletes a global record; deleting a missing record is not an error.
     pub fn delete_global(&self, name: &str) -> Result<(), StoreError> {
+        self.writable()?;
         names::check_global(name)?;
         delete_record(&self.global_path(name))
     }

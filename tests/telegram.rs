@@ -701,6 +701,39 @@ mod bot_end_to_end {
         let violations = tg.rate_limit_violations(5, 30);
         assert!(violations.is_empty(), "{violations:?}");
 
+        // The ops listener (port 0 in tests; its address is logged) serves
+        // the series operators scrape.
+        let log = bot.log();
+        let addr = log
+            .lines()
+            .find(|l| l.contains("ops endpoints"))
+            .and_then(|l| l.split("addr=").nth(1))
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(|a| a.trim_end_matches(|c: char| !c.is_ascii_digit()).to_owned())
+            .unwrap_or_else(|| panic!("no ops address in the log:\n{log}"));
+        let metrics = reqwest::get(format!("http://{addr}/metrics"))
+            .await
+            .expect("metrics answer")
+            .text()
+            .await
+            .expect("metrics body");
+        for series in [
+            "jukebox_updates_total{channel=\"tg\"}",
+            "jukebox_step_duration_seconds_bucket",
+            "jukebox_deployments_total{result=\"ok\"} 1",
+            "jukebox_deployments_total{result=\"redeployed\"} 1",
+            "jukebox_payment_requests_total 1",
+            "jukebox_payments_received_total 1",
+            "jukebox_alert_queue_depth",
+            "jukebox_nodes_watched 0",
+        ] {
+            assert!(metrics.contains(series), "no {series} in:\n{metrics}");
+        }
+        let ready = reqwest::get(format!("http://{addr}/readyz"))
+            .await
+            .expect("readyz");
+        assert_eq!(ready.status().as_u16(), 200);
+
         let status = bot.terminate();
         assert!(status.success(), "exit {status:?}; log:\n{}", bot.log());
         assert!(!bot.log().contains("panicked"), "{}", bot.log());

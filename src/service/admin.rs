@@ -124,15 +124,7 @@ impl Service {
                 let stats = crate::store::blocking_io(|| crate::admin::stats(&store, now))?;
                 let mut text = stats.render();
                 let day = self.inner.audit.count_since(now.saturating_sub(86_400))?;
-                let count = |k: &str| day.get(k).copied().unwrap_or(0);
-                text.push_str(&format!(
-                    "\nAudit, last 24 h: {} deployed, {} failed, {} redeployed, {} down, {} payments",
-                    count("node.running"),
-                    count("node.failed"),
-                    count("node.redeployed"),
-                    count("node.down"),
-                    count("payment.credited")
-                ));
+                text.push_str(&crate::admin::audit_day_line(&day));
                 text.push_str(&format!(
                     "\nMonitor watching {} node(s); alert queue {} waiting.",
                     self.watched(),
@@ -148,19 +140,7 @@ impl Service {
                     let mut text =
                         crate::store::blocking_io(|| crate::admin::user_report(&store, &id, now))?;
                     let events = self.inner.audit.recent_for(&id, 10)?;
-                    if !events.is_empty() {
-                        text.push_str("\nRecent events:");
-                        for e in events {
-                            text.push_str(&format!(
-                                "\n• {} {} {}{} — {}",
-                                crate::lifecycle::utc_datetime(e.at),
-                                e.actor,
-                                e.kind,
-                                e.node.map(|n| format!(" {n}")).unwrap_or_default(),
-                                e.detail
-                            ));
-                        }
-                    }
+                    text.push_str(&crate::admin::events_text(&events));
                     text
                 }
                 None => format!("No user matches {query:?}."),

@@ -28,6 +28,9 @@ pub enum StoreError {
     /// A document or global name outside `[a-z0-9_-]` (the text is escaped).
     #[error("invalid record name {0:?}: use 1-64 lowercase letters, digits, '_' or '-'")]
     BadName(String),
+    /// A store opened with `Store::open_read_only` was asked to write.
+    #[error("the data dir {} is open read-only", .0.display())]
+    ReadOnly(PathBuf),
 }
 
 impl StoreError {
