@@ -127,6 +127,8 @@ struct Inner {
     audit: crate::audit::AuditLog,
     watch: watch::Watchlist,
     drafts: admin::Drafts,
+    /// The last whole-store scan for the metrics (see `readiness.rs`).
+    stats_cache: std::sync::Mutex<Option<(std::time::Instant, crate::admin::Stats)>>,
     locks: UserLocks,
     clock: Arc<dyn Clock>,
     settings: ServiceSettings,
@@ -151,6 +153,7 @@ impl Service {
                 audit: parts.audit,
                 watch: watch::Watchlist::default(),
                 drafts: admin::Drafts::default(),
+                stats_cache: std::sync::Mutex::new(None),
                 locks: UserLocks::new(),
                 clock: parts.clock,
                 settings: parts.settings,

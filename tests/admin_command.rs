@@ -86,3 +86,70 @@ async fn reports_work_while_the_service_runs() {
     assert!(!ok && err.contains("not a Jukebox data dir"), "{err}");
     assert!(!empty.exists(), "a report must not create a data dir");
 }
+
+/// Stamps every delivery with tokio's (paused) clock.
+#[derive(Default)]
+struct Stamped(std::sync::Mutex<Vec<(UserId, String, tokio::time::Instant)>>);
+
+#[async_trait::async_trait]
+impl jukebox::channel::Outbox for Stamped {
+    async fn send(&self, user: &UserId, item: jukebox::channel::Outgoing) {
+        if let jukebox::channel::Outgoing::Message(m) = item
+            && let Ok(mut v) = self.0.lock()
+        {
+            v.push((user.clone(), m.text, tokio::time::Instant::now()));
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_broadcast_reaches_everyone_once_at_the_configured_pace() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = test_config(dir.path(), &|_| {});
+    let app = TestApp::start(&config, Arc::new(ManualClock::new(START)));
+    let users: Vec<UserId> = (0..60)
+        .map(|i| UserId::parse(&format!("term:u{i}")).expect("id"))
+        .collect();
+    for u in &users {
+        app.send(u, "/start").await;
+    }
+    let operator = UserId::parse("term:operator").expect("id");
+    app.send(&operator, "/broadcast Maintenance tonight.").await;
+    press(&app, &operator, "Send to everyone").await;
+
+    let limits = jukebox::alerts::AlertLimits::default();
+    let stamped = Stamped::default();
+    let sent = app
+        .service
+        .alerts()
+        .drain(&stamped, limits)
+        .await
+        .expect("drained");
+    let log = stamped.0.lock().expect("log").clone();
+    // Complete: the 60 users and the operator, each exactly once.
+    assert_eq!(sent, 61);
+    let mut who: Vec<&UserId> = log.iter().map(|(u, _, _)| u).collect();
+    who.sort();
+    who.dedup();
+    assert_eq!(who.len(), 61);
+    assert!(
+        log.iter()
+            .all(|(_, text, _)| text == "Maintenance tonight.")
+    );
+    // Paced: never more than the burst plus one second's rate in a second,
+    // so 61 alerts need at least (61 - burst) / rate seconds.
+    let times: Vec<tokio::time::Instant> = log.iter().map(|(_, _, t)| *t).collect();
+    for (i, start) in times.iter().enumerate() {
+        let in_window = times[i..]
+            .iter()
+            .take_while(|t| t.duration_since(*start) < std::time::Duration::from_secs(1))
+            .count();
+        assert!(in_window as f64 <= limits.global_burst + limits.global_per_second);
+    }
+    let span = times.last().expect("sent").duration_since(times[0]);
+    let floor = (61.0 - limits.global_burst) / limits.global_per_second;
+    assert!(
+        span.as_secs_f64() >= floor - 0.01,
+        "all went out in {span:?}"
+    );
+}

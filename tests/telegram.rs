@@ -726,6 +726,9 @@ mod bot_end_to_end {
             "jukebox_payments_received_total 1",
             "jukebox_alert_queue_depth",
             "jukebox_nodes_watched 0",
+            "jukebox_nodes{state=\"deleted\"} 1",
+            "jukebox_nodes{state=\"running\"} 0",
+            "jukebox_users ",
         ] {
             assert!(metrics.contains(series), "no {series} in:\n{metrics}");
         }

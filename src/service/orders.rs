@@ -140,6 +140,13 @@ impl Service {
                 autoheal: false,
             });
             nodes.used_names.push(name.clone());
+            self.audit(
+                user.as_str(),
+                Some(user),
+                "node.ordered",
+                Some(&name),
+                format!("{}/{} in order {order_id}", draft.chain, draft.node_type),
+            );
             names.push(name);
         }
         let order = Order {
@@ -505,6 +512,13 @@ impl Service {
             return Ok(());
         };
         order.state = OrderState::Cancelled;
+        self.audit(
+            user.as_str(),
+            Some(user),
+            "order.cancelled",
+            None,
+            format!("order {order_id}; its pending nodes were removed"),
+        );
         let names = order.nodes.clone();
         self.save_orders(user, &orders)?;
         let mut nodes = self.load_nodes(user)?;

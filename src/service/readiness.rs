@@ -11,6 +11,48 @@ use crate::ops::Readiness;
 /// The global record rewritten by each readiness check.
 const PROBE_RECORD: &str = "readyz";
 
+/// Nodes-by-state gauges come from a scan of every user's records; a scrape
+/// reuses a scan this recent (at 100,000 users a scan takes seconds).
+const STATS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(300);
+
+impl Service {
+    /// The last store scan, refreshed in the background when stale; the
+    /// very first one is made on the spot.
+    async fn cached_stats(&self) -> Option<crate::admin::Stats> {
+        let cached = self.inner.stats_cache.lock().ok()?.clone();
+        let fresh = cached
+            .as_ref()
+            .is_some_and(|(at, _)| at.elapsed() < STATS_MAX_AGE);
+        if !fresh {
+            let service = self.clone();
+            let refresh = tokio::task::spawn_blocking(move || {
+                let stats = crate::admin::stats(&service.inner.store, service.now());
+                match stats {
+                    Ok(stats) => {
+                        if let Ok(mut cache) = service.inner.stats_cache.lock() {
+                            *cache = Some((std::time::Instant::now(), stats));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %format!("{e:#}"), "metrics: store scan failed")
+                    }
+                }
+            });
+            if cached.is_none() {
+                let _ = refresh.await;
+                return self
+                    .inner
+                    .stats_cache
+                    .lock()
+                    .ok()?
+                    .as_ref()
+                    .map(|(_, s)| s.clone());
+            }
+        }
+        cached.map(|(_, s)| s)
+    }
+}
+
 #[async_trait]
 impl Readiness for Service {
     async fn store_writable(&self) -> Result<(), String> {
@@ -36,6 +78,31 @@ impl Readiness for Service {
     }
 
     async fn sample(&self, metrics: &Metrics) {
+        if let Some(stats) = self.cached_stats().await {
+            for state in [
+                "pending",
+                "deploying",
+                "running",
+                "paused",
+                "failed",
+                "deleted",
+                "expired",
+            ] {
+                let count = stats.nodes_by_state.get(state).copied().unwrap_or(0);
+                metrics.set_gauge(
+                    "jukebox_nodes",
+                    "Nodes by state, from a scan of the store at most 5 minutes old.",
+                    &[("state", state)],
+                    count as f64,
+                );
+            }
+            metrics.set_gauge(
+                "jukebox_users",
+                "Users with a profile.",
+                &[],
+                stats.users as f64,
+            );
+        }
         let (watched, down) = self.inner.watch.counts();
         metrics.set_gauge(
             "jukebox_nodes_watched",
