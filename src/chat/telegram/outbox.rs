@@ -128,6 +128,13 @@ impl TelegramOutbox {
         }
     }
 
+    /// A message that did not reach the user, in the metrics.
+    fn count_failure(&self) {
+        if let Some(service) = self.service.get().and_then(WeakService::upgrade) {
+            service.metrics().alert_send_failure();
+        }
+    }
+
     /// Runs one request with rate limiting and retries. Returns the message
     /// id it produced, if any.
     async fn call<F, Fut>(&self, user: &UserId, chat: i64, what: &str, request: F) -> Option<i32>
@@ -151,10 +158,12 @@ impl TelegramOutbox {
                     }
                     Failure::Retry(_) => {
                         tracing::error!(chat, what, "Telegram kept refusing; message dropped");
+                        self.count_failure();
                         return None;
                     }
                     Failure::Blocked => {
                         tracing::info!(chat, "the user blocked the bot; marking inactive");
+                        self.count_failure();
                         if let Some(service) = self.service.get().and_then(WeakService::upgrade) {
                             service.mark_blocked(user).await;
                         }
@@ -163,6 +172,7 @@ impl TelegramOutbox {
                     Failure::Ignore => return None,
                     Failure::GiveUp(why) => {
                         tracing::error!(chat, what, error = %why, "Telegram refused a request");
+                        self.count_failure();
                         return None;
                     }
                 },
