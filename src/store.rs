@@ -33,7 +33,7 @@ use serde::de::DeserializeOwned;
 
 use crate::ids::UserId;
 
-pub use durable::{blocking_io, write_atomic};
+pub use durable::{blocking_io, lock_dir, write_atomic};
 pub use envelope::SCHEMA_VERSION;
 pub use error::StoreError;
 pub use locks::UserLocks;

@@ -11,19 +11,18 @@
 //! A `LOCK` file (flock) keeps a second process out of the directory.
 
 use std::borrow::Cow;
-use std::fs::{self, DirBuilder, File, OpenOptions, TryLockError};
+use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use super::Alert;
 
 const JOURNAL_FILE: &str = "alerts.jsonl";
 const TEMP_FILE: &str = "alerts.jsonl.tmp";
-const LOCK_FILE: &str = "LOCK";
 /// Version of the line format; lines of another version are skipped.
 const SCHEMA: u32 = 1;
 /// Never compact a journal shorter than this: small journals replay fast.
@@ -85,7 +84,7 @@ impl Journal {
                 sync_dir(parent)?;
             }
         }
-        let lock = take_lock(dir)?;
+        let lock = crate::store::lock_dir(dir, "alert queue")?;
         // An interrupted compaction: the rename never happened, so the
         // journal itself is intact.
         match fs::remove_file(dir.join(TEMP_FILE)) {
@@ -223,24 +222,4 @@ fn open_append(path: &Path) -> io::Result<File> {
 
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
-}
-
-fn take_lock(dir: &Path) -> anyhow::Result<File> {
-    let path = dir.join(LOCK_FILE);
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) => {
-            bail!("{} is in use by another alert queue", dir.display())
-        }
-        Err(TryLockError::Error(e)) => {
-            Err(e).with_context(|| format!("locking {}", path.display()))
-        }
-    }
 }

@@ -7,12 +7,10 @@
 //! instead of being glued to the fragment. A failed append is cut back the
 //! same way at once.
 
-use std::fs::{DirBuilder, File, OpenOptions, TryLockError};
+use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{self, ErrorKind, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-
-use anyhow::{Context, bail};
 
 use super::tail::complete_len;
 
@@ -135,29 +133,5 @@ pub(super) fn ensure_dir(dir: &Path) -> io::Result<()> {
         // Another writer (say the store creating the user dir) was first.
         Err(e) if e.kind() == ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
         Err(e) => Err(e),
-    }
-}
-
-/// Takes a non-blocking exclusive `flock` on `<dir>/LOCK`: only one
-/// [`AuditLog`](super::AuditLog) may append under a root, since cutting a
-/// torn line while another writer appends would lose its line. Readers
-/// never take it.
-pub(super) fn take_lock(dir: &Path) -> anyhow::Result<File> {
-    let path = dir.join("LOCK");
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) => {
-            bail!("{} is in use by another audit log", dir.display())
-        }
-        Err(TryLockError::Error(e)) => {
-            Err(e).with_context(|| format!("locking {}", path.display()))
-        }
     }
 }

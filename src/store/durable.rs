@@ -131,6 +131,31 @@ pub fn blocking_io<T>(io: impl FnOnce() -> T) -> T {
     }
 }
 
+/// Takes an exclusive `flock` on `<dir>/LOCK` for a single-writer journal
+/// (alert queue, audit trail); `owner` names it in the error when another
+/// process or handle holds it. The kernel drops the lock with the file.
+pub fn lock_dir(dir: &Path, owner: &str) -> anyhow::Result<File> {
+    use anyhow::Context as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let path = dir.join("LOCK");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            anyhow::bail!("{} is in use by another {owner}", dir.display())
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
