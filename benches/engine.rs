@@ -38,6 +38,12 @@
 //! stops with an error when the conversation itself goes wrong (a button that
 //! should be there is missing), since the numbers would then mean nothing.
 
+// Each benchmark uses only some of the shared helpers.
+#[allow(dead_code)]
+mod common;
+
+use common::{Rows, cpu_model, env_usize, fs_type, grouped, mib, proc_status_bytes, workers};
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -172,16 +178,6 @@ fn last_text(items: &[Outgoing]) -> String {
     text.chars().take(200).collect()
 }
 
-fn env_usize(name: &str, default: usize) -> usize {
-    match std::env::var(name) {
-        Ok(v) => v.trim().parse().unwrap_or_else(|_| {
-            eprintln!("{name}={v:?} is not a number; using {default}");
-            default
-        }),
-        Err(_) => default,
-    }
-}
-
 /// A fresh temp dir, under `JUKEBOX_BENCH_DIR` if set.
 fn temp_dir() -> tempfile::TempDir {
     let made = match std::env::var_os("JUKEBOX_BENCH_DIR") {
@@ -206,12 +202,6 @@ fn bench_config(data_dir: &Path) -> Config {
     config
 }
 
-/// Tokio worker threads: `JUKEBOX_BENCH_WORKERS`, else one per core.
-fn workers() -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    env_usize("JUKEBOX_BENCH_WORKERS", cores).max(1)
-}
-
 fn runtime() -> tokio::runtime::Runtime {
     // By default the same runtime as `jukebox serve`: one worker per core.
     tokio::runtime::Builder::new_multi_thread()
@@ -225,23 +215,6 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
-fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
-}
-
-/// Thousands separators, for counts in the table.
-fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// The value at quantile `q` of sorted `values`.
 fn quantile(sorted: &[Duration], q: f64) -> Duration {
     if sorted.is_empty() {
@@ -249,16 +222,6 @@ fn quantile(sorted: &[Duration], q: f64) -> Duration {
     }
     let index = ((sorted.len() - 1) as f64 * q).round() as usize;
     sorted[index.min(sorted.len() - 1)]
-}
-
-/// A field of `/proc/self/status` in bytes (`VmRSS`, `VmHWM`).
-fn proc_status_bytes(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status
-        .lines()
-        .find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
 }
 
 /// CPU time (user + system) of this process so far, in seconds.
@@ -324,37 +287,6 @@ fn disk_usage(root: &Path) -> DiskUsage {
     }
     usage
 }
-
-/// The file system type of the mount holding `path` (from /proc/mounts).
-fn fs_type(path: &Path) -> String {
-    let path = path.canonicalize().unwrap_or_else(|_| path.to_owned());
-    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
-    mounts
-        .lines()
-        .filter_map(|l| {
-            let mut fields = l.split_whitespace();
-            let (_, mount, kind) = (fields.next()?, fields.next()?, fields.next()?);
-            path.starts_with(mount)
-                .then(|| (mount.len(), kind.to_owned()))
-        })
-        .max_by_key(|(len, _)| *len)
-        .map_or_else(|| "unknown".into(), |(_, kind)| kind)
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, m)| m.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
-}
-
-/// Rows of the result table: (what, value).
-type Rows = Vec<(String, String)>;
 
 /// Latencies of every `handle` call, and the steps of each conversation.
 type UserRun = (Vec<(&'static str, Duration)>, Vec<usize>);
