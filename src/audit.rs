@@ -146,7 +146,8 @@ impl AuditLog {
         rotate_bytes: u64,
     ) -> anyhow::Result<AuditLog> {
         blocking_io(|| {
-            append::ensure_dir(root).with_context(|| format!("creating {}", root.display()))?;
+            crate::store::ensure_dir(root)
+                .with_context(|| format!("creating {}", root.display()))?;
             let lock_file = crate::store::lock_dir(root, "audit log")?;
             let global = Global::open(root, rotate_bytes)
                 .with_context(|| format!("opening the audit trail in {}", root.display()))?;

@@ -33,7 +33,9 @@ use serde::de::DeserializeOwned;
 
 use crate::ids::UserId;
 
-pub use durable::{blocking_io, lock_dir, write_atomic};
+pub use durable::{
+    append_synced, blocking_io, ensure_dir, lock_dir, remove_stale_temps, sync_dir, write_atomic,
+};
 pub use envelope::SCHEMA_VERSION;
 pub use error::StoreError;
 pub use locks::UserLocks;

@@ -11,18 +11,18 @@
 //! A `LOCK` file (flock) keeps a second process out of the directory.
 
 use std::borrow::Cow;
-use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use super::Alert;
+use crate::store::{ensure_dir, remove_stale_temps, sync_dir, write_atomic};
 
 const JOURNAL_FILE: &str = "alerts.jsonl";
-const TEMP_FILE: &str = "alerts.jsonl.tmp";
 /// Version of the line format; lines of another version are skipped.
 const SCHEMA: u32 = 1;
 /// Never compact a journal shorter than this: small journals replay fast.
@@ -72,27 +72,13 @@ impl Journal {
     /// Opens (creating if needed) the journal in `dir` and returns its
     /// records in order.
     pub fn open(dir: &Path) -> anyhow::Result<(Journal, Vec<Record<'static>>)> {
-        if !dir.is_dir() {
-            DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .with_context(|| format!("creating {}", dir.display()))?;
-            // So the new directory (and then the journal in it) survives a
-            // power cut.
-            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-                sync_dir(parent)?;
-            }
-        }
+        // Durably, so the new directory (and then the journal in it)
+        // survives a power cut.
+        ensure_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
         let lock = crate::store::lock_dir(dir, "alert queue")?;
         // An interrupted compaction: the rename never happened, so the
-        // journal itself is intact.
-        match fs::remove_file(dir.join(TEMP_FILE)) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                return Err(e).context("removing a leftover alerts.jsonl.tmp");
-            }
-            _ => {}
-        }
+        // journal itself is intact. Safe under the lock: no writer is active.
+        remove_stale_temps(dir).context("removing a leftover compaction temp file")?;
         let path = dir.join(JOURNAL_FILE);
         let existed = path.exists();
         let file = open_append(&path).with_context(|| format!("opening {}", path.display()))?;
@@ -122,15 +108,7 @@ impl Journal {
         for record in records {
             encode(record, &mut bytes)?;
         }
-        let written = self
-            .file
-            .write_all(&bytes)
-            .and_then(|()| self.file.sync_data());
-        if let Err(e) = written {
-            // Cut a partial line so the next append starts on a clean line.
-            let _ = self.file.set_len(self.len);
-            return Err(e);
-        }
+        crate::store::append_synced(&mut self.file, self.len, &bytes)?;
         self.len += bytes.len() as u64;
         self.lines += records.len();
         Ok(())
@@ -147,18 +125,8 @@ impl Journal {
 
     /// Replaces the journal with `body`, the encoding of `lines` live records.
     pub fn replace(&mut self, body: &[u8], lines: usize) -> io::Result<()> {
-        let temp = self.dir.join(TEMP_FILE);
         let path = self.dir.join(JOURNAL_FILE);
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&temp)?;
-        file.write_all(body)?;
-        file.sync_all()?;
-        fs::rename(&temp, &path)?;
-        sync_dir(&self.dir)?;
+        write_atomic(&path, body)?;
         self.file = open_append(&path)?;
         self.len = body.len() as u64;
         self.lines = lines;
@@ -218,8 +186,4 @@ fn open_append(path: &Path) -> io::Result<File> {
         .append(true)
         .mode(0o600)
         .open(path)
-}
-
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
 }

@@ -7,12 +7,13 @@
 //! instead of being glued to the fragment. A failed append is cut back the
 //! same way at once.
 
-use std::fs::{DirBuilder, File, OpenOptions};
-use std::io::{self, ErrorKind, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs::{File, OpenOptions};
+use std::io::{self, ErrorKind};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::tail::complete_len;
+use crate::store::{ensure_dir, sync_dir};
 
 /// A trail file open for appending.
 pub(super) struct AppendFile {
@@ -20,8 +21,6 @@ pub(super) struct AppendFile {
     file: File,
     /// Length up to the end of the last complete line.
     len: u64,
-    /// A failed append could not be cut back: repair before the next one.
-    torn: bool,
 }
 
 impl AppendFile {
@@ -30,7 +29,7 @@ impl AppendFile {
     pub fn open(path: &Path) -> io::Result<AppendFile> {
         let file = match open_append(path, false) {
             Err(e) if e.kind() == ErrorKind::NotFound => {
-                let dir = parent(path);
+                let dir = path.parent().unwrap_or(Path::new("."));
                 ensure_dir(dir)?;
                 let file = open_append(path, true)?;
                 // So the new file's name survives a power cut.
@@ -43,7 +42,6 @@ impl AppendFile {
             path: path.to_owned(),
             file,
             len: 0,
-            torn: true,
         };
         this.repair()?;
         Ok(this)
@@ -61,20 +59,13 @@ impl AppendFile {
     /// fsync.
     pub fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
         debug_assert!(bytes.last() == Some(&b'\n'));
-        // One fstat per batch also catches a fragment that did not come from
-        // this handle (a writer killed before this one opened the file).
-        if self.torn || self.file.metadata()?.len() != self.len {
+        // One fstat per batch catches any fragment: one a failed cut-back in
+        // `append_synced` left, or one from a writer killed before this one
+        // opened the file.
+        if self.file.metadata()?.len() != self.len {
             self.repair()?;
         }
-        let written = self
-            .file
-            .write_all(bytes)
-            .and_then(|()| self.file.sync_data());
-        if let Err(e) = written {
-            // Cut the partial line so the next append starts on a clean one.
-            self.torn = self.file.set_len(self.len).is_err();
-            return Err(e);
-        }
+        crate::store::append_synced(&mut self.file, self.len, bytes)?;
         self.len += bytes.len() as u64;
         Ok(())
     }
@@ -90,7 +81,6 @@ impl AppendFile {
             self.file.sync_all()?;
         }
         self.len = good;
-        self.torn = false;
         Ok(())
     }
 }
@@ -104,34 +94,4 @@ fn open_append(path: &Path, create: bool) -> io::Result<File> {
         .create(create)
         .mode(0o600)
         .open(path)
-}
-
-fn parent(path: &Path) -> &Path {
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    }
-}
-
-/// Fsyncs a directory so entries created or renamed in it persist.
-pub(super) fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-/// Creates `dir` and missing ancestors (0700), fsyncing each parent that
-/// gained an entry. Cheap when `dir` exists.
-pub(super) fn ensure_dir(dir: &Path) -> io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let up = parent(dir);
-    if up != dir {
-        ensure_dir(up)?;
-    }
-    match DirBuilder::new().mode(0o700).create(dir) {
-        Ok(()) => sync_dir(up),
-        // Another writer (say the store creating the user dir) was first.
-        Err(e) if e.kind() == ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
-        Err(e) => Err(e),
-    }
 }

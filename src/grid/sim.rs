@@ -184,7 +184,7 @@ impl SimGrid {
         } else {
             let world = world::generate(&cfg);
             let bytes = serde_json::to_vec_pretty(&world)?;
-            store::write_atomic(state_dir, "world.json", &bytes)?;
+            crate::store::write_atomic(&state_dir.join("world.json"), &bytes)?;
             world
         };
 

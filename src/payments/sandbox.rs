@@ -249,25 +249,12 @@ fn read_cursor(path: &Path, journal: &Path) -> anyhow::Result<u64> {
 }
 
 /// Writes `dir/name` so that it is either the old or the new content after a
-/// crash: temp file, fsync, rename, fsync the directory.
+/// crash (the store's temp + fsync + rename + dir fsync; files are 0600,
+/// which the secret seed needs).
 fn write_atomically(dir: &Path, name: &str, content: &[u8]) -> anyhow::Result<()> {
-    let tmp = dir.join(format!("{name}.tmp"));
-    let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        // The secret seed goes through here too: owner-only from the start.
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(&tmp)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    file.write_all(content)?;
-    file.sync_all()?;
-    fs::rename(&tmp, dir.join(name))?;
-    File::open(dir)?.sync_all()?;
-    Ok(())
+    let path = dir.join(name);
+    crate::store::write_atomic(&path, content)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 #[cfg(test)]

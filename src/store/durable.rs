@@ -90,6 +90,17 @@ pub fn ensure_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
+/// Appends whole lines to a journal and fdatasyncs them. If that fails,
+/// cuts the file back to `good_len` (its last complete line, best effort)
+/// so the next append does not glue onto a fragment.
+pub fn append_synced(file: &mut File, good_len: u64, bytes: &[u8]) -> io::Result<()> {
+    let written = file.write_all(bytes).and_then(|()| file.sync_data());
+    if written.is_err() {
+        let _ = file.set_len(good_len);
+    }
+    written
+}
+
 /// Whether a directory entry is a store temp file.
 pub fn is_temp(name: &str) -> bool {
     name.starts_with(TEMP_PREFIX)

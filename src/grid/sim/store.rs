@@ -9,7 +9,7 @@
 //! cut off.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -28,23 +28,6 @@ pub(super) struct Store {
     /// Length of the journal up to its last complete line.
     len: u64,
     lines: usize,
-}
-
-/// Writes `bytes` to `dir/name` so that a crash leaves the old or the new
-/// content, never a mix.
-pub(super) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
-    let tmp = dir.join(format!(".{name}.tmp"));
-    {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, dir.join(name))?;
-    sync_dir(dir)
-}
-
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
 }
 
 fn journal_name(generation: u64) -> String {
@@ -72,7 +55,7 @@ impl Store {
         }
         generations.sort_unstable();
         let Some(&generation) = generations.last() else {
-            write_atomic(dir, &journal_name(0), b"")?;
+            crate::store::write_atomic(&dir.join(journal_name(0)), b"")?;
             let file = OpenOptions::new()
                 .append(true)
                 .open(dir.join(journal_name(0)))?;
@@ -112,15 +95,7 @@ impl Store {
     pub fn append(&mut self, event: &Event) -> io::Result<()> {
         let mut line = serde_json::to_vec(event).map_err(io::Error::other)?;
         line.push(b'\n');
-        let written = self
-            .file
-            .write_all(&line)
-            .and_then(|()| self.file.sync_data());
-        if let Err(e) = written {
-            // Cut a partial line so the next append starts on a clean line.
-            let _ = self.file.set_len(self.len);
-            return Err(e);
-        }
+        crate::store::append_synced(&mut self.file, self.len, &line)?;
         self.len += line.len() as u64;
         self.lines += 1;
         Ok(())
@@ -139,7 +114,7 @@ impl Store {
             body.push(b'\n');
         }
         let next = self.generation + 1;
-        write_atomic(&self.dir, &journal_name(next), &body)?;
+        crate::store::write_atomic(&self.dir.join(journal_name(next)), &body)?;
         let file = OpenOptions::new()
             .append(true)
             .open(self.dir.join(journal_name(next)))?;
