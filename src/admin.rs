@@ -33,19 +33,6 @@ pub struct Stats {
     pub failed_24h: u64,
 }
 
-/// The short word for a node state in reports.
-pub fn state_key(state: &NodeState) -> &'static str {
-    match state {
-        NodeState::Pending => "pending",
-        NodeState::Deploying => "deploying",
-        NodeState::Running => "running",
-        NodeState::Paused => "paused",
-        NodeState::Failed(_) => "failed",
-        NodeState::Deleted => "deleted",
-        NodeState::Expired => "expired",
-    }
-}
-
 fn read_user(store: &Store, id: &UserId) -> anyhow::Result<(Option<Profile>, Nodes, u64)> {
     let profile: Option<Profile> = store.read(id, user::PROFILE)?;
     let nodes: Nodes = store.read(id, user::NODES)?.unwrap_or_default();
@@ -76,9 +63,7 @@ pub fn stats(store: &Store, now: u64) -> anyhow::Result<Stats> {
             s.total_balance = s.total_balance.saturating_add(p.account.balance);
         }
         for n in &nodes.nodes {
-            *s.nodes_by_state
-                .entry(state_key(&n.state).into())
-                .or_default() += 1;
+            *s.nodes_by_state.entry(n.state.key().into()).or_default() += 1;
             if n.is_live() {
                 *s.live_by_chain.entry(n.chain.clone()).or_default() += 1;
             }
@@ -157,7 +142,7 @@ pub fn find_user(store: &Store, query: &str) -> anyhow::Result<Option<UserId>> {
 }
 
 fn node_line(n: &NodeRecord) -> String {
-    let mut line = format!("• {} — {}", n.name, state_key(&n.state));
+    let mut line = format!("• {} — {}", n.name, n.state.key());
     if let Some(p) = &n.placed {
         let _ = write!(
             line,
@@ -248,7 +233,7 @@ pub fn nodes_report(store: &Store, filter: Option<&str>, limit: usize) -> anyhow
             let hit = match filter.as_deref() {
                 None => n.is_live(),
                 Some("down") => n.outage.is_some() && n.state == NodeState::Running,
-                Some(f) => state_key(&n.state) == f || n.chain == f || n.name.contains(f),
+                Some(f) => n.state.key() == f || n.chain == f || n.name.contains(f),
             };
             if hit {
                 total += 1;

@@ -371,9 +371,8 @@ impl Service {
                     self.top_up_days(user, days).await?;
                 } else if let Some(memo) = data.strip_prefix(topup::PAY_TOP_UP) {
                     self.pay_top_up(user, memo).await?;
-                } else if self.admin_button(user, data).await? {
-                } else {
-                    return Ok(self.service_button(user, data).await?.is_some());
+                } else if !self.admin_button(user, data).await? {
+                    return self.service_button(user, data).await;
                 }
             }
             Input::Command { name, arg } if name == "sandboxpay" => {

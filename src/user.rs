@@ -81,6 +81,32 @@ pub enum NodeState {
     Expired,
 }
 
+impl NodeState {
+    /// Every state's short key, as [`NodeState::key`] gives them.
+    pub const KEYS: [&'static str; 7] = [
+        "pending",
+        "deploying",
+        "running",
+        "paused",
+        "failed",
+        "deleted",
+        "expired",
+    ];
+
+    /// The state's short key, for operator reports and metric labels.
+    pub fn key(&self) -> &'static str {
+        match self {
+            NodeState::Pending => "pending",
+            NodeState::Deploying => "deploying",
+            NodeState::Running => "running",
+            NodeState::Paused => "paused",
+            NodeState::Failed(_) => "failed",
+            NodeState::Deleted => "deleted",
+            NodeState::Expired => "expired",
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct NodeRecord {
     pub name: String,
@@ -233,6 +259,21 @@ pub fn node_name(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn state_keys_list_every_state_once() {
+        let states = [
+            NodeState::Pending,
+            NodeState::Deploying,
+            NodeState::Running,
+            NodeState::Paused,
+            NodeState::Failed("x".into()),
+            NodeState::Deleted,
+            NodeState::Expired,
+        ];
+        let keys: Vec<&str> = states.iter().map(NodeState::key).collect();
+        assert_eq!(keys, NodeState::KEYS);
+    }
 
     #[test]
     fn names_are_unique_even_when_pairs_run_out() {

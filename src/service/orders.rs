@@ -310,12 +310,8 @@ impl Service {
     }
 
     /// Buttons that act on orders rather than on the conversation. Returns
-    /// None when `data` is not one of them.
-    pub(super) async fn service_button(
-        &self,
-        user: &UserId,
-        data: &str,
-    ) -> anyhow::Result<Option<bool>> {
+    /// false when `data` is not one of them.
+    pub(super) async fn service_button(&self, user: &UserId, data: &str) -> anyhow::Result<bool> {
         let (kind, order_id) = if let Some(id) = data.strip_prefix(PAY) {
             (PAY, id)
         } else if let Some(id) = data.strip_prefix(CANCEL_ORDER) {
@@ -323,7 +319,7 @@ impl Service {
         } else if let Some(id) = data.strip_prefix(NEW_REQUEST) {
             (NEW_REQUEST, id)
         } else {
-            return Ok(None);
+            return Ok(false);
         };
         // The order is looked up among this user's own orders only, so a
         // forged button naming someone else's order finds nothing.
@@ -334,7 +330,7 @@ impl Service {
                 "That order does not exist (or is not yours). Send /list to see your nodes.",
             )
             .await;
-            return Ok(Some(true));
+            return Ok(true);
         };
         if order.state != OrderState::AwaitingPayment {
             let what = match order.state {
@@ -346,12 +342,12 @@ impl Service {
                 format!("Order {} {what}. Send /list to see your nodes.", order.id),
             )
             .await;
-            return Ok(Some(true));
+            return Ok(true);
         }
         match kind {
             PAY => {
                 let Some(request) = order.payment.clone() else {
-                    return self.continue_order(user, &order).await.map(|_| Some(true));
+                    return self.continue_order(user, &order).await.map(|_| true);
                 };
                 if request.is_expired(self.now()) {
                     self.send(
@@ -362,7 +358,7 @@ impl Service {
                         }),
                     )
                     .await;
-                    return Ok(Some(true));
+                    return Ok(true);
                 }
                 let payment = self
                     .inner
@@ -374,7 +370,7 @@ impl Service {
             CANCEL_ORDER => self.cancel_order(user, &order.id).await?,
             _ => self.continue_order(user, &order).await?,
         }
-        Ok(Some(true))
+        Ok(true)
     }
 
     /// `/sandboxpay <amount>`: pays part of the latest open order, to try

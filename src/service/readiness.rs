@@ -79,15 +79,7 @@ impl Readiness for Service {
 
     async fn sample(&self, metrics: &Metrics) {
         if let Some(stats) = self.cached_stats().await {
-            for state in [
-                "pending",
-                "deploying",
-                "running",
-                "paused",
-                "failed",
-                "deleted",
-                "expired",
-            ] {
+            for state in crate::user::NodeState::KEYS {
                 let count = stats.nodes_by_state.get(state).copied().unwrap_or(0);
                 metrics.set_gauge(
                     "jukebox_nodes",
