@@ -12,9 +12,11 @@ use crate::pricing::PriceList;
 
 mod lifecycle;
 mod ops;
+mod web;
 
 pub use lifecycle::{AdminConfig, AlertsConfig, BillingConfig, MonitorConfig};
 pub use ops::OpsConfig;
+pub use web::WebConfig;
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -33,6 +35,7 @@ pub struct Config {
     pub admin: AdminConfig,
     pub telegram: crate::chat::telegram::TelegramConfig,
     pub ops: OpsConfig,
+    pub web: WebConfig,
     pub log: LogConfig,
 }
 
@@ -81,6 +84,7 @@ impl Default for Config {
             admin: AdminConfig::default(),
             telegram: Default::default(),
             ops: OpsConfig::default(),
+            web: WebConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -212,6 +216,7 @@ impl Config {
             ("[alerts]", "alerts", config.alerts.validate()),
             ("[admin]", "admin", config.admin.operator_ids().map(|_| ())),
             ("[ops]", "ops", config.ops.validate()),
+            ("[web]", "web", config.web.validate()),
         ];
         for (header, name, result) in sections {
             if let Err(e) = result {

@@ -156,6 +156,30 @@ impl MasterKey {
             }
         }
     }
+
+    /// A 32-byte key for one purpose (`label`), derived from the master key
+    /// with HMAC-SHA256, so cookie signing or the website's login key need
+    /// no key file of their own and change when the master key does.
+    pub fn derive_key(&self, label: &str) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(hmac_sha256(&self.0[..], label.as_bytes()))
+    }
+}
+
+/// HMAC-SHA256 of `message` under `key`.
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use hmac::Mac as _;
+    // HMAC takes keys of any length; new_from_slice cannot fail for it.
+    let mut mac = match <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(key) {
+        Ok(mac) => mac,
+        Err(_) => unreachable!("HMAC accepts keys of any length"),
+    };
+    mac.update(message);
+    mac.finalize().into_bytes().into()
+}
+
+/// Compares two byte strings in time independent of where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Sealed data: base64 of `nonce (24 bytes) || ciphertext || tag (16 bytes)`.

@@ -149,6 +149,8 @@ pub enum Action {
     SetMute {
         what: String,
     },
+    /// A one-time code for linking a website sign-in to this account.
+    LinkAccount,
 }
 
 /// Everything the user chose in /deploy, ready for the service to price, charge

@@ -13,6 +13,7 @@ use jukebox::chat::telegram::{self, RateLimiter, Telegram, TelegramOutbox};
 use jukebox::chat::terminal::{self, TerminalOutbox};
 use jukebox::ids::UserId;
 use jukebox::service::Service;
+use jukebox::web::WebHub;
 
 #[derive(Parser)]
 #[command(
@@ -157,8 +158,12 @@ fn check(path: &std::path::Path) -> std::process::ExitCode {
 
 async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> anyhow::Result<()> {
     let routing = Arc::new(RoutingOutbox::default());
+    // The website's channel; it also mirrors the terminal and Telegram
+    // accounts that a web sign-in is linked to.
+    let hub = WebHub::new(Default::default());
+    routing.route("web", hub.clone());
     let terminal_outbox = Arc::new(TerminalOutbox::new(config.data_dir.join("qr")));
-    routing.route("term", terminal_outbox.clone());
+    routing.route("term", hub.mirror(Some(terminal_outbox.clone())));
     let bot = telegram::bot_from_env(config.telegram.poll_timeout_seconds)?;
     let telegram_outbox = bot.clone().map(|bot| {
         Arc::new(TelegramOutbox::new(
@@ -166,11 +171,19 @@ async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> an
             RateLimiter::new(config.telegram.limits()),
         ))
     });
-    if let Some(outbox) = &telegram_outbox {
-        routing.route("tg", outbox.clone());
-    }
+    routing.route(
+        "tg",
+        hub.mirror(
+            telegram_outbox
+                .clone()
+                .map(|o| o as Arc<dyn jukebox::channel::Outbox>),
+        ),
+    );
     let app = jukebox::app::build_default(&config, routing.clone())?;
     let service = app.service;
+    for (web_user, account) in service.web_links()? {
+        hub.set_link(&web_user, Some(account));
+    }
     // The simulated grid's nodes go down and come back at the configured rate.
     let churn = app
         .sim
@@ -210,10 +223,11 @@ async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> an
     let alerts = {
         let queue = service.alerts().clone();
         let limits = config.alerts.limits();
-        let routing = Arc::new(jukebox::metrics::CountingOutbox {
+        // Alerts also become notifications on the website.
+        let routing = hub.notices_then(Arc::new(jukebox::metrics::CountingOutbox {
             inner: routing,
             metrics: service.metrics().clone(),
-        });
+        }));
         let mut stopped = stopped.clone();
         tokio::spawn(async move {
             queue
@@ -222,6 +236,19 @@ async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> an
                 })
                 .await
         })
+    };
+    let web = match config.web.listen() {
+        Some(_) => {
+            let mut stopped = stopped.clone();
+            let server =
+                jukebox::web::serve(&config.web, service.clone(), hub.clone(), async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await?;
+            println!("Website: {}", server.base_url);
+            Some(server)
+        }
+        None => None,
     };
     let telegram_task = match (bot, telegram_outbox) {
         (Some(bot), Some(outbox)) => {
@@ -262,6 +289,9 @@ async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> an
     let _ = alerts.await;
     if let Some(ops) = ops {
         let _ = ops.stopped().await;
+    }
+    if let Some(web) = web {
+        let _ = web.stopped().await;
     }
     billing.abort();
     monitor.abort();

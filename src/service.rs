@@ -39,8 +39,10 @@ mod readiness;
 mod topup;
 mod views;
 mod watch;
+mod web;
 
 pub use monitor::SweepReport;
+pub use web::{LinkError, NodeRow, Overview};
 
 /// Engine steps triggered by one input at most (actions answer with more
 /// input, e.g. loaded locations); a guard against a script that loops.
@@ -134,6 +136,8 @@ struct Inner {
     settings: ServiceSettings,
     /// Background deployments, so shutdown and tests can wait for them.
     tasks: tokio::sync::Mutex<tokio::task::JoinSet<()>>,
+    /// Serialises changes to the website's link record.
+    links_lock: tokio::sync::Mutex<()>,
 }
 
 impl Service {
@@ -158,6 +162,7 @@ impl Service {
                 clock: parts.clock,
                 settings: parts.settings,
                 tasks: tokio::sync::Mutex::new(tokio::task::JoinSet::new()),
+                links_lock: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -352,6 +357,10 @@ impl Service {
             }
             Action::SetMute { what } => {
                 self.set_mute(user, &what).await?;
+                Ok(None)
+            }
+            Action::LinkAccount => {
+                self.link_code(user).await?;
                 Ok(None)
             }
         }

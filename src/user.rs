@@ -211,6 +211,13 @@ impl Orders {
     pub fn get_mut(&mut self, id: &str) -> Option<&mut Order> {
         self.orders.iter_mut().find(|o| o.id == id)
     }
+
+    /// Whether an order is still waiting for payment or deploying.
+    pub fn has_open(&self) -> bool {
+        self.orders
+            .iter()
+            .any(|o| matches!(o.state, OrderState::AwaitingPayment | OrderState::Deploying))
+    }
 }
 
 const ADJECTIVES: &[&str] = &[

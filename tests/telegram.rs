@@ -519,7 +519,7 @@ mod bot_end_to_end {
             let dir = tempfile::tempdir().expect("temp dir");
             let dialogues = Path::new(env!("CARGO_MANIFEST_DIR")).join("dialogues");
             let config = format!(
-                "data_dir = {:?}\ndialogues_dir = {:?}\n[grid.sim]\ndeploy_seconds = 0.0\ndeploy_failure_rate = 0.0\nnode_down_rate_per_hour = 0.0\n[ops]\nlisten = \"127.0.0.1:0\"\n[telegram]\npoll_timeout_seconds = 2\n{limits}",
+                "data_dir = {:?}\ndialogues_dir = {:?}\n[grid.sim]\ndeploy_seconds = 0.0\ndeploy_failure_rate = 0.0\nnode_down_rate_per_hour = 0.0\n[ops]\nlisten = \"127.0.0.1:0\"\n[web]\nlisten = \"127.0.0.1:0\"\n[telegram]\npoll_timeout_seconds = 2\n{limits}",
                 dir.path().join("data"),
                 dialogues
             );

@@ -192,3 +192,25 @@ fn mask_shows_little() {
     assert_eq!(mask(""), "•••");
     assert_eq!(mask("ééééééééééé"), "éé…éé");
 }
+
+#[test]
+fn hmac_matches_rfc_4231_and_derived_keys_differ_by_label() {
+    // RFC 4231 test case 2.
+    let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+    assert_eq!(
+        hex::encode(mac),
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    );
+    let master = MasterKey::from_bytes([7; 32]);
+    let a = master.derive_key("web session");
+    let b = master.derive_key("tfconnect app key");
+    assert_ne!(*a, *b);
+    assert_eq!(*a, *master.derive_key("web session"));
+    assert_ne!(
+        *a,
+        *MasterKey::from_bytes([8; 32]).derive_key("web session")
+    );
+    assert!(constant_time_eq(b"abc", b"abc"));
+    assert!(!constant_time_eq(b"abc", b"abd"));
+    assert!(!constant_time_eq(b"abc", b"ab"));
+}

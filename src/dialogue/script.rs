@@ -114,6 +114,8 @@ pub enum ActionKind {
     TopUp,
     SetAutoheal,
     SetMute,
+    /// `/link`: a one-time code that links a website sign-in to this account.
+    LinkAccount,
 }
 
 impl ActionKind {
@@ -124,7 +126,10 @@ impl ActionKind {
             ActionKind::ShowStatus | ActionKind::DeleteNode | ActionKind::RedeployNode => &["node"],
             ActionKind::SetAutoheal => &["node", "autoheal"],
             ActionKind::SetMute => &["mute"],
-            ActionKind::ListNodes | ActionKind::ShowBalance | ActionKind::TopUp => &[],
+            ActionKind::ListNodes
+            | ActionKind::ShowBalance
+            | ActionKind::TopUp
+            | ActionKind::LinkAccount => &[],
         }
     }
 }

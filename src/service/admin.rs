@@ -116,38 +116,12 @@ impl Service {
                 arg.unwrap_or(""),
             );
         }
-        let now = self.now();
-        let store = self.inner.store.clone();
         let reply = match (name, arg) {
             ("admin", _) => HELP.to_owned(),
-            ("stats", _) => {
-                let stats = crate::store::blocking_io(|| crate::admin::stats(&store, now))?;
-                let mut text = stats.render();
-                let day = self.inner.audit.count_since(now.saturating_sub(86_400))?;
-                text.push_str(&crate::admin::audit_day_line(&day));
-                text.push_str(&format!(
-                    "\nMonitor watching {} node(s); alert queue {} waiting.",
-                    self.watched(),
-                    self.inner.alerts.depth()
-                ));
-                if let Some(m) = self.maintenance() {
-                    text.push_str(&format!("\nMAINTENANCE ON: {m}"));
-                }
-                text
-            }
-            ("user", Some(query)) => match self.find_user(query)? {
-                Some(id) => {
-                    let mut text =
-                        crate::store::blocking_io(|| crate::admin::user_report(&store, &id, now))?;
-                    let events = self.inner.audit.recent_for(&id, 10)?;
-                    text.push_str(&crate::admin::events_text(&events));
-                    text
-                }
-                None => format!("No user matches {query:?}."),
+            ("stats" | "user" | "nodes", arg) => match self.report(name, arg).await? {
+                Some(text) => text,
+                None => format!("/{name} needs an argument.\n\n{HELP}"),
             },
-            ("nodes", filter) => crate::store::blocking_io(|| {
-                crate::admin::nodes_report(&store, filter, NODES_SHOWN)
-            })?,
             ("broadcast", Some(text)) => {
                 self.inner.drafts.put(operator, text.to_owned());
                 self.send(
@@ -194,6 +168,78 @@ impl Service {
         };
         self.say(operator, reply).await;
         Ok(true)
+    }
+
+    /// The read-only operator reports (`/stats`, `/user <query>`, `/nodes
+    /// [filter]`) as text, for chat and the website's dashboard. `None`
+    /// for an unknown report or a missing argument. The caller checks that
+    /// the asker is an operator.
+    pub(super) async fn report(
+        &self,
+        name: &str,
+        arg: Option<&str>,
+    ) -> anyhow::Result<Option<String>> {
+        let now = self.now();
+        let store = self.inner.store.clone();
+        Ok(Some(match (name, arg) {
+            ("stats", _) => {
+                let stats = crate::store::blocking_io(|| crate::admin::stats(&store, now))?;
+                let mut text = stats.render();
+                let day = self.inner.audit.count_since(now.saturating_sub(86_400))?;
+                text.push_str(&crate::admin::audit_day_line(&day));
+                text.push_str(&format!(
+                    "\nMonitor watching {} node(s); alert queue {} waiting.",
+                    self.watched(),
+                    self.inner.alerts.depth()
+                ));
+                if let Some(m) = self.maintenance() {
+                    text.push_str(&format!("\nMAINTENANCE ON: {m}"));
+                }
+                text
+            }
+            ("user", Some(query)) => match self.find_user(query)? {
+                Some(id) => {
+                    let mut text =
+                        crate::store::blocking_io(|| crate::admin::user_report(&store, &id, now))?;
+                    let events = self.inner.audit.recent_for(&id, 10)?;
+                    text.push_str(&crate::admin::events_text(&events));
+                    text
+                }
+                None => format!("No user matches {query:?}."),
+            },
+            ("nodes", filter) => crate::store::blocking_io(|| {
+                crate::admin::nodes_report(&store, filter, NODES_SHOWN)
+            })?,
+            _ => return Ok(None),
+        }))
+    }
+
+    /// An operator report for the website, `None` for non-operators.
+    pub async fn operator_report(
+        &self,
+        operator: &UserId,
+        name: &str,
+        arg: Option<&str>,
+    ) -> anyhow::Result<Option<String>> {
+        if !self.is_operator(operator) {
+            return Ok(None);
+        }
+        self.report(name, arg.map(str::trim).filter(|a| !a.is_empty()))
+            .await
+    }
+
+    /// The maintenance switch from the website's dashboard (as
+    /// `/maintenance on|off [message]`); `None` for non-operators.
+    pub async fn switch_maintenance(
+        &self,
+        operator: &UserId,
+        arg: &str,
+    ) -> anyhow::Result<Option<String>> {
+        if !self.is_operator(operator) {
+            return Ok(None);
+        }
+        self.audit(operator.as_str(), None, "admin.maintenance", None, arg);
+        self.set_maintenance(operator, arg).map(Some)
     }
 
     /// The broadcast confirmation buttons. Returns false for other data.

@@ -31,6 +31,7 @@ impl Turn<'_> {
                 on: get("autoheal")? == "on",
             },
             K::SetMute => Action::SetMute { what: get("mute")? },
+            K::LinkAccount => Action::LinkAccount,
         })
     }
 

@@ -1,0 +1,113 @@
+//! The `[web]` section: the deployer website's listener, sign-in methods and
+//! session lifetime.
+
+use serde::Deserialize;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// An address like "127.0.0.1:8080"; empty turns the website off.
+    pub listen: String,
+    /// The address users reach the site at (behind a TLS proxy, say
+    /// "https://jukebox.example.org"); empty means `http://<listen>`.
+    /// ThreeFold Connect sends users back to it, and it decides whether
+    /// cookies are marked Secure.
+    pub public_url: String,
+    /// Offer the clearly labelled local sign-in (any name, no password).
+    /// For trying Jukebox out with the sandbox wallet; `jukebox check`
+    /// refuses it with real payments.
+    pub sandbox_login: bool,
+    /// How long a sign-in lasts.
+    pub session_hours: u64,
+    pub tfconnect: crate::web::tfconnect::TfConnectConfig,
+}
+
+impl Default for WebConfig {
+    fn default() -> WebConfig {
+        WebConfig {
+            listen: "127.0.0.1:8080".into(),
+            public_url: String::new(),
+            sandbox_login: true,
+            session_hours: 24 * 7,
+            tfconnect: Default::default(),
+        }
+    }
+}
+
+impl WebConfig {
+    /// The address to bind, or `None` when the website is off.
+    pub fn listen(&self) -> Option<&str> {
+        (!self.listen.is_empty()).then_some(self.listen.as_str())
+    }
+
+    /// The site's base URL without a trailing slash, given the address the
+    /// listener actually bound (port 0 becomes the real port).
+    pub fn base_url(&self, bound: std::net::SocketAddr) -> String {
+        if self.public_url.is_empty() {
+            format!("http://{bound}")
+        } else {
+            self.public_url.trim_end_matches('/').to_owned()
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(listen) = self.listen()
+            && listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(format!(
+                "listen {listen:?} must be an address like 127.0.0.1:8080 (or \"\" for off)"
+            ));
+        }
+        let url = &self.public_url;
+        if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(format!(
+                "public_url {:?} must start with https:// (or http:// for local use)",
+                self.public_url
+            ));
+        }
+        if !(1..=24 * 90).contains(&self.session_hours) {
+            return Err("session_hours must be 1 to 2160 (90 days)".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_checked() {
+        let web = WebConfig::default();
+        assert!(web.validate().is_ok());
+        assert_eq!(web.listen(), Some("127.0.0.1:8080"));
+        let bound = "127.0.0.1:4321".parse().unwrap();
+        assert_eq!(web.base_url(bound), "http://127.0.0.1:4321");
+        let public = WebConfig {
+            public_url: "https://jukebox.example.org/".into(),
+            ..WebConfig::default()
+        };
+        assert_eq!(public.base_url(bound), "https://jukebox.example.org");
+        let off = WebConfig {
+            listen: String::new(),
+            ..WebConfig::default()
+        };
+        assert_eq!(off.listen(), None);
+        for bad in [
+            WebConfig {
+                listen: "localhost".into(),
+                ..WebConfig::default()
+            },
+            WebConfig {
+                public_url: "jukebox.example.org".into(),
+                ..WebConfig::default()
+            },
+            WebConfig {
+                session_hours: 0,
+                ..WebConfig::default()
+            },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! The deployer website: the same conversation as Telegram in the browser,
+//! "My nodes", live notifications, linking Telegram, and the operators'
+//! dashboard. Plain server-rendered HTML with a little JavaScript; every
+//! form also works without it.
+//!
+//! Layout:
+//! - `hub.rs`: the web channel (feeds per account, live changes);
+//! - `session.rs`: signed cookies and CSRF tokens;
+//! - `render.rs`: the page layout and feed entries as HTML;
+//! - `auth.rs`: the landing page, sandbox sign-in, ThreeFold Connect
+//!   sign-in (protocol in `tfconnect.rs`), sign-out;
+//! - `chat.rs`: the chat page, its inputs, the live event stream and the
+//!   notifications page;
+//! - `nodes.rs`: "My nodes" and the Telegram link page;
+//! - `dashboard.rs`: the operators' dashboard.
+//!
+//! Security: a request acts only as the account its signed session cookie
+//! names (or the account that sign-in is linked to); every state-changing
+//! request is a POST carrying the session's CSRF token (and, when the
+//! browser sends one, a same-site `Origin`); responses forbid framing and
+//! inline scripts.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use tokio::task::JoinHandle;
+
+use crate::config::WebConfig;
+use crate::ids::UserId;
+use crate::service::Service;
+
+mod auth;
+mod chat;
+mod dashboard;
+pub mod hub;
+mod nodes;
+pub mod render;
+pub mod session;
+pub mod tfconnect;
+
+pub use hub::WebHub;
+use render::PageContext;
+use session::{CookieSigner, SESSION_COOKIE, Session, cookie_value, csrf_ok};
+
+/// Largest request body accepted (forms are small; chat text is limited to
+/// 4096 characters before it reaches the engine).
+const MAX_BODY_BYTES: usize = 16 * 1024;
+/// The header the site's script sets on background form posts: they get a
+/// status and a short text instead of a redirect.
+const FETCH_HEADER: &str = "x-jukebox-fetch";
+
+/// Everything the handlers share.
+pub struct WebState {
+    pub service: Service,
+    pub hub: Arc<WebHub>,
+    signer: CookieSigner,
+    tfconnect: tfconnect::TfConnect,
+    config: WebConfig,
+    /// The site's own origin, e.g. "http://127.0.0.1:8080".
+    base_url: String,
+    /// Failed link-code attempts per sign-in: (window start, count).
+    link_attempts: Mutex<std::collections::HashMap<UserId, (u64, u32)>>,
+}
+
+/// A running website.
+pub struct WebServer {
+    /// The address actually bound (the real port when asked for port 0).
+    pub addr: SocketAddr,
+    pub base_url: String,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl WebServer {
+    /// Waits until the listener has stopped.
+    pub async fn stopped(self) -> anyhow::Result<()> {
+        self.task
+            .await
+            .context("the website panicked")?
+            .context("the website failed")
+    }
+}
+
+/// Binds `config.listen` and serves the site until `stop` resolves.
+pub async fn serve(
+    config: &WebConfig,
+    service: Service,
+    hub: Arc<WebHub>,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<WebServer> {
+    let listen = config.listen().context("the website is off")?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen:?} for the website"))?;
+    let addr = listener.local_addr().context("no local address")?;
+    let base_url = config.base_url(addr);
+    let mut login = config.tfconnect.clone();
+    if login.app_id.is_empty() {
+        // The login server shows this to the user and signs it into the
+        // attempt; it is the site's host as the browser sees it.
+        login.app_id = base_url
+            .split_once("://")
+            .map(|(_, host)| host.to_owned())
+            .unwrap_or_else(|| base_url.clone());
+    }
+    let app_key = ed25519_dalek::SigningKey::from_bytes(
+        &service.master_key().derive_key("tfconnect app key v1"),
+    );
+    let signer = CookieSigner::new(service.master_key(), base_url.starts_with("https://"));
+    let state = Arc::new(WebState {
+        service,
+        hub,
+        signer,
+        tfconnect: tfconnect::TfConnect::new(login, app_key)?,
+        config: config.clone(),
+        base_url: base_url.clone(),
+        link_attempts: Mutex::new(Default::default()),
+    });
+    let app = router(state);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+    });
+    tracing::info!(%addr, url = %base_url, "website listening");
+    Ok(WebServer {
+        addr,
+        base_url,
+        task,
+    })
+}
+
+fn router(state: Arc<WebState>) -> Router {
+    Router::new()
+        .route("/", get(auth::landing))
+        .route("/login/sandbox", post(auth::sandbox_login))
+        .route("/login/tfconnect", get(auth::tfconnect_begin))
+        .route(auth::CALLBACK_PATH, get(auth::tfconnect_callback))
+        .route("/logout", post(auth::logout))
+        .route("/chat", get(chat::page))
+        .route("/chat/send", post(chat::send))
+        .route("/chat/press", post(chat::press))
+        .route("/events", get(chat::events))
+        .route("/notifications", get(chat::notifications))
+        .route("/nodes", get(nodes::page))
+        .route("/nodes/act", post(nodes::act))
+        .route("/link", get(nodes::link_page).post(nodes::link))
+        .route("/link/remove", post(nodes::unlink))
+        .route("/admin", get(dashboard::page))
+        .route("/admin/maintenance", post(dashboard::maintenance))
+        .route("/assets/site.css", get(css))
+        .route("/assets/site.js", get(js))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    let fixed = [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; img-src 'self' data:; script-src 'self'; style-src 'self'; \
+             connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "same-origin"),
+    ];
+    for (name, value) in fixed {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+async fn css() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("web/assets/site.css"),
+    )
+}
+
+async fn js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("web/assets/site.js"),
+    )
+}
+
+async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        html_page_plain(
+            "Not found",
+            "There is nothing here. <a href=\"/\">Back to the start</a>.",
+        ),
+    )
+        .into_response()
+}
+
+/// A minimal page for errors, outside any session.
+fn html_page_plain(title: &str, body_html: &str) -> axum::response::Html<String> {
+    let ctx = PageContext {
+        name: None,
+        csrf: "",
+        operator: false,
+        sandbox: false,
+    };
+    axum::response::Html(render::page(
+        title,
+        &ctx,
+        "",
+        &format!("<h1>{}</h1><p>{body_html}</p>", render::escape(title)),
+    ))
+}
+
+impl WebState {
+    fn now(&self) -> u64 {
+        self.service.current_time()
+    }
+
+    /// The signed-in browser, if any.
+    fn session(&self, headers: &HeaderMap) -> Option<Session> {
+        let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
+        self.signer
+            .session(cookie_value(cookies, SESSION_COOKIE)?, self.now())
+    }
+
+    /// The account a session acts as (itself, or its linked account).
+    fn account(&self, session: &Session) -> UserId {
+        self.hub.account_of(&session.user)
+    }
+
+    fn context<'a>(&self, session: &'a Session) -> PageContext<'a> {
+        PageContext {
+            name: Some(&session.name),
+            csrf: &session.csrf,
+            operator: self.service.is_operator_user(&self.account(session)),
+            sandbox: self.service.is_sandbox(),
+        }
+    }
+
+    /// A page for a signed-in visitor.
+    fn page(&self, session: &Session, title: &str, active: &str, body: &str) -> Response {
+        axum::response::Html(render::page(title, &self.context(session), active, body))
+            .into_response()
+    }
+
+    /// Checks a state-changing request: a live session, its CSRF token,
+    /// and a same-site Origin when the browser sends one.
+    fn authorise_post(&self, headers: &HeaderMap, csrf: &str) -> Result<Session, Box<Response>> {
+        if !self.same_origin(headers) {
+            return Err(Box::new(refuse(
+                headers,
+                StatusCode::FORBIDDEN,
+                "This request came from another site and was refused.",
+            )));
+        }
+        let Some(session) = self.session(headers) else {
+            return Err(Box::new(if is_fetch(headers) {
+                (
+                    StatusCode::UNAUTHORIZED,
+                    "You are signed out. Reload the page and sign in again.",
+                )
+                    .into_response()
+            } else {
+                Redirect::to("/").into_response()
+            }));
+        };
+        if !csrf_ok(&session.csrf, csrf) {
+            return Err(Box::new(refuse(
+                headers,
+                StatusCode::FORBIDDEN,
+                "This form has expired. Reload the page and try again.",
+            )));
+        }
+        Ok(session)
+    }
+
+    fn same_origin(&self, headers: &HeaderMap) -> bool {
+        let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
+            return true;
+        };
+        if origin == self.base_url {
+            return true;
+        }
+        // Reached by another name for the same listener (localhost for
+        // 127.0.0.1): the Origin must match the Host the browser used.
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        let scheme = if self.base_url.starts_with("https://") {
+            "https"
+        } else {
+            "http"
+        };
+        host.is_some_and(|host| origin == format!("{scheme}://{host}"))
+    }
+}
+
+/// Whether the site's script sent the request in the background.
+fn is_fetch(headers: &HeaderMap) -> bool {
+    headers.contains_key(FETCH_HEADER)
+}
+
+/// A refusal: a short text for background posts, a page otherwise.
+fn refuse(headers: &HeaderMap, status: StatusCode, message: &str) -> Response {
+    if is_fetch(headers) {
+        (status, message.to_owned()).into_response()
+    } else {
+        (
+            status,
+            html_page_plain(
+                "That did not work",
+                &format!(
+                    "{} <a href=\"/\">Back to the start</a>.",
+                    render::escape(message)
+                ),
+            ),
+        )
+            .into_response()
+    }
+}
+
+/// What a failed service call shows: what happened and what to do.
+fn internal_error(headers: &HeaderMap, error: &anyhow::Error) -> Response {
+    tracing::error!(error = %format!("{error:#}"), "website request failed");
+    refuse(
+        headers,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong on our side and nothing was changed. Please try again in a minute.",
+    )
+}

@@ -1,0 +1,279 @@
+//! Signing in and out: the landing page, the sandbox sign-in, ThreeFold
+//! Connect (redirect out, callback back), and sign-out.
+
+use std::sync::Arc;
+
+use axum::extract::{Form, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::render::{self, PageContext, csrf_field, escape};
+use super::session::{
+    LOGIN_COOKIE, LOGIN_TTL_SECS, PRE_COOKIE, PendingLogin, PreSession, SESSION_COOKIE, Session,
+    cookie_value, csrf_ok, random_token,
+};
+use super::{WebState, refuse};
+use crate::ids::UserId;
+
+/// Where ThreeFold Connect sends the browser back.
+pub const CALLBACK_PATH: &str = "/auth/callback";
+/// The sign-in forms' token lives this long.
+const PRE_TTL_SECS: u64 = 3600;
+
+pub async fn landing(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Response {
+    if let Some(session) = state.session(&headers) {
+        let body = format!(
+            "<h1>Welcome back, {}</h1>\
+             <p>Deploy and manage blockchain nodes on the ThreeFold Grid.</p>\
+             <p><a href=\"/chat\">Open the chat</a> to deploy a node, or see <a href=\"/nodes\">My nodes</a>.</p>",
+            escape(&session.name)
+        );
+        return state.page(&session, "Jukebox", "/", &body);
+    }
+    let now = state.now();
+    let pre = headers
+        .get(header::COOKIE)
+        .and_then(|c| c.to_str().ok())
+        .and_then(|c| cookie_value(c, PRE_COOKIE))
+        .and_then(|v| state.signer.pre_session(v, now))
+        .unwrap_or_else(|| PreSession {
+            csrf: random_token(32),
+            expires_at: now + PRE_TTL_SECS,
+        });
+    let sandbox = state.service.is_sandbox();
+    let mut body = String::from(
+        "<h1>Run blockchain nodes on the ThreeFold Grid</h1>\
+         <p>Jukebox deploys Dash, DigiByte, Polygon and Presearch nodes for you on the ThreeFold Grid, \
+         a decentralised cloud. Pick a chain, pay in TFT by scanning a QR code, and your node runs, \
+         signed with your own identity. Jukebox watches it and tells you when something needs attention.</p>\
+         <h2>Sign in</h2>\
+         <p><a class=\"button\" href=\"/login/tfconnect\">Sign in with ThreeFold Connect</a></p>",
+    );
+    if state.config.sandbox_login {
+        body.push_str(&format!(
+            "<section class=\"card\" aria-labelledby=\"sb\"><h2 id=\"sb\">Try it: sandbox sign-in</h2>\
+             <p class=\"muted\">{}</p>\
+             <form method=\"post\" action=\"/login/sandbox\">{}\
+             <label for=\"name\">Pick a name</label>\
+             <input type=\"text\" id=\"name\" name=\"name\" required maxlength=\"24\" pattern=\"[A-Za-z0-9_\\-]{{1,24}}\" \
+             autocomplete=\"username\" placeholder=\"e.g. alice\">\
+             <p><button type=\"submit\">Sign in to the sandbox</button></p></form></section>",
+            if sandbox {
+                "No password: anyone who types this name is you. For trying Jukebox with the simulated grid and the sandbox wallet only."
+            } else {
+                "No password: anyone who types this name is you. For trying Jukebox only."
+            },
+            csrf_field(&pre.csrf)
+        ));
+    }
+    let ctx = PageContext {
+        name: None,
+        csrf: "",
+        operator: false,
+        sandbox,
+    };
+    let cookie = state.signer.set_cookie(
+        PRE_COOKIE,
+        &state.signer.sign(PRE_COOKIE, &pre),
+        PRE_TTL_SECS,
+    );
+    (
+        [(header::SET_COOKIE, cookie)],
+        Html(render::page("Jukebox", &ctx, "/", &body)),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+pub struct SandboxForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+}
+
+/// A sandbox name: 1-24 of letters, digits, `_` and `-`, lower-cased. No
+/// dot, so it can never equal a ThreeFold Connect name (`alice.3bot`).
+fn sandbox_user(name: &str) -> Option<(UserId, String)> {
+    let name = name.trim().to_ascii_lowercase();
+    let ok = (1..=24).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'));
+    let id = UserId::parse(&format!("web:sandbox-{name}")).ok()?;
+    ok.then_some((id, name))
+}
+
+pub async fn sandbox_login(
+    State(state): State<Arc<WebState>>,
+    headers: HeaderMap,
+    Form(form): Form<SandboxForm>,
+) -> Response {
+    if !state.config.sandbox_login {
+        return refuse(
+            &headers,
+            StatusCode::NOT_FOUND,
+            "The sandbox sign-in is off on this Jukebox.",
+        );
+    }
+    let now = state.now();
+    let pre = headers
+        .get(header::COOKIE)
+        .and_then(|c| c.to_str().ok())
+        .and_then(|c| cookie_value(c, PRE_COOKIE))
+        .and_then(|v| state.signer.pre_session(v, now));
+    if !state.same_origin(&headers) || !pre.is_some_and(|p| csrf_ok(&p.csrf, &form.csrf)) {
+        return refuse(
+            &headers,
+            StatusCode::FORBIDDEN,
+            "This sign-in form has expired. Open the start page again and sign in.",
+        );
+    }
+    let Some((user, name)) = sandbox_user(&form.name) else {
+        return refuse(
+            &headers,
+            StatusCode::BAD_REQUEST,
+            "A sandbox name is 1 to 24 letters, digits, _ or -. Go back and pick another.",
+        );
+    };
+    tracing::info!(user = %user, "sandbox sign-in on the website");
+    start_session(&state, user, format!("{name} (sandbox)"), "sandbox")
+}
+
+/// Signs the browser in as `user` and sends it to the chat.
+fn start_session(state: &WebState, user: UserId, name: String, via: &str) -> Response {
+    let ttl = state.config.session_hours * 3600;
+    let session = Session {
+        user,
+        name,
+        via: via.to_owned(),
+        csrf: random_token(32),
+        expires_at: state.now() + ttl,
+    };
+    let value = state.signer.sign(SESSION_COOKIE, &session);
+    let mut response = Redirect::to("/chat").into_response();
+    let headers = response.headers_mut();
+    for cookie in [
+        state.signer.set_cookie(SESSION_COOKIE, &value, ttl),
+        state.signer.clear_cookie(LOGIN_COOKIE),
+        state.signer.clear_cookie(PRE_COOKIE),
+    ] {
+        if let Ok(v) = cookie.parse() {
+            headers.append(header::SET_COOKIE, v);
+        }
+    }
+    response
+}
+
+pub async fn tfconnect_begin(State(state): State<Arc<WebState>>) -> Response {
+    let start = state.tfconnect.begin();
+    let pending = PendingLogin {
+        state: start.state,
+        expires_at: state.now() + LOGIN_TTL_SECS,
+    };
+    let cookie = state.signer.set_cookie(
+        LOGIN_COOKIE,
+        &state.signer.sign(LOGIN_COOKIE, &pending),
+        LOGIN_TTL_SECS,
+    );
+    (
+        [(header::SET_COOKIE, cookie)],
+        Redirect::to(&start.redirect_url),
+    )
+        .into_response()
+}
+
+pub async fn tfconnect_callback(
+    State(state): State<Arc<WebState>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let now = state.now();
+    let pending = headers
+        .get(header::COOKIE)
+        .and_then(|c| c.to_str().ok())
+        .and_then(|c| cookie_value(c, LOGIN_COOKIE))
+        .and_then(|v| state.signer.pending_login(v, now));
+    let Some(pending) = pending else {
+        return login_failed(
+            &state,
+            "This sign-in took too long or was started in another browser. Please sign in again.",
+        );
+    };
+    let query = query.unwrap_or_default();
+    match state.tfconnect.finish(&query, &pending.state, now).await {
+        Ok(user) => {
+            let Ok(id) = UserId::parse(&format!("web:{}", user.double_name)) else {
+                return login_failed(
+                    &state,
+                    "Your ThreeFold Connect name cannot be used here. Please contact the operator.",
+                );
+            };
+            tracing::info!(user = %id, "ThreeFold Connect sign-in on the website");
+            start_session(&state, id, user.double_name, "tfconnect")
+        }
+        Err(e) => {
+            tracing::info!(reason = %e, "ThreeFold Connect sign-in refused");
+            login_failed(&state, e.user_message())
+        }
+    }
+}
+
+fn login_failed(state: &WebState, message: &str) -> Response {
+    let ctx = PageContext {
+        name: None,
+        csrf: "",
+        operator: false,
+        sandbox: state.service.is_sandbox(),
+    };
+    let body = format!(
+        "<h1>Sign-in did not work</h1><p class=\"error\" role=\"alert\">{}</p><p><a href=\"/\">Back to the start</a></p>",
+        escape(message)
+    );
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::SET_COOKIE, state.signer.clear_cookie(LOGIN_COOKIE))],
+        Html(render::page("Sign-in did not work", &ctx, "", &body)),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn logout(
+    State(state): State<Arc<WebState>>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Err(refused) = state.authorise_post(&headers, &form.csrf) {
+        return *refused;
+    }
+    (
+        [(
+            header::SET_COOKIE,
+            state.signer.clear_cookie(SESSION_COOKIE),
+        )],
+        Redirect::to("/"),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sandbox_names_are_checked_and_never_look_like_tfconnect_names() {
+        let (id, name) = sandbox_user(" Alice_1 ").unwrap();
+        assert_eq!(id.as_str(), "web:sandbox-alice_1");
+        assert_eq!(name, "alice_1");
+        for bad in ["", "alice.3bot", "a b", "x".repeat(25).as_str(), "<b>", "ä"] {
+            assert!(sandbox_user(bad).is_none(), "{bad:?}");
+        }
+    }
+}

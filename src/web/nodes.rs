@@ -1,0 +1,303 @@
+//! "My nodes" (list, status, delete, redeploy, top-up, balance) and the
+//! page that links a Telegram account with a one-time code.
+//!
+//! Actions run the very same commands as the chat (`/status NAME`,
+//! `/delete NAME`, ...) as the session's own account, so ownership checks,
+//! confirmations and payment requests are the conversation's; the replies
+//! are shown right on the page.
+
+use std::sync::Arc;
+
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::chat::deliver;
+use super::render::{csrf_field, entry_html, escape, masked};
+use super::{WebState, internal_error, refuse};
+use crate::dialogue::Input;
+
+/// Failed link codes allowed per sign-in in one window.
+const LINK_ATTEMPTS: u32 = 5;
+const LINK_WINDOW_SECS: u64 = 600;
+
+#[derive(Deserialize)]
+pub struct Since {
+    since: Option<u64>,
+}
+
+pub async fn page(
+    State(state): State<Arc<WebState>>,
+    headers: HeaderMap,
+    Query(query): Query<Since>,
+) -> Response {
+    let Some(session) = state.session(&headers) else {
+        return Redirect::to("/").into_response();
+    };
+    let account = state.account(&session);
+    let overview = match state.service.overview(&account) {
+        Ok(o) => o,
+        Err(e) => return internal_error(&headers, &e),
+    };
+    let csrf = csrf_field(&session.csrf);
+    let mut body = String::from("<h1>My nodes</h1>");
+    if let Some(since) = query.since {
+        let replies = state.hub.chat_since(&account, since);
+        if !replies.is_empty() {
+            body.push_str("<section id=\"replies\" class=\"feed\" aria-live=\"polite\" aria-label=\"Replies\">");
+            for entry in &replies {
+                body.push_str(&entry_html(entry, &session.csrf, "/nodes"));
+            }
+            body.push_str("</section>");
+        }
+    }
+    body.push_str(&format!(
+        "<section class=\"card\" aria-labelledby=\"money\"><h2 id=\"money\">Balance: {}</h2><p>{}</p>\
+         <form method=\"post\" action=\"/nodes/act\">{csrf}<input type=\"hidden\" name=\"action\" value=\"topup\">\
+         <label for=\"topup\">Top up</label><select id=\"topup\" name=\"arg\">\
+         <option value=\"7d\">enough for 1 week</option><option value=\"30d\" selected>enough for 1 month</option>\
+         <option value=\"90d\">enough for 3 months</option></select>\
+         <p><button type=\"submit\">Get a payment QR</button></p></form></section>",
+        escape(&overview.balance.to_string()),
+        super::render::text_html(&overview.runway)
+    ));
+    if overview.nodes.is_empty() {
+        body.push_str("<p>You have no nodes yet. <a href=\"/chat\">Open the chat</a> and send /deploy to run one.</p>");
+    } else {
+        body.push_str(
+            "<table><caption class=\"muted\">Your nodes</caption><thead><tr><th scope=\"col\">Node</th>\
+             <th scope=\"col\">State</th><th scope=\"col\" class=\"wide\">Where</th>\
+             <th scope=\"col\" class=\"wide\">Cost</th><th scope=\"col\">Actions</th></tr></thead><tbody>",
+        );
+        for node in &overview.nodes {
+            let down = node
+                .down
+                .as_ref()
+                .map(|d| format!(" <span class=\"badge\">{}</span>", escape(d)))
+                .unwrap_or_default();
+            let address = node
+                .address
+                .as_ref()
+                .map(|a| format!("<br><code>{}</code>", escape(a)))
+                .unwrap_or_default();
+            let mut actions = String::from("<div class=\"actions\">");
+            let mut button = |action: &str, label: &str, class: &str| {
+                actions.push_str(&format!(
+                    "<form method=\"post\" action=\"/nodes/act\">{csrf}\
+                     <input type=\"hidden\" name=\"action\" value=\"{action}\">\
+                     <input type=\"hidden\" name=\"node\" value=\"{}\">\
+                     <button type=\"submit\" class=\"{class}\" aria-label=\"{label} {}\">{label}</button></form>",
+                    escape(&node.name),
+                    escape(&node.name)
+                ));
+            };
+            button("status", "Status", "secondary");
+            if node.running {
+                button("redeploy", "Redeploy", "secondary");
+            }
+            button("delete", "Delete", "danger");
+            actions.push_str("</div>");
+            body.push_str(&format!(
+                "<tr><td><strong>{}</strong><br><span class=\"muted\">{}</span></td><td>{}{down}</td>\
+                 <td class=\"wide\">{}{address}</td><td class=\"wide\">{} / day</td><td>{actions}</td></tr>",
+                escape(&node.name),
+                escape(&node.kind),
+                escape(node.state),
+                escape(&node.location),
+                escape(&node.price_per_day.to_string()),
+            ));
+        }
+        body.push_str("</tbody></table>");
+    }
+    state.page(&session, "My nodes", "/nodes", &body)
+}
+
+#[derive(Deserialize)]
+pub struct ActForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    node: String,
+    #[serde(default)]
+    arg: String,
+}
+
+pub async fn act(
+    State(state): State<Arc<WebState>>,
+    headers: HeaderMap,
+    Form(form): Form<ActForm>,
+) -> Response {
+    let session = match state.authorise_post(&headers, &form.csrf) {
+        Ok(s) => s,
+        Err(refused) => return *refused,
+    };
+    let node_ok = !form.node.is_empty()
+        && form.node.len() <= 64
+        && form
+            .node
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-');
+    let (name, arg) = match form.action.as_str() {
+        "status" | "redeploy" | "delete" if node_ok => (form.action.as_str(), Some(form.node)),
+        "topup" if matches!(form.arg.as_str(), "7d" | "30d" | "90d") => ("topup", Some(form.arg)),
+        "balance" => ("balance", None),
+        _ => {
+            return refuse(
+                &headers,
+                StatusCode::BAD_REQUEST,
+                "That action is not valid. Reload My nodes and try again.",
+            );
+        }
+    };
+    let input = Input::Command {
+        name: name.to_owned(),
+        arg,
+    };
+    deliver(&state, &session, &headers, input, "/nodes").await
+}
+
+pub async fn link_page(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Response {
+    let Some(session) = state.session(&headers) else {
+        return Redirect::to("/").into_response();
+    };
+    link_view(&state, &session, None)
+}
+
+fn link_view(
+    state: &WebState,
+    session: &super::session::Session,
+    message: Option<(&str, bool)>,
+) -> Response {
+    let account = state.account(session);
+    let csrf = csrf_field(&session.csrf);
+    let mut body = String::from("<h1>Telegram</h1>");
+    if let Some((text, ok)) = message {
+        let class = if ok { "card" } else { "error" };
+        body.push_str(&format!(
+            "<p class=\"{class}\" role=\"alert\">{}</p>",
+            escape(text)
+        ));
+    }
+    if account != session.user {
+        body.push_str(&format!(
+            "<p>This sign-in is linked to the Telegram account <code>{}</code>: the chat, My nodes and \
+             notifications here are the same as in Telegram.</p>\
+             <form method=\"post\" action=\"/link/remove\">{csrf}<button type=\"submit\" class=\"secondary\">Unlink</button></form>",
+            escape(&masked(account.as_str()))
+        ));
+    } else {
+        body.push_str(&format!(
+            "<p>Already use Jukebox in Telegram? Link it to see the same nodes and balance here.</p>\
+             <ol><li>Send <code>/link</code> to the Jukebox bot in Telegram.</li>\
+             <li>Type the code it answers below (it works once, for 10 minutes).</li></ol>\
+             <form method=\"post\" action=\"/link\">{csrf}<label for=\"code\">Link code</label>\
+             <input type=\"text\" id=\"code\" name=\"code\" required maxlength=\"16\" autocomplete=\"one-time-code\" \
+             placeholder=\"ABCD-EFGH\"><p><button type=\"submit\">Link</button></p></form>"
+        ));
+    }
+    state.page(session, "Telegram", "/link", &body)
+}
+
+#[derive(Deserialize)]
+pub struct LinkForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    code: String,
+}
+
+pub async fn link(
+    State(state): State<Arc<WebState>>,
+    headers: HeaderMap,
+    Form(form): Form<LinkForm>,
+) -> Response {
+    let session = match state.authorise_post(&headers, &form.csrf) {
+        Ok(s) => s,
+        Err(refused) => return *refused,
+    };
+    let now = state.now();
+    let too_many = {
+        let mut attempts = state
+            .link_attempts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        attempts.retain(|_, (start, _)| now < *start + LINK_WINDOW_SECS);
+        attempts
+            .get(&session.user)
+            .is_some_and(|(_, count)| *count >= LINK_ATTEMPTS)
+    };
+    if too_many {
+        return link_view(
+            &state,
+            &session,
+            Some((
+                "Too many wrong codes. Wait 10 minutes, then ask the bot for a new code with /link.",
+                false,
+            )),
+        );
+    }
+    match state
+        .service
+        .redeem_link_code(&session.user, &form.code)
+        .await
+    {
+        Ok(account) => {
+            state.hub.set_link(&session.user, Some(account));
+            link_view(
+                &state,
+                &session,
+                Some((
+                    "Linked. The chat, My nodes and notifications now show your Telegram account.",
+                    true,
+                )),
+            )
+        }
+        Err(e) => {
+            if matches!(
+                e,
+                crate::service::LinkError::Unknown | crate::service::LinkError::Expired
+            ) {
+                let mut attempts = state
+                    .link_attempts
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                attempts.entry(session.user.clone()).or_insert((now, 0)).1 += 1;
+            }
+            if let crate::service::LinkError::Internal(inner) = &e {
+                tracing::error!(error = %format!("{inner:#}"), "linking failed");
+            }
+            link_view(&state, &session, Some((&e.to_string(), false)))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn unlink(
+    State(state): State<Arc<WebState>>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let session = match state.authorise_post(&headers, &form.csrf) {
+        Ok(s) => s,
+        Err(refused) => return *refused,
+    };
+    match state.service.unlink(&session.user).await {
+        Ok(_) => {
+            state.hub.set_link(&session.user, None);
+            link_view(
+                &state,
+                &session,
+                Some(("Unlinked. This sign-in shows its own nodes again.", true)),
+            )
+        }
+        Err(e) => internal_error(&headers, &e),
+    }
+}

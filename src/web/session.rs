@@ -1,0 +1,241 @@
+//! Signed cookies: who is signed in, the pending ThreeFold Connect login,
+//! and the anti-CSRF token of forms shown before sign-in.
+//!
+//! A cookie value is `base64url(json) "." base64url(HMAC-SHA256)`. The MAC
+//! covers a purpose label too, so a login cookie can never pass for a
+//! session. Nothing secret is inside (ids, expiry, a random CSRF token);
+//! the MAC key is derived from the master key, so cookies survive restarts
+//! and stop working when the master key changes. Cookies are HttpOnly,
+//! SameSite=Lax and, on https sites, Secure.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::crypto::{MasterKey, constant_time_eq, hmac_sha256};
+use crate::ids::UserId;
+
+pub const SESSION_COOKIE: &str = "jb_session";
+pub const LOGIN_COOKIE: &str = "jb_login";
+pub const PRE_COOKIE: &str = "jb_pre";
+/// A ThreeFold Connect sign-in must come back within this time.
+pub const LOGIN_TTL_SECS: u64 = 600;
+/// Longest cookie value accepted before any decoding.
+const MAX_COOKIE_LEN: usize = 2048;
+
+/// A signed-in browser.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    /// The web sign-in (`web:alice.3bot`, `web:sandbox-bob`).
+    pub user: UserId,
+    /// Shown as the user's name.
+    pub name: String,
+    /// "tfconnect" or "sandbox".
+    pub via: String,
+    /// Every state-changing form carries this back.
+    pub csrf: String,
+    /// Unix seconds.
+    pub expires_at: u64,
+}
+
+/// A ThreeFold Connect sign-in on its way (the state we sent).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PendingLogin {
+    pub state: String,
+    pub expires_at: u64,
+}
+
+/// The anti-CSRF token of the sign-in forms, before there is a session.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PreSession {
+    pub csrf: String,
+    pub expires_at: u64,
+}
+
+/// Signs and checks cookie values.
+pub struct CookieSigner {
+    key: Zeroizing<[u8; 32]>,
+    /// Adds `Secure` (the site is served over https).
+    secure: bool,
+}
+
+impl CookieSigner {
+    pub fn new(master: &MasterKey, secure: bool) -> CookieSigner {
+        CookieSigner {
+            key: master.derive_key("jukebox web cookies v1"),
+            secure,
+        }
+    }
+
+    fn mac(&self, purpose: &str, payload: &str) -> [u8; 32] {
+        hmac_sha256(&self.key[..], format!("{purpose}\n{payload}").as_bytes())
+    }
+
+    /// The cookie value for `value`.
+    pub fn sign<T: Serialize>(&self, purpose: &str, value: &T) -> String {
+        // Serialising these plain structs cannot fail.
+        let json = serde_json::to_vec(value).unwrap_or_default();
+        let payload = URL_SAFE_NO_PAD.encode(json);
+        let mac = URL_SAFE_NO_PAD.encode(self.mac(purpose, &payload));
+        format!("{payload}.{mac}")
+    }
+
+    /// The value inside a cookie, if it is ours, for `purpose`, intact.
+    pub fn verify<T: DeserializeOwned>(&self, purpose: &str, cookie: &str) -> Option<T> {
+        if cookie.len() > MAX_COOKIE_LEN {
+            return None;
+        }
+        let (payload, mac) = cookie.split_once('.')?;
+        let mac = URL_SAFE_NO_PAD.decode(mac).ok()?;
+        if !constant_time_eq(&mac, &self.mac(purpose, payload)) {
+            return None;
+        }
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
+    }
+
+    /// A `Set-Cookie` header value.
+    pub fn set_cookie(&self, name: &str, value: &str, max_age_secs: u64) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}")
+    }
+
+    /// A `Set-Cookie` header value that removes the cookie.
+    pub fn clear_cookie(&self, name: &str) -> String {
+        self.set_cookie(name, "", 0)
+    }
+
+    pub fn session(&self, cookie: &str, now: u64) -> Option<Session> {
+        self.verify::<Session>(SESSION_COOKIE, cookie)
+            .filter(|s| s.expires_at > now)
+    }
+
+    pub fn pending_login(&self, cookie: &str, now: u64) -> Option<PendingLogin> {
+        self.verify::<PendingLogin>(LOGIN_COOKIE, cookie)
+            .filter(|p| p.expires_at > now)
+    }
+
+    pub fn pre_session(&self, cookie: &str, now: u64) -> Option<PreSession> {
+        self.verify::<PreSession>(PRE_COOKIE, cookie)
+            .filter(|p| p.expires_at > now)
+    }
+}
+
+/// The value of cookie `name` in a `Cookie` request header.
+pub fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// A random token for forms and login states: `len` characters of
+/// [A-Za-z0-9], from the OS's random source.
+pub fn random_token(len: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut bytes = vec![0u8; len];
+    // Without randomness no safe token exists; the OS source does not fail
+    // on the platforms Jukebox runs on.
+    if getrandom::getrandom(&mut bytes).is_err() {
+        panic!("the operating system's random source failed");
+    }
+    // 62 symbols: rejecting bytes >= 248 keeps every symbol equally likely.
+    let mut out = String::with_capacity(len);
+    let mut pool = bytes;
+    while out.len() < len {
+        for b in pool.iter().filter(|b| **b < 248) {
+            if out.len() == len {
+                break;
+            }
+            out.push(char::from(ALPHABET[usize::from(*b) % 62]));
+        }
+        pool = vec![0u8; len];
+        if getrandom::getrandom(&mut pool).is_err() {
+            panic!("the operating system's random source failed");
+        }
+    }
+    out
+}
+
+/// Whether a form's token matches the one the cookie vouches for.
+pub fn csrf_ok(expected: &str, given: &str) -> bool {
+    !expected.is_empty() && constant_time_eq(expected.as_bytes(), given.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signer() -> CookieSigner {
+        CookieSigner::new(&MasterKey::from_bytes([3; 32]), false)
+    }
+
+    fn session() -> Session {
+        Session {
+            user: UserId::parse("web:alice.3bot").unwrap(),
+            name: "alice.3bot".into(),
+            via: "tfconnect".into(),
+            csrf: random_token(32),
+            expires_at: 1_000,
+        }
+    }
+
+    #[test]
+    fn a_session_cookie_round_trips_until_it_expires() {
+        let s = signer();
+        let alice = session();
+        let value = s.sign(SESSION_COOKIE, &alice);
+        assert_eq!(s.session(&value, 999), Some(alice));
+        assert_eq!(s.session(&value, 1_000), None);
+    }
+
+    #[test]
+    fn tampered_foreign_or_repurposed_cookies_are_refused() {
+        let s = signer();
+        let value = s.sign(SESSION_COOKIE, &session());
+        let (payload, mac) = value.split_once('.').unwrap();
+        let mut forged = session();
+        forged.user = UserId::parse("web:mallory.3bot").unwrap();
+        let forged_payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).unwrap());
+        assert_eq!(s.session(&format!("{forged_payload}.{mac}"), 0), None);
+        assert_eq!(s.session(&format!("{payload}.{}", &mac[1..]), 0), None);
+        assert_eq!(s.session(payload, 0), None);
+        assert_eq!(s.session("", 0), None);
+        assert_eq!(s.session(&"a.b".repeat(2000), 0), None);
+        let other = CookieSigner::new(&MasterKey::from_bytes([4; 32]), false);
+        assert_eq!(other.session(&value, 0), None);
+        // A login cookie is no session, even with the same fields.
+        let as_login = s.sign(LOGIN_COOKIE, &session());
+        assert_eq!(s.session(&as_login, 0), None);
+    }
+
+    #[test]
+    fn cookie_headers_are_locked_down() {
+        let plain = signer().set_cookie(SESSION_COOKIE, "v", 60);
+        assert_eq!(
+            plain,
+            "jb_session=v; Path=/; HttpOnly; SameSite=Lax; Max-Age=60"
+        );
+        let secure = CookieSigner::new(&MasterKey::from_bytes([3; 32]), true);
+        assert!(secure.set_cookie("x", "v", 1).ends_with("; Secure"));
+        assert!(signer().clear_cookie("x").contains("Max-Age=0"));
+        assert_eq!(
+            cookie_value("a=1; jb_session=xyz.abc; b=2", SESSION_COOKIE),
+            Some("xyz.abc")
+        );
+        assert_eq!(cookie_value("a=1", SESSION_COOKIE), None);
+    }
+
+    #[test]
+    fn tokens_are_random_alphanumeric_and_csrf_compares_exactly() {
+        let a = random_token(32);
+        assert_eq!(a.len(), 32);
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric()));
+        assert_ne!(a, random_token(32));
+        assert!(csrf_ok(&a, &a.clone()));
+        assert!(!csrf_ok(&a, &a[1..]));
+        assert!(!csrf_ok("", ""));
+    }
+}
