@@ -168,7 +168,7 @@ impl Service {
         blocking_io(|| {
             self.inner
                 .store
-                .write_global(&format!("{CODES}/{code}"), &record)
+                .write_global(&format!("{CODES}/{}", code.to_lowercase()), &record)
         })?;
         self.say(
             user,
@@ -195,7 +195,7 @@ impl Service {
         }
         let code = normalise_code(typed_code).ok_or(LinkError::Unknown)?;
         let _links = self.inner.links_lock.lock().await;
-        let name = format!("{CODES}/{code}");
+        let name = format!("{CODES}/{}", code.to_lowercase());
         let store = &self.inner.store;
         let record: LinkCode = blocking_io(|| store.read_global(&name))
             .map_err(anyhow::Error::from)?

@@ -16,6 +16,7 @@ use jukebox::user::{NodeRecord, Nodes};
 
 pub mod fake_telegram;
 pub mod transcript;
+pub mod web_site;
 
 /// 2026-11-23 00:00 UTC, so tests never depend on the real date.
 pub const START: u64 = 1_795_392_000;

@@ -1,0 +1,410 @@
+//! The website over real HTTP: sign-in, the chat page running the same
+//! conversation as Telegram, "My nodes", live notifications, linking
+//! Telegram, the operators' dashboard, and the security rules (CSRF,
+//! same-origin, one user never touching another's nodes).
+
+#[allow(dead_code)]
+mod support;
+
+use jukebox::ids::UserId;
+use support::web_site::{Browser, Site, buttons, text_of};
+
+/// Deploys one Presearch node through the chat page and pays with the
+/// sandbox wallet, as a person would.
+async fn deploy_presearch(site: &Site, browser: &mut Browser) {
+    browser.say("/deploy").await;
+    browser.press("Presearch").await;
+    browser.press("Presearch node").await;
+    browser.say("1").await;
+    browser.press("Anywhere").await;
+    browser.say("0123456789abcdef0123").await;
+    browser.press("Skip").await;
+    browser.press("1 week").await;
+    browser.press("Confirm").await;
+    let chat = browser.get("/chat").await;
+    assert!(
+        chat.body.contains("src=\"data:image/png;base64,"),
+        "the payment QR is shown inline"
+    );
+    browser.press("Pay with sandbox wallet").await;
+    site.service.wait_idle().await;
+}
+
+#[tokio::test]
+async fn a_sandbox_user_deploys_through_the_chat_page_and_sees_the_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = Site::start(dir.path(), &|_| {}).await;
+    let mut alice = site.browser();
+    let landing = alice.get("/").await;
+    assert!(landing.body.contains("Sign in with ThreeFold Connect"));
+    assert!(landing.body.contains("Sandbox:"), "the sandbox is labelled");
+    alice.sandbox_sign_in("alice").await;
+    deploy_presearch(&site, &mut alice).await;
+
+    let chat = text_of(&alice.get("/chat").await.body);
+    assert!(chat.contains("/deploy"), "what the user typed is shown");
+    assert!(
+        chat.contains("› Presearch"),
+        "answered questions show the answer"
+    );
+    let nodes = alice.get("/nodes").await;
+    assert_eq!(nodes.status, 200);
+    let text = text_of(&nodes.body);
+    assert!(text.contains("presearch-"), "{text}");
+    assert!(text.contains("running"), "{text}");
+    assert!(text.contains("Balance:"), "{text}");
+
+    // Status from "My nodes" runs /status and shows the reply on the page.
+    let name = site
+        .service
+        .overview(&UserId::parse("web:sandbox-alice").unwrap())
+        .unwrap()
+        .nodes[0]
+        .name
+        .clone();
+    let acted = alice
+        .post(
+            "/nodes/act",
+            &[("action", "status"), ("node", &name)],
+            false,
+        )
+        .await;
+    assert_eq!(acted.status, 303);
+    let location = acted.location.unwrap();
+    assert!(location.starts_with("/nodes?since="), "{location}");
+    let replies = alice.get(&location).await;
+    assert!(text_of(&replies.body).contains(&format!("{name} — running")));
+
+    // Delete asks first, right there; the answer comes back to My nodes.
+    let asked = alice
+        .post(
+            "/nodes/act",
+            &[("action", "delete"), ("node", &name)],
+            false,
+        )
+        .await;
+    let page = alice.get(&asked.location.unwrap()).await;
+    let (_, yes) = buttons(&page.body)
+        .into_iter()
+        .find(|(label, _)| label.contains("Yes, delete it"))
+        .expect("a confirmation button");
+    let done = alice
+        .post("/chat/press", &[("data", &yes), ("back", "/nodes")], false)
+        .await;
+    assert!(done.location.unwrap().starts_with("/nodes?since="));
+    let nodes = text_of(&alice.get("/nodes").await.body);
+    assert!(nodes.contains("You have no nodes yet"), "{nodes}");
+}
+
+#[tokio::test]
+async fn forms_need_the_session_token_and_a_same_site_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = Site::start(dir.path(), &|_| {}).await;
+    let mut alice = site.browser();
+    alice.sandbox_sign_in("alice").await;
+
+    let forged = alice
+        .post(
+            "/chat/send",
+            &[("text", "/deploy"), ("csrf", "wrong")],
+            true,
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+    assert!(forged.body.contains("Reload the page"));
+
+    let mut other_site = site.browser();
+    other_site.cookies = alice.cookies.clone();
+    let response = reqwest::Client::new()
+        .post(format!("{}/chat/send", site.base))
+        .header(
+            "cookie",
+            format!("jb_session={}", alice.cookies["jb_session"]),
+        )
+        .header("origin", "https://evil.example")
+        .form(&[("text", "/deploy"), ("csrf", alice.csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+
+    let mut stranger = site.browser();
+    let refused = stranger
+        .post("/chat/send", &[("text", "/deploy")], false)
+        .await;
+    assert_eq!(
+        refused.location.as_deref(),
+        Some("/"),
+        "signed out: back to the start"
+    );
+    assert_eq!(stranger.get("/nodes").await.location.as_deref(), Some("/"));
+
+    // A sign-in form without its token is refused too.
+    let mut fresh = site.browser();
+    let no_token = fresh
+        .post("/login/sandbox", &[("name", "bob"), ("csrf", "x")], false)
+        .await;
+    assert_eq!(no_token.status, 403);
+    let bad_name = {
+        fresh.get("/").await;
+        fresh
+            .post("/login/sandbox", &[("name", "bob.3bot")], false)
+            .await
+    };
+    assert_eq!(bad_name.status, 400);
+
+    // Oversized input is refused with a clear message, and nothing is lost.
+    let long = "x".repeat(5000);
+    let too_long = alice.post("/chat/send", &[("text", &long)], true).await;
+    assert_eq!(too_long.status, 400);
+    assert!(too_long.body.contains("too long"), "{}", too_long.body);
+
+    let signed_out = alice.post("/logout", &[], false).await;
+    assert_eq!(signed_out.location.as_deref(), Some("/"));
+    assert!(!alice.cookies.contains_key("jb_session"));
+    drop(site);
+}
+
+#[tokio::test]
+async fn nobody_sees_or_touches_another_users_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = Site::start(dir.path(), &|_| {}).await;
+    let mut alice = site.browser();
+    alice.sandbox_sign_in("alice").await;
+    deploy_presearch(&site, &mut alice).await;
+    let alice_id = UserId::parse("web:sandbox-alice").unwrap();
+    let name = site.service.overview(&alice_id).unwrap().nodes[0]
+        .name
+        .clone();
+
+    let mut bob = site.browser();
+    bob.sandbox_sign_in("bob").await;
+    let nodes = text_of(&bob.get("/nodes").await.body);
+    assert!(!nodes.contains(&name), "{nodes}");
+    assert!(!text_of(&bob.get("/chat").await.body).contains("Presearch"));
+    // Bob names Alice's node and replays Alice's button data: nothing happens.
+    for action in ["delete", "redeploy", "status"] {
+        let acted = bob
+            .post("/nodes/act", &[("action", action), ("node", &name)], false)
+            .await;
+        let page = text_of(&bob.get(&acted.location.unwrap()).await.body);
+        assert!(
+            page.contains(&format!("You have no node named {name}"))
+                || page.contains(&format!("I couldn't find \"{name}\"")),
+            "{page}"
+        );
+    }
+    let alice_chat = alice.get("/chat").await;
+    for (_, data) in buttons(&alice_chat.body) {
+        bob.post("/chat/press", &[("data", &data)], true).await;
+    }
+    // Alice's session cookie with Bob's token gets nowhere either.
+    let mixed = reqwest::Client::new()
+        .post(format!("{}/nodes/act", site.base))
+        .header(
+            "cookie",
+            format!("jb_session={}", alice.cookies["jb_session"]),
+        )
+        .form(&[
+            ("action", "delete"),
+            ("node", name.as_str()),
+            ("csrf", bob.csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mixed.status().as_u16(), 403);
+    assert_eq!(
+        site.service.overview(&alice_id).unwrap().nodes[0].state,
+        "running"
+    );
+}
+
+#[tokio::test]
+async fn an_outage_notification_arrives_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = Site::start(dir.path(), &|_| {}).await;
+    let mut alice = site.browser();
+    alice.sandbox_sign_in("alice").await;
+    deploy_presearch(&site, &mut alice).await;
+    let page = alice.get("/notifications").await;
+    assert!(page.body.contains("Nothing yet"));
+    let version: u64 = page
+        .body
+        .split("data-version=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .and_then(|v| v.parse().ok())
+        .expect("the page names its version");
+
+    let mut events = reqwest::Client::new()
+        .get(format!("{}/events?after={version}", site.base))
+        .header(
+            "cookie",
+            format!("jb_session={}", alice.cookies["jb_session"]),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        events.headers()["content-type"].to_str().unwrap(),
+        "text/event-stream"
+    );
+
+    let alice_id = UserId::parse("web:sandbox-alice").unwrap();
+    let nodes: jukebox::user::Nodes = site
+        .service
+        .store()
+        .read(&alice_id, jukebox::user::NODES)
+        .unwrap()
+        .unwrap();
+    let contract = nodes.nodes[0].contract().unwrap();
+    site.sim.fail_app(contract, "port closed").unwrap();
+    for _ in 0..3 {
+        site.service.sweep().await;
+        site.clock.advance(60);
+    }
+    assert!(site.deliver_alerts().await >= 1);
+
+    let mut received = String::new();
+    while !received.contains("\"notice\":true") {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), events.chunk())
+            .await
+            .expect("an event within 10 s")
+            .unwrap()
+            .expect("the stream stays open");
+        received.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(received.contains("event: entry"), "{received}");
+    assert!(received.contains("is down"), "{received}");
+    let listed = text_of(&alice.get("/notifications").await.body);
+    assert!(listed.contains("is down"), "{listed}");
+}
+
+#[tokio::test]
+async fn a_telegram_account_links_once_and_shows_the_same_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = Site::start(dir.path(), &|_| {}).await;
+    let tg = UserId::parse("tg:4242").unwrap();
+    site.service
+        .handle(
+            &tg,
+            "Tess",
+            jukebox::dialogue::Input::from_message("/link"),
+            None,
+        )
+        .await
+        .unwrap();
+    let said = support::texts_for(&site.telegram.take(), &tg).join("\n");
+    let code = said
+        .split("Your link code: ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no code in {said:?}"))
+        .to_owned();
+
+    let mut web = site.browser();
+    web.sandbox_sign_in("tess").await;
+    web.get("/link").await;
+    let wrong = web.post("/link", &[("code", "ZZZZ-ZZZZ")], false).await;
+    assert!(text_of(&wrong.body).contains("That code is not valid"));
+    let linked = web
+        .post("/link", &[("code", &code.to_lowercase())], false)
+        .await;
+    assert!(text_of(&linked.body).contains("Linked."), "{}", linked.body);
+    let told = support::texts_for(&site.telegram.take(), &tg).join("\n");
+    assert!(told.contains("is now linked"), "{told}");
+
+    // The web deploys as the Telegram account; Telegram sees it too.
+    deploy_presearch(&site, &mut web).await;
+    assert_eq!(site.service.overview(&tg).unwrap().nodes.len(), 1);
+    let nodes = text_of(&web.get("/nodes").await.body);
+    assert!(nodes.contains("presearch-"), "{nodes}");
+    let mirrored = support::texts_for(&site.telegram.take(), &tg).join("\n");
+    assert!(mirrored.contains("Which blockchain"), "{mirrored}");
+
+    // The code worked once.
+    let mut other = site.browser();
+    other.sandbox_sign_in("other").await;
+    other.get("/link").await;
+    let reused = other.post("/link", &[("code", &code)], false).await;
+    assert!(text_of(&reused.body).contains("That code is not valid"));
+
+    // Unlinking shows the sign-in's own (empty) account again; a restart
+    // keeps links (they are stored).
+    let links = site.service.web_links().unwrap();
+    assert_eq!(links.len(), 1);
+    let unlinked = web.post("/link/remove", &[], false).await;
+    assert!(text_of(&unlinked.body).contains("Unlinked."));
+    assert!(text_of(&web.get("/nodes").await.body).contains("You have no nodes yet"));
+    assert!(site.service.web_links().unwrap().is_empty());
+
+    // An expired code is refused.
+    site.service
+        .handle(
+            &tg,
+            "Tess",
+            jukebox::dialogue::Input::from_message("/link"),
+            None,
+        )
+        .await
+        .unwrap();
+    let said = support::texts_for(&site.telegram.take(), &tg).join("\n");
+    let code = said
+        .split("Your link code: ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    site.clock.advance(11 * 60);
+    let late = other.post("/link", &[("code", &code)], false).await;
+    assert!(text_of(&late.body).contains("That code has expired"));
+}
+
+#[tokio::test]
+async fn the_dashboard_is_for_operators_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = Site::start(dir.path(), &|c| {
+        c.admin.operators = vec!["web:sandbox-root".into()];
+    })
+    .await;
+    let mut user = site.browser();
+    user.sandbox_sign_in("mallory").await;
+    assert_eq!(user.get("/admin").await.status, 404);
+    assert!(!user.get("/chat").await.body.contains("/admin"));
+    let refused = user
+        .post("/admin/maintenance", &[("switch", "on")], false)
+        .await;
+    assert_eq!(refused.status, 404);
+    assert!(site.service.maintenance_message().is_none());
+
+    let mut root = site.browser();
+    root.sandbox_sign_in("root").await;
+    let dashboard = root.get("/admin").await;
+    assert_eq!(dashboard.status, 200);
+    let text = text_of(&dashboard.body);
+    for section in ["Stats", "Maintenance", "Outbox", "Users", "Nodes"] {
+        assert!(text.contains(section), "{section} missing: {text}");
+    }
+    let switched = root
+        .post(
+            "/admin/maintenance",
+            &[("switch", "on"), ("message", "Upgrading <the grid>")],
+            false,
+        )
+        .await;
+    assert_eq!(switched.location.as_deref(), Some("/admin"));
+    let dashboard = root.get("/admin").await;
+    assert!(
+        dashboard.body.contains("Upgrading &lt;the grid&gt;"),
+        "escaped"
+    );
+    // Users are told at /deploy; their running nodes are untouched.
+    user.say("/deploy").await;
+    let chat = text_of(&user.get("/chat").await.body);
+    assert!(chat.contains("paused for maintenance"), "{chat}");
+    let report = text_of(&root.get("/admin?user=web:sandbox-mallory").await.body);
+    assert!(report.contains("web:sandbox-mallory"), "{report}");
+}
