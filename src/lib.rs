@@ -27,3 +27,4 @@ pub mod service;
 pub mod store;
 pub mod user;
 pub mod validate;
+pub mod web;

@@ -1,0 +1,3 @@
+//! The deployer website.
+
+pub mod tfconnect;
