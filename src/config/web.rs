@@ -68,6 +68,17 @@ impl WebConfig {
         if !(1..=24 * 90).contains(&self.session_hours) {
             return Err("session_hours must be 1 to 2160 (90 days)".into());
         }
+        // The checks the site runs at start, with a stand-in for the host
+        // an empty app_id is filled in with.
+        let mut login = self.tfconnect.clone();
+        if login.app_id.is_empty() {
+            login.app_id = "localhost".into();
+        }
+        crate::web::tfconnect::TfConnect::new(
+            login,
+            ed25519_dalek::SigningKey::from_bytes(&[0; 32]),
+        )
+        .map_err(|e| format!("{e:#}"))?;
         Ok(())
     }
 }
@@ -104,6 +115,13 @@ mod tests {
             },
             WebConfig {
                 session_hours: 0,
+                ..WebConfig::default()
+            },
+            WebConfig {
+                tfconnect: crate::web::tfconnect::TfConnectConfig {
+                    login_url: "ftp://login".into(),
+                    ..Default::default()
+                },
                 ..WebConfig::default()
             },
         ] {

@@ -167,7 +167,7 @@ fn start_session(state: &WebState, user: UserId, name: String, via: &str) -> Res
 }
 
 pub async fn tfconnect_begin(State(state): State<Arc<WebState>>) -> Response {
-    let start = state.tfconnect.begin();
+    let start = state.tfconnect.begin_at(state.now());
     let pending = PendingLogin {
         state: start.state,
         expires_at: state.now() + LOGIN_TTL_SECS,

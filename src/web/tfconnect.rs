@@ -1,70 +1,291 @@
-//! PLACEHOLDER, replaced by the tfconnect branch at merge.
-use serde::Deserialize;
+//! Sign-in with ThreeFold Connect: the login protocol the website calls.
+//!
+//! [`TfConnect::begin`] makes a random state and the URL that sends the
+//! browser to the login server; the website keeps the state in its signed
+//! session cookie. The person approves the login in the ThreeFold Connect
+//! app, which signs an attempt and the login page redirects the browser to
+//! the callback. [`TfConnect::finish`] then checks everything the protocol
+//! offers before saying who signed in:
+//!
+//! 1. the callback is well formed and small (or says the person cancelled);
+//! 2. the state the browser kept was issued here, recently, and has not
+//!    completed a sign-in before (replay memory in `replay.rs`);
+//! 3. the attempt is signed by a key the login server lists for the named
+//!    user (`login_server.rs`), checked with strict ed25519 verification;
+//! 4. the signed message names the same state, the same user and this site;
+//! 5. the shared email decrypts with this site's key (NaCl box, keys
+//!    converted from ed25519 to X25519) — see `attempt.rs`.
+//!
+//! Layout: `state.rs` issues and reads states, `attempt.rs` is the pure
+//! parsing and cryptography, `login_server.rs` the one HTTP request,
+//! `replay.rs` the used-state memory, `error.rs` the error enum with the
+//! words a page shows.
 
-#[derive(Clone, Debug, Deserialize)]
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use ed25519_dalek::SigningKey;
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+mod attempt;
+mod error;
+mod login_server;
+mod replay;
+mod state;
+#[cfg(test)]
+mod tests;
+
+pub use attempt::MAX_QUERY_BYTES;
+pub use error::LoginError;
+pub use login_server::REQUEST_TIMEOUT;
+pub use replay::MAX_CONSUMED_STATES;
+
+use attempt::Callback;
+use replay::ConsumedStates;
+
+/// How long a login may take from [`TfConnect::begin`] to the callback.
+pub const STATE_TTL_SECS: u64 = 15 * 60;
+
+/// The scope this site asks for: the person's email address.
+const SCOPE: &str = r#"{"email":true}"#;
+
+/// `[web.tfconnect]` in `config.toml`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct TfConnectConfig {
+    /// The login server, e.g. `https://login.threefold.me`.
     pub login_url: String,
+    /// This site's host (and port), as the browser reaches it, e.g.
+    /// `deployer.example.com` or `127.0.0.1:8080`. The app shows it to the
+    /// person and signs it; the login page redirects back to it. Empty (the
+    /// default): the host of `web.public_url`, or the address the website
+    /// listens on.
     pub app_id: String,
+    /// The path on this site the login page redirects back to.
     pub callback_path: String,
 }
 
 impl Default for TfConnectConfig {
-    fn default() -> Self {
+    fn default() -> TfConnectConfig {
         TfConnectConfig {
-            login_url: "https://login.threefold.me".into(),
+            login_url: "https://login.threefold.me".to_owned(),
             app_id: String::new(),
-            callback_path: "/auth/callback".into(),
+            callback_path: "/auth/callback".to_owned(),
         }
     }
 }
 
+/// Where a new login starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoginStart {
+    /// Keep this in the browser's signed session; pass it to `finish`.
     pub state: String,
+    /// Send the browser here.
     pub redirect_url: String,
 }
 
+/// Who signed in.
+#[derive(Clone, PartialEq, Eq)]
 pub struct TfConnectUser {
+    /// The ThreeFold Connect name, in lower case, e.g. `alice.3bot`.
     pub double_name: String,
+    /// The email address the person shared, if the app sent one.
     pub email: Option<String>,
+    /// The ed25519 key that signed the attempt.
     pub public_key: [u8; 32],
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum LoginError {
-    #[error("cancelled")]
-    Cancelled,
-}
-
-impl LoginError {
-    pub fn user_message(&self) -> &'static str {
-        "Sign-in was cancelled."
+impl fmt::Debug for TfConnectUser {
+    // The email is personal data: logs see a masked form.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TfConnectUser")
+            .field("double_name", &self.double_name)
+            .field("email", &self.email.as_deref().map(crate::crypto::mask))
+            .field("public_key", &STANDARD.encode(self.public_key))
+            .finish()
     }
 }
 
+/// The login protocol for one site: its config, its key and its memory of
+/// completed logins. Share one per process (the replay memory is in it).
 pub struct TfConnect {
+    /// `login_url` without a trailing slash.
+    login_url: String,
     config: TfConnectConfig,
+    client: reqwest::Client,
+    /// The app's X25519 secret, from its ed25519 signing key.
+    app_secret: crypto_box::SecretKey,
+    /// The matching X25519 public key, base64, as sent to the login server.
+    app_public_key: String,
+    consumed: ConsumedStates,
+}
+
+impl fmt::Debug for TfConnect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TfConnect")
+            .field("config", &self.config)
+            .field("app_public_key", &self.app_public_key)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TfConnect {
-    pub fn new(
-        config: TfConnectConfig,
-        _app_key: ed25519_dalek::SigningKey,
-    ) -> anyhow::Result<Self> {
-        Ok(TfConnect { config })
+    /// Checks the config and derives the app's X25519 key pair from
+    /// `app_key` (the same conversion libsodium and the app use).
+    pub fn new(config: TfConnectConfig, app_key: SigningKey) -> anyhow::Result<TfConnect> {
+        let login_url = check_login_url(&config.login_url)?;
+        check_app_id(&config.app_id)?;
+        check_callback_path(&config.callback_path)?;
+        let scalar = Zeroizing::new(app_key.to_scalar_bytes());
+        let app_secret = crypto_box::SecretKey::from_bytes(*scalar);
+        let app_public_key = STANDARD.encode(app_key.verifying_key().to_montgomery().to_bytes());
+        Ok(TfConnect {
+            login_url,
+            config,
+            client: login_server::client()?,
+            app_secret,
+            app_public_key,
+            consumed: ConsumedStates::new(MAX_CONSUMED_STATES),
+        })
     }
+
+    pub fn config(&self) -> &TfConnectConfig {
+        &self.config
+    }
+
+    /// The app's X25519 public key in base64 (the `publickey` parameter).
+    pub fn app_public_key(&self) -> &str {
+        &self.app_public_key
+    }
+
+    /// A fresh login, issued now by the system clock.
     pub fn begin(&self) -> LoginStart {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.begin_at(now)
+    }
+
+    /// A fresh login issued at `now_unix` (use the same clock as `finish`).
+    pub fn begin_at(&self, now_unix: u64) -> LoginStart {
+        let state = state::issue(now_unix);
+        let redirect_url = format!(
+            "{}/?state={}&appid={}&publickey={}&redirecturl={}&scope={}",
+            self.login_url,
+            encode(&state),
+            encode(&self.config.app_id),
+            encode(&self.app_public_key),
+            encode(&self.config.callback_path),
+            encode(SCOPE),
+        );
         LoginStart {
-            state: "x".into(),
-            redirect_url: self.config.login_url.clone(),
+            state,
+            redirect_url,
         }
     }
+
+    /// Completes a login from the callback's raw query string and the state
+    /// the website kept for this browser. Each state completes once.
     pub async fn finish(
         &self,
-        _raw_query: &str,
-        _expected_state: &str,
-        _now: u64,
+        raw_query: &str,
+        expected_state: &str,
+        now_unix: u64,
     ) -> Result<TfConnectUser, LoginError> {
-        Err(LoginError::Cancelled)
+        let (double_name, signed_attempt) = match attempt::parse_callback(raw_query)? {
+            Callback::Cancelled => return Err(LoginError::Cancelled),
+            Callback::Attempt {
+                double_name,
+                signed_attempt,
+            } => (double_name, signed_attempt),
+        };
+        let expires_at = state::issued_at(expected_state)?.saturating_add(STATE_TTL_SECS);
+        if now_unix >= expires_at {
+            return Err(LoginError::Expired);
+        }
+        // Checked before asking the login server, so a replay costs nothing;
+        // `consume` below decides races between two concurrent callbacks.
+        if self.consumed.contains(expected_state) {
+            return Err(LoginError::Replayed);
+        }
+        let keys = login_server::user_keys(&self.client, &self.login_url, &double_name).await?;
+        let (user_key, message) = attempt::open_signed(&signed_attempt, &keys)?;
+        let message = attempt::parse_message(message)?;
+        if message.signed_state != expected_state {
+            return Err(LoginError::StateMismatch);
+        }
+        if attempt::normalise_double_name(&message.double_name)? != double_name {
+            return Err(LoginError::Malformed(
+                "the signed attempt names another user".to_owned(),
+            ));
+        }
+        if message.app_id != self.config.app_id {
+            return Err(LoginError::WrongApp);
+        }
+        let email = match &message.data {
+            Some(scope) => Some(attempt::decrypt_email(scope, &user_key, &self.app_secret)?),
+            None => None,
+        };
+        self.consumed
+            .consume(expected_state, expires_at, now_unix)?;
+        tracing::debug!(user = %double_name, "ThreeFold Connect sign-in verified");
+        Ok(TfConnectUser {
+            double_name,
+            email,
+            public_key: user_key.to_bytes(),
+        })
     }
+}
+
+/// `application/x-www-form-urlencoded` encoding of one query value.
+fn encode(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+fn check_login_url(login_url: &str) -> anyhow::Result<String> {
+    let url = reqwest::Url::parse(login_url)
+        .map_err(|e| anyhow::anyhow!("web.tfconnect.login_url {login_url:?} is not a URL: {e}"))?;
+    let usable = matches!(url.scheme(), "http" | "https")
+        && url.host_str().is_some()
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none();
+    anyhow::ensure!(
+        usable,
+        "web.tfconnect.login_url {login_url:?} must be an http(s) URL without query, fragment \
+         or credentials, e.g. https://login.threefold.me"
+    );
+    Ok(login_url.trim_end_matches('/').to_owned())
+}
+
+fn check_app_id(app_id: &str) -> anyhow::Result<()> {
+    let host_like = !app_id.is_empty()
+        && app_id.len() <= 260
+        && app_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+    anyhow::ensure!(
+        host_like,
+        "web.tfconnect.app_id {app_id:?} must be this site's host (and port) as browsers reach \
+         it, e.g. deployer.example.com or 127.0.0.1:8080"
+    );
+    Ok(())
+}
+
+fn check_callback_path(path: &str) -> anyhow::Result<()> {
+    let plain_path = path.starts_with('/')
+        && path.len() <= 200
+        && !path.starts_with("//")
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'?' | b'#'));
+    anyhow::ensure!(
+        plain_path,
+        "web.tfconnect.callback_path {path:?} must be a path on this site, e.g. /auth/callback"
+    );
+    Ok(())
 }
