@@ -16,7 +16,11 @@ use jukebox::user::{NodeRecord, Nodes};
 
 pub mod fake_telegram;
 pub mod transcript;
+// Only the website tests use these two.
+#[allow(dead_code)]
 pub mod web_site;
+#[allow(dead_code)]
+pub mod webdriver;
 
 /// 2026-11-23 00:00 UTC, so tests never depend on the real date.
 pub const START: u64 = 1_795_392_000;
