@@ -10,9 +10,11 @@ use serde::Deserialize;
 use crate::diagnostics::Diagnostics;
 use crate::pricing::PriceList;
 
+mod backup;
 mod lifecycle;
 mod ops;
 
+pub use backup::{BACKUP_KEY_ENV, BackupConfig};
 pub use lifecycle::{AdminConfig, AlertsConfig, BillingConfig, MonitorConfig};
 pub use ops::OpsConfig;
 
@@ -33,6 +35,7 @@ pub struct Config {
     pub admin: AdminConfig,
     pub telegram: crate::chat::telegram::TelegramConfig,
     pub ops: OpsConfig,
+    pub backup: BackupConfig,
     pub log: LogConfig,
 }
 
@@ -81,6 +84,7 @@ impl Default for Config {
             admin: AdminConfig::default(),
             telegram: Default::default(),
             ops: OpsConfig::default(),
+            backup: BackupConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -212,6 +216,7 @@ impl Config {
             ("[alerts]", "alerts", config.alerts.validate()),
             ("[admin]", "admin", config.admin.operator_ids().map(|_| ())),
             ("[ops]", "ops", config.ops.validate()),
+            ("[backup]", "backup", config.backup.validate()),
         ];
         for (header, name, result) in sections {
             if let Err(e) = result {
