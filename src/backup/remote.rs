@@ -69,10 +69,27 @@ impl Remote {
     /// AWS variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
     /// `AWS_SESSION_TOKEN`, ...). Building makes no request.
     pub fn s3(config: &BackupConfig) -> Result<Remote, BackupError> {
+        Remote::s3_from(AmazonS3Builder::from_env(), config)
+    }
+
+    /// [`Remote::s3`] with explicit credentials instead of the environment
+    /// (tests; tools that hold the keys themselves).
+    pub fn s3_with_keys(
+        config: &BackupConfig,
+        access_key_id: &str,
+        secret_access_key: &str,
+    ) -> Result<Remote, BackupError> {
+        let builder = AmazonS3Builder::new()
+            .with_access_key_id(access_key_id)
+            .with_secret_access_key(secret_access_key);
+        Remote::s3_from(builder, config)
+    }
+
+    fn s3_from(builder: AmazonS3Builder, config: &BackupConfig) -> Result<Remote, BackupError> {
         // reqwest is built without a default TLS provider; teloxide's ring
         // is. Installing it twice is harmless (the first one stays).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut builder = AmazonS3Builder::from_env()
+        let mut builder = builder
             .with_bucket_name(&config.bucket)
             .with_region(&config.region)
             .with_allow_http(config.allow_http)
@@ -96,6 +113,13 @@ impl Remote {
         ))
     }
 
+    /// Replaces the retry policy (tests use millisecond waits).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Remote {
+        self.retry = retry;
+        self
+    }
+
+    /// How many requests were tried again since this remote was made.
     pub fn retries(&self) -> u64 {
         self.retries.load(Ordering::Relaxed)
     }
