@@ -475,3 +475,59 @@ async fn backup_while_another_process_holds_the_data_dir_verifies_its_copy() {
     expected.remove("master.key");
     assert_eq!(tree(&restored), expected);
 }
+
+/// Records what the periodic loop reports.
+struct Recorder(tokio::sync::mpsc::UnboundedSender<String>);
+
+#[async_trait::async_trait]
+impl jukebox::backup::BackupObserver for Recorder {
+    async fn backup_succeeded(&self, report: &jukebox::backup::BackupReport, failed_before: u32) {
+        let _ = self
+            .0
+            .send(format!("ok {} after {failed_before}", report.id));
+    }
+    async fn backup_failed(&self, _error: &BackupError, failures_in_a_row: u32) {
+        let _ = self.0.send(format!("failed {failures_in_a_row}"));
+    }
+}
+
+#[tokio::test]
+async fn the_periodic_backup_reports_failures_and_keeps_going() {
+    let world = World::new().await;
+    // Two attempts per request; the first four connections are refused:
+    // two runs fail, the third succeeds.
+    let proxy = FlakyProxy::start(world.s3.addr, 4).await;
+    let backup = std::sync::Arc::new(Backup::new(
+        remote(proxy.addr, 2),
+        &world.data,
+        &world.data.join("master.key"),
+        None,
+        RetentionPolicy {
+            keep_last: 5,
+            keep_daily_days: 0,
+        },
+    ));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    struct Fixed;
+    impl jukebox::clock::Clock for Fixed {
+        fn now(&self) -> u64 {
+            T0
+        }
+    }
+    let task = tokio::spawn(jukebox::backup::run_periodically(
+        backup,
+        Duration::from_secs(3600),
+        Duration::from_millis(1),
+        std::sync::Arc::new(Fixed),
+        std::sync::Arc::new(Recorder(tx)),
+    ));
+    let mut events = Vec::new();
+    for _ in 0..3 {
+        events.push(rx.recv().await.unwrap());
+    }
+    task.abort();
+    assert_eq!(
+        events,
+        vec!["failed 1", "failed 2", "ok 20261123T000000Z after 2"]
+    );
+}
