@@ -531,3 +531,90 @@ async fn the_periodic_backup_reports_failures_and_keeps_going() {
         vec!["failed 1", "failed 2", "ok 20261123T000000Z after 2"]
     );
 }
+
+#[tokio::test]
+async fn the_service_backs_up_its_own_data_dir_and_tells_operators_about_failures() {
+    use jukebox::alerts::AlertLimits;
+    use jukebox::backup::BackupObserver as _;
+    use jukebox::channel::{MemoryOutbox, Outgoing};
+    let tmp = tempfile::tempdir().unwrap();
+    let s3 = S3Server::start(&tmp.path().join("s3")).await;
+    let mut config = jukebox::config::Config {
+        data_dir: tmp.path().join("data"),
+        dialogues_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("dialogues"),
+        ..Default::default()
+    };
+    config.admin.operators = vec!["term:operator".into()];
+    let outbox = std::sync::Arc::new(MemoryOutbox::default());
+    let clock = std::sync::Arc::new(jukebox::clock::ManualClock::new(T0));
+    let app = jukebox::app::build(&config, outbox.clone(), clock).unwrap();
+    let service = app.service;
+    let user = UserId::parse("term:alice").unwrap();
+    service
+        .handle(
+            &user,
+            "Alice",
+            jukebox::dialogue::Input::from_message("/start"),
+            None,
+        )
+        .await
+        .unwrap();
+    // The service holds the data dir; the backup pauses its writes.
+    let backup = Backup::new(
+        remote(s3.addr, 3),
+        &config.data_dir,
+        &config.master_key_path(),
+        None,
+        RetentionPolicy {
+            keep_last: 5,
+            keep_daily_days: 0,
+        },
+    );
+    let report = backup.run(Freeze::PauseWrites, T0).await.unwrap();
+    let restored = tmp.path().join("restored");
+    backup.restore(&report.id, &restored, false).await.unwrap();
+    let store = Store::open(&restored).unwrap();
+    assert!(store.user_exists(&user));
+
+    let failure = BackupError::Busy { attempts: 1 };
+    service.backup_failed(&failure, 1).await;
+    service.backup_failed(&failure, 2).await;
+    service.backup_succeeded(&report, 2).await;
+    let unlimited = AlertLimits {
+        global_per_second: 1e6,
+        global_burst: 1e6,
+        per_user_per_second: 1e6,
+        per_user_burst: 1e6,
+    };
+    outbox.take();
+    service
+        .alerts()
+        .drain(outbox.as_ref(), unlimited)
+        .await
+        .unwrap();
+    let operator = UserId::parse("term:operator").unwrap();
+    let texts: Vec<String> = outbox
+        .take()
+        .into_iter()
+        .filter(|(to, _)| *to == operator)
+        .filter_map(|(_, item)| match item {
+            Outgoing::Message(m) => Some(m.text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts[0].contains("backup to S3 failed"), "{texts:?}");
+    assert!(texts[1].contains("Backups work again"), "{texts:?}");
+    let metrics = service.metrics().render();
+    assert!(
+        metrics.contains("jukebox_backup_failures_total 2"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("jukebox_backups_total 1"), "{metrics}");
+    assert!(
+        metrics.contains(&format!(
+            "jukebox_backup_last_success_timestamp_seconds {T0}"
+        )),
+        "{metrics}"
+    );
+}
