@@ -618,3 +618,23 @@ async fn the_service_backs_up_its_own_data_dir_and_tells_operators_about_failure
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn an_https_endpoint_gets_a_tls_client_and_an_unreachable_one_a_clear_error() {
+    // Nothing listens on port 1: the request fails to connect, after the
+    // TLS client was built (reqwest panics if no crypto provider is set).
+    let config = BackupConfig {
+        endpoint: "https://127.0.0.1:1".into(),
+        bucket: BUCKET.into(),
+        ..BackupConfig::default()
+    };
+    let remote = Remote::s3_with_keys(&config, ACCESS_KEY, SECRET_KEY)
+        .unwrap()
+        .with_retry(fast_retry(2));
+    let err = remote.blobs().await.unwrap_err();
+    assert!(
+        matches!(err, BackupError::Remote { attempts: 2, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("listing blobs"), "{err}");
+}
