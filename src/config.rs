@@ -10,10 +10,12 @@ use serde::Deserialize;
 use crate::diagnostics::Diagnostics;
 use crate::pricing::PriceList;
 
+mod backup;
 mod lifecycle;
 mod ops;
 mod web;
 
+pub use backup::{BACKUP_KEY_ENV, BackupConfig};
 pub use lifecycle::{AdminConfig, AlertsConfig, BillingConfig, MonitorConfig};
 pub use ops::OpsConfig;
 pub use web::WebConfig;
@@ -36,6 +38,7 @@ pub struct Config {
     pub telegram: crate::chat::telegram::TelegramConfig,
     pub ops: OpsConfig,
     pub web: WebConfig,
+    pub backup: BackupConfig,
     pub log: LogConfig,
 }
 
@@ -85,6 +88,7 @@ impl Default for Config {
             telegram: Default::default(),
             ops: OpsConfig::default(),
             web: WebConfig::default(),
+            backup: BackupConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -217,6 +221,7 @@ impl Config {
             ("[admin]", "admin", config.admin.operator_ids().map(|_| ())),
             ("[ops]", "ops", config.ops.validate()),
             ("[web]", "web", config.web.validate()),
+            ("[backup]", "backup", config.backup.validate()),
         ];
         for (header, name, result) in sections {
             if let Err(e) = result {

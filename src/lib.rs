@@ -3,6 +3,7 @@ pub mod admin;
 pub mod alerts;
 pub mod app;
 pub mod audit;
+pub mod backup;
 pub mod catalog;
 pub mod channel;
 pub mod chat;

@@ -40,12 +40,37 @@ enum Command {
         #[command(subcommand)]
         report: AdminReport,
     },
+    /// Back up the data dir to S3 now, or list the snapshots ([backup] in config).
+    Backup {
+        #[command(subcommand)]
+        action: BackupAction,
+    },
+    /// Restore a snapshot from S3 into a directory (checks every checksum).
+    Restore {
+        /// The snapshot id, as `jukebox backup list` shows it.
+        #[arg(long)]
+        snapshot: String,
+        /// Where to restore (a new or empty directory).
+        #[arg(long)]
+        to: PathBuf,
+        /// Write over a non-empty directory.
+        #[arg(long)]
+        force: bool,
+    },
     /// Chat with Jukebox from this terminal (or a script piped to stdin).
     Chat {
         /// Who you are, e.g. alice (becomes the user id term:alice).
         #[arg(long)]
         user: String,
     },
+}
+
+#[derive(Subcommand)]
+enum BackupAction {
+    /// Take a snapshot and upload it (also while the service runs).
+    Now,
+    /// The snapshots in the bucket, oldest first.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -91,6 +116,20 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             jukebox::admin::offline(&config.data_dir, &report, now)?
         );
         return Ok(std::process::ExitCode::SUCCESS);
+    }
+    match &command {
+        Command::Backup { action } => {
+            return match action {
+                BackupAction::Now => jukebox::backup::command::backup_now(&config),
+                BackupAction::List => jukebox::backup::command::list(&config),
+            };
+        }
+        Command::Restore {
+            snapshot,
+            to,
+            force,
+        } => return jukebox::backup::command::restore(&config, snapshot, to, *force),
+        _ => {}
     }
     let chat_user = match &command {
         Command::Chat { user } => Some(user.clone()),
@@ -203,6 +242,7 @@ async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> an
         service.clone(),
         Duration::from_secs(config.monitor.interval_seconds),
     ));
+    let backup = jukebox::backup::command::spawn_periodic(&config, &service)?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let ops = match config.ops.listen() {
         Some(listen) => {
@@ -295,6 +335,9 @@ async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> an
     }
     billing.abort();
     monitor.abort();
+    if let Some(backup) = backup {
+        backup.abort();
+    }
     if let Some(churn) = churn {
         churn.abort();
     }

@@ -47,6 +47,11 @@ struct Inner {
     nodes_checked: AtomicU64,
     outages: AtomicU64,
     recoveries: AtomicU64,
+    backups: AtomicU64,
+    backup_failures: AtomicU64,
+    backup_uploaded_bytes: AtomicU64,
+    /// Unix seconds of the last successful backup (0: none yet).
+    backup_last_success: AtomicU64,
     /// A std Mutex, not a tokio one: nothing async happens while it is held.
     gauges: Mutex<BTreeMap<&'static str, GaugeFamily>>,
 }
@@ -165,6 +170,19 @@ impl Metrics {
         bump(&i.recoveries, came_back);
     }
 
+    /// A backup run finished at `now` (unix seconds), having uploaded
+    /// `uploaded_bytes` of new blobs.
+    pub fn backup_succeeded(&self, now: u64, uploaded_bytes: u64) {
+        let i = &self.inner;
+        bump(&i.backups, 1);
+        bump(&i.backup_uploaded_bytes, uploaded_bytes);
+        i.backup_last_success.store(now, Ordering::Relaxed);
+    }
+
+    pub fn backup_failed(&self) {
+        bump(&self.inner.backup_failures, 1);
+    }
+
     /// Gauges sampled at scrape time: set by the caller right before
     /// rendering. A series once set stays until overwritten, so a caller
     /// reporting e.g. nodes by state sets every state, zeros included.
@@ -256,6 +274,26 @@ impl Metrics {
                 "jukebox_recoveries_total",
                 "Nodes confirmed back up.",
                 &i.recoveries,
+            ),
+            counter(
+                "jukebox_backups_total",
+                "Backups to S3 completed.",
+                &i.backups,
+            ),
+            counter(
+                "jukebox_backup_failures_total",
+                "Backup runs that failed (after their request retries).",
+                &i.backup_failures,
+            ),
+            counter(
+                "jukebox_backup_uploaded_bytes_total",
+                "Bytes of new blobs uploaded by backups.",
+                &i.backup_uploaded_bytes,
+            ),
+            gauge(
+                "jukebox_backup_last_success_timestamp_seconds",
+                "Unix time of the last successful backup (0: none since start).",
+                i.backup_last_success.load(Ordering::Relaxed) as f64,
             ),
         ];
         families.extend(self.sampled_gauges());

@@ -30,6 +30,7 @@ use crate::user::{self, NodeState, Nodes, Orders, Profile, StoredConversation};
 mod admin;
 mod alerting;
 mod audit_trail;
+mod backup_report;
 mod billing;
 mod deploy;
 mod funding;

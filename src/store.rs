@@ -33,9 +33,16 @@ use serde::de::DeserializeOwned;
 
 use crate::ids::UserId;
 
+pub(crate) use durable::hold_write;
 pub use durable::{
-    append_synced, blocking_io, ensure_dir, lock_dir, remove_stale_temps, sync_dir, write_atomic,
+    append_synced, blocking_io, ensure_dir, lock_dir, pause_writes, remove_stale_temps, sync_dir,
+    write_atomic,
 };
+
+/// The prefix of the store's temp files (never records, never backed up).
+pub fn durable_temp_prefix() -> &'static str {
+    durable::TEMP_PREFIX
+}
 pub use envelope::SCHEMA_VERSION;
 pub use error::StoreError;
 pub use locks::UserLocks;
@@ -362,6 +369,7 @@ fn write_record<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> 
 }
 
 fn delete_record(path: &Path) -> Result<(), StoreError> {
+    let _writing = durable::hold_write();
     match fs::remove_file(path) {
         Ok(()) => {}
         Err(err) if err.kind() == ErrorKind::NotFound => return Ok(()),

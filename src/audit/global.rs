@@ -114,7 +114,10 @@ impl Global {
             return Ok(());
         };
         let to = self.root.join(format!("global-{}.jsonl", current.next));
+        // Under the write gate, so a backup sees the file before or after.
+        let writing = crate::store::hold_write();
         std::fs::rename(file.path(), &to)?;
+        drop(writing);
         // From here on the open descriptor is the rotated file: never append
         // to it again.
         current.file = None;

@@ -11,12 +11,31 @@ use std::io::{self, ErrorKind, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Prefix of every temp file the store creates.
 pub const TEMP_PREFIX: &str = ".tmp-";
 
 /// Makes temp names unique within this process; the pid covers other ones.
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Every durable write of this process ([`write_atomic`], [`append_synced`],
+/// record deletion) holds this shared; a backup holds it exclusively while
+/// it hard-links the data dir, so its copy is one instant of the disk (see
+/// `crate::backup`). A std lock: nothing async happens while it is held.
+static WRITE_GATE: RwLock<()> = RwLock::new(());
+
+/// Held by a writer for the duration of one durable write.
+pub(crate) fn hold_write() -> RwLockReadGuard<'static, ()> {
+    // The guarded data is `()`: a panicking holder cannot leave it broken.
+    WRITE_GATE.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Keeps every durable write of this process out until dropped (waits for
+/// the writes in flight to finish). Hold it briefly: writers block.
+pub fn pause_writes() -> RwLockWriteGuard<'static, ()> {
+    WRITE_GATE.write().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// Atomically replaces `path` with `bytes`, durably.
 ///
@@ -25,6 +44,7 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// the directory so the rename itself survives a power cut. The directory
 /// must already exist. Files are created 0600: records may hold user data.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let _writing = hold_write();
     let dir = parent_dir(path);
     let (temp, mut file) = create_temp(dir)?;
     let written = file
@@ -94,6 +114,7 @@ pub fn ensure_dir(dir: &Path) -> io::Result<()> {
 /// cuts the file back to `good_len` (its last complete line, best effort)
 /// so the next append does not glue onto a fragment.
 pub fn append_synced(file: &mut File, good_len: u64, bytes: &[u8]) -> io::Result<()> {
+    let _writing = hold_write();
     let written = file.write_all(bytes).and_then(|()| file.sync_data());
     if written.is_err() {
         let _ = file.set_len(good_len);

@@ -1,0 +1,320 @@
+//! The bucket side of backups: content-addressed blobs
+//! (`<prefix>/blobs/<sha256>`) and manifests (`<prefix>/snapshots/<id>.json`)
+//! over object_store's `ObjectStore` trait (S3 in production, anything in
+//! tests), every request retried with bounded exponential backoff.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures_util::TryStreamExt as _;
+use object_store::aws::AmazonS3Builder;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt as _, PutPayload};
+
+use super::BackupError;
+use super::manifest::{Manifest, is_sha256_hex, parse_snapshot_id};
+use crate::config::BackupConfig;
+
+/// How failed requests are retried: `attempts` tries in all, waiting
+/// `first_wait`, then twice as long each time, at most `max_wait`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub first_wait: Duration,
+    pub max_wait: Duration,
+}
+
+impl RetryPolicy {
+    pub fn with_attempts(attempts: u32) -> RetryPolicy {
+        RetryPolicy {
+            attempts: attempts.max(1),
+            first_wait: Duration::from_millis(500),
+            max_wait: Duration::from_secs(30),
+        }
+    }
+
+    /// The wait before retry number `retry` (1-based).
+    pub fn wait_before(&self, retry: u32) -> Duration {
+        let doubled = self
+            .first_wait
+            .saturating_mul(1u32 << (retry.saturating_sub(1)).min(20));
+        doubled.min(self.max_wait)
+    }
+}
+
+/// A bucket prefix holding one data dir's backups.
+#[derive(Clone)]
+pub struct Remote {
+    store: Arc<dyn ObjectStore>,
+    prefix: String,
+    retry: RetryPolicy,
+    /// Requests that failed and were tried again (for tests and logs).
+    retries: Arc<AtomicU64>,
+}
+
+impl Remote {
+    pub fn new(store: Arc<dyn ObjectStore>, prefix: &str, retry: RetryPolicy) -> Remote {
+        Remote {
+            store,
+            prefix: prefix.trim_matches('/').to_owned(),
+            retry,
+            retries: Arc::default(),
+        }
+    }
+
+    /// An S3 bucket from `[backup]`; credentials come from the standard
+    /// AWS variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// `AWS_SESSION_TOKEN`, ...). Building makes no request.
+    pub fn s3(config: &BackupConfig) -> Result<Remote, BackupError> {
+        Remote::s3_from(AmazonS3Builder::from_env(), config)
+    }
+
+    /// [`Remote::s3`] with explicit credentials instead of the environment
+    /// (tests; tools that hold the keys themselves).
+    pub fn s3_with_keys(
+        config: &BackupConfig,
+        access_key_id: &str,
+        secret_access_key: &str,
+    ) -> Result<Remote, BackupError> {
+        let builder = AmazonS3Builder::new()
+            .with_access_key_id(access_key_id)
+            .with_secret_access_key(secret_access_key);
+        Remote::s3_from(builder, config)
+    }
+
+    fn s3_from(builder: AmazonS3Builder, config: &BackupConfig) -> Result<Remote, BackupError> {
+        // reqwest is built without a default TLS provider; teloxide's ring
+        // is. Installing it twice is harmless (the first one stays).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder = builder
+            .with_bucket_name(&config.bucket)
+            .with_region(&config.region)
+            .with_allow_http(config.allow_http)
+            // Our own retries (below) count and report attempts.
+            .with_retry(object_store::RetryConfig {
+                max_retries: 0,
+                ..Default::default()
+            });
+        if !config.endpoint.is_empty() {
+            builder = builder
+                .with_endpoint(&config.endpoint)
+                .with_virtual_hosted_style_request(false);
+        }
+        let store = builder
+            .build()
+            .map_err(|e| BackupError::Config(format!("S3 client: {e}")))?;
+        Ok(Remote::new(
+            Arc::new(store),
+            &config.prefix,
+            RetryPolicy::with_attempts(config.request_attempts),
+        ))
+    }
+
+    /// Replaces the retry policy (tests use millisecond waits).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Remote {
+        self.retry = retry;
+        self
+    }
+
+    /// How many requests were tried again since this remote was made.
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+
+    fn path(&self, rest: &str) -> ObjectPath {
+        ObjectPath::from(format!("{}/{rest}", self.prefix))
+    }
+
+    fn blob_path(&self, sha256: &str) -> ObjectPath {
+        self.path(&format!("blobs/{sha256}"))
+    }
+
+    fn manifest_path(&self, id: &str) -> ObjectPath {
+        self.path(&format!("snapshots/{id}.json"))
+    }
+
+    /// Runs `op` until it succeeds, fails for good, or runs out of attempts.
+    async fn retrying<T, F, Fut>(&self, what: &str, mut op: F) -> Result<T, BackupError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = object_store::Result<T>>,
+    {
+        let mut attempt = 1;
+        loop {
+            match op().await {
+                Ok(value) => return Ok(value),
+                Err(e) if attempt < self.retry.attempts && is_transient(&e) => {
+                    let wait = self.retry.wait_before(attempt);
+                    tracing::warn!(what, attempt, wait_ms = wait.as_millis() as u64, error = %e, "S3 request failed; retrying");
+                    self.retries.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                Err(e) => {
+                    return Err(BackupError::Remote {
+                        what: what.to_owned(),
+                        attempts: attempt,
+                        source: e,
+                    });
+                }
+            }
+        }
+    }
+
+    /// The checksums of every blob in the bucket.
+    pub async fn blobs(&self) -> Result<HashSet<String>, BackupError> {
+        let prefix = self.path("blobs");
+        let metas: Vec<_> = self
+            .retrying("listing blobs", || {
+                self.store.list(Some(&prefix)).try_collect()
+            })
+            .await?;
+        Ok(metas
+            .iter()
+            .filter_map(|m| m.location.filename())
+            .filter(|name| is_sha256_hex(name))
+            .map(str::to_owned)
+            .collect())
+    }
+
+    /// Ids of the snapshots whose manifest is in the bucket, oldest first.
+    pub async fn snapshot_ids(&self) -> Result<Vec<String>, BackupError> {
+        let prefix = self.path("snapshots");
+        let metas: Vec<_> = self
+            .retrying("listing snapshots", || {
+                self.store.list(Some(&prefix)).try_collect()
+            })
+            .await?;
+        let mut ids: Vec<String> = metas
+            .iter()
+            .filter_map(|m| m.location.filename()?.strip_suffix(".json"))
+            .filter(|id| parse_snapshot_id(id).is_some())
+            .map(str::to_owned)
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    pub async fn put_blob(&self, sha256: &str, bytes: Vec<u8>) -> Result<(), BackupError> {
+        let path = self.blob_path(sha256);
+        let payload = PutPayload::from(bytes);
+        self.retrying("uploading a blob", || {
+            self.store.put(&path, payload.clone())
+        })
+        .await
+        .map(drop)
+    }
+
+    pub async fn get_blob(&self, sha256: &str) -> Result<Vec<u8>, BackupError> {
+        let path = self.blob_path(sha256);
+        let bytes = self
+            .retrying("downloading a blob", || async {
+                self.store.get(&path).await?.bytes().await
+            })
+            .await?;
+        Ok(bytes.to_vec())
+    }
+
+    /// Uploads a manifest: the snapshot exists from this moment on.
+    pub async fn put_manifest(&self, manifest: &Manifest) -> Result<(), BackupError> {
+        let body = serde_json::to_vec(manifest).map_err(|e| BackupError::Corrupt {
+            what: format!("manifest {}", manifest.id),
+            why: e.to_string(),
+        })?;
+        let path = self.manifest_path(&manifest.id);
+        let payload = PutPayload::from(body);
+        self.retrying("uploading the manifest", || {
+            self.store.put(&path, payload.clone())
+        })
+        .await
+        .map(drop)
+    }
+
+    pub async fn get_manifest(&self, id: &str) -> Result<Manifest, BackupError> {
+        if parse_snapshot_id(id).is_none() {
+            return Err(BackupError::NoSuchSnapshot(id.to_owned()));
+        }
+        let path = self.manifest_path(id);
+        let fetched = self
+            .retrying("downloading a manifest", || async {
+                self.store.get(&path).await?.bytes().await
+            })
+            .await;
+        let bytes = match fetched {
+            Err(BackupError::Remote {
+                source: object_store::Error::NotFound { .. },
+                ..
+            }) => return Err(BackupError::NoSuchSnapshot(id.to_owned())),
+            other => other?,
+        };
+        let manifest: Manifest =
+            serde_json::from_slice(&bytes).map_err(|e| BackupError::Corrupt {
+                what: format!("manifest {id}"),
+                why: e.to_string(),
+            })?;
+        manifest.check().map_err(|why| BackupError::Corrupt {
+            what: format!("manifest {id}"),
+            why,
+        })?;
+        if manifest.id != id {
+            return Err(BackupError::Corrupt {
+                what: format!("manifest {id}"),
+                why: format!("it names itself {}", manifest.id),
+            });
+        }
+        Ok(manifest)
+    }
+
+    pub async fn delete_manifest(&self, id: &str) -> Result<(), BackupError> {
+        let path = self.manifest_path(id);
+        self.retrying("deleting a manifest", || self.store.delete(&path))
+            .await
+    }
+
+    pub async fn delete_blob(&self, sha256: &str) -> Result<(), BackupError> {
+        let path = self.blob_path(sha256);
+        self.retrying("deleting a blob", || self.store.delete(&path))
+            .await
+    }
+}
+
+/// Whether trying again could help: network trouble and server errors
+/// could; a missing object, a refusal or a bad request will not change.
+fn is_transient(error: &object_store::Error) -> bool {
+    use object_store::Error as E;
+    !matches!(
+        error,
+        E::NotFound { .. }
+            | E::InvalidPath { .. }
+            | E::NotSupported { .. }
+            | E::AlreadyExists { .. }
+            | E::Precondition { .. }
+            | E::NotModified { .. }
+            | E::NotImplemented { .. }
+            | E::PermissionDenied { .. }
+            | E::Unauthenticated { .. }
+            | E::UnknownConfigurationKey { .. }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let p = RetryPolicy {
+            attempts: 10,
+            first_wait: Duration::from_millis(500),
+            max_wait: Duration::from_secs(3),
+        };
+        let waits: Vec<u64> = (1..=6)
+            .map(|r| p.wait_before(r).as_millis() as u64)
+            .collect();
+        assert_eq!(waits, vec![500, 1000, 2000, 3000, 3000, 3000]);
+        assert_eq!(p.wait_before(1000), Duration::from_secs(3));
+    }
+}

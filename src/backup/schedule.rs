@@ -1,0 +1,80 @@
+//! The service's periodic backup: one run at start, then one per interval.
+//! A failed run is tried again sooner (backoff from `first_retry`, doubling,
+//! never later than the next regular run); every outcome goes to a
+//! [`BackupObserver`], which the service implements with a metric and an
+//! operator alert, so this module knows nothing of either.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Backup, BackupError, BackupReport, Freeze};
+use crate::clock::Clock;
+
+/// Told about every backup run's outcome.
+#[async_trait::async_trait]
+pub trait BackupObserver: Send + Sync {
+    /// `failed_before`: how many runs in a row had failed before this one.
+    async fn backup_succeeded(&self, report: &BackupReport, failed_before: u32);
+    /// `failures_in_a_row` is 1 for the first failure of a streak.
+    async fn backup_failed(&self, error: &BackupError, failures_in_a_row: u32);
+}
+
+/// Runs backups forever (the caller aborts the task to stop it).
+pub async fn run_periodically(
+    backup: Arc<Backup>,
+    every: Duration,
+    first_retry: Duration,
+    clock: Arc<dyn Clock>,
+    observer: Arc<dyn BackupObserver>,
+) {
+    let mut failures = 0u32;
+    loop {
+        let wait = match backup.run(Freeze::PauseWrites, clock.now()).await {
+            Ok(report) => {
+                tracing::info!(
+                    id = %report.id,
+                    files = report.files,
+                    bytes = report.bytes,
+                    uploaded_files = report.uploaded_files,
+                    uploaded_bytes = report.uploaded_bytes,
+                    pruned = report.pruned.len(),
+                    "backup done"
+                );
+                observer.backup_succeeded(&report, failures).await;
+                failures = 0;
+                every
+            }
+            Err(error) => {
+                failures += 1;
+                let wait = retry_wait(first_retry, failures, every);
+                tracing::error!(error = %error, failures, retry_in_secs = wait.as_secs(), "backup failed");
+                observer.backup_failed(&error, failures).await;
+                wait
+            }
+        };
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// `first_retry` doubled per failure in a row, at most `every`.
+fn retry_wait(first_retry: Duration, failures: u32, every: Duration) -> Duration {
+    first_retry
+        .saturating_mul(1u32 << failures.saturating_sub(1).min(20))
+        .min(every)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_up_to_the_interval() {
+        let minute = Duration::from_secs(60);
+        let hour = Duration::from_secs(3600);
+        let waits: Vec<u64> = (1..=8)
+            .map(|n| retry_wait(minute, n, hour).as_secs() / 60)
+            .collect();
+        assert_eq!(waits, vec![1, 2, 4, 8, 16, 32, 60, 60]);
+        assert_eq!(retry_wait(minute, 500, hour), hour);
+    }
+}
