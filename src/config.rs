@@ -12,9 +12,11 @@ use crate::pricing::PriceList;
 
 mod lifecycle;
 mod ops;
+mod payments;
 
 pub use lifecycle::{AdminConfig, AlertsConfig, BillingConfig, MonitorConfig};
 pub use ops::OpsConfig;
+pub use payments::StellarConfig;
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -54,6 +56,7 @@ pub struct GridConfig {
 pub struct PaymentsConfig {
     pub kind: String,
     pub request_ttl_minutes: u64,
+    pub stellar: StellarConfig,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -100,6 +103,7 @@ impl Default for PaymentsConfig {
         PaymentsConfig {
             kind: "sandbox".into(),
             request_ttl_minutes: 60,
+            stellar: StellarConfig::default(),
         }
     }
 }
@@ -189,15 +193,23 @@ impl Config {
                 ),
             );
         }
-        if config.payments.kind != "sandbox" {
+        if !matches!(config.payments.kind.as_str(), "sandbox" | "stellar") {
             diags.push(
                 file,
                 at("kind"),
                 format!(
-                    "payments.kind {:?} is not available; use \"sandbox\"",
+                    "payments.kind {:?} must be \"sandbox\" or \"stellar\"",
                     config.payments.kind
                 ),
             );
+        }
+        let stellar_in_use = config.payments.kind == "stellar";
+        for (key, message) in config.payments.stellar.problems(stellar_in_use) {
+            let line = match at(key) {
+                0 => at("[payments.stellar]"),
+                line => line,
+            };
+            diags.push(file, line, message);
         }
         if config.payments.request_ttl_minutes == 0 {
             diags.push(
