@@ -402,6 +402,21 @@ async fn unmatched_payments_are_kept_listed_and_credited_once() {
     let app = TestApp::start(&config, clock.clone());
     assert_eq!(app.service.poll_payments().await.expect("polls"), 3);
     assert_eq!(app.service.poll_payments().await.expect("polls"), 0);
+    // Operators were told once per payment, across the restart.
+    app.deliver_alerts().await;
+    let told = texts_for(&app.outbox.all(), &operator);
+    assert_eq!(
+        told.iter()
+            .filter(|t| t.contains("matched no request"))
+            .count(),
+        3,
+        "{told:?}"
+    );
+    assert!(
+        told.iter()
+            .any(|t| t.contains(&format!("/credit stellar-{no_memo} <user>"))),
+        "{told:?}"
+    );
     app.send(&operator, "/unmatched").await;
     let list = texts_for(&app.outbox.all(), &operator)
         .pop()
@@ -539,4 +554,36 @@ fn check_says_the_deposit_address_is_needed() {
         config.payments.stellar.issuer(),
         "GA47YZA3PKFUZMPLQ3B5F2E3CJIB57TGGU7SPCQT2WAEYKN766PWIMB3"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_between_credit_and_deploy_is_finished_on_redelivery() {
+    let fake = FakeHorizon::start(&deposit());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = Arc::new(ManualClock::new(START));
+    let app = TestApp::start(&stellar_config(dir.path(), &fake, 200), clock.clone());
+    let alice = UserId::parse("term:alice").expect("id");
+    let (memo, amount) = order_a_node(&app, &alice).await;
+    let op = fake.add(Op::tft(&deposit(), &amount, Some(&memo), START + 60));
+    // The state a crash right after the credit was saved leaves behind.
+    let store = app.service.store();
+    let mut profile: Profile = store
+        .read(&alice, jukebox::user::PROFILE)
+        .expect("readable")
+        .expect("profile");
+    profile.account.credit(
+        &format!("stellar-{op}"),
+        tft(&amount),
+        "payment",
+        START + 60,
+    );
+    store
+        .write(&alice, jukebox::user::PROFILE, &profile)
+        .expect("written");
+    let seen = app.outbox.all().len();
+    assert_eq!(app.service.poll_payments().await.expect("polls"), 1);
+    app.service.wait_idle().await;
+    let shown = shown_since(&app, &alice, seen).join("\n");
+    assert!(shown.contains("is running"), "{shown}");
+    assert_eq!(account(&app, &alice).balance, tft(&amount));
 }

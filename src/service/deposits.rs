@@ -7,10 +7,13 @@
 use std::collections::VecDeque;
 
 use super::{MemoIndex, Service};
+use crate::alerts::{Alert, Priority};
+use crate::dialogue::Message;
 use crate::ids::UserId;
 use crate::money::Tft;
 use crate::payments::unmatched::{self, UnmatchedPayment};
 use crate::payments::{IncomingPayment, is_request_memo};
+use crate::user::OrderState;
 
 /// Most unmatched payments `/unmatched` lists.
 const UNMATCHED_SHOWN: usize = 30;
@@ -97,6 +100,59 @@ impl Service {
             ),
         );
         tracing::warn!(payment = %payment.id, amount = %payment.amount, memo = payment.memo.as_deref().unwrap_or(""), from = %payment.from, reason, "payment matches no request; kept aside for operators (/unmatched)");
+        // Operators hear of it through the durable alert queue (keyed by
+        // payment, so a re-delivered payment tells nobody twice).
+        let text = format!(
+            "💰 A payment of {} TFT matched no request ({reason}; memo {}). It is kept aside: /unmatched lists it, /credit {} <user> credits it.",
+            payment.amount.to_decimal_string(),
+            payment.memo.as_deref().unwrap_or("none"),
+            payment.id
+        );
+        let alerts = self
+            .inner
+            .settings
+            .operators
+            .iter()
+            .map(|operator| Alert {
+                key: format!("unmatched:{}:{operator}", payment.id),
+                user: operator.clone(),
+                priority: Priority::Notice,
+                message: Message::text(text.clone()),
+                raised_at: self.now(),
+            })
+            .collect();
+        self.inner.alerts.enqueue(alerts)?;
+        Ok(())
+    }
+
+    /// Deploys the order `payment`'s memo pays if it still waits although
+    /// the balance covers it (a crash came between the credit and the
+    /// deployment). Says nothing otherwise.
+    pub(super) async fn resume_covered_order(
+        &self,
+        user: &UserId,
+        payment: &IncomingPayment,
+    ) -> anyhow::Result<()> {
+        let Some(memo) = payment.memo.as_deref().filter(|m| is_request_memo(m)) else {
+            return Ok(());
+        };
+        let Some(index) = self
+            .inner
+            .store
+            .read_global::<MemoIndex>(&format!("memos/{memo}"))?
+        else {
+            return Ok(());
+        };
+        let Some(order) = self.load_orders(user)?.get(&index.order).cloned() else {
+            return Ok(());
+        };
+        let balance = self
+            .load_profile(user)?
+            .map(|p| p.account.balance)
+            .unwrap_or_default();
+        if order.state == OrderState::AwaitingPayment && balance >= order.total {
+            self.start_deploy(user, &order.id).await?;
+        }
         Ok(())
     }
 

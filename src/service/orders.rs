@@ -426,7 +426,9 @@ impl Service {
             now,
         );
         if outcome == CreditOutcome::AlreadyCredited {
-            return Ok(());
+            // Re-delivered (after a crash, say): credited before, so only
+            // finish what may have been cut short, an order it covered.
+            return self.resume_covered_order(user, payment).await;
         }
         self.save_profile(&profile)?;
         self.inner.metrics.payment_received();
