@@ -298,6 +298,8 @@ pub enum OfflineReport {
     Stats,
     User(String),
     Nodes(Option<String>),
+    /// Payments kept aside because they matched no request.
+    Unmatched,
 }
 
 /// `jukebox admin ...`: a report read straight from `data_dir`, without
@@ -330,5 +332,9 @@ pub fn offline(
             None => anyhow::bail!("no user matches {query:?}"),
         },
         OfflineReport::Nodes(filter) => nodes_report(&store, filter.as_deref(), usize::MAX)?,
+        OfflineReport::Unmatched => crate::payments::unmatched::render(
+            &crate::payments::unmatched::load_all(&store)?,
+            usize::MAX,
+        ),
     })
 }

@@ -13,7 +13,9 @@ use crate::config::Config;
 use crate::crypto::MasterKey;
 use crate::dialogue::{Engine, load_dir};
 use crate::grid::sim::SimGrid;
+use crate::payments::Wallet;
 use crate::payments::sandbox::SandboxWallet;
+use crate::payments::stellar::{StellarSettings, StellarWallet};
 use crate::service::{Parts, Service, ServiceSettings};
 use crate::store::Store;
 
@@ -66,7 +68,7 @@ pub fn build(
         crate::audit::AuditLog::open(&config.data_dir.join("audit"), move |u| store.user_dir(u))?
     };
     let sim = SimGrid::open(&config.data_dir.join("grid-sim"), config.grid.sim.clone())?;
-    let wallet = SandboxWallet::open(&config.data_dir.join("sandbox-wallet"))?;
+    let (wallet, sandbox) = open_wallet(config)?;
     let alerts = AlertQueue::open(&config.data_dir.join("alerts"))?;
     let operators = config
         .admin
@@ -81,7 +83,8 @@ pub fn build(
         // probe, so it answers the application checks itself.
         probe: Arc::new(sim.clone()),
         sim: Some(sim.clone()),
-        wallet: Arc::new(wallet),
+        wallet,
+        sandbox,
         outbox,
         alerts,
         metrics: crate::metrics::Metrics::new(),
@@ -99,6 +102,22 @@ pub fn build(
         service,
         sim: Some(sim),
     })
+}
+
+/// The wallet in use, and the sandbox again when that is it (for its buttons).
+type Wallets = (Arc<dyn Wallet>, Option<Arc<SandboxWallet>>);
+
+/// The wallet `payments.kind` names.
+fn open_wallet(config: &Config) -> anyhow::Result<Wallets> {
+    if config.payments.kind == "stellar" {
+        let settings = StellarSettings::from_config(&config.payments.stellar)?;
+        let wallet = StellarWallet::open(&config.data_dir.join("stellar-wallet"), settings)?;
+        return Ok((Arc::new(wallet), None));
+    }
+    let sandbox = Arc::new(SandboxWallet::open(
+        &config.data_dir.join("sandbox-wallet"),
+    )?);
+    Ok((sandbox.clone(), Some(sandbox)))
 }
 
 /// The service with the real clock.

@@ -13,11 +13,13 @@ use crate::pricing::PriceList;
 mod backup;
 mod lifecycle;
 mod ops;
+mod payments;
 mod web;
 
 pub use backup::{BACKUP_KEY_ENV, BackupConfig};
 pub use lifecycle::{AdminConfig, AlertsConfig, BillingConfig, MonitorConfig};
 pub use ops::OpsConfig;
+pub use payments::StellarConfig;
 pub use web::WebConfig;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -60,6 +62,7 @@ pub struct GridConfig {
 pub struct PaymentsConfig {
     pub kind: String,
     pub request_ttl_minutes: u64,
+    pub stellar: StellarConfig,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -108,6 +111,7 @@ impl Default for PaymentsConfig {
         PaymentsConfig {
             kind: "sandbox".into(),
             request_ttl_minutes: 60,
+            stellar: StellarConfig::default(),
         }
     }
 }
@@ -197,15 +201,30 @@ impl Config {
                 ),
             );
         }
-        if config.payments.kind != "sandbox" {
+        if !matches!(config.payments.kind.as_str(), "sandbox" | "stellar") {
             diags.push(
                 file,
                 at("kind"),
                 format!(
-                    "payments.kind {:?} is not available; use \"sandbox\"",
+                    "payments.kind {:?} must be \"sandbox\" or \"stellar\"",
                     config.payments.kind
                 ),
             );
+        }
+        let stellar_in_use = config.payments.kind == "stellar";
+        if stellar_in_use && config.web.sandbox_login {
+            diags.push(
+                file,
+                at("sandbox_login"),
+                "web.sandbox_login must be false with real payments (payments.kind = \"stellar\"): anyone could sign in as anyone by name",
+            );
+        }
+        for (key, message) in config.payments.stellar.problems(stellar_in_use) {
+            let line = match at(key) {
+                0 => at("[payments.stellar]"),
+                line => line,
+            };
+            diags.push(file, line, message);
         }
         if config.payments.request_ttl_minutes == 0 {
             diags.push(

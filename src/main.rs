@@ -85,6 +85,8 @@ enum AdminReport {
     /// Nodes of all users: live ones, or those matching a state, a chain,
     /// part of a name, or "down".
     Nodes { filter: Option<String> },
+    /// Payments that matched no request (kept aside for operators).
+    Unmatched,
 }
 
 fn main() -> std::process::ExitCode {
@@ -109,6 +111,7 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             AdminReport::Stats => OfflineReport::Stats,
             AdminReport::User { query } => OfflineReport::User(query.clone()),
             AdminReport::Nodes { filter } => OfflineReport::Nodes(filter.clone()),
+            AdminReport::Unmatched => OfflineReport::Unmatched,
         };
         let now = jukebox::clock::Clock::now(&jukebox::clock::SystemClock);
         println!(
@@ -227,7 +230,11 @@ async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> an
     let churn = app
         .sim
         .map(|sim| tokio::spawn(async move { sim.run_churn(Duration::from_secs(60)).await }));
-    tracing::info!(grid = service.grid().kind(), data_dir = %config.data_dir.display(), "Jukebox started (embedded grid is a SIMULATION; sandbox wallet moves no real TFT)");
+    tracing::info!(grid = service.grid().kind(), data_dir = %config.data_dir.display(), "Jukebox started (embedded grid is a SIMULATION)");
+    match service.wallet_kind() {
+        "sandbox" => tracing::info!("payments: sandbox wallet, a SIMULATION (no real TFT moves)"),
+        kind => tracing::info!(wallet = kind, "payments: REAL TFT"),
+    }
     let resumed = service.resume_pending().await?;
     if resumed > 0 {
         tracing::info!(resumed, "resumed unfinished deployments");
@@ -235,6 +242,10 @@ async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> an
     let billing = tokio::spawn(billing_loop(
         service.clone(),
         Duration::from_secs(config.billing.interval_minutes * 60),
+    ));
+    let payments = tokio::spawn(payments_loop(
+        service.clone(),
+        Duration::from_secs(config.payments.stellar.poll_interval_seconds),
     ));
     let watched = service.load_watchlist().await?;
     tracing::info!(nodes = watched, "monitor watching");
@@ -334,6 +345,7 @@ async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> an
         let _ = web.stopped().await;
     }
     billing.abort();
+    payments.abort();
     monitor.abort();
     if let Some(backup) = backup {
         backup.abort();
@@ -396,6 +408,29 @@ async fn billing_loop(service: Service, every: Duration) {
                 tracing::error!(error = %format!("{e:#}"), "billing sweep failed; retried next interval")
             }
         }
+    }
+}
+
+/// The payment watcher: new payments are credited as they are seen; a
+/// full batch is followed at once by the next (a backlog drains quickly);
+/// after a failure the wait doubles, up to 5 minutes, and nothing is lost
+/// (the wallet's cursor only moves past processed payments).
+async fn payments_loop(service: Service, every: Duration) {
+    let mut wait = every;
+    loop {
+        match service.poll_payments().await {
+            Ok(0) => wait = every,
+            Ok(handled) => {
+                tracing::debug!(handled, "payments handled");
+                wait = every;
+                continue;
+            }
+            Err(e) => {
+                wait = (wait * 2).min(Duration::from_secs(300)).max(every);
+                tracing::error!(error = %format!("{e:#}"), wait_secs = wait.as_secs(), "payment watcher failed; retrying");
+            }
+        }
+        tokio::time::sleep(wait).await;
     }
 }
 

@@ -6,8 +6,9 @@
 //! with its memo so the service can find the request and credit the user's
 //! [`crate::ledger::Account`] by payment id (exactly once).
 //!
-//! Today the only wallet is [`sandbox::SandboxWallet`], an honest simulation;
-//! a Stellar Horizon watcher implements the same trait later.
+//! Two wallets implement it: [`sandbox::SandboxWallet`], an honest
+//! simulation (the default), and [`stellar::StellarWallet`], which watches
+//! the operator's Stellar account on Horizon for real TFT.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -16,7 +17,9 @@ use crate::ids::UserId;
 use crate::money::Tft;
 
 pub mod sandbox;
+pub mod stellar;
 pub mod strkey;
+pub mod unmatched;
 
 /// Stellar's limit for a MEMO_TEXT, in bytes.
 pub const MEMO_MAX_BYTES: usize = 28;
@@ -133,6 +136,13 @@ pub fn new_memo() -> anyhow::Result<String> {
     Ok(memo)
 }
 
+/// Whether `memo` has the shape of a memo from [`new_memo`]: only those are
+/// looked up, whatever else a payer typed.
+pub fn is_request_memo(memo: &str) -> bool {
+    memo.strip_prefix("jb-")
+        .is_some_and(|body| body.len() == 16 && body.bytes().all(|b| MEMO_ALPHABET.contains(&b)))
+}
+
 /// A payment that arrived at the deposit address.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct IncomingPayment {
@@ -145,13 +155,16 @@ pub struct IncomingPayment {
     pub from: String,
     /// Unix seconds.
     pub received_at: u64,
+    /// The network's transaction reference (Stellar: the transaction hash),
+    /// for operators tracing or refunding a payment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction: Option<String>,
 }
 
-/// Where TFT is received. Implemented by the sandbox today and by a Stellar
-/// Horizon watcher later.
+/// Where TFT is received: the sandbox, or the Stellar Horizon watcher.
 #[async_trait]
 pub trait Wallet: Send + Sync {
-    /// Short name for logs and status ("sandbox", later "stellar").
+    /// Short name for logs and status ("sandbox" or "stellar").
     fn kind(&self) -> &'static str;
     /// The Stellar account (G...) users pay into.
     fn deposit_address(&self) -> &str;
@@ -219,7 +232,25 @@ mod tests {
             let body = memo.strip_prefix("jb-").unwrap();
             assert!(body.bytes().all(|c| MEMO_ALPHABET.contains(&c)), "{memo}");
             assert!(!body.contains(['i', 'l', 'o', 'u']));
+            assert!(is_request_memo(&memo));
             assert!(seen.insert(memo));
+        }
+    }
+
+    #[test]
+    fn only_our_memo_shape_is_a_request_memo() {
+        assert!(is_request_memo("jb-0123456789abcdef"));
+        for other in [
+            "",
+            "jb-",
+            "twin_12",
+            "jb-0123456789abcdeF",
+            "jb-0123456789abcdei",
+            "jb-0123456789abcdef0",
+            "xx-0123456789abcdef",
+            "jb-../../../global",
+        ] {
+            assert!(!is_request_memo(other), "{other}");
         }
     }
 

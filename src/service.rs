@@ -22,6 +22,7 @@ use crate::grid::sim::SimGrid;
 use crate::ids::UserId;
 use crate::lifecycle::FundingRules;
 use crate::metrics::Metrics;
+use crate::payments::Wallet;
 use crate::payments::sandbox::SandboxWallet;
 use crate::probe::AppProbe;
 use crate::store::{Store, UserLocks, blocking_io};
@@ -33,6 +34,7 @@ mod audit_trail;
 mod backup_report;
 mod billing;
 mod deploy;
+mod deposits;
 mod funding;
 mod monitor;
 mod orders;
@@ -83,7 +85,10 @@ pub struct Parts {
     pub probe: Arc<dyn AppProbe>,
     /// The embedded grid, when it is the grid in use, for fault injection.
     pub sim: Option<SimGrid>,
-    pub wallet: Arc<SandboxWallet>,
+    /// Where payments arrive (sandbox or Stellar).
+    pub wallet: Arc<dyn Wallet>,
+    /// The sandbox wallet, when it is the wallet in use, for its pay buttons.
+    pub sandbox: Option<Arc<SandboxWallet>>,
     pub outbox: Arc<dyn Outbox>,
     pub alerts: AlertQueue,
     pub metrics: Metrics,
@@ -123,7 +128,10 @@ struct Inner {
     grid: Arc<dyn Grid>,
     probe: Arc<dyn AppProbe>,
     sim: Option<SimGrid>,
-    wallet: Arc<SandboxWallet>,
+    wallet: Arc<dyn Wallet>,
+    sandbox: Option<Arc<SandboxWallet>>,
+    /// The payment watcher's current batch (see `deposits.rs`).
+    payment_batch: deposits::PaymentBatch,
     outbox: Arc<dyn Outbox>,
     alerts: AlertQueue,
     metrics: Metrics,
@@ -152,6 +160,8 @@ impl Service {
                 probe: parts.probe,
                 sim: parts.sim,
                 wallet: parts.wallet,
+                sandbox: parts.sandbox,
+                payment_batch: deposits::PaymentBatch::default(),
                 outbox: parts.outbox,
                 alerts: parts.alerts,
                 metrics: parts.metrics,
@@ -198,6 +208,11 @@ impl Service {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// "sandbox" or "stellar".
+    pub fn wallet_kind(&self) -> &'static str {
+        self.inner.wallet.kind()
     }
 
     pub fn grid(&self) -> &Arc<dyn Grid> {

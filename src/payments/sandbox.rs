@@ -111,6 +111,7 @@ impl SandboxWallet {
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or_default(),
+            transaction: None,
         };
         let mut line = serde_json::to_vec(&payment)?;
         line.push(b'\n');

@@ -36,6 +36,8 @@ pub(super) const COMMANDS: &[&str] = &[
     "unban",
     "forceredeploy",
     "fault",
+    "unmatched",
+    "credit",
 ];
 
 const HELP: &str = "Operator commands:
@@ -46,7 +48,9 @@ const HELP: &str = "Operator commands:
 /maintenance on|off [message] — refuse new deployments (running nodes untouched)
 /ban <id or @name>, /unban <id or @name>
 /forceredeploy <id or @name> <node> — move a user's node to another grid node
-/fault node <id> down|up, /fault workload|app <contract> down|up — embedded grid only";
+/fault node <id> down|up, /fault workload|app <contract> down|up — embedded grid only
+/unmatched — payments that matched no request (kept aside, never lost)
+/credit <payment id> <id or @name> — credit an unmatched payment to a user";
 
 /// The maintenance switch, as stored.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -106,7 +110,15 @@ impl Service {
         // Actions on one user are recorded in their trail by the action itself.
         if !matches!(
             name,
-            "admin" | "stats" | "user" | "nodes" | "ban" | "unban" | "forceredeploy"
+            "admin"
+                | "stats"
+                | "user"
+                | "nodes"
+                | "ban"
+                | "unban"
+                | "forceredeploy"
+                | "unmatched"
+                | "credit"
         ) {
             self.audit(
                 operator.as_str(),
@@ -160,6 +172,8 @@ impl Service {
                 },
                 None => "Usage: /forceredeploy <id or @name> <node>".into(),
             },
+            ("unmatched", _) => self.unmatched_report()?,
+            ("credit", arg) => self.credit_unmatched(operator, arg).await?,
             ("fault", arg) => {
                 self.fault_command(operator, arg).await?;
                 return Ok(true);
@@ -264,7 +278,7 @@ impl Service {
         Ok(true)
     }
 
-    fn find_user(&self, query: &str) -> anyhow::Result<Option<UserId>> {
+    pub(super) fn find_user(&self, query: &str) -> anyhow::Result<Option<UserId>> {
         let store = &self.inner.store;
         crate::store::blocking_io(|| crate::admin::find_user(store, query))
     }

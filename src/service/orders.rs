@@ -10,7 +10,7 @@ use crate::dialogue::{Button, OrderDraft};
 use crate::ids::UserId;
 use crate::ledger::CreditOutcome;
 use crate::money::Tft;
-use crate::payments::{IncomingPayment, PaymentRequest, Wallet as _};
+use crate::payments::{IncomingPayment, PaymentRequest, is_request_memo};
 use crate::user::{NodeRecord, NodeState, Order, OrderState, StoredValue, node_name};
 
 /// Prefixes of service-level button data (outside any conversation step).
@@ -360,11 +360,12 @@ impl Service {
                     .await;
                     return Ok(true);
                 }
-                let payment = self
-                    .inner
-                    .wallet
-                    .pay(&request.memo, request.amount, "sandbox-user-wallet")
-                    .await?;
+                let Some(payment) = self
+                    .sandbox_pay(user, &request.memo, request.amount)
+                    .await?
+                else {
+                    return Ok(true);
+                };
                 self.apply_payment(user, &payment).await?;
             }
             CANCEL_ORDER => self.cancel_order(user, &order.id).await?,
@@ -401,11 +402,9 @@ impl Service {
             .await;
             return Ok(());
         };
-        let payment = self
-            .inner
-            .wallet
-            .pay(&request.memo, amount, "sandbox-user-wallet")
-            .await?;
+        let Some(payment) = self.sandbox_pay(user, &request.memo, amount).await? else {
+            return Ok(());
+        };
         self.apply_payment(user, &payment).await
     }
 
@@ -427,7 +426,9 @@ impl Service {
             now,
         );
         if outcome == CreditOutcome::AlreadyCredited {
-            return Ok(());
+            // Re-delivered (after a crash, say): credited before, so only
+            // finish what may have been cut short, an order it covered.
+            return self.resume_covered_order(user, payment).await;
         }
         self.save_profile(&profile)?;
         self.inner.metrics.payment_received();
@@ -444,7 +445,8 @@ impl Service {
             ),
         );
         tracing::info!(user = %user, payment = %payment.id, amount = %payment.amount, "payment credited");
-        let memo_order = match &payment.memo {
+        let memo = payment.memo.as_deref().filter(|m| is_request_memo(m));
+        let memo_order = match memo {
             Some(memo) => self
                 .inner
                 .store
@@ -452,21 +454,35 @@ impl Service {
                 .map(|m| m.order),
             None => None,
         };
+        // The sandbox pays the moment a button is pressed; a Stellar payment
+        // may be seen late (Horizon down), so its ledger time decides.
+        let paid_at = match payment.received_at {
+            0 => now,
+            _ if self.inner.wallet.kind() == "sandbox" => now,
+            at => at.min(now),
+        };
         let orders = self.load_orders(user)?;
-        let order = memo_order.and_then(|id| orders.get(&id).cloned());
+        let order = memo_order.as_deref().and_then(|id| orders.get(id).cloned());
         let balance = profile.account.balance;
         match order {
             Some(order) if order.state == OrderState::AwaitingPayment => {
-                let expired = order.payment.as_ref().is_some_and(|p| p.is_expired(now));
+                let expired = order
+                    .payment
+                    .as_ref()
+                    .is_some_and(|p| Some(p.memo.as_str()) == memo && p.is_expired(paid_at));
                 if balance >= order.total {
-                    self.say(
-                        user,
+                    let text = if expired {
+                        format!(
+                            "Received {} after its payment request had expired; it is in your balance, now {balance}, which covers order {}, so it deploys now.",
+                            payment.amount, order.id
+                        )
+                    } else {
                         format!(
                             "Received {}. Thank you! Your balance is now {balance}.",
                             payment.amount
-                        ),
-                    )
-                    .await;
+                        )
+                    };
+                    self.say(user, text).await;
                     self.start_deploy(user, &order.id).await?;
                 } else if expired {
                     self.say(user, format!("Received {} after the payment request expired; it is in your balance ({balance}).", payment.amount)).await;
@@ -484,10 +500,21 @@ impl Service {
                 }
             }
             _ => {
+                let late = match (memo, memo_order.as_deref()) {
+                    (Some(memo), Some(super::topup::TOP_UP_ORDER)) => self
+                        .top_up_request(user, memo)?
+                        .is_some_and(|r| r.is_expired(paid_at)),
+                    _ => false,
+                };
+                let when = if late {
+                    " after its payment request had expired"
+                } else {
+                    ""
+                };
                 self.say(
                     user,
                     format!(
-                        "Received {}; it is in your balance, now {balance}.",
+                        "Received {}{when}; it is in your balance, now {balance}.",
                         payment.amount
                     ),
                 )

@@ -8,7 +8,7 @@ use super::funding::burn_per_hour;
 use crate::dialogue::{Button, Message};
 use crate::ids::UserId;
 use crate::money::Tft;
-use crate::payments::{PaymentRequest, Wallet as _};
+use crate::payments::PaymentRequest;
 
 /// Button data: a top-up payment request for this many days of burn.
 pub(super) const TOP_UP: &str = "tu:";
@@ -107,6 +107,16 @@ impl Service {
         .await
     }
 
+    /// The user's own top-up request with `memo`, if they still have it.
+    pub(super) fn top_up_request(
+        &self,
+        user: &UserId,
+        memo: &str,
+    ) -> anyhow::Result<Option<PaymentRequest>> {
+        let top_ups: TopUps = self.load_doc(user, TOP_UPS)?;
+        Ok(top_ups.requests.into_iter().find(|r| r.memo == memo))
+    }
+
     /// The sandbox pay button of a top-up: only the user's own requests.
     pub(super) async fn pay_top_up(&self, user: &UserId, memo: &str) -> anyhow::Result<()> {
         let top_ups: TopUps = self.load_doc(user, TOP_UPS)?;
@@ -126,11 +136,12 @@ impl Service {
             .await;
             return Ok(());
         }
-        let payment = self
-            .inner
-            .wallet
-            .pay(&request.memo, request.amount, "sandbox-user-wallet")
-            .await?;
+        let Some(payment) = self
+            .sandbox_pay(user, &request.memo, request.amount)
+            .await?
+        else {
+            return Ok(());
+        };
         self.apply_payment(user, &payment).await
     }
 }

@@ -14,6 +14,7 @@ use jukebox::ids::UserId;
 use jukebox::service::Service;
 use jukebox::user::{NodeRecord, Nodes};
 
+pub mod fake_horizon;
 pub mod fake_telegram;
 pub mod transcript;
 // Only the website tests use these two.

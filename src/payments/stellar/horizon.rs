@@ -1,0 +1,253 @@
+//! A small Horizon client: one account's payments stream, page by page, and
+//! a transaction's memo, over real HTTP with reqwest.
+//!
+//! Transient failures (no connection, timeouts, 5xx, 429) are retried with
+//! exponential backoff on tokio time, so tests can pause the clock; a 429's
+//! `Retry-After` is honoured. Anything else fails at once: retrying a 404 for
+//! an account that does not exist would only hide the problem.
+
+use std::time::Duration;
+
+use super::records::{PaymentRecord, PaymentsPage, TransactionRecord};
+use crate::payments::percent_encode;
+
+/// Everything that can go wrong talking to Horizon.
+#[derive(Debug, thiserror::Error)]
+pub enum HorizonError {
+    /// No connection, or no answer in time.
+    #[error("Horizon is unreachable: {0}")]
+    Unreachable(String),
+    /// Horizon answered with an error status (problem+json title/detail).
+    #[error("Horizon answered {status}: {detail}")]
+    Status {
+        status: u16,
+        detail: String,
+        /// Seconds from a 429's `Retry-After`.
+        retry_after: Option<u64>,
+    },
+    /// The answer is not the JSON Horizon documents.
+    #[error("Horizon's answer is not understood: {0}")]
+    BadAnswer(String),
+}
+
+impl HorizonError {
+    /// Worth trying again later: the same request may well succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            HorizonError::Unreachable(_) => true,
+            HorizonError::Status { status, .. } => *status == 429 || *status >= 500,
+            HorizonError::BadAnswer(_) => false,
+        }
+    }
+}
+
+/// Waits between attempts: `first`, doubled each time, at most `max`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Backoff {
+    pub first: Duration,
+    pub max: Duration,
+    /// Attempts per request, the first included (at least 1).
+    pub attempts: u32,
+}
+
+impl Backoff {
+    /// The wait after failed attempt number `failed` (0 for the first).
+    pub fn delay(&self, failed: u32) -> Duration {
+        let factor = 1u32.checked_shl(failed.min(20)).unwrap_or(u32::MAX);
+        self.first.saturating_mul(factor).min(self.max)
+    }
+}
+
+/// One page of payment records, oldest first.
+pub struct Page {
+    pub records: Vec<PaymentRecord>,
+}
+
+pub struct HorizonClient {
+    http: reqwest::Client,
+    /// Base URL without a trailing slash.
+    base: String,
+    backoff: Backoff,
+}
+
+impl HorizonClient {
+    pub fn new(
+        base: &str,
+        timeout: Duration,
+        backoff: Backoff,
+    ) -> Result<HorizonClient, HorizonError> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .user_agent(concat!("jukebox/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| HorizonError::Unreachable(format!("cannot build an HTTP client: {e}")))?;
+        Ok(HorizonClient {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            backoff,
+        })
+    }
+
+    /// Up to `limit` payments of `account` after `cursor` (from the start of
+    /// its history without one), oldest first, each with its transaction.
+    pub async fn payments(
+        &self,
+        account: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page, HorizonError> {
+        let mut url = format!(
+            "{}/accounts/{}/payments?order=asc&limit={limit}&join=transactions",
+            self.base,
+            percent_encode(account)
+        );
+        if let Some(cursor) = cursor {
+            url.push_str("&cursor=");
+            url.push_str(&percent_encode(cursor));
+        }
+        let body = self.get(&url).await?;
+        let page: PaymentsPage = serde_json::from_slice(&body)
+            .map_err(|e| HorizonError::BadAnswer(format!("payments page: {e}")))?;
+        Ok(Page {
+            records: page.embedded.records,
+        })
+    }
+
+    /// The memo of a transaction (for a record Horizon sent without it).
+    pub async fn transaction(&self, hash: &str) -> Result<TransactionRecord, HorizonError> {
+        let url = format!("{}/transactions/{}", self.base, percent_encode(hash));
+        let body = self.get(&url).await?;
+        serde_json::from_slice(&body)
+            .map_err(|e| HorizonError::BadAnswer(format!("transaction {hash}: {e}")))
+    }
+
+    /// GET with retries of transient failures; the body of a 2xx answer.
+    async fn get(&self, url: &str) -> Result<Vec<u8>, HorizonError> {
+        let attempts = self.backoff.attempts.max(1);
+        let mut failed = 0;
+        loop {
+            let error = match self.get_once(url).await {
+                Ok(body) => return Ok(body),
+                Err(e) => e,
+            };
+            if !error.is_transient() || failed + 1 >= attempts {
+                return Err(error);
+            }
+            let mut wait = self.backoff.delay(failed);
+            if let HorizonError::Status {
+                retry_after: Some(secs),
+                ..
+            } = &error
+            {
+                wait = wait.max(Duration::from_secs(*secs)).min(self.backoff.max);
+            }
+            tracing::warn!(error = %error, attempt = failed + 1, wait_ms = wait.as_millis() as u64, "Horizon request failed; retrying");
+            tokio::time::sleep(wait).await;
+            failed += 1;
+        }
+    }
+
+    async fn get_once(&self, url: &str) -> Result<Vec<u8>, HorizonError> {
+        let response = self
+            .http
+            .get(url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| HorizonError::Unreachable(describe(&e)))?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok());
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| HorizonError::Unreachable(describe(&e)))?;
+        if status.is_success() {
+            return Ok(body.to_vec());
+        }
+        Err(HorizonError::Status {
+            status: status.as_u16(),
+            detail: problem_detail(&body),
+            retry_after,
+        })
+    }
+}
+
+/// reqwest's error with its causes (the top level alone says little).
+fn describe(error: &reqwest::Error) -> String {
+    let mut text = if error.is_timeout() {
+        "timed out".to_owned()
+    } else {
+        error.to_string()
+    };
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The `title: detail` of a problem+json body, or the start of the body.
+fn problem_detail(body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct Problem {
+        #[serde(default)]
+        title: String,
+        #[serde(default)]
+        detail: String,
+    }
+    match serde_json::from_slice::<Problem>(body) {
+        Ok(p) if !p.title.is_empty() || !p.detail.is_empty() => {
+            format!("{}: {}", p.title, p.detail)
+        }
+        _ => String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let b = Backoff {
+            first: Duration::from_secs(1),
+            max: Duration::from_secs(10),
+            attempts: 9,
+        };
+        let delays: Vec<u64> = (0..6).map(|i| b.delay(i).as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 8, 10, 10]);
+        assert_eq!(b.delay(u32::MAX), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn which_errors_are_retried() {
+        let status = |status| HorizonError::Status {
+            status,
+            detail: String::new(),
+            retry_after: None,
+        };
+        assert!(status(500).is_transient());
+        assert!(status(503).is_transient());
+        assert!(status(429).is_transient());
+        assert!(!status(404).is_transient());
+        assert!(!status(400).is_transient());
+        assert!(HorizonError::Unreachable("x".into()).is_transient());
+        assert!(!HorizonError::BadAnswer("x".into()).is_transient());
+    }
+
+    #[test]
+    fn problem_details_are_read() {
+        let body = br#"{"type":"https://stellar.org/horizon-errors/not_found","title":"Resource Missing","status":404,"detail":"The resource at the url requested was not found."}"#;
+        assert_eq!(
+            problem_detail(body),
+            "Resource Missing: The resource at the url requested was not found."
+        );
+        assert_eq!(problem_detail(b"<html>oops</html>"), "<html>oops</html>");
+    }
+}

@@ -1,0 +1,247 @@
+//! Payments arriving from the wallet (the payment watcher): each one is
+//! routed by its memo to the user who asked for it and credited once by
+//! payment id; one that matches nobody is kept aside for operators
+//! (`payments::unmatched`), never lost. Also the operator side: `/unmatched`
+//! lists them, `/credit <payment id> <user>` credits one.
+
+use std::collections::VecDeque;
+
+use super::{MemoIndex, Service};
+use crate::alerts::{Alert, Priority};
+use crate::dialogue::Message;
+use crate::ids::UserId;
+use crate::money::Tft;
+use crate::payments::unmatched::{self, UnmatchedPayment};
+use crate::payments::{IncomingPayment, is_request_memo};
+use crate::user::OrderState;
+
+/// Most unmatched payments `/unmatched` lists.
+const UNMATCHED_SHOWN: usize = 30;
+
+/// The batch the wallet handed out last, worked off front to back. It is
+/// asked for the next batch only once this one is empty, because asking
+/// tells the wallet that the previous batch was processed.
+#[derive(Default)]
+pub(super) struct PaymentBatch(tokio::sync::Mutex<VecDeque<IncomingPayment>>);
+
+impl Service {
+    /// One round of the payment watcher: asks the wallet for new payments
+    /// and hands each to its user, or keeps it aside. Returns how many were
+    /// handled. On an error the rest of the batch stays for the next round.
+    pub async fn poll_payments(&self) -> anyhow::Result<usize> {
+        let mut batch = self.inner.payment_batch.0.lock().await;
+        if batch.is_empty() {
+            *batch = self.inner.wallet.incoming().await?.into();
+        }
+        let mut handled = 0;
+        while let Some(payment) = batch.front().cloned() {
+            self.route_payment(&payment).await?;
+            batch.pop_front();
+            handled += 1;
+        }
+        Ok(handled)
+    }
+
+    /// Credits `payment` to the user its memo names, or keeps it aside.
+    async fn route_payment(&self, payment: &IncomingPayment) -> anyhow::Result<()> {
+        let memo = payment.memo.as_deref();
+        let owner = match memo {
+            Some(memo) if is_request_memo(memo) => self
+                .inner
+                .store
+                .read_global::<MemoIndex>(&format!("memos/{memo}"))?
+                .map(|m| m.user),
+            _ => None,
+        };
+        let Some(user) = owner else {
+            let reason = match memo {
+                None => "no memo",
+                Some(_) => "unknown memo",
+            };
+            return self.keep_unmatched(payment, reason);
+        };
+        let _guard = self.inner.locks.lock(&user).await;
+        if self.load_profile(&user)?.is_none() {
+            return self.keep_unmatched(payment, "its user has no profile");
+        }
+        self.apply_payment(&user, payment).await
+    }
+
+    /// Keeps `payment` aside for operators (once: a re-delivered payment
+    /// finds its record and changes nothing).
+    fn keep_unmatched(&self, payment: &IncomingPayment, reason: &str) -> anyhow::Result<()> {
+        let name = unmatched::record_name(&payment.id);
+        let store = &self.inner.store;
+        if store.read_global::<UnmatchedPayment>(&name)?.is_some() {
+            return Ok(());
+        }
+        store.write_global(
+            &name,
+            &UnmatchedPayment {
+                payment: payment.clone(),
+                reason: reason.to_owned(),
+                kept_at: self.now(),
+                credited_to: None,
+                credited_by: None,
+                credited_at: None,
+            },
+        )?;
+        self.audit(
+            super::audit_trail::SYSTEM,
+            None,
+            "payment.unmatched",
+            None,
+            format!(
+                "{} TFT (payment {}, memo {}, from {}): {reason}",
+                payment.amount.to_decimal_string(),
+                payment.id,
+                payment.memo.as_deref().unwrap_or("none"),
+                payment.from
+            ),
+        );
+        tracing::warn!(payment = %payment.id, amount = %payment.amount, memo = payment.memo.as_deref().unwrap_or(""), from = %payment.from, reason, "payment matches no request; kept aside for operators (/unmatched)");
+        // Operators hear of it through the durable alert queue (keyed by
+        // payment, so a re-delivered payment tells nobody twice).
+        let text = format!(
+            "💰 A payment of {} TFT matched no request ({reason}; memo {}). It is kept aside: /unmatched lists it, /credit {} <user> credits it.",
+            payment.amount.to_decimal_string(),
+            payment.memo.as_deref().unwrap_or("none"),
+            payment.id
+        );
+        let alerts = self
+            .inner
+            .settings
+            .operators
+            .iter()
+            .map(|operator| Alert {
+                key: format!("unmatched:{}:{operator}", payment.id),
+                user: operator.clone(),
+                priority: Priority::Notice,
+                message: Message::text(text.clone()),
+                raised_at: self.now(),
+            })
+            .collect();
+        self.inner.alerts.enqueue(alerts)?;
+        Ok(())
+    }
+
+    /// Deploys the order `payment`'s memo pays if it still waits although
+    /// the balance covers it (a crash came between the credit and the
+    /// deployment). Says nothing otherwise.
+    pub(super) async fn resume_covered_order(
+        &self,
+        user: &UserId,
+        payment: &IncomingPayment,
+    ) -> anyhow::Result<()> {
+        let Some(memo) = payment.memo.as_deref().filter(|m| is_request_memo(m)) else {
+            return Ok(());
+        };
+        let Some(index) = self
+            .inner
+            .store
+            .read_global::<MemoIndex>(&format!("memos/{memo}"))?
+        else {
+            return Ok(());
+        };
+        let Some(order) = self.load_orders(user)?.get(&index.order).cloned() else {
+            return Ok(());
+        };
+        let balance = self
+            .load_profile(user)?
+            .map(|p| p.account.balance)
+            .unwrap_or_default();
+        if order.state == OrderState::AwaitingPayment && balance >= order.total {
+            self.start_deploy(user, &order.id).await?;
+        }
+        Ok(())
+    }
+
+    /// Pays `amount` with memo `memo` from the sandbox wallet (a
+    /// simulation). With a real wallet there is nothing to press: the user
+    /// is told how to pay, and `None` comes back.
+    pub(super) async fn sandbox_pay(
+        &self,
+        user: &UserId,
+        memo: &str,
+        amount: Tft,
+    ) -> anyhow::Result<Option<IncomingPayment>> {
+        let Some(sandbox) = &self.inner.sandbox else {
+            self.say(
+                user,
+                "Payments here are real TFT on Stellar: scan the QR code with the ThreeFold Connect app (or use the payment link). There is no sandbox wallet.",
+            )
+            .await;
+            return Ok(None);
+        };
+        sandbox
+            .pay(memo, amount, "sandbox-user-wallet")
+            .await
+            .map(Some)
+    }
+
+    /// `/unmatched`: the payments kept aside.
+    pub(super) fn unmatched_report(&self) -> anyhow::Result<String> {
+        let store = &self.inner.store;
+        let all = crate::store::blocking_io(|| unmatched::load_all(store))?;
+        Ok(unmatched::render(&all, UNMATCHED_SHOWN))
+    }
+
+    /// `/credit <payment id> <user>`: credits a kept-aside payment to a
+    /// user's balance, once. The record names the user before the credit
+    /// is made, so a retry after a crash finishes the same credit and a
+    /// second `/credit` cannot pay someone else too.
+    pub(super) async fn credit_unmatched(
+        &self,
+        operator: &UserId,
+        arg: Option<&str>,
+    ) -> anyhow::Result<String> {
+        let Some((id, query)) = arg.and_then(|a| a.split_once(' ')) else {
+            return Ok("Usage: /credit <payment id> <user> (see /unmatched)".into());
+        };
+        let (id, query) = (id.trim(), query.trim());
+        let name = unmatched::record_name(id);
+        let Some(mut record) = self.inner.store.read_global::<UnmatchedPayment>(&name)? else {
+            return Ok(format!(
+                "No unmatched payment {id:?}. /unmatched lists them."
+            ));
+        };
+        let Some(user) = self.find_user(query)? else {
+            return Ok(format!("No user matches {query:?}."));
+        };
+        match &record.credited_to {
+            Some(earlier) if *earlier != user => {
+                return Ok(format!(
+                    "Payment {id} was already credited to {earlier}; nothing done."
+                ));
+            }
+            Some(_) => {}
+            None => {
+                record.credited_to = Some(user.clone());
+                record.credited_by = Some(operator.as_str().to_owned());
+                record.credited_at = Some(self.now());
+                self.inner.store.write_global(&name, &record)?;
+            }
+        }
+        self.audit(
+            operator.as_str(),
+            Some(&user),
+            "admin.credit",
+            None,
+            format!(
+                "payment {id} ({} TFT)",
+                record.payment.amount.to_decimal_string()
+            ),
+        );
+        tracing::warn!(operator = %operator, user = %user, payment = %id, "unmatched payment credited by an operator");
+        let _guard = self.inner.locks.lock(&user).await;
+        self.apply_payment(&user, &record.payment).await?;
+        let balance = self
+            .load_profile(&user)?
+            .map(|p| p.account.balance)
+            .unwrap_or(Tft::ZERO);
+        Ok(format!(
+            "Payment {id} ({} TFT) is in {user}'s balance, now {balance}.",
+            record.payment.amount.to_decimal_string()
+        ))
+    }
+}
