@@ -3,6 +3,8 @@
 //! Telegram, the operators' dashboard, and the security rules (CSRF,
 //! same-origin, one user never touching another's nodes).
 
+#[path = "support/fake_tfconnect.rs"]
+mod fake_tfconnect;
 #[allow(dead_code)]
 mod support;
 
@@ -407,4 +409,64 @@ async fn the_dashboard_is_for_operators_only() {
     assert!(chat.contains("paused for maintenance"), "{chat}");
     let report = text_of(&root.get("/admin?user=web:sandbox-mallory").await.body);
     assert!(report.contains("web:sandbox-mallory"), "{report}");
+}
+
+#[tokio::test]
+async fn a_threefold_connect_sign_in_goes_out_and_comes_back_signed_in_once() {
+    let login = fake_tfconnect::FakeLoginServer::start().await;
+    let alice_app = fake_tfconnect::FakeApp::new("alice.3bot", 2);
+    login.register(&alice_app);
+    let dir = tempfile::tempdir().unwrap();
+    let url = login.url.clone();
+    let site = Site::start(dir.path(), &move |c| {
+        c.web.tfconnect.login_url = url.clone();
+    })
+    .await;
+    let mut browser = site.browser();
+    let out = browser.get("/login/tfconnect").await;
+    assert_eq!(out.status, 303);
+    let redirect = out.location.expect("sent to the login server");
+    assert!(
+        redirect.starts_with(&format!("{}/?state=", login.url)),
+        "{redirect}"
+    );
+    let host = site.base.trim_start_matches("http://");
+    assert!(
+        redirect.contains(&format!("appid={}", host.replace(':', "%3A"))),
+        "{redirect}"
+    );
+    assert!(browser.cookies.contains_key("jb_login"));
+
+    let query = alice_app.approve(&redirect, &fake_tfconnect::Approval::new());
+    let back = browser.get(&format!("/auth/callback?{query}")).await;
+    assert_eq!(back.status, 303, "{}", back.body);
+    assert_eq!(back.location.as_deref(), Some("/chat"));
+    let chat = browser.get("/chat").await;
+    assert!(chat.body.contains("Sign out alice.3bot"), "{}", chat.body);
+    browser.say("/start").await;
+    assert!(
+        site.service
+            .store()
+            .user_exists(&UserId::parse("web:alice.3bot").unwrap()),
+        "the sign-in is its own account"
+    );
+
+    // The same callback again (a replay, even with the login cookie) fails.
+    let mut thief = site.browser();
+    thief.get("/login/tfconnect").await;
+    let replayed = thief.get(&format!("/auth/callback?{query}")).await;
+    assert_eq!(replayed.status, 401);
+    assert!(!thief.cookies.contains_key("jb_session"));
+
+    // A cancelled sign-in says so and signs nobody in.
+    let mut cancelled = site.browser();
+    cancelled.get("/login/tfconnect").await;
+    let page = cancelled.get("/auth/callback?error=CancelledByUser").await;
+    assert_eq!(page.status, 401);
+    assert!(text_of(&page.body).contains("cancel"), "{}", page.body);
+    // A callback without the login cookie (another browser) is refused.
+    let mut stranger = site.browser();
+    let page = stranger.get(&format!("/auth/callback?{query}")).await;
+    assert_eq!(page.status, 401);
+    assert!(text_of(&page.body).contains("sign in again"));
 }
