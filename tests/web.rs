@@ -3,6 +3,7 @@
 //! Telegram, the operators' dashboard, and the security rules (CSRF,
 //! same-origin, one user never touching another's nodes).
 
+#[allow(dead_code)]
 #[path = "support/fake_tfconnect.rs"]
 mod fake_tfconnect;
 #[allow(dead_code)]
