@@ -31,9 +31,15 @@ pub fn human_duration(secs: u64) -> String {
 
 /// "2026-12-07 14:00 UTC": a moment users can read in any time zone.
 pub fn utc_datetime(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
+    let (year, month, day) = civil_from_days((secs / 86_400) as i64);
     let (hour, minute) = (secs % 86_400 / 3600, secs % 3600 / 60);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02} UTC")
+}
+
+/// (year, month 1-12, day 1-31) of a day counted from 1970-01-01 (Howard
+/// Hinnant's algorithm; exact for every day of the proleptic Gregorian
+/// calendar).
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -42,8 +48,20 @@ pub fn utc_datetime(secs: u64) -> String {
     let mp = (5 * doy + 2) / 153;
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02} UTC")
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// The inverse of [`civil_from_days`]: days from 1970-01-01 to a civil
+/// date (month 1-12). Out-of-range days roll over; callers that parse
+/// dates check with a round trip.
+pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = if month > 2 { month - 3 } else { month + 9 };
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

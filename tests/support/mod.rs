@@ -63,15 +63,9 @@ impl TestApp {
     /// Hands every queued alert to the outbox. Rate limits are tested in
     /// the alert queue's own tests; here they only would slow things down.
     pub async fn deliver_alerts(&self) -> usize {
-        let unlimited = AlertLimits {
-            global_per_second: 1e6,
-            global_burst: 1e6,
-            per_user_per_second: 1e6,
-            per_user_burst: 1e6,
-        };
         self.service
             .alerts()
-            .drain(self.outbox.as_ref(), unlimited)
+            .drain(self.outbox.as_ref(), unlimited_alerts())
             .await
             .expect("alerts delivered")
     }
@@ -103,6 +97,16 @@ impl TestApp {
             .handle(user, "Tester", Input::Button(data.to_owned()), None)
             .await
             .expect("handled");
+    }
+}
+
+/// Alert limits that never hold anything back.
+pub fn unlimited_alerts() -> AlertLimits {
+    AlertLimits {
+        global_per_second: 1e6,
+        global_burst: 1e6,
+        per_user_per_second: 1e6,
+        per_user_burst: 1e6,
     }
 }
 

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use jukebox::alerts::AlertLimits;
 use jukebox::channel::{MemoryOutbox, Outbox, RoutingOutbox};
 use jukebox::clock::ManualClock;
 use jukebox::config::Config;
@@ -80,15 +79,9 @@ impl Site {
 
     /// Delivers queued alerts the way the dispatcher does, without pacing.
     pub async fn deliver_alerts(&self) -> usize {
-        let unlimited = AlertLimits {
-            global_per_second: 1e6,
-            global_burst: 1e6,
-            per_user_per_second: 1e6,
-            per_user_burst: 1e6,
-        };
         self.service
             .alerts()
-            .drain(self.alerts_outbox.as_ref(), unlimited)
+            .drain(self.alerts_outbox.as_ref(), super::unlimited_alerts())
             .await
             .expect("alerts delivered")
     }
