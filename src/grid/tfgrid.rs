@@ -1,0 +1,17 @@
+//! The real ThreeFold Grid v3 backend (`grid.kind = "tfgrid"`), built in
+//! layers that each speak one real wire format:
+//!
+//! - [`proxy`]: the grid proxy REST API (node discovery, node and contract
+//!   reads), with a short cache;
+//! - [`discovery`]: what Jukebox asks of discovery (location menus, random
+//!   candidates with room for a node type), built on the proxy;
+//! - [`cache`]: the small time-to-live cache both use.
+//!
+//! STATUS: these layers are real clients, tested against local fakes. The
+//! TFChain client (twins, contracts, balances), the RMB client and the
+//! [`Grid`](crate::grid::Grid) implementation tying them together are not
+//! all here yet, so `jukebox check` still refuses `grid.kind = "tfgrid"`.
+
+pub mod cache;
+pub mod discovery;
+pub mod proxy;
