@@ -10,9 +10,11 @@ use serde::Deserialize;
 use crate::diagnostics::Diagnostics;
 use crate::pricing::PriceList;
 
+mod grid;
 mod lifecycle;
 mod ops;
 
+pub use grid::{Endpoints, Network, TfgridConfig};
 pub use lifecycle::{AdminConfig, AlertsConfig, BillingConfig, MonitorConfig};
 pub use ops::OpsConfig;
 
@@ -46,7 +48,10 @@ pub struct SecurityConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct GridConfig {
     pub kind: String,
+    /// For `kind = "tfgrid"`: "main", "test", "qa" or "dev".
+    pub network: String,
     pub sim: crate::grid::sim::SimConfig,
+    pub tfgrid: TfgridConfig,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -90,7 +95,9 @@ impl Default for GridConfig {
     fn default() -> GridConfig {
         GridConfig {
             kind: "sim".into(),
+            network: "test".into(),
             sim: Default::default(),
+            tfgrid: TfgridConfig::default(),
         }
     }
 }
@@ -179,15 +186,8 @@ impl Config {
                 "conversation_ttl_hours must be at least 1",
             );
         }
-        if config.grid.kind != "sim" {
-            diags.push(
-                file,
-                at("kind"),
-                format!(
-                    "grid.kind {:?} is not available; use \"sim\"",
-                    config.grid.kind
-                ),
-            );
+        for (key, message) in grid::diagnose(&config.grid) {
+            diags.push(file, at(key), message);
         }
         if config.payments.kind != "sandbox" {
             diags.push(
