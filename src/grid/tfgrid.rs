@@ -15,6 +15,7 @@
 //! all here yet, so `jukebox check` still refuses `grid.kind = "tfgrid"`.
 
 pub mod cache;
+pub mod chain;
 pub mod discovery;
 pub mod proxy;
 pub mod rmb;
