@@ -2,8 +2,10 @@
 //! grid's services, all on loopback: the grid proxy (`fake_gridproxy`) and
 //! the RMB relay with Zero-OS nodes behind it (`fake_relay`).
 
+mod chain;
 mod chain_golden;
 mod fake_gridproxy;
 mod fake_relay;
+mod fake_tfchain;
 mod proxy;
 mod rmb;

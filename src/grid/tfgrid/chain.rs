@@ -8,6 +8,8 @@
 //! events of its own extrinsic; a dispatch error comes back by name (e.g.
 //! `SmartContractModule::OnlyTwinAdminCanDeployOnThisNode`).
 
+use std::time::Duration;
+
 use subxt::dynamic::{At as _, Value};
 use subxt::{OnlineClient, SubstrateConfig};
 
@@ -71,19 +73,26 @@ pub struct ChainTwin {
 #[derive(Clone)]
 pub struct TfChain {
     api: OnlineClient<SubstrateConfig>,
+    /// How long a submitted extrinsic may take to be finalized.
+    finality_timeout: Duration,
 }
 
 impl TfChain {
     /// Connects to `url`: `wss://` in production; plain `ws://` only to
-    /// loopback (tests, a local node).
-    pub async fn connect(url: &str) -> Result<TfChain, ChainError> {
+    /// loopback (tests, a local node). Writes give up waiting for
+    /// finalization after `finality_timeout` (the extrinsic may still land:
+    /// callers read the outcome back from storage).
+    pub async fn connect(url: &str, finality_timeout: Duration) -> Result<TfChain, ChainError> {
         let connecting = if url.starts_with("ws://") {
             OnlineClient::<SubstrateConfig>::from_insecure_url(url).await
         } else {
             OnlineClient::<SubstrateConfig>::from_url(url).await
         };
         let api = connecting.map_err(|e| ChainError::Connect(e.to_string()))?;
-        Ok(TfChain { api })
+        Ok(TfChain {
+            api,
+            finality_timeout,
+        })
     }
 
     async fn at(&self) -> Result<subxt::OnlineClientAtBlock<SubstrateConfig>, ChainError> {
@@ -216,7 +225,7 @@ impl TfChain {
     }
 
     /// Submits `call` signed by `signer`, waits for finalization and returns
-    /// the extrinsic's events as (pallet, event, fields).
+    /// the extrinsic's events as (pallet, event name, event).
     pub async fn submit(
         &self,
         call: &calls::Call,
@@ -228,16 +237,25 @@ impl TfChain {
             .sign_and_submit_then_watch_default(call, signer)
             .await
             .map_err(|e| ChainError::NotIncluded(e.to_string()))?;
-        let events = progress
-            .wait_for_finalized_success()
-            .await
-            .map_err(finalization_error)?;
+        let events =
+            tokio::time::timeout(self.finality_timeout, progress.wait_for_finalized_success())
+                .await
+                .map_err(|_| {
+                    ChainError::NotIncluded(format!(
+                        "not finalized within {:?}",
+                        self.finality_timeout
+                    ))
+                })?
+                .map_err(finalization_error)?;
         let mut found = Vec::new();
         for event in events.iter() {
             let event = event.map_err(|e| ChainError::Decode(e.to_string()))?;
-            let fields: Value = event
+            let outer: Value = event
                 .decode_as()
                 .map_err(|e| ChainError::Decode(e.to_string()))?;
+            // That is the runtime's event (the pallet as a variant); keep
+            // the pallet's own event, e.g. `ContractCreated(contract)`.
+            let fields = outer.at(0).cloned().unwrap_or(outer);
             found.push((
                 event.pallet_name().to_string(),
                 event.event_name().to_string(),
@@ -342,5 +360,24 @@ fn variant_name(v: &Value) -> Option<&str> {
     match &v.value {
         subxt::ext::scale_value::ValueDef::Variant(variant) => Some(variant.name.as_str()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_recognised_by_name() {
+        let opted_out =
+            ChainError::Dispatch("SmartContractModule::OnlyTwinAdminCanDeployOnThisNode".into());
+        assert_eq!(
+            opted_out.dispatch_error(),
+            Some("OnlyTwinAdminCanDeployOnThisNode")
+        );
+        assert!(opted_out.node_opted_out());
+        let other = ChainError::Dispatch("SmartContractModule::NodeNotAvailableToDeploy".into());
+        assert!(!other.node_opted_out());
+        assert_eq!(ChainError::Rpc("x".into()).dispatch_error(), None);
     }
 }
