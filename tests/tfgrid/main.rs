@@ -2,6 +2,7 @@
 //! grid's services, all on loopback: the grid proxy (`fake_gridproxy`) and
 //! the RMB relay with Zero-OS nodes behind it (`fake_relay`).
 
+mod backend;
 mod chain;
 mod chain_golden;
 mod fake_gridproxy;
