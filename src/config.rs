@@ -11,12 +11,14 @@ use crate::diagnostics::Diagnostics;
 use crate::pricing::PriceList;
 
 mod backup;
+mod grid;
 mod lifecycle;
 mod ops;
 mod payments;
 mod web;
 
 pub use backup::{BACKUP_KEY_ENV, BackupConfig};
+pub use grid::{Endpoints, Network, TfgridConfig};
 pub use lifecycle::{AdminConfig, AlertsConfig, BillingConfig, MonitorConfig};
 pub use ops::OpsConfig;
 pub use payments::StellarConfig;
@@ -54,7 +56,10 @@ pub struct SecurityConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct GridConfig {
     pub kind: String,
+    /// For `kind = "tfgrid"`: "main", "test", "qa" or "dev".
+    pub network: String,
     pub sim: crate::grid::sim::SimConfig,
+    pub tfgrid: TfgridConfig,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -101,7 +106,9 @@ impl Default for GridConfig {
     fn default() -> GridConfig {
         GridConfig {
             kind: "sim".into(),
+            network: "test".into(),
             sim: Default::default(),
+            tfgrid: TfgridConfig::default(),
         }
     }
 }
@@ -191,15 +198,8 @@ impl Config {
                 "conversation_ttl_hours must be at least 1",
             );
         }
-        if config.grid.kind != "sim" {
-            diags.push(
-                file,
-                at("kind"),
-                format!(
-                    "grid.kind {:?} is not available; use \"sim\"",
-                    config.grid.kind
-                ),
-            );
+        for (key, message) in grid::diagnose(&config.grid) {
+            diags.push(file, at(key), message);
         }
         if !matches!(config.payments.kind.as_str(), "sandbox" | "stellar") {
             diags.push(

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::reservation::Deployment;
 
 pub mod sim;
+pub mod tfgrid;
 
 /// A twin: the on-grid account of one intermediate identity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

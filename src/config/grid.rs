@@ -1,0 +1,295 @@
+//! The real grid's settings: `grid.network` and the `[grid.tfgrid]` section.
+//!
+//! Each ThreeFold Grid network (main, test, qa, dev) has public hosts for the
+//! grid proxy, TFChain, the RMB relay and GraphQL (`tfgrid-v3.md`, "Hosts per
+//! network"); they are the defaults, and each can be overridden, e.g. to point
+//! at a private mirror. Checking never contacts any of them.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::grid::tfgrid::discovery::DiscoverySettings;
+use crate::grid::tfgrid::proxy::ProxySettings;
+
+/// A ThreeFold Grid v3 network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Network {
+    Main,
+    Test,
+    Qa,
+    Dev,
+}
+
+impl Network {
+    pub fn parse(name: &str) -> Result<Network, String> {
+        match name {
+            "main" => Ok(Network::Main),
+            "test" => Ok(Network::Test),
+            "qa" => Ok(Network::Qa),
+            "dev" => Ok(Network::Dev),
+            other => Err(format!(
+                "network {other:?} must be \"main\", \"test\", \"qa\" or \"dev\""
+            )),
+        }
+    }
+
+    /// The network's public hosts.
+    pub fn hosts(self) -> Endpoints {
+        // Main has no network label in its host names; the others do.
+        let label = match self {
+            Network::Main => "",
+            Network::Test => ".test",
+            Network::Qa => ".qa",
+            Network::Dev => ".dev",
+        };
+        Endpoints {
+            proxy: format!("https://gridproxy{label}.grid.tf"),
+            tfchain: format!("wss://tfchain{label}.grid.tf/ws"),
+            relay: format!("wss://relay{label}.grid.tf"),
+            graphql: format!("https://graphql{label}.grid.tf/graphql"),
+        }
+    }
+}
+
+impl fmt::Display for Network {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Network::Main => "main",
+            Network::Test => "test",
+            Network::Qa => "qa",
+            Network::Dev => "dev",
+        })
+    }
+}
+
+/// Where the grid's services are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoints {
+    pub proxy: String,
+    pub tfchain: String,
+    pub relay: String,
+    pub graphql: String,
+}
+
+/// `[grid.tfgrid]`: overrides of the network's hosts, and how patient to be.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TfgridConfig {
+    /// Empty means the network's default host.
+    pub proxy_url: String,
+    pub tfchain_url: String,
+    pub relay_url: String,
+    pub graphql_url: String,
+    /// One grid proxy request, connection included.
+    pub request_timeout_seconds: u64,
+    /// How long grid proxy answers (node details, listings) are reused.
+    pub cache_seconds: u64,
+    /// How long a location menu is reused.
+    pub locations_cache_seconds: u64,
+    /// Nodes per page, and pages at most, when listing every fitting node.
+    pub page_size: u32,
+    pub max_pages: u32,
+}
+
+impl Default for TfgridConfig {
+    fn default() -> TfgridConfig {
+        let discovery = DiscoverySettings::default();
+        TfgridConfig {
+            proxy_url: String::new(),
+            tfchain_url: String::new(),
+            relay_url: String::new(),
+            graphql_url: String::new(),
+            request_timeout_seconds: 30,
+            cache_seconds: 10,
+            locations_cache_seconds: discovery.locations_ttl.as_secs(),
+            page_size: discovery.page_size,
+            max_pages: discovery.max_pages,
+        }
+    }
+}
+
+impl TfgridConfig {
+    /// The hosts for `network`, overrides applied and checked.
+    pub fn endpoints(&self, network: &str) -> Result<Endpoints, String> {
+        let defaults = Network::parse(network)?.hosts();
+        let pick = |over: &str, default: String, key: &str, schemes: &[&str]| {
+            let url = if over.trim().is_empty() {
+                default
+            } else {
+                over.trim().to_string()
+            };
+            check_url(&url, key, schemes).map(|()| url)
+        };
+        Ok(Endpoints {
+            proxy: pick(&self.proxy_url, defaults.proxy, "proxy_url", HTTP)?,
+            tfchain: pick(&self.tfchain_url, defaults.tfchain, "tfchain_url", WS)?,
+            relay: pick(&self.relay_url, defaults.relay, "relay_url", WS)?,
+            graphql: pick(&self.graphql_url, defaults.graphql, "graphql_url", HTTP)?,
+        })
+    }
+
+    /// Every value checked, for `jukebox check`.
+    pub fn validate(&self, network: &str) -> Result<(), String> {
+        self.endpoints(network)?;
+        if !(1..=300).contains(&self.request_timeout_seconds) {
+            return Err("request_timeout_seconds must be 1 to 300".into());
+        }
+        if self.cache_seconds > 3600 || self.locations_cache_seconds > 3600 {
+            return Err("cache_seconds and locations_cache_seconds must be at most 3600".into());
+        }
+        if !(1..=100).contains(&self.page_size) || !(1..=1000).contains(&self.max_pages) {
+            return Err("page_size must be 1 to 100 and max_pages 1 to 1000".into());
+        }
+        Ok(())
+    }
+
+    pub fn proxy_settings(&self, endpoints: &Endpoints) -> ProxySettings {
+        ProxySettings {
+            url: endpoints.proxy.clone(),
+            timeout: Duration::from_secs(self.request_timeout_seconds),
+            cache_ttl: Duration::from_secs(self.cache_seconds),
+        }
+    }
+
+    pub fn discovery_settings(&self) -> DiscoverySettings {
+        DiscoverySettings {
+            page_size: self.page_size,
+            max_pages: self.max_pages,
+            locations_ttl: Duration::from_secs(self.locations_cache_seconds),
+        }
+    }
+}
+
+/// Problems in `[grid]` as (key or section to point at, message).
+pub(super) fn diagnose(grid: &super::GridConfig) -> Vec<(&'static str, String)> {
+    let mut found = Vec::new();
+    match grid.kind.as_str() {
+        "sim" => {}
+        // Refused until every layer under it is real: a backend that can
+        // discover nodes but not pay for them must not look usable.
+        "tfgrid" => found.push((
+            "kind",
+            "grid.kind \"tfgrid\" is not yet available: grid proxy discovery is built, \
+             TFChain contracts and RMB deployments are not; use \"sim\""
+                .to_string(),
+        )),
+        other => found.push((
+            "kind",
+            format!("grid.kind {other:?} is not available; use \"sim\""),
+        )),
+    }
+    if let Err(e) = Network::parse(&grid.network) {
+        found.push(("network", format!("grid.{e}")));
+    } else if let Err(e) = grid.tfgrid.validate(&grid.network) {
+        found.push(("[grid.tfgrid]", format!("grid.tfgrid: {e}")));
+    }
+    found
+}
+
+const HTTP: &[&str] = &["https", "http"];
+const WS: &[&str] = &["wss", "ws"];
+
+fn check_url(url: &str, key: &str, schemes: &[&str]) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("{key} {url:?}: {e}"))?;
+    if !schemes.contains(&parsed.scheme()) || parsed.host_str().is_none() {
+        return Err(format!(
+            "{key} {url:?} must be a {} URL with a host",
+            schemes.join(" or ")
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_network_has_the_reference_hosts() {
+        let main = Network::Main.hosts();
+        assert_eq!(main.proxy, "https://gridproxy.grid.tf");
+        assert_eq!(main.tfchain, "wss://tfchain.grid.tf/ws");
+        assert_eq!(main.relay, "wss://relay.grid.tf");
+        assert_eq!(main.graphql, "https://graphql.grid.tf/graphql");
+        let dev = Network::Dev.hosts();
+        assert_eq!(dev.proxy, "https://gridproxy.dev.grid.tf");
+        assert_eq!(dev.tfchain, "wss://tfchain.dev.grid.tf/ws");
+        assert_eq!(dev.relay, "wss://relay.dev.grid.tf");
+        assert_eq!(dev.graphql, "https://graphql.dev.grid.tf/graphql");
+        for name in ["main", "test", "qa", "dev"] {
+            assert_eq!(Network::parse(name).unwrap().to_string(), name);
+        }
+        assert!(Network::parse("mainnet").unwrap_err().contains("\"main\""));
+    }
+
+    #[test]
+    fn overrides_replace_one_host_each_and_are_checked() {
+        let config = TfgridConfig {
+            proxy_url: " http://127.0.0.1:8080 ".into(),
+            relay_url: "ws://127.0.0.1:9000".into(),
+            ..TfgridConfig::default()
+        };
+        let e = config.endpoints("qa").unwrap();
+        assert_eq!(e.proxy, "http://127.0.0.1:8080");
+        assert_eq!(e.relay, "ws://127.0.0.1:9000");
+        assert_eq!(e.tfchain, "wss://tfchain.qa.grid.tf/ws");
+        let bad = TfgridConfig {
+            tfchain_url: "https://tfchain.grid.tf".into(),
+            ..TfgridConfig::default()
+        };
+        let err = bad.endpoints("main").unwrap_err();
+        assert!(
+            err.starts_with("tfchain_url") && err.contains("wss or ws"),
+            "{err}"
+        );
+        let bad = TfgridConfig {
+            proxy_url: "gridproxy.grid.tf".into(),
+            ..TfgridConfig::default()
+        };
+        assert!(bad.validate("main").unwrap_err().starts_with("proxy_url"));
+        assert!(TfgridConfig::default().validate("moon").is_err());
+    }
+
+    #[test]
+    fn limits_are_checked() {
+        assert!(TfgridConfig::default().validate("test").is_ok());
+        let zero = TfgridConfig {
+            request_timeout_seconds: 0,
+            ..TfgridConfig::default()
+        };
+        assert!(zero.validate("test").is_err());
+        let pages = TfgridConfig {
+            page_size: 500,
+            ..TfgridConfig::default()
+        };
+        assert!(pages.validate("test").unwrap_err().contains("page_size"));
+    }
+
+    #[test]
+    fn check_refuses_tfgrid_for_now_and_points_at_lines() {
+        use crate::config::Config;
+        let no_env = |_: &str| None;
+        let text = "[grid]\nkind = \"tfgrid\"\nnetwork = \"dev\"\n";
+        let d = Config::parse("c.toml", text, &no_env).unwrap_err();
+        assert_eq!(d.0.len(), 1, "{d}");
+        assert_eq!(d.0[0].line, 2);
+        assert!(d.0[0].message.contains("not yet available"), "{d}");
+        let d = Config::parse("c.toml", "[grid]\nnetwork = \"moon\"\n", &no_env).unwrap_err();
+        assert_eq!((d.0[0].line, d.0.len()), (2, 1));
+        assert!(d.0[0].message.starts_with("grid.network"), "{d}");
+        let text = "[grid]\nkind = \"sim\"\n\n[grid.tfgrid]\nrelay_url = \"http://x\"\n";
+        let d = Config::parse("c.toml", text, &no_env).unwrap_err();
+        assert_eq!(d.0[0].line, 4);
+        assert!(d.0[0].message.contains("relay_url"), "{d}");
+        let text =
+            "[grid]\nnetwork = \"main\"\n[grid.tfgrid]\nproxy_url = \"http://127.0.0.1:1\"\n";
+        let c = Config::parse("c.toml", text, &no_env).unwrap();
+        let e = c.grid.tfgrid.endpoints(&c.grid.network).unwrap();
+        assert_eq!(e.proxy, "http://127.0.0.1:1");
+        assert_eq!(e.relay, "wss://relay.grid.tf");
+        let d = Config::parse("c.toml", "[grid]\nkind = \"azure\"\n", &no_env).unwrap_err();
+        assert!(d.0[0].message.contains("is not available"), "{d}");
+    }
+}

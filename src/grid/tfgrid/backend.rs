@@ -1,0 +1,392 @@
+//! The real grid's operations, tying discovery (grid proxy), TFChain and RMB
+//! together: a twin per identity, and deploy, status and delete of one
+//! signed deployment (`tfgrid-v3.md`, "The contract on TFChain").
+//!
+//! Unlike the simulated grid, every on-grid action here is signed by the
+//! user's own twin key (extrinsics, the relay token, RMB envelopes), so each
+//! operation takes that key. A deploy creates the node contract (or finds
+//! the one an interrupted deploy already made for the same deployment hash),
+//! hands the deployment to the node over RMB and polls until every workload
+//! is ok; on any failure after the contract exists it asks the node to
+//! delete and cancels the contract, so no contract is left paying for
+//! nothing. Nodes whose farm opted them out of v3 billing are remembered
+//! and never offered again.
+//!
+//! STATUS: not yet behind the [`Grid`](crate::grid::Grid) trait, whose
+//! methods carry no signing key; see the README.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use ed25519_dalek::{SigningKey, VerifyingKey};
+
+use super::chain::{ChainContractState, ChainError, Ed25519Signer, TfChain};
+use super::discovery::{self, Discovery};
+use super::rmb::zos::{Progress, ZosNode};
+use super::rmb::{Remote, RmbError, RmbPeer, RmbSettings};
+use crate::grid::{
+    Capacity, ContractId, ContractInfo, ContractState, GridError, GridNode, GridNodeId, Locations,
+    NodeStatus, Placed, Placement, TwinId, WorkloadState,
+};
+use crate::reservation::{Deployment, deployment_hash_hex, verify};
+
+/// How a deployment is watched until it is up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeployTiming {
+    /// Between two `zos.deployment.get` polls.
+    pub poll_interval: Duration,
+    /// From handing the deployment over until every workload must be ok.
+    pub deploy_timeout: Duration,
+}
+
+/// What the twin registration needs: the relay our twin is reached through,
+/// and the terms and conditions accepted on chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TwinSettings {
+    pub relay_domain: String,
+    pub terms_link: String,
+    pub terms_hash: String,
+}
+
+pub struct TfGridBackend {
+    discovery: Discovery,
+    chain: TfChain,
+    rmb: RmbSettings,
+    twins: TwinSettings,
+    timing: DeployTiming,
+    /// Nodes that refused contracts with `OnlyTwinAdminCanDeployOnThisNode`.
+    opted_out: Mutex<HashSet<GridNodeId>>,
+}
+
+impl TfGridBackend {
+    pub fn new(
+        discovery: Discovery,
+        chain: TfChain,
+        rmb: RmbSettings,
+        twins: TwinSettings,
+        timing: DeployTiming,
+    ) -> TfGridBackend {
+        TfGridBackend {
+            discovery,
+            chain,
+            rmb,
+            twins,
+            timing,
+            opted_out: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// The identity's twin, created (terms first) when its account has none.
+    /// The account must hold enough TFT for the two extrinsics' fees.
+    pub async fn ensure_twin(&self, key: &SigningKey) -> Result<TwinId, GridError> {
+        let signer = Ed25519Signer::new(key.clone());
+        let terms = (
+            self.twins.terms_link.as_str(),
+            self.twins.terms_hash.as_str(),
+        );
+        self.chain
+            .ensure_twin(&signer, &self.twins.relay_domain, terms)
+            .await
+            .map(TwinId)
+            .map_err(chain_error)
+    }
+
+    pub async fn locations(&self, need: &Capacity) -> Result<Locations, GridError> {
+        self.discovery.locations(need).await
+    }
+
+    /// Candidates as discovery finds them, never an opted-out node.
+    pub async fn candidates(
+        &self,
+        need: &Capacity,
+        place: &Placement,
+        avoid: &[GridNodeId],
+        limit: usize,
+    ) -> Result<Vec<GridNode>, GridError> {
+        let mut avoid = avoid.to_vec();
+        avoid.extend(self.lock_opted_out().iter().copied());
+        self.discovery.candidates(need, place, &avoid, limit).await
+    }
+
+    /// Creates the contract for `deployment` on `node`, deploys it and waits
+    /// until it is up. On failure no contract is left behind.
+    pub async fn deploy(
+        &self,
+        key: &SigningKey,
+        node: GridNodeId,
+        need: &Capacity,
+        deployment: &Deployment,
+    ) -> Result<Placed, GridError> {
+        let signer = Ed25519Signer::new(key.clone());
+        let twin = self
+            .chain
+            .twin_id_of(signer.account())
+            .await
+            .map_err(chain_error)?
+            .ok_or(GridError::UnknownTwin(deployment.twin_id))?;
+        if twin != deployment.twin_id {
+            return Err(GridError::BadSignature(deployment.twin_id));
+        }
+        verify(deployment, twin, &key.verifying_key())
+            .map_err(|_| GridError::BadSignature(twin))?;
+        let found = self.discovery.node(node).await?;
+        if !discovery::fits(&found, need) {
+            return Err(if found.status == super::proxy::ProxyNodeStatus::Up {
+                GridError::NoCapacity
+            } else {
+                GridError::NodeNotUp(node)
+            });
+        }
+        let node_remote = self.twin_key(found.twin_id).await?;
+
+        let hash: [u8; 32] = deployment_hash_hex(deployment)
+            .into_bytes()
+            .try_into()
+            .map_err(|_| GridError::Rejected("deployment hash is not 32 characters".into()))?;
+        let public_ips = u32::from(need.public_ipv4);
+        // A deploy interrupted after the contract was made finds it again.
+        let existing = self
+            .chain
+            .contract_for(node.0, hash)
+            .await
+            .map_err(chain_error)?;
+        let contract = match existing {
+            Some(id) => id,
+            None => {
+                let created = self
+                    .chain
+                    .create_node_contract(
+                        &signer,
+                        node.0,
+                        hash,
+                        deployment.metadata.as_bytes(),
+                        public_ips,
+                    )
+                    .await
+                    .map_err(|e| self.contract_refused(node, e));
+                match created {
+                    Ok(id) => id,
+                    Err(e) => {
+                        self.cancel_if_it_landed(&signer, node, hash).await;
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        let mut deployment = deployment.clone();
+        deployment.contract_id = contract;
+
+        match self.hand_over(key, twin, &node_remote, &deployment).await {
+            Ok(progress) => Ok(Placed {
+                contract: ContractId(contract),
+                node: discovery::grid_node(&found),
+                ipv4: progress.ipv4,
+                ipv6: progress.ipv6,
+                mycelium: progress.mycelium,
+            }),
+            Err(failure) => {
+                // Best effort on the node; the contract cancel is what
+                // stops the billing, and its failure is reported.
+                self.cancel_on_chain(&signer, contract).await?;
+                Err(failure)
+            }
+        }
+    }
+
+    /// Cancels the contract (the billing stops) after asking its node to
+    /// delete the workloads. Cancelling a cancelled contract succeeds.
+    pub async fn cancel(&self, key: &SigningKey, contract: ContractId) -> Result<(), GridError> {
+        let signer = Ed25519Signer::new(key.clone());
+        if let Ok(reading) = self.discovery.contract(contract).await
+            && let Ok(found) = self.discovery.node(reading.node).await
+            && let Ok(remote) = self.twin_key(found.twin_id).await
+            && let Ok(peer) = self.connect(key, reading.twin_id).await
+        {
+            // The node frees its resources sooner this way; if it cannot be
+            // reached, the cancelled contract makes it clean up later.
+            let _ = ZosNode {
+                peer: &peer,
+                node: remote,
+            }
+            .delete(contract.0)
+            .await;
+        }
+        self.cancel_on_chain(&signer, contract.0).await
+    }
+
+    /// The contract's state from the chain, its node's status from the
+    /// proxy, and the workloads' state from the node itself.
+    pub async fn contract(
+        &self,
+        key: &SigningKey,
+        contract: ContractId,
+    ) -> Result<ContractInfo, GridError> {
+        let state = self
+            .chain
+            .contract_state(contract.0)
+            .await
+            .map_err(chain_error)?
+            .ok_or(GridError::UnknownContract(contract))?;
+        let reading = self.discovery.contract(contract).await?;
+        let state = match state {
+            ChainContractState::Created => ContractState::Created,
+            ChainContractState::GracePeriod(_) => ContractState::GracePeriod,
+            ChainContractState::Deleted => ContractState::Deleted,
+        };
+        let workload = match state {
+            ContractState::Deleted => WorkloadState::Deleted,
+            ContractState::GracePeriod => WorkloadState::Paused,
+            ContractState::Created if reading.node_status != NodeStatus::Up => {
+                WorkloadState::Error("the grid node is not up".into())
+            }
+            ContractState::Created => self.workload_state(key, &reading).await,
+        };
+        Ok(ContractInfo {
+            contract,
+            node: reading.node,
+            state,
+            workload,
+            node_status: reading.node_status,
+        })
+    }
+
+    async fn workload_state(
+        &self,
+        key: &SigningKey,
+        reading: &discovery::ContractReading,
+    ) -> WorkloadState {
+        let asked = async {
+            let found = self.discovery.node(reading.node).await?;
+            let remote = self.twin_key(found.twin_id).await?;
+            let peer = self.connect(key, reading.twin_id).await?;
+            let zos = ZosNode {
+                peer: &peer,
+                node: remote,
+            };
+            zos.get(reading.contract.0).await.map_err(rmb_error)
+        };
+        match asked.await {
+            Ok(d) => match d.progress() {
+                Progress::Ready => WorkloadState::Ok,
+                Progress::Pending => WorkloadState::Init,
+                Progress::Failed { workload, message } => {
+                    WorkloadState::Error(format!("{workload}: {message}"))
+                }
+            },
+            Err(e) => WorkloadState::Error(format!("the grid node did not answer: {e}")),
+        }
+    }
+
+    /// Sends the deployment and polls it until it is up, failed, or late.
+    async fn hand_over(
+        &self,
+        key: &SigningKey,
+        twin: u32,
+        node: &Remote,
+        deployment: &Deployment,
+    ) -> Result<super::rmb::zos::Addresses, GridError> {
+        let peer = self.connect(key, twin).await?;
+        let zos = ZosNode {
+            peer: &peer,
+            node: node.clone(),
+        };
+        zos.deploy(deployment).await.map_err(rmb_error)?;
+        let contract = deployment.contract_id;
+        let watching = async {
+            loop {
+                let state = zos.get(contract).await.map_err(rmb_error)?;
+                match state.progress() {
+                    Progress::Ready => return Ok(state.addresses()),
+                    Progress::Failed { workload, message } => {
+                        return Err(GridError::DeployFailed(format!("{workload}: {message}")));
+                    }
+                    Progress::Pending => tokio::time::sleep(self.timing.poll_interval).await,
+                }
+            }
+        };
+        let outcome = tokio::time::timeout(self.timing.deploy_timeout, watching)
+            .await
+            .unwrap_or_else(|_| {
+                Err(GridError::DeployFailed(format!(
+                    "the workloads were not up within {:?}",
+                    self.timing.deploy_timeout
+                )))
+            });
+        if outcome.is_err() {
+            // Best effort: the cancelled contract makes the node clean up
+            // anyway.
+            let _ = zos.delete(contract).await;
+        }
+        outcome
+    }
+
+    async fn connect(&self, key: &SigningKey, twin: u32) -> Result<RmbPeer, GridError> {
+        RmbPeer::connect(self.rmb.clone(), twin, key.clone())
+            .await
+            .map_err(rmb_error)
+    }
+
+    /// A twin's RMB address and key, from the chain.
+    async fn twin_key(&self, twin: u32) -> Result<Remote, GridError> {
+        let found = self
+            .chain
+            .twin(twin)
+            .await
+            .map_err(chain_error)?
+            .ok_or(GridError::UnknownTwin(twin))?;
+        let key = VerifyingKey::from_bytes(&found.account)
+            .map_err(|_| GridError::Unavailable(format!("twin {twin} has no ed25519 key")))?;
+        Ok(Remote { twin, key })
+    }
+
+    async fn cancel_on_chain(
+        &self,
+        signer: &Ed25519Signer,
+        contract: u64,
+    ) -> Result<(), GridError> {
+        self.chain
+            .cancel_contract(signer, contract)
+            .await
+            .map_err(chain_error)
+    }
+
+    /// A create that timed out may still have been included: if the chain
+    /// shows a contract for this deployment, cancel it (best effort; the
+    /// next deploy of the same deployment would find and reuse it anyway).
+    async fn cancel_if_it_landed(&self, signer: &Ed25519Signer, node: GridNodeId, hash: [u8; 32]) {
+        if let Ok(Some(id)) = self.chain.contract_for(node.0, hash).await {
+            let _ = self.chain.cancel_contract(signer, id).await;
+        }
+    }
+
+    /// Maps a refused contract; an opted-out node is never offered again.
+    fn contract_refused(&self, node: GridNodeId, e: ChainError) -> GridError {
+        if e.node_opted_out() {
+            self.lock_opted_out().insert(node);
+            return GridError::DeployFailed(format!(
+                "grid node {node} is not open to v3 deployments"
+            ));
+        }
+        chain_error(e)
+    }
+
+    fn lock_opted_out(&self) -> std::sync::MutexGuard<'_, HashSet<GridNodeId>> {
+        self.opted_out.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn chain_error(e: ChainError) -> GridError {
+    match e {
+        ChainError::Dispatch(_) => GridError::Rejected(e.to_string()),
+        other => GridError::Unavailable(other.to_string()),
+    }
+}
+
+fn rmb_error(e: RmbError) -> GridError {
+    match e {
+        RmbError::Remote { .. } => GridError::DeployFailed(e.to_string()),
+        RmbError::Timeout { .. } => GridError::DeployFailed(e.to_string()),
+        other => GridError::Unavailable(other.to_string()),
+    }
+}

@@ -1,0 +1,72 @@
+//! The TFChain calls Jukebox makes, as dynamic payloads: pallet and call by
+//! name, arguments encoded against the metadata fetched at run time, so a
+//! runtime upgrade that keeps the names keeps us working.
+
+use subxt::dynamic::Value;
+use subxt::ext::scale_value::Composite;
+use subxt::tx::DynamicPayload;
+
+/// `deployment_data` is capped by the chain (BoundedVec<u8, 512>).
+pub const MAX_DEPLOYMENT_DATA: usize = 512;
+
+/// The arguments of one call, as the dynamic API takes them.
+pub type Call = DynamicPayload<Composite<()>>;
+
+fn call(pallet: &str, name: &str, args: Vec<Value>) -> Call {
+    subxt::dynamic::tx(pallet, name, Composite::unnamed(args))
+}
+
+/// `SmartContractModule.create_node_contract`: `deployment_hash` is the 32
+/// ASCII bytes of the deployment's hex MD5; no solution provider.
+pub fn create_node_contract(
+    node_id: u32,
+    deployment_hash: [u8; 32],
+    deployment_data: &[u8],
+    public_ips: u32,
+) -> Call {
+    call(
+        "SmartContractModule",
+        "create_node_contract",
+        vec![
+            Value::u128(u128::from(node_id)),
+            Value::from_bytes(deployment_hash),
+            Value::from_bytes(deployment_data),
+            Value::u128(u128::from(public_ips)),
+            Value::unnamed_variant("None", []),
+        ],
+    )
+}
+
+/// `SmartContractModule.cancel_contract`.
+pub fn cancel_contract(contract_id: u64) -> Call {
+    call(
+        "SmartContractModule",
+        "cancel_contract",
+        vec![Value::u128(u128::from(contract_id))],
+    )
+}
+
+/// `TfgridModule.user_accept_tc`: a twin can only be created after this.
+pub fn user_accept_tc(link: &str, hash: &str) -> Call {
+    call(
+        "TfgridModule",
+        "user_accept_tc",
+        vec![
+            Value::from_bytes(link.as_bytes()),
+            Value::from_bytes(hash.as_bytes()),
+        ],
+    )
+}
+
+/// `TfgridModule.create_twin`: `relay` is the relay's domain, where nodes
+/// reach this twin; no extra public key.
+pub fn create_twin(relay: &str) -> Call {
+    call(
+        "TfgridModule",
+        "create_twin",
+        vec![
+            Value::unnamed_variant("Some", [Value::from_bytes(relay.as_bytes())]),
+            Value::unnamed_variant("None", []),
+        ],
+    )
+}

@@ -1,0 +1,289 @@
+//! Discovery on the real grid: which nodes can host a node type, where they
+//! are (the location menus), and what the grid says about a contract.
+//!
+//! Everything comes from the grid proxy. A node is a candidate when it is up,
+//! healthy, shared (not dedicated or rented), and has free memory and SSD for
+//! the request and, when a public IPv4 is needed, a free address left in its
+//! farm. The proxy filters; each answer is checked again here, so a proxy that
+//! ignores a filter cannot make us deploy on a full node.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::{StreamExt as _, stream};
+
+use super::cache::TtlCache;
+use super::proxy::{GridProxy, NodeFilter, ProxyError, ProxyNode, ProxyNodeStatus};
+use crate::grid::{
+    Capacity, ContractId, ContractState, CountryOption, FarmOption, GridError, GridNode,
+    GridNodeId, Locations, NodeStatus, Placement,
+};
+
+const MIB: u64 = 1 << 20;
+const GIB: u64 = 1 << 30;
+/// The root filesystem zos gives a machine whose `size` is 0 (ours are):
+/// it comes out of the node's SSD on top of the data disk.
+pub const ROOTFS_BYTES: u64 = 2 * GIB;
+/// The proxy's largest page is not documented; 100 is accepted everywhere.
+const MAX_PAGE_SIZE: u32 = 100;
+/// Contract reads in flight at once when the monitor asks for many.
+const CONCURRENT_READS: usize = 8;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DiscoverySettings {
+    /// Nodes per page when listing every node that fits (location menus).
+    pub page_size: u32,
+    /// At most this many pages per listing, so one menu costs a bounded
+    /// number of requests however large the grid grows.
+    pub max_pages: u32,
+    /// How long a computed location menu is reused.
+    pub locations_ttl: Duration,
+}
+
+impl Default for DiscoverySettings {
+    fn default() -> DiscoverySettings {
+        DiscoverySettings {
+            page_size: MAX_PAGE_SIZE,
+            max_pages: 20,
+            locations_ttl: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What the grid proxy says about one contract and its node. The workload's
+/// own state comes from the node itself (over RMB), not from here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContractReading {
+    pub contract: ContractId,
+    pub twin_id: u32,
+    pub node: GridNodeId,
+    pub state: ContractState,
+    pub node_status: NodeStatus,
+}
+
+pub struct Discovery {
+    proxy: Arc<GridProxy>,
+    settings: DiscoverySettings,
+    locations: Mutex<TtlCache<Capacity, Locations>>,
+}
+
+impl Discovery {
+    pub fn new(proxy: Arc<GridProxy>, settings: DiscoverySettings) -> Discovery {
+        Discovery {
+            locations: Mutex::new(TtlCache::new(settings.locations_ttl, 64)),
+            proxy,
+            settings,
+        }
+    }
+
+    /// Countries and farms with at least one node able to host `need`, the
+    /// ones with most such nodes first.
+    pub async fn locations(&self, need: &Capacity) -> Result<Locations, GridError> {
+        if let Some(hit) = self.lock_locations().get(need, Instant::now()) {
+            return Ok(hit);
+        }
+        let mut base = filter_for(need);
+        base.size = self.settings.page_size.clamp(1, MAX_PAGE_SIZE);
+        let mut fitting = Vec::new();
+        for page in 1..=self.settings.max_pages.max(1) {
+            let filter = NodeFilter {
+                page,
+                ret_count: page == 1,
+                ..base.clone()
+            };
+            let got = self.proxy.nodes(&filter).await?;
+            let last = got.nodes.len() < base.size as usize
+                || got
+                    .count
+                    .is_some_and(|count| u64::from(page) * u64::from(base.size) >= count);
+            fitting.extend(got.nodes.into_iter().filter(|n| fits(n, need)));
+            if last {
+                break;
+            }
+        }
+        let locations = summarize(&fitting);
+        self.lock_locations()
+            .put(need.clone(), locations.clone(), Instant::now());
+        Ok(locations)
+    }
+
+    /// Up to `limit` nodes in `place` able to host `need`, in the proxy's
+    /// random order, none of them in `avoid`.
+    pub async fn candidates(
+        &self,
+        need: &Capacity,
+        place: &Placement,
+        avoid: &[GridNodeId],
+        limit: usize,
+    ) -> Result<Vec<GridNode>, GridError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut filter = filter_for(need);
+        match place {
+            Placement::Random => {}
+            Placement::Country(country) => filter.country = Some(country.clone()),
+            Placement::Farm(farm) => filter.farm_ids = vec![*farm],
+        }
+        filter.excluded = avoid.iter().map(|n| n.0).collect();
+        filter.randomize = true;
+        // Room for a few the local check may still drop.
+        let wanted = limit.saturating_add(avoid.len()).saturating_add(4);
+        filter.size = u32::try_from(wanted)
+            .unwrap_or(MAX_PAGE_SIZE)
+            .min(MAX_PAGE_SIZE);
+        let page = self.proxy.nodes(&filter).await?;
+        Ok(page
+            .nodes
+            .iter()
+            .filter(|n| fits(n, need) && !avoid.contains(&GridNodeId(n.node_id)))
+            .filter(|n| in_place(n, place))
+            .take(limit)
+            .map(grid_node)
+            .collect())
+    }
+
+    /// One grid node as discovery reports it.
+    pub async fn node(&self, id: GridNodeId) -> Result<ProxyNode, GridError> {
+        self.proxy.node(id).await.map_err(|e| match e {
+            ProxyError::NotFound(_) => GridError::UnknownNode(id),
+            other => other.into(),
+        })
+    }
+
+    /// The contract's state and its node's status.
+    pub async fn contract(&self, id: ContractId) -> Result<ContractReading, GridError> {
+        let contract = self
+            .proxy
+            .contract(id)
+            .await?
+            .filter(|c| c.kind == "node")
+            .ok_or(GridError::UnknownContract(id))?;
+        let node = GridNodeId(contract.details.node_id);
+        let node_status = match self.proxy.node(node).await {
+            Ok(n) => n.status.into(),
+            // The proxy forgets nodes removed from the grid: they are down
+            // for good as far as this contract is concerned.
+            Err(ProxyError::NotFound(_)) => NodeStatus::Down,
+            Err(e) => return Err(e.into()),
+        };
+        Ok(ContractReading {
+            contract: id,
+            twin_id: contract.twin_id,
+            node,
+            state: contract.state.into(),
+            node_status,
+        })
+    }
+
+    /// Many contracts, a few requests in flight at once, answers in the order
+    /// asked. The outer error means the proxy could not be reached at all.
+    pub async fn contracts(
+        &self,
+        ids: &[ContractId],
+    ) -> Result<Vec<Result<ContractReading, GridError>>, GridError> {
+        let answers: Vec<Result<ContractReading, GridError>> = stream::iter(ids.iter().copied())
+            .map(|id| self.contract(id))
+            .buffered(CONCURRENT_READS)
+            .collect()
+            .await;
+        // When every read failed for the same transport reason, the grid
+        // could not be asked: say so once rather than per contract.
+        let unreachable = !answers.is_empty()
+            && answers
+                .iter()
+                .all(|a| matches!(a, Err(GridError::Unavailable(_))));
+        if unreachable && let Some(Err(e)) = answers.first() {
+            return Err(e.clone());
+        }
+        Ok(answers)
+    }
+
+    fn lock_locations(&self) -> std::sync::MutexGuard<'_, TtlCache<Capacity, Locations>> {
+        self.locations.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The proxy filter for nodes able to host `need`.
+pub fn filter_for(need: &Capacity) -> NodeFilter {
+    NodeFilter {
+        up_only: true,
+        healthy_only: true,
+        free_mru: Some(need.memory_mib.saturating_mul(MIB)),
+        free_sru: Some(sru_bytes(need)),
+        free_ips: need.public_ipv4.then_some(1),
+        shared_only: true,
+        ..NodeFilter::default()
+    }
+}
+
+fn sru_bytes(need: &Capacity) -> u64 {
+    need.disk_gib
+        .saturating_mul(GIB)
+        .saturating_add(ROOTFS_BYTES)
+}
+
+/// The same test the proxy's filter makes, on the node it returned.
+pub fn fits(node: &ProxyNode, need: &Capacity) -> bool {
+    let free = node.free();
+    node.status == ProxyNodeStatus::Up
+        && node.healthy
+        && !node.dedicated
+        && !node.rented
+        && node.total().cru >= u64::from(need.cpu)
+        && free.mru >= need.memory_mib.saturating_mul(MIB)
+        && free.sru >= sru_bytes(need)
+        && (!need.public_ipv4 || node.farm_free_ips > 0)
+}
+
+fn in_place(node: &ProxyNode, place: &Placement) -> bool {
+    match place {
+        Placement::Random => true,
+        Placement::Country(c) => node.country.eq_ignore_ascii_case(c.trim()),
+        Placement::Farm(f) => node.farm_id == *f,
+    }
+}
+
+pub fn grid_node(n: &ProxyNode) -> GridNode {
+    GridNode {
+        id: GridNodeId(n.node_id),
+        farm_id: n.farm_id,
+        farm_name: n.farm_name.clone(),
+        country: n.country.clone(),
+        status: n.status.into(),
+    }
+}
+
+/// Counts fitting nodes per country and per farm, most first, then by name.
+fn summarize(nodes: &[ProxyNode]) -> Locations {
+    let mut countries: Vec<CountryOption> = Vec::new();
+    let mut farms: Vec<FarmOption> = Vec::new();
+    for n in nodes {
+        if !n.country.is_empty() {
+            match countries.iter_mut().find(|c| c.name == n.country) {
+                Some(c) => c.nodes += 1,
+                None => countries.push(CountryOption {
+                    name: n.country.clone(),
+                    nodes: 1,
+                }),
+            }
+        }
+        match farms.iter_mut().find(|f| f.id == n.farm_id) {
+            Some(f) => f.nodes += 1,
+            None => farms.push(FarmOption {
+                id: n.farm_id,
+                name: n.farm_name.clone(),
+                country: n.country.clone(),
+                nodes: 1,
+            }),
+        }
+    }
+    countries.sort_by(|a, b| b.nodes.cmp(&a.nodes).then_with(|| a.name.cmp(&b.name)));
+    farms.sort_by(|a, b| {
+        b.nodes
+            .cmp(&a.nodes)
+            .then_with(|| a.name.cmp(&b.name))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    Locations { countries, farms }
+}

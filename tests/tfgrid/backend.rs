@@ -1,0 +1,311 @@
+//! The real backend against all three fakes at once (grid proxy, TFChain,
+//! relay with Zero-OS nodes): a twin per identity, deploy, status, delete
+//! and redeploy, and failures that leave no contract behind.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use jukebox::grid::tfgrid::backend::{DeployTiming, TfGridBackend, TwinSettings};
+use jukebox::grid::tfgrid::chain::TfChain;
+use jukebox::grid::tfgrid::discovery::{Discovery, DiscoverySettings};
+use jukebox::grid::tfgrid::proxy::{GridProxy, ProxySettings};
+use jukebox::grid::tfgrid::rmb::RmbSettings;
+use jukebox::grid::{
+    Capacity, ContractId, ContractState, GridError, GridNodeId, NodeStatus, Placement,
+    WorkloadState,
+};
+use jukebox::reservation::{Deployment, WorkloadSpec, build_deployment, sign};
+
+use crate::fake_gridproxy::{FakeGridProxy, FakeNode};
+use crate::fake_relay::{Behaviour, FakeRelay};
+use crate::fake_tfchain::{ContractState as ChainState, FakeTfchain};
+
+const TFT: u128 = 10_000_000;
+
+struct Grid {
+    proxy: FakeGridProxy,
+    relay: FakeRelay,
+    chain: FakeTfchain,
+    backend: TfGridBackend,
+    user: SigningKey,
+    twin: u32,
+}
+
+/// Three grid nodes (ids 1-3, twins 1001-1003), node `n` behaving as
+/// `behaviours[n - 1]`, and a funded user with a twin.
+async fn grid(behaviours: [Behaviour; 3], call_timeout: Duration) -> Grid {
+    let proxy =
+        FakeGridProxy::start((1..=3).map(|id| FakeNode::new(id, 1, "Belgium")).collect()).await;
+    let relay = FakeRelay::start().await;
+    let chain = FakeTfchain::start().await;
+    for (i, behaviour) in behaviours.into_iter().enumerate() {
+        let twin = 1001 + i as u32;
+        let key = relay.add_node(twin, 100 + i as u8, behaviour);
+        chain
+            .world()
+            .twins
+            .insert(twin, (key.to_bytes(), "relay.fake".into()));
+    }
+    let user = SigningKey::from_bytes(&[1; 32]);
+    chain.fund(user.verifying_key().to_bytes(), 50 * TFT);
+
+    let proxy_client = GridProxy::new(ProxySettings {
+        url: proxy.url.clone(),
+        timeout: Duration::from_secs(5),
+        cache_ttl: Duration::ZERO,
+    })
+    .unwrap();
+    let discovery = Discovery::new(Arc::new(proxy_client), DiscoverySettings::default());
+    let tfchain = TfChain::connect(&chain.url, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let backend = TfGridBackend::new(
+        discovery,
+        tfchain,
+        RmbSettings {
+            relay_url: relay.url.clone(),
+            call_timeout,
+            token_ttl: Duration::from_secs(60),
+            session: "jukebox".into(),
+        },
+        TwinSettings {
+            relay_domain: "relay.fake".into(),
+            terms_link: "https://library.threefold.me/info/legal/#/".into(),
+            terms_hash: "f4fa1c1b".into(),
+        },
+        DeployTiming {
+            poll_interval: Duration::from_millis(10),
+            deploy_timeout: Duration::from_secs(10),
+        },
+    );
+    let twin = backend.ensure_twin(&user).await.unwrap().0;
+    // The relay learns twins from the chain.
+    relay.register_twin(twin, user.verifying_key());
+    Grid {
+        proxy,
+        relay,
+        chain,
+        backend,
+        user,
+        twin,
+    }
+}
+
+fn healthy() -> Behaviour {
+    Behaviour::Healthy { polls_until_ok: 1 }
+}
+
+fn need() -> Capacity {
+    Capacity {
+        cpu: 2,
+        memory_mib: 4096,
+        disk_gib: 50,
+        public_ipv4: true,
+    }
+}
+
+fn deployment(g: &Grid, seed: u8, key: &SigningKey) -> Deployment {
+    let spec = WorkloadSpec {
+        name: "dash1".into(),
+        flist: "https://hub.grid.tf/tf-official-apps/base:latest.flist".into(),
+        entrypoint: "/sbin/zinit init".into(),
+        cpu: 2,
+        memory_mib: 4096,
+        disk_gib: 50,
+        public_ipv4: true,
+        env: BTreeMap::new(),
+        ssh_key: None,
+    };
+    let mut d = build_deployment(g.twin, &spec, &[seed; 32]).unwrap();
+    sign(&mut d, g.twin, key);
+    d
+}
+
+/// The grid proxy indexes the chain: copy its contracts over.
+fn index_contracts(g: &Grid) {
+    let contracts: Vec<(u64, u32, u32, &'static str)> = g
+        .chain
+        .world()
+        .contracts
+        .iter()
+        .map(|(id, c)| {
+            let state = match c.state {
+                ChainState::Created => "Created",
+                ChainState::GracePeriod(_) => "GracePeriod",
+                ChainState::Deleted => "Deleted",
+            };
+            (*id, c.twin, c.node, state)
+        })
+        .collect();
+    g.proxy.state().contracts.clear();
+    for (id, twin, node, state) in contracts {
+        g.proxy.add_contract(id, twin, node, state);
+    }
+}
+
+fn live_contracts(g: &Grid) -> Vec<u64> {
+    let world = g.chain.world();
+    world
+        .contracts
+        .iter()
+        .filter(|(_, c)| c.state != ChainState::Deleted)
+        .map(|(id, _)| *id)
+        .collect()
+}
+
+#[tokio::test]
+async fn deploy_status_delete_and_redeploy_through_the_real_backend() {
+    let g = grid([healthy(), healthy(), healthy()], Duration::from_secs(5)).await;
+    assert_eq!(g.twin, 1004);
+    // The twin exists once, with our relay.
+    assert_eq!(g.backend.ensure_twin(&g.user).await.unwrap().0, 1004);
+
+    let found = g
+        .backend
+        .candidates(&need(), &Placement::Random, &[], 3)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 3);
+    let first = deployment(&g, 3, &g.user);
+    let placed = g
+        .backend
+        .deploy(&g.user, GridNodeId(1), &need(), &first)
+        .await
+        .unwrap();
+    assert_eq!(placed.contract, ContractId(1));
+    assert_eq!(placed.node.id, GridNodeId(1));
+    assert_eq!(placed.ipv4.as_deref(), Some("185.206.122.40/24"));
+    assert_eq!(placed.mycelium.as_deref(), Some("5a1:7b2:c3d4::1"));
+    assert!(g.relay.state().node_has(1001, 1));
+    {
+        let world = g.chain.world();
+        let c = &world.contracts[&1];
+        assert_eq!((c.twin, c.node, c.public_ips), (1004, 1, 1));
+        assert_eq!(c.data, first.metadata.as_bytes());
+    }
+
+    index_contracts(&g);
+    let info = g.backend.contract(&g.user, ContractId(1)).await.unwrap();
+    assert_eq!(info.state, ContractState::Created);
+    assert_eq!(info.workload, WorkloadState::Ok);
+    assert_eq!(info.node_status, NodeStatus::Up);
+
+    // Redeploy: the new contract elsewhere first, then the old one goes.
+    let second = deployment(&g, 4, &g.user);
+    let moved = g
+        .backend
+        .deploy(&g.user, GridNodeId(2), &need(), &second)
+        .await
+        .unwrap();
+    assert_eq!(moved.contract, ContractId(2));
+    assert_eq!(live_contracts(&g), [1, 2]);
+    g.backend.cancel(&g.user, ContractId(1)).await.unwrap();
+    assert_eq!(live_contracts(&g), [2]);
+    assert!(
+        !g.relay.state().node_has(1001, 1),
+        "the node was asked to delete"
+    );
+
+    // Delete: the contract is cancelled, and cancelling again is fine.
+    g.backend.cancel(&g.user, ContractId(2)).await.unwrap();
+    g.backend.cancel(&g.user, ContractId(2)).await.unwrap();
+    assert!(live_contracts(&g).is_empty());
+    index_contracts(&g);
+    let gone = g.backend.contract(&g.user, ContractId(2)).await.unwrap();
+    assert_eq!(
+        (gone.state, gone.workload),
+        (ContractState::Deleted, WorkloadState::Deleted)
+    );
+}
+
+#[tokio::test]
+async fn a_refused_contract_leaves_nothing() {
+    let g = grid([healthy(), healthy(), healthy()], Duration::from_secs(5)).await;
+    g.chain
+        .world()
+        .refusing_nodes
+        .insert(3, "NodeNotAvailableToDeploy".into());
+    let d = deployment(&g, 3, &g.user);
+    let err = g
+        .backend
+        .deploy(&g.user, GridNodeId(3), &need(), &d)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, GridError::Rejected(m) if m.contains("NodeNotAvailableToDeploy")),
+        "{err:?}"
+    );
+    assert!(g.chain.world().contracts.is_empty());
+    assert!(g.relay.state().delivered.is_empty());
+}
+
+#[tokio::test]
+async fn a_silent_node_times_out_and_the_contract_is_cancelled() {
+    let g = grid(
+        [Behaviour::Silent, healthy(), healthy()],
+        Duration::from_millis(300),
+    )
+    .await;
+    let d = deployment(&g, 3, &g.user);
+    let err = g
+        .backend
+        .deploy(&g.user, GridNodeId(1), &need(), &d)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, GridError::DeployFailed(m) if m.contains("did not answer")),
+        "{err:?}"
+    );
+    assert!(err.try_elsewhere());
+    // The contract was made, then cancelled: nothing keeps paying.
+    assert_eq!(g.chain.world().contracts.len(), 1);
+    assert!(live_contracts(&g).is_empty());
+}
+
+#[tokio::test]
+async fn a_failing_workload_is_deleted_and_its_contract_cancelled() {
+    let failing = Behaviour::WorkloadFails("flist not found".into());
+    let g = grid([failing, healthy(), healthy()], Duration::from_secs(5)).await;
+    let d = deployment(&g, 3, &g.user);
+    let err = g
+        .backend
+        .deploy(&g.user, GridNodeId(1), &need(), &d)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        GridError::DeployFailed("dash1: flist not found".into())
+    );
+    assert!(live_contracts(&g).is_empty());
+    assert!(!g.relay.state().node_has(1001, 1));
+    // Another node takes the same deployment: a new contract there.
+    let placed = g
+        .backend
+        .deploy(&g.user, GridNodeId(2), &need(), &d)
+        .await
+        .unwrap();
+    assert_eq!(live_contracts(&g), [placed.contract.0]);
+}
+
+#[tokio::test]
+async fn a_deployment_not_signed_by_the_twin_is_refused_before_any_contract() {
+    let g = grid([healthy(), healthy(), healthy()], Duration::from_secs(5)).await;
+    let forged = deployment(&g, 3, &SigningKey::from_bytes(&[9; 32]));
+    let err = g
+        .backend
+        .deploy(&g.user, GridNodeId(1), &need(), &forged)
+        .await
+        .unwrap_err();
+    assert_eq!(err, GridError::BadSignature(1004));
+    let stranger = SigningKey::from_bytes(&[8; 32]);
+    let d = deployment(&g, 3, &g.user);
+    let err = g
+        .backend
+        .deploy(&stranger, GridNodeId(1), &need(), &d)
+        .await
+        .unwrap_err();
+    assert_eq!(err, GridError::UnknownTwin(1004));
+    assert!(g.chain.world().contracts.is_empty());
+}

@@ -1,0 +1,220 @@
+//! The TFChain client (real subxt, dynamic API) against the fake TFChain
+//! node: balances, terms and twin creation (once), node contracts created,
+//! read and cancelled, refusals by name, and what the pool refuses.
+
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use jukebox::grid::tfgrid::chain::{ChainContractState, ChainError, Ed25519Signer, TfChain, calls};
+
+use crate::fake_tfchain::{ContractState, FEE, FakeTfchain};
+
+const RELAY: &str = "relay.dev.grid.tf";
+const TERMS: (&str, &str) = ("https://library.threefold.me/info/legal/#/", "f4fa1c1b");
+const HASH: [u8; 32] = *b"0123456789abcdef0123456789abcdef";
+const TFT: u128 = 10_000_000;
+
+fn signer(seed: u8) -> Ed25519Signer {
+    Ed25519Signer::new(SigningKey::from_bytes(&[seed; 32]))
+}
+
+async fn connect(fake: &FakeTfchain) -> TfChain {
+    TfChain::connect(&fake.url, Duration::from_secs(60))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn balances_are_read_from_the_account() {
+    let fake = FakeTfchain::start().await;
+    let alice = signer(1);
+    fake.fund(alice.account(), 25 * TFT);
+    let chain = connect(&fake).await;
+    assert_eq!(chain.free_balance(alice.account()).await.unwrap(), 25 * TFT);
+    assert_eq!(chain.free_balance(signer(2).account()).await.unwrap(), 0);
+    assert_eq!(chain.twin_id_of(alice.account()).await.unwrap(), None);
+    assert!(
+        fake.world().unknown_methods.is_empty(),
+        "{:?}",
+        fake.world().unknown_methods
+    );
+}
+
+#[tokio::test]
+async fn a_twin_is_created_once_after_the_terms() {
+    let fake = FakeTfchain::start().await;
+    let alice = signer(1);
+    fake.fund(alice.account(), 10 * TFT);
+    let chain = connect(&fake).await;
+    let id = chain.ensure_twin(&alice, RELAY, TERMS).await.unwrap();
+    assert_eq!(id, 1);
+    let twin = chain.twin(id).await.unwrap().unwrap();
+    assert_eq!(twin.account, alice.account());
+    assert_eq!(twin.relay.as_deref(), Some(RELAY));
+    // Again (a retry after a crash): nothing is submitted.
+    assert_eq!(chain.ensure_twin(&alice, RELAY, TERMS).await.unwrap(), 1);
+    assert_eq!(
+        fake.world().applied,
+        ["TfgridModule.user_accept_tc", "TfgridModule.create_twin"]
+    );
+    assert_eq!(
+        chain.free_balance(alice.account()).await.unwrap(),
+        10 * TFT - 2 * FEE
+    );
+    assert_eq!(chain.twin(99).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_twin_needs_the_terms_first() {
+    let fake = FakeTfchain::start().await;
+    let bob = signer(2);
+    fake.fund(bob.account(), TFT);
+    let chain = connect(&fake).await;
+    let err = chain
+        .submit(&calls::create_twin(RELAY), &bob)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ChainError::Dispatch("TfgridModule::UserDidNotSignTermsAndConditions".into())
+    );
+    assert_eq!(
+        err.dispatch_error(),
+        Some("UserDidNotSignTermsAndConditions")
+    );
+}
+
+#[tokio::test]
+async fn node_contracts_are_created_read_and_cancelled() {
+    let fake = FakeTfchain::start().await;
+    let alice = signer(1);
+    fake.fund(alice.account(), 10 * TFT);
+    let chain = connect(&fake).await;
+    chain.ensure_twin(&alice, RELAY, TERMS).await.unwrap();
+    let data = br#"{"version":3,"type":"vm","name":"dash1"}"#;
+    let id = chain
+        .create_node_contract(&alice, 11, HASH, data, 1)
+        .await
+        .unwrap();
+    assert_eq!(id, 1);
+    assert_eq!(
+        chain.contract_state(id).await.unwrap(),
+        Some(ChainContractState::Created)
+    );
+    assert_eq!(chain.contract_for(11, HASH).await.unwrap(), Some(1));
+    {
+        let world = fake.world();
+        let c = &world.contracts[&1];
+        assert_eq!(
+            (c.twin, c.node, c.public_ips, &c.data[..]),
+            (1, 11, 1, &data[..])
+        );
+    }
+    // The same deployment on the same node again is refused by name.
+    let again = chain.create_node_contract(&alice, 11, HASH, data, 1).await;
+    assert_eq!(
+        again.unwrap_err().dispatch_error(),
+        Some("ContractIsNotUnique")
+    );
+
+    chain.cancel_contract(&alice, id).await.unwrap();
+    assert_eq!(
+        chain.contract_state(id).await.unwrap(),
+        Some(ChainContractState::Deleted)
+    );
+    assert_eq!(chain.contract_for(11, HASH).await.unwrap(), None);
+    // Cancelling again is fine; an unknown contract reads as absent.
+    chain.cancel_contract(&alice, id).await.unwrap();
+    assert_eq!(chain.contract_state(42).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn contract_states_follow_the_chain() {
+    let fake = FakeTfchain::start().await;
+    let alice = signer(1);
+    fake.fund(alice.account(), 10 * TFT);
+    let chain = connect(&fake).await;
+    chain.ensure_twin(&alice, RELAY, TERMS).await.unwrap();
+    let id = chain
+        .create_node_contract(&alice, 11, HASH, b"{}", 0)
+        .await
+        .unwrap();
+    fake.world().contracts.get_mut(&id).unwrap().state = ContractState::GracePeriod(1234);
+    fake.seal();
+    assert_eq!(
+        chain.contract_state(id).await.unwrap(),
+        Some(ChainContractState::GracePeriod(1234))
+    );
+    fake.world().contracts.get_mut(&id).unwrap().state = ContractState::Created;
+    fake.seal();
+    assert_eq!(
+        chain.contract_state(id).await.unwrap(),
+        Some(ChainContractState::Created)
+    );
+}
+
+#[tokio::test]
+async fn a_refused_contract_leaves_nothing_and_says_why() {
+    let fake = FakeTfchain::start().await;
+    let alice = signer(1);
+    fake.fund(alice.account(), 10 * TFT);
+    fake.world()
+        .refusing_nodes
+        .insert(12, "NodeNotAvailableToDeploy".into());
+    let chain = connect(&fake).await;
+    chain.ensure_twin(&alice, RELAY, TERMS).await.unwrap();
+    let err = chain
+        .create_node_contract(&alice, 12, HASH, b"{}", 0)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ChainError::Dispatch("SmartContractModule::NodeNotAvailableToDeploy".into())
+    );
+    assert!(!err.node_opted_out());
+    assert!(fake.world().contracts.is_empty());
+    assert_eq!(chain.contract_for(12, HASH).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn an_unfunded_account_cannot_submit() {
+    let fake = FakeTfchain::start().await;
+    let chain = connect(&fake).await;
+    let err = chain
+        .ensure_twin(&signer(3), RELAY, TERMS)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ChainError::NotIncluded(m) if m.contains("Inability to pay")),
+        "{err:?}"
+    );
+    assert!(fake.world().applied.is_empty());
+}
+
+#[tokio::test]
+async fn an_unfinalized_write_times_out_and_its_outcome_is_read_back() {
+    let fake = FakeTfchain::start().await;
+    let alice = signer(1);
+    fake.fund(alice.account(), 10 * TFT);
+    // A real second: the client's RPC timers run on the same clock, so
+    // this wait cannot be paused; it always expires (nothing finalizes).
+    let chain = TfChain::connect(&fake.url, Duration::from_secs(1))
+        .await
+        .unwrap();
+    chain.ensure_twin(&alice, RELAY, TERMS).await.unwrap();
+    fake.world().hold_finalization = true;
+    let err = chain
+        .create_node_contract(&alice, 11, HASH, b"{}", 0)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ChainError::NotIncluded("not finalized within 1s".into())
+    );
+    // Included but not final: the finalized state does not show it yet...
+    assert_eq!(chain.contract_for(11, HASH).await.unwrap(), None);
+    // ...and once the chain finalizes, the contract is found by its hash.
+    fake.world().hold_finalization = false;
+    fake.seal();
+    assert_eq!(chain.contract_for(11, HASH).await.unwrap(), Some(1));
+}

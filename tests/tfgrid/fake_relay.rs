@@ -1,0 +1,396 @@
+//! A fake RMB relay on 127.0.0.1:0 with Zero-OS nodes behind it.
+//!
+//! It does what the real relay checks: the websocket's token must verify
+//! against the twin's registered key and be in time; every envelope must
+//! come from the connected twin and carry a valid signature, or it is
+//! answered with an (unsigned) relay error. Envelopes for a node twin are
+//! answered as Zero-OS would: `zos.deployment.deploy` checks the deployment's
+//! own signature and contract id, `get`/`changes` report workload results
+//! that reach `ok` (or `error`) after a few polls, `delete` deletes. Nodes
+//! can be made silent, can hang up, or can sign with the wrong key.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use futures_util::{SinkExt as _, StreamExt as _};
+use jukebox::grid::tfgrid::rmb::{Address, Envelope, Message, Payload, jwt, zos};
+use jukebox::reservation::{Deployment, verify};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message as Frame;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::StatusCode;
+
+/// How a fake node behaves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Behaviour {
+    /// Workloads are `init` for this many `get`s, then `ok`.
+    Healthy { polls_until_ok: u32 },
+    /// Like healthy, but the zmachine ends in `error` with this message.
+    WorkloadFails(String),
+    /// Never answers.
+    Silent,
+    /// The relay closes the caller's websocket on any message to it.
+    HangsUp,
+    /// Answers, but signs with a key other than its registered one.
+    Impostor,
+}
+
+struct NodeDeployment {
+    owner: u32,
+    json: Value,
+    polls: u32,
+    state: &'static str,
+    changes: Vec<Value>,
+}
+
+pub struct FakeNode {
+    pub key: SigningKey,
+    pub behaviour: Behaviour,
+    deployments: BTreeMap<u64, NodeDeployment>,
+}
+
+#[derive(Default)]
+pub struct RelayState {
+    /// The twins' keys, as TFChain would hold them.
+    pub twins: HashMap<u32, VerifyingKey>,
+    pub nodes: HashMap<u32, FakeNode>,
+    pub refused_tokens: u32,
+    /// Why envelopes were refused.
+    pub refused_envelopes: Vec<String>,
+    /// (source twin, destination twin, command) of every delivered request.
+    pub delivered: Vec<(u32, u32, String)>,
+    /// When set, replies are held until this many wait, then sent in
+    /// reverse order (to prove replies are matched by uid, not by order).
+    pub reverse_batches_of: usize,
+    held: Vec<Envelope>,
+}
+
+impl RelayState {
+    /// Whether the node holds a live (not deleted) deployment for `contract`.
+    pub fn node_has(&self, node: u32, contract: u64) -> bool {
+        self.nodes[&node]
+            .deployments
+            .get(&contract)
+            .is_some_and(|d| d.state != "deleted")
+    }
+}
+
+pub struct FakeRelay {
+    pub url: String,
+    state: Arc<Mutex<RelayState>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeRelay {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+impl FakeRelay {
+    pub async fn start() -> FakeRelay {
+        let state = Arc::new(Mutex::new(RelayState::default()));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ws://{}", listener.local_addr().unwrap());
+        let shared = state.clone();
+        let server = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve(stream, shared.clone()));
+            }
+        });
+        FakeRelay { url, state, server }
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, RelayState> {
+        self.state.lock().unwrap()
+    }
+
+    pub fn register_twin(&self, twin: u32, key: VerifyingKey) {
+        self.state().twins.insert(twin, key);
+    }
+
+    /// Adds a Zero-OS node with twin `twin`; returns its public key.
+    pub fn add_node(&self, twin: u32, seed: u8, behaviour: Behaviour) -> VerifyingKey {
+        let key = SigningKey::from_bytes(&[seed; 32]);
+        let public = key.verifying_key();
+        let mut s = self.state();
+        s.twins.insert(twin, public);
+        s.nodes.insert(
+            twin,
+            FakeNode {
+                key,
+                behaviour,
+                deployments: BTreeMap::new(),
+            },
+        );
+        public
+    }
+}
+
+async fn serve(stream: tokio::net::TcpStream, state: Arc<Mutex<RelayState>>) {
+    let authenticated = Arc::new(Mutex::new(None::<u32>));
+    // The handshake callback's type is tungstenite's, large error and all.
+    #[allow(clippy::result_large_err)]
+    let check = {
+        let state = state.clone();
+        let authenticated = authenticated.clone();
+        move |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
+            let token = req.uri().query().unwrap_or_default();
+            let mut s = state.lock().unwrap();
+            let verified = jwt::claims(token).ok().and_then(|c| {
+                let key = s.twins.get(&c.sub)?;
+                jwt::verify(token, key, now(), 30).ok()
+            });
+            match verified {
+                Some(claims) => {
+                    *authenticated.lock().unwrap() = Some(claims.sub);
+                    Ok(resp)
+                }
+                None => {
+                    s.refused_tokens += 1;
+                    let mut refused = ErrorResponse::new(Some("invalid token".into()));
+                    *refused.status_mut() = StatusCode::UNAUTHORIZED;
+                    Err(refused)
+                }
+            }
+        }
+    };
+    let Ok(socket) = tokio_tungstenite::accept_hdr_async(stream, check).await else {
+        return;
+    };
+    let Some(twin) = *authenticated.lock().unwrap() else {
+        return;
+    };
+    let (mut sink, mut stream) = socket.split();
+    let (replies, mut outgoing) = mpsc::unbounded_channel::<Option<Envelope>>();
+    let writer = tokio::spawn(async move {
+        while let Some(Some(env)) = outgoing.recv().await {
+            if sink.send(Frame::Binary(env.encode().into())).await.is_err() {
+                return;
+            }
+        }
+        // `None` means hang up.
+        let _ = sink.close().await;
+    });
+    while let Some(Ok(frame)) = stream.next().await {
+        let Frame::Binary(bytes) = frame else {
+            continue;
+        };
+        let mut s = state.lock().unwrap();
+        for reply in handle(&mut s, twin, &bytes) {
+            let _ = replies.send(reply);
+        }
+    }
+    drop(replies);
+    let _ = writer.await;
+}
+
+/// What the relay sends back for one frame (`None` = close the socket).
+fn handle(s: &mut RelayState, twin: u32, bytes: &[u8]) -> Vec<Option<Envelope>> {
+    let Ok(env) = Envelope::decode(bytes) else {
+        s.refused_envelopes.push("undecodable".into());
+        return Vec::new();
+    };
+    let refuse = |s: &mut RelayState, why: &str| {
+        s.refused_envelopes.push(why.to_string());
+        vec![Some(relay_error(&env, why))]
+    };
+    if env.source.twin != twin {
+        return refuse(s, "source is not the connected twin");
+    }
+    let key = s.twins[&twin];
+    if env.verify(&key).is_err() {
+        return refuse(s, "signature verification failed");
+    }
+    if env.timestamp + env.expiration < now() {
+        return refuse(s, "message has expired");
+    }
+    let destination = env.destination.twin;
+    let Message::Request { command } = &env.message else {
+        return refuse(s, "not a request");
+    };
+    let Some(node) = s.nodes.get_mut(&destination) else {
+        return refuse(s, "destination twin not found");
+    };
+    let behaviour = node.behaviour.clone();
+    s.delivered.push((twin, destination, command.clone()));
+    let node = s.nodes.get_mut(&destination).unwrap();
+    let reply = match behaviour {
+        Behaviour::Silent => return Vec::new(),
+        Behaviour::HangsUp => return vec![None],
+        _ => zos_answer(node, &env, command, &key),
+    };
+    let signer = if behaviour == Behaviour::Impostor {
+        SigningKey::from_bytes(&[0xee; 32])
+    } else {
+        node.key.clone()
+    };
+    let mut reply = match reply {
+        Ok(body) => Envelope {
+            message: Message::Response,
+            payload: Payload::Plain(body),
+            ..reply_to(&env)
+        },
+        Err(message) => Envelope {
+            message: Message::Error { code: 1, message },
+            ..reply_to(&env)
+        },
+    };
+    reply.sign(&signer);
+    if s.reverse_batches_of > 1 {
+        s.held.push(reply);
+        if s.held.len() < s.reverse_batches_of {
+            return Vec::new();
+        }
+        return s.held.drain(..).rev().map(Some).collect();
+    }
+    vec![Some(reply)]
+}
+
+fn reply_to(env: &Envelope) -> Envelope {
+    Envelope {
+        uid: env.uid.clone(),
+        timestamp: now(),
+        expiration: 60,
+        source: Address::twin(env.destination.twin),
+        destination: env.source.clone(),
+        schema: Some("application/json".into()),
+        ..Envelope::default()
+    }
+}
+
+/// Unsigned: the relay speaks for itself, not for the destination.
+fn relay_error(env: &Envelope, why: &str) -> Envelope {
+    Envelope {
+        message: Message::Error {
+            code: 400,
+            message: why.to_string(),
+        },
+        ..reply_to(env)
+    }
+}
+
+/// Zero-OS's answer: the reply body, or an error message.
+fn zos_answer(
+    node: &mut FakeNode,
+    env: &Envelope,
+    command: &str,
+    source_key: &VerifyingKey,
+) -> Result<Vec<u8>, String> {
+    let Payload::Plain(body) = &env.payload else {
+        return Err("payload must be plain".into());
+    };
+    let source = env.source.twin;
+    if command == zos::DEPLOY {
+        let d: Deployment =
+            serde_json::from_slice(body).map_err(|e| format!("invalid deployment: {e}"))?;
+        if d.twin_id != source {
+            return Err("deployment twin does not match the sender".into());
+        }
+        if d.contract_id == 0 {
+            return Err("deployment has no contract".into());
+        }
+        if node.deployments.contains_key(&d.contract_id) {
+            return Err("deployment already exists".into());
+        }
+        // The node checks the deployment's own signature with the sender's
+        // registered key.
+        verify(&d, source, source_key).map_err(|e| format!("invalid signature: {e}"))?;
+        let mut json = serde_json::to_value(&d).unwrap();
+        set_results(&mut json, "init", "", None);
+        let changes = json["workloads"].as_array().cloned().unwrap_or_default();
+        node.deployments.insert(
+            d.contract_id,
+            NodeDeployment {
+                owner: source,
+                json,
+                polls: 0,
+                state: "init",
+                changes,
+            },
+        );
+        return Ok(Vec::new());
+    }
+    let arg: zos::ContractArg =
+        serde_json::from_slice(body).map_err(|e| format!("invalid argument: {e}"))?;
+    let behaviour = node.behaviour.clone();
+    let Some(dep) = node.deployments.get_mut(&arg.contract_id) else {
+        return Err("deployment not found".into());
+    };
+    if dep.owner != source {
+        return Err("access denied".into());
+    }
+    match command {
+        zos::GET => {
+            dep.polls += 1;
+            let (after, failure) = match &behaviour {
+                Behaviour::Healthy { polls_until_ok } => (*polls_until_ok, None),
+                Behaviour::WorkloadFails(message) => (1, Some(message.clone())),
+                _ => (0, None),
+            };
+            if dep.state == "init" && dep.polls > after {
+                dep.state = if failure.is_some() { "error" } else { "ok" };
+                set_results(
+                    &mut dep.json,
+                    dep.state,
+                    failure.as_deref().unwrap_or(""),
+                    failure.as_deref(),
+                );
+                dep.changes.extend(
+                    dep.json["workloads"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default(),
+                );
+            }
+            Ok(serde_json::to_vec(&dep.json).unwrap())
+        }
+        zos::CHANGES => Ok(serde_json::to_vec(&dep.changes).unwrap()),
+        zos::DELETE => {
+            dep.state = "deleted";
+            set_results(&mut dep.json, "deleted", "deleted by user", None);
+            dep.changes.extend(
+                dep.json["workloads"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+            Ok(Vec::new())
+        }
+        other => Err(format!("unknown command {other}")),
+    }
+}
+
+/// Every workload's result: state, message; the zmachine's `error` state
+/// only when `failure` is set (the others stay ok, as on a real node).
+fn set_results(json: &mut Value, state: &str, message: &str, failure: Option<&str>) {
+    let Some(workloads) = json["workloads"].as_array_mut() else {
+        return;
+    };
+    for w in workloads {
+        let kind = w["type"].as_str().unwrap_or_default().to_string();
+        let (state, message) = match failure {
+            Some(_) if kind != "zmachine" => ("ok", ""),
+            _ => (state, message),
+        };
+        let data = match (kind.as_str(), state) {
+            ("zmachine", "ok") => json!({"id": "vm-1", "ip": "10.20.2.2",
+                "planetary_ip": "", "mycelium_ip": "5a1:7b2:c3d4::1", "console_url": ""}),
+            ("ip", "ok") => json!({"ip": "185.206.122.40/24", "ip6": "2a10::40/64",
+                "gateway": "185.206.122.1"}),
+            _ => Value::Null,
+        };
+        w["result"] = json!({"created": now(), "state": state, "message": message, "data": data});
+    }
+}

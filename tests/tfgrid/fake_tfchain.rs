@@ -1,0 +1,368 @@
+//! A fake TFChain node on 127.0.0.1:0: the JSON-RPC over websocket a real
+//! subxt client needs (legacy methods only, so subxt picks its legacy
+//! backend), serving the bundled runtime 2.9 metadata, real block hashes
+//! (blake2-256 of the SCALE header), storage under real keys with values
+//! encoded from the runtime's types, and `System.Events` per block.
+//!
+//! Submitted extrinsics are checked as the chain would (signature over the
+//! signer payload, nonce, fees) and applied: `user_accept_tc`,
+//! `create_twin`, `create_node_contract`, `cancel_contract`. Each goes in a
+//! new block that is finalized at once, unless a test holds finalization.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
+use futures_util::{SinkExt as _, StreamExt as _};
+use serde_json::{Value as Json, json};
+use subxt::Metadata;
+use subxt::config::substrate::{Digest, H256, SubstrateHeader};
+use subxt::ext::codec::Encode as _;
+use subxt::ext::scale_value::Value;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message as Frame;
+
+mod scale;
+
+const METADATA: &[u8] = include_bytes!("../fixtures/tfchain-2.9-metadata.scale");
+pub const SPEC_VERSION: u32 = 152;
+pub const TX_VERSION: u32 = 2;
+/// What every extrinsic costs, in units (0.01 TFT).
+pub const FEE: u128 = 100_000;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ContractState {
+    Created,
+    GracePeriod(u64),
+    Deleted,
+}
+
+#[derive(Clone, Debug)]
+pub struct FakeContract {
+    pub twin: u32,
+    pub node: u32,
+    pub hash: [u8; 32],
+    pub data: Vec<u8>,
+    pub public_ips: u32,
+    pub state: ContractState,
+}
+
+struct Block {
+    header: SubstrateHeader<H256>,
+    hash: H256,
+    extrinsics: Vec<Vec<u8>>,
+    storage: HashMap<Vec<u8>, Vec<u8>>,
+}
+
+#[derive(Default)]
+pub struct World {
+    pub balances: HashMap<[u8; 32], u128>,
+    pub nonces: HashMap<[u8; 32], u32>,
+    pub accepted_terms: HashSet<[u8; 32]>,
+    /// id -> (account, relay)
+    pub twins: BTreeMap<u32, ([u8; 32], String)>,
+    pub contracts: BTreeMap<u64, FakeContract>,
+    /// Nodes on which contract creation fails, with the pallet error name.
+    pub refusing_nodes: HashMap<u32, String>,
+    /// While set, new blocks are included but not finalized.
+    pub hold_finalization: bool,
+    /// Every call applied, as "pallet.call" (failed ones too).
+    pub applied: Vec<String>,
+    /// Methods the client asked for that the fake does not serve.
+    pub unknown_methods: Vec<String>,
+}
+
+pub struct Chain {
+    metadata: Metadata,
+    blocks: Vec<Block>,
+    finalized: usize,
+    world: World,
+}
+
+pub struct FakeTfchain {
+    pub url: String,
+    chain: Arc<Mutex<Chain>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeTfchain {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl FakeTfchain {
+    pub async fn start() -> FakeTfchain {
+        let metadata = Metadata::decode_from(METADATA).unwrap();
+        let mut chain = Chain {
+            metadata,
+            blocks: Vec::new(),
+            finalized: 0,
+            world: World::default(),
+        };
+        chain.push_block(Vec::new(), Vec::new());
+        let chain = Arc::new(Mutex::new(chain));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ws://{}", listener.local_addr().unwrap());
+        let shared = chain.clone();
+        let server = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve(stream, shared.clone()));
+            }
+        });
+        FakeTfchain { url, chain, server }
+    }
+
+    /// The world; changes show from the next block (see [`Self::seal`]).
+    pub fn world(&self) -> MutexGuard<'_, Chain> {
+        self.chain.lock().unwrap()
+    }
+
+    pub fn fund(&self, account: [u8; 32], units: u128) {
+        let mut c = self.world();
+        *c.world.balances.entry(account).or_default() += units;
+        c.seal();
+    }
+
+    /// Makes a block of the world as it is now (after a test changed it).
+    pub fn seal(&self) {
+        self.world().seal();
+    }
+}
+
+impl std::ops::Deref for Chain {
+    type Target = World;
+    fn deref(&self) -> &World {
+        &self.world
+    }
+}
+
+impl std::ops::DerefMut for Chain {
+    fn deref_mut(&mut self) -> &mut World {
+        &mut self.world
+    }
+}
+
+impl Chain {
+    pub fn seal(&mut self) {
+        self.push_block(Vec::new(), Vec::new());
+    }
+
+    fn types(&self) -> &scale_info::PortableRegistry {
+        self.metadata.types()
+    }
+
+    fn push_block(&mut self, extrinsics: Vec<Vec<u8>>, events: Vec<Value>) {
+        let number = self.blocks.len() as u64;
+        let parent_hash = self.blocks.last().map_or(H256::zero(), |b| b.hash);
+        let storage = self.render_storage(&events);
+        let header = SubstrateHeader {
+            parent_hash,
+            number,
+            state_root: H256(sp_crypto_hashing::blake2_256(&number.to_le_bytes())),
+            extrinsics_root: H256(sp_crypto_hashing::blake2_256(&extrinsics.concat())),
+            digest: Digest::default(),
+        };
+        let hash = H256(sp_crypto_hashing::blake2_256(&header.encode()));
+        self.blocks.push(Block {
+            header,
+            hash,
+            extrinsics,
+            storage,
+        });
+        if !self.world.hold_finalization {
+            self.finalized = self.blocks.len() - 1;
+        }
+    }
+
+    fn entry_value_ty(&self, pallet: &str, entry: &str) -> u32 {
+        self.metadata
+            .pallet_by_name(pallet)
+            .and_then(|p| p.storage())
+            .and_then(|s| s.entry_by_name(entry))
+            .unwrap_or_else(|| panic!("no storage {pallet}.{entry}"))
+            .value_ty()
+    }
+
+    /// Every storage entry the client reads, from the world as it is.
+    fn render_storage(&self, events: &[Value]) -> HashMap<Vec<u8>, Vec<u8>> {
+        let types = self.types();
+        let mut out = HashMap::new();
+        let w = &self.world;
+        let accounts: HashSet<[u8; 32]> =
+            w.balances.keys().chain(w.nonces.keys()).copied().collect();
+        let account_ty = self.entry_value_ty("System", "Account");
+        for account in accounts {
+            let mut info = scale::default_of(types, account_ty);
+            let nonce = w.nonces.get(&account).copied().unwrap_or(0);
+            scale::set(&mut info, &["nonce"], Value::u128(u128::from(nonce)));
+            let free = w.balances.get(&account).copied().unwrap_or(0);
+            scale::set(&mut info, &["data", "free"], Value::u128(free));
+            out.insert(
+                key("System", "Account", &[&account]),
+                scale::encode(types, account_ty, &info),
+            );
+        }
+        let twin_ty = self.entry_value_ty("TfgridModule", "Twins");
+        for (id, (account, relay)) in &w.twins {
+            let mut twin = scale::default_of(types, twin_ty);
+            scale::set(&mut twin, &["id"], Value::u128(u128::from(*id)));
+            scale::set(&mut twin, &["account_id"], Value::from_bytes(account));
+            let relay_ty = scale::field_type(types, twin_ty, "relay");
+            let relay = scale::variant_of(types, relay_ty, "Some", |_| {
+                vec![Value::from_bytes(relay.as_bytes())]
+            });
+            scale::set(&mut twin, &["relay"], relay);
+            out.insert(
+                key("TfgridModule", "Twins", &[&id.to_le_bytes()]),
+                scale::encode(types, twin_ty, &twin),
+            );
+            out.insert(
+                key("TfgridModule", "TwinIdByAccountID", &[account]),
+                id.to_le_bytes().to_vec(),
+            );
+        }
+        let contract_ty = self.entry_value_ty("SmartContractModule", "Contracts");
+        for (id, c) in &w.contracts {
+            out.insert(
+                key("SmartContractModule", "Contracts", &[&id.to_le_bytes()]),
+                scale::encode(types, contract_ty, &self.contract_value(*id, c)),
+            );
+            if c.state != ContractState::Deleted {
+                out.insert(
+                    key(
+                        "SmartContractModule",
+                        "ContractIDByNodeIDAndHash",
+                        &[&c.node.to_le_bytes(), &c.hash],
+                    ),
+                    id.to_le_bytes().to_vec(),
+                );
+            }
+        }
+        let events_ty = self.entry_value_ty("System", "Events");
+        out.insert(
+            key("System", "Events", &[]),
+            scale::encode(types, events_ty, &Value::unnamed_composite(events.to_vec())),
+        );
+        out
+    }
+
+    fn contract_value(&self, id: u64, c: &FakeContract) -> Value {
+        let types = self.types();
+        let ty = self.entry_value_ty("SmartContractModule", "Contracts");
+        let mut v = scale::default_of(types, ty);
+        scale::set(&mut v, &["contract_id"], Value::u128(u128::from(id)));
+        scale::set(&mut v, &["twin_id"], Value::u128(u128::from(c.twin)));
+        let state_ty = scale::field_type(types, ty, "state");
+        let state = match c.state {
+            ContractState::Created => scale::variant_of(types, state_ty, "Created", |_| vec![]),
+            ContractState::GracePeriod(block) => {
+                scale::variant_of(types, state_ty, "GracePeriod", |_| {
+                    vec![Value::u128(u128::from(block))]
+                })
+            }
+            ContractState::Deleted => scale::variant_of(types, state_ty, "Deleted", |tys| {
+                vec![scale::variant_of(
+                    types,
+                    tys[0],
+                    "CanceledByUser",
+                    |_| vec![],
+                )]
+            }),
+        };
+        scale::set(&mut v, &["state"], state);
+        let kind_ty = scale::field_type(types, ty, "contract_type");
+        let kind = scale::variant_of(types, kind_ty, "NodeContract", |tys| {
+            let mut node = scale::default_of(types, tys[0]);
+            scale::set(&mut node, &["node_id"], Value::u128(u128::from(c.node)));
+            scale::set(&mut node, &["deployment_hash"], Value::from_bytes(c.hash));
+            scale::set(&mut node, &["deployment_data"], Value::from_bytes(&c.data));
+            scale::set(
+                &mut node,
+                &["public_ips"],
+                Value::u128(u128::from(c.public_ips)),
+            );
+            vec![node]
+        });
+        scale::set(&mut v, &["contract_type"], kind);
+        v
+    }
+
+    /// One `System.Events` record for extrinsic `index`.
+    fn event(&self, index: u32, pallet: &str, name: &str, fields: Vec<Value>) -> Value {
+        let types = self.types();
+        let events_ty = self.entry_value_ty("System", "Events");
+        let record_ty = scale::field_type(types, events_ty, "");
+        let mut record = scale::default_of(types, record_ty);
+        let phase_ty = scale::field_type(types, record_ty, "phase");
+        let phase = scale::variant_of(types, phase_ty, "ApplyExtrinsic", |_| {
+            vec![Value::u128(u128::from(index))]
+        });
+        scale::set(&mut record, &["phase"], phase);
+        let event_ty = scale::field_type(types, record_ty, "event");
+        let event = scale::variant_of(types, event_ty, pallet, |tys| {
+            vec![scale::variant_of(types, tys[0], name, |tys| {
+                let mut values: Vec<Value> =
+                    tys.iter().map(|t| scale::default_of(types, *t)).collect();
+                for (slot, value) in values.iter_mut().zip(fields) {
+                    *slot = value;
+                }
+                values
+            })]
+        });
+        scale::set(&mut record, &["event"], event);
+        record
+    }
+
+    /// `System.ExtrinsicFailed` with the named pallet error.
+    fn failed(&self, index: u32, pallet: &str, error: &str) -> Value {
+        let p = self.metadata.pallet_by_name(pallet).expect("pallet");
+        let error_index = p
+            .error_variants()
+            .and_then(|vs| vs.iter().find(|v| v.name == error))
+            .unwrap_or_else(|| panic!("{pallet} has no error {error}"))
+            .index;
+        let types = self.types();
+        let system = self.metadata.pallet_by_name("System").unwrap();
+        let failed = system
+            .event_variants()
+            .unwrap()
+            .iter()
+            .find(|v| v.name == "ExtrinsicFailed")
+            .unwrap();
+        let dispatch_ty = failed.fields[0].ty.id;
+        let dispatch = scale::variant_of(types, dispatch_ty, "Module", |tys| {
+            let mut m = scale::default_of(types, tys[0]);
+            scale::set(&mut m, &["index"], Value::u128(u128::from(p.error_index())));
+            scale::set(
+                &mut m,
+                &["error"],
+                Value::from_bytes([error_index, 0, 0, 0]),
+            );
+            vec![m]
+        });
+        self.event(index, "System", "ExtrinsicFailed", vec![dispatch])
+    }
+}
+
+/// A storage key: twox128(pallet) ++ twox128(entry) ++ blake2_128concat(k)…
+fn key(pallet: &str, entry: &str, keys: &[&[u8]]) -> Vec<u8> {
+    let mut out = sp_crypto_hashing::twox_128(pallet.as_bytes()).to_vec();
+    out.extend(sp_crypto_hashing::twox_128(entry.as_bytes()));
+    for k in keys {
+        out.extend(sp_crypto_hashing::blake2_128(k));
+        out.extend_from_slice(k);
+    }
+    out
+}
+
+fn hex0x(bytes: &[u8]) -> String {
+    format!("0x{}", hex::encode(bytes))
+}
+
+fn unhex(s: &Json) -> Vec<u8> {
+    hex::decode(s.as_str().unwrap_or_default().trim_start_matches("0x")).unwrap_or_default()
+}
+
+mod rpc;
+use rpc::serve;

@@ -1,0 +1,130 @@
+//! Building SCALE values for the fake chain from the runtime's own type
+//! registry: a default for any type, variants by name, fields by name. The
+//! fake then encodes exactly what a TFChain 2.9 node would store or emit,
+//! without hand-writing any nested layout.
+
+use scale_info::{PortableRegistry, TypeDef, TypeDefPrimitive};
+use subxt::ext::scale_encode::EncodeAsType as _;
+use subxt::ext::scale_value::{Composite, Value, ValueDef};
+
+/// The zero value of type `id`: zeros, empty sequences, first variants.
+pub fn default_of(types: &PortableRegistry, id: u32) -> Value {
+    let ty = types.resolve(id).unwrap_or_else(|| panic!("no type {id}"));
+    match &ty.type_def {
+        TypeDef::Composite(c) => {
+            let named = c.fields.iter().all(|f| f.name.is_some()) && !c.fields.is_empty();
+            if named {
+                Value::named_composite(
+                    c.fields
+                        .iter()
+                        .map(|f| (f.name.clone().unwrap(), default_of(types, f.ty.id))),
+                )
+            } else {
+                Value::unnamed_composite(c.fields.iter().map(|f| default_of(types, f.ty.id)))
+            }
+        }
+        TypeDef::Variant(v) => {
+            let first = v
+                .variants
+                .iter()
+                .min_by_key(|v| v.index)
+                .expect("a variant");
+            variant_of(types, id, &first.name, |tys| {
+                tys.iter().map(|t| default_of(types, *t)).collect()
+            })
+        }
+        TypeDef::Sequence(_) => Value::unnamed_composite([]),
+        TypeDef::Array(a) => {
+            Value::unnamed_composite((0..a.len).map(|_| default_of(types, a.type_param.id)))
+        }
+        TypeDef::Tuple(t) => {
+            Value::unnamed_composite(t.fields.iter().map(|f| default_of(types, f.id)))
+        }
+        TypeDef::Primitive(p) => match p {
+            TypeDefPrimitive::Bool => Value::bool(false),
+            TypeDefPrimitive::Str => Value::string(""),
+            TypeDefPrimitive::Char => Value::char('\0'),
+            TypeDefPrimitive::I8
+            | TypeDefPrimitive::I16
+            | TypeDefPrimitive::I32
+            | TypeDefPrimitive::I64
+            | TypeDefPrimitive::I128
+            | TypeDefPrimitive::I256 => Value::i128(0),
+            _ => Value::u128(0),
+        },
+        TypeDef::Compact(c) => default_of(types, c.type_param.id),
+        TypeDef::BitSequence(_) => Value::bit_sequence(Default::default()),
+    }
+}
+
+/// Variant `name` of type `id`; `fields` gets the variant's field types and
+/// returns their values in order.
+pub fn variant_of(
+    types: &PortableRegistry,
+    id: u32,
+    name: &str,
+    fields: impl FnOnce(&[u32]) -> Vec<Value>,
+) -> Value {
+    let ty = types.resolve(id).unwrap_or_else(|| panic!("no type {id}"));
+    let TypeDef::Variant(v) = &ty.type_def else {
+        panic!("type {id} ({:?}) is not an enum", ty.path.segments);
+    };
+    let Some(variant) = v.variants.iter().find(|v| v.name == name) else {
+        let names: Vec<&str> = v.variants.iter().map(|v| v.name.as_str()).collect();
+        panic!(
+            "{:?} has no variant {name}; it has {names:?}",
+            ty.path.segments
+        );
+    };
+    let tys: Vec<u32> = variant.fields.iter().map(|f| f.ty.id).collect();
+    let values = fields(&tys);
+    if variant.fields.iter().all(|f| f.name.is_some()) && !variant.fields.is_empty() {
+        let names = variant.fields.iter().map(|f| f.name.clone().unwrap());
+        Value::named_variant(name, names.zip(values))
+    } else {
+        Value::unnamed_variant(name, values)
+    }
+}
+
+/// The type of field `name` (or of the only unnamed field) in composite `id`.
+pub fn field_type(types: &PortableRegistry, id: u32, name: &str) -> u32 {
+    match &types.resolve(id).expect("type").type_def {
+        TypeDef::Composite(c) => {
+            c.fields
+                .iter()
+                .find(|f| f.name.as_deref() == Some(name))
+                .unwrap_or_else(|| panic!("type {id} has no field {name}"))
+                .ty
+                .id
+        }
+        TypeDef::Sequence(s) => s.type_param.id,
+        other => panic!("type {id} is not a composite: {other:?}"),
+    }
+}
+
+/// Replaces the named field at `path` inside `value`.
+pub fn set(value: &mut Value, path: &[&str], new: Value) {
+    let Some((first, rest)) = path.split_first() else {
+        *value = new;
+        return;
+    };
+    let composite = match &mut value.value {
+        ValueDef::Composite(c) => c,
+        ValueDef::Variant(v) => &mut v.values,
+        _ => panic!("cannot set {first} in a non-composite"),
+    };
+    let Composite::Named(fields) = composite else {
+        panic!("cannot set {first} in an unnamed composite");
+    };
+    let (_, field) = fields
+        .iter_mut()
+        .find(|(n, _)| n == first)
+        .unwrap_or_else(|| panic!("no field {first}"));
+    set(field, rest, new);
+}
+
+pub fn encode(types: &PortableRegistry, id: u32, value: &Value) -> Vec<u8> {
+    value
+        .encode_as_type(id, types)
+        .unwrap_or_else(|e| panic!("cannot encode {value} as type {id}: {e}"))
+}

@@ -1,0 +1,12 @@
+//! The real ThreeFold Grid v3 backend's clients against local fakes of the
+//! grid's services, all on loopback: the grid proxy (`fake_gridproxy`) and
+//! the RMB relay with Zero-OS nodes behind it (`fake_relay`).
+
+mod backend;
+mod chain;
+mod chain_golden;
+mod fake_gridproxy;
+mod fake_relay;
+mod fake_tfchain;
+mod proxy;
+mod rmb;

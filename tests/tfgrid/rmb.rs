@@ -1,0 +1,302 @@
+//! The RMB client against the fake relay and its Zero-OS nodes: the token
+//! and envelope signatures the relay checks, replies matched by uid and
+//! checked against the node's key, and every way a call can fail.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use jukebox::grid::tfgrid::rmb::zos::{Progress, ResultState, ZosNode};
+use jukebox::grid::tfgrid::rmb::{Remote, RmbError, RmbPeer, RmbSettings};
+use jukebox::reservation::{Deployment, WorkloadSpec, build_deployment, sign};
+
+use crate::fake_relay::{Behaviour, FakeRelay};
+
+const USER: u32 = 42;
+const NODE: u32 = 7;
+
+fn user_key() -> SigningKey {
+    SigningKey::from_bytes(&[1; 32])
+}
+
+fn settings(relay: &FakeRelay) -> RmbSettings {
+    RmbSettings {
+        relay_url: relay.url.clone(),
+        call_timeout: Duration::from_secs(10),
+        token_ttl: Duration::from_secs(60),
+        session: "jukebox-test".into(),
+    }
+}
+
+/// A relay with our user's twin and one node behaving as asked.
+async fn relay_with(behaviour: Behaviour) -> (FakeRelay, Remote) {
+    let relay = FakeRelay::start().await;
+    relay.register_twin(USER, user_key().verifying_key());
+    let key = relay.add_node(NODE, 7, behaviour);
+    (relay, Remote { twin: NODE, key })
+}
+
+/// A real deployment from the reservation builder, signed by the user.
+fn deployment(contract_id: u64, signer: &SigningKey) -> Deployment {
+    let spec = WorkloadSpec {
+        name: "dash1".into(),
+        flist: "https://hub.grid.tf/tf-official-apps/base:latest.flist".into(),
+        entrypoint: "/sbin/zinit init".into(),
+        cpu: 2,
+        memory_mib: 4096,
+        disk_gib: 50,
+        public_ipv4: true,
+        env: BTreeMap::from([("NETWORK".to_string(), "mainnet".to_string())]),
+        ssh_key: None,
+    };
+    let mut d = build_deployment(USER, &spec, &[3; 32]).unwrap();
+    sign(&mut d, USER, signer);
+    d.contract_id = contract_id;
+    d
+}
+
+#[tokio::test]
+async fn deploy_poll_until_ok_read_changes_and_delete() {
+    let (relay, node) = relay_with(Behaviour::Healthy { polls_until_ok: 1 }).await;
+    let peer = RmbPeer::connect(settings(&relay), USER, user_key())
+        .await
+        .unwrap();
+    let zos = ZosNode { peer: &peer, node };
+    zos.deploy(&deployment(11, &user_key())).await.unwrap();
+    assert!(relay.state().node_has(NODE, 11));
+
+    let first = zos.get(11).await.unwrap();
+    assert_eq!(first.contract_id, 11);
+    assert_eq!(first.progress(), Progress::Pending);
+    let ready = zos.get(11).await.unwrap();
+    assert_eq!(ready.progress(), Progress::Ready);
+    let kinds: Vec<&str> = ready.workloads.iter().map(|w| w.kind.as_str()).collect();
+    assert_eq!(kinds, ["network", "zmount", "ip", "zmachine"]);
+    let addresses = ready.addresses();
+    assert_eq!(addresses.ipv4.as_deref(), Some("185.206.122.40/24"));
+    assert_eq!(addresses.mycelium.as_deref(), Some("5a1:7b2:c3d4::1"));
+
+    let changes = zos.changes(11).await.unwrap();
+    assert_eq!(changes.len(), 8, "init then ok for each of four workloads");
+    assert_eq!(changes[0].result.state, ResultState::Init);
+    assert_eq!(changes[7].result.state, ResultState::Ok);
+
+    zos.delete(11).await.unwrap();
+    assert!(!relay.state().node_has(NODE, 11));
+    let gone = zos.get(11).await.unwrap();
+    assert!(
+        gone.workloads
+            .iter()
+            .all(|w| w.result.state == ResultState::Deleted)
+    );
+
+    let s = relay.state();
+    assert!(s.refused_envelopes.is_empty(), "{:?}", s.refused_envelopes);
+    let commands: Vec<&str> = s.delivered.iter().map(|(_, _, c)| c.as_str()).collect();
+    assert_eq!(
+        commands,
+        [
+            "zos.deployment.deploy",
+            "zos.deployment.get",
+            "zos.deployment.get",
+            "zos.deployment.changes",
+            "zos.deployment.delete",
+            "zos.deployment.get"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_node_rejects_what_zos_would_reject() {
+    let (relay, node) = relay_with(Behaviour::Healthy { polls_until_ok: 0 }).await;
+    let peer = RmbPeer::connect(settings(&relay), USER, user_key())
+        .await
+        .unwrap();
+    let zos = ZosNode { peer: &peer, node };
+    // Signed by a key that is not the twin's.
+    let forged = deployment(12, &SigningKey::from_bytes(&[2; 32]));
+    match zos.deploy(&forged).await {
+        Err(RmbError::Remote {
+            twin: NODE,
+            message,
+            ..
+        }) => {
+            assert!(message.contains("invalid signature"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // No contract yet.
+    let uncontracted = deployment(0, &user_key());
+    assert!(matches!(
+        zos.deploy(&uncontracted).await,
+        Err(RmbError::Remote { .. })
+    ));
+    assert!(
+        matches!(zos.get(99).await, Err(RmbError::Remote { message, .. }) if message == "deployment not found")
+    );
+    assert!(!relay.state().node_has(NODE, 12));
+}
+
+#[tokio::test]
+async fn a_failing_workload_is_reported_with_its_message() {
+    let (relay, node) = relay_with(Behaviour::WorkloadFails("flist not found".into())).await;
+    let peer = RmbPeer::connect(settings(&relay), USER, user_key())
+        .await
+        .unwrap();
+    let zos = ZosNode { peer: &peer, node };
+    zos.deploy(&deployment(13, &user_key())).await.unwrap();
+    assert_eq!(zos.get(13).await.unwrap().progress(), Progress::Pending);
+    let failed = zos.get(13).await.unwrap().progress();
+    assert_eq!(
+        failed,
+        Progress::Failed {
+            workload: "dash1".into(),
+            message: "flist not found".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn the_relay_refuses_a_token_it_cannot_verify() {
+    let (relay, _) = relay_with(Behaviour::Healthy { polls_until_ok: 0 }).await;
+    // Twin 42 is registered with another key.
+    let stranger = SigningKey::from_bytes(&[9; 32]);
+    let refused = RmbPeer::connect(settings(&relay), USER, stranger.clone()).await;
+    assert!(matches!(refused, Err(RmbError::Connect(m)) if m.contains("401")));
+    // A twin the chain does not know.
+    assert!(
+        RmbPeer::connect(settings(&relay), 4242, stranger)
+            .await
+            .is_err()
+    );
+    assert_eq!(relay.state().refused_tokens, 2);
+}
+
+#[tokio::test]
+async fn envelopes_the_relay_cannot_verify_fail_the_call() {
+    let (relay, node) = relay_with(Behaviour::Healthy { polls_until_ok: 0 }).await;
+    let peer = RmbPeer::connect(settings(&relay), USER, user_key())
+        .await
+        .unwrap();
+    // The twin's key changes on chain after the connection was opened: our
+    // envelopes no longer verify, and the relay says so, unsigned.
+    relay.register_twin(USER, SigningKey::from_bytes(&[8; 32]).verifying_key());
+    let zos = ZosNode { peer: &peer, node };
+    match zos.get(1).await {
+        Err(RmbError::Relay {
+            twin: NODE,
+            message,
+        }) => {
+            assert_eq!(message, "signature verification failed")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(relay.state().delivered.is_empty());
+}
+
+#[tokio::test]
+async fn an_unknown_destination_is_a_relay_error() {
+    let (relay, _) = relay_with(Behaviour::Healthy { polls_until_ok: 0 }).await;
+    let peer = RmbPeer::connect(settings(&relay), USER, user_key())
+        .await
+        .unwrap();
+    let nobody = Remote {
+        twin: 999,
+        key: SigningKey::from_bytes(&[5; 32]).verifying_key(),
+    };
+    let zos = ZosNode {
+        peer: &peer,
+        node: nobody,
+    };
+    assert!(matches!(
+        zos.get(1).await,
+        Err(RmbError::Relay { twin: 999, message }) if message == "destination twin not found"
+    ));
+}
+
+#[tokio::test]
+async fn a_reply_signed_by_someone_else_is_not_trusted() {
+    let (relay, node) = relay_with(Behaviour::Impostor).await;
+    let peer = RmbPeer::connect(settings(&relay), USER, user_key())
+        .await
+        .unwrap();
+    let zos = ZosNode { peer: &peer, node };
+    match zos.deploy(&deployment(14, &user_key())).await {
+        Err(RmbError::BadSignature { twin: NODE, reason }) => {
+            assert!(reason.contains("does not verify"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_silent_node_times_out_and_the_connection_stays_open() {
+    let (relay, node) = relay_with(Behaviour::Silent).await;
+    let mut s = settings(&relay);
+    s.call_timeout = Duration::from_secs(30);
+    let peer = RmbPeer::connect(s, USER, user_key()).await.unwrap();
+    // Connected on real time; the wait itself runs on paused time.
+    tokio::time::pause();
+    let zos = ZosNode { peer: &peer, node };
+    match zos.get(1).await {
+        Err(RmbError::Timeout {
+            twin,
+            command,
+            after,
+        }) => {
+            assert_eq!(
+                (twin, command.as_str(), after),
+                (NODE, "zos.deployment.get", Duration::from_secs(30))
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!peer.is_closed());
+}
+
+#[tokio::test]
+async fn a_hang_up_fails_pending_and_later_calls_as_closed() {
+    let (relay, node) = relay_with(Behaviour::HangsUp).await;
+    let peer = RmbPeer::connect(settings(&relay), USER, user_key())
+        .await
+        .unwrap();
+    let zos = ZosNode { peer: &peer, node };
+    assert_eq!(zos.get(1).await.unwrap_err(), RmbError::Closed);
+    assert!(peer.is_closed());
+    assert_eq!(zos.get(2).await.unwrap_err(), RmbError::Closed);
+}
+
+#[tokio::test]
+async fn replies_are_matched_by_uid_whatever_their_order() {
+    let (relay, node) = relay_with(Behaviour::Healthy { polls_until_ok: 0 }).await;
+    let peer = Arc::new(
+        RmbPeer::connect(settings(&relay), USER, user_key())
+            .await
+            .unwrap(),
+    );
+    {
+        let zos = ZosNode {
+            peer: &peer,
+            node: node.clone(),
+        };
+        for contract in 1..=8 {
+            zos.deploy(&deployment(contract, &user_key()))
+                .await
+                .unwrap();
+        }
+    }
+    relay.state().reverse_batches_of = 8;
+    let calls = (1..=8u64).map(|contract| {
+        let peer = peer.clone();
+        let node = node.clone();
+        tokio::spawn(async move {
+            let zos = ZosNode { peer: &peer, node };
+            (contract, zos.get(contract).await)
+        })
+    });
+    for call in calls.collect::<Vec<_>>() {
+        let (contract, answer) = call.await.unwrap();
+        assert_eq!(answer.unwrap().contract_id, contract);
+    }
+}
