@@ -309,3 +309,40 @@ async fn a_deployment_not_signed_by_the_twin_is_refused_before_any_contract() {
     assert_eq!(err, GridError::UnknownTwin(1004));
     assert!(g.chain.world().contracts.is_empty());
 }
+
+#[tokio::test]
+async fn the_backend_is_built_from_the_grid_config() {
+    let proxy = FakeGridProxy::start(vec![FakeNode::new(1, 1, "Belgium")]).await;
+    let relay = FakeRelay::start().await;
+    let chain = FakeTfchain::start().await;
+    let user = SigningKey::from_bytes(&[2; 32]);
+    chain.fund(user.verifying_key().to_bytes(), TFT);
+    let config = jukebox::config::TfgridConfig {
+        proxy_url: proxy.url.clone(),
+        tfchain_url: chain.url.clone(),
+        relay_url: relay.url.clone(),
+        terms_hash: "f4fa1c1b".into(),
+        ..Default::default()
+    };
+    config.validate("dev").unwrap();
+    let backend = TfGridBackend::from_config("dev", &config, "jukebox")
+        .await
+        .unwrap();
+    let twin = backend.ensure_twin(&user).await.unwrap().0;
+    {
+        let world = chain.world();
+        // The twin names the relay's host, where nodes reach it.
+        let relay_host = relay
+            .url
+            .trim_start_matches("ws://")
+            .split(':')
+            .next()
+            .unwrap();
+        assert_eq!(world.twins[&twin].1, relay_host);
+    }
+    let found = backend
+        .candidates(&need(), &Placement::Random, &[], 5)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+}

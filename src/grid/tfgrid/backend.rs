@@ -77,6 +77,28 @@ impl TfGridBackend {
         }
     }
 
+    /// Builds the backend from `[grid]`: the grid proxy client, discovery,
+    /// and a TFChain connection (the only step that touches the network).
+    pub async fn from_config(
+        network: &str,
+        config: &crate::config::TfgridConfig,
+        session: &str,
+    ) -> Result<TfGridBackend, GridError> {
+        let endpoints = config.endpoints(network).map_err(GridError::Unavailable)?;
+        let proxy = super::proxy::GridProxy::new(config.proxy_settings(&endpoints))?;
+        let discovery = Discovery::new(std::sync::Arc::new(proxy), config.discovery_settings());
+        let chain = TfChain::connect(&endpoints.tfchain, config.finality_timeout())
+            .await
+            .map_err(chain_error)?;
+        Ok(TfGridBackend::new(
+            discovery,
+            chain,
+            config.rmb_settings(&endpoints, session),
+            config.twin_settings(&endpoints),
+            config.deploy_timing(),
+        ))
+    }
+
     /// The identity's twin, created (terms first) when its account has none.
     /// The account must hold enough TFT for the two extrinsics' fees.
     pub async fn ensure_twin(&self, key: &SigningKey) -> Result<TwinId, GridError> {
