@@ -12,8 +12,8 @@
 //! nothing. Nodes whose farm opted them out of v3 billing are remembered
 //! and never offered again.
 //!
-//! STATUS: not yet behind the [`Grid`](crate::grid::Grid) trait, whose
-//! methods carry no signing key; see the README.
+//! The [`Grid`](crate::grid::Grid) trait is implemented over this in
+//! `adapter.rs`, which finds the keys.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 
-use super::chain::{ChainContractState, ChainError, Ed25519Signer, TfChain};
+use super::chain::{ChainContract, ChainContractState, ChainError, Ed25519Signer, TfChain};
 use super::discovery::{self, Discovery};
 use super::rmb::zos::{Progress, ZosNode};
 use super::rmb::{Remote, RmbError, RmbPeer, RmbSettings};
@@ -216,14 +216,30 @@ impl TfGridBackend {
         }
     }
 
+    /// The twin that owns `contract`, from the chain.
+    pub async fn owner_of(&self, contract: ContractId) -> Result<TwinId, GridError> {
+        self.chain_contract(contract)
+            .await
+            .map(|c| TwinId(c.twin_id))
+    }
+
+    async fn chain_contract(&self, contract: ContractId) -> Result<ChainContract, GridError> {
+        self.chain
+            .contract(contract.0)
+            .await
+            .map_err(chain_error)?
+            .ok_or(GridError::UnknownContract(contract))
+    }
+
     /// Cancels the contract (the billing stops) after asking its node to
     /// delete the workloads. Cancelling a cancelled contract succeeds.
     pub async fn cancel(&self, key: &SigningKey, contract: ContractId) -> Result<(), GridError> {
         let signer = Ed25519Signer::new(key.clone());
-        if let Ok(reading) = self.discovery.contract(contract).await
-            && let Ok(found) = self.discovery.node(reading.node).await
+        if let Ok(c) = self.chain_contract(contract).await
+            && c.state != ChainContractState::Deleted
+            && let Ok(found) = self.discovery.node(GridNodeId(c.node_id)).await
             && let Ok(remote) = self.twin_key(found.twin_id).await
-            && let Ok(peer) = self.connect(key, reading.twin_id).await
+            && let Ok(peer) = self.connect(key, c.twin_id).await
         {
             // The node frees its resources sooner this way; if it cannot be
             // reached, the cancelled contract makes it clean up later.
@@ -244,49 +260,53 @@ impl TfGridBackend {
         key: &SigningKey,
         contract: ContractId,
     ) -> Result<ContractInfo, GridError> {
-        let state = self
-            .chain
-            .contract_state(contract.0)
-            .await
-            .map_err(chain_error)?
-            .ok_or(GridError::UnknownContract(contract))?;
-        let reading = self.discovery.contract(contract).await?;
-        let state = match state {
+        let on_chain = self.chain_contract(contract).await?;
+        let node = GridNodeId(on_chain.node_id);
+        let found = match self.discovery.node(node).await {
+            Ok(found) => Some(found),
+            // The proxy forgets nodes removed from the grid.
+            Err(GridError::UnknownNode(_)) => None,
+            Err(e) => return Err(e),
+        };
+        let node_status = found.as_ref().map_or(NodeStatus::Down, |n| n.status.into());
+        let state = match on_chain.state {
             ChainContractState::Created => ContractState::Created,
             ChainContractState::GracePeriod(_) => ContractState::GracePeriod,
             ChainContractState::Deleted => ContractState::Deleted,
         };
-        let workload = match state {
-            ContractState::Deleted => WorkloadState::Deleted,
-            ContractState::GracePeriod => WorkloadState::Paused,
-            ContractState::Created if reading.node_status != NodeStatus::Up => {
-                WorkloadState::Error("the grid node is not up".into())
+        let workload = match (state, found) {
+            (ContractState::Deleted, _) => WorkloadState::Deleted,
+            (ContractState::GracePeriod, _) => WorkloadState::Paused,
+            (ContractState::Created, Some(found)) if node_status == NodeStatus::Up => {
+                self.workload_state(key, on_chain.twin_id, found.twin_id, contract)
+                    .await
             }
-            ContractState::Created => self.workload_state(key, &reading).await,
+            (ContractState::Created, _) => WorkloadState::Error("the grid node is not up".into()),
         };
         Ok(ContractInfo {
             contract,
-            node: reading.node,
+            node,
             state,
             workload,
-            node_status: reading.node_status,
+            node_status,
         })
     }
 
     async fn workload_state(
         &self,
         key: &SigningKey,
-        reading: &discovery::ContractReading,
+        owner: u32,
+        node_twin: u32,
+        contract: ContractId,
     ) -> WorkloadState {
         let asked = async {
-            let found = self.discovery.node(reading.node).await?;
-            let remote = self.twin_key(found.twin_id).await?;
-            let peer = self.connect(key, reading.twin_id).await?;
+            let remote = self.twin_key(node_twin).await?;
+            let peer = self.connect(key, owner).await?;
             let zos = ZosNode {
                 peer: &peer,
                 node: remote,
             };
-            zos.get(reading.contract.0).await.map_err(rmb_error)
+            zos.get(contract.0).await.map_err(rmb_error)
         };
         match asked.await {
             Ok(d) => match d.progress() {

@@ -61,6 +61,16 @@ pub enum ChainContractState {
     Deleted,
 }
 
+/// A contract as stored on chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChainContract {
+    pub id: u64,
+    pub twin_id: u32,
+    /// The grid node of a node contract (0 for other kinds).
+    pub node_id: u32,
+    pub state: ChainContractState,
+}
+
 /// A twin as stored on chain.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainTwin {
@@ -172,6 +182,11 @@ impl TfChain {
         &self,
         contract_id: u64,
     ) -> Result<Option<ChainContractState>, ChainError> {
+        Ok(self.contract(contract_id).await?.map(|c| c.state))
+    }
+
+    /// A contract: its owner, node and state; `None` when there is none.
+    pub async fn contract(&self, contract_id: u64) -> Result<Option<ChainContract>, ChainError> {
         let Some(contract) = self
             .read(
                 "SmartContractModule",
@@ -187,7 +202,7 @@ impl TfChain {
             .ok_or_else(|| ChainError::Decode("contract without state".into()))?;
         let name = variant_name(state)
             .ok_or_else(|| ChainError::Decode("contract state is not a variant".into()))?;
-        Ok(Some(match name {
+        let state = match name {
             "Created" => ChainContractState::Created,
             "GracePeriod" => ChainContractState::GracePeriod(
                 state.at(0).and_then(|b| b.as_u128()).unwrap_or(0) as u64,
@@ -198,6 +213,21 @@ impl TfChain {
                     "unknown contract state {other}"
                 )));
             }
+        };
+        let number = |v: Option<&Value>| v.and_then(|v| v.as_u128()).unwrap_or(0);
+        let node_id = number(
+            contract
+                .at("contract_type")
+                .and_then(|t| t.at(0))
+                .and_then(|n| n.at("node_id")),
+        );
+        Ok(Some(ChainContract {
+            id: contract_id,
+            twin_id: u32::try_from(number(contract.at("twin_id")))
+                .map_err(|_| ChainError::Decode("twin id above 32 bits".into()))?,
+            node_id: u32::try_from(node_id)
+                .map_err(|_| ChainError::Decode("node id above 32 bits".into()))?,
+            state,
         }))
     }
 
