@@ -250,8 +250,8 @@ pub(super) fn diagnose(grid: &super::GridConfig) -> Vec<(&'static str, String)> 
         // discover nodes but not pay for them must not look usable.
         "tfgrid" => found.push((
             "kind",
-            "grid.kind \"tfgrid\" is not yet available: grid proxy discovery is built, \
-             TFChain contracts and RMB deployments are not; use \"sim\""
+            "grid.kind \"tfgrid\" is not yet available: the real grid's clients are built \
+             but not yet wired into the service (identities' keys, funding, money); use \"sim\""
                 .to_string(),
         )),
         other => found.push((
