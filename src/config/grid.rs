@@ -106,6 +106,10 @@ pub struct TfgridConfig {
     /// How long a deployment may take to come up, and how often it is polled.
     pub deploy_timeout_seconds: u64,
     pub poll_seconds: u64,
+    /// TFT each new identity's TFChain account is topped up to, from the
+    /// operator's account (its key in `JUKEBOX_TFCHAIN_FUNDER_SEED`), before
+    /// its twin is created; "0" means the operator funds accounts by hand.
+    pub twin_funding_tft: String,
 }
 
 impl Default for TfgridConfig {
@@ -128,6 +132,7 @@ impl Default for TfgridConfig {
             rmb_timeout_seconds: 30,
             deploy_timeout_seconds: 600,
             poll_seconds: 5,
+            twin_funding_tft: "2".into(),
         }
     }
 }
@@ -177,6 +182,7 @@ impl TfgridConfig {
                     .into(),
             );
         }
+        self.twin_funding()?;
         if self.relay_domain.contains(['/', ':', ' ']) {
             return Err(format!(
                 "relay_domain {:?} must be a host name like relay.grid.tf",
@@ -218,6 +224,20 @@ impl TfgridConfig {
             poll_interval: Duration::from_secs(self.poll_seconds),
             deploy_timeout: Duration::from_secs(self.deploy_timeout_seconds),
         }
+    }
+
+    /// `twin_funding_tft` in chain units (1 TFT = 10^7).
+    pub fn twin_funding(&self) -> Result<u128, String> {
+        let tft: crate::money::Tft = self
+            .twin_funding_tft
+            .parse()
+            .map_err(|e| format!("twin_funding_tft {:?}: {e}", self.twin_funding_tft))?;
+        u128::try_from(tft.units()).map_err(|_| {
+            format!(
+                "twin_funding_tft {:?} must not be negative",
+                self.twin_funding_tft
+            )
+        })
     }
 
     pub fn finality_timeout(&self) -> Duration {
@@ -376,6 +396,15 @@ mod tests {
                 .unwrap_err()
                 .contains("deploy_timeout_seconds")
         );
+        assert_eq!(TfgridConfig::default().twin_funding(), Ok(20_000_000));
+        let funding = |v: &str| TfgridConfig {
+            twin_funding_tft: v.into(),
+            ..TfgridConfig::default()
+        };
+        assert_eq!(funding("0.5").twin_funding(), Ok(5_000_000));
+        let err = funding("lots").validate("test").unwrap_err();
+        assert!(err.contains("twin_funding_tft"), "{err}");
+        assert!(funding("-1").validate("test").is_err());
     }
 
     #[test]

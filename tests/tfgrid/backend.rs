@@ -312,7 +312,7 @@ async fn the_backend_is_built_from_the_grid_config() {
         ..Default::default()
     };
     config.validate("dev").unwrap();
-    let backend = TfGridBackend::from_config("dev", &config, "jukebox")
+    let backend = TfGridBackend::from_config("dev", &config, "jukebox", None)
         .await
         .unwrap();
     let twin = backend.ensure_twin(&user).await.unwrap().0;
@@ -395,5 +395,32 @@ async fn the_grid_trait_drives_the_real_backend() {
     assert_eq!(
         grid.contract(placed.contract).await.unwrap().state,
         ContractState::Deleted
+    );
+}
+
+#[tokio::test]
+async fn a_new_identity_is_funded_by_the_operator_before_its_twin() {
+    let g = grid([healthy(), healthy(), healthy()], Duration::from_secs(5)).await;
+    let operator = SigningKey::from_bytes(&[42; 32]);
+    g.chain.fund(operator.verifying_key().to_bytes(), 100 * TFT);
+    let backend = build_backend(&g.proxy, &g.relay, &g.chain, Duration::from_secs(5))
+        .await
+        .with_funding(operator.clone(), 2 * TFT);
+    let newcomer = SigningKey::from_bytes(&[3; 32]);
+    let twin = backend.ensure_twin(&newcomer).await.unwrap();
+    assert_eq!(twin.0, 1005);
+    let fee = crate::fake_tfchain::FEE;
+    let world = g.chain.world();
+    assert_eq!(
+        world.balances[&newcomer.verifying_key().to_bytes()],
+        2 * TFT - 2 * fee
+    );
+    assert_eq!(
+        world.applied[world.applied.len() - 3..],
+        [
+            "Balances.transfer_keep_alive",
+            "TfgridModule.user_accept_tc",
+            "TfgridModule.create_twin"
+        ]
     );
 }

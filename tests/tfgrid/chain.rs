@@ -218,3 +218,40 @@ async fn an_unfinalized_write_times_out_and_its_outcome_is_read_back() {
     fake.seal();
     assert_eq!(chain.contract_for(11, HASH).await.unwrap(), Some(1));
 }
+
+#[tokio::test]
+async fn an_account_is_topped_up_once_from_the_funder() {
+    let fake = FakeTfchain::start().await;
+    let funder = signer(9);
+    let alice = signer(1);
+    fake.fund(funder.account(), 100 * TFT);
+    fake.fund(alice.account(), TFT / 2);
+    let chain = connect(&fake).await;
+    assert!(chain.existential_deposit().await.unwrap() > 0);
+    let moved = chain
+        .fund_up_to(&funder, alice.account(), 2 * TFT)
+        .await
+        .unwrap();
+    assert_eq!(moved, 2 * TFT - TFT / 2);
+    // Again (after a crash): the balance is there, nothing moves.
+    assert_eq!(
+        chain
+            .fund_up_to(&funder, alice.account(), 2 * TFT)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(chain.free_balance(alice.account()).await.unwrap(), 2 * TFT);
+    assert_eq!(
+        chain.free_balance(funder.account()).await.unwrap(),
+        100 * TFT - (2 * TFT - TFT / 2) - FEE
+    );
+    // A funder without the money is refused by name.
+    let poor = signer(8);
+    fake.fund(poor.account(), TFT);
+    let err = chain
+        .fund_up_to(&poor, signer(7).account(), 5 * TFT)
+        .await
+        .unwrap_err();
+    assert_eq!(err.dispatch_error(), Some("InsufficientBalance"));
+}

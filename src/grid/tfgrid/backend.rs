@@ -57,6 +57,8 @@ pub struct TfGridBackend {
     timing: DeployTiming,
     /// Nodes that refused contracts with `OnlyTwinAdminCanDeployOnThisNode`.
     opted_out: Mutex<HashSet<GridNodeId>>,
+    /// The operator's account that funds new twins, and with how much.
+    funding: Option<(Ed25519Signer, u128)>,
 }
 
 impl TfGridBackend {
@@ -74,15 +76,27 @@ impl TfGridBackend {
             twins,
             timing,
             opted_out: Mutex::new(HashSet::new()),
+            funding: None,
         }
+    }
+
+    /// Before a twin is created, its account is topped up to `units` from
+    /// `funder` (the operator's funded account): enough for the existential
+    /// deposit and the fees of accepting the terms and creating the twin.
+    pub fn with_funding(mut self, funder: SigningKey, units: u128) -> TfGridBackend {
+        self.funding = (units > 0).then(|| (Ed25519Signer::new(funder), units));
+        self
     }
 
     /// Builds the backend from `[grid]`: the grid proxy client, discovery,
     /// and a TFChain connection (the only step that touches the network).
+    /// `funder` is the operator's funded account key (never in the config
+    /// file); without it, identities' accounts must be funded by hand.
     pub async fn from_config(
         network: &str,
         config: &crate::config::TfgridConfig,
         session: &str,
+        funder: Option<SigningKey>,
     ) -> Result<TfGridBackend, GridError> {
         let endpoints = config.endpoints(network).map_err(GridError::Unavailable)?;
         let proxy = super::proxy::GridProxy::new(config.proxy_settings(&endpoints))?;
@@ -90,19 +104,42 @@ impl TfGridBackend {
         let chain = TfChain::connect(&endpoints.tfchain, config.finality_timeout())
             .await
             .map_err(chain_error)?;
-        Ok(TfGridBackend::new(
+        let funding = config
+            .twin_funding()
+            .map_err(|e| GridError::Unavailable(format!("grid.tfgrid.{e}")))?;
+        let backend = TfGridBackend::new(
             discovery,
             chain,
             config.rmb_settings(&endpoints, session),
             config.twin_settings(&endpoints),
             config.deploy_timing(),
-        ))
+        );
+        Ok(match funder {
+            Some(funder) => backend.with_funding(funder, funding),
+            None => backend,
+        })
     }
 
     /// The identity's twin, created (terms first) when its account has none.
-    /// The account must hold enough TFT for the two extrinsics' fees.
+    /// The account must hold enough TFT for the two extrinsics' fees: with
+    /// funding set, it is topped up first (at most once: the balance is
+    /// read before any transfer).
     pub async fn ensure_twin(&self, key: &SigningKey) -> Result<TwinId, GridError> {
         let signer = Ed25519Signer::new(key.clone());
+        if let Some(id) = self
+            .chain
+            .twin_id_of(signer.account())
+            .await
+            .map_err(chain_error)?
+        {
+            return Ok(TwinId(id));
+        }
+        if let Some((funder, units)) = &self.funding {
+            self.chain
+                .fund_up_to(funder, signer.account(), *units)
+                .await
+                .map_err(chain_error)?;
+        }
         let terms = (
             self.twins.terms_link.as_str(),
             self.twins.terms_hash.as_str(),

@@ -331,6 +331,33 @@ impl TfChain {
         }
     }
 
+    /// The least balance an account may hold (`Balances.ExistentialDeposit`).
+    pub async fn existential_deposit(&self) -> Result<u128, ChainError> {
+        let at = self.at().await?;
+        let address = subxt::dynamic::constant::<u128>("Balances", "ExistentialDeposit");
+        at.constants()
+            .entry(address)
+            .map_err(|e| ChainError::Decode(e.to_string()))
+    }
+
+    /// Tops `account` up to `units` from `funder`, when it holds less.
+    /// Repeating it after a crash moves nothing more: the balance is read
+    /// first. Returns what was moved.
+    pub async fn fund_up_to(
+        &self,
+        funder: &Ed25519Signer,
+        account: [u8; 32],
+        units: u128,
+    ) -> Result<u128, ChainError> {
+        let held = self.free_balance(account).await?;
+        let missing = units.saturating_sub(held);
+        if missing > 0 {
+            self.submit(&calls::transfer_keep_alive(account, missing), funder)
+                .await?;
+        }
+        Ok(missing)
+    }
+
     /// Accepts the terms and creates the twin, unless the account already
     /// has one; returns its id. Safe to repeat after a crash.
     pub async fn ensure_twin(
