@@ -7,6 +7,8 @@ use std::time::Duration;
 use ed25519_dalek::SigningKey;
 use jukebox::grid::tfgrid::chain::{ChainContractState, ChainError, Ed25519Signer, TfChain, calls};
 
+use jukebox::pricing::PriceList;
+
 use crate::fake_tfchain::{ContractState, FEE, FakeTfchain};
 
 const RELAY: &str = "relay.dev.grid.tf";
@@ -254,4 +256,30 @@ async fn an_account_is_topped_up_once_from_the_funder() {
         .await
         .unwrap_err();
     assert_eq!(err.dispatch_error(), Some("InsufficientBalance"));
+}
+
+#[tokio::test]
+async fn prices_come_from_the_chains_pricing_policy() {
+    let fake = FakeTfchain::start().await;
+    let chain = connect(&fake).await;
+    let prices = chain.price_list(1).await.unwrap();
+    assert_eq!(
+        prices,
+        PriceList::new(100_000, 50_000, 40_000, "0.050").unwrap()
+    );
+    {
+        let mut world = fake.world();
+        world.pricing = (120_000, 60_000, 50_000);
+        world.tft_price_milli_usd = 1234;
+    }
+    fake.seal();
+    let prices = chain.price_list(1).await.unwrap();
+    assert_eq!(
+        prices,
+        PriceList::new(120_000, 60_000, 50_000, "1.234").unwrap()
+    );
+    assert!(matches!(
+        chain.price_list(7).await,
+        Err(ChainError::Decode(_))
+    ));
 }

@@ -331,6 +331,38 @@ impl TfChain {
         }
     }
 
+    /// What the chain bills with: pricing policy `policy` (CU, SU and IPv4
+    /// per hour, in units of 10^-7 USD) and the average TFT price
+    /// (`TFTPriceModule.AverageTftPrice`, in mUSD: *unverified* unit, kept
+    /// in this one place).
+    pub async fn price_list(&self, policy: u32) -> Result<crate::pricing::PriceList, ChainError> {
+        let found = self
+            .read(
+                "TfgridModule",
+                "PricingPolicies",
+                vec![Value::u128(u128::from(policy))],
+            )
+            .await?
+            .ok_or_else(|| ChainError::Decode(format!("no pricing policy {policy}")))?;
+        let per_hour = |name: &str| {
+            found
+                .at(name)
+                .and_then(|p| p.at("value"))
+                .and_then(|v| v.as_u128())
+                .and_then(|v| u64::try_from(v).ok())
+                .ok_or_else(|| ChainError::Decode(format!("pricing policy without {name}")))
+        };
+        let milli_usd = self
+            .read("TFTPriceModule", "AverageTftPrice", vec![])
+            .await?
+            .and_then(|v| v.as_u128())
+            .filter(|p| *p > 0)
+            .ok_or_else(|| ChainError::Decode("no average TFT price".into()))?;
+        let price = format!("{}.{:03}", milli_usd / 1000, milli_usd % 1000);
+        crate::pricing::PriceList::new(per_hour("cu")?, per_hour("su")?, per_hour("ipu")?, &price)
+            .map_err(ChainError::Decode)
+    }
+
     /// The least balance an account may hold (`Balances.ExistentialDeposit`).
     pub async fn existential_deposit(&self) -> Result<u128, ChainError> {
         let at = self.at().await?;
