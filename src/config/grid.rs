@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::grid::tfgrid::backend::{DeployTiming, TwinSettings};
 use crate::grid::tfgrid::discovery::DiscoverySettings;
 use crate::grid::tfgrid::proxy::ProxySettings;
+use crate::grid::tfgrid::rmb::RmbSettings;
 
 /// A ThreeFold Grid v3 network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +93,23 @@ pub struct TfgridConfig {
     /// Nodes per page, and pages at most, when listing every fitting node.
     pub page_size: u32,
     pub max_pages: u32,
+    /// The relay written on each twin (nodes answer through it); empty
+    /// means the relay URL's host.
+    pub relay_domain: String,
+    /// The terms and conditions every twin accepts on chain first.
+    pub terms_link: String,
+    pub terms_hash: String,
+    /// How long a TFChain write may take to be finalized.
+    pub finality_timeout_seconds: u64,
+    /// How long one RMB call waits for the node's answer.
+    pub rmb_timeout_seconds: u64,
+    /// How long a deployment may take to come up, and how often it is polled.
+    pub deploy_timeout_seconds: u64,
+    pub poll_seconds: u64,
+    /// TFT each new identity's TFChain account is topped up to, from the
+    /// operator's account (its key in `JUKEBOX_TFCHAIN_FUNDER_SEED`), before
+    /// its twin is created; "0" means the operator funds accounts by hand.
+    pub twin_funding_tft: String,
 }
 
 impl Default for TfgridConfig {
@@ -106,6 +125,14 @@ impl Default for TfgridConfig {
             locations_cache_seconds: discovery.locations_ttl.as_secs(),
             page_size: discovery.page_size,
             max_pages: discovery.max_pages,
+            relay_domain: String::new(),
+            terms_link: "https://library.threefold.me/info/legal/#/".into(),
+            terms_hash: String::new(),
+            finality_timeout_seconds: 60,
+            rmb_timeout_seconds: 30,
+            deploy_timeout_seconds: 600,
+            poll_seconds: 5,
+            twin_funding_tft: "2".into(),
         }
     }
 }
@@ -142,7 +169,79 @@ impl TfgridConfig {
         if !(1..=100).contains(&self.page_size) || !(1..=1000).contains(&self.max_pages) {
             return Err("page_size must be 1 to 100 and max_pages 1 to 1000".into());
         }
+        let timeouts = [
+            self.finality_timeout_seconds,
+            self.rmb_timeout_seconds,
+            self.deploy_timeout_seconds,
+            self.poll_seconds,
+        ];
+        if timeouts.iter().any(|t| !(1..=3600).contains(t)) {
+            return Err(
+                "finality_timeout_seconds, rmb_timeout_seconds, deploy_timeout_seconds \
+                        and poll_seconds must be 1 to 3600"
+                    .into(),
+            );
+        }
+        self.twin_funding()?;
+        if self.relay_domain.contains(['/', ':', ' ']) {
+            return Err(format!(
+                "relay_domain {:?} must be a host name like relay.grid.tf",
+                self.relay_domain
+            ));
+        }
         Ok(())
+    }
+
+    /// The RMB connection of `session`.
+    pub fn rmb_settings(&self, endpoints: &Endpoints, session: &str) -> RmbSettings {
+        RmbSettings {
+            relay_url: endpoints.relay.clone(),
+            call_timeout: Duration::from_secs(self.rmb_timeout_seconds),
+            token_ttl: Duration::from_secs(60),
+            session: session.to_string(),
+        }
+    }
+
+    /// What twin registration writes on chain.
+    pub fn twin_settings(&self, endpoints: &Endpoints) -> TwinSettings {
+        let relay_domain = if self.relay_domain.is_empty() {
+            reqwest::Url::parse(&endpoints.relay)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_default()
+        } else {
+            self.relay_domain.clone()
+        };
+        TwinSettings {
+            relay_domain,
+            terms_link: self.terms_link.clone(),
+            terms_hash: self.terms_hash.clone(),
+        }
+    }
+
+    pub fn deploy_timing(&self) -> DeployTiming {
+        DeployTiming {
+            poll_interval: Duration::from_secs(self.poll_seconds),
+            deploy_timeout: Duration::from_secs(self.deploy_timeout_seconds),
+        }
+    }
+
+    /// `twin_funding_tft` in chain units (1 TFT = 10^7).
+    pub fn twin_funding(&self) -> Result<u128, String> {
+        let tft: crate::money::Tft = self
+            .twin_funding_tft
+            .parse()
+            .map_err(|e| format!("twin_funding_tft {:?}: {e}", self.twin_funding_tft))?;
+        u128::try_from(tft.units()).map_err(|_| {
+            format!(
+                "twin_funding_tft {:?} must not be negative",
+                self.twin_funding_tft
+            )
+        })
+    }
+
+    pub fn finality_timeout(&self) -> Duration {
+        Duration::from_secs(self.finality_timeout_seconds)
     }
 
     pub fn proxy_settings(&self, endpoints: &Endpoints) -> ProxySettings {
@@ -171,8 +270,8 @@ pub(super) fn diagnose(grid: &super::GridConfig) -> Vec<(&'static str, String)> 
         // discover nodes but not pay for them must not look usable.
         "tfgrid" => found.push((
             "kind",
-            "grid.kind \"tfgrid\" is not yet available: grid proxy discovery is built, \
-             TFChain contracts and RMB deployments are not; use \"sim\""
+            "grid.kind \"tfgrid\" is not yet available: the real grid's clients are built \
+             but not yet wired into the service (identities' keys, funding, money); use \"sim\""
                 .to_string(),
         )),
         other => found.push((
@@ -253,6 +352,28 @@ mod tests {
     }
 
     #[test]
+    fn the_twin_relay_defaults_to_the_relay_host() {
+        let config = TfgridConfig::default();
+        let e = config.endpoints("dev").unwrap();
+        assert_eq!(config.twin_settings(&e).relay_domain, "relay.dev.grid.tf");
+        let mine = TfgridConfig {
+            relay_domain: "relay.example.org".into(),
+            ..TfgridConfig::default()
+        };
+        assert_eq!(mine.twin_settings(&e).relay_domain, "relay.example.org");
+        let bad = TfgridConfig {
+            relay_domain: "wss://relay.grid.tf".into(),
+            ..TfgridConfig::default()
+        };
+        assert!(bad.validate("dev").unwrap_err().contains("relay_domain"));
+        let rmb = config.rmb_settings(&e, "jukebox");
+        assert_eq!(
+            (rmb.relay_url.as_str(), rmb.call_timeout),
+            ("wss://relay.dev.grid.tf", Duration::from_secs(30))
+        );
+    }
+
+    #[test]
     fn limits_are_checked() {
         assert!(TfgridConfig::default().validate("test").is_ok());
         let zero = TfgridConfig {
@@ -265,6 +386,25 @@ mod tests {
             ..TfgridConfig::default()
         };
         assert!(pages.validate("test").unwrap_err().contains("page_size"));
+        let forever = TfgridConfig {
+            deploy_timeout_seconds: 0,
+            ..TfgridConfig::default()
+        };
+        assert!(
+            forever
+                .validate("test")
+                .unwrap_err()
+                .contains("deploy_timeout_seconds")
+        );
+        assert_eq!(TfgridConfig::default().twin_funding(), Ok(20_000_000));
+        let funding = |v: &str| TfgridConfig {
+            twin_funding_tft: v.into(),
+            ..TfgridConfig::default()
+        };
+        assert_eq!(funding("0.5").twin_funding(), Ok(5_000_000));
+        let err = funding("lots").validate("test").unwrap_err();
+        assert!(err.contains("twin_funding_tft"), "{err}");
+        assert!(funding("-1").validate("test").is_err());
     }
 
     #[test]

@@ -11,14 +11,18 @@
 //! - [`chain`]: the TFChain client (subxt's dynamic API): balances, twins,
 //!   node contracts;
 //! - [`backend`]: the operations tying them together (twin per identity,
-//!   deploy with cancel-on-failure, status, delete).
+//!   deploy with cancel-on-failure, status, delete), each signed by the
+//!   user's own twin key;
+//! - [`adapter`]: the [`Grid`](crate::grid::Grid) trait over the backend,
+//!   with a [`KeyRing`](adapter::KeyRing) that finds identities' keys.
 //!
 //! STATUS: every layer is a real client, tested against local fakes of its
-//! service. The [`Grid`](crate::grid::Grid) trait is not implemented yet: its
-//! methods carry no signing key, and on the real grid every action is signed
-//! by the user's own twin key. Until that interface changes and the service
-//! passes keys, `jukebox check` refuses `grid.kind = "tfgrid"`.
+//! service, and the `Grid` trait is implemented. Not wired: nothing yet
+//! implements `KeyRing` over the store's identities, nobody funds an
+//! identity's TFChain account, and money still comes from the sandbox
+//! wallet; until then `jukebox check` refuses `grid.kind = "tfgrid"`.
 
+pub mod adapter;
 pub mod backend;
 pub mod cache;
 pub mod chain;

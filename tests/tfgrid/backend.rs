@@ -7,14 +7,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
+use jukebox::grid::tfgrid::adapter::{KeyRing, TfGrid};
 use jukebox::grid::tfgrid::backend::{DeployTiming, TfGridBackend, TwinSettings};
 use jukebox::grid::tfgrid::chain::TfChain;
 use jukebox::grid::tfgrid::discovery::{Discovery, DiscoverySettings};
 use jukebox::grid::tfgrid::proxy::{GridProxy, ProxySettings};
 use jukebox::grid::tfgrid::rmb::RmbSettings;
 use jukebox::grid::{
-    Capacity, ContractId, ContractState, GridError, GridNodeId, NodeStatus, Placement,
-    WorkloadState,
+    Capacity, ContractId, ContractState, Grid, GridError, GridNodeId, NodeStatus, Placement,
+    TwinId, WorkloadState,
 };
 use jukebox::reservation::{Deployment, WorkloadSpec, build_deployment, sign};
 
@@ -24,7 +25,7 @@ use crate::fake_tfchain::{ContractState as ChainState, FakeTfchain};
 
 const TFT: u128 = 10_000_000;
 
-struct Grid {
+struct Fakes {
     proxy: FakeGridProxy,
     relay: FakeRelay,
     chain: FakeTfchain,
@@ -35,7 +36,7 @@ struct Grid {
 
 /// Three grid nodes (ids 1-3, twins 1001-1003), node `n` behaving as
 /// `behaviours[n - 1]`, and a funded user with a twin.
-async fn grid(behaviours: [Behaviour; 3], call_timeout: Duration) -> Grid {
+async fn grid(behaviours: [Behaviour; 3], call_timeout: Duration) -> Fakes {
     let proxy =
         FakeGridProxy::start((1..=3).map(|id| FakeNode::new(id, 1, "Belgium")).collect()).await;
     let relay = FakeRelay::start().await;
@@ -51,6 +52,27 @@ async fn grid(behaviours: [Behaviour; 3], call_timeout: Duration) -> Grid {
     let user = SigningKey::from_bytes(&[1; 32]);
     chain.fund(user.verifying_key().to_bytes(), 50 * TFT);
 
+    let backend = build_backend(&proxy, &relay, &chain, call_timeout).await;
+    let twin = backend.ensure_twin(&user).await.unwrap().0;
+    // The relay learns twins from the chain.
+    relay.register_twin(twin, user.verifying_key());
+    Fakes {
+        proxy,
+        relay,
+        chain,
+        backend,
+        user,
+        twin,
+    }
+}
+
+/// The real backend pointed at the three fakes.
+async fn build_backend(
+    proxy: &FakeGridProxy,
+    relay: &FakeRelay,
+    chain: &FakeTfchain,
+    call_timeout: Duration,
+) -> TfGridBackend {
     let proxy_client = GridProxy::new(ProxySettings {
         url: proxy.url.clone(),
         timeout: Duration::from_secs(5),
@@ -61,7 +83,7 @@ async fn grid(behaviours: [Behaviour; 3], call_timeout: Duration) -> Grid {
     let tfchain = TfChain::connect(&chain.url, Duration::from_secs(10))
         .await
         .unwrap();
-    let backend = TfGridBackend::new(
+    TfGridBackend::new(
         discovery,
         tfchain,
         RmbSettings {
@@ -79,18 +101,7 @@ async fn grid(behaviours: [Behaviour; 3], call_timeout: Duration) -> Grid {
             poll_interval: Duration::from_millis(10),
             deploy_timeout: Duration::from_secs(10),
         },
-    );
-    let twin = backend.ensure_twin(&user).await.unwrap().0;
-    // The relay learns twins from the chain.
-    relay.register_twin(twin, user.verifying_key());
-    Grid {
-        proxy,
-        relay,
-        chain,
-        backend,
-        user,
-        twin,
-    }
+    )
 }
 
 fn healthy() -> Behaviour {
@@ -106,7 +117,7 @@ fn need() -> Capacity {
     }
 }
 
-fn deployment(g: &Grid, seed: u8, key: &SigningKey) -> Deployment {
+fn deployment(g: &Fakes, seed: u8, key: &SigningKey) -> Deployment {
     let spec = WorkloadSpec {
         name: "dash1".into(),
         flist: "https://hub.grid.tf/tf-official-apps/base:latest.flist".into(),
@@ -123,29 +134,7 @@ fn deployment(g: &Grid, seed: u8, key: &SigningKey) -> Deployment {
     d
 }
 
-/// The grid proxy indexes the chain: copy its contracts over.
-fn index_contracts(g: &Grid) {
-    let contracts: Vec<(u64, u32, u32, &'static str)> = g
-        .chain
-        .world()
-        .contracts
-        .iter()
-        .map(|(id, c)| {
-            let state = match c.state {
-                ChainState::Created => "Created",
-                ChainState::GracePeriod(_) => "GracePeriod",
-                ChainState::Deleted => "Deleted",
-            };
-            (*id, c.twin, c.node, state)
-        })
-        .collect();
-    g.proxy.state().contracts.clear();
-    for (id, twin, node, state) in contracts {
-        g.proxy.add_contract(id, twin, node, state);
-    }
-}
-
-fn live_contracts(g: &Grid) -> Vec<u64> {
+fn live_contracts(g: &Fakes) -> Vec<u64> {
     let world = g.chain.world();
     world
         .contracts
@@ -186,7 +175,6 @@ async fn deploy_status_delete_and_redeploy_through_the_real_backend() {
         assert_eq!(c.data, first.metadata.as_bytes());
     }
 
-    index_contracts(&g);
     let info = g.backend.contract(&g.user, ContractId(1)).await.unwrap();
     assert_eq!(info.state, ContractState::Created);
     assert_eq!(info.workload, WorkloadState::Ok);
@@ -212,7 +200,6 @@ async fn deploy_status_delete_and_redeploy_through_the_real_backend() {
     g.backend.cancel(&g.user, ContractId(2)).await.unwrap();
     g.backend.cancel(&g.user, ContractId(2)).await.unwrap();
     assert!(live_contracts(&g).is_empty());
-    index_contracts(&g);
     let gone = g.backend.contract(&g.user, ContractId(2)).await.unwrap();
     assert_eq!(
         (gone.state, gone.workload),
@@ -308,4 +295,132 @@ async fn a_deployment_not_signed_by_the_twin_is_refused_before_any_contract() {
         .unwrap_err();
     assert_eq!(err, GridError::UnknownTwin(1004));
     assert!(g.chain.world().contracts.is_empty());
+}
+
+#[tokio::test]
+async fn the_backend_is_built_from_the_grid_config() {
+    let proxy = FakeGridProxy::start(vec![FakeNode::new(1, 1, "Belgium")]).await;
+    let relay = FakeRelay::start().await;
+    let chain = FakeTfchain::start().await;
+    let user = SigningKey::from_bytes(&[2; 32]);
+    chain.fund(user.verifying_key().to_bytes(), TFT);
+    let config = jukebox::config::TfgridConfig {
+        proxy_url: proxy.url.clone(),
+        tfchain_url: chain.url.clone(),
+        relay_url: relay.url.clone(),
+        terms_hash: "f4fa1c1b".into(),
+        ..Default::default()
+    };
+    config.validate("dev").unwrap();
+    let backend = TfGridBackend::from_config("dev", &config, "jukebox", None)
+        .await
+        .unwrap();
+    let twin = backend.ensure_twin(&user).await.unwrap().0;
+    {
+        let world = chain.world();
+        // The twin names the relay's host, where nodes reach it.
+        let relay_host = relay
+            .url
+            .trim_start_matches("ws://")
+            .split(':')
+            .next()
+            .unwrap();
+        assert_eq!(world.twins[&twin].1, relay_host);
+    }
+    let found = backend
+        .candidates(&need(), &Placement::Random, &[], 5)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+}
+
+/// Keys by public key and twin, as the service's identities would give them.
+struct Keys {
+    key: SigningKey,
+    twin: u32,
+}
+
+#[async_trait::async_trait]
+impl KeyRing for Keys {
+    async fn by_public_key(&self, public_key: &[u8; 32]) -> Option<SigningKey> {
+        (self.key.verifying_key().to_bytes() == *public_key).then(|| self.key.clone())
+    }
+
+    async fn by_twin(&self, twin: TwinId) -> Option<SigningKey> {
+        (twin.0 == self.twin).then(|| self.key.clone())
+    }
+}
+
+#[tokio::test]
+async fn the_grid_trait_drives_the_real_backend() {
+    let g = grid([healthy(), healthy(), healthy()], Duration::from_secs(5)).await;
+    let backend = build_backend(&g.proxy, &g.relay, &g.chain, Duration::from_secs(5)).await;
+    let keys = Arc::new(Keys {
+        key: g.user.clone(),
+        twin: g.twin,
+    });
+    let grid: Arc<dyn Grid> = Arc::new(TfGrid::new(backend, keys));
+    assert_eq!(grid.kind(), "tfgrid");
+    let public = g.user.verifying_key().to_bytes();
+    assert_eq!(grid.ensure_twin(&public).await.unwrap(), TwinId(g.twin));
+    assert!(matches!(
+        grid.ensure_twin(&[7; 32]).await,
+        Err(GridError::Rejected(_))
+    ));
+
+    let menu = grid.locations(&need()).await.unwrap();
+    assert_eq!(menu.countries[0].nodes, 3);
+    let node = grid
+        .candidates(&need(), &Placement::Country("Belgium".into()), &[], 1)
+        .await
+        .unwrap()[0]
+        .id;
+    let placed = grid
+        .deploy(node, &need(), &deployment(&g, 5, &g.user))
+        .await
+        .unwrap();
+    let answers = grid
+        .contracts(&[placed.contract, ContractId(99)])
+        .await
+        .unwrap();
+    let info = answers[0].as_ref().unwrap();
+    assert_eq!(
+        (info.state, &info.workload),
+        (ContractState::Created, &WorkloadState::Ok)
+    );
+    assert_eq!(answers[1], Err(GridError::UnknownContract(ContractId(99))));
+    grid.set_paused(placed.contract, true).await.unwrap();
+    grid.cancel(placed.contract).await.unwrap();
+    assert!(live_contracts(&g).is_empty());
+    assert_eq!(
+        grid.contract(placed.contract).await.unwrap().state,
+        ContractState::Deleted
+    );
+}
+
+#[tokio::test]
+async fn a_new_identity_is_funded_by_the_operator_before_its_twin() {
+    let g = grid([healthy(), healthy(), healthy()], Duration::from_secs(5)).await;
+    let operator = SigningKey::from_bytes(&[42; 32]);
+    g.chain.fund(operator.verifying_key().to_bytes(), 100 * TFT);
+    let backend = build_backend(&g.proxy, &g.relay, &g.chain, Duration::from_secs(5))
+        .await
+        .with_funding(operator.clone(), 2 * TFT);
+    let newcomer = SigningKey::from_bytes(&[3; 32]);
+    let twin = backend.ensure_twin(&newcomer).await.unwrap();
+    assert_eq!(twin.0, 1005);
+    let fee = crate::fake_tfchain::FEE;
+    let world = g.chain.world();
+    assert_eq!(
+        world.balances[&newcomer.verifying_key().to_bytes()],
+        2 * TFT - 2 * fee
+    );
+    assert_eq!(
+        world.applied[world.applied.len() - 3..],
+        [
+            "Balances.transfer_keep_alive",
+            "TfgridModule.user_accept_tc",
+            "TfgridModule.create_twin"
+        ]
+    );
 }

@@ -7,6 +7,8 @@ use std::time::Duration;
 use ed25519_dalek::SigningKey;
 use jukebox::grid::tfgrid::chain::{ChainContractState, ChainError, Ed25519Signer, TfChain, calls};
 
+use jukebox::pricing::PriceList;
+
 use crate::fake_tfchain::{ContractState, FEE, FakeTfchain};
 
 const RELAY: &str = "relay.dev.grid.tf";
@@ -217,4 +219,67 @@ async fn an_unfinalized_write_times_out_and_its_outcome_is_read_back() {
     fake.world().hold_finalization = false;
     fake.seal();
     assert_eq!(chain.contract_for(11, HASH).await.unwrap(), Some(1));
+}
+
+#[tokio::test]
+async fn an_account_is_topped_up_once_from_the_funder() {
+    let fake = FakeTfchain::start().await;
+    let funder = signer(9);
+    let alice = signer(1);
+    fake.fund(funder.account(), 100 * TFT);
+    fake.fund(alice.account(), TFT / 2);
+    let chain = connect(&fake).await;
+    assert!(chain.existential_deposit().await.unwrap() > 0);
+    let moved = chain
+        .fund_up_to(&funder, alice.account(), 2 * TFT)
+        .await
+        .unwrap();
+    assert_eq!(moved, 2 * TFT - TFT / 2);
+    // Again (after a crash): the balance is there, nothing moves.
+    assert_eq!(
+        chain
+            .fund_up_to(&funder, alice.account(), 2 * TFT)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(chain.free_balance(alice.account()).await.unwrap(), 2 * TFT);
+    assert_eq!(
+        chain.free_balance(funder.account()).await.unwrap(),
+        100 * TFT - (2 * TFT - TFT / 2) - FEE
+    );
+    // A funder without the money is refused by name.
+    let poor = signer(8);
+    fake.fund(poor.account(), TFT);
+    let err = chain
+        .fund_up_to(&poor, signer(7).account(), 5 * TFT)
+        .await
+        .unwrap_err();
+    assert_eq!(err.dispatch_error(), Some("InsufficientBalance"));
+}
+
+#[tokio::test]
+async fn prices_come_from_the_chains_pricing_policy() {
+    let fake = FakeTfchain::start().await;
+    let chain = connect(&fake).await;
+    let prices = chain.price_list(1).await.unwrap();
+    assert_eq!(
+        prices,
+        PriceList::new(100_000, 50_000, 40_000, "0.050").unwrap()
+    );
+    {
+        let mut world = fake.world();
+        world.pricing = (120_000, 60_000, 50_000);
+        world.tft_price_milli_usd = 1234;
+    }
+    fake.seal();
+    let prices = chain.price_list(1).await.unwrap();
+    assert_eq!(
+        prices,
+        PriceList::new(120_000, 60_000, 50_000, "1.234").unwrap()
+    );
+    assert!(matches!(
+        chain.price_list(7).await,
+        Err(ChainError::Decode(_))
+    ));
 }

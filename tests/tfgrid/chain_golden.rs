@@ -82,6 +82,14 @@ fn call_data_follows_the_runtime_call_indices() {
     }
     let accept = calls::user_accept_tc("https://tc.example/terms.md", "abc");
     assert_eq!(tx.call_data(&accept).unwrap(), tc);
+
+    // Balances is pallet 20, transfer_keep_alive call 3: MultiAddress::Id,
+    // then the amount as a compact integer.
+    let mut transfer = vec![20, 3, 0];
+    transfer.extend_from_slice(&[5; 32]);
+    transfer.extend_from_slice(&[0x02, 0xb4, 0xc4, 0x04]); // compact 20,000,000 (2 TFT)
+    let pay = calls::transfer_keep_alive([5; 32], 20_000_000);
+    assert_eq!(tx.call_data(&pay).unwrap(), transfer);
 }
 
 #[test]

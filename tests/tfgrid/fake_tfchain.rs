@@ -54,7 +54,6 @@ struct Block {
     storage: HashMap<Vec<u8>, Vec<u8>>,
 }
 
-#[derive(Default)]
 pub struct World {
     pub balances: HashMap<[u8; 32], u128>,
     pub nonces: HashMap<[u8; 32], u32>,
@@ -64,12 +63,35 @@ pub struct World {
     pub contracts: BTreeMap<u64, FakeContract>,
     /// Nodes on which contract creation fails, with the pallet error name.
     pub refusing_nodes: HashMap<u32, String>,
+    /// Pricing policy 1: CU, SU, IPv4 per hour (10^-7 USD).
+    pub pricing: (u64, u64, u64),
+    /// `TFTPriceModule.AverageTftPrice`.
+    pub tft_price_milli_usd: u32,
     /// While set, new blocks are included but not finalized.
     pub hold_finalization: bool,
     /// Every call applied, as "pallet.call" (failed ones too).
     pub applied: Vec<String>,
     /// Methods the client asked for that the fake does not serve.
     pub unknown_methods: Vec<String>,
+}
+
+impl Default for World {
+    fn default() -> World {
+        World {
+            balances: HashMap::new(),
+            nonces: HashMap::new(),
+            accepted_terms: HashSet::new(),
+            twins: BTreeMap::new(),
+            contracts: BTreeMap::new(),
+            refusing_nodes: HashMap::new(),
+            // The dev genesis policy and a 5-cent TFT.
+            pricing: (100_000, 50_000, 40_000),
+            tft_price_milli_usd: 50,
+            hold_finalization: false,
+            applied: Vec::new(),
+            unknown_methods: Vec::new(),
+        }
+    }
 }
 
 pub struct Chain {
@@ -239,6 +261,33 @@ impl Chain {
                 );
             }
         }
+        let policy_ty = self.entry_value_ty("TfgridModule", "PricingPolicies");
+        let mut policy = scale::default_of(types, policy_ty);
+        scale::set(&mut policy, &["id"], Value::u128(1));
+        for (name, value) in [
+            ("cu", w.pricing.0),
+            ("su", w.pricing.1),
+            ("ipu", w.pricing.2),
+        ] {
+            scale::set(
+                &mut policy,
+                &[name, "value"],
+                Value::u128(u128::from(value)),
+            );
+        }
+        out.insert(
+            key("TfgridModule", "PricingPolicies", &[&1u32.to_le_bytes()]),
+            scale::encode(types, policy_ty, &policy),
+        );
+        let price_ty = self.entry_value_ty("TFTPriceModule", "AverageTftPrice");
+        out.insert(
+            key("TFTPriceModule", "AverageTftPrice", &[]),
+            scale::encode(
+                types,
+                price_ty,
+                &Value::u128(u128::from(w.tft_price_milli_usd)),
+            ),
+        );
         let events_ty = self.entry_value_ty("System", "Events");
         out.insert(
             key("System", "Events", &[]),

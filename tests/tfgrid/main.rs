@@ -1,6 +1,8 @@
 //! The real ThreeFold Grid v3 backend's clients against local fakes of the
-//! grid's services, all on loopback: the grid proxy (`fake_gridproxy`) and
-//! the RMB relay with Zero-OS nodes behind it (`fake_relay`).
+//! grid's services, all on loopback: the grid proxy (`fake_gridproxy`), the
+//! RMB relay with Zero-OS nodes behind it (`fake_relay`) and a TFChain node
+//! (`fake_tfchain`); golden extrinsic bytes (`chain_golden`); and the whole
+//! backend against all three (`backend`).
 
 mod backend;
 mod chain;

@@ -12,8 +12,8 @@
 //! nothing. Nodes whose farm opted them out of v3 billing are remembered
 //! and never offered again.
 //!
-//! STATUS: not yet behind the [`Grid`](crate::grid::Grid) trait, whose
-//! methods carry no signing key; see the README.
+//! The [`Grid`](crate::grid::Grid) trait is implemented over this in
+//! `adapter.rs`, which finds the keys.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -21,15 +21,16 @@ use std::time::Duration;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 
-use super::chain::{ChainContractState, ChainError, Ed25519Signer, TfChain};
+use super::chain::{ChainError, Ed25519Signer, TfChain};
 use super::discovery::{self, Discovery};
 use super::rmb::zos::{Progress, ZosNode};
 use super::rmb::{Remote, RmbError, RmbPeer, RmbSettings};
 use crate::grid::{
-    Capacity, ContractId, ContractInfo, ContractState, GridError, GridNode, GridNodeId, Locations,
-    NodeStatus, Placed, Placement, TwinId, WorkloadState,
+    Capacity, ContractId, GridError, GridNode, GridNodeId, Locations, Placed, Placement, TwinId,
 };
 use crate::reservation::{Deployment, deployment_hash_hex, verify};
+
+mod status;
 
 /// How a deployment is watched until it is up.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,6 +58,8 @@ pub struct TfGridBackend {
     timing: DeployTiming,
     /// Nodes that refused contracts with `OnlyTwinAdminCanDeployOnThisNode`.
     opted_out: Mutex<HashSet<GridNodeId>>,
+    /// The operator's account that funds new twins, and with how much.
+    funding: Option<(Ed25519Signer, u128)>,
 }
 
 impl TfGridBackend {
@@ -74,13 +77,70 @@ impl TfGridBackend {
             twins,
             timing,
             opted_out: Mutex::new(HashSet::new()),
+            funding: None,
         }
     }
 
+    /// Before a twin is created, its account is topped up to `units` from
+    /// `funder` (the operator's funded account): enough for the existential
+    /// deposit and the fees of accepting the terms and creating the twin.
+    pub fn with_funding(mut self, funder: SigningKey, units: u128) -> TfGridBackend {
+        self.funding = (units > 0).then(|| (Ed25519Signer::new(funder), units));
+        self
+    }
+
+    /// Builds the backend from `[grid]`: the grid proxy client, discovery,
+    /// and a TFChain connection (the only step that touches the network).
+    /// `funder` is the operator's funded account key (never in the config
+    /// file); without it, identities' accounts must be funded by hand.
+    pub async fn from_config(
+        network: &str,
+        config: &crate::config::TfgridConfig,
+        session: &str,
+        funder: Option<SigningKey>,
+    ) -> Result<TfGridBackend, GridError> {
+        let endpoints = config.endpoints(network).map_err(GridError::Unavailable)?;
+        let proxy = super::proxy::GridProxy::new(config.proxy_settings(&endpoints))?;
+        let discovery = Discovery::new(std::sync::Arc::new(proxy), config.discovery_settings());
+        let chain = TfChain::connect(&endpoints.tfchain, config.finality_timeout())
+            .await
+            .map_err(chain_error)?;
+        let funding = config
+            .twin_funding()
+            .map_err(|e| GridError::Unavailable(format!("grid.tfgrid.{e}")))?;
+        let backend = TfGridBackend::new(
+            discovery,
+            chain,
+            config.rmb_settings(&endpoints, session),
+            config.twin_settings(&endpoints),
+            config.deploy_timing(),
+        );
+        Ok(match funder {
+            Some(funder) => backend.with_funding(funder, funding),
+            None => backend,
+        })
+    }
+
     /// The identity's twin, created (terms first) when its account has none.
-    /// The account must hold enough TFT for the two extrinsics' fees.
+    /// The account must hold enough TFT for the two extrinsics' fees: with
+    /// funding set, it is topped up first (at most once: the balance is
+    /// read before any transfer).
     pub async fn ensure_twin(&self, key: &SigningKey) -> Result<TwinId, GridError> {
         let signer = Ed25519Signer::new(key.clone());
+        if let Some(id) = self
+            .chain
+            .twin_id_of(signer.account())
+            .await
+            .map_err(chain_error)?
+        {
+            return Ok(TwinId(id));
+        }
+        if let Some((funder, units)) = &self.funding {
+            self.chain
+                .fund_up_to(funder, signer.account(), *units)
+                .await
+                .map_err(chain_error)?;
+        }
         let terms = (
             self.twins.terms_link.as_str(),
             self.twins.terms_hash.as_str(),
@@ -191,90 +251,6 @@ impl TfGridBackend {
                 self.cancel_on_chain(&signer, contract).await?;
                 Err(failure)
             }
-        }
-    }
-
-    /// Cancels the contract (the billing stops) after asking its node to
-    /// delete the workloads. Cancelling a cancelled contract succeeds.
-    pub async fn cancel(&self, key: &SigningKey, contract: ContractId) -> Result<(), GridError> {
-        let signer = Ed25519Signer::new(key.clone());
-        if let Ok(reading) = self.discovery.contract(contract).await
-            && let Ok(found) = self.discovery.node(reading.node).await
-            && let Ok(remote) = self.twin_key(found.twin_id).await
-            && let Ok(peer) = self.connect(key, reading.twin_id).await
-        {
-            // The node frees its resources sooner this way; if it cannot be
-            // reached, the cancelled contract makes it clean up later.
-            let _ = ZosNode {
-                peer: &peer,
-                node: remote,
-            }
-            .delete(contract.0)
-            .await;
-        }
-        self.cancel_on_chain(&signer, contract.0).await
-    }
-
-    /// The contract's state from the chain, its node's status from the
-    /// proxy, and the workloads' state from the node itself.
-    pub async fn contract(
-        &self,
-        key: &SigningKey,
-        contract: ContractId,
-    ) -> Result<ContractInfo, GridError> {
-        let state = self
-            .chain
-            .contract_state(contract.0)
-            .await
-            .map_err(chain_error)?
-            .ok_or(GridError::UnknownContract(contract))?;
-        let reading = self.discovery.contract(contract).await?;
-        let state = match state {
-            ChainContractState::Created => ContractState::Created,
-            ChainContractState::GracePeriod(_) => ContractState::GracePeriod,
-            ChainContractState::Deleted => ContractState::Deleted,
-        };
-        let workload = match state {
-            ContractState::Deleted => WorkloadState::Deleted,
-            ContractState::GracePeriod => WorkloadState::Paused,
-            ContractState::Created if reading.node_status != NodeStatus::Up => {
-                WorkloadState::Error("the grid node is not up".into())
-            }
-            ContractState::Created => self.workload_state(key, &reading).await,
-        };
-        Ok(ContractInfo {
-            contract,
-            node: reading.node,
-            state,
-            workload,
-            node_status: reading.node_status,
-        })
-    }
-
-    async fn workload_state(
-        &self,
-        key: &SigningKey,
-        reading: &discovery::ContractReading,
-    ) -> WorkloadState {
-        let asked = async {
-            let found = self.discovery.node(reading.node).await?;
-            let remote = self.twin_key(found.twin_id).await?;
-            let peer = self.connect(key, reading.twin_id).await?;
-            let zos = ZosNode {
-                peer: &peer,
-                node: remote,
-            };
-            zos.get(reading.contract.0).await.map_err(rmb_error)
-        };
-        match asked.await {
-            Ok(d) => match d.progress() {
-                Progress::Ready => WorkloadState::Ok,
-                Progress::Pending => WorkloadState::Init,
-                Progress::Failed { workload, message } => {
-                    WorkloadState::Error(format!("{workload}: {message}"))
-                }
-            },
-            Err(e) => WorkloadState::Error(format!("the grid node did not answer: {e}")),
         }
     }
 

@@ -14,6 +14,7 @@ use subxt::dynamic::{At as _, Value};
 use subxt::{OnlineClient, SubstrateConfig};
 
 pub mod calls;
+mod reads;
 mod signer;
 
 pub use signer::Ed25519Signer;
@@ -61,6 +62,16 @@ pub enum ChainContractState {
     Deleted,
 }
 
+/// A contract as stored on chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChainContract {
+    pub id: u64,
+    pub twin_id: u32,
+    /// The grid node of a node contract (0 for other kinds).
+    pub node_id: u32,
+    pub state: ChainContractState,
+}
+
 /// A twin as stored on chain.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainTwin {
@@ -95,133 +106,13 @@ impl TfChain {
         })
     }
 
-    async fn at(&self) -> Result<subxt::OnlineClientAtBlock<SubstrateConfig>, ChainError> {
+    pub(super) async fn at(
+        &self,
+    ) -> Result<subxt::OnlineClientAtBlock<SubstrateConfig>, ChainError> {
         self.api
             .at_current_block()
             .await
             .map_err(|e| ChainError::Rpc(e.to_string()))
-    }
-
-    /// Reads one storage entry as a dynamic value; `None` when absent.
-    async fn read(
-        &self,
-        pallet: &str,
-        entry: &str,
-        keys: Vec<Value>,
-    ) -> Result<Option<Value>, ChainError> {
-        let at = self.at().await?;
-        let address = subxt::dynamic::storage::<Vec<Value>, Value>(pallet, entry);
-        let found = at
-            .storage()
-            .try_fetch(address, keys)
-            .await
-            .map_err(|e| ChainError::Rpc(e.to_string()))?;
-        found
-            .map(|v| v.decode().map_err(|e| ChainError::Decode(e.to_string())))
-            .transpose()
-    }
-
-    /// The account's free balance, in units (1 TFT = 10^7).
-    pub async fn free_balance(&self, account: [u8; 32]) -> Result<u128, ChainError> {
-        let info = self
-            .read("System", "Account", vec![Value::from_bytes(account)])
-            .await?;
-        Ok(info
-            .as_ref()
-            .and_then(|v| v.at("data")?.at("free")?.as_u128())
-            .unwrap_or(0))
-    }
-
-    /// The twin registered for `account`, if any.
-    pub async fn twin_id_of(&self, account: [u8; 32]) -> Result<Option<u32>, ChainError> {
-        let id = self
-            .read(
-                "TfgridModule",
-                "TwinIdByAccountID",
-                vec![Value::from_bytes(account)],
-            )
-            .await?;
-        Ok(id
-            .and_then(|v| v.as_u128())
-            .and_then(|n| u32::try_from(n).ok())
-            .filter(|n| *n != 0))
-    }
-
-    pub async fn twin(&self, id: u32) -> Result<Option<ChainTwin>, ChainError> {
-        let Some(twin) = self
-            .read("TfgridModule", "Twins", vec![Value::u128(u128::from(id))])
-            .await?
-        else {
-            return Ok(None);
-        };
-        let account = twin
-            .at("account_id")
-            .and_then(bytes_of)
-            .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            .ok_or_else(|| ChainError::Decode(format!("twin {id} has no account")))?;
-        let relay = twin
-            .at("relay")
-            .and_then(|r| r.at(0))
-            .and_then(bytes_of)
-            .map(|b| String::from_utf8_lossy(&b).into_owned());
-        Ok(Some(ChainTwin { id, account, relay }))
-    }
-
-    /// A contract's state; `None` when the chain has no such contract.
-    pub async fn contract_state(
-        &self,
-        contract_id: u64,
-    ) -> Result<Option<ChainContractState>, ChainError> {
-        let Some(contract) = self
-            .read(
-                "SmartContractModule",
-                "Contracts",
-                vec![Value::u128(u128::from(contract_id))],
-            )
-            .await?
-        else {
-            return Ok(None);
-        };
-        let state = contract
-            .at("state")
-            .ok_or_else(|| ChainError::Decode("contract without state".into()))?;
-        let name = variant_name(state)
-            .ok_or_else(|| ChainError::Decode("contract state is not a variant".into()))?;
-        Ok(Some(match name {
-            "Created" => ChainContractState::Created,
-            "GracePeriod" => ChainContractState::GracePeriod(
-                state.at(0).and_then(|b| b.as_u128()).unwrap_or(0) as u64,
-            ),
-            "Deleted" => ChainContractState::Deleted,
-            other => {
-                return Err(ChainError::Decode(format!(
-                    "unknown contract state {other}"
-                )));
-            }
-        }))
-    }
-
-    /// The contract already made for this deployment on this node, if any:
-    /// how a create interrupted by a crash is found again.
-    pub async fn contract_for(
-        &self,
-        node_id: u32,
-        deployment_hash: [u8; 32],
-    ) -> Result<Option<u64>, ChainError> {
-        let id = self
-            .read(
-                "SmartContractModule",
-                "ContractIDByNodeIDAndHash",
-                vec![
-                    Value::u128(u128::from(node_id)),
-                    Value::from_bytes(deployment_hash),
-                ],
-            )
-            .await?;
-        Ok(id
-            .and_then(|v| v.as_u128())
-            .and_then(|n| u64::try_from(n).ok())
-            .filter(|n| *n != 0))
     }
 
     /// Submits `call` signed by `signer`, waits for finalization and returns
@@ -301,6 +192,24 @@ impl TfChain {
         }
     }
 
+    /// Tops `account` up to `units` from `funder`, when it holds less.
+    /// Repeating it after a crash moves nothing more: the balance is read
+    /// first. Returns what was moved.
+    pub async fn fund_up_to(
+        &self,
+        funder: &Ed25519Signer,
+        account: [u8; 32],
+        units: u128,
+    ) -> Result<u128, ChainError> {
+        let held = self.free_balance(account).await?;
+        let missing = units.saturating_sub(held);
+        if missing > 0 {
+            self.submit(&calls::transfer_keep_alive(account, missing), funder)
+                .await?;
+        }
+        Ok(missing)
+    }
+
     /// Accepts the terms and creates the twin, unless the account already
     /// has one; returns its id. Safe to repeat after a crash.
     pub async fn ensure_twin(
@@ -336,30 +245,6 @@ fn finalization_error(e: subxt::error::TransactionFinalizedSuccessError) -> Chai
             TransactionEventsError::ExtrinsicFailed(other),
         ) => ChainError::Dispatch(other.to_string()),
         other => ChainError::NotIncluded(other.to_string()),
-    }
-}
-
-/// A byte string held as a sequence of u8 values (or wrapped in a newtype).
-fn bytes_of(v: &Value) -> Option<Vec<u8>> {
-    use subxt::ext::scale_value::{Composite, ValueDef};
-    match &v.value {
-        ValueDef::Composite(Composite::Unnamed(items))
-            if items.len() == 1 && items[0].as_u128().is_none() =>
-        {
-            bytes_of(&items[0])
-        }
-        ValueDef::Composite(c) => c
-            .values()
-            .map(|b| b.as_u128().and_then(|n| u8::try_from(n).ok()))
-            .collect(),
-        _ => None,
-    }
-}
-
-fn variant_name(v: &Value) -> Option<&str> {
-    match &v.value {
-        subxt::ext::scale_value::ValueDef::Variant(variant) => Some(variant.name.as_str()),
-        _ => None,
     }
 }
 

@@ -420,6 +420,24 @@ fn apply(c: &mut Chain, account: [u8; 32], call: &[u8]) -> Result<Vec<Value>, Fa
                 vec![value],
             )])
         }
+        (Some(20), Some(3)) => {
+            c.world.applied.push("Balances.transfer_keep_alive".into());
+            if take(&mut args, 1).map_err(|_| malformed())? != [0x00] {
+                return Err(malformed());
+            }
+            let to: [u8; 32] = take(&mut args, 32)
+                .map_err(|_| malformed())?
+                .try_into()
+                .unwrap();
+            let units = compact(&mut args).map_err(|_| malformed())?;
+            let held = c.world.balances.get(&account).copied().unwrap_or(0);
+            if held < units {
+                return Err(("Balances", "InsufficientBalance".to_string()));
+            }
+            c.world.balances.insert(account, held - units);
+            *c.world.balances.entry(to).or_default() += units;
+            Ok(vec![])
+        }
         (Some(26), Some(2)) => {
             c.world
                 .applied

@@ -70,3 +70,16 @@ pub fn create_twin(relay: &str) -> Call {
         ],
     )
 }
+
+/// `Balances.transfer_keep_alive`: moves `units` to `to`, refusing to empty
+/// the sender below the existential deposit.
+pub fn transfer_keep_alive(to: [u8; 32], units: u128) -> Call {
+    call(
+        "Balances",
+        "transfer_keep_alive",
+        vec![
+            Value::unnamed_variant("Id", [Value::from_bytes(to)]),
+            Value::u128(units),
+        ],
+    )
+}

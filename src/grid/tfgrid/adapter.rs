@@ -1,0 +1,137 @@
+//! The [`Grid`] trait over the real backend.
+//!
+//! Every action on the real grid is signed by the user's own twin key, while
+//! the trait's methods carry only public keys and ids. A [`KeyRing`], given
+//! by whoever builds the grid, finds the signing key of an identity by its
+//! public key or its twin; the grid never stores keys itself.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use ed25519_dalek::SigningKey;
+use futures_util::{StreamExt as _, stream};
+
+use super::backend::TfGridBackend;
+use crate::grid::{
+    Capacity, ContractId, ContractInfo, Grid, GridError, GridNode, GridNodeId, Locations, Placed,
+    Placement, TwinId,
+};
+use crate::reservation::Deployment;
+
+/// Contracts read at once when the monitor asks for many: each read is a
+/// chain query, a proxy query and an RMB round trip to the node.
+const CONCURRENT_READS: usize = 16;
+
+/// Finds identities' signing keys (unsealed only for the call).
+#[async_trait]
+pub trait KeyRing: Send + Sync {
+    /// The key of the identity whose public key this is.
+    async fn by_public_key(&self, public_key: &[u8; 32]) -> Option<SigningKey>;
+    /// The key of the identity that owns this twin.
+    async fn by_twin(&self, twin: TwinId) -> Option<SigningKey>;
+}
+
+/// The real ThreeFold Grid v3 as a [`Grid`].
+pub struct TfGrid {
+    backend: TfGridBackend,
+    keys: Arc<dyn KeyRing>,
+}
+
+impl TfGrid {
+    pub fn new(backend: TfGridBackend, keys: Arc<dyn KeyRing>) -> TfGrid {
+        TfGrid { backend, keys }
+    }
+
+    async fn key_of_twin(&self, twin: TwinId) -> Result<SigningKey, GridError> {
+        self.keys
+            .by_twin(twin)
+            .await
+            .ok_or(GridError::UnknownTwin(twin.0))
+    }
+
+    async fn key_of_contract(&self, contract: ContractId) -> Result<SigningKey, GridError> {
+        let owner = self.backend.owner_of(contract).await?;
+        self.key_of_twin(owner).await
+    }
+}
+
+#[async_trait]
+impl Grid for TfGrid {
+    fn kind(&self) -> &'static str {
+        "tfgrid"
+    }
+
+    async fn ensure_twin(&self, public_key: &[u8; 32]) -> Result<TwinId, GridError> {
+        let key = self
+            .keys
+            .by_public_key(public_key)
+            .await
+            .ok_or_else(|| GridError::Rejected("no identity holds this key".into()))?;
+        self.backend.ensure_twin(&key).await
+    }
+
+    async fn locations(&self, need: &Capacity) -> Result<Locations, GridError> {
+        self.backend.locations(need).await
+    }
+
+    async fn candidates(
+        &self,
+        need: &Capacity,
+        place: &Placement,
+        avoid: &[GridNodeId],
+        limit: usize,
+    ) -> Result<Vec<GridNode>, GridError> {
+        self.backend.candidates(need, place, avoid, limit).await
+    }
+
+    async fn deploy(
+        &self,
+        node: GridNodeId,
+        need: &Capacity,
+        deployment: &Deployment,
+    ) -> Result<Placed, GridError> {
+        let key = self.key_of_twin(TwinId(deployment.twin_id)).await?;
+        self.backend.deploy(&key, node, need, deployment).await
+    }
+
+    async fn cancel(&self, contract: ContractId) -> Result<(), GridError> {
+        let key = self.key_of_contract(contract).await?;
+        self.backend.cancel(&key, contract).await
+    }
+
+    async fn contract(&self, contract: ContractId) -> Result<ContractInfo, GridError> {
+        let key = self.key_of_contract(contract).await?;
+        self.backend.contract(&key, contract).await
+    }
+
+    /// Reads a few contracts at a time. Each asks the node itself for its
+    /// workloads over RMB: right for a status page, too slow for the
+    /// monitor's 100,000 contracts a minute (see the README).
+    async fn contracts(
+        &self,
+        ids: &[ContractId],
+    ) -> Result<Vec<Result<ContractInfo, GridError>>, GridError> {
+        let answers: Vec<Result<ContractInfo, GridError>> = stream::iter(ids.iter().copied())
+            .map(|id| self.contract(id))
+            .buffered(CONCURRENT_READS)
+            .collect()
+            .await;
+        // Every read failing to reach the grid means it could not be asked.
+        let unreachable = !answers.is_empty()
+            && answers
+                .iter()
+                .all(|a| matches!(a, Err(GridError::Unavailable(_))));
+        if unreachable && let Some(Err(e)) = answers.first() {
+            return Err(e.clone());
+        }
+        Ok(answers)
+    }
+
+    /// On the real grid the chain pauses a contract by itself when its
+    /// twin's balance runs out (grace period) and resumes it when the
+    /// account is topped up; there is nothing for Jukebox to do, and the
+    /// state shows in [`Grid::contract`].
+    async fn set_paused(&self, _contract: ContractId, _paused: bool) -> Result<(), GridError> {
+        Ok(())
+    }
+}
