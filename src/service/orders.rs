@@ -49,14 +49,6 @@ impl Service {
         let now = self.now();
         let mut orders = self.load_orders(user)?;
         let order_id = format!("o{seq}-{}", random_token(6));
-        let already_placed = orders
-            .orders
-            .iter()
-            .any(|o| o.id.starts_with(&format!("o{seq}-")));
-        if !already_placed && let Some(text) = self.maintenance() {
-            self.say(user, text).await;
-            return Ok(());
-        }
         if let Some(existing) = orders
             .orders
             .iter()
@@ -64,6 +56,10 @@ impl Service {
         {
             let existing = existing.clone();
             return self.continue_order(user, &existing).await;
+        }
+        if let Some(text) = self.maintenance() {
+            self.say(user, text).await;
+            return Ok(());
         }
         let Some((_, nt)) = self
             .engine()
