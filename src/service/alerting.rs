@@ -1,5 +1,5 @@
 //! Alerts and the commands around them: raising an alert into the durable
-//! queue (honouring mutes), `/mute`, `/autoheal`, and the operators' fault
+//! queue (honouring mutes) or to every operator, `/mute`, `/autoheal`, and the operators' fault
 //! injection on the embedded grid.
 
 use super::Service;
@@ -44,6 +44,29 @@ impl Service {
         };
         let queue = self.inner.alerts.clone();
         queue.enqueue(vec![alert])?;
+        Ok(())
+    }
+
+    /// Queues `text` as a notice to every operator (`admin.operators`),
+    /// each under `{operator}:{key}`; mutes do not apply to operators.
+    pub(super) fn alert_operators(&self, key: &str, text: String) -> anyhow::Result<()> {
+        let now = self.now();
+        let alerts: Vec<Alert> = self
+            .inner
+            .settings
+            .operators
+            .iter()
+            .map(|operator| Alert {
+                key: format!("{operator}:{key}"),
+                user: operator.clone(),
+                priority: Priority::Notice,
+                message: Message::text(text.clone()),
+                raised_at: now,
+            })
+            .collect();
+        if !alerts.is_empty() {
+            self.inner.alerts.enqueue(alerts)?;
+        }
         Ok(())
     }
 

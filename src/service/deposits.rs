@@ -7,8 +7,6 @@
 use std::collections::VecDeque;
 
 use super::{MemoIndex, Service};
-use crate::alerts::{Alert, Priority};
-use crate::dialogue::Message;
 use crate::ids::UserId;
 use crate::money::Tft;
 use crate::payments::unmatched::{self, UnmatchedPayment};
@@ -108,21 +106,7 @@ impl Service {
             payment.memo.as_deref().unwrap_or("none"),
             payment.id
         );
-        let alerts = self
-            .inner
-            .settings
-            .operators
-            .iter()
-            .map(|operator| Alert {
-                key: format!("unmatched:{}:{operator}", payment.id),
-                user: operator.clone(),
-                priority: Priority::Notice,
-                message: Message::text(text.clone()),
-                raised_at: self.now(),
-            })
-            .collect();
-        self.inner.alerts.enqueue(alerts)?;
-        Ok(())
+        self.alert_operators(&format!("unmatched:{}", payment.id), text)
     }
 
     /// Deploys the order `payment`'s memo pays if it still waits although
