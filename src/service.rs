@@ -421,10 +421,7 @@ impl Service {
     }
 
     fn save_profile(&self, profile: &Profile) -> anyhow::Result<()> {
-        Ok(self
-            .inner
-            .store
-            .write(&profile.id, user::PROFILE, profile)?)
+        self.save_doc(&profile.id, user::PROFILE, profile)
     }
 
     /// First contact creates the user's intermediate identity.
@@ -529,9 +526,7 @@ impl Service {
         sealed
             .state
             .map_secrets(|plain| serde_json::to_string(&master.seal_str(plain)))?;
-        Ok(blocking_io(|| {
-            self.inner.store.write(user, user::CONVERSATION, &sealed)
-        })?)
+        self.save_doc(user, user::CONVERSATION, &sealed)
     }
 
     /// Waits until every background deployment started so far has finished.
