@@ -119,8 +119,7 @@ impl Service {
 
     /// The sandbox pay button of a top-up: only the user's own requests.
     pub(super) async fn pay_top_up(&self, user: &UserId, memo: &str) -> anyhow::Result<()> {
-        let top_ups: TopUps = self.load_doc(user, TOP_UPS)?;
-        let Some(request) = top_ups.requests.iter().find(|r| r.memo == memo).cloned() else {
+        let Some(request) = self.top_up_request(user, memo)? else {
             self.say(
                 user,
                 "That top-up request does not exist (or is not yours). Send /topup for a new one.",
