@@ -31,9 +31,4 @@ impl Service {
             tracing::error!(kind, error = %format!("{e:#}"), "could not write the audit trail");
         }
     }
-
-    /// The audit trail (operators read it through `/user` and `/stats`).
-    pub fn audit_log(&self) -> &crate::audit::AuditLog {
-        &self.inner.audit
-    }
 }
