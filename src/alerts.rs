@@ -213,6 +213,12 @@ impl AlertQueue {
         lock(&self.inner.state).pending(limit)
     }
 
+    /// How many pending alerts have a key that `matches` accepts (counted
+    /// under the lock, without copying the alerts).
+    pub fn count_pending(&self, matches: impl FnMut(&str) -> bool) -> usize {
+        lock(&self.inner.state).count_pending(matches)
+    }
+
     pub fn stats(&self) -> AlertStats {
         let state = lock(&self.inner.state);
         AlertStats {

@@ -136,6 +136,10 @@ impl State {
         self.pending.values().take(limit).cloned().collect()
     }
 
+    pub fn count_pending(&self, mut matches: impl FnMut(&str) -> bool) -> usize {
+        self.pending.values().filter(|a| matches(&a.key)).count()
+    }
+
     pub fn remembered(&self) -> usize {
         self.memory.len()
     }

@@ -183,6 +183,28 @@ async fn duplicate_keys_are_not_queued_twice() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn count_pending_counts_matching_keys_until_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = open(dir.path());
+    let (a, b) = (user(1), user(2));
+    let batch = vec![
+        alert("tg:1:broadcast:7", a.clone(), Priority::Notice, 10),
+        alert("tg:2:broadcast:7", b.clone(), Priority::Notice, 10),
+        alert("tg:1:broadcast:8", a.clone(), Priority::Notice, 20),
+        alert("tg:2:down:n1", b.clone(), Priority::Outage, 30),
+    ];
+    assert_eq!(queue.enqueue(batch).unwrap(), 4);
+    assert_eq!(queue.count_pending(|k| k.ends_with(":broadcast:7")), 2);
+    assert_eq!(queue.count_pending(|k| k.ends_with(":broadcast:8")), 1);
+    assert_eq!(queue.count_pending(|_| true), queue.depth());
+    assert_eq!(queue.count_pending(|k| k.ends_with(":nothing")), 0);
+
+    let outbox = Recorder::default();
+    assert_eq!(queue.drain(&outbox, unlimited()).await.unwrap(), 4);
+    assert_eq!(queue.count_pending(|k| k.ends_with(":broadcast:7")), 0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn run_wakes_up_on_enqueue() {
     let dir = tempfile::tempdir().unwrap();
     let queue = open(dir.path());

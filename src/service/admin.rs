@@ -414,13 +414,7 @@ impl Service {
     async fn report_broadcast(&self, operator: &UserId, tag: &str, total: usize) {
         let key = tag.to_owned();
         loop {
-            let waiting = self
-                .inner
-                .alerts
-                .pending(usize::MAX)
-                .iter()
-                .filter(|a| a.key.ends_with(tag))
-                .count();
+            let waiting = self.inner.alerts.count_pending(|key| key.ends_with(tag));
             let sent = total.saturating_sub(waiting);
             let text = if waiting == 0 {
                 format!("Broadcast done: sent to {sent} user(s).")
