@@ -6,11 +6,11 @@
 
 use std::collections::VecDeque;
 
-use super::{MemoIndex, Service};
+use super::Service;
 use crate::ids::UserId;
 use crate::money::Tft;
+use crate::payments::IncomingPayment;
 use crate::payments::unmatched::{self, UnmatchedPayment};
-use crate::payments::{IncomingPayment, is_request_memo};
 use crate::user::OrderState;
 
 /// Most unmatched payments `/unmatched` lists.
@@ -43,14 +43,7 @@ impl Service {
     /// Credits `payment` to the user its memo names, or keeps it aside.
     async fn route_payment(&self, payment: &IncomingPayment) -> anyhow::Result<()> {
         let memo = payment.memo.as_deref();
-        let owner = match memo {
-            Some(memo) if is_request_memo(memo) => self
-                .inner
-                .store
-                .read_global::<MemoIndex>(&format!("memos/{memo}"))?
-                .map(|m| m.user),
-            _ => None,
-        };
+        let owner = self.memo_index(memo)?.map(|m| m.user);
         let Some(user) = owner else {
             let reason = match memo {
                 None => "no memo",
@@ -117,14 +110,7 @@ impl Service {
         user: &UserId,
         payment: &IncomingPayment,
     ) -> anyhow::Result<()> {
-        let Some(memo) = payment.memo.as_deref().filter(|m| is_request_memo(m)) else {
-            return Ok(());
-        };
-        let Some(index) = self
-            .inner
-            .store
-            .read_global::<MemoIndex>(&format!("memos/{memo}"))?
-        else {
+        let Some(index) = self.memo_index(payment.memo.as_deref())? else {
             return Ok(());
         };
         let Some(order) = self.load_orders(user)?.get(&index.order).cloned() else {

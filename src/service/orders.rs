@@ -38,6 +38,19 @@ fn random_token(len: usize) -> String {
 }
 
 impl Service {
+    /// The order and user a payment request's memo was issued for; `None`
+    /// without a memo, for a memo that is not a request memo, or one no
+    /// request was issued under.
+    pub(super) fn memo_index(&self, memo: Option<&str>) -> anyhow::Result<Option<MemoIndex>> {
+        match memo.filter(|m| is_request_memo(m)) {
+            Some(memo) => Ok(self
+                .inner
+                .store
+                .read_global::<MemoIndex>(&format!("memos/{memo}"))?),
+            None => Ok(None),
+        }
+    }
+
     /// Creates the order (once per confirmation: a redelivered confirm finds
     /// the order it already made), then asks for payment or deploys.
     pub(super) async fn place_order(
@@ -442,14 +455,7 @@ impl Service {
         );
         tracing::info!(user = %user, payment = %payment.id, amount = %payment.amount, "payment credited");
         let memo = payment.memo.as_deref().filter(|m| is_request_memo(m));
-        let memo_order = match memo {
-            Some(memo) => self
-                .inner
-                .store
-                .read_global::<MemoIndex>(&format!("memos/{memo}"))?
-                .map(|m| m.order),
-            None => None,
-        };
+        let memo_order = self.memo_index(memo)?.map(|m| m.order);
         // The sandbox pays the moment a button is pressed; a Stellar payment
         // may be seen late (Horizon down), so its ledger time decides.
         let paid_at = match payment.received_at {
