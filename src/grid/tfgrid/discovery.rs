@@ -135,7 +135,7 @@ impl Discovery {
             .nodes
             .iter()
             .filter(|n| fits(n, need) && !avoid.contains(&GridNodeId(n.node_id)))
-            .filter(|n| in_place(n, place))
+            .filter(|n| place.admits(&n.country, n.farm_id))
             .take(limit)
             .map(grid_node)
             .collect())
@@ -218,14 +218,6 @@ pub fn fits(node: &ProxyNode, need: &Capacity) -> bool {
         && free.mru >= need.memory_mib.saturating_mul(MIB)
         && free.sru >= sru_bytes(need)
         && (!need.public_ipv4 || node.farm_free_ips > 0)
-}
-
-fn in_place(node: &ProxyNode, place: &Placement) -> bool {
-    match place {
-        Placement::Random => true,
-        Placement::Country(c) => node.country.eq_ignore_ascii_case(c.trim()),
-        Placement::Farm(f) => node.farm_id == *f,
-    }
 }
 
 pub fn grid_node(n: &ProxyNode) -> GridNode {
