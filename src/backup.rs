@@ -36,7 +36,7 @@ use crate::crypto::MasterKey;
 
 pub use manifest::{FileEntry, MANIFEST_FORMAT, Manifest, SealedMasterKey, snapshot_id};
 pub use progress::{ProgressOutput, human_bytes};
-pub use remote::{Remote, RetryPolicy};
+pub use remote::Remote;
 pub use restore::{MasterKeyRestore, RestoreReport};
 pub use retention::{RetentionPolicy, to_keep};
 pub use schedule::{BackupObserver, run_periodically};

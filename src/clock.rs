@@ -1,7 +1,8 @@
-//! Wall-clock time as a dependency, so tests can move it by hours at will.
+//! Wall-clock time as a dependency, so tests can move it by hours at will,
+//! and the exponential [`Backoff`] every retry loop waits by.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub trait Clock: Send + Sync {
     /// Unix seconds.
@@ -34,5 +35,52 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> u64 {
         self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Waits between attempts: `first`, doubled each time, at most `max`.
+/// Horizon requests, S3 requests and failed backup runs all wait by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backoff {
+    pub first: Duration,
+    pub max: Duration,
+    /// Attempts in all, the first included.
+    pub attempts: u32,
+}
+
+impl Backoff {
+    /// The wait after failed attempt number `failed` (0 for the first).
+    pub fn delay(&self, failed: u32) -> Duration {
+        let factor = 1u32.checked_shl(failed.min(20)).unwrap_or(u32::MAX);
+        self.first.saturating_mul(factor).min(self.max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let b = Backoff {
+            first: Duration::from_secs(1),
+            max: Duration::from_secs(10),
+            attempts: 9,
+        };
+        let delays: Vec<u64> = (0..6).map(|i| b.delay(i).as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 8, 10, 10]);
+        assert_eq!(b.delay(u32::MAX), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_in_milliseconds() {
+        let p = Backoff {
+            attempts: 10,
+            first: Duration::from_millis(500),
+            max: Duration::from_secs(3),
+        };
+        let waits: Vec<u64> = (1..=6).map(|r| p.delay(r - 1).as_millis() as u64).collect();
+        assert_eq!(waits, vec![500, 1000, 2000, 3000, 3000, 3000]);
+        assert_eq!(p.delay(1000 - 1), Duration::from_secs(3));
     }
 }

@@ -63,6 +63,19 @@ pub enum Placement {
     Farm(u32),
 }
 
+impl Placement {
+    /// Whether a grid node in `country` and farm `farm_id` is in this place.
+    /// Countries compare without regard to ASCII case or the asked name's
+    /// surrounding spaces.
+    pub fn admits(&self, country: &str, farm_id: u32) -> bool {
+        match self {
+            Placement::Random => true,
+            Placement::Country(c) => country.eq_ignore_ascii_case(c.trim()),
+            Placement::Farm(f) => farm_id == *f,
+        }
+    }
+}
+
 /// A country that currently has capacity, for the location menu.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CountryOption {

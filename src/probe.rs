@@ -231,7 +231,7 @@ fn io_cause(e: &reqwest::Error) -> Option<&io::Error> {
 }
 
 /// The deepest cause's message: reqwest's own text repeats the URL.
-fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
     let mut last = e;
     while let Some(next) = last.source() {
         last = next;

@@ -11,9 +11,8 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use jukebox::backup::{
-    Backup, BackupError, Freeze, MasterKeyRestore, Remote, RetentionPolicy, RetryPolicy,
-};
+use jukebox::backup::{Backup, BackupError, Freeze, MasterKeyRestore, Remote, RetentionPolicy};
+use jukebox::clock::Backoff;
 use jukebox::config::BackupConfig;
 use jukebox::crypto::MasterKey;
 use jukebox::ids::UserId;
@@ -25,11 +24,11 @@ const DAY: u64 = 86_400;
 const T0: u64 = 1_795_392_000;
 const MASTER_KEY_HEX: &str = "8f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 
-fn fast_retry(attempts: u32) -> RetryPolicy {
-    RetryPolicy {
+fn fast_retry(attempts: u32) -> Backoff {
+    Backoff {
         attempts,
-        first_wait: Duration::from_millis(1),
-        max_wait: Duration::from_millis(10),
+        first: Duration::from_millis(1),
+        max: Duration::from_millis(10),
     }
 }
 

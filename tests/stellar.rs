@@ -10,13 +10,13 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jukebox::clock::ManualClock;
+use jukebox::clock::{Backoff, ManualClock};
 use jukebox::config::Config;
 use jukebox::ids::UserId;
 use jukebox::ledger::Account;
 use jukebox::money::Tft;
 use jukebox::payments::Wallet as _;
-use jukebox::payments::stellar::{Backoff, StellarSettings, StellarWallet};
+use jukebox::payments::stellar::{StellarSettings, StellarWallet};
 use jukebox::payments::strkey::{self, ACCOUNT_ID};
 use jukebox::user::Profile;
 use support::fake_horizon::{FakeHorizon, Fault, Op, TFT_ISSUER};

@@ -16,47 +16,22 @@ use object_store::{ObjectStore, ObjectStoreExt as _, PutPayload};
 
 use super::BackupError;
 use super::manifest::{Manifest, is_sha256_hex, parse_snapshot_id};
+use crate::clock::Backoff;
 use crate::config::BackupConfig;
-
-/// How failed requests are retried: `attempts` tries in all, waiting
-/// `first_wait`, then twice as long each time, at most `max_wait`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RetryPolicy {
-    pub attempts: u32,
-    pub first_wait: Duration,
-    pub max_wait: Duration,
-}
-
-impl RetryPolicy {
-    pub fn with_attempts(attempts: u32) -> RetryPolicy {
-        RetryPolicy {
-            attempts: attempts.max(1),
-            first_wait: Duration::from_millis(500),
-            max_wait: Duration::from_secs(30),
-        }
-    }
-
-    /// The wait before retry number `retry` (1-based).
-    pub fn wait_before(&self, retry: u32) -> Duration {
-        let doubled = self
-            .first_wait
-            .saturating_mul(1u32 << (retry.saturating_sub(1)).min(20));
-        doubled.min(self.max_wait)
-    }
-}
 
 /// A bucket prefix holding one data dir's backups.
 #[derive(Clone)]
 pub struct Remote {
     store: Arc<dyn ObjectStore>,
     prefix: String,
-    retry: RetryPolicy,
+    /// How failed requests are retried: `attempts` tries in all.
+    retry: Backoff,
     /// Requests that failed and were tried again (for tests and logs).
     retries: Arc<AtomicU64>,
 }
 
 impl Remote {
-    pub fn new(store: Arc<dyn ObjectStore>, prefix: &str, retry: RetryPolicy) -> Remote {
+    pub fn new(store: Arc<dyn ObjectStore>, prefix: &str, retry: Backoff) -> Remote {
         Remote {
             store,
             prefix: prefix.trim_matches('/').to_owned(),
@@ -109,12 +84,16 @@ impl Remote {
         Ok(Remote::new(
             Arc::new(store),
             &config.prefix,
-            RetryPolicy::with_attempts(config.request_attempts),
+            Backoff {
+                first: Duration::from_millis(500),
+                max: Duration::from_secs(30),
+                attempts: config.request_attempts.max(1),
+            },
         ))
     }
 
     /// Replaces the retry policy (tests use millisecond waits).
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Remote {
+    pub fn with_retry(mut self, retry: Backoff) -> Remote {
         self.retry = retry;
         self
     }
@@ -147,7 +126,7 @@ impl Remote {
             match op().await {
                 Ok(value) => return Ok(value),
                 Err(e) if attempt < self.retry.attempts && is_transient(&e) => {
-                    let wait = self.retry.wait_before(attempt);
+                    let wait = self.retry.delay(attempt - 1);
                     tracing::warn!(what, attempt, wait_ms = wait.as_millis() as u64, error = %e, "S3 request failed; retrying");
                     self.retries.fetch_add(1, Ordering::Relaxed);
                     tokio::time::sleep(wait).await;
@@ -298,23 +277,4 @@ fn is_transient(error: &object_store::Error) -> bool {
             | E::Unauthenticated { .. }
             | E::UnknownConfigurationKey { .. }
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        let p = RetryPolicy {
-            attempts: 10,
-            first_wait: Duration::from_millis(500),
-            max_wait: Duration::from_secs(3),
-        };
-        let waits: Vec<u64> = (1..=6)
-            .map(|r| p.wait_before(r).as_millis() as u64)
-            .collect();
-        assert_eq!(waits, vec![500, 1000, 2000, 3000, 3000, 3000]);
-        assert_eq!(p.wait_before(1000), Duration::from_secs(3));
-    }
 }

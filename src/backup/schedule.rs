@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Backup, BackupError, BackupReport, Freeze};
-use crate::clock::Clock;
+use crate::clock::{Backoff, Clock};
 
 /// Told about every backup run's outcome.
 #[async_trait::async_trait]
@@ -27,6 +27,7 @@ pub async fn run_periodically(
     clock: Arc<dyn Clock>,
     observer: Arc<dyn BackupObserver>,
 ) {
+    let retry = retry_backoff(first_retry, every);
     let mut failures = 0u32;
     loop {
         let wait = match backup.run(Freeze::PauseWrites, clock.now()).await {
@@ -46,7 +47,7 @@ pub async fn run_periodically(
             }
             Err(error) => {
                 failures += 1;
-                let wait = retry_wait(first_retry, failures, every);
+                let wait = retry.delay(failures - 1);
                 tracing::error!(error = %error, failures, retry_in_secs = wait.as_secs(), "backup failed");
                 observer.backup_failed(&error, failures).await;
                 wait
@@ -56,11 +57,14 @@ pub async fn run_periodically(
     }
 }
 
-/// `first_retry` doubled per failure in a row, at most `every`.
-fn retry_wait(first_retry: Duration, failures: u32, every: Duration) -> Duration {
-    first_retry
-        .saturating_mul(1u32 << failures.saturating_sub(1).min(20))
-        .min(every)
+/// `first_retry` doubled per failure in a row, at most `every`; runs are
+/// tried again for ever, so `attempts` is never reached.
+fn retry_backoff(first_retry: Duration, every: Duration) -> Backoff {
+    Backoff {
+        first: first_retry,
+        max: every,
+        attempts: u32::MAX,
+    }
 }
 
 #[cfg(test)]
@@ -71,10 +75,9 @@ mod tests {
     fn retries_back_off_up_to_the_interval() {
         let minute = Duration::from_secs(60);
         let hour = Duration::from_secs(3600);
-        let waits: Vec<u64> = (1..=8)
-            .map(|n| retry_wait(minute, n, hour).as_secs() / 60)
-            .collect();
+        let retry = retry_backoff(minute, hour);
+        let waits: Vec<u64> = (1..=8).map(|n| retry.delay(n - 1).as_secs() / 60).collect();
         assert_eq!(waits, vec![1, 2, 4, 8, 16, 32, 60, 60]);
-        assert_eq!(retry_wait(minute, 500, hour), hour);
+        assert_eq!(retry.delay(500 - 1), hour);
     }
 }

@@ -25,10 +25,11 @@ use std::time::Duration;
 use anyhow::Context as _;
 use async_trait::async_trait;
 
-pub use horizon::{Backoff, HorizonClient, HorizonError};
+pub use horizon::{HorizonClient, HorizonError};
 pub use records::{Ignored, PAYMENT_ID_PREFIX, PaymentRecord, Verdict, classify};
 
 use super::{IncomingPayment, Wallet};
+use crate::clock::Backoff;
 use crate::config::StellarConfig;
 use cursor::{CursorFile, is_paging_token};
 

@@ -91,11 +91,7 @@ impl Grid for SimGrid {
             .nodes
             .iter()
             .enumerate()
-            .filter(|(_, n)| match place {
-                Placement::Random => true,
-                Placement::Country(c) => n.country.eq_ignore_ascii_case(c.trim()),
-                Placement::Farm(f) => n.farm_id == *f,
-            })
+            .filter(|(_, n)| place.admits(&n.country, n.farm_id))
             .filter(|(_, n)| !avoid.contains(&GridNodeId(n.id)))
             .filter(|(i, _)| s.fits(*i, &res, ipv4))
             .map(|(i, _)| s.grid_node(i))

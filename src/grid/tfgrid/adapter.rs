@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use ed25519_dalek::SigningKey;
-use futures_util::{StreamExt as _, stream};
 
 use super::backend::TfGridBackend;
 use crate::grid::{
@@ -111,20 +110,7 @@ impl Grid for TfGrid {
         &self,
         ids: &[ContractId],
     ) -> Result<Vec<Result<ContractInfo, GridError>>, GridError> {
-        let answers: Vec<Result<ContractInfo, GridError>> = stream::iter(ids.iter().copied())
-            .map(|id| self.contract(id))
-            .buffered(CONCURRENT_READS)
-            .collect()
-            .await;
-        // Every read failing to reach the grid means it could not be asked.
-        let unreachable = !answers.is_empty()
-            && answers
-                .iter()
-                .all(|a| matches!(a, Err(GridError::Unavailable(_))));
-        if unreachable && let Some(Err(e)) = answers.first() {
-            return Err(e.clone());
-        }
-        Ok(answers)
+        super::read_many(ids, CONCURRENT_READS, |id| self.contract(id)).await
     }
 
     /// On the real grid the chain pauses a contract by itself when its

@@ -19,9 +19,6 @@ mod signer;
 
 pub use signer::Ed25519Signer;
 
-/// 1 TFT in the chain's smallest unit.
-pub const UNITS_PER_TFT: u128 = 10_000_000;
-
 /// Why a chain operation failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ChainError {

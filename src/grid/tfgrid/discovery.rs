@@ -10,8 +10,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures_util::{StreamExt as _, stream};
-
 use super::cache::TtlCache;
 use super::proxy::{GridProxy, NodeFilter, ProxyError, ProxyNode, ProxyNodeStatus};
 use crate::grid::{
@@ -137,7 +135,7 @@ impl Discovery {
             .nodes
             .iter()
             .filter(|n| fits(n, need) && !avoid.contains(&GridNodeId(n.node_id)))
-            .filter(|n| in_place(n, place))
+            .filter(|n| place.admits(&n.country, n.farm_id))
             .take(limit)
             .map(grid_node)
             .collect())
@@ -182,21 +180,7 @@ impl Discovery {
         &self,
         ids: &[ContractId],
     ) -> Result<Vec<Result<ContractReading, GridError>>, GridError> {
-        let answers: Vec<Result<ContractReading, GridError>> = stream::iter(ids.iter().copied())
-            .map(|id| self.contract(id))
-            .buffered(CONCURRENT_READS)
-            .collect()
-            .await;
-        // When every read failed for the same transport reason, the grid
-        // could not be asked: say so once rather than per contract.
-        let unreachable = !answers.is_empty()
-            && answers
-                .iter()
-                .all(|a| matches!(a, Err(GridError::Unavailable(_))));
-        if unreachable && let Some(Err(e)) = answers.first() {
-            return Err(e.clone());
-        }
-        Ok(answers)
+        super::read_many(ids, CONCURRENT_READS, |id| self.contract(id)).await
     }
 
     fn lock_locations(&self) -> std::sync::MutexGuard<'_, TtlCache<Capacity, Locations>> {
@@ -234,14 +218,6 @@ pub fn fits(node: &ProxyNode, need: &Capacity) -> bool {
         && free.mru >= need.memory_mib.saturating_mul(MIB)
         && free.sru >= sru_bytes(need)
         && (!need.public_ipv4 || node.farm_free_ips > 0)
-}
-
-fn in_place(node: &ProxyNode, place: &Placement) -> bool {
-    match place {
-        Placement::Random => true,
-        Placement::Country(c) => node.country.eq_ignore_ascii_case(c.trim()),
-        Placement::Farm(f) => node.farm_id == *f,
-    }
 }
 
 pub fn grid_node(n: &ProxyNode) -> GridNode {

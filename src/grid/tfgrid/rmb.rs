@@ -9,13 +9,15 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message as Frame;
+
+use crate::clock::{Clock as _, SystemClock};
 
 pub mod envelope;
 pub mod jwt;
@@ -103,7 +105,7 @@ impl RmbPeer {
         twin: u32,
         key: SigningKey,
     ) -> Result<RmbPeer, RmbError> {
-        let now = unix_now();
+        let now = SystemClock.now();
         let claims = jwt::Claims {
             sub: twin,
             iat: now,
@@ -189,7 +191,7 @@ impl RmbPeer {
         let timeout = self.settings.call_timeout;
         let mut request = Envelope {
             uid: new_uid(),
-            timestamp: unix_now(),
+            timestamp: SystemClock.now(),
             expiration: timeout.as_secs().max(1),
             source: Address {
                 twin: self.twin,
@@ -279,12 +281,6 @@ impl RmbPeer {
 fn lock(waiters: &Mutex<Option<Waiters>>) -> MutexGuard<'_, Option<Waiters>> {
     // A map of channels has no invariant a panicking holder could break.
     waiters.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// 16 random bytes as hex: unique per request, so replies route by it.

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use super::records::{PaymentRecord, PaymentsPage, TransactionRecord};
+use crate::clock::Backoff;
 use crate::payments::percent_encode;
 
 /// Everything that can go wrong talking to Horizon.
@@ -41,23 +42,6 @@ impl HorizonError {
     }
 }
 
-/// Waits between attempts: `first`, doubled each time, at most `max`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Backoff {
-    pub first: Duration,
-    pub max: Duration,
-    /// Attempts per request, the first included (at least 1).
-    pub attempts: u32,
-}
-
-impl Backoff {
-    /// The wait after failed attempt number `failed` (0 for the first).
-    pub fn delay(&self, failed: u32) -> Duration {
-        let factor = 1u32.checked_shl(failed.min(20)).unwrap_or(u32::MAX);
-        self.first.saturating_mul(factor).min(self.max)
-    }
-}
-
 /// One page of payment records, oldest first.
 pub struct Page {
     pub records: Vec<PaymentRecord>,
@@ -67,6 +51,7 @@ pub struct HorizonClient {
     http: reqwest::Client,
     /// Base URL without a trailing slash.
     base: String,
+    /// Transient failures are retried by it; at least 1 attempt per request.
     backoff: Backoff,
 }
 
@@ -212,18 +197,6 @@ fn problem_detail(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        let b = Backoff {
-            first: Duration::from_secs(1),
-            max: Duration::from_secs(10),
-            attempts: 9,
-        };
-        let delays: Vec<u64> = (0..6).map(|i| b.delay(i).as_secs()).collect();
-        assert_eq!(delays, [1, 2, 4, 8, 10, 10]);
-        assert_eq!(b.delay(u32::MAX), Duration::from_secs(10));
-    }
 
     #[test]
     fn which_errors_are_retried() {

@@ -99,22 +99,13 @@ fn unavailable(e: reqwest::Error) -> LoginError {
     let what = if e.is_timeout() {
         format!("no answer within {} seconds", REQUEST_TIMEOUT.as_secs())
     } else if e.is_connect() {
-        format!("could not connect ({})", innermost(&e))
+        format!("could not connect ({})", crate::probe::innermost(&e))
     } else {
-        format!("the request failed ({})", innermost(&e))
+        format!("the request failed ({})", crate::probe::innermost(&e))
     };
     LoginError::LoginServerUnavailable(what)
 }
 
 fn invalid(what: impl Into<String>) -> LoginError {
     LoginError::LoginServerInvalid(what.into())
-}
-
-/// The deepest cause's message: reqwest's own text repeats the URL.
-fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut last = e;
-    while let Some(next) = last.source() {
-        last = next;
-    }
-    last.to_string()
 }

@@ -6,9 +6,6 @@ use subxt::dynamic::Value;
 use subxt::ext::scale_value::Composite;
 use subxt::tx::DynamicPayload;
 
-/// `deployment_data` is capped by the chain (BoundedVec<u8, 512>).
-pub const MAX_DEPLOYMENT_DATA: usize = 512;
-
 /// The arguments of one call, as the dynamic API takes them.
 pub type Call = DynamicPayload<Composite<()>>;
 
