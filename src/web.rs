@@ -136,11 +136,13 @@ pub async fn serve(
 }
 
 fn router(state: Arc<WebState>) -> Router {
+    // The login server sends the browser back to the configured path.
+    let callback_path = state.config.tfconnect.callback_path.clone();
     Router::new()
         .route("/", get(auth::landing))
         .route("/login/sandbox", post(auth::sandbox_login))
         .route("/login/tfconnect", get(auth::tfconnect_begin))
-        .route(auth::CALLBACK_PATH, get(auth::tfconnect_callback))
+        .route(&callback_path, get(auth::tfconnect_callback))
         .route("/logout", post(auth::logout))
         .route("/chat", get(chat::page))
         .route("/chat/send", post(chat::send))

@@ -471,3 +471,35 @@ async fn a_threefold_connect_sign_in_goes_out_and_comes_back_signed_in_once() {
     assert_eq!(page.status, 401);
     assert!(text_of(&page.body).contains("sign in again"));
 }
+
+#[tokio::test]
+async fn a_configured_callback_path_is_where_the_sign_in_comes_back() {
+    let login = fake_tfconnect::FakeLoginServer::start().await;
+    let alice_app = fake_tfconnect::FakeApp::new("alice.3bot", 2);
+    login.register(&alice_app);
+    let dir = tempfile::tempdir().unwrap();
+    let url = login.url.clone();
+    let site = Site::start(dir.path(), &move |c| {
+        c.web.tfconnect.login_url = url.clone();
+        c.web.tfconnect.callback_path = "/signin/back".into();
+    })
+    .await;
+    let mut browser = site.browser();
+    let redirect = browser
+        .get("/login/tfconnect")
+        .await
+        .location
+        .expect("sent to the login server");
+    assert!(
+        redirect.contains("redirecturl=%2Fsignin%2Fback"),
+        "{redirect}"
+    );
+    let query = alice_app.approve(&redirect, &fake_tfconnect::Approval::new());
+    assert_eq!(
+        browser.get(&format!("/auth/callback?{query}")).await.status,
+        404
+    );
+    let back = browser.get(&format!("/signin/back?{query}")).await;
+    assert_eq!(back.status, 303, "{}", back.body);
+    assert_eq!(back.location.as_deref(), Some("/chat"));
+}

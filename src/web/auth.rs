@@ -16,8 +16,6 @@ use super::session::{
 use super::{WebState, refuse};
 use crate::ids::UserId;
 
-/// Where ThreeFold Connect sends the browser back.
-pub const CALLBACK_PATH: &str = "/auth/callback";
 /// The sign-in forms' token lives this long.
 const PRE_TTL_SECS: u64 = 3600;
 
