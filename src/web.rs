@@ -253,7 +253,7 @@ impl WebState {
         PageContext {
             name: Some(&session.name),
             csrf: &session.csrf,
-            operator: self.service.is_operator_user(&self.account(session)),
+            operator: self.service.is_operator(&self.account(session)),
             sandbox: self.service.is_sandbox(),
         }
     }

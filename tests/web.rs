@@ -381,7 +381,7 @@ async fn the_dashboard_is_for_operators_only() {
         .post("/admin/maintenance", &[("switch", "on")], false)
         .await;
     assert_eq!(refused.status, 404);
-    assert!(site.service.maintenance_message().is_none());
+    assert!(site.service.maintenance().is_none());
 
     let mut root = site.browser();
     root.sandbox_sign_in("root").await;

@@ -288,28 +288,10 @@ impl Service {
         self.now()
     }
 
-    /// Whether `user` may use operator commands and the dashboard.
-    pub fn is_operator_user(&self, user: &UserId) -> bool {
-        self.is_operator(user)
-    }
-
     /// Whether the embedded grid and the sandbox wallet are in use (the
     /// website labels itself so, and offers the sandbox sign-in).
     pub fn is_sandbox(&self) -> bool {
         crate::payments::Wallet::kind(self.inner.wallet.as_ref()) == "sandbox"
-    }
-
-    /// The alert queue as operators see it: counts and the next few alerts.
-    pub fn outbox_report(
-        &self,
-        limit: usize,
-    ) -> (crate::alerts::AlertStats, Vec<crate::alerts::Alert>) {
-        (self.inner.alerts.stats(), self.inner.alerts.pending(limit))
-    }
-
-    /// The maintenance message while new deployments are refused.
-    pub fn maintenance_message(&self) -> Option<String> {
-        self.maintenance()
     }
 }
 

@@ -14,8 +14,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::chat::deliver;
-use super::render::{csrf_field, entry_html, escape, masked};
+use super::render::{csrf_field, entry_html, escape};
 use super::{WebState, internal_error, refuse};
+use crate::crypto::mask;
 use crate::dialogue::Input;
 
 /// Failed link codes allowed per sign-in in one window.
@@ -186,7 +187,7 @@ fn link_view(
             "<p>This sign-in is linked to the Telegram account <code>{}</code>: the chat, My nodes and \
              notifications here are the same as in Telegram.</p>\
              <form method=\"post\" action=\"/link/remove\">{csrf}<button type=\"submit\" class=\"secondary\">Unlink</button></form>",
-            escape(&masked(account.as_str()))
+            escape(&mask(account.as_str()))
         ));
     } else {
         body.push_str(&format!(

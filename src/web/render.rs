@@ -205,11 +205,6 @@ pub fn entry_html(entry: &Entry, csrf: &str, back: &str) -> String {
     }
 }
 
-/// Text with its middle hidden (keys, tokens, addresses shown to operators).
-pub fn masked(secret: &str) -> String {
-    crate::crypto::mask(secret)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
