@@ -11,9 +11,10 @@ use serde::Deserialize;
 use super::render::{self, PageContext, csrf_field, escape};
 use super::session::{
     LOGIN_COOKIE, LOGIN_TTL_SECS, PRE_COOKIE, PendingLogin, PreSession, SESSION_COOKIE, Session,
-    cookie_value, csrf_ok, random_token,
+    cookie_value, csrf_ok,
 };
 use super::{WebState, refuse};
+use crate::crypto::random_alnum;
 use crate::ids::UserId;
 
 /// The sign-in forms' token lives this long.
@@ -36,7 +37,7 @@ pub async fn landing(State(state): State<Arc<WebState>>, headers: HeaderMap) -> 
         .and_then(|c| cookie_value(c, PRE_COOKIE))
         .and_then(|v| state.signer.pre_session(v, now))
         .unwrap_or_else(|| PreSession {
-            csrf: random_token(32),
+            csrf: random_alnum(32),
             expires_at: now + PRE_TTL_SECS,
         });
     let sandbox = state.service.is_sandbox();
@@ -146,7 +147,7 @@ fn start_session(state: &WebState, user: UserId, name: String, via: &str) -> Res
         user,
         name,
         via: via.to_owned(),
-        csrf: random_token(32),
+        csrf: random_alnum(32),
         expires_at: state.now() + ttl,
     };
     let value = state.signer.sign(SESSION_COOKIE, &session);

@@ -131,34 +131,6 @@ pub fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// A random token for forms and login states: `len` characters of
-/// [A-Za-z0-9], from the OS's random source.
-pub fn random_token(len: usize) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut bytes = vec![0u8; len];
-    // Without randomness no safe token exists; the OS source does not fail
-    // on the platforms Jukebox runs on.
-    if getrandom::getrandom(&mut bytes).is_err() {
-        panic!("the operating system's random source failed");
-    }
-    // 62 symbols: rejecting bytes >= 248 keeps every symbol equally likely.
-    let mut out = String::with_capacity(len);
-    let mut pool = bytes;
-    while out.len() < len {
-        for b in pool.iter().filter(|b| **b < 248) {
-            if out.len() == len {
-                break;
-            }
-            out.push(char::from(ALPHABET[usize::from(*b) % 62]));
-        }
-        pool = vec![0u8; len];
-        if getrandom::getrandom(&mut pool).is_err() {
-            panic!("the operating system's random source failed");
-        }
-    }
-    out
-}
-
 /// Whether a form's token matches the one the cookie vouches for.
 pub fn csrf_ok(expected: &str, given: &str) -> bool {
     !expected.is_empty() && constant_time_eq(expected.as_bytes(), given.as_bytes())
@@ -167,6 +139,7 @@ pub fn csrf_ok(expected: &str, given: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::random_alnum;
 
     fn signer() -> CookieSigner {
         CookieSigner::new(&MasterKey::from_bytes([3; 32]), false)
@@ -177,7 +150,7 @@ mod tests {
             user: UserId::parse("web:alice.3bot").unwrap(),
             name: "alice.3bot".into(),
             via: "tfconnect".into(),
-            csrf: random_token(32),
+            csrf: random_alnum(32),
             expires_at: 1_000,
         }
     }
@@ -230,10 +203,10 @@ mod tests {
 
     #[test]
     fn tokens_are_random_alphanumeric_and_csrf_compares_exactly() {
-        let a = random_token(32);
+        let a = random_alnum(32);
         assert_eq!(a.len(), 32);
         assert!(a.chars().all(|c| c.is_ascii_alphanumeric()));
-        assert_ne!(a, random_token(32));
+        assert_ne!(a, random_alnum(32));
         assert!(csrf_ok(&a, &a.clone()));
         assert!(!csrf_ok(&a, &a[1..]));
         assert!(!csrf_ok("", ""));
