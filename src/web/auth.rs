@@ -137,16 +137,15 @@ pub async fn sandbox_login(
         );
     };
     tracing::info!(user = %user, "sandbox sign-in on the website");
-    start_session(&state, user, format!("{name} (sandbox)"), "sandbox")
+    start_session(&state, user, format!("{name} (sandbox)"))
 }
 
 /// Signs the browser in as `user` and sends it to the chat.
-fn start_session(state: &WebState, user: UserId, name: String, via: &str) -> Response {
+fn start_session(state: &WebState, user: UserId, name: String) -> Response {
     let ttl = state.config.session_hours * 3600;
     let session = Session {
         user,
         name,
-        via: via.to_owned(),
         csrf: random_alnum(32),
         expires_at: state.now() + ttl,
     };
@@ -210,7 +209,7 @@ pub async fn tfconnect_callback(
                 );
             };
             tracing::info!(user = %id, "ThreeFold Connect sign-in on the website");
-            start_session(&state, id, user.double_name, "tfconnect")
+            start_session(&state, id, user.double_name)
         }
         Err(e) => {
             tracing::info!(reason = %e, "ThreeFold Connect sign-in refused");

@@ -32,8 +32,6 @@ pub struct Session {
     pub user: UserId,
     /// Shown as the user's name.
     pub name: String,
-    /// "tfconnect" or "sandbox".
-    pub via: String,
     /// Every state-changing form carries this back.
     pub csrf: String,
     /// Unix seconds.
@@ -149,7 +147,6 @@ mod tests {
         Session {
             user: UserId::parse("web:alice.3bot").unwrap(),
             name: "alice.3bot".into(),
-            via: "tfconnect".into(),
             csrf: random_alnum(32),
             expires_at: 1_000,
         }

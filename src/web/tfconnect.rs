@@ -152,10 +152,6 @@ impl TfConnect {
         })
     }
 
-    pub fn config(&self) -> &TfConnectConfig {
-        &self.config
-    }
-
     /// The app's X25519 public key in base64 (the `publickey` parameter).
     pub fn app_public_key(&self) -> &str {
         &self.app_public_key
