@@ -46,7 +46,8 @@ pub mod tfconnect;
 
 pub use hub::WebHub;
 use render::PageContext;
-use session::{CookieSigner, SESSION_COOKIE, Session, cookie_value, csrf_ok};
+use serde::de::DeserializeOwned;
+use session::{CookieSigner, Expiring, SESSION_COOKIE, Session, cookie_value, csrf_ok};
 
 /// Largest request body accepted (forms are small; chat text is limited to
 /// 4096 characters before it reaches the engine).
@@ -239,9 +240,19 @@ impl WebState {
 
     /// The signed-in browser, if any.
     fn session(&self, headers: &HeaderMap) -> Option<Session> {
+        self.signed_cookie(headers, SESSION_COOKIE)
+    }
+
+    /// The fresh, intact value of the signed cookie `name`, if the browser
+    /// sent one.
+    fn signed_cookie<T: DeserializeOwned + Expiring>(
+        &self,
+        headers: &HeaderMap,
+        name: &str,
+    ) -> Option<T> {
         let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
         self.signer
-            .session(cookie_value(cookies, SESSION_COOKIE)?, self.now())
+            .verify_fresh(name, cookie_value(cookies, name)?, self.now())
     }
 
     /// The account a session acts as (itself, or its linked account).

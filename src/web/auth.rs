@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::render::{self, PageContext, csrf_field, escape};
 use super::session::{
     LOGIN_COOKIE, LOGIN_TTL_SECS, PRE_COOKIE, PendingLogin, PreSession, SESSION_COOKIE, Session,
-    cookie_value, csrf_ok,
+    csrf_ok,
 };
 use super::{WebState, refuse};
 use crate::crypto::random_alnum;
@@ -31,11 +31,8 @@ pub async fn landing(State(state): State<Arc<WebState>>, headers: HeaderMap) -> 
         return state.page(&session, "Jukebox", "/", &body);
     }
     let now = state.now();
-    let pre = headers
-        .get(header::COOKIE)
-        .and_then(|c| c.to_str().ok())
-        .and_then(|c| cookie_value(c, PRE_COOKIE))
-        .and_then(|v| state.signer.pre_session(v, now))
+    let pre = state
+        .signed_cookie::<PreSession>(&headers, PRE_COOKIE)
         .unwrap_or_else(|| PreSession {
             csrf: random_alnum(32),
             expires_at: now + PRE_TTL_SECS,
@@ -116,12 +113,7 @@ pub async fn sandbox_login(
             "The sandbox sign-in is off on this Jukebox.",
         );
     }
-    let now = state.now();
-    let pre = headers
-        .get(header::COOKIE)
-        .and_then(|c| c.to_str().ok())
-        .and_then(|c| cookie_value(c, PRE_COOKIE))
-        .and_then(|v| state.signer.pre_session(v, now));
+    let pre = state.signed_cookie::<PreSession>(&headers, PRE_COOKIE);
     if !state.same_origin(&headers) || !pre.is_some_and(|p| csrf_ok(&p.csrf, &form.csrf)) {
         return refuse(
             &headers,
@@ -188,11 +180,7 @@ pub async fn tfconnect_callback(
     RawQuery(query): RawQuery,
 ) -> Response {
     let now = state.now();
-    let pending = headers
-        .get(header::COOKIE)
-        .and_then(|c| c.to_str().ok())
-        .and_then(|c| cookie_value(c, LOGIN_COOKIE))
-        .and_then(|v| state.signer.pending_login(v, now));
+    let pending = state.signed_cookie::<PendingLogin>(&headers, LOGIN_COOKIE);
     let Some(pending) = pending else {
         return login_failed(
             &state,

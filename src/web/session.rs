@@ -52,6 +52,30 @@ pub struct PreSession {
     pub expires_at: u64,
 }
 
+/// A signed cookie's content that stops being valid at a point in time.
+pub trait Expiring {
+    /// Unix seconds; the value is refused from then on.
+    fn expires_at(&self) -> u64;
+}
+
+impl Expiring for Session {
+    fn expires_at(&self) -> u64 {
+        self.expires_at
+    }
+}
+
+impl Expiring for PendingLogin {
+    fn expires_at(&self) -> u64 {
+        self.expires_at
+    }
+}
+
+impl Expiring for PreSession {
+    fn expires_at(&self) -> u64 {
+        self.expires_at
+    }
+}
+
 /// Signs and checks cookie values.
 pub struct CookieSigner {
     key: Zeroizing<[u8; 32]>,
@@ -104,19 +128,16 @@ impl CookieSigner {
         self.set_cookie(name, "", 0)
     }
 
-    pub fn session(&self, cookie: &str, now: u64) -> Option<Session> {
-        self.verify::<Session>(SESSION_COOKIE, cookie)
-            .filter(|s| s.expires_at > now)
-    }
-
-    pub fn pending_login(&self, cookie: &str, now: u64) -> Option<PendingLogin> {
-        self.verify::<PendingLogin>(LOGIN_COOKIE, cookie)
-            .filter(|p| p.expires_at > now)
-    }
-
-    pub fn pre_session(&self, cookie: &str, now: u64) -> Option<PreSession> {
-        self.verify::<PreSession>(PRE_COOKIE, cookie)
-            .filter(|p| p.expires_at > now)
+    /// The value inside cookie `name` (its purpose), if it is ours, intact
+    /// and not expired at `now`.
+    pub fn verify_fresh<T: DeserializeOwned + Expiring>(
+        &self,
+        name: &str,
+        cookie: &str,
+        now: u64,
+    ) -> Option<T> {
+        self.verify::<T>(name, cookie)
+            .filter(|v| v.expires_at() > now)
     }
 }
 
@@ -143,6 +164,11 @@ mod tests {
         CookieSigner::new(&MasterKey::from_bytes([3; 32]), false)
     }
 
+    /// The session inside a cookie value, as the site reads it.
+    fn read(s: &CookieSigner, value: &str, now: u64) -> Option<Session> {
+        s.verify_fresh(SESSION_COOKIE, value, now)
+    }
+
     fn session() -> Session {
         Session {
             user: UserId::parse("web:alice.3bot").unwrap(),
@@ -157,8 +183,8 @@ mod tests {
         let s = signer();
         let alice = session();
         let value = s.sign(SESSION_COOKIE, &alice);
-        assert_eq!(s.session(&value, 999), Some(alice));
-        assert_eq!(s.session(&value, 1_000), None);
+        assert_eq!(read(&s, &value, 999), Some(alice));
+        assert_eq!(read(&s, &value, 1_000), None);
     }
 
     #[test]
@@ -169,16 +195,16 @@ mod tests {
         let mut forged = session();
         forged.user = UserId::parse("web:mallory.3bot").unwrap();
         let forged_payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).unwrap());
-        assert_eq!(s.session(&format!("{forged_payload}.{mac}"), 0), None);
-        assert_eq!(s.session(&format!("{payload}.{}", &mac[1..]), 0), None);
-        assert_eq!(s.session(payload, 0), None);
-        assert_eq!(s.session("", 0), None);
-        assert_eq!(s.session(&"a.b".repeat(2000), 0), None);
+        assert_eq!(read(&s, &format!("{forged_payload}.{mac}"), 0), None);
+        assert_eq!(read(&s, &format!("{payload}.{}", &mac[1..]), 0), None);
+        assert_eq!(read(&s, payload, 0), None);
+        assert_eq!(read(&s, "", 0), None);
+        assert_eq!(read(&s, &"a.b".repeat(2000), 0), None);
         let other = CookieSigner::new(&MasterKey::from_bytes([4; 32]), false);
-        assert_eq!(other.session(&value, 0), None);
+        assert_eq!(read(&other, &value, 0), None);
         // A login cookie is no session, even with the same fields.
         let as_login = s.sign(LOGIN_COOKIE, &session());
-        assert_eq!(s.session(&as_login, 0), None);
+        assert_eq!(read(&s, &as_login, 0), None);
     }
 
     #[test]
