@@ -100,15 +100,6 @@ pub async fn serve(
         .with_context(|| format!("cannot listen on {listen:?} for the website"))?;
     let addr = listener.local_addr().context("no local address")?;
     let base_url = config.base_url(addr);
-    let mut login = config.tfconnect.clone();
-    if login.app_id.is_empty() {
-        // The login server shows this to the user and signs it into the
-        // attempt; it is the site's host as the browser sees it.
-        login.app_id = base_url
-            .split_once("://")
-            .map(|(_, host)| host.to_owned())
-            .unwrap_or_else(|| base_url.clone());
-    }
     let app_key = ed25519_dalek::SigningKey::from_bytes(
         &service.master_key().derive_key("tfconnect app key v1"),
     );
@@ -117,7 +108,7 @@ pub async fn serve(
         service,
         hub,
         signer,
-        tfconnect: tfconnect::TfConnect::new(login, app_key)?,
+        tfconnect: tfconnect::TfConnect::new(config.login_config(&base_url), app_key)?,
         config: config.clone(),
         base_url: base_url.clone(),
         link_attempts: Mutex::new(Default::default()),
