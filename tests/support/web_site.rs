@@ -37,15 +37,13 @@ impl Site {
         });
         let clock = Arc::new(ManualClock::new(START));
         let routing = Arc::new(RoutingOutbox::default());
-        let hub = WebHub::new(HashMap::new());
+        let hub = WebHub::new();
         let telegram = Arc::new(MemoryOutbox::default());
         routing.route("web", hub.clone());
         routing.route("tg", hub.mirror(Some(telegram.clone())));
         routing.route("term", hub.mirror(Some(telegram.clone())));
         let app = jukebox::app::build(&config, routing.clone(), clock.clone()).expect("service");
-        for (web, account) in app.service.web_links().expect("links") {
-            hub.set_link(&web, Some(account));
-        }
+        hub.load_links(app.service.web_links().expect("links"));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = jukebox::web::serve(&config.web, app.service.clone(), hub.clone(), async {
             let _ = stopped.await;
