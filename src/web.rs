@@ -56,6 +56,13 @@ const MAX_BODY_BYTES: usize = 16 * 1024;
 /// status and a short text instead of a redirect.
 const FETCH_HEADER: &str = "x-jukebox-fetch";
 
+/// A form whose only field is the session's CSRF token.
+#[derive(serde::Deserialize)]
+pub(super) struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
 /// Everything the handlers share.
 pub struct WebState {
     pub service: Service,
@@ -210,15 +217,9 @@ async fn not_found() -> Response {
 
 /// A minimal page for errors, outside any session.
 fn html_page_plain(title: &str, body_html: &str) -> axum::response::Html<String> {
-    let ctx = PageContext {
-        name: None,
-        csrf: "",
-        operator: false,
-        sandbox: false,
-    };
     axum::response::Html(render::page(
         title,
-        &ctx,
+        &PageContext::signed_out(false),
         "",
         &format!("<h1>{}</h1><p>{body_html}</p>", render::escape(title)),
     ))

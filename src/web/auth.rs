@@ -13,7 +13,7 @@ use super::session::{
     LOGIN_COOKIE, LOGIN_TTL_SECS, PRE_COOKIE, PendingLogin, PreSession, SESSION_COOKIE, Session,
     csrf_ok,
 };
-use super::{WebState, refuse};
+use super::{CsrfForm, WebState, refuse};
 use crate::crypto::random_alnum;
 use crate::ids::UserId;
 
@@ -63,12 +63,7 @@ pub async fn landing(State(state): State<Arc<WebState>>, headers: HeaderMap) -> 
             csrf_field(&pre.csrf)
         ));
     }
-    let ctx = PageContext {
-        name: None,
-        csrf: "",
-        operator: false,
-        sandbox,
-    };
+    let ctx = PageContext::signed_out(sandbox);
     let cookie = state.signer.set_cookie(
         PRE_COOKIE,
         &state.signer.sign(PRE_COOKIE, &pre),
@@ -207,12 +202,7 @@ pub async fn tfconnect_callback(
 }
 
 fn login_failed(state: &WebState, message: &str) -> Response {
-    let ctx = PageContext {
-        name: None,
-        csrf: "",
-        operator: false,
-        sandbox: state.service.is_sandbox(),
-    };
+    let ctx = PageContext::signed_out(state.service.is_sandbox());
     let body = format!(
         "<h1>Sign-in did not work</h1><p class=\"error\" role=\"alert\">{}</p><p><a href=\"/\">Back to the start</a></p>",
         escape(message)
@@ -223,12 +213,6 @@ fn login_failed(state: &WebState, message: &str) -> Response {
         Html(render::page("Sign-in did not work", &ctx, "", &body)),
     )
         .into_response()
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 pub async fn logout(

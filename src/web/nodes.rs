@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::chat::deliver;
 use super::render::{csrf_field, entry_html, escape};
-use super::{WebState, internal_error, refuse};
+use super::{CsrfForm, WebState, internal_error, refuse};
 use crate::crypto::mask;
 use crate::dialogue::Input;
 
@@ -273,12 +273,6 @@ pub async fn link(
             link_view(&state, &session, Some((&e.to_string(), false)))
         }
     }
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 pub async fn unlink(
