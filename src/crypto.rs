@@ -224,6 +224,26 @@ pub(crate) fn random_bytes<const N: usize>() -> Zeroizing<[u8; N]> {
     bytes
 }
 
+/// `len` random characters of `[A-Za-z0-9]`, each equally likely, from the
+/// OS random source (tokens for forms, sessions and login states).
+///
+/// # Panics
+/// If the OS random source fails (see [`random_bytes`]).
+pub(crate) fn random_alnum(len: usize) -> String {
+    const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        for &b in random_bytes::<64>().iter() {
+            // 248 = 4 * 62: dropping the top 8 byte values keeps every
+            // character equally likely.
+            if b < 248 && out.len() < len {
+                out.push(char::from(ALPHABET[usize::from(b % 62)]));
+            }
+        }
+    }
+    out
+}
+
 /// Parses 64 hex characters. The error text never includes the input.
 fn parse_hex_key(text: &str) -> Result<Zeroizing<[u8; KEY_LEN]>, &'static str> {
     if text.is_empty() {

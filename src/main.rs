@@ -202,7 +202,7 @@ async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> an
     let routing = Arc::new(RoutingOutbox::default());
     // The website's channel; it also mirrors the terminal and Telegram
     // accounts that a web sign-in is linked to.
-    let hub = WebHub::new(Default::default());
+    let hub = WebHub::new();
     routing.route("web", hub.clone());
     let terminal_outbox = Arc::new(TerminalOutbox::new(config.data_dir.join("qr")));
     routing.route("term", hub.mirror(Some(terminal_outbox.clone())));
@@ -223,9 +223,7 @@ async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> an
     );
     let app = jukebox::app::build_default(&config, routing.clone())?;
     let service = app.service;
-    for (web_user, account) in service.web_links()? {
-        hub.set_link(&web_user, Some(account));
-    }
+    hub.load_links(service.web_links()?);
     // The simulated grid's nodes go down and come back at the configured rate.
     let churn = app
         .sim

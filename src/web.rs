@@ -46,7 +46,8 @@ pub mod tfconnect;
 
 pub use hub::WebHub;
 use render::PageContext;
-use session::{CookieSigner, SESSION_COOKIE, Session, cookie_value, csrf_ok};
+use serde::de::DeserializeOwned;
+use session::{CookieSigner, Expiring, SESSION_COOKIE, Session, cookie_value, csrf_ok};
 
 /// Largest request body accepted (forms are small; chat text is limited to
 /// 4096 characters before it reaches the engine).
@@ -54,6 +55,13 @@ const MAX_BODY_BYTES: usize = 16 * 1024;
 /// The header the site's script sets on background form posts: they get a
 /// status and a short text instead of a redirect.
 const FETCH_HEADER: &str = "x-jukebox-fetch";
+
+/// A form whose only field is the session's CSRF token.
+#[derive(serde::Deserialize)]
+pub(super) struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
 
 /// Everything the handlers share.
 pub struct WebState {
@@ -99,15 +107,6 @@ pub async fn serve(
         .with_context(|| format!("cannot listen on {listen:?} for the website"))?;
     let addr = listener.local_addr().context("no local address")?;
     let base_url = config.base_url(addr);
-    let mut login = config.tfconnect.clone();
-    if login.app_id.is_empty() {
-        // The login server shows this to the user and signs it into the
-        // attempt; it is the site's host as the browser sees it.
-        login.app_id = base_url
-            .split_once("://")
-            .map(|(_, host)| host.to_owned())
-            .unwrap_or_else(|| base_url.clone());
-    }
     let app_key = ed25519_dalek::SigningKey::from_bytes(
         &service.master_key().derive_key("tfconnect app key v1"),
     );
@@ -116,7 +115,7 @@ pub async fn serve(
         service,
         hub,
         signer,
-        tfconnect: tfconnect::TfConnect::new(login, app_key)?,
+        tfconnect: tfconnect::TfConnect::new(config.login_config(&base_url), app_key)?,
         config: config.clone(),
         base_url: base_url.clone(),
         link_attempts: Mutex::new(Default::default()),
@@ -136,11 +135,13 @@ pub async fn serve(
 }
 
 fn router(state: Arc<WebState>) -> Router {
+    // The login server sends the browser back to the configured path.
+    let callback_path = state.config.tfconnect.callback_path.clone();
     Router::new()
         .route("/", get(auth::landing))
         .route("/login/sandbox", post(auth::sandbox_login))
         .route("/login/tfconnect", get(auth::tfconnect_begin))
-        .route(auth::CALLBACK_PATH, get(auth::tfconnect_callback))
+        .route(&callback_path, get(auth::tfconnect_callback))
         .route("/logout", post(auth::logout))
         .route("/chat", get(chat::page))
         .route("/chat/send", post(chat::send))
@@ -216,15 +217,9 @@ async fn not_found() -> Response {
 
 /// A minimal page for errors, outside any session.
 fn html_page_plain(title: &str, body_html: &str) -> axum::response::Html<String> {
-    let ctx = PageContext {
-        name: None,
-        csrf: "",
-        operator: false,
-        sandbox: false,
-    };
     axum::response::Html(render::page(
         title,
-        &ctx,
+        &PageContext::signed_out(false),
         "",
         &format!("<h1>{}</h1><p>{body_html}</p>", render::escape(title)),
     ))
@@ -237,9 +232,19 @@ impl WebState {
 
     /// The signed-in browser, if any.
     fn session(&self, headers: &HeaderMap) -> Option<Session> {
+        self.signed_cookie(headers, SESSION_COOKIE)
+    }
+
+    /// The fresh, intact value of the signed cookie `name`, if the browser
+    /// sent one.
+    fn signed_cookie<T: DeserializeOwned + Expiring>(
+        &self,
+        headers: &HeaderMap,
+        name: &str,
+    ) -> Option<T> {
         let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
         self.signer
-            .session(cookie_value(cookies, SESSION_COOKIE)?, self.now())
+            .verify_fresh(name, cookie_value(cookies, name)?, self.now())
     }
 
     /// The account a session acts as (itself, or its linked account).
@@ -251,7 +256,7 @@ impl WebState {
         PageContext {
             name: Some(&session.name),
             csrf: &session.csrf,
-            operator: self.service.is_operator_user(&self.account(session)),
+            operator: self.service.is_operator(&self.account(session)),
             sandbox: self.service.is_sandbox(),
         }
     }

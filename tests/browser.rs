@@ -94,22 +94,9 @@ async fn a_person_deploys_pays_and_is_notified_in_a_real_browser() {
     browser.wait_for("//p[@id='no-notices']").await;
     browser.script("window.keptAlive = 'same page';").await;
     let alice = UserId::parse("web:sandbox-alice").unwrap();
-    let contract = site.service.overview(&alice).unwrap().nodes.len();
-    assert_eq!(contract, 1);
-    let nodes: jukebox::user::Nodes = site
-        .service
-        .store()
-        .read(&alice, jukebox::user::NODES)
-        .unwrap()
-        .unwrap();
-    site.sim
-        .fail_app(nodes.nodes[0].contract().unwrap(), "port closed")
-        .unwrap();
-    for _ in 0..3 {
-        site.service.sweep().await;
-        site.clock.advance(60);
-    }
-    assert!(site.deliver_alerts().await >= 1);
+    let nodes = site.service.overview(&alice).unwrap().nodes.len();
+    assert_eq!(nodes, 1);
+    site.take_app_down(&alice).await;
     browser
         .wait_for("//section[@id='notices']/article[contains(., 'is down')]")
         .await;

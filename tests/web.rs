@@ -116,8 +116,6 @@ async fn forms_need_the_session_token_and_a_same_site_origin() {
     assert_eq!(forged.status, 403);
     assert!(forged.body.contains("Reload the page"));
 
-    let mut other_site = site.browser();
-    other_site.cookies = alice.cookies.clone();
     let response = reqwest::Client::new()
         .post(format!("{}/chat/send", site.base))
         .header(
@@ -254,20 +252,8 @@ async fn an_outage_notification_arrives_live() {
         "text/event-stream"
     );
 
-    let alice_id = UserId::parse("web:sandbox-alice").unwrap();
-    let nodes: jukebox::user::Nodes = site
-        .service
-        .store()
-        .read(&alice_id, jukebox::user::NODES)
-        .unwrap()
-        .unwrap();
-    let contract = nodes.nodes[0].contract().unwrap();
-    site.sim.fail_app(contract, "port closed").unwrap();
-    for _ in 0..3 {
-        site.service.sweep().await;
-        site.clock.advance(60);
-    }
-    assert!(site.deliver_alerts().await >= 1);
+    site.take_app_down(&UserId::parse("web:sandbox-alice").unwrap())
+        .await;
 
     let mut received = String::new();
     while !received.contains("\"notice\":true") {
@@ -284,27 +270,32 @@ async fn an_outage_notification_arrives_live() {
     assert!(listed.contains("is down"), "{listed}");
 }
 
-#[tokio::test]
-async fn a_telegram_account_links_once_and_shows_the_same_nodes() {
-    let dir = tempfile::tempdir().unwrap();
-    let site = Site::start(dir.path(), &|_| {}).await;
-    let tg = UserId::parse("tg:4242").unwrap();
+/// Sends /link from the Telegram account `tg` and returns the code the bot
+/// answers with.
+async fn link_code(site: &Site, tg: &UserId) -> String {
     site.service
         .handle(
-            &tg,
+            tg,
             "Tess",
             jukebox::dialogue::Input::from_message("/link"),
             None,
         )
         .await
         .unwrap();
-    let said = support::texts_for(&site.telegram.take(), &tg).join("\n");
-    let code = said
-        .split("Your link code: ")
+    let said = support::texts_for(&site.telegram.take(), tg).join("\n");
+    said.split("Your link code: ")
         .nth(1)
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or_else(|| panic!("no code in {said:?}"))
-        .to_owned();
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_telegram_account_links_once_and_shows_the_same_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = Site::start(dir.path(), &|_| {}).await;
+    let tg = UserId::parse("tg:4242").unwrap();
+    let code = link_code(&site, &tg).await;
 
     let mut web = site.browser();
     web.sandbox_sign_in("tess").await;
@@ -343,24 +334,7 @@ async fn a_telegram_account_links_once_and_shows_the_same_nodes() {
     assert!(site.service.web_links().unwrap().is_empty());
 
     // An expired code is refused.
-    site.service
-        .handle(
-            &tg,
-            "Tess",
-            jukebox::dialogue::Input::from_message("/link"),
-            None,
-        )
-        .await
-        .unwrap();
-    let said = support::texts_for(&site.telegram.take(), &tg).join("\n");
-    let code = said
-        .split("Your link code: ")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
+    let code = link_code(&site, &tg).await;
     site.clock.advance(11 * 60);
     let late = other.post("/link", &[("code", &code)], false).await;
     assert!(text_of(&late.body).contains("That code has expired"));
@@ -381,7 +355,7 @@ async fn the_dashboard_is_for_operators_only() {
         .post("/admin/maintenance", &[("switch", "on")], false)
         .await;
     assert_eq!(refused.status, 404);
-    assert!(site.service.maintenance_message().is_none());
+    assert!(site.service.maintenance().is_none());
 
     let mut root = site.browser();
     root.sandbox_sign_in("root").await;
@@ -470,4 +444,36 @@ async fn a_threefold_connect_sign_in_goes_out_and_comes_back_signed_in_once() {
     let page = stranger.get(&format!("/auth/callback?{query}")).await;
     assert_eq!(page.status, 401);
     assert!(text_of(&page.body).contains("sign in again"));
+}
+
+#[tokio::test]
+async fn a_configured_callback_path_is_where_the_sign_in_comes_back() {
+    let login = fake_tfconnect::FakeLoginServer::start().await;
+    let alice_app = fake_tfconnect::FakeApp::new("alice.3bot", 2);
+    login.register(&alice_app);
+    let dir = tempfile::tempdir().unwrap();
+    let url = login.url.clone();
+    let site = Site::start(dir.path(), &move |c| {
+        c.web.tfconnect.login_url = url.clone();
+        c.web.tfconnect.callback_path = "/signin/back".into();
+    })
+    .await;
+    let mut browser = site.browser();
+    let redirect = browser
+        .get("/login/tfconnect")
+        .await
+        .location
+        .expect("sent to the login server");
+    assert!(
+        redirect.contains("redirecturl=%2Fsignin%2Fback"),
+        "{redirect}"
+    );
+    let query = alice_app.approve(&redirect, &fake_tfconnect::Approval::new());
+    assert_eq!(
+        browser.get(&format!("/auth/callback?{query}")).await.status,
+        404
+    );
+    let back = browser.get(&format!("/signin/back?{query}")).await;
+    assert_eq!(back.status, 303, "{}", back.body);
+    assert_eq!(back.location.as_deref(), Some("/chat"));
 }

@@ -68,18 +68,21 @@ impl WebConfig {
         if !(1..=24 * 90).contains(&self.session_hours) {
             return Err("session_hours must be 1 to 2160 (90 days)".into());
         }
-        // The checks the site runs at start, with a stand-in for the host
-        // an empty app_id is filled in with.
+        self.tfconnect.check().map_err(|e| format!("{e:#}"))
+    }
+
+    /// The ThreeFold Connect settings the site runs with at `base_url`: an
+    /// empty `app_id` becomes the site's host as the browser sees it (the
+    /// login server shows it to the user and signs it into the attempt).
+    pub fn login_config(&self, base_url: &str) -> crate::web::tfconnect::TfConnectConfig {
         let mut login = self.tfconnect.clone();
         if login.app_id.is_empty() {
-            login.app_id = "localhost".into();
+            login.app_id = base_url
+                .split_once("://")
+                .map(|(_, host)| host.to_owned())
+                .unwrap_or_else(|| base_url.to_owned());
         }
-        crate::web::tfconnect::TfConnect::new(
-            login,
-            ed25519_dalek::SigningKey::from_bytes(&[0; 32]),
-        )
-        .map_err(|e| format!("{e:#}"))?;
-        Ok(())
+        login
     }
 }
 

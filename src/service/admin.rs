@@ -83,7 +83,7 @@ impl Drafts {
 
 impl Service {
     /// The maintenance message when new deployments are refused.
-    pub(super) fn maintenance(&self) -> Option<String> {
+    pub fn maintenance(&self) -> Option<String> {
         let m: Maintenance = self.inner.store.read_global(MAINTENANCE).ok().flatten()?;
         m.on.then(|| {
             if m.message.is_empty() {

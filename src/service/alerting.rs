@@ -124,7 +124,7 @@ impl Service {
         Ok(())
     }
 
-    pub(super) fn is_operator(&self, user: &UserId) -> bool {
+    pub fn is_operator(&self, user: &UserId) -> bool {
         self.inner.settings.operators.contains(user)
     }
 

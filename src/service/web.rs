@@ -19,8 +19,6 @@ use crate::user::NodeState;
 
 const LINKS: &str = "web-links";
 const CODES: &str = "link-codes";
-/// A link code works this long.
-pub const LINK_CODE_TTL_SECS: u64 = 600;
 /// Crockford's base32 without I, L, O, U: unambiguous when retyped.
 const CODE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
@@ -104,6 +102,9 @@ fn new_code() -> anyhow::Result<String> {
 }
 
 impl Service {
+    /// A link code works this long (the website's Telegram page says so).
+    pub const LINK_CODE_TTL_SECS: u64 = 600;
+
     /// The "My nodes" page's data for `user`.
     pub fn overview(&self, user: &UserId) -> anyhow::Result<Overview> {
         let profile = self.load_profile(user)?;
@@ -160,7 +161,7 @@ impl Service {
             return Ok(());
         }
         let code = new_code()?;
-        let expires_at = self.now() + LINK_CODE_TTL_SECS;
+        let expires_at = self.now() + Self::LINK_CODE_TTL_SECS;
         let record = LinkCode {
             user: user.clone(),
             expires_at,
@@ -288,28 +289,10 @@ impl Service {
         self.now()
     }
 
-    /// Whether `user` may use operator commands and the dashboard.
-    pub fn is_operator_user(&self, user: &UserId) -> bool {
-        self.is_operator(user)
-    }
-
     /// Whether the embedded grid and the sandbox wallet are in use (the
     /// website labels itself so, and offers the sandbox sign-in).
     pub fn is_sandbox(&self) -> bool {
         crate::payments::Wallet::kind(self.inner.wallet.as_ref()) == "sandbox"
-    }
-
-    /// The alert queue as operators see it: counts and the next few alerts.
-    pub fn outbox_report(
-        &self,
-        limit: usize,
-    ) -> (crate::alerts::AlertStats, Vec<crate::alerts::Alert>) {
-        (self.inner.alerts.stats(), self.inner.alerts.pending(limit))
-    }
-
-    /// The maintenance message while new deployments are refused.
-    pub fn maintenance_message(&self) -> Option<String> {
-        self.maintenance()
     }
 }
 

@@ -11,13 +11,12 @@ use serde::Deserialize;
 use super::render::{self, PageContext, csrf_field, escape};
 use super::session::{
     LOGIN_COOKIE, LOGIN_TTL_SECS, PRE_COOKIE, PendingLogin, PreSession, SESSION_COOKIE, Session,
-    cookie_value, csrf_ok, random_token,
+    csrf_ok,
 };
-use super::{WebState, refuse};
+use super::{CsrfForm, WebState, refuse};
+use crate::crypto::random_alnum;
 use crate::ids::UserId;
 
-/// Where ThreeFold Connect sends the browser back.
-pub const CALLBACK_PATH: &str = "/auth/callback";
 /// The sign-in forms' token lives this long.
 const PRE_TTL_SECS: u64 = 3600;
 
@@ -32,13 +31,10 @@ pub async fn landing(State(state): State<Arc<WebState>>, headers: HeaderMap) -> 
         return state.page(&session, "Jukebox", "/", &body);
     }
     let now = state.now();
-    let pre = headers
-        .get(header::COOKIE)
-        .and_then(|c| c.to_str().ok())
-        .and_then(|c| cookie_value(c, PRE_COOKIE))
-        .and_then(|v| state.signer.pre_session(v, now))
+    let pre = state
+        .signed_cookie::<PreSession>(&headers, PRE_COOKIE)
         .unwrap_or_else(|| PreSession {
-            csrf: random_token(32),
+            csrf: random_alnum(32),
             expires_at: now + PRE_TTL_SECS,
         });
     let sandbox = state.service.is_sandbox();
@@ -67,12 +63,7 @@ pub async fn landing(State(state): State<Arc<WebState>>, headers: HeaderMap) -> 
             csrf_field(&pre.csrf)
         ));
     }
-    let ctx = PageContext {
-        name: None,
-        csrf: "",
-        operator: false,
-        sandbox,
-    };
+    let ctx = PageContext::signed_out(sandbox);
     let cookie = state.signer.set_cookie(
         PRE_COOKIE,
         &state.signer.sign(PRE_COOKIE, &pre),
@@ -117,12 +108,7 @@ pub async fn sandbox_login(
             "The sandbox sign-in is off on this Jukebox.",
         );
     }
-    let now = state.now();
-    let pre = headers
-        .get(header::COOKIE)
-        .and_then(|c| c.to_str().ok())
-        .and_then(|c| cookie_value(c, PRE_COOKIE))
-        .and_then(|v| state.signer.pre_session(v, now));
+    let pre = state.signed_cookie::<PreSession>(&headers, PRE_COOKIE);
     if !state.same_origin(&headers) || !pre.is_some_and(|p| csrf_ok(&p.csrf, &form.csrf)) {
         return refuse(
             &headers,
@@ -138,17 +124,16 @@ pub async fn sandbox_login(
         );
     };
     tracing::info!(user = %user, "sandbox sign-in on the website");
-    start_session(&state, user, format!("{name} (sandbox)"), "sandbox")
+    start_session(&state, user, format!("{name} (sandbox)"))
 }
 
 /// Signs the browser in as `user` and sends it to the chat.
-fn start_session(state: &WebState, user: UserId, name: String, via: &str) -> Response {
+fn start_session(state: &WebState, user: UserId, name: String) -> Response {
     let ttl = state.config.session_hours * 3600;
     let session = Session {
         user,
         name,
-        via: via.to_owned(),
-        csrf: random_token(32),
+        csrf: random_alnum(32),
         expires_at: state.now() + ttl,
     };
     let value = state.signer.sign(SESSION_COOKIE, &session);
@@ -190,11 +175,7 @@ pub async fn tfconnect_callback(
     RawQuery(query): RawQuery,
 ) -> Response {
     let now = state.now();
-    let pending = headers
-        .get(header::COOKIE)
-        .and_then(|c| c.to_str().ok())
-        .and_then(|c| cookie_value(c, LOGIN_COOKIE))
-        .and_then(|v| state.signer.pending_login(v, now));
+    let pending = state.signed_cookie::<PendingLogin>(&headers, LOGIN_COOKIE);
     let Some(pending) = pending else {
         return login_failed(
             &state,
@@ -211,7 +192,7 @@ pub async fn tfconnect_callback(
                 );
             };
             tracing::info!(user = %id, "ThreeFold Connect sign-in on the website");
-            start_session(&state, id, user.double_name, "tfconnect")
+            start_session(&state, id, user.double_name)
         }
         Err(e) => {
             tracing::info!(reason = %e, "ThreeFold Connect sign-in refused");
@@ -221,12 +202,7 @@ pub async fn tfconnect_callback(
 }
 
 fn login_failed(state: &WebState, message: &str) -> Response {
-    let ctx = PageContext {
-        name: None,
-        csrf: "",
-        operator: false,
-        sandbox: state.service.is_sandbox(),
-    };
+    let ctx = PageContext::signed_out(state.service.is_sandbox());
     let body = format!(
         "<h1>Sign-in did not work</h1><p class=\"error\" role=\"alert\">{}</p><p><a href=\"/\">Back to the start</a></p>",
         escape(message)
@@ -237,12 +213,6 @@ fn login_failed(state: &WebState, message: &str) -> Response {
         Html(render::page("Sign-in did not work", &ctx, "", &body)),
     )
         .into_response()
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 pub async fn logout(

@@ -18,6 +18,7 @@ use super::render::{csrf_field, entry_html};
 use super::session::Session;
 use super::{WebState, internal_error, is_fetch, refuse};
 use crate::dialogue::Input;
+use crate::validate::MAX_INPUT_CHARS;
 
 /// Longest button data accepted (Telegram's callback data limit).
 const MAX_BUTTON_DATA: usize = 64;
@@ -61,7 +62,7 @@ pub async fn page(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Res
          <section id=\"feed\" class=\"feed\" aria-live=\"polite\" aria-label=\"Conversation\">{feed}</section>\
          <form id=\"send-form\" method=\"post\" action=\"/chat/send\" class=\"send\">{}\
          <label for=\"text\" class=\"muted\" hidden>Message</label>\
-         <input type=\"text\" id=\"text\" name=\"text\" maxlength=\"4096\" autocomplete=\"off\" \
+         <input type=\"text\" id=\"text\" name=\"text\" maxlength=\"{MAX_INPUT_CHARS}\" autocomplete=\"off\" \
          aria-label=\"Message\" placeholder=\"Type an answer or a command, e.g. /deploy\" required>\
          <button type=\"submit\">Send</button></form>{shortcuts}</div><span id=\"end\"></span>",
         snapshot.version,

@@ -44,7 +44,7 @@ pub async fn page(
         escape(&stats)
     );
 
-    let maintenance = service.maintenance_message();
+    let maintenance = service.maintenance();
     body.push_str(&format!(
         "<h2>Maintenance</h2><p>{}</p><form method=\"post\" action=\"/admin/maintenance\">{csrf}\
          <label for=\"message\">Message to users (optional)</label>\
@@ -57,7 +57,8 @@ pub async fn page(
         }
     ));
 
-    let (alerts, pending) = service.outbox_report(OUTBOX_SHOWN);
+    let alerts = service.alerts().stats();
+    let pending = service.alerts().pending(OUTBOX_SHOWN);
     body.push_str(&format!(
         "<h2>Outbox</h2><p>{} alert(s) waiting, {} sent since start, {} remembered for de-duplication.</p>",
         alerts.queued, alerts.sent, alerts.remembered

@@ -228,12 +228,15 @@ pub struct WebHub {
 }
 
 impl WebHub {
-    pub fn new(links: HashMap<UserId, UserId>) -> Arc<WebHub> {
-        let hub = WebHub::default();
+    pub fn new() -> Arc<WebHub> {
+        Arc::new(WebHub::default())
+    }
+
+    /// Records stored links (web sign-in, account), e.g. at start.
+    pub fn load_links(&self, links: impl IntoIterator<Item = (UserId, UserId)>) {
         for (web, account) in links {
-            hub.set_link(&web, Some(account));
+            self.set_link(&web, Some(account));
         }
-        Arc::new(hub)
     }
 
     fn feeds(&self) -> MutexGuard<'_, Feeds> {

@@ -14,9 +14,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::chat::deliver;
-use super::render::{csrf_field, entry_html, escape, masked};
-use super::{WebState, internal_error, refuse};
+use super::render::{csrf_field, entry_html, escape};
+use super::{CsrfForm, WebState, internal_error, refuse};
+use crate::crypto::mask;
 use crate::dialogue::Input;
+use crate::lifecycle::human_duration;
+use crate::service::Service;
 
 /// Failed link codes allowed per sign-in in one window.
 const LINK_ATTEMPTS: u32 = 5;
@@ -186,16 +189,17 @@ fn link_view(
             "<p>This sign-in is linked to the Telegram account <code>{}</code>: the chat, My nodes and \
              notifications here are the same as in Telegram.</p>\
              <form method=\"post\" action=\"/link/remove\">{csrf}<button type=\"submit\" class=\"secondary\">Unlink</button></form>",
-            escape(&masked(account.as_str()))
+            escape(&mask(account.as_str()))
         ));
     } else {
         body.push_str(&format!(
             "<p>Already use Jukebox in Telegram? Link it to see the same nodes and balance here.</p>\
              <ol><li>Send <code>/link</code> to the Jukebox bot in Telegram.</li>\
-             <li>Type the code it answers below (it works once, for 10 minutes).</li></ol>\
+             <li>Type the code it answers below (it works once, for {}).</li></ol>\
              <form method=\"post\" action=\"/link\">{csrf}<label for=\"code\">Link code</label>\
              <input type=\"text\" id=\"code\" name=\"code\" required maxlength=\"16\" autocomplete=\"one-time-code\" \
-             placeholder=\"ABCD-EFGH\"><p><button type=\"submit\">Link</button></p></form>"
+             placeholder=\"ABCD-EFGH\"><p><button type=\"submit\">Link</button></p></form>",
+            human_duration(Service::LINK_CODE_TTL_SECS)
         ));
     }
     state.page(session, "Telegram", "/link", &body)
@@ -272,12 +276,6 @@ pub async fn link(
             link_view(&state, &session, Some((&e.to_string(), false)))
         }
     }
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 pub async fn unlink(

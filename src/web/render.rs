@@ -63,28 +63,34 @@ pub struct PageContext<'a> {
     pub sandbox: bool,
 }
 
+impl PageContext<'static> {
+    /// A visitor who is not signed in.
+    pub fn signed_out(sandbox: bool) -> PageContext<'static> {
+        PageContext {
+            name: None,
+            csrf: "",
+            operator: false,
+            sandbox,
+        }
+    }
+}
+
+/// The navigation every signed-in visitor sees; operators also get
+/// "Operators" at the end.
+const NAV: &[(&str, &str)] = &[
+    ("/chat", "Chat"),
+    ("/nodes", "My nodes"),
+    ("/notifications", "Notifications"),
+    ("/link", "Telegram"),
+];
+
 /// A whole page around `body`.
 pub fn page(title: &str, ctx: &PageContext<'_>, active: &str, body: &str) -> String {
     let mut nav = String::new();
     if let Some(name) = ctx.name {
-        let links: &[(&str, &str)] = if ctx.operator {
-            &[
-                ("/chat", "Chat"),
-                ("/nodes", "My nodes"),
-                ("/notifications", "Notifications"),
-                ("/link", "Telegram"),
-                ("/admin", "Operators"),
-            ]
-        } else {
-            &[
-                ("/chat", "Chat"),
-                ("/nodes", "My nodes"),
-                ("/notifications", "Notifications"),
-                ("/link", "Telegram"),
-            ]
-        };
-        for (href, label) in links {
-            let current = if *href == active {
+        let operators = ctx.operator.then_some(("/admin", "Operators"));
+        for (href, label) in NAV.iter().copied().chain(operators) {
+            let current = if href == active {
                 " aria-current=\"page\""
             } else {
                 ""
@@ -203,11 +209,6 @@ pub fn entry_html(entry: &Entry, csrf: &str, back: &str) -> String {
             buttons_html(buttons, csrf, "/notifications")
         ),
     }
-}
-
-/// Text with its middle hidden (keys, tokens, addresses shown to operators).
-pub fn masked(secret: &str) -> String {
-    crate::crypto::mask(secret)
 }
 
 #[cfg(test)]

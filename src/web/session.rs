@@ -32,8 +32,6 @@ pub struct Session {
     pub user: UserId,
     /// Shown as the user's name.
     pub name: String,
-    /// "tfconnect" or "sandbox".
-    pub via: String,
     /// Every state-changing form carries this back.
     pub csrf: String,
     /// Unix seconds.
@@ -52,6 +50,30 @@ pub struct PendingLogin {
 pub struct PreSession {
     pub csrf: String,
     pub expires_at: u64,
+}
+
+/// A signed cookie's content that stops being valid at a point in time.
+pub trait Expiring {
+    /// Unix seconds; the value is refused from then on.
+    fn expires_at(&self) -> u64;
+}
+
+impl Expiring for Session {
+    fn expires_at(&self) -> u64 {
+        self.expires_at
+    }
+}
+
+impl Expiring for PendingLogin {
+    fn expires_at(&self) -> u64 {
+        self.expires_at
+    }
+}
+
+impl Expiring for PreSession {
+    fn expires_at(&self) -> u64 {
+        self.expires_at
+    }
 }
 
 /// Signs and checks cookie values.
@@ -106,19 +128,16 @@ impl CookieSigner {
         self.set_cookie(name, "", 0)
     }
 
-    pub fn session(&self, cookie: &str, now: u64) -> Option<Session> {
-        self.verify::<Session>(SESSION_COOKIE, cookie)
-            .filter(|s| s.expires_at > now)
-    }
-
-    pub fn pending_login(&self, cookie: &str, now: u64) -> Option<PendingLogin> {
-        self.verify::<PendingLogin>(LOGIN_COOKIE, cookie)
-            .filter(|p| p.expires_at > now)
-    }
-
-    pub fn pre_session(&self, cookie: &str, now: u64) -> Option<PreSession> {
-        self.verify::<PreSession>(PRE_COOKIE, cookie)
-            .filter(|p| p.expires_at > now)
+    /// The value inside cookie `name` (its purpose), if it is ours, intact
+    /// and not expired at `now`.
+    pub fn verify_fresh<T: DeserializeOwned + Expiring>(
+        &self,
+        name: &str,
+        cookie: &str,
+        now: u64,
+    ) -> Option<T> {
+        self.verify::<T>(name, cookie)
+            .filter(|v| v.expires_at() > now)
     }
 }
 
@@ -131,34 +150,6 @@ pub fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// A random token for forms and login states: `len` characters of
-/// [A-Za-z0-9], from the OS's random source.
-pub fn random_token(len: usize) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut bytes = vec![0u8; len];
-    // Without randomness no safe token exists; the OS source does not fail
-    // on the platforms Jukebox runs on.
-    if getrandom::getrandom(&mut bytes).is_err() {
-        panic!("the operating system's random source failed");
-    }
-    // 62 symbols: rejecting bytes >= 248 keeps every symbol equally likely.
-    let mut out = String::with_capacity(len);
-    let mut pool = bytes;
-    while out.len() < len {
-        for b in pool.iter().filter(|b| **b < 248) {
-            if out.len() == len {
-                break;
-            }
-            out.push(char::from(ALPHABET[usize::from(*b) % 62]));
-        }
-        pool = vec![0u8; len];
-        if getrandom::getrandom(&mut pool).is_err() {
-            panic!("the operating system's random source failed");
-        }
-    }
-    out
-}
-
 /// Whether a form's token matches the one the cookie vouches for.
 pub fn csrf_ok(expected: &str, given: &str) -> bool {
     !expected.is_empty() && constant_time_eq(expected.as_bytes(), given.as_bytes())
@@ -167,17 +158,22 @@ pub fn csrf_ok(expected: &str, given: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::random_alnum;
 
     fn signer() -> CookieSigner {
         CookieSigner::new(&MasterKey::from_bytes([3; 32]), false)
+    }
+
+    /// The session inside a cookie value, as the site reads it.
+    fn read(s: &CookieSigner, value: &str, now: u64) -> Option<Session> {
+        s.verify_fresh(SESSION_COOKIE, value, now)
     }
 
     fn session() -> Session {
         Session {
             user: UserId::parse("web:alice.3bot").unwrap(),
             name: "alice.3bot".into(),
-            via: "tfconnect".into(),
-            csrf: random_token(32),
+            csrf: random_alnum(32),
             expires_at: 1_000,
         }
     }
@@ -187,8 +183,8 @@ mod tests {
         let s = signer();
         let alice = session();
         let value = s.sign(SESSION_COOKIE, &alice);
-        assert_eq!(s.session(&value, 999), Some(alice));
-        assert_eq!(s.session(&value, 1_000), None);
+        assert_eq!(read(&s, &value, 999), Some(alice));
+        assert_eq!(read(&s, &value, 1_000), None);
     }
 
     #[test]
@@ -199,16 +195,16 @@ mod tests {
         let mut forged = session();
         forged.user = UserId::parse("web:mallory.3bot").unwrap();
         let forged_payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).unwrap());
-        assert_eq!(s.session(&format!("{forged_payload}.{mac}"), 0), None);
-        assert_eq!(s.session(&format!("{payload}.{}", &mac[1..]), 0), None);
-        assert_eq!(s.session(payload, 0), None);
-        assert_eq!(s.session("", 0), None);
-        assert_eq!(s.session(&"a.b".repeat(2000), 0), None);
+        assert_eq!(read(&s, &format!("{forged_payload}.{mac}"), 0), None);
+        assert_eq!(read(&s, &format!("{payload}.{}", &mac[1..]), 0), None);
+        assert_eq!(read(&s, payload, 0), None);
+        assert_eq!(read(&s, "", 0), None);
+        assert_eq!(read(&s, &"a.b".repeat(2000), 0), None);
         let other = CookieSigner::new(&MasterKey::from_bytes([4; 32]), false);
-        assert_eq!(other.session(&value, 0), None);
+        assert_eq!(read(&other, &value, 0), None);
         // A login cookie is no session, even with the same fields.
         let as_login = s.sign(LOGIN_COOKIE, &session());
-        assert_eq!(s.session(&as_login, 0), None);
+        assert_eq!(read(&s, &as_login, 0), None);
     }
 
     #[test]
@@ -230,10 +226,10 @@ mod tests {
 
     #[test]
     fn tokens_are_random_alphanumeric_and_csrf_compares_exactly() {
-        let a = random_token(32);
+        let a = random_alnum(32);
         assert_eq!(a.len(), 32);
         assert!(a.chars().all(|c| c.is_ascii_alphanumeric()));
-        assert_ne!(a, random_token(32));
+        assert_ne!(a, random_alnum(32));
         assert!(csrf_ok(&a, &a.clone()));
         assert!(!csrf_ok(&a, &a[1..]));
         assert!(!csrf_ok("", ""));

@@ -78,6 +78,19 @@ impl Default for TfConnectConfig {
     }
 }
 
+impl TfConnectConfig {
+    /// Checks the values as written: the login URL, the callback path, and
+    /// the app id when one is set (an empty one is filled in by the site,
+    /// see `WebConfig::login_config`).
+    pub fn check(&self) -> anyhow::Result<()> {
+        check_login_url(&self.login_url)?;
+        if !self.app_id.is_empty() {
+            check_app_id(&self.app_id)?;
+        }
+        check_callback_path(&self.callback_path)
+    }
+}
+
 /// Where a new login starts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoginStart {
@@ -136,9 +149,10 @@ impl TfConnect {
     /// Checks the config and derives the app's X25519 key pair from
     /// `app_key` (the same conversion libsodium and the app use).
     pub fn new(config: TfConnectConfig, app_key: SigningKey) -> anyhow::Result<TfConnect> {
-        let login_url = check_login_url(&config.login_url)?;
+        config.check()?;
+        // The protocol needs an app id: an empty one must be filled in first.
         check_app_id(&config.app_id)?;
-        check_callback_path(&config.callback_path)?;
+        let login_url = config.login_url.trim_end_matches('/').to_owned();
         let scalar = Zeroizing::new(app_key.to_scalar_bytes());
         let app_secret = crypto_box::SecretKey::from_bytes(*scalar);
         let app_public_key = STANDARD.encode(app_key.verifying_key().to_montgomery().to_bytes());
@@ -150,10 +164,6 @@ impl TfConnect {
             app_public_key,
             consumed: ConsumedStates::new(MAX_CONSUMED_STATES),
         })
-    }
-
-    pub fn config(&self) -> &TfConnectConfig {
-        &self.config
     }
 
     /// The app's X25519 public key in base64 (the `publickey` parameter).
@@ -245,7 +255,7 @@ fn encode(value: &str) -> String {
     form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
-fn check_login_url(login_url: &str) -> anyhow::Result<String> {
+fn check_login_url(login_url: &str) -> anyhow::Result<()> {
     let url = reqwest::Url::parse(login_url)
         .map_err(|e| anyhow::anyhow!("web.tfconnect.login_url {login_url:?} is not a URL: {e}"))?;
     let usable = matches!(url.scheme(), "http" | "https")
@@ -259,7 +269,7 @@ fn check_login_url(login_url: &str) -> anyhow::Result<String> {
         "web.tfconnect.login_url {login_url:?} must be an http(s) URL without query, fragment \
          or credentials, e.g. https://login.threefold.me"
     );
-    Ok(login_url.trim_end_matches('/').to_owned())
+    Ok(())
 }
 
 fn check_app_id(app_id: &str) -> anyhow::Result<()> {

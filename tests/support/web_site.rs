@@ -10,6 +10,7 @@ use jukebox::channel::{MemoryOutbox, Outbox, RoutingOutbox};
 use jukebox::clock::ManualClock;
 use jukebox::config::Config;
 use jukebox::grid::sim::SimGrid;
+use jukebox::ids::UserId;
 use jukebox::service::Service;
 use jukebox::web::{WebHub, WebServer};
 
@@ -37,15 +38,13 @@ impl Site {
         });
         let clock = Arc::new(ManualClock::new(START));
         let routing = Arc::new(RoutingOutbox::default());
-        let hub = WebHub::new(HashMap::new());
+        let hub = WebHub::new();
         let telegram = Arc::new(MemoryOutbox::default());
         routing.route("web", hub.clone());
         routing.route("tg", hub.mirror(Some(telegram.clone())));
         routing.route("term", hub.mirror(Some(telegram.clone())));
         let app = jukebox::app::build(&config, routing.clone(), clock.clone()).expect("service");
-        for (web, account) in app.service.web_links().expect("links") {
-            hub.set_link(&web, Some(account));
-        }
+        hub.load_links(app.service.web_links().expect("links"));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = jukebox::web::serve(&config.web, app.service.clone(), hub.clone(), async {
             let _ = stopped.await;
@@ -75,6 +74,25 @@ impl Site {
             cookies: HashMap::new(),
             csrf: String::new(),
         }
+    }
+
+    /// Fails the app of `user`'s first node on the simulated grid, sweeps
+    /// until the outage is confirmed, and delivers the alerts (at least one).
+    pub async fn take_app_down(&self, user: &UserId) {
+        let nodes: jukebox::user::Nodes = self
+            .service
+            .store()
+            .read(user, jukebox::user::NODES)
+            .unwrap()
+            .unwrap();
+        self.sim
+            .fail_app(nodes.nodes[0].contract().unwrap(), "port closed")
+            .unwrap();
+        for _ in 0..3 {
+            self.service.sweep().await;
+            self.clock.advance(60);
+        }
+        assert!(self.deliver_alerts().await >= 1);
     }
 
     /// Delivers queued alerts the way the dispatcher does, without pacing.

@@ -18,7 +18,7 @@ fn question(text: &str) -> Outgoing {
 
 #[tokio::test]
 async fn messages_progress_and_answers_update_one_feed_in_place() {
-    let hub = WebHub::new(HashMap::new());
+    let hub = WebHub::new();
     let alice = user("web:alice.3bot");
     let (_, mut live) = hub.subscribe(&alice);
     hub.send(&alice, question("Which chain?")).await;
@@ -82,7 +82,7 @@ async fn messages_progress_and_answers_update_one_feed_in_place() {
 
 #[tokio::test]
 async fn other_channels_are_followed_only_while_linked() {
-    let hub = WebHub::new(HashMap::new());
+    let hub = WebHub::new();
     let web = user("web:bob.3bot");
     let tg = user("tg:42");
     let telegram = Arc::new(crate::channel::MemoryOutbox::default());
@@ -109,7 +109,7 @@ async fn other_channels_are_followed_only_while_linked() {
 
 #[tokio::test]
 async fn alerts_become_notices_and_still_reach_the_conversation() {
-    let hub = WebHub::new(HashMap::new());
+    let hub = WebHub::new();
     let alice = user("web:alice.3bot");
     let tap = hub.notices_then(hub.clone());
     tap.send(&alice, Outgoing::Message(Message::text("dash1 is down")))
@@ -131,7 +131,7 @@ async fn alerts_become_notices_and_still_reach_the_conversation() {
 
 #[tokio::test]
 async fn feeds_and_accounts_are_bounded() {
-    let hub = WebHub::new(HashMap::new());
+    let hub = WebHub::new();
     let alice = user("web:alice.3bot");
     for i in 0..(FEED_ENTRIES + 20) {
         hub.send(&alice, Outgoing::Message(Message::text(format!("m{i}"))))

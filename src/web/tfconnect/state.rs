@@ -15,21 +15,9 @@ pub const RANDOM_CHARS: usize = 32;
 /// Longest state accepted back (random part plus any `u64` in decimal).
 const MAX_STATE_CHARS: usize = RANDOM_CHARS + 20;
 
-const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
 /// A fresh state issued at `now_unix`.
 pub fn issue(now_unix: u64) -> String {
-    let mut state = String::with_capacity(MAX_STATE_CHARS);
-    while state.len() < RANDOM_CHARS {
-        let bytes = crate::crypto::random_bytes::<64>();
-        for &b in bytes.iter() {
-            // 248 = 4 * 62: dropping the top 8 byte values keeps every
-            // character equally likely.
-            if b < 248 && state.len() < RANDOM_CHARS {
-                state.push(char::from(ALPHABET[usize::from(b % 62)]));
-            }
-        }
-    }
+    let mut state = crate::crypto::random_alnum(RANDOM_CHARS);
     state.push_str(&now_unix.to_string());
     state
 }
