@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -135,13 +135,10 @@ pub async fn serve(
 }
 
 fn router(state: Arc<WebState>) -> Router {
-    // The login server sends the browser back to the configured path.
-    let callback_path = state.config.tfconnect.callback_path.clone();
     Router::new()
         .route("/", get(auth::landing))
         .route("/login/sandbox", post(auth::sandbox_login))
         .route("/login/tfconnect", get(auth::tfconnect_begin))
-        .route(&callback_path, get(auth::tfconnect_callback))
         .route("/logout", post(auth::logout))
         .route("/chat", get(chat::page))
         .route("/chat/send", post(chat::send))
@@ -157,7 +154,7 @@ fn router(state: Arc<WebState>) -> Router {
         .route("/assets/site.css", get(css))
         .route("/assets/site.js", get(js))
         .route("/healthz", get(|| async { "ok\n" }))
-        .fallback(not_found)
+        .fallback(callback_or_not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
@@ -202,6 +199,25 @@ async fn js() -> impl IntoResponse {
         ],
         include_str!("web/assets/site.js"),
     )
+}
+
+/// The ThreeFold Connect return path is configured (`web.tfconnect.
+/// callback_path`), so it is matched here rather than registered as a
+/// route: whatever the operator writes can never make the router refuse
+/// to start (axum panics on a path that clashes with a page or uses its
+/// capture syntax); a path that is also a page is served as that page.
+async fn callback_or_not_found(
+    State(state): State<Arc<WebState>>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    query: axum::extract::RawQuery,
+) -> Response {
+    if method == axum::http::Method::GET && uri.path() == state.config.tfconnect.callback_path {
+        auth::tfconnect_callback(State(state), headers, query).await
+    } else {
+        not_found().await
+    }
 }
 
 async fn not_found() -> Response {

@@ -476,4 +476,15 @@ async fn a_configured_callback_path_is_where_the_sign_in_comes_back() {
     let back = browser.get(&format!("/signin/back?{query}")).await;
     assert_eq!(back.status, 303, "{}", back.body);
     assert_eq!(back.location.as_deref(), Some("/chat"));
+
+    // Paths the router itself could not take (a page's path, capture
+    // syntax) start the site all the same; the pages stay what they are.
+    for odd in ["/chat", "/{state}", "/*rest"] {
+        let dir = tempfile::tempdir().unwrap();
+        let site = Site::start(dir.path(), &move |c| {
+            c.web.tfconnect.callback_path = odd.into();
+        })
+        .await;
+        assert_eq!(site.browser().get("/healthz").await.status, 200, "{odd}");
+    }
 }
