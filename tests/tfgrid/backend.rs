@@ -312,9 +312,7 @@ async fn the_backend_is_built_from_the_grid_config() {
         ..Default::default()
     };
     config.validate("dev").unwrap();
-    let backend = TfGridBackend::from_config("dev", &config, "jukebox", None)
-        .await
-        .unwrap();
+    let backend = TfGridBackend::from_config("dev", &config, "jukebox", None).unwrap();
     let twin = backend.ensure_twin(&user).await.unwrap().0;
     {
         let world = chain.world();

@@ -90,10 +90,11 @@ impl TfGridBackend {
     }
 
     /// Builds the backend from `[grid]`: the grid proxy client, discovery,
-    /// and a TFChain connection (the only step that touches the network).
-    /// `funder` is the operator's funded account key (never in the config
-    /// file); without it, identities' accounts must be funded by hand.
-    pub async fn from_config(
+    /// and a TFChain client that connects on first use (nothing here touches
+    /// the network). `funder` is the operator's funded account key (never in
+    /// the config file); without it, identities' accounts must be funded by
+    /// hand.
+    pub fn from_config(
         network: &str,
         config: &crate::config::TfgridConfig,
         session: &str,
@@ -102,9 +103,7 @@ impl TfGridBackend {
         let endpoints = config.endpoints(network).map_err(GridError::Unavailable)?;
         let proxy = super::proxy::GridProxy::new(config.proxy_settings(&endpoints))?;
         let discovery = Discovery::new(std::sync::Arc::new(proxy), config.discovery_settings());
-        let chain = TfChain::connect(&endpoints.tfchain, config.finality_timeout())
-            .await
-            .map_err(chain_error)?;
+        let chain = TfChain::new(&endpoints.tfchain, config.finality_timeout());
         let funding = config
             .twin_funding()
             .map_err(|e| GridError::Unavailable(format!("grid.tfgrid.{e}")))?;

@@ -77,39 +77,71 @@ pub struct ChainTwin {
     pub relay: Option<String>,
 }
 
-/// A connection to one TFChain node.
+/// A connection to one TFChain node, made on first use and made again
+/// after it broke: the service starts (and keeps chatting) while TFChain is
+/// unreachable, and recovers by itself when it comes back.
 #[derive(Clone)]
 pub struct TfChain {
-    api: OnlineClient<SubstrateConfig>,
+    url: String,
+    client: std::sync::Arc<tokio::sync::Mutex<Option<OnlineClient<SubstrateConfig>>>>,
     /// How long a submitted extrinsic may take to be finalized.
     finality_timeout: Duration,
 }
 
 impl TfChain {
-    /// Connects to `url`: `wss://` in production; plain `ws://` only to
-    /// loopback (tests, a local node). Writes give up waiting for
-    /// finalization after `finality_timeout` (the extrinsic may still land:
-    /// callers read the outcome back from storage).
-    pub async fn connect(url: &str, finality_timeout: Duration) -> Result<TfChain, ChainError> {
-        let connecting = if url.starts_with("ws://") {
-            OnlineClient::<SubstrateConfig>::from_insecure_url(url).await
-        } else {
-            OnlineClient::<SubstrateConfig>::from_url(url).await
-        };
-        let api = connecting.map_err(|e| ChainError::Connect(e.to_string()))?;
-        Ok(TfChain {
-            api,
+    /// A client of the node at `url`: `wss://` in production; plain `ws://`
+    /// only to loopback (tests, a local node). Nothing is contacted yet.
+    /// Writes give up waiting for finalization after `finality_timeout`
+    /// (the extrinsic may still land: callers read the outcome back from
+    /// storage).
+    pub fn new(url: &str, finality_timeout: Duration) -> TfChain {
+        TfChain {
+            url: url.to_owned(),
+            client: Default::default(),
             finality_timeout,
-        })
+        }
+    }
+
+    /// [`TfChain::new`], connected now (fetching the node's metadata).
+    pub async fn connect(url: &str, finality_timeout: Duration) -> Result<TfChain, ChainError> {
+        let chain = TfChain::new(url, finality_timeout);
+        chain.client().await?;
+        Ok(chain)
+    }
+
+    /// The connected client, connecting first when there is none.
+    async fn client(&self) -> Result<OnlineClient<SubstrateConfig>, ChainError> {
+        let mut slot = self.client.lock().await;
+        if let Some(client) = slot.as_ref() {
+            return Ok(client.clone());
+        }
+        let connecting = if self.url.starts_with("ws://") {
+            OnlineClient::<SubstrateConfig>::from_insecure_url(&self.url).await
+        } else {
+            OnlineClient::<SubstrateConfig>::from_url(&self.url).await
+        };
+        let client = connecting.map_err(|e| ChainError::Connect(e.to_string()))?;
+        *slot = Some(client.clone());
+        Ok(client)
+    }
+
+    /// Forgets the connection after a transport failure, so the next call
+    /// connects again (the client does not reconnect by itself).
+    async fn reset(&self) {
+        *self.client.lock().await = None;
     }
 
     pub(super) async fn at(
         &self,
     ) -> Result<subxt::OnlineClientAtBlock<SubstrateConfig>, ChainError> {
-        self.api
-            .at_current_block()
-            .await
-            .map_err(|e| ChainError::Rpc(e.to_string()))
+        let client = self.client().await?;
+        match client.at_current_block().await {
+            Ok(at) => Ok(at),
+            Err(e) => {
+                self.reset().await;
+                Err(ChainError::Rpc(e.to_string()))
+            }
+        }
     }
 
     /// Submits `call` signed by `signer`, waits for finalization and returns
