@@ -12,12 +12,23 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::crypto::MasterKey;
 use crate::dialogue::{Engine, load_dir};
+use crate::config::{FUNDER_SEED_ENV, funder_key};
+use crate::grid::Grid;
 use crate::grid::sim::SimGrid;
+use crate::grid::tfgrid::adapter::TfGrid;
+use crate::grid::tfgrid::backend::TfGridBackend;
+use crate::grid::tfgrid::chain::TfChain;
+use crate::payments::bridge::BridgeWallet;
+use crate::probe::{AppProbe, NetProbe};
+use crate::service::keyring::StoreKeyRing;
 use crate::payments::Wallet;
 use crate::payments::sandbox::SandboxWallet;
 use crate::payments::stellar::{StellarSettings, StellarWallet};
 use crate::service::{Parts, Service, ServiceSettings};
 use crate::store::Store;
+
+/// The RMB session Jukebox's twins connect as.
+const RMB_SESSION: &str = "jukebox";
 
 /// Compiles scripts and catalog for `config`; the error lists every problem.
 pub fn build_engine(config: &Config) -> Result<Engine, crate::diagnostics::Diagnostics> {
@@ -67,7 +78,8 @@ pub fn build(
         let store = store.clone();
         crate::audit::AuditLog::open(&config.data_dir.join("audit"), move |u| store.user_dir(u))?
     };
-    let sim = SimGrid::open(&config.data_dir.join("grid-sim"), config.grid.sim.clone())?;
+    let master = Arc::new(master);
+    let grids = open_grid(config, &store, &master)?;
     let (wallet, sandbox) = open_wallet(config)?;
     let alerts = AlertQueue::open(&config.data_dir.join("alerts"))?;
     let operators = config
@@ -77,12 +89,10 @@ pub fn build(
     let service = Service::new(Parts {
         engine: Arc::new(engine),
         store,
-        master: Arc::new(master),
-        grid: Arc::new(sim.clone()),
-        // SIMULATION: the embedded grid's nodes have no real address to
-        // probe, so it answers the application checks itself.
-        probe: Arc::new(sim.clone()),
-        sim: Some(sim.clone()),
+        master,
+        grid: grids.grid,
+        probe: grids.probe,
+        sim: grids.sim.clone(),
         wallet,
         sandbox,
         outbox,
@@ -100,8 +110,68 @@ pub fn build(
     });
     Ok(App {
         service,
-        sim: Some(sim),
+        sim: grids.sim,
     })
+}
+
+/// The grid in use, how its nodes' applications are probed, and the
+/// simulation again when that is the grid (for churn and faults).
+struct Grids {
+    grid: Arc<dyn Grid>,
+    probe: Arc<dyn AppProbe>,
+    sim: Option<SimGrid>,
+}
+
+/// The grid `grid.kind` names. Nothing here touches the network: the real
+/// grid's clients connect on first use.
+fn open_grid(config: &Config, store: &Arc<Store>, master: &Arc<MasterKey>) -> anyhow::Result<Grids> {
+    if config.grid.kind != "tfgrid" {
+        let sim = SimGrid::open(&config.data_dir.join("grid-sim"), config.grid.sim.clone())?;
+        return Ok(Grids {
+            grid: Arc::new(sim.clone()),
+            // SIMULATION: the embedded grid's nodes have no real address to
+            // probe, so it answers the application checks itself.
+            probe: Arc::new(sim.clone()),
+            sim: Some(sim),
+        });
+    }
+    let funder = match std::env::var(FUNDER_SEED_ENV) {
+        Ok(seed) => Some(funder_key(&seed).map_err(|e| anyhow::anyhow!("{FUNDER_SEED_ENV}: {e}"))?),
+        Err(_) => {
+            tracing::warn!("{FUNDER_SEED_ENV} is not set: new identities' TFChain accounts must be funded by hand before their twins can be created");
+            None
+        }
+    };
+    let backend = TfGridBackend::from_config(
+        &config.grid.network,
+        &config.grid.tfgrid,
+        RMB_SESSION,
+        funder,
+    )
+    .map_err(|e| anyhow::anyhow!("grid.tfgrid: {e}"))?;
+    let keys = Arc::new(StoreKeyRing::new(store.clone(), master.clone()));
+    Ok(Grids {
+        grid: Arc::new(TfGrid::new(backend, keys)),
+        probe: Arc::new(NetProbe {
+            timeout: std::time::Duration::from_secs(config.monitor.probe_timeout_seconds),
+        }),
+        sim: None,
+    })
+}
+
+/// Replaces `[pricing]` with what TFChain bills with (pricing policy 1 and
+/// the average TFT price), so quotes and burn rates match the real bills.
+/// For the real grid only; the caller decides what to do when TFChain
+/// cannot be read.
+pub async fn use_chain_prices(config: &mut Config) -> anyhow::Result<()> {
+    let endpoints = config
+        .grid
+        .tfgrid
+        .endpoints(&config.grid.network)
+        .map_err(|e| anyhow::anyhow!("grid.tfgrid: {e}"))?;
+    let chain = TfChain::connect(&endpoints.tfchain, config.grid.tfgrid.finality_timeout()).await?;
+    config.pricing = chain.price_list(1).await?;
+    Ok(())
 }
 
 /// The wallet in use, and the sandbox again when that is it (for its buttons).
@@ -109,6 +179,15 @@ type Wallets = (Arc<dyn Wallet>, Option<Arc<SandboxWallet>>);
 
 /// The wallet `payments.kind` names.
 fn open_wallet(config: &Config) -> anyhow::Result<Wallets> {
+    if config.payments.kind == "bridge" {
+        let wallet = BridgeWallet::for_network(
+            &config.grid.network,
+            &config.payments.bridge_vault,
+            &config.payments.stellar.network,
+        )
+        .map_err(|e| anyhow::anyhow!("payments: {e}"))?;
+        return Ok((Arc::new(wallet), None));
+    }
     if config.payments.kind == "stellar" {
         let settings = StellarSettings::from_config(&config.payments.stellar)?;
         let wallet = StellarWallet::open(&config.data_dir.join("stellar-wallet"), settings)?;

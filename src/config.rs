@@ -18,10 +18,10 @@ mod payments;
 mod web;
 
 pub use backup::{BACKUP_KEY_ENV, BackupConfig};
-pub use grid::{Endpoints, Network, TfgridConfig};
+pub use grid::{Endpoints, FUNDER_SEED_ENV, Network, TfgridConfig, funder_key};
 pub use lifecycle::{AdminConfig, AlertsConfig, BillingConfig, MonitorConfig};
 pub use ops::OpsConfig;
-pub use payments::StellarConfig;
+pub use payments::{BRIDGE_VAULTS, PUBLIC_TFT_ISSUER, StellarConfig, TESTNET_TFT_ISSUER};
 pub use web::WebConfig;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -67,6 +67,9 @@ pub struct GridConfig {
 pub struct PaymentsConfig {
     pub kind: String,
     pub request_ttl_minutes: u64,
+    /// For `kind = "bridge"`: the TFChain bridge's Stellar vault; empty
+    /// means the grid network's (`tfgrid-v3.md`, section 4).
+    pub bridge_vault: String,
     pub stellar: StellarConfig,
 }
 
@@ -118,6 +121,7 @@ impl Default for PaymentsConfig {
         PaymentsConfig {
             kind: "sandbox".into(),
             request_ttl_minutes: 60,
+            bridge_vault: String::new(),
             stellar: StellarConfig::default(),
         }
     }
@@ -201,22 +205,24 @@ impl Config {
         for (key, message) in grid::diagnose(&config.grid) {
             diags.push(file, at(key), message);
         }
-        if !matches!(config.payments.kind.as_str(), "sandbox" | "stellar") {
-            diags.push(
-                file,
-                at("kind"),
-                format!(
-                    "payments.kind {:?} must be \"sandbox\" or \"stellar\"",
-                    config.payments.kind
-                ),
-            );
+        if config.grid.kind == "tfgrid"
+            && let Some(seed) = env(FUNDER_SEED_ENV)
+            && let Err(e) = funder_key(&seed)
+        {
+            diags.push(file, at("[grid.tfgrid]"), format!("{FUNDER_SEED_ENV}: {e}"));
+        }
+        for (key, message) in payments_for_grid(&config) {
+            diags.push(file, at(key), message);
         }
         let stellar_in_use = config.payments.kind == "stellar";
-        if stellar_in_use && config.web.sandbox_login {
+        if config.payments.kind != "sandbox" && config.web.sandbox_login {
             diags.push(
                 file,
                 at("sandbox_login"),
-                "web.sandbox_login must be false with real payments (payments.kind = \"stellar\"): anyone could sign in as anyone by name",
+                format!(
+                    "web.sandbox_login must be false with real payments (payments.kind = {:?}): anyone could sign in as anyone by name",
+                    config.payments.kind
+                ),
             );
         }
         for (key, message) in config.payments.stellar.problems(stellar_in_use) {
@@ -337,6 +343,44 @@ fn line_of_key(text: &str, key: &str) -> usize {
             }
         })
         .map_or(0, |i| i + 1)
+}
+
+/// `payments.kind` and whether it fits the grid: the real grid bills each
+/// user's twin account, so only the bridge (which pays into it) fits there,
+/// and the bridge fits nothing else. As (key to point at, message).
+fn payments_for_grid(config: &Config) -> Vec<(&'static str, String)> {
+    let payments = &config.payments;
+    let real_grid = config.grid.kind == "tfgrid";
+    match payments.kind.as_str() {
+        "sandbox" | "stellar" if real_grid => vec![(
+            "kind",
+            format!(
+                "payments.kind {:?} cannot pay for the real grid: its contracts are billed from \
+                 each user's twin account on TFChain, which users fund through the bridge; \
+                 set payments.kind = \"bridge\"",
+                payments.kind
+            ),
+        )],
+        "sandbox" | "stellar" => Vec::new(),
+        "bridge" if !real_grid => vec![(
+            "kind",
+            "payments.kind \"bridge\" pays into TFChain twins and needs grid.kind = \"tfgrid\""
+                .to_string(),
+        )],
+        "bridge" => crate::payments::bridge::BridgeWallet::for_network(
+            &config.grid.network,
+            &payments.bridge_vault,
+            &payments.stellar.network,
+        )
+        .err()
+        .map(|e| ("bridge_vault", e))
+        .into_iter()
+        .collect(),
+        other => vec![(
+            "kind",
+            format!("payments.kind {other:?} must be \"sandbox\", \"stellar\" or \"bridge\""),
+        )],
+    }
 }
 
 #[cfg(test)]

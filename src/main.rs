@@ -221,6 +221,13 @@ async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> an
                 .map(|o| o as Arc<dyn jukebox::channel::Outbox>),
         ),
     );
+    let mut config = config;
+    if config.grid.kind == "tfgrid" {
+        match jukebox::app::use_chain_prices(&mut config).await {
+            Ok(()) => tracing::info!(pricing = ?config.pricing, "prices read from TFChain"),
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "TFChain's prices could not be read; quoting with [pricing] until the next start"),
+        }
+    }
     let app = jukebox::app::build_default(&config, routing.clone())?;
     let service = app.service;
     hub.load_links(service.web_links()?);
@@ -228,9 +235,13 @@ async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> an
     let churn = app
         .sim
         .map(|sim| tokio::spawn(async move { sim.run_churn(Duration::from_secs(60)).await }));
-    tracing::info!(grid = service.grid().kind(), data_dir = %config.data_dir.display(), "Jukebox started (embedded grid is a SIMULATION)");
+    match service.grid().kind() {
+        "sim" => tracing::info!(data_dir = %config.data_dir.display(), "Jukebox started on the embedded grid, a SIMULATION"),
+        kind => tracing::info!(grid = kind, network = %config.grid.network, data_dir = %config.data_dir.display(), "Jukebox started on the REAL ThreeFold Grid"),
+    }
     match service.wallet_kind() {
         "sandbox" => tracing::info!("payments: sandbox wallet, a SIMULATION (no real TFT moves)"),
+        "bridge" => tracing::info!("payments: REAL TFT through the TFChain bridge into each user's twin"),
         kind => tracing::info!(wallet = kind, "payments: REAL TFT"),
     }
     let resumed = service.resume_pending().await?;

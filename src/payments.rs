@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::UserId;
 use crate::money::Tft;
 
+pub mod bridge;
 pub mod sandbox;
 pub mod stellar;
 pub mod strkey;
@@ -29,7 +30,8 @@ pub const TFT_ASSET_CODE: &str = "TFT";
 /// What a user is asked to pay, and where.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct PaymentRequest {
-    /// Unique per request; the payment must carry it as MEMO_TEXT.
+    /// Unique per request (`jb-…`), or the payer's twin (`twin_<id>`) for the
+    /// TFChain bridge; the payment must carry it as MEMO_TEXT.
     pub memo: String,
     pub user: UserId,
     /// Stellar account (G...) to pay.
@@ -46,10 +48,12 @@ pub struct PaymentRequest {
 }
 
 impl PaymentRequest {
-    /// A request to pay `amount` into `wallet`, valid for `ttl_secs`.
+    /// A request to pay `amount` into `wallet` with `memo` (see
+    /// [`Wallet::memo_style`]), valid for `ttl_secs`.
     pub fn new(
         wallet: &dyn Wallet,
         user: UserId,
+        memo: String,
         amount: Tft,
         purpose: &str,
         now: u64,
@@ -60,7 +64,7 @@ impl PaymentRequest {
             "a payment request needs a positive amount"
         );
         Ok(PaymentRequest {
-            memo: new_memo()?,
+            memo,
             user,
             address: wallet.deposit_address().to_owned(),
             asset_code: TFT_ASSET_CODE.to_owned(),
@@ -136,8 +140,21 @@ pub fn new_memo() -> anyhow::Result<String> {
     Ok(memo)
 }
 
-/// Whether `memo` has the shape of a memo from [`new_memo`]: only those are
-/// looked up, whatever else a payer typed.
+/// The TFChain bridge's memo for deposits to `twin`'s account.
+pub fn twin_memo(twin: crate::grid::TwinId) -> String {
+    format!("twin_{}", twin.0)
+}
+
+/// Whether `memo` has the shape of a memo Jukebox issues ([`new_memo`] or
+/// [`twin_memo`]): only those are looked up, whatever else a payer typed.
+pub fn is_issued_memo(memo: &str) -> bool {
+    is_request_memo(memo)
+        || memo.strip_prefix("twin_").is_some_and(|id| {
+            !id.is_empty() && id.len() <= 10 && id.bytes().all(|b| b.is_ascii_digit())
+        })
+}
+
+/// Whether `memo` has the shape of a memo from [`new_memo`].
 pub fn is_request_memo(memo: &str) -> bool {
     memo.strip_prefix("jb-")
         .is_some_and(|body| body.len() == 16 && body.bytes().all(|b| MEMO_ALPHABET.contains(&b)))
@@ -161,11 +178,31 @@ pub struct IncomingPayment {
     pub transaction: Option<String>,
 }
 
-/// Where TFT is received: the sandbox, or the Stellar Horizon watcher.
+/// How a wallet's payment requests say who pays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemoStyle {
+    /// A fresh memo per request ([`new_memo`]), indexed to the request.
+    PerRequest,
+    /// The payer's twin ([`twin_memo`]): the TFChain bridge mints the
+    /// deposit onto that twin's account.
+    Twin,
+}
+
+/// Where TFT is received: the sandbox, the Stellar Horizon watcher, or the
+/// TFChain bridge to each user's twin.
 #[async_trait]
 pub trait Wallet: Send + Sync {
-    /// Short name for logs and status ("sandbox" or "stellar").
+    /// Short name for logs and status ("sandbox", "stellar" or "bridge").
     fn kind(&self) -> &'static str;
+    /// What memo a payment request carries.
+    fn memo_style(&self) -> MemoStyle {
+        MemoStyle::PerRequest
+    }
+    /// What the deposit route keeps of every payment; a request asks for
+    /// that much more than is due.
+    fn deposit_fee(&self) -> Tft {
+        Tft::ZERO
+    }
     /// The Stellar account (G...) users pay into.
     fn deposit_address(&self) -> &str;
     /// The issuer of the TFT asset this wallet accepts.

@@ -36,10 +36,12 @@ mod billing;
 mod deploy;
 mod deposits;
 mod funding;
+pub mod keyring;
 mod monitor;
 mod orders;
 mod readiness;
 mod topup;
+mod twin_balance;
 mod views;
 mod watch;
 mod web;
@@ -147,6 +149,8 @@ struct Inner {
     tasks: tokio::sync::Mutex<tokio::task::JoinSet<()>>,
     /// Serialises changes to the website's link record.
     links_lock: tokio::sync::Mutex<()>,
+    /// Users with an open bridge payment request (see `twin_balance.rs`).
+    awaited_deposits: twin_balance::AwaitedDeposits,
 }
 
 impl Service {
@@ -174,6 +178,7 @@ impl Service {
                 settings: parts.settings,
                 tasks: tokio::sync::Mutex::new(tokio::task::JoinSet::new()),
                 links_lock: tokio::sync::Mutex::new(()),
+                awaited_deposits: Default::default(),
             }),
         }
     }

@@ -261,22 +261,30 @@ impl TfgridConfig {
     }
 }
 
+/// The environment variable holding the operator's funding account key:
+/// the 32-byte ed25519 seed as 64 hex characters (optionally `0x`-prefixed).
+/// Never in the config file.
+pub const FUNDER_SEED_ENV: &str = "JUKEBOX_TFCHAIN_FUNDER_SEED";
+
+/// The funding account's key from its seed's text.
+pub fn funder_key(seed: &str) -> Result<ed25519_dalek::SigningKey, String> {
+    let text = seed.trim();
+    let text = text.strip_prefix("0x").unwrap_or(text);
+    let bytes: [u8; 32] = hex::decode(text)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or("must be the account's 32-byte ed25519 seed as 64 hex characters")?;
+    Ok(ed25519_dalek::SigningKey::from_bytes(&bytes))
+}
+
 /// Problems in `[grid]` as (key or section to point at, message).
 pub(super) fn diagnose(grid: &super::GridConfig) -> Vec<(&'static str, String)> {
     let mut found = Vec::new();
     match grid.kind.as_str() {
-        "sim" => {}
-        // Refused until every layer under it is real: a backend that can
-        // discover nodes but not pay for them must not look usable.
-        "tfgrid" => found.push((
-            "kind",
-            "grid.kind \"tfgrid\" is not yet available: the real grid's clients are built \
-             but not yet wired into the service (identities' keys, funding, money); use \"sim\""
-                .to_string(),
-        )),
+        "sim" | "tfgrid" => {}
         other => found.push((
             "kind",
-            format!("grid.kind {other:?} is not available; use \"sim\""),
+            format!("grid.kind {other:?} must be \"sim\" or \"tfgrid\""),
         )),
     }
     if let Err(e) = Network::parse(&grid.network) {
@@ -408,14 +416,27 @@ mod tests {
     }
 
     #[test]
-    fn check_refuses_tfgrid_for_now_and_points_at_lines() {
+    fn check_takes_tfgrid_only_with_bridge_payments_and_points_at_lines() {
         use crate::config::Config;
         let no_env = |_: &str| None;
         let text = "[grid]\nkind = \"tfgrid\"\nnetwork = \"dev\"\n";
         let d = Config::parse("c.toml", text, &no_env).unwrap_err();
         assert_eq!(d.0.len(), 1, "{d}");
         assert_eq!(d.0[0].line, 2);
-        assert!(d.0[0].message.contains("not yet available"), "{d}");
+        assert!(d.0[0].message.contains("payments.kind = \"bridge\""), "{d}");
+        let real = "[grid]\nkind = \"tfgrid\"\nnetwork = \"dev\"\n\
+                    [payments]\nkind = \"bridge\"\n[web]\nsandbox_login = false\n";
+        let c = Config::parse("c.toml", real, &no_env).unwrap();
+        assert_eq!(c.payments.kind, "bridge");
+        let qa = real.replace("\"dev\"", "\"qa\"");
+        let d = Config::parse("c.toml", &qa, &no_env).unwrap_err();
+        assert!(d.0[0].message.contains("bridge_vault"), "{d}");
+        let open_login = "[grid]\nkind = \"tfgrid\"\n[payments]\nkind = \"bridge\"\n";
+        let d = Config::parse("c.toml", open_login, &no_env).unwrap_err();
+        assert!(d.0[0].message.contains("sandbox_login"), "{d}");
+        let bridge_on_sim = "[payments]\nkind = \"bridge\"\n[web]\nsandbox_login = false\n";
+        let d = Config::parse("c.toml", bridge_on_sim, &no_env).unwrap_err();
+        assert!(d.0[0].message.contains("needs grid.kind"), "{d}");
         let d = Config::parse("c.toml", "[grid]\nnetwork = \"moon\"\n", &no_env).unwrap_err();
         assert_eq!((d.0[0].line, d.0.len()), (2, 1));
         assert!(d.0[0].message.starts_with("grid.network"), "{d}");
@@ -430,6 +451,6 @@ mod tests {
         assert_eq!(e.proxy, "http://127.0.0.1:1");
         assert_eq!(e.relay, "wss://relay.grid.tf");
         let d = Config::parse("c.toml", "[grid]\nkind = \"azure\"\n", &no_env).unwrap_err();
-        assert!(d.0[0].message.contains("is not available"), "{d}");
+        assert!(d.0[0].message.contains("must be \"sim\" or \"tfgrid\""), "{d}");
     }
 }

@@ -3,6 +3,8 @@
 //! Charging is by whole hours since `billed_until`, so running the sweep
 //! twice, or after a restart, never charges an hour twice. After charging,
 //! the funding rules decide on reminders, grace and expiry (`funding`).
+//! On the real grid TFChain charges instead, and the sweep only reads what
+//! it billed (`twin_balance`).
 
 use super::Service;
 use crate::ids::UserId;
@@ -20,6 +22,9 @@ impl Service {
     /// charged.
     pub async fn bill_user(&self, user: &UserId) -> anyhow::Result<Tft> {
         let _guard = self.inner.locks.lock(user).await;
+        if self.balance_on_grid() {
+            return self.follow_grid_billing(user).await;
+        }
         let now = self.now();
         let mut nodes = self.load_nodes(user)?;
         let Some(mut profile) = self.load_profile(user)? else {
@@ -56,6 +61,23 @@ impl Service {
         }
         self.review_funding(user, &mut profile, &mut nodes).await?;
         Ok(total)
+    }
+
+    /// On the real grid the chain bills: the ledger follows the twin's
+    /// balance, then the funding rules run on it as usual. Never charges
+    /// by itself, even when the chain cannot be read (that would bill the
+    /// user twice). Returns what the chain billed since the last read. The
+    /// caller holds the user's lock.
+    async fn follow_grid_billing(&self, user: &UserId) -> anyhow::Result<Tft> {
+        let change = self.reconcile_with_grid(user).await?;
+        let billed = change
+            .filter(|c| !c.is_positive())
+            .map_or(Tft::ZERO, |c| Tft::ZERO.saturating_sub(c));
+        if let Some(mut profile) = self.load_profile(user)? {
+            let mut nodes = self.load_nodes(user)?;
+            self.review_funding(user, &mut profile, &mut nodes).await?;
+        }
+        Ok(billed)
     }
 
     /// One sweep over all users. One user's failure (logged) does not stop

@@ -300,7 +300,8 @@ impl Service {
         Ok(Err((user_reason(&last_error), avoid)))
     }
 
-    /// The user's twin (registered on first use) and signing key.
+    /// The user's twin (registered on first use) and signing key. The
+    /// caller does not hold the user's lock.
     async fn twin_and_key(
         &self,
         user: &UserId,
@@ -312,12 +313,7 @@ impl Service {
         if let Some(twin) = profile.twin {
             return Ok(Ok((twin, key)));
         }
-        let twin = match self
-            .inner
-            .grid
-            .ensure_twin(&profile.identity.public_key)
-            .await
-        {
+        let twin = match self.register_twin(user, &profile).await? {
             Ok(t) => t,
             Err(e) => return Ok(Err(e)),
         };
@@ -327,6 +323,45 @@ impl Service {
             self.save_profile(&p)?;
         }
         Ok(Ok((twin, key)))
+    }
+
+    /// The user's twin, registered now if need be; the caller holds the
+    /// user's lock.
+    pub(super) async fn twin_locked(
+        &self,
+        user: &UserId,
+    ) -> anyhow::Result<Result<crate::grid::TwinId, GridError>> {
+        let Some(mut profile) = self.load_profile(user)? else {
+            anyhow::bail!("no profile for {user}")
+        };
+        if let Some(twin) = profile.twin {
+            return Ok(Ok(twin));
+        }
+        let twin = match self.register_twin(user, &profile).await? {
+            Ok(t) => t,
+            Err(e) => return Ok(Err(e)),
+        };
+        profile.twin = Some(twin);
+        self.save_profile(&profile)?;
+        Ok(Ok(twin))
+    }
+
+    /// Registers the identity as a twin (idempotent on the grid's side);
+    /// saves nothing in the profile.
+    async fn register_twin(
+        &self,
+        user: &UserId,
+        profile: &crate::user::Profile,
+    ) -> anyhow::Result<Result<crate::grid::TwinId, GridError>> {
+        // The real grid finds the key to sign with through these indexes.
+        let public_key = &profile.identity.public_key;
+        super::keyring::index_identity(&self.inner.store, public_key, user)?;
+        let twin = match self.inner.grid.ensure_twin(public_key).await {
+            Ok(t) => t,
+            Err(e) => return Ok(Err(e)),
+        };
+        super::keyring::index_twin(&self.inner.store, twin, user)?;
+        Ok(Ok(twin))
     }
 
     /// The zos workload for a node: catalog values plus the user's settings,
@@ -484,7 +519,7 @@ fn progress_text(lines: &[String], done: usize, total: usize) -> String {
 }
 
 /// What a grid failure means for the user.
-fn user_reason(e: &GridError) -> String {
+pub(super) fn user_reason(e: &GridError) -> String {
     match e {
         GridError::NoCapacity => "no grid node in the chosen location has room right now".into(),
         GridError::Unavailable(_) => "the grid is unreachable right now".into(),

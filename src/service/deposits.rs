@@ -37,6 +37,8 @@ impl Service {
             batch.pop_front();
             handled += 1;
         }
+        // Bridge deposits arrive on TFChain, not in the wallet's batches.
+        handled += self.look_for_deposits().await;
         Ok(handled)
     }
 

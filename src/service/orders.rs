@@ -10,7 +10,7 @@ use crate::dialogue::{Button, OrderDraft};
 use crate::ids::UserId;
 use crate::ledger::CreditOutcome;
 use crate::money::Tft;
-use crate::payments::{IncomingPayment, PaymentRequest, is_request_memo};
+use crate::payments::{IncomingPayment, MemoStyle, PaymentRequest, is_issued_memo, new_memo, twin_memo};
 use crate::user::{NodeRecord, NodeState, Order, OrderState, StoredValue, node_name};
 
 /// Prefixes of service-level button data (outside any conversation step).
@@ -42,7 +42,7 @@ impl Service {
     /// without a memo, for a memo that is not a request memo, or one no
     /// request was issued under.
     pub(super) fn memo_index(&self, memo: Option<&str>) -> anyhow::Result<Option<MemoIndex>> {
-        match memo.filter(|m| is_request_memo(m)) {
+        match memo.filter(|m| is_issued_memo(m)) {
             Some(memo) => Ok(self
                 .inner
                 .store
@@ -192,25 +192,25 @@ impl Service {
             return self.start_deploy(user, &order.id).await;
         }
         let due = order.total.saturating_sub(balance);
+        let asked = due.saturating_add(self.inner.wallet.deposit_fee());
         let now = self.now();
-        let mut orders = self.load_orders(user)?;
-        let Some(stored) = orders.get_mut(&order.id) else {
-            return Ok(());
-        };
-        let reuse = stored
-            .payment
-            .as_ref()
-            .is_some_and(|p| !p.is_expired(now) && p.amount == due);
+        let reuse = self
+            .load_orders(user)?
+            .get(&order.id)
+            .and_then(|o| o.payment.as_ref())
+            .is_some_and(|p| !p.is_expired(now) && p.amount == asked);
         if !reuse {
-            let request = self.new_payment_request(
-                user,
-                due,
-                &format!("Jukebox order {}", order.id),
-                &order.id,
-            )?;
+            let request = self
+                .new_payment_request(user, due, &format!("Jukebox order {}", order.id), &order.id)
+                .await?;
+            let mut orders = self.load_orders(user)?;
+            let Some(stored) = orders.get_mut(&order.id) else {
+                return Ok(());
+            };
             stored.payment = Some(request);
             self.save_orders(user, &orders)?;
         }
+        let orders = self.load_orders(user)?;
         let Some(request) = orders.get(&order.id).and_then(|o| o.payment.clone()) else {
             return Ok(());
         };
@@ -218,19 +218,33 @@ impl Service {
             .await
     }
 
-    /// A payment request with a fresh memo, indexed so the payment finds
-    /// its user and what it pays (`order`: an order id, or top-ups).
-    pub(super) fn new_payment_request(
+    /// A request for `amount` (plus the deposit route's fee) with a memo
+    /// the wallet's style asks for, indexed so the payment finds its user
+    /// and what it pays (`order`: an order id, or top-ups). The bridge's
+    /// memo names the user's twin, which is registered here if it is not
+    /// yet. The caller holds the user's lock.
+    pub(super) async fn new_payment_request(
         &self,
         user: &UserId,
         amount: Tft,
         note: &str,
         order: &str,
     ) -> anyhow::Result<PaymentRequest> {
+        let memo = match self.inner.wallet.memo_style() {
+            MemoStyle::PerRequest => new_memo()?,
+            MemoStyle::Twin => match self.twin_locked(user).await? {
+                Ok(twin) => twin_memo(twin),
+                Err(e) => anyhow::bail!(
+                    "your identity could not be registered on TFChain to receive payments ({}); try again in a few minutes",
+                    super::deploy::user_reason(&e)
+                ),
+            },
+        };
         let request = PaymentRequest::new(
             self.inner.wallet.as_ref(),
             user.clone(),
-            amount,
+            memo,
+            amount.saturating_add(self.inner.wallet.deposit_fee()),
             note,
             self.now(),
             self.inner.settings.payment_ttl_secs,
@@ -242,6 +256,7 @@ impl Service {
                 order: order.to_owned(),
             },
         )?;
+        self.await_deposit(user, request.expires_at);
         self.inner.metrics.payment_request();
         self.audit(
             user.as_str(),
@@ -271,10 +286,11 @@ impl Service {
             label: "Cancel order".into(),
             data: format!("{CANCEL_ORDER}{order_id}"),
         }]);
-        let intro = format!(
+        let mut intro = format!(
             "Scan with the ThreeFold Connect app to pay {} (your balance {} counts toward the order).",
             request.amount, balance
         );
+        intro.push_str(&self.deposit_route_note());
         self.show_qr(user, request, intro, buttons).await
     }
 
@@ -454,7 +470,7 @@ impl Service {
             ),
         );
         tracing::info!(user = %user, payment = %payment.id, amount = %payment.amount, "payment credited");
-        let memo = payment.memo.as_deref().filter(|m| is_request_memo(m));
+        let memo = payment.memo.as_deref().filter(|m| is_issued_memo(m));
         let memo_order = self.memo_index(memo)?.map(|m| m.order);
         // The sandbox pays the moment a button is pressed; a Stellar payment
         // may be seen late (Horizon down), so its ledger time decides.

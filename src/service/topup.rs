@@ -82,7 +82,9 @@ impl Service {
     }
 
     async fn request_top_up(&self, user: &UserId, amount: Tft) -> anyhow::Result<()> {
-        let request = self.new_payment_request(user, amount, "Jukebox top-up", TOP_UP_ORDER)?;
+        let request = self
+            .new_payment_request(user, amount, "Jukebox top-up", TOP_UP_ORDER)
+            .await?;
         let mut top_ups: TopUps = self.load_doc(user, TOP_UPS)?;
         top_ups.requests.push(request.clone());
         let excess = top_ups.requests.len().saturating_sub(KEEP);
@@ -99,8 +101,9 @@ impl Service {
             user,
             &request,
             format!(
-                "Scan with the ThreeFold Connect app to add {} to your balance.",
-                request.amount
+                "Scan with the ThreeFold Connect app to add {} to your balance.{}",
+                amount,
+                self.deposit_route_note()
             ),
             buttons,
         )
@@ -114,7 +117,8 @@ impl Service {
         memo: &str,
     ) -> anyhow::Result<Option<PaymentRequest>> {
         let top_ups: TopUps = self.load_doc(user, TOP_UPS)?;
-        Ok(top_ups.requests.into_iter().find(|r| r.memo == memo))
+        // The bridge's memo is the same for every request: the newest counts.
+        Ok(top_ups.requests.into_iter().rev().find(|r| r.memo == memo))
     }
 
     /// The sandbox pay button of a top-up: only the user's own requests.

@@ -120,4 +120,9 @@ impl Grid for TfGrid {
     async fn set_paused(&self, _contract: ContractId, _paused: bool) -> Result<(), GridError> {
         Ok(())
     }
+
+    /// The twin account's free balance on TFChain, which the chain bills.
+    async fn twin_balance(&self, twin: TwinId) -> Result<Option<crate::money::Tft>, GridError> {
+        self.backend.twin_balance(twin).await.map(Some)
+    }
 }

@@ -151,6 +151,25 @@ impl TfGridBackend {
             .map_err(chain_error)
     }
 
+    /// The free balance of `twin`'s account on TFChain.
+    pub async fn twin_balance(&self, twin: TwinId) -> Result<crate::money::Tft, GridError> {
+        let found = self
+            .chain
+            .twin(twin.0)
+            .await
+            .map_err(chain_error)?
+            .ok_or(GridError::UnknownTwin(twin.0))?;
+        let units = self
+            .chain
+            .free_balance(found.account)
+            .await
+            .map_err(chain_error)?;
+        // More than i64 units (9e11 TFT) is more TFT than exists.
+        Ok(crate::money::Tft::from_units(
+            i64::try_from(units).unwrap_or(i64::MAX),
+        ))
+    }
+
     pub async fn locations(&self, need: &Capacity) -> Result<Locations, GridError> {
         self.discovery.locations(need).await
     }

@@ -1,0 +1,114 @@
+//! Payments on the real grid (`payments.kind = "bridge"`, only with
+//! `grid.kind = "tfgrid"`): users pay through the TFChain bridge straight
+//! into their own twin's account, where the chain bills their contracts.
+//!
+//! A payment request names the network's bridge vault on Stellar and the
+//! memo `twin_<id>`; the bridge mints the deposit, less its 1 TFT fee, onto
+//! that twin's TFChain account (`tfgrid-v3.md`, section 4). Jukebox never
+//! holds the money, so there is nothing to watch on Stellar: the deposit
+//! shows as the twin's free balance rising, which the service reads from
+//! the chain and credits (see `service/twin_balance.rs`). This wallet
+//! therefore delivers no payments itself.
+
+use async_trait::async_trait;
+
+use super::{IncomingPayment, MemoStyle, Wallet};
+use crate::config::{BRIDGE_VAULTS, PUBLIC_TFT_ISSUER, TESTNET_TFT_ISSUER};
+use crate::money::Tft;
+
+/// What the bridge keeps of every deposit; it refunds deposits of this much
+/// or less.
+pub const BRIDGE_FEE: Tft = Tft::from_whole(1);
+
+/// The TFChain bridge of one grid network.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BridgeWallet {
+    vault: String,
+    issuer: String,
+}
+
+impl BridgeWallet {
+    /// The bridge of `network` ("main", "test", "dev"), or `vault` when it is
+    /// given (then on the Stellar network of `stellar_network`). The
+    /// reference names no vault for "qa".
+    pub fn for_network(
+        network: &str,
+        vault: &str,
+        stellar_network: &str,
+    ) -> Result<BridgeWallet, String> {
+        let (vault, issuer) = match (vault.trim(), network) {
+            ("", "main") => (BRIDGE_VAULTS[0], PUBLIC_TFT_ISSUER),
+            ("", "test") => (BRIDGE_VAULTS[1], PUBLIC_TFT_ISSUER),
+            // Devnet's bridge listens on the Stellar test network.
+            ("", "dev") => (BRIDGE_VAULTS[2], TESTNET_TFT_ISSUER),
+            ("", other) => {
+                return Err(format!(
+                    "no TFChain bridge vault is known for grid.network {other:?}; \
+                     set payments.bridge_vault"
+                ));
+            }
+            (given, _) => {
+                crate::payments::strkey::decode(crate::payments::strkey::ACCOUNT_ID, given)
+                    .map_err(|e| format!("payments.bridge_vault {given:?}: {e}"))?;
+                let issuer = match stellar_network {
+                    "testnet" => TESTNET_TFT_ISSUER,
+                    _ => PUBLIC_TFT_ISSUER,
+                };
+                (given, issuer)
+            }
+        };
+        Ok(BridgeWallet {
+            vault: vault.to_owned(),
+            issuer: issuer.to_owned(),
+        })
+    }
+}
+
+#[async_trait]
+impl Wallet for BridgeWallet {
+    fn kind(&self) -> &'static str {
+        "bridge"
+    }
+
+    fn memo_style(&self) -> MemoStyle {
+        MemoStyle::Twin
+    }
+
+    fn deposit_fee(&self) -> Tft {
+        BRIDGE_FEE
+    }
+
+    fn deposit_address(&self) -> &str {
+        &self.vault
+    }
+
+    fn asset_issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// Deposits land on TFChain, not here: the service reads them there.
+    async fn incoming(&self) -> anyhow::Result<Vec<IncomingPayment>> {
+        Ok(Vec::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_network_pays_into_its_own_vault_with_its_issuer() {
+        let main = BridgeWallet::for_network("main", "", "public").unwrap();
+        assert_eq!(main.deposit_address(), BRIDGE_VAULTS[0]);
+        assert_eq!(main.asset_issuer(), PUBLIC_TFT_ISSUER);
+        let dev = BridgeWallet::for_network("dev", "", "public").unwrap();
+        assert_eq!(dev.deposit_address(), BRIDGE_VAULTS[2]);
+        assert_eq!(dev.asset_issuer(), TESTNET_TFT_ISSUER);
+        assert!(BridgeWallet::for_network("qa", "", "public").is_err());
+        let qa = BridgeWallet::for_network("qa", BRIDGE_VAULTS[1], "testnet").unwrap();
+        assert_eq!(qa.asset_issuer(), TESTNET_TFT_ISSUER);
+        assert!(BridgeWallet::for_network("qa", "GNOTANACCOUNT", "testnet").is_err());
+        assert_eq!(main.memo_style(), MemoStyle::Twin);
+        assert_eq!(main.deposit_fee(), Tft::from_whole(1));
+    }
+}

@@ -1,0 +1,164 @@
+//! Money on the real grid: the user's balance is their twin account's free
+//! balance on TFChain, and Jukebox's ledger follows it.
+//!
+//! On the real grid the chain bills each contract hourly from its twin's
+//! account and users top that account up through the TFChain bridge
+//! (`payments.kind = "bridge"`, memo `twin_<id>`), so Jukebox neither
+//! charges nor holds anything. It reads the chain instead and records each
+//! difference in the user's ledger, which keeps every existing rule
+//! working unchanged (orders deploy once the balance covers them, reminders,
+//! grace and expiry, `/balance`, the website): a rise is credited like any
+//! payment (it moves a waiting order on), a fall is recorded as what TFChain
+//! billed. Reconciling is idempotent by construction: once the ledger shows
+//! the chain's balance, the next read finds no difference. Between two
+//! reads only the net change is seen (a deposit and an hour's bill together
+//! show as one smaller credit).
+//!
+//! When the chain is read: right after a payment request while it may be
+//! paid (the payment watcher, every `poll_interval_seconds`), at every
+//! billing sweep, and when the user asks for `/balance`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::Service;
+use crate::ids::UserId;
+use crate::money::Tft;
+use crate::payments::{IncomingPayment, MemoStyle, twin_memo};
+
+/// After a bridge request expires, its deposit is still looked for this
+/// long: the bridge mints within minutes, and a late payment still counts.
+const LATE_DEPOSIT_SECS: u64 = 3600;
+
+/// Users who were asked to pay through the bridge, until when to look.
+/// In memory: after a restart, deposits are seen at the next billing sweep.
+#[derive(Default)]
+pub(super) struct AwaitedDeposits(Mutex<HashMap<UserId, u64>>);
+
+impl AwaitedDeposits {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, u64>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) fn expect(&self, user: &UserId, until: u64) {
+        let mut awaited = self.lock();
+        let entry = awaited.entry(user.clone()).or_insert(until);
+        *entry = (*entry).max(until);
+    }
+
+    /// The users still awaited at `now`; the others are forgotten.
+    fn due(&self, now: u64) -> Vec<UserId> {
+        let mut awaited = self.lock();
+        awaited.retain(|_, until| *until > now);
+        awaited.keys().cloned().collect()
+    }
+}
+
+impl Service {
+    /// Whether balances live on the grid (the bridge pays into twins).
+    pub(super) fn balance_on_grid(&self) -> bool {
+        self.inner.wallet.memo_style() == MemoStyle::Twin
+    }
+
+    /// What a payment request adds about the route the money takes.
+    pub(super) fn deposit_route_note(&self) -> String {
+        if !self.balance_on_grid() {
+            return String::new();
+        }
+        format!(
+            "\n\nThe payment goes through the TFChain bridge straight into your own account on the grid, \
+             which pays for your nodes; the bridge keeps {} of every payment (included above), so \
+             please send the whole amount in one payment. It shows here within a few minutes.",
+            self.inner.wallet.deposit_fee()
+        )
+    }
+
+    /// Remembers to look for `user`'s bridge deposit until `expires_at`
+    /// (plus a margin for late payments).
+    pub(super) fn await_deposit(&self, user: &UserId, expires_at: u64) {
+        if self.balance_on_grid() {
+            self.inner
+                .awaited_deposits
+                .expect(user, expires_at.saturating_add(LATE_DEPOSIT_SECS));
+        }
+    }
+
+    /// Reads the chain for every user with an open bridge request; returns
+    /// how many balances changed. One user's failure does not stop the
+    /// others (it is logged and tried again next time).
+    pub(super) async fn look_for_deposits(&self) -> usize {
+        let mut changed = 0;
+        for user in self.inner.awaited_deposits.due(self.now()) {
+            let _guard = self.inner.locks.lock(&user).await;
+            match self.reconcile_with_grid(&user).await {
+                Ok(Some(_)) => changed += 1,
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(user = %user, error = %format!("{e:#}"), "could not read the twin's balance; trying again later")
+                }
+            }
+        }
+        changed
+    }
+
+    /// Brings the ledger to the twin account's balance on the grid and
+    /// returns the difference recorded (`None`: no difference, no twin yet,
+    /// or a grid that keeps no balances). A rise goes through
+    /// `apply_payment`, so it moves a waiting order on. The caller holds the
+    /// user's lock.
+    pub(super) async fn reconcile_with_grid(&self, user: &UserId) -> anyhow::Result<Option<Tft>> {
+        let Some(mut profile) = self.load_profile(user)? else {
+            return Ok(None);
+        };
+        let Some(twin) = profile.twin else {
+            return Ok(None);
+        };
+        let Some(on_grid) = self.inner.grid.twin_balance(twin).await? else {
+            return Ok(None);
+        };
+        let ledger = profile.account.balance;
+        let now = self.now();
+        if on_grid > ledger {
+            let rise = on_grid.saturating_sub(ledger);
+            let deposit = IncomingPayment {
+                // Unique per observed balance: the same rise is never
+                // credited twice, and once credited there is no rise left.
+                id: format!("tfchain-{}-{}-{now}", twin.0, on_grid.units()),
+                memo: Some(twin_memo(twin)),
+                amount: rise,
+                from: format!("TFChain twin {}", twin.0),
+                received_at: now,
+                transaction: None,
+            };
+            self.apply_payment(user, &deposit).await?;
+            return Ok(Some(rise));
+        }
+        if on_grid < ledger {
+            let billed = ledger.saturating_sub(on_grid);
+            profile
+                .account
+                .charge(billed, "billed on TFChain for your running nodes", now);
+            self.save_profile(&profile)?;
+            return Ok(Some(Tft::ZERO.saturating_sub(billed)));
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn awaited_deposits_are_forgotten_after_their_time() {
+        let awaited = AwaitedDeposits::default();
+        let alice = UserId::parse("tg:1").unwrap();
+        let bob = UserId::parse("tg:2").unwrap();
+        awaited.expect(&alice, 100);
+        awaited.expect(&bob, 50);
+        // A later request extends; an earlier one never shortens.
+        awaited.expect(&alice, 80);
+        assert_eq!(awaited.due(60), vec![alice.clone()]);
+        assert!(awaited.due(100).is_empty());
+    }
+}
