@@ -10,20 +10,20 @@ use crate::alerts::AlertQueue;
 use crate::channel::Outbox;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::config::{FUNDER_SEED_ENV, funder_key};
 use crate::crypto::MasterKey;
 use crate::dialogue::{Engine, load_dir};
-use crate::config::{FUNDER_SEED_ENV, funder_key};
 use crate::grid::Grid;
 use crate::grid::sim::SimGrid;
 use crate::grid::tfgrid::adapter::TfGrid;
 use crate::grid::tfgrid::backend::TfGridBackend;
 use crate::grid::tfgrid::chain::TfChain;
-use crate::payments::bridge::BridgeWallet;
-use crate::probe::{AppProbe, NetProbe};
-use crate::service::keyring::StoreKeyRing;
 use crate::payments::Wallet;
+use crate::payments::bridge::BridgeWallet;
 use crate::payments::sandbox::SandboxWallet;
 use crate::payments::stellar::{StellarSettings, StellarWallet};
+use crate::probe::{AppProbe, NetProbe};
+use crate::service::keyring::StoreKeyRing;
 use crate::service::{Parts, Service, ServiceSettings};
 use crate::store::Store;
 
@@ -58,17 +58,29 @@ pub fn build_service(
     build(config, outbox, clock).map(|app| app.service)
 }
 
-/// Opens everything under the data dir and wires it together.
+/// Opens everything under the data dir and wires it together, with the
+/// process environment for secrets.
 pub fn build(
     config: &Config,
     outbox: Arc<dyn Outbox>,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<App> {
+    build_with_env(config, outbox, clock, &|name| std::env::var(name).ok())
+}
+
+/// [`build`], with secrets (`JUKEBOX_MASTER_KEY`,
+/// `JUKEBOX_TFCHAIN_FUNDER_SEED`) read through `env`.
+pub fn build_with_env(
+    config: &Config,
+    outbox: Arc<dyn Outbox>,
+    clock: Arc<dyn Clock>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<App> {
     let engine = build_engine(config)
         .map_err(|d| anyhow::anyhow!("the scripts or catalog have errors:\n{d}"))?;
     // The key first: opening the store tidies temporary files in the data
     // dir, where the key file may be being created.
-    let env_key = std::env::var("JUKEBOX_MASTER_KEY").ok();
+    let env_key = env("JUKEBOX_MASTER_KEY");
     let master = MasterKey::load_or_create(&config.master_key_path(), env_key.as_deref())?;
     let store = Arc::new(
         Store::open(&config.data_dir)
@@ -79,7 +91,7 @@ pub fn build(
         crate::audit::AuditLog::open(&config.data_dir.join("audit"), move |u| store.user_dir(u))?
     };
     let master = Arc::new(master);
-    let grids = open_grid(config, &store, &master)?;
+    let grids = open_grid(config, &store, &master, env(FUNDER_SEED_ENV))?;
     let (wallet, sandbox) = open_wallet(config)?;
     let alerts = AlertQueue::open(&config.data_dir.join("alerts"))?;
     let operators = config
@@ -124,7 +136,12 @@ struct Grids {
 
 /// The grid `grid.kind` names. Nothing here touches the network: the real
 /// grid's clients connect on first use.
-fn open_grid(config: &Config, store: &Arc<Store>, master: &Arc<MasterKey>) -> anyhow::Result<Grids> {
+fn open_grid(
+    config: &Config,
+    store: &Arc<Store>,
+    master: &Arc<MasterKey>,
+    funder_seed: Option<String>,
+) -> anyhow::Result<Grids> {
     if config.grid.kind != "tfgrid" {
         let sim = SimGrid::open(&config.data_dir.join("grid-sim"), config.grid.sim.clone())?;
         return Ok(Grids {
@@ -135,10 +152,14 @@ fn open_grid(config: &Config, store: &Arc<Store>, master: &Arc<MasterKey>) -> an
             sim: Some(sim),
         });
     }
-    let funder = match std::env::var(FUNDER_SEED_ENV) {
-        Ok(seed) => Some(funder_key(&seed).map_err(|e| anyhow::anyhow!("{FUNDER_SEED_ENV}: {e}"))?),
-        Err(_) => {
-            tracing::warn!("{FUNDER_SEED_ENV} is not set: new identities' TFChain accounts must be funded by hand before their twins can be created");
+    let funder = match funder_seed {
+        Some(seed) => {
+            Some(funder_key(&seed).map_err(|e| anyhow::anyhow!("{FUNDER_SEED_ENV}: {e}"))?)
+        }
+        None => {
+            tracing::warn!(
+                "{FUNDER_SEED_ENV} is not set: new identities' TFChain accounts must be funded by hand before their twins can be created"
+            );
             None
         }
     };

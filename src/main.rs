@@ -225,7 +225,9 @@ async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> an
     if config.grid.kind == "tfgrid" {
         match jukebox::app::use_chain_prices(&mut config).await {
             Ok(()) => tracing::info!(pricing = ?config.pricing, "prices read from TFChain"),
-            Err(e) => tracing::warn!(error = %format!("{e:#}"), "TFChain's prices could not be read; quoting with [pricing] until the next start"),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "TFChain's prices could not be read; quoting with [pricing] until the next start")
+            }
         }
     }
     let app = jukebox::app::build_default(&config, routing.clone())?;
@@ -236,12 +238,18 @@ async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> an
         .sim
         .map(|sim| tokio::spawn(async move { sim.run_churn(Duration::from_secs(60)).await }));
     match service.grid().kind() {
-        "sim" => tracing::info!(data_dir = %config.data_dir.display(), "Jukebox started on the embedded grid, a SIMULATION"),
-        kind => tracing::info!(grid = kind, network = %config.grid.network, data_dir = %config.data_dir.display(), "Jukebox started on the REAL ThreeFold Grid"),
+        "sim" => {
+            tracing::info!(data_dir = %config.data_dir.display(), "Jukebox started on the embedded grid, a SIMULATION")
+        }
+        kind => {
+            tracing::info!(grid = kind, network = %config.grid.network, data_dir = %config.data_dir.display(), "Jukebox started on the REAL ThreeFold Grid")
+        }
     }
     match service.wallet_kind() {
         "sandbox" => tracing::info!("payments: sandbox wallet, a SIMULATION (no real TFT moves)"),
-        "bridge" => tracing::info!("payments: REAL TFT through the TFChain bridge into each user's twin"),
+        "bridge" => {
+            tracing::info!("payments: REAL TFT through the TFChain bridge into each user's twin")
+        }
         kind => tracing::info!(wallet = kind, "payments: REAL TFT"),
     }
     let resumed = service.resume_pending().await?;

@@ -451,6 +451,9 @@ mod tests {
         assert_eq!(e.proxy, "http://127.0.0.1:1");
         assert_eq!(e.relay, "wss://relay.grid.tf");
         let d = Config::parse("c.toml", "[grid]\nkind = \"azure\"\n", &no_env).unwrap_err();
-        assert!(d.0[0].message.contains("must be \"sim\" or \"tfgrid\""), "{d}");
+        assert!(
+            d.0[0].message.contains("must be \"sim\" or \"tfgrid\""),
+            "{d}"
+        );
     }
 }

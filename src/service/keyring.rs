@@ -87,7 +87,9 @@ impl StoreKeyRing {
         profile
             .identity
             .signing_key(&self.master)
-            .inspect_err(|e| tracing::error!(user = %profile.id, error = %e, "identity key does not open"))
+            .inspect_err(
+                |e| tracing::error!(user = %profile.id, error = %e, "identity key does not open"),
+            )
             .ok()
     }
 }
@@ -144,9 +146,16 @@ mod tests {
         store.write(&bob.id, user::PROFILE, &bob).unwrap();
 
         // Nothing indexed yet: nothing found.
-        assert!(ring.by_public_key(&alice.identity.public_key).await.is_none());
+        assert!(
+            ring.by_public_key(&alice.identity.public_key)
+                .await
+                .is_none()
+        );
         index_identity(&store, &alice.identity.public_key, &alice.id).unwrap();
-        let key = ring.by_public_key(&alice.identity.public_key).await.unwrap();
+        let key = ring
+            .by_public_key(&alice.identity.public_key)
+            .await
+            .unwrap();
         assert_eq!(key.verifying_key().to_bytes(), alice.identity.public_key);
 
         // The twin index counts only once the profile holds that twin.

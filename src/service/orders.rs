@@ -10,7 +10,9 @@ use crate::dialogue::{Button, OrderDraft};
 use crate::ids::UserId;
 use crate::ledger::CreditOutcome;
 use crate::money::Tft;
-use crate::payments::{IncomingPayment, MemoStyle, PaymentRequest, is_issued_memo, new_memo, twin_memo};
+use crate::payments::{
+    IncomingPayment, MemoStyle, PaymentRequest, is_issued_memo, new_memo, twin_memo,
+};
 use crate::user::{NodeRecord, NodeState, Order, OrderState, StoredValue, node_name};
 
 /// Prefixes of service-level button data (outside any conversation step).

@@ -36,7 +36,11 @@ impl Service {
         if let Err(e) = self.reconcile_with_grid(user).await {
             // The last balance read is shown; say it may be behind.
             tracing::warn!(user = %user, error = %format!("{e:#}"), "could not read the twin's balance");
-            self.say(user, "TFChain could not be reached just now, so this is your balance as last read.").await;
+            self.say(
+                user,
+                "TFChain could not be reached just now, so this is your balance as last read.",
+            )
+            .await;
         }
         let Some(profile) = self.load_profile(user)? else {
             return Ok(());

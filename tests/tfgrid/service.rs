@@ -1,0 +1,357 @@
+//! A whole Jukebox with `grid.kind = "tfgrid"` and `payments.kind =
+//! "bridge"`, built by `app::build_with_env` as the binary builds it,
+//! against the three fakes: a user deploys through the conversation, pays
+//! through the bridge (the fake chain mints onto their twin), gets a running
+//! node, sees TFChain's billing in their balance, redeploys and deletes.
+
+use std::sync::Arc;
+
+use jukebox::channel::{MemoryOutbox, Outgoing};
+use jukebox::clock::ManualClock;
+use jukebox::config::Config;
+use jukebox::dialogue::Input;
+use jukebox::grid::ContractId;
+use jukebox::ids::UserId;
+use jukebox::money::Tft;
+use jukebox::service::Service;
+use jukebox::user::{NodeRecord, NodeState, Nodes, Orders, Profile};
+
+use crate::fake_gridproxy::{FakeGridProxy, FakeNode};
+use crate::fake_relay::{Behaviour, FakeRelay};
+use crate::fake_tfchain::{ContractState as ChainState, FakeTfchain};
+
+const TFT: u128 = 10_000_000;
+const START: u64 = 1_795_392_000;
+const FUNDER_SEED: [u8; 32] = [9; 32];
+
+struct RealGridApp {
+    proxy: FakeGridProxy,
+    relay: FakeRelay,
+    chain: FakeTfchain,
+    service: Service,
+    outbox: Arc<MemoryOutbox>,
+    _dir: tempfile::TempDir,
+}
+
+/// Grid nodes 1-3 in Belgium (twins 1001-1003) behind the relay, a funded
+/// operator account, and Jukebox configured for the real grid on them.
+async fn real_grid_app() -> RealGridApp {
+    let proxy =
+        FakeGridProxy::start((1..=3).map(|id| FakeNode::new(id, 1, "Belgium")).collect()).await;
+    let relay = FakeRelay::start().await;
+    let chain = FakeTfchain::start().await;
+    for i in 0..3u32 {
+        let twin = 1001 + i;
+        let behaviour = Behaviour::Healthy { polls_until_ok: 1 };
+        let key = relay.add_node(twin, 100 + i as u8, behaviour);
+        chain
+            .world()
+            .twins
+            .insert(twin, (key.to_bytes(), "relay.fake".into()));
+    }
+    let funder = ed25519_dalek::SigningKey::from_bytes(&FUNDER_SEED);
+    chain.fund(funder.verifying_key().to_bytes(), 1000 * TFT);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config {
+        data_dir: dir.path().join("data"),
+        dialogues_dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dialogues"),
+        ..Config::default()
+    };
+    config.grid.kind = "tfgrid".into();
+    config.grid.network = "dev".into();
+    let tfgrid = &mut config.grid.tfgrid;
+    tfgrid.proxy_url = proxy.url.clone();
+    tfgrid.tfchain_url = chain.url.clone();
+    tfgrid.relay_url = relay.url.clone();
+    tfgrid.relay_domain = "relay.fake".into();
+    tfgrid.terms_hash = "f4fa1c1b".into();
+    tfgrid.cache_seconds = 0;
+    tfgrid.poll_seconds = 1;
+    tfgrid.deploy_timeout_seconds = 20;
+    config.payments.kind = "bridge".into();
+    config.web.sandbox_login = false;
+    config.admin.operators = vec!["term:operator".into()];
+
+    // As `jukebox run` does: quotes use what the chain bills with.
+    jukebox::app::use_chain_prices(&mut config).await.unwrap();
+    assert_eq!(config.pricing.cu_per_hour, 100_000);
+    assert_eq!(config.pricing.tft_price_usd(), "0.050");
+
+    let outbox = Arc::new(MemoryOutbox::default());
+    let clock = Arc::new(ManualClock::new(START));
+    let seed = hex::encode(FUNDER_SEED);
+    let env = move |name: &str| (name == "JUKEBOX_TFCHAIN_FUNDER_SEED").then(|| seed.clone());
+    let app = jukebox::app::build_with_env(&config, outbox.clone(), clock, &env)
+        .expect("the real-grid service builds");
+    assert!(app.sim.is_none());
+    assert_eq!(app.service.grid().kind(), "tfgrid");
+    RealGridApp {
+        proxy,
+        relay,
+        chain,
+        service: app.service,
+        outbox,
+        _dir: dir,
+    }
+}
+
+impl RealGridApp {
+    async fn send(&self, user: &UserId, text: &str) {
+        self.service
+            .handle(user, "Tester", Input::from_message(text), None)
+            .await
+            .expect("handled");
+    }
+
+    /// Presses the newest button whose label contains `label`.
+    async fn press(&self, user: &UserId, label: &str) {
+        let data = self
+            .outbox
+            .all()
+            .iter()
+            .rev()
+            .filter(|(u, _)| u == user)
+            .find_map(|(_, item)| {
+                let rows = match item {
+                    Outgoing::Message(m) => &m.buttons,
+                    Outgoing::Image { buttons, .. } => buttons,
+                    _ => return None,
+                };
+                rows.iter()
+                    .flatten()
+                    .find(|b| b.label.contains(label))
+                    .map(|b| b.data.clone())
+            })
+            .unwrap_or_else(|| panic!("no button {label:?}; sent: {:#?}", self.texts(user)));
+        self.service
+            .handle(user, "Tester", Input::Button(data), None)
+            .await
+            .expect("handled");
+    }
+
+    fn texts(&self, user: &UserId) -> Vec<String> {
+        self.outbox
+            .all()
+            .into_iter()
+            .filter(|(u, _)| u == user)
+            .map(|(_, item)| match item {
+                Outgoing::Message(m) => m.text,
+                Outgoing::Image { caption, .. } => caption,
+                Outgoing::Progress { text, .. } => text,
+                Outgoing::Answered { answer } => answer,
+            })
+            .collect()
+    }
+
+    fn said(&self, user: &UserId, needle: &str) -> bool {
+        self.texts(user).iter().any(|t| t.contains(needle))
+    }
+
+    fn profile(&self, user: &UserId) -> Profile {
+        self.service
+            .store()
+            .read(user, jukebox::user::PROFILE)
+            .unwrap()
+            .unwrap()
+    }
+
+    fn node(&self, user: &UserId) -> NodeRecord {
+        let nodes: Nodes = self
+            .service
+            .store()
+            .read(user, jukebox::user::NODES)
+            .unwrap()
+            .unwrap_or_default();
+        nodes
+            .nodes
+            .into_iter()
+            .find(|n| n.is_live())
+            .expect("a live node")
+    }
+
+    fn chain_balance(&self, account: [u8; 32]) -> u128 {
+        self.chain
+            .world()
+            .balances
+            .get(&account)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn contract_state(&self, id: ContractId) -> ChainState {
+        self.chain.world().contracts[&id.0].state.clone()
+    }
+}
+
+fn tft(units: u128) -> Tft {
+    Tft::from_units(units as i64)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_deploys_pays_through_the_bridge_and_manages_a_node_on_the_real_grid() {
+    let app = real_grid_app().await;
+    let alice = UserId::parse("term:alice").unwrap();
+
+    app.send(&alice, "/deploy").await;
+    app.press(&alice, "Presearch").await;
+    app.press(&alice, "Presearch node").await;
+    app.send(&alice, "1").await;
+    app.press(&alice, "Anywhere").await;
+    app.send(&alice, "0123456789abcdef0123").await;
+    app.press(&alice, "Skip").await;
+    app.press(&alice, "1 week").await;
+    app.press(&alice, "Confirm").await;
+
+    // Asking for payment registered Alice's identity as a twin, funded by
+    // the operator's account first, and the request names the dev bridge
+    // vault with her twin as the memo.
+    let profile = app.profile(&alice);
+    let twin = profile
+        .twin
+        .expect("a twin was registered for the payment request");
+    let account = profile.identity.public_key;
+    assert_eq!(app.chain.world().twins[&twin.0].0, account);
+    let orders: Orders = app
+        .service
+        .store()
+        .read(&alice, jukebox::user::ORDERS)
+        .unwrap()
+        .unwrap();
+    let order = orders.orders.last().unwrap().clone();
+    let request = order.payment.clone().expect("a payment request");
+    assert_eq!(request.memo, format!("twin_{}", twin.0));
+    assert_eq!(request.address, jukebox::config::BRIDGE_VAULTS[2]);
+    assert!(
+        app.said(&alice, "TFChain bridge"),
+        "{:#?}",
+        app.texts(&alice)
+    );
+    // The twin's starting funds (from the operator) already count.
+    let before = app.chain_balance(account);
+    assert!(before > 0 && before <= 2 * TFT, "{before}");
+    assert_eq!(
+        request.amount,
+        order
+            .total
+            .saturating_sub(app.profile(&alice).account.balance)
+            .saturating_add(Tft::from_whole(1)),
+        "the request adds the bridge's 1 TFT fee to what is due"
+    );
+
+    // The relay learns twins from the chain.
+    app.relay.register_twin(
+        twin.0,
+        ed25519_dalek::VerifyingKey::from_bytes(&account).unwrap(),
+    );
+
+    // Nothing arrived yet: the watcher finds no change and nothing deploys.
+    app.service.poll_payments().await.unwrap();
+    assert_eq!(app.node(&alice).state, NodeState::Pending);
+
+    // The bridge mints the payment, less its fee, onto the twin's account.
+    let minted = u128::try_from(request.amount.units()).unwrap() - TFT;
+    app.chain.fund(account, minted);
+    assert!(app.service.poll_payments().await.unwrap() > 0);
+    app.service.wait_idle().await;
+    assert_eq!(app.profile(&alice).account.balance, tft(before + minted));
+    let node = app.node(&alice);
+    assert_eq!(node.state, NodeState::Running, "{:#?}", app.texts(&alice));
+    let placed = node.placed.clone().unwrap();
+    assert_eq!(app.contract_state(placed.contract), ChainState::Created);
+    assert_eq!(app.chain.world().contracts[&placed.contract.0].twin, twin.0);
+    assert!(
+        app.relay
+            .state()
+            .node_has(1000 + placed.node.id.0, placed.contract.0)
+    );
+
+    // /status asks the grid.
+    app.send(&alice, &format!("/status {}", node.name)).await;
+    assert!(
+        app.said(&alice, &format!("grid node {}", placed.node.id)),
+        "{:#?}",
+        app.texts(&alice)
+    );
+
+    // TFChain bills the twin; the billing sweep records what it took and
+    // never charges on its own.
+    let billed = 3 * TFT;
+    let ledger_before = app.profile(&alice).account.balance;
+    {
+        let mut c = app.chain.world();
+        *c.balances.get_mut(&account).unwrap() -= billed;
+    }
+    app.chain.seal();
+    app.service.bill_all().await.unwrap();
+    let profile = app.profile(&alice);
+    assert_eq!(profile.account.balance, tft(app.chain_balance(account)));
+    let last = profile.account.entries.back().unwrap();
+    // The bill, plus the fee the contract's creation cost the account.
+    assert_eq!(
+        last.amount,
+        ledger_before.saturating_sub(tft(app.chain_balance(account)))
+    );
+    assert!(last.amount >= tft(billed));
+    assert!(last.note.contains("billed on TFChain"), "{}", last.note);
+    // A second sweep with no new bill records nothing more.
+    let entries = profile.account.entries.len();
+    app.service.bill_all().await.unwrap();
+    assert_eq!(app.profile(&alice).account.entries.len(), entries);
+
+    // Redeploy: the new contract first, on another grid node, then the old
+    // one cancelled.
+    app.send(&alice, &format!("/redeploy {}", node.name)).await;
+    app.press(&alice, "Yes").await;
+    app.service.wait_idle().await;
+    let moved = app.node(&alice).placed.unwrap();
+    assert_ne!(moved.contract, placed.contract);
+    assert_ne!(moved.node.id, placed.node.id);
+    assert_eq!(app.contract_state(placed.contract), ChainState::Deleted);
+    assert_eq!(app.contract_state(moved.contract), ChainState::Created);
+
+    // Delete cancels the contract on chain.
+    app.send(&alice, &format!("/delete {}", node.name)).await;
+    app.press(&alice, "Yes").await;
+    app.service.wait_idle().await;
+    assert_eq!(app.contract_state(moved.contract), ChainState::Deleted);
+    assert!(!app.proxy.take_requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_grid_service_starts_and_chats_while_tfchain_is_unreachable() {
+    // Nothing listens there: the chain client connects only when used.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config {
+        data_dir: dir.path().join("data"),
+        dialogues_dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dialogues"),
+        ..Config::default()
+    };
+    config.grid.kind = "tfgrid".into();
+    config.grid.network = "dev".into();
+    config.grid.tfgrid.tfchain_url = url;
+    config.payments.kind = "bridge".into();
+    config.web.sandbox_login = false;
+    assert!(jukebox::app::use_chain_prices(&mut config).await.is_err());
+    let outbox = Arc::new(MemoryOutbox::default());
+    let clock = Arc::new(ManualClock::new(START));
+    let app = jukebox::app::build_with_env(&config, outbox.clone(), clock, &|_| None)
+        .expect("builds without reaching TFChain");
+    let alice = UserId::parse("term:alice").unwrap();
+    app.service
+        .handle(&alice, "Alice", Input::from_message("/balance"), None)
+        .await
+        .unwrap();
+    let said: Vec<String> = outbox
+        .all()
+        .into_iter()
+        .filter_map(|(_, o)| match o {
+            Outgoing::Message(m) => Some(m.text),
+            _ => None,
+        })
+        .collect();
+    assert!(said.iter().any(|t| t.contains("Balance")), "{said:#?}");
+}
