@@ -1,9 +1,8 @@
 //! The grid boundary: what Jukebox needs from a ThreeFold Grid.
 //!
 //! Callers (the service, the monitor) only see the [`Grid`] trait. The embedded
-//! simulation (`grid::sim`) implements it today; a real Grid v3 backend (grid
-//! proxy discovery, TFChain contracts, RMB deployments) implements the same
-//! trait later without changing callers. Deployments arrive already signed by
+//! simulation (`grid::sim`) and the real Grid v3 backend (`grid::tfgrid`:
+//! grid proxy discovery, TFChain contracts, RMB deployments) implement it. Deployments arrive already signed by
 //! the user's intermediate identity; a grid must reject one whose signature
 //! does not verify against the twin's registered key.
 

@@ -16,11 +16,9 @@
 //! - [`adapter`]: the [`Grid`](crate::grid::Grid) trait over the backend,
 //!   with a [`KeyRing`](adapter::KeyRing) that finds identities' keys.
 //!
-//! STATUS: every layer is a real client, tested against local fakes of its
-//! service, and the `Grid` trait is implemented. Not wired: nothing yet
-//! implements `KeyRing` over the store's identities, nobody funds an
-//! identity's TFChain account, and money still comes from the sandbox
-//! wallet; until then `jukebox check` refuses `grid.kind = "tfgrid"`.
+//! Built by `app::build` for `grid.kind = "tfgrid"`, with the store's
+//! identities as the key ring (`service/keyring.rs`); money on this grid is
+//! each twin's own TFChain account (`service/twin_balance.rs`).
 
 pub mod adapter;
 pub mod backend;
