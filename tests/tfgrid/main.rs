@@ -2,7 +2,7 @@
 //! grid's services, all on loopback: the grid proxy (`fake_gridproxy`), the
 //! RMB relay with Zero-OS nodes behind it (`fake_relay`) and a TFChain node
 //! (`fake_tfchain`); golden extrinsic bytes (`chain_golden`); and the whole
-//! backend against all three (`backend`).
+//! backend against all three (`backend`, sharing `setup`).
 
 mod backend;
 mod chain;
@@ -12,3 +12,4 @@ mod fake_relay;
 mod fake_tfchain;
 mod proxy;
 mod rmb;
+mod setup;
