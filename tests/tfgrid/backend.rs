@@ -15,7 +15,7 @@ use jukebox::grid::{
 
 use crate::fake_gridproxy::{FakeGridProxy, FakeNode};
 use crate::fake_relay::{Behaviour, FakeRelay};
-use crate::fake_tfchain::FakeTfchain;
+use crate::fake_tfchain::{FakeTfchain, OPTED_OUT};
 use crate::setup::{Keys, TFT, build_backend, deployment, grid, healthy, live_contracts, need};
 
 #[tokio::test]
@@ -100,6 +100,51 @@ async fn a_refused_contract_leaves_nothing() {
     );
     assert!(g.chain.world().contracts.is_empty());
     assert!(g.relay.state().delivered.is_empty());
+}
+
+#[tokio::test]
+async fn a_node_opted_out_of_v3_billing_is_not_offered_again() {
+    let g = grid([healthy(), healthy(), healthy()], Duration::from_secs(5)).await;
+    g.chain.world().refusing_nodes.insert(3, OPTED_OUT.into());
+    let d = deployment(&g, 3, &g.user);
+    let err = g
+        .backend
+        .deploy(&g.user, GridNodeId(3), &need(), &d)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        GridError::DeployFailed("grid node 3 is not open to v3 deployments".into())
+    );
+    assert!(err.try_elsewhere());
+    assert!(g.chain.world().contracts.is_empty());
+    assert!(g.relay.state().delivered.is_empty());
+    // The proxy's order is random: ask a few times, never node 3.
+    g.proxy.take_requests();
+    for _ in 0..5 {
+        let found = g
+            .backend
+            .candidates(&need(), &Placement::Random, &[], 3)
+            .await
+            .unwrap();
+        let ids: Vec<u32> = found.iter().map(|n| n.id.0).collect();
+        assert_eq!(ids.len(), 2, "{ids:?}");
+        assert!(!ids.contains(&3), "{ids:?}");
+    }
+    // The proxy is told, so it does not spend a slot of the page on it.
+    assert!(
+        g.proxy
+            .take_requests()
+            .iter()
+            .all(|r| r.contains("excluded=3"))
+    );
+    // The same deployment goes elsewhere.
+    let placed = g
+        .backend
+        .deploy(&g.user, GridNodeId(1), &need(), &d)
+        .await
+        .unwrap();
+    assert_eq!(live_contracts(&g), [placed.contract.0]);
 }
 
 #[tokio::test]
