@@ -2,147 +2,21 @@
 //! relay with Zero-OS nodes): a twin per identity, deploy, status, delete
 //! and redeploy, and failures that leave no contract behind.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use jukebox::grid::tfgrid::adapter::{KeyRing, TfGrid};
-use jukebox::grid::tfgrid::backend::{DeployTiming, TfGridBackend, TwinSettings};
-use jukebox::grid::tfgrid::chain::TfChain;
-use jukebox::grid::tfgrid::discovery::{Discovery, DiscoverySettings};
-use jukebox::grid::tfgrid::proxy::{GridProxy, ProxySettings};
-use jukebox::grid::tfgrid::rmb::RmbSettings;
+use jukebox::grid::tfgrid::adapter::TfGrid;
+use jukebox::grid::tfgrid::backend::TfGridBackend;
 use jukebox::grid::{
-    Capacity, ContractId, ContractState, Grid, GridError, GridNodeId, NodeStatus, Placement,
-    TwinId, WorkloadState,
+    ContractId, ContractState, Grid, GridError, GridNodeId, NodeStatus, Placement, TwinId,
+    WorkloadState,
 };
-use jukebox::reservation::{Deployment, WorkloadSpec, build_deployment, sign};
 
 use crate::fake_gridproxy::{FakeGridProxy, FakeNode};
 use crate::fake_relay::{Behaviour, FakeRelay};
-use crate::fake_tfchain::{ContractState as ChainState, FakeTfchain};
-
-const TFT: u128 = 10_000_000;
-
-struct Fakes {
-    proxy: FakeGridProxy,
-    relay: FakeRelay,
-    chain: FakeTfchain,
-    backend: TfGridBackend,
-    user: SigningKey,
-    twin: u32,
-}
-
-/// Three grid nodes (ids 1-3, twins 1001-1003), node `n` behaving as
-/// `behaviours[n - 1]`, and a funded user with a twin.
-async fn grid(behaviours: [Behaviour; 3], call_timeout: Duration) -> Fakes {
-    let proxy =
-        FakeGridProxy::start((1..=3).map(|id| FakeNode::new(id, 1, "Belgium")).collect()).await;
-    let relay = FakeRelay::start().await;
-    let chain = FakeTfchain::start().await;
-    for (i, behaviour) in behaviours.into_iter().enumerate() {
-        let twin = 1001 + i as u32;
-        let key = relay.add_node(twin, 100 + i as u8, behaviour);
-        chain
-            .world()
-            .twins
-            .insert(twin, (key.to_bytes(), "relay.fake".into()));
-    }
-    let user = SigningKey::from_bytes(&[1; 32]);
-    chain.fund(user.verifying_key().to_bytes(), 50 * TFT);
-
-    let backend = build_backend(&proxy, &relay, &chain, call_timeout).await;
-    let twin = backend.ensure_twin(&user).await.unwrap().0;
-    // The relay learns twins from the chain.
-    relay.register_twin(twin, user.verifying_key());
-    Fakes {
-        proxy,
-        relay,
-        chain,
-        backend,
-        user,
-        twin,
-    }
-}
-
-/// The real backend pointed at the three fakes.
-async fn build_backend(
-    proxy: &FakeGridProxy,
-    relay: &FakeRelay,
-    chain: &FakeTfchain,
-    call_timeout: Duration,
-) -> TfGridBackend {
-    let proxy_client = GridProxy::new(ProxySettings {
-        url: proxy.url.clone(),
-        timeout: Duration::from_secs(5),
-        cache_ttl: Duration::ZERO,
-    })
-    .unwrap();
-    let discovery = Discovery::new(Arc::new(proxy_client), DiscoverySettings::default());
-    let tfchain = TfChain::connect(&chain.url, Duration::from_secs(10))
-        .await
-        .unwrap();
-    TfGridBackend::new(
-        discovery,
-        tfchain,
-        RmbSettings {
-            relay_url: relay.url.clone(),
-            call_timeout,
-            token_ttl: Duration::from_secs(60),
-            session: "jukebox".into(),
-        },
-        TwinSettings {
-            relay_domain: "relay.fake".into(),
-            terms_link: "https://library.threefold.me/info/legal/#/".into(),
-            terms_hash: "f4fa1c1b".into(),
-        },
-        DeployTiming {
-            poll_interval: Duration::from_millis(10),
-            deploy_timeout: Duration::from_secs(10),
-        },
-    )
-}
-
-fn healthy() -> Behaviour {
-    Behaviour::Healthy { polls_until_ok: 1 }
-}
-
-fn need() -> Capacity {
-    Capacity {
-        cpu: 2,
-        memory_mib: 4096,
-        disk_gib: 50,
-        public_ipv4: true,
-    }
-}
-
-fn deployment(g: &Fakes, seed: u8, key: &SigningKey) -> Deployment {
-    let spec = WorkloadSpec {
-        name: "dash1".into(),
-        flist: "https://hub.grid.tf/tf-official-apps/base:latest.flist".into(),
-        entrypoint: "/sbin/zinit init".into(),
-        cpu: 2,
-        memory_mib: 4096,
-        disk_gib: 50,
-        public_ipv4: true,
-        env: BTreeMap::new(),
-        ssh_key: None,
-    };
-    let mut d = build_deployment(g.twin, &spec, &[seed; 32]).unwrap();
-    sign(&mut d, g.twin, key);
-    d
-}
-
-fn live_contracts(g: &Fakes) -> Vec<u64> {
-    let world = g.chain.world();
-    world
-        .contracts
-        .iter()
-        .filter(|(_, c)| c.state != ChainState::Deleted)
-        .map(|(id, _)| *id)
-        .collect()
-}
+use crate::fake_tfchain::{FakeTfchain, OPTED_OUT};
+use crate::setup::{Keys, TFT, build_backend, deployment, grid, healthy, live_contracts, need};
 
 #[tokio::test]
 async fn deploy_status_delete_and_redeploy_through_the_real_backend() {
@@ -226,6 +100,51 @@ async fn a_refused_contract_leaves_nothing() {
     );
     assert!(g.chain.world().contracts.is_empty());
     assert!(g.relay.state().delivered.is_empty());
+}
+
+#[tokio::test]
+async fn a_node_opted_out_of_v3_billing_is_not_offered_again() {
+    let g = grid([healthy(), healthy(), healthy()], Duration::from_secs(5)).await;
+    g.chain.world().refusing_nodes.insert(3, OPTED_OUT.into());
+    let d = deployment(&g, 3, &g.user);
+    let err = g
+        .backend
+        .deploy(&g.user, GridNodeId(3), &need(), &d)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        GridError::DeployFailed("grid node 3 is not open to v3 deployments".into())
+    );
+    assert!(err.try_elsewhere());
+    assert!(g.chain.world().contracts.is_empty());
+    assert!(g.relay.state().delivered.is_empty());
+    // The proxy's order is random: ask a few times, never node 3.
+    g.proxy.take_requests();
+    for _ in 0..5 {
+        let found = g
+            .backend
+            .candidates(&need(), &Placement::Random, &[], 3)
+            .await
+            .unwrap();
+        let ids: Vec<u32> = found.iter().map(|n| n.id.0).collect();
+        assert_eq!(ids.len(), 2, "{ids:?}");
+        assert!(!ids.contains(&3), "{ids:?}");
+    }
+    // The proxy is told, so it does not spend a slot of the page on it.
+    assert!(
+        g.proxy
+            .take_requests()
+            .iter()
+            .all(|r| r.contains("excluded=3"))
+    );
+    // The same deployment goes elsewhere.
+    let placed = g
+        .backend
+        .deploy(&g.user, GridNodeId(1), &need(), &d)
+        .await
+        .unwrap();
+    assert_eq!(live_contracts(&g), [placed.contract.0]);
 }
 
 #[tokio::test]
@@ -332,27 +251,10 @@ async fn the_backend_is_built_from_the_grid_config() {
     assert_eq!(found.len(), 1);
 }
 
-/// Keys by public key and twin, as the service's identities would give them.
-struct Keys {
-    key: SigningKey,
-    twin: u32,
-}
-
-#[async_trait::async_trait]
-impl KeyRing for Keys {
-    async fn by_public_key(&self, public_key: &[u8; 32]) -> Option<SigningKey> {
-        (self.key.verifying_key().to_bytes() == *public_key).then(|| self.key.clone())
-    }
-
-    async fn by_twin(&self, twin: TwinId) -> Option<SigningKey> {
-        (twin.0 == self.twin).then(|| self.key.clone())
-    }
-}
-
 #[tokio::test]
 async fn the_grid_trait_drives_the_real_backend() {
     let g = grid([healthy(), healthy(), healthy()], Duration::from_secs(5)).await;
-    let backend = build_backend(&g.proxy, &g.relay, &g.chain, Duration::from_secs(5)).await;
+    let backend = build_backend(&g.proxy, &g.relay, &g.chain, Duration::from_secs(5));
     let keys = Arc::new(Keys {
         key: g.user.clone(),
         twin: g.twin,
@@ -402,7 +304,6 @@ async fn a_new_identity_is_funded_by_the_operator_before_its_twin() {
     let operator = SigningKey::from_bytes(&[42; 32]);
     g.chain.fund(operator.verifying_key().to_bytes(), 100 * TFT);
     let backend = build_backend(&g.proxy, &g.relay, &g.chain, Duration::from_secs(5))
-        .await
         .with_funding(operator.clone(), 2 * TFT);
     let newcomer = SigningKey::from_bytes(&[3; 32]);
     let twin = backend.ensure_twin(&newcomer).await.unwrap();

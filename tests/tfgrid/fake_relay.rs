@@ -58,6 +58,11 @@ pub struct RelayState {
     /// The twins' keys, as TFChain would hold them.
     pub twins: HashMap<u32, VerifyingKey>,
     pub nodes: HashMap<u32, FakeNode>,
+    /// Websocket connections attempted, refused ones too: every RMB call
+    /// needs one, so none means nobody called any node.
+    pub connections: u32,
+    /// Frames received on any connection, undecodable ones too.
+    pub frames: u32,
     pub refused_tokens: u32,
     /// Why envelopes were refused.
     pub refused_envelopes: Vec<String>,
@@ -139,6 +144,7 @@ impl FakeRelay {
 }
 
 async fn serve(stream: tokio::net::TcpStream, state: Arc<Mutex<RelayState>>) {
+    state.lock().unwrap().connections += 1;
     let authenticated = Arc::new(Mutex::new(None::<u32>));
     // The handshake callback's type is tungstenite's, large error and all.
     #[allow(clippy::result_large_err)]
@@ -188,6 +194,7 @@ async fn serve(stream: tokio::net::TcpStream, state: Arc<Mutex<RelayState>>) {
             continue;
         };
         let mut s = state.lock().unwrap();
+        s.frames += 1;
         for reply in handle(&mut s, twin, &bytes) {
             let _ = replies.send(reply);
         }

@@ -8,6 +8,11 @@
 //! signer payload, nonce, fees) and applied: `user_accept_tc`,
 //! `create_twin`, `create_node_contract`, `cancel_contract`. Each goes in a
 //! new block that is finalized at once, unless a test holds finalization.
+//!
+//! The metadata served is 2.9's plus the v3 opt-out error
+//! ([`OPTED_OUT`]), so nodes can refuse contracts as a later runtime does.
+//! A fake can start on a given address, to play a chain that comes up after
+//! its clients were built.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -23,6 +28,8 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as Frame;
 
 mod scale;
+
+pub use scale::OPTED_OUT;
 
 const METADATA: &[u8] = include_bytes!("../fixtures/tfchain-2.9-metadata.scale");
 pub const SPEC_VERSION: u32 = 152;
@@ -96,6 +103,8 @@ impl Default for World {
 
 pub struct Chain {
     metadata: Metadata,
+    /// What `metadata` was decoded from, as served to clients.
+    metadata_bytes: Vec<u8>,
     blocks: Vec<Block>,
     finalized: usize,
     world: World,
@@ -115,16 +124,23 @@ impl Drop for FakeTfchain {
 
 impl FakeTfchain {
     pub async fn start() -> FakeTfchain {
-        let metadata = Metadata::decode_from(METADATA).unwrap();
+        FakeTfchain::start_on("127.0.0.1:0".parse().unwrap()).await
+    }
+
+    /// A fake listening on `addr` (e.g. where a client already points).
+    pub async fn start_on(addr: std::net::SocketAddr) -> FakeTfchain {
+        let metadata_bytes = scale::with_opt_out_error(METADATA);
+        let metadata = Metadata::decode_from(&metadata_bytes[..]).unwrap();
         let mut chain = Chain {
             metadata,
+            metadata_bytes,
             blocks: Vec::new(),
             finalized: 0,
             world: World::default(),
         };
         chain.push_block(Vec::new(), Vec::new());
         let chain = Arc::new(Mutex::new(chain));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let url = format!("ws://{}", listener.local_addr().unwrap());
         let shared = chain.clone();
         let server = tokio::spawn(async move {

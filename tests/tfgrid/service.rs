@@ -274,6 +274,16 @@ async fn a_user_deploys_pays_through_the_bridge_and_manages_a_node_on_the_real_g
         app.texts(&alice)
     );
 
+    // The monitor's sweep reads the contract on chain and its grid node
+    // through the proxy, without asking the node over RMB; the application
+    // check then probes the node's addresses over TCP (the fake's addresses
+    // lead nowhere, so the verdict itself is not asserted here).
+    let frames = app.relay.state().frames;
+    app.service.load_watchlist().await.unwrap();
+    let report = app.service.sweep().await;
+    assert_eq!((report.checked, report.unknown), (1, 0), "{report:?}");
+    assert_eq!(app.relay.state().frames, frames);
+
     // TFChain bills the twin; the billing sweep records what it took and
     // never charges on its own.
     let billed = 3 * TFT;

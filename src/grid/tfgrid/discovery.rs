@@ -1,5 +1,6 @@
 //! Discovery on the real grid: which nodes can host a node type, where they
-//! are (the location menus), and what the grid says about a contract.
+//! are (the location menus), what the grid says about a contract, and the
+//! status of many nodes at once for the monitor.
 //!
 //! Everything comes from the grid proxy. A node is a candidate when it is up,
 //! healthy, shared (not dedicated or rented), and has free memory and SSD for
@@ -7,8 +8,11 @@
 //! farm. The proxy filters; each answer is checked again here, so a proxy that
 //! ignores a filter cannot make us deploy on a full node.
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use futures_util::{StreamExt as _, stream};
 
 use super::cache::TtlCache;
 use super::proxy::{GridProxy, NodeFilter, ProxyError, ProxyNode, ProxyNodeStatus};
@@ -26,6 +30,9 @@ pub const ROOTFS_BYTES: u64 = 2 * GIB;
 const MAX_PAGE_SIZE: u32 = 100;
 /// Contract reads in flight at once when the monitor asks for many.
 const CONCURRENT_READS: usize = 8;
+/// Node reads in flight at once for a batch's node statuses: the proxy is
+/// a shared public service, and a batch needs at most one read per node.
+const CONCURRENT_NODE_READS: usize = 16;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DiscoverySettings {
@@ -147,6 +154,28 @@ impl Discovery {
             ProxyError::NotFound(_) => GridError::UnknownNode(id),
             other => other.into(),
         })
+    }
+
+    /// The status of each of `nodes`, each read once (from the proxy, or
+    /// its short cache) however many contracts it hosts. A node the proxy
+    /// does not know is `Down`: the proxy forgets nodes removed from the
+    /// grid. An error means the proxy could not say.
+    pub async fn node_statuses(
+        &self,
+        nodes: &BTreeSet<GridNodeId>,
+    ) -> HashMap<GridNodeId, Result<NodeStatus, GridError>> {
+        stream::iter(nodes.iter().copied())
+            .map(|id| async move {
+                let status = match self.node(id).await {
+                    Ok(node) => Ok(node.status.into()),
+                    Err(GridError::UnknownNode(_)) => Ok(NodeStatus::Down),
+                    Err(e) => Err(e),
+                };
+                (id, status)
+            })
+            .buffer_unordered(CONCURRENT_NODE_READS)
+            .collect()
+            .await
     }
 
     /// The contract's state and its node's status.

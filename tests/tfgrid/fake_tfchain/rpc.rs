@@ -146,7 +146,7 @@ fn handle(c: &mut Chain, id: &Json, method: &str, params: &[Json], sub: String) 
                    "authoringVersion": 1, "specVersion": SPEC_VERSION, "implVersion": 0,
                    "apis": [], "transactionVersion": TX_VERSION, "stateVersion": 1}),
         )],
-        "state_getMetadata" => vec![answer(id, json!(hex0x(METADATA)))],
+        "state_getMetadata" => vec![answer(id, json!(hex0x(&c.metadata_bytes)))],
         "state_getStorage" => {
             let k = unhex(&params[0]);
             let value = block_at(c, params.get(1))
@@ -219,10 +219,10 @@ fn runtime_call(c: &Chain, function: &str, data: &[u8]) -> Option<Vec<u8>> {
         "Metadata_metadata_versions" => Some(vec![4, 14, 0, 0, 0]),
         "Metadata_metadata_at_version" => {
             let mut v = vec![1];
-            v.extend(compact_bytes(METADATA));
+            v.extend(compact_bytes(&c.metadata_bytes));
             Some(v)
         }
-        "Metadata_metadata" => Some(compact_bytes(METADATA)),
+        "Metadata_metadata" => Some(compact_bytes(&c.metadata_bytes)),
         "AccountNonceApi_account_nonce" => {
             let account: [u8; 32] = data.get(..32)?.try_into().ok()?;
             let nonce = c.world.nonces.get(&account).copied().unwrap_or(0);

@@ -128,3 +128,42 @@ pub fn encode(types: &PortableRegistry, id: u32, value: &Value) -> Vec<u8> {
         .encode_as_type(id, types)
         .unwrap_or_else(|e| panic!("cannot encode {value} as type {id}: {e}"))
 }
+
+/// The error a farm's node answers contract creation with once the farm
+/// opted it out of v3 billing (`tfgrid-v3.md`, the 2026 design record).
+pub const OPTED_OUT: &str = "OnlyTwinAdminCanDeployOnThisNode";
+
+/// `metadata` (SCALE, V14) as a later runtime serves it: runtime 2.9 has no
+/// [`OPTED_OUT`] error yet, so it is added to `SmartContractModule`'s
+/// errors. The client names a refusal from the metadata it fetched, so
+/// without this the fake could not refuse that way.
+pub fn with_opt_out_error(metadata: &[u8]) -> Vec<u8> {
+    use scale_info::Variant;
+    use subxt::ext::codec::{Decode as _, Encode as _};
+    use subxt::ext::frame_metadata::{RuntimeMetadata, RuntimeMetadataPrefixed};
+
+    let mut prefixed = RuntimeMetadataPrefixed::decode(&mut &metadata[..]).unwrap();
+    let RuntimeMetadata::V14(m) = &mut prefixed.1 else {
+        panic!("the bundled metadata is V14");
+    };
+    let pallet = m
+        .pallets
+        .iter()
+        .find(|p| p.name == "SmartContractModule")
+        .unwrap();
+    let error_ty = pallet.error.as_ref().unwrap().ty.id;
+    let ty = m.types.types.iter_mut().find(|t| t.id == error_ty).unwrap();
+    let TypeDef::Variant(errors) = &mut ty.ty.type_def else {
+        panic!("pallet errors are a variant");
+    };
+    if errors.variants.iter().all(|v| v.name != OPTED_OUT) {
+        let index = errors.variants.iter().map(|v| v.index).max().unwrap() + 1;
+        errors.variants.push(Variant {
+            name: OPTED_OUT.into(),
+            fields: Vec::new(),
+            index,
+            docs: Vec::new(),
+        });
+    }
+    prefixed.encode()
+}

@@ -1,0 +1,162 @@
+//! What the tests of the whole backend share: the three fakes with a funded
+//! user twin, the backend pointed at them, a node request, a signed
+//! deployment, and a key ring.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use jukebox::grid::tfgrid::adapter::KeyRing;
+use jukebox::grid::tfgrid::backend::{DeployTiming, TfGridBackend, TwinSettings};
+use jukebox::grid::tfgrid::chain::TfChain;
+use jukebox::grid::tfgrid::discovery::{Discovery, DiscoverySettings};
+use jukebox::grid::tfgrid::proxy::{GridProxy, ProxySettings};
+use jukebox::grid::tfgrid::rmb::RmbSettings;
+use jukebox::grid::{Capacity, TwinId};
+use jukebox::reservation::{Deployment, WorkloadSpec, build_deployment, sign};
+
+use crate::fake_gridproxy::{FakeGridProxy, FakeNode};
+use crate::fake_relay::{Behaviour, FakeRelay};
+use crate::fake_tfchain::{ContractState as ChainState, FakeTfchain};
+
+pub const TFT: u128 = 10_000_000;
+
+pub struct Fakes {
+    pub proxy: FakeGridProxy,
+    pub relay: FakeRelay,
+    pub chain: FakeTfchain,
+    pub backend: TfGridBackend,
+    pub user: SigningKey,
+    pub twin: u32,
+}
+
+/// Three grid nodes (ids 1-3, twins 1001-1003), node `n` behaving as
+/// `behaviours[n - 1]`, and a funded user with a twin.
+pub async fn grid(behaviours: [Behaviour; 3], call_timeout: Duration) -> Fakes {
+    let proxy =
+        FakeGridProxy::start((1..=3).map(|id| FakeNode::new(id, 1, "Belgium")).collect()).await;
+    let relay = FakeRelay::start().await;
+    let chain = FakeTfchain::start().await;
+    for (i, behaviour) in behaviours.into_iter().enumerate() {
+        let twin = 1001 + i as u32;
+        let key = relay.add_node(twin, 100 + i as u8, behaviour);
+        chain
+            .world()
+            .twins
+            .insert(twin, (key.to_bytes(), "relay.fake".into()));
+    }
+    let user = SigningKey::from_bytes(&[1; 32]);
+    chain.fund(user.verifying_key().to_bytes(), 50 * TFT);
+
+    let backend = build_backend(&proxy, &relay, &chain, call_timeout);
+    let twin = backend.ensure_twin(&user).await.unwrap().0;
+    // The relay learns twins from the chain.
+    relay.register_twin(twin, user.verifying_key());
+    Fakes {
+        proxy,
+        relay,
+        chain,
+        backend,
+        user,
+        twin,
+    }
+}
+
+/// The real backend pointed at the three fakes.
+pub fn build_backend(
+    proxy: &FakeGridProxy,
+    relay: &FakeRelay,
+    chain: &FakeTfchain,
+    call_timeout: Duration,
+) -> TfGridBackend {
+    backend_at(&proxy.url, &relay.url, &chain.url, call_timeout)
+}
+
+/// The real backend pointed at these addresses. Nothing is contacted yet:
+/// the chain client connects on first use.
+pub fn backend_at(proxy: &str, relay: &str, chain: &str, call_timeout: Duration) -> TfGridBackend {
+    let proxy_client = GridProxy::new(ProxySettings {
+        url: proxy.to_string(),
+        timeout: Duration::from_secs(5),
+        cache_ttl: Duration::ZERO,
+    })
+    .unwrap();
+    let discovery = Discovery::new(Arc::new(proxy_client), DiscoverySettings::default());
+    TfGridBackend::new(
+        discovery,
+        TfChain::new(chain, Duration::from_secs(10)),
+        RmbSettings {
+            relay_url: relay.to_string(),
+            call_timeout,
+            token_ttl: Duration::from_secs(60),
+            session: "jukebox".into(),
+        },
+        TwinSettings {
+            relay_domain: "relay.fake".into(),
+            terms_link: "https://library.threefold.me/info/legal/#/".into(),
+            terms_hash: "f4fa1c1b".into(),
+        },
+        DeployTiming {
+            poll_interval: Duration::from_millis(10),
+            deploy_timeout: Duration::from_secs(10),
+        },
+    )
+}
+
+pub fn healthy() -> Behaviour {
+    Behaviour::Healthy { polls_until_ok: 1 }
+}
+
+pub fn need() -> Capacity {
+    Capacity {
+        cpu: 2,
+        memory_mib: 4096,
+        disk_gib: 50,
+        public_ipv4: true,
+    }
+}
+
+pub fn deployment(g: &Fakes, seed: u8, key: &SigningKey) -> Deployment {
+    let spec = WorkloadSpec {
+        name: "dash1".into(),
+        flist: "https://hub.grid.tf/tf-official-apps/base:latest.flist".into(),
+        entrypoint: "/sbin/zinit init".into(),
+        cpu: 2,
+        memory_mib: 4096,
+        disk_gib: 50,
+        public_ipv4: true,
+        env: BTreeMap::new(),
+        ssh_key: None,
+    };
+    let mut d = build_deployment(g.twin, &spec, &[seed; 32]).unwrap();
+    sign(&mut d, g.twin, key);
+    d
+}
+
+pub fn live_contracts(g: &Fakes) -> Vec<u64> {
+    let world = g.chain.world();
+    world
+        .contracts
+        .iter()
+        .filter(|(_, c)| c.state != ChainState::Deleted)
+        .map(|(id, _)| *id)
+        .collect()
+}
+
+/// Keys by public key and twin, as the service's identities would give them.
+pub struct Keys {
+    pub key: SigningKey,
+    pub twin: u32,
+}
+
+#[async_trait::async_trait]
+impl KeyRing for Keys {
+    async fn by_public_key(&self, public_key: &[u8; 32]) -> Option<SigningKey> {
+        (self.key.verifying_key().to_bytes() == *public_key).then(|| self.key.clone())
+    }
+
+    async fn by_twin(&self, twin: TwinId) -> Option<SigningKey> {
+        (twin.0 == self.twin).then(|| self.key.clone())
+    }
+}
