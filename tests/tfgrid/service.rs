@@ -33,6 +33,21 @@ struct RealGridApp {
     _dir: tempfile::TempDir,
 }
 
+/// Jukebox on devnet with bridge payments, data in `dir`; the hosts are
+/// the public ones until a test points them at its fakes.
+fn real_grid_config(dir: &tempfile::TempDir) -> Config {
+    let mut config = Config {
+        data_dir: dir.path().join("data"),
+        dialogues_dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dialogues"),
+        ..Config::default()
+    };
+    config.grid.kind = "tfgrid".into();
+    config.grid.network = "dev".into();
+    config.payments.kind = "bridge".into();
+    config.web.sandbox_login = false;
+    config
+}
+
 /// Grid nodes 1-3 in Belgium (twins 1001-1003) behind the relay, a funded
 /// operator account, and Jukebox configured for the real grid on them.
 async fn real_grid_app() -> RealGridApp {
@@ -53,13 +68,7 @@ async fn real_grid_app() -> RealGridApp {
     chain.fund(funder.verifying_key().to_bytes(), 1000 * TFT);
 
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config {
-        data_dir: dir.path().join("data"),
-        dialogues_dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dialogues"),
-        ..Config::default()
-    };
-    config.grid.kind = "tfgrid".into();
-    config.grid.network = "dev".into();
+    let mut config = real_grid_config(&dir);
     let tfgrid = &mut config.grid.tfgrid;
     tfgrid.proxy_url = proxy.url.clone();
     tfgrid.tfchain_url = chain.url.clone();
@@ -69,8 +78,6 @@ async fn real_grid_app() -> RealGridApp {
     tfgrid.cache_seconds = 0;
     tfgrid.poll_seconds = 1;
     tfgrid.deploy_timeout_seconds = 20;
-    config.payments.kind = "bridge".into();
-    config.web.sandbox_login = false;
     config.admin.operators = vec!["term:operator".into()];
 
     // As `jukebox run` does: quotes use what the chain bills with.
@@ -335,16 +342,8 @@ async fn the_real_grid_service_starts_and_chats_while_tfchain_is_unreachable() {
     let url = format!("ws://{}", closed.local_addr().unwrap());
     drop(closed);
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config {
-        data_dir: dir.path().join("data"),
-        dialogues_dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dialogues"),
-        ..Config::default()
-    };
-    config.grid.kind = "tfgrid".into();
-    config.grid.network = "dev".into();
+    let mut config = real_grid_config(&dir);
     config.grid.tfgrid.tfchain_url = url;
-    config.payments.kind = "bridge".into();
-    config.web.sandbox_login = false;
     assert!(jukebox::app::use_chain_prices(&mut config).await.is_err());
     let outbox = Arc::new(MemoryOutbox::default());
     let clock = Arc::new(ManualClock::new(START));
