@@ -306,53 +306,29 @@ impl Service {
         &self,
         user: &UserId,
     ) -> anyhow::Result<Result<(crate::grid::TwinId, ed25519_dalek::SigningKey), GridError>> {
-        let Some(profile) = self.load_profile(user)? else {
-            anyhow::bail!("no profile for {user}")
+        let (twin, profile) = {
+            let _guard = self.inner.locks.lock(user).await;
+            match self.twin_locked(user).await? {
+                Ok(found) => found,
+                Err(e) => return Ok(Err(e)),
+            }
         };
         let key = profile.identity.signing_key(&self.inner.master)?;
-        if let Some(twin) = profile.twin {
-            return Ok(Ok((twin, key)));
-        }
-        let twin = match self.register_twin(user, &profile).await? {
-            Ok(t) => t,
-            Err(e) => return Ok(Err(e)),
-        };
-        let _guard = self.inner.locks.lock(user).await;
-        if let Some(mut p) = self.load_profile(user)? {
-            p.twin = Some(twin);
-            self.save_profile(&p)?;
-        }
         Ok(Ok((twin, key)))
     }
 
-    /// The user's twin, registered now if need be; the caller holds the
-    /// user's lock.
+    /// The user's twin, registered now if need be, with the profile that
+    /// records it; the caller holds the user's lock.
     pub(super) async fn twin_locked(
         &self,
         user: &UserId,
-    ) -> anyhow::Result<Result<crate::grid::TwinId, GridError>> {
+    ) -> anyhow::Result<Result<(crate::grid::TwinId, crate::user::Profile), GridError>> {
         let Some(mut profile) = self.load_profile(user)? else {
             anyhow::bail!("no profile for {user}")
         };
         if let Some(twin) = profile.twin {
-            return Ok(Ok(twin));
+            return Ok(Ok((twin, profile)));
         }
-        let twin = match self.register_twin(user, &profile).await? {
-            Ok(t) => t,
-            Err(e) => return Ok(Err(e)),
-        };
-        profile.twin = Some(twin);
-        self.save_profile(&profile)?;
-        Ok(Ok(twin))
-    }
-
-    /// Registers the identity as a twin (idempotent on the grid's side);
-    /// saves nothing in the profile.
-    async fn register_twin(
-        &self,
-        user: &UserId,
-        profile: &crate::user::Profile,
-    ) -> anyhow::Result<Result<crate::grid::TwinId, GridError>> {
         // The real grid finds the key to sign with through these indexes.
         let public_key = &profile.identity.public_key;
         super::keyring::index_identity(&self.inner.store, public_key, user)?;
@@ -361,7 +337,9 @@ impl Service {
             Err(e) => return Ok(Err(e)),
         };
         super::keyring::index_twin(&self.inner.store, twin, user)?;
-        Ok(Ok(twin))
+        profile.twin = Some(twin);
+        self.save_profile(&profile)?;
+        Ok(Ok((twin, profile)))
     }
 
     /// The zos workload for a node: catalog values plus the user's settings,

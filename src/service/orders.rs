@@ -196,23 +196,21 @@ impl Service {
         let due = order.total.saturating_sub(balance);
         let asked = due.saturating_add(self.inner.wallet.deposit_fee());
         let now = self.now();
-        let reuse = self
-            .load_orders(user)?
-            .get(&order.id)
-            .and_then(|o| o.payment.as_ref())
+        let mut orders = self.load_orders(user)?;
+        let Some(stored) = orders.get_mut(&order.id) else {
+            return Ok(());
+        };
+        let reuse = stored
+            .payment
+            .as_ref()
             .is_some_and(|p| !p.is_expired(now) && p.amount == asked);
         if !reuse {
             let request = self
                 .new_payment_request(user, due, &format!("Jukebox order {}", order.id), &order.id)
                 .await?;
-            let mut orders = self.load_orders(user)?;
-            let Some(stored) = orders.get_mut(&order.id) else {
-                return Ok(());
-            };
             stored.payment = Some(request);
             self.save_orders(user, &orders)?;
         }
-        let orders = self.load_orders(user)?;
         let Some(request) = orders.get(&order.id).and_then(|o| o.payment.clone()) else {
             return Ok(());
         };
@@ -235,7 +233,7 @@ impl Service {
         let memo = match self.inner.wallet.memo_style() {
             MemoStyle::PerRequest => new_memo()?,
             MemoStyle::Twin => match self.twin_locked(user).await? {
-                Ok(twin) => twin_memo(twin),
+                Ok((twin, _)) => twin_memo(twin),
                 Err(e) => anyhow::bail!(
                     "your identity could not be registered on TFChain to receive payments ({}); try again in a few minutes",
                     super::deploy::user_reason(&e)
