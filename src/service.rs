@@ -463,6 +463,16 @@ impl Service {
         Ok(blocking_io(|| self.inner.store.write(user, doc, value))?)
     }
 
+    /// Reads a global record (`dir/name`), off the async workers.
+    fn load_global<T: serde::de::DeserializeOwned>(&self, name: &str) -> anyhow::Result<Option<T>> {
+        Ok(blocking_io(|| self.inner.store.read_global(name))?)
+    }
+
+    /// Writes a global record (`dir/name`) durably, off the async workers.
+    fn save_global<T: Serialize>(&self, name: &str, value: &T) -> anyhow::Result<()> {
+        Ok(blocking_io(|| self.inner.store.write_global(name, value))?)
+    }
+
     fn load_nodes(&self, user: &UserId) -> anyhow::Result<Nodes> {
         self.load_doc(user, user::NODES)
     }

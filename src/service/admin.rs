@@ -84,7 +84,7 @@ impl Drafts {
 impl Service {
     /// The maintenance message when new deployments are refused.
     pub fn maintenance(&self) -> Option<String> {
-        let m: Maintenance = self.inner.store.read_global(MAINTENANCE).ok().flatten()?;
+        let m: Maintenance = self.load_global(MAINTENANCE).ok().flatten()?;
         m.on.then(|| {
             if m.message.is_empty() {
                 "New deployments are paused for maintenance. Your running nodes are not affected; please try again later.".to_owned()
@@ -298,7 +298,7 @@ impl Service {
             by: operator.to_string(),
             since: self.now(),
         };
-        self.inner.store.write_global(MAINTENANCE, &m)?;
+        self.save_global(MAINTENANCE, &m)?;
         tracing::warn!(operator = %operator, on, "maintenance switched");
         Ok(if on {
             "Maintenance is ON: new deployments are refused with your message; running nodes, payments and everything else go on.".into()

@@ -33,7 +33,7 @@ impl Service {
         };
         if order.state == OrderState::AwaitingPayment {
             order.state = OrderState::Deploying;
-            self.inner.store.write_global(
+            self.save_global(
                 &pending_key(order_id),
                 &PendingOrder {
                     user: user.clone(),
@@ -59,11 +59,7 @@ impl Service {
         let keys = self.inner.store.list_global("pending")?;
         let mut resumed = 0;
         for key in keys {
-            let Some(p) = self
-                .inner
-                .store
-                .read_global::<PendingOrder>(&format!("pending/{key}"))?
-            else {
+            let Some(p) = self.load_global::<PendingOrder>(&format!("pending/{key}"))? else {
                 continue;
             };
             tracing::info!(user = %p.user, order = %p.order, "resuming deployment");

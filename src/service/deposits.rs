@@ -64,11 +64,10 @@ impl Service {
     /// finds its record and changes nothing).
     fn keep_unmatched(&self, payment: &IncomingPayment, reason: &str) -> anyhow::Result<()> {
         let name = unmatched::record_name(&payment.id);
-        let store = &self.inner.store;
-        if store.read_global::<UnmatchedPayment>(&name)?.is_some() {
+        if self.load_global::<UnmatchedPayment>(&name)?.is_some() {
             return Ok(());
         }
-        store.write_global(
+        self.save_global(
             &name,
             &UnmatchedPayment {
                 payment: payment.clone(),
@@ -172,7 +171,7 @@ impl Service {
         };
         let (id, query) = (id.trim(), query.trim());
         let name = unmatched::record_name(id);
-        let Some(mut record) = self.inner.store.read_global::<UnmatchedPayment>(&name)? else {
+        let Some(mut record) = self.load_global::<UnmatchedPayment>(&name)? else {
             return Ok(format!(
                 "No unmatched payment {id:?}. /unmatched lists them."
             ));
@@ -191,7 +190,7 @@ impl Service {
                 record.credited_to = Some(user.clone());
                 record.credited_by = Some(operator.as_str().to_owned());
                 record.credited_at = Some(self.now());
-                self.inner.store.write_global(&name, &record)?;
+                self.save_global(&name, &record)?;
             }
         }
         self.audit(

@@ -45,10 +45,7 @@ impl Service {
     /// request was issued under.
     pub(super) fn memo_index(&self, memo: Option<&str>) -> anyhow::Result<Option<MemoIndex>> {
         match memo.filter(|m| is_issued_memo(m)) {
-            Some(memo) => Ok(self
-                .inner
-                .store
-                .read_global::<MemoIndex>(&format!("memos/{memo}"))?),
+            Some(memo) => self.load_global(&format!("memos/{memo}")),
             None => Ok(None),
         }
     }
@@ -249,7 +246,7 @@ impl Service {
             self.now(),
             self.inner.settings.payment_ttl_secs,
         )?;
-        self.inner.store.write_global(
+        self.save_global(
             &format!("memos/{}", request.memo),
             &MemoIndex {
                 user: user.clone(),
