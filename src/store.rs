@@ -34,6 +34,11 @@ use serde::de::DeserializeOwned;
 use crate::ids::UserId;
 
 pub(crate) use durable::hold_write;
+
+/// Whether `name` may be a document or global record name as it is.
+pub fn is_valid_name(name: &str) -> bool {
+    names::check_doc(name).is_ok()
+}
 pub use durable::{
     append_synced, blocking_io, ensure_dir, lock_dir, pause_writes, remove_stale_temps, sync_dir,
     write_atomic,

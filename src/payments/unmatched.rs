@@ -35,12 +35,7 @@ pub struct UnmatchedPayment {
 /// The global record name of payment `id`: the id itself when it is a valid
 /// store name (Stellar and sandbox ids are), else a digest of it.
 pub fn record_name(id: &str) -> String {
-    let plain = !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    let leaf = if plain {
+    let leaf = if crate::store::is_valid_name(id) {
         id.to_owned()
     } else {
         format!(
