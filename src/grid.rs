@@ -250,12 +250,15 @@ pub trait Grid: Send + Sync {
     /// reports [`ContractState::GracePeriod`] and [`WorkloadState::Paused`].
     async fn set_paused(&self, contract: ContractId, paused: bool) -> Result<(), GridError>;
 
-    /// The spendable balance of `twin`'s account, where this grid bills
-    /// contracts from the twin's own account (the real grid: the free
-    /// balance on TFChain). `None`: the grid keeps no balances (the
-    /// simulation), so Jukebox's own ledger is the balance and Jukebox
-    /// charges it.
-    async fn twin_balance(&self, _twin: TwinId) -> Result<Option<crate::money::Tft>, GridError> {
+    /// The spendable balance of the account of the identity `public_key`
+    /// (its twin's account), where this grid bills contracts from the twin's
+    /// own account (the real grid: the free balance on TFChain). `None`: the
+    /// grid keeps no balances (the simulation), so Jukebox's own ledger is
+    /// the balance and Jukebox charges it.
+    async fn account_balance(
+        &self,
+        _public_key: &[u8; 32],
+    ) -> Result<Option<crate::money::Tft>, GridError> {
         Ok(None)
     }
 }

@@ -7,6 +7,7 @@
 //! it billed (`twin_balance`).
 
 use super::Service;
+use super::twin_balance::GridChange;
 use crate::ids::UserId;
 use crate::money::Tft;
 use crate::user::NodeState;
@@ -69,10 +70,12 @@ impl Service {
     /// user twice). Returns what the chain billed since the last read. The
     /// caller holds the user's lock.
     async fn follow_grid_billing(&self, user: &UserId) -> anyhow::Result<Tft> {
-        let change = self.reconcile_with_grid(user).await?;
-        let billed = change
-            .filter(|c| !c.is_positive())
-            .map_or(Tft::ZERO, |c| Tft::ZERO.saturating_sub(c));
+        let billed = match self.reconcile_with_grid(user).await? {
+            // Crediting the deposit reviewed the funding already.
+            Some(GridChange::Deposit(_)) => return Ok(Tft::ZERO),
+            Some(GridChange::Billed(billed)) => billed,
+            None => Tft::ZERO,
+        };
         if let Some(mut profile) = self.load_profile(user)? {
             let mut nodes = self.load_nodes(user)?;
             self.review_funding(user, &mut profile, &mut nodes).await?;

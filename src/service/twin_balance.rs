@@ -103,17 +103,24 @@ impl Service {
 
     /// Brings the ledger to the twin account's balance on the grid and
     /// returns the difference recorded (`None`: no difference, no twin yet,
-    /// or a grid that keeps no balances). A rise goes through
-    /// `apply_payment`, so it moves a waiting order on. The caller holds the
-    /// user's lock.
-    pub(super) async fn reconcile_with_grid(&self, user: &UserId) -> anyhow::Result<Option<Tft>> {
+    /// or balances are not kept on the grid). A rise goes through
+    /// `apply_payment`, so it moves a waiting order on and reviews the
+    /// funding. The caller holds the user's lock.
+    pub(super) async fn reconcile_with_grid(
+        &self,
+        user: &UserId,
+    ) -> anyhow::Result<Option<GridChange>> {
+        if !self.balance_on_grid() {
+            return Ok(None);
+        }
         let Some(mut profile) = self.load_profile(user)? else {
             return Ok(None);
         };
         let Some(twin) = profile.twin else {
             return Ok(None);
         };
-        let Some(on_grid) = self.inner.grid.twin_balance(twin).await? else {
+        let public_key = profile.identity.public_key;
+        let Some(on_grid) = self.inner.grid.account_balance(&public_key).await? else {
             return Ok(None);
         };
         let ledger = profile.account.balance;
@@ -131,7 +138,7 @@ impl Service {
                 transaction: None,
             };
             self.apply_payment(user, &deposit).await?;
-            return Ok(Some(rise));
+            return Ok(Some(GridChange::Deposit(rise)));
         }
         if on_grid < ledger {
             let billed = ledger.saturating_sub(on_grid);
@@ -139,10 +146,19 @@ impl Service {
                 .account
                 .charge(billed, "billed on TFChain for your running nodes", now);
             self.save_profile(&profile)?;
-            return Ok(Some(Tft::ZERO.saturating_sub(billed)));
+            return Ok(Some(GridChange::Billed(billed)));
         }
         Ok(None)
     }
+}
+
+/// A difference between the ledger and the grid, as recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum GridChange {
+    /// The balance rose (a bridge deposit, net of bills since the last read).
+    Deposit(Tft),
+    /// The chain billed this much since the last read.
+    Billed(Tft),
 }
 
 #[cfg(test)]

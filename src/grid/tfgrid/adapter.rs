@@ -130,7 +130,10 @@ impl Grid for TfGrid {
     }
 
     /// The twin account's free balance on TFChain, which the chain bills.
-    async fn twin_balance(&self, twin: TwinId) -> Result<Option<crate::money::Tft>, GridError> {
-        self.backend.twin_balance(twin).await.map(Some)
+    async fn account_balance(
+        &self,
+        public_key: &[u8; 32],
+    ) -> Result<Option<crate::money::Tft>, GridError> {
+        self.backend.account_balance(public_key).await.map(Some)
     }
 }

@@ -151,17 +151,16 @@ impl TfGridBackend {
             .map_err(chain_error)
     }
 
-    /// The free balance of `twin`'s account on TFChain.
-    pub async fn twin_balance(&self, twin: TwinId) -> Result<crate::money::Tft, GridError> {
-        let found = self
-            .chain
-            .twin(twin.0)
-            .await
-            .map_err(chain_error)?
-            .ok_or(GridError::UnknownTwin(twin.0))?;
+    /// The free balance on TFChain of the account of the identity
+    /// `public_key`: an ed25519 identity's account id is its public key, so
+    /// no twin lookup is needed.
+    pub async fn account_balance(
+        &self,
+        public_key: &[u8; 32],
+    ) -> Result<crate::money::Tft, GridError> {
         let units = self
             .chain
-            .free_balance(found.account)
+            .free_balance(*public_key)
             .await
             .map_err(chain_error)?;
         // More than i64 units (9e11 TFT) is more TFT than exists.
