@@ -128,6 +128,18 @@ pub struct Placed {
     pub mycelium: Option<String>,
 }
 
+impl Placed {
+    /// The node's addresses to reach it at, public IPv4 first, then IPv6,
+    /// without the prefix length grid addresses come with ("1.2.3.4/24"
+    /// gives "1.2.3.4").
+    pub fn hosts(&self) -> impl Iterator<Item = &str> {
+        self.ipv4
+            .iter()
+            .chain(self.ipv6.iter())
+            .map(|ip| ip.split('/').next().unwrap_or(ip))
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ContractState {

@@ -103,8 +103,7 @@ impl AppProbe for NetProbe {
 
 impl NetProbe {
     async fn check_host(&self, host: &str, check: &HealthCheck) -> Outcome {
-        // Tolerate "1.2.3.4/24": grid addresses often come with a prefix.
-        let host = host.split('/').next().unwrap_or(host).trim();
+        let host = host.trim();
         let mut answered = false;
         if let Some(port) = check.tcp {
             match self.connect(host, port).await {

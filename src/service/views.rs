@@ -194,16 +194,7 @@ impl Service {
                 lines.push(format!("Ports: {}", ports.join(", ")));
             }
         }
-        let host = placed
-            .ipv4
-            .as_deref()
-            .map(|ip| ip.split('/').next().unwrap_or(ip).to_owned())
-            .or_else(|| {
-                placed
-                    .ipv6
-                    .as_deref()
-                    .map(|ip| ip.split('/').next().unwrap_or(ip).to_owned())
-            });
+        let host = placed.hosts().next();
         match (&node.ssh_key, host) {
             (Some(_), Some(host)) => lines.push(format!("SSH: ssh root@{host}")),
             (None, _) => lines.push("SSH: off (no key was given at /deploy).".into()),

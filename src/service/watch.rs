@@ -69,13 +69,7 @@ impl Watchlist {
                     .find(|w| w.facts.name == n.name && w.facts.contract == placed.contract)
                     .map(|w| w.tracker.clone())
                     .unwrap_or_else(|| Tracker::new(n.outage.clone()));
-                let strip = |ip: &String| ip.split('/').next().unwrap_or(ip).to_owned();
-                let hosts = placed
-                    .ipv4
-                    .iter()
-                    .chain(placed.ipv6.iter())
-                    .map(strip)
-                    .collect();
+                let hosts = placed.hosts().map(str::to_owned).collect();
                 Some(Watched {
                     facts: NodeFacts {
                         name: n.name.clone(),
