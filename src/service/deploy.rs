@@ -297,7 +297,10 @@ impl Service {
     }
 
     /// The user's twin (registered on first use) and signing key. The
-    /// caller does not hold the user's lock.
+    /// caller does not hold the user's lock. Registering holds it, as a
+    /// payment request does: on the real grid that is TFChain writes (up to
+    /// `finality_timeout_seconds` each), but there the twin already exists
+    /// by the time an order is paid, so a deploy only finds it.
     async fn twin_and_key(
         &self,
         user: &UserId,

@@ -273,7 +273,7 @@ impl Service {
         balance: Tft,
     ) -> anyhow::Result<()> {
         let mut buttons = vec![];
-        if self.inner.wallet.kind() == "sandbox" {
+        if self.inner.sandbox.is_some() {
             buttons.push(vec![Button {
                 label: "Pay with sandbox wallet".into(),
                 data: format!("{PAY}{order_id}"),
@@ -322,7 +322,7 @@ impl Service {
             "Other Stellar wallets can use this payment link (SEP-0007):\n{}",
             request.sep7_uri()
         );
-        if self.inner.wallet.kind() == "sandbox" {
+        if self.inner.sandbox.is_some() {
             details.push_str(
                 "\n\nSANDBOX: this is a simulated wallet, no real TFT moves. Press \"Pay with sandbox wallet\", or send /sandboxpay <amount> to simulate a partial payment.",
             );

@@ -91,7 +91,7 @@ impl Service {
         top_ups.requests.drain(..excess);
         self.save_doc(user, TOP_UPS, &top_ups)?;
         let mut buttons = Vec::new();
-        if self.inner.wallet.kind() == "sandbox" {
+        if self.inner.sandbox.is_some() {
             buttons.push(vec![Button {
                 label: "Pay with sandbox wallet".into(),
                 data: format!("{PAY_TOP_UP}{}", request.memo),
