@@ -26,7 +26,6 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, anyhow, bail, ensure};
 use async_trait::async_trait;
@@ -85,12 +84,15 @@ impl SandboxWallet {
     }
 
     /// Simulates a user's wallet paying `amount` with text memo `memo` from
-    /// account `from`; durable when this returns.
+    /// account `from` at `now` (unix seconds, the caller's clock, so a
+    /// re-delivered payment carries the time it was made at); durable when
+    /// this returns.
     pub async fn pay(
         &self,
         memo: &str,
         amount: Tft,
         from: &str,
+        now: u64,
     ) -> anyhow::Result<IncomingPayment> {
         ensure!(amount.is_positive(), "a payment must be more than 0 TFT");
         ensure!(
@@ -107,10 +109,7 @@ impl SandboxWallet {
             memo: (!memo.is_empty()).then(|| memo.to_owned()),
             amount,
             from: from.to_owned(),
-            received_at: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or_default(),
+            received_at: now,
             transaction: None,
         };
         let mut line = serde_json::to_vec(&payment)?;
@@ -299,8 +298,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let w = SandboxWallet::open(dir.path()).unwrap();
         assert!(w.incoming().await.unwrap().is_empty());
-        let p1 = w.pay("jb-abc", tft("10"), "GSENDER").await.unwrap();
-        let p2 = w.pay("", tft("0.5"), "GSENDER").await.unwrap();
+        let p1 = w.pay("jb-abc", tft("10"), "GSENDER", 1).await.unwrap();
+        let p2 = w.pay("", tft("0.5"), "GSENDER", 1).await.unwrap();
         assert_ne!(p1.id, p2.id);
         assert_eq!(p2.memo, None);
         assert_eq!(w.incoming().await.unwrap(), vec![p1.clone(), p2.clone()]);
@@ -308,7 +307,7 @@ mod tests {
         drop(w);
         let w = SandboxWallet::open(dir.path()).unwrap();
         assert!(w.incoming().await.unwrap().is_empty());
-        let p3 = w.pay("jb-def", tft("1"), "GSENDER").await.unwrap();
+        let p3 = w.pay("jb-def", tft("1"), "GSENDER", 1).await.unwrap();
         assert!(p3.id.starts_with("sandbox-3-"), "{}", p3.id);
         assert_eq!(w.incoming().await.unwrap(), vec![p3]);
     }
@@ -317,11 +316,11 @@ mod tests {
     async fn crash_before_the_next_call_redelivers_the_last_batch() {
         let dir = tempfile::tempdir().unwrap();
         let w = SandboxWallet::open(dir.path()).unwrap();
-        let p1 = w.pay("jb-abc", tft("10"), "G1").await.unwrap();
+        let p1 = w.pay("jb-abc", tft("10"), "G1", 1).await.unwrap();
         assert_eq!(w.incoming().await.unwrap(), vec![p1.clone()]);
         drop(w); // crash: the caller may not have credited p1 yet
         let w = SandboxWallet::open(dir.path()).unwrap();
-        let p2 = w.pay("jb-def", tft("2"), "G1").await.unwrap();
+        let p2 = w.pay("jb-def", tft("2"), "G1", 1).await.unwrap();
         // p1 again (the ledger ignores it by id), p2 once; nothing lost.
         assert_eq!(w.incoming().await.unwrap(), vec![p1, p2]);
         assert!(w.incoming().await.unwrap().is_empty());
@@ -331,14 +330,14 @@ mod tests {
     async fn torn_last_line_is_cut_off_and_appends_stay_clean() {
         let dir = tempfile::tempdir().unwrap();
         let w = SandboxWallet::open(dir.path()).unwrap();
-        let p1 = w.pay("jb-abc", tft("10"), "G1").await.unwrap();
+        let p1 = w.pay("jb-abc", tft("10"), "G1", 1).await.unwrap();
         drop(w);
         let journal = dir.path().join(JOURNAL_FILE);
         let mut file = OpenOptions::new().append(true).open(&journal).unwrap();
         file.write_all(br#"{"id":"sandbox-2-dead","me"#).unwrap();
         drop(file);
         let w = SandboxWallet::open(dir.path()).unwrap();
-        let p2 = w.pay("jb-def", tft("2"), "G1").await.unwrap();
+        let p2 = w.pay("jb-def", tft("2"), "G1", 1).await.unwrap();
         assert!(p2.id.starts_with("sandbox-2-"));
         assert_eq!(w.incoming().await.unwrap(), vec![p1, p2]);
     }
@@ -347,8 +346,8 @@ mod tests {
     async fn rejects_bad_payments_and_corrupt_state() {
         let dir = tempfile::tempdir().unwrap();
         let w = SandboxWallet::open(dir.path()).unwrap();
-        assert!(w.pay("jb-abc", Tft::ZERO, "G1").await.is_err());
-        assert!(w.pay(&"x".repeat(29), tft("1"), "G1").await.is_err());
+        assert!(w.pay("jb-abc", Tft::ZERO, "G1", 1).await.is_err());
+        assert!(w.pay(&"x".repeat(29), tft("1"), "G1", 1).await.is_err());
         drop(w);
         fs::write(dir.path().join(CURSOR_FILE), "5").unwrap();
         assert!(SandboxWallet::open(dir.path()).is_err());

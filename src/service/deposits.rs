@@ -145,7 +145,7 @@ impl Service {
             return Ok(None);
         };
         sandbox
-            .pay(memo, amount, "sandbox-user-wallet")
+            .pay(memo, amount, "sandbox-user-wallet", self.now())
             .await
             .map(Some)
     }

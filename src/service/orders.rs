@@ -469,11 +469,10 @@ impl Service {
         tracing::info!(user = %user, payment = %payment.id, amount = %payment.amount, "payment credited");
         let memo = payment.memo.as_deref().filter(|m| is_issued_memo(m));
         let memo_order = self.memo_index(memo)?.map(|m| m.order);
-        // The sandbox pays the moment a button is pressed; a Stellar payment
-        // may be seen late (Horizon down), so its ledger time decides.
+        // A payment may be seen late (Horizon down), so when it was made
+        // decides; the sandbox stamps its payments with the service's clock.
         let paid_at = match payment.received_at {
             0 => now,
-            _ if self.inner.wallet.kind() == "sandbox" => now,
             at => at.min(now),
         };
         let orders = self.load_orders(user)?;
