@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use jukebox::clock::ManualClock;
 use jukebox::ids::UserId;
-use support::{START, TestApp, last_buttons, test_config};
+use support::{START, TestApp, test_config};
 
 /// Runs `jukebox admin <args>` on `data_dir`: success, stdout, stderr.
 fn admin(data_dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
@@ -25,14 +25,6 @@ fn admin(data_dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
     (out.status.success(), text(&out.stdout), text(&out.stderr))
 }
 
-async fn press(app: &TestApp, user: &UserId, label: &str) {
-    let button = last_buttons(&app.outbox.all(), user)
-        .into_iter()
-        .find(|b| b.label.starts_with(label))
-        .unwrap_or_else(|| panic!("no button {label:?}"));
-    app.press(user, &button.data).await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_work_while_the_service_runs() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -41,7 +33,7 @@ async fn reports_work_while_the_service_runs() {
     let alice = UserId::parse("term:alice").expect("id");
     app.send(&alice, "/deploy").await;
     for label in ["Dash", "Dash full node"] {
-        press(&app, &alice, label).await;
+        app.press_label(&alice, label).await;
     }
     app.send(&alice, "1").await;
     for label in [
@@ -52,7 +44,7 @@ async fn reports_work_while_the_service_runs() {
         "Confirm",
         "Pay with sandbox wallet",
     ] {
-        press(&app, &alice, label).await;
+        app.press_label(&alice, label).await;
     }
     app.service.wait_idle().await;
 
@@ -115,7 +107,7 @@ async fn a_broadcast_reaches_everyone_once_at_the_configured_pace() {
     }
     let operator = UserId::parse("term:operator").expect("id");
     app.send(&operator, "/broadcast Maintenance tonight.").await;
-    press(&app, &operator, "Send to everyone").await;
+    app.press_label(&operator, "Send to everyone").await;
 
     let limits = jukebox::alerts::AlertLimits::default();
     let stamped = Stamped::default();

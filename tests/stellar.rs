@@ -212,25 +212,17 @@ fn stellar_config(dir: &std::path::Path, fake: &FakeHorizon, page_limit: u32) ->
     })
 }
 
-async fn press(app: &TestApp, user: &UserId, label: &str) {
-    let button = last_buttons(&app.outbox.all(), user)
-        .into_iter()
-        .find(|b| b.label.starts_with(label))
-        .unwrap_or_else(|| panic!("no button {label:?}"));
-    app.press(user, &button.data).await;
-}
-
 /// Orders one Presearch node for a week; returns the memo and amount of
 /// the payment request shown.
 async fn order_a_node(app: &TestApp, user: &UserId) -> (String, String) {
     app.send(user, "/deploy").await;
-    press(app, user, "Presearch").await;
-    press(app, user, "Presearch node").await;
+    app.press_label(user, "Presearch").await;
+    app.press_label(user, "Presearch node").await;
     app.send(user, "1").await;
-    press(app, user, "Anywhere").await;
+    app.press_label(user, "Anywhere").await;
     app.send(user, "0123456789abcdef0123").await;
     for label in ["Skip", "1 week", "Confirm"] {
-        press(app, user, label).await;
+        app.press_label(user, label).await;
     }
     let buttons = last_buttons(&app.outbox.all(), user);
     assert!(

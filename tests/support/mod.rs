@@ -98,6 +98,18 @@ impl TestApp {
             .await
             .expect("handled");
     }
+
+    /// Presses the button of the latest buttons shown to `user` whose label
+    /// starts with `label`.
+    // Only some test binaries press by label.
+    #[allow(dead_code)]
+    pub async fn press_label(&self, user: &UserId, label: &str) {
+        let button = last_buttons(&self.outbox.all(), user)
+            .into_iter()
+            .find(|b| b.label.starts_with(label))
+            .unwrap_or_else(|| panic!("no button {label:?}"));
+        self.press(user, &button.data).await;
+    }
 }
 
 /// Alert limits that never hold anything back.
