@@ -11,8 +11,8 @@
 //! <user dir>/audit.jsonl    the events whose `user` is that user (USER_TRAIL)
 //! ```
 //!
-//! Layout of the module:
-//! - `append`: fsynced appends to one file and the repair of a torn last line;
+//! Layout of the module (each file is appended through the store's
+//! `AppendFile`, which fsyncs and repairs a torn last line):
 //! - `global`: group commit and rotation of the global file;
 //! - `tail`: reading files backwards in chunks, newest line first.
 //!
@@ -28,7 +28,6 @@
 //! **Invariant:** a trail file is only ever appended to, except that a torn
 //! last line, never acknowledged, is cut off before the next append.
 
-mod append;
 mod global;
 mod tail;
 #[cfg(test)]
@@ -46,8 +45,7 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::UserId;
-use crate::store::blocking_io;
-use append::AppendFile;
+use crate::store::{AppendFile, blocking_io};
 use global::Global;
 
 /// Name of a user's trail inside their store directory.

@@ -16,6 +16,7 @@
 //! old or the new version. Only one process may use a data dir at a time;
 //! within the process, [`UserLocks`] serialises each user's operations.
 
+mod append;
 mod durable;
 mod envelope;
 mod error;
@@ -33,6 +34,7 @@ use serde::de::DeserializeOwned;
 
 use crate::ids::UserId;
 
+pub(crate) use append::{AppendFile, complete_len};
 pub(crate) use durable::hold_write;
 pub use durable::{
     append_synced, blocking_io, ensure_dir, lock_dir, pause_writes, remove_stale_temps, sync_dir,
