@@ -37,26 +37,22 @@ use crate::ids::UserId;
 pub(crate) use append::{AppendFile, complete_len};
 pub(crate) use durable::hold_write;
 pub use durable::{
-    append_synced, blocking_io, ensure_dir, lock_dir, pause_writes, remove_stale_temps, sync_dir,
-    write_atomic,
+    append_synced, blocking_io, ensure_dir, is_temp, lock_dir, pause_writes, remove_stale_temps,
+    sync_dir, write_atomic,
 };
-
-/// The prefix of the store's temp files (never records, never backed up).
-pub fn durable_temp_prefix() -> &'static str {
-    durable::TEMP_PREFIX
-}
 pub use envelope::SCHEMA_VERSION;
 pub use error::StoreError;
 pub use locks::UserLocks;
 
-/// Name of the lock file in the data dir.
-const LOCK_FILE: &str = "LOCK";
+/// Name of the lock file in the data dir, and in the directory of each
+/// single-writer journal (see [`lock_dir`]).
+pub const LOCK_FILE: &str = "LOCK";
 const USERS_DIR: &str = "users";
 const GLOBAL_DIR: &str = "global";
 const RECORD_EXT: &str = ".json";
 
 /// Present only while no Store is open and the last one closed cleanly.
-const CLEAN_MARKER: &str = "CLEAN_SHUTDOWN";
+pub const CLEAN_MARKER: &str = "CLEAN_SHUTDOWN";
 
 /// Handle to an open data dir; holds the data-dir lock until dropped.
 #[derive(Debug)]

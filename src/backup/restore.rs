@@ -14,7 +14,7 @@ use futures_util::{StreamExt as _, TryStreamExt as _};
 use super::manifest::{FileEntry, sha256_hex};
 use super::progress::Progress;
 use super::{Backup, BackupError, blocking};
-use crate::store::{ensure_dir, sync_dir, write_atomic};
+use crate::store::{LOCK_FILE, ensure_dir, sync_dir, write_atomic};
 
 /// What a restore did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -159,7 +159,7 @@ fn check_target(to: &Path, force: bool) -> Result<bool, BackupError> {
         Err(e) => return Err(BackupError::io(to, e)),
     };
     let empty = entries.next().is_none();
-    let lock = to.join("LOCK");
+    let lock = to.join(LOCK_FILE);
     if let Ok(file) = OpenOptions::new().write(true).open(&lock) {
         match file.try_lock() {
             Ok(()) => {}

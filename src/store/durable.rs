@@ -163,13 +163,13 @@ pub fn blocking_io<T>(io: impl FnOnce() -> T) -> T {
     }
 }
 
-/// Takes an exclusive `flock` on `<dir>/LOCK` for a single-writer journal
+/// Takes an exclusive `flock` on `<dir>/LOCK` ([`super::LOCK_FILE`]) for a single-writer journal
 /// (alert queue, audit trail); `owner` names it in the error when another
 /// process or handle holds it. The kernel drops the lock with the file.
 pub fn lock_dir(dir: &Path, owner: &str) -> anyhow::Result<File> {
     use anyhow::Context as _;
     use std::os::unix::fs::OpenOptionsExt as _;
-    let path = dir.join("LOCK");
+    let path = dir.join(super::LOCK_FILE);
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
