@@ -25,7 +25,7 @@ mod schedule;
 mod snapshot;
 
 use std::collections::{BTreeSet, HashMap};
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions};
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
@@ -400,11 +400,9 @@ fn lock_run(data_dir: &Path) -> Result<File, BackupError> {
         .write(true)
         .open(&path)
         .map_err(|e| BackupError::io(&path, e))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) => Err(BackupError::AlreadyRunning),
-        Err(TryLockError::Error(e)) => Err(BackupError::io(&path, e)),
-    }
+    crate::store::try_lock(file)
+        .map_err(|e| BackupError::io(&path, e))?
+        .ok_or(BackupError::AlreadyRunning)
 }
 
 /// Hashes the frozen files (streaming, so a big journal is not held).

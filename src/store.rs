@@ -25,7 +25,7 @@ mod names;
 #[cfg(test)]
 mod tests;
 
-use std::fs::{self, File, OpenOptions, TryLockError};
+use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
@@ -35,11 +35,11 @@ use serde::de::DeserializeOwned;
 use crate::ids::UserId;
 
 pub(crate) use append::{AppendFile, complete_len};
-pub(crate) use durable::hold_write;
 pub use durable::{
     append_synced, blocking_io, ensure_dir, is_temp, lock_dir, pause_writes, remove_stale_temps,
     sync_dir, write_atomic,
 };
+pub(crate) use durable::{hold_write, try_lock};
 pub use envelope::SCHEMA_VERSION;
 pub use error::StoreError;
 pub use locks::UserLocks;
@@ -314,35 +314,29 @@ impl Drop for Store {
     }
 }
 
-/// Opens `<dir>/LOCK` and takes a non-blocking exclusive `flock` on it.
-///
-/// `flock` locks belong to the open file description, so a second open of
-/// the same file conflicts even inside one process, and the kernel drops
-/// the lock when the process dies, so a crash never leaves a stale lock.
+/// Opens `<dir>/LOCK` and takes a non-blocking exclusive `flock` on it
+/// (see [`durable::try_lock`]), then writes our pid into it for the error
+/// another process gets.
 fn take_lock(dir: &Path) -> Result<File, StoreError> {
     let path = dir.join(LOCK_FILE);
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .open(&path)
         .map_err(StoreError::io(&path))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(TryLockError::WouldBlock) => {
-            let holder = fs::read_to_string(&path)
-                .ok()
-                .map(|t| t.trim().to_owned())
-                .filter(|t| !t.is_empty())
-                .map_or_else(|| "pid unknown".to_owned(), |pid| format!("pid {pid}"));
-            return Err(StoreError::Locked {
-                path: dir.to_owned(),
-                holder,
-            });
-        }
-        Err(TryLockError::Error(err)) => return Err(StoreError::io(&path)(err)),
-    }
+    let Some(mut file) = durable::try_lock(file).map_err(StoreError::io(&path))? else {
+        let holder = fs::read_to_string(&path)
+            .ok()
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .map_or_else(|| "pid unknown".to_owned(), |pid| format!("pid {pid}"));
+        return Err(StoreError::Locked {
+            path: dir.to_owned(),
+            holder,
+        });
+    };
     // Only informational (for the Locked message), so no fsync.
     file.set_len(0)
         .and_then(|()| writeln!(file, "{}", std::process::id()))

@@ -4,7 +4,7 @@
 //! it was.
 
 use std::collections::HashMap;
-use std::fs::{self, OpenOptions, TryLockError};
+use std::fs::{self, OpenOptions};
 use std::io::ErrorKind;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
@@ -14,7 +14,7 @@ use futures_util::{StreamExt as _, TryStreamExt as _};
 use super::manifest::{FileEntry, sha256_hex};
 use super::progress::Progress;
 use super::{Backup, BackupError, blocking};
-use crate::store::{LOCK_FILE, ensure_dir, sync_dir, write_atomic};
+use crate::store::{LOCK_FILE, ensure_dir, sync_dir, try_lock, write_atomic};
 
 /// What a restore did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -160,12 +160,14 @@ fn check_target(to: &Path, force: bool) -> Result<bool, BackupError> {
     };
     let empty = entries.next().is_none();
     let lock = to.join(LOCK_FILE);
-    if let Ok(file) = OpenOptions::new().write(true).open(&lock) {
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => return Err(BackupError::TargetInUse(to.to_owned())),
-            Err(TryLockError::Error(e)) => return Err(BackupError::io(&lock, e)),
-        }
+    // Only a lock file we can open can be checked; a missing one means no
+    // Jukebox has run there.
+    if let Ok(file) = OpenOptions::new().write(true).open(&lock)
+        && try_lock(file)
+            .map_err(|e| BackupError::io(&lock, e))?
+            .is_none()
+    {
+        return Err(BackupError::TargetInUse(to.to_owned()));
     }
     if !empty && !force {
         return Err(BackupError::TargetNotEmpty(to.to_owned()));
