@@ -39,13 +39,15 @@ use std::fs::File;
 use std::hash::BuildHasher;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::UserId;
-use crate::store::{AppendFile, blocking_io};
+// Poison is ignored: nothing under these locks can be left half-done by a
+// panic that a later append would not repair.
+use crate::store::{AppendFile, blocking_io, lock};
 use global::Global;
 
 /// Name of a user's trail inside their store directory.
@@ -118,12 +120,6 @@ struct Inner {
     stripe_hasher: RandomState,
     /// The kernel releases the flock when this is closed.
     _lock: File,
-}
-
-/// Nothing under these locks can be left half-done by a panic that a later
-/// append would not repair, so a poisoned lock is still usable.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl AuditLog {

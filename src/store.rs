@@ -39,7 +39,7 @@ pub use durable::{
     append_synced, blocking_io, ensure_dir, is_temp, lock_dir, pause_writes, remove_stale_temps,
     sync_dir, write_atomic,
 };
-pub(crate) use durable::{hold_write, try_lock};
+pub(crate) use durable::{hold_write, lock, try_lock};
 pub use envelope::SCHEMA_VERSION;
 pub use error::StoreError;
 pub use locks::UserLocks;

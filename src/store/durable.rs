@@ -11,7 +11,7 @@ use std::io::{self, ErrorKind, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Prefix of every temp file the store creates.
 pub const TEMP_PREFIX: &str = ".tmp-";
@@ -35,6 +35,14 @@ pub(crate) fn hold_write() -> RwLockReadGuard<'static, ()> {
 /// the writes in flight to finish). Hold it briefly: writers block.
 pub fn pause_writes() -> RwLockWriteGuard<'static, ()> {
     WRITE_GATE.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Locks `mutex` even if a panicking holder poisoned it. Only for data that
+/// a panic cannot leave half-changed; each caller says why its data is so.
+/// Giving up instead would turn one panic into a failure of every later
+/// caller (every scrape, every append).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Atomically replaces `path` with `bytes`, durably.
