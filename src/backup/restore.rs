@@ -80,9 +80,10 @@ impl Backup {
         }
         drop(downloads);
         progress.finish();
-        let master_key = match (&manifest.master_key, &self.backup_key) {
-            (None, _) => MasterKeyRestore::NotInSnapshot,
-            (Some(_), None) => MasterKeyRestore::NeedsBackupKey,
+        // With the path of a restored key, relative to the target.
+        let (master_key, key_rel) = match (&manifest.master_key, &self.backup_key) {
+            (None, _) => (MasterKeyRestore::NotInSnapshot, None),
+            (Some(_), None) => (MasterKeyRestore::NeedsBackupKey, None),
             (Some(sealed), Some(key)) => {
                 let secret = key.open(&sealed.sealed).map_err(|e| BackupError::Corrupt {
                     what: "the sealed master key".into(),
@@ -91,19 +92,11 @@ impl Backup {
                 let rel = sealed.path.clone().unwrap_or_else(|| "master.key".into());
                 let path = partial.join(&rel);
                 write_file(&path, &secret, 0o600)?;
-                MasterKeyRestore::Restored(to.join(rel))
+                (MasterKeyRestore::Restored(to.join(&rel)), Some(rel))
             }
         };
         let to_owned = to.to_owned();
         let files: Vec<String> = manifest.files.iter().map(|f| f.path.clone()).collect();
-        let key_rel = match &master_key {
-            MasterKeyRestore::Restored(path) => path
-                .strip_prefix(to)
-                .ok()
-                .and_then(|p| p.to_str())
-                .map(str::to_owned),
-            _ => None,
-        };
         blocking(move || move_into_place(&partial, &to_owned, empty, files, key_rel)).await?;
         Ok(RestoreReport {
             id: manifest.id.clone(),
