@@ -27,7 +27,7 @@ mod tests;
 use std::collections::HashSet;
 use std::future::Future;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
@@ -36,7 +36,9 @@ use tokio::time::Instant;
 
 use crate::channel::{Outbox, Outgoing};
 use crate::ids::UserId;
-use crate::store::blocking_io;
+// Poison is ignored: nothing in a critical section can leave the journal or
+// the state half-changed on a panic.
+use crate::store::{blocking_io, lock};
 use journal::{Journal, Record};
 pub use memory::{REMEMBER_DELIVERED_MAX, REMEMBER_DELIVERED_SECS};
 use schedule::Next;
@@ -130,12 +132,6 @@ struct Inner {
     wake: Notify,
     /// One deliverer at a time: the rate limits assume a single sender.
     deliverer: tokio::sync::Mutex<()>,
-}
-
-/// Nothing in a critical section can leave the state half-changed on a
-/// panic, so a poisoned lock is still usable.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl AlertQueue {

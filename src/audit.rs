@@ -11,8 +11,8 @@
 //! <user dir>/audit.jsonl    the events whose `user` is that user (USER_TRAIL)
 //! ```
 //!
-//! Layout of the module:
-//! - `append`: fsynced appends to one file and the repair of a torn last line;
+//! Layout of the module (each file is appended through the store's
+//! `AppendFile`, which fsyncs and repairs a torn last line):
 //! - `global`: group commit and rotation of the global file;
 //! - `tail`: reading files backwards in chunks, newest line first.
 //!
@@ -28,7 +28,6 @@
 //! **Invariant:** a trail file is only ever appended to, except that a torn
 //! last line, never acknowledged, is cut off before the next append.
 
-mod append;
 mod global;
 mod tail;
 #[cfg(test)]
@@ -40,14 +39,15 @@ use std::fs::File;
 use std::hash::BuildHasher;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::UserId;
-use crate::store::blocking_io;
-use append::AppendFile;
+// Poison is ignored: nothing under these locks can be left half-done by a
+// panic that a later append would not repair.
+use crate::store::{AppendFile, blocking_io, lock};
 use global::Global;
 
 /// Name of a user's trail inside their store directory.
@@ -120,12 +120,6 @@ struct Inner {
     stripe_hasher: RandomState,
     /// The kernel releases the flock when this is closed.
     _lock: File,
-}
-
-/// Nothing under these locks can be left half-done by a panic that a later
-/// append would not repair, so a poisoned lock is still usable.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl AuditLog {

@@ -25,7 +25,7 @@ mod schedule;
 mod snapshot;
 
 use std::collections::{BTreeSet, HashMap};
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions};
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
@@ -268,7 +268,7 @@ impl Backup {
         report.id = manifest.id.clone();
         let mut all = existing;
         all.push(manifest.id.clone());
-        let (pruned, deleted_blobs) = self.prune(all, now).await?;
+        let (pruned, deleted_blobs) = self.prune(all, &manifest, now).await?;
         report.pruned = pruned;
         report.deleted_blobs = deleted_blobs;
         Ok(report)
@@ -304,9 +304,15 @@ impl Backup {
         }))
     }
 
-    /// Applies retention to `ids` (every snapshot, including the new one):
-    /// deletes the manifests it drops, then the blobs no kept one needs.
-    async fn prune(&self, ids: Vec<String>, now: u64) -> Result<(Vec<String>, usize), BackupError> {
+    /// Applies retention to `ids` (every snapshot, including `new`, the one
+    /// just uploaded): deletes the manifests it drops, then the blobs no
+    /// kept one needs.
+    async fn prune(
+        &self,
+        ids: Vec<String>,
+        new: &Manifest,
+        now: u64,
+    ) -> Result<(Vec<String>, usize), BackupError> {
         let times: Vec<u64> = ids
             .iter()
             .map(|id| manifest::parse_snapshot_id(id).unwrap_or(u64::MAX))
@@ -326,6 +332,11 @@ impl Backup {
         // failure here leaves extra blobs, never a kept snapshot without one.
         let mut needed = BTreeSet::new();
         for i in keep {
+            // The new manifest is in memory; the others are downloaded.
+            if ids[i] == new.id {
+                needed.extend(new.files.iter().map(|f| f.sha256.clone()));
+                continue;
+            }
             let manifest = self.remote.get_manifest(&ids[i]).await?;
             needed.extend(manifest.files.into_iter().map(|f| f.sha256));
         }
@@ -400,11 +411,9 @@ fn lock_run(data_dir: &Path) -> Result<File, BackupError> {
         .write(true)
         .open(&path)
         .map_err(|e| BackupError::io(&path, e))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) => Err(BackupError::AlreadyRunning),
-        Err(TryLockError::Error(e)) => Err(BackupError::io(&path, e)),
-    }
+    crate::store::try_lock(file)
+        .map_err(|e| BackupError::io(&path, e))?
+        .ok_or(BackupError::AlreadyRunning)
 }
 
 /// Hashes the frozen files (streaming, so a big journal is not held).

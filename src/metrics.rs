@@ -14,7 +14,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
+
+// Poison is ignored: each critical section is one map insert or a read, so a
+// panic cannot leave a map half-changed, and a scrape must not fail for it.
+use crate::store::lock;
 
 #[cfg(test)]
 mod tests;
@@ -62,7 +66,7 @@ struct Labelled(Mutex<BTreeMap<String, u64>>);
 
 impl Labelled {
     fn inc(&self, value: &str) {
-        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut map = lock(&self.0);
         match map.get_mut(value) {
             Some(n) => *n += 1,
             None => {
@@ -72,7 +76,7 @@ impl Labelled {
     }
 
     fn snapshot(&self) -> Vec<(String, u64)> {
-        let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let map = lock(&self.0);
         map.iter().map(|(k, v)| (k.clone(), *v)).collect()
     }
 }
@@ -200,11 +204,7 @@ impl Metrics {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let mut gauges = self
-            .inner
-            .gauges
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut gauges = lock(&self.inner.gauges);
         let family = gauges.entry(name).or_insert_with(|| GaugeFamily {
             help,
             series: BTreeMap::new(),
@@ -302,11 +302,7 @@ impl Metrics {
     }
 
     fn sampled_gauges(&self) -> Vec<Family> {
-        let gauges = self
-            .inner
-            .gauges
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let gauges = lock(&self.inner.gauges);
         gauges
             .iter()
             .map(|(name, family)| {

@@ -142,6 +142,9 @@ struct Inner {
     drafts: admin::Drafts,
     /// The last whole-store scan for the metrics (see `readiness.rs`).
     stats_cache: std::sync::Mutex<Option<(std::time::Instant, crate::admin::Stats)>>,
+    /// Held by the one scan refreshing `stats_cache`, so concurrent scrapes
+    /// never start a scan each. In an Arc so the scan's task can own it.
+    stats_refresh: Arc<tokio::sync::Mutex<()>>,
     locks: UserLocks,
     clock: Arc<dyn Clock>,
     settings: ServiceSettings,
@@ -173,6 +176,7 @@ impl Service {
                 watch: watch::Watchlist::default(),
                 drafts: admin::Drafts::default(),
                 stats_cache: std::sync::Mutex::new(None),
+                stats_refresh: Arc::default(),
                 locks: UserLocks::new(),
                 clock: parts.clock,
                 settings: parts.settings,

@@ -16,6 +16,7 @@
 //! old or the new version. Only one process may use a data dir at a time;
 //! within the process, [`UserLocks`] serialises each user's operations.
 
+mod append;
 mod durable;
 mod envelope;
 mod error;
@@ -24,7 +25,7 @@ mod names;
 #[cfg(test)]
 mod tests;
 
-use std::fs::{self, File, OpenOptions, TryLockError};
+use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
@@ -33,33 +34,30 @@ use serde::de::DeserializeOwned;
 
 use crate::ids::UserId;
 
-pub(crate) use durable::hold_write;
+pub(crate) use append::{AppendFile, complete_len};
+pub use durable::{
+    append_synced, blocking_io, ensure_dir, is_temp, lock_dir, pause_writes, remove_stale_temps,
+    sync_dir, write_atomic,
+};
+pub(crate) use durable::{hold_write, lock, try_lock};
+pub use envelope::SCHEMA_VERSION;
+pub use error::StoreError;
+pub use locks::UserLocks;
 
 /// Whether `name` may be a document or global record name as it is.
 pub fn is_valid_name(name: &str) -> bool {
     names::check_doc(name).is_ok()
 }
-pub use durable::{
-    append_synced, blocking_io, ensure_dir, lock_dir, pause_writes, remove_stale_temps, sync_dir,
-    write_atomic,
-};
 
-/// The prefix of the store's temp files (never records, never backed up).
-pub fn durable_temp_prefix() -> &'static str {
-    durable::TEMP_PREFIX
-}
-pub use envelope::SCHEMA_VERSION;
-pub use error::StoreError;
-pub use locks::UserLocks;
-
-/// Name of the lock file in the data dir.
-const LOCK_FILE: &str = "LOCK";
+/// Name of the lock file in the data dir, and in the directory of each
+/// single-writer journal (see [`lock_dir`]).
+pub const LOCK_FILE: &str = "LOCK";
 const USERS_DIR: &str = "users";
 const GLOBAL_DIR: &str = "global";
 const RECORD_EXT: &str = ".json";
 
 /// Present only while no Store is open and the last one closed cleanly.
-const CLEAN_MARKER: &str = "CLEAN_SHUTDOWN";
+pub const CLEAN_MARKER: &str = "CLEAN_SHUTDOWN";
 
 /// Handle to an open data dir; holds the data-dir lock until dropped.
 #[derive(Debug)]
@@ -321,35 +319,29 @@ impl Drop for Store {
     }
 }
 
-/// Opens `<dir>/LOCK` and takes a non-blocking exclusive `flock` on it.
-///
-/// `flock` locks belong to the open file description, so a second open of
-/// the same file conflicts even inside one process, and the kernel drops
-/// the lock when the process dies, so a crash never leaves a stale lock.
+/// Opens `<dir>/LOCK` and takes a non-blocking exclusive `flock` on it
+/// (see [`durable::try_lock`]), then writes our pid into it for the error
+/// another process gets.
 fn take_lock(dir: &Path) -> Result<File, StoreError> {
     let path = dir.join(LOCK_FILE);
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .open(&path)
         .map_err(StoreError::io(&path))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(TryLockError::WouldBlock) => {
-            let holder = fs::read_to_string(&path)
-                .ok()
-                .map(|t| t.trim().to_owned())
-                .filter(|t| !t.is_empty())
-                .map_or_else(|| "pid unknown".to_owned(), |pid| format!("pid {pid}"));
-            return Err(StoreError::Locked {
-                path: dir.to_owned(),
-                holder,
-            });
-        }
-        Err(TryLockError::Error(err)) => return Err(StoreError::io(&path)(err)),
-    }
+    let Some(mut file) = durable::try_lock(file).map_err(StoreError::io(&path))? else {
+        let holder = fs::read_to_string(&path)
+            .ok()
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .map_or_else(|| "pid unknown".to_owned(), |pid| format!("pid {pid}"));
+        return Err(StoreError::Locked {
+            path: dir.to_owned(),
+            holder,
+        });
+    };
     // Only informational (for the Locked message), so no fsync.
     file.set_len(0)
         .and_then(|()| writeln!(file, "{}", std::process::id()))

@@ -83,9 +83,31 @@ impl World {
         )
     }
 
+    /// Through `addr` (a flaky proxy) with `attempts` tries per request,
+    /// without a backup key, keeping the last 5.
+    fn backup_via(&self, addr: std::net::SocketAddr, attempts: u32) -> Backup {
+        Backup::new(
+            remote(addr, attempts),
+            &self.data,
+            &self.data.join("master.key"),
+            None,
+            RetentionPolicy {
+                keep_last: 5,
+                keep_daily_days: 0,
+            },
+        )
+    }
+
     fn scratch(&self, name: &str) -> PathBuf {
         self.data.parent().unwrap().join(name)
     }
+}
+
+/// Restores `id` into `to`, which must fail and leave `to` uncreated.
+async fn restore_err(backup: &Backup, id: &str, to: &Path) -> BackupError {
+    let err = backup.restore(id, to, false).await.unwrap_err();
+    assert!(!to.exists(), "{err}");
+    err
 }
 
 fn backup_key() -> MasterKey {
@@ -227,13 +249,13 @@ async fn the_master_key_is_never_uploaded_in_clear() {
     // A wrong backup key is refused, and the target is left alone.
     let wrong = jukebox::backup::parse_backup_key(&"cd".repeat(32)).unwrap();
     let third = world.scratch("third");
-    let err = world
-        .backup(24, 30, Some(wrong))
-        .restore("20261123T000100Z", &third, false)
-        .await
-        .unwrap_err();
+    let err = restore_err(
+        &world.backup(24, 30, Some(wrong)),
+        "20261123T000100Z",
+        &third,
+    )
+    .await;
     assert!(matches!(err, BackupError::Corrupt { .. }), "{err}");
-    assert!(!third.exists());
 }
 
 #[tokio::test]
@@ -337,16 +359,7 @@ fn jukebox_sha256(bytes: &[u8]) -> String {
 async fn s3_unavailable_is_retried_then_succeeds() {
     let world = World::new().await;
     let proxy = FlakyProxy::start(world.s3.addr, 3).await;
-    let backup = Backup::new(
-        remote(proxy.addr, 6),
-        &world.data,
-        &world.data.join("master.key"),
-        None,
-        RetentionPolicy {
-            keep_last: 5,
-            keep_daily_days: 0,
-        },
-    );
+    let backup = world.backup_via(proxy.addr, 6);
     let report = backup.run(Freeze::PauseWrites, T0).await.unwrap();
     assert!(
         backup.remote().retries() >= 3,
@@ -361,16 +374,7 @@ async fn s3_unavailable_is_retried_then_succeeds() {
     // Down for longer than the attempts: the run fails with a clear error,
     // leaves no snapshot, and the next run succeeds.
     let long = FlakyProxy::start(world.s3.addr, 1000).await;
-    let failing = Backup::new(
-        remote(long.addr, 3),
-        &world.data,
-        &world.data.join("master.key"),
-        None,
-        RetentionPolicy {
-            keep_last: 5,
-            keep_daily_days: 0,
-        },
-    );
+    let failing = world.backup_via(long.addr, 3);
     let err = failing.run(Freeze::PauseWrites, T0 + 60).await.unwrap_err();
     assert!(
         matches!(err, BackupError::Remote { attempts: 3, .. }),
@@ -403,21 +407,13 @@ async fn a_corrupt_object_is_detected_on_restore_and_the_target_left_alone() {
     content[0] ^= 0x20;
     std::fs::write(&object, &content).unwrap();
     let restored = world.scratch("restored");
-    let err = backup
-        .restore(&report.id, &restored, false)
-        .await
-        .unwrap_err();
+    let err = restore_err(&backup, &report.id, &restored).await;
     assert!(matches!(err, BackupError::Corrupt { .. }), "{err}");
     assert!(err.to_string().contains(&some_blob), "{err}");
-    assert!(!restored.exists());
     // A missing object is an error too, not a silently shorter tree.
     std::fs::remove_file(&object).unwrap();
-    let err = backup
-        .restore(&report.id, &restored, false)
-        .await
-        .unwrap_err();
+    let err = restore_err(&backup, &report.id, &restored).await;
     assert!(matches!(err, BackupError::Remote { .. }), "{err}");
-    assert!(!restored.exists());
 }
 
 #[tokio::test]
@@ -496,16 +492,7 @@ async fn the_periodic_backup_reports_failures_and_keeps_going() {
     // Two attempts per request; the first four connections are refused:
     // two runs fail, the third succeeds.
     let proxy = FlakyProxy::start(world.s3.addr, 4).await;
-    let backup = std::sync::Arc::new(Backup::new(
-        remote(proxy.addr, 2),
-        &world.data,
-        &world.data.join("master.key"),
-        None,
-        RetentionPolicy {
-            keep_last: 5,
-            keep_daily_days: 0,
-        },
-    ));
+    let backup = std::sync::Arc::new(world.backup_via(proxy.addr, 2));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     struct Fixed;
     impl jukebox::clock::Clock for Fixed {

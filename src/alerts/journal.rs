@@ -11,16 +11,15 @@
 //! A `LOCK` file (flock) keeps a second process out of the directory.
 
 use std::borrow::Cow;
-use std::fs::{self, File, OpenOptions};
-use std::io;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::fs::{self, File};
+use std::io::{self, ErrorKind};
+use std::path::Path;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use super::Alert;
-use crate::store::{ensure_dir, remove_stale_temps, sync_dir, write_atomic};
+use crate::store::{AppendFile, ensure_dir, remove_stale_temps, write_atomic};
 
 const JOURNAL_FILE: &str = "alerts.jsonl";
 /// Version of the line format; lines of another version are skipped.
@@ -59,10 +58,9 @@ struct LineOut<'a> {
 }
 
 pub(super) struct Journal {
-    dir: PathBuf,
-    file: File,
-    /// Length up to the last complete line; a failed append is cut back to it.
-    len: u64,
+    /// Appends are fsynced; a torn or failed append is cut back to the last
+    /// complete line.
+    file: AppendFile,
     lines: usize,
     /// The kernel releases the flock when this is closed (drop or crash).
     _lock: File,
@@ -80,22 +78,23 @@ impl Journal {
         // journal itself is intact. Safe under the lock: no writer is active.
         remove_stale_temps(dir).context("removing a leftover compaction temp file")?;
         let path = dir.join(JOURNAL_FILE);
-        let existed = path.exists();
-        let file = open_append(&path).with_context(|| format!("opening {}", path.display()))?;
-        if !existed {
-            sync_dir(dir)?;
-        }
-        let text = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        // Read before it is opened, because opening cuts a torn tail: a
+        // damaged line just before that tail is skipped, not cut as if it
+        // were the last line.
+        let text = match fs::read(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
         let parsed = parse(&text, &path);
-        if parsed.good_len < text.len() as u64 {
-            tracing::warn!(path = %path.display(), "cutting off a torn last journal line");
-            file.set_len(parsed.good_len)?;
-            file.sync_all()?;
+        let mut file =
+            AppendFile::open(&path).with_context(|| format!("opening {}", path.display()))?;
+        if parsed.good_len < file.len() {
+            tracing::warn!(path = %path.display(), "cutting off a damaged last journal line");
+            file.cut_to(parsed.good_len)?;
         }
         let journal = Journal {
-            dir: dir.to_owned(),
             file,
-            len: parsed.good_len,
             lines: parsed.lines,
             _lock: lock,
         };
@@ -108,8 +107,7 @@ impl Journal {
         for record in records {
             encode(record, &mut bytes)?;
         }
-        crate::store::append_synced(&mut self.file, self.len, &bytes)?;
-        self.len += bytes.len() as u64;
+        self.file.append(&bytes)?;
         self.lines += records.len();
         Ok(())
     }
@@ -125,10 +123,10 @@ impl Journal {
 
     /// Replaces the journal with `body`, the encoding of `lines` live records.
     pub fn replace(&mut self, body: &[u8], lines: usize) -> io::Result<()> {
-        let path = self.dir.join(JOURNAL_FILE);
+        let path = self.file.path().to_owned();
         write_atomic(&path, body)?;
-        self.file = open_append(&path)?;
-        self.len = body.len() as u64;
+        // The old descriptor is the replaced file: never append to it again.
+        self.file = AppendFile::open(&path)?;
         self.lines = lines;
         Ok(())
     }
@@ -178,12 +176,4 @@ fn parse(text: &[u8], path: &Path) -> Parsed {
         rest = &rest[end + 1..];
     }
     parsed
-}
-
-fn open_append(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(path)
 }

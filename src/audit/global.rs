@@ -15,10 +15,8 @@ use std::mem;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::append::AppendFile;
-use super::lock;
 use super::tail::{GLOBAL_FILE, rotated_files};
-use crate::store::sync_dir;
+use crate::store::{AppendFile, lock, sync_dir};
 
 /// How one batch went; an error as text because every caller in the batch
 /// gets a copy.

@@ -13,6 +13,7 @@ use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use super::{Event, parse_line};
+use crate::store::complete_len;
 
 /// Bytes read from the disk at a time.
 const CHUNK: u64 = 64 * 1024;
@@ -100,25 +101,6 @@ pub(super) fn rotated_files(root: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
 
 fn file_id(meta: &fs::Metadata) -> (u64, u64) {
     (meta.dev(), meta.ino())
-}
-
-/// Offset just after the last `'\n'` in the first `len` bytes of `file`
-/// (0 if there is none): everything after it is a torn line.
-pub(super) fn complete_len(file: &File, len: u64) -> io::Result<u64> {
-    let mut end = len;
-    let mut chunk = Vec::new();
-    while end > 0 {
-        // The usual case, a file ending in '\n', costs a one-byte read.
-        let n = if end == len { 1 } else { CHUNK.min(end) };
-        let start = end - n;
-        chunk.resize(n as usize, 0);
-        file.read_exact_at(&mut chunk, start)?;
-        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
-            return Ok(start + i as u64 + 1);
-        }
-        end = start;
-    }
-    Ok(0)
 }
 
 /// The complete lines of a file, last first.

@@ -143,33 +143,52 @@ impl Remote {
         }
     }
 
-    /// The checksums of every blob in the bucket.
-    pub async fn blobs(&self) -> Result<HashSet<String>, BackupError> {
-        let prefix = self.path("blobs");
+    /// The file names under `<prefix>/<dir>/`.
+    async fn list_names(&self, what: &str, dir: &str) -> Result<Vec<String>, BackupError> {
+        let prefix = self.path(dir);
         let metas: Vec<_> = self
-            .retrying("listing blobs", || {
-                self.store.list(Some(&prefix)).try_collect()
-            })
+            .retrying(what, || self.store.list(Some(&prefix)).try_collect())
             .await?;
         Ok(metas
             .iter()
             .filter_map(|m| m.location.filename())
-            .filter(|name| is_sha256_hex(name))
             .map(str::to_owned)
+            .collect())
+    }
+
+    async fn put(&self, what: &str, path: &ObjectPath, body: Vec<u8>) -> Result<(), BackupError> {
+        let payload = PutPayload::from(body);
+        self.retrying(what, || self.store.put(path, payload.clone()))
+            .await
+            .map(drop)
+    }
+
+    /// The object's bytes, as object_store hands them over (its `Bytes`,
+    /// which this crate does not depend on by name), so nothing is copied.
+    async fn get(
+        &self,
+        what: &str,
+        path: &ObjectPath,
+    ) -> Result<impl AsRef<[u8]> + use<>, BackupError> {
+        self.retrying(what, || async { self.store.get(path).await?.bytes().await })
+            .await
+    }
+
+    /// The checksums of every blob in the bucket.
+    pub async fn blobs(&self) -> Result<HashSet<String>, BackupError> {
+        let names = self.list_names("listing blobs", "blobs").await?;
+        Ok(names
+            .into_iter()
+            .filter(|name| is_sha256_hex(name))
             .collect())
     }
 
     /// Ids of the snapshots whose manifest is in the bucket, oldest first.
     pub async fn snapshot_ids(&self) -> Result<Vec<String>, BackupError> {
-        let prefix = self.path("snapshots");
-        let metas: Vec<_> = self
-            .retrying("listing snapshots", || {
-                self.store.list(Some(&prefix)).try_collect()
-            })
-            .await?;
-        let mut ids: Vec<String> = metas
+        let names = self.list_names("listing snapshots", "snapshots").await?;
+        let mut ids: Vec<String> = names
             .iter()
-            .filter_map(|m| m.location.filename()?.strip_suffix(".json"))
+            .filter_map(|name| name.strip_suffix(".json"))
             .filter(|id| parse_snapshot_id(id).is_some())
             .map(str::to_owned)
             .collect();
@@ -178,49 +197,35 @@ impl Remote {
     }
 
     pub async fn put_blob(&self, sha256: &str, bytes: Vec<u8>) -> Result<(), BackupError> {
-        let path = self.blob_path(sha256);
-        let payload = PutPayload::from(bytes);
-        self.retrying("uploading a blob", || {
-            self.store.put(&path, payload.clone())
-        })
-        .await
-        .map(drop)
+        self.put("uploading a blob", &self.blob_path(sha256), bytes)
+            .await
     }
 
     pub async fn get_blob(&self, sha256: &str) -> Result<Vec<u8>, BackupError> {
-        let path = self.blob_path(sha256);
         let bytes = self
-            .retrying("downloading a blob", || async {
-                self.store.get(&path).await?.bytes().await
-            })
+            .get("downloading a blob", &self.blob_path(sha256))
             .await?;
-        Ok(bytes.to_vec())
+        Ok(bytes.as_ref().to_vec())
     }
 
     /// Uploads a manifest: the snapshot exists from this moment on.
     pub async fn put_manifest(&self, manifest: &Manifest) -> Result<(), BackupError> {
-        let body = serde_json::to_vec(manifest).map_err(|e| BackupError::Corrupt {
-            what: format!("manifest {}", manifest.id),
-            why: e.to_string(),
-        })?;
-        let path = self.manifest_path(&manifest.id);
-        let payload = PutPayload::from(body);
-        self.retrying("uploading the manifest", || {
-            self.store.put(&path, payload.clone())
-        })
+        let body = serde_json::to_vec(manifest)
+            .map_err(|e| corrupt_manifest(&manifest.id, e.to_string()))?;
+        self.put(
+            "uploading the manifest",
+            &self.manifest_path(&manifest.id),
+            body,
+        )
         .await
-        .map(drop)
     }
 
     pub async fn get_manifest(&self, id: &str) -> Result<Manifest, BackupError> {
         if parse_snapshot_id(id).is_none() {
             return Err(BackupError::NoSuchSnapshot(id.to_owned()));
         }
-        let path = self.manifest_path(id);
         let fetched = self
-            .retrying("downloading a manifest", || async {
-                self.store.get(&path).await?.bytes().await
-            })
+            .get("downloading a manifest", &self.manifest_path(id))
             .await;
         let bytes = match fetched {
             Err(BackupError::Remote {
@@ -229,20 +234,12 @@ impl Remote {
             }) => return Err(BackupError::NoSuchSnapshot(id.to_owned())),
             other => other?,
         };
-        let manifest: Manifest =
-            serde_json::from_slice(&bytes).map_err(|e| BackupError::Corrupt {
-                what: format!("manifest {id}"),
-                why: e.to_string(),
-            })?;
-        manifest.check().map_err(|why| BackupError::Corrupt {
-            what: format!("manifest {id}"),
-            why,
-        })?;
+        let manifest: Manifest = serde_json::from_slice(bytes.as_ref())
+            .map_err(|e| corrupt_manifest(id, e.to_string()))?;
+        manifest.check().map_err(|why| corrupt_manifest(id, why))?;
         if manifest.id != id {
-            return Err(BackupError::Corrupt {
-                what: format!("manifest {id}"),
-                why: format!("it names itself {}", manifest.id),
-            });
+            let why = format!("it names itself {}", manifest.id);
+            return Err(corrupt_manifest(id, why));
         }
         Ok(manifest)
     }
@@ -257,6 +254,13 @@ impl Remote {
         let path = self.blob_path(sha256);
         self.retrying("deleting a blob", || self.store.delete(&path))
             .await
+    }
+}
+
+fn corrupt_manifest(id: &str, why: String) -> BackupError {
+    BackupError::Corrupt {
+        what: format!("manifest {id}"),
+        why,
     }
 }
 

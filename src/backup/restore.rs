@@ -4,7 +4,7 @@
 //! it was.
 
 use std::collections::HashMap;
-use std::fs::{self, OpenOptions, TryLockError};
+use std::fs::{self, OpenOptions};
 use std::io::ErrorKind;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
@@ -14,7 +14,7 @@ use futures_util::{StreamExt as _, TryStreamExt as _};
 use super::manifest::{FileEntry, sha256_hex};
 use super::progress::Progress;
 use super::{Backup, BackupError, blocking};
-use crate::store::{ensure_dir, sync_dir, write_atomic};
+use crate::store::{LOCK_FILE, ensure_dir, sync_dir, try_lock, write_atomic};
 
 /// What a restore did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,9 +80,10 @@ impl Backup {
         }
         drop(downloads);
         progress.finish();
-        let master_key = match (&manifest.master_key, &self.backup_key) {
-            (None, _) => MasterKeyRestore::NotInSnapshot,
-            (Some(_), None) => MasterKeyRestore::NeedsBackupKey,
+        // With the path of a restored key, relative to the target.
+        let (master_key, key_rel) = match (&manifest.master_key, &self.backup_key) {
+            (None, _) => (MasterKeyRestore::NotInSnapshot, None),
+            (Some(_), None) => (MasterKeyRestore::NeedsBackupKey, None),
             (Some(sealed), Some(key)) => {
                 let secret = key.open(&sealed.sealed).map_err(|e| BackupError::Corrupt {
                     what: "the sealed master key".into(),
@@ -91,19 +92,11 @@ impl Backup {
                 let rel = sealed.path.clone().unwrap_or_else(|| "master.key".into());
                 let path = partial.join(&rel);
                 write_file(&path, &secret, 0o600)?;
-                MasterKeyRestore::Restored(to.join(rel))
+                (MasterKeyRestore::Restored(to.join(&rel)), Some(rel))
             }
         };
         let to_owned = to.to_owned();
         let files: Vec<String> = manifest.files.iter().map(|f| f.path.clone()).collect();
-        let key_rel = match &master_key {
-            MasterKeyRestore::Restored(path) => path
-                .strip_prefix(to)
-                .ok()
-                .and_then(|p| p.to_str())
-                .map(str::to_owned),
-            _ => None,
-        };
         blocking(move || move_into_place(&partial, &to_owned, empty, files, key_rel)).await?;
         Ok(RestoreReport {
             id: manifest.id.clone(),
@@ -159,13 +152,15 @@ fn check_target(to: &Path, force: bool) -> Result<bool, BackupError> {
         Err(e) => return Err(BackupError::io(to, e)),
     };
     let empty = entries.next().is_none();
-    let lock = to.join("LOCK");
-    if let Ok(file) = OpenOptions::new().write(true).open(&lock) {
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => return Err(BackupError::TargetInUse(to.to_owned())),
-            Err(TryLockError::Error(e)) => return Err(BackupError::io(&lock, e)),
-        }
+    let lock = to.join(LOCK_FILE);
+    // Only a lock file we can open can be checked; a missing one means no
+    // Jukebox has run there.
+    if let Ok(file) = OpenOptions::new().write(true).open(&lock)
+        && try_lock(file)
+            .map_err(|e| BackupError::io(&lock, e))?
+            .is_none()
+    {
+        return Err(BackupError::TargetInUse(to.to_owned()));
     }
     if !empty && !force {
         return Err(BackupError::TargetNotEmpty(to.to_owned()));

@@ -16,6 +16,7 @@ use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use super::BackupError;
+use crate::store::{CLEAN_MARKER, LOCK_FILE, is_temp};
 
 /// The staging directory inside the data dir (same file system, so hard
 /// links work); never itself backed up.
@@ -72,9 +73,9 @@ pub struct Exclusions {
 impl Exclusions {
     fn skip(&self, root: &Path, rel: &str, name: &str) -> bool {
         let top_level = !rel.contains('/');
-        name == "LOCK"
-            || name.starts_with(crate::store::durable_temp_prefix())
-            || (top_level && matches!(name, "CLEAN_SHUTDOWN" | STAGING_DIR | RUN_LOCK))
+        name == LOCK_FILE
+            || is_temp(name)
+            || (top_level && matches!(name, CLEAN_MARKER | STAGING_DIR | RUN_LOCK))
             || self
                 .master_key
                 .as_deref()

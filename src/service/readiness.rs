@@ -1,7 +1,10 @@
 //! What the ops listener asks the service: can it write, can it reach the
 //! grid, and the gauges sampled at each `/metrics` scrape.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
+use tokio::sync::OwnedMutexGuard;
 
 use super::Service;
 use crate::grid::{Capacity, Placement};
@@ -17,39 +20,48 @@ const STATS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl Service {
     /// The last store scan, refreshed in the background when stale; the
-    /// very first one is made on the spot.
+    /// very first one is made on the spot. One scan runs at a time: a
+    /// scrape that finds one running keeps the stale value, or, when there
+    /// is none yet, waits for that scan's result.
     async fn cached_stats(&self) -> Option<crate::admin::Stats> {
         let cached = self.inner.stats_cache.lock().ok()?.clone();
-        let fresh = cached
-            .as_ref()
-            .is_some_and(|(at, _)| at.elapsed() < STATS_MAX_AGE);
-        if !fresh {
+        if let Some((at, stats)) = cached {
+            if at.elapsed() >= STATS_MAX_AGE
+                && let Ok(turn) = Arc::clone(&self.inner.stats_refresh).try_lock_owned()
+            {
+                let service = self.clone();
+                tokio::task::spawn_blocking(move || service.refresh_stats(turn));
+            }
+            return Some(stats);
+        }
+        let turn = Arc::clone(&self.inner.stats_refresh).lock_owned().await;
+        // The scan this caller waited for may have filled the cache.
+        if self.inner.stats_cache.lock().ok()?.is_none() {
             let service = self.clone();
-            let refresh = tokio::task::spawn_blocking(move || {
-                let stats = crate::admin::stats(&service.inner.store, service.now());
-                match stats {
-                    Ok(stats) => {
-                        if let Ok(mut cache) = service.inner.stats_cache.lock() {
-                            *cache = Some((std::time::Instant::now(), stats));
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %format!("{e:#}"), "metrics: store scan failed")
-                    }
+            let _ = tokio::task::spawn_blocking(move || service.refresh_stats(turn)).await;
+        }
+        self.inner
+            .stats_cache
+            .lock()
+            .ok()?
+            .as_ref()
+            .map(|(_, s)| s.clone())
+    }
+
+    /// Scans the store into the cache; a failed scan keeps the old value.
+    /// Takes the refresh turn so it is held until the scan ends, even if
+    /// the scrape that started it is dropped.
+    fn refresh_stats(&self, _turn: OwnedMutexGuard<()>) {
+        match crate::admin::stats(&self.inner.store, self.now()) {
+            Ok(stats) => {
+                if let Ok(mut cache) = self.inner.stats_cache.lock() {
+                    *cache = Some((std::time::Instant::now(), stats));
                 }
-            });
-            if cached.is_none() {
-                let _ = refresh.await;
-                return self
-                    .inner
-                    .stats_cache
-                    .lock()
-                    .ok()?
-                    .as_ref()
-                    .map(|(_, s)| s.clone());
+            }
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "metrics: store scan failed")
             }
         }
-        cached.map(|(_, s)| s)
     }
 }
 
@@ -114,5 +126,83 @@ impl Readiness for Service {
             &[],
             self.inner.alerts.depth() as f64,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    fn service(data_dir: &Path) -> Service {
+        let config = crate::config::Config {
+            data_dir: data_dir.to_owned(),
+            dialogues_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("dialogues"),
+            ..Default::default()
+        };
+        let outbox = Arc::new(crate::channel::MemoryOutbox::default());
+        let clock = Arc::new(crate::clock::ManualClock::new(1_800_000_000));
+        crate::app::build(&config, outbox, clock).unwrap().service
+    }
+
+    fn scanned_at(service: &Service) -> Option<Instant> {
+        service
+            .inner
+            .stats_cache
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|(at, _)| *at)
+    }
+
+    #[tokio::test]
+    async fn concurrent_cold_scrapes_all_get_the_first_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = service(&dir.path().join("data"));
+        let (a, b, c) = tokio::join!(
+            service.cached_stats(),
+            service.cached_stats(),
+            service.cached_stats()
+        );
+        assert!(a.is_some() && b.is_some() && c.is_some());
+    }
+
+    #[tokio::test]
+    async fn stale_scrapes_start_no_scan_while_one_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = service(&dir.path().join("data"));
+        // Cold: the first scrape scans on the spot.
+        assert!(service.cached_stats().await.is_some());
+        let Some(stale) = Instant::now().checked_sub(2 * STATS_MAX_AGE) else {
+            return; // the machine booted minutes ago: no such Instant
+        };
+        service
+            .inner
+            .stats_cache
+            .lock()
+            .unwrap()
+            .as_mut()
+            .unwrap()
+            .0 = stale;
+        // As if a scan were running: scrapes get the stale value and start
+        // none of their own.
+        let running = Arc::clone(&service.inner.stats_refresh)
+            .try_lock_owned()
+            .unwrap();
+        for _ in 0..3 {
+            assert!(service.cached_stats().await.is_some());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(scanned_at(&service), Some(stale));
+        // Once it is done, the next stale scrape refreshes in the background.
+        drop(running);
+        assert!(service.cached_stats().await.is_some());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while scanned_at(&service) == Some(stale) {
+            assert!(Instant::now() < deadline, "no refresh");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }

@@ -6,12 +6,12 @@
 //! which no record name may contain) so readers can never mistake them for
 //! records.
 
-use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::fs::{self, DirBuilder, File, OpenOptions, TryLockError};
 use std::io::{self, ErrorKind, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Prefix of every temp file the store creates.
 pub const TEMP_PREFIX: &str = ".tmp-";
@@ -35,6 +35,14 @@ pub(crate) fn hold_write() -> RwLockReadGuard<'static, ()> {
 /// the writes in flight to finish). Hold it briefly: writers block.
 pub fn pause_writes() -> RwLockWriteGuard<'static, ()> {
     WRITE_GATE.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Locks `mutex` even if a panicking holder poisoned it. Only for data that
+/// a panic cannot leave half-changed; each caller says why its data is so.
+/// Giving up instead would turn one panic into a failure of every later
+/// caller (every scrape, every append).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Atomically replaces `path` with `bytes`, durably.
@@ -163,28 +171,38 @@ pub fn blocking_io<T>(io: impl FnOnce() -> T) -> T {
     }
 }
 
-/// Takes an exclusive `flock` on `<dir>/LOCK` for a single-writer journal
-/// (alert queue, audit trail); `owner` names it in the error when another
-/// process or handle holds it. The kernel drops the lock with the file.
+/// Takes a non-blocking exclusive `flock` on `file`; `Ok(None)` when it is
+/// held elsewhere. Each caller opens the file its own way and names the
+/// holder in its own error.
+///
+/// `flock` locks belong to the open file description, so a second open of
+/// the same file conflicts even inside one process, and the kernel drops
+/// the lock when the file is closed or the process dies, so a crash never
+/// leaves a stale lock.
+pub(crate) fn try_lock(file: File) -> io::Result<Option<File>> {
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(TryLockError::WouldBlock) => Ok(None),
+        Err(TryLockError::Error(e)) => Err(e),
+    }
+}
+
+/// Takes an exclusive `flock` on `<dir>/LOCK` ([`super::LOCK_FILE`]) for
+/// a single-writer journal (alert queue, audit trail); `owner` names it in
+/// the error when another process or handle holds it.
 pub fn lock_dir(dir: &Path, owner: &str) -> anyhow::Result<File> {
     use anyhow::Context as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let path = dir.join("LOCK");
-    let file = std::fs::OpenOptions::new()
+    let path = dir.join(super::LOCK_FILE);
+    let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .mode(0o600)
         .open(&path)
         .with_context(|| format!("opening {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => {
-            anyhow::bail!("{} is in use by another {owner}", dir.display())
-        }
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(e).with_context(|| format!("locking {}", path.display()))
-        }
+    match try_lock(file).with_context(|| format!("locking {}", path.display()))? {
+        Some(file) => Ok(file),
+        None => anyhow::bail!("{} is in use by another {owner}", dir.display()),
     }
 }
 

@@ -51,10 +51,7 @@ impl UserLocks {
     fn mutex_for(&self, user: &UserId) -> Arc<AsyncMutex<()>> {
         // A panic while holding this lock cannot leave the map inconsistent
         // (each operation is a single insert/retain), so poison is ignored.
-        let mut table = self
-            .inner
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
+        let mut table = super::lock(&self.inner);
         if let Some(existing) = table.map.get(user).and_then(Weak::upgrade) {
             return existing;
         }

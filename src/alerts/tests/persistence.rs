@@ -114,6 +114,30 @@ async fn a_torn_last_line_and_a_damaged_line_are_tolerated() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_fragment_left_while_the_queue_is_open_is_cut_before_the_next_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = open(dir.path());
+    let a = user(1);
+    queue
+        .enqueue(vec![alert("k1", a.clone(), Priority::Notice, 1)])
+        .unwrap();
+    // What a failed append leaves when cutting it back failed too.
+    let mut journal = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.path().join("alerts.jsonl"))
+        .unwrap();
+    std::io::Write::write_all(&mut journal, b"{\"v\":1,\"op\":\"que").unwrap();
+    queue
+        .enqueue(vec![alert("k2", a.clone(), Priority::Notice, 2)])
+        .unwrap();
+    drop(queue);
+    // The new line was not glued onto the fragment, so it replays.
+    let queue = open(dir.path());
+    assert_eq!(queue.depth(), 2);
+    assert_eq!(journal_lines(dir.path()), 2);
+}
+
+#[tokio::test(start_paused = true)]
 async fn compaction_keeps_pending_alerts_and_the_dedup_memory() {
     let dir = tempfile::tempdir().unwrap();
     let delivered = journal::COMPACT_MIN_LINES / 2 + 1;

@@ -1,22 +1,25 @@
-//! Durable appends to one trail file, and the repair of a torn last line.
+//! Durable appends to one line-oriented journal file (the audit trails, the
+//! alert queue's journal), and the repair of a torn last line.
 //!
 //! A batch of lines goes out in one `write` on an `O_APPEND` descriptor and
-//! is acknowledged only after `fdatasync`. If the process dies in between,
-//! the file may end in a partial line: it was never acknowledged, so opening
-//! the file for appending cuts it off, and the next line starts clean
-//! instead of being glued to the fragment. A failed append is cut back the
-//! same way at once.
+//! is acknowledged only after `fdatasync` (see [`append_synced`]). If the
+//! process dies in between, the file may end in a partial line: it was never
+//! acknowledged, so opening the file for appending cuts it off, and the next
+//! line starts clean instead of being glued to the fragment. A failed append
+//! is cut back the same way at once.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, ErrorKind};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{FileExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
-use super::tail::complete_len;
-use crate::store::{ensure_dir, sync_dir};
+use super::durable::{append_synced, ensure_dir, sync_dir};
 
-/// A trail file open for appending.
-pub(super) struct AppendFile {
+/// Bytes read at a time while looking backwards for the last `'\n'`.
+const CHUNK: u64 = 64 * 1024;
+
+/// A journal file open for appending.
+pub(crate) struct AppendFile {
     path: PathBuf,
     file: File,
     /// Length up to the end of the last complete line.
@@ -65,8 +68,20 @@ impl AppendFile {
         if self.file.metadata()?.len() != self.len {
             self.repair()?;
         }
-        crate::store::append_synced(&mut self.file, self.len, bytes)?;
+        append_synced(&mut self.file, self.len, bytes)?;
         self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Cuts the file back to `len`, the end of an earlier complete line, for
+    /// a caller whose rule for a good line is stricter than "ends in `'\n'`"
+    /// (the alert journal also cuts a complete last line that does not
+    /// parse).
+    pub fn cut_to(&mut self, len: u64) -> io::Result<()> {
+        debug_assert!(len <= self.len);
+        self.file.set_len(len)?;
+        self.file.sync_all()?;
+        self.len = len;
         Ok(())
     }
 
@@ -76,7 +91,7 @@ impl AppendFile {
         let good = complete_len(&self.file, len)?;
         if good < len {
             tracing::warn!(path = %self.path.display(), cut = len - good,
-                "cutting off a torn last audit line");
+                "cutting off a torn last line");
             self.file.set_len(good)?;
             self.file.sync_all()?;
         }
@@ -85,8 +100,27 @@ impl AppendFile {
     }
 }
 
-/// Read access too, to find a torn last line. Files are 0600: a trail
-/// names users and what they paid.
+/// Offset just after the last `'\n'` in the first `len` bytes of `file`
+/// (0 if there is none): everything after it is a torn line.
+pub(crate) fn complete_len(file: &File, len: u64) -> io::Result<u64> {
+    let mut end = len;
+    let mut chunk = Vec::new();
+    while end > 0 {
+        // The usual case, a file ending in '\n', costs a one-byte read.
+        let n = if end == len { 1 } else { CHUNK.min(end) };
+        let start = end - n;
+        chunk.resize(n as usize, 0);
+        file.read_exact_at(&mut chunk, start)?;
+        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+            return Ok(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
+}
+
+/// Read access too, to find a torn last line. Files are 0600: journals
+/// name users and what they paid.
 fn open_append(path: &Path, create: bool) -> io::Result<File> {
     OpenOptions::new()
         .read(true)
