@@ -25,7 +25,8 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -61,6 +62,25 @@ const FETCH_HEADER: &str = "x-jukebox-fetch";
 pub(super) struct CsrfForm {
     #[serde(default)]
     csrf: String,
+}
+
+/// The signed-in browser a page is for. Extracting it sends everyone else
+/// to the start page; state-changing requests check more, through
+/// [`WebState::authorise_post`].
+pub(super) struct SignedIn(pub Session);
+
+impl FromRequestParts<Arc<WebState>> for SignedIn {
+    type Rejection = Redirect;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<WebState>,
+    ) -> Result<SignedIn, Redirect> {
+        state
+            .session(&parts.headers)
+            .map(SignedIn)
+            .ok_or_else(|| Redirect::to("/"))
+    }
 }
 
 /// Everything the handlers share.
@@ -284,17 +304,22 @@ impl WebState {
     }
 
     /// Checks a state-changing request: a live session, its CSRF token,
-    /// and a same-site Origin when the browser sends one.
-    fn authorise_post(&self, headers: &HeaderMap, csrf: &str) -> Result<Session, Box<Response>> {
+    /// and a same-site Origin when the browser sends one. `Err` is the
+    /// answer to send instead.
+    #[expect(
+        clippy::result_large_err,
+        reason = "the refusal is the response itself, sent at once; boxing it would only add an allocation"
+    )]
+    fn authorise_post(&self, headers: &HeaderMap, csrf: &str) -> Result<Session, Response> {
         if !self.same_origin(headers) {
-            return Err(Box::new(refuse(
+            return Err(refuse(
                 headers,
                 StatusCode::FORBIDDEN,
                 "This request came from another site and was refused.",
-            )));
+            ));
         }
         let Some(session) = self.session(headers) else {
-            return Err(Box::new(if is_fetch(headers) {
+            return Err(if is_fetch(headers) {
                 (
                     StatusCode::UNAUTHORIZED,
                     "You are signed out. Reload the page and sign in again.",
@@ -302,14 +327,14 @@ impl WebState {
                     .into_response()
             } else {
                 Redirect::to("/").into_response()
-            }));
+            });
         };
         if !csrf_ok(&session.csrf, csrf) {
-            return Err(Box::new(refuse(
+            return Err(refuse(
                 headers,
                 StatusCode::FORBIDDEN,
                 "This form has expired. Reload the page and try again.",
-            )));
+            ));
         }
         Ok(session)
     }

@@ -10,12 +10,12 @@ use std::sync::Arc;
 
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use serde::Deserialize;
 
 use super::chat::deliver;
 use super::render::{csrf_field, entry_html, escape};
-use super::{CsrfForm, WebState, internal_error, refuse};
+use super::{CsrfForm, SignedIn, WebState, internal_error, refuse};
 use crate::crypto::mask;
 use crate::dialogue::Input;
 use crate::lifecycle::human_duration;
@@ -34,10 +34,8 @@ pub async fn page(
     State(state): State<Arc<WebState>>,
     headers: HeaderMap,
     Query(query): Query<Since>,
+    SignedIn(session): SignedIn,
 ) -> Response {
-    let Some(session) = state.session(&headers) else {
-        return Redirect::to("/").into_response();
-    };
     let account = state.account(&session);
     let overview = match state.service.overview(&account) {
         Ok(o) => o,
@@ -132,11 +130,8 @@ pub async fn act(
     State(state): State<Arc<WebState>>,
     headers: HeaderMap,
     Form(form): Form<ActForm>,
-) -> Response {
-    let session = match state.authorise_post(&headers, &form.csrf) {
-        Ok(s) => s,
-        Err(refused) => return *refused,
-    };
+) -> Result<Response, Response> {
+    let session = state.authorise_post(&headers, &form.csrf)?;
     let node_ok = !form.node.is_empty()
         && form.node.len() <= 64
         && form
@@ -148,24 +143,24 @@ pub async fn act(
         "topup" if matches!(form.arg.as_str(), "7d" | "30d" | "90d") => ("topup", Some(form.arg)),
         "balance" => ("balance", None),
         _ => {
-            return refuse(
+            return Err(refuse(
                 &headers,
                 StatusCode::BAD_REQUEST,
                 "That action is not valid. Reload My nodes and try again.",
-            );
+            ));
         }
     };
     let input = Input::Command {
         name: name.to_owned(),
         arg,
     };
-    deliver(&state, &session, &headers, input, "/nodes").await
+    Ok(deliver(&state, &session, &headers, input, "/nodes").await)
 }
 
-pub async fn link_page(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Response {
-    let Some(session) = state.session(&headers) else {
-        return Redirect::to("/").into_response();
-    };
+pub async fn link_page(
+    State(state): State<Arc<WebState>>,
+    SignedIn(session): SignedIn,
+) -> Response {
     link_view(&state, &session, None)
 }
 
@@ -217,11 +212,8 @@ pub async fn link(
     State(state): State<Arc<WebState>>,
     headers: HeaderMap,
     Form(form): Form<LinkForm>,
-) -> Response {
-    let session = match state.authorise_post(&headers, &form.csrf) {
-        Ok(s) => s,
-        Err(refused) => return *refused,
-    };
+) -> Result<Response, Response> {
+    let session = state.authorise_post(&headers, &form.csrf)?;
     let now = state.now();
     let too_many = {
         let mut attempts = state
@@ -234,16 +226,16 @@ pub async fn link(
             .is_some_and(|(_, count)| *count >= LINK_ATTEMPTS)
     };
     if too_many {
-        return link_view(
+        return Ok(link_view(
             &state,
             &session,
             Some((
                 "Too many wrong codes. Wait 10 minutes, then ask the bot for a new code with /link.",
                 false,
             )),
-        );
+        ));
     }
-    match state
+    let view = match state
         .service
         .redeem_link_code(&session.user, &form.code)
         .await
@@ -275,27 +267,25 @@ pub async fn link(
             }
             link_view(&state, &session, Some((&e.to_string(), false)))
         }
-    }
+    };
+    Ok(view)
 }
 
 pub async fn unlink(
     State(state): State<Arc<WebState>>,
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
-) -> Response {
-    let session = match state.authorise_post(&headers, &form.csrf) {
-        Ok(s) => s,
-        Err(refused) => return *refused,
-    };
+) -> Result<Response, Response> {
+    let session = state.authorise_post(&headers, &form.csrf)?;
     match state.service.unlink(&session.user).await {
         Ok(_) => {
             state.hub.set_link(&session.user, None);
-            link_view(
+            Ok(link_view(
                 &state,
                 &session,
                 Some(("Unlinked. This sign-in shows its own nodes again.", true)),
-            )
+            ))
         }
-        Err(e) => internal_error(&headers, &e),
+        Err(e) => Err(internal_error(&headers, &e)),
     }
 }
