@@ -21,7 +21,7 @@
 //! inline scripts.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use axum::Router;
@@ -92,8 +92,8 @@ pub struct WebState {
     config: WebConfig,
     /// The site's own origin, e.g. "http://127.0.0.1:8080".
     base_url: String,
-    /// Failed link-code attempts per sign-in: (window start, count).
-    link_attempts: Mutex<std::collections::HashMap<UserId, (u64, u32)>>,
+    /// Wrong link codes per sign-in.
+    link_attempts: nodes::LinkAttempts,
 }
 
 /// A running website.
@@ -138,7 +138,7 @@ pub async fn serve(
         tfconnect: tfconnect::TfConnect::new(config.login_config(&base_url), app_key)?,
         config: config.clone(),
         base_url: base_url.clone(),
-        link_attempts: Mutex::new(Default::default()),
+        link_attempts: Default::default(),
     });
     let app = router(state);
     let task = tokio::spawn(async move {

@@ -340,6 +340,54 @@ async fn a_telegram_account_links_once_and_shows_the_same_nodes() {
     assert!(text_of(&late.body).contains("That code has expired"));
 }
 
+// Several workers, as `jukebox run` has: requests are handled in parallel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn five_wrong_link_codes_lock_linking_for_ten_minutes() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = Site::start(dir.path(), &|_| {}).await;
+    let tg = UserId::parse("tg:4242").unwrap();
+    let code = link_code(&site, &tg).await;
+    let mut web = site.browser();
+    web.sandbox_sign_in("tess").await;
+    web.get("/link").await;
+
+    // Sent all at once, wrong codes are still counted one by one: five are
+    // tried, the rest are refused without being tried.
+    let client = reqwest::Client::new();
+    let posts = (0..8).map(|_| {
+        client
+            .post(format!("{}/link", site.base))
+            .header(
+                "cookie",
+                format!("jb_session={}", web.cookies["jb_session"]),
+            )
+            .form(&[("code", "ZZZZ-ZZZZ"), ("csrf", web.csrf.as_str())])
+            .send()
+    });
+    let mut tried = 0;
+    let mut refused = 0;
+    for response in futures_util::future::join_all(posts).await {
+        let page = text_of(&response.unwrap().text().await.unwrap());
+        if page.contains("That code is not valid") {
+            tried += 1;
+        } else if page.contains("Too many wrong codes") {
+            refused += 1;
+        }
+    }
+    assert_eq!((tried, refused), (5, 3));
+
+    // Even the right code is refused now, and stays unused.
+    let locked = web.post("/link", &[("code", &code)], false).await;
+    assert!(text_of(&locked.body).contains("Too many wrong codes"));
+    assert!(site.service.web_links().unwrap().is_empty());
+
+    // Ten minutes later, a fresh code links.
+    site.clock.advance(10 * 60);
+    let code = link_code(&site, &tg).await;
+    let linked = web.post("/link", &[("code", &code)], false).await;
+    assert!(text_of(&linked.body).contains("Linked."), "{}", linked.body);
+}
+
 #[tokio::test]
 async fn the_dashboard_is_for_operators_only() {
     let dir = tempfile::tempdir().unwrap();
