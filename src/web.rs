@@ -20,7 +20,6 @@
 //! browser sends one, a same-site `Origin`); responses forbid framing and
 //! inline scripts.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -30,10 +29,10 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use tokio::task::JoinHandle;
 
 use crate::config::WebConfig;
 use crate::ids::UserId;
+use crate::ops::{HttpListener, HttpServer};
 use crate::service::Service;
 
 mod auth;
@@ -98,19 +97,15 @@ pub struct WebState {
 
 /// A running website.
 pub struct WebServer {
-    /// The address actually bound (the real port when asked for port 0).
-    pub addr: SocketAddr,
+    /// The site's own origin, e.g. "http://127.0.0.1:8080".
     pub base_url: String,
-    task: JoinHandle<std::io::Result<()>>,
+    pub http: HttpServer,
 }
 
 impl WebServer {
     /// Waits until the listener has stopped.
     pub async fn stopped(self) -> anyhow::Result<()> {
-        self.task
-            .await
-            .context("the website panicked")?
-            .context("the website failed")
+        self.http.stopped().await
     }
 }
 
@@ -122,10 +117,8 @@ pub async fn serve(
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<WebServer> {
     let listen = config.listen().context("the website is off")?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen:?} for the website"))?;
-    let addr = listener.local_addr().context("no local address")?;
+    let listener = HttpListener::bind(listen, "the website").await?;
+    let addr = listener.addr();
     let base_url = config.base_url(addr);
     let app_key = ed25519_dalek::SigningKey::from_bytes(
         &service.master_key().derive_key("tfconnect app key v1"),
@@ -140,18 +133,9 @@ pub async fn serve(
         base_url: base_url.clone(),
         link_attempts: Default::default(),
     });
-    let app = router(state);
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(stop)
-            .await
-    });
+    let http = listener.spawn(router(state), stop);
     tracing::info!(%addr, url = %base_url, "website listening");
-    Ok(WebServer {
-        addr,
-        base_url,
-        task,
-    })
+    Ok(WebServer { base_url, http })
 }
 
 fn router(state: Arc<WebState>) -> Router {
