@@ -22,7 +22,6 @@
 
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
 use axum::http::request::Parts;
@@ -109,15 +108,15 @@ impl WebServer {
     }
 }
 
-/// Binds `config.listen` and serves the site until `stop` resolves.
+/// Binds `config.listen` (the caller has seen that the website is on) and
+/// serves the site until `stop` resolves.
 pub async fn serve(
     config: &WebConfig,
     service: Service,
     hub: Arc<WebHub>,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<WebServer> {
-    let listen = config.listen().context("the website is off")?;
-    let listener = HttpListener::bind(listen, "the website").await?;
+    let listener = HttpListener::bind(config.listen.as_str(), "the website").await?;
     let addr = listener.addr();
     let base_url = config.base_url(addr);
     let app_key = ed25519_dalek::SigningKey::from_bytes(
