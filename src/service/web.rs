@@ -296,7 +296,7 @@ impl Service {
     /// Whether the embedded grid and the sandbox wallet are in use (the
     /// website labels itself so, and offers the sandbox sign-in).
     pub fn is_sandbox(&self) -> bool {
-        crate::payments::Wallet::kind(self.inner.wallet.as_ref()) == "sandbox"
+        self.wallet_kind() == "sandbox"
     }
 }
 
