@@ -1,6 +1,6 @@
 //! Sign-in with ThreeFold Connect: the login protocol the website calls.
 //!
-//! [`TfConnect::begin`] makes a random state and the URL that sends the
+//! [`TfConnect::begin_at`] makes a random state and the URL that sends the
 //! browser to the login server; the website keeps the state in its signed
 //! session cookie. The person approves the login in the ThreeFold Connect
 //! app, which signs an attempt and the login page redirects the browser to
@@ -22,7 +22,6 @@
 //! words a page shows.
 
 use std::fmt;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -46,7 +45,7 @@ pub use replay::MAX_CONSUMED_STATES;
 use attempt::Callback;
 use replay::ConsumedStates;
 
-/// How long a login may take from [`TfConnect::begin`] to the callback.
+/// How long a login may take from [`TfConnect::begin_at`] to the callback.
 pub const STATE_TTL_SECS: u64 = 15 * 60;
 
 /// The scope this site asks for: the person's email address.
@@ -169,14 +168,6 @@ impl TfConnect {
     /// The app's X25519 public key in base64 (the `publickey` parameter).
     pub fn app_public_key(&self) -> &str {
         &self.app_public_key
-    }
-
-    /// A fresh login, issued now by the system clock.
-    pub fn begin(&self) -> LoginStart {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        self.begin_at(now)
     }
 
     /// A fresh login issued at `now_unix` (use the same clock as `finish`).
