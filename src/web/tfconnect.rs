@@ -124,8 +124,7 @@ impl fmt::Debug for TfConnectUser {
 /// The login protocol for one site: its config, its key and its memory of
 /// completed logins. Share one per process (the replay memory is in it).
 pub struct TfConnect {
-    /// `login_url` without a trailing slash.
-    login_url: String,
+    /// As given, with `login_url` without its trailing slashes.
     config: TfConnectConfig,
     client: reqwest::Client,
     /// The app's X25519 secret, from its ed25519 signing key.
@@ -147,16 +146,16 @@ impl fmt::Debug for TfConnect {
 impl TfConnect {
     /// Checks the config and derives the app's X25519 key pair from
     /// `app_key` (the same conversion libsodium and the app use).
-    pub fn new(config: TfConnectConfig, app_key: SigningKey) -> anyhow::Result<TfConnect> {
+    pub fn new(mut config: TfConnectConfig, app_key: SigningKey) -> anyhow::Result<TfConnect> {
         config.check()?;
         // The protocol needs an app id: an empty one must be filled in first.
         check_app_id(&config.app_id)?;
-        let login_url = config.login_url.trim_end_matches('/').to_owned();
+        let trimmed = config.login_url.trim_end_matches('/').len();
+        config.login_url.truncate(trimmed);
         let scalar = Zeroizing::new(app_key.to_scalar_bytes());
         let app_secret = crypto_box::SecretKey::from_bytes(*scalar);
         let app_public_key = STANDARD.encode(app_key.verifying_key().to_montgomery().to_bytes());
         Ok(TfConnect {
-            login_url,
             config,
             client: login_server::client()?,
             app_secret,
@@ -175,7 +174,7 @@ impl TfConnect {
         let state = state::issue(now_unix);
         let redirect_url = format!(
             "{}/?state={}&appid={}&publickey={}&redirecturl={}&scope={}",
-            self.login_url,
+            self.config.login_url,
             encode(&state),
             encode(&self.config.app_id),
             encode(&self.app_public_key),
@@ -212,7 +211,8 @@ impl TfConnect {
         if self.consumed.contains(expected_state) {
             return Err(LoginError::Replayed);
         }
-        let keys = login_server::user_keys(&self.client, &self.login_url, &double_name).await?;
+        let keys =
+            login_server::user_keys(&self.client, &self.config.login_url, &double_name).await?;
         let (user_key, message) = attempt::open_signed(&signed_attempt, &keys)?;
         let message = attempt::parse_message(message)?;
         if message.signed_state != expected_state {
