@@ -9,7 +9,7 @@ use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
-use futures_util::stream::{self, Stream, StreamExt as _};
+use futures_util::stream::{self, StreamExt as _};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -213,12 +213,11 @@ pub async fn events(
         }
     });
     let render_live = render.clone();
-    let events: std::pin::Pin<Box<dyn Stream<Item = Result<Event, Infallible>> + Send>> = Box::pin(
+    let events =
         stream::iter(missed.into_iter().map(render)).chain(live.map(move |entry| match entry {
             Some(entry) => render_live(entry),
             None => Ok(Event::default().event("reload").data("behind")),
-        })),
-    );
+        }));
     Sse::new(events)
         .keep_alive(KeepAlive::default())
         .into_response()
