@@ -33,7 +33,7 @@ const SHORTCUTS: &[(&str, &str)] = &[
 
 pub async fn page(State(state): State<Arc<WebState>>, SignedIn(session): SignedIn) -> Response {
     let account = state.account(&session);
-    let (snapshot, _) = state.hub.subscribe(&account);
+    let snapshot = state.hub.snapshot(&account);
     let mut feed = String::new();
     for entry in &snapshot.chat {
         feed.push_str(&entry_html(entry, &session.csrf, "/chat"));
@@ -228,7 +228,7 @@ pub async fn notifications(
     SignedIn(session): SignedIn,
 ) -> Response {
     let account = state.account(&session);
-    let (snapshot, _) = state.hub.subscribe(&account);
+    let snapshot = state.hub.snapshot(&account);
     let mut list = String::new();
     for entry in &snapshot.notices {
         list.push_str(&entry_html(entry, &session.csrf, "/notifications"));
