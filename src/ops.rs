@@ -5,7 +5,13 @@
 //! compete with chat traffic and it can stay on loopback or a private network.
 //! What "ready" means is behind the [`Readiness`] trait; this module knows
 //! nothing of the store or the grid.
+//!
+//! It also holds the one way this process runs an HTTP listener
+//! ([`HttpListener`], [`HttpServer`]), which the website and the Telegram
+//! webhook use too: bind (port 0 picks a free port), then serve until a
+//! stop future resolves and the requests in flight are answered.
 
+use std::fmt::Debug;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,6 +24,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::task::JoinHandle;
 
 use crate::metrics::Metrics;
@@ -43,23 +50,84 @@ pub trait Readiness: Send + Sync {
     async fn sample(&self, metrics: &Metrics);
 }
 
-/// A running listener.
-pub struct OpsServer {
-    /// The address actually bound (the real port when asked for port 0).
-    pub addr: SocketAddr,
-    task: JoinHandle<std::io::Result<()>>,
+/// A bound HTTP listener, not serving yet (the website needs the bound
+/// address to make its state before it serves).
+pub struct HttpListener {
+    listener: TcpListener,
+    addr: SocketAddr,
+    /// What serves here, for errors: "the website", ...
+    what: &'static str,
 }
 
-impl OpsServer {
+impl HttpListener {
+    /// Binds `listen` (e.g. "127.0.0.1:8080"; port 0 picks a free port) for
+    /// `what`; an error names both.
+    pub async fn bind(
+        listen: impl ToSocketAddrs + Debug,
+        what: &'static str,
+    ) -> anyhow::Result<HttpListener> {
+        let listener = TcpListener::bind(&listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen:?} for {what}"))?;
+        let addr = listener
+            .local_addr()
+            .with_context(|| format!("no local address for {listen:?}"))?;
+        Ok(HttpListener {
+            listener,
+            addr,
+            what,
+        })
+    }
+
+    /// The address actually bound (the real port when asked for port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves `app` until `stop` resolves and the requests in flight are
+    /// answered.
+    pub async fn serve(
+        self,
+        app: Router,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+            .with_context(|| format!("{} failed", self.what))
+    }
+
+    /// Serves `app` in a task of its own until `stop` resolves.
+    pub fn spawn(self, app: Router, stop: impl Future<Output = ()> + Send + 'static) -> HttpServer {
+        let (addr, what) = (self.addr, self.what);
+        HttpServer {
+            addr,
+            what,
+            task: tokio::spawn(self.serve(app, stop)),
+        }
+    }
+}
+
+/// A listener serving in its own task.
+pub struct HttpServer {
+    /// The address actually bound (the real port when asked for port 0).
+    pub addr: SocketAddr,
+    what: &'static str,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl HttpServer {
     /// Waits until the listener has stopped: `stop` resolved and the requests
     /// in flight were answered.
     pub async fn stopped(self) -> anyhow::Result<()> {
         self.task
             .await
-            .context("the ops listener panicked")?
-            .context("the ops listener failed")
+            .with_context(|| format!("{} panicked", self.what))?
     }
 }
+
+/// The running ops listener.
+pub type OpsServer = HttpServer;
 
 #[derive(Clone)]
 struct Ops {
@@ -80,20 +148,10 @@ pub async fn serve(
     readiness: Arc<dyn Readiness>,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<OpsServer> {
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen:?} for the ops endpoints"))?;
-    let addr = listener
-        .local_addr()
-        .with_context(|| format!("no local address for {listen:?}"))?;
-    let app = router(Ops { metrics, readiness });
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(stop)
-            .await
-    });
-    tracing::info!(%addr, "ops endpoints (/healthz, /readyz, /metrics) listening");
-    Ok(OpsServer { addr, task })
+    let listener = HttpListener::bind(listen, "the ops endpoints").await?;
+    let server = listener.spawn(router(Ops { metrics, readiness }), stop);
+    tracing::info!(addr = %server.addr, "ops endpoints (/healthz, /readyz, /metrics) listening");
+    Ok(server)
 }
 
 fn router(ops: Ops) -> Router {

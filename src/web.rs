@@ -20,19 +20,18 @@
 //! browser sends one, a same-site `Origin`); responses forbid framing and
 //! inline scripts.
 
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use anyhow::Context as _;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use tokio::task::JoinHandle;
 
 use crate::config::WebConfig;
 use crate::ids::UserId;
+use crate::ops::{HttpListener, HttpServer};
 use crate::service::Service;
 
 mod auth;
@@ -63,6 +62,25 @@ pub(super) struct CsrfForm {
     csrf: String,
 }
 
+/// The signed-in browser a page is for. Extracting it sends everyone else
+/// to the start page; state-changing requests check more, through
+/// [`WebState::authorise_post`].
+pub(super) struct SignedIn(pub Session);
+
+impl FromRequestParts<Arc<WebState>> for SignedIn {
+    type Rejection = Redirect;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<WebState>,
+    ) -> Result<SignedIn, Redirect> {
+        state
+            .session(&parts.headers)
+            .map(SignedIn)
+            .ok_or_else(|| Redirect::to("/"))
+    }
+}
+
 /// Everything the handlers share.
 pub struct WebState {
     pub service: Service,
@@ -72,40 +90,34 @@ pub struct WebState {
     config: WebConfig,
     /// The site's own origin, e.g. "http://127.0.0.1:8080".
     base_url: String,
-    /// Failed link-code attempts per sign-in: (window start, count).
-    link_attempts: Mutex<std::collections::HashMap<UserId, (u64, u32)>>,
+    /// Wrong link codes per sign-in.
+    link_attempts: nodes::LinkAttempts,
 }
 
 /// A running website.
 pub struct WebServer {
-    /// The address actually bound (the real port when asked for port 0).
-    pub addr: SocketAddr,
+    /// The site's own origin, e.g. "http://127.0.0.1:8080".
     pub base_url: String,
-    task: JoinHandle<std::io::Result<()>>,
+    pub http: HttpServer,
 }
 
 impl WebServer {
     /// Waits until the listener has stopped.
     pub async fn stopped(self) -> anyhow::Result<()> {
-        self.task
-            .await
-            .context("the website panicked")?
-            .context("the website failed")
+        self.http.stopped().await
     }
 }
 
-/// Binds `config.listen` and serves the site until `stop` resolves.
+/// Binds `config.listen` (the caller has seen that the website is on) and
+/// serves the site until `stop` resolves.
 pub async fn serve(
     config: &WebConfig,
     service: Service,
     hub: Arc<WebHub>,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<WebServer> {
-    let listen = config.listen().context("the website is off")?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen:?} for the website"))?;
-    let addr = listener.local_addr().context("no local address")?;
+    let listener = HttpListener::bind(config.listen.as_str(), "the website").await?;
+    let addr = listener.addr();
     let base_url = config.base_url(addr);
     let app_key = ed25519_dalek::SigningKey::from_bytes(
         &service.master_key().derive_key("tfconnect app key v1"),
@@ -118,20 +130,11 @@ pub async fn serve(
         tfconnect: tfconnect::TfConnect::new(config.login_config(&base_url), app_key)?,
         config: config.clone(),
         base_url: base_url.clone(),
-        link_attempts: Mutex::new(Default::default()),
+        link_attempts: Default::default(),
     });
-    let app = router(state);
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(stop)
-            .await
-    });
+    let http = listener.spawn(router(state), stop);
     tracing::info!(%addr, url = %base_url, "website listening");
-    Ok(WebServer {
-        addr,
-        base_url,
-        task,
-    })
+    Ok(WebServer { base_url, http })
 }
 
 fn router(state: Arc<WebState>) -> Router {
@@ -284,17 +287,22 @@ impl WebState {
     }
 
     /// Checks a state-changing request: a live session, its CSRF token,
-    /// and a same-site Origin when the browser sends one.
-    fn authorise_post(&self, headers: &HeaderMap, csrf: &str) -> Result<Session, Box<Response>> {
+    /// and a same-site Origin when the browser sends one. `Err` is the
+    /// answer to send instead.
+    #[expect(
+        clippy::result_large_err,
+        reason = "the refusal is the response itself, sent at once; boxing it would only add an allocation"
+    )]
+    fn authorise_post(&self, headers: &HeaderMap, csrf: &str) -> Result<Session, Response> {
         if !self.same_origin(headers) {
-            return Err(Box::new(refuse(
+            return Err(refuse(
                 headers,
                 StatusCode::FORBIDDEN,
                 "This request came from another site and was refused.",
-            )));
+            ));
         }
         let Some(session) = self.session(headers) else {
-            return Err(Box::new(if is_fetch(headers) {
+            return Err(if is_fetch(headers) {
                 (
                     StatusCode::UNAUTHORIZED,
                     "You are signed out. Reload the page and sign in again.",
@@ -302,14 +310,14 @@ impl WebState {
                     .into_response()
             } else {
                 Redirect::to("/").into_response()
-            }));
+            });
         };
         if !csrf_ok(&session.csrf, csrf) {
-            return Err(Box::new(refuse(
+            return Err(refuse(
                 headers,
                 StatusCode::FORBIDDEN,
                 "This form has expired. Reload the page and try again.",
-            )));
+            ));
         }
         Ok(session)
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use ed25519_dalek::SigningKey;
 use fake_tfconnect::{Answer, Approval, FakeApp, FakeLoginServer};
 use jukebox::web::tfconnect::{
-    LoginError, REQUEST_TIMEOUT, STATE_TTL_SECS, TfConnect, TfConnectConfig,
+    LoginError, REQUEST_TIMEOUT, STATE_TTL_SECS, TfConnect, TfConnectConfig, TfConnectUser,
 };
 use serde_json::json;
 
@@ -54,11 +54,17 @@ fn login(setup: &Setup, user: &FakeApp, approval: &Approval) -> (String, String)
     (start.state, query)
 }
 
+/// Alice approves a login on `setup`'s site as `approval` says; what the
+/// site makes of her callback a minute later.
+async fn finish_with(setup: &Setup, approval: Approval) -> Result<TfConnectUser, LoginError> {
+    let (state, query) = login(setup, &setup.alice, &approval);
+    setup.site.finish(&query, &state, NOW).await
+}
+
 #[tokio::test]
 async fn a_valid_login_returns_the_double_name_and_email() {
     let s = setup().await;
-    let (state, query) = login(&s, &s.alice, &Approval::new());
-    let user = s.site.finish(&query, &state, NOW).await.expect("signed in");
+    let user = finish_with(&s, Approval::new()).await.expect("signed in");
     assert_eq!(user.double_name, "alice.3bot");
     assert_eq!(user.email.as_deref(), Some("alice@example.com"));
     assert_eq!(user.public_key, s.alice.key.verifying_key().to_bytes());
@@ -72,8 +78,7 @@ async fn a_login_without_a_shared_email_signs_in_without_one() {
         email: None,
         ..Approval::new()
     };
-    let (state, query) = login(&s, &s.alice, &approval);
-    let user = s.site.finish(&query, &state, NOW).await.expect("signed in");
+    let user = finish_with(&s, approval).await.expect("signed in");
     assert_eq!(user.email, None);
 }
 
@@ -121,9 +126,8 @@ async fn an_attempt_signed_by_another_key_is_refused() {
         signer: Some(SigningKey::from_bytes(&[66; 32])),
         ..Approval::new()
     };
-    let (state, query) = login(&s, &s.alice, &approval);
     assert_eq!(
-        s.site.finish(&query, &state, NOW).await,
+        finish_with(&s, approval).await,
         Err(LoginError::BadSignature)
     );
 }
@@ -249,8 +253,7 @@ async fn a_failing_login_server_is_reported_as_unavailable() {
     let s = setup().await;
     for code in [500, 502, 503, 429] {
         s.server.answer("alice.3bot", Answer::Status(code));
-        let (state, query) = login(&s, &s.alice, &Approval::new());
-        match s.site.finish(&query, &state, NOW).await {
+        match finish_with(&s, Approval::new()).await {
             Err(LoginError::LoginServerUnavailable(what)) => {
                 assert!(what.contains(&code.to_string()), "{what}")
             }
@@ -311,8 +314,7 @@ async fn unusable_login_server_answers_are_reported() {
     ];
     for (answer, expected) in cases {
         s.server.answer("alice.3bot", answer);
-        let (state, query) = login(&s, &s.alice, &Approval::new());
-        match s.site.finish(&query, &state, NOW).await {
+        match finish_with(&s, Approval::new()).await {
             Err(LoginError::LoginServerInvalid(what)) => {
                 assert!(what.contains(expected), "{what}")
             }
@@ -328,11 +330,7 @@ async fn a_tampered_ciphertext_does_not_decrypt() {
         tamper_ciphertext: true,
         ..Approval::new()
     };
-    let (state, query) = login(&s, &s.alice, &approval);
-    assert_eq!(
-        s.site.finish(&query, &state, NOW).await,
-        Err(LoginError::Decrypt)
-    );
+    assert_eq!(finish_with(&s, approval).await, Err(LoginError::Decrypt));
 }
 
 #[tokio::test]
@@ -342,11 +340,7 @@ async fn an_attempt_for_another_site_is_refused() {
         app_id: Some("phishing.example.com".to_owned()),
         ..Approval::new()
     };
-    let (state, query) = login(&s, &s.alice, &approval);
-    assert_eq!(
-        s.site.finish(&query, &state, NOW).await,
-        Err(LoginError::WrongApp)
-    );
+    assert_eq!(finish_with(&s, approval).await, Err(LoginError::WrongApp));
 }
 
 #[tokio::test]
@@ -356,8 +350,7 @@ async fn an_attempt_naming_another_user_inside_is_refused() {
         inner_double_name: Some("bob.3bot".to_owned()),
         ..Approval::new()
     };
-    let (state, query) = login(&s, &s.alice, &approval);
-    match s.site.finish(&query, &state, NOW).await {
+    match finish_with(&s, approval).await {
         Err(LoginError::Malformed(what)) => assert!(what.contains("another user"), "{what}"),
         other => panic!("expected Malformed, got {other:?}"),
     }

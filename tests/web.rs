@@ -9,8 +9,32 @@ mod fake_tfconnect;
 #[allow(dead_code)]
 mod support;
 
+use std::path::Path;
+
+use fake_tfconnect::{FakeApp, FakeLoginServer};
+use jukebox::config::Config;
 use jukebox::ids::UserId;
+use reqwest::Method;
 use support::web_site::{Browser, Site, buttons, text_of};
+
+/// A site in `dir` whose ThreeFold Connect sign-in goes to a fake login
+/// server, and alice.3bot's app, registered there; `tweak` changes the
+/// config further.
+async fn tfconnect_site(
+    dir: &Path,
+    tweak: &dyn Fn(&mut Config),
+) -> (FakeLoginServer, FakeApp, Site) {
+    let login = FakeLoginServer::start().await;
+    let alice_app = FakeApp::new("alice.3bot", 2);
+    login.register(&alice_app);
+    let url = login.url.clone();
+    let site = Site::start(dir, &move |c| {
+        c.web.tfconnect.login_url = url.clone();
+        tweak(c);
+    })
+    .await;
+    (login, alice_app, site)
+}
 
 /// Deploys one Presearch node through the chat page and pays with the
 /// sandbox wallet, as a person would.
@@ -116,12 +140,8 @@ async fn forms_need_the_session_token_and_a_same_site_origin() {
     assert_eq!(forged.status, 403);
     assert!(forged.body.contains("Reload the page"));
 
-    let response = reqwest::Client::new()
-        .post(format!("{}/chat/send", site.base))
-        .header(
-            "cookie",
-            format!("jb_session={}", alice.cookies["jb_session"]),
-        )
+    let response = alice
+        .raw(Method::POST, "/chat/send")
         .header("origin", "https://evil.example")
         .form(&[("text", "/deploy"), ("csrf", alice.csrf.as_str())])
         .send()
@@ -200,12 +220,8 @@ async fn nobody_sees_or_touches_another_users_nodes() {
         bob.post("/chat/press", &[("data", &data)], true).await;
     }
     // Alice's session cookie with Bob's token gets nowhere either.
-    let mixed = reqwest::Client::new()
-        .post(format!("{}/nodes/act", site.base))
-        .header(
-            "cookie",
-            format!("jb_session={}", alice.cookies["jb_session"]),
-        )
+    let mixed = alice
+        .raw(Method::POST, "/nodes/act")
         .form(&[
             ("action", "delete"),
             ("node", name.as_str()),
@@ -238,12 +254,8 @@ async fn an_outage_notification_arrives_live() {
         .and_then(|v| v.parse().ok())
         .expect("the page names its version");
 
-    let mut events = reqwest::Client::new()
-        .get(format!("{}/events?after={version}", site.base))
-        .header(
-            "cookie",
-            format!("jb_session={}", alice.cookies["jb_session"]),
-        )
+    let mut events = alice
+        .raw(Method::GET, &format!("/events?after={version}"))
         .send()
         .await
         .unwrap();
@@ -340,6 +352,48 @@ async fn a_telegram_account_links_once_and_shows_the_same_nodes() {
     assert!(text_of(&late.body).contains("That code has expired"));
 }
 
+// Several workers, as `jukebox run` has: requests are handled in parallel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn five_wrong_link_codes_lock_linking_for_ten_minutes() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = Site::start(dir.path(), &|_| {}).await;
+    let tg = UserId::parse("tg:4242").unwrap();
+    let code = link_code(&site, &tg).await;
+    let mut web = site.browser();
+    web.sandbox_sign_in("tess").await;
+    web.get("/link").await;
+
+    // Sent all at once, wrong codes are still counted one by one: five are
+    // tried, the rest are refused without being tried.
+    let posts = (0..8).map(|_| {
+        web.raw(Method::POST, "/link")
+            .form(&[("code", "ZZZZ-ZZZZ"), ("csrf", web.csrf.as_str())])
+            .send()
+    });
+    let mut tried = 0;
+    let mut refused = 0;
+    for response in futures_util::future::join_all(posts).await {
+        let page = text_of(&response.unwrap().text().await.unwrap());
+        if page.contains("That code is not valid") {
+            tried += 1;
+        } else if page.contains("Too many wrong codes") {
+            refused += 1;
+        }
+    }
+    assert_eq!((tried, refused), (5, 3));
+
+    // Even the right code is refused now, and stays unused.
+    let locked = web.post("/link", &[("code", &code)], false).await;
+    assert!(text_of(&locked.body).contains("Too many wrong codes"));
+    assert!(site.service.web_links().unwrap().is_empty());
+
+    // Ten minutes later, a fresh code links.
+    site.clock.advance(10 * 60);
+    let code = link_code(&site, &tg).await;
+    let linked = web.post("/link", &[("code", &code)], false).await;
+    assert!(text_of(&linked.body).contains("Linked."), "{}", linked.body);
+}
+
 #[tokio::test]
 async fn the_dashboard_is_for_operators_only() {
     let dir = tempfile::tempdir().unwrap();
@@ -388,15 +442,8 @@ async fn the_dashboard_is_for_operators_only() {
 
 #[tokio::test]
 async fn a_threefold_connect_sign_in_goes_out_and_comes_back_signed_in_once() {
-    let login = fake_tfconnect::FakeLoginServer::start().await;
-    let alice_app = fake_tfconnect::FakeApp::new("alice.3bot", 2);
-    login.register(&alice_app);
     let dir = tempfile::tempdir().unwrap();
-    let url = login.url.clone();
-    let site = Site::start(dir.path(), &move |c| {
-        c.web.tfconnect.login_url = url.clone();
-    })
-    .await;
+    let (login, alice_app, site) = tfconnect_site(dir.path(), &|_| {}).await;
     let mut browser = site.browser();
     let out = browser.get("/login/tfconnect").await;
     assert_eq!(out.status, 303);
@@ -448,13 +495,8 @@ async fn a_threefold_connect_sign_in_goes_out_and_comes_back_signed_in_once() {
 
 #[tokio::test]
 async fn a_configured_callback_path_is_where_the_sign_in_comes_back() {
-    let login = fake_tfconnect::FakeLoginServer::start().await;
-    let alice_app = fake_tfconnect::FakeApp::new("alice.3bot", 2);
-    login.register(&alice_app);
     let dir = tempfile::tempdir().unwrap();
-    let url = login.url.clone();
-    let site = Site::start(dir.path(), &move |c| {
-        c.web.tfconnect.login_url = url.clone();
+    let (_login, alice_app, site) = tfconnect_site(dir.path(), &|c| {
         c.web.tfconnect.callback_path = "/signin/back".into();
     })
     .await;

@@ -1,6 +1,8 @@
 //! The `[ops]` section: where the operators' listener (`/healthz`,
 //! `/readyz`, `/metrics`) binds.
 
+use std::net::SocketAddr;
+
 use serde::Deserialize;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -22,17 +24,29 @@ impl Default for OpsConfig {
 impl OpsConfig {
     /// The address to bind, or `None` when the listener is off.
     pub fn listen(&self) -> Option<&str> {
-        (!self.listen.is_empty()).then_some(self.listen.as_str())
+        switched_on(&self.listen)
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        match self.listen() {
-            Some(listen) if listen.parse::<std::net::SocketAddr>().is_err() => Err(format!(
-                "listen {listen:?} must be an address like 127.0.0.1:9090 (or \"\" for off)"
-            )),
-            _ => Ok(()),
-        }
+        listen_addr(&self.listen, "127.0.0.1:9090").map(drop)
     }
+}
+
+/// A `listen` setting as written: empty turns its listener off.
+pub(super) fn switched_on(listen: &str) -> Option<&str> {
+    (!listen.is_empty()).then_some(listen)
+}
+
+/// Reads a `listen` setting: `None` when it is off (empty), else an IP
+/// address and port; the error shows `example`, one for this setting.
+pub(super) fn listen_addr(listen: &str, example: &str) -> Result<Option<SocketAddr>, String> {
+    switched_on(listen)
+        .map(|listen| {
+            listen.parse().map_err(|_| {
+                format!("listen {listen:?} must be an address like {example} (or \"\" for off)")
+            })
+        })
+        .transpose()
 }
 
 #[cfg(test)]
@@ -51,5 +65,21 @@ mod tests {
         assert!(ops("[::1]:0").validate().is_ok());
         assert!(ops("localhost:9090").validate().is_err());
         assert!(ops("127.0.0.1").validate().is_err());
+    }
+
+    #[test]
+    fn one_reading_of_listen_for_every_listener() {
+        assert_eq!(listen_addr("", "x"), Ok(None));
+        assert_eq!(
+            listen_addr("127.0.0.1:0", "x"),
+            Ok(Some("127.0.0.1:0".parse().unwrap()))
+        );
+        assert_eq!(
+            listen_addr("nowhere", "127.0.0.1:8080"),
+            Err(
+                "listen \"nowhere\" must be an address like 127.0.0.1:8080 (or \"\" for off)"
+                    .into()
+            )
+        );
     }
 }

@@ -3,6 +3,8 @@
 
 use serde::Deserialize;
 
+use super::ops::{listen_addr, switched_on};
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebConfig {
@@ -37,7 +39,7 @@ impl Default for WebConfig {
 impl WebConfig {
     /// The address to bind, or `None` when the website is off.
     pub fn listen(&self) -> Option<&str> {
-        (!self.listen.is_empty()).then_some(self.listen.as_str())
+        switched_on(&self.listen)
     }
 
     /// The site's base URL without a trailing slash, given the address the
@@ -51,13 +53,7 @@ impl WebConfig {
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        if let Some(listen) = self.listen()
-            && listen.parse::<std::net::SocketAddr>().is_err()
-        {
-            return Err(format!(
-                "listen {listen:?} must be an address like 127.0.0.1:8080 (or \"\" for off)"
-            ));
-        }
+        listen_addr(&self.listen, "127.0.0.1:8080")?;
         let url = &self.public_url;
         if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
             return Err(format!(

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{Service, state_word};
+use crate::crypto::random_bytes;
 use crate::ids::UserId;
 use crate::lifecycle::{human_duration, utc_datetime};
 use crate::money::Tft;
@@ -92,13 +93,16 @@ fn normalise_code(typed: &str) -> Option<String> {
     (code.len() == 8 && code.bytes().all(|b| CODE_ALPHABET.contains(&b))).then_some(code)
 }
 
-fn new_code() -> anyhow::Result<String> {
-    let mut random = [0u8; 8];
-    getrandom::getrandom(&mut random).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    Ok(random
+/// A fresh code: 8 characters of [`CODE_ALPHABET`], each equally likely
+/// (32 divides 256).
+///
+/// # Panics
+/// If the OS random source fails (see [`random_bytes`]).
+fn new_code() -> String {
+    random_bytes::<8>()
         .iter()
         .map(|b| char::from(CODE_ALPHABET[usize::from(b % 32)]))
-        .collect())
+        .collect()
 }
 
 impl Service {
@@ -160,7 +164,7 @@ impl Service {
             self.say(user, "This is the website already. To see your Telegram nodes here, send /link to the Jukebox bot in Telegram and type the code on the Telegram page.").await;
             return Ok(());
         }
-        let code = new_code()?;
+        let code = new_code();
         let expires_at = self.now() + Self::LINK_CODE_TTL_SECS;
         let record = LinkCode {
             user: user.clone(),
@@ -292,7 +296,7 @@ impl Service {
     /// Whether the embedded grid and the sandbox wallet are in use (the
     /// website labels itself so, and offers the sandbox sign-in).
     pub fn is_sandbox(&self) -> bool {
-        crate::payments::Wallet::kind(self.inner.wallet.as_ref()) == "sandbox"
+        self.wallet_kind() == "sandbox"
     }
 }
 
@@ -303,7 +307,7 @@ mod tests {
     #[test]
     fn codes_are_unambiguous_and_forgiving_when_typed() {
         for _ in 0..200 {
-            let code = new_code().unwrap();
+            let code = new_code();
             assert_eq!(normalise_code(&code), Some(code.clone()));
             let typed = format!("{}-{}", &code[..4], &code[4..]).to_lowercase();
             assert_eq!(normalise_code(&typed), Some(code));

@@ -219,18 +219,16 @@ pub async fn logout(
     State(state): State<Arc<WebState>>,
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
-) -> Response {
-    if let Err(refused) = state.authorise_post(&headers, &form.csrf) {
-        return *refused;
-    }
-    (
+) -> Result<Response, Response> {
+    state.authorise_post(&headers, &form.csrf)?;
+    Ok((
         [(
             header::SET_COOKIE,
             state.signer.clear_cookie(SESSION_COOKIE),
         )],
         Redirect::to("/"),
     )
-        .into_response()
+        .into_response())
 }
 
 #[cfg(test)]

@@ -9,14 +9,14 @@ use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
-use futures_util::stream::{self, Stream, StreamExt as _};
+use futures_util::stream::{self, StreamExt as _};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::hub::Entry;
 use super::render::{csrf_field, entry_html};
 use super::session::Session;
-use super::{WebState, internal_error, is_fetch, refuse};
+use super::{SignedIn, WebState, internal_error, is_fetch, refuse};
 use crate::dialogue::Input;
 use crate::validate::MAX_INPUT_CHARS;
 
@@ -31,12 +31,9 @@ const SHORTCUTS: &[(&str, &str)] = &[
     ("/help", "Help"),
 ];
 
-pub async fn page(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Response {
-    let Some(session) = state.session(&headers) else {
-        return Redirect::to("/").into_response();
-    };
+pub async fn page(State(state): State<Arc<WebState>>, SignedIn(session): SignedIn) -> Response {
     let account = state.account(&session);
-    let (snapshot, _) = state.hub.subscribe(&account);
+    let snapshot = state.hub.snapshot(&account);
     let mut feed = String::new();
     for entry in &snapshot.chat {
         feed.push_str(&entry_html(entry, &session.csrf, "/chat"));
@@ -83,26 +80,29 @@ pub async fn send(
     State(state): State<Arc<WebState>>,
     headers: HeaderMap,
     Form(form): Form<SendForm>,
-) -> Response {
-    let session = match state.authorise_post(&headers, &form.csrf) {
-        Ok(s) => s,
-        Err(refused) => return *refused,
-    };
+) -> Result<Response, Response> {
+    let session = state.authorise_post(&headers, &form.csrf)?;
     let text = match crate::validate::clean_input(&form.text) {
         Ok(t) if !t.is_empty() => t,
-        Ok(_) => return refuse(&headers, StatusCode::BAD_REQUEST, "Type something first."),
-        Err(message) => return refuse(&headers, StatusCode::BAD_REQUEST, &message),
+        Ok(_) => {
+            return Err(refuse(
+                &headers,
+                StatusCode::BAD_REQUEST,
+                "Type something first.",
+            ));
+        }
+        Err(message) => return Err(refuse(&headers, StatusCode::BAD_REQUEST, &message)),
     };
     let account = state.account(&session);
     state.hub.said(&account, text);
-    deliver(
+    Ok(deliver(
         &state,
         &session,
         &headers,
         Input::from_message(text),
         "/chat",
     )
-    .await
+    .await)
 }
 
 #[derive(Deserialize)]
@@ -120,23 +120,20 @@ pub async fn press(
     State(state): State<Arc<WebState>>,
     headers: HeaderMap,
     Form(form): Form<PressForm>,
-) -> Response {
-    let session = match state.authorise_post(&headers, &form.csrf) {
-        Ok(s) => s,
-        Err(refused) => return *refused,
-    };
+) -> Result<Response, Response> {
+    let session = state.authorise_post(&headers, &form.csrf)?;
     if form.data.is_empty() || form.data.len() > MAX_BUTTON_DATA {
-        return refuse(
+        return Err(refuse(
             &headers,
             StatusCode::BAD_REQUEST,
             "That button is not valid any more. Reload the page.",
-        );
+        ));
     }
     let back = match form.back.as_str() {
         "/nodes" | "/notifications" => form.back.as_str(),
         _ => "/chat",
     };
-    deliver(&state, &session, &headers, Input::Button(form.data), back).await
+    Ok(deliver(&state, &session, &headers, Input::Button(form.data), back).await)
 }
 
 /// Hands one input to the service as the session's account. Replies reach
@@ -216,23 +213,22 @@ pub async fn events(
         }
     });
     let render_live = render.clone();
-    let events: std::pin::Pin<Box<dyn Stream<Item = Result<Event, Infallible>> + Send>> = Box::pin(
+    let events =
         stream::iter(missed.into_iter().map(render)).chain(live.map(move |entry| match entry {
             Some(entry) => render_live(entry),
             None => Ok(Event::default().event("reload").data("behind")),
-        })),
-    );
+        }));
     Sse::new(events)
         .keep_alive(KeepAlive::default())
         .into_response()
 }
 
-pub async fn notifications(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Response {
-    let Some(session) = state.session(&headers) else {
-        return Redirect::to("/").into_response();
-    };
+pub async fn notifications(
+    State(state): State<Arc<WebState>>,
+    SignedIn(session): SignedIn,
+) -> Response {
     let account = state.account(&session);
-    let (snapshot, _) = state.hub.subscribe(&account);
+    let snapshot = state.hub.snapshot(&account);
     let mut list = String::new();
     for entry in &snapshot.notices {
         list.push_str(&entry_html(entry, &session.csrf, "/notifications"));

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::render::{csrf_field, escape};
-use super::{WebState, internal_error, not_found};
+use super::{SignedIn, WebState, internal_error, not_found};
 use crate::lifecycle::utc_datetime;
 
 /// Alerts listed in the outbox panel.
@@ -27,10 +27,8 @@ pub async fn page(
     State(state): State<Arc<WebState>>,
     headers: HeaderMap,
     Query(query): Query<DashboardQuery>,
+    SignedIn(session): SignedIn,
 ) -> Response {
-    let Some(session) = state.session(&headers) else {
-        return Redirect::to("/").into_response();
-    };
     let operator = state.account(&session);
     let service = &state.service;
     let stats = match service.operator_report(&operator, "stats", None).await {
@@ -130,25 +128,28 @@ pub async fn maintenance(
     State(state): State<Arc<WebState>>,
     headers: HeaderMap,
     Form(form): Form<MaintenanceForm>,
-) -> Response {
-    let session = match state.authorise_post(&headers, &form.csrf) {
-        Ok(s) => s,
-        Err(refused) => return *refused,
-    };
+) -> Result<Response, Response> {
+    let session = state.authorise_post(&headers, &form.csrf)?;
     let message = match crate::validate::clean_input(&form.message) {
         Ok(m) => m.chars().take(300).collect::<String>(),
-        Err(e) => return super::refuse(&headers, StatusCode::BAD_REQUEST, &e),
+        Err(e) => return Err(super::refuse(&headers, StatusCode::BAD_REQUEST, &e)),
     };
     let arg = match form.switch.as_str() {
         "on" if message.is_empty() => "on".to_owned(),
         "on" => format!("on {message}"),
         "off" => "off".to_owned(),
-        _ => return super::refuse(&headers, StatusCode::BAD_REQUEST, "Choose on or off."),
+        _ => {
+            return Err(super::refuse(
+                &headers,
+                StatusCode::BAD_REQUEST,
+                "Choose on or off.",
+            ));
+        }
     };
     let operator = state.account(&session);
     match state.service.switch_maintenance(&operator, &arg).await {
-        Ok(Some(_)) => Redirect::to("/admin").into_response(),
-        Ok(None) => not_found().await,
-        Err(e) => internal_error(&headers, &e),
+        Ok(Some(_)) => Ok(Redirect::to("/admin").into_response()),
+        Ok(None) => Err(not_found().await),
+        Err(e) => Err(internal_error(&headers, &e)),
     }
 }

@@ -327,15 +327,13 @@ impl WebHub {
         self.with_feed(account, |feed| feed.push(EntryKind::Mine { text: shown }));
     }
 
-    /// The account's feed now, and a receiver of every later change.
-    pub fn subscribe(&self, account: &UserId) -> (Snapshot, broadcast::Receiver<Entry>) {
-        self.with_feed(account, |feed| {
-            let snapshot = Snapshot {
-                chat: feed.chat.iter().cloned().collect(),
-                notices: feed.notices.iter().rev().cloned().collect(),
-                version: feed.version,
-            };
-            (snapshot, feed.live.subscribe())
+    /// The account's feed now; a page follows later changes from its
+    /// version through [`WebHub::follow`].
+    pub fn snapshot(&self, account: &UserId) -> Snapshot {
+        self.with_feed(account, |feed| Snapshot {
+            chat: feed.chat.iter().cloned().collect(),
+            notices: feed.notices.iter().rev().cloned().collect(),
+            version: feed.version,
         })
     }
 

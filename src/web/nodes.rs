@@ -6,24 +6,66 @@
 //! confirmations and payment requests are the conversation's; the replies
 //! are shown right on the page.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use serde::Deserialize;
 
 use super::chat::deliver;
 use super::render::{csrf_field, entry_html, escape};
-use super::{CsrfForm, WebState, internal_error, refuse};
+use super::{CsrfForm, SignedIn, WebState, internal_error, refuse};
 use crate::crypto::mask;
 use crate::dialogue::Input;
+use crate::ids::UserId;
 use crate::lifecycle::human_duration;
 use crate::service::Service;
 
 /// Failed link codes allowed per sign-in in one window.
 const LINK_ATTEMPTS: u32 = 5;
 const LINK_WINDOW_SECS: u64 = 600;
+
+/// Wrong link codes per sign-in: (window start, count).
+///
+/// An attempt is counted before its code is tried, so posts sent at once
+/// cannot all pass the check while the first is still being tried; one that
+/// turns out not to be a wrong code is given back afterwards. A request that
+/// is dropped half-way keeps its count: its code may have been tried.
+#[derive(Default)]
+pub(super) struct LinkAttempts(Mutex<HashMap<UserId, (u64, u32)>>);
+
+impl LinkAttempts {
+    /// Counts one attempt by `user` at `now` and returns its window's start,
+    /// or `None` when the window's attempts are used up.
+    fn take(&self, user: &UserId, now: u64) -> Option<u64> {
+        let mut attempts = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        attempts.retain(|_, (start, _)| now < *start + LINK_WINDOW_SECS);
+        let (start, count) = attempts.entry(user.clone()).or_insert((now, 0));
+        if *count >= LINK_ATTEMPTS {
+            return None;
+        }
+        *count += 1;
+        Some(*start)
+    }
+
+    /// Gives back an attempt counted in the window that started at `window`
+    /// (a sign-in without wrong codes has no window left).
+    fn give_back(&self, user: &UserId, window: u64) {
+        let mut attempts = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Entry::Occupied(mut entry) = attempts.entry(user.clone())
+            && entry.get().0 == window
+        {
+            let count = &mut entry.get_mut().1;
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                entry.remove();
+            }
+        }
+    }
+}
 
 #[derive(Deserialize)]
 pub struct Since {
@@ -34,10 +76,8 @@ pub async fn page(
     State(state): State<Arc<WebState>>,
     headers: HeaderMap,
     Query(query): Query<Since>,
+    SignedIn(session): SignedIn,
 ) -> Response {
-    let Some(session) = state.session(&headers) else {
-        return Redirect::to("/").into_response();
-    };
     let account = state.account(&session);
     let overview = match state.service.overview(&account) {
         Ok(o) => o,
@@ -132,11 +172,8 @@ pub async fn act(
     State(state): State<Arc<WebState>>,
     headers: HeaderMap,
     Form(form): Form<ActForm>,
-) -> Response {
-    let session = match state.authorise_post(&headers, &form.csrf) {
-        Ok(s) => s,
-        Err(refused) => return *refused,
-    };
+) -> Result<Response, Response> {
+    let session = state.authorise_post(&headers, &form.csrf)?;
     let node_ok = !form.node.is_empty()
         && form.node.len() <= 64
         && form
@@ -148,24 +185,24 @@ pub async fn act(
         "topup" if matches!(form.arg.as_str(), "7d" | "30d" | "90d") => ("topup", Some(form.arg)),
         "balance" => ("balance", None),
         _ => {
-            return refuse(
+            return Err(refuse(
                 &headers,
                 StatusCode::BAD_REQUEST,
                 "That action is not valid. Reload My nodes and try again.",
-            );
+            ));
         }
     };
     let input = Input::Command {
         name: name.to_owned(),
         arg,
     };
-    deliver(&state, &session, &headers, input, "/nodes").await
+    Ok(deliver(&state, &session, &headers, input, "/nodes").await)
 }
 
-pub async fn link_page(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Response {
-    let Some(session) = state.session(&headers) else {
-        return Redirect::to("/").into_response();
-    };
+pub async fn link_page(
+    State(state): State<Arc<WebState>>,
+    SignedIn(session): SignedIn,
+) -> Response {
     link_view(&state, &session, None)
 }
 
@@ -217,38 +254,25 @@ pub async fn link(
     State(state): State<Arc<WebState>>,
     headers: HeaderMap,
     Form(form): Form<LinkForm>,
-) -> Response {
-    let session = match state.authorise_post(&headers, &form.csrf) {
-        Ok(s) => s,
-        Err(refused) => return *refused,
-    };
-    let now = state.now();
-    let too_many = {
-        let mut attempts = state
-            .link_attempts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        attempts.retain(|_, (start, _)| now < *start + LINK_WINDOW_SECS);
-        attempts
-            .get(&session.user)
-            .is_some_and(|(_, count)| *count >= LINK_ATTEMPTS)
-    };
-    if too_many {
-        return link_view(
+) -> Result<Response, Response> {
+    let session = state.authorise_post(&headers, &form.csrf)?;
+    let Some(window) = state.link_attempts.take(&session.user, state.now()) else {
+        return Ok(link_view(
             &state,
             &session,
             Some((
                 "Too many wrong codes. Wait 10 minutes, then ask the bot for a new code with /link.",
                 false,
             )),
-        );
-    }
-    match state
+        ));
+    };
+    let view = match state
         .service
         .redeem_link_code(&session.user, &form.code)
         .await
     {
         Ok(account) => {
+            state.link_attempts.give_back(&session.user, window);
             state.hub.set_link(&session.user, Some(account));
             link_view(
                 &state,
@@ -260,42 +284,36 @@ pub async fn link(
             )
         }
         Err(e) => {
-            if matches!(
+            if !matches!(
                 e,
                 crate::service::LinkError::Unknown | crate::service::LinkError::Expired
             ) {
-                let mut attempts = state
-                    .link_attempts
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner());
-                attempts.entry(session.user.clone()).or_insert((now, 0)).1 += 1;
+                state.link_attempts.give_back(&session.user, window);
             }
             if let crate::service::LinkError::Internal(inner) = &e {
                 tracing::error!(error = %format!("{inner:#}"), "linking failed");
             }
             link_view(&state, &session, Some((&e.to_string(), false)))
         }
-    }
+    };
+    Ok(view)
 }
 
 pub async fn unlink(
     State(state): State<Arc<WebState>>,
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
-) -> Response {
-    let session = match state.authorise_post(&headers, &form.csrf) {
-        Ok(s) => s,
-        Err(refused) => return *refused,
-    };
+) -> Result<Response, Response> {
+    let session = state.authorise_post(&headers, &form.csrf)?;
     match state.service.unlink(&session.user).await {
         Ok(_) => {
             state.hub.set_link(&session.user, None);
-            link_view(
+            Ok(link_view(
                 &state,
                 &session,
                 Some(("Unlinked. This sign-in shows its own nodes again.", true)),
-            )
+            ))
         }
-        Err(e) => internal_error(&headers, &e),
+        Err(e) => Err(internal_error(&headers, &e)),
     }
 }

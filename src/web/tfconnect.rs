@@ -1,6 +1,6 @@
 //! Sign-in with ThreeFold Connect: the login protocol the website calls.
 //!
-//! [`TfConnect::begin`] makes a random state and the URL that sends the
+//! [`TfConnect::begin_at`] makes a random state and the URL that sends the
 //! browser to the login server; the website keeps the state in its signed
 //! session cookie. The person approves the login in the ThreeFold Connect
 //! app, which signs an attempt and the login page redirects the browser to
@@ -22,7 +22,6 @@
 //! words a page shows.
 
 use std::fmt;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -46,7 +45,7 @@ pub use replay::MAX_CONSUMED_STATES;
 use attempt::Callback;
 use replay::ConsumedStates;
 
-/// How long a login may take from [`TfConnect::begin`] to the callback.
+/// How long a login may take from [`TfConnect::begin_at`] to the callback.
 pub const STATE_TTL_SECS: u64 = 15 * 60;
 
 /// The scope this site asks for: the person's email address.
@@ -125,8 +124,7 @@ impl fmt::Debug for TfConnectUser {
 /// The login protocol for one site: its config, its key and its memory of
 /// completed logins. Share one per process (the replay memory is in it).
 pub struct TfConnect {
-    /// `login_url` without a trailing slash.
-    login_url: String,
+    /// As given, with `login_url` without its trailing slashes.
     config: TfConnectConfig,
     client: reqwest::Client,
     /// The app's X25519 secret, from its ed25519 signing key.
@@ -148,16 +146,16 @@ impl fmt::Debug for TfConnect {
 impl TfConnect {
     /// Checks the config and derives the app's X25519 key pair from
     /// `app_key` (the same conversion libsodium and the app use).
-    pub fn new(config: TfConnectConfig, app_key: SigningKey) -> anyhow::Result<TfConnect> {
+    pub fn new(mut config: TfConnectConfig, app_key: SigningKey) -> anyhow::Result<TfConnect> {
         config.check()?;
         // The protocol needs an app id: an empty one must be filled in first.
         check_app_id(&config.app_id)?;
-        let login_url = config.login_url.trim_end_matches('/').to_owned();
+        let trimmed = config.login_url.trim_end_matches('/').len();
+        config.login_url.truncate(trimmed);
         let scalar = Zeroizing::new(app_key.to_scalar_bytes());
         let app_secret = crypto_box::SecretKey::from_bytes(*scalar);
         let app_public_key = STANDARD.encode(app_key.verifying_key().to_montgomery().to_bytes());
         Ok(TfConnect {
-            login_url,
             config,
             client: login_server::client()?,
             app_secret,
@@ -171,20 +169,12 @@ impl TfConnect {
         &self.app_public_key
     }
 
-    /// A fresh login, issued now by the system clock.
-    pub fn begin(&self) -> LoginStart {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        self.begin_at(now)
-    }
-
     /// A fresh login issued at `now_unix` (use the same clock as `finish`).
     pub fn begin_at(&self, now_unix: u64) -> LoginStart {
         let state = state::issue(now_unix);
         let redirect_url = format!(
             "{}/?state={}&appid={}&publickey={}&redirecturl={}&scope={}",
-            self.login_url,
+            self.config.login_url,
             encode(&state),
             encode(&self.config.app_id),
             encode(&self.app_public_key),
@@ -221,7 +211,8 @@ impl TfConnect {
         if self.consumed.contains(expected_state) {
             return Err(LoginError::Replayed);
         }
-        let keys = login_server::user_keys(&self.client, &self.login_url, &double_name).await?;
+        let keys =
+            login_server::user_keys(&self.client, &self.config.login_url, &double_name).await?;
         let (user_key, message) = attempt::open_signed(&signed_attempt, &keys)?;
         let message = attempt::parse_message(message)?;
         if message.signed_state != expected_state {

@@ -191,6 +191,18 @@ impl Browser {
         self.finish(response).await
     }
 
+    /// A request to `path` carrying only this tab's session cookie: no CSRF
+    /// token, no fetch header, no other cookie. For requests a page would
+    /// never send, or streams read by hand.
+    pub fn raw(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .header(
+                "cookie",
+                format!("jb_session={}", self.cookies["jb_session"]),
+            )
+    }
+
     /// Signs in to the sandbox as `name` from the start page.
     pub async fn sandbox_sign_in(&mut self, name: &str) {
         let landing = self.get("/").await;

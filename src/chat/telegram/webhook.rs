@@ -12,6 +12,7 @@ use teloxide::prelude::Requester as _;
 use teloxide::types::Update;
 
 use super::Telegram;
+use crate::ops::HttpListener;
 use crate::service::Service;
 
 struct Hook {
@@ -45,12 +46,9 @@ pub(super) async fn run(
     let app = axum::Router::new()
         .route(&path, post(receive))
         .with_state(hook);
-    let listener = tokio::net::TcpListener::bind(&listen).await?;
+    let listener = HttpListener::bind(listen.as_str(), "the Telegram webhook").await?;
     tracing::info!(%listen, %path, "Telegram webhook listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
-    Ok(())
+    listener.serve(app, shutdown).await
 }
 
 async fn receive(

@@ -20,7 +20,7 @@ fn question(text: &str) -> Outgoing {
 async fn messages_progress_and_answers_update_one_feed_in_place() {
     let hub = WebHub::new();
     let alice = user("web:alice.3bot");
-    let (_, mut live) = hub.subscribe(&alice);
+    let (_, mut live) = hub.follow(&alice, 0);
     hub.send(&alice, question("Which chain?")).await;
     hub.send(
         &alice,
@@ -46,7 +46,7 @@ async fn messages_progress_and_answers_update_one_feed_in_place() {
     )
     .await;
 
-    let (snapshot, _) = hub.subscribe(&alice);
+    let snapshot = hub.snapshot(&alice);
     assert_eq!(snapshot.chat.len(), 2, "progress replaced, not appended");
     assert_eq!(
         snapshot.chat[0].kind,
@@ -89,13 +89,13 @@ async fn other_channels_are_followed_only_while_linked() {
     let mirror = hub.mirror(Some(telegram.clone()));
 
     mirror.send(&tg, question("before the link")).await;
-    assert!(hub.subscribe(&tg).0.chat.is_empty());
+    assert!(hub.snapshot(&tg).chat.is_empty());
     assert_eq!(hub.account_of(&web), web);
 
     hub.set_link(&web, Some(tg.clone()));
     assert_eq!(hub.account_of(&web), tg);
     mirror.send(&tg, question("after the link")).await;
-    assert_eq!(hub.subscribe(&tg).0.chat.len(), 1);
+    assert_eq!(hub.snapshot(&tg).chat.len(), 1);
     assert_eq!(telegram.all().len(), 2, "Telegram gets everything");
 
     hub.set_link(&web, None);
@@ -104,7 +104,7 @@ async fn other_channels_are_followed_only_while_linked() {
     // Without Telegram running, a linked account still sees its messages.
     hub.set_link(&web, Some(tg.clone()));
     hub.mirror(None).send(&tg, question("Telegram off")).await;
-    assert_eq!(hub.subscribe(&tg).0.chat.len(), 2);
+    assert_eq!(hub.snapshot(&tg).chat.len(), 2);
 }
 
 #[tokio::test]
@@ -114,7 +114,7 @@ async fn alerts_become_notices_and_still_reach_the_conversation() {
     let tap = hub.notices_then(hub.clone());
     tap.send(&alice, Outgoing::Message(Message::text("dash1 is down")))
         .await;
-    let (snapshot, _) = hub.subscribe(&alice);
+    let snapshot = hub.snapshot(&alice);
     assert_eq!(snapshot.chat.len(), 1);
     assert_eq!(
         snapshot.notices[0].kind,
@@ -138,7 +138,7 @@ async fn feeds_and_accounts_are_bounded() {
             .await;
         hub.notice(&alice, &Message::text(format!("n{i}")));
     }
-    let (snapshot, _) = hub.subscribe(&alice);
+    let snapshot = hub.snapshot(&alice);
     assert_eq!(snapshot.chat.len(), FEED_ENTRIES);
     assert_eq!(snapshot.notices.len(), NOTICES);
     assert!(

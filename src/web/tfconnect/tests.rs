@@ -122,8 +122,8 @@ fn the_redirect_url_has_exactly_the_protocol_parameters() {
 #[test]
 fn every_login_gets_its_own_alphanumeric_state() {
     let tf = tfconnect(local_config());
-    let a = tf.begin();
-    let b = tf.begin();
+    let a = tf.begin_at(1_795_392_000);
+    let b = tf.begin_at(1_795_392_000);
     assert_ne!(a.state, b.state);
     for start in [&a, &b] {
         assert!(start.state.len() >= 32);
