@@ -1,6 +1,6 @@
 //! Discovery on the real grid: which nodes can host a node type, where they
-//! are (the location menus), what the grid says about a contract, and the
-//! status of many nodes at once for the monitor.
+//! are (the location menus), and the status of many nodes at once for the
+//! monitor (whose batch reads the contracts themselves from TFChain).
 //!
 //! Everything comes from the grid proxy. A node is a candidate when it is up,
 //! healthy, shared (not dedicated or rented), and has free memory and SSD for
@@ -17,8 +17,8 @@ use futures_util::{StreamExt as _, stream};
 use super::cache::TtlCache;
 use super::proxy::{GridProxy, NodeFilter, ProxyError, ProxyNode, ProxyNodeStatus};
 use crate::grid::{
-    Capacity, ContractId, ContractState, CountryOption, FarmOption, GridError, GridNode,
-    GridNodeId, Locations, NodeStatus, Placement,
+    Capacity, CountryOption, FarmOption, GridError, GridNode, GridNodeId, Locations, NodeStatus,
+    Placement,
 };
 
 const MIB: u64 = 1 << 20;
@@ -28,8 +28,6 @@ const GIB: u64 = 1 << 30;
 pub const ROOTFS_BYTES: u64 = 2 * GIB;
 /// The proxy's largest page is not documented; 100 is accepted everywhere.
 const MAX_PAGE_SIZE: u32 = 100;
-/// Contract reads in flight at once when the monitor asks for many.
-const CONCURRENT_READS: usize = 8;
 /// Node reads in flight at once for a batch's node statuses: the proxy is
 /// a shared public service, and a batch needs at most one read per node.
 const CONCURRENT_NODE_READS: usize = 16;
@@ -53,17 +51,6 @@ impl Default for DiscoverySettings {
             locations_ttl: Duration::from_secs(60),
         }
     }
-}
-
-/// What the grid proxy says about one contract and its node. The workload's
-/// own state comes from the node itself (over RMB), not from here.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ContractReading {
-    pub contract: ContractId,
-    pub twin_id: u32,
-    pub node: GridNodeId,
-    pub state: ContractState,
-    pub node_status: NodeStatus,
 }
 
 pub struct Discovery {
@@ -176,40 +163,6 @@ impl Discovery {
             .buffer_unordered(CONCURRENT_NODE_READS)
             .collect()
             .await
-    }
-
-    /// The contract's state and its node's status.
-    pub async fn contract(&self, id: ContractId) -> Result<ContractReading, GridError> {
-        let contract = self
-            .proxy
-            .contract(id)
-            .await?
-            .filter(|c| c.kind == "node")
-            .ok_or(GridError::UnknownContract(id))?;
-        let node = GridNodeId(contract.details.node_id);
-        let node_status = match self.proxy.node(node).await {
-            Ok(n) => n.status.into(),
-            // The proxy forgets nodes removed from the grid: they are down
-            // for good as far as this contract is concerned.
-            Err(ProxyError::NotFound(_)) => NodeStatus::Down,
-            Err(e) => return Err(e.into()),
-        };
-        Ok(ContractReading {
-            contract: id,
-            twin_id: contract.twin_id,
-            node,
-            state: contract.state.into(),
-            node_status,
-        })
-    }
-
-    /// Many contracts, a few requests in flight at once, answers in the order
-    /// asked. The outer error means the proxy could not be reached at all.
-    pub async fn contracts(
-        &self,
-        ids: &[ContractId],
-    ) -> Result<Vec<Result<ContractReading, GridError>>, GridError> {
-        super::read_many(ids, CONCURRENT_READS, |id| self.contract(id)).await
     }
 
     fn lock_locations(&self) -> std::sync::MutexGuard<'_, TtlCache<Capacity, Locations>> {
