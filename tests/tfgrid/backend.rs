@@ -9,14 +9,30 @@ use ed25519_dalek::SigningKey;
 use jukebox::grid::tfgrid::adapter::TfGrid;
 use jukebox::grid::tfgrid::backend::TfGridBackend;
 use jukebox::grid::{
-    ContractId, ContractState, Grid, GridError, GridNodeId, NodeStatus, Placement, TwinId,
-    WorkloadState,
+    ContractId, ContractInfo, ContractState, Grid, GridError, GridNodeId, NodeStatus, Placement,
+    TwinId, WorkloadState,
 };
 
 use crate::fake_gridproxy::{FakeGridProxy, FakeNode};
 use crate::fake_relay::{Behaviour, FakeRelay};
 use crate::fake_tfchain::{FakeTfchain, OPTED_OUT};
-use crate::setup::{Keys, TFT, build_backend, deployment, grid, healthy, live_contracts, need};
+use crate::setup::{
+    Fakes, Keys, TFT, build_backend, deployment, grid, healthy, live_contracts, need,
+};
+
+/// The contract's status as the [`Grid`] trait asks it: read from the
+/// chain first, then handed to the backend with the owner's key.
+async fn contract(g: &Fakes, id: ContractId) -> Result<ContractInfo, GridError> {
+    let on_chain = g.backend.chain_contract(id).await?;
+    g.backend.contract(&g.user, &on_chain).await
+}
+
+/// Cancels the contract as the [`Grid`] trait does: read from the chain
+/// first, then cancelled with the owner's key.
+async fn cancel(g: &Fakes, id: ContractId) -> Result<(), GridError> {
+    let on_chain = g.backend.chain_contract(id).await?;
+    g.backend.cancel(&g.user, &on_chain).await
+}
 
 #[tokio::test]
 async fn deploy_status_delete_and_redeploy_through_the_real_backend() {
@@ -49,7 +65,7 @@ async fn deploy_status_delete_and_redeploy_through_the_real_backend() {
         assert_eq!(c.data, first.metadata.as_bytes());
     }
 
-    let info = g.backend.contract(&g.user, ContractId(1)).await.unwrap();
+    let info = contract(&g, ContractId(1)).await.unwrap();
     assert_eq!(info.state, ContractState::Created);
     assert_eq!(info.workload, WorkloadState::Ok);
     assert_eq!(info.node_status, NodeStatus::Up);
@@ -63,7 +79,7 @@ async fn deploy_status_delete_and_redeploy_through_the_real_backend() {
         .unwrap();
     assert_eq!(moved.contract, ContractId(2));
     assert_eq!(live_contracts(&g), [1, 2]);
-    g.backend.cancel(&g.user, ContractId(1)).await.unwrap();
+    cancel(&g, ContractId(1)).await.unwrap();
     assert_eq!(live_contracts(&g), [2]);
     assert!(
         !g.relay.state().node_has(1001, 1),
@@ -71,10 +87,10 @@ async fn deploy_status_delete_and_redeploy_through_the_real_backend() {
     );
 
     // Delete: the contract is cancelled, and cancelling again is fine.
-    g.backend.cancel(&g.user, ContractId(2)).await.unwrap();
-    g.backend.cancel(&g.user, ContractId(2)).await.unwrap();
+    cancel(&g, ContractId(2)).await.unwrap();
+    cancel(&g, ContractId(2)).await.unwrap();
     assert!(live_contracts(&g).is_empty());
-    let gone = g.backend.contract(&g.user, ContractId(2)).await.unwrap();
+    let gone = contract(&g, ContractId(2)).await.unwrap();
     assert_eq!(
         (gone.state, gone.workload),
         (ContractState::Deleted, WorkloadState::Deleted)

@@ -34,21 +34,10 @@ impl TfGridBackend {
     }
 
     /// Cancels the contract (the billing stops) after asking its node to
-    /// delete the workloads. Cancelling a cancelled contract succeeds.
-    pub async fn cancel(&self, key: &SigningKey, contract: ContractId) -> Result<(), GridError> {
-        match self.chain_contract(contract).await {
-            Ok(on_chain) => self.cancel_known(key, &on_chain).await,
-            // Nothing to tell a node; the chain has the last word.
-            Err(_) => {
-                let signer = Ed25519Signer::new(key.clone());
-                self.cancel_on_chain(&signer, contract.0).await
-            }
-        }
-    }
-
-    /// [`Self::cancel`] of a contract already read from the chain (its
-    /// owner's key had to be found first), without reading it again.
-    pub async fn cancel_known(
+    /// delete the workloads. Cancelling a cancelled contract succeeds. The
+    /// contract comes already read from the chain ([`Self::chain_contract`]:
+    /// its owner's key had to be found first), so it is not read again.
+    pub async fn cancel(
         &self,
         key: &SigningKey,
         on_chain: &ChainContract,
@@ -72,19 +61,10 @@ impl TfGridBackend {
     }
 
     /// The contract's state from the chain, its node's status from the
-    /// proxy, and the workloads' state from the node itself.
+    /// proxy, and the workloads' state from the node itself. The contract
+    /// comes already read from the chain ([`Self::chain_contract`]), so it
+    /// is not read again.
     pub async fn contract(
-        &self,
-        key: &SigningKey,
-        contract: ContractId,
-    ) -> Result<ContractInfo, GridError> {
-        let on_chain = self.chain_contract(contract).await?;
-        self.status_of(key, &on_chain).await
-    }
-
-    /// [`Self::contract`] of a contract already read from the chain,
-    /// without reading it again.
-    pub async fn status_of(
         &self,
         key: &SigningKey,
         on_chain: &ChainContract,
