@@ -14,7 +14,7 @@ use ed25519_dalek::SigningKey;
 
 use super::{TfGridBackend, chain_error, rmb_error};
 use crate::grid::tfgrid::chain::{ChainContract, ChainContractState, Ed25519Signer};
-use crate::grid::tfgrid::rmb::zos::{Progress, ZosNode};
+use crate::grid::tfgrid::rmb::zos::Progress;
 use crate::grid::{
     ContractId, ContractInfo, ContractState, GridError, GridNodeId, NodeStatus, WorkloadState,
 };
@@ -45,17 +45,13 @@ impl TfGridBackend {
         let signer = Ed25519Signer::new(key.clone());
         if on_chain.state != ChainContractState::Deleted
             && let Ok(found) = self.discovery.node(GridNodeId(on_chain.node_id)).await
-            && let Ok(remote) = self.twin_key(found.twin_id).await
-            && let Ok(peer) = self.connect(key, on_chain.twin_id).await
+            && let Ok(session) = self
+                .open_session(key, on_chain.twin_id, found.twin_id)
+                .await
         {
             // The node frees its resources sooner this way; if it cannot be
             // reached, the cancelled contract makes it clean up later.
-            let _ = ZosNode {
-                peer: &peer,
-                node: remote,
-            }
-            .delete(on_chain.id)
-            .await;
+            let _ = session.zos().delete(on_chain.id).await;
         }
         self.cancel_on_chain(&signer, on_chain.id).await
     }
@@ -166,21 +162,14 @@ impl TfGridBackend {
         contract: ContractId,
     ) -> WorkloadState {
         let asked = async {
-            let remote = self.twin_key(node_twin).await?;
-            let peer = self.connect(key, owner).await?;
-            let zos = ZosNode {
-                peer: &peer,
-                node: remote,
-            };
-            zos.get(contract.0).await.map_err(rmb_error)
+            let session = self.open_session(key, owner, node_twin).await?;
+            session.zos().get(contract.0).await.map_err(rmb_error)
         };
         match asked.await {
             Ok(d) => match d.progress() {
                 Progress::Ready => WorkloadState::Ok,
                 Progress::Pending => WorkloadState::Init,
-                Progress::Failed { workload, message } => {
-                    WorkloadState::Error(format!("{workload}: {message}"))
-                }
+                failed @ Progress::Failed { .. } => WorkloadState::Error(failed.to_string()),
             },
             Err(e) => WorkloadState::Error(format!("the grid node did not answer: {e}")),
         }

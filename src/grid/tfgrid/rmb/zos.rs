@@ -2,6 +2,8 @@
 //! `changes`, `delete` (`tfgrid-v3.md`, "Talking to the node"), and the
 //! workload results a node reports.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 use super::{Remote, RmbError, RmbPeer};
@@ -72,6 +74,18 @@ pub enum Progress {
     Ready,
     /// This workload failed, with the node's message.
     Failed { workload: String, message: String },
+}
+
+/// How a deployment's progress reads in errors: a failure as
+/// `workload: message`, in the node's own words.
+impl fmt::Display for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Progress::Pending => f.write_str("pending"),
+            Progress::Ready => f.write_str("ready"),
+            Progress::Failed { workload, message } => write!(f, "{workload}: {message}"),
+        }
+    }
 }
 
 /// The addresses a ready deployment got.
@@ -221,6 +235,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(unreported.progress(), Progress::Pending);
+    }
+
+    #[test]
+    fn a_failure_reads_as_the_workload_and_the_nodes_message() {
+        let d = deployment(&[("disk", "zmount", "error"), ("vm", "zmachine", "init")]);
+        assert_eq!(d.progress().to_string(), "disk: no space left");
     }
 
     #[test]
