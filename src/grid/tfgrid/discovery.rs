@@ -16,10 +16,7 @@ use futures_util::{StreamExt as _, stream};
 
 use super::cache::TtlCache;
 use super::proxy::{GridProxy, NodeFilter, ProxyError, ProxyNode, ProxyNodeStatus};
-use crate::grid::{
-    Capacity, CountryOption, FarmOption, GridError, GridNode, GridNodeId, Locations, NodeStatus,
-    Placement,
-};
+use crate::grid::{Capacity, GridError, GridNode, GridNodeId, Locations, NodeStatus, Placement};
 
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
@@ -93,7 +90,11 @@ impl Discovery {
                 break;
             }
         }
-        let locations = summarize(&fitting);
+        let locations = Locations::tally(
+            fitting
+                .iter()
+                .map(|n| (n.country.as_str(), n.farm_id, n.farm_name.as_str())),
+        );
         self.lock_locations()
             .put(need.clone(), locations.clone(), Instant::now());
         Ok(locations)
@@ -210,38 +211,4 @@ pub fn grid_node(n: &ProxyNode) -> GridNode {
         country: n.country.clone(),
         status: n.status.into(),
     }
-}
-
-/// Counts fitting nodes per country and per farm, most first, then by name.
-fn summarize(nodes: &[ProxyNode]) -> Locations {
-    let mut countries: Vec<CountryOption> = Vec::new();
-    let mut farms: Vec<FarmOption> = Vec::new();
-    for n in nodes {
-        if !n.country.is_empty() {
-            match countries.iter_mut().find(|c| c.name == n.country) {
-                Some(c) => c.nodes += 1,
-                None => countries.push(CountryOption {
-                    name: n.country.clone(),
-                    nodes: 1,
-                }),
-            }
-        }
-        match farms.iter_mut().find(|f| f.id == n.farm_id) {
-            Some(f) => f.nodes += 1,
-            None => farms.push(FarmOption {
-                id: n.farm_id,
-                name: n.farm_name.clone(),
-                country: n.country.clone(),
-                nodes: 1,
-            }),
-        }
-    }
-    countries.sort_by(|a, b| b.nodes.cmp(&a.nodes).then_with(|| a.name.cmp(&b.name)));
-    farms.sort_by(|a, b| {
-        b.nodes
-            .cmp(&a.nodes)
-            .then_with(|| a.name.cmp(&b.name))
-            .then_with(|| a.id.cmp(&b.id))
-    });
-    Locations { countries, farms }
 }
