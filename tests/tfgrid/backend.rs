@@ -339,3 +339,27 @@ async fn a_new_identity_is_funded_by_the_operator_before_its_twin() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_node_gone_from_the_proxy_is_down_and_is_not_asked() {
+    let g = grid([healthy(), healthy(), healthy()], Duration::from_secs(5)).await;
+    let d = deployment(&g, 3, &g.user);
+    let placed = g
+        .backend
+        .deploy(&g.user, GridNodeId(1), &need(), &d)
+        .await
+        .unwrap();
+    // The node is removed from the grid: the proxy forgets it.
+    g.proxy.state().nodes.retain(|n| n.id != 1);
+    let asked_before = g.relay.state().delivered.len();
+    let info = contract(&g, placed.contract).await.unwrap();
+    assert_eq!(
+        (info.state, info.node_status, info.workload),
+        (
+            ContractState::Created,
+            NodeStatus::Down,
+            WorkloadState::Error("the grid node is not up".into())
+        )
+    );
+    assert_eq!(g.relay.state().delivered.len(), asked_before);
+}

@@ -144,21 +144,30 @@ impl Discovery {
         })
     }
 
+    /// One grid node, or `None` when the proxy does not know it: the proxy
+    /// forgets nodes removed from the grid, so such a node is down for good.
+    pub async fn known_node(&self, id: GridNodeId) -> Result<Option<ProxyNode>, GridError> {
+        match self.proxy.node(id).await {
+            Ok(node) => Ok(Some(node)),
+            Err(ProxyError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// The status of each of `nodes`, each read once (from the proxy, or
     /// its short cache) however many contracts it hosts. A node the proxy
-    /// does not know is `Down`: the proxy forgets nodes removed from the
-    /// grid. An error means the proxy could not say.
+    /// does not know is `Down` ([`Self::known_node`]). An error means the
+    /// proxy could not say.
     pub async fn node_statuses(
         &self,
         nodes: &BTreeSet<GridNodeId>,
     ) -> HashMap<GridNodeId, Result<NodeStatus, GridError>> {
         stream::iter(nodes.iter().copied())
             .map(|id| async move {
-                let status = match self.node(id).await {
-                    Ok(node) => Ok(node.status.into()),
-                    Err(GridError::UnknownNode(_)) => Ok(NodeStatus::Down),
-                    Err(e) => Err(e),
-                };
+                let status = self
+                    .known_node(id)
+                    .await
+                    .map(|node| node.map_or(NodeStatus::Down, |n| n.status.into()));
                 (id, status)
             })
             .buffer_unordered(CONCURRENT_NODE_READS)

@@ -66,23 +66,20 @@ impl TfGridBackend {
         on_chain: &ChainContract,
     ) -> Result<ContractInfo, GridError> {
         let node = GridNodeId(on_chain.node_id);
-        let found = match self.discovery.node(node).await {
-            Ok(found) => Some(found),
-            // The proxy forgets nodes removed from the grid.
-            Err(GridError::UnknownNode(_)) => None,
-            Err(e) => return Err(e),
+        let Some(found) = self.discovery.known_node(node).await? else {
+            // A node the proxy does not know is down, which settles the
+            // workloads' state: nothing to ask.
+            return Ok(inferred(on_chain, NodeStatus::Down));
         };
-        let node_status = found.as_ref().map_or(NodeStatus::Down, |n| n.status.into());
+        let node_status = found.status.into();
         let state = contract_state(on_chain.state);
-        let workload = match (settled_workload(state, node_status), found) {
-            (Some(settled), _) => settled,
-            (None, Some(found)) => {
+        let workload = match settled_workload(state, node_status) {
+            Some(settled) => settled,
+            None => {
                 let contract = ContractId(on_chain.id);
                 self.workload_state(key, on_chain.twin_id, found.twin_id, contract)
                     .await
             }
-            // Never: an unknown node reads as down, which settles it.
-            (None, None) => WorkloadState::Error("the grid node is not up".into()),
         };
         Ok(ContractInfo {
             contract: ContractId(on_chain.id),
@@ -195,8 +192,9 @@ fn settled_workload(state: ContractState, node: NodeStatus) -> Option<WorkloadSt
     }
 }
 
-/// A contract as the batch reports it: workloads of a created contract on
-/// an up node are taken to be running.
+/// A contract from the chain and its node's status alone, as the batch
+/// reports it: workloads of a created contract on an up node are taken to
+/// be running.
 fn inferred(on_chain: &ChainContract, node_status: NodeStatus) -> ContractInfo {
     let state = contract_state(on_chain.state);
     ContractInfo {
