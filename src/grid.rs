@@ -291,13 +291,7 @@ pub trait Grid: Send + Sync {
     async fn contracts(
         &self,
         ids: &[ContractId],
-    ) -> Result<Vec<Result<ContractInfo, GridError>>, GridError> {
-        let mut answers = Vec::with_capacity(ids.len());
-        for id in ids {
-            answers.push(self.contract(*id).await);
-        }
-        Ok(answers)
-    }
+    ) -> Result<Vec<Result<ContractInfo, GridError>>, GridError>;
 
     /// Pauses a contract's workloads (the owner's funds ran out: grace
     /// period) or resumes them. Idempotent. While paused, [`Grid::contract`]
