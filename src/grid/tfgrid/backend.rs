@@ -28,7 +28,7 @@ use super::rmb::{Remote, RmbError, RmbPeer, RmbSettings};
 use crate::grid::{
     Capacity, ContractId, GridError, GridNode, GridNodeId, Locations, Placed, Placement, TwinId,
 };
-use crate::reservation::{Deployment, deployment_hash_hex, verify};
+use crate::reservation::{Deployment, deployment_hash_ascii, verify};
 
 mod status;
 
@@ -222,10 +222,7 @@ impl TfGridBackend {
         // The node's twin must be known before any contract is made.
         self.node_key(found.twin_id).await?;
 
-        let hash: [u8; 32] = deployment_hash_hex(deployment)
-            .into_bytes()
-            .try_into()
-            .map_err(|_| GridError::Rejected("deployment hash is not 32 characters".into()))?;
+        let hash = deployment_hash_ascii(deployment);
         let public_ips = u32::from(need.public_ipv4);
         // A deploy interrupted after the contract was made finds it again.
         let existing = self

@@ -95,7 +95,6 @@ pub struct Addresses {
     pub ipv6: Option<String>,
     pub mycelium: Option<String>,
     pub planetary: Option<String>,
-    pub private: Option<String>,
 }
 
 impl NodeDeployment {
@@ -138,7 +137,6 @@ impl NodeDeployment {
                 "zmachine" => {
                     found.mycelium = text(w, "mycelium_ip");
                     found.planetary = text(w, "planetary_ip");
-                    found.private = text(w, "ip");
                 }
                 "ip" => {
                     found.ipv4 = text(w, "ip");
