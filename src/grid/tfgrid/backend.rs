@@ -148,8 +148,9 @@ impl TfGridBackend {
             self.twins.terms_link.as_str(),
             self.twins.terms_hash.as_str(),
         );
+        // The account was just read without a twin: create it straight away.
         self.chain
-            .ensure_twin(&signer, &self.twins.relay_domain, terms)
+            .create_twin(&signer, &self.twins.relay_domain, terms)
             .await
             .map(TwinId)
             .map_err(chain_error)
