@@ -1,6 +1,6 @@
-//! What the tests of the whole backend share: the three fakes with a funded
-//! user twin, the backend pointed at them, a node request, a signed
-//! deployment, and a key ring.
+//! What the tests of the whole backend share: the three fakes with grid
+//! nodes behind them and a funded user twin, the backend pointed at them, a
+//! node request, a workload and its signed deployment, and a key ring.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,9 +31,10 @@ pub struct Fakes {
     pub twin: u32,
 }
 
-/// Three grid nodes (ids 1-3, twins 1001-1003), node `n` behaving as
-/// `behaviours[n - 1]`, and a funded user with a twin.
-pub async fn grid(behaviours: [Behaviour; 3], call_timeout: Duration) -> Fakes {
+/// The three fakes with grid nodes 1-3 in Belgium (farm 1), their twins
+/// 1001-1003 on chain and behind the relay, node `n` behaving as
+/// `behaviours[n - 1]`.
+pub async fn fakes(behaviours: [Behaviour; 3]) -> (FakeGridProxy, FakeRelay, FakeTfchain) {
     let proxy =
         FakeGridProxy::start((1..=3).map(|id| FakeNode::new(id, 1, "Belgium")).collect()).await;
     let relay = FakeRelay::start().await;
@@ -46,6 +47,12 @@ pub async fn grid(behaviours: [Behaviour; 3], call_timeout: Duration) -> Fakes {
             .twins
             .insert(twin, (key.to_bytes(), "relay.fake".into()));
     }
+    (proxy, relay, chain)
+}
+
+/// [`fakes`], and a funded user with a twin.
+pub async fn grid(behaviours: [Behaviour; 3], call_timeout: Duration) -> Fakes {
+    let (proxy, relay, chain) = fakes(behaviours).await;
     let user = SigningKey::from_bytes(&[1; 32]);
     chain.fund(user.verifying_key().to_bytes(), 50 * TFT);
 
@@ -117,8 +124,10 @@ pub fn need() -> Capacity {
     }
 }
 
-pub fn deployment(g: &Fakes, seed: u8, key: &SigningKey) -> Deployment {
-    let spec = WorkloadSpec {
+/// The workload the deployments of these tests run: one machine the size
+/// of [`need`].
+pub fn spec() -> WorkloadSpec {
+    WorkloadSpec {
         name: "dash1".into(),
         flist: "https://hub.grid.tf/tf-official-apps/base:latest.flist".into(),
         entrypoint: "/sbin/zinit init".into(),
@@ -128,8 +137,11 @@ pub fn deployment(g: &Fakes, seed: u8, key: &SigningKey) -> Deployment {
         public_ipv4: true,
         env: BTreeMap::new(),
         ssh_key: None,
-    };
-    let mut d = build_deployment(g.twin, &spec, &[seed; 32]).unwrap();
+    }
+}
+
+pub fn deployment(g: &Fakes, seed: u8, key: &SigningKey) -> Deployment {
+    let mut d = build_deployment(g.twin, &spec(), &[seed; 32]).unwrap();
     sign(&mut d, g.twin, key);
     d
 }
