@@ -1,9 +1,12 @@
 //! What the tests of the whole backend share: the three fakes with grid
 //! nodes behind them and a funded user twin, the backend pointed at them, a
-//! node request, a workload and its signed deployment, and a key ring.
+//! node request, a workload and its signed deployment, key rings, and
+//! contracts put straight on the fake chain. The `tfgrid_monitor` bench
+//! shares it too.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
@@ -16,9 +19,11 @@ use jukebox::grid::tfgrid::rmb::RmbSettings;
 use jukebox::grid::{Capacity, TwinId};
 use jukebox::reservation::{Deployment, WorkloadSpec, build_deployment, sign};
 
-use crate::fake_gridproxy::{FakeGridProxy, FakeNode};
-use crate::fake_relay::{Behaviour, FakeRelay};
-use crate::fake_tfchain::{ContractState as ChainState, FakeTfchain};
+// `super::`, not `crate::`: the tfgrid_monitor bench compiles this file
+// and the fakes under a module of its own.
+use super::fake_gridproxy::{FakeGridProxy, FakeNode};
+use super::fake_relay::{Behaviour, FakeRelay};
+use super::fake_tfchain::{ContractState as ChainState, FakeContract, FakeTfchain};
 
 pub const TFT: u128 = 10_000_000;
 
@@ -171,4 +176,46 @@ impl KeyRing for Keys {
     async fn by_twin(&self, twin: TwinId) -> Option<SigningKey> {
         (twin.0 == self.twin).then(|| self.key.clone())
     }
+}
+
+/// A key ring that has no keys and counts how often it was asked: the
+/// monitor's batch must never need one.
+#[derive(Default)]
+pub struct NoKeys {
+    pub asked: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl KeyRing for NoKeys {
+    async fn by_public_key(&self, _: &[u8; 32]) -> Option<SigningKey> {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        None
+    }
+
+    async fn by_twin(&self, _: TwinId) -> Option<SigningKey> {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        None
+    }
+}
+
+/// Puts node contracts (id to node and state) straight into the fake
+/// chain's storage, all owned by twin 7.
+pub fn put_contracts(chain: &FakeTfchain, contracts: &BTreeMap<u64, (u32, ChainState)>) {
+    let mut world = chain.world();
+    for (id, (node, state)) in contracts {
+        let mut hash = [b'0'; 32];
+        hash[..8].copy_from_slice(format!("{id:08}").as_bytes());
+        world.contracts.insert(
+            *id,
+            FakeContract {
+                twin: 7,
+                node: *node,
+                hash,
+                data: b"{}".to_vec(),
+                public_ips: 0,
+                state: state.clone(),
+            },
+        );
+    }
+    world.seal();
 }
