@@ -37,6 +37,7 @@ use jukebox::grid::{ContractId, Grid, WorkloadState};
 mod fakes {
     pub mod fake_gridproxy;
     pub mod fake_relay;
+    pub mod fake_server;
     pub mod fake_tfchain;
     pub mod setup;
 }

@@ -14,6 +14,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
+use super::fake_server::Server;
+
 const GIB: u64 = 1 << 30;
 
 /// Every parameter the real proxy accepts on `/nodes`.
@@ -157,13 +159,7 @@ pub struct FakeState {
 pub struct FakeGridProxy {
     pub url: String,
     state: Arc<Mutex<FakeState>>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeGridProxy {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: Server,
 }
 
 impl FakeGridProxy {
@@ -176,12 +172,12 @@ impl FakeGridProxy {
             .route("/nodes", get(list_nodes))
             .route("/nodes/{id}", get(one_node))
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        FakeGridProxy { url, state, server }
+        let (url, server) = Server::http(app).await;
+        FakeGridProxy {
+            url,
+            state,
+            _server: server,
+        }
     }
 
     pub fn state(&self) -> MutexGuard<'_, FakeState> {
