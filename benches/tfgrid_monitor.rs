@@ -22,100 +22,36 @@
 //! cargo bench --bench tfgrid_monitor
 //! ```
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ed25519_dalek::SigningKey;
 use futures_util::{StreamExt as _, stream};
-use jukebox::grid::tfgrid::adapter::{KeyRing, TfGrid};
-use jukebox::grid::tfgrid::backend::{DeployTiming, TfGridBackend, TwinSettings};
-use jukebox::grid::tfgrid::chain::TfChain;
-use jukebox::grid::tfgrid::discovery::{Discovery, DiscoverySettings};
-use jukebox::grid::tfgrid::proxy::{GridProxy, ProxySettings};
-use jukebox::grid::tfgrid::rmb::RmbSettings;
-use jukebox::grid::{ContractId, Grid, TwinId, WorkloadState};
+use jukebox::grid::tfgrid::adapter::TfGrid;
+use jukebox::grid::{ContractId, Grid, WorkloadState};
 
-// The fakes of the `tfgrid` test crate, compiled here as they are there.
+// The fakes of the `tfgrid` test crate and its setup, compiled here as they
+// are there.
 #[path = "../tests/tfgrid"]
-#[allow(dead_code, unused_imports)] // The tests use more of the fakes than this.
+#[allow(dead_code, unused_imports)] // The tests use more of them than this.
 mod fakes {
     pub mod fake_gridproxy;
     pub mod fake_relay;
+    pub mod fake_server;
     pub mod fake_tfchain;
+    pub mod setup;
 }
 
 use fakes::fake_gridproxy::{FakeGridProxy, FakeNode};
 use fakes::fake_relay::FakeRelay;
-use fakes::fake_tfchain::{ContractState, FakeContract, FakeTfchain};
+use fakes::fake_tfchain::{ContractState, FakeTfchain};
+use fakes::setup::{NoKeys, backend_at, put_contracts};
 
 const CONTRACTS: u64 = 2_000;
 const NODES: u32 = 50;
 const RUNS: usize = 5;
 /// Chain reads in flight in the one-by-one comparison.
 const ONE_BY_ONE_IN_FLIGHT: usize = 64;
-
-/// The batch needs no key; this ring has none.
-struct NoKeys;
-
-#[async_trait::async_trait]
-impl KeyRing for NoKeys {
-    async fn by_public_key(&self, _: &[u8; 32]) -> Option<SigningKey> {
-        None
-    }
-
-    async fn by_twin(&self, _: TwinId) -> Option<SigningKey> {
-        None
-    }
-}
-
-fn backend(proxy: &FakeGridProxy, relay: &FakeRelay, chain: &FakeTfchain) -> TfGridBackend {
-    let proxy_client = GridProxy::new(ProxySettings {
-        url: proxy.url.clone(),
-        timeout: Duration::from_secs(30),
-        cache_ttl: Duration::ZERO,
-    })
-    .expect("proxy client");
-    TfGridBackend::new(
-        Discovery::new(Arc::new(proxy_client), DiscoverySettings::default()),
-        TfChain::new(&chain.url, Duration::from_secs(30)),
-        RmbSettings {
-            relay_url: relay.url.clone(),
-            call_timeout: Duration::from_secs(30),
-            token_ttl: Duration::from_secs(60),
-            session: "bench".into(),
-        },
-        TwinSettings {
-            relay_domain: "relay.fake".into(),
-            terms_link: "https://library.threefold.me/info/legal/#/".into(),
-            terms_hash: "f4fa1c1b".into(),
-        },
-        DeployTiming {
-            poll_interval: Duration::from_secs(1),
-            deploy_timeout: Duration::from_secs(60),
-        },
-    )
-}
-
-/// Contract `id` on node `id % NODES + 1`, all created.
-fn seed(chain: &FakeTfchain) {
-    let mut world = chain.world();
-    for id in 1..=CONTRACTS {
-        let mut hash = [b'0'; 32];
-        hash[..8].copy_from_slice(format!("{id:08}").as_bytes());
-        world.contracts.insert(
-            id,
-            FakeContract {
-                twin: 7,
-                node: (id % u64::from(NODES)) as u32 + 1,
-                hash,
-                data: b"{}".to_vec(),
-                public_ips: 0,
-                state: ContractState::Created,
-            },
-        );
-    }
-    world.seal();
-}
 
 /// Best and median of `runs`, in seconds.
 fn best_and_median(mut runs: Vec<f64>) -> (f64, f64) {
@@ -130,8 +66,18 @@ async fn measure() -> Vec<(String, String)> {
     let proxy = FakeGridProxy::start(nodes).await;
     let relay = FakeRelay::start().await;
     let chain = FakeTfchain::start().await;
-    seed(&chain);
-    let grid = TfGrid::new(backend(&proxy, &relay, &chain), Arc::new(NoKeys));
+    // Contract `id` on node `id % NODES + 1`, all created.
+    let contracts: BTreeMap<u64, (u32, ContractState)> = (1..=CONTRACTS)
+        .map(|id| {
+            (
+                id,
+                ((id % u64::from(NODES)) as u32 + 1, ContractState::Created),
+            )
+        })
+        .collect();
+    put_contracts(&chain, &contracts);
+    let backend = || backend_at(&proxy.url, &relay.url, &chain.url, Duration::from_secs(30));
+    let grid = TfGrid::new(backend(), Arc::new(NoKeys::default()));
     let ids: Vec<ContractId> = (1..=CONTRACTS).map(ContractId).collect();
 
     // The first batch connects and fetches the metadata: not timed.
@@ -153,7 +99,7 @@ async fn measure() -> Vec<(String, String)> {
     let proxy_reads = proxy.take_requests().len() / RUNS;
     let rmb_connections = relay.state().connections;
 
-    let one_by_one_backend = backend(&proxy, &relay, &chain);
+    let one_by_one_backend = backend();
     let mut one_by_one = Vec::new();
     for _ in 0..RUNS {
         let started = Instant::now();

@@ -6,6 +6,7 @@
 //! the user's intermediate identity; a grid must reject one whose signature
 //! does not verify against the twin's registered key.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use async_trait::async_trait;
@@ -97,6 +98,47 @@ pub struct FarmOption {
 pub struct Locations {
     pub countries: Vec<CountryOption>,
     pub farms: Vec<FarmOption>,
+}
+
+impl Locations {
+    /// Counts grid nodes, each given as its country, farm id and farm name,
+    /// per country and per farm: most nodes first, then by name (farms
+    /// with the same name by id). A farm's name and country are those of
+    /// its first node; a node without a country counts for its farm only.
+    pub fn tally<'a>(nodes: impl IntoIterator<Item = (&'a str, u32, &'a str)>) -> Locations {
+        let mut countries: BTreeMap<&str, u32> = BTreeMap::new();
+        let mut farms: BTreeMap<u32, FarmOption> = BTreeMap::new();
+        for (country, farm_id, farm_name) in nodes {
+            if !country.is_empty() {
+                *countries.entry(country).or_default() += 1;
+            }
+            farms
+                .entry(farm_id)
+                .or_insert_with(|| FarmOption {
+                    id: farm_id,
+                    name: farm_name.to_string(),
+                    country: country.to_string(),
+                    nodes: 0,
+                })
+                .nodes += 1;
+        }
+        let mut countries: Vec<CountryOption> = countries
+            .into_iter()
+            .map(|(name, nodes)| CountryOption {
+                name: name.to_string(),
+                nodes,
+            })
+            .collect();
+        countries.sort_by(|a, b| b.nodes.cmp(&a.nodes).then_with(|| a.name.cmp(&b.name)));
+        let mut farms: Vec<FarmOption> = farms.into_values().collect();
+        farms.sort_by(|a, b| {
+            b.nodes
+                .cmp(&a.nodes)
+                .then_with(|| a.name.cmp(&b.name))
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        Locations { countries, farms }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -249,13 +291,7 @@ pub trait Grid: Send + Sync {
     async fn contracts(
         &self,
         ids: &[ContractId],
-    ) -> Result<Vec<Result<ContractInfo, GridError>>, GridError> {
-        let mut answers = Vec::with_capacity(ids.len());
-        for id in ids {
-            answers.push(self.contract(*id).await);
-        }
-        Ok(answers)
-    }
+    ) -> Result<Vec<Result<ContractInfo, GridError>>, GridError>;
 
     /// Pauses a contract's workloads (the owner's funds ran out: grace
     /// period) or resumes them. Idempotent. While paused, [`Grid::contract`]
@@ -272,5 +308,45 @@ pub trait Grid: Send + Sync {
         _public_key: &[u8; 32],
     ) -> Result<Option<crate::money::Tft>, GridError> {
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_tally_most_first_then_by_name() {
+        let nodes = [
+            ("Egypt", 2, "Nile"),
+            ("Belgium", 1, "Gent"),
+            ("Egypt", 2, "Nile"),
+            ("", 3, "Nowhere"),
+            ("Belgium", 4, "Antwerp"),
+            ("Austria", 5, "Gent"),
+        ];
+        let menu = Locations::tally(nodes);
+        let countries: Vec<(&str, u32)> = menu
+            .countries
+            .iter()
+            .map(|c| (c.name.as_str(), c.nodes))
+            .collect();
+        assert_eq!(countries, [("Belgium", 2), ("Egypt", 2), ("Austria", 1)]);
+        let farms: Vec<(u32, &str, &str, u32)> = menu
+            .farms
+            .iter()
+            .map(|f| (f.id, f.name.as_str(), f.country.as_str(), f.nodes))
+            .collect();
+        assert_eq!(
+            farms,
+            [
+                (2, "Nile", "Egypt", 2),
+                (4, "Antwerp", "Belgium", 1),
+                (1, "Gent", "Belgium", 1),
+                (5, "Gent", "Austria", 1),
+                (3, "Nowhere", "", 1),
+            ]
+        );
+        assert_eq!(Locations::tally([]), Locations::default());
     }
 }

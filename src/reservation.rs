@@ -17,7 +17,10 @@ mod challenge;
 mod tests;
 
 pub use build::{BuildError, WorkloadSpec, build_deployment, sanitize_name};
-pub use challenge::{SignatureError, challenge, challenge_hash, deployment_hash_hex, sign, verify};
+pub use challenge::{
+    SignatureError, challenge, challenge_hash, deployment_hash_ascii, deployment_hash_hex, sign,
+    verify,
+};
 
 /// A zos deployment: every workload one contract pays for on one grid node.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

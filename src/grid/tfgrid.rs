@@ -1,8 +1,8 @@
 //! The real ThreeFold Grid v3 backend (`grid.kind = "tfgrid"`), built in
 //! layers that each speak one real wire format:
 //!
-//! - [`proxy`]: the grid proxy REST API (node discovery, node and contract
-//!   reads), with a short cache;
+//! - [`proxy`]: the grid proxy REST API (node discovery and node reads),
+//!   with a short cache;
 //! - [`discovery`]: what Jukebox asks of discovery (location menus, random
 //!   candidates with room for a node type), built on the proxy;
 //! - [`cache`]: the small time-to-live cache both use;
@@ -27,37 +27,3 @@ pub mod chain;
 pub mod discovery;
 pub mod proxy;
 pub mod rmb;
-
-use std::future::Future;
-
-use futures_util::{StreamExt as _, stream};
-
-use crate::grid::{ContractId, GridError};
-
-/// Reads many contracts with `read`, `concurrency` in flight at once,
-/// answers in the order asked. When every read failed for a transport
-/// reason ([`GridError::Unavailable`]), the grid could not be asked: the
-/// outer error says so once rather than per contract.
-pub(crate) async fn read_many<T, F, Fut>(
-    ids: &[ContractId],
-    concurrency: usize,
-    read: F,
-) -> Result<Vec<Result<T, GridError>>, GridError>
-where
-    F: FnMut(ContractId) -> Fut,
-    Fut: Future<Output = Result<T, GridError>>,
-{
-    let answers: Vec<Result<T, GridError>> = stream::iter(ids.iter().copied())
-        .map(read)
-        .buffered(concurrency)
-        .collect()
-        .await;
-    let unreachable = !answers.is_empty()
-        && answers
-            .iter()
-            .all(|a| matches!(a, Err(GridError::Unavailable(_))));
-    if unreachable && let Some(Err(e)) = answers.first() {
-        return Err(e.clone());
-    }
-    Ok(answers)
-}

@@ -61,6 +61,17 @@ pub fn deployment_hash_hex(d: &Deployment) -> String {
     hex::encode(challenge_hash(d))
 }
 
+/// [`deployment_hash_hex`] as the 32 bytes the chain stores.
+pub fn deployment_hash_ascii(d: &Deployment) -> [u8; 32] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut ascii = [0u8; 32];
+    for (pair, byte) in ascii.chunks_exact_mut(2).zip(challenge_hash(d)) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0x0f)];
+    }
+    ascii
+}
+
 /// Signs `d` as `twin_id`, replacing an earlier signature of that twin.
 pub fn sign(d: &mut Deployment, twin_id: u32, key: &SigningKey) {
     let signature = hex::encode(key.sign(&challenge_hash(d)).to_bytes());

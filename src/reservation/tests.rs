@@ -110,6 +110,7 @@ fn fixed_test_vector() {
     let md5 = "f89c9001d6df66544ecebd5a273b2a6c";
     assert_eq!(hex::encode(challenge_hash(&d)), md5);
     assert_eq!(deployment_hash_hex(&d), md5);
+    assert_eq!(&deployment_hash_ascii(&d), md5.as_bytes());
     sign(&mut d, 42, &key(7));
     let sigs = &d.signature_requirement.signatures;
     assert_eq!(sigs.len(), 1);

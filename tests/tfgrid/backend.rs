@@ -9,14 +9,38 @@ use ed25519_dalek::SigningKey;
 use jukebox::grid::tfgrid::adapter::TfGrid;
 use jukebox::grid::tfgrid::backend::TfGridBackend;
 use jukebox::grid::{
-    ContractId, ContractState, Grid, GridError, GridNodeId, NodeStatus, Placement, TwinId,
-    WorkloadState,
+    ContractId, ContractInfo, ContractState, Grid, GridError, GridNodeId, NodeStatus, Placed,
+    Placement, TwinId, WorkloadState,
 };
+use jukebox::reservation::Deployment;
 
 use crate::fake_gridproxy::{FakeGridProxy, FakeNode};
 use crate::fake_relay::{Behaviour, FakeRelay};
 use crate::fake_tfchain::{FakeTfchain, OPTED_OUT};
-use crate::setup::{Keys, TFT, build_backend, deployment, grid, healthy, live_contracts, need};
+use crate::setup::{
+    Fakes, Keys, TFT, build_backend, deployment, grid, healthy, live_contracts, need,
+};
+
+/// The contract's status as the [`Grid`] trait asks it: read from the
+/// chain first, then handed to the backend with the owner's key.
+async fn contract(g: &Fakes, id: ContractId) -> Result<ContractInfo, GridError> {
+    let on_chain = g.backend.chain_contract(id).await?;
+    g.backend.contract(&g.user, &on_chain).await
+}
+
+/// Deploys `d` on grid node `node` with the user's key, for [`need`].
+async fn deploy_on(g: &Fakes, node: u32, d: &Deployment) -> Result<Placed, GridError> {
+    g.backend
+        .deploy(&g.user, GridNodeId(node), &need(), d)
+        .await
+}
+
+/// Cancels the contract as the [`Grid`] trait does: read from the chain
+/// first, then cancelled with the owner's key.
+async fn cancel(g: &Fakes, id: ContractId) -> Result<(), GridError> {
+    let on_chain = g.backend.chain_contract(id).await?;
+    g.backend.cancel(&g.user, &on_chain).await
+}
 
 #[tokio::test]
 async fn deploy_status_delete_and_redeploy_through_the_real_backend() {
@@ -32,11 +56,7 @@ async fn deploy_status_delete_and_redeploy_through_the_real_backend() {
         .unwrap();
     assert_eq!(found.len(), 3);
     let first = deployment(&g, 3, &g.user);
-    let placed = g
-        .backend
-        .deploy(&g.user, GridNodeId(1), &need(), &first)
-        .await
-        .unwrap();
+    let placed = deploy_on(&g, 1, &first).await.unwrap();
     assert_eq!(placed.contract, ContractId(1));
     assert_eq!(placed.node.id, GridNodeId(1));
     assert_eq!(placed.ipv4.as_deref(), Some("185.206.122.40/24"));
@@ -49,21 +69,17 @@ async fn deploy_status_delete_and_redeploy_through_the_real_backend() {
         assert_eq!(c.data, first.metadata.as_bytes());
     }
 
-    let info = g.backend.contract(&g.user, ContractId(1)).await.unwrap();
+    let info = contract(&g, ContractId(1)).await.unwrap();
     assert_eq!(info.state, ContractState::Created);
     assert_eq!(info.workload, WorkloadState::Ok);
     assert_eq!(info.node_status, NodeStatus::Up);
 
     // Redeploy: the new contract elsewhere first, then the old one goes.
     let second = deployment(&g, 4, &g.user);
-    let moved = g
-        .backend
-        .deploy(&g.user, GridNodeId(2), &need(), &second)
-        .await
-        .unwrap();
+    let moved = deploy_on(&g, 2, &second).await.unwrap();
     assert_eq!(moved.contract, ContractId(2));
     assert_eq!(live_contracts(&g), [1, 2]);
-    g.backend.cancel(&g.user, ContractId(1)).await.unwrap();
+    cancel(&g, ContractId(1)).await.unwrap();
     assert_eq!(live_contracts(&g), [2]);
     assert!(
         !g.relay.state().node_has(1001, 1),
@@ -71,10 +87,10 @@ async fn deploy_status_delete_and_redeploy_through_the_real_backend() {
     );
 
     // Delete: the contract is cancelled, and cancelling again is fine.
-    g.backend.cancel(&g.user, ContractId(2)).await.unwrap();
-    g.backend.cancel(&g.user, ContractId(2)).await.unwrap();
+    cancel(&g, ContractId(2)).await.unwrap();
+    cancel(&g, ContractId(2)).await.unwrap();
     assert!(live_contracts(&g).is_empty());
-    let gone = g.backend.contract(&g.user, ContractId(2)).await.unwrap();
+    let gone = contract(&g, ContractId(2)).await.unwrap();
     assert_eq!(
         (gone.state, gone.workload),
         (ContractState::Deleted, WorkloadState::Deleted)
@@ -89,11 +105,7 @@ async fn a_refused_contract_leaves_nothing() {
         .refusing_nodes
         .insert(3, "NodeNotAvailableToDeploy".into());
     let d = deployment(&g, 3, &g.user);
-    let err = g
-        .backend
-        .deploy(&g.user, GridNodeId(3), &need(), &d)
-        .await
-        .unwrap_err();
+    let err = deploy_on(&g, 3, &d).await.unwrap_err();
     assert!(
         matches!(&err, GridError::Rejected(m) if m.contains("NodeNotAvailableToDeploy")),
         "{err:?}"
@@ -107,11 +119,7 @@ async fn a_node_opted_out_of_v3_billing_is_not_offered_again() {
     let g = grid([healthy(), healthy(), healthy()], Duration::from_secs(5)).await;
     g.chain.world().refusing_nodes.insert(3, OPTED_OUT.into());
     let d = deployment(&g, 3, &g.user);
-    let err = g
-        .backend
-        .deploy(&g.user, GridNodeId(3), &need(), &d)
-        .await
-        .unwrap_err();
+    let err = deploy_on(&g, 3, &d).await.unwrap_err();
     assert_eq!(
         err,
         GridError::DeployFailed("grid node 3 is not open to v3 deployments".into())
@@ -139,11 +147,7 @@ async fn a_node_opted_out_of_v3_billing_is_not_offered_again() {
             .all(|r| r.contains("excluded=3"))
     );
     // The same deployment goes elsewhere.
-    let placed = g
-        .backend
-        .deploy(&g.user, GridNodeId(1), &need(), &d)
-        .await
-        .unwrap();
+    let placed = deploy_on(&g, 1, &d).await.unwrap();
     assert_eq!(live_contracts(&g), [placed.contract.0]);
 }
 
@@ -155,11 +159,7 @@ async fn a_silent_node_times_out_and_the_contract_is_cancelled() {
     )
     .await;
     let d = deployment(&g, 3, &g.user);
-    let err = g
-        .backend
-        .deploy(&g.user, GridNodeId(1), &need(), &d)
-        .await
-        .unwrap_err();
+    let err = deploy_on(&g, 1, &d).await.unwrap_err();
     assert!(
         matches!(&err, GridError::DeployFailed(m) if m.contains("did not answer")),
         "{err:?}"
@@ -175,11 +175,7 @@ async fn a_failing_workload_is_deleted_and_its_contract_cancelled() {
     let failing = Behaviour::WorkloadFails("flist not found".into());
     let g = grid([failing, healthy(), healthy()], Duration::from_secs(5)).await;
     let d = deployment(&g, 3, &g.user);
-    let err = g
-        .backend
-        .deploy(&g.user, GridNodeId(1), &need(), &d)
-        .await
-        .unwrap_err();
+    let err = deploy_on(&g, 1, &d).await.unwrap_err();
     assert_eq!(
         err,
         GridError::DeployFailed("dash1: flist not found".into())
@@ -187,11 +183,7 @@ async fn a_failing_workload_is_deleted_and_its_contract_cancelled() {
     assert!(live_contracts(&g).is_empty());
     assert!(!g.relay.state().node_has(1001, 1));
     // Another node takes the same deployment: a new contract there.
-    let placed = g
-        .backend
-        .deploy(&g.user, GridNodeId(2), &need(), &d)
-        .await
-        .unwrap();
+    let placed = deploy_on(&g, 2, &d).await.unwrap();
     assert_eq!(live_contracts(&g), [placed.contract.0]);
 }
 
@@ -199,11 +191,7 @@ async fn a_failing_workload_is_deleted_and_its_contract_cancelled() {
 async fn a_deployment_not_signed_by_the_twin_is_refused_before_any_contract() {
     let g = grid([healthy(), healthy(), healthy()], Duration::from_secs(5)).await;
     let forged = deployment(&g, 3, &SigningKey::from_bytes(&[9; 32]));
-    let err = g
-        .backend
-        .deploy(&g.user, GridNodeId(1), &need(), &forged)
-        .await
-        .unwrap_err();
+    let err = deploy_on(&g, 1, &forged).await.unwrap_err();
     assert_eq!(err, GridError::BadSignature(1004));
     let stranger = SigningKey::from_bytes(&[8; 32]);
     let d = deployment(&g, 3, &g.user);
@@ -322,4 +310,24 @@ async fn a_new_identity_is_funded_by_the_operator_before_its_twin() {
             "TfgridModule.create_twin"
         ]
     );
+}
+
+#[tokio::test]
+async fn a_node_gone_from_the_proxy_is_down_and_is_not_asked() {
+    let g = grid([healthy(), healthy(), healthy()], Duration::from_secs(5)).await;
+    let d = deployment(&g, 3, &g.user);
+    let placed = deploy_on(&g, 1, &d).await.unwrap();
+    // The node is removed from the grid: the proxy forgets it.
+    g.proxy.state().nodes.retain(|n| n.id != 1);
+    let asked_before = g.relay.state().delivered.len();
+    let info = contract(&g, placed.contract).await.unwrap();
+    assert_eq!(
+        (info.state, info.node_status, info.workload),
+        (
+            ContractState::Created,
+            NodeStatus::Down,
+            WorkloadState::Error("the grid node is not up".into())
+        )
+    );
+    assert_eq!(g.relay.state().delivered.len(), asked_before);
 }

@@ -1,8 +1,8 @@
 //! A fake grid proxy on 127.0.0.1:0 answering the real routes with the JSON
 //! shapes of `tfgrid-v3.md` section 1: node filters, paging with `count`
 //! headers, randomized order, 400 on an unknown parameter, 404 for a missing
-//! node, contract reads. Faults are injected per test (5xx, hangs, garbage,
-//! a proxy that ignores filters), and every request is logged.
+//! node. Faults are injected per test (5xx, hangs, garbage, a proxy that
+//! ignores filters), and every request is logged.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -13,6 +13,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
+
+use super::fake_server::Server;
 
 const GIB: u64 = 1 << 30;
 
@@ -144,8 +146,6 @@ pub enum Fault {
 #[derive(Default)]
 pub struct FakeState {
     pub nodes: Vec<FakeNode>,
-    /// Contracts in the proxy's JSON shape.
-    pub contracts: Vec<Value>,
     /// Path and query of every request, in order.
     pub requests: Vec<String>,
     /// Served first to last, one per request.
@@ -159,13 +159,7 @@ pub struct FakeState {
 pub struct FakeGridProxy {
     pub url: String,
     state: Arc<Mutex<FakeState>>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeGridProxy {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: Server,
 }
 
 impl FakeGridProxy {
@@ -177,14 +171,13 @@ impl FakeGridProxy {
         let app = Router::new()
             .route("/nodes", get(list_nodes))
             .route("/nodes/{id}", get(one_node))
-            .route("/contracts", get(contracts))
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        FakeGridProxy { url, state, server }
+        let (url, server) = Server::http(app).await;
+        FakeGridProxy {
+            url,
+            state,
+            _server: server,
+        }
     }
 
     pub fn state(&self) -> MutexGuard<'_, FakeState> {
@@ -194,17 +187,6 @@ impl FakeGridProxy {
     /// Takes the request log.
     pub fn take_requests(&self) -> Vec<String> {
         std::mem::take(&mut self.state().requests)
-    }
-
-    /// Adds a node contract in the proxy's shape.
-    pub fn add_contract(&self, id: u64, twin: u32, node: u32, state: &str) {
-        self.state().contracts.push(json!({
-            "contract_id": id, "twin_id": twin, "state": state, "created_at": 1716200000,
-            "type": "node",
-            "details": {"nodeId": node, "deployment_data": "{\"type\":\"vm\"}",
-                        "deployment_hash": "0123456789abcdef0123456789abcdef",
-                        "number_of_public_ips": 0, "farm_name": "Farm1", "farm_id": 1}
-        }));
     }
 }
 
@@ -321,29 +303,4 @@ async fn one_node(State(state): Shared, Path(id): Path<String>) -> Response {
         Some(n) => axum::Json(n.json(true)).into_response(),
         None => error(StatusCode::NOT_FOUND, "node not found"),
     }
-}
-
-async fn contracts(State(state): Shared, Query(query): Query<Vec<(String, String)>>) -> Response {
-    if let Some(r) = enter(&state, "/contracts", &query).await {
-        return r;
-    }
-    let s = state.lock().unwrap();
-    let mut found: Vec<&Value> = s.contracts.iter().collect();
-    for (k, v) in &query {
-        match k.as_str() {
-            "contract_id" | "twin_id" => {
-                let wanted = v.parse::<u64>().ok();
-                found.retain(|c| c[k.as_str()].as_u64() == wanted);
-            }
-            "state" => found.retain(|c| c["state"] == v.as_str()),
-            "size" | "page" | "ret_count" => {}
-            other => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("failed to decode params: unknown parameter {other:?}"),
-                );
-            }
-        }
-    }
-    axum::Json(found).into_response()
 }

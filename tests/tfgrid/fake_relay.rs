@@ -18,11 +18,12 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use jukebox::grid::tfgrid::rmb::{Address, Envelope, Message, Payload, jwt, zos};
 use jukebox::reservation::{Deployment, verify};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as Frame;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::StatusCode;
+
+use super::fake_server::Server;
 
 /// How a fake node behaves.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,13 +88,7 @@ impl RelayState {
 pub struct FakeRelay {
     pub url: String,
     state: Arc<Mutex<RelayState>>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeRelay {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: Server,
 }
 
 fn now() -> u64 {
@@ -106,15 +101,15 @@ fn now() -> u64 {
 impl FakeRelay {
     pub async fn start() -> FakeRelay {
         let state = Arc::new(Mutex::new(RelayState::default()));
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("ws://{}", listener.local_addr().unwrap());
         let shared = state.clone();
-        let server = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(stream, shared.clone()));
-            }
-        });
-        FakeRelay { url, state, server }
+        let loopback = "127.0.0.1:0".parse().unwrap();
+        let (url, server) =
+            Server::accept("ws", loopback, move |stream| serve(stream, shared.clone())).await;
+        FakeRelay {
+            url,
+            state,
+            _server: server,
+        }
     }
 
     pub fn state(&self) -> MutexGuard<'_, RelayState> {

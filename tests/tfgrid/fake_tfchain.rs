@@ -27,6 +27,8 @@ use subxt::ext::scale_value::Value;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as Frame;
 
+use super::fake_server::Server;
+
 mod scale;
 
 pub use scale::OPTED_OUT;
@@ -113,13 +115,7 @@ pub struct Chain {
 pub struct FakeTfchain {
     pub url: String,
     chain: Arc<Mutex<Chain>>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeTfchain {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: Server,
 }
 
 impl FakeTfchain {
@@ -140,15 +136,14 @@ impl FakeTfchain {
         };
         chain.push_block(Vec::new(), Vec::new());
         let chain = Arc::new(Mutex::new(chain));
-        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
-        let url = format!("ws://{}", listener.local_addr().unwrap());
         let shared = chain.clone();
-        let server = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(stream, shared.clone()));
-            }
-        });
-        FakeTfchain { url, chain, server }
+        let (url, server) =
+            Server::accept("ws", addr, move |stream| serve(stream, shared.clone())).await;
+        FakeTfchain {
+            url,
+            chain,
+            _server: server,
+        }
     }
 
     /// The world; changes show from the next block (see [`Self::seal`]).

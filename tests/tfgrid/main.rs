@@ -1,16 +1,18 @@
 //! The real ThreeFold Grid v3 backend's clients against local fakes of the
 //! grid's services, all on loopback: the grid proxy (`fake_gridproxy`), the
 //! RMB relay with Zero-OS nodes behind it (`fake_relay`) and a TFChain node
-//! (`fake_tfchain`); golden extrinsic bytes (`chain_golden`); the whole
-//! backend against all three (`backend`, sharing `setup`); the monitor's
-//! fast batch (`monitor`); and a whole Jukebox on the real grid's backend,
-//! conversation to contract (`service`).
+//! (`fake_tfchain`), each served through `fake_server`; golden extrinsic
+//! bytes (`chain_golden`); the whole backend against all three (`backend`,
+//! sharing `setup`); the monitor's fast batch (`monitor`); and a whole
+//! Jukebox on the real grid's backend, conversation to contract
+//! (`service`).
 
 mod backend;
 mod chain;
 mod chain_golden;
 mod fake_gridproxy;
 mod fake_relay;
+mod fake_server;
 mod fake_tfchain;
 mod monitor;
 mod proxy;

@@ -6,62 +6,20 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use jukebox::grid::tfgrid::adapter::{KeyRing, TfGrid};
+use jukebox::grid::tfgrid::adapter::TfGrid;
 use jukebox::grid::tfgrid::backend::TfGridBackend;
 use jukebox::grid::{
-    ContractId, ContractInfo, ContractState, Grid, GridError, GridNodeId, NodeStatus, TwinId,
-    WorkloadState,
+    ContractId, ContractInfo, ContractState, Grid, GridError, GridNodeId, NodeStatus, WorkloadState,
 };
 
 use crate::fake_gridproxy::{FakeGridProxy, FakeNode, Fault};
 use crate::fake_relay::FakeRelay;
-use crate::fake_tfchain::{ContractState as ChainState, FakeContract, FakeTfchain};
-use crate::setup::{TFT, backend_at, build_backend};
-
-/// A key ring that has no keys and counts how often it was asked: the
-/// batch must never need one.
-#[derive(Default)]
-struct NoKeys {
-    asked: AtomicUsize,
-}
-
-#[async_trait::async_trait]
-impl KeyRing for NoKeys {
-    async fn by_public_key(&self, _: &[u8; 32]) -> Option<SigningKey> {
-        self.asked.fetch_add(1, Ordering::SeqCst);
-        None
-    }
-
-    async fn by_twin(&self, _: TwinId) -> Option<SigningKey> {
-        self.asked.fetch_add(1, Ordering::SeqCst);
-        None
-    }
-}
-
-/// Puts node contracts straight into the fake chain's storage.
-fn put_contracts(chain: &FakeTfchain, contracts: &BTreeMap<u64, (u32, ChainState)>) {
-    let mut world = chain.world();
-    for (id, (node, state)) in contracts {
-        let mut hash = [b'0'; 32];
-        hash[..8].copy_from_slice(format!("{id:08}").as_bytes());
-        world.contracts.insert(
-            *id,
-            FakeContract {
-                twin: 7,
-                node: *node,
-                hash,
-                data: b"{}".to_vec(),
-                public_ips: 0,
-                state: state.clone(),
-            },
-        );
-    }
-    world.seal();
-}
+use crate::fake_tfchain::{ContractState as ChainState, FakeTfchain};
+use crate::setup::{NoKeys, TFT, backend_at, build_backend, put_contracts};
 
 /// An address nothing listens on (for now).
 async fn free_address() -> SocketAddr {

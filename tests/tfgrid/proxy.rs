@@ -1,14 +1,12 @@
 //! The grid proxy client and discovery against the fake grid proxy: filters,
-//! paging, random candidates, location menus, contract reads, caching, and
-//! every way the proxy can fail.
+//! paging, random candidates, location menus, node reads, caching, and every
+//! way the proxy can fail.
 
 use std::time::Duration;
 
 use jukebox::grid::tfgrid::discovery::{Discovery, DiscoverySettings};
 use jukebox::grid::tfgrid::proxy::{GridProxy, NodeFilter, ProxyError, ProxySettings};
-use jukebox::grid::{
-    Capacity, ContractId, ContractState, GridError, GridNodeId, NodeStatus, Placement,
-};
+use jukebox::grid::{Capacity, GridError, GridNodeId, NodeStatus, Placement};
 
 use crate::fake_gridproxy::{FakeGridProxy, FakeNode, Fault};
 
@@ -266,38 +264,6 @@ async fn node_reads_are_cached_and_a_missing_node_is_unknown() {
 }
 
 #[tokio::test]
-async fn contract_reads_give_state_and_node_status() {
-    let fake = FakeGridProxy::start(world()).await;
-    fake.add_contract(41, 7, 1, "Created");
-    fake.add_contract(42, 7, 8, "GracePeriod");
-    fake.add_contract(43, 7, 2, "Deleted");
-    fake.add_contract(44, 7, 404, "Created");
-    let d = discovery(&fake, 100);
-    let r = d.contract(ContractId(42)).await.unwrap();
-    assert_eq!(r.contract, ContractId(42));
-    assert_eq!(r.twin_id, 7);
-    assert_eq!(r.node, GridNodeId(8));
-    assert_eq!(r.state, ContractState::GracePeriod);
-    assert_eq!(r.node_status, NodeStatus::Down);
-    // A node the proxy no longer knows is down for good.
-    assert_eq!(
-        d.contract(ContractId(44)).await.unwrap().node_status,
-        NodeStatus::Down
-    );
-
-    let asked = [ContractId(43), ContractId(99), ContractId(41)];
-    let answers = d.contracts(&asked).await.unwrap();
-    assert_eq!(answers[0].as_ref().unwrap().state, ContractState::Deleted);
-    assert_eq!(answers[1], Err(GridError::UnknownContract(ContractId(99))));
-    let first = answers[2].as_ref().unwrap();
-    assert_eq!(
-        (first.state, first.node_status),
-        (ContractState::Created, NodeStatus::Up)
-    );
-    assert!(d.contracts(&[]).await.unwrap().is_empty());
-}
-
-#[tokio::test]
 async fn an_unknown_parameter_is_a_refused_query() {
     let fake = FakeGridProxy::start(world()).await;
     // An older proxy that does not know the health filter.
@@ -339,7 +305,7 @@ async fn server_errors_and_garbage_are_reported_not_trusted() {
             message: "<html>Bad Gateway</html>".into()
         })
     );
-    let e = proxy.contract(ContractId(1)).await.unwrap_err();
+    let e = proxy.node(GridNodeId(1)).await.unwrap_err();
     assert_eq!(
         e,
         ProxyError::Server {
@@ -391,11 +357,5 @@ async fn an_unreachable_proxy_is_unavailable() {
     assert!(matches!(
         proxy.nodes(&NodeFilter::default()).await,
         Err(ProxyError::Unreachable(_))
-    ));
-    let d = Discovery::new(std::sync::Arc::new(proxy), DiscoverySettings::default());
-    let asked = [ContractId(1), ContractId(2)];
-    assert!(matches!(
-        d.contracts(&asked).await,
-        Err(GridError::Unavailable(_))
     ));
 }

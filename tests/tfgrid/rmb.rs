@@ -12,6 +12,7 @@ use jukebox::grid::tfgrid::rmb::{Remote, RmbError, RmbPeer, RmbSettings};
 use jukebox::reservation::{Deployment, WorkloadSpec, build_deployment, sign};
 
 use crate::fake_relay::{Behaviour, FakeRelay};
+use crate::setup::spec;
 
 const USER: u32 = 42;
 const NODE: u32 = 7;
@@ -29,6 +30,13 @@ fn settings(relay: &FakeRelay) -> RmbSettings {
     }
 }
 
+/// Our user's connection to `relay`, with the default settings.
+async fn connect(relay: &FakeRelay) -> RmbPeer {
+    RmbPeer::connect(settings(relay), USER, user_key())
+        .await
+        .unwrap()
+}
+
 /// A relay with our user's twin and one node behaving as asked.
 async fn relay_with(behaviour: Behaviour) -> (FakeRelay, Remote) {
     let relay = FakeRelay::start().await;
@@ -40,15 +48,8 @@ async fn relay_with(behaviour: Behaviour) -> (FakeRelay, Remote) {
 /// A real deployment from the reservation builder, signed by the user.
 fn deployment(contract_id: u64, signer: &SigningKey) -> Deployment {
     let spec = WorkloadSpec {
-        name: "dash1".into(),
-        flist: "https://hub.grid.tf/tf-official-apps/base:latest.flist".into(),
-        entrypoint: "/sbin/zinit init".into(),
-        cpu: 2,
-        memory_mib: 4096,
-        disk_gib: 50,
-        public_ipv4: true,
         env: BTreeMap::from([("NETWORK".to_string(), "mainnet".to_string())]),
-        ssh_key: None,
+        ..spec()
     };
     let mut d = build_deployment(USER, &spec, &[3; 32]).unwrap();
     sign(&mut d, USER, signer);
@@ -59,9 +60,7 @@ fn deployment(contract_id: u64, signer: &SigningKey) -> Deployment {
 #[tokio::test]
 async fn deploy_poll_until_ok_read_changes_and_delete() {
     let (relay, node) = relay_with(Behaviour::Healthy { polls_until_ok: 1 }).await;
-    let peer = RmbPeer::connect(settings(&relay), USER, user_key())
-        .await
-        .unwrap();
+    let peer = connect(&relay).await;
     let zos = ZosNode { peer: &peer, node };
     zos.deploy(&deployment(11, &user_key())).await.unwrap();
     assert!(relay.state().node_has(NODE, 11));
@@ -110,9 +109,7 @@ async fn deploy_poll_until_ok_read_changes_and_delete() {
 #[tokio::test]
 async fn the_node_rejects_what_zos_would_reject() {
     let (relay, node) = relay_with(Behaviour::Healthy { polls_until_ok: 0 }).await;
-    let peer = RmbPeer::connect(settings(&relay), USER, user_key())
-        .await
-        .unwrap();
+    let peer = connect(&relay).await;
     let zos = ZosNode { peer: &peer, node };
     // Signed by a key that is not the twin's.
     let forged = deployment(12, &SigningKey::from_bytes(&[2; 32]));
@@ -141,9 +138,7 @@ async fn the_node_rejects_what_zos_would_reject() {
 #[tokio::test]
 async fn a_failing_workload_is_reported_with_its_message() {
     let (relay, node) = relay_with(Behaviour::WorkloadFails("flist not found".into())).await;
-    let peer = RmbPeer::connect(settings(&relay), USER, user_key())
-        .await
-        .unwrap();
+    let peer = connect(&relay).await;
     let zos = ZosNode { peer: &peer, node };
     zos.deploy(&deployment(13, &user_key())).await.unwrap();
     assert_eq!(zos.get(13).await.unwrap().progress(), Progress::Pending);
@@ -176,9 +171,7 @@ async fn the_relay_refuses_a_token_it_cannot_verify() {
 #[tokio::test]
 async fn envelopes_the_relay_cannot_verify_fail_the_call() {
     let (relay, node) = relay_with(Behaviour::Healthy { polls_until_ok: 0 }).await;
-    let peer = RmbPeer::connect(settings(&relay), USER, user_key())
-        .await
-        .unwrap();
+    let peer = connect(&relay).await;
     // The twin's key changes on chain after the connection was opened: our
     // envelopes no longer verify, and the relay says so, unsigned.
     relay.register_twin(USER, SigningKey::from_bytes(&[8; 32]).verifying_key());
@@ -198,9 +191,7 @@ async fn envelopes_the_relay_cannot_verify_fail_the_call() {
 #[tokio::test]
 async fn an_unknown_destination_is_a_relay_error() {
     let (relay, _) = relay_with(Behaviour::Healthy { polls_until_ok: 0 }).await;
-    let peer = RmbPeer::connect(settings(&relay), USER, user_key())
-        .await
-        .unwrap();
+    let peer = connect(&relay).await;
     let nobody = Remote {
         twin: 999,
         key: SigningKey::from_bytes(&[5; 32]).verifying_key(),
@@ -218,9 +209,7 @@ async fn an_unknown_destination_is_a_relay_error() {
 #[tokio::test]
 async fn a_reply_signed_by_someone_else_is_not_trusted() {
     let (relay, node) = relay_with(Behaviour::Impostor).await;
-    let peer = RmbPeer::connect(settings(&relay), USER, user_key())
-        .await
-        .unwrap();
+    let peer = connect(&relay).await;
     let zos = ZosNode { peer: &peer, node };
     match zos.deploy(&deployment(14, &user_key())).await {
         Err(RmbError::BadSignature { twin: NODE, reason }) => {
@@ -258,9 +247,7 @@ async fn a_silent_node_times_out_and_the_connection_stays_open() {
 #[tokio::test]
 async fn a_hang_up_fails_pending_and_later_calls_as_closed() {
     let (relay, node) = relay_with(Behaviour::HangsUp).await;
-    let peer = RmbPeer::connect(settings(&relay), USER, user_key())
-        .await
-        .unwrap();
+    let peer = connect(&relay).await;
     let zos = ZosNode { peer: &peer, node };
     assert_eq!(zos.get(1).await.unwrap_err(), RmbError::Closed);
     assert!(peer.is_closed());
@@ -270,11 +257,7 @@ async fn a_hang_up_fails_pending_and_later_calls_as_closed() {
 #[tokio::test]
 async fn replies_are_matched_by_uid_whatever_their_order() {
     let (relay, node) = relay_with(Behaviour::Healthy { polls_until_ok: 0 }).await;
-    let peer = Arc::new(
-        RmbPeer::connect(settings(&relay), USER, user_key())
-            .await
-            .unwrap(),
-    );
+    let peer = Arc::new(connect(&relay).await);
     {
         let zos = ZosNode {
             peer: &peer,

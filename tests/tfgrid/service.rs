@@ -16,11 +16,11 @@ use jukebox::money::Tft;
 use jukebox::service::Service;
 use jukebox::user::{NodeRecord, NodeState, Nodes, Orders, Profile};
 
-use crate::fake_gridproxy::{FakeGridProxy, FakeNode};
-use crate::fake_relay::{Behaviour, FakeRelay};
+use crate::fake_gridproxy::FakeGridProxy;
+use crate::fake_relay::FakeRelay;
 use crate::fake_tfchain::{ContractState as ChainState, FakeTfchain};
+use crate::setup::{TFT, fakes, healthy};
 
-const TFT: u128 = 10_000_000;
 const START: u64 = 1_795_392_000;
 const FUNDER_SEED: [u8; 32] = [9; 32];
 
@@ -51,19 +51,7 @@ fn real_grid_config(dir: &tempfile::TempDir) -> Config {
 /// Grid nodes 1-3 in Belgium (twins 1001-1003) behind the relay, a funded
 /// operator account, and Jukebox configured for the real grid on them.
 async fn real_grid_app() -> RealGridApp {
-    let proxy =
-        FakeGridProxy::start((1..=3).map(|id| FakeNode::new(id, 1, "Belgium")).collect()).await;
-    let relay = FakeRelay::start().await;
-    let chain = FakeTfchain::start().await;
-    for i in 0..3u32 {
-        let twin = 1001 + i;
-        let behaviour = Behaviour::Healthy { polls_until_ok: 1 };
-        let key = relay.add_node(twin, 100 + i as u8, behaviour);
-        chain
-            .world()
-            .twins
-            .insert(twin, (key.to_bytes(), "relay.fake".into()));
-    }
+    let (proxy, relay, chain) = fakes([healthy(), healthy(), healthy()]).await;
     let funder = ed25519_dalek::SigningKey::from_bytes(&FUNDER_SEED);
     chain.fund(funder.verifying_key().to_bytes(), 1000 * TFT);
 

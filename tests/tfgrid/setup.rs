@@ -1,9 +1,12 @@
-//! What the tests of the whole backend share: the three fakes with a funded
-//! user twin, the backend pointed at them, a node request, a signed
-//! deployment, and a key ring.
+//! What the tests of the whole backend share: the three fakes with grid
+//! nodes behind them and a funded user twin, the backend pointed at them, a
+//! node request, a workload and its signed deployment, key rings, and
+//! contracts put straight on the fake chain. The `tfgrid_monitor` bench
+//! shares it too.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
@@ -16,9 +19,11 @@ use jukebox::grid::tfgrid::rmb::RmbSettings;
 use jukebox::grid::{Capacity, TwinId};
 use jukebox::reservation::{Deployment, WorkloadSpec, build_deployment, sign};
 
-use crate::fake_gridproxy::{FakeGridProxy, FakeNode};
-use crate::fake_relay::{Behaviour, FakeRelay};
-use crate::fake_tfchain::{ContractState as ChainState, FakeTfchain};
+// `super::`, not `crate::`: the tfgrid_monitor bench compiles this file
+// and the fakes under a module of its own.
+use super::fake_gridproxy::{FakeGridProxy, FakeNode};
+use super::fake_relay::{Behaviour, FakeRelay};
+use super::fake_tfchain::{ContractState as ChainState, FakeContract, FakeTfchain};
 
 pub const TFT: u128 = 10_000_000;
 
@@ -31,9 +36,10 @@ pub struct Fakes {
     pub twin: u32,
 }
 
-/// Three grid nodes (ids 1-3, twins 1001-1003), node `n` behaving as
-/// `behaviours[n - 1]`, and a funded user with a twin.
-pub async fn grid(behaviours: [Behaviour; 3], call_timeout: Duration) -> Fakes {
+/// The three fakes with grid nodes 1-3 in Belgium (farm 1), their twins
+/// 1001-1003 on chain and behind the relay, node `n` behaving as
+/// `behaviours[n - 1]`.
+pub async fn fakes(behaviours: [Behaviour; 3]) -> (FakeGridProxy, FakeRelay, FakeTfchain) {
     let proxy =
         FakeGridProxy::start((1..=3).map(|id| FakeNode::new(id, 1, "Belgium")).collect()).await;
     let relay = FakeRelay::start().await;
@@ -46,6 +52,12 @@ pub async fn grid(behaviours: [Behaviour; 3], call_timeout: Duration) -> Fakes {
             .twins
             .insert(twin, (key.to_bytes(), "relay.fake".into()));
     }
+    (proxy, relay, chain)
+}
+
+/// [`fakes`], and a funded user with a twin.
+pub async fn grid(behaviours: [Behaviour; 3], call_timeout: Duration) -> Fakes {
+    let (proxy, relay, chain) = fakes(behaviours).await;
     let user = SigningKey::from_bytes(&[1; 32]);
     chain.fund(user.verifying_key().to_bytes(), 50 * TFT);
 
@@ -117,8 +129,10 @@ pub fn need() -> Capacity {
     }
 }
 
-pub fn deployment(g: &Fakes, seed: u8, key: &SigningKey) -> Deployment {
-    let spec = WorkloadSpec {
+/// The workload the deployments of these tests run: one machine the size
+/// of [`need`].
+pub fn spec() -> WorkloadSpec {
+    WorkloadSpec {
         name: "dash1".into(),
         flist: "https://hub.grid.tf/tf-official-apps/base:latest.flist".into(),
         entrypoint: "/sbin/zinit init".into(),
@@ -128,8 +142,11 @@ pub fn deployment(g: &Fakes, seed: u8, key: &SigningKey) -> Deployment {
         public_ipv4: true,
         env: BTreeMap::new(),
         ssh_key: None,
-    };
-    let mut d = build_deployment(g.twin, &spec, &[seed; 32]).unwrap();
+    }
+}
+
+pub fn deployment(g: &Fakes, seed: u8, key: &SigningKey) -> Deployment {
+    let mut d = build_deployment(g.twin, &spec(), &[seed; 32]).unwrap();
     sign(&mut d, g.twin, key);
     d
 }
@@ -159,4 +176,46 @@ impl KeyRing for Keys {
     async fn by_twin(&self, twin: TwinId) -> Option<SigningKey> {
         (twin.0 == self.twin).then(|| self.key.clone())
     }
+}
+
+/// A key ring that has no keys and counts how often it was asked: the
+/// monitor's batch must never need one.
+#[derive(Default)]
+pub struct NoKeys {
+    pub asked: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl KeyRing for NoKeys {
+    async fn by_public_key(&self, _: &[u8; 32]) -> Option<SigningKey> {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        None
+    }
+
+    async fn by_twin(&self, _: TwinId) -> Option<SigningKey> {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        None
+    }
+}
+
+/// Puts node contracts (id to node and state) straight into the fake
+/// chain's storage, all owned by twin 7.
+pub fn put_contracts(chain: &FakeTfchain, contracts: &BTreeMap<u64, (u32, ChainState)>) {
+    let mut world = chain.world();
+    for (id, (node, state)) in contracts {
+        let mut hash = [b'0'; 32];
+        hash[..8].copy_from_slice(format!("{id:08}").as_bytes());
+        world.contracts.insert(
+            *id,
+            FakeContract {
+                twin: 7,
+                node: *node,
+                hash,
+                data: b"{}".to_vec(),
+                public_ips: 0,
+                state: state.clone(),
+            },
+        );
+    }
+    world.seal();
 }

@@ -10,8 +10,8 @@ use super::deploy::{PendingGuard, requirement};
 use super::state::{ContractRec, Event, Resources, State};
 use super::{SimGrid, world};
 use crate::grid::{
-    Capacity, ContractId, ContractInfo, ContractState, CountryOption, FarmOption, Grid, GridError,
-    GridNode, GridNodeId, Locations, NodeStatus, Placed, Placement, TwinId, WorkloadState,
+    Capacity, ContractId, ContractInfo, ContractState, Grid, GridError, GridNode, GridNodeId,
+    Locations, NodeStatus, Placed, Placement, TwinId, WorkloadState,
 };
 use crate::reservation::{Deployment, deployment_hash_hex, verify};
 
@@ -42,37 +42,21 @@ impl Grid for SimGrid {
         let ipv4 = usize::from(need.public_ipv4);
         let inner = self.lock();
         let s = &inner.state;
-        let mut countries: BTreeMap<&str, u32> = BTreeMap::new();
-        let mut farms: BTreeMap<u32, u32> = BTreeMap::new();
-        for (i, n) in s.world.nodes.iter().enumerate() {
-            if s.fits(i, &res, ipv4) {
-                *countries.entry(n.country.as_str()).or_default() += 1;
-                *farms.entry(n.farm_id).or_default() += 1;
-            }
-        }
-        let mut countries: Vec<CountryOption> = countries
-            .into_iter()
-            .map(|(name, nodes)| CountryOption {
-                name: name.to_string(),
-                nodes,
-            })
-            .collect();
-        countries.sort_by(|a, b| b.nodes.cmp(&a.nodes).then_with(|| a.name.cmp(&b.name)));
-        let mut farms: Vec<FarmOption> = s
+        let farms: BTreeMap<u32, &str> = s
             .world
             .farms
             .iter()
-            .filter_map(|f| {
-                farms.get(&f.id).map(|&nodes| FarmOption {
-                    id: f.id,
-                    name: f.name.clone(),
-                    country: f.country.clone(),
-                    nodes,
-                })
-            })
+            .map(|f| (f.id, f.name.as_str()))
             .collect();
-        farms.sort_by(|a, b| b.nodes.cmp(&a.nodes).then_with(|| a.name.cmp(&b.name)));
-        Ok(Locations { countries, farms })
+        // Every node's farm exists: both come from the same generated world.
+        let fitting = s
+            .world
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| s.fits(*i, &res, ipv4))
+            .filter_map(|(_, n)| Some((n.country.as_str(), n.farm_id, *farms.get(&n.farm_id)?)));
+        Ok(Locations::tally(fitting))
     }
 
     async fn candidates(

@@ -99,14 +99,14 @@ impl Grid for TfGrid {
 
     async fn cancel(&self, contract: ContractId) -> Result<(), GridError> {
         let (on_chain, key) = self.with_owner_key(contract).await?;
-        self.backend.cancel_known(&key, &on_chain).await
+        self.backend.cancel(&key, &on_chain).await
     }
 
     /// Asks the node itself for its workloads over RMB, signed by the
     /// owner's key: right for one contract (a status page).
     async fn contract(&self, contract: ContractId) -> Result<ContractInfo, GridError> {
         let (on_chain, key) = self.with_owner_key(contract).await?;
-        self.backend.status_of(&key, &on_chain).await
+        self.backend.contract(&key, &on_chain).await
     }
 
     /// The monitor's fast batch: contracts from TFChain and each node's

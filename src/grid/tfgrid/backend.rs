@@ -10,12 +10,12 @@
 //! is ok; on any failure after the contract exists it asks the node to
 //! delete and cancels the contract, so no contract is left paying for
 //! nothing. Nodes whose farm opted them out of v3 billing are remembered
-//! and never offered again.
+//! and never offered again; a node twin's key is read from the chain once.
 //!
 //! The [`Grid`](crate::grid::Grid) trait is implemented over this in
 //! `adapter.rs`, which finds the keys.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -28,7 +28,7 @@ use super::rmb::{Remote, RmbError, RmbPeer, RmbSettings};
 use crate::grid::{
     Capacity, ContractId, GridError, GridNode, GridNodeId, Locations, Placed, Placement, TwinId,
 };
-use crate::reservation::{Deployment, deployment_hash_hex, verify};
+use crate::reservation::{Deployment, deployment_hash_ascii, verify};
 
 mod status;
 
@@ -58,6 +58,9 @@ pub struct TfGridBackend {
     timing: DeployTiming,
     /// Nodes that refused contracts with `OnlyTwinAdminCanDeployOnThisNode`.
     opted_out: Mutex<HashSet<GridNodeId>>,
+    /// Node twins' keys as read from the chain, at most one per grid node:
+    /// a twin's account (its key) never changes, so it is read once.
+    node_keys: Mutex<HashMap<u32, VerifyingKey>>,
     /// The operator's account that funds new twins, and with how much.
     funding: Option<(Ed25519Signer, u128)>,
 }
@@ -77,6 +80,7 @@ impl TfGridBackend {
             twins,
             timing,
             opted_out: Mutex::new(HashSet::new()),
+            node_keys: Mutex::new(HashMap::new()),
             funding: None,
         }
     }
@@ -144,8 +148,9 @@ impl TfGridBackend {
             self.twins.terms_link.as_str(),
             self.twins.terms_hash.as_str(),
         );
+        // The account was just read without a twin: create it straight away.
         self.chain
-            .ensure_twin(&signer, &self.twins.relay_domain, terms)
+            .create_twin(&signer, &self.twins.relay_domain, terms)
             .await
             .map(TwinId)
             .map_err(chain_error)
@@ -215,12 +220,10 @@ impl TfGridBackend {
                 GridError::NodeNotUp(node)
             });
         }
-        let node_remote = self.twin_key(found.twin_id).await?;
+        // The node's twin must be known before any contract is made.
+        self.node_key(found.twin_id).await?;
 
-        let hash: [u8; 32] = deployment_hash_hex(deployment)
-            .into_bytes()
-            .try_into()
-            .map_err(|_| GridError::Rejected("deployment hash is not 32 characters".into()))?;
+        let hash = deployment_hash_ascii(deployment);
         let public_ips = u32::from(need.public_ipv4);
         // A deploy interrupted after the contract was made finds it again.
         let existing = self
@@ -254,7 +257,7 @@ impl TfGridBackend {
         let mut deployment = deployment.clone();
         deployment.contract_id = contract;
 
-        match self.hand_over(key, twin, &node_remote, &deployment).await {
+        match self.hand_over(key, twin, found.twin_id, &deployment).await {
             Ok(progress) => Ok(Placed {
                 contract: ContractId(contract),
                 node: discovery::grid_node(&found),
@@ -276,14 +279,11 @@ impl TfGridBackend {
         &self,
         key: &SigningKey,
         twin: u32,
-        node: &Remote,
+        node_twin: u32,
         deployment: &Deployment,
     ) -> Result<super::rmb::zos::Addresses, GridError> {
-        let peer = self.connect(key, twin).await?;
-        let zos = ZosNode {
-            peer: &peer,
-            node: node.clone(),
-        };
+        let session = self.open_session(key, twin, node_twin).await?;
+        let zos = session.zos();
         zos.deploy(deployment).await.map_err(rmb_error)?;
         let contract = deployment.contract_id;
         let watching = async {
@@ -291,8 +291,8 @@ impl TfGridBackend {
                 let state = zos.get(contract).await.map_err(rmb_error)?;
                 match state.progress() {
                     Progress::Ready => return Ok(state.addresses()),
-                    Progress::Failed { workload, message } => {
-                        return Err(GridError::DeployFailed(format!("{workload}: {message}")));
+                    failed @ Progress::Failed { .. } => {
+                        return Err(GridError::DeployFailed(failed.to_string()));
                     }
                     Progress::Pending => tokio::time::sleep(self.timing.poll_interval).await,
                 }
@@ -314,14 +314,28 @@ impl TfGridBackend {
         outcome
     }
 
-    async fn connect(&self, key: &SigningKey, twin: u32) -> Result<RmbPeer, GridError> {
-        RmbPeer::connect(self.rmb.clone(), twin, key.clone())
+    /// An RMB session with the node whose twin is `node_twin`, opened as
+    /// `owner` (the contract's twin) with the owner's `key`. The node's key
+    /// is looked up first, so an unknown node twin fails before connecting.
+    async fn open_session(
+        &self,
+        key: &SigningKey,
+        owner: u32,
+        node_twin: u32,
+    ) -> Result<NodeSession, GridError> {
+        let node = self.node_key(node_twin).await?;
+        let peer = RmbPeer::connect(self.rmb.clone(), owner, key.clone())
             .await
-            .map_err(rmb_error)
+            .map_err(rmb_error)?;
+        Ok(NodeSession { peer, node })
     }
 
-    /// A twin's RMB address and key, from the chain.
-    async fn twin_key(&self, twin: u32) -> Result<Remote, GridError> {
+    /// A node twin's RMB address and key: from the chain the first time,
+    /// then from [`Self::node_keys`].
+    async fn node_key(&self, twin: u32) -> Result<Remote, GridError> {
+        if let Some(key) = self.lock_node_keys().get(&twin) {
+            return Ok(Remote { twin, key: *key });
+        }
         let found = self
             .chain
             .twin(twin)
@@ -330,6 +344,7 @@ impl TfGridBackend {
             .ok_or(GridError::UnknownTwin(twin))?;
         let key = VerifyingKey::from_bytes(&found.account)
             .map_err(|_| GridError::Unavailable(format!("twin {twin} has no ed25519 key")))?;
+        self.lock_node_keys().insert(twin, key);
         Ok(Remote { twin, key })
     }
 
@@ -366,6 +381,26 @@ impl TfGridBackend {
 
     fn lock_opted_out(&self) -> std::sync::MutexGuard<'_, HashSet<GridNodeId>> {
         self.opted_out.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_node_keys(&self) -> std::sync::MutexGuard<'_, HashMap<u32, VerifyingKey>> {
+        // A map of keys read from the chain holds no invariant to break.
+        self.node_keys.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// An open RMB connection as a contract's owner, and the node it talks to.
+struct NodeSession {
+    peer: RmbPeer,
+    node: Remote,
+}
+
+impl NodeSession {
+    fn zos(&self) -> ZosNode<'_> {
+        ZosNode {
+            peer: &self.peer,
+            node: self.node.clone(),
+        }
     }
 }
 

@@ -250,6 +250,18 @@ impl TfChain {
         if let Some(id) = self.twin_id_of(signer.account()).await? {
             return Ok(id);
         }
+        self.create_twin(signer, relay, terms).await
+    }
+
+    /// Accepts the terms and creates the twin, for an account just seen
+    /// without one ([`Self::ensure_twin`] without reading that again);
+    /// returns its id. A twin made meanwhile (`TwinExists`) is found.
+    pub async fn create_twin(
+        &self,
+        signer: &Ed25519Signer,
+        relay: &str,
+        terms: (&str, &str),
+    ) -> Result<u32, ChainError> {
         self.submit(&calls::user_accept_tc(terms.0, terms.1), signer)
             .await?;
         match self.submit(&calls::create_twin(relay), signer).await {

@@ -1,6 +1,6 @@
 //! Discovery on the real grid: which nodes can host a node type, where they
-//! are (the location menus), what the grid says about a contract, and the
-//! status of many nodes at once for the monitor.
+//! are (the location menus), and the status of many nodes at once for the
+//! monitor (whose batch reads the contracts themselves from TFChain).
 //!
 //! Everything comes from the grid proxy. A node is a candidate when it is up,
 //! healthy, shared (not dedicated or rented), and has free memory and SSD for
@@ -16,10 +16,7 @@ use futures_util::{StreamExt as _, stream};
 
 use super::cache::TtlCache;
 use super::proxy::{GridProxy, NodeFilter, ProxyError, ProxyNode, ProxyNodeStatus};
-use crate::grid::{
-    Capacity, ContractId, ContractState, CountryOption, FarmOption, GridError, GridNode,
-    GridNodeId, Locations, NodeStatus, Placement,
-};
+use crate::grid::{Capacity, GridError, GridNode, GridNodeId, Locations, NodeStatus, Placement};
 
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
@@ -28,8 +25,6 @@ const GIB: u64 = 1 << 30;
 pub const ROOTFS_BYTES: u64 = 2 * GIB;
 /// The proxy's largest page is not documented; 100 is accepted everywhere.
 const MAX_PAGE_SIZE: u32 = 100;
-/// Contract reads in flight at once when the monitor asks for many.
-const CONCURRENT_READS: usize = 8;
 /// Node reads in flight at once for a batch's node statuses: the proxy is
 /// a shared public service, and a batch needs at most one read per node.
 const CONCURRENT_NODE_READS: usize = 16;
@@ -53,17 +48,6 @@ impl Default for DiscoverySettings {
             locations_ttl: Duration::from_secs(60),
         }
     }
-}
-
-/// What the grid proxy says about one contract and its node. The workload's
-/// own state comes from the node itself (over RMB), not from here.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ContractReading {
-    pub contract: ContractId,
-    pub twin_id: u32,
-    pub node: GridNodeId,
-    pub state: ContractState,
-    pub node_status: NodeStatus,
 }
 
 pub struct Discovery {
@@ -106,7 +90,11 @@ impl Discovery {
                 break;
             }
         }
-        let locations = summarize(&fitting);
+        let locations = Locations::tally(
+            fitting
+                .iter()
+                .map(|n| (n.country.as_str(), n.farm_id, n.farm_name.as_str())),
+        );
         self.lock_locations()
             .put(need.clone(), locations.clone(), Instant::now());
         Ok(locations)
@@ -156,60 +144,35 @@ impl Discovery {
         })
     }
 
+    /// One grid node, or `None` when the proxy does not know it: the proxy
+    /// forgets nodes removed from the grid, so such a node is down for good.
+    pub async fn known_node(&self, id: GridNodeId) -> Result<Option<ProxyNode>, GridError> {
+        match self.proxy.node(id).await {
+            Ok(node) => Ok(Some(node)),
+            Err(ProxyError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// The status of each of `nodes`, each read once (from the proxy, or
     /// its short cache) however many contracts it hosts. A node the proxy
-    /// does not know is `Down`: the proxy forgets nodes removed from the
-    /// grid. An error means the proxy could not say.
+    /// does not know is `Down` ([`Self::known_node`]). An error means the
+    /// proxy could not say.
     pub async fn node_statuses(
         &self,
         nodes: &BTreeSet<GridNodeId>,
     ) -> HashMap<GridNodeId, Result<NodeStatus, GridError>> {
         stream::iter(nodes.iter().copied())
             .map(|id| async move {
-                let status = match self.node(id).await {
-                    Ok(node) => Ok(node.status.into()),
-                    Err(GridError::UnknownNode(_)) => Ok(NodeStatus::Down),
-                    Err(e) => Err(e),
-                };
+                let status = self
+                    .known_node(id)
+                    .await
+                    .map(|node| node.map_or(NodeStatus::Down, |n| n.status.into()));
                 (id, status)
             })
             .buffer_unordered(CONCURRENT_NODE_READS)
             .collect()
             .await
-    }
-
-    /// The contract's state and its node's status.
-    pub async fn contract(&self, id: ContractId) -> Result<ContractReading, GridError> {
-        let contract = self
-            .proxy
-            .contract(id)
-            .await?
-            .filter(|c| c.kind == "node")
-            .ok_or(GridError::UnknownContract(id))?;
-        let node = GridNodeId(contract.details.node_id);
-        let node_status = match self.proxy.node(node).await {
-            Ok(n) => n.status.into(),
-            // The proxy forgets nodes removed from the grid: they are down
-            // for good as far as this contract is concerned.
-            Err(ProxyError::NotFound(_)) => NodeStatus::Down,
-            Err(e) => return Err(e.into()),
-        };
-        Ok(ContractReading {
-            contract: id,
-            twin_id: contract.twin_id,
-            node,
-            state: contract.state.into(),
-            node_status,
-        })
-    }
-
-    /// Many contracts, a few requests in flight at once, answers in the order
-    /// asked. The outer error means the proxy could not be reached at all.
-    pub async fn contracts(
-        &self,
-        ids: &[ContractId],
-    ) -> Result<Vec<Result<ContractReading, GridError>>, GridError> {
-        super::read_many(ids, CONCURRENT_READS, |id| self.contract(id)).await
     }
 
     fn lock_locations(&self) -> std::sync::MutexGuard<'_, TtlCache<Capacity, Locations>> {
@@ -257,38 +220,4 @@ pub fn grid_node(n: &ProxyNode) -> GridNode {
         country: n.country.clone(),
         status: n.status.into(),
     }
-}
-
-/// Counts fitting nodes per country and per farm, most first, then by name.
-fn summarize(nodes: &[ProxyNode]) -> Locations {
-    let mut countries: Vec<CountryOption> = Vec::new();
-    let mut farms: Vec<FarmOption> = Vec::new();
-    for n in nodes {
-        if !n.country.is_empty() {
-            match countries.iter_mut().find(|c| c.name == n.country) {
-                Some(c) => c.nodes += 1,
-                None => countries.push(CountryOption {
-                    name: n.country.clone(),
-                    nodes: 1,
-                }),
-            }
-        }
-        match farms.iter_mut().find(|f| f.id == n.farm_id) {
-            Some(f) => f.nodes += 1,
-            None => farms.push(FarmOption {
-                id: n.farm_id,
-                name: n.farm_name.clone(),
-                country: n.country.clone(),
-                nodes: 1,
-            }),
-        }
-    }
-    countries.sort_by(|a, b| b.nodes.cmp(&a.nodes).then_with(|| a.name.cmp(&b.name)));
-    farms.sort_by(|a, b| {
-        b.nodes
-            .cmp(&a.nodes)
-            .then_with(|| a.name.cmp(&b.name))
-            .then_with(|| a.id.cmp(&b.id))
-    });
-    Locations { countries, farms }
 }

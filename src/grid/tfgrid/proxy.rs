@@ -13,16 +13,13 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
 use super::cache::TtlCache;
-use crate::grid::{ContractId, GridError, GridNodeId};
+use crate::grid::{GridError, GridNodeId};
 
 mod filter;
 mod types;
 
 pub use filter::NodeFilter;
-pub use types::{
-    ContractDetails, ProxyContract, ProxyContractState, ProxyNode, ProxyNodeStatus, PublicConfig,
-    Resources,
-};
+pub use types::{ProxyNode, ProxyNodeStatus, PublicConfig, Resources};
 
 /// A response body, shared between the cache and its readers.
 type Body = Arc<[u8]>;
@@ -112,15 +109,6 @@ impl GridProxy {
     pub async fn node(&self, id: GridNodeId) -> Result<ProxyNode, ProxyError> {
         let (body, _) = self.get(&format!("/nodes/{}", id.0), &[], true).await?;
         decode(&body)
-    }
-
-    /// One contract, or `None` when the proxy knows no contract with that id.
-    /// Never cached: the monitor reads contracts to see them change.
-    pub async fn contract(&self, id: ContractId) -> Result<Option<ProxyContract>, ProxyError> {
-        let query = [("contract_id", id.0.to_string())];
-        let (body, _) = self.get("/contracts", &query, false).await?;
-        let found: Vec<ProxyContract> = decode(&body)?;
-        Ok(found.into_iter().find(|c| c.contract_id == id.0))
     }
 
     /// GETs `path?query`, from the cache when allowed and fresh.

@@ -170,11 +170,6 @@ impl RmbPeer {
         })
     }
 
-    /// The twin this connection speaks as.
-    pub fn twin(&self) -> u32 {
-        self.twin
-    }
-
     /// Whether the relay closed the connection; a new peer is then needed.
     pub fn is_closed(&self) -> bool {
         lock(&self.waiters).is_none() || self.outgoing.is_closed()

@@ -14,7 +14,7 @@ use ed25519_dalek::SigningKey;
 
 use super::{TfGridBackend, chain_error, rmb_error};
 use crate::grid::tfgrid::chain::{ChainContract, ChainContractState, Ed25519Signer};
-use crate::grid::tfgrid::rmb::zos::{Progress, ZosNode};
+use crate::grid::tfgrid::rmb::zos::Progress;
 use crate::grid::{
     ContractId, ContractInfo, ContractState, GridError, GridNodeId, NodeStatus, WorkloadState,
 };
@@ -34,21 +34,10 @@ impl TfGridBackend {
     }
 
     /// Cancels the contract (the billing stops) after asking its node to
-    /// delete the workloads. Cancelling a cancelled contract succeeds.
-    pub async fn cancel(&self, key: &SigningKey, contract: ContractId) -> Result<(), GridError> {
-        match self.chain_contract(contract).await {
-            Ok(on_chain) => self.cancel_known(key, &on_chain).await,
-            // Nothing to tell a node; the chain has the last word.
-            Err(_) => {
-                let signer = Ed25519Signer::new(key.clone());
-                self.cancel_on_chain(&signer, contract.0).await
-            }
-        }
-    }
-
-    /// [`Self::cancel`] of a contract already read from the chain (its
-    /// owner's key had to be found first), without reading it again.
-    pub async fn cancel_known(
+    /// delete the workloads. Cancelling a cancelled contract succeeds. The
+    /// contract comes already read from the chain ([`Self::chain_contract`]:
+    /// its owner's key had to be found first), so it is not read again.
+    pub async fn cancel(
         &self,
         key: &SigningKey,
         on_chain: &ChainContract,
@@ -56,57 +45,41 @@ impl TfGridBackend {
         let signer = Ed25519Signer::new(key.clone());
         if on_chain.state != ChainContractState::Deleted
             && let Ok(found) = self.discovery.node(GridNodeId(on_chain.node_id)).await
-            && let Ok(remote) = self.twin_key(found.twin_id).await
-            && let Ok(peer) = self.connect(key, on_chain.twin_id).await
+            && let Ok(session) = self
+                .open_session(key, on_chain.twin_id, found.twin_id)
+                .await
         {
             // The node frees its resources sooner this way; if it cannot be
             // reached, the cancelled contract makes it clean up later.
-            let _ = ZosNode {
-                peer: &peer,
-                node: remote,
-            }
-            .delete(on_chain.id)
-            .await;
+            let _ = session.zos().delete(on_chain.id).await;
         }
         self.cancel_on_chain(&signer, on_chain.id).await
     }
 
     /// The contract's state from the chain, its node's status from the
-    /// proxy, and the workloads' state from the node itself.
+    /// proxy, and the workloads' state from the node itself. The contract
+    /// comes already read from the chain ([`Self::chain_contract`]), so it
+    /// is not read again.
     pub async fn contract(
-        &self,
-        key: &SigningKey,
-        contract: ContractId,
-    ) -> Result<ContractInfo, GridError> {
-        let on_chain = self.chain_contract(contract).await?;
-        self.status_of(key, &on_chain).await
-    }
-
-    /// [`Self::contract`] of a contract already read from the chain,
-    /// without reading it again.
-    pub async fn status_of(
         &self,
         key: &SigningKey,
         on_chain: &ChainContract,
     ) -> Result<ContractInfo, GridError> {
         let node = GridNodeId(on_chain.node_id);
-        let found = match self.discovery.node(node).await {
-            Ok(found) => Some(found),
-            // The proxy forgets nodes removed from the grid.
-            Err(GridError::UnknownNode(_)) => None,
-            Err(e) => return Err(e),
+        let Some(found) = self.discovery.known_node(node).await? else {
+            // A node the proxy does not know is down, which settles the
+            // workloads' state: nothing to ask.
+            return Ok(inferred(on_chain, NodeStatus::Down));
         };
-        let node_status = found.as_ref().map_or(NodeStatus::Down, |n| n.status.into());
+        let node_status = found.status.into();
         let state = contract_state(on_chain.state);
-        let workload = match (settled_workload(state, node_status), found) {
-            (Some(settled), _) => settled,
-            (None, Some(found)) => {
+        let workload = match settled_workload(state, node_status) {
+            Some(settled) => settled,
+            None => {
                 let contract = ContractId(on_chain.id);
                 self.workload_state(key, on_chain.twin_id, found.twin_id, contract)
                     .await
             }
-            // Never: an unknown node reads as down, which settles it.
-            (None, None) => WorkloadState::Error("the grid node is not up".into()),
         };
         Ok(ContractInfo {
             contract: ContractId(on_chain.id),
@@ -186,21 +159,14 @@ impl TfGridBackend {
         contract: ContractId,
     ) -> WorkloadState {
         let asked = async {
-            let remote = self.twin_key(node_twin).await?;
-            let peer = self.connect(key, owner).await?;
-            let zos = ZosNode {
-                peer: &peer,
-                node: remote,
-            };
-            zos.get(contract.0).await.map_err(rmb_error)
+            let session = self.open_session(key, owner, node_twin).await?;
+            session.zos().get(contract.0).await.map_err(rmb_error)
         };
         match asked.await {
             Ok(d) => match d.progress() {
                 Progress::Ready => WorkloadState::Ok,
                 Progress::Pending => WorkloadState::Init,
-                Progress::Failed { workload, message } => {
-                    WorkloadState::Error(format!("{workload}: {message}"))
-                }
+                failed @ Progress::Failed { .. } => WorkloadState::Error(failed.to_string()),
             },
             Err(e) => WorkloadState::Error(format!("the grid node did not answer: {e}")),
         }
@@ -226,8 +192,9 @@ fn settled_workload(state: ContractState, node: NodeStatus) -> Option<WorkloadSt
     }
 }
 
-/// A contract as the batch reports it: workloads of a created contract on
-/// an up node are taken to be running.
+/// A contract from the chain and its node's status alone, as the batch
+/// reports it: workloads of a created contract on an up node are taken to
+/// be running.
 fn inferred(on_chain: &ChainContract, node_status: NodeStatus) -> ContractInfo {
     let state = contract_state(on_chain.state);
     ContractInfo {

@@ -13,14 +13,11 @@ pub struct NodeFilter {
     pub free_mru: Option<u64>,
     /// Free SSD, in bytes.
     pub free_sru: Option<u64>,
-    /// Free HDD, in bytes.
-    pub free_hru: Option<u64>,
     /// Public IPv4 addresses left in the node's farm.
     pub free_ips: Option<u32>,
     /// A country by its English name.
     pub country: Option<String>,
     pub farm_ids: Vec<u32>,
-    pub node_ids: Vec<u32>,
     /// Nodes never to return.
     pub excluded: Vec<u32>,
     /// `dedicated=false&rented=false`: nodes any twin may deploy on.
@@ -46,7 +43,6 @@ impl NodeFilter {
         let amounts = [
             ("free_mru", self.free_mru),
             ("free_sru", self.free_sru),
-            ("free_hru", self.free_hru),
             ("free_ips", self.free_ips.map(u64::from)),
         ];
         for (name, value) in amounts {
@@ -57,11 +53,7 @@ impl NodeFilter {
         if let Some(country) = self.country.as_deref().filter(|c| !c.trim().is_empty()) {
             q.push(("country", country.trim().to_string()));
         }
-        let lists = [
-            ("farm_ids", &self.farm_ids),
-            ("node_ids", &self.node_ids),
-            ("excluded", &self.excluded),
-        ];
+        let lists = [("farm_ids", &self.farm_ids), ("excluded", &self.excluded)];
         for (name, ids) in lists {
             if !ids.is_empty() {
                 let joined: Vec<String> = ids.iter().map(u32::to_string).collect();
@@ -109,7 +101,6 @@ mod tests {
             size: 20,
             page: 2,
             ret_count: true,
-            ..NodeFilter::default()
         };
         let q: Vec<String> = f
             .to_query()

@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use crate::grid::{ContractState, NodeStatus};
+use crate::grid::NodeStatus;
 
 /// Resource amounts: bytes for memory and disks, cores for cpu.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -121,50 +121,6 @@ impl ProxyNode {
     pub fn free(&self) -> Resources {
         self.total().minus(&self.used())
     }
-}
-
-/// A contract's state as the proxy spells it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-pub enum ProxyContractState {
-    Created,
-    GracePeriod,
-    Deleted,
-}
-
-impl From<ProxyContractState> for ContractState {
-    fn from(s: ProxyContractState) -> ContractState {
-        match s {
-            ProxyContractState::Created => ContractState::Created,
-            ProxyContractState::GracePeriod => ContractState::GracePeriod,
-            ProxyContractState::Deleted => ContractState::Deleted,
-        }
-    }
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
-pub struct ContractDetails {
-    #[serde(rename = "nodeId")]
-    pub node_id: u32,
-    pub deployment_hash: String,
-    pub number_of_public_ips: u32,
-    pub farm_id: u32,
-    pub farm_name: String,
-}
-
-/// One contract, from `GET /contracts?contract_id=N`.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-pub struct ProxyContract {
-    pub contract_id: u64,
-    pub twin_id: u32,
-    pub state: ProxyContractState,
-    /// "node", "name" or "rent"; Jukebox only makes node contracts.
-    #[serde(rename = "type")]
-    pub kind: String,
-    #[serde(default)]
-    pub created_at: u64,
-    #[serde(default)]
-    pub details: ContractDetails,
 }
 
 /// The proxy's error body: `{"error": "..."}`.

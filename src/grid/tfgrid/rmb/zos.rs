@@ -2,6 +2,8 @@
 //! `changes`, `delete` (`tfgrid-v3.md`, "Talking to the node"), and the
 //! workload results a node reports.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 use super::{Remote, RmbError, RmbPeer};
@@ -74,6 +76,18 @@ pub enum Progress {
     Failed { workload: String, message: String },
 }
 
+/// How a deployment's progress reads in errors: a failure as
+/// `workload: message`, in the node's own words.
+impl fmt::Display for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Progress::Pending => f.write_str("pending"),
+            Progress::Ready => f.write_str("ready"),
+            Progress::Failed { workload, message } => write!(f, "{workload}: {message}"),
+        }
+    }
+}
+
 /// The addresses a ready deployment got.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Addresses {
@@ -81,7 +95,6 @@ pub struct Addresses {
     pub ipv6: Option<String>,
     pub mycelium: Option<String>,
     pub planetary: Option<String>,
-    pub private: Option<String>,
 }
 
 impl NodeDeployment {
@@ -124,7 +137,6 @@ impl NodeDeployment {
                 "zmachine" => {
                     found.mycelium = text(w, "mycelium_ip");
                     found.planetary = text(w, "planetary_ip");
-                    found.private = text(w, "ip");
                 }
                 "ip" => {
                     found.ipv4 = text(w, "ip");
@@ -221,6 +233,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(unreported.progress(), Progress::Pending);
+    }
+
+    #[test]
+    fn a_failure_reads_as_the_workload_and_the_nodes_message() {
+        let d = deployment(&[("disk", "zmount", "error"), ("vm", "zmachine", "init")]);
+        assert_eq!(d.progress().to_string(), "disk: no space left");
     }
 
     #[test]
