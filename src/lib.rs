@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod diagnostics;
 pub mod dialogue;
 pub mod grid;
+pub mod grid_command;
 pub mod ids;
 pub mod ledger;
 pub mod lifecycle;

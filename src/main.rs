@@ -1,5 +1,5 @@
-//! The `jukebox` command: run the service, check the configuration, or chat
-//! from a terminal.
+//! The `jukebox` command: run the service, check the configuration, check
+//! the real grid (`grid doctor`, `grid nodes`), or chat from a terminal.
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -57,11 +57,52 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// The real grid, checked from here: `doctor` (every step of the live
+    /// path) and `nodes` (the candidates for a node type).
+    Grid {
+        #[command(subcommand)]
+        action: GridAction,
+    },
     /// Chat with Jukebox from this terminal (or a script piped to stdin).
     Chat {
         /// Who you are, e.g. alice (becomes the user id term:alice).
         #[arg(long)]
         user: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum GridAction {
+    /// Check the live path to the grid one step at a time; exit 0 only if
+    /// every step passed.
+    Doctor {
+        /// The network to check (else grid.network, with grid.kind = "tfgrid").
+        #[arg(long, value_name = "dev|qa|test|main")]
+        network: Option<String>,
+        /// Also deploy the smallest machine for real, then cancel it
+        /// (spends TFT from the funding account; asks first).
+        #[arg(long)]
+        deploy: bool,
+        /// Do not ask before --deploy spends.
+        #[arg(long, requires = "deploy")]
+        yes: bool,
+    },
+    /// The grid nodes Jukebox would pick from for a node type, one per line.
+    Nodes {
+        #[arg(long, value_name = "dev|qa|test|main")]
+        network: Option<String>,
+        /// A chain of the catalog, e.g. dash.
+        #[arg(long)]
+        chain: String,
+        /// One of its node types, e.g. full.
+        #[arg(long = "type", value_name = "TYPE")]
+        node_type: String,
+        /// Only nodes in this country (its English name).
+        #[arg(long, conflicts_with = "farm")]
+        country: Option<String>,
+        /// Only nodes of this farm id.
+        #[arg(long)]
+        farm: Option<u32>,
     },
 }
 
@@ -120,7 +161,42 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         );
         return Ok(std::process::ExitCode::SUCCESS);
     }
+    let env = |name: &str| std::env::var(name).ok();
     match &command {
+        Command::Grid {
+            action:
+                GridAction::Doctor {
+                    network,
+                    deploy,
+                    yes,
+                },
+        } => {
+            let args = jukebox::grid_command::DoctorArgs {
+                network: network.clone(),
+                deploy: *deploy,
+                yes: *yes,
+            };
+            return jukebox::grid_command::run_doctor(&config, &args, &env);
+        }
+        Command::Grid {
+            action:
+                GridAction::Nodes {
+                    network,
+                    chain,
+                    node_type,
+                    country,
+                    farm,
+                },
+        } => {
+            let args = jukebox::grid_command::NodesArgs {
+                network: network.clone(),
+                chain: chain.clone(),
+                node_type: node_type.clone(),
+                country: country.clone(),
+                farm: *farm,
+            };
+            return jukebox::grid_command::run_nodes(&config, &args, &env);
+        }
         Command::Backup { action } => {
             return match action {
                 BackupAction::Now => jukebox::backup::command::backup_now(&config),

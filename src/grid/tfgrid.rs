@@ -25,5 +25,6 @@ pub mod backend;
 pub mod cache;
 pub mod chain;
 pub mod discovery;
+pub mod doctor;
 pub mod proxy;
 pub mod rmb;

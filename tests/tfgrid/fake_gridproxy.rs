@@ -171,6 +171,7 @@ impl FakeGridProxy {
         let app = Router::new()
             .route("/nodes", get(list_nodes))
             .route("/nodes/{id}", get(one_node))
+            .route("/version", get(version))
             .with_state(state.clone());
         let (url, server) = Server::http(app).await;
         FakeGridProxy {
@@ -304,3 +305,15 @@ async fn one_node(State(state): Shared, Path(id): Path<String>) -> Response {
         None => error(StatusCode::NOT_FOUND, "node not found"),
     }
 }
+
+/// `GET /version`: `{"version": "<release>"}`, as tfgrid-sdk-go's
+/// `grid-proxy/internal/explorer/server.go` answers (`types.Version`).
+async fn version(State(state): Shared) -> Response {
+    if let Some(r) = enter(&state, "/version", &[]).await {
+        return r;
+    }
+    axum::Json(json!({ "version": FAKE_VERSION })).into_response()
+}
+
+/// The release the fake proxy says it runs.
+pub const FAKE_VERSION: &str = "v0.16.0-fake";

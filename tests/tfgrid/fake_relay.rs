@@ -69,13 +69,30 @@ pub struct RelayState {
     pub refused_envelopes: Vec<String>,
     /// (source twin, destination twin, command) of every delivered request.
     pub delivered: Vec<(u32, u32, String)>,
+    /// Where twins not registered by hand are looked up, as the real relay
+    /// reads them from TFChain (rmb-rs `src/relay/api.rs`: `get_twin`, then
+    /// the token is verified against the twin's account).
+    pub chain_twins: Option<TwinLookup>,
     /// When set, replies are held until this many wait, then sent in
     /// reverse order (to prove replies are matched by uid, not by order).
     pub reverse_batches_of: usize,
     held: Vec<Envelope>,
 }
 
+/// A twin's key by its id, from wherever the twins are (a fake chain).
+pub type TwinLookup = Arc<dyn Fn(u32) -> Option<VerifyingKey> + Send + Sync>;
+
 impl RelayState {
+    /// The twin's key: registered, or looked up (and then remembered).
+    fn twin_key(&mut self, twin: u32) -> Option<VerifyingKey> {
+        if let Some(key) = self.twins.get(&twin) {
+            return Some(*key);
+        }
+        let key = (self.chain_twins.as_ref()?)(twin)?;
+        self.twins.insert(twin, key);
+        Some(key)
+    }
+
     /// Whether the node holds a live (not deleted) deployment for `contract`.
     pub fn node_has(&self, node: u32, contract: u64) -> bool {
         self.nodes[&node]
@@ -150,8 +167,8 @@ async fn serve(stream: tokio::net::TcpStream, state: Arc<Mutex<RelayState>>) {
             let token = req.uri().query().unwrap_or_default();
             let mut s = state.lock().unwrap();
             let verified = jwt::claims(token).ok().and_then(|c| {
-                let key = s.twins.get(&c.sub)?;
-                jwt::verify(token, key, now(), 30).ok()
+                let key = s.twin_key(c.sub)?;
+                jwt::verify(token, &key, now(), 30).ok()
             });
             match verified {
                 Some(claims) => {

@@ -29,6 +29,7 @@ use tokio_tungstenite::tungstenite::Message as Frame;
 
 use super::fake_server::Server;
 
+mod edit;
 mod scale;
 
 pub use scale::OPTED_OUT;

@@ -10,6 +10,7 @@
 mod backend;
 mod chain;
 mod chain_golden;
+mod doctor;
 mod fake_gridproxy;
 mod fake_relay;
 mod fake_server;

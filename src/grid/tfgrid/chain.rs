@@ -14,9 +14,11 @@ use subxt::dynamic::{At as _, Value};
 use subxt::{OnlineClient, SubstrateConfig};
 
 pub mod calls;
+mod compat;
 mod reads;
 mod signer;
 
+pub use compat::{Compatibility, UseCheck};
 pub use signer::Ed25519Signer;
 
 /// Why a chain operation failed.

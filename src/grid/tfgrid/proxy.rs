@@ -17,6 +17,7 @@ use crate::grid::{GridError, GridNodeId};
 
 mod filter;
 mod types;
+mod version;
 
 pub use filter::NodeFilter;
 pub use types::{ProxyNode, ProxyNodeStatus, PublicConfig, Resources};
