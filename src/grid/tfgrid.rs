@@ -15,6 +15,8 @@
 //!   user's own twin key;
 //! - [`adapter`]: the [`Grid`](crate::grid::Grid) trait over the backend,
 //!   with a [`KeyRing`](adapter::KeyRing) that finds identities' keys.
+//! - [`doctor`]: the operator's checks of the live path over all of the
+//!   above (`jukebox grid doctor`, `jukebox grid nodes`).
 //!
 //! Built by `app::build` for `grid.kind = "tfgrid"`, with the store's
 //! identities as the key ring (`service/keyring.rs`); money on this grid is

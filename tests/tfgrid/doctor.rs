@@ -337,8 +337,10 @@ async fn a_runtime_without_a_call_jukebox_makes_fails_the_metadata_step() {
             && line.contains("do: this runtime is not one this Jukebox speaks"),
         "{line}"
     );
-    // Reachable all the same.
+    // Reachable all the same, and its balances and twins still read.
     run.line("ok   TFChain:");
+    run.line("ok   relay:");
+    run.line("ok   funding account:");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
