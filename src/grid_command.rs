@@ -104,12 +104,20 @@ pub fn run_doctor(
         if !args.deploy {
             return checked;
         }
+        if !checked {
+            // Nothing is spent on a path already known to be broken (a
+            // runtime that does not fit could even be sent wrong calls).
+            print(&Step::fail(
+                "deploy",
+                "every step above to pass before spending",
+                "some failed",
+                "fix those first, then run --deploy again",
+            ));
+            return false;
+        }
         let yes = args.yes;
         let mut confirm = |statement: &str| yes || ask(statement);
-        // The deployment runs even after a failed check: its steps say more
-        // about what fails, and it spends only once confirmed.
-        let deployed = doctor.deploy(&mut confirm, &mut print).await;
-        checked && deployed
+        doctor.deploy(&mut confirm, &mut print).await
     });
     println!(
         "{}",

@@ -380,6 +380,23 @@ async fn a_funding_account_too_poor_or_missing_fails_the_funding_step() {
         "{line}"
     );
 
+    // Nothing is spent on a path already known to be broken.
+    let run = jukebox(
+        dir.path(),
+        &["grid", "doctor", "--deploy", "--yes"],
+        true,
+        "",
+    )
+    .await;
+    assert_ne!(run.code, 0);
+    assert!(
+        run.line("FAIL deploy:")
+            .contains("expected every step above to pass before spending"),
+        "{}",
+        run.stdout
+    );
+    assert!(w.chain.world().applied.is_empty());
+
     let run = jukebox(dir.path(), &["grid", "doctor"], false, "").await;
     assert_ne!(run.code, 0);
     let line = run.line("FAIL funding account:");

@@ -524,3 +524,33 @@ pub fn describe(need: &Capacity) -> String {
         }
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_print_as_one_line_each() {
+        let ok = Step::ok("grid proxy", "answers");
+        assert!(ok.passed());
+        assert_eq!(ok.to_string(), "ok   grid proxy: answers");
+        let fail = Step::fail("relay", "a token accepted", "401", "check relay_url");
+        assert!(!fail.passed());
+        assert_eq!(
+            fail.to_string(),
+            "FAIL relay: expected a token accepted; got 401; do: check relay_url"
+        );
+    }
+
+    #[test]
+    fn the_doctor_key_is_the_funders_own_and_not_the_funder() {
+        let funder = SigningKey::from_bytes(&[9; 32]);
+        let doctor = doctor_key(&funder);
+        assert_eq!(doctor.to_bytes(), doctor_key(&funder).to_bytes());
+        assert_ne!(doctor.to_bytes(), funder.to_bytes());
+        let other = doctor_key(&SigningKey::from_bytes(&[8; 32]));
+        assert_ne!(doctor.to_bytes(), other.to_bytes());
+        // SS58 with TFChain's prefix 42: addresses start with 5.
+        assert!(address(funder.verifying_key().to_bytes()).starts_with('5'));
+    }
+}
