@@ -46,8 +46,16 @@ pub const DELETE_REFUSED: &str =
 pub trait ChainView: Send + Sync {
     /// Whether the contract is cancelled (its workloads must go).
     fn contract_cancelled(&self, contract: u64) -> bool;
-    /// A twin's relay and end-to-end key (`pk`), if the twin exists.
-    fn twin(&self, twin: u32) -> Option<(Option<String>, Option<Vec<u8>>)>;
+    /// A twin's relay and end-to-end key, if the twin exists.
+    fn twin(&self, twin: u32) -> Option<TwinView>;
+}
+
+/// A twin as a node reads it on chain.
+#[derive(Clone, Debug, Default)]
+pub struct TwinView {
+    pub relay: Option<String>,
+    /// Its end-to-end key (`pk`).
+    pub pk: Option<Vec<u8>>,
 }
 
 /// How a fake node behaves.
@@ -303,11 +311,11 @@ fn handle(s: &mut RelayState, twin: u32, bytes: &[u8]) -> Vec<Option<Envelope>> 
     s.delivered.push((twin, destination, command.clone()));
     s.follow_cancels(destination);
     // What the node's peer reads of the caller on chain.
-    let (caller_relay, caller_pk) = s
+    let caller = s
         .chain
         .as_ref()
         .and_then(|c| c.twin(twin))
-        .unwrap_or((None, None));
+        .unwrap_or_default();
     let node = s.nodes.get_mut(&destination).unwrap();
     let behaviour = node.behaviour.clone();
     let answer = match behaviour {
@@ -326,7 +334,7 @@ fn handle(s: &mut RelayState, twin: u32, bytes: &[u8]) -> Vec<Option<Envelope>> 
         Ok(body) => (Message::Response, body),
         Err(message) => (Message::Error { code: 0, message }, b"null".to_vec()),
     };
-    let payload = match caller_pk.filter(|pk| !pk.is_empty()) {
+    let payload = match caller.pk.filter(|pk| !pk.is_empty()) {
         // The real peer seals with AES-GCM under a secp256k1 shared key;
         // what matters here is that the caller cannot read it as plain.
         Some(_) => Payload::Cipher([b"sealed:".as_slice(), &body].concat()),
@@ -335,7 +343,7 @@ fn handle(s: &mut RelayState, twin: u32, bytes: &[u8]) -> Vec<Option<Envelope>> 
     let mut reply = Envelope {
         message,
         payload,
-        federation: caller_relay,
+        federation: caller.relay,
         relays: node.relays.clone(),
         ..reply_to(&env)
     };

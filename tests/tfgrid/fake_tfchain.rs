@@ -28,7 +28,7 @@ use subxt::ext::scale_value::Value;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as Frame;
 
-use super::fake_relay::ChainView;
+use super::fake_relay::{ChainView, TwinView};
 use super::fake_server::Server;
 
 mod scale;
@@ -187,11 +187,13 @@ impl ChainView for View {
             .is_some_and(|k| k.state == ContractState::Deleted)
     }
 
-    fn twin(&self, twin: u32) -> Option<(Option<String>, Option<Vec<u8>>)> {
+    fn twin(&self, twin: u32) -> Option<TwinView> {
         let c = self.0.lock().unwrap();
         let (_, relay) = c.world.twins.get(&twin)?;
-        let relay = (!relay.is_empty()).then(|| relay.clone());
-        Some((relay, c.world.twin_pks.get(&twin).cloned()))
+        Some(TwinView {
+            relay: (!relay.is_empty()).then(|| relay.clone()),
+            pk: c.world.twin_pks.get(&twin).cloned(),
+        })
     }
 }
 

@@ -11,7 +11,7 @@ use jukebox::grid::tfgrid::rmb::zos::{Progress, ResultState, ZosNode};
 use jukebox::grid::tfgrid::rmb::{Remote, RmbError, RmbPeer, RmbSettings};
 use jukebox::reservation::{Deployment, WorkloadSpec, build_deployment, sign};
 
-use crate::fake_relay::{Behaviour, ChainView, DELETE, DELETE_REFUSED, FakeRelay};
+use crate::fake_relay::{Behaviour, ChainView, DELETE, DELETE_REFUSED, FakeRelay, TwinView};
 use crate::setup::spec;
 
 const USER: u32 = 42;
@@ -157,8 +157,11 @@ impl ChainView for TwinWithKey {
         false
     }
 
-    fn twin(&self, twin: u32) -> Option<(Option<String>, Option<Vec<u8>>)> {
-        (twin == USER).then(|| (Some("relay.fake".into()), Some(vec![2; 33])))
+    fn twin(&self, twin: u32) -> Option<TwinView> {
+        (twin == USER).then(|| TwinView {
+            relay: Some("relay.fake".into()),
+            pk: Some(vec![2; 33]),
+        })
     }
 }
 

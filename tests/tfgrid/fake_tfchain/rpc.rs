@@ -328,10 +328,13 @@ fn submit(c: &mut Chain, ext: &[u8]) -> Result<(), String> {
 
 type Failure = (&'static str, String);
 
+/// A twin's optional relay and optional end-to-end key, as given.
+type TwinArgs = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// `create_twin`'s and `update_twin`'s arguments: `relay:
 /// Option<BoundedVec<u8, 1024>>`, `pk: Option<BoundedVec<u8, 128>>`
 /// (pallet-tfgrid `types.rs`); `None` when they do not decode.
-fn twin_args(args: &mut &[u8]) -> Option<(Option<Vec<u8>>, Option<Vec<u8>>)> {
+fn twin_args(args: &mut &[u8]) -> Option<TwinArgs> {
     let mut option = |max: usize| -> Option<Option<Vec<u8>>> {
         match take(args, 1).ok()?[0] {
             0 => Some(None),
