@@ -15,10 +15,10 @@ use jukebox::grid::{
 use jukebox::reservation::Deployment;
 
 use crate::fake_gridproxy::{FakeGridProxy, FakeNode};
-use crate::fake_relay::{Behaviour, FakeRelay};
+use crate::fake_relay::{Behaviour, DELETE, FakeRelay};
 use crate::fake_tfchain::{FakeTfchain, OPTED_OUT};
 use crate::setup::{
-    Fakes, Keys, TFT, build_backend, deployment, grid, healthy, live_contracts, need,
+    Fakes, Keys, TFT, build_backend, deployment, fakes, grid, healthy, live_contracts, need,
 };
 
 /// The contract's status as the [`Grid`] trait asks it: read from the
@@ -83,7 +83,7 @@ async fn deploy_status_delete_and_redeploy_through_the_real_backend() {
     assert_eq!(live_contracts(&g), [2]);
     assert!(
         !g.relay.state().node_has(1001, 1),
-        "the node was asked to delete"
+        "the node saw the cancel on chain"
     );
 
     // Delete: the contract is cancelled, and cancelling again is fine.
@@ -94,6 +94,27 @@ async fn deploy_status_delete_and_redeploy_through_the_real_backend() {
     assert_eq!(
         (gone.state, gone.workload),
         (ContractState::Deleted, WorkloadState::Deleted)
+    );
+    assert_no_delete_was_sent(&g);
+    // Cancelling a cancelled contract sends nothing more.
+    assert_eq!(
+        g.chain
+            .world()
+            .applied
+            .iter()
+            .filter(|c| *c == "SmartContractModule.cancel_contract")
+            .count(),
+        2
+    );
+}
+
+/// Zero-OS refuses `zos.deployment.delete`: it must never be sent.
+fn assert_no_delete_was_sent(g: &Fakes) {
+    let s = g.relay.state();
+    assert!(
+        s.delivered.iter().all(|(_, _, command)| command != DELETE),
+        "{:?}",
+        s.delivered
     );
 }
 
@@ -168,6 +189,7 @@ async fn a_silent_node_times_out_and_the_contract_is_cancelled() {
     // The contract was made, then cancelled: nothing keeps paying.
     assert_eq!(g.chain.world().contracts.len(), 1);
     assert!(live_contracts(&g).is_empty());
+    assert_no_delete_was_sent(&g);
 }
 
 #[tokio::test]
@@ -182,6 +204,7 @@ async fn a_failing_workload_is_deleted_and_its_contract_cancelled() {
     );
     assert!(live_contracts(&g).is_empty());
     assert!(!g.relay.state().node_has(1001, 1));
+    assert_no_delete_was_sent(&g);
     // Another node takes the same deployment: a new contract there.
     let placed = deploy_on(&g, 2, &d).await.unwrap();
     assert_eq!(live_contracts(&g), [placed.contract.0]);
@@ -330,4 +353,77 @@ async fn a_node_gone_from_the_proxy_is_down_and_is_not_asked() {
         )
     );
     assert_eq!(g.relay.state().delivered.len(), asked_before);
+}
+
+/// A twin that already exists for the identity's account, made by another
+/// tool: with an end-to-end key (`pk`), so nodes would encrypt every reply,
+/// and `relay` as its relay.
+async fn twin_made_elsewhere(relay: &str) -> Fakes {
+    let (proxy, fake_relay, chain) = fakes([healthy(), healthy(), healthy()]).await;
+    let user = SigningKey::from_bytes(&[6; 32]);
+    let account = user.verifying_key().to_bytes();
+    chain.fund(account, 50 * TFT);
+    {
+        let mut world = chain.world();
+        world.accepted_terms.insert(account);
+        world.twins.insert(1004, (account, relay.into()));
+        // A compressed secp256k1 key, as rmb-sdk-go's peer sets it.
+        world
+            .twin_pks
+            .insert(1004, [vec![0x02], vec![0x5a; 32]].concat());
+        world.seal();
+    }
+    fake_relay.register_twin(1004, user.verifying_key());
+    let backend = build_backend(&proxy, &fake_relay, &chain, Duration::from_secs(5));
+    Fakes {
+        proxy,
+        relay: fake_relay,
+        chain,
+        backend,
+        user,
+        twin: 1004,
+    }
+}
+
+#[tokio::test]
+async fn a_twin_made_elsewhere_with_an_end_to_end_key_is_cleared_before_deploying() {
+    let g = twin_made_elsewhere("relay.fake").await;
+    let d = deployment(&g, 3, &g.user);
+    let placed = deploy_on(&g, 1, &d).await.unwrap();
+    assert!(g.relay.state().node_has(1001, placed.contract.0));
+    {
+        let world = g.chain.world();
+        assert!(world.twin_pks.is_empty(), "the key is gone");
+        assert_eq!(world.twins[&1004].1, "relay.fake");
+        assert_eq!(
+            world.applied,
+            [
+                "TfgridModule.update_twin",
+                "SmartContractModule.create_node_contract"
+            ],
+            "cleared before the contract"
+        );
+    }
+    // The twin is right now: the next deploy reads it and changes nothing.
+    let again = deployment(&g, 4, &g.user);
+    deploy_on(&g, 2, &again).await.unwrap();
+    assert_eq!(
+        g.chain
+            .world()
+            .applied
+            .iter()
+            .filter(|c| *c == "TfgridModule.update_twin")
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn finding_an_existing_twin_gives_it_our_relay_and_no_key() {
+    let g = twin_made_elsewhere("relay.grid.tf").await;
+    assert_eq!(g.backend.ensure_twin(&g.user).await.unwrap().0, 1004);
+    let world = g.chain.world();
+    assert!(world.twin_pks.is_empty());
+    assert_eq!(world.twins[&1004].1, "relay.fake");
+    assert_eq!(world.applied, ["TfgridModule.update_twin"]);
 }

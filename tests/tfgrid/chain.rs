@@ -283,3 +283,77 @@ async fn prices_come_from_the_chains_pricing_policy() {
         Err(ChainError::Decode(_))
     ));
 }
+
+#[tokio::test]
+async fn update_twin_replaces_relay_and_key_as_the_pallet_does() {
+    let fake = FakeTfchain::start().await;
+    let alice = signer(1);
+    fake.fund(alice.account(), 10 * TFT);
+    let chain = connect(&fake).await;
+    // No twin yet: the pallet refuses.
+    let err = chain.reset_twin(&alice, RELAY).await.unwrap_err();
+    assert_eq!(err.dispatch_error(), Some("TwinNotExists"));
+
+    let id = chain
+        .ensure_twin(&alice, "relay.grid.tf", TERMS)
+        .await
+        .unwrap();
+    fake.world().twin_pks.insert(id, vec![3; 33]);
+    fake.seal();
+    let twin = chain.twin(id).await.unwrap().unwrap();
+    assert_eq!(twin.pk, Some(vec![3; 33]));
+    assert_eq!(twin.end_to_end_key(), Some(&[3; 33][..]));
+
+    chain.reset_twin(&alice, RELAY).await.unwrap();
+    let twin = chain.twin(id).await.unwrap().unwrap();
+    assert_eq!((twin.relay.as_deref(), &twin.pk), (Some(RELAY), &None));
+    assert_eq!(twin.end_to_end_key(), None);
+
+    // pallet-tfgrid's `validate_relay_address`: these are refused, and the
+    // twin stays as it was.
+    for bad in [
+        "relay.grid.tf.",
+        ".relay",
+        "relay..tf",
+        "a.grid.tf",
+        "127.0.0.1:443",
+        "relay tf",
+    ] {
+        let err = chain.reset_twin(&alice, bad).await.unwrap_err();
+        assert_eq!(err.dispatch_error(), Some("InvalidRelayAddress"), "{bad}");
+    }
+    assert_eq!(
+        chain.twin(id).await.unwrap().unwrap().relay.as_deref(),
+        Some(RELAY)
+    );
+    // An empty key counts as none: nodes encrypt only to a non-empty one.
+    fake.world().twin_pks.insert(id, Vec::new());
+    fake.seal();
+    let twin = chain.twin(id).await.unwrap().unwrap();
+    assert_eq!((&twin.pk, twin.end_to_end_key()), (&Some(Vec::new()), None));
+}
+
+#[test]
+fn relay_addresses_are_checked_rule_for_rule() {
+    use crate::fake_tfchain::valid_relay;
+    for good in [
+        "relay.grid.tf",
+        "relay.02.grid.tf",
+        "ab.c.d",
+        "127.0.0.1",
+        "r_1-x",
+    ] {
+        assert!(valid_relay(good.as_bytes()), "{good}");
+    }
+    for bad in [
+        "",
+        "relay.",
+        ".relay",
+        "relay..tf",
+        "a.grid.tf",
+        "relay:443",
+        "relé.tf",
+    ] {
+        assert!(!valid_relay(bad.as_bytes()), "{bad}");
+    }
+}

@@ -67,13 +67,21 @@ fn call_data_follows_the_runtime_call_indices() {
     cancel.extend_from_slice(&77u64.to_le_bytes());
     assert_eq!(tx.call_data(&calls::cancel_contract(77)).unwrap(), cancel);
 
-    // TfgridModule is pallet 25: create_twin 17, user_accept_tc 25.
+    // TfgridModule is pallet 25: create_twin 17, update_twin 18,
+    // user_accept_tc 25.
     let relay = "relay.dev.grid.tf";
     let mut twin = vec![25, 17, 1];
     twin.extend(compact(relay.len()));
     twin.extend_from_slice(relay.as_bytes());
     twin.push(0); // pk: None
     assert_eq!(tx.call_data(&calls::create_twin(relay)).unwrap(), twin);
+    // update_twin is call 18, with create_twin's arguments: `pk: None`
+    // removes the twin's end-to-end key.
+    let mut update = vec![25, 18, 1];
+    update.extend(compact(relay.len()));
+    update.extend_from_slice(relay.as_bytes());
+    update.push(0);
+    assert_eq!(tx.call_data(&calls::update_twin(relay)).unwrap(), update);
 
     let mut tc = vec![25, 25];
     for part in ["https://tc.example/terms.md", "abc"] {

@@ -6,8 +6,19 @@
 //! answered with an (unsigned) relay error. Envelopes for a node twin are
 //! answered as Zero-OS would: `zos.deployment.deploy` checks the deployment's
 //! own signature and contract id, `get`/`changes` report workload results
-//! that reach `ok` (or `error`) after a few polls, `delete` deletes. Nodes
-//! can be made silent, can hang up, or can sign with the wrong key.
+//! that reach `ok` (or `error`) after a few polls, and `delete` is refused
+//! whatever it asks (zosbase `pkg/zos_api/deployment.go`): a node removes
+//! a deployment when its contract is cancelled on TFChain, which a node
+//! that follows a chain ([`FakeRelay::follow_chain`]) sees.
+//!
+//! Replies are built as rmb-sdk-go's peer builds them (`makeEnvelope` in
+//! `peer/peer.go`, which Zero-OS runs): `relays` set to the node's relay
+//! hosts, `federation` to the caller twin's relay on chain, errors with
+//! code 0 and a `null` payload, the payload encrypted when the caller's
+//! twin has a `pk` on chain, and signed over all of it as `peer/hashes.go`
+//! hashes it, by the fake's own code rather than Jukebox's.
+//! Nodes can be made silent, can hang up, or can sign with the wrong key;
+//! the relay can alter the relays of replies in transit.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -24,6 +35,28 @@ use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, 
 use tokio_tungstenite::tungstenite::http::StatusCode;
 
 use super::fake_server::Server;
+
+/// The command current Zero-OS refuses.
+pub const DELETE: &str = "zos.deployment.delete";
+/// Its answer, word for word (zosbase `deploymentDeleteHandler`).
+pub const DELETE_REFUSED: &str =
+    "deletion over the api is disabled, please cancel your contract instead";
+
+/// What Zero-OS nodes read from TFChain.
+pub trait ChainView: Send + Sync {
+    /// Whether the contract is cancelled (its workloads must go).
+    fn contract_cancelled(&self, contract: u64) -> bool;
+    /// A twin's relay and end-to-end key, if the twin exists.
+    fn twin(&self, twin: u32) -> Option<TwinView>;
+}
+
+/// A twin as a node reads it on chain.
+#[derive(Clone, Debug, Default)]
+pub struct TwinView {
+    pub relay: Option<String>,
+    /// Its end-to-end key (`pk`).
+    pub pk: Option<Vec<u8>>,
+}
 
 /// How a fake node behaves.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,6 +84,9 @@ struct NodeDeployment {
 pub struct FakeNode {
     pub key: SigningKey,
     pub behaviour: Behaviour,
+    /// The relay hosts the node is connected to, sorted: rmb-sdk-go puts
+    /// them in `relays` on every envelope.
+    pub relays: Vec<String>,
     deployments: BTreeMap<u64, NodeDeployment>,
 }
 
@@ -77,6 +113,11 @@ pub struct RelayState {
     /// reverse order (to prove replies are matched by uid, not by order).
     pub reverse_batches_of: usize,
     held: Vec<Envelope>,
+    /// When set, the relay replaces the `relays` of every reply it passes
+    /// on (after the node signed it).
+    pub rewrite_reply_relays: Option<Vec<String>>,
+    /// The chain the nodes follow, if any.
+    chain: Option<Arc<dyn ChainView>>,
 }
 
 /// A twin's key by its id, from wherever the twins are (a fake chain).
@@ -95,10 +136,38 @@ impl RelayState {
 
     /// Whether the node holds a live (not deleted) deployment for `contract`.
     pub fn node_has(&self, node: u32, contract: u64) -> bool {
-        self.nodes[&node]
-            .deployments
-            .get(&contract)
-            .is_some_and(|d| d.state != "deleted")
+        let cancelled = self
+            .chain
+            .as_ref()
+            .is_some_and(|c| c.contract_cancelled(contract));
+        !cancelled
+            && self.nodes[&node]
+                .deployments
+                .get(&contract)
+                .is_some_and(|d| d.state != "deleted")
+    }
+
+    /// What the node has seen on chain: deployments of cancelled contracts
+    /// are deleted, as Zero-OS's contract watcher deletes them.
+    fn follow_cancels(&mut self, node: u32) {
+        let Some(chain) = self.chain.clone() else {
+            return;
+        };
+        let Some(node) = self.nodes.get_mut(&node) else {
+            return;
+        };
+        for (contract, dep) in &mut node.deployments {
+            if dep.state != "deleted" && chain.contract_cancelled(*contract) {
+                dep.state = "deleted";
+                set_results(&mut dep.json, "deleted", "contract cancelled", None);
+                dep.changes.extend(
+                    dep.json["workloads"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default(),
+                );
+            }
+        }
     }
 }
 
@@ -137,6 +206,19 @@ impl FakeRelay {
         self.state().twins.insert(twin, key);
     }
 
+    /// The nodes read TFChain through `chain`: cancelled contracts and the
+    /// callers' relay and `pk`.
+    pub fn follow_chain(&self, chain: Arc<dyn ChainView>) {
+        self.state().chain = Some(chain);
+    }
+
+    /// The relay hosts node `twin` puts in its replies' `relays`.
+    pub fn set_node_relays(&self, twin: u32, relays: &[&str]) {
+        let mut s = self.state();
+        let node = s.nodes.get_mut(&twin).expect("a node");
+        node.relays = relays.iter().map(|r| r.to_string()).collect();
+    }
+
     /// Adds a Zero-OS node with twin `twin`; returns its public key.
     pub fn add_node(&self, twin: u32, seed: u8, behaviour: Behaviour) -> VerifyingKey {
         let key = SigningKey::from_bytes(&[seed; 32]);
@@ -148,6 +230,7 @@ impl FakeRelay {
             FakeNode {
                 key,
                 behaviour,
+                relays: vec!["relay.fake".into()],
                 deployments: BTreeMap::new(),
             },
         );
@@ -229,7 +312,7 @@ fn handle(s: &mut RelayState, twin: u32, bytes: &[u8]) -> Vec<Option<Envelope>> 
         return refuse(s, "source is not the connected twin");
     }
     let key = s.twins[&twin];
-    if env.verify(&key).is_err() {
+    if !upstream_verify(&env, &key) {
         return refuse(s, "signature verification failed");
     }
     if env.timestamp + env.expiration < now() {
@@ -239,13 +322,20 @@ fn handle(s: &mut RelayState, twin: u32, bytes: &[u8]) -> Vec<Option<Envelope>> 
     let Message::Request { command } = &env.message else {
         return refuse(s, "not a request");
     };
-    let Some(node) = s.nodes.get_mut(&destination) else {
+    if !s.nodes.contains_key(&destination) {
         return refuse(s, "destination twin not found");
-    };
-    let behaviour = node.behaviour.clone();
+    }
     s.delivered.push((twin, destination, command.clone()));
+    s.follow_cancels(destination);
+    // What the node's peer reads of the caller on chain.
+    let caller = s
+        .chain
+        .as_ref()
+        .and_then(|c| c.twin(twin))
+        .unwrap_or_default();
     let node = s.nodes.get_mut(&destination).unwrap();
-    let reply = match behaviour {
+    let behaviour = node.behaviour.clone();
+    let answer = match behaviour {
         Behaviour::Silent => return Vec::new(),
         Behaviour::HangsUp => return vec![None],
         _ => zos_answer(node, &env, command, &key),
@@ -255,18 +345,29 @@ fn handle(s: &mut RelayState, twin: u32, bytes: &[u8]) -> Vec<Option<Envelope>> 
     } else {
         node.key.clone()
     };
-    let mut reply = match reply {
-        Ok(body) => Envelope {
-            message: Message::Response,
-            payload: Payload::Plain(body),
-            ..reply_to(&env)
-        },
-        Err(message) => Envelope {
-            message: Message::Error { code: 1, message },
-            ..reply_to(&env)
-        },
+    // rmb-sdk-go's router answers a failed handler with the error's text,
+    // code 0, and the encoded nil result as payload.
+    let (message, body) = match answer {
+        Ok(body) => (Message::Response, body),
+        Err(message) => (Message::Error { code: 0, message }, b"null".to_vec()),
     };
-    reply.sign(&signer);
+    let payload = match caller.pk.filter(|pk| !pk.is_empty()) {
+        // The real peer seals with AES-GCM under a secp256k1 shared key;
+        // what matters here is that the caller cannot read it as plain.
+        Some(_) => Payload::Cipher([b"sealed:".as_slice(), &body].concat()),
+        None => Payload::Plain(body),
+    };
+    let mut reply = Envelope {
+        message,
+        payload,
+        federation: caller.relay,
+        relays: node.relays.clone(),
+        ..reply_to(&env)
+    };
+    upstream_sign(&mut reply, &signer);
+    if let Some(relays) = &s.rewrite_reply_relays {
+        reply.relays = relays.clone();
+    }
     if s.reverse_batches_of > 1 {
         s.held.push(reply);
         if s.held.len() < s.reverse_batches_of {
@@ -277,11 +378,79 @@ fn handle(s: &mut RelayState, twin: u32, bytes: &[u8]) -> Vec<Option<Envelope>> 
     vec![Some(reply)]
 }
 
+/// The signed challenge as rmb-sdk-go writes it (`Challenge` in
+/// `peer/hashes.go`), written here apart from Jukebox's own
+/// `Envelope::challenge` so that a mistake there is not repeated here:
+/// uid, tags, timestamp, expiration, each address (twin, connection), the
+/// request's command or the error's code and message, schema, federation,
+/// the payload as is, then every relay.
+fn upstream_challenge(env: &Envelope) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut w = Vec::new();
+    // Writing to a Vec cannot fail.
+    let _ = write!(w, "{}", env.uid);
+    if let Some(tags) = &env.tags {
+        let _ = write!(w, "{tags}");
+    }
+    let _ = write!(w, "{}{}", env.timestamp, env.expiration);
+    for address in [&env.source, &env.destination] {
+        let _ = write!(w, "{}", address.twin);
+        if let Some(connection) = &address.connection {
+            let _ = write!(w, "{connection}");
+        }
+    }
+    match &env.message {
+        Message::Request { command } => {
+            let _ = write!(w, "{command}");
+        }
+        Message::Error { code, message } => {
+            let _ = write!(w, "{code}{message}");
+        }
+        _ => {}
+    }
+    for text in [&env.schema, &env.federation].into_iter().flatten() {
+        let _ = write!(w, "{text}");
+    }
+    if let Payload::Plain(data) | Payload::Cipher(data) = &env.payload {
+        w.extend_from_slice(data);
+    }
+    for relay in &env.relays {
+        let _ = write!(w, "{relay}");
+    }
+    w
+}
+
+/// rmb-sdk-go's `Sign`: the type byte, then ed25519 over the MD5 digest.
+fn upstream_sign(env: &mut Envelope, key: &SigningKey) {
+    use ed25519_dalek::Signer as _;
+    use md5::Digest as _;
+    let digest = md5::Md5::digest(upstream_challenge(env));
+    let mut signature = vec![b'e'];
+    signature.extend_from_slice(&key.sign(&digest).to_bytes());
+    env.signature = Some(signature);
+}
+
+/// rmb-sdk-go's `VerifySignature`, for ed25519 twins.
+fn upstream_verify(env: &Envelope, key: &VerifyingKey) -> bool {
+    use ed25519_dalek::Verifier as _;
+    use md5::Digest as _;
+    let Some((b'e', raw)) = env.signature.as_deref().and_then(|s| s.split_first()) else {
+        return false;
+    };
+    let Ok(raw) = <[u8; 64]>::try_from(raw) else {
+        return false;
+    };
+    let digest = md5::Md5::digest(upstream_challenge(env));
+    key.verify(&digest, &ed25519_dalek::Signature::from_bytes(&raw))
+        .is_ok()
+}
+
 fn reply_to(env: &Envelope) -> Envelope {
     Envelope {
         uid: env.uid.clone(),
         timestamp: now(),
-        expiration: 60,
+        // rmb-sdk-go's default time to live for a response.
+        expiration: 300,
         source: Address::twin(env.destination.twin),
         destination: env.source.clone(),
         schema: Some("application/json".into()),
@@ -311,6 +480,9 @@ fn zos_answer(
         return Err("payload must be plain".into());
     };
     let source = env.source.twin;
+    if command == DELETE {
+        return Err(DELETE_REFUSED.into());
+    }
     if command == zos::DEPLOY {
         let d: Deployment =
             serde_json::from_slice(body).map_err(|e| format!("invalid deployment: {e}"))?;
@@ -339,7 +511,12 @@ fn zos_answer(
                 changes,
             },
         );
-        return Ok(Vec::new());
+        // The handler returns nothing, which the peer encodes as JSON.
+        return Ok(b"null".to_vec());
+    }
+    if command != zos::GET && command != zos::CHANGES {
+        // rmb-sdk-go's router: `ErrFunctionNotFound`.
+        return Err("function is not found".into());
     }
     let arg: zos::ContractArg =
         serde_json::from_slice(body).map_err(|e| format!("invalid argument: {e}"))?;
@@ -375,19 +552,7 @@ fn zos_answer(
             }
             Ok(serde_json::to_vec(&dep.json).unwrap())
         }
-        zos::CHANGES => Ok(serde_json::to_vec(&dep.changes).unwrap()),
-        zos::DELETE => {
-            dep.state = "deleted";
-            set_results(&mut dep.json, "deleted", "deleted by user", None);
-            dep.changes.extend(
-                dep.json["workloads"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default(),
-            );
-            Ok(Vec::new())
-        }
-        other => Err(format!("unknown command {other}")),
+        _ => Ok(serde_json::to_vec(&dep.changes).unwrap()),
     }
 }
 

@@ -6,8 +6,9 @@
 //!
 //! Submitted extrinsics are checked as the chain would (signature over the
 //! signer payload, nonce, fees) and applied: `user_accept_tc`,
-//! `create_twin`, `create_node_contract`, `cancel_contract`. Each goes in a
-//! new block that is finalized at once, unless a test holds finalization.
+//! `create_twin`, `update_twin`, `create_node_contract`, `cancel_contract`.
+//! Each goes in a new block that is finalized at once, unless a test holds
+//! finalization. Twins have a relay and may have an end-to-end key (`pk`).
 //!
 //! The metadata served is 2.9's plus the v3 opt-out error
 //! ([`OPTED_OUT`]), so nodes can refuse contracts as a later runtime does.
@@ -27,6 +28,7 @@ use subxt::ext::scale_value::Value;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as Frame;
 
+use super::fake_relay::{ChainView, TwinView};
 use super::fake_server::Server;
 
 mod edit;
@@ -68,8 +70,10 @@ pub struct World {
     pub balances: HashMap<[u8; 32], u128>,
     pub nonces: HashMap<[u8; 32], u32>,
     pub accepted_terms: HashSet<[u8; 32]>,
-    /// id -> (account, relay)
+    /// id -> (account, relay); an empty relay is `None` on chain.
     pub twins: BTreeMap<u32, ([u8; 32], String)>,
+    /// The twins' end-to-end keys (`pk`), for those that have one.
+    pub twin_pks: BTreeMap<u32, Vec<u8>>,
     pub contracts: BTreeMap<u64, FakeContract>,
     /// Nodes on which contract creation fails, with the pallet error name.
     pub refusing_nodes: HashMap<u32, String>,
@@ -92,6 +96,7 @@ impl Default for World {
             nonces: HashMap::new(),
             accepted_terms: HashSet::new(),
             twins: BTreeMap::new(),
+            twin_pks: BTreeMap::new(),
             contracts: BTreeMap::new(),
             refusing_nodes: HashMap::new(),
             // The dev genesis policy and a 5-cent TFT.
@@ -162,6 +167,57 @@ impl FakeTfchain {
     pub fn seal(&self) {
         self.world().seal();
     }
+
+    /// What Zero-OS nodes read from this chain (see the fake relay).
+    pub fn view(&self) -> Arc<dyn ChainView> {
+        Arc::new(View(self.chain.clone()))
+    }
+}
+
+/// The chain as the fake relay's nodes read it: the world as it is now
+/// (a real node reads the latest block; the fake's blocks are sealed at
+/// once).
+struct View(Arc<Mutex<Chain>>);
+
+impl ChainView for View {
+    fn contract_cancelled(&self, contract: u64) -> bool {
+        let c = self.0.lock().unwrap();
+        c.world
+            .contracts
+            .get(&contract)
+            .is_some_and(|k| k.state == ContractState::Deleted)
+    }
+
+    fn twin(&self, twin: u32) -> Option<TwinView> {
+        let c = self.0.lock().unwrap();
+        let (_, relay) = c.world.twins.get(&twin)?;
+        Some(TwinView {
+            relay: (!relay.is_empty()).then(|| relay.clone()),
+            pk: c.world.twin_pks.get(&twin).cloned(),
+        })
+    }
+}
+
+/// pallet-tfgrid's `validate_relay_address` (`twin.rs` in
+/// threefoldtech/tfchain), rule for rule: not empty, not ending in a dot,
+/// only `[A-Za-z0-9_-]` and dots, no dot first and none right after the
+/// previous one, where "previous" starts at index 0 (so a one-character
+/// first label, as in `a.grid.tf`, is refused too). `create_twin` and
+/// `update_twin` refuse anything else with `InvalidRelayAddress`.
+pub fn valid_relay(relay: &[u8]) -> bool {
+    if relay.is_empty() || relay.last() == Some(&b'.') {
+        return false;
+    }
+    let mut previous_dot = 0;
+    for (i, b) in relay.iter().enumerate() {
+        match b {
+            b'.' if i == 0 || i - previous_dot == 1 => return false,
+            b'.' => previous_dot = i,
+            b if b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_' => {}
+            _ => return false,
+        }
+    }
+    true
 }
 
 impl std::ops::Deref for Chain {
@@ -243,10 +299,18 @@ impl Chain {
             scale::set(&mut twin, &["id"], Value::u128(u128::from(*id)));
             scale::set(&mut twin, &["account_id"], Value::from_bytes(account));
             let relay_ty = scale::field_type(types, twin_ty, "relay");
-            let relay = scale::variant_of(types, relay_ty, "Some", |_| {
-                vec![Value::from_bytes(relay.as_bytes())]
-            });
+            let relay = match relay.as_str() {
+                "" => scale::variant_of(types, relay_ty, "None", |_| vec![]),
+                relay => scale::variant_of(types, relay_ty, "Some", |_| {
+                    vec![Value::from_bytes(relay.as_bytes())]
+                }),
+            };
             scale::set(&mut twin, &["relay"], relay);
+            if let Some(pk) = w.twin_pks.get(id) {
+                let pk_ty = scale::field_type(types, twin_ty, "pk");
+                let pk = scale::variant_of(types, pk_ty, "Some", |_| vec![Value::from_bytes(pk)]);
+                scale::set(&mut twin, &["pk"], pk);
+            }
             out.insert(
                 key("TfgridModule", "Twins", &[&id.to_le_bytes()]),
                 scale::encode(types, twin_ty, &twin),

@@ -11,7 +11,7 @@ use jukebox::grid::tfgrid::rmb::zos::{Progress, ResultState, ZosNode};
 use jukebox::grid::tfgrid::rmb::{Remote, RmbError, RmbPeer, RmbSettings};
 use jukebox::reservation::{Deployment, WorkloadSpec, build_deployment, sign};
 
-use crate::fake_relay::{Behaviour, FakeRelay};
+use crate::fake_relay::{Behaviour, ChainView, DELETE, DELETE_REFUSED, FakeRelay, TwinView};
 use crate::setup::spec;
 
 const USER: u32 = 42;
@@ -58,10 +58,13 @@ fn deployment(contract_id: u64, signer: &SigningKey) -> Deployment {
 }
 
 #[tokio::test]
-async fn deploy_poll_until_ok_read_changes_and_delete() {
+async fn deploy_poll_until_ok_read_changes_and_delete_is_refused() {
     let (relay, node) = relay_with(Behaviour::Healthy { polls_until_ok: 1 }).await;
     let peer = connect(&relay).await;
-    let zos = ZosNode { peer: &peer, node };
+    let zos = ZosNode {
+        peer: &peer,
+        node: node.clone(),
+    };
     zos.deploy(&deployment(11, &user_key())).await.unwrap();
     assert!(relay.state().node_has(NODE, 11));
 
@@ -81,14 +84,19 @@ async fn deploy_poll_until_ok_read_changes_and_delete() {
     assert_eq!(changes[0].result.state, ResultState::Init);
     assert_eq!(changes[7].result.state, ResultState::Ok);
 
-    zos.delete(11).await.unwrap();
-    assert!(!relay.state().node_has(NODE, 11));
-    let gone = zos.get(11).await.unwrap();
-    assert!(
-        gone.workloads
-            .iter()
-            .all(|w| w.result.state == ResultState::Deleted)
-    );
+    // Zero-OS refuses deletes, whatever they name (the client has no
+    // delete; only a contract cancel removes a deployment).
+    let body = br#"{"contract_id":11}"#.to_vec();
+    match peer.call(&node, DELETE, body).await {
+        Err(RmbError::Remote {
+            twin: NODE,
+            code: 0,
+            message,
+        }) => assert_eq!(message, DELETE_REFUSED),
+        other => panic!("{other:?}"),
+    }
+    assert!(relay.state().node_has(NODE, 11));
+    assert_eq!(zos.get(11).await.unwrap().progress(), Progress::Ready);
 
     let s = relay.state();
     assert!(s.refused_envelopes.is_empty(), "{:?}", s.refused_envelopes);
@@ -104,6 +112,68 @@ async fn deploy_poll_until_ok_read_changes_and_delete() {
             "zos.deployment.get"
         ]
     );
+}
+
+#[tokio::test]
+async fn replies_carrying_relays_verify_and_altered_relays_do_not() {
+    let (relay, node) = relay_with(Behaviour::Healthy { polls_until_ok: 0 }).await;
+    let peer = connect(&relay).await;
+    let zos = ZosNode { peer: &peer, node };
+    for relays in [
+        &[][..],
+        &["relay.grid.tf"],
+        &["relay.02.grid.tf", "relay.grid.tf"],
+    ] {
+        relay.set_node_relays(NODE, relays);
+        let contract = 20 + relays.len() as u64;
+        zos.deploy(&deployment(contract, &user_key()))
+            .await
+            .unwrap();
+        assert_eq!(zos.get(contract).await.unwrap().contract_id, contract);
+    }
+    // The relay changes the relays the node signed: one dropped, one
+    // added, or reordered.
+    for rewritten in [
+        vec!["relay.02.grid.tf"],
+        vec!["relay.02.grid.tf", "relay.grid.tf", "evil.example"],
+        vec!["relay.grid.tf", "relay.02.grid.tf"],
+    ] {
+        relay.state().rewrite_reply_relays =
+            Some(rewritten.iter().map(|r| r.to_string()).collect());
+        match zos.get(22).await {
+            Err(RmbError::BadSignature { twin: NODE, reason }) => {
+                assert!(reason.contains("does not verify"), "{reason}")
+            }
+            other => panic!("{rewritten:?}: {other:?}"),
+        }
+    }
+}
+
+/// A chain on which our user's twin has an end-to-end key.
+struct TwinWithKey;
+
+impl ChainView for TwinWithKey {
+    fn contract_cancelled(&self, _: u64) -> bool {
+        false
+    }
+
+    fn twin(&self, twin: u32) -> Option<TwinView> {
+        (twin == USER).then(|| TwinView {
+            relay: Some("relay.fake".into()),
+            pk: Some(vec![2; 33]),
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_reply_encrypted_to_our_twins_old_key_is_refused_with_the_reason() {
+    let (relay, node) = relay_with(Behaviour::Healthy { polls_until_ok: 0 }).await;
+    relay.follow_chain(Arc::new(TwinWithKey));
+    let peer = connect(&relay).await;
+    let zos = ZosNode { peer: &peer, node };
+    let err = zos.deploy(&deployment(30, &user_key())).await.unwrap_err();
+    assert_eq!(err, RmbError::Encrypted { twin: NODE });
+    assert!(err.to_string().contains("end-to-end key"), "{err}");
 }
 
 #[tokio::test]

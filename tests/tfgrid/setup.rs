@@ -38,7 +38,9 @@ pub struct Fakes {
 
 /// The three fakes with grid nodes 1-3 in Belgium (farm 1), their twins
 /// 1001-1003 on chain and behind the relay, node `n` behaving as
-/// `behaviours[n - 1]`.
+/// `behaviours[n - 1]`. The nodes follow the chain (cancelled contracts,
+/// callers' relay and `pk`) and put their relays in every reply, as
+/// Zero-OS does: one relay for nodes 1 and 3, two for node 2.
 pub async fn fakes(behaviours: [Behaviour; 3]) -> (FakeGridProxy, FakeRelay, FakeTfchain) {
     let proxy =
         FakeGridProxy::start((1..=3).map(|id| FakeNode::new(id, 1, "Belgium")).collect()).await;
@@ -52,6 +54,8 @@ pub async fn fakes(behaviours: [Behaviour; 3]) -> (FakeGridProxy, FakeRelay, Fak
             .twins
             .insert(twin, (key.to_bytes(), "relay.fake".into()));
     }
+    relay.set_node_relays(1002, &["relay.fake", "relay2.fake"]);
+    relay.follow_chain(chain.view());
     (proxy, relay, chain)
 }
 

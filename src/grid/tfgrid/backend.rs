@@ -4,13 +4,16 @@
 //!
 //! Unlike the simulated grid, every on-grid action here is signed by the
 //! user's own twin key (extrinsics, the relay token, RMB envelopes), so each
-//! operation takes that key. A deploy creates the node contract (or finds
-//! the one an interrupted deploy already made for the same deployment hash),
-//! hands the deployment to the node over RMB and polls until every workload
-//! is ok; on any failure after the contract exists it asks the node to
-//! delete and cancels the contract, so no contract is left paying for
-//! nothing. Nodes whose farm opted them out of v3 billing are remembered
-//! and never offered again; a node twin's key is read from the chain once.
+//! operation takes that key. A deploy first makes sure nodes can answer the
+//! twin in plain text through our relay (see [`TfGridBackend::settle_twin`]),
+//! creates the node contract (or finds the one an interrupted deploy already
+//! made for the same deployment hash), hands the deployment to the node
+//! over RMB and polls until every workload is ok; on any failure after the
+//! contract exists it cancels the contract, so no contract is left paying
+//! for nothing (the node removes the workloads when it sees the cancel:
+//! Zero-OS refuses deletes over RMB). Nodes whose farm opted them out of v3
+//! billing are remembered and never offered again; a node twin's key is
+//! read from the chain once.
 //!
 //! The [`Grid`](crate::grid::Grid) trait is implemented over this in
 //! `adapter.rs`, which finds the keys.
@@ -136,6 +139,9 @@ impl TfGridBackend {
             .await
             .map_err(chain_error)?
         {
+            // A twin made elsewhere may carry a key or relay nodes would
+            // use against us.
+            self.settle_twin(&signer, id).await?;
             return Ok(TwinId(id));
         }
         if let Some((funder, units)) = &self.funding {
@@ -212,6 +218,9 @@ impl TfGridBackend {
         }
         verify(deployment, twin, &key.verifying_key())
             .map_err(|_| GridError::BadSignature(twin))?;
+        // Before any contract: a node that cannot answer us would leave it
+        // paying for nothing.
+        self.settle_twin(&signer, twin).await?;
         let found = self.discovery.node(node).await?;
         if !discovery::fits(&found, need) {
             return Err(if found.status == super::proxy::ProxyNodeStatus::Up {
@@ -266,12 +275,37 @@ impl TfGridBackend {
                 mycelium: progress.mycelium,
             }),
             Err(failure) => {
-                // Best effort on the node; the contract cancel is what
-                // stops the billing, and its failure is reported.
+                // The cancel stops the billing and makes the node clean up;
+                // its failure is reported.
                 self.cancel_on_chain(&signer, contract).await?;
                 Err(failure)
             }
         }
+    }
+
+    /// Makes our twin one that nodes answer in plain text through our
+    /// relay: no end-to-end key (`pk`) and our relay, as on chain. With a
+    /// `pk`, Zero-OS encrypts every reply to the twin (rmb-sdk-go
+    /// `peer/peer.go`, `makeEnvelope`), which Jukebox does not read; with
+    /// another relay, replies go where we are not listening. Either is
+    /// repaired with one `update_twin`, as rmb-sdk-go's own peer repairs
+    /// its twin when it starts (`NewPeer`); a twin already right costs one
+    /// storage read.
+    async fn settle_twin(&self, signer: &Ed25519Signer, twin: u32) -> Result<(), GridError> {
+        let found = self
+            .chain
+            .twin(twin)
+            .await
+            .map_err(chain_error)?
+            .ok_or(GridError::UnknownTwin(twin))?;
+        let relay = self.twins.relay_domain.as_str();
+        if found.end_to_end_key().is_none() && found.relay.as_deref() == Some(relay) {
+            return Ok(());
+        }
+        self.chain
+            .reset_twin(signer, relay)
+            .await
+            .map_err(chain_error)
     }
 
     /// Sends the deployment and polls it until it is up, failed, or late.
@@ -298,20 +332,16 @@ impl TfGridBackend {
                 }
             }
         };
-        let outcome = tokio::time::timeout(self.timing.deploy_timeout, watching)
+        // On failure the caller cancels the contract, which is what makes
+        // the node remove the workloads (it refuses deletes over RMB).
+        tokio::time::timeout(self.timing.deploy_timeout, watching)
             .await
             .unwrap_or_else(|_| {
                 Err(GridError::DeployFailed(format!(
                     "the workloads were not up within {:?}",
                     self.timing.deploy_timeout
                 )))
-            });
-        if outcome.is_err() {
-            // Best effort: the cancelled contract makes the node clean up
-            // anyway.
-            let _ = zos.delete(contract).await;
-        }
-        outcome
+            })
     }
 
     /// An RMB session with the node whose twin is `node_twin`, opened as

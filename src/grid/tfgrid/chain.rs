@@ -77,6 +77,18 @@ pub struct ChainTwin {
     pub id: u32,
     pub account: [u8; 32],
     pub relay: Option<String>,
+    /// The twin's end-to-end encryption key (`pk`, a compressed secp256k1
+    /// key when rmb-sdk-go or rmb-peer set it); see [`Self::end_to_end_key`].
+    pub pk: Option<Vec<u8>>,
+}
+
+impl ChainTwin {
+    /// The key others encrypt to this twin with: rmb-sdk-go's peer
+    /// encrypts only when the destination's `pk` is non-empty
+    /// (`len(destTwin.E2EKey) > 0` in `peer/peer.go`).
+    pub fn end_to_end_key(&self) -> Option<&[u8]> {
+        self.pk.as_deref().filter(|k| !k.is_empty())
+    }
 }
 
 /// A connection to one TFChain node, made on first use and made again
@@ -239,6 +251,16 @@ impl TfChain {
                 .await?;
         }
         Ok(missing)
+    }
+
+    /// Sets the signer's twin's relay to `relay` and removes its end-to-end
+    /// key: `TfgridModule.update_twin(Some(relay), None)`. The chain
+    /// refuses an account without a twin (`TwinNotExists`) and a relay
+    /// that is not a domain (`InvalidRelayAddress`).
+    pub async fn reset_twin(&self, signer: &Ed25519Signer, relay: &str) -> Result<(), ChainError> {
+        self.submit(&calls::update_twin(relay), signer)
+            .await
+            .map(|_| ())
     }
 
     /// Accepts the terms and creates the twin, unless the account already

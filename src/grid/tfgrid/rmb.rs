@@ -67,6 +67,15 @@ pub enum RmbError {
     Relay { twin: u32, message: String },
     #[error("the reply from twin {twin} is not signed by it: {reason}")]
     BadSignature { twin: u32, reason: String },
+    /// The twin encrypted its reply: it holds an end-to-end key (`pk`) of
+    /// our twin. Jukebox clears that key on chain before it deploys, but
+    /// Zero-OS caches twins for up to 6 hours (the api gateway's peer in
+    /// threefoldtech/zos, `WithInMemoryExpiration`).
+    #[error(
+        "twin {twin} encrypted its reply: it still knows our twin by an end-to-end key (pk); \
+         it was cleared on TFChain, and the node forgets it within 6 hours"
+    )]
+    Encrypted { twin: u32 },
     #[error("the reply is unreadable: {0}")]
     Malformed(String),
 }
@@ -256,11 +265,11 @@ impl RmbPeer {
             Message::Response => match reply.payload {
                 Payload::Plain(body) => Ok(body),
                 Payload::None => Ok(Vec::new()),
-                Payload::Cipher(_) => Err(RmbError::Malformed(
-                    "an encrypted reply to a plain request".into(),
-                )),
+                // rmb-sdk-go's peer encrypts (secp256k1 + AES-GCM) when the
+                // destination twin has a `pk`; Jukebox keeps none.
+                Payload::Cipher(_) => Err(RmbError::Encrypted { twin }),
             },
-            Message::Request { .. } | Message::None => {
+            Message::Request { .. } | Message::None | Message::Ping | Message::Pong => {
                 Err(RmbError::Malformed("the reply is not a response".into()))
             }
         }

@@ -328,6 +328,38 @@ fn submit(c: &mut Chain, ext: &[u8]) -> Result<(), String> {
 
 type Failure = (&'static str, String);
 
+/// A twin's optional relay and optional end-to-end key, as given.
+type TwinArgs = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// `create_twin`'s and `update_twin`'s arguments: `relay:
+/// Option<BoundedVec<u8, 1024>>`, `pk: Option<BoundedVec<u8, 128>>`
+/// (pallet-tfgrid `types.rs`); `None` when they do not decode.
+fn twin_args(args: &mut &[u8]) -> Option<TwinArgs> {
+    let mut option = |max: usize| -> Option<Option<Vec<u8>>> {
+        match take(args, 1).ok()?[0] {
+            0 => Some(None),
+            1 => {
+                let bytes = vec_u8(args).ok()?;
+                (bytes.len() <= max).then_some(Some(bytes))
+            }
+            _ => None,
+        }
+    };
+    let relay = option(1024)?;
+    let pk = option(128)?;
+    Some((relay, pk))
+}
+
+/// The relay as the world stores it ("" for none), or the pallet's
+/// `InvalidRelayAddress`.
+fn checked_relay(relay: Option<Vec<u8>>) -> Result<String, Failure> {
+    match relay {
+        None => Ok(String::new()),
+        Some(r) if super::valid_relay(&r) => Ok(String::from_utf8(r).expect("ASCII")),
+        Some(_) => Err(("TfgridModule", "InvalidRelayAddress".to_string())),
+    }
+}
+
 /// Runs the call; its events, or the pallet error that made it fail.
 fn apply(c: &mut Chain, account: [u8; 32], call: &[u8]) -> Result<Vec<Value>, Failure> {
     let mut args = call.get(2..).unwrap_or_default();
@@ -350,11 +382,7 @@ fn apply(c: &mut Chain, account: [u8; 32], call: &[u8]) -> Result<Vec<Value>, Fa
         }
         (Some(25), Some(17)) => {
             c.world.applied.push("TfgridModule.create_twin".into());
-            let relay = match take(&mut args, 1).map_err(|_| malformed())?[0] {
-                1 => String::from_utf8(vec_u8(&mut args).map_err(|_| malformed())?)
-                    .map_err(|_| malformed())?,
-                _ => String::new(),
-            };
+            let (relay, pk) = twin_args(&mut args).ok_or_else(malformed)?;
             if !c.world.accepted_terms.contains(&account) {
                 return Err((
                     "TfgridModule",
@@ -364,8 +392,27 @@ fn apply(c: &mut Chain, account: [u8; 32], call: &[u8]) -> Result<Vec<Value>, Fa
             if twin_of(c).is_some() {
                 return Err(("TfgridModule", "TwinExists".to_string()));
             }
+            let relay = checked_relay(relay)?;
             let id = c.world.twins.keys().last().map_or(1, |k| k + 1);
             c.world.twins.insert(id, (account, relay));
+            if let Some(pk) = pk {
+                c.world.twin_pks.insert(id, pk);
+            }
+            Ok(vec![])
+        }
+        // pallet-tfgrid `_update_twin`: the caller's own twin (found by
+        // account, so `UnauthorizedToUpdateTwin` cannot arise here), a
+        // valid relay if one is given; relay and pk are both replaced.
+        (Some(25), Some(18)) => {
+            c.world.applied.push("TfgridModule.update_twin".into());
+            let (relay, pk) = twin_args(&mut args).ok_or_else(malformed)?;
+            let twin = twin_of(c).ok_or_else(|| ("TfgridModule", "TwinNotExists".to_string()))?;
+            let relay = checked_relay(relay)?;
+            c.world.twins.get_mut(&twin).expect("the twin").1 = relay;
+            match pk {
+                Some(pk) => c.world.twin_pks.insert(twin, pk),
+                None => c.world.twin_pks.remove(&twin),
+            };
             Ok(vec![])
         }
         (Some(26), Some(0)) => {

@@ -33,26 +33,21 @@ impl TfGridBackend {
             .ok_or(GridError::UnknownContract(contract))
     }
 
-    /// Cancels the contract (the billing stops) after asking its node to
-    /// delete the workloads. Cancelling a cancelled contract succeeds. The
-    /// contract comes already read from the chain ([`Self::chain_contract`]:
-    /// its owner's key had to be found first), so it is not read again.
+    /// Cancels the contract: the billing stops, and the node, which
+    /// watches TFChain, removes the workloads (Zero-OS refuses
+    /// `zos.deployment.delete`, see `rmb/zos.rs`). Cancelling a cancelled
+    /// contract succeeds. The contract comes already read from the chain
+    /// ([`Self::chain_contract`]: its owner's key had to be found first), so
+    /// it is not read again.
     pub async fn cancel(
         &self,
         key: &SigningKey,
         on_chain: &ChainContract,
     ) -> Result<(), GridError> {
-        let signer = Ed25519Signer::new(key.clone());
-        if on_chain.state != ChainContractState::Deleted
-            && let Ok(found) = self.discovery.node(GridNodeId(on_chain.node_id)).await
-            && let Ok(session) = self
-                .open_session(key, on_chain.twin_id, found.twin_id)
-                .await
-        {
-            // The node frees its resources sooner this way; if it cannot be
-            // reached, the cancelled contract makes it clean up later.
-            let _ = session.zos().delete(on_chain.id).await;
+        if on_chain.state == ChainContractState::Deleted {
+            return Ok(());
         }
+        let signer = Ed25519Signer::new(key.clone());
         self.cancel_on_chain(&signer, on_chain.id).await
     }
 

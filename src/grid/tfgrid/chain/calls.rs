@@ -80,3 +80,18 @@ pub fn transfer_keep_alive(to: [u8; 32], units: u128) -> Call {
         ],
     )
 }
+
+/// `TfgridModule.update_twin` (call 18 in runtime 2.9, the same arguments as
+/// `create_twin`; pallet-tfgrid `lib.rs` and `twin.rs` in
+/// threefoldtech/tfchain): the twin's relay becomes `relay`, and its
+/// end-to-end key (`pk`) is removed, so nodes answer in plain text.
+pub fn update_twin(relay: &str) -> Call {
+    call(
+        "TfgridModule",
+        "update_twin",
+        vec![
+            Value::unnamed_variant("Some", [Value::from_bytes(relay.as_bytes())]),
+            Value::unnamed_variant("None", []),
+        ],
+    )
+}

@@ -60,7 +60,12 @@ impl TfChain {
             .and_then(|r| r.at(0))
             .and_then(bytes_of)
             .map(|b| String::from_utf8_lossy(&b).into_owned());
-        Ok(Some(ChainTwin { id, account, relay }))
+        Ok(Some(ChainTwin {
+            id,
+            account,
+            relay,
+            pk: twin_pk(&twin),
+        }))
     }
 
     /// A contract's state; `None` when the chain has no such contract.
@@ -223,6 +228,15 @@ async fn contract_at(at: &AtBlock, contract_id: u64) -> Result<Option<ChainContr
             .map_err(|_| ChainError::Decode("node id above 32 bits".into()))?,
         state,
     }))
+}
+
+/// A twin's `pk: Option<BoundedVec<u8, 128>>`, when it is `Some`.
+fn twin_pk(twin: &Value) -> Option<Vec<u8>> {
+    let pk = twin.at("pk")?;
+    match variant_name(pk)? {
+        "Some" => Some(pk.at(0).and_then(bytes_of).unwrap_or_default()),
+        _ => None,
+    }
 }
 
 /// A byte string held as a sequence of u8 values (or wrapped in a newtype).

@@ -1,11 +1,19 @@
 //! The RMB envelope: every message a twin sends through a relay, its
-//! protobuf encoding (`types.proto` of rmb-rs, `tfgrid-v3.md` section 2) and
-//! its signature.
+//! protobuf encoding and its signature, as upstream defines them
+//! (`proto/types.proto` of threefoldtech/rmb-rs and
+//! `rmb-sdk-go/peer/types.proto` of threefoldtech/tfgrid-sdk-go).
 //!
 //! The signature covers an MD5 over the fields in a fixed order (uid, tags,
 //! timestamp, expiration, source, destination, the message's own fields,
-//! schema, federation, payload) and is the signer's type prefix (`'e'` for
-//! ed25519) followed by the 64-byte ed25519 signature of the 16 digest bytes.
+//! schema, federation, payload, then every relay) and is the signer's type
+//! prefix (`'e'` for ed25519) followed by the 64-byte ed25519 signature of
+//! the 16 digest bytes: `Challenge` in rmb-sdk-go's `peer/hashes.go`, and
+//! `impl Challengeable for Envelope` in rmb-rs's `src/types/mod.rs`.
+//!
+//! `relays` (field 17) is deprecated in the proto, yet rmb-sdk-go's peer has
+//! set it on every envelope it sends since May 2024 (the relay hosts it is
+//! connected to), and Zero-OS nodes answer through that peer: their replies
+//! verify only if the relays are hashed too.
 
 use std::fmt::Write as _;
 
@@ -35,7 +43,7 @@ impl Address {
     }
 }
 
-/// What an envelope carries.
+/// What an envelope carries: the proto's `message` oneof.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Message {
     #[default]
@@ -48,6 +56,11 @@ pub enum Message {
         code: u32,
         message: String,
     },
+    /// An application-level ping to the relay (for clients that cannot send
+    /// websocket pings); the relay answers with [`Message::Pong`]. Neither
+    /// adds anything to the signed challenge.
+    Ping,
+    Pong,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -74,6 +87,9 @@ pub struct Envelope {
     pub schema: Option<String>,
     pub federation: Option<String>,
     pub payload: Payload,
+    /// The relays the sender is connected to (`repeated string relays =
+    /// 17`), in the sender's order; signed.
+    pub relays: Vec<String>,
 }
 
 /// Why an envelope's signature is not acceptable.
@@ -90,7 +106,9 @@ pub enum EnvelopeSignatureError {
 }
 
 impl Envelope {
-    /// The protobuf bytes sent as one binary websocket frame.
+    /// The protobuf bytes sent as one binary websocket frame, fields in
+    /// number order as protobuf-go writes them (so the bytes match
+    /// upstream's for the same envelope).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
         if !self.uid.is_empty() {
@@ -107,26 +125,9 @@ impl Envelope {
         }
         put_bytes(&mut out, 5, &encode_address(&self.source));
         put_bytes(&mut out, 6, &encode_address(&self.destination));
-        match &self.message {
-            Message::None => {}
-            Message::Request { command } => {
-                let mut req = Vec::new();
-                if !command.is_empty() {
-                    put_bytes(&mut req, 1, command.as_bytes());
-                }
-                put_bytes(&mut out, 7, &req);
-            }
-            Message::Response => put_bytes(&mut out, 8, &[]),
-            Message::Error { code, message } => {
-                let mut err = Vec::new();
-                if *code != 0 {
-                    put_uint(&mut err, 1, u64::from(*code));
-                }
-                if !message.is_empty() {
-                    put_bytes(&mut err, 2, message.as_bytes());
-                }
-                put_bytes(&mut out, 12, &err);
-            }
+        let (message_field, message) = self.encode_message();
+        if let Some(field @ (7 | 8)) = message_field {
+            put_bytes(&mut out, field, &message);
         }
         if let Some(sig) = &self.signature {
             put_bytes(&mut out, 9, sig);
@@ -137,15 +138,58 @@ impl Envelope {
         if let Some(federation) = &self.federation {
             put_bytes(&mut out, 11, federation.as_bytes());
         }
+        if message_field == Some(12) {
+            put_bytes(&mut out, 12, &message);
+        }
         match &self.payload {
             Payload::None => {}
             Payload::Plain(p) => put_bytes(&mut out, 13, p),
             Payload::Cipher(p) => put_bytes(&mut out, 14, p),
         }
+        if let Some(field @ (15 | 16)) = message_field {
+            put_bytes(&mut out, field, &message);
+        }
+        for relay in &self.relays {
+            put_bytes(&mut out, 17, relay.as_bytes());
+        }
         out
     }
 
-    /// Parses one frame; unknown fields (newer relays add some) are skipped.
+    /// The `message` oneof: its field number and encoded body, if any.
+    fn encode_message(&self) -> (Option<u32>, Vec<u8>) {
+        let mut body = Vec::new();
+        let field = match &self.message {
+            Message::None => return (None, body),
+            Message::Request { command } => {
+                if !command.is_empty() {
+                    put_bytes(&mut body, 1, command.as_bytes());
+                }
+                7
+            }
+            Message::Response => 8,
+            Message::Error { code, message } => {
+                if *code != 0 {
+                    put_uint(&mut body, 1, u64::from(*code));
+                }
+                if !message.is_empty() {
+                    put_bytes(&mut body, 2, message.as_bytes());
+                }
+                12
+            }
+            Message::Ping => 15,
+            Message::Pong => 16,
+        };
+        (Some(field), body)
+    }
+
+    /// Parses one frame as upstream's protobuf decoders do: fields in any
+    /// order; a repeated singular field keeps its last value, and a repeated
+    /// message field (the addresses, or the same member of the `message`
+    /// oneof) is merged into what came before; a different oneof member
+    /// replaces the earlier one; every `relays` occurrence is kept, in
+    /// order; unknown fields (any wire type) are skipped. A known field with
+    /// the wrong wire type, a string that is not UTF-8 or a truncated field
+    /// is refused, as rust-protobuf in rmb-rs refuses it.
     pub fn decode(bytes: &[u8]) -> Result<Envelope, WireError> {
         let mut env = Envelope::default();
         let mut r = Reader::new(bytes);
@@ -156,10 +200,13 @@ impl Envelope {
                 2 => env.tags = Some(value.as_string()?),
                 3 => env.timestamp = value.as_u64()?,
                 4 => env.expiration = value.as_u64()?,
-                5 => env.source = decode_address(value.as_bytes()?)?,
-                6 => env.destination = decode_address(value.as_bytes()?)?,
+                5 => merge_address(&mut env.source, value.as_bytes()?)?,
+                6 => merge_address(&mut env.destination, value.as_bytes()?)?,
                 7 => {
-                    let mut command = String::new();
+                    let mut command = match std::mem::take(&mut env.message) {
+                        Message::Request { command } => command,
+                        _ => String::new(),
+                    };
                     let mut req = Reader::new(value.as_bytes()?);
                     while let Some(f) = req.next_field() {
                         if let (1, v) = f? {
@@ -168,9 +215,15 @@ impl Envelope {
                     }
                     env.message = Message::Request { command };
                 }
-                8 => env.message = Message::Response,
+                8 => {
+                    skip_all(value.as_bytes()?)?;
+                    env.message = Message::Response;
+                }
                 12 => {
-                    let (mut code, mut message) = (0, String::new());
+                    let (mut code, mut message) = match std::mem::take(&mut env.message) {
+                        Message::Error { code, message } => (code, message),
+                        _ => (0, String::new()),
+                    };
                     let mut err = Reader::new(value.as_bytes()?);
                     while let Some(f) = err.next_field() {
                         match f? {
@@ -181,11 +234,20 @@ impl Envelope {
                     }
                     env.message = Message::Error { code, message };
                 }
+                15 => {
+                    skip_all(value.as_bytes()?)?;
+                    env.message = Message::Ping;
+                }
+                16 => {
+                    skip_all(value.as_bytes()?)?;
+                    env.message = Message::Pong;
+                }
                 9 => env.signature = Some(value.as_bytes()?.to_vec()),
                 10 => env.schema = Some(value.as_string()?),
                 11 => env.federation = Some(value.as_string()?),
                 13 => env.payload = Payload::Plain(value.as_bytes()?.to_vec()),
                 14 => env.payload = Payload::Cipher(value.as_bytes()?.to_vec()),
+                17 => env.relays.push(value.as_string()?),
                 _ => {}
             }
         }
@@ -217,7 +279,7 @@ impl Envelope {
                 push(code);
                 push(message);
             }
-            Message::Response | Message::None => {}
+            Message::Response | Message::None | Message::Ping | Message::Pong => {}
         }
         if let Some(schema) = &self.schema {
             push(schema);
@@ -230,6 +292,10 @@ impl Envelope {
         match &self.payload {
             Payload::Plain(p) | Payload::Cipher(p) => bytes.extend_from_slice(p),
             Payload::None => {}
+        }
+        // Then each relay, after the payload (hashes.go, types/mod.rs).
+        for relay in &self.relays {
+            bytes.extend_from_slice(relay.as_bytes());
         }
         bytes
     }
@@ -278,8 +344,9 @@ fn encode_address(a: &Address) -> Vec<u8> {
     out
 }
 
-fn decode_address(bytes: &[u8]) -> Result<Address, WireError> {
-    let mut a = Address::default();
+/// Reads an address into `a`: a second occurrence of the field is merged
+/// into the first, as protobuf merges repeated message fields.
+fn merge_address(a: &mut Address, bytes: &[u8]) -> Result<(), WireError> {
     let mut r = Reader::new(bytes);
     while let Some(f) = r.next_field() {
         match f? {
@@ -288,7 +355,17 @@ fn decode_address(bytes: &[u8]) -> Result<Address, WireError> {
             _ => {}
         }
     }
-    Ok(a)
+    Ok(())
+}
+
+/// Checks that a message with no fields we read (Response, Ping, Pong)
+/// still parses: its fields, whatever they are, are skipped.
+fn skip_all(bytes: &[u8]) -> Result<(), WireError> {
+    let mut r = Reader::new(bytes);
+    while let Some(f) = r.next_field() {
+        f?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -313,6 +390,7 @@ mod tests {
             schema: Some(JSON_SCHEMA.into()),
             federation: None,
             payload: Payload::Plain(br#"{"contract_id":5}"#.to_vec()),
+            relays: Vec::new(),
         }
     }
 
@@ -413,10 +491,133 @@ mod tests {
     #[test]
     fn unknown_fields_are_skipped_and_garbage_is_refused() {
         let mut bytes = request().encode();
-        // Field 17 (relays in newer relays), a string.
-        bytes.extend_from_slice(&[0x8a, 0x01, 3, b'a', b'b', b'c']);
+        // Fields 20 (a string), 21 (a varint), 22 (a fixed64) and 23 (a
+        // group): none is in the proto, all are skipped.
+        bytes.extend_from_slice(&[0xa2, 0x01, 3, b'a', b'b', b'c', 0xa8, 0x01, 7]);
+        bytes.extend_from_slice(&[0xb1, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, 0xbb, 0x01, 0xbc, 0x01]);
         assert_eq!(Envelope::decode(&bytes).unwrap(), request());
         assert!(Envelope::decode(&[0x0a, 50, 1]).is_err());
         assert!(Envelope::decode(&[0x0a, 2, 0xff, 0xfe]).is_err());
+        // A known field with the wrong wire type: uid as a varint.
+        assert!(Envelope::decode(&[0x08, 1]).is_err());
+    }
+
+    #[test]
+    fn every_relay_is_read_in_order_encoded_and_signed() {
+        let mut bytes = request().encode();
+        bytes.extend_from_slice(&[0x8a, 0x01, 3, b'a', b'b', b'c']);
+        bytes.extend_from_slice(&[0x8a, 0x01, 2, b'd', b'e']);
+        let env = Envelope::decode(&bytes).unwrap();
+        assert_eq!(env.relays, ["abc", "de"]);
+        assert_eq!(env.encode(), bytes, "relays are written back, last");
+        assert!(
+            String::from_utf8(env.challenge())
+                .unwrap()
+                .ends_with("{\"contract_id\":5}abcde")
+        );
+        let key = SigningKey::from_bytes(&[5; 32]);
+        let mut signed = env.clone();
+        signed.sign(&key);
+        assert_eq!(signed.verify(&key.verifying_key()), Ok(()));
+        for altered in [
+            vec!["abc".to_string()],
+            vec!["de".into(), "abc".into()],
+            vec!["abc".into(), "dE".into()],
+            Vec::new(),
+        ] {
+            let mut tampered = signed.clone();
+            tampered.relays = altered;
+            assert_eq!(
+                tampered.verify(&key.verifying_key()),
+                Err(EnvelopeSignatureError::Invalid),
+                "{:?}",
+                tampered.relays
+            );
+        }
+    }
+
+    #[test]
+    fn ping_pong_and_repeated_fields_decode_as_protobuf_does() {
+        for message in [Message::Ping, Message::Pong] {
+            let env = Envelope {
+                message,
+                ..Envelope::default()
+            };
+            assert_eq!(Envelope::decode(&env.encode()).unwrap(), env);
+            assert_eq!(env.challenge(), b"0000");
+        }
+        // Two sources merge (twin from the second, connection from the
+        // first); the last uid wins; a second request member merges, and a
+        // different member replaces it.
+        let bytes = [
+            0x0a, 1, b'a', 0x0a, 1, b'b', 0x2a, 4, 0x08, 1, 0x12, 0, 0x2a, 2, 0x08, 9, 0x3a, 3,
+            0x0a, 1, b'x', 0x3a, 0,
+        ];
+        let env = Envelope::decode(&bytes).unwrap();
+        assert_eq!(env.uid, "b");
+        assert_eq!(
+            env.source,
+            Address {
+                twin: 9,
+                connection: Some(String::new())
+            }
+        );
+        assert_eq!(
+            env.message,
+            Message::Request {
+                command: "x".into()
+            }
+        );
+        let mut replaced = bytes.to_vec();
+        replaced.extend_from_slice(&[0x42, 0]);
+        assert_eq!(
+            Envelope::decode(&replaced).unwrap().message,
+            Message::Response
+        );
+    }
+
+    /// Vectors made outside Jukebox (`tests/fixtures/rmb-envelope-vectors.py`):
+    /// envelopes encoded by Google's protobuf runtime from upstream's
+    /// `types.proto`, hashed as rmb-sdk-go's `peer/hashes.go` does and
+    /// signed by another ed25519 implementation; with zero, one and two
+    /// relays.
+    #[test]
+    fn upstream_vectors_decode_hash_verify_and_encode_byte_for_byte() {
+        let vectors: Vec<serde_json::Value> = serde_json::from_str(include_str!(
+            "../../../../tests/fixtures/rmb-envelope-vectors.json"
+        ))
+        .unwrap();
+        let relay_counts: Vec<usize> = vectors
+            .iter()
+            .map(|v| {
+                let hex_of = |k: &str| hex::decode(v[k].as_str().unwrap()).unwrap();
+                let name = v["name"].as_str().unwrap();
+                let bytes = hex_of("envelope");
+                let env = Envelope::decode(&bytes).unwrap();
+                assert_eq!(env.challenge(), hex_of("challenge"), "{name}");
+                assert_eq!(env.challenge_hash().to_vec(), hex_of("md5"), "{name}");
+                let seed = u8::try_from(v["seed"].as_u64().unwrap()).unwrap();
+                let signer = SigningKey::from_bytes(&[seed; 32]);
+                assert_eq!(env.verify(&signer.verifying_key()), Ok(()), "{name}");
+                assert_eq!(env.encode(), bytes, "{name}");
+                // ed25519 is deterministic: signing again gives the same.
+                let mut again = env.clone();
+                again.sign(&signer);
+                assert_eq!(again.signature, env.signature, "{name}");
+                let mut tampered = env.clone();
+                if let Some(last) = tampered.relays.last_mut() {
+                    last.push('x');
+                } else {
+                    tampered.relays.push("relay.grid.tf".into());
+                }
+                assert_eq!(
+                    tampered.verify(&signer.verifying_key()),
+                    Err(EnvelopeSignatureError::Invalid),
+                    "{name}"
+                );
+                env.relays.len()
+            })
+            .collect();
+        assert_eq!(relay_counts, [0, 1, 2]);
     }
 }

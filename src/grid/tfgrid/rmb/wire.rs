@@ -1,12 +1,24 @@
 //! Just enough of the protobuf wire format for RMB envelopes: varints,
 //! length-delimited fields, and skipping fields we do not know. Encoding by
 //! hand keeps a build-time `protoc` out of the build for a dozen fields.
+//!
+//! Reading follows what upstream's decoders (protobuf-go in rmb-sdk-go,
+//! rust-protobuf in rmb-rs) accept: a field of any wire type, groups
+//! included, parses and can be skipped; field numbers run from 1 to
+//! 2^29 - 1; anything truncated is an error.
 
 /// Wire types (the low three bits of a field key).
 pub const VARINT: u8 = 0;
 pub const FIXED64: u8 = 1;
 pub const LEN: u8 = 2;
+/// Deprecated proto2 groups: nobody sends them to RMB, but a decoder must
+/// still skip one whole.
+pub const START_GROUP: u8 = 3;
+pub const END_GROUP: u8 = 4;
 pub const FIXED32: u8 = 5;
+
+/// The largest field number protobuf allows.
+const MAX_FIELD: u64 = (1 << 29) - 1;
 
 /// A protobuf message that does not parse.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -43,16 +55,27 @@ pub enum Value<'a> {
     Bytes(&'a [u8]),
     /// Fixed-width values: skipped by envelopes, but they must parse.
     Fixed,
+    /// A whole group (start to matching end), skipped.
+    Group,
 }
 
 /// Iterates the fields of one message: (field number, value).
 pub struct Reader<'a> {
     rest: &'a [u8],
+    /// Groups open while skipping one.
+    depth: u32,
 }
+
+/// How deep groups may nest before the message is refused: a bound on the
+/// recursion, far below the stack's limit.
+const MAX_GROUP_DEPTH: u32 = 100;
 
 impl<'a> Reader<'a> {
     pub fn new(bytes: &'a [u8]) -> Reader<'a> {
-        Reader { rest: bytes }
+        Reader {
+            rest: bytes,
+            depth: 0,
+        }
     }
 
     fn varint(&mut self) -> Result<u64, WireError> {
@@ -88,12 +111,29 @@ impl<'a> Reader<'a> {
     }
 
     fn read_field(&mut self) -> Result<(u32, Value<'a>), WireError> {
+        let (field, wire) = self.key()?;
+        if wire == END_GROUP {
+            return Err(WireError("end of a group that was not started"));
+        }
+        Ok((field, self.value(field, wire)?))
+    }
+
+    /// A field key: (field number, wire type).
+    fn key(&mut self) -> Result<(u32, u8), WireError> {
         let key = self.varint()?;
-        let field = u32::try_from(key >> 3).map_err(|_| WireError("field number too large"))?;
+        let field = key >> 3;
         if field == 0 {
             return Err(WireError("field number 0"));
         }
-        let value = match (key & 7) as u8 {
+        if field > MAX_FIELD {
+            return Err(WireError("field number too large"));
+        }
+        // Checked against MAX_FIELD just above.
+        Ok((field as u32, (key & 7) as u8))
+    }
+
+    fn value(&mut self, field: u32, wire: u8) -> Result<Value<'a>, WireError> {
+        let value = match wire {
             VARINT => Value::Varint(self.varint()?),
             LEN => {
                 let len =
@@ -108,9 +148,36 @@ impl<'a> Reader<'a> {
                 self.take(4)?;
                 Value::Fixed
             }
+            START_GROUP => {
+                self.skip_group(field)?;
+                Value::Group
+            }
             _ => return Err(WireError("unsupported wire type")),
         };
-        Ok((field, value))
+        Ok(value)
+    }
+
+    /// Skips the fields of group `field` up to and including its end.
+    /// Nested groups recurse, at most [`MAX_GROUP_DEPTH`] deep.
+    fn skip_group(&mut self, field: u32) -> Result<(), WireError> {
+        self.depth += 1;
+        if self.depth > MAX_GROUP_DEPTH {
+            return Err(WireError("groups nested too deep"));
+        }
+        loop {
+            if self.rest.is_empty() {
+                return Err(WireError("group without an end"));
+            }
+            let (inner, wire) = self.key()?;
+            if wire == END_GROUP {
+                if inner != field {
+                    return Err(WireError("group ends with another field number"));
+                }
+                self.depth -= 1;
+                return Ok(());
+            }
+            self.value(inner, wire)?;
+        }
     }
 }
 
@@ -180,5 +247,46 @@ mod tests {
         assert_eq!(r.next_field().unwrap().unwrap(), (1, Value::Fixed));
         assert_eq!(r.next_field().unwrap().unwrap(), (2, Value::Fixed));
         assert_eq!(r.next_field().unwrap().unwrap(), (2, Value::Bytes(b"x")));
+    }
+
+    #[test]
+    fn groups_are_skipped_whole_and_bad_ones_refused() {
+        // Field 20 as a group holding field 1 (varint 5) and a nested
+        // group 2 with a string; then field 2, a string.
+        let bytes = [
+            0xa3, 0x01, 0x08, 5, 0x13, 0x0a, 1, b'x', 0x14, 0xa4, 0x01, 0x12, 1, b'y',
+        ];
+        let mut r = Reader::new(&bytes);
+        assert_eq!(r.next_field().unwrap().unwrap(), (20, Value::Group));
+        assert_eq!(r.next_field().unwrap().unwrap(), (2, Value::Bytes(b"y")));
+        assert!(r.next_field().is_none());
+        for bad in [
+            // A group that never ends, one that ends as another field, and
+            // an end with no start.
+            &[0xa3, 0x01, 0x08, 5][..],
+            &[0xa3, 0x01, 0x08, 5, 0x0c],
+            &[0x0c],
+        ] {
+            assert!(Reader::new(bad).next_field().unwrap().is_err(), "{bad:?}");
+        }
+        let deep: Vec<u8> = std::iter::repeat_n(0x0b, 200)
+            .chain(std::iter::repeat_n(0x0c, 200))
+            .collect();
+        assert!(Reader::new(&deep).next_field().unwrap().is_err());
+    }
+
+    #[test]
+    fn field_numbers_stay_within_protobufs_range() {
+        // 2^29 - 1 is the largest; one more is refused.
+        let mut ok = Vec::new();
+        put_uint(&mut ok, (1 << 29) - 1, 1);
+        assert_eq!(
+            Reader::new(&ok).next_field().unwrap().unwrap(),
+            ((1 << 29) - 1, Value::Varint(1))
+        );
+        let mut too_large = Vec::new();
+        put_varint(&mut too_large, (1u64 << 32) | u64::from(VARINT));
+        too_large.push(1);
+        assert!(Reader::new(&too_large).next_field().unwrap().is_err());
     }
 }

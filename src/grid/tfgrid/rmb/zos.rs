@@ -1,6 +1,12 @@
 //! The Zero-OS node's deployment commands over RMB, typed: `deploy`, `get`,
-//! `changes`, `delete` (`tfgrid-v3.md`, "Talking to the node"), and the
-//! workload results a node reports.
+//! `changes` (`tfgrid-v3.md`, "Talking to the node"), and the workload
+//! results a node reports.
+//!
+//! There is no `delete`: current Zero-OS answers `zos.deployment.delete`
+//! with an error whatever it is asked ("deletion over the api is disabled,
+//! please cancel your contract instead", `deploymentDeleteHandler` in
+//! threefoldtech/zosbase `pkg/zos_api/deployment.go`). Cancelling the
+//! contract on TFChain is what makes the node remove the workloads.
 
 use std::fmt;
 
@@ -12,9 +18,8 @@ use crate::reservation::Deployment;
 pub const DEPLOY: &str = "zos.deployment.deploy";
 pub const GET: &str = "zos.deployment.get";
 pub const CHANGES: &str = "zos.deployment.changes";
-pub const DELETE: &str = "zos.deployment.delete";
 
-/// The body of `get`, `changes` and `delete`.
+/// The body of `get` and `changes`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContractArg {
     pub contract_id: u64,
@@ -172,12 +177,6 @@ impl ZosNode<'_> {
             .send(CHANGES, body(&ContractArg { contract_id })?)
             .await?;
         parse(&reply)
-    }
-
-    pub async fn delete(&self, contract_id: u64) -> Result<(), RmbError> {
-        self.send(DELETE, body(&ContractArg { contract_id })?)
-            .await
-            .map(|_| ())
     }
 
     async fn send(&self, command: &str, body: Vec<u8>) -> Result<Vec<u8>, RmbError> {
