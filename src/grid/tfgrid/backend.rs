@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 
-use super::chain::{ChainError, Ed25519Signer, TfChain};
+use super::chain::{ChainError, Ed25519Signer, Terms, TfChain};
 use super::discovery::{self, Discovery};
 use super::rmb::zos::{Progress, ZosNode};
 use super::rmb::{Remote, RmbError, RmbPeer, RmbSettings};
@@ -46,8 +46,7 @@ pub struct DeployTiming {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TwinSettings {
     pub relay_domain: String,
-    pub terms_link: String,
-    pub terms_hash: String,
+    pub terms: Terms,
 }
 
 pub struct TfGridBackend {
@@ -115,7 +114,9 @@ impl TfGridBackend {
             discovery,
             chain,
             config.rmb_settings(&endpoints, session),
-            config.twin_settings(&endpoints),
+            config
+                .twin_settings(&endpoints)
+                .map_err(|e| GridError::Unavailable(format!("grid.tfgrid.{e}")))?,
             config.deploy_timing(),
         );
         Ok(match funder {
@@ -144,13 +145,9 @@ impl TfGridBackend {
                 .await
                 .map_err(chain_error)?;
         }
-        let terms = (
-            self.twins.terms_link.as_str(),
-            self.twins.terms_hash.as_str(),
-        );
         // The account was just read without a twin: create it straight away.
         self.chain
-            .create_twin(&signer, &self.twins.relay_domain, terms)
+            .create_twin(&signer, &self.twins.relay_domain, &self.twins.terms)
             .await
             .map(TwinId)
             .map_err(chain_error)
@@ -213,7 +210,7 @@ impl TfGridBackend {
         verify(deployment, twin, &key.verifying_key())
             .map_err(|_| GridError::BadSignature(twin))?;
         let found = self.discovery.node(node).await?;
-        if !discovery::fits(&found, need) {
+        if !discovery::fits(&found, need, Some(twin)) {
             return Err(if found.status == super::proxy::ProxyNodeStatus::Up {
                 GridError::NoCapacity
             } else {
@@ -374,6 +371,11 @@ impl TfGridBackend {
             self.lock_opted_out().insert(node);
             return GridError::DeployFailed(format!(
                 "grid node {node} is not open to v3 deployments"
+            ));
+        }
+        if e.node_not_available() {
+            return GridError::DeployFailed(format!(
+                "grid node {node} is rented by another twin or kept for renters"
             ));
         }
         chain_error(e)
