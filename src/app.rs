@@ -181,9 +181,11 @@ fn open_grid(
 }
 
 /// Replaces `[pricing]` with what TFChain bills with (pricing policy 1 and
-/// the average TFT price), so quotes and burn rates match the real bills.
-/// For the real grid only; the caller decides what to do when TFChain
-/// cannot be read.
+/// the TFT price billing uses: the average held between the chain's floor
+/// and ceiling), so quotes and burn rates match the real bills, and takes
+/// the bridge's deposit fee from TFChain too. For the real grid only; the
+/// caller decides what to do when TFChain cannot be read (the fee then
+/// stays at its 1 TFT fallback).
 pub async fn use_chain_prices(config: &mut Config) -> anyhow::Result<()> {
     let endpoints = config
         .grid
@@ -191,6 +193,13 @@ pub async fn use_chain_prices(config: &mut Config) -> anyhow::Result<()> {
         .endpoints(&config.grid.network)
         .map_err(|e| anyhow::anyhow!("grid.tfgrid: {e}"))?;
     let chain = TfChain::connect(&endpoints.tfchain, config.grid.tfgrid.finality_timeout()).await?;
+    config.payments.bridge_deposit_fee = match chain.bridge_deposit_fee().await {
+        Ok(units) => i64::try_from(units).ok().map(crate::money::Tft::from_units),
+        Err(e) => {
+            tracing::warn!(error = %e, "the bridge's deposit fee could not be read from TFChain; assuming 1 TFT");
+            None
+        }
+    };
     config.pricing = chain.price_list(1).await?;
     Ok(())
 }
@@ -206,7 +215,8 @@ fn open_wallet(config: &Config) -> anyhow::Result<Wallets> {
             &config.payments.bridge_vault,
             &config.payments.stellar.network,
         )
-        .map_err(|e| anyhow::anyhow!("payments: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("payments: {e}"))?
+        .with_deposit_fee(config.payments.bridge_deposit_fee);
         return Ok((Arc::new(wallet), None));
     }
     if config.payments.kind == "stellar" {

@@ -71,6 +71,11 @@ pub struct PaymentsConfig {
     /// means the grid network's (`tfgrid-v3.md`, section 4).
     pub bridge_vault: String,
     pub stellar: StellarConfig,
+    /// What the bridge keeps of each deposit, as TFChain said at start
+    /// (`app::use_chain_prices`); not a setting: `None` until read, and
+    /// then the bridge wallet assumes 1 TFT, the genesis value.
+    #[serde(skip)]
+    pub bridge_deposit_fee: Option<crate::money::Tft>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -123,6 +128,7 @@ impl Default for PaymentsConfig {
             request_ttl_minutes: 60,
             bridge_vault: String::new(),
             stellar: StellarConfig::default(),
+            bridge_deposit_fee: None,
         }
     }
 }

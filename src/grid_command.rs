@@ -208,8 +208,8 @@ pub fn run_nodes(
         match listing.up_in_place {
             Some(0) => println!("no node is up {where_}: the location menu stays empty"),
             Some(n) => println!(
-                "{n} node(s) are up {where_}, none with room for this node type (or all \
-                 rented, dedicated or unhealthy)"
+                "{n} node(s) are up {where_}, none with room for this node type (or \
+                 unhealthy, rented by another twin, in a dedicated farm or with an extra fee)"
             ),
             None => {}
         }

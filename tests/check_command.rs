@@ -74,3 +74,45 @@ flows:
         );
     }
 }
+
+/// A real-grid config as an operator first writes it: only what must be
+/// set, plus `extra` in `[grid.tfgrid]`.
+fn real_grid_dir(extra: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dialogues = concat!(env!("CARGO_MANIFEST_DIR"), "/dialogues");
+    let config = format!(
+        "dialogues_dir = {dialogues:?}\n\
+         [grid]\nkind = \"tfgrid\"\nnetwork = \"qa\"\n\
+         [grid.tfgrid]\n{extra}\n\
+         [payments]\nkind = \"bridge\"\n\
+         [web]\nsandbox_login = false\n"
+    );
+    std::fs::write(dir.path().join("config.toml"), config).expect("write");
+    dir
+}
+
+/// TFChain refuses `user_accept_tc` with an empty or malformed hash
+/// (pallet-tfgrid `terms_cond.rs`), and no twin can exist without it: the
+/// shipped pair passes, and `check` refuses what the chain would.
+#[test]
+fn the_terms_hash_is_checked_as_tfchain_checks_it() {
+    let (ok, stdout, stderr) = check_in(real_grid_dir("").path());
+    assert!(ok, "{stdout}{stderr}");
+    for bad in [
+        "\"\"",
+        "\"sha256:1f2e\"",
+        "\"not a hash\"",
+        &format!("{:?}", "f".repeat(51)),
+    ] {
+        let dir = real_grid_dir(&format!("terms_hash = {bad}"));
+        let (ok, _, stderr) = check_in(dir.path());
+        assert!(!ok, "{bad} passed");
+        assert!(
+            stderr.contains("config.toml:5: grid.tfgrid: terms_hash"),
+            "{bad}: {stderr}"
+        );
+    }
+    let dir = real_grid_dir("terms_hash = \"my-terms_v2\"");
+    let (ok, stdout, stderr) = check_in(dir.path());
+    assert!(ok, "{stdout}{stderr}");
+}

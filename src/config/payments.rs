@@ -14,13 +14,16 @@ pub const PUBLIC_TFT_ISSUER: &str = "GBOVQKJYHXRR3DX6NOX2RRYFRCUMSADGDESTDNBDS6C
 pub const TESTNET_TFT_ISSUER: &str = "GA47YZA3PKFUZMPLQ3B5F2E3CJIB57TGGU7SPCQT2WAEYKN766PWIMB3";
 pub const PUBLIC_HORIZON: &str = "https://horizon.stellar.org";
 pub const TESTNET_HORIZON: &str = "https://horizon-testnet.stellar.org";
-/// The TFChain bridge vaults: a deposit there is minted to the twin named by
-/// a `twin_<id>` memo, and refunded otherwise, so Jukebox's own memos must
-/// never be sent to them.
+/// The TFChain bridge vaults of main, test, dev and qa: a deposit there is
+/// minted to the twin named by a `twin_<id>` memo, and refunded otherwise,
+/// so Jukebox's own memos must never be sent to them. Main and test listen
+/// on the public Stellar network, dev and qa on Stellar's testnet
+/// (tfgrid-sdk-ts `packages/playground/scripts/build-env.sh`).
 pub const BRIDGE_VAULTS: &[&str] = &[
     "GBNOTAYUMXVO5QDYWYO2SOCOYIJ3XFIP65GKOQN7H65ZZSO6BK4SLWSC",
     "GA2CWNBUHX7NZ3B5GR4I23FMU7VY5RPA77IUJTIXTTTGKYSKDSV6LUA4",
     "GDHJP6TF3UXYXTNEZ2P36J5FH7W4BJJQ4AYYAXC66I2Q2AH5B6O6BCFG",
+    "GAQH7XXFBRWXT2SBK6AHPOLXDCLXVFAKFSOJIRMRNCDINWKHGI6UYVKM",
 ];
 
 #[derive(Clone, Debug, Deserialize)]

@@ -3,8 +3,11 @@
 //! into their own twin's account, where the chain bills their contracts.
 //!
 //! A payment request names the network's bridge vault on Stellar and the
-//! memo `twin_<id>`; the bridge mints the deposit, less its 1 TFT fee, onto
-//! that twin's TFChain account (`tfgrid-v3.md`, section 4). Jukebox never
+//! memo `twin_<id>`; the bridge mints the deposit, less its fee, onto that
+//! twin's TFChain account (`tfgrid-v3.md`, section 4). The fee is
+//! `TFTBridgeModule.DepositFee` on TFChain (pallet-tft-bridge
+//! `tft_bridge.rs`, `mint_tft`: deposits of the fee or less are refused),
+//! read at start; 1 TFT, its genesis value, until then. Jukebox never
 //! holds the money, so there is nothing to watch on Stellar: the deposit
 //! shows as the twin's free balance rising, which the service reads from
 //! the chain and credits (see `service/twin_balance.rs`). This wallet
@@ -16,8 +19,10 @@ use super::{IncomingPayment, MemoStyle, Wallet};
 use crate::config::{BRIDGE_VAULTS, PUBLIC_TFT_ISSUER, TESTNET_TFT_ISSUER};
 use crate::money::Tft;
 
-/// What the bridge keeps of every deposit; it refunds deposits of this much
-/// or less.
+/// What the bridge keeps of every deposit when TFChain could not be asked:
+/// the genesis `DepositFee` of every network (tfchain
+/// `substrate-node/node/src/chain_spec.rs`). Asking a user for too much is
+/// harmless (the surplus lands in their own twin); too little is not.
 pub const BRIDGE_FEE: Tft = Tft::from_whole(1);
 
 /// The TFChain bridge of one grid network.
@@ -25,12 +30,13 @@ pub const BRIDGE_FEE: Tft = Tft::from_whole(1);
 pub struct BridgeWallet {
     vault: String,
     issuer: String,
+    fee: Tft,
 }
 
 impl BridgeWallet {
-    /// The bridge of `network` ("main", "test", "dev"), or `vault` when it is
-    /// given (then on the Stellar network of `stellar_network`). The
-    /// reference names no vault for "qa".
+    /// The bridge of `network` ("main", "test", "qa", "dev"), or `vault`
+    /// when it is given (then on the Stellar network of `stellar_network`).
+    /// Its fee is [`BRIDGE_FEE`] until [`Self::with_deposit_fee`].
     pub fn for_network(
         network: &str,
         vault: &str,
@@ -39,8 +45,9 @@ impl BridgeWallet {
         let (vault, issuer) = match (vault.trim(), network) {
             ("", "main") => (BRIDGE_VAULTS[0], PUBLIC_TFT_ISSUER),
             ("", "test") => (BRIDGE_VAULTS[1], PUBLIC_TFT_ISSUER),
-            // Devnet's bridge listens on the Stellar test network.
+            // Devnet's and QA net's bridges listen on the Stellar test network.
             ("", "dev") => (BRIDGE_VAULTS[2], TESTNET_TFT_ISSUER),
+            ("", "qa") => (BRIDGE_VAULTS[3], TESTNET_TFT_ISSUER),
             ("", other) => {
                 return Err(format!(
                     "no TFChain bridge vault is known for grid.network {other:?}; \
@@ -60,7 +67,15 @@ impl BridgeWallet {
         Ok(BridgeWallet {
             vault: vault.to_owned(),
             issuer: issuer.to_owned(),
+            fee: BRIDGE_FEE,
         })
+    }
+
+    /// The fee TFChain's bridge keeps (`TFTBridgeModule.DepositFee`), when
+    /// it could be read.
+    pub fn with_deposit_fee(mut self, fee: Option<Tft>) -> BridgeWallet {
+        self.fee = fee.unwrap_or(BRIDGE_FEE);
+        self
     }
 }
 
@@ -75,7 +90,7 @@ impl Wallet for BridgeWallet {
     }
 
     fn deposit_fee(&self) -> Tft {
-        BRIDGE_FEE
+        self.fee
     }
 
     fn deposit_address(&self) -> &str {
@@ -104,11 +119,28 @@ mod tests {
         let dev = BridgeWallet::for_network("dev", "", "public").unwrap();
         assert_eq!(dev.deposit_address(), BRIDGE_VAULTS[2]);
         assert_eq!(dev.asset_issuer(), TESTNET_TFT_ISSUER);
-        assert!(BridgeWallet::for_network("qa", "", "public").is_err());
-        let qa = BridgeWallet::for_network("qa", BRIDGE_VAULTS[1], "testnet").unwrap();
+        let qa = BridgeWallet::for_network("qa", "", "public").unwrap();
+        assert_eq!(
+            qa.deposit_address(),
+            "GAQH7XXFBRWXT2SBK6AHPOLXDCLXVFAKFSOJIRMRNCDINWKHGI6UYVKM"
+        );
         assert_eq!(qa.asset_issuer(), TESTNET_TFT_ISSUER);
+        assert!(BridgeWallet::for_network("moon", "", "public").is_err());
+        let mine = BridgeWallet::for_network("qa", BRIDGE_VAULTS[1], "testnet").unwrap();
+        assert_eq!(mine.deposit_address(), BRIDGE_VAULTS[1]);
+        assert_eq!(mine.asset_issuer(), TESTNET_TFT_ISSUER);
         assert!(BridgeWallet::for_network("qa", "GNOTANACCOUNT", "testnet").is_err());
         assert_eq!(main.memo_style(), MemoStyle::Twin);
+    }
+
+    #[test]
+    fn the_fee_is_the_chains_or_one_tft() {
+        let main = BridgeWallet::for_network("main", "", "public").unwrap();
         assert_eq!(main.deposit_fee(), Tft::from_whole(1));
+        let read = main
+            .clone()
+            .with_deposit_fee(Some(Tft::from_units(5_000_000)));
+        assert_eq!(read.deposit_fee(), Tft::from_units(5_000_000));
+        assert_eq!(read.with_deposit_fee(None).deposit_fee(), BRIDGE_FEE);
     }
 }

@@ -16,7 +16,7 @@ use jukebox::reservation::Deployment;
 
 use crate::fake_gridproxy::{FakeGridProxy, FakeNode};
 use crate::fake_relay::{Behaviour, DELETE, FakeRelay};
-use crate::fake_tfchain::{FakeTfchain, OPTED_OUT};
+use crate::fake_tfchain::{ChainNode, FakeTfchain, OPTED_OUT};
 use crate::setup::{
     Fakes, Keys, TFT, build_backend, deployment, fakes, grid, healthy, live_contracts, need,
 };
@@ -118,21 +118,77 @@ fn assert_no_delete_was_sent(g: &Fakes) {
     );
 }
 
+/// The proxy may lag the chain: a node it still shows as free was rented
+/// by another twin meanwhile. The chain refuses the contract
+/// (`NodeNotAvailableToDeploy`), nothing is left, and another node is tried.
 #[tokio::test]
-async fn a_refused_contract_leaves_nothing() {
+async fn a_contract_on_a_node_rented_meanwhile_is_refused_and_leaves_nothing() {
     let g = grid([healthy(), healthy(), healthy()], Duration::from_secs(5)).await;
-    g.chain
-        .world()
-        .refusing_nodes
-        .insert(3, "NodeNotAvailableToDeploy".into());
+    g.chain.world().nodes.insert(
+        3,
+        ChainNode {
+            rented_by: Some(77),
+            ..ChainNode::default()
+        },
+    );
+    g.chain.seal();
     let d = deployment(&g, 3, &g.user);
     let err = deploy_on(&g, 3, &d).await.unwrap_err();
-    assert!(
-        matches!(&err, GridError::Rejected(m) if m.contains("NodeNotAvailableToDeploy")),
-        "{err:?}"
+    assert_eq!(
+        err,
+        GridError::DeployFailed("grid node 3 is rented by another twin or kept for renters".into())
     );
+    assert!(err.try_elsewhere());
     assert!(g.chain.world().contracts.is_empty());
     assert!(g.relay.state().delivered.is_empty());
+    assert_eq!(live_contracts(&g), Vec::<u64>::new());
+    deploy_on(&g, 1, &d).await.unwrap();
+}
+
+/// The proxy and the chain agree the node is rented: by another twin, it
+/// is refused before any contract; by the deploying twin itself, it is
+/// used (`rentedByTwinId` equal to ours).
+#[tokio::test]
+async fn a_rented_node_takes_only_its_renters_deployments() {
+    let g = grid([healthy(), healthy(), healthy()], Duration::from_secs(5)).await;
+    {
+        let mut proxy = g.proxy.state();
+        proxy.nodes[0].rented_by = Some(g.twin);
+        proxy.nodes[1].rented_by = Some(77);
+        proxy.nodes[2].dedicated_farm = true;
+    }
+    {
+        let mut world = g.chain.world();
+        let rented = |twin| ChainNode {
+            rented_by: Some(twin),
+            ..ChainNode::default()
+        };
+        world.nodes.insert(1, rented(g.twin));
+        world.nodes.insert(2, rented(77));
+        world.nodes.insert(
+            3,
+            ChainNode {
+                dedicated_farm: true,
+                ..ChainNode::default()
+            },
+        );
+    }
+    g.chain.seal();
+    let d = deployment(&g, 3, &g.user);
+    for node in [2, 3] {
+        let err = deploy_on(&g, node, &d).await.unwrap_err();
+        assert_eq!(err, GridError::NoCapacity, "node {node}");
+    }
+    assert!(
+        g.chain
+            .world()
+            .applied
+            .iter()
+            .all(|c| !c.contains("create_node_contract"))
+    );
+    let placed = deploy_on(&g, 1, &d).await.unwrap();
+    assert_eq!(placed.node.id, GridNodeId(1));
+    assert_eq!(live_contracts(&g), [placed.contract.0]);
 }
 
 #[tokio::test]
@@ -238,7 +294,7 @@ async fn the_backend_is_built_from_the_grid_config() {
         proxy_url: proxy.url.clone(),
         tfchain_url: chain.url.clone(),
         relay_url: relay.url.clone(),
-        terms_hash: "f4fa1c1b".into(),
+        // The shipped terms pair, as an operator's config leaves it.
         ..Default::default()
     };
     config.validate("dev").unwrap();

@@ -5,14 +5,18 @@
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use jukebox::grid::tfgrid::chain::{ChainContractState, ChainError, Ed25519Signer, TfChain, calls};
+use jukebox::grid::tfgrid::chain::{
+    ChainContractState, ChainError, Ed25519Signer, Terms, TfChain, calls,
+};
 
 use jukebox::pricing::PriceList;
 
-use crate::fake_tfchain::{ContractState, FEE, FakeTfchain};
+use crate::fake_tfchain::{ChainNode, ContractState, FEE, FakeTfchain};
 
 const RELAY: &str = "relay.dev.grid.tf";
-const TERMS: (&str, &str) = ("https://library.threefold.me/info/legal/#/", "f4fa1c1b");
+fn terms() -> Terms {
+    Terms::default()
+}
 const HASH: [u8; 32] = *b"0123456789abcdef0123456789abcdef";
 const TFT: u128 = 10_000_000;
 
@@ -48,13 +52,13 @@ async fn a_twin_is_created_once_after_the_terms() {
     let alice = signer(1);
     fake.fund(alice.account(), 10 * TFT);
     let chain = connect(&fake).await;
-    let id = chain.ensure_twin(&alice, RELAY, TERMS).await.unwrap();
+    let id = chain.ensure_twin(&alice, RELAY, &terms()).await.unwrap();
     assert_eq!(id, 1);
     let twin = chain.twin(id).await.unwrap().unwrap();
     assert_eq!(twin.account, alice.account());
     assert_eq!(twin.relay.as_deref(), Some(RELAY));
     // Again (a retry after a crash): nothing is submitted.
-    assert_eq!(chain.ensure_twin(&alice, RELAY, TERMS).await.unwrap(), 1);
+    assert_eq!(chain.ensure_twin(&alice, RELAY, &terms()).await.unwrap(), 1);
     assert_eq!(
         fake.world().applied,
         ["TfgridModule.user_accept_tc", "TfgridModule.create_twin"]
@@ -92,7 +96,7 @@ async fn node_contracts_are_created_read_and_cancelled() {
     let alice = signer(1);
     fake.fund(alice.account(), 10 * TFT);
     let chain = connect(&fake).await;
-    chain.ensure_twin(&alice, RELAY, TERMS).await.unwrap();
+    chain.ensure_twin(&alice, RELAY, &terms()).await.unwrap();
     let data = br#"{"version":3,"type":"vm","name":"dash1"}"#;
     let id = chain
         .create_node_contract(&alice, 11, HASH, data, 1)
@@ -136,7 +140,7 @@ async fn contract_states_follow_the_chain() {
     let alice = signer(1);
     fake.fund(alice.account(), 10 * TFT);
     let chain = connect(&fake).await;
-    chain.ensure_twin(&alice, RELAY, TERMS).await.unwrap();
+    chain.ensure_twin(&alice, RELAY, &terms()).await.unwrap();
     let id = chain
         .create_node_contract(&alice, 11, HASH, b"{}", 0)
         .await
@@ -164,7 +168,7 @@ async fn a_refused_contract_leaves_nothing_and_says_why() {
         .refusing_nodes
         .insert(12, "NodeNotAvailableToDeploy".into());
     let chain = connect(&fake).await;
-    chain.ensure_twin(&alice, RELAY, TERMS).await.unwrap();
+    chain.ensure_twin(&alice, RELAY, &terms()).await.unwrap();
     let err = chain
         .create_node_contract(&alice, 12, HASH, b"{}", 0)
         .await
@@ -173,7 +177,7 @@ async fn a_refused_contract_leaves_nothing_and_says_why() {
         err,
         ChainError::Dispatch("SmartContractModule::NodeNotAvailableToDeploy".into())
     );
-    assert!(!err.node_opted_out());
+    assert!(!err.node_opted_out() && err.node_not_available());
     assert!(fake.world().contracts.is_empty());
     assert_eq!(chain.contract_for(12, HASH).await.unwrap(), None);
 }
@@ -183,7 +187,7 @@ async fn an_unfunded_account_cannot_submit() {
     let fake = FakeTfchain::start().await;
     let chain = connect(&fake).await;
     let err = chain
-        .ensure_twin(&signer(3), RELAY, TERMS)
+        .ensure_twin(&signer(3), RELAY, &terms())
         .await
         .unwrap_err();
     assert!(
@@ -203,7 +207,7 @@ async fn an_unfinalized_write_times_out_and_its_outcome_is_read_back() {
     let chain = TfChain::connect(&fake.url, Duration::from_secs(1))
         .await
         .unwrap();
-    chain.ensure_twin(&alice, RELAY, TERMS).await.unwrap();
+    chain.ensure_twin(&alice, RELAY, &terms()).await.unwrap();
     fake.world().hold_finalization = true;
     let err = chain
         .create_node_contract(&alice, 11, HASH, b"{}", 0)
@@ -271,6 +275,7 @@ async fn prices_come_from_the_chains_pricing_policy() {
         let mut world = fake.world();
         world.pricing = (120_000, 60_000, 50_000);
         world.tft_price_milli_usd = 1234;
+        world.max_tft_price_milli_usd = Some(2000);
     }
     fake.seal();
     let prices = chain.price_list(1).await.unwrap();
@@ -284,6 +289,137 @@ async fn prices_come_from_the_chains_pricing_policy() {
     ));
 }
 
+/// pallet-smart-contract `cost.rs` bills at the average TFT price held
+/// between `MinTftPrice` and `MaxTftPrice`; quotes must use the same.
+#[tokio::test]
+async fn the_tft_price_is_held_between_the_chains_floor_and_ceiling() {
+    let fake = FakeTfchain::start().await;
+    let chain = connect(&fake).await;
+    let billed_at = async |average: u32, floor: Option<u32>, ceiling: Option<u32>| {
+        {
+            let mut world = fake.world();
+            world.tft_price_milli_usd = average;
+            world.min_tft_price_milli_usd = floor;
+            world.max_tft_price_milli_usd = ceiling;
+        }
+        fake.seal();
+        chain.billed_tft_price().await
+    };
+    assert_eq!(billed_at(50, Some(15), Some(1000)).await, Ok(50));
+    assert_eq!(billed_at(8, Some(15), Some(1000)).await, Ok(15));
+    assert_eq!(billed_at(1234, Some(15), Some(1000)).await, Ok(1000));
+    // A floor above the ceiling: the chain ends at the ceiling.
+    assert_eq!(billed_at(50, Some(100), Some(80)).await, Ok(80));
+    // No floor stored reads as 0, as `ValueQuery` does on chain.
+    assert_eq!(billed_at(8, None, Some(1000)).await, Ok(8));
+    // No ceiling: the chain could bill nothing; neither can we quote.
+    assert!(matches!(
+        billed_at(50, Some(15), None).await,
+        Err(ChainError::Decode(m)) if m.contains("no TFT price")
+    ));
+    billed_at(8, Some(15), Some(1000)).await.unwrap();
+    assert_eq!(chain.price_list(1).await.unwrap().tft_price_usd(), "0.015");
+}
+
+#[tokio::test]
+async fn the_bridge_fee_is_read_from_the_chain() {
+    let fake = FakeTfchain::start().await;
+    let chain = connect(&fake).await;
+    assert_eq!(chain.bridge_deposit_fee().await, Ok(TFT as u64));
+    fake.world().deposit_fee = Some(5_000_000);
+    fake.seal();
+    assert_eq!(chain.bridge_deposit_fee().await, Ok(5_000_000));
+    // Never set: the chain's `ValueQuery` default, and the bridge's fee.
+    fake.world().deposit_fee = None;
+    fake.seal();
+    assert_eq!(chain.bridge_deposit_fee().await, Ok(0));
+}
+
+/// pallet-tfgrid `terms_cond.rs`: the fake refuses what the pallet
+/// refuses, by the pallet's error names, and an over-long argument cannot
+/// even be decoded (the pool refuses it and nothing is paid).
+#[tokio::test]
+async fn terms_the_chain_would_refuse_are_refused() {
+    let fake = FakeTfchain::start().await;
+    let bob = signer(2);
+    fake.fund(bob.account(), TFT);
+    let chain = connect(&fake).await;
+    let link = jukebox::grid::tfgrid::chain::terms::DEFAULT_LINK;
+    let refused = [
+        (link, "", "DocumentHashInputTooShort"),
+        (link, "not a hash", "InvalidDocumentHashInput"),
+        (link, "0x1f!", "InvalidDocumentHashInput"),
+        ("", "f4fa1c1b", "DocumentLinkInputTooShort"),
+        ("https://x.org/a b", "f4fa1c1b", "InvalidDocumentLinkInput"),
+    ];
+    for (link, hash, error) in refused {
+        let err = chain
+            .submit(&calls::user_accept_tc(link, hash), &bob)
+            .await
+            .unwrap_err();
+        assert_eq!(err.dispatch_error(), Some(error), "{link:?} {hash:?}");
+    }
+    assert!(!fake.world().accepted_terms.contains(&bob.account()));
+    let paid = fake.world().applied.len();
+    let long = "a".repeat(51);
+    let err = chain
+        .submit(&calls::user_accept_tc(link, &long), &bob)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ChainError::NotIncluded(_)), "{err:?}");
+    assert_eq!(fake.world().applied.len(), paid);
+    // A twin still needs accepted terms; the shipped pair is accepted.
+    let err = chain
+        .submit(&calls::create_twin(RELAY), &bob)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.dispatch_error(),
+        Some("UserDidNotSignTermsAndConditions")
+    );
+    assert_eq!(chain.ensure_twin(&bob, RELAY, &terms()).await, Ok(1));
+}
+
+/// pallet-smart-contract `grid_contract.rs`: a rented node takes only its
+/// renter's contracts; one not rented, none when its farm is dedicated or
+/// it has an extra fee.
+#[tokio::test]
+async fn nodes_for_renters_take_only_their_renters_contracts() {
+    let fake = FakeTfchain::start().await;
+    let alice = signer(1);
+    fake.fund(alice.account(), 10 * TFT);
+    let chain = connect(&fake).await;
+    let twin = chain.ensure_twin(&alice, RELAY, &terms()).await.unwrap();
+    {
+        let mut world = fake.world();
+        let node = |dedicated_farm, extra_fee, rented_by| ChainNode {
+            dedicated_farm,
+            extra_fee,
+            rented_by,
+        };
+        world.nodes.insert(12, node(true, 0, None));
+        world.nodes.insert(13, node(false, 10_000, None));
+        world.nodes.insert(14, node(false, 0, Some(77)));
+        world.nodes.insert(15, node(true, 10_000, Some(twin)));
+    }
+    fake.seal();
+    for node in [12, 13, 14] {
+        let err = chain
+            .create_node_contract(&alice, node, HASH, b"{}", 0)
+            .await
+            .unwrap_err();
+        assert!(err.node_not_available(), "node {node}: {err:?}");
+    }
+    assert!(fake.world().contracts.is_empty());
+    for node in [11, 15] {
+        chain
+            .create_node_contract(&alice, node, HASH, b"{}", 0)
+            .await
+            .unwrap();
+    }
+    assert_eq!(fake.world().contracts.len(), 2);
+}
+
 #[tokio::test]
 async fn update_twin_replaces_relay_and_key_as_the_pallet_does() {
     let fake = FakeTfchain::start().await;
@@ -295,7 +431,7 @@ async fn update_twin_replaces_relay_and_key_as_the_pallet_does() {
     assert_eq!(err.dispatch_error(), Some("TwinNotExists"));
 
     let id = chain
-        .ensure_twin(&alice, "relay.grid.tf", TERMS)
+        .ensure_twin(&alice, "relay.grid.tf", &terms())
         .await
         .unwrap();
     fake.world().twin_pks.insert(id, vec![3; 33]);

@@ -153,6 +153,7 @@ async fn every_step_passes_against_the_fakes() {
     for call in [
         "user_accept_tc 25/25",
         "create_twin 25/17",
+        "update_twin 25/18",
         "create_node_contract 26/0",
         "cancel_contract 26/2",
     ] {
@@ -450,7 +451,7 @@ async fn nodes_lists_the_candidates_and_says_why_there_are_none() {
         small.total_mru_gib = 4;
         s.nodes.push(small);
         let mut rented = FakeNode::new(5, 1, "Belgium");
-        rented.rented = true;
+        rented.rented_by = Some(77);
         s.nodes.push(rented);
     }
     let dir = dir_for(&w, "");

@@ -3,6 +3,15 @@
 //! headers, randomized order, 400 on an unknown parameter, 404 for a missing
 //! node. Faults are injected per test (5xx, hangs, garbage, a proxy that
 //! ignores filters), and every request is logged.
+//!
+//! What a node reports and what each filter selects follow upstream
+//! (tfgrid-sdk-go grid-proxy): the parameters are `NodeFilter` and `Limit`
+//! in `pkg/types/nodes.go` and `pkg/types/limit.go`; the filters are
+//! `GetNodes` in `internal/explorer/db/postgres.go`; the computed node
+//! fields (`dedicated`, `rentable`, `rented`) are `nodeFromDBNode` in
+//! `internal/explorer/converters.go`. In particular the `dedicated` field
+//! and the `dedicated` filter are true for every node without contracts,
+//! and they differ from each other on extra-fee nodes, as upstream's do.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -18,35 +27,53 @@ use super::fake_server::Server;
 
 const GIB: u64 = 1 << 30;
 
-/// Every parameter the real proxy accepts on `/nodes`.
+/// Every parameter the real proxy accepts on `/nodes`: the schema tags of
+/// upstream's `NodeFilter` and `Limit`. Anything else is a 400.
 const NODE_PARAMS: &[&str] = &[
     "status",
     "free_mru",
-    "free_sru",
     "free_hru",
+    "free_sru",
+    "total_mru",
+    "total_hru",
+    "total_sru",
     "total_cru",
     "country",
     "country_contains",
     "city",
+    "city_contains",
     "region",
-    "farm_ids",
     "farm_name",
+    "farm_name_contains",
+    "farm_ids",
     "free_ips",
     "ipv4",
     "ipv6",
-    "has_ipv6",
     "domain",
     "dedicated",
+    "in_dedicated_farm",
     "rentable",
+    "owned_by",
     "rented",
-    "healthy",
+    "rented_by",
+    "rentable_or_rented_by",
+    "available_for",
     "node_id",
     "node_ids",
     "twin_id",
     "certification_type",
+    "has_gpu",
+    "num_gpu",
+    "gpu_device_id",
+    "gpu_device_name",
+    "gpu_vendor_id",
+    "gpu_vendor_name",
+    "gpu_available",
+    "healthy",
     "price_min",
     "price_max",
     "excluded",
+    "has_ipv6",
     "features",
     "size",
     "page",
@@ -54,6 +81,7 @@ const NODE_PARAMS: &[&str] = &[
     "randomize",
     "sort_by",
     "sort_order",
+    "balance",
 ];
 
 /// One node of the fake grid; sizes in GiB to keep tests readable.
@@ -71,12 +99,19 @@ pub struct FakeNode {
     pub total_sru_gib: u64,
     pub used_sru_gib: u64,
     pub farm_free_ips: u32,
-    pub dedicated: bool,
-    pub rented: bool,
+    /// Node contracts on the node (`resources_cache.node_contracts_count`).
+    pub contracts: u32,
+    /// The farm rents its nodes out whole (`farm.dedicated_farm`).
+    pub dedicated_farm: bool,
+    /// The farmer's extra fee for renting the node (`node.extra_fee`).
+    pub extra_fee: u64,
+    /// The twin whose rent contract holds the node (`resources_cache.renter`).
+    pub rented_by: Option<u32>,
 }
 
 impl FakeNode {
-    /// An up, healthy, shared node with 64 GiB memory and 1 TiB SSD free.
+    /// An up, healthy node of a shared farm, with no contracts yet (idle),
+    /// 64 GiB memory and 1 TiB SSD free.
     pub fn new(id: u32, farm_id: u32, country: &str) -> FakeNode {
         FakeNode {
             id,
@@ -91,9 +126,56 @@ impl FakeNode {
             total_sru_gib: 1024,
             used_sru_gib: 0,
             farm_free_ips: 3,
-            dedicated: false,
-            rented: false,
+            contracts: 0,
+            dedicated_farm: false,
+            extra_fee: 0,
+            rented_by: None,
         }
+    }
+
+    /// The same node hosting `contracts` node contracts.
+    pub fn busy(mut self, contracts: u32) -> FakeNode {
+        self.contracts = contracts;
+        self
+    }
+
+    /// The same node held by `twin`'s rent contract.
+    pub fn rented_by(mut self, twin: u32) -> FakeNode {
+        self.rented_by = Some(twin);
+        self
+    }
+
+    /// The same node in a dedicated farm.
+    pub fn in_dedicated_farm(mut self) -> FakeNode {
+        self.dedicated_farm = true;
+        self
+    }
+
+    /// The same node with the farmer's extra fee (for renters).
+    pub fn with_extra_fee(mut self, fee: u64) -> FakeNode {
+        self.extra_fee = fee;
+        self
+    }
+
+    /// The `dedicated` field (`converters.go`): note the idle node.
+    fn dedicated_field(&self) -> bool {
+        self.dedicated_farm || self.contracts == 0 || self.rented_by.is_some() || self.extra_fee > 0
+    }
+
+    /// The `dedicated` filter (`postgres.go`): no extra fee in it.
+    fn dedicated_filter(&self) -> bool {
+        self.dedicated_farm || self.contracts == 0 || self.rented_by.is_some()
+    }
+
+    fn rentable(&self) -> bool {
+        (self.dedicated_farm || self.contracts == 0) && self.rented_by.is_none()
+    }
+
+    /// `COALESCE(renter, 0) = twin OR (renter IS NULL AND NOT dedicated_farm
+    /// AND extra_fee = 0)`.
+    fn available_for(&self, twin: u64) -> bool {
+        u64::from(self.rented_by.unwrap_or(0)) == twin
+            || (self.rented_by.is_none() && !self.dedicated_farm && self.extra_fee == 0)
     }
 
     fn free_mru(&self) -> u64 {
@@ -120,8 +202,11 @@ impl FakeNode {
                          "longitude": 3.83, "latitude": 51.09},
             "publicConfig": {"domain": "gent01.grid.tf", "gw4": "185.206.122.1", "gw6": "2a10::1",
                              "ipv4": "185.206.122.31/24", "ipv6": "2a10::31/64"},
-            "dedicated": self.dedicated, "rentable": false, "rented": self.rented,
-            "rentedByTwinId": 0, "farm_free_ips": self.farm_free_ips, "price_usd": 52.3,
+            "dedicated": self.dedicated_field(), "inDedicatedFarm": self.dedicated_farm,
+            "rentable": self.rentable(), "rented": self.rented_by.is_some(),
+            "rentedByTwinId": self.rented_by.unwrap_or(0),
+            "rentContractId": if self.rented_by.is_some() { 500 + self.id } else { 0 },
+            "extraFee": self.extra_fee, "farm_free_ips": self.farm_free_ips, "price_usd": 52.3,
             "features": ["zmachine", "zmount", "network", "ip", "gateway-name-proxy"]
         });
         if nested {
@@ -246,30 +331,21 @@ async fn list_nodes(State(state): Shared, Query(query): Query<Vec<(String, Strin
             );
         }
     }
+    // `ignoreEmptyParams`: an empty value is as if the parameter were absent.
+    let given: Vec<&(String, String)> = query.iter().filter(|(_, v)| !v.is_empty()).collect();
     let (mut size, mut page, mut ret_count, mut randomize) = (50usize, 1usize, false, false);
     let mut found: Vec<&FakeNode> = s.nodes.iter().collect();
-    for (k, v) in query.iter().filter(|(_, v)| !v.is_empty()) {
-        let num = v.parse::<u64>().unwrap_or(0);
-        let yes = v == "true";
-        match k.as_str() {
-            "size" => size = num as usize,
-            "page" => page = num as usize,
-            "ret_count" => ret_count = yes,
-            "randomize" => randomize = yes,
-            _ if s.ignore_filters => {}
-            "status" => found.retain(|n| list(v).iter().any(|st| st == n.status)),
-            "healthy" => found.retain(|n| n.healthy == yes),
-            "free_mru" => found.retain(|n| n.free_mru() >= num),
-            "free_sru" => found.retain(|n| n.free_sru() >= num),
-            "free_hru" => found.retain(|_| 12002108194816u64 >= num),
-            "free_ips" => found.retain(|n| u64::from(n.farm_free_ips) >= num),
-            "country" => found.retain(|n| n.country.eq_ignore_ascii_case(v)),
-            "farm_ids" => found.retain(|n| ids(v).contains(&n.farm_id)),
-            "node_ids" => found.retain(|n| ids(v).contains(&n.id)),
-            "excluded" => found.retain(|n| !ids(v).contains(&n.id)),
-            "dedicated" => found.retain(|n| n.dedicated == yes),
-            "rented" => found.retain(|n| n.rented == yes),
-            _ => {}
+    for (k, v) in given {
+        let applied = match k.as_str() {
+            "size" => number(v).map(|n| size = n as usize),
+            "page" => number(v).map(|n| page = n as usize),
+            "ret_count" => flag(v).map(|b| ret_count = b),
+            "randomize" => flag(v).map(|b| randomize = b),
+            _ if s.ignore_filters => Ok(()),
+            name => filter(&mut found, name, v),
+        };
+        if let Err(e) = applied {
+            return error(e.0, &e.1);
         }
     }
     if randomize {
@@ -290,6 +366,92 @@ async fn list_nodes(State(state): Shared, Query(query): Query<Vec<(String, Strin
         }
     }
     (headers, axum::Json(body)).into_response()
+}
+
+type Refusal = (StatusCode, String);
+
+/// A number as gorilla/schema decodes it; anything else is upstream's 400.
+fn number(v: &str) -> Result<u64, Refusal> {
+    v.parse().map_err(|_| {
+        let why = format!("failed to decode params: schema: error converting value for {v:?}");
+        (StatusCode::BAD_REQUEST, why)
+    })
+}
+
+/// A boolean as Go's `strconv.ParseBool` reads it.
+fn flag(v: &str) -> Result<bool, Refusal> {
+    match v {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        _ => Err((
+            StatusCode::BAD_REQUEST,
+            format!("failed to decode params: schema: error converting value for {v:?}"),
+        )),
+    }
+}
+
+/// Keeps the nodes the filter `name=v` selects, as `GetNodes` does. A
+/// filter upstream has and this fake does not model is a 501, so a test
+/// never passes on a filter that was silently ignored.
+fn filter(found: &mut Vec<&FakeNode>, name: &str, v: &str) -> Result<(), Refusal> {
+    match name {
+        "status" => found.retain(|n| list(v).iter().any(|st| st == n.status)),
+        "healthy" => {
+            let yes = flag(v)?;
+            found.retain(|n| n.healthy == yes)
+        }
+        "free_mru" => {
+            let min = number(v)?;
+            found.retain(|n| n.free_mru() >= min)
+        }
+        "free_sru" => {
+            let min = number(v)?;
+            found.retain(|n| n.free_sru() >= min)
+        }
+        "free_hru" => {
+            let min = number(v)?;
+            found.retain(|_| 12002108194816u64 >= min)
+        }
+        "free_ips" => {
+            let min = number(v)?;
+            found.retain(|n| u64::from(n.farm_free_ips) >= min)
+        }
+        "country" => found.retain(|n| n.country.eq_ignore_ascii_case(v)),
+        "farm_ids" => found.retain(|n| ids(v).contains(&n.farm_id)),
+        "node_ids" => found.retain(|n| ids(v).contains(&n.id)),
+        "excluded" => found.retain(|n| !ids(v).contains(&n.id)),
+        "dedicated" => {
+            let yes = flag(v)?;
+            found.retain(|n| n.dedicated_filter() == yes)
+        }
+        "in_dedicated_farm" => {
+            let yes = flag(v)?;
+            found.retain(|n| n.dedicated_farm == yes)
+        }
+        "rentable" => {
+            let yes = flag(v)?;
+            found.retain(|n| n.rentable() == yes)
+        }
+        "rented" => {
+            let yes = flag(v)?;
+            found.retain(|n| n.rented_by.is_some() == yes)
+        }
+        "rented_by" => {
+            let twin = number(v)?;
+            found.retain(|n| u64::from(n.rented_by.unwrap_or(0)) == twin)
+        }
+        "available_for" => {
+            let twin = number(v)?;
+            found.retain(|n| n.available_for(twin))
+        }
+        other => {
+            return Err((
+                StatusCode::NOT_IMPLEMENTED,
+                format!("the fake grid proxy does not model the {other:?} filter"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 async fn one_node(State(state): Shared, Path(id): Path<String>) -> Response {

@@ -5,10 +5,13 @@
 //! encoded from the runtime's types, and `System.Events` per block.
 //!
 //! Submitted extrinsics are checked as the chain would (signature over the
-//! signer payload, nonce, fees) and applied: `user_accept_tc`,
-//! `create_twin`, `update_twin`, `create_node_contract`, `cancel_contract`.
-//! Each goes in a new block that is finalized at once, unless a test holds
-//! finalization. Twins have a relay and may have an end-to-end key (`pk`).
+//! signer payload, nonce, fees) and applied: `user_accept_tc` (refusing the
+//! document links and hashes pallet-tfgrid `terms_cond.rs` refuses),
+//! `create_twin`, `update_twin`, `create_node_contract` (refusing nodes the
+//! twin may not use, as pallet-smart-contract `grid_contract.rs` does),
+//! `cancel_contract`. Each goes in a new block that is finalized at once,
+//! unless a test holds finalization. Twins have a relay and may have an
+//! end-to-end key (`pk`).
 //!
 //! The metadata served is 2.9's plus the v3 opt-out error
 //! ([`OPTED_OUT`]), so nodes can refuse contracts as a later runtime does.
@@ -49,6 +52,19 @@ pub enum ContractState {
     Deleted,
 }
 
+/// What TFChain knows of a node that decides who may deploy on it
+/// (pallet-smart-contract `grid_contract.rs`, `_create_node_contract`).
+/// A node the world does not list is an ordinary shared node.
+#[derive(Clone, Debug, Default)]
+pub struct ChainNode {
+    /// `Farms(farm).dedicated_farm`.
+    pub dedicated_farm: bool,
+    /// `DedicatedNodesExtraFee(node)`.
+    pub extra_fee: u64,
+    /// The twin of `ActiveRentContractForNode(node)`.
+    pub rented_by: Option<u32>,
+}
+
 #[derive(Clone, Debug)]
 pub struct FakeContract {
     pub twin: u32,
@@ -77,10 +93,17 @@ pub struct World {
     pub contracts: BTreeMap<u64, FakeContract>,
     /// Nodes on which contract creation fails, with the pallet error name.
     pub refusing_nodes: HashMap<u32, String>,
+    /// Nodes for renters or rented (see [`ChainNode`]).
+    pub nodes: HashMap<u32, ChainNode>,
     /// Pricing policy 1: CU, SU, IPv4 per hour (10^-7 USD).
     pub pricing: (u64, u64, u64),
-    /// `TFTPriceModule.AverageTftPrice`.
+    /// `TFTPriceModule.AverageTftPrice`, `MinTftPrice` and `MaxTftPrice`
+    /// (u32, mUSD; `None` leaves the entry out of storage).
     pub tft_price_milli_usd: u32,
+    pub min_tft_price_milli_usd: Option<u32>,
+    pub max_tft_price_milli_usd: Option<u32>,
+    /// `TFTBridgeModule.DepositFee` (u64 units; `None`: not in storage).
+    pub deposit_fee: Option<u64>,
     /// While set, new blocks are included but not finalized.
     pub hold_finalization: bool,
     /// Every call applied, as "pallet.call" (failed ones too).
@@ -99,9 +122,15 @@ impl Default for World {
             twin_pks: BTreeMap::new(),
             contracts: BTreeMap::new(),
             refusing_nodes: HashMap::new(),
-            // The dev genesis policy and a 5-cent TFT.
+            nodes: HashMap::new(),
+            // The dev genesis policy and a 5-cent TFT, inside bounds of 1.5
+            // and 100 cents, and the genesis deposit fee of 1 TFT
+            // (tfchain `substrate-node/node/src/chain_spec.rs`).
             pricing: (100_000, 50_000, 40_000),
             tft_price_milli_usd: 50,
+            min_tft_price_milli_usd: Some(15),
+            max_tft_price_milli_usd: Some(1000),
+            deposit_fee: Some(10_000_000),
             hold_finalization: false,
             applied: Vec::new(),
             unknown_methods: Vec::new(),
@@ -364,6 +393,25 @@ impl Chain {
                 &Value::u128(u128::from(w.tft_price_milli_usd)),
             ),
         );
+        for (entry, value) in [
+            ("MinTftPrice", w.min_tft_price_milli_usd),
+            ("MaxTftPrice", w.max_tft_price_milli_usd),
+        ] {
+            if let Some(value) = value {
+                let ty = self.entry_value_ty("TFTPriceModule", entry);
+                out.insert(
+                    key("TFTPriceModule", entry, &[]),
+                    scale::encode(types, ty, &Value::u128(u128::from(value))),
+                );
+            }
+        }
+        if let Some(fee) = w.deposit_fee {
+            let ty = self.entry_value_ty("TFTBridgeModule", "DepositFee");
+            out.insert(
+                key("TFTBridgeModule", "DepositFee", &[]),
+                scale::encode(types, ty, &Value::u128(u128::from(fee))),
+            );
+        }
         let events_ty = self.entry_value_ty("System", "Events");
         out.insert(
             key("System", "Events", &[]),

@@ -23,6 +23,8 @@ use crate::setup::{TFT, fakes, healthy};
 
 const START: u64 = 1_795_392_000;
 const FUNDER_SEED: [u8; 32] = [9; 32];
+/// What the fake chain's bridge keeps of a deposit here (`DepositFee`, units).
+const BRIDGE_FEE_UNITS: u64 = 5_000_000;
 
 struct RealGridApp {
     proxy: FakeGridProxy,
@@ -62,16 +64,24 @@ async fn real_grid_app() -> RealGridApp {
     tfgrid.tfchain_url = chain.url.clone();
     tfgrid.relay_url = relay.url.clone();
     tfgrid.relay_domain = "relay.fake".into();
-    tfgrid.terms_hash = "f4fa1c1b".into();
     tfgrid.cache_seconds = 0;
     tfgrid.poll_seconds = 1;
     tfgrid.deploy_timeout_seconds = 20;
     config.admin.operators = vec!["term:operator".into()];
 
-    // As `jukebox run` does: quotes use what the chain bills with.
+    // This chain's bridge keeps half a TFT of each deposit, not the
+    // genesis 1 TFT.
+    chain.world().deposit_fee = Some(BRIDGE_FEE_UNITS);
+    chain.seal();
+    // As `jukebox run` does: quotes use what the chain bills with, and
+    // payment requests the bridge's fee the chain holds.
     jukebox::app::use_chain_prices(&mut config).await.unwrap();
     assert_eq!(config.pricing.cu_per_hour, 100_000);
     assert_eq!(config.pricing.tft_price_usd(), "0.050");
+    assert_eq!(
+        config.payments.bridge_deposit_fee,
+        Some(Tft::from_units(BRIDGE_FEE_UNITS as i64))
+    );
 
     let outbox = Arc::new(MemoryOutbox::default());
     let clock = Arc::new(ManualClock::new(START));
@@ -230,8 +240,8 @@ async fn a_user_deploys_pays_through_the_bridge_and_manages_a_node_on_the_real_g
         order
             .total
             .saturating_sub(app.profile(&alice).account.balance)
-            .saturating_add(Tft::from_whole(1)),
-        "the request adds the bridge's 1 TFT fee to what is due"
+            .saturating_add(Tft::from_units(BRIDGE_FEE_UNITS as i64)),
+        "the request adds the bridge's fee, as TFChain holds it, to what is due"
     );
 
     // The relay learns twins from the chain.
@@ -245,7 +255,7 @@ async fn a_user_deploys_pays_through_the_bridge_and_manages_a_node_on_the_real_g
     assert_eq!(app.node(&alice).state, NodeState::Pending);
 
     // The bridge mints the payment, less its fee, onto the twin's account.
-    let minted = u128::try_from(request.amount.units()).unwrap() - TFT;
+    let minted = u128::try_from(request.amount.units()).unwrap() - u128::from(BRIDGE_FEE_UNITS);
     app.chain.fund(account, minted);
     assert!(app.service.poll_payments().await.unwrap() > 0);
     app.service.wait_idle().await;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use ed25519_dalek::SigningKey;
 use jukebox::grid::tfgrid::adapter::KeyRing;
 use jukebox::grid::tfgrid::backend::{DeployTiming, TfGridBackend, TwinSettings};
-use jukebox::grid::tfgrid::chain::TfChain;
+use jukebox::grid::tfgrid::chain::{Terms, TfChain};
 use jukebox::grid::tfgrid::discovery::{Discovery, DiscoverySettings};
 use jukebox::grid::tfgrid::proxy::{GridProxy, ProxySettings};
 use jukebox::grid::tfgrid::rmb::RmbSettings;
@@ -110,8 +110,7 @@ pub fn backend_at(proxy: &str, relay: &str, chain: &str, call_timeout: Duration)
         },
         TwinSettings {
             relay_domain: "relay.fake".into(),
-            terms_link: "https://library.threefold.me/info/legal/#/".into(),
-            terms_hash: "f4fa1c1b".into(),
+            terms: Terms::default(),
         },
         DeployTiming {
             poll_interval: Duration::from_millis(10),

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 
-use super::chain::{ChainError, Ed25519Signer, TfChain};
+use super::chain::{ChainError, Ed25519Signer, Terms, TfChain};
 use super::discovery::{self, Discovery};
 use super::rmb::zos::{Progress, ZosNode};
 use super::rmb::{Remote, RmbError, RmbPeer, RmbSettings};
@@ -49,8 +49,7 @@ pub struct DeployTiming {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TwinSettings {
     pub relay_domain: String,
-    pub terms_link: String,
-    pub terms_hash: String,
+    pub terms: Terms,
 }
 
 pub struct TfGridBackend {
@@ -118,7 +117,9 @@ impl TfGridBackend {
             discovery,
             chain,
             config.rmb_settings(&endpoints, session),
-            config.twin_settings(&endpoints),
+            config
+                .twin_settings(&endpoints)
+                .map_err(|e| GridError::Unavailable(format!("grid.tfgrid.{e}")))?,
             config.deploy_timing(),
         );
         Ok(match funder {
@@ -150,13 +151,9 @@ impl TfGridBackend {
                 .await
                 .map_err(chain_error)?;
         }
-        let terms = (
-            self.twins.terms_link.as_str(),
-            self.twins.terms_hash.as_str(),
-        );
         // The account was just read without a twin: create it straight away.
         self.chain
-            .create_twin(&signer, &self.twins.relay_domain, terms)
+            .create_twin(&signer, &self.twins.relay_domain, &self.twins.terms)
             .await
             .map(TwinId)
             .map_err(chain_error)
@@ -222,7 +219,7 @@ impl TfGridBackend {
         // paying for nothing.
         self.settle_twin(&signer, twin).await?;
         let found = self.discovery.node(node).await?;
-        if !discovery::fits(&found, need) {
+        if !discovery::fits(&found, need, Some(twin)) {
             return Err(if found.status == super::proxy::ProxyNodeStatus::Up {
                 GridError::NoCapacity
             } else {
@@ -404,6 +401,11 @@ impl TfGridBackend {
             self.lock_opted_out().insert(node);
             return GridError::DeployFailed(format!(
                 "grid node {node} is not open to v3 deployments"
+            ));
+        }
+        if e.node_not_available() {
+            return GridError::DeployFailed(format!(
+                "grid node {node} is rented by another twin or kept for renters"
             ));
         }
         chain_error(e)

@@ -17,9 +17,11 @@ pub mod calls;
 mod compat;
 mod reads;
 mod signer;
+pub mod terms;
 
 pub use compat::{Compatibility, UseCheck};
 pub use signer::Ed25519Signer;
+pub use terms::Terms;
 
 /// Why a chain operation failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -49,6 +51,14 @@ impl ChainError {
     /// The node's farm opted it out of v3 billing: pick another node.
     pub fn node_opted_out(&self) -> bool {
         self.dispatch_error() == Some("OnlyTwinAdminCanDeployOnThisNode")
+    }
+
+    /// The node takes no contract from this twin: another twin rents it,
+    /// or it is for renters only (dedicated farm, extra fee), or it is on
+    /// standby (pallet-smart-contract `grid_contract.rs`). The proxy may
+    /// lag the chain by a block or two, so another node may well do.
+    pub fn node_not_available(&self) -> bool {
+        self.dispatch_error() == Some("NodeNotAvailableToDeploy")
     }
 }
 
@@ -269,7 +279,7 @@ impl TfChain {
         &self,
         signer: &Ed25519Signer,
         relay: &str,
-        terms: (&str, &str),
+        terms: &Terms,
     ) -> Result<u32, ChainError> {
         if let Some(id) = self.twin_id_of(signer.account()).await? {
             return Ok(id);
@@ -284,9 +294,9 @@ impl TfChain {
         &self,
         signer: &Ed25519Signer,
         relay: &str,
-        terms: (&str, &str),
+        terms: &Terms,
     ) -> Result<u32, ChainError> {
-        self.submit(&calls::user_accept_tc(terms.0, terms.1), signer)
+        self.submit(&calls::user_accept_tc(terms.link(), terms.hash()), signer)
             .await?;
         match self.submit(&calls::create_twin(relay), signer).await {
             Ok(_) | Err(ChainError::Dispatch(_)) => {}
@@ -328,6 +338,7 @@ mod tests {
         assert!(opted_out.node_opted_out());
         let other = ChainError::Dispatch("SmartContractModule::NodeNotAvailableToDeploy".into());
         assert!(!other.node_opted_out());
+        assert!(other.node_not_available() && !opted_out.node_not_available());
         assert_eq!(ChainError::Rpc("x".into()).dispatch_error(), None);
     }
 }

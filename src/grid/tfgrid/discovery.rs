@@ -3,10 +3,19 @@
 //! monitor (whose batch reads the contracts themselves from TFChain).
 //!
 //! Everything comes from the grid proxy. A node is a candidate when it is up,
-//! healthy, shared (not dedicated or rented), and has free memory and SSD for
-//! the request and, when a public IPv4 is needed, a free address left in its
-//! farm. The proxy filters; each answer is checked again here, so a proxy that
-//! ignores a filter cannot make us deploy on a full node.
+//! healthy, open to our twins, and has free memory and SSD for the request
+//! and, when a public IPv4 is needed, a free address left in its farm. The
+//! proxy filters; each answer is checked again here, so a proxy that ignores
+//! a filter cannot make us deploy on a full node.
+//!
+//! "Open to our twins" is TFChain's rule ([`ProxyNode::available_for`]): not
+//! rented by another twin, and when not rented, neither in a dedicated farm
+//! nor carrying an extra fee. Jukebox's twins are made from keys only
+//! Jukebox holds and Jukebox never rents a node, so listings ask for what is
+//! open to a twin that rents nothing (`in_dedicated_farm=false&rented=false`;
+//! the proxy has no extra-fee filter, so those nodes are dropped here), and
+//! one location menu serves every user. Before a contract, the node is
+//! checked once more for the deploying twin itself.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -23,8 +32,15 @@ const GIB: u64 = 1 << 30;
 /// The root filesystem zos gives a machine whose `size` is 0 (ours are):
 /// it comes out of the node's SSD on top of the data disk.
 pub const ROOTFS_BYTES: u64 = 2 * GIB;
-/// The proxy's largest page is not documented; 100 is accepted everywhere.
-const MAX_PAGE_SIZE: u32 = 100;
+/// The largest page we ask for. The proxy sets no upper bound (its default
+/// is 50: tfgrid-sdk-go `grid-proxy/pkg/types/limit.go`, and `postgres.go`
+/// takes `size` as given), so the bound is ours: a hundred nodes keep one
+/// answer to a few hundred kilobytes.
+pub const MAX_PAGE_SIZE: u32 = 100;
+/// Extra nodes asked for on top of what a candidate pick needs, for those
+/// the local check drops (extra-fee nodes, which the proxy cannot filter
+/// out, or answers a careless proxy got wrong).
+const CANDIDATE_HEADROOM: usize = 16;
 /// Node reads in flight at once for a batch's node statuses: the proxy is
 /// a shared public service, and a batch needs at most one read per node.
 const CONCURRENT_NODE_READS: usize = 16;
@@ -71,25 +87,9 @@ impl Discovery {
         if let Some(hit) = self.lock_locations().get(need, Instant::now()) {
             return Ok(hit);
         }
-        let mut base = filter_for(need);
-        base.size = self.settings.page_size.clamp(1, MAX_PAGE_SIZE);
-        let mut fitting = Vec::new();
-        for page in 1..=self.settings.max_pages.max(1) {
-            let filter = NodeFilter {
-                page,
-                ret_count: page == 1,
-                ..base.clone()
-            };
-            let got = self.proxy.nodes(&filter).await?;
-            let last = got.nodes.len() < base.size as usize
-                || got
-                    .count
-                    .is_some_and(|count| u64::from(page) * u64::from(base.size) >= count);
-            fitting.extend(got.nodes.into_iter().filter(|n| fits(n, need)));
-            if last {
-                break;
-            }
-        }
+        let fitting = self
+            .every_page(filter_for(need), |n| fits(n, need, None))
+            .await?;
         let locations = Locations::tally(
             fitting
                 .iter()
@@ -120,20 +120,59 @@ impl Discovery {
         }
         filter.excluded = avoid.iter().map(|n| n.0).collect();
         filter.randomize = true;
-        // Room for a few the local check may still drop.
-        let wanted = limit.saturating_add(avoid.len()).saturating_add(4);
+        // Room for those the local check may still drop.
+        let wanted = limit
+            .saturating_add(avoid.len())
+            .saturating_add(CANDIDATE_HEADROOM);
         filter.size = u32::try_from(wanted)
             .unwrap_or(MAX_PAGE_SIZE)
             .min(MAX_PAGE_SIZE);
+        let keep = |n: &ProxyNode| {
+            fits(n, need, None)
+                && !avoid.contains(&GridNodeId(n.node_id))
+                && place.admits(&n.country, n.farm_id)
+        };
         let page = self.proxy.nodes(&filter).await?;
-        Ok(page
-            .nodes
-            .iter()
-            .filter(|n| fits(n, need) && !avoid.contains(&GridNodeId(n.node_id)))
-            .filter(|n| place.admits(&n.country, n.farm_id))
-            .take(limit)
-            .map(grid_node)
-            .collect())
+        let sample_was_full = page.nodes.len() >= filter.size as usize;
+        let mut found: Vec<ProxyNode> = page.nodes.into_iter().filter(|n| keep(n)).collect();
+        if found.len() < limit && sample_was_full {
+            // The local check dropped most of a full random sample (e.g. a
+            // farm of extra-fee nodes, which the proxy cannot filter out):
+            // more may fit further on, so walk the whole listing.
+            filter.randomize = false;
+            found = self.every_page(filter, keep).await?;
+            fastrand::shuffle(&mut found);
+        }
+        Ok(found.iter().take(limit).map(grid_node).collect())
+    }
+
+    /// Every node matching `base`, page after page (at most
+    /// `max_pages`), that `keep` keeps.
+    async fn every_page(
+        &self,
+        base: NodeFilter,
+        keep: impl Fn(&ProxyNode) -> bool,
+    ) -> Result<Vec<ProxyNode>, GridError> {
+        let size = self.settings.page_size.clamp(1, MAX_PAGE_SIZE);
+        let mut kept = Vec::new();
+        for page in 1..=self.settings.max_pages.max(1) {
+            let filter = NodeFilter {
+                page,
+                size,
+                ret_count: page == 1,
+                ..base.clone()
+            };
+            let got = self.proxy.nodes(&filter).await?;
+            let last = got.nodes.len() < size as usize
+                || got
+                    .count
+                    .is_some_and(|count| u64::from(page) * u64::from(size) >= count);
+            kept.extend(got.nodes.into_iter().filter(|n| keep(n)));
+            if last {
+                break;
+            }
+        }
+        Ok(kept)
     }
 
     /// One grid node as discovery reports it.
@@ -188,7 +227,8 @@ pub fn filter_for(need: &Capacity) -> NodeFilter {
         free_mru: Some(need.memory_mib.saturating_mul(MIB)),
         free_sru: Some(sru_bytes(need)),
         free_ips: need.public_ipv4.then_some(1),
-        shared_only: true,
+        in_dedicated_farm: Some(false),
+        rented: Some(false),
         ..NodeFilter::default()
     }
 }
@@ -199,13 +239,14 @@ fn sru_bytes(need: &Capacity) -> u64 {
         .saturating_add(ROOTFS_BYTES)
 }
 
-/// The same test the proxy's filter makes, on the node it returned.
-pub fn fits(node: &ProxyNode, need: &Capacity) -> bool {
+/// The same test the proxy's filter makes, on the node it returned, with
+/// the chain's rule for who may deploy: `twin` is the deploying twin, or
+/// `None` for a twin that rents nothing (listings).
+pub fn fits(node: &ProxyNode, need: &Capacity, twin: Option<u32>) -> bool {
     let free = node.free();
     node.status == ProxyNodeStatus::Up
         && node.healthy
-        && !node.dedicated
-        && !node.rented
+        && node.available_for(twin)
         && node.total().cru >= u64::from(need.cpu)
         && free.mru >= need.memory_mib.saturating_mul(MIB)
         && free.sru >= sru_bytes(need)

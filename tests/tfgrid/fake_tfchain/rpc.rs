@@ -280,6 +280,9 @@ fn submit(c: &mut Chain, ext: &[u8]) -> Result<(), String> {
     let _tip = compact(&mut rest)?;
     let extra = &extra_start[..extra_start.len() - rest.len()];
     let call = rest;
+    if undecodable(call) {
+        return Err("Could not decode: BoundedVec exceeds its bound".into());
+    }
 
     // The signature covers call ++ extra ++ (spec, tx, genesis, era block).
     let key = VerifyingKey::from_bytes(&account).map_err(|_| "bad account key")?;
@@ -360,6 +363,41 @@ fn checked_relay(relay: Option<Vec<u8>>) -> Result<String, Failure> {
     }
 }
 
+/// pallet-tfgrid `terms_cond.rs`: the most a document link and hash may
+/// hold (`BoundedVec` bounds of the call's arguments).
+const MAX_LINK: usize = 2048;
+const MAX_HASH: usize = 50;
+
+/// A `user_accept_tc` whose link or hash exceeds its bound cannot even be
+/// decoded: the pool refuses the transaction, nothing is included or paid.
+fn undecodable(call: &[u8]) -> bool {
+    if call.get(..2) != Some(&[25, 25]) {
+        return false;
+    }
+    let mut args = &call[2..];
+    let link = vec_u8(&mut args);
+    let hash = vec_u8(&mut args);
+    !matches!((link, hash), (Ok(l), Ok(h)) if l.len() <= MAX_LINK && h.len() <= MAX_HASH)
+}
+
+/// What `TermsAndConditions::try_from` refuses in a decoded call, checked in
+/// its order: link length, link characters, hash length, hash characters.
+fn terms_refusal(link: &[u8], hash: &[u8]) -> Option<&'static str> {
+    let link_char = |c: &u8| c.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=".contains(c);
+    let hash_char = |c: &u8| c.is_ascii_alphanumeric() || b"-_".contains(c);
+    if link.is_empty() {
+        Some("DocumentLinkInputTooShort")
+    } else if !link.iter().all(link_char) {
+        Some("InvalidDocumentLinkInput")
+    } else if hash.is_empty() {
+        Some("DocumentHashInputTooShort")
+    } else if !hash.iter().all(hash_char) {
+        Some("InvalidDocumentHashInput")
+    } else {
+        None
+    }
+}
+
 /// Runs the call; its events, or the pallet error that made it fail.
 fn apply(c: &mut Chain, account: [u8; 32], call: &[u8]) -> Result<Vec<Value>, Failure> {
     let mut args = call.get(2..).unwrap_or_default();
@@ -375,8 +413,9 @@ fn apply(c: &mut Chain, account: [u8; 32], call: &[u8]) -> Result<Vec<Value>, Fa
     match (pallet, function) {
         (Some(25), Some(25)) => {
             c.world.applied.push("TfgridModule.user_accept_tc".into());
-            vec_u8(&mut args).map_err(|_| malformed())?;
-            vec_u8(&mut args).map_err(|_| malformed())?;
+            let link = vec_u8(&mut args).map_err(|_| malformed())?;
+            let hash = vec_u8(&mut args).map_err(|_| malformed())?;
+            terms_refusal(&link, &hash).map_or(Ok(()), |e| Err(("TfgridModule", e.into())))?;
             c.world.accepted_terms.insert(account);
             Ok(vec![])
         }
@@ -440,6 +479,19 @@ fn apply(c: &mut Chain, account: [u8; 32], call: &[u8]) -> Result<Vec<Value>, Fa
                 twin_of(c).ok_or_else(|| ("SmartContractModule", "TwinNotExists".to_string()))?;
             if let Some(error) = c.world.refusing_nodes.get(&node) {
                 return Err(("SmartContractModule", error.clone()));
+            }
+            // A rented node takes only its renter's contracts; one not
+            // rented, none when it is for renters (`grid_contract.rs`).
+            let rules = c.world.nodes.get(&node).cloned().unwrap_or_default();
+            let allowed = match rules.rented_by {
+                Some(renter) => renter == twin,
+                None => !rules.dedicated_farm && rules.extra_fee == 0,
+            };
+            if !allowed {
+                return Err((
+                    "SmartContractModule",
+                    "NodeNotAvailableToDeploy".to_string(),
+                ));
             }
             let taken = c
                 .world

@@ -46,6 +46,7 @@ fn used_calls() -> Vec<calls::Call> {
     vec![
         calls::user_accept_tc("https://library.threefold.me/info/legal/#/", "sample_hash"),
         calls::create_twin("relay.grid.tf"),
+        calls::update_twin("relay.grid.tf"),
         calls::create_node_contract(1, [b'0'; 32], b"{}", 0),
         calls::cancel_contract(1),
         calls::transfer_keep_alive([0; 32], 1),
@@ -68,6 +69,9 @@ fn used_storage() -> Vec<(&'static str, &'static str, Vec<Value>)> {
             vec![Value::u128(1), Value::from_bytes([b'0'; 32])],
         ),
         ("TFTPriceModule", "AverageTftPrice", vec![]),
+        ("TFTPriceModule", "MinTftPrice", vec![]),
+        ("TFTPriceModule", "MaxTftPrice", vec![]),
+        ("TFTBridgeModule", "DepositFee", vec![]),
     ]
 }
 

@@ -123,9 +123,8 @@ impl TfChain {
     }
 
     /// What the chain bills with: pricing policy `policy` (CU, SU and IPv4
-    /// per hour, in units of 10^-7 USD) and the average TFT price
-    /// (`TFTPriceModule.AverageTftPrice`, in mUSD: *unverified* unit, kept
-    /// in this one place).
+    /// per hour, in units of 10^-7 USD) and the TFT price billing uses
+    /// ([`Self::billed_tft_price`]).
     pub async fn price_list(&self, policy: u32) -> Result<crate::pricing::PriceList, ChainError> {
         let found = self
             .read(
@@ -143,15 +142,39 @@ impl TfChain {
                 .and_then(|v| u64::try_from(v).ok())
                 .ok_or_else(|| ChainError::Decode(format!("pricing policy without {name}")))
         };
-        let milli_usd = self
-            .read("TFTPriceModule", "AverageTftPrice", vec![])
-            .await?
-            .and_then(|v| v.as_u128())
-            .filter(|p| *p > 0)
-            .ok_or_else(|| ChainError::Decode("no average TFT price".into()))?;
+        let milli_usd = self.billed_tft_price().await?;
         let price = format!("{}.{:03}", milli_usd / 1000, milli_usd % 1000);
         crate::pricing::PriceList::new(per_hour("cu")?, per_hour("su")?, per_hour("ipu")?, &price)
             .map_err(ChainError::Decode)
+    }
+
+    /// The TFT price (mUSD) contracts are billed at: the average price held
+    /// between the floor and the ceiling, as pallet-smart-contract
+    /// `cost.rs` (`calculate_cost_in_tft_from_units_usd`) does.
+    pub async fn billed_tft_price(&self) -> Result<u32, ChainError> {
+        let at = self.at().await?;
+        let average = price_entry(&at, "AverageTftPrice").await?;
+        let floor = price_entry(&at, "MinTftPrice").await?;
+        let ceiling = price_entry(&at, "MaxTftPrice").await?;
+        match billed_price(average, floor, ceiling) {
+            0 => Err(ChainError::Decode(format!(
+                "no TFT price to bill at (average {average}, min {floor}, max {ceiling} mUSD)"
+            ))),
+            price => Ok(price),
+        }
+    }
+
+    /// What the TFChain bridge keeps of each Stellar deposit, in units
+    /// (`TFTBridgeModule.DepositFee`, u64; pallet-tft-bridge `tft_bridge.rs`
+    /// `mint_tft`). A `ValueQuery` entry: absent, it is 0 on chain, and the
+    /// bridge then keeps nothing.
+    pub async fn bridge_deposit_fee(&self) -> Result<u64, ChainError> {
+        let fee = self.read("TFTBridgeModule", "DepositFee", vec![]).await?;
+        fee.map_or(Ok(0), |v| {
+            v.as_u128()
+                .and_then(|n| u64::try_from(n).ok())
+                .ok_or_else(|| ChainError::Decode("TFTBridgeModule.DepositFee".into()))
+        })
     }
 
     /// The least balance an account may hold (`Balances.ExistentialDeposit`).
@@ -162,6 +185,26 @@ impl TfChain {
             .entry(address)
             .map_err(|e| ChainError::Decode(e.to_string()))
     }
+}
+
+/// A `TFTPriceModule` price (u32, mUSD). These are `ValueQuery` entries:
+/// one absent from storage is 0 on chain too.
+async fn price_entry(at: &AtBlock, entry: &str) -> Result<u32, ChainError> {
+    let value = read_at(at, "TFTPriceModule", entry, vec![]).await?;
+    value
+        .map(|v| {
+            v.as_u128()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| ChainError::Decode(format!("TFTPriceModule.{entry}")))
+        })
+        .transpose()
+        .map(Option::unwrap_or_default)
+}
+
+/// cost.rs: `avg.max(min)`, then `.min(max)`. Not `clamp`, which panics
+/// when the floor is above the ceiling; the chain then bills at the ceiling.
+fn billed_price(average: u32, floor: u32, ceiling: u32) -> u32 {
+    average.max(floor).min(ceiling)
 }
 
 type AtBlock = subxt::OnlineClientAtBlock<subxt::SubstrateConfig>;
@@ -260,5 +303,21 @@ fn variant_name(v: &Value) -> Option<&str> {
     match &v.value {
         subxt::ext::scale_value::ValueDef::Variant(variant) => Some(variant.name.as_str()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::billed_price;
+
+    #[test]
+    fn the_billed_price_is_held_between_floor_and_ceiling_as_the_chain_does() {
+        assert_eq!(billed_price(50, 15, 1000), 50);
+        assert_eq!(billed_price(8, 15, 1000), 15);
+        assert_eq!(billed_price(2000, 15, 1000), 1000);
+        // A floor above the ceiling: cost.rs ends at the ceiling.
+        assert_eq!(billed_price(50, 100, 80), 80);
+        // No ceiling set (0): nothing can be billed.
+        assert_eq!(billed_price(50, 15, 0), 0);
     }
 }

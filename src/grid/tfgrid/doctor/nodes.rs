@@ -113,7 +113,10 @@ impl Doctor {
             found.extend(
                 got.nodes
                     .iter()
-                    .filter(|n| discovery::fits(n, need) && place.admits(&n.country, n.farm_id))
+                    .filter(|n| {
+                        // As a new user's twin, which rents nothing.
+                        discovery::fits(n, need, None) && place.admits(&n.country, n.farm_id)
+                    })
                     .map(NodeLine::of),
             );
             if last {

@@ -1,5 +1,14 @@
 //! `GET /nodes` query parameters, typed so a misspelt one cannot be sent
-//! (the proxy answers 400 to an unknown parameter).
+//! (the proxy answers 400 to an unknown parameter). Names and meanings are
+//! upstream's `NodeFilter` and `Limit` (tfgrid-sdk-go
+//! `grid-proxy/pkg/types/nodes.go`, `limit.go`), applied as
+//! `grid-proxy/internal/explorer/db/postgres.go` `GetNodes` does.
+//!
+//! Upstream's `dedicated` filter is never sent: it selects on "farm
+//! dedicated OR the node has no contracts OR it is rented", so
+//! `dedicated=false` drops every idle node. Who may deploy is
+//! `in_dedicated_farm` and `rented` (or `available_for`, which Jukebox does
+//! not need: its twins rent nothing).
 
 /// The node filters Jukebox uses. `None` and empty lists are left out of the
 /// query, as the proxy ignores empty values anyway.
@@ -20,8 +29,10 @@ pub struct NodeFilter {
     pub farm_ids: Vec<u32>,
     /// Nodes never to return.
     pub excluded: Vec<u32>,
-    /// `dedicated=false&rented=false`: nodes any twin may deploy on.
-    pub shared_only: bool,
+    /// `in_dedicated_farm`: the node's farm rents its nodes out whole.
+    pub in_dedicated_farm: Option<bool>,
+    /// `rented`: a rent contract holds the node.
+    pub rented: Option<bool>,
     pub randomize: bool,
     /// Page size and 1-based page number.
     pub size: u32,
@@ -60,9 +71,14 @@ impl NodeFilter {
                 q.push((name, joined.join(",")));
             }
         }
-        if self.shared_only {
-            q.push(("dedicated", "false".into()));
-            q.push(("rented", "false".into()));
+        let flags = [
+            ("in_dedicated_farm", self.in_dedicated_farm),
+            ("rented", self.rented),
+        ];
+        for (name, value) in flags {
+            if let Some(v) = value {
+                q.push((name, v.to_string()));
+            }
         }
         if self.randomize {
             q.push(("randomize", "true".into()));
@@ -96,7 +112,8 @@ mod tests {
             country: Some(" Belgium ".into()),
             farm_ids: vec![1, 7],
             excluded: vec![3],
-            shared_only: true,
+            in_dedicated_farm: Some(false),
+            rented: Some(false),
             randomize: true,
             size: 20,
             page: 2,
@@ -110,7 +127,7 @@ mod tests {
         assert_eq!(
             q.join("&"),
             "status=up&healthy=true&free_mru=8589934592&free_ips=1&country=Belgium\
-             &farm_ids=1,7&excluded=3&dedicated=false&rented=false&randomize=true\
+             &farm_ids=1,7&excluded=3&in_dedicated_farm=false&rented=false&randomize=true\
              &size=20&page=2&ret_count=true"
         );
     }
