@@ -8,6 +8,8 @@ use std::time::Duration;
 use ed25519_dalek::SigningKey;
 use jukebox::grid::tfgrid::adapter::TfGrid;
 use jukebox::grid::tfgrid::backend::TfGridBackend;
+use jukebox::grid::tfgrid::rmb::zos::ZosNode;
+use jukebox::grid::tfgrid::rmb::{Remote, RmbError, RmbPeer, RmbSettings};
 use jukebox::grid::{
     ContractId, ContractInfo, ContractState, Grid, GridError, GridNodeId, NodeStatus, Placed,
     Placement, TwinId, WorkloadState,
@@ -482,4 +484,44 @@ async fn finding_an_existing_twin_gives_it_our_relay_and_no_key() {
     assert!(world.twin_pks.is_empty());
     assert_eq!(world.twins[&1004].1, "relay.fake");
     assert_eq!(world.applied, ["TfgridModule.update_twin"]);
+}
+
+#[tokio::test]
+async fn a_node_that_still_remembers_the_old_key_fails_over_to_another() {
+    let g = twin_made_elsewhere("relay.fake").await;
+    // The other tool talked to node 1 while the key was set: that node
+    // remembers it (Zero-OS keeps twins for hours).
+    let rmb = RmbSettings {
+        relay_url: g.relay.url.clone(),
+        call_timeout: Duration::from_secs(5),
+        token_ttl: Duration::from_secs(60),
+        session: "other-tool".into(),
+    };
+    let peer = RmbPeer::connect(rmb, g.twin, g.user.clone()).await.unwrap();
+    let node1 = Remote {
+        twin: 1001,
+        key: SigningKey::from_bytes(&[100; 32]).verifying_key(),
+    };
+    let zos = ZosNode {
+        peer: &peer,
+        node: node1,
+    };
+    // An error's text is never sealed, only payloads are.
+    assert!(matches!(
+        zos.get(1).await,
+        Err(RmbError::Remote { twin: 1001, message, .. }) if message == "deployment not found"
+    ));
+
+    let d = deployment(&g, 3, &g.user);
+    let err = deploy_on(&g, 1, &d).await.unwrap_err();
+    assert!(
+        matches!(&err, GridError::DeployFailed(m) if m.contains("end-to-end key")),
+        "{err:?}"
+    );
+    assert!(err.try_elsewhere());
+    assert!(live_contracts(&g).is_empty(), "its contract is cancelled");
+    assert!(g.chain.world().twin_pks.is_empty());
+    // Node 2 first reads our twin now, without a key: plain replies.
+    let placed = deploy_on(&g, 2, &d).await.unwrap();
+    assert_eq!(live_contracts(&g), [placed.contract.0]);
 }

@@ -15,8 +15,9 @@
 //! `peer/peer.go`, which Zero-OS runs): `relays` set to the node's relay
 //! hosts, `federation` to the caller twin's relay on chain, errors with
 //! code 0 and a `null` payload, the payload encrypted when the caller's
-//! twin has a `pk` on chain, and signed over all of it as `peer/hashes.go`
-//! hashes it, by the fake's own code rather than Jukebox's.
+//! twin has a `pk` on chain (as the node first read the twin: Zero-OS keeps
+//! twins for hours), and signed over all of it as `peer/hashes.go` hashes
+//! it, by the fake's own code rather than Jukebox's.
 //! Nodes can be made silent, can hang up, or can sign with the wrong key;
 //! the relay can alter the relays of replies in transit.
 
@@ -88,6 +89,10 @@ pub struct FakeNode {
     /// them in `relays` on every envelope.
     pub relays: Vec<String>,
     deployments: BTreeMap<u64, NodeDeployment>,
+    /// Callers' twins as first read from the chain: Zero-OS's peer keeps
+    /// them for 6 hours (`WithInMemoryExpiration` in threefoldtech/zos
+    /// `cmds/modules/api_gateway`), longer than any test runs.
+    twins_seen: HashMap<u32, TwinView>,
 }
 
 #[derive(Default)]
@@ -232,6 +237,7 @@ impl FakeRelay {
                 behaviour,
                 relays: vec!["relay.fake".into()],
                 deployments: BTreeMap::new(),
+                twins_seen: HashMap::new(),
             },
         );
         public
@@ -327,13 +333,15 @@ fn handle(s: &mut RelayState, twin: u32, bytes: &[u8]) -> Vec<Option<Envelope>> 
     }
     s.delivered.push((twin, destination, command.clone()));
     s.follow_cancels(destination);
-    // What the node's peer reads of the caller on chain.
-    let caller = s
-        .chain
-        .as_ref()
-        .and_then(|c| c.twin(twin))
-        .unwrap_or_default();
+    // What the node's peer knows of the caller: read from the chain the
+    // first time, then remembered.
+    let chain = s.chain.clone();
     let node = s.nodes.get_mut(&destination).unwrap();
+    let caller = node
+        .twins_seen
+        .entry(twin)
+        .or_insert_with(|| chain.and_then(|c| c.twin(twin)).unwrap_or_default())
+        .clone();
     let behaviour = node.behaviour.clone();
     let answer = match behaviour {
         Behaviour::Silent => return Vec::new(),

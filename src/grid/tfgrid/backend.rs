@@ -447,6 +447,9 @@ fn rmb_error(e: RmbError) -> GridError {
     match e {
         RmbError::Remote { .. } => GridError::DeployFailed(e.to_string()),
         RmbError::Timeout { .. } => GridError::DeployFailed(e.to_string()),
+        // That node still remembers an end-to-end key we cleared; a node
+        // that never saw our twin answers in plain text.
+        RmbError::Encrypted { .. } => GridError::DeployFailed(e.to_string()),
         other => GridError::Unavailable(other.to_string()),
     }
 }

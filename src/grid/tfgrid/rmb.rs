@@ -73,7 +73,8 @@ pub enum RmbError {
     /// threefoldtech/zos, `WithInMemoryExpiration`).
     #[error(
         "twin {twin} encrypted its reply: it still knows our twin by an end-to-end key (pk); \
-         it was cleared on TFChain, and the node forgets it within 6 hours"
+         Jukebox clears that key on TFChain before deploying, and a node forgets it within \
+         6 hours"
     )]
     Encrypted { twin: u32 },
     #[error("the reply is unreadable: {0}")]
