@@ -30,6 +30,7 @@ struct RealGridApp {
     chain: FakeTfchain,
     service: Service,
     outbox: Arc<MemoryOutbox>,
+    clock: Arc<ManualClock>,
     _dir: tempfile::TempDir,
 }
 
@@ -77,7 +78,7 @@ async fn real_grid_app() -> RealGridApp {
     let clock = Arc::new(ManualClock::new(START));
     let seed = hex::encode(FUNDER_SEED);
     let env = move |name: &str| (name == "JUKEBOX_TFCHAIN_FUNDER_SEED").then(|| seed.clone());
-    let app = jukebox::app::build_with_env(&config, outbox.clone(), clock, &env)
+    let app = jukebox::app::build_with_env(&config, outbox.clone(), clock.clone(), &env)
         .expect("the real-grid service builds");
     assert!(app.sim.is_none());
     assert_eq!(app.service.grid().kind(), "tfgrid");
@@ -87,6 +88,7 @@ async fn real_grid_app() -> RealGridApp {
         chain,
         service: app.service,
         outbox,
+        clock,
         _dir: dir,
     }
 }
@@ -351,4 +353,86 @@ async fn the_real_grid_service_starts_and_chats_while_tfchain_is_unreachable() {
         })
         .collect();
     assert!(said.iter().any(|t| t.contains("Balance")), "{said:#?}");
+}
+
+/// Alice orders a Presearch node and pays through the bridge; returns the
+/// running node.
+async fn deployed(app: &RealGridApp, alice: &UserId) -> NodeRecord {
+    app.send(alice, "/deploy").await;
+    app.press(alice, "Presearch").await;
+    app.press(alice, "Presearch node").await;
+    app.send(alice, "1").await;
+    app.press(alice, "Anywhere").await;
+    app.send(alice, "0123456789abcdef0123").await;
+    app.press(alice, "Skip").await;
+    app.press(alice, "1 week").await;
+    app.press(alice, "Confirm").await;
+    let profile = app.profile(alice);
+    let account = profile.identity.public_key;
+    let twin = profile.twin.expect("a twin for the payment request");
+    app.relay.register_twin(
+        twin.0,
+        ed25519_dalek::VerifyingKey::from_bytes(&account).unwrap(),
+    );
+    let orders: Orders = app
+        .service
+        .store()
+        .read(alice, jukebox::user::ORDERS)
+        .unwrap()
+        .unwrap();
+    let request = orders.orders.last().unwrap().payment.clone().unwrap();
+    app.chain
+        .fund(account, u128::try_from(request.amount.units()).unwrap());
+    assert!(app.service.poll_payments().await.unwrap() > 0);
+    app.service.wait_idle().await;
+    let node = app.node(alice);
+    assert_eq!(node.state, NodeState::Running, "{:#?}", app.texts(alice));
+    node
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reconciler_cancels_an_orphan_on_the_real_grid_only_after_the_delay() {
+    let app = real_grid_app().await;
+    let alice = UserId::parse("term:alice").unwrap();
+    let node = deployed(&app, &alice).await;
+    let contract = node.contract().unwrap();
+
+    // Every contract is a node's: nothing to do.
+    crate::setup::index(&app.proxy, &app.chain);
+    let pass = app.service.reconcile().await.unwrap();
+    assert_eq!(
+        (pass.twins, pass.contracts, pass.orphans_found),
+        (1, 1, 0),
+        "{pass:?}"
+    );
+
+    // The record lets go of its contract without cancelling it: an orphan,
+    // which TFChain keeps billing until someone cancels it.
+    let mut nodes: Nodes = app
+        .service
+        .store()
+        .read(&alice, jukebox::user::NODES)
+        .unwrap()
+        .unwrap();
+    nodes.nodes[0].state = NodeState::Failed("lost".into());
+    app.service
+        .store()
+        .write(&alice, jukebox::user::NODES, &nodes)
+        .unwrap();
+    let pass = app.service.reconcile().await.unwrap();
+    assert_eq!((pass.orphans_found, pass.orphans_cancelled), (1, 0));
+    app.clock.advance(59 * 60);
+    app.service.reconcile().await.unwrap();
+    assert_eq!(app.contract_state(contract), ChainState::Created);
+    app.clock.advance(60);
+    let pass = app.service.reconcile().await.unwrap();
+    assert_eq!((pass.orphans_cancelled, pass.orphans_waiting), (1, 0));
+    assert_eq!(app.contract_state(contract), ChainState::Deleted);
+
+    // The proxy has not indexed the cancel yet and still lists the contract
+    // as created: TFChain says otherwise, so nothing more happens.
+    let applied = app.chain.world().applied.len();
+    let pass = app.service.reconcile().await.unwrap();
+    assert_eq!((pass.contracts, pass.orphans_found), (0, 0));
+    assert_eq!(app.chain.world().applied.len(), applied);
 }
