@@ -63,10 +63,12 @@ impl TfGridBackend {
             };
             let live = c.state != ChainContractState::Deleted;
             if live && c.twin_id == twin.0 && c.node_id == listed.details.node_id {
+                // The hash as the chain holds it, not as the indexer
+                // rendered it: deploy intents are matched against it.
                 owned.push(OwnedContract {
                     contract: ContractId(c.id),
                     node: GridNodeId(c.node_id),
-                    deployment_hash: listed.details.deployment_hash,
+                    deployment_hash: String::from_utf8_lossy(&c.deployment_hash).into_owned(),
                 });
             }
         }

@@ -19,13 +19,13 @@ const PAGE_SIZE: usize = 100;
 /// not keep us reading forever.
 const MAX_PAGES: usize = 100;
 
-/// The details of a node contract (`NodeContractDetails`).
+/// The details of a node contract (`NodeContractDetails`): only its node
+/// is read here; the rest is read from TFChain, which is authoritative.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
 pub struct NodeContractDetails {
     #[serde(rename = "nodeId")]
     pub node_id: u32,
-    pub deployment_hash: String,
 }
 
 /// One contract of `GET /contracts` (`Contract`); `type` is "node",
