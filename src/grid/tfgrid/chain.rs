@@ -78,6 +78,9 @@ pub struct ChainContract {
     pub twin_id: u32,
     /// The grid node of a node contract (0 for other kinds).
     pub node_id: u32,
+    /// A node contract's deployment hash: the 32 ASCII bytes of the
+    /// deployment's hex MD5 (zeros for other kinds).
+    pub deployment_hash: [u8; 32],
     pub state: ChainContractState,
 }
 

@@ -15,10 +15,12 @@ use serde::de::DeserializeOwned;
 use super::cache::TtlCache;
 use crate::grid::{GridError, GridNodeId};
 
+mod contracts;
 mod filter;
 mod types;
 mod version;
 
+pub use contracts::{NodeContractDetails, ProxyContract};
 pub use filter::NodeFilter;
 pub use types::{ProxyNode, ProxyNodeStatus, PublicConfig, Resources};
 

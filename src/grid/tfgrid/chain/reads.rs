@@ -257,18 +257,20 @@ async fn contract_at(at: &AtBlock, contract_id: u64) -> Result<Option<ChainContr
         }
     };
     let number = |v: Option<&Value>| v.and_then(|v| v.as_u128()).unwrap_or(0);
-    let node_id = number(
-        contract
-            .at("contract_type")
-            .and_then(|t| t.at(0))
-            .and_then(|n| n.at("node_id")),
-    );
+    let node_contract = contract.at("contract_type").and_then(|t| t.at(0));
+    let node_id = number(node_contract.and_then(|n| n.at("node_id")));
+    let deployment_hash = node_contract
+        .and_then(|n| n.at("deployment_hash"))
+        .and_then(bytes_of)
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .unwrap_or([0; 32]);
     Ok(Some(ChainContract {
         id: contract_id,
         twin_id: u32::try_from(number(contract.at("twin_id")))
             .map_err(|_| ChainError::Decode("twin id above 32 bits".into()))?,
         node_id: u32::try_from(node_id)
             .map_err(|_| ChainError::Decode("node id above 32 bits".into()))?,
+        deployment_hash,
         state,
     }))
 }
