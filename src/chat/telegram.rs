@@ -288,12 +288,18 @@ impl Telegram {
                 inbox.done(id);
                 continue;
             };
+            // The worker of a user's queue runs the closure of the push that
+            // started it for every later item too, so the id to forget comes
+            // from the item, never from this closure's capture.
             let (service, outbox, inbox) = (service.clone(), self.outbox.clone(), inbox.clone());
             queues.push(item.user.clone(), item, move |item| {
                 let (service, outbox, inbox) = (service.clone(), outbox.clone(), inbox.clone());
                 async move {
+                    let id = item.update_id;
                     process(service, outbox, item).await;
-                    inbox.done(id);
+                    if let Ok(id) = u32::try_from(id) {
+                        inbox.done(id);
+                    }
                 }
             });
         }

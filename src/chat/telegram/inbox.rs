@@ -187,7 +187,9 @@ impl<T: Send + 'static> Queues<T> {
     }
 
     /// Queues `item`; starts a worker for the user unless one is running.
-    /// `work` handles one item.
+    /// `work` handles one item; the worker started by the first push keeps
+    /// using its `work` for every item queued while it runs (a later push's
+    /// `work` is dropped), so `work` must take all it needs from the item.
     pub fn push<F, Fut>(self: &Arc<Self>, user: UserId, item: T, work: F)
     where
         F: Fn(T) -> Fut + Send + Sync + 'static,
