@@ -89,7 +89,7 @@ impl Bot {
     fn configure(&self, deploy_seconds: f64) {
         let dialogues = Path::new(env!("CARGO_MANIFEST_DIR")).join("dialogues");
         let config = format!(
-            "data_dir = {:?}\ndialogues_dir = {:?}\n[grid.sim]\ndeploy_seconds = {deploy_seconds}\ndeploy_failure_rate = 0.0\nnode_down_rate_per_hour = 0.0\n[payments.stellar]\npoll_interval_seconds = 1\n[telegram]\npoll_timeout_seconds = 2\nchat_messages_per_second = 50.0\nchat_burst = 50.0\nglobal_messages_per_second = 200.0\n",
+            "data_dir = {:?}\ndialogues_dir = {:?}\n[grid.sim]\ndeploy_seconds = {deploy_seconds}\ndeploy_failure_rate = 0.0\nnode_down_rate_per_hour = 0.0\n[ops]\nlisten = \"127.0.0.1:0\"\n[web]\nlisten = \"127.0.0.1:0\"\n[payments.stellar]\npoll_interval_seconds = 1\n[telegram]\npoll_timeout_seconds = 2\nchat_messages_per_second = 50.0\nchat_burst = 50.0\nglobal_messages_per_second = 200.0\n",
             self.data(),
             dialogues
         );
@@ -544,8 +544,9 @@ async fn kill_while_received_is_sent(tg: &FakeTelegram, bot: &mut Bot, chat: i64
         .expect("the bot sends Received");
     bot.kill();
     bot.start(tg).await;
-    let since = 0;
-    wait_new(tg, chat, since, "That top-up is already paid (3.00 TFT")
+    // The replayed press pays nothing more. (A kill right after this reply
+    // may replay it once more: a reply is at least once, a payment once.)
+    wait_new(tg, chat, 0, "That top-up is already paid (3.00 TFT")
         .await
         .expect("the replayed press pays nothing more");
 }
@@ -562,10 +563,10 @@ fn active_contracts(data: &Path) -> usize {
 /// fake never answers, so the finished deployment waits to save.
 async fn kill_between_contract_and_record(tg: &FakeTelegram, bot: &mut Bot, chat: i64) {
     bot.kill();
-    bot.configure(1.5);
+    bot.configure(3.0);
     bot.start(tg).await;
     say(tg, chat, "/cancel", "").await.expect("cancel");
-    say(tg, chat, "/topup 500", "to add 500.00 TFT")
+    say(tg, chat, "/topup 3000", "to add 3000.00 TFT")
         .await
         .expect("top-up");
     pay(tg, chat, false).await.expect("paid");
@@ -594,7 +595,23 @@ async fn kill_between_contract_and_record(tg: &FakeTelegram, bot: &mut Bot, chat
     wait_new(tg, chat, since, "Deploying")
         .await
         .expect("deploying from the balance");
-    // The deployment is in the grid's hands now; hold the user's lock.
+    // The node record says Deploying; the deployment then takes the user's
+    // lock once more (the twin) and waits in the grid for 3 s. Half a
+    // second in, hold the lock with a reply that never completes.
+    let user = UserId::parse(&format!("tg:{chat}")).expect("user id");
+    let deadline = Instant::now() + STEP;
+    loop {
+        let nodes: Nodes = Store::open_read_only(&data)
+            .ok()
+            .and_then(|s| s.read(&user, jukebox::user::NODES).ok().flatten())
+            .unwrap_or_default();
+        if nodes.nodes.iter().any(|n| n.state == NodeState::Deploying) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never deploying:\n{}", bot.log());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
     tg.hold_message("Here is what I can do");
     tg.send_text(chat, "/help");
     tg.wait_until(|tg| !tg.held_messages().is_empty(), STEP)
@@ -607,7 +624,7 @@ async fn kill_between_contract_and_record(tg: &FakeTelegram, bot: &mut Bot, chat
             "no contract recorded:\n{}",
             bot.log()
         );
-        std::thread::sleep(Duration::from_millis(2));
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
     bot.kill();
     bot.configure(0.2);
