@@ -397,6 +397,8 @@ impl Seeder {
                 price_per_hour: self.price_per_hour,
                 outage: None,
                 autoheal: false,
+                intent: None,
+                retired: Vec::new(),
             });
             nodes.used_names.push(name);
         }

@@ -76,6 +76,19 @@ pub fn build_with_env(
     clock: Arc<dyn Clock>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> anyhow::Result<App> {
+    build_wrapped(config, outbox, clock, env, &|grid| grid)
+}
+
+/// [`build_with_env`], with the service seeing the grid through `wrap`:
+/// how the crash tests stop a service at a chosen moment of its grid work
+/// (after the grid recorded a contract, before the answer arrives).
+pub fn build_wrapped(
+    config: &Config,
+    outbox: Arc<dyn Outbox>,
+    clock: Arc<dyn Clock>,
+    env: &dyn Fn(&str) -> Option<String>,
+    wrap: &dyn Fn(Arc<dyn Grid>) -> Arc<dyn Grid>,
+) -> anyhow::Result<App> {
     let engine = build_engine(config)
         .map_err(|d| anyhow::anyhow!("the scripts or catalog have errors:\n{d}"))?;
     // The key first: opening the store tidies temporary files in the data
@@ -102,7 +115,7 @@ pub fn build_with_env(
         engine: Arc::new(engine),
         store,
         master,
-        grid: grids.grid,
+        grid: wrap(grids.grid),
         probe: grids.probe,
         sim: grids.sim.clone(),
         wallet,
@@ -117,6 +130,7 @@ pub fn build_with_env(
             funding: config.billing.rules(),
             monitor: config.monitor.clone(),
             operators,
+            orphan_delay_secs: config.reconciler.orphan_delay_minutes * 60,
             ..ServiceSettings::default()
         },
     });

@@ -15,6 +15,7 @@ mod grid;
 mod lifecycle;
 mod ops;
 mod payments;
+mod reconciler;
 mod web;
 
 pub use backup::{BACKUP_KEY_ENV, BackupConfig};
@@ -22,6 +23,7 @@ pub use grid::{Endpoints, FUNDER_SEED_ENV, Network, TfgridConfig, funder_key};
 pub use lifecycle::{AdminConfig, AlertsConfig, BillingConfig, MonitorConfig};
 pub use ops::OpsConfig;
 pub use payments::{BRIDGE_VAULTS, PUBLIC_TFT_ISSUER, StellarConfig, TESTNET_TFT_ISSUER};
+pub use reconciler::ReconcilerConfig;
 pub use web::WebConfig;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -37,6 +39,7 @@ pub struct Config {
     pub pricing: PriceList,
     pub billing: BillingConfig,
     pub monitor: MonitorConfig,
+    pub reconciler: ReconcilerConfig,
     pub alerts: AlertsConfig,
     pub admin: AdminConfig,
     pub telegram: crate::chat::telegram::TelegramConfig,
@@ -94,6 +97,7 @@ impl Default for Config {
             pricing: PriceList::default(),
             billing: BillingConfig::default(),
             monitor: MonitorConfig::default(),
+            reconciler: ReconcilerConfig::default(),
             alerts: AlertsConfig::default(),
             admin: AdminConfig::default(),
             telegram: Default::default(),
@@ -242,6 +246,7 @@ impl Config {
         let sections = [
             ("[billing]", "billing", config.billing.validate()),
             ("[monitor]", "monitor", config.monitor.validate()),
+            ("[reconciler]", "reconciler", config.reconciler.validate()),
             ("[alerts]", "alerts", config.alerts.validate()),
             ("[admin]", "admin", config.admin.operator_ids().map(|_| ())),
             ("[ops]", "ops", config.ops.validate()),

@@ -200,6 +200,17 @@ pub enum WorkloadState {
     Deleted,
 }
 
+/// A live (not cancelled) node contract as its owner's listing gives it:
+/// what the reconciler compares with the node records.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnedContract {
+    pub contract: ContractId,
+    pub node: GridNodeId,
+    /// The hex MD5 of the deployment it pays for (see
+    /// `reservation::deployment_hash_hex`).
+    pub deployment_hash: String,
+}
+
 /// What the grid says about one contract right now.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContractInfo {
@@ -269,12 +280,31 @@ pub trait Grid: Send + Sync {
     /// Creates a contract for the signed `deployment` on `node` and deploys it.
     /// Capacity is reserved atomically: concurrent calls never overbook a node.
     /// On failure nothing stays reserved and no contract is left behind.
+    /// When `node` already holds a live contract for this very deployment
+    /// (same deployment hash: a deploy interrupted by a crash made it), that
+    /// contract is adopted and deployed, never a second one made.
     async fn deploy(
         &self,
         node: GridNodeId,
         need: &Capacity,
         deployment: &Deployment,
     ) -> Result<Placed, GridError>;
+
+    /// The live contract made for the deployment whose hash is
+    /// `deployment_hash` on `node`, if any: TFChain's
+    /// `SmartContractModule.ContractIDByNodeIDAndHash` (pallet-smart-contract
+    /// `grid_contract.rs` inserts it on create and removes it when the
+    /// contract is removed). How a deploy resumed after a crash finds the
+    /// contract its intent may already have made.
+    async fn contract_for(
+        &self,
+        node: GridNodeId,
+        deployment_hash: &str,
+    ) -> Result<Option<ContractId>, GridError>;
+
+    /// Every live node contract `twin` owns, as the grid confirms it now:
+    /// what the reconciler checks against the node records.
+    async fn twin_contracts(&self, twin: TwinId) -> Result<Vec<OwnedContract>, GridError>;
 
     /// Cancels a contract and frees its capacity. Cancelling an already
     /// cancelled contract succeeds (idempotent).

@@ -270,6 +270,10 @@ async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> an
         service.clone(),
         Duration::from_secs(config.monitor.interval_seconds),
     ));
+    let reconciler = tokio::spawn(reconcile_loop(
+        service.clone(),
+        Duration::from_secs(config.reconciler.interval_minutes * 60),
+    ));
     let backup = jukebox::backup::command::spawn_periodic(&config, &service)?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let ops = match config.ops.listen() {
@@ -364,6 +368,7 @@ async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> an
     billing.abort();
     payments.abort();
     monitor.abort();
+    reconciler.abort();
     if let Some(backup) = backup {
         backup.abort();
     }
@@ -465,6 +470,19 @@ async fn monitor_loop(service: Service, every: Duration) {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "monitor sweep done"
         );
+    }
+}
+
+/// The reconciler (docs/reconciler.md): a pass at start, then one per
+/// interval; a pass longer than the interval delays the next one.
+async fn reconcile_loop(service: Service, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = service.reconcile().await {
+            tracing::error!(error = %format!("{e:#}"), "reconciler pass failed; retried next interval");
+        }
     }
 }
 

@@ -36,10 +36,12 @@ mod billing;
 mod deploy;
 mod deposits;
 mod funding;
+mod intents;
 pub mod keyring;
 mod monitor;
 mod orders;
 mod readiness;
+mod reconcile;
 mod topup;
 mod twin_balance;
 mod views;
@@ -47,6 +49,7 @@ mod watch;
 mod web;
 
 pub use monitor::SweepReport;
+pub use reconcile::PassReport;
 pub use web::{LinkError, NodeRow, Overview};
 
 /// Engine steps triggered by one input at most (actions answer with more
@@ -63,6 +66,9 @@ pub struct ServiceSettings {
     pub monitor: MonitorConfig,
     /// Who may run operator commands.
     pub operators: Vec<UserId>,
+    /// How long a contract no node record references is left alone before
+    /// the reconciler cancels it.
+    pub orphan_delay_secs: u64,
 }
 
 impl Default for ServiceSettings {
@@ -73,6 +79,7 @@ impl Default for ServiceSettings {
             funding: FundingRules::default(),
             monitor: MonitorConfig::default(),
             operators: Vec::new(),
+            orphan_delay_secs: 3600,
         }
     }
 }

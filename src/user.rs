@@ -137,6 +137,27 @@ pub struct NodeRecord {
     /// Redeploy automatically when an outage is confirmed (`/autoheal`).
     #[serde(default)]
     pub autoheal: bool,
+    /// The deployment in flight, written before the grid is asked
+    /// (write-ahead): a deploy or move resumed after a crash looks for the
+    /// contract this may already have made and adopts it.
+    #[serde(default)]
+    pub intent: Option<DeployIntent>,
+    /// Contracts this node gave up (the old one of a move, the one of a
+    /// deleted node), written in the same save that gives them up and
+    /// removed once the grid confirmed the cancel: a crash in between
+    /// leaves them here to be cancelled at the next start.
+    #[serde(default)]
+    pub retired: Vec<ContractId>,
+}
+
+/// Which deployment a node is being put on which grid node.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DeployIntent {
+    pub grid_node: GridNodeId,
+    /// The deployment's hex MD5, which the grid keys its contract by.
+    pub deployment_hash: String,
+    /// When it was written (unix seconds).
+    pub at: u64,
 }
 
 impl NodeRecord {

@@ -1,6 +1,7 @@
 //! The integration tests: whole conversations against a real service on a
 //! temporary data dir (simulated grid, sandbox wallet, durable store).
 
+mod contracts;
 mod support;
 
 macro_rules! transcripts {

@@ -201,6 +201,7 @@ impl Service {
                 let mut text = stats.render();
                 let day = self.inner.audit.count_since(now.saturating_sub(86_400))?;
                 text.push_str(&crate::admin::audit_day_line(&day));
+                text.push_str(&self.reconciler_lines()?);
                 text.push_str(&format!(
                     "\nMonitor watching {} node(s); alert queue {} waiting.",
                     self.watched(),

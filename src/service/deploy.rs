@@ -12,7 +12,7 @@ use crate::channel::Outgoing;
 use crate::grid::{GridError, GridNodeId, Placed};
 use crate::ids::UserId;
 use crate::reservation::{self, WorkloadSpec};
-use crate::user::{NodeRecord, NodeState, OrderState, StoredValue};
+use crate::user::{DeployIntent, NodeRecord, NodeState, OrderState, StoredValue};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct PendingOrder {
@@ -54,10 +54,12 @@ impl Service {
         Ok(())
     }
 
-    /// Restarts every paid order left unfinished by a crash or a stop.
+    /// Restarts every paid order left unfinished by a crash or a stop, and
+    /// finishes the moves and cancels a crash interrupted (see
+    /// `intents.rs`). Returns how many deployments and moves resumed.
     pub async fn resume_pending(&self) -> anyhow::Result<usize> {
+        let mut resumed = self.resume_moves().await?;
         let keys = self.inner.store.list_global("pending")?;
-        let mut resumed = 0;
         for key in keys {
             let Some(p) = self.load_global::<PendingOrder>(&format!("pending/{key}"))? else {
                 continue;
@@ -190,6 +192,8 @@ impl Service {
                     n.failed_on = failed_on.clone();
                 }
             }
+            // Settled: the placement (or the failure) is what counts now.
+            n.intent = None;
         }
         self.save_nodes(user, &nodes)?;
         self.inner
@@ -250,7 +254,36 @@ impl Service {
             Err(e) => return Ok(Err((format!("the deployment is invalid: {e}"), avoid))),
         };
         reservation::sign(&mut deployment, twin.0, &key);
+        let hash = reservation::deployment_hash_hex(&deployment);
         let mut last_error = GridError::NoCapacity;
+        // Resumed after a crash: the grid may hold the contract the intent
+        // made. Adopt it rather than make a second one elsewhere.
+        if let Some(intent) = node.intent.as_ref().filter(|i| i.deployment_hash == hash) {
+            match self.inner.grid.contract_for(intent.grid_node, &hash).await {
+                Ok(None) => {}
+                Ok(Some(contract)) => {
+                    tracing::info!(user = %user, node = %node.name, grid_node = %intent.grid_node, contract = %contract, "adopting the contract an interrupted deployment made");
+                    match self
+                        .inner
+                        .grid
+                        .deploy(intent.grid_node, &need, &deployment)
+                        .await
+                    {
+                        Ok(placed) => return Ok(Ok((placed, avoid))),
+                        Err(e) => {
+                            // The grid cancels a contract whose deploy failed.
+                            tracing::warn!(user = %user, node = %node.name, grid_node = %intent.grid_node, error = %e, "the adopted deployment failed");
+                            avoid.push(intent.grid_node);
+                            last_error = e;
+                        }
+                    }
+                }
+                // Whether a contract exists is unknown: making another now
+                // could be the second one. The reconciler cancels the first
+                // if it exists and no node ends up using it.
+                Err(e) => return Ok(Err((user_reason(&e), avoid))),
+            }
+        }
         let window = self.inner.settings.monitor.avoid_failed_hours * 3600;
         let recently_failed = self.inner.watch.recently_failed(self.now(), window);
         for _ in 0..self.inner.settings.deploy_attempts {
@@ -272,6 +305,15 @@ impl Service {
                 last_error = GridError::NoCapacity;
                 break;
             };
+            // Write-ahead: the intent is durable before the grid is asked.
+            let intent = DeployIntent {
+                grid_node: candidate.id,
+                deployment_hash: hash.clone(),
+                at: self.now(),
+            };
+            if !self.write_intent(user, &node.name, intent).await? {
+                return Ok(Err(("it was deleted meanwhile".into(), avoid)));
+            }
             match self
                 .inner
                 .grid
@@ -395,6 +437,14 @@ impl Service {
             .await;
             return Ok(());
         }
+        if node.intent.is_some() {
+            self.say(
+                user,
+                format!("{name} is being moved already; you will hear when it is done."),
+            )
+            .await;
+            return Ok(());
+        }
         self.say(
             user,
             format!("Redeploying {} on another grid node…", node.name),
@@ -418,8 +468,10 @@ impl Service {
         .await;
     }
 
-    /// Creates the new deployment first and cancels the old one only after,
-    /// so a failed redeploy leaves the node where it was. The new grid node
+    /// Creates the new deployment first and cancels the old one only after
+    /// the new one is recorded, so a failed redeploy leaves the node where
+    /// it was and a crash at any point leaves one contract in use and the
+    /// other either adopted or retired (see `intents.rs`). The new grid node
     /// is never the current one, nor one that failed recently.
     async fn redeploy(&self, user: &UserId, node: NodeRecord) -> anyhow::Result<()> {
         let mut avoid = node.failed_on.clone();
@@ -427,30 +479,39 @@ impl Service {
         if let Some(old) = &old {
             avoid.push(old.node.id);
         }
-        match self.place(user, &node, avoid).await? {
+        let outcome = self.place(user, &node, avoid).await?;
+        let _guard = self.inner.locks.lock(user).await;
+        let mut nodes = self.load_nodes(user)?;
+        match outcome {
             Ok((placed, _)) => {
-                let _guard = self.inner.locks.lock(user).await;
-                let mut nodes = self.load_nodes(user)?;
                 // Another redeploy (a double tap), a delete or a pause may
                 // have happened meanwhile: then this placement is not wanted.
                 let current = nodes
                     .get_mut(&node.name)
                     .filter(|n| n.state == NodeState::Running && n.contract() == node.contract());
                 let Some(n) = current else {
-                    if let Err(e) = self.inner.grid.cancel(placed.contract).await {
-                        tracing::warn!(user = %user, contract = %placed.contract, error = %e, "could not cancel a superseded redeploy");
+                    if let Some(n) = nodes.get_mut(&node.name) {
+                        n.retired.push(placed.contract);
+                        if n.intent
+                            .as_ref()
+                            .is_some_and(|i| i.grid_node == placed.node.id)
+                        {
+                            n.intent = None;
+                        }
+                        self.save_nodes(user, &nodes)?;
                     }
+                    self.cancel_retired(user).await?;
                     return Ok(());
                 };
+                // One save records the new placement and retires the old
+                // contract; the cancel comes after.
                 n.placed = Some(placed);
                 n.outage = None;
+                n.intent = None;
+                n.retired.extend(old.as_ref().map(|o| o.contract));
                 let text = self.describe_running(n);
                 self.save_nodes(user, &nodes)?;
-                if let Some(old) = &old
-                    && let Err(e) = self.inner.grid.cancel(old.contract).await
-                {
-                    tracing::warn!(user = %user, contract = %old.contract, error = %e, "could not cancel the old contract");
-                }
+                self.cancel_retired(user).await?;
                 self.inner.metrics.deployment("redeployed");
                 self.audit(
                     super::audit_trail::SYSTEM,
@@ -469,6 +530,14 @@ impl Service {
                 self.say(user, format!("Redeployed. {text}")).await;
             }
             Err((why, _)) => {
+                if let Some(n) = nodes.get_mut(&node.name)
+                    && n.intent.is_some()
+                {
+                    // Every grid node tried settled without a contract in
+                    // use (or the reconciler cancels it).
+                    n.intent = None;
+                    self.save_nodes(user, &nodes)?;
+                }
                 self.inner.metrics.deployment("redeploy_failed");
                 self.audit(
                     super::audit_trail::SYSTEM,

@@ -147,6 +147,8 @@ impl Service {
                 price_per_hour: self.engine().prices().per_hour(&capacity),
                 outage: None,
                 autoheal: false,
+                intent: None,
+                retired: Vec::new(),
             });
             nodes.used_names.push(name.clone());
             self.audit(

@@ -125,16 +125,15 @@ impl Service {
             .await;
             return Ok(());
         }
-        if let Some(contract) = node.contract()
-            && let Err(e) = self.grid().cancel(contract).await
-        {
-            self.say(user, format!("The grid did not confirm the deletion of {name} ({e}). Nothing changed; please try again shortly.")).await;
-            return Ok(());
-        }
+        // Write-ahead: the node is deleted and its contract retired in one
+        // save, and only then cancelled; a crash in between leaves the
+        // contract listed for the next start to cancel.
         if let Some(stored) = nodes.get_mut(name) {
             stored.state = NodeState::Deleted;
+            stored.retired.extend(node.contract());
         }
         self.save_nodes(user, &nodes)?;
+        let waiting = self.cancel_retired(user).await?;
         tracing::info!(user = %user, node = %name, "node deleted");
         self.audit(
             user.as_str(),
@@ -143,11 +142,14 @@ impl Service {
             Some(name),
             "deleted by its owner",
         );
-        self.say(
-            user,
-            format!("Deleted {name}. It no longer costs anything."),
-        )
-        .await;
+        let text = if waiting.is_empty() {
+            format!("Deleted {name}. It no longer costs anything.")
+        } else {
+            format!(
+                "Deleted {name}. The grid has not confirmed the cancellation yet; Jukebox keeps trying until it does, and nothing is charged for {name} meanwhile."
+            )
+        };
+        self.say(user, text).await;
         Ok(())
     }
 

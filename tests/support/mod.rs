@@ -14,6 +14,9 @@ use jukebox::ids::UserId;
 use jukebox::service::Service;
 use jukebox::user::{NodeRecord, Nodes};
 
+// Only the contract crash tests use it.
+#[allow(dead_code)]
+pub mod crash_grid;
 pub mod fake_horizon;
 pub mod fake_telegram;
 pub mod transcript;
@@ -53,6 +56,31 @@ impl TestApp {
         let outbox = Arc::new(MemoryOutbox::default());
         let app =
             jukebox::app::build(config, outbox.clone(), clock.clone()).expect("service starts");
+        TestApp {
+            service: app.service,
+            outbox,
+            sim: app.sim.expect("tests run on the embedded grid"),
+        }
+    }
+
+    /// [`TestApp::start`], with the service seeing the grid through a
+    /// [`crash_grid::CrashingGrid`] that dies at `at`.
+    // Only the contract crash tests start it this way.
+    #[allow(dead_code)]
+    pub fn start_crashing(
+        config: &Config,
+        clock: Arc<ManualClock>,
+        at: Option<crash_grid::Moment>,
+    ) -> TestApp {
+        let outbox = Arc::new(MemoryOutbox::default());
+        let app = jukebox::app::build_wrapped(
+            config,
+            outbox.clone(),
+            clock,
+            &|name| std::env::var(name).ok(),
+            &|grid| crash_grid::CrashingGrid::new(grid, at),
+        )
+        .expect("service starts");
         TestApp {
             service: app.service,
             outbox,

@@ -1,8 +1,9 @@
 //! A fake grid proxy on 127.0.0.1:0 answering the real routes with the JSON
 //! shapes of `tfgrid-v3.md` section 1: node filters, paging with `count`
 //! headers, randomized order, 400 on an unknown parameter, 404 for a missing
-//! node. Faults are injected per test (5xx, hangs, garbage, a proxy that
-//! ignores filters), and every request is logged.
+//! node, and `/contracts` filtered and paged as upstream does it. Faults
+//! are injected per test (5xx, hangs, garbage, a proxy that ignores
+//! filters), and every request is logged.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -54,6 +55,30 @@ const NODE_PARAMS: &[&str] = &[
     "randomize",
     "sort_by",
     "sort_order",
+];
+
+/// Every parameter the real proxy accepts on `/contracts`: tfgrid-sdk-go
+/// `grid-proxy/pkg/types/contracts.go` `ContractFilter` and
+/// `pkg/types/limit.go` `Limit`. Any other is refused by gorilla/schema.
+const CONTRACT_PARAMS: &[&str] = &[
+    "contract_id",
+    "twin_id",
+    "node_id",
+    "type",
+    "state",
+    "name",
+    "number_of_public_ips",
+    "deployment_data",
+    "deployment_hash",
+    "farm_name",
+    "farm_id",
+    "size",
+    "page",
+    "ret_count",
+    "randomize",
+    "sort_by",
+    "sort_order",
+    "balance",
 ];
 
 /// One node of the fake grid; sizes in GiB to keep tests readable.
@@ -146,6 +171,8 @@ pub enum Fault {
 #[derive(Default)]
 pub struct FakeState {
     pub nodes: Vec<FakeNode>,
+    /// Contracts in the proxy's JSON shape (`Contract`), as indexed.
+    pub contracts: Vec<Value>,
     /// Path and query of every request, in order.
     pub requests: Vec<String>,
     /// Served first to last, one per request.
@@ -171,6 +198,7 @@ impl FakeGridProxy {
         let app = Router::new()
             .route("/nodes", get(list_nodes))
             .route("/nodes/{id}", get(one_node))
+            .route("/contracts", get(list_contracts))
             .with_state(state.clone());
         let (url, server) = Server::http(app).await;
         FakeGridProxy {
@@ -303,4 +331,56 @@ async fn one_node(State(state): Shared, Path(id): Path<String>) -> Response {
         Some(n) => axum::Json(n.json(true)).into_response(),
         None => error(StatusCode::NOT_FOUND, "node not found"),
     }
+}
+
+/// `GET /contracts` as `internal/explorer/db/postgres.go` `GetContracts`
+/// answers it: filters ANDed, `state` a comma-separated list compared
+/// without case, `number_of_public_ips` a minimum, ordered by contract id,
+/// then paged (`size` default 50, `page` from 1).
+async fn list_contracts(
+    State(state): Shared,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Response {
+    if let Some(r) = enter(&state, "/contracts", &query).await {
+        return r;
+    }
+    let s = state.lock().unwrap();
+    let (mut size, mut page) = (50usize, 1usize);
+    let mut found: Vec<&Value> = s.contracts.iter().collect();
+    // Empty values are dropped before decoding (`ignoreEmptyParams`).
+    for (k, v) in query.iter().filter(|(_, v)| !v.is_empty()) {
+        if !CONTRACT_PARAMS.contains(&k.as_str()) {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("failed to decode params: schema: invalid path {k:?}"),
+            );
+        }
+        let number = v.parse::<u64>().ok();
+        let detail = |c: &Value, name: &str| c["details"][name].clone();
+        match k.as_str() {
+            "size" => size = number.unwrap_or(50) as usize,
+            "page" => page = number.unwrap_or(1) as usize,
+            "contract_id" | "twin_id" => found.retain(|c| c[k.as_str()].as_u64() == number),
+            "node_id" => found.retain(|c| detail(c, "nodeId").as_u64() == number),
+            "type" => found.retain(|c| c["type"] == v.as_str()),
+            "state" => {
+                let wanted: Vec<String> = list(v).iter().map(|s| s.to_lowercase()).collect();
+                found.retain(|c| {
+                    wanted.contains(&c["state"].as_str().unwrap_or_default().to_lowercase())
+                })
+            }
+            "deployment_hash" => found.retain(|c| detail(c, "deployment_hash") == v.as_str()),
+            "number_of_public_ips" => found.retain(|c| {
+                detail(c, "number_of_public_ips").as_u64().unwrap_or(0) >= number.unwrap_or(0)
+            }),
+            _ => {}
+        }
+    }
+    found.sort_by_key(|c| c["contract_id"].as_u64());
+    let body: Vec<&Value> = found
+        .into_iter()
+        .skip(page.saturating_sub(1) * size)
+        .take(size)
+        .collect();
+    axum::Json(body).into_response()
 }

@@ -3,7 +3,8 @@
 //! RMB relay with Zero-OS nodes behind it (`fake_relay`) and a TFChain node
 //! (`fake_tfchain`), each served through `fake_server`; golden extrinsic
 //! bytes (`chain_golden`); the whole backend against all three (`backend`,
-//! sharing `setup`); the monitor's fast batch (`monitor`); and a whole
+//! sharing `setup`); the monitor's fast batch (`monitor`); adopting an
+//! interrupted deploy's contract and a twin's contracts (`owned`); and a whole
 //! Jukebox on the real grid's backend, conversation to contract
 //! (`service`).
 
@@ -15,6 +16,7 @@ mod fake_relay;
 mod fake_server;
 mod fake_tfchain;
 mod monitor;
+mod owned;
 mod proxy;
 mod rmb;
 mod service;

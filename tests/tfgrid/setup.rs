@@ -219,3 +219,35 @@ pub fn put_contracts(chain: &FakeTfchain, contracts: &BTreeMap<u64, (u32, ChainS
     }
     world.seal();
 }
+
+/// What the grid proxy's indexer does: every contract on the fake chain,
+/// in the proxy's `/contracts` JSON shape (tfgrid-sdk-go
+/// `grid-proxy/pkg/types/contracts.go`: `Contract` with
+/// `NodeContractDetails`), replaces the proxy's list. Tests call it when
+/// the indexer has caught up, and leave it out to play one that lags.
+pub fn index(proxy: &FakeGridProxy, chain: &FakeTfchain) {
+    let world = chain.world();
+    let contracts = world
+        .contracts
+        .iter()
+        .map(|(id, c)| {
+            let state = match c.state {
+                ChainState::Created => "Created",
+                ChainState::GracePeriod(_) => "GracePeriod",
+                ChainState::Deleted => "Deleted",
+            };
+            serde_json::json!({
+                "contract_id": id, "twin_id": c.twin, "state": state,
+                "created_at": 1716200000, "type": "node",
+                "details": {
+                    "nodeId": c.node,
+                    "deployment_data": String::from_utf8_lossy(&c.data),
+                    "deployment_hash": String::from_utf8_lossy(&c.hash),
+                    "number_of_public_ips": c.public_ips,
+                    "farm_name": "Farm1", "farm_id": 1,
+                },
+            })
+        })
+        .collect();
+    proxy.state().contracts = contracts;
+}

@@ -11,7 +11,7 @@ use super::state::{ContractRec, Event, Resources, State};
 use super::{SimGrid, world};
 use crate::grid::{
     Capacity, ContractId, ContractInfo, ContractState, Grid, GridError, GridNode, GridNodeId,
-    Locations, NodeStatus, Placed, Placement, TwinId, WorkloadState,
+    Locations, NodeStatus, OwnedContract, Placed, Placement, TwinId, WorkloadState,
 };
 use crate::reservation::{Deployment, deployment_hash_hex, verify};
 
@@ -100,6 +100,26 @@ impl Grid for SimGrid {
         let key = VerifyingKey::from_bytes(&key).map_err(|_| GridError::BadSignature(twin))?;
         verify(deployment, twin, &key).map_err(|_| GridError::BadSignature(twin))?;
 
+        // A deploy interrupted after the contract was recorded: adopt it.
+        // Its capacity is taken already, so this comes before the room check.
+        let hash = deployment_hash_hex(deployment);
+        {
+            let inner = self.lock();
+            if let Some(rec) = live_contract_for(&inner.state, node.0, &hash) {
+                let idx = inner
+                    .state
+                    .node_idx(node.0)
+                    .ok_or(GridError::UnknownNode(node))?;
+                return Ok(Placed {
+                    contract: ContractId(rec.id),
+                    node: inner.state.grid_node(idx),
+                    ipv4: rec.ipv4.first().cloned(),
+                    ipv6: rec.ipv6.clone(),
+                    mycelium: rec.mycelium.clone(),
+                });
+            }
+        }
+
         // Check and reserve under one lock hold: concurrent deploys cannot
         // both see the same free room.
         let (guard, idx) = {
@@ -134,6 +154,13 @@ impl Grid for SimGrid {
                 "the workload did not come up (simulated failure)".to_string(),
             ));
         }
+        // As TFChain refuses a second live contract for the same node and
+        // hash (`ContractIsNotUnique`), so does the simulation.
+        if live_contract_for(&inner.state, node.0, &hash).is_some() {
+            return Err(GridError::Rejected(
+                "a contract for this deployment already exists on this node".to_string(),
+            ));
+        }
         let id = inner.state.next_contract_id();
         let rec = ContractRec {
             id,
@@ -146,7 +173,7 @@ impl Grid for SimGrid {
                 .mycelium_seed
                 .as_deref()
                 .and_then(|seed| world::mycelium_for(node.0, seed)),
-            deployment_hash: deployment_hash_hex(deployment),
+            deployment_hash: hash,
             deleted: false,
             failure: None,
             paused: false,
@@ -160,6 +187,30 @@ impl Grid for SimGrid {
             ipv6: rec.ipv6,
             mycelium: rec.mycelium,
         })
+    }
+
+    async fn contract_for(
+        &self,
+        node: GridNodeId,
+        deployment_hash: &str,
+    ) -> Result<Option<ContractId>, GridError> {
+        let inner = self.lock();
+        Ok(live_contract_for(&inner.state, node.0, deployment_hash).map(|r| ContractId(r.id)))
+    }
+
+    async fn twin_contracts(&self, twin: TwinId) -> Result<Vec<OwnedContract>, GridError> {
+        let inner = self.lock();
+        Ok(inner
+            .state
+            .contracts
+            .values()
+            .filter(|r| r.twin == twin.0 && !r.deleted)
+            .map(|r| OwnedContract {
+                contract: ContractId(r.id),
+                node: GridNodeId(r.node),
+                deployment_hash: r.deployment_hash.clone(),
+            })
+            .collect())
     }
 
     async fn cancel(&self, contract: ContractId) -> Result<(), GridError> {
@@ -210,6 +261,15 @@ impl Grid for SimGrid {
             paused,
         })
     }
+}
+
+/// The live contract for this deployment hash on this node, as TFChain's
+/// `ContractIDByNodeIDAndHash` keys them: at most one, since the chain
+/// refuses a second live one (`ContractIsNotUnique`).
+fn live_contract_for<'a>(s: &'a State, node: u32, hash: &str) -> Option<&'a ContractRec> {
+    s.contracts
+        .values()
+        .find(|r| !r.deleted && r.node == node && r.deployment_hash == hash)
 }
 
 /// What [`Grid::contract`] answers, read from `s`. A pause outranks a down

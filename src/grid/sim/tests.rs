@@ -407,3 +407,61 @@ fn config_reads_from_toml_with_defaults() {
     };
     assert!(SimGrid::open(tempdir().path(), bad).is_err());
 }
+
+/// As TFChain's `ContractIDByNodeIDAndHash`: a deploy of the same
+/// deployment on the same node adopts the live contract instead of making a
+/// second; the lookup finds it, the twin's listing shows it, a cancel
+/// removes it from both, and after a reopen all of this still holds.
+#[tokio::test]
+async fn a_repeated_deploy_adopts_its_contract_and_the_lookups_find_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = open(dir.path(), small_cfg());
+    let s = spec(2, 2048, 20, true);
+    let d = signed(&grid, 3, &s).await;
+    let twin = crate::grid::TwinId(d.twin_id);
+    let hash = crate::reservation::deployment_hash_hex(&d);
+    let node = first_node(&grid);
+    assert_eq!(grid.contract_for(node, &hash).await.unwrap(), None);
+
+    let placed = grid.deploy(node, &need(&s), &d).await.unwrap();
+    let again = grid.deploy(node, &need(&s), &d).await.unwrap();
+    assert_eq!(again, placed, "adopted, not made twice");
+    assert_eq!(grid.stats().contracts_active, 1);
+    assert_eq!(grid.stats().ipv4_used, 1);
+    assert_eq!(
+        grid.contract_for(node, &hash).await.unwrap(),
+        Some(placed.contract)
+    );
+    assert_eq!(
+        grid.contract_for(grid.node_ids()[1], &hash).await.unwrap(),
+        None
+    );
+    let listed = grid.twin_contracts(twin).await.unwrap();
+    assert_eq!(
+        listed,
+        [crate::grid::OwnedContract {
+            contract: placed.contract,
+            node,
+            deployment_hash: hash.clone(),
+        }]
+    );
+    assert!(
+        grid.twin_contracts(crate::grid::TwinId(d.twin_id + 1))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    drop(grid);
+    let grid = SimGrid::open(dir.path(), small_cfg()).unwrap();
+    assert_eq!(
+        grid.contract_for(node, &hash).await.unwrap(),
+        Some(placed.contract)
+    );
+    grid.cancel(placed.contract).await.unwrap();
+    assert_eq!(grid.contract_for(node, &hash).await.unwrap(), None);
+    assert!(grid.twin_contracts(twin).await.unwrap().is_empty());
+    // Once cancelled, the same deployment may be made again, as on TFChain.
+    let fresh = grid.deploy(node, &need(&s), &d).await.unwrap();
+    assert_ne!(fresh.contract, placed.contract);
+}

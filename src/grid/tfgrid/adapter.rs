@@ -14,8 +14,8 @@ use ed25519_dalek::SigningKey;
 use super::backend::TfGridBackend;
 use super::chain::ChainContract;
 use crate::grid::{
-    Capacity, ContractId, ContractInfo, Grid, GridError, GridNode, GridNodeId, Locations, Placed,
-    Placement, TwinId,
+    Capacity, ContractId, ContractInfo, Grid, GridError, GridNode, GridNodeId, Locations,
+    OwnedContract, Placed, Placement, TwinId,
 };
 use crate::reservation::Deployment;
 
@@ -95,6 +95,19 @@ impl Grid for TfGrid {
     ) -> Result<Placed, GridError> {
         let key = self.key_of_twin(TwinId(deployment.twin_id)).await?;
         self.backend.deploy(&key, node, need, deployment).await
+    }
+
+    async fn contract_for(
+        &self,
+        node: GridNodeId,
+        deployment_hash: &str,
+    ) -> Result<Option<ContractId>, GridError> {
+        self.backend.contract_for(node, deployment_hash).await
+    }
+
+    /// Listed by the grid proxy, confirmed on TFChain; no key is needed.
+    async fn twin_contracts(&self, twin: TwinId) -> Result<Vec<OwnedContract>, GridError> {
+        self.backend.twin_contracts(twin).await
     }
 
     async fn cancel(&self, contract: ContractId) -> Result<(), GridError> {

@@ -30,6 +30,7 @@ use crate::grid::{
 };
 use crate::reservation::{Deployment, deployment_hash_ascii, verify};
 
+mod owned;
 mod status;
 
 /// How a deployment is watched until it is up.
@@ -212,8 +213,18 @@ impl TfGridBackend {
         }
         verify(deployment, twin, &key.verifying_key())
             .map_err(|_| GridError::BadSignature(twin))?;
+        let hash = deployment_hash_ascii(deployment);
+        let public_ips = u32::from(need.public_ipv4);
+        // A deploy interrupted after the contract was made finds it again
+        // and adopts it. Its capacity already counts as used on the node,
+        // so the room check is only for a new contract.
+        let existing = self
+            .chain
+            .contract_for(node.0, hash)
+            .await
+            .map_err(chain_error)?;
         let found = self.discovery.node(node).await?;
-        if !discovery::fits(&found, need) {
+        if existing.is_none() && !discovery::fits(&found, need) {
             return Err(if found.status == super::proxy::ProxyNodeStatus::Up {
                 GridError::NoCapacity
             } else {
@@ -223,14 +234,6 @@ impl TfGridBackend {
         // The node's twin must be known before any contract is made.
         self.node_key(found.twin_id).await?;
 
-        let hash = deployment_hash_ascii(deployment);
-        let public_ips = u32::from(need.public_ipv4);
-        // A deploy interrupted after the contract was made finds it again.
-        let existing = self
-            .chain
-            .contract_for(node.0, hash)
-            .await
-            .map_err(chain_error)?;
         let contract = match existing {
             Some(id) => id,
             None => {
@@ -257,7 +260,11 @@ impl TfGridBackend {
         let mut deployment = deployment.clone();
         deployment.contract_id = contract;
 
-        match self.hand_over(key, twin, found.twin_id, &deployment).await {
+        let adopted = existing.is_some();
+        match self
+            .hand_over(key, twin, found.twin_id, &deployment, adopted)
+            .await
+        {
             Ok(progress) => Ok(Placed {
                 contract: ContractId(contract),
                 node: discovery::grid_node(&found),
@@ -275,16 +282,24 @@ impl TfGridBackend {
     }
 
     /// Sends the deployment and polls it until it is up, failed, or late.
+    /// For an `adopted` contract the node may hold the deployment already
+    /// (the crash came after the hand-over); Zero-OS refuses a second
+    /// `deploy` of it ("exists": zosbase `pkg/provision/storage`), so it is
+    /// sent only when `get` does not find it.
     async fn hand_over(
         &self,
         key: &SigningKey,
         twin: u32,
         node_twin: u32,
         deployment: &Deployment,
+        adopted: bool,
     ) -> Result<super::rmb::zos::Addresses, GridError> {
         let session = self.open_session(key, twin, node_twin).await?;
         let zos = session.zos();
-        zos.deploy(deployment).await.map_err(rmb_error)?;
+        let held = adopted && zos.get(deployment.contract_id).await.is_ok();
+        if !held {
+            zos.deploy(deployment).await.map_err(rmb_error)?;
+        }
         let contract = deployment.contract_id;
         let watching = async {
             loop {

@@ -65,6 +65,12 @@ impl Discovery {
         }
     }
 
+    /// The proxy discovery reads, for the other lists it serves (a twin's
+    /// contracts).
+    pub fn proxy(&self) -> &GridProxy {
+        &self.proxy
+    }
+
     /// Countries and farms with at least one node able to host `need`, the
     /// ones with most such nodes first.
     pub async fn locations(&self, need: &Capacity) -> Result<Locations, GridError> {

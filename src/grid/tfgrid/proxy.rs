@@ -15,9 +15,11 @@ use serde::de::DeserializeOwned;
 use super::cache::TtlCache;
 use crate::grid::{GridError, GridNodeId};
 
+mod contracts;
 mod filter;
 mod types;
 
+pub use contracts::{NodeContractDetails, ProxyContract};
 pub use filter::NodeFilter;
 pub use types::{ProxyNode, ProxyNodeStatus, PublicConfig, Resources};
 
