@@ -490,16 +490,22 @@ impl Service {
                     .get_mut(&node.name)
                     .filter(|n| n.state == NodeState::Running && n.contract() == node.contract());
                 let Some(n) = current else {
-                    if let Some(n) = nodes.get_mut(&node.name) {
-                        n.retired.push(placed.contract);
-                        if n.intent
-                            .as_ref()
-                            .is_some_and(|i| i.grid_node == placed.node.id)
-                        {
-                            n.intent = None;
+                    let Some(n) = nodes.get_mut(&node.name) else {
+                        // No record to retire it in: cancel straight away
+                        // (the reconciler catches it if this fails).
+                        if let Err(e) = self.inner.grid.cancel(placed.contract).await {
+                            tracing::warn!(user = %user, contract = %placed.contract, error = %e, "could not cancel a superseded redeploy");
                         }
-                        self.save_nodes(user, &nodes)?;
+                        return Ok(());
+                    };
+                    n.retired.push(placed.contract);
+                    if n.intent
+                        .as_ref()
+                        .is_some_and(|i| i.grid_node == placed.node.id)
+                    {
+                        n.intent = None;
                     }
+                    self.save_nodes(user, &nodes)?;
                     self.cancel_retired(user).await?;
                     return Ok(());
                 };

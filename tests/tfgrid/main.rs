@@ -11,6 +11,8 @@
 mod backend;
 mod chain;
 mod chain_golden;
+#[path = "../support/crash_grid.rs"]
+mod crash_grid;
 mod fake_gridproxy;
 mod fake_relay;
 mod fake_server;

@@ -16,6 +16,7 @@ use jukebox::money::Tft;
 use jukebox::service::Service;
 use jukebox::user::{NodeRecord, NodeState, Nodes, Orders, Profile};
 
+use crate::crash_grid::{CrashingGrid, Moment};
 use crate::fake_gridproxy::FakeGridProxy;
 use crate::fake_relay::FakeRelay;
 use crate::fake_tfchain::{ContractState as ChainState, FakeTfchain};
@@ -30,6 +31,8 @@ struct RealGridApp {
     chain: FakeTfchain,
     service: Service,
     outbox: Arc<MemoryOutbox>,
+    clock: Arc<ManualClock>,
+    config: Config,
     _dir: tempfile::TempDir,
 }
 
@@ -51,6 +54,12 @@ fn real_grid_config(dir: &tempfile::TempDir) -> Config {
 /// Grid nodes 1-3 in Belgium (twins 1001-1003) behind the relay, a funded
 /// operator account, and Jukebox configured for the real grid on them.
 async fn real_grid_app() -> RealGridApp {
+    real_grid_app_dying(None).await
+}
+
+/// [`real_grid_app`], its service seeing the grid through a grid that dies
+/// at `at` (see `support/crash_grid.rs`).
+async fn real_grid_app_dying(at: Option<Moment>) -> RealGridApp {
     let (proxy, relay, chain) = fakes([healthy(), healthy(), healthy()]).await;
     let funder = ed25519_dalek::SigningKey::from_bytes(&FUNDER_SEED);
     chain.fund(funder.verifying_key().to_bytes(), 1000 * TFT);
@@ -75,10 +84,7 @@ async fn real_grid_app() -> RealGridApp {
 
     let outbox = Arc::new(MemoryOutbox::default());
     let clock = Arc::new(ManualClock::new(START));
-    let seed = hex::encode(FUNDER_SEED);
-    let env = move |name: &str| (name == "JUKEBOX_TFCHAIN_FUNDER_SEED").then(|| seed.clone());
-    let app = jukebox::app::build_with_env(&config, outbox.clone(), clock, &env)
-        .expect("the real-grid service builds");
+    let app = build(&config, &outbox, &clock, at);
     assert!(app.sim.is_none());
     assert_eq!(app.service.grid().kind(), "tfgrid");
     RealGridApp {
@@ -87,8 +93,26 @@ async fn real_grid_app() -> RealGridApp {
         chain,
         service: app.service,
         outbox,
+        clock,
+        config,
         _dir: dir,
     }
+}
+
+/// The service as `jukebox run` builds it, with the operator's funding key,
+/// seeing the grid through a grid that dies at `at`.
+fn build(
+    config: &Config,
+    outbox: &Arc<MemoryOutbox>,
+    clock: &Arc<ManualClock>,
+    at: Option<Moment>,
+) -> jukebox::app::App {
+    let seed = hex::encode(FUNDER_SEED);
+    let env = move |name: &str| (name == "JUKEBOX_TFCHAIN_FUNDER_SEED").then(|| seed.clone());
+    jukebox::app::build_wrapped(config, outbox.clone(), clock.clone(), &env, &|grid| {
+        CrashingGrid::new(grid, at)
+    })
+    .expect("the real-grid service builds")
 }
 
 impl RealGridApp {
@@ -351,4 +375,160 @@ async fn the_real_grid_service_starts_and_chats_while_tfchain_is_unreachable() {
         })
         .collect();
     assert!(said.iter().any(|t| t.contains("Balance")), "{said:#?}");
+}
+
+/// Alice orders a Presearch node and pays through the bridge; returns the
+/// running node.
+async fn deployed(app: &RealGridApp, alice: &UserId) -> NodeRecord {
+    app.send(alice, "/deploy").await;
+    app.press(alice, "Presearch").await;
+    app.press(alice, "Presearch node").await;
+    app.send(alice, "1").await;
+    app.press(alice, "Anywhere").await;
+    app.send(alice, "0123456789abcdef0123").await;
+    app.press(alice, "Skip").await;
+    app.press(alice, "1 week").await;
+    app.press(alice, "Confirm").await;
+    let profile = app.profile(alice);
+    let account = profile.identity.public_key;
+    let twin = profile.twin.expect("a twin for the payment request");
+    app.relay.register_twin(
+        twin.0,
+        ed25519_dalek::VerifyingKey::from_bytes(&account).unwrap(),
+    );
+    let orders: Orders = app
+        .service
+        .store()
+        .read(alice, jukebox::user::ORDERS)
+        .unwrap()
+        .unwrap();
+    let request = orders.orders.last().unwrap().payment.clone().unwrap();
+    app.chain
+        .fund(account, u128::try_from(request.amount.units()).unwrap());
+    assert!(app.service.poll_payments().await.unwrap() > 0);
+    app.service.wait_idle().await;
+    let node = app.node(alice);
+    assert_eq!(node.state, NodeState::Running, "{:#?}", app.texts(alice));
+    node
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reconciler_cancels_an_orphan_on_the_real_grid_only_after_the_delay() {
+    let app = real_grid_app().await;
+    let alice = UserId::parse("term:alice").unwrap();
+    let node = deployed(&app, &alice).await;
+    let contract = node.contract().unwrap();
+
+    // Every contract is a node's: nothing to do.
+    crate::setup::index(&app.proxy, &app.chain);
+    let pass = app.service.reconcile().await.unwrap();
+    assert_eq!(
+        (pass.twins, pass.contracts, pass.orphans_found),
+        (1, 1, 0),
+        "{pass:?}"
+    );
+
+    // The record lets go of its contract without cancelling it: an orphan,
+    // which TFChain keeps billing until someone cancels it.
+    let mut nodes: Nodes = app
+        .service
+        .store()
+        .read(&alice, jukebox::user::NODES)
+        .unwrap()
+        .unwrap();
+    nodes.nodes[0].state = NodeState::Failed("lost".into());
+    app.service
+        .store()
+        .write(&alice, jukebox::user::NODES, &nodes)
+        .unwrap();
+    let pass = app.service.reconcile().await.unwrap();
+    assert_eq!((pass.orphans_found, pass.orphans_cancelled), (1, 0));
+    app.clock.advance(59 * 60);
+    app.service.reconcile().await.unwrap();
+    assert_eq!(app.contract_state(contract), ChainState::Created);
+    app.clock.advance(60);
+    let pass = app.service.reconcile().await.unwrap();
+    assert_eq!((pass.orphans_cancelled, pass.orphans_waiting), (1, 0));
+    assert_eq!(app.contract_state(contract), ChainState::Deleted);
+
+    // The proxy has not indexed the cancel yet and still lists the contract
+    // as created: TFChain says otherwise, so nothing more happens.
+    let applied = app.chain.world().applied.len();
+    let pass = app.service.reconcile().await.unwrap();
+    assert_eq!((pass.contracts, pass.orphans_found), (0, 0));
+    assert_eq!(app.chain.world().applied.len(), applied);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_killed_after_tfchain_recorded_its_contract_adopts_it_on_restart() {
+    let app = real_grid_app_dying(Some(Moment::AfterDeploy)).await;
+    let alice = UserId::parse("term:alice").unwrap();
+    app.send(&alice, "/deploy").await;
+    app.press(&alice, "Presearch").await;
+    app.press(&alice, "Presearch node").await;
+    app.send(&alice, "1").await;
+    app.press(&alice, "Anywhere").await;
+    app.send(&alice, "0123456789abcdef0123").await;
+    app.press(&alice, "Skip").await;
+    app.press(&alice, "1 week").await;
+    app.press(&alice, "Confirm").await;
+    let profile = app.profile(&alice);
+    let account = profile.identity.public_key;
+    app.relay.register_twin(
+        profile.twin.unwrap().0,
+        ed25519_dalek::VerifyingKey::from_bytes(&account).unwrap(),
+    );
+    let orders: Orders = app
+        .service
+        .store()
+        .read(&alice, jukebox::user::ORDERS)
+        .unwrap()
+        .unwrap();
+    let request = orders.orders.last().unwrap().payment.clone().unwrap();
+    app.chain
+        .fund(account, u128::try_from(request.amount.units()).unwrap());
+    assert!(app.service.poll_payments().await.unwrap() > 0);
+    app.service.wait_idle().await;
+
+    // Died with TFChain's answer: one contract on chain, deployed on its
+    // node, and a record that knows only its intent.
+    let node = app.node(&alice);
+    assert_eq!(
+        (node.state.clone(), node.placed.clone()),
+        (NodeState::Deploying, None)
+    );
+    let made: Vec<u64> = app.chain.world().contracts.keys().copied().collect();
+    assert_eq!(made.len(), 1);
+
+    // A fresh Jukebox on the same data dir and the same grid, once the
+    // dead one let go of the data dir.
+    let RealGridApp {
+        proxy,
+        relay,
+        chain,
+        service,
+        outbox,
+        clock,
+        config,
+        _dir,
+    } = app;
+    drop(service);
+    let service = build(&config, &outbox, &clock, None).service;
+    let app = RealGridApp {
+        proxy,
+        relay,
+        chain,
+        service,
+        outbox,
+        clock,
+        config,
+        _dir,
+    };
+    app.service.resume_pending().await.unwrap();
+    app.service.wait_idle().await;
+    let node = app.node(&alice);
+    assert_eq!(node.state, NodeState::Running, "{:#?}", app.texts(&alice));
+    assert_eq!(node.contract(), Some(ContractId(made[0])));
+    assert_eq!(app.chain.world().contracts.len(), 1, "no second contract");
+    assert_eq!(app.contract_state(ContractId(made[0])), ChainState::Created);
 }

@@ -104,18 +104,24 @@ impl Grid for SimGrid {
         // Its capacity is taken already, so this comes before the room check.
         let hash = deployment_hash_hex(deployment);
         {
-            let inner = self.lock();
-            if let Some(rec) = live_contract_for(&inner.state, node.0, &hash) {
+            let mut inner = self.lock();
+            if let Some(rec) = live_contract_for(&inner.state, node.0, &hash).cloned() {
                 let idx = inner
                     .state
                     .node_idx(node.0)
                     .ok_or(GridError::UnknownNode(node))?;
+                if inner.state.nodes[idx].status != NodeStatus::Up {
+                    // As the real backend: a deploy that fails after its
+                    // contract exists cancels it.
+                    inner.record(Event::Cancel { id: rec.id })?;
+                    return Err(GridError::NodeNotUp(node));
+                }
                 return Ok(Placed {
                     contract: ContractId(rec.id),
                     node: inner.state.grid_node(idx),
                     ipv4: rec.ipv4.first().cloned(),
-                    ipv6: rec.ipv6.clone(),
-                    mycelium: rec.mycelium.clone(),
+                    ipv6: rec.ipv6,
+                    mycelium: rec.mycelium,
                 });
             }
         }

@@ -281,7 +281,8 @@ async fn down_nodes_refuse_deploys_and_report_their_contracts() {
     assert_eq!(info.node_status, NodeStatus::Down);
     assert_eq!(info.state, ContractState::Created);
     assert!(matches!(info.workload, WorkloadState::Error(_)));
-    let r = grid.deploy(ids[0], &need(&s), &d).await;
+    let other = signed(&grid, 2, &s).await;
+    let r = grid.deploy(ids[0], &need(&s), &other).await;
     assert_eq!(r, Err(GridError::NodeNotUp(ids[0])));
     let r = grid.deploy(GridNodeId(99_999), &need(&s), &d).await;
     assert_eq!(r, Err(GridError::UnknownNode(GridNodeId(99_999))));
@@ -363,8 +364,9 @@ async fn deploy_takes_deploy_seconds_of_virtual_time() {
     assert_eq!(start.elapsed(), Duration::from_secs(3));
 
     // While in flight the room is reserved; a node going down fails it.
+    let other = signed(&grid, 2, &s).await;
     let task = {
-        let (grid, d, n) = (grid.clone(), d.clone(), need(&s));
+        let (grid, d, n) = (grid.clone(), other, need(&s));
         tokio::spawn(async move { grid.deploy(node, &n, &d).await })
     };
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -378,7 +380,8 @@ async fn deploy_takes_deploy_seconds_of_virtual_time() {
     // A caller that gives up mid-deploy leaves nothing reserved.
     grid.set_node_status(node, NodeStatus::Up).expect("up");
     let n = need(&s);
-    let give_up = tokio::time::timeout(Duration::from_secs(1), grid.deploy(node, &n, &d));
+    let third = signed(&grid, 3, &s).await;
+    let give_up = tokio::time::timeout(Duration::from_secs(1), grid.deploy(node, &n, &third));
     assert!(give_up.await.is_err());
     assert_eq!(grid.stats().deploys_in_flight, 0);
     assert_eq!(grid.node_resources(node).expect("node").used.cpu, 1);
@@ -464,4 +467,13 @@ async fn a_repeated_deploy_adopts_its_contract_and_the_lookups_find_it() {
     // Once cancelled, the same deployment may be made again, as on TFChain.
     let fresh = grid.deploy(node, &need(&s), &d).await.unwrap();
     assert_ne!(fresh.contract, placed.contract);
+    // Adopted on a node that went down, it fails as a deploy there would,
+    // and (as the real backend does) leaves no contract behind.
+    grid.set_node_status(node, NodeStatus::Down).unwrap();
+    assert_eq!(
+        grid.deploy(node, &need(&s), &d).await,
+        Err(GridError::NodeNotUp(node))
+    );
+    assert_eq!(grid.contract_for(node, &hash).await.unwrap(), None);
+    assert_eq!(grid.stats().contracts_active, 0);
 }
