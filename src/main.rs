@@ -406,7 +406,7 @@ async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> an
                 outbox,
                 config.telegram.clone(),
                 service.clone(),
-                config.data_dir.join("telegram-inbox.jsonl"),
+                config.data_dir.clone(),
                 stopped.clone(),
             )))
         }
@@ -462,7 +462,7 @@ async fn run_telegram(
     outbox: Arc<TelegramOutbox>,
     config: telegram::TelegramConfig,
     service: Service,
-    inbox: PathBuf,
+    data_dir: PathBuf,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut wait = Duration::from_secs(1);
@@ -473,7 +473,7 @@ async fn run_telegram(
             outbox.clone(),
             config.clone(),
             commands,
-            inbox.clone(),
+            data_dir.clone(),
         )
         .await
         {

@@ -218,6 +218,12 @@ impl Service {
         }
     }
 
+    /// The master key, for a channel that keeps what users typed at rest
+    /// (the Telegram inbox seals it).
+    pub(crate) fn shared_master_key(&self) -> Arc<MasterKey> {
+        self.inner.master.clone()
+    }
+
     pub fn engine(&self) -> &Engine {
         &self.inner.engine
     }
@@ -299,7 +305,7 @@ impl Service {
             stored.last_input_id = input_id.or(stored.last_input_id);
             return self.save_conversation(user, &stored);
         }
-        if self.outside_conversation(user, &input).await? {
+        if self.outside_conversation(user, &input, input_id).await? {
             stored.last_input_id = input_id.or(stored.last_input_id);
             return self.save_conversation(user, &stored);
         }
@@ -401,7 +407,12 @@ impl Service {
     /// Inputs that act outside any conversation: buttons on payment
     /// requests and alerts, and commands not in the scripts. Returns
     /// whether `input` was one of them (and has been handled).
-    async fn outside_conversation(&self, user: &UserId, input: &Input) -> anyhow::Result<bool> {
+    async fn outside_conversation(
+        &self,
+        user: &UserId,
+        input: &Input,
+        input_id: Option<u64>,
+    ) -> anyhow::Result<bool> {
         match input {
             Input::Button(data) => {
                 if let Some(name) = data.strip_prefix(monitor::REDEPLOY) {
@@ -417,7 +428,8 @@ impl Service {
                 }
             }
             Input::Command { name, arg } if name == "sandboxpay" => {
-                self.sandbox_pay_command(user, arg.as_deref()).await?;
+                self.sandbox_pay_command(user, arg.as_deref(), input_id)
+                    .await?;
             }
             Input::Command { name, .. } if name == "deploy" => match self.maintenance() {
                 Some(text) => self.say(user, text).await,

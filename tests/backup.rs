@@ -212,6 +212,40 @@ async fn backup_wipe_restore_gives_the_identical_tree() {
     assert_eq!(profile["name"], "user 7");
 }
 
+/// The Telegram inbox holds updates not handled yet (a message may answer
+/// a secret question): sealed, and never meant to outlive its handling, so
+/// a backup takes no copy of it, nor of an older version's raw journal.
+#[tokio::test]
+async fn the_telegram_inbox_is_never_backed_up() {
+    let world = World::new().await;
+    let files_before = tree(&world.data).len();
+    std::fs::create_dir_all(world.data.join("telegram-inbox")).unwrap();
+    std::fs::write(
+        world.data.join("telegram-inbox/0000000005.upd"),
+        "inbox-update-marker",
+    )
+    .unwrap();
+    std::fs::write(
+        world.data.join("telegram-inbox.jsonl"),
+        "legacy-inbox-marker\n",
+    )
+    .unwrap();
+    let report = world
+        .backup(24, 30, None)
+        .run(Freeze::PauseWrites, T0)
+        .await
+        .unwrap();
+    // Every file of before but the master key; none of the inbox.
+    assert_eq!(report.files, files_before - 1);
+    for (rel, (content, _)) in tree(&world.s3.root) {
+        let text = String::from_utf8_lossy(&content);
+        assert!(
+            !text.contains("inbox-update-marker") && !text.contains("legacy-inbox-marker"),
+            "the Telegram inbox is in {rel}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn the_master_key_is_never_uploaded_in_clear() {
     let world = World::new().await;

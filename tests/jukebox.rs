@@ -40,4 +40,94 @@ transcripts! {
     funds_reminders_and_resume => "funds_reminders_and_resume.txt",
     funds_expiry => "funds_expiry.txt",
     admin_commands => "admin_commands.txt",
+    pay_once => "pay_once.txt",
+}
+
+/// A crash after the sandbox journaled an order's payment but before the
+/// ledger credited it: after the restart the replayed press (and the payment
+/// watcher, which sees the same payment) credit it exactly once, deploy the
+/// order once, and a further press says it is already paid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_cut_short_by_a_crash_is_credited_once_after_the_restart() {
+    use jukebox::ledger::EntryKind;
+    use jukebox::payments::sandbox::{Paid, SandboxWallet};
+    use jukebox::user::{OrderState, Orders, PROFILE, Profile};
+
+    let dir = tempfile::tempdir().unwrap();
+    let clock = std::sync::Arc::new(jukebox::clock::ManualClock::new(support::START));
+    let config = support::test_config(dir.path(), &|_| {});
+    let alice = jukebox::ids::UserId::parse("term:alice").unwrap();
+    let app = support::TestApp::start(&config, clock.clone());
+    app.send(&alice, "/deploy").await;
+    for label in ["Dash", "Dash full node"] {
+        app.press_label(&alice, label).await;
+    }
+    app.send(&alice, "1").await;
+    for label in ["No", "Anywhere", "Skip", "1 week", "Confirm"] {
+        app.press_label(&alice, label).await;
+    }
+    let orders: Orders = app
+        .service
+        .store()
+        .read(&alice, jukebox::user::ORDERS)
+        .unwrap()
+        .unwrap();
+    let order = orders.orders[0].clone();
+    let request = order.payment.clone().expect("a payment request");
+    drop(app);
+
+    // What the killed process had done: the press's payment is durable in
+    // the sandbox's journal, under the request's key, and nothing else.
+    let sandbox = SandboxWallet::open(&config.data_dir.join("sandbox-wallet")).unwrap();
+    let key = format!("request:{}", request.memo);
+    let Paid::New(payment) = sandbox
+        .pay_once(
+            &key,
+            &request.memo,
+            request.amount,
+            "sandbox-user-wallet",
+            support::START,
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("a new payment")
+    };
+    drop(sandbox);
+
+    let app = support::TestApp::start(&config, clock.clone());
+    app.service.resume_pending().await.unwrap();
+    let pay = format!("pay:{}", order.id);
+    app.press(&alice, &pay).await;
+    app.service.poll_payments().await.unwrap();
+    app.service.wait_idle().await;
+    app.press(&alice, &pay).await;
+    app.service.poll_payments().await.unwrap();
+    app.service.wait_idle().await;
+
+    let texts = support::texts_for(&app.outbox.all(), &alice);
+    let received = texts.iter().filter(|t| t.contains("Received")).count();
+    assert_eq!(received, 1, "{texts:#?}");
+    assert!(
+        texts.iter().any(|t| t.contains("is already paid")),
+        "{texts:#?}"
+    );
+    let profile: Profile = app.service.store().read(&alice, PROFILE).unwrap().unwrap();
+    let credits: Vec<_> = profile
+        .account
+        .entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::Credit)
+        .collect();
+    assert_eq!(credits.len(), 1, "{credits:?}");
+    assert_eq!(credits[0].amount, payment.amount);
+    assert!(profile.account.has_credited(&payment.id));
+    let orders: Orders = app
+        .service
+        .store()
+        .read(&alice, jukebox::user::ORDERS)
+        .unwrap()
+        .unwrap();
+    assert_ne!(orders.orders[0].state, OrderState::AwaitingPayment);
+    assert!(app.node(&alice, "dash-full-").placed.is_some());
 }

@@ -6,6 +6,10 @@
 // Shared with tests/jukebox.rs; this binary uses only part of it.
 #[allow(dead_code)]
 mod support;
+// The in-process S3 server of tests/backup.rs, for the secrets-at-rest test.
+#[allow(dead_code)]
+#[path = "support/s3_server.rs"]
+mod s3_server;
 
 // ===========================================================================
 // Self-tests of the fake Telegram server (support/fake_telegram).
@@ -502,6 +506,8 @@ mod bot_end_to_end {
     struct Bot {
         dir: tempfile::TempDir,
         child: Option<Child>,
+        /// More environment for the process (e.g. S3 credentials).
+        env: Vec<(String, String)>,
     }
 
     impl Bot {
@@ -524,7 +530,11 @@ mod bot_end_to_end {
                 dialogues
             );
             std::fs::write(dir.path().join("config.toml"), config).expect("config");
-            Bot { dir, child: None }
+            Bot {
+                dir,
+                child: None,
+                env: Vec::new(),
+            }
         }
 
         fn start(&mut self, tg: &FakeTelegram) {
@@ -538,6 +548,7 @@ mod bot_end_to_end {
                 .arg(self.dir.path().join("config.toml"))
                 .arg("run")
                 .envs(tg.env())
+                .envs(self.env.iter().cloned())
                 .env("JUKEBOX_LOG", "info,jukebox=debug")
                 .env("JUKEBOX_LOG_FORMAT", format)
                 .stdin(Stdio::null())
@@ -993,5 +1004,268 @@ mod bot_end_to_end {
         ] {
             assert!(!log.contains(secret), "a secret is in the log: {secret}");
         }
+    }
+
+    /// The files in the bot's Telegram inbox (updates not handled yet).
+    fn inbox_files(bot: &Bot) -> Vec<String> {
+        std::fs::read_dir(bot.dir.path().join("data/telegram-inbox"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    /// Issue 16: a top-up is paid at most once, whether "Pay" is pressed
+    /// twice at once or the bot is killed while it says "Received" and the
+    /// press is replayed from the inbox after the restart.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_top_up_is_paid_once_whatever_the_presses_and_kills() {
+        let tg = FakeTelegram::start();
+        let mut bot = Bot::fast();
+        bot.start(&tg);
+        tg.wait_for_requests("getUpdates", 1, WAIT)
+            .await
+            .expect("the bot polls");
+        tg.send_text(ALICE, "/topup 50");
+        wait_count(&tg, ALICE, "to add 50.00 TFT", 1).await;
+        // A double press: both presses reach the bot before it answers.
+        click(&tg, ALICE, "Pay with sandbox wallet");
+        click(&tg, ALICE, "Pay with sandbox wallet");
+        wait_count(&tg, ALICE, "That top-up is already paid", 1).await;
+        assert_eq!(count(&tg, ALICE, "Received"), 1, "{}", tg.describe());
+
+        // A kill while the bot is sending "Received".
+        tg.send_text(ALICE, "/topup 30");
+        wait_count(&tg, ALICE, "to add 30.00 TFT", 1).await;
+        tg.hold_message("Received 30.00 TFT");
+        click(&tg, ALICE, "Pay with sandbox wallet");
+        tg.wait_until(|tg| !tg.held_messages().is_empty(), WAIT)
+            .await
+            .expect("the bot sends Received");
+        bot.kill();
+        bot.start(&tg);
+        // The press comes back from the inbox and pays nothing more.
+        wait_count(&tg, ALICE, "That top-up is already paid (30.00 TFT", 1).await;
+        tg.send_text(ALICE, "/balance");
+        wait_count(&tg, ALICE, "Balance:", 1).await;
+        let balance = tg
+            .chat(ALICE)
+            .into_iter()
+            .rev()
+            .find(|m| m.shown().starts_with("Balance:"))
+            .expect("balance shown");
+        assert!(
+            balance.shown().starts_with("Balance: 80.00 TFT"),
+            "{}",
+            tg.describe()
+        );
+        assert_eq!(count(&tg, ALICE, "Received"), 1, "{}", tg.describe());
+        assert!(!bot.log().contains("panicked"), "{}", bot.log());
+    }
+
+    /// Issue 16: each update leaves the inbox as soon as it is handled, so a
+    /// restart (even right after, by SIGKILL) replays nothing handled and
+    /// answers no callback query twice.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn handled_updates_leave_the_inbox_at_once_and_are_never_answered_again() {
+        let tg = FakeTelegram::start();
+        let mut bot = Bot::fast();
+        bot.start(&tg);
+        tg.wait_for_requests("getUpdates", 1, WAIT)
+            .await
+            .expect("the bot polls");
+        tg.send_text(ALICE, "/deploy");
+        wait_count(&tg, ALICE, "Which blockchain", 1).await;
+        click(&tg, ALICE, "Dash");
+        wait_count(&tg, ALICE, "Which kind of Dash node", 1).await;
+        tg.send_text(BOB, "/help");
+        wait_count(&tg, BOB, "Here is what I can do", 1).await;
+        tg.wait_until(|_| inbox_files(&bot).is_empty(), WAIT)
+            .await
+            .unwrap_or_else(|r| {
+                panic!(
+                    "handled updates stay in the inbox: {:?}\n{r}",
+                    inbox_files(&bot)
+                )
+            });
+        bot.kill();
+        bot.start(&tg);
+        tg.send_text(ALICE, "/cancel");
+        wait_count(&tg, ALICE, "Cancelled", 1).await;
+        let answered = tg.answered_callbacks();
+        let mut ids: Vec<&str> = answered.iter().map(|a| a.id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), answered.len(), "answered twice: {answered:?}");
+        assert_eq!(count(&tg, ALICE, "Which kind of Dash node"), 1);
+        assert_eq!(count(&tg, BOB, "Here is what I can do"), 1);
+        assert!(!bot.log().contains("replaying updates"), "{}", bot.log());
+    }
+
+    /// Every form a secret could take on disk or in a bucket.
+    fn secret_forms(secret: &str) -> Vec<String> {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut forms = vec![
+            secret.to_owned(),
+            hex::encode(secret),
+            b64.encode(secret),
+            serde_json::to_string(secret).expect("json")[1..]
+                .trim_end_matches('"')
+                .to_owned(),
+        ];
+        if let Ok(bytes) = hex::decode(secret) {
+            forms.push(b64.encode(&bytes));
+            forms.push(secret.to_uppercase());
+        }
+        forms
+    }
+
+    /// Files under `dir` (recursively) that contain any of `needles`.
+    fn files_containing(dir: &Path, needles: &[String]) -> Vec<String> {
+        let mut found = Vec::new();
+        let mut todo = vec![dir.to_owned()];
+        while let Some(dir) = todo.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    todo.push(path);
+                } else if let Ok(bytes) = std::fs::read(&path) {
+                    let text = String::from_utf8_lossy(&bytes);
+                    for needle in needles {
+                        if text.contains(needle.as_str()) {
+                            found.push(format!("{} holds {needle:?}", path.display()));
+                        }
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    /// Issue 17: a secret typed in chat is nowhere in clear: not in the data
+    /// dir, not in the log, not in any object of a backup taken at once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn typed_secrets_are_nowhere_in_clear_not_even_in_a_backup_taken_at_once() {
+        use crate::s3_server::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY};
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let s3 = S3Server::start(&tmp.path().join("s3")).await;
+        let tg = FakeTelegram::start();
+        let mut bot = Bot::with_limits(&format!(
+            "chat_messages_per_second = 20.0\nchat_burst = 20.0\n[backup]\nendpoint = \"http://{}\"\nbucket = \"{BUCKET}\"\nallow_http = true\ninterval_minutes = 1440\n",
+            s3.addr
+        ));
+        bot.env = vec![
+            ("AWS_ACCESS_KEY_ID".into(), ACCESS_KEY.into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), SECRET_KEY.into()),
+        ];
+        bot.start(&tg);
+        tg.wait_for_requests("getUpdates", 1, WAIT)
+            .await
+            .expect("the bot polls");
+        let backup_now = || {
+            let out = Command::new(env!("CARGO_BIN_EXE_jukebox"))
+                .arg("--config")
+                .arg(bot.dir.path().join("config.toml"))
+                .args(["backup", "now"])
+                .envs(bot.env.iter().cloned())
+                .output()
+                .expect("backup runs");
+            assert!(
+                out.status.success(),
+                "backup now failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let eth_key = "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318".to_owned();
+        let passphrase = "violet staple 9 horse".to_owned();
+        let bls_key = "1f2e3d4c5b6a79881f2e3d4c5b6a79881f2e3d4c5b6a79881f2e3d4c5b6a7988".to_owned();
+        let code = "9a8b7c6d5e4f3a2b1c0d".to_owned();
+        let steps: [(i64, &str, &str, bool, Vec<String>); 3] = [
+            (
+                201,
+                "Polygon",
+                "Polygon validator",
+                false,
+                vec![
+                    "https://eth.example.org/rpc".to_owned(),
+                    eth_key.clone(),
+                    passphrase.clone(),
+                    format!("0x{}", "c".repeat(40)),
+                    "c".repeat(40),
+                    format!("enode://{}@10.0.0.1:30303", "d".repeat(128)),
+                ],
+            ),
+            (202, "Dash", "Dash masternode", true, vec![bls_key.clone()]),
+            (
+                203,
+                "Presearch",
+                "Presearch node",
+                false,
+                vec![code.clone()],
+            ),
+        ];
+        let secrets = [&eth_key, &passphrase, &bls_key, &code];
+        let needles: Vec<String> = secrets.iter().flat_map(|s| secret_forms(s)).collect();
+        let check = |bot: &Bot, when: &str| {
+            let mut found = files_containing(&bot.dir.path().join("data"), &needles);
+            found.extend(files_containing(&s3.root, &needles));
+            let log = bot.log();
+            found.extend(
+                needles
+                    .iter()
+                    .filter(|n| log.contains(n.as_str()))
+                    .map(|n| format!("the log holds {n:?}")),
+            );
+            assert!(
+                found.is_empty(),
+                "{when}: a secret in clear:\n{}",
+                found.join("\n")
+            );
+        };
+        for (chat, chain, node_type, ipv4, settings) in &steps {
+            tg.send_text(*chat, "/deploy");
+            wait_count(&tg, *chat, "Which blockchain", 1).await;
+            click(&tg, *chat, chain);
+            wait_count(&tg, *chat, "node?", 1).await;
+            click(&tg, *chat, node_type);
+            wait_count(&tg, *chat, "How many nodes", 1).await;
+            tg.send_text(*chat, "1");
+            if *ipv4 {
+                wait_count(&tg, *chat, "public IPv4", 1).await;
+                click(&tg, *chat, "No");
+            }
+            wait_count(&tg, *chat, "Where should they run", 1).await;
+            click(&tg, *chat, "Anywhere");
+            for (i, answer) in settings.iter().enumerate() {
+                wait_count(&tg, *chat, &format!("({}/{})", i + 1, settings.len()), 1).await;
+                tg.send_text(*chat, answer);
+                if secrets.contains(&answer) {
+                    // At once: the answer has just been handled.
+                    let next = match settings.get(i + 1) {
+                        Some(_) => format!("({}/{})", i + 2, settings.len()),
+                        None => "SSH public key".to_owned(),
+                    };
+                    wait_count(&tg, *chat, &next, 1).await;
+                    backup_now();
+                    check(&bot, &format!("{node_type}, setting {}", i + 1));
+                }
+            }
+            wait_count(&tg, *chat, "SSH public key", 1).await;
+            click(&tg, *chat, "Skip");
+            wait_count(&tg, *chat, "How long", 1).await;
+            click(&tg, *chat, "1 week");
+            wait_count(&tg, *chat, "To pay now", 1).await;
+            click(&tg, *chat, "Confirm");
+            wait_count(&tg, *chat, "Scan with the ThreeFold Connect app", 1).await;
+            click(&tg, *chat, "Pay with sandbox wallet");
+            wait_count(&tg, *chat, "is running", 1).await;
+        }
+        backup_now();
+        check(&bot, "after deploying");
+        let status = bot.terminate();
+        assert!(status.success(), "exit {status:?}");
+        check(&bot, "after the stop");
     }
 }

@@ -16,6 +16,7 @@ use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use super::BackupError;
+use crate::chat::telegram::{INBOX_DIR, LEGACY_INBOX};
 use crate::store::{CLEAN_MARKER, LOCK_FILE, is_temp};
 
 /// The staging directory inside the data dir (same file system, so hard
@@ -64,8 +65,12 @@ impl Version {
 }
 
 /// Files of the data dir that are never backed up: locks and markers that
-/// describe the running process, temp files, the staging area, and the
-/// master key (handled separately, see `backup::master_key`).
+/// describe the running process, temp files, the staging area, the
+/// Telegram inbox (updates not handled yet, which may hold a secret a user
+/// typed: sealed, and never meant to outlive their handling, so no copy is
+/// made; an update that was in it is one a restored service never
+/// confirmed to anyone), and the master key (handled separately, see
+/// `backup::master_key`).
 pub struct Exclusions {
     pub master_key: Option<PathBuf>,
 }
@@ -75,7 +80,11 @@ impl Exclusions {
         let top_level = !rel.contains('/');
         name == LOCK_FILE
             || is_temp(name)
-            || (top_level && matches!(name, CLEAN_MARKER | STAGING_DIR | RUN_LOCK))
+            || (top_level
+                && matches!(
+                    name,
+                    CLEAN_MARKER | STAGING_DIR | RUN_LOCK | INBOX_DIR | LEGACY_INBOX
+                ))
             || self
                 .master_key
                 .as_deref()

@@ -3,9 +3,10 @@
 //!
 //! Updates of one user are handled in order; different users concurrently.
 //! A batch of updates is confirmed to Telegram (by the next `getUpdates`
-//! offset) only after every update in it was handled, and the service drops
-//! inputs whose `update_id` it has already handled, so after a crash the
-//! redelivered batch causes no double action.
+//! offset) once every update in it is in the durable inbox (`inbox.rs`:
+//! sealed, one file per update, removed as soon as it is handled), and the
+//! service drops inputs whose `update_id` it has already handled, so after a
+//! crash the replayed updates cause no double action.
 //!
 //! Group chats: the bot declines politely and points to a private chat, so
 //! that nobody's nodes, balance or secrets are shown in a group.
@@ -32,7 +33,8 @@ mod limiter;
 mod outbox;
 mod webhook;
 
-use inbox::{Inbox, Queues};
+pub use inbox::{INBOX_DIR, LEGACY_JOURNAL as LEGACY_INBOX};
+use inbox::{Inbox, Leftover, Queues};
 pub use limiter::{Limits, RateLimiter};
 pub use outbox::{Pressed, TelegramOutbox, chat_of};
 
@@ -132,8 +134,9 @@ pub struct Telegram {
     outbox: Arc<TelegramOutbox>,
     config: TelegramConfig,
     username: String,
-    /// Where received, maybe unhandled, updates are journaled.
-    inbox: PathBuf,
+    /// The data dir, where received, not yet handled, updates are kept
+    /// (see `inbox.rs`).
+    data_dir: PathBuf,
 }
 
 /// One update turned into what the service understands.
@@ -153,7 +156,7 @@ impl Telegram {
         outbox: Arc<TelegramOutbox>,
         config: TelegramConfig,
         commands: Vec<(String, String)>,
-        inbox: PathBuf,
+        data_dir: PathBuf,
     ) -> anyhow::Result<Telegram> {
         let me = bot.get_me().await.map_err(|e| {
             anyhow::anyhow!("Telegram getMe failed (is TELOXIDE_TOKEN right?): {e}")
@@ -172,7 +175,7 @@ impl Telegram {
             outbox,
             config,
             username,
-            inbox,
+            data_dir,
         })
     }
 
@@ -189,24 +192,22 @@ impl Telegram {
             tracing::warn!(error = %e, "could not delete a previous webhook");
         }
         tokio::pin!(shutdown);
-        let inbox = Inbox::new(self.inbox.clone());
+        let inbox = Arc::new(
+            Inbox::open(&self.data_dir, service.shared_master_key())
+                .map_err(|e| anyhow::anyhow!("cannot open the Telegram inbox: {e}"))?,
+        );
         let queues: Arc<Queues<Incoming>> = Queues::new();
         let leftover = inbox.load();
         if !leftover.is_empty() {
             tracing::info!(
                 updates = leftover.len(),
-                "replaying updates received before a stop"
+                "replaying updates received but not handled before a stop"
             );
-            self.dispatch(&service, &queues, leftover).await;
+            self.dispatch(&service, &queues, &inbox, leftover).await;
         }
         let mut offset: i32 = 0;
         let mut backoff = Duration::from_secs(1);
         loop {
-            if queues.is_idle()
-                && let Err(e) = inbox.clear()
-            {
-                tracing::warn!(error = %e, "could not clear the Telegram inbox");
-            }
             let request = self
                 .bot
                 .get_updates()
@@ -226,9 +227,18 @@ impl Telegram {
                         .map(|u| i32::try_from(u.id.0).unwrap_or(i32::MAX).saturating_add(1))
                         .unwrap_or(offset);
                     match inbox.append(&updates) {
-                        // Journaled: confirm at once and keep polling while
-                        // the queues work.
-                        Ok(()) => self.dispatch(&service, &queues, updates).await,
+                        // Kept: confirm at once and keep polling while the
+                        // queues work.
+                        Ok(()) => {
+                            let fresh = updates
+                                .into_iter()
+                                .map(|update| Leftover {
+                                    update,
+                                    answered: false,
+                                })
+                                .collect();
+                            self.dispatch(&service, &queues, &inbox, fresh).await
+                        }
                         // Not journaled: handle before confirming, as the
                         // only safe order without it.
                         Err(e) => {
@@ -252,32 +262,46 @@ impl Telegram {
             }
         }
         // Let what is in hand finish (briefly); what does not is replayed
-        // from the journal at the next start.
+        // from the inbox at the next start.
         if tokio::time::timeout(Duration::from_secs(10), queues.wait_idle())
             .await
-            .is_ok()
-            && let Err(e) = inbox.clear()
+            .is_err()
         {
-            tracing::warn!(error = %e, "could not clear the Telegram inbox");
+            tracing::info!("some Telegram updates are left for the next start");
         }
         tracing::info!("Telegram stopped receiving");
         Ok(())
     }
 
-    /// Queues updates for their users' workers.
+    /// Queues updates for their users' workers; each leaves the inbox as
+    /// soon as it is handled (or at once if it is nothing to handle).
     async fn dispatch(
         &self,
         service: &Service,
         queues: &Arc<Queues<Incoming>>,
-        updates: Vec<Update>,
+        inbox: &Arc<Inbox>,
+        updates: Vec<Leftover>,
     ) {
-        for update in updates {
-            if let Some(item) = self.incoming(update).await {
-                let (service, outbox) = (service.clone(), self.outbox.clone());
-                queues.push(item.user.clone(), item, move |item| {
-                    process(service.clone(), outbox.clone(), item)
-                });
-            }
+        for Leftover { update, answered } in updates {
+            let id = update.id.0;
+            let Some(item) = self.incoming(update, !answered, Some(inbox)).await else {
+                inbox.done(id);
+                continue;
+            };
+            // The worker of a user's queue runs the closure of the push that
+            // started it for every later item too, so the id to forget comes
+            // from the item, never from this closure's capture.
+            let (service, outbox, inbox) = (service.clone(), self.outbox.clone(), inbox.clone());
+            queues.push(item.user.clone(), item, move |item| {
+                let (service, outbox, inbox) = (service.clone(), outbox.clone(), inbox.clone());
+                async move {
+                    let id = item.update_id;
+                    process(service, outbox, item).await;
+                    if let Ok(id) = u32::try_from(id) {
+                        inbox.done(id);
+                    }
+                }
+            });
         }
     }
 
@@ -285,7 +309,7 @@ impl Telegram {
     async fn handle_batch(&self, service: &Service, updates: Vec<Update>) {
         let mut per_user: BTreeMap<UserId, Vec<Incoming>> = BTreeMap::new();
         for update in updates {
-            if let Some(incoming) = self.incoming(update).await {
+            if let Some(incoming) = self.incoming(update, true, None).await {
                 per_user
                     .entry(incoming.user.clone())
                     .or_default()
@@ -305,8 +329,15 @@ impl Telegram {
     }
 
     /// Reads one update. Group messages and unsupported content are answered
-    /// here and produce no service input.
-    async fn incoming(&self, update: Update) -> Option<Incoming> {
+    /// here and produce no service input. A callback query's spinner is
+    /// stopped when `answer` (not when a replayed update's was before); the
+    /// answer is noted in `inbox` when the update is kept there.
+    async fn incoming(
+        &self,
+        update: Update,
+        answer: bool,
+        inbox: Option<&Arc<Inbox>>,
+    ) -> Option<Incoming> {
         let update_id = u64::from(update.id.0);
         match update.kind {
             UpdateKind::Message(message) => {
@@ -339,13 +370,22 @@ impl Telegram {
                 })
             }
             UpdateKind::CallbackQuery(query) => {
-                // Always stop the button's spinner, whatever happens next.
-                let (bot, id) = (self.bot.clone(), query.id.clone());
-                tokio::spawn(async move {
-                    if let Err(e) = bot.answer_callback_query(id).await {
-                        tracing::debug!(error = %e, "answerCallbackQuery failed");
-                    }
-                });
+                // Always stop the button's spinner, whatever happens next
+                // (once: not again for a replayed update that had it).
+                if answer {
+                    let (bot, id, inbox) = (self.bot.clone(), query.id.clone(), inbox.cloned());
+                    let update = update.id.0;
+                    tokio::spawn(async move {
+                        match bot.answer_callback_query(id).await {
+                            Ok(_) => {
+                                if let Some(inbox) = inbox {
+                                    inbox.answered(update);
+                                }
+                            }
+                            Err(e) => tracing::debug!(error = %e, "answerCallbackQuery failed"),
+                        }
+                    });
+                }
                 let user = UserId::parse(&format!("tg:{}", query.from.id.0)).ok()?;
                 let (chat, pressed) = match &query.message {
                     Some(MaybeInaccessibleMessage::Regular(m)) => (

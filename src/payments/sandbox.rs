@@ -16,12 +16,19 @@
 //! - `sandbox-cursor`: byte offset in the journal up to which payments were
 //!   delivered and processed, written temp + fsync + rename.
 //!
+//! A payment can carry an idempotency key (`pay_once`): the key is journaled
+//! with the payment, and paying again under a key already in the journal
+//! returns that payment instead of making a new one. The service keys the
+//! "Pay" buttons by their payment request, so a request is paid at most once
+//! however often it is pressed, replayed or restarted.
+//!
 //! Delivery is at least once: `incoming()` first commits the batch it handed
 //! out on the previous call (the caller has come back, so it has credited it),
 //! then returns what follows. A crash between two calls re-delivers the last
 //! batch after reopening; that is harmless because the ledger credits by
 //! payment id. Only one process may open a state directory at a time.
 
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -30,6 +37,7 @@ use std::sync::{Mutex, MutexGuard};
 use anyhow::{Context, anyhow, bail, ensure};
 use async_trait::async_trait;
 use ed25519_dalek::SigningKey;
+use serde::{Deserialize, Serialize};
 
 use super::strkey::{self, ACCOUNT_ID, SECRET_SEED};
 use super::{IncomingPayment, MEMO_MAX_BYTES, Wallet};
@@ -56,6 +64,26 @@ struct State {
     committed: u64,
     /// End of the batch handed out by the last `incoming()`.
     delivered: u64,
+    /// Payments made under an idempotency key, by key.
+    keyed: HashMap<String, IncomingPayment>,
+}
+
+/// One journal line: the payment, and the idempotency key it was paid under.
+#[derive(Serialize, Deserialize)]
+struct JournalLine {
+    #[serde(flatten)]
+    payment: IncomingPayment,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
+}
+
+/// What [`SandboxWallet::pay_once`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Paid {
+    /// A new payment, durable now.
+    New(IncomingPayment),
+    /// The key was paid before: this is that payment, nothing new was paid.
+    Before(IncomingPayment),
 }
 
 impl SandboxWallet {
@@ -65,7 +93,12 @@ impl SandboxWallet {
             .with_context(|| format!("cannot create {}", state_dir.display()))?;
         let seed = load_or_create_seed(state_dir)?;
         let public = SigningKey::from_bytes(&seed).verifying_key().to_bytes();
-        let (entries, journal_len) = recover_journal(&state_dir.join(JOURNAL_FILE))?;
+        let (lines, journal_len) = recover_journal(&state_dir.join(JOURNAL_FILE))?;
+        let entries = lines.len() as u64;
+        let keyed = lines
+            .into_iter()
+            .filter_map(|line| Some((line.key?, line.payment)))
+            .collect();
         let committed = read_cursor(&state_dir.join(CURSOR_FILE), &state_dir.join(JOURNAL_FILE))?;
         ensure!(
             committed <= journal_len,
@@ -79,6 +112,7 @@ impl SandboxWallet {
                 next_seq: entries + 1,
                 committed,
                 delivered: committed,
+                keyed,
             }),
         })
     }
@@ -94,12 +128,44 @@ impl SandboxWallet {
         from: &str,
         now: u64,
     ) -> anyhow::Result<IncomingPayment> {
+        match self.pay_keyed(None, memo, amount, from, now)? {
+            Paid::New(payment) | Paid::Before(payment) => Ok(payment),
+        }
+    }
+
+    /// [`pay`](Self::pay) at most once per `key`: when a payment under `key`
+    /// is already in the journal (durable, so also after a restart) it is
+    /// returned as [`Paid::Before`] and nothing is paid.
+    pub async fn pay_once(
+        &self,
+        key: &str,
+        memo: &str,
+        amount: Tft,
+        from: &str,
+        now: u64,
+    ) -> anyhow::Result<Paid> {
+        self.pay_keyed(Some(key), memo, amount, from, now)
+    }
+
+    fn pay_keyed(
+        &self,
+        key: Option<&str>,
+        memo: &str,
+        amount: Tft,
+        from: &str,
+        now: u64,
+    ) -> anyhow::Result<Paid> {
         ensure!(amount.is_positive(), "a payment must be more than 0 TFT");
         ensure!(
             memo.len() <= MEMO_MAX_BYTES,
             "a Stellar text memo is at most 28 bytes"
         );
+        // The lookup and the append happen under one lock, so two presses
+        // at once cannot both find the key missing.
         let mut state = self.lock()?;
+        if let Some(earlier) = key.and_then(|k| state.keyed.get(k)) {
+            return Ok(Paid::Before(earlier.clone()));
+        }
         let mut suffix = [0u8; 4];
         getrandom::getrandom(&mut suffix).map_err(|e| anyhow!("no randomness: {e}"))?;
         // The random part keeps ids unique even if the journal is ever reset
@@ -112,7 +178,10 @@ impl SandboxWallet {
             received_at: now,
             transaction: None,
         };
-        let mut line = serde_json::to_vec(&payment)?;
+        let mut line = serde_json::to_vec(&JournalLine {
+            payment: payment.clone(),
+            key: key.map(str::to_owned),
+        })?;
         line.push(b'\n');
         let path = self.dir.join(JOURNAL_FILE);
         crate::store::blocking_io(|| -> anyhow::Result<()> {
@@ -126,7 +195,10 @@ impl SandboxWallet {
             Ok(())
         })?;
         state.next_seq += 1;
-        Ok(payment)
+        if let Some(key) = key {
+            state.keyed.insert(key.to_owned(), payment.clone());
+        }
+        Ok(Paid::New(payment))
     }
 
     fn lock(&self) -> anyhow::Result<MutexGuard<'_, State>> {
@@ -157,7 +229,10 @@ impl SandboxWallet {
         }
         // Appends happen under the same lock, so every line here is complete.
         let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        let payments = parse_lines(&bytes[..complete])?;
+        let payments = parse_lines(&bytes[..complete])?
+            .into_iter()
+            .map(|line| line.payment)
+            .collect();
         state.delivered = state.committed + complete as u64;
         Ok(payments)
     }
@@ -204,11 +279,11 @@ fn load_or_create_seed(dir: &Path) -> anyhow::Result<[u8; 32]> {
 }
 
 /// Checks every journal line, cuts off a torn last line, and returns the
-/// number of payments and the journal length.
-fn recover_journal(path: &Path) -> anyhow::Result<(u64, u64)> {
+/// lines and the journal length.
+fn recover_journal(path: &Path) -> anyhow::Result<(Vec<JournalLine>, u64)> {
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, 0)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
     let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
@@ -218,11 +293,10 @@ fn recover_journal(path: &Path) -> anyhow::Result<(u64, u64)> {
         file.set_len(complete as u64)?;
         file.sync_all()?;
     }
-    let entries = parse_lines(&bytes[..complete])?.len() as u64;
-    Ok((entries, complete as u64))
+    Ok((parse_lines(&bytes[..complete])?, complete as u64))
 }
 
-fn parse_lines(bytes: &[u8]) -> anyhow::Result<Vec<IncomingPayment>> {
+fn parse_lines(bytes: &[u8]) -> anyhow::Result<Vec<JournalLine>> {
     bytes
         .split(|&b| b == b'\n')
         .filter(|line| !line.is_empty())
@@ -340,6 +414,47 @@ mod tests {
         let p2 = w.pay("jb-def", tft("2"), "G1", 1).await.unwrap();
         assert!(p2.id.starts_with("sandbox-2-"));
         assert_eq!(w.incoming().await.unwrap(), vec![p1, p2]);
+    }
+
+    #[tokio::test]
+    async fn a_key_pays_once_also_after_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = SandboxWallet::open(dir.path()).unwrap();
+        let Paid::New(first) = w
+            .pay_once("request:jb-abc", "jb-abc", tft("10"), "G1", 1)
+            .await
+            .unwrap()
+        else {
+            panic!("the first pay is new")
+        };
+        let again = w
+            .pay_once("request:jb-abc", "jb-abc", tft("10"), "G1", 2)
+            .await
+            .unwrap();
+        assert_eq!(again, Paid::Before(first.clone()));
+        // Unkeyed payments and other keys are separate payments.
+        let partial = w.pay("jb-abc", tft("1"), "G1", 3).await.unwrap();
+        let Paid::New(other) = w
+            .pay_once("request:jb-def", "jb-def", tft("5"), "G1", 3)
+            .await
+            .unwrap()
+        else {
+            panic!("another key is another payment")
+        };
+        assert_eq!(
+            w.incoming().await.unwrap(),
+            vec![first.clone(), partial, other]
+        );
+        assert!(w.incoming().await.unwrap().is_empty());
+        drop(w); // a restart: the key is remembered from the journal
+        let w = SandboxWallet::open(dir.path()).unwrap();
+        assert_eq!(
+            w.pay_once("request:jb-abc", "jb-abc", tft("10"), "G1", 4)
+                .await
+                .unwrap(),
+            Paid::Before(first)
+        );
+        assert!(w.incoming().await.unwrap().is_empty());
     }
 
     #[tokio::test]

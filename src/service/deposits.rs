@@ -9,8 +9,9 @@ use std::collections::VecDeque;
 use super::Service;
 use crate::ids::UserId;
 use crate::money::Tft;
-use crate::payments::IncomingPayment;
+use crate::payments::sandbox::Paid;
 use crate::payments::unmatched::{self, UnmatchedPayment};
+use crate::payments::{IncomingPayment, PaymentRequest};
 use crate::user::OrderState;
 
 /// Most unmatched payments `/unmatched` lists.
@@ -128,14 +129,16 @@ impl Service {
     }
 
     /// Pays `amount` with memo `memo` from the sandbox wallet (a
-    /// simulation). With a real wallet there is nothing to press: the user
-    /// is told how to pay, and `None` comes back.
+    /// simulation), at most once per `key` when one is given. With a real
+    /// wallet there is nothing to press: the user is told how to pay, and
+    /// `None` comes back.
     pub(super) async fn sandbox_pay(
         &self,
         user: &UserId,
         memo: &str,
         amount: Tft,
-    ) -> anyhow::Result<Option<IncomingPayment>> {
+        key: Option<&str>,
+    ) -> anyhow::Result<Option<Paid>> {
         let Some(sandbox) = &self.inner.sandbox else {
             self.say(
                 user,
@@ -144,10 +147,60 @@ impl Service {
             .await;
             return Ok(None);
         };
-        sandbox
-            .pay(memo, amount, "sandbox-user-wallet", self.now())
-            .await
-            .map(Some)
+        let from = "sandbox-user-wallet";
+        Ok(Some(match key {
+            Some(key) => {
+                sandbox
+                    .pay_once(key, memo, amount, from, self.now())
+                    .await?
+            }
+            None => Paid::New(sandbox.pay(memo, amount, from, self.now()).await?),
+        }))
+    }
+
+    /// The "Pay with sandbox wallet" button of a payment request (`what`
+    /// names it for the user: "Order o3-abc", "That top-up"): pays the whole
+    /// request at most once, however often it is pressed, replayed after a
+    /// crash or pressed again after a restart. The payment is keyed by the
+    /// request's memo in the sandbox's journal, which is durable before the
+    /// payment counts anywhere, so a press that finds its key paid before
+    /// only finishes what that payment started: the credit (once, by
+    /// payment id) if a crash came before it, and a covered order's
+    /// deployment. The caller holds the user's lock.
+    pub(super) async fn pay_request_once(
+        &self,
+        user: &UserId,
+        request: &PaymentRequest,
+        what: &str,
+    ) -> anyhow::Result<()> {
+        let key = format!("request:{}", request.memo);
+        let Some(paid) = self
+            .sandbox_pay(user, &request.memo, request.amount, Some(&key))
+            .await?
+        else {
+            return Ok(());
+        };
+        let payment = match paid {
+            Paid::New(payment) => payment,
+            Paid::Before(payment) => {
+                let credited = self
+                    .load_profile(user)?
+                    .is_some_and(|p| p.account.has_credited(&payment.id));
+                if credited {
+                    tracing::info!(user = %user, payment = %payment.id, "a payment request was pressed again; already paid");
+                    self.say(
+                        user,
+                        format!(
+                            "{what} is already paid ({} received); nothing more was taken.",
+                            payment.amount
+                        ),
+                    )
+                    .await;
+                }
+                payment
+            }
+        };
+        self.apply_payment(user, &payment).await
     }
 
     /// `/unmatched`: the payments kept aside.

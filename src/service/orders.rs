@@ -10,6 +10,7 @@ use crate::dialogue::{Button, OrderDraft};
 use crate::ids::UserId;
 use crate::ledger::CreditOutcome;
 use crate::money::Tft;
+use crate::payments::sandbox::Paid;
 use crate::payments::{
     IncomingPayment, MemoStyle, PaymentRequest, is_issued_memo, new_memo, twin_memo,
 };
@@ -384,13 +385,8 @@ impl Service {
                     .await;
                     return Ok(true);
                 }
-                let Some(payment) = self
-                    .sandbox_pay(user, &request.memo, request.amount)
-                    .await?
-                else {
-                    return Ok(true);
-                };
-                self.apply_payment(user, &payment).await?;
+                self.pay_request_once(user, &request, &format!("Order {}", order.id))
+                    .await?;
             }
             CANCEL_ORDER => self.cancel_order(user, &order.id).await?,
             _ => self.continue_order(user, &order).await?,
@@ -404,6 +400,7 @@ impl Service {
         &self,
         user: &UserId,
         arg: Option<&str>,
+        input_id: Option<u64>,
     ) -> anyhow::Result<()> {
         let amount = match arg.map(str::parse::<Tft>) {
             Some(Ok(a)) if a.is_positive() => a,
@@ -426,10 +423,17 @@ impl Service {
             .await;
             return Ok(());
         };
-        let Some(payment) = self.sandbox_pay(user, &request.memo, amount).await? else {
-            return Ok(());
-        };
-        self.apply_payment(user, &payment).await
+        // A replayed command (same input id, after a crash) pays nothing new.
+        let key = input_id.map(|id| format!("input:{user}:{id}"));
+        match self
+            .sandbox_pay(user, &request.memo, amount, key.as_deref())
+            .await?
+        {
+            Some(Paid::New(payment) | Paid::Before(payment)) => {
+                self.apply_payment(user, &payment).await
+            }
+            None => Ok(()),
+        }
     }
 
     /// Credits one incoming payment to the user whose memo it carries, once,

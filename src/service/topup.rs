@@ -139,13 +139,7 @@ impl Service {
             .await;
             return Ok(());
         }
-        let Some(payment) = self
-            .sandbox_pay(user, &request.memo, request.amount)
-            .await?
-        else {
-            return Ok(());
-        };
-        self.apply_payment(user, &payment).await
+        self.pay_request_once(user, &request, "That top-up").await
     }
 }
 

@@ -315,6 +315,18 @@ impl FakeTelegram {
         queue.extend(std::iter::repeat_n(error, n as usize));
     }
 
+    /// The bot's next message (text or caption) containing `needle` is held:
+    /// the request arrives and is logged, but is never answered, as when a
+    /// send stalls. A test can then kill the bot in the middle of that send.
+    pub fn hold_message(&self, needle: &str) {
+        self.state().holds.push(needle.to_owned());
+    }
+
+    /// The texts of the messages held so far.
+    pub fn held_messages(&self) -> Vec<String> {
+        self.state().held.clone()
+    }
+
     /// Every call naming `chat_id` answers 403 "bot was blocked by the user".
     pub fn block_user(&self, chat_id: i64) {
         self.state().blocked.insert(chat_id);

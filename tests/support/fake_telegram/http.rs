@@ -240,7 +240,7 @@ fn conflict(what: &str) -> ApiError {
 
 impl Shared {
     async fn call(&self, token: String, method: String, params: Params) -> (u16, Value) {
-        let (index, early) = {
+        let (index, early, held) = {
             let mut st = self.state.lock().unwrap();
             if !st.tokens.contains(&token) {
                 st.tokens.push(token);
@@ -257,7 +257,17 @@ impl Shared {
                 status: 0,
             });
             let index = st.requests.len() - 1;
-            let early = if !KNOWN_METHODS.contains(&method.as_str()) {
+            let shown = params.str("text").or_else(|| params.str("caption"));
+            let hold = shown
+                .as_deref()
+                .and_then(|t| st.holds.iter().position(|n| t.contains(n.as_str())));
+            if let Some(i) = hold {
+                st.holds.remove(i);
+                st.held.extend(shown);
+            }
+            let early = if hold.is_some() {
+                None
+            } else if !KNOWN_METHODS.contains(&method.as_str()) {
                 Some(Err(ApiError {
                     code: 404,
                     description: "Not Found: method not found".into(),
@@ -280,9 +290,13 @@ impl Shared {
             } else {
                 Some(call_method(&mut st, &method, &params))
             };
-            (index, early)
+            (index, early, hold.is_some())
         };
         self.activity.send_modify(|n| *n += 1);
+        if held {
+            // Never answered; dropped when the bot's connection closes.
+            return std::future::pending().await;
+        }
         let reply = match early {
             Some(reply) => reply,
             None => self.get_updates(&params).await,

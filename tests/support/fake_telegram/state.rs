@@ -122,6 +122,10 @@ pub struct State {
     pub tokens: Vec<String>,
     pub faults: HashMap<String, VecDeque<FakeError>>,
     pub blocked: HashSet<i64>,
+    /// Texts whose next message from the bot gets no answer (see `hold_message`).
+    pub holds: Vec<String>,
+    /// The texts of messages held so far.
+    pub held: Vec<String>,
     pub webhook_url: String,
     /// Uploaded photos by file_id, so the bot can resend one by id.
     pub files: HashMap<String, Vec<u8>>,
@@ -147,6 +151,8 @@ impl State {
             tokens: Vec::new(),
             faults: HashMap::new(),
             blocked: HashSet::new(),
+            holds: Vec::new(),
+            held: Vec::new(),
             webhook_url: String::new(),
             files: HashMap::new(),
             next_file: 0,
