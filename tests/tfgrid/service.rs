@@ -135,6 +135,7 @@ impl RealGridApp {
                 Outgoing::Image { caption, .. } => caption,
                 Outgoing::Progress { text, .. } => text,
                 Outgoing::Answered { answer } => answer,
+                Outgoing::Withdrawn => "(buttons withdrawn)".into(),
             })
             .collect()
     }
