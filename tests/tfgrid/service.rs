@@ -191,7 +191,6 @@ async fn a_user_deploys_pays_through_the_bridge_and_manages_a_node_on_the_real_g
 
     app.send(&alice, "/deploy").await;
     app.press(&alice, "Presearch").await;
-    app.press(&alice, "Presearch node").await;
     app.send(&alice, "1").await;
     app.press(&alice, "Anywhere").await;
     app.send(&alice, "0123456789abcdef0123").await;
