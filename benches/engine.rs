@@ -173,6 +173,7 @@ fn last_text(items: &[Outgoing]) -> String {
         Some(Outgoing::Image { caption, .. }) => caption.clone(),
         Some(Outgoing::Progress { text, .. }) => text.clone(),
         Some(Outgoing::Answered { answer }) => answer.clone(),
+        Some(Outgoing::Withdrawn) => "(buttons withdrawn)".into(),
         None => "(nothing)".into(),
     };
     text.chars().take(200).collect()

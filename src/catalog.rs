@@ -111,6 +111,9 @@ pub struct NodeType {
     pub generated: Vec<Generated>,
     pub settings: Vec<Setting>,
     pub health: HealthCheck,
+    /// At most this many per order (a Polygon validator: 1, as two on one
+    /// signer key would double-sign); the operator's `max_nodes` otherwise.
+    pub max_count: Option<u32>,
 }
 
 impl NodeType {
@@ -192,6 +195,8 @@ struct RawNodeType {
     #[serde(default)]
     settings: Vec<Spanned<Setting>>,
     health: HealthCheck,
+    #[serde(default)]
+    max_count: Option<u32>,
 }
 
 fn is_identifier(s: &str) -> bool {
@@ -264,6 +269,7 @@ fn check(file: &str, raw: RawCatalog, diags: &mut Diagnostics) -> Catalog {
                 generated: nt.generated,
                 settings: nt.settings.into_iter().map(|s| s.value).collect(),
                 health: nt.health,
+                max_count: nt.max_count,
             });
         }
         chains.push(Chain {
@@ -277,6 +283,9 @@ fn check(file: &str, raw: RawCatalog, diags: &mut Diagnostics) -> Catalog {
 }
 
 fn check_node_type(file: &str, line: usize, at: &str, nt: &RawNodeType, diags: &mut Diagnostics) {
+    if nt.max_count == Some(0) {
+        diags.push(file, line, format!("{at}: max_count must be at least 1"));
+    }
     let r = &nt.resources;
     if r.cpu == 0 || r.cpu > 64 {
         diags.push(file, line, format!("{at}: cpu must be 1 to 64 cores"));

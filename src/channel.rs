@@ -27,6 +27,11 @@ pub enum Outgoing {
     Progress { key: String, text: String },
     /// The question whose button was pressed is answered with `answer`.
     Answered { answer: String },
+    /// The buttons of the message just pressed no longer mean what they
+    /// said (an outage that is over, a broadcast already sent): they are
+    /// removed where the channel can (Telegram edits the keyboard away);
+    /// the text stays, and the service says why in a message of its own.
+    Withdrawn,
 }
 
 /// Where the service sends what users should see.

@@ -167,6 +167,9 @@ pub struct OrderDraft {
     pub ssh_key: Option<String>,
     pub period: FundingPeriod,
     pub price_per_node_month: Tft,
+    /// What the balance must hold for the order to deploy: every node of
+    /// the user, old and new, funded for `period` (the one funding rule,
+    /// `lifecycle::funding::Plan`).
     pub total: Tft,
 }
 

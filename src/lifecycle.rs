@@ -8,7 +8,7 @@
 pub mod funding;
 pub mod outage;
 
-pub use funding::{FundingDecision, FundingRules, FundingState, Mute};
+pub use funding::{FundingDecision, FundingRules, FundingState, Mute, Plan, funded_sentence};
 pub use outage::{Observation, Outage, Tracker, Transition};
 
 /// "3 days", "6 hours", "45 minutes": a duration as people say it, rounded

@@ -311,9 +311,11 @@ impl Service {
         }
         // The only action that feeds the engine again is a location lookup,
         // which changes neither money nor nodes: one read serves every round.
-        let briefs = node_briefs(&self.load_nodes(user)?);
+        let nodes = self.load_nodes(user)?;
+        let briefs = node_briefs(&nodes);
         let env = Env {
             balance: profile.account.balance,
+            burn_per_hour: funding::burn_per_hour(&nodes, &self.load_orders(user)?),
             nodes: &briefs,
         };
         let mut next_input = Some(input);
@@ -415,12 +417,14 @@ impl Service {
     ) -> anyhow::Result<bool> {
         match input {
             Input::Button(data) => {
-                if let Some(name) = data.strip_prefix(monitor::REDEPLOY) {
-                    self.start_redeploy(user, name).await?;
-                } else if let Some(name) = data.strip_prefix(monitor::STATUS) {
-                    self.show_status(user, name).await?;
-                } else if let Some(days) = data.strip_prefix(topup::TOP_UP) {
-                    self.top_up_days(user, days).await?;
+                if let Some(rest) = data.strip_prefix(monitor::REDEPLOY) {
+                    self.alert_button(user, monitor::AlertButton::Redeploy, rest)
+                        .await?;
+                } else if let Some(rest) = data.strip_prefix(monitor::STATUS) {
+                    self.alert_button(user, monitor::AlertButton::Status, rest)
+                        .await?;
+                } else if let Some(code) = data.strip_prefix(topup::TOP_UP) {
+                    self.top_up_button(user, code).await?;
                 } else if let Some(memo) = data.strip_prefix(topup::PAY_TOP_UP) {
                     self.pay_top_up(user, memo).await?;
                 } else if !self.admin_button(user, data).await? {

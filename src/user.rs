@@ -214,6 +214,8 @@ pub struct Order {
     pub nodes: Vec<String>,
     pub period: FundingPeriod,
     pub price_per_node_month: Tft,
+    /// What the balance must hold to deploy: all the user's nodes, old and
+    /// new, funded for `period` from the order (`lifecycle::funding::Plan`).
     pub total: Tft,
     pub payment: Option<PaymentRequest>,
     pub created_at: u64,

@@ -53,7 +53,7 @@ async fn a_person_deploys_pays_and_is_notified_in_a_real_browser() {
     browser
         .wait_for("//p[@class='answer' and contains(., 'Presearch')]")
         .await;
-    press(&browser, "Presearch node").await;
+    // Presearch has one node type: it is chosen for the user.
     browser.wait_for("//p[contains(., 'How many')]").await;
     say(&browser, "1").await;
     press(&browser, "Anywhere").await;

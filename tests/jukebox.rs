@@ -40,6 +40,8 @@ transcripts! {
     funds_reminders_and_resume => "funds_reminders_and_resume.txt",
     funds_expiry => "funds_expiry.txt",
     admin_commands => "admin_commands.txt",
+    funding_all_nodes => "funding_all_nodes.txt",
+    stale_alert_buttons => "stale_alert_buttons.txt",
     pay_once => "pay_once.txt",
 }
 

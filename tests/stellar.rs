@@ -217,7 +217,6 @@ fn stellar_config(dir: &std::path::Path, fake: &FakeHorizon, page_limit: u32) ->
 async fn order_a_node(app: &TestApp, user: &UserId) -> (String, String) {
     app.send(user, "/deploy").await;
     app.press_label(user, "Presearch").await;
-    app.press_label(user, "Presearch node").await;
     app.send(user, "1").await;
     app.press_label(user, "Anywhere").await;
     app.send(user, "0123456789abcdef0123").await;

@@ -41,7 +41,7 @@ async fn tfconnect_site(
 async fn deploy_presearch(site: &Site, browser: &mut Browser) {
     browser.say("/deploy").await;
     browser.press("Presearch").await;
-    browser.press("Presearch node").await;
+    // Presearch has one node type: it is chosen for the user.
     browser.say("1").await;
     browser.press("Anywhere").await;
     browser.say("0123456789abcdef0123").await;
@@ -121,6 +121,35 @@ async fn a_sandbox_user_deploys_through_the_chat_page_and_sees_the_node() {
     assert!(done.location.unwrap().starts_with("/nodes?since="));
     let nodes = text_of(&alice.get("/nodes").await.body);
     assert!(nodes.contains("You have no nodes yet"), "{nodes}");
+}
+
+/// The part of `text` from `start` to the end of `end`.
+fn span<'t>(text: &'t str, start: &str, end: &str) -> Option<&'t str> {
+    let from = text.find(start)?;
+    let to = from + text[from..].find(end)? + end.len();
+    Some(&text[from..to])
+}
+
+#[tokio::test]
+async fn my_nodes_states_the_funding_rule_in_the_words_of_balance() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = Site::start(dir.path(), &|_| {}).await;
+    let mut alice = site.browser();
+    alice.sandbox_sign_in("alice").await;
+    deploy_presearch(&site, &mut alice).await;
+    alice.say("/balance").await;
+    let chat = text_of(&alice.get("/chat").await.body);
+    let said = span(&chat, "Your nodes cost", "all of them together.")
+        .unwrap_or_else(|| panic!("/balance states the rule: {chat}"))
+        .to_owned();
+    assert!(said.contains("all paid from this balance"), "{said}");
+    assert!(said.contains("Funded until "), "{said}");
+    let nodes = text_of(&alice.get("/nodes").await.body);
+    let shown = span(&nodes, "Your nodes cost", "all of them together.")
+        .unwrap_or_else(|| panic!("My nodes states the rule: {nodes}"));
+    // The same words: one sentence, from one place in the core.
+    let words = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert_eq!(words(shown), words(&said));
 }
 
 #[tokio::test]

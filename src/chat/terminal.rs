@@ -134,6 +134,9 @@ impl Outbox for TerminalOutbox {
                     }
                 }
                 Outgoing::Answered { answer } => out.push_str(&format!("  ✔ {answer}\n")),
+                // Printed buttons cannot be taken back; the service's own
+                // message says why they no longer act.
+                Outgoing::Withdrawn => {}
             }
         }
         use std::io::Write as _;

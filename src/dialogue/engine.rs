@@ -35,6 +35,9 @@ pub struct NodeBrief {
 #[derive(Clone, Copy, Debug)]
 pub struct Env<'a> {
     pub balance: Tft,
+    /// What the user's nodes cost per hour together now (running, paused
+    /// and being deployed), for the order summary's funding plan.
+    pub burn_per_hour: Tft,
     pub nodes: &'a [NodeBrief],
 }
 
@@ -89,6 +92,7 @@ impl Engine {
         let mut turn = Turn {
             engine: self,
             env,
+            now,
             state: state.clone(),
             effects: Vec::new(),
         };
@@ -102,6 +106,8 @@ impl Engine {
 struct Turn<'a> {
     engine: &'a Engine,
     env: &'a Env<'a>,
+    /// The moment of this step, for dates in the order summary.
+    now: u64,
     state: Conversation,
     effects: Vec<Effect>,
 }
@@ -374,6 +380,14 @@ impl Turn<'_> {
                 let pick = code.strip_prefix('c').and_then(|i| i.parse::<usize>().ok());
                 let choice = pick.and_then(|i| flow.choices.get(i).cloned());
                 match choice {
+                    Some(choice) if choice.value == questions::OTHER => {
+                        // "Other": the question stays open for a typed answer.
+                        self.effects.push(Effect::Answered {
+                            answer: choice.label,
+                        });
+                        let max = self.max_count();
+                        self.say(format!("Type how many you would like, from 1 to {max}."));
+                    }
                     Some(choice) => self.pick(choice),
                     None => {
                         self.say(
@@ -489,14 +503,14 @@ impl Turn<'_> {
                 kind: InputKind::Count,
                 ..
             } => match text.parse::<u32>() {
-                Ok(n) if (1..=self.engine.max_nodes).contains(&n) => Ok(Answer {
+                Ok(n) if (1..=self.max_count()).contains(&n) => Ok(Answer {
                     value: n.to_string(),
                     label: n.to_string(),
                     secret: false,
                 }),
                 _ => Err(format!(
                     "Please send a whole number from 1 to {}.",
-                    self.engine.max_nodes
+                    self.max_count()
                 )),
             },
             StepKind::Input {

@@ -63,7 +63,7 @@ proptest! {
     fn no_input_sequence_panics(inputs in prop::collection::vec(input(), 1..40)) {
         let engine = engine();
         let mut state = Conversation::default();
-        let env = Env { balance: Tft::from_whole(50), nodes: &[] };
+        let env = Env { balance: Tft::from_whole(50), burn_per_hour: Tft::from_whole(1), nodes: &[] };
         for (i, input) in inputs.into_iter().enumerate() {
             // Buttons are pressed with the current question number half the time.
             let input = match input {

@@ -4,6 +4,11 @@
 //!
 //! Nodes are prepaid hour by hour: when the balance cannot pay the next hour
 //! the nodes are paused, so a user never owes anything.
+//!
+//! The one rule every screen follows ([`Plan`]): the balance pays for all of
+//! a user's nodes together, and a period chosen in /deploy or /topup funds
+//! all of them (the running ones and the new ones) until that long from
+//! now; the user pays what the balance is missing for that.
 
 use serde::{Deserialize, Serialize};
 
@@ -69,6 +74,11 @@ pub struct FundingState {
     pub tracking: bool,
     pub grace: Option<Grace>,
     pub mute: Mute,
+    /// The period (seconds) the latest payment funded every node for.
+    /// Reminders at thresholds not below it are not sent: whoever just paid
+    /// for a week knows that a week is left. Forgotten once the runway is a
+    /// day above it (a larger top-up re-arms them) or nothing burns.
+    pub paid_period: Option<u64>,
 }
 
 /// What the service must do now.
@@ -95,7 +105,77 @@ pub fn runway_secs(balance: Tft, burn_per_hour: Tft) -> Option<u64> {
     Some(u64::try_from(secs).unwrap_or(u64::MAX))
 }
 
+/// What a period chosen in /deploy or /topup means, worked out once for
+/// every screen: all the user's nodes (running, paused, being deployed, and
+/// the ones being ordered) are funded until [`Plan::until`], and the user
+/// pays [`Plan::to_pay`] for that.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// What the user's nodes cost per hour now, and with the new ones.
+    pub burn_before: Tft,
+    pub burn_after: Tft,
+    /// When the balance runs out at today's burn (None: nothing burns).
+    pub until_before: Option<u64>,
+    /// The moment everything is funded until once `to_pay` is paid: the end
+    /// of the period, or later when the balance already holds more.
+    pub until: u64,
+    /// What the balance must hold: `burn_after` for the whole period.
+    pub needed: Tft,
+    /// What is missing from the balance for that (never negative).
+    pub to_pay: Tft,
+}
+
+impl Plan {
+    /// `burn_before`: the hourly cost of the nodes the user has; `added`:
+    /// of the ones being ordered (zero for a top-up); `hours`: the period.
+    pub fn new(balance: Tft, burn_before: Tft, added: Tft, hours: u64, now: u64) -> Plan {
+        let burn_after = burn_before.saturating_add(added);
+        let needed = burn_after.saturating_mul(i64::try_from(hours).unwrap_or(i64::MAX));
+        let to_pay = needed.saturating_sub(balance).max(Tft::ZERO);
+        let period_end = now.saturating_add(hours.saturating_mul(3600));
+        let until = match runway_secs(balance, burn_after) {
+            Some(runway) if !to_pay.is_positive() => now.saturating_add(runway).max(period_end),
+            _ => period_end,
+        };
+        Plan {
+            burn_before,
+            burn_after,
+            until_before: runway_secs(balance, burn_before).map(|r| now.saturating_add(r)),
+            until,
+            needed,
+            to_pay,
+        }
+    }
+
+    /// Whether the nodes the user already has end up funded for less long
+    /// than they are now: said before the user confirms.
+    pub fn shortens(&self) -> bool {
+        self.until_before.is_some_and(|before| self.until < before)
+    }
+}
+
+/// The sentence `/balance`, the website's My nodes and the order summary
+/// share: what the nodes cost and the date they are funded until.
+pub fn funded_sentence(balance: Tft, burn_per_hour: Tft, now: u64) -> String {
+    match runway_secs(balance, burn_per_hour) {
+        None => "Nothing is running, so nothing is spent.".into(),
+        Some(runway) => format!(
+            "Your nodes cost {} per day ({} per hour), all paid from this balance.\nFunded until {} ({}), all of them together.",
+            burn_per_hour.saturating_mul(24),
+            burn_per_hour,
+            super::utc_datetime(now.saturating_add(runway)),
+            super::human_duration(runway)
+        ),
+    }
+}
+
 impl FundingState {
+    /// Notes that a payment funded every node for `period_secs`: the
+    /// reminders that would only repeat that are not sent.
+    pub fn paid_for(&mut self, period_secs: u64) {
+        self.paid_period = Some(period_secs);
+    }
+
     /// Decides what `balance` means now. `burn_per_hour` is what the user's
     /// nodes cost per hour when running (paused ones included, as that is
     /// what resuming them costs). Updates the state as if the decisions
@@ -112,17 +192,25 @@ impl FundingState {
             let expired = self.grace.take().is_some();
             self.level = None;
             self.tracking = false;
+            self.paid_period = None;
             return if expired {
                 vec![FundingDecision::Expire]
             } else {
                 Vec::new()
             };
         };
+        if self
+            .paid_period
+            .is_some_and(|p| runway > p.saturating_add(86_400))
+        {
+            self.paid_period = None;
+        }
+        let quiet_from = self.paid_period.unwrap_or(u64::MAX);
         let level = rules
             .reminder_thresholds
             .iter()
             .copied()
-            .filter(|t| runway < *t)
+            .filter(|t| runway < *t && *t < quiet_from)
             .min();
         if let Some(grace) = &mut self.grace {
             if runway >= 3600 {
@@ -331,6 +419,72 @@ mod tests {
         assert_eq!(
             runway_secs(Tft::from_units(-5), Tft::from_whole(1)),
             Some(0)
+        );
+    }
+
+    #[test]
+    fn a_period_funds_every_node_until_one_date() {
+        let t = |n: i64| Tft::from_whole(n);
+        // Running nodes burn 2/h and the balance holds 48 h of that; a new
+        // node adds 1/h. A week for all: 3 * 168 = 504 needed, 408 missing.
+        let plan = Plan::new(t(96), t(2), t(1), 168, 1000);
+        assert_eq!(plan.burn_after, t(3));
+        assert_eq!(plan.needed, t(504));
+        assert_eq!(plan.to_pay, t(408));
+        assert_eq!(plan.until, 1000 + 168 * H);
+        assert_eq!(plan.until_before, Some(1000 + 48 * H));
+        assert!(!plan.shortens());
+        // Funded for 90 days, and a week chosen for a new node: nothing to
+        // pay, but the running nodes lose runway, which the plan says.
+        let plan = Plan::new(t(2 * 24 * 90), t(2), t(2), 168, 0);
+        assert_eq!(plan.to_pay, Tft::ZERO);
+        assert_eq!(plan.until, 45 * D);
+        assert!(plan.shortens());
+        // A top-up (nothing added) for a month, from an empty balance.
+        let plan = Plan::new(Tft::ZERO, t(1), Tft::ZERO, 730, 0);
+        assert_eq!(plan.to_pay, t(730));
+        assert_eq!(plan.until_before, Some(0));
+        assert!(!plan.shortens());
+        // No nodes yet: the first order.
+        let plan = Plan::new(t(5), Tft::ZERO, t(1), 168, 0);
+        assert_eq!((plan.until_before, plan.to_pay), (None, t(163)));
+    }
+
+    #[test]
+    fn no_reminder_right_after_paying_for_the_chosen_period() {
+        let mut s = FundingState::default();
+        // Other nodes were already running, with plenty of runway.
+        assert!(assess(&mut s, 2000, 0).is_empty());
+        // A week is paid for everything: the 7-day reminder would only repeat it.
+        s.paid_for(7 * D);
+        let mut sent = Vec::new();
+        for (i, hours_left) in (1..=168).rev().enumerate() {
+            sent.extend(thresholds_reminded(&assess(
+                &mut s,
+                hours_left,
+                (i as u64 + 1) * H,
+            )));
+        }
+        assert_eq!(sent, vec![72, 24, 6]);
+        // A top-up well past the period re-arms the 7-day reminder.
+        assert!(assess(&mut s, 20 * 24, 200 * H).is_empty());
+        assert_eq!(s.paid_period, None);
+        assert_eq!(
+            thresholds_reminded(&assess(&mut s, 160, 201 * H)),
+            vec![168]
+        );
+    }
+
+    #[test]
+    fn the_shared_sentence_names_the_date_for_all_nodes() {
+        let text = funded_sentence(Tft::from_whole(48), Tft::from_whole(1), 0);
+        assert!(
+            text.contains("Funded until 1970-01-03 00:00 UTC (2 days), all of them"),
+            "{text}"
+        );
+        assert_eq!(
+            funded_sentence(Tft::from_whole(5), Tft::ZERO, 0),
+            "Nothing is running, so nothing is spent."
         );
     }
 }

@@ -17,8 +17,9 @@ use crate::ids::UserId;
 /// The global document holding the maintenance switch.
 const MAINTENANCE: &str = "maintenance";
 /// Button data: confirm or drop the operator's pending broadcast.
-const BROADCAST_YES: &str = "bc:yes";
-const BROADCAST_NO: &str = "bc:no";
+/// Button data of a broadcast draft: `bc:yes:<draft>` / `bc:no:<draft>`;
+/// a button acts only on the draft it was shown for.
+const BROADCAST: &str = "bc:";
 /// Most lines `/nodes` shows.
 const NODES_SHOWN: usize = 50;
 /// How often a broadcast's progress message is refreshed.
@@ -63,21 +64,26 @@ pub(crate) struct Maintenance {
 
 /// Broadcasts typed but not yet confirmed, by operator.
 #[derive(Default)]
-pub(super) struct Drafts(Mutex<HashMap<UserId, String>>);
+pub(super) struct Drafts(Mutex<HashMap<UserId, (u32, String)>>);
 
 impl Drafts {
-    fn put(&self, operator: &UserId, text: String) {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(operator.clone(), text);
+    /// Keeps `text` as the operator's draft (replacing an older one) and
+    /// returns its number, which its buttons carry.
+    fn put(&self, operator: &UserId, text: String) -> u32 {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let id = map.get(operator).map_or(1, |(id, _)| id.wrapping_add(1));
+        map.insert(operator.clone(), (id, text));
+        id
     }
 
-    fn take(&self, operator: &UserId) -> Option<String> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(operator)
+    /// The draft numbered `id`, once: a button of a draft already sent,
+    /// dropped or replaced finds nothing.
+    fn take(&self, operator: &UserId, id: u32) -> Option<String> {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match map.get(operator) {
+            Some((current, _)) if *current == id => map.remove(operator).map(|(_, t)| t),
+            _ => None,
+        }
     }
 }
 
@@ -135,7 +141,7 @@ impl Service {
                 None => format!("/{name} needs an argument.\n\n{HELP}"),
             },
             ("broadcast", Some(text)) => {
-                self.inner.drafts.put(operator, text.to_owned());
+                let draft = self.inner.drafts.put(operator, text.to_owned());
                 self.send(
                     operator,
                     Outgoing::Message(Message {
@@ -143,11 +149,11 @@ impl Service {
                         buttons: vec![vec![
                             Button {
                                 label: "Send to everyone".into(),
-                                data: BROADCAST_YES.into(),
+                                data: format!("{BROADCAST}yes:{draft}"),
                             },
                             Button {
                                 label: "Don't send".into(),
-                                data: BROADCAST_NO.into(),
+                                data: format!("{BROADCAST}no:{draft}"),
                             },
                         ]],
                     }),
@@ -259,18 +265,39 @@ impl Service {
 
     /// The broadcast confirmation buttons. Returns false for other data.
     pub(super) async fn admin_button(&self, operator: &UserId, data: &str) -> anyhow::Result<bool> {
-        if !(data == BROADCAST_YES || data == BROADCAST_NO) || !self.is_operator(operator) {
+        let Some(rest) = data.strip_prefix(BROADCAST) else {
+            return Ok(false);
+        };
+        if !self.is_operator(operator) {
             return Ok(false);
         }
-        let Some(text) = self.inner.drafts.take(operator) else {
+        let (send, draft) = match rest.split_once(':') {
+            Some((answer, id)) => (answer == "yes", id.parse::<u32>().ok()),
+            None => (rest == "yes", None),
+        };
+        let Some(text) = draft.and_then(|id| self.inner.drafts.take(operator, id)) else {
+            // Sent, dropped or replaced since: this button means nothing now.
+            self.send(operator, Outgoing::Withdrawn).await;
             self.say(
                 operator,
-                "There is no broadcast waiting; send /broadcast <text>.",
+                "That broadcast draft was already sent, dropped or replaced; nothing was sent. Send /broadcast <text> for a new one.",
             )
             .await;
             return Ok(true);
         };
-        if data == BROADCAST_NO {
+        self.send(
+            operator,
+            Outgoing::Answered {
+                answer: if send {
+                    "Send to everyone"
+                } else {
+                    "Don't send"
+                }
+                .into(),
+            },
+        )
+        .await;
+        if !send {
             self.say(operator, "Broadcast dropped; nothing was sent.")
                 .await;
             return Ok(true);

@@ -33,6 +33,12 @@ impl Service {
         };
         if order.state == OrderState::AwaitingPayment {
             order.state = OrderState::Deploying;
+            // The balance now funds every node for the order's period (the
+            // one funding rule): reminders that would repeat it stay quiet.
+            if let Some(mut profile) = self.load_profile(user)? {
+                profile.funding.paid_for(order.period.hours() * 3600);
+                self.save_profile(&profile)?;
+            }
             self.save_global(
                 &pending_key(order_id),
                 &PendingOrder {
@@ -566,8 +572,19 @@ impl Service {
     }
 }
 
+/// "Deploying 1/3…" while the work goes on; "Deployed 3/3" (how many made
+/// it) once every node is done.
 fn progress_text(lines: &[String], done: usize, total: usize) -> String {
-    format!("Deploying {done}/{total}…\n{}", lines.join("\n"))
+    let head = if done < total {
+        format!("Deploying {done}/{total}…")
+    } else {
+        let ok = lines.iter().filter(|l| l.starts_with('✅')).count();
+        match total - ok {
+            0 => format!("Deployed {ok}/{total}"),
+            failed => format!("Deployed {ok}/{total} ({failed} failed)"),
+        }
+    };
+    format!("{head}\n{}", lines.join("\n"))
 }
 
 /// What a grid failure means for the user.

@@ -7,18 +7,28 @@ use super::topup::with_top_up_buttons;
 use crate::alerts::Priority;
 use crate::dialogue::Message;
 use crate::ids::UserId;
-use crate::lifecycle::funding::runway_secs;
-use crate::lifecycle::{FundingDecision, human_duration, utc_datetime};
+use crate::lifecycle::{FundingDecision, funded_sentence, human_duration, utc_datetime};
 use crate::money::Tft;
-use crate::user::{NodeState, Nodes, Profile};
+use crate::user::{NodeState, Nodes, OrderState, Orders, Profile};
 
-/// What the user's nodes cost per hour while running (paused ones count:
-/// resuming them costs that).
-pub(crate) fn burn_per_hour(nodes: &Nodes) -> Tft {
+/// What all the user's nodes cost per hour together, as the one funding
+/// rule counts them (`lifecycle::funding::Plan`): running and paused ones
+/// (resuming costs that) and those of paid orders still being deployed, so
+/// a payment for an order is measured against the burn it paid for.
+pub(crate) fn burn_per_hour(nodes: &Nodes, orders: &Orders) -> Tft {
+    let deploying = |order: &str| {
+        orders
+            .get(order)
+            .is_some_and(|o| o.state == OrderState::Deploying)
+    };
     nodes
         .nodes
         .iter()
-        .filter(|n| matches!(n.state, NodeState::Running | NodeState::Paused))
+        .filter(|n| match n.state {
+            NodeState::Running | NodeState::Paused | NodeState::Deploying => true,
+            NodeState::Pending => deploying(&n.order),
+            _ => false,
+        })
         .fold(Tft::ZERO, |sum, n| sum.saturating_add(n.price_per_hour))
 }
 
@@ -43,7 +53,7 @@ impl Service {
     ) -> anyhow::Result<()> {
         let now = self.now();
         let rules = &self.inner.settings.funding;
-        let burn = burn_per_hour(nodes);
+        let burn = burn_per_hour(nodes, &self.load_orders(user)?);
         let before = profile.funding.clone();
         let decisions = profile
             .funding
@@ -59,7 +69,7 @@ impl Service {
             match decision {
                 FundingDecision::Remind { threshold, runway } => {
                     let text = format!(
-                        "💰 Your balance ({}) lasts about {} more at {} per day, until {}. Top up to keep your nodes running.",
+                        "💰 Your balance ({}) lasts about {} more at {} per day for all your nodes together, until {}. Top up to keep them running.",
                         profile.account.balance,
                         human_duration(runway),
                         burn.saturating_mul(24),
@@ -227,25 +237,22 @@ impl Service {
         expired
     }
 
-    /// How long the balance lasts, for /balance.
-    pub(super) fn runway_text(&self, balance: Tft, nodes: &Nodes, profile: &Profile) -> String {
-        let burn = burn_per_hour(nodes);
-        let now = self.now();
+    /// How long the balance lasts, for /balance and the website's My
+    /// nodes: the sentence of the one funding rule.
+    pub(super) fn runway_text(
+        &self,
+        user: &UserId,
+        balance: Tft,
+        nodes: &Nodes,
+        profile: &Profile,
+    ) -> anyhow::Result<String> {
         if let Some(grace) = &profile.funding.grace {
-            return format!(
+            return Ok(format!(
                 "Your nodes are paused: the balance ran out. Top up before {} or they are deleted.",
                 utc_datetime(grace.deletes_at(&self.inner.settings.funding))
-            );
+            ));
         }
-        match runway_secs(balance, burn) {
-            None => "Nothing is running, so nothing is spent.".into(),
-            Some(runway) => format!(
-                "Your nodes cost {} per day ({} per hour).\nFunded until about {} ({}).",
-                burn.saturating_mul(24),
-                burn,
-                utc_datetime(now + runway),
-                human_duration(runway)
-            ),
-        }
+        let burn = burn_per_hour(nodes, &self.load_orders(user)?);
+        Ok(funded_sentence(balance, burn, self.now()))
     }
 }

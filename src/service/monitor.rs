@@ -6,16 +6,21 @@
 use super::Service;
 use super::watch::Target;
 use crate::alerts::Priority;
+use crate::channel::Outgoing;
 use crate::dialogue::{Button, Message};
 use crate::grid::{ContractInfo, ContractState, GridError, NodeStatus, WorkloadState};
+use crate::ids::UserId;
 use crate::lifecycle::{Observation, Outage, Transition, human_duration};
 use crate::probe::{AppHealth, ProbeTarget};
 use crate::user::NodeState;
 
-/// Button data: redeploy this node now (from an outage alert).
+/// Button data of an outage alert: redeploy the node now, or show its
+/// status: `rd:<node>:<outage>`, `st:<node>:<outage>`, the outage being
+/// when it started, in hex. They act only while that outage lasts.
 pub(super) const REDEPLOY: &str = "rd:";
-/// Button data: show this node's status.
 pub(super) const STATUS: &str = "st:";
+/// Telegram's limit on callback data, in bytes.
+const MAX_BUTTON_DATA: usize = 64;
 
 /// What one sweep saw, for logs, metrics and the benchmark.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -240,12 +245,7 @@ impl Service {
                     Some(&target.node.name),
                     format!("back after {down_for} s"),
                 );
-                let text = format!(
-                    "✅ {} is back up after {} down (it was down because {}).",
-                    target.node.name,
-                    human_duration(down_for),
-                    outage.reason
-                );
+                let text = recovery_text(&target.node.name, down_for, &outage.reason);
                 self.raise(
                     user,
                     Priority::Recovery,
@@ -255,6 +255,107 @@ impl Service {
                 .await?;
             }
         }
+        Ok(())
+    }
+}
+
+/// "✅ x is back up. It was down for 31 minutes: grid node 380 was down."
+/// The reason was written while it held ("is down"); told afterwards, it is
+/// in the past tense.
+fn recovery_text(name: &str, down_for: u64, reason: &str) -> String {
+    let past = reason
+        .replacen(" is ", " was ", 1)
+        .replacen(" are ", " were ", 1);
+    format!(
+        "✅ {name} is back up. It was down for {}: {past}.",
+        human_duration(down_for)
+    )
+}
+
+/// Which button of an outage alert was pressed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum AlertButton {
+    Redeploy,
+    Status,
+}
+
+/// The buttons of an outage alert, tied to that outage; none when the
+/// node's name is too long for Telegram's callback data (the text names
+/// the commands instead).
+fn alert_buttons(name: &str, outage: &Outage) -> Vec<Vec<Button>> {
+    let data = |prefix: &str| format!("{prefix}{name}:{:x}", outage.since);
+    if data(REDEPLOY).len().max(data(STATUS).len()) > MAX_BUTTON_DATA {
+        return Vec::new();
+    }
+    vec![vec![
+        Button {
+            label: "Redeploy now".into(),
+            data: data(REDEPLOY),
+        },
+        Button {
+            label: "Status".into(),
+            data: data(STATUS),
+        },
+    ]]
+}
+
+/// The node and the outage (its start) an alert button names; buttons of
+/// alerts sent before outages were named carry only the node.
+fn alert_target(rest: &str) -> (&str, Option<u64>) {
+    match rest.rsplit_once(':') {
+        Some((name, since)) => match u64::from_str_radix(since, 16) {
+            Ok(since) => (name, Some(since)),
+            Err(_) => (rest, None),
+        },
+        None => (rest, None),
+    }
+}
+
+impl Service {
+    /// A button of an outage alert: acts only while the outage it was sent
+    /// for lasts. After a recovery, a redeploy or a newer outage it says so,
+    /// does nothing, and has its buttons removed where the channel can.
+    pub(super) async fn alert_button(
+        &self,
+        user: &UserId,
+        kind: AlertButton,
+        rest: &str,
+    ) -> anyhow::Result<()> {
+        let (name, since) = alert_target(rest);
+        // Only the presser's own nodes are looked at.
+        let nodes = self.load_nodes(user)?;
+        let node = nodes.get(name).filter(|n| n.is_live());
+        let current = node.and_then(|n| n.outage.as_ref()).map(|o| o.since);
+        let still = match since {
+            Some(since) => current == Some(since),
+            None => current.is_some(),
+        };
+        if still {
+            return match kind {
+                AlertButton::Redeploy => self.start_redeploy(user, name).await,
+                AlertButton::Status => self.show_status(user, name).await,
+            };
+        }
+        let why = match (node, current) {
+            (None, _) => format!("{name} no longer exists"),
+            (Some(_), Some(_)) => format!(
+                "{name} is down again, but this alert was about an earlier outage; use the newest alert, or /redeploy {name}"
+            ),
+            (Some(_), None) => {
+                format!("that outage of {name} is over (it came back, or it was already moved)")
+            }
+        };
+        self.send(user, Outgoing::Withdrawn).await;
+        let more = if node.is_some() {
+            format!(" /status {name} shows how it is now.")
+        } else {
+            String::new()
+        };
+        self.say(
+            user,
+            format!("That alert's button no longer applies: {why}. Nothing was done.{more}"),
+        )
+        .await;
         Ok(())
     }
 }
@@ -271,15 +372,51 @@ fn down_message(name: &str, outage: &Outage, autoheal: bool) -> Message {
             "⚠️ {name} is down: {}. Redeploy moves it to another healthy grid node, keeping its name and settings. If it comes back by itself I will tell you. (/autoheal does this automatically.)",
             outage.reason
         ),
-        buttons: vec![vec![
-            Button {
-                label: "Redeploy now".into(),
-                data: format!("{REDEPLOY}{name}"),
-            },
-            Button {
-                label: "Status".into(),
-                data: format!("{STATUS}{name}"),
-            },
-        ]],
+        buttons: alert_buttons(name, outage),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alert_buttons_name_their_outage_within_telegram_limits() {
+        let outage = Outage {
+            since: 1_795_392_000,
+            reason: "grid node 380 is down".into(),
+        };
+        let rows = alert_buttons("dash-full-amber-fox", &outage);
+        let data: Vec<&str> = rows.iter().flatten().map(|b| b.data.as_str()).collect();
+        assert_eq!(
+            data,
+            [
+                "rd:dash-full-amber-fox:6b038200",
+                "st:dash-full-amber-fox:6b038200"
+            ]
+        );
+        assert_eq!(
+            alert_target("dash-full-amber-fox:6b038200"),
+            ("dash-full-amber-fox", Some(1_795_392_000))
+        );
+        // An alert from before outages were named: the node alone.
+        assert_eq!(
+            alert_target("dash-full-amber-fox"),
+            ("dash-full-amber-fox", None)
+        );
+        // Too long for callback data: no buttons rather than broken ones.
+        assert!(alert_buttons(&"x".repeat(60), &outage).is_empty());
+    }
+
+    #[test]
+    fn the_recovery_message_keeps_to_the_past_tense() {
+        assert_eq!(
+            recovery_text("dash-full-amber-fox", 31 * 60, "grid node 380 is down"),
+            "✅ dash-full-amber-fox is back up. It was down for 31 minutes: grid node 380 was down."
+        );
+        assert_eq!(
+            recovery_text("n", 300, "its workload failed (oom)"),
+            "✅ n is back up. It was down for 5 minutes: its workload failed (oom)."
+        );
     }
 }

@@ -541,8 +541,15 @@ impl Service {
                 .await;
             }
         }
-        // New money may end a grace period (or re-arm reminders).
+        // New money may end a grace period (or re-arm reminders). A top-up
+        // for a period funded every node for it: no reminder repeats that.
         if let Some(mut profile) = self.load_profile(user)? {
+            if let (Some(memo), Some(super::topup::TOP_UP_ORDER)) = (memo, memo_order.as_deref())
+                && let Some(period) = self.top_up_period(user, memo)?
+            {
+                profile.funding.paid_for(period);
+                self.save_profile(&profile)?;
+            }
             let mut nodes = self.load_nodes(user)?;
             self.review_funding(user, &mut profile, &mut nodes).await?;
         }

@@ -49,7 +49,7 @@ impl Service {
         let balance = profile.account.balance;
         let mut text = format!(
             "Balance: {balance}\n{}",
-            self.runway_text(balance, &nodes, &profile)
+            self.runway_text(user, balance, &nodes, &profile)?
         );
         text.push_str("\n/topup adds funds.");
         if profile.funding.mute != crate::lifecycle::Mute::Nothing {

@@ -116,7 +116,7 @@ impl Service {
         let (balance, runway) = match &profile {
             Some(p) => (
                 p.account.balance,
-                self.runway_text(p.account.balance, &nodes, p),
+                self.runway_text(user, p.account.balance, &nodes, p)?,
             ),
             None => (Tft::ZERO, "Nothing is running, so nothing is spent.".into()),
         };

@@ -187,6 +187,9 @@ impl Feed {
                     });
                 }
             }
+            // A page's buttons are answered where they were pressed (the
+            // notifications page shows the service's explanation there).
+            Outgoing::Withdrawn => {}
         }
     }
 

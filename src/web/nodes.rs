@@ -98,9 +98,9 @@ pub async fn page(
     body.push_str(&format!(
         "<section class=\"card\" aria-labelledby=\"money\"><h2 id=\"money\">Balance: {}</h2><p>{}</p>\
          <form method=\"post\" action=\"/nodes/act\">{csrf}<input type=\"hidden\" name=\"action\" value=\"topup\">\
-         <label for=\"topup\">Top up</label><select id=\"topup\" name=\"arg\">\
-         <option value=\"7d\">enough for 1 week</option><option value=\"30d\" selected>enough for 1 month</option>\
-         <option value=\"90d\">enough for 3 months</option></select>\
+         <label for=\"topup\">Top up: fund all your nodes for</label><select id=\"topup\" name=\"arg\">\
+         <option value=\"1w\">1 week</option><option value=\"1m\" selected>1 month</option>\
+         <option value=\"3m\">3 months</option></select>\
          <p><button type=\"submit\">Get a payment QR</button></p></form></section>",
         escape(&overview.balance.to_string()),
         super::render::text_html(&overview.runway)
@@ -182,7 +182,9 @@ pub async fn act(
             .all(|c| c.is_ascii_alphanumeric() || c == '-');
     let (name, arg) = match form.action.as_str() {
         "status" | "redeploy" | "delete" if node_ok => (form.action.as_str(), Some(form.node)),
-        "topup" if matches!(form.arg.as_str(), "7d" | "30d" | "90d") => ("topup", Some(form.arg)),
+        // The periods of /deploy and /topup: one length each (a month is
+        // the grid's 730-hour billing month everywhere).
+        "topup" if matches!(form.arg.as_str(), "1w" | "1m" | "3m") => ("topup", Some(form.arg)),
         "balance" => ("balance", None),
         _ => {
             return Err(refuse(

@@ -160,6 +160,7 @@ pub fn texts_for(items: &[(UserId, Outgoing)], user: &UserId) -> Vec<String> {
             Outgoing::Image { caption, .. } => caption.clone(),
             Outgoing::Progress { text, .. } => text.clone(),
             Outgoing::Answered { answer } => format!("✔ {answer}"),
+            Outgoing::Withdrawn => "(buttons withdrawn)".into(),
         })
         .collect()
 }

@@ -169,6 +169,7 @@ impl RealGridApp {
                 Outgoing::Image { caption, .. } => caption,
                 Outgoing::Progress { text, .. } => text,
                 Outgoing::Answered { answer } => answer,
+                Outgoing::Withdrawn => "(buttons withdrawn)".into(),
             })
             .collect()
     }
@@ -224,7 +225,6 @@ async fn a_user_deploys_pays_through_the_bridge_and_manages_a_node_on_the_real_g
 
     app.send(&alice, "/deploy").await;
     app.press(&alice, "Presearch").await;
-    app.press(&alice, "Presearch node").await;
     app.send(&alice, "1").await;
     app.press(&alice, "Anywhere").await;
     app.send(&alice, "0123456789abcdef0123").await;

@@ -304,6 +304,20 @@ impl Outbox for TelegramOutbox {
                     self.edit_text(user, chat, p.message_id, &text).await;
                 }
             }
+            Outgoing::Withdrawn => {
+                let pressed = self.pressed.lock().ok().and_then(|mut m| m.remove(&chat));
+                if let Some(p) = pressed {
+                    // editMessageReplyMarkup without a markup removes the
+                    // keyboard and leaves the text (and a photo) as it was.
+                    self.call(user, chat, "editMessageReplyMarkup", || {
+                        let req = self
+                            .bot
+                            .edit_message_reply_markup(ChatId(chat), MessageId(p.message_id));
+                        async move { req.await.map(|_| None) }
+                    })
+                    .await;
+                }
+            }
         }
     }
 }

@@ -6,6 +6,7 @@ use crate::catalog::NodeType;
 use crate::dialogue::render::render;
 use crate::dialogue::{Action, Answer, OrderDraft};
 use crate::grid::Placement;
+use crate::lifecycle::{Plan, utc_datetime};
 use crate::money::Tft;
 use crate::pricing::FundingPeriod;
 
@@ -69,6 +70,8 @@ impl Turn<'_> {
         if settings.len() != nt.settings.len() {
             return None;
         }
+        let per_node_hour = self.engine.prices.per_hour(&capacity);
+        let plan = self.plan(per_node_hour, count, period)?;
         Some(OrderDraft {
             chain: chain.id.clone(),
             node_type: nt.id.clone(),
@@ -79,12 +82,25 @@ impl Turn<'_> {
             ssh_key: self.answer("ssh_key").filter(|k| !k.is_empty()),
             period,
             price_per_node_month: self.engine.prices.per_month(&capacity),
-            total: self
-                .engine
-                .prices
-                .for_hours(&capacity, period.hours())
-                .saturating_mul(i64::from(count)),
+            total: plan.needed,
         })
+    }
+
+    /// The one funding rule applied to this order: `count` new nodes at
+    /// `per_node_hour` join the user's nodes, and the period funds them all.
+    pub(super) fn plan(
+        &self,
+        per_node_hour: Tft,
+        count: u32,
+        period: FundingPeriod,
+    ) -> Option<Plan> {
+        Some(Plan::new(
+            self.env.balance,
+            self.env.burn_per_hour,
+            per_node_hour.saturating_mul(i64::from(count)),
+            period.hours(),
+            self.now,
+        ))
     }
 
     pub(super) fn render(&self, text: &str) -> String {
@@ -127,7 +143,7 @@ impl Turn<'_> {
             }
             // The name alone: the button label also carries the node's state.
             "node" => self.answer("node").unwrap_or_default(),
-            "max_nodes" => self.engine.max_nodes.to_string(),
+            "max_nodes" => self.max_count().to_string(),
             "balance" => self.env.balance.to_string(),
             "ipv4_price" => selected
                 .map(|(_, n)| {
@@ -151,9 +167,12 @@ impl Turn<'_> {
     }
 
     pub(super) fn order_summary(&self) -> String {
-        let (Some(draft), Some((_, nt))) = (self.order_draft(), self.selected()) else {
-            return "Your order is incomplete; please start again with /deploy.".into();
-        };
+        self.summary_lines()
+            .unwrap_or_else(|| "Your order is incomplete; please start again with /deploy.".into())
+    }
+
+    fn summary_lines(&self) -> Option<String> {
+        let (draft, (_, nt)) = (self.order_draft()?, self.selected()?);
         let flow = self.state.flow.as_ref();
         let place = match &draft.placement {
             Placement::Random => "anywhere with room (random)".to_owned(),
@@ -198,23 +217,46 @@ impl Turn<'_> {
                 .map(short_key)
                 .unwrap_or_else(|| "none".into())
         ));
-        lines.push(format!("• Funded for: {}", draft.period.label()));
-        let to_pay = draft.total.saturating_sub(self.env.balance).max(Tft::ZERO);
+        let (count, per_node_hour) = self.order_basis()?;
+        let plan = self.plan(per_node_hour, count, draft.period)?;
+        lines.push(format!(
+            "• Funded for: {}, all your nodes together, until {}",
+            draft.period.label(),
+            utc_datetime(plan.until)
+        ));
         lines.push(String::new());
         lines.push(format!(
             "Price: {} per node per month",
             draft.price_per_node_month
         ));
+        let per_day = |t: Tft| t.saturating_mul(24);
+        if plan.burn_before.is_positive() {
+            lines.push(format!(
+                "All your nodes: {} per day now, {} per day with this order",
+                per_day(plan.burn_before),
+                per_day(plan.burn_after)
+            ));
+        }
         lines.push(format!(
-            "Total for {}: {}",
+            "Needed for {} of all your nodes: {}",
             draft.period.label(),
-            draft.total
+            plan.needed
         ));
         lines.push(format!("Your balance: {}", self.env.balance));
-        lines.push(format!("To pay now: {to_pay}"));
+        lines.push(format!("To pay now: {}", plan.to_pay));
+        if plan.shortens()
+            && let Some(before) = plan.until_before
+        {
+            lines.push(String::new());
+            lines.push(format!(
+                "⚠ This order shortens how long your running nodes are funded: from {} to {}. Press « Back to choose a longer period.",
+                utc_datetime(before),
+                utc_datetime(plan.until)
+            ));
+        }
         lines.push(String::new());
         lines.push("Press Confirm to place the order.".into());
-        lines.join("\n")
+        Some(lines.join("\n"))
     }
 }
 

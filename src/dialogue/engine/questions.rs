@@ -2,11 +2,16 @@
 
 use super::{MAX_LOCATION_CHOICES, Turn};
 use crate::catalog::Ipv4Policy;
-use crate::dialogue::script::{Source, StepKind};
-use crate::dialogue::{Action, Button, Choice, Effect, Message};
+use crate::dialogue::script::{InputKind, Source, Step, StepKind};
+use crate::dialogue::{Action, Answer, Button, Choice, Effect, Message};
 use crate::grid::Locations;
 use crate::money::Tft;
 use crate::pricing::FundingPeriod;
+
+/// The count question's buttons; "Other…" takes a typed number.
+const COUNT_BUTTONS: [u32; 4] = [1, 2, 3, 5];
+/// The value of the "Other…" choice.
+pub(super) const OTHER: &str = "other";
 
 impl Turn<'_> {
     pub(super) fn ask_current(&mut self, fresh: bool) {
@@ -43,7 +48,42 @@ impl Turn<'_> {
                     self.state.flow = None;
                     return self.say(text);
                 }
-                (self.render(&step.prompt), choices, None)
+                let prompt = self.render(&step.prompt);
+                if let [only] = choices.as_slice()
+                    && !matches!(source, Source::Periods | Source::Chains)
+                {
+                    return self.answer_alone(&step, &prompt, only.clone());
+                }
+                (prompt, choices, None)
+            }
+            StepKind::Input {
+                kind: InputKind::Count,
+                skip,
+            } => {
+                let max = self.max_count();
+                let prompt = self.render(&step.prompt);
+                if max == 1 {
+                    let one = Choice {
+                        value: "1".into(),
+                        label: "1".into(),
+                    };
+                    return self.answer_alone(&step, &prompt, one);
+                }
+                let mut choices: Vec<Choice> = COUNT_BUTTONS
+                    .iter()
+                    .filter(|n| **n <= max)
+                    .map(|n| Choice {
+                        value: n.to_string(),
+                        label: n.to_string(),
+                    })
+                    .collect();
+                if (1..=max).any(|n| !COUNT_BUTTONS.contains(&n)) {
+                    choices.push(Choice {
+                        value: OTHER.into(),
+                        label: "Other…".into(),
+                    });
+                }
+                (prompt, choices, skip.clone())
             }
             StepKind::Input { skip, .. } => (self.render(&step.prompt), Vec::new(), skip.clone()),
             StepKind::Settings => {
@@ -118,6 +158,42 @@ impl Turn<'_> {
         }));
     }
 
+    /// A question with one possible answer is not asked: the answer is
+    /// taken and shown as such. It is not kept in the history, so Back
+    /// from the next question goes to the last one the user answered.
+    fn answer_alone(&mut self, step: &Step, prompt: &str, choice: Choice) {
+        let question = prompt
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim();
+        // The question itself, without the instructions after it.
+        let question = question.find('?').map_or(question, |end| &question[..=end]);
+        self.say(format!(
+            "{question} {} (the only possible answer, so I chose it for you)",
+            choice.label
+        ));
+        if let (Some(flow), Some(key)) = (&mut self.state.flow, step.save.clone()) {
+            flow.answers.insert(
+                key,
+                Answer {
+                    value: choice.value,
+                    label: choice.label,
+                    secret: false,
+                },
+            );
+        }
+        self.follow(step.next.clone());
+    }
+
+    /// How many nodes one order may have of the chosen type.
+    pub(super) fn max_count(&self) -> u32 {
+        let cap = self.selected().and_then(|(_, nt)| nt.max_count);
+        cap.map_or(self.engine.max_nodes, |c| c.min(self.engine.max_nodes))
+            .max(1)
+    }
+
     pub(super) fn request_locations(&mut self) {
         let Some((_, nt)) = self.selected() else {
             return self.broken("no node type chosen");
@@ -165,23 +241,22 @@ impl Turn<'_> {
                 .collect(),
             Source::Periods => {
                 let (count, per_hour) = self.order_basis().ok_or("order incomplete")?;
-                [
-                    FundingPeriod::Week,
-                    FundingPeriod::Month,
-                    FundingPeriod::Quarter,
-                ]
-                .into_iter()
-                .map(|p| Choice {
-                    value: p.label().to_owned(),
-                    label: format!(
-                        "{} · {}",
-                        p.label(),
-                        per_hour
-                            .saturating_mul(p.hours() as i64)
-                            .saturating_mul(i64::from(count))
-                    ),
-                })
-                .collect()
+                FundingPeriod::ALL
+                    .into_iter()
+                    .filter_map(|p| {
+                        // The button shows what this period costs now: what
+                        // the balance misses to fund every node for it.
+                        let plan = self.plan(per_hour, count, p)?;
+                        Some(Choice {
+                            value: p.label().to_owned(),
+                            label: if plan.to_pay.is_positive() {
+                                format!("{} · {}", p.label(), plan.to_pay)
+                            } else {
+                                format!("{} · covered by your balance", p.label())
+                            },
+                        })
+                    })
+                    .collect()
             }
             // Locations come from the grid through `Loaded`; when re-asked
             // without reloading, the choices kept in the state are reused.
