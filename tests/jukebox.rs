@@ -39,4 +39,5 @@ transcripts! {
     funds_reminders_and_resume => "funds_reminders_and_resume.txt",
     funds_expiry => "funds_expiry.txt",
     admin_commands => "admin_commands.txt",
+    simulation_labels => "simulation_labels.txt",
 }

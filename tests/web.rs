@@ -573,6 +573,10 @@ async fn a_notifications_buttons_answer_on_the_notifications_page() {
         .expect("the status answer");
     assert!(shown[answer..].contains("per hour"), "{shown}");
     assert!(
+        shown[answer..].contains("SIMULATED: this node runs on the simulated grid"),
+        "/status says the grid is simulated: {shown}"
+    );
+    assert!(
         shown.contains("is down"),
         "the notification is still listed: {shown}"
     );
