@@ -16,7 +16,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::chat::deliver;
-use super::render::{csrf_field, entry_html, escape};
+use super::render::{csrf_field, escape};
 use super::{CsrfForm, SignedIn, WebState, internal_error, refuse};
 use crate::dialogue::Input;
 use crate::ids::UserId;
