@@ -387,6 +387,28 @@ fn check_node_type(file: &str, line: usize, at: &str, nt: &RawNodeType, diags: &
         if let Err(e) = s.value.validate.sanity_check() {
             diags.push(file, sline, format!("{at}: setting {}: {e}", s.value.key));
         }
+        // The key an address must belong to is asked before the address, so
+        // the answer is there to compare with.
+        if let Validator::EthAddress {
+            of_key: Some(of_key),
+        } = &s.value.validate
+        {
+            let earlier = nt
+                .settings
+                .iter()
+                .take_while(|e| e.value.key != s.value.key)
+                .find(|e| &e.value.key == of_key);
+            if !earlier.is_some_and(|e| e.value.validate == Validator::EthPrivateKey) {
+                diags.push(
+                    file,
+                    sline,
+                    format!(
+                        "{at}: setting {}: of_key {of_key:?} must name an earlier setting validated as eth_private_key",
+                        s.value.key
+                    ),
+                );
+            }
+        }
         if s.value.prompt.trim().is_empty() {
             diags.push(
                 file,
@@ -431,10 +453,33 @@ mod tests {
         assert_eq!(validator.ipv4, Ipv4Policy::Required);
         assert_eq!(validator.settings.len(), 6);
         assert!(validator.setting("eth_private_key").unwrap().secret);
+        assert_eq!(
+            validator.setting("signer_address").unwrap().validate,
+            Validator::EthAddress {
+                of_key: Some("eth_private_key".into())
+            }
+        );
+        // A ProRegTx carries the masternode's IPv4:port: not optional.
+        let (_, masternode) = catalog.node_type("dash", "masternode").unwrap();
+        assert_eq!(masternode.ipv4, Ipv4Policy::Required);
+        assert_eq!(
+            masternode.setting("bls_key").unwrap().validate,
+            Validator::BlsSecretKey
+        );
         let (_, dash) = catalog.node_type("dash", "full").unwrap();
         assert_eq!(dash.ipv4, Ipv4Policy::Optional);
         assert!(!dash.capacity(false).public_ipv4);
         assert!(dash.capacity(true).public_ipv4);
+    }
+
+    #[test]
+    fn an_address_must_name_an_earlier_private_key() {
+        let later = CATALOG.replace("of_key: eth_private_key", "of_key: sentry_heimdall_id");
+        let text = Catalog::parse("c.yaml", &later).unwrap_err().to_string();
+        assert!(
+            text.contains("of_key \"sentry_heimdall_id\" must name an earlier setting"),
+            "{text}"
+        );
     }
 
     #[test]

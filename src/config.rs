@@ -177,11 +177,16 @@ impl Config {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, Diagnostics> {
         let mut diags = Diagnostics::default();
-        let mut config: Config = match toml::from_str(text) {
+        let parsed = toml::de::Deserializer::parse(text)
+            .map_err(|e| (e.span(), e.message().to_owned()))
+            .and_then(|de| {
+                serde_path_to_error::deserialize(de).map_err(|e| (e.inner().span(), keyed(&e)))
+            });
+        let mut config: Config = match parsed {
             Ok(c) => c,
-            Err(e) => {
-                let line = e.span().map(|s| line_of_offset(text, s.start)).unwrap_or(0);
-                diags.push(file, line, e.message().to_owned());
+            Err((span, message)) => {
+                let line = span.map(|s| line_of_offset(text, s.start)).unwrap_or(0);
+                diags.push(file, line, message);
                 return Err(diags);
             }
         };
@@ -336,6 +341,52 @@ fn validate_sim(sim: &crate::grid::sim::SimConfig) -> Result<(), String> {
     Ok(())
 }
 
+/// A deserialisation error that names its key, in words an operator reads
+/// without knowing Rust types: `billing.grace_days: expected a number, got
+/// "ten"` rather than `invalid type: string "ten", expected u64`.
+fn keyed(e: &serde_path_to_error::Error<toml::de::Error>) -> String {
+    let message = plain_type_error(e.inner().message());
+    let path = e.path().to_string();
+    if path.is_empty() || path == "." {
+        message
+    } else {
+        format!("{path}: {message}")
+    }
+}
+
+/// serde's "invalid type: X, expected Y" said the way a person would.
+fn plain_type_error(message: &str) -> String {
+    let parsed = ["invalid type: ", "invalid value: "]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.split_once(", expected "));
+    let Some((got, expected)) = parsed else {
+        return message.to_owned();
+    };
+    let expected = match expected {
+        "u8" | "u16" | "u32" | "u64" | "usize" | "i8" | "i16" | "i32" | "i64" | "isize" | "f32"
+        | "f64" => "a number",
+        "a sequence" => "a list [...]",
+        "a boolean" => "true or false",
+        other => other,
+    };
+    // serde writes "string \"ten\"", "integer `5`", "floating point `1.5`".
+    let got = match got.split_once(' ') {
+        Some(("string", value)) => value.to_owned(),
+        Some(("integer" | "boolean", value)) => value.trim_matches('`').to_owned(),
+        Some(("floating", value)) => value
+            .trim_start_matches("point ")
+            .trim_matches('`')
+            .to_owned(),
+        _ => match got {
+            "sequence" => "a list".to_owned(),
+            "map" => "a table".to_owned(),
+            other => other.to_owned(),
+        },
+    };
+    format!("expected {expected}, got {got}")
+}
+
 fn line_of_offset(text: &str, offset: usize) -> usize {
     text.get(..offset)
         .map_or(0, |t| t.matches('\n').count() + 1)
@@ -371,6 +422,17 @@ fn payments_for_grid(config: &Config) -> Vec<(&'static str, String)> {
                  set payments.kind = \"bridge\"",
                 payments.kind
             ),
+        )],
+        // Real money for nodes that do not exist: the public Stellar
+        // network's TFT are real; testnet TFT are not, and stay allowed for
+        // trying the Stellar wallet.
+        "stellar" if payments.stellar.network == "public" => vec![(
+            "kind",
+            "payments.kind \"stellar\" on the public Stellar network takes real TFT, but \
+             grid.kind = \"sim\" deploys nothing real, so users would pay real money for \
+             simulated nodes; use payments.kind = \"sandbox\" with the simulated grid (or \
+             payments.stellar.network = \"testnet\" to try Stellar payments)"
+                .to_string(),
         )],
         "sandbox" | "stellar" => Vec::new(),
         "bridge" if !real_grid => vec![(
@@ -420,6 +482,59 @@ mod tests {
         let env = |k: &str| (k == "JUKEBOX_DATA_DIR").then(|| "/tmp/jb".to_owned());
         let c = Config::parse("c.toml", "", &env).unwrap();
         assert_eq!(c.data_dir, PathBuf::from("/tmp/jb"));
+    }
+
+    #[test]
+    fn a_type_error_names_its_key() {
+        let text = "data_dir = \"x\"\n[billing]\ngrace_days = \"ten\"\n";
+        let d = Config::parse("c.toml", text, &no_env).unwrap_err();
+        assert_eq!(d.0[0].line, 3, "{d}");
+        assert_eq!(
+            d.0[0].message,
+            "billing.grace_days: expected a number, got \"ten\""
+        );
+        let d = Config::parse("c.toml", "[web]\nsandbox_login = 1\n", &no_env).unwrap_err();
+        assert_eq!(
+            d.0[0].message,
+            "web.sandbox_login: expected true or false, got 1"
+        );
+        let d = Config::parse("c.toml", "[billing]\nreminder_hours = 5\n", &no_env).unwrap_err();
+        assert!(
+            d.0[0]
+                .message
+                .starts_with("billing.reminder_hours: expected a list"),
+            "{d}"
+        );
+        let d = Config::parse("c.toml", "[billing]\ngrace_dayz = 5\n", &no_env).unwrap_err();
+        let message = &d.0[0].message;
+        assert!(message.starts_with("billing"), "{d}");
+        assert!(message.contains("unknown field `grace_dayz`"), "{d}");
+    }
+
+    #[test]
+    fn real_money_and_a_simulated_grid_do_not_mix() {
+        let real = "[payments]\nkind = \"stellar\"\n[web]\nsandbox_login = false\n";
+        let d = Config::parse("c.toml", real, &no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            d.contains("users would pay real money for simulated nodes"),
+            "{d}"
+        );
+        let bridge = "[payments]\nkind = \"bridge\"\n[web]\nsandbox_login = false\n";
+        let d = Config::parse("c.toml", bridge, &no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(d.contains("needs grid.kind = \"tfgrid\""), "{d}");
+        // The reverse: play money cannot pay for the real grid.
+        let sandbox_on_real = "[grid]\nkind = \"tfgrid\"\n[web]\nsandbox_login = false\n";
+        let d = Config::parse("c.toml", sandbox_on_real, &no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            d.contains("payments.kind \"sandbox\" cannot pay for the real grid"),
+            "{d}"
+        );
     }
 
     #[test]

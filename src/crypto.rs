@@ -198,11 +198,13 @@ impl fmt::Debug for Sealed {
     }
 }
 
-/// Shows a secret setting without revealing it: `"ab…yz"` for secrets of at
-/// least 10 characters, `"•••"` for shorter ones (too short to show any part).
+/// Shows a secret setting without revealing it: at most the first 2 and the
+/// last 2 characters (`"ab…yz"`), and only of secrets of at least 16
+/// characters, where 4 shown leave at least 12 unknown; shorter ones show
+/// nothing (`"•••"`), since a passphrase of 9 with 4 shown is half given away.
 pub fn mask(secret: &str) -> String {
     let count = secret.chars().count();
-    if count < 10 {
+    if count < 16 {
         return "•••".to_owned();
     }
     let head: String = secret.chars().take(2).collect();

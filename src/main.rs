@@ -14,6 +14,7 @@ use jukebox::chat::terminal::{self, TerminalOutbox};
 use jukebox::ids::UserId;
 use jukebox::service::Service;
 use jukebox::web::WebHub;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 #[derive(Parser)]
 #[command(
@@ -22,9 +23,10 @@ use jukebox::web::WebHub;
     about = "Run blockchain nodes on the ThreeFold Grid by chatting with a bot"
 )]
 struct Cli {
-    /// The configuration file (missing keys take built-in defaults).
-    #[arg(long, short, default_value = "config.toml", global = true)]
-    config: PathBuf,
+    /// The configuration file (missing keys take built-in defaults). Without
+    /// it, ./config.toml if there is one, else the defaults.
+    #[arg(long, short, global = true)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -141,12 +143,27 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// The config file to read: the one `--config` names, which must exist (a
+/// typo must not silently run on the defaults), or ./config.toml, whose
+/// absence means the defaults.
+fn config_path(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    match given {
+        Some(path) if !path.exists() => anyhow::bail!(
+            "the config file {} does not exist (--config must name an existing file; without --config, ./config.toml or the built-in defaults are used)",
+            path.display()
+        ),
+        Some(path) => Ok(path),
+        None => Ok(PathBuf::from("config.toml")),
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     let command = cli.command.unwrap_or(Command::Run);
+    let config_file = config_path(cli.config)?;
     if let Command::Check = command {
-        return Ok(check(&cli.config));
+        return Ok(check(&config_file));
     }
-    let config = jukebox::app::load_config(&cli.config)?;
+    let config = jukebox::app::load_config(&config_file)?;
     if let Command::Admin { report } = &command {
         let report = match report {
             AdminReport::Stats => OfflineReport::Stats,
@@ -217,19 +234,37 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         }
         _ => None,
     };
-    // In a chat, logs would interleave with the conversation: keep them quiet.
-    let default_level = if chat_user.is_some() {
-        "warn"
-    } else {
-        config.log.level.as_str()
-    };
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| default_level.to_owned());
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log.level.clone());
     let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "info".into());
-    // Colours only on a terminal: log files and journald get plain text.
+    // In a chat, log lines would land inside the conversation (the terminal
+    // shows stderr and stdout together): they go to a file in the data dir.
+    let (writer, ansi, log_file) = match &chat_user {
+        Some(_) => {
+            let path = config.data_dir.join("jukebox.log");
+            std::fs::create_dir_all(&config.data_dir)
+                .map_err(|e| anyhow::anyhow!("creating {}: {e}", config.data_dir.display()))?;
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(|e| anyhow::anyhow!("opening the log file {}: {e}", path.display()))?;
+            (
+                BoxMakeWriter::new(std::sync::Mutex::new(file)),
+                false,
+                Some(path),
+            )
+        }
+        // Colours only on a terminal: log files and journald get plain text.
+        None => (
+            BoxMakeWriter::new(std::io::stderr),
+            std::io::stderr().is_terminal(),
+            None,
+        ),
+    };
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
+        .with_ansi(ansi)
+        .with_writer(writer);
     if config.log.format == "json" {
         logs.json().init();
     } else {
@@ -238,7 +273,7 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve(config, chat_user))?;
+    runtime.block_on(serve(config, chat_user, log_file))?;
     Ok(std::process::ExitCode::SUCCESS)
 }
 
@@ -274,7 +309,11 @@ fn check(path: &std::path::Path) -> std::process::ExitCode {
     }
 }
 
-async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> anyhow::Result<()> {
+async fn serve(
+    config: jukebox::config::Config,
+    chat_user: Option<String>,
+    log_file: Option<PathBuf>,
+) -> anyhow::Result<()> {
     let routing = Arc::new(RoutingOutbox::default());
     // The website's channel; it also mirrors the terminal and Telegram
     // accounts that a web sign-in is linked to.
@@ -419,12 +458,21 @@ async fn serve(config: jukebox::config::Config, chat_user: Option<String>) -> an
         Some(name) => {
             let user = UserId::parse(&format!("term:{name}"))
                 .map_err(|e| anyhow::anyhow!("--user: {e}"))?;
+            let session = terminal::Session {
+                user,
+                log_file,
+                data_dir: config.data_dir.clone(),
+                website: web.as_ref().map(|w| w.base_url.clone()),
+            };
             tokio::select! {
-                r = terminal::run(service.clone(), terminal_outbox, user) => r,
+                r = terminal::run(service.clone(), terminal_outbox, session) => r,
                 _ = shutdown_signal() => Ok(()),
             }
         }
         None => {
+            if let Some(notice) = service.simulation_notice() {
+                println!("{notice}");
+            }
             println!("Jukebox is running. Stop with Ctrl-C or SIGTERM.");
             shutdown_signal().await;
             Ok(())

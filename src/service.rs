@@ -241,6 +241,24 @@ impl Service {
         &self.inner.grid
     }
 
+    /// What a user must be told about this Jukebox when it is not real: a
+    /// simulated grid (nothing is deployed anywhere) and/or the sandbox
+    /// wallet (no TFT moves). `None` when both are real.
+    pub fn simulation_notice(&self) -> Option<&'static str> {
+        let sim_grid = self.inner.grid.kind() == "sim";
+        let sandbox = self.inner.sandbox.is_some();
+        match (sim_grid, sandbox) {
+            (true, true) => Some(
+                "SIMULATION: the grid here is simulated and the wallet a sandbox. No real node is deployed and no real TFT moves.",
+            ),
+            (true, false) => {
+                Some("SIMULATION: the grid here is simulated. No real node is deployed.")
+            }
+            (false, true) => Some("SANDBOX: the wallet here is a sandbox. No real TFT moves."),
+            (false, false) => None,
+        }
+    }
+
     fn now(&self) -> u64 {
         self.inner.clock.now()
     }
@@ -318,6 +336,13 @@ impl Service {
             burn_per_hour: funding::burn_per_hour(&nodes, &self.load_orders(user)?),
             nodes: &briefs,
         };
+        // /start and /help say when this Jukebox is a simulation.
+        let mut notice = match &input {
+            Input::Command { name, .. } if name == "start" || name == "help" => {
+                self.simulation_notice()
+            }
+            _ => None,
+        };
         let mut next_input = Some(input);
         let mut rounds = 0;
         while let Some(input) = next_input.take() {
@@ -334,7 +359,12 @@ impl Service {
             stored.state = state;
             for effect in effects {
                 match effect {
-                    Effect::Send(m) => self.send(user, Outgoing::Message(m)).await,
+                    Effect::Send(mut m) => {
+                        if let Some(notice) = notice.take() {
+                            m.text = format!("{notice}\n\n{}", m.text);
+                        }
+                        self.send(user, Outgoing::Message(m)).await
+                    }
                     Effect::Answered { answer } => {
                         self.send(user, Outgoing::Answered { answer }).await
                     }

@@ -8,6 +8,10 @@
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
+mod chain;
+
+pub use chain::{check_address_of_key, eth_address_of};
+
 /// Longest reply accepted anywhere, in characters. Telegram messages are at most
 /// 4096 characters; anything longer is refused before any parsing.
 pub const MAX_INPUT_CHARS: usize = 4096;
@@ -33,10 +37,22 @@ pub fn clean_input(raw: &str) -> Result<&str, String> {
 pub enum Validator {
     /// Exactly `length` hexadecimal digits (an optional 0x prefix is dropped).
     Hex { length: usize },
-    /// An `https://` URL with a host.
+    /// An `https://` URL with a public host (a node on the grid cannot
+    /// reach localhost or a private network).
     HttpsUrl,
-    /// An Ethereum address: 0x followed by 40 hexadecimal digits.
-    EthAddress,
+    /// An Ethereum address: 0x followed by 40 hexadecimal digits, its EIP-55
+    /// checksum checked when written in mixed case. With `of_key`, it must be
+    /// the address of the private key given in that (earlier) setting.
+    EthAddress {
+        #[serde(default)]
+        of_key: Option<String>,
+    },
+    /// An Ethereum (secp256k1) private key: 64 hexadecimal digits, a number
+    /// from 1 to just below the group order.
+    EthPrivateKey,
+    /// A BLS12-381 secret key (Dash operator key): 64 hexadecimal digits,
+    /// nonzero and below the group order r.
+    BlsSecretKey,
     /// A devp2p node URL: `enode://<128 hex>@host:port`.
     EnodeUrl,
     /// A Tendermint/Heimdall node id: 40 hexadecimal digits.
@@ -53,38 +69,16 @@ impl Validator {
         let input = input.trim();
         match self {
             Validator::Hex { length } => {
-                let hex = input
-                    .strip_prefix("0x")
-                    .or_else(|| input.strip_prefix("0X"))
-                    .unwrap_or(input);
-                if hex.len() == *length && hex.chars().all(|c| c.is_ascii_hexdigit()) {
-                    Ok(hex.to_ascii_lowercase())
-                } else {
-                    Err(format!(
-                        "Expected exactly {length} hexadecimal characters (0-9, a-f); got {}.",
-                        describe_length(hex)
-                    ))
-                }
+                chain::hex_digits(input, *length).map(|hex| hex.to_ascii_lowercase())
             }
             Validator::HttpsUrl => check_https_url(input),
-            Validator::EthAddress => {
-                let ok = input.len() == 42
-                    && (input.starts_with("0x") || input.starts_with("0X"))
-                    && input[2..].chars().all(|c| c.is_ascii_hexdigit());
-                if ok {
-                    Ok(format!("0x{}", &input[2..]))
-                } else {
-                    Err("Expected an address like 0x followed by 40 hexadecimal characters.".into())
-                }
-            }
+            Validator::EthAddress { .. } => chain::eth_address(input),
+            Validator::EthPrivateKey => chain::eth_private_key(input),
+            Validator::BlsSecretKey => chain::bls_secret_key(input),
             Validator::EnodeUrl => check_enode(input),
-            Validator::TendermintNodeId => {
-                if input.len() == 40 && input.chars().all(|c| c.is_ascii_hexdigit()) {
-                    Ok(input.to_ascii_lowercase())
-                } else {
-                    Err("Expected a node id of 40 hexadecimal characters.".into())
-                }
-            }
+            Validator::TendermintNodeId => chain::hex_digits(input, 40)
+                .map(|hex| hex.to_ascii_lowercase())
+                .map_err(|why| format!("Expected a node id of 40 hexadecimal characters. {why}")),
             Validator::Token { min, max } => {
                 let n = input.chars().count();
                 let charset = input
@@ -110,12 +104,40 @@ impl Validator {
         }
     }
 
+    /// Checks a value this validator accepted against the user's earlier
+    /// answers (`earlier` gives a setting's value by key): the address of a
+    /// signer must be the address of the key given before it.
+    pub fn check_against(
+        &self,
+        value: &str,
+        earlier: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(), String> {
+        match self {
+            Validator::EthAddress {
+                of_key: Some(key), ..
+            } => match earlier(key) {
+                Some(private_key) => check_address_of_key(value, &private_key),
+                None => Err("The private key this address belongs to is missing; please go Back and send it again.".into()),
+            },
+            _ => Ok(()),
+        }
+    }
+
     /// A one-line description for help texts and `jukebox check` output.
     pub fn describe(&self) -> String {
         match self {
             Validator::Hex { length } => format!("{length} hexadecimal characters"),
             Validator::HttpsUrl => "an https:// URL".into(),
-            Validator::EthAddress => "0x followed by 40 hexadecimal characters".into(),
+            Validator::EthAddress { of_key: None } => {
+                "0x followed by 40 hexadecimal characters".into()
+            }
+            Validator::EthAddress { of_key: Some(key) } => {
+                format!("the Ethereum address of the key in {key}")
+            }
+            Validator::EthPrivateKey => {
+                "an Ethereum private key (64 hexadecimal characters)".into()
+            }
+            Validator::BlsSecretKey => "a BLS secret key (64 hexadecimal characters)".into(),
             Validator::EnodeUrl => "enode://<128 hex>@host:port".into(),
             Validator::TendermintNodeId => "40 hexadecimal characters".into(),
             Validator::Token { min, max } => format!("{min}-{max} letters, digits, - or _"),
@@ -158,10 +180,19 @@ fn check_https_url(input: &str) -> Result<String, String> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'))
         && !input.contains(char::is_whitespace);
-    if host_ok && input.len() <= 512 {
-        Ok(input.to_owned())
-    } else {
-        Err(expected.into())
+    if !(host_ok && input.len() <= 512) {
+        return Err(expected.into());
+    }
+    // An IPv6 literal is bracketed, and its colons are not a port.
+    let bare = match host.strip_prefix('[') {
+        Some(inside) => inside.split(']').next().unwrap_or(""),
+        None => host_only,
+    };
+    match chain::non_public_host(bare) {
+        Some(what) => Err(format!(
+            "{bare} is {what}: your node runs in a ThreeFold data centre, where that is not your server, so please send a URL with a public host name or address."
+        )),
+        None => Ok(input.to_owned()),
     }
 }
 
@@ -232,8 +263,15 @@ mod tests {
     fn hex_accepts_exact_length_and_normalises() {
         let v = Validator::Hex { length: 4 };
         assert_eq!(v.check("0xABcd").unwrap(), "abcd");
-        assert!(v.check("abc").unwrap_err().contains("got 3 characters"));
-        assert!(v.check("abcg").is_err());
+        assert!(
+            v.check("abc")
+                .unwrap_err()
+                .contains("that has 3 (too short)")
+        );
+        // A wrong character is named, not the (right) length.
+        let why = v.check("abcZ").unwrap_err();
+        assert!(why.contains("contains 'Z'") && !why.contains("4"), "{why}");
+        assert!(v.check("ab d").unwrap_err().contains("contains a space"));
     }
 
     #[test]
@@ -246,9 +284,20 @@ mod tests {
         assert!(Validator::HttpsUrl.check("http://example.com").is_err());
         assert!(Validator::HttpsUrl.check("https://").is_err());
         assert!(Validator::HttpsUrl.check("https://a b").is_err());
-        let addr = format!("0x{}", "a".repeat(40));
-        assert_eq!(Validator::EthAddress.check(&addr).unwrap(), addr);
-        assert!(Validator::EthAddress.check("0x123").is_err());
+        for local in [
+            "https://localhost:8545",
+            "https://127.0.0.1/",
+            "https://192.168.1.5:8545/rpc",
+            "https://[::1]:8545",
+            "https://10.0.0.2",
+        ] {
+            let why = Validator::HttpsUrl.check(local).unwrap_err();
+            assert!(why.contains("ThreeFold data centre"), "{local}: {why}");
+        }
+        let addr = Validator::EthAddress { of_key: None };
+        let zeros = format!("0x{}", "0".repeat(40));
+        assert_eq!(addr.check(&zeros).unwrap(), zeros);
+        assert!(addr.check("0x123").is_err());
         let enode = format!("enode://{}@1.2.3.4:30303", "b".repeat(128));
         assert!(Validator::EnodeUrl.check(&enode).is_ok());
         assert!(
@@ -261,6 +310,23 @@ mod tests {
                 .check(&format!("enode://{}@1.2.3.4:0", "b".repeat(128)))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_signer_address_must_belong_to_the_key_given_before() {
+        let v = Validator::EthAddress {
+            of_key: Some("eth_private_key".into()),
+        };
+        let key = "289c2857d4598e37fb9647507e47a309d6133539bf21a8b9cb6df88fd5232032";
+        let given = |k: &str| (k == "eth_private_key").then(|| key.to_owned());
+        let own = v
+            .check("0x970e8128ab834e8eac17ab8e3812f010678cf791")
+            .unwrap();
+        assert!(v.check_against(&own, &given).is_ok());
+        let other = v.check(&format!("0x{}", "1".repeat(40))).unwrap();
+        let why = v.check_against(&other, &given).unwrap_err();
+        assert!(why.contains("not the address of the private key"), "{why}");
+        assert!(v.check_against(&own, &|_| None).is_err());
     }
 
     #[test]

@@ -156,6 +156,9 @@ fn router(state: Arc<WebState>) -> Router {
         .route("/admin/maintenance", post(dashboard::maintenance))
         .route("/assets/site.css", get(css))
         .route("/assets/site.js", get(js))
+        // Browsers ask for /favicon.ico even when a page names its icon.
+        .route("/favicon.svg", get(favicon))
+        .route("/favicon.ico", get(favicon))
         .route("/healthz", get(|| async { "ok\n" }))
         .fallback(callback_or_not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -191,6 +194,16 @@ async fn css() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("web/assets/site.css"),
+    )
+}
+
+async fn favicon() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        include_str!("web/assets/favicon.svg"),
     )
 }
 

@@ -116,3 +116,85 @@ fn the_terms_hash_is_checked_as_tfchain_checks_it() {
     let (ok, stdout, stderr) = check_in(dir.path());
     assert!(ok, "{stdout}{stderr}");
 }
+
+/// Runs `jukebox` with `args` in `dir`: whether it passed, stdout, stderr.
+fn jukebox_in(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_jukebox"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("runs");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn a_missing_config_file_is_an_error_that_names_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for command in ["check", "run"] {
+        let (ok, _, stderr) = jukebox_in(dir.path(), &["--config", "jukebox-typo.toml", command]);
+        assert!(!ok, "{command}");
+        assert!(
+            stderr.contains("the config file jukebox-typo.toml does not exist"),
+            "{command}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_type_error_names_the_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("jukebox.toml"),
+        "[billing]\ninterval_minutes = 60\ngrace_days = \"ten\"\n",
+    )
+    .expect("write");
+    let (ok, _, stderr) = jukebox_in(dir.path(), &["--config", "jukebox.toml", "check"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("jukebox.toml:3: billing.grace_days: expected a number, got \"ten\""),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn real_money_with_the_simulated_grid_is_refused_and_the_reverse() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let deposit = "GA47YZA3PKFUZMPLQ3B5F2E3CJIB57TGGU7SPCQT2WAEYKN766PWIMB3";
+    let cases = [
+        (
+            format!(
+                "[payments]\nkind = \"stellar\"\n[payments.stellar]\ndeposit_address = \"{deposit}\"\n[web]\nsandbox_login = false\n"
+            ),
+            "users would pay real money for simulated nodes",
+        ),
+        (
+            "[payments]\nkind = \"bridge\"\n[web]\nsandbox_login = false\n".to_owned(),
+            "needs grid.kind = \"tfgrid\"",
+        ),
+        (
+            "[grid]\nkind = \"tfgrid\"\n[web]\nsandbox_login = false\n".to_owned(),
+            "payments.kind \"sandbox\" cannot pay for the real grid",
+        ),
+    ];
+    for (config, expected) in cases {
+        std::fs::write(dir.path().join("config.toml"), &config).expect("write");
+        for command in ["check", "run"] {
+            let (ok, _, stderr) = jukebox_in(dir.path(), &[command]);
+            assert!(!ok, "{command} accepted:\n{config}");
+            assert!(stderr.contains(expected), "{command}: {stderr}");
+        }
+    }
+    // Stellar's testnet is play money: allowed with the simulated grid.
+    let dialogues = concat!(env!("CARGO_MANIFEST_DIR"), "/dialogues");
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!(
+            "dialogues_dir = {dialogues:?}\n[payments]\nkind = \"stellar\"\n[payments.stellar]\nnetwork = \"testnet\"\ndeposit_address = \"{deposit}\"\n[web]\nsandbox_login = false\n"
+        ),
+    )
+    .expect("write");
+    let (ok, stdout, stderr) = check_in(dir.path());
+    assert!(ok, "{stderr}");
+    assert!(stdout.starts_with("ok:"), "{stdout}");
+}

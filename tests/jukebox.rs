@@ -43,6 +43,7 @@ transcripts! {
     funding_all_nodes => "funding_all_nodes.txt",
     stale_alert_buttons => "stale_alert_buttons.txt",
     pay_once => "pay_once.txt",
+    simulation_labels => "simulation_labels.txt",
 }
 
 /// A crash after the sandbox journaled an order's payment but before the

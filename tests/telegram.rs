@@ -986,13 +986,16 @@ mod bot_end_to_end {
         tg.wait_for_requests("getUpdates", 1, WAIT)
             .await
             .expect("the bot polls");
-        let hex64 = "ab".repeat(32);
+        // A BLS12-381 secret key (below the group order) for the masternode.
+        let hex64 = "3a".repeat(32);
         let rpc = "https://eth.example.org/rpc".to_owned();
+        // The signer key and its own address (go-ethereum crypto_test.go).
+        let eth_key = "289c2857d4598e37fb9647507e47a309d6133539bf21a8b9cb6df88fd5232032";
         let validator = vec![
             rpc.clone(),
-            hex64.clone(),
+            eth_key.to_owned(),
             "correct horse battery".to_owned(),
-            format!("0x{}", "c".repeat(40)),
+            "0x970E8128AB834E8EAC17Ab8E3812F010678CF791".to_owned(),
             "c".repeat(40),
             format!("enode://{}@10.0.0.1:30303", "d".repeat(128)),
         ];
@@ -1000,12 +1003,13 @@ mod bot_end_to_end {
         // Seven users at once, one node type each.
         tokio::join!(
             deploy_type(&tg, 101, "Dash", "Dash full node", true, &[]),
+            // A masternode always has a public IPv4: not asked.
             deploy_type(
                 &tg,
                 102,
                 "Dash",
                 "Dash masternode",
-                true,
+                false,
                 std::slice::from_ref(&hex64)
             ),
             deploy_type(&tg, 103, "DigiByte", "DigiByte full node", true, &[]),
@@ -1042,6 +1046,7 @@ mod bot_end_to_end {
         // Secrets never travel back to the chat in full.
         assert_eq!(count(&tg, 102, &hex64), 0);
         assert_eq!(count(&tg, 106, "correct horse battery"), 0);
+        assert_eq!(count(&tg, 106, eth_key), 0);
 
         // Nor into the logs (debug level, JSON): not the bot token, not a
         // secret setting, not the master key.
@@ -1068,6 +1073,7 @@ mod bot_end_to_end {
             token_secret,
             master_key.trim(),
             hex64.as_str(),
+            eth_key,
             "correct horse battery",
             "0123456789abcdef0123",
         ] {

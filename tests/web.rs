@@ -559,3 +559,102 @@ async fn a_configured_callback_path_is_where_the_sign_in_comes_back() {
         assert_eq!(site.browser().get("/healthz").await.status, 200, "{odd}");
     }
 }
+
+#[tokio::test]
+async fn a_notifications_buttons_answer_on_the_notifications_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = Site::start(dir.path(), &|_| {}).await;
+    let mut alice = site.browser();
+    alice.sandbox_sign_in("alice").await;
+    deploy_presearch(&site, &mut alice).await;
+    let alice_id = UserId::parse("web:sandbox-alice").unwrap();
+    let name = site.service.overview(&alice_id).unwrap().nodes[0]
+        .name
+        .clone();
+    site.take_app_down(&alice_id).await;
+
+    let page = alice.get("/notifications").await;
+    let on_page = buttons(&page.body);
+    let data = |label: &str| {
+        on_page
+            .iter()
+            .find(|(l, _)| l.contains(label))
+            .unwrap_or_else(|| panic!("no {label} button in {on_page:?}"))
+            .1
+            .clone()
+    };
+    let (status, redeploy) = (data("Status"), data("Redeploy"));
+
+    // Without the script: back to the notifications page, answer on it.
+    let pressed = alice
+        .post(
+            "/chat/press",
+            &[("data", &status), ("back", "/notifications")],
+            false,
+        )
+        .await;
+    assert_eq!(pressed.status, 303);
+    let location = pressed.location.unwrap();
+    assert!(location.starts_with("/notifications?since="), "{location}");
+    let shown = text_of(&alice.get(&location).await.body);
+    let answer = shown
+        .find(&format!("{name} — "))
+        .expect("the status answer");
+    assert!(shown[answer..].contains("per hour"), "{shown}");
+    assert!(
+        shown[answer..].contains("SIMULATED: this node runs on the simulated grid"),
+        "/status says the grid is simulated: {shown}"
+    );
+    assert!(
+        shown.contains("is down"),
+        "the notification is still listed: {shown}"
+    );
+
+    let pressed = alice
+        .post(
+            "/chat/press",
+            &[("data", &redeploy), ("back", "/notifications")],
+            false,
+        )
+        .await;
+    let shown = text_of(&alice.get(&pressed.location.unwrap()).await.body);
+    assert!(shown.contains(&format!("Redeploying {name}")), "{shown}");
+    // The status answer was for the earlier press; this page shows only
+    // what this press answered.
+    assert!(!shown.contains("per hour"), "{shown}");
+    site.service.wait_idle().await;
+}
+
+#[tokio::test]
+async fn titles_favicon_and_the_link_page_name_things_right() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = Site::start(dir.path(), &|_| {}).await;
+    let mut alice = site.browser();
+    let landing = alice.get("/").await;
+    assert!(
+        landing.body.contains("<title>Jukebox</title>"),
+        "{}",
+        landing.body
+    );
+    assert!(!landing.body.contains("Jukebox · Jukebox"));
+    assert!(landing.body.contains("rel=\"icon\" href=\"/favicon.svg\""));
+    for path in ["/favicon.svg", "/favicon.ico"] {
+        let icon = alice.get(path).await;
+        assert_eq!(icon.status, 200, "{path}");
+        assert!(icon.body.starts_with("<svg"), "{path}");
+    }
+    alice.sandbox_sign_in("alice").await;
+    let chat = alice.get("/chat").await;
+    assert!(chat.body.contains("<title>Chat · Jukebox</title>"));
+
+    // Linked to a terminal account, the page says so (not "Telegram").
+    let term = UserId::parse("term:alice").unwrap();
+    let code = link_code(&site, &term).await;
+    alice.get("/link").await;
+    let linked = alice.post("/link", &[("code", &code)], false).await;
+    assert!(text_of(&linked.body).contains("Linked."), "{}", linked.body);
+    let page = text_of(&alice.get("/link").await.body);
+    assert!(page.contains("Linked to terminal chat"), "{page}");
+    assert!(page.contains("the terminal chat account"), "{page}");
+    assert!(!page.contains("Telegram account"), "{page}");
+}

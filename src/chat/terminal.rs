@@ -89,7 +89,7 @@ impl TerminalOutbox {
                 }
             })
             .collect();
-        out.push_str(&format!("   {}\n", shown.join("   ")));
+        out.push_str(&layout_buttons(&shown, BUTTON_WIDTH));
         state.buttons = flat;
     }
 }
@@ -146,13 +146,60 @@ impl Outbox for TerminalOutbox {
     }
 }
 
+/// Button lines are kept within this many columns (the classic terminal
+/// width), so the terminal never wraps one in the middle of a word.
+const BUTTON_WIDTH: usize = 80;
+
+/// Lays buttons out in lines of at most `width` columns, breaking only
+/// between buttons; a button longer than a line gets a line of its own.
+fn layout_buttons(shown: &[String], width: usize) -> String {
+    const INDENT: &str = "   ";
+    const GAP: &str = "   ";
+    let mut out = String::new();
+    let mut line = String::new();
+    for item in shown {
+        let needed = if line.is_empty() {
+            INDENT.len() + item.chars().count()
+        } else {
+            line.chars().count() + GAP.len() + item.chars().count()
+        };
+        if !line.is_empty() && needed > width {
+            out.push_str(&line);
+            out.push('\n');
+            line.clear();
+        }
+        if line.is_empty() {
+            line.push_str(INDENT);
+        } else {
+            line.push_str(GAP);
+        }
+        line.push_str(item);
+    }
+    if !line.is_empty() {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// Who is chatting, and what the banner and the goodbye tell them.
+pub struct Session {
+    pub user: UserId,
+    /// Where the log lines go while the chat runs (not into it).
+    pub log_file: Option<PathBuf>,
+    pub data_dir: PathBuf,
+    pub website: Option<String>,
+}
+
 /// Reads lines until end of input, handing each to the service; then waits
-/// for background deployments so a piped script sees them finish.
+/// for background deployments so a piped script sees them finish, and says
+/// what leaving means.
 pub async fn run(
     service: Service,
     outbox: std::sync::Arc<TerminalOutbox>,
-    user: UserId,
+    session: Session,
 ) -> anyhow::Result<()> {
+    let user = session.user.clone();
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let display = user
         .as_str()
@@ -160,6 +207,15 @@ pub async fn run(
         .map_or(user.as_str(), |(_, n)| n)
         .to_owned();
     println!("Jukebox terminal chat as {user}. Type /help, /deploy … (Ctrl-D to leave).");
+    if let Some(notice) = service.simulation_notice() {
+        println!("{notice}");
+    }
+    if let Some(site) = &session.website {
+        println!("The website is at {site}.");
+    }
+    if let Some(log) = &session.log_file {
+        println!("Log lines go to {}.", log.display());
+    }
     while let Some(line) = lines.next_line().await? {
         if line.trim().is_empty() {
             continue;
@@ -172,6 +228,58 @@ pub async fn run(
             );
         }
     }
+    println!("\nLeaving the chat; waiting for deployments in progress to finish…");
     service.wait_idle().await;
+    println!("{}", goodbye(&service, &session));
     Ok(())
+}
+
+/// What leaving the chat stops and what keeps going.
+fn goodbye(service: &Service, session: &Session) -> String {
+    let kept = session.data_dir.display();
+    let nodes = if service.grid().kind() == "sim" {
+        format!(
+            "The simulated grid stops with it; your nodes, balance and conversation are saved in {kept} and carry on when you start Jukebox again."
+        )
+    } else {
+        format!(
+            "Your nodes keep running on the ThreeFold Grid, but nobody watches or bills them until Jukebox runs again; your data is saved in {kept}."
+        )
+    };
+    format!(
+        "Bye. Jukebox stops now: the website, the Telegram bot, billing and the monitor stop with this chat. {nodes} To keep Jukebox running without a chat, start it with `jukebox run < /dev/null` or as a service."
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::layout_buttons;
+
+    #[test]
+    fn button_lines_never_break_a_word() {
+        let shown: Vec<String> = [
+            "Belgium (12)",
+            "Netherlands (8)",
+            "Germany (15)",
+            "Switzerland (3)",
+            "Austria (4)",
+            "United States of America (9)",
+            "Egypt (2)",
+            "Pick a farm instead of a country",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, l)| format!("[{}] {l}", i + 1))
+        .collect();
+        let out = layout_buttons(&shown, 40);
+        for line in out.lines() {
+            assert!(line.chars().count() <= 40, "{line:?} in\n{out}");
+        }
+        // Every button is whole on one line, in order.
+        let joined: Vec<&str> = out.lines().flat_map(|l| l.trim().split("   ")).collect();
+        assert_eq!(joined, shown);
+        // A button longer than the width still comes out whole.
+        let long = vec!["[1] ".to_owned() + &"x".repeat(60)];
+        assert_eq!(layout_buttons(&long, 40), format!("   {}\n", long[0]));
+    }
 }

@@ -531,15 +531,28 @@ impl Turn<'_> {
                 else {
                     return self.broken("no such setting");
                 };
-                setting.validate.check(&text).map(|value| Answer {
-                    label: if setting.secret {
-                        mask(&value)
-                    } else {
-                        value.clone()
-                    },
-                    value,
-                    secret: setting.secret,
-                })
+                let answers = self.state.flow.as_ref().map(|f| &f.answers);
+                let earlier = |key: &str| {
+                    answers
+                        .and_then(|a| a.get(&format!("setting.{key}")))
+                        .map(|a| a.value.clone())
+                };
+                setting
+                    .validate
+                    .check(&text)
+                    .and_then(|value| {
+                        setting.validate.check_against(&value, &earlier)?;
+                        Ok(value)
+                    })
+                    .map(|value| Answer {
+                        label: if setting.secret {
+                            mask(&value)
+                        } else {
+                            value.clone()
+                        },
+                        value,
+                        secret: setting.secret,
+                    })
             }
         };
         match result {

@@ -170,6 +170,12 @@ impl Service {
                 placed.node.id, placed.node.farm_name, placed.node.country
             ),
         ];
+        if self.grid().kind() == "sim" {
+            lines.push(
+                "SIMULATED: this node runs on the simulated grid, not on a real server; its addresses are documentation addresses that reach nothing."
+                    .to_owned(),
+            );
+        }
         if let Some(ip) = &placed.ipv4 {
             lines.push(format!("IPv4: {ip}"));
         }

@@ -157,8 +157,9 @@ pub(super) async fn deliver(
     }
     if is_fetch(headers) {
         StatusCode::NO_CONTENT.into_response()
-    } else if back == "/nodes" {
-        Redirect::to(&format!("/nodes?since={before}#replies")).into_response()
+    } else if back == "/nodes" || back == "/notifications" {
+        // The answer is shown on the page whose button was pressed.
+        Redirect::to(&format!("{back}?since={before}#replies")).into_response()
     } else {
         Redirect::to(&format!("{back}#end")).into_response()
     }
@@ -223,11 +224,45 @@ pub async fn events(
         .into_response()
 }
 
+/// The conversation's replies since `since` (the version before a button on
+/// `back` was pressed), shown on that page; an empty section when there are
+/// none, which the site's script fills as replies arrive.
+pub(super) fn replies_section(
+    state: &WebState,
+    account: &crate::ids::UserId,
+    since: Option<u64>,
+    csrf: &str,
+    back: &str,
+) -> String {
+    let replies = since.map_or_else(Vec::new, |v| state.hub.chat_since(account, v));
+    let mut html = String::from(
+        "<section id=\"replies\" class=\"feed\" aria-live=\"polite\" aria-label=\"Replies\">",
+    );
+    for entry in &replies {
+        html.push_str(&entry_html(entry, csrf, back));
+    }
+    html.push_str("</section>");
+    html
+}
+
+#[derive(Deserialize)]
+pub struct Since {
+    since: Option<u64>,
+}
+
 pub async fn notifications(
     State(state): State<Arc<WebState>>,
+    Query(query): Query<Since>,
     SignedIn(session): SignedIn,
 ) -> Response {
     let account = state.account(&session);
+    let replies = replies_section(
+        &state,
+        &account,
+        query.since,
+        &session.csrf,
+        "/notifications",
+    );
     let snapshot = state.hub.snapshot(&account);
     let mut list = String::new();
     for entry in &snapshot.notices {
@@ -240,7 +275,7 @@ pub async fn notifications(
         ""
     };
     let body = format!(
-        "<h1>Notifications</h1><div data-live data-version=\"{}\">{empty}\
+        "<h1>Notifications</h1><div data-live data-version=\"{}\">{replies}{empty}\
          <section id=\"notices\" class=\"feed\" aria-live=\"polite\" aria-label=\"Notifications\">{list}</section></div>",
         snapshot.version
     );

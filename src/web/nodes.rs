@@ -16,9 +16,8 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::chat::deliver;
-use super::render::{csrf_field, entry_html, escape};
+use super::render::{csrf_field, escape};
 use super::{CsrfForm, SignedIn, WebState, internal_error, refuse};
-use crate::crypto::mask;
 use crate::dialogue::Input;
 use crate::ids::UserId;
 use crate::lifecycle::human_duration;
@@ -85,15 +84,14 @@ pub async fn page(
     };
     let csrf = csrf_field(&session.csrf);
     let mut body = String::from("<h1>My nodes</h1>");
-    if let Some(since) = query.since {
-        let replies = state.hub.chat_since(&account, since);
-        if !replies.is_empty() {
-            body.push_str("<section id=\"replies\" class=\"feed\" aria-live=\"polite\" aria-label=\"Replies\">");
-            for entry in &replies {
-                body.push_str(&entry_html(entry, &session.csrf, "/nodes"));
-            }
-            body.push_str("</section>");
-        }
+    if query.since.is_some() {
+        body.push_str(&super::chat::replies_section(
+            &state,
+            &account,
+            query.since,
+            &session.csrf,
+            "/nodes",
+        ));
     }
     body.push_str(&format!(
         "<section class=\"card\" aria-labelledby=\"money\"><h2 id=\"money\">Balance: {}</h2><p>{}</p>\
@@ -215,7 +213,12 @@ fn link_view(
 ) -> Response {
     let account = state.account(session);
     let csrf = csrf_field(&session.csrf);
-    let mut body = String::from("<h1>Telegram</h1>");
+    let linked = account != session.user;
+    let mut body = if linked {
+        format!("<h1>Linked to {}</h1>", channel_name(&account))
+    } else {
+        String::from("<h1>Link Telegram or the terminal chat</h1>")
+    };
     if let Some((text, ok)) = message {
         let class = if ok { "card" } else { "error" };
         body.push_str(&format!(
@@ -223,17 +226,18 @@ fn link_view(
             escape(text)
         ));
     }
-    if account != session.user {
+    if linked {
+        let channel = channel_name(&account);
         body.push_str(&format!(
-            "<p>This sign-in is linked to the Telegram account <code>{}</code>: the chat, My nodes and \
-             notifications here are the same as in Telegram.</p>\
+            "<p>This sign-in is linked to the {channel} account <code>{}</code>: the chat, My nodes and \
+             notifications here are the same as in {channel}.</p>\
              <form method=\"post\" action=\"/link/remove\">{csrf}<button type=\"submit\" class=\"secondary\">Unlink</button></form>",
-            escape(&mask(account.as_str()))
+            escape(&account_hint(&account))
         ));
     } else {
         body.push_str(&format!(
-            "<p>Already use Jukebox in Telegram? Link it to see the same nodes and balance here.</p>\
-             <ol><li>Send <code>/link</code> to the Jukebox bot in Telegram.</li>\
+            "<p>Already use Jukebox in Telegram or in the terminal chat? Link it to see the same nodes and balance here.</p>\
+             <ol><li>Send <code>/link</code> to Jukebox there (the Telegram bot, or <code>jukebox chat</code>).</li>\
              <li>Type the code it answers below (it works once, for {}).</li></ol>\
              <form method=\"post\" action=\"/link\">{csrf}<label for=\"code\">Link code</label>\
              <input type=\"text\" id=\"code\" name=\"code\" required maxlength=\"16\" autocomplete=\"one-time-code\" \
@@ -241,7 +245,34 @@ fn link_view(
             human_duration(Service::LINK_CODE_TTL_SECS)
         ));
     }
-    state.page(session, "Telegram", "/link", &body)
+    state.page(session, "Link", "/link", &body)
+}
+
+/// The channel an account id belongs to, in words.
+fn channel_name(account: &crate::ids::UserId) -> &'static str {
+    match account.as_str().split_once(':').map(|(channel, _)| channel) {
+        Some("tg") => "Telegram",
+        Some("term") => "terminal chat",
+        _ => "other",
+    }
+}
+
+/// Enough of an account id to recognise it on a shared screen: its
+/// channel and last two characters.
+fn account_hint(account: &crate::ids::UserId) -> String {
+    let (channel, id) = account
+        .as_str()
+        .split_once(':')
+        .unwrap_or(("", account.as_str()));
+    let tail: String = id
+        .chars()
+        .rev()
+        .take(2)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!("{channel}:…{tail}")
 }
 
 #[derive(Deserialize)]

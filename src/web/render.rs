@@ -81,7 +81,7 @@ const NAV: &[(&str, &str)] = &[
     ("/chat", "Chat"),
     ("/nodes", "My nodes"),
     ("/notifications", "Notifications"),
-    ("/link", "Telegram"),
+    ("/link", "Link"),
 ];
 
 /// A whole page around `body`.
@@ -111,15 +111,21 @@ pub fn page(title: &str, ctx: &PageContext<'_>, active: &str, body: &str) -> Str
     } else {
         ""
     };
+    // The start page is just "Jukebox", not "Jukebox · Jukebox".
+    let title = if title.is_empty() || title == "Jukebox" {
+        "Jukebox".to_owned()
+    } else {
+        format!("{} · Jukebox", escape(title))
+    };
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{} · Jukebox</title><link rel=\"stylesheet\" href=\"/assets/site.css\">\
+         <title>{title}</title><link rel=\"icon\" href=\"/favicon.svg\" type=\"image/svg+xml\">\
+         <link rel=\"stylesheet\" href=\"/assets/site.css\">\
          <script src=\"/assets/site.js\" defer></script></head>\
          <body><header><a class=\"brand\" href=\"/\">Jukebox</a><nav>{nav}</nav></header>\
          {banner}<main id=\"main\">{body}</main>\
-         <div id=\"toast\" role=\"status\" aria-live=\"polite\"></div></body></html>",
-        escape(title)
+         <div id=\"toast\" role=\"status\" aria-live=\"polite\"></div></body></html>"
     )
 }
 

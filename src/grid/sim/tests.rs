@@ -163,7 +163,7 @@ async fn ipv4_exhaustion_removes_the_farm_for_ipv4_requests() {
         placed
             .ipv4
             .as_deref()
-            .is_some_and(|ip| ip.starts_with("185."))
+            .is_some_and(|ip| ip.starts_with("192.0.2."))
     );
     assert!(
         placed
@@ -476,4 +476,26 @@ async fn a_repeated_deploy_adopts_its_contract_and_the_lookups_find_it() {
     );
     assert_eq!(grid.contract_for(node, &hash).await.unwrap(), None);
     assert_eq!(grid.stats().contracts_active, 0);
+}
+
+#[test]
+fn simulated_ipv4_addresses_are_documentation_addresses() {
+    let documentation = |ip: &str| {
+        let ip: std::net::Ipv4Addr = ip.parse().expect("an IPv4 address");
+        let [a, b, c, d] = ip.octets();
+        matches!([a, b, c], [192, 0, 2] | [198, 51, 100] | [203, 0, 113]) && (1..=254).contains(&d)
+    };
+    let world = super::world::generate(&SimConfig::default());
+    let all: Vec<&String> = world.farms.iter().flat_map(|f| &f.public_ips).collect();
+    assert_eq!(all.len(), 24 * 16);
+    assert!(all.iter().all(|ip| documentation(ip)), "{all:?}");
+    // The default world's addresses are all different.
+    let distinct: std::collections::BTreeSet<&&String> = all.iter().collect();
+    assert_eq!(distinct.len(), all.len());
+    // All three ranges are used before any address repeats.
+    let n = super::world::DOCUMENTATION_V4_ADDRESSES;
+    assert_eq!(super::world::documentation_ipv4(0), "192.0.2.1");
+    assert_eq!(super::world::documentation_ipv4(254), "198.51.100.1");
+    assert_eq!(super::world::documentation_ipv4(n - 1), "203.0.113.254");
+    assert_eq!(super::world::documentation_ipv4(n), "192.0.2.1");
 }

@@ -1,8 +1,11 @@
 //! The simulated grid's fixed geography: farms, their public IPv4 pools and
 //! their nodes, generated once from the seed and then persisted as-is.
 //!
-//! Addresses are not anyone's real servers: IPv4 pools are carved from
-//! 185.69.0.0/16 per farm, IPv6 uses the documentation prefix 2001:db8::/32.
+//! Addresses are not anyone's real servers: IPv4 pools come from the three
+//! documentation ranges (RFC 5737: 192.0.2.0/24, 198.51.100.0/24,
+//! 203.0.113.0/24), IPv6 from the documentation prefix 2001:db8::/32
+//! (RFC 3849), so a simulated address can never be mistaken for, or point a
+//! user at, someone's real server.
 
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
@@ -54,6 +57,21 @@ const GIB_PER_TB: u64 = 931;
 /// Each farm owns one /24, so its pool cannot exceed the usable host range.
 pub(super) const MAX_IPS_PER_FARM: u32 = 240;
 
+/// The IPv4 documentation ranges of RFC 5737, section 3.
+const DOCUMENTATION_V4: [[u8; 3]; 3] = [[192, 0, 2], [198, 51, 100], [203, 0, 113]];
+/// Hosts .1 to .254 of each range.
+pub(super) const DOCUMENTATION_V4_ADDRESSES: usize = 3 * 254;
+
+/// The `n`th address of the documentation ranges. A world with more public
+/// IPs than the ranges hold (only big benchmark worlds) reuses them from the
+/// start: a farm's pool stays distinct within the farm, and the simulation
+/// keys nothing by address.
+pub(super) fn documentation_ipv4(n: usize) -> String {
+    let n = n % DOCUMENTATION_V4_ADDRESSES;
+    let [a, b, c] = DOCUMENTATION_V4[n / 254];
+    format!("{a}.{b}.{c}.{}", 1 + n % 254)
+}
+
 /// Everything that does not change after generation.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(super) struct World {
@@ -96,6 +114,7 @@ pub(super) fn generate(cfg: &SimConfig) -> World {
     let mut nodes = Vec::new();
     let mut used_names = std::collections::HashSet::new();
     let mut node_id = 0u32;
+    let mut next_ip = 0usize;
     for k in 0..cfg.farms {
         let (country, cities) = PLACES[places[k as usize % places.len()]];
         let id = k + 1;
@@ -109,9 +128,12 @@ pub(super) fn generate(cfg: &SimConfig) -> World {
             used_names.insert(name.clone());
         }
         let ips = cfg.public_ips_per_farm.min(MAX_IPS_PER_FARM);
-        // 185.69.0.0/16 onwards, one /24 per farm; .1 is the gateway.
         let public_ips = (0..ips)
-            .map(|j| format!("185.{}.{}.{}", 69 + k / 256, k % 256, 10 + j))
+            .map(|_| {
+                let ip = documentation_ipv4(next_ip);
+                next_ip += 1;
+                ip
+            })
             .collect();
         farms.push(Farm {
             id,

@@ -23,6 +23,9 @@
   function follow(live) {
     var feed = document.getElementById("feed");
     var notices = document.getElementById("notices");
+    // On the notifications page, the answers to its buttons (Status,
+    // Redeploy) are shown there, once one was pressed.
+    var replies = document.getElementById("replies");
     var version = live.getAttribute("data-version") || "0";
     var source = new EventSource("/events?after=" + encodeURIComponent(version));
     source.addEventListener("entry", function (event) {
@@ -35,6 +38,8 @@
       } else if (feed) {
         place(feed, e.html, e.id, false);
         window.scrollTo(0, document.body.scrollHeight);
+      } else if (replies && replies.getAttribute("data-open")) {
+        place(replies, e.html, e.id, false);
       }
     });
     source.addEventListener("reload", function () { source.close(); location.reload(); });
@@ -43,6 +48,8 @@
     event.preventDefault();
     var data = new URLSearchParams(new FormData(form));
     if (event.submitter && event.submitter.name) data.append(event.submitter.name, event.submitter.value);
+    var replies = document.getElementById("replies");
+    if (replies) replies.setAttribute("data-open", "1");
     var buttons = form.querySelectorAll("button");
     buttons.forEach(function (b) { b.disabled = true; });
     fetch(form.action, { method: "POST", body: data, headers: { "X-Jukebox-Fetch": "1" }, credentials: "same-origin" })
