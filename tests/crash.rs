@@ -232,8 +232,8 @@ async fn pay(tg: &FakeTelegram, chat: i64, double: bool) -> Result<(), String> {
 async fn order(tg: &FakeTelegram, chat: i64, double: bool) -> Result<(), String> {
     say(tg, chat, "/cancel", "").await?;
     say(tg, chat, "/deploy", "Which blockchain").await?;
-    press(tg, chat, "DigiByte", "node?").await?;
-    press(tg, chat, "DigiByte full node", "How many nodes").await?;
+    // DigiByte has one node type: it is chosen for the user.
+    press(tg, chat, "DigiByte", "How many nodes").await?;
     say(tg, chat, "1", "public IPv4").await?;
     press(tg, chat, "No", "Where should they run").await?;
     press(tg, chat, "Anywhere", "SSH public key").await?;
@@ -575,10 +575,9 @@ async fn kill_between_contract_and_record(tg: &FakeTelegram, bot: &mut Bot, chat
     say(tg, chat, "/deploy", "Which blockchain")
         .await
         .expect("deploy");
-    press(tg, chat, "DigiByte", "node?").await.expect("chain");
-    press(tg, chat, "DigiByte full node", "How many nodes")
+    press(tg, chat, "DigiByte", "How many nodes")
         .await
-        .expect("type");
+        .expect("chain and its one node type");
     say(tg, chat, "1", "public IPv4").await.expect("count");
     press(tg, chat, "No", "Where should they run")
         .await

@@ -11,9 +11,9 @@
 mod backend;
 mod chain;
 mod chain_golden;
-mod doctor;
 #[path = "../support/crash_grid.rs"]
 mod crash_grid;
+mod doctor;
 mod fake_gridproxy;
 mod fake_relay;
 mod fake_server;
