@@ -392,7 +392,6 @@ async fn the_real_grid_service_starts_and_chats_while_tfchain_is_unreachable() {
 async fn deployed(app: &RealGridApp, alice: &UserId) -> NodeRecord {
     app.send(alice, "/deploy").await;
     app.press(alice, "Presearch").await;
-    app.press(alice, "Presearch node").await;
     app.send(alice, "1").await;
     app.press(alice, "Anywhere").await;
     app.send(alice, "0123456789abcdef0123").await;
@@ -475,7 +474,6 @@ async fn a_deploy_killed_after_tfchain_recorded_its_contract_adopts_it_on_restar
     let alice = UserId::parse("term:alice").unwrap();
     app.send(&alice, "/deploy").await;
     app.press(&alice, "Presearch").await;
-    app.press(&alice, "Presearch node").await;
     app.send(&alice, "1").await;
     app.press(&alice, "Anywhere").await;
     app.send(&alice, "0123456789abcdef0123").await;
