@@ -924,6 +924,24 @@ mod bot_end_to_end {
         ipv4_asked: bool,
         settings: &[String],
     ) {
+        to_settings(tg, chat, chain, node_type, ipv4_asked).await;
+        for (i, answer) in settings.iter().enumerate() {
+            wait_count(tg, chat, &format!("({}/{})", i + 1, settings.len()), 1).await;
+            tg.send_text(chat, answer);
+        }
+        confirm_order(tg, chat).await;
+    }
+
+    /// /deploy up to the node type's first setting: the chain, its node type
+    /// (chosen for the user when it is the only one), one node (fixed for a
+    /// validator), no IPv4 where asked, anywhere.
+    async fn to_settings(
+        tg: &FakeTelegram,
+        chat: i64,
+        chain: &str,
+        node_type: &str,
+        ipv4_asked: bool,
+    ) {
         tg.send_text(chat, "/deploy");
         wait_count(tg, chat, "Which blockchain", 1).await;
         click(tg, chat, chain);
@@ -950,10 +968,10 @@ mod bot_end_to_end {
         }
         wait_count(tg, chat, "Where should they run", 1).await;
         click(tg, chat, "Anywhere");
-        for (i, answer) in settings.iter().enumerate() {
-            wait_count(tg, chat, &format!("({}/{})", i + 1, settings.len()), 1).await;
-            tg.send_text(chat, answer);
-        }
+    }
+
+    /// From the SSH key question to the payment request: no key, one week.
+    async fn confirm_order(tg: &FakeTelegram, chat: i64) {
         wait_count(tg, chat, "SSH public key", 1).await;
         click(tg, chat, "Skip");
         wait_count(tg, chat, "How long", 1).await;
@@ -1302,30 +1320,7 @@ mod bot_end_to_end {
             );
         };
         for (chat, chain, node_type, ipv4, settings) in &steps {
-            tg.send_text(*chat, "/deploy");
-            wait_count(&tg, *chat, "Which blockchain", 1).await;
-            click(&tg, *chat, chain);
-            wait_count(&tg, *chat, "node?", 1).await;
-            // A chain with one node type has it chosen for the user.
-            if count(&tg, *chat, "(the only possible answer") == 0 {
-                click(&tg, *chat, node_type);
-            }
-            wait_count(&tg, *chat, "How many nodes", 1).await;
-            // A Polygon validator's count is fixed to 1 and chosen for the user.
-            if count(
-                &tg,
-                *chat,
-                "How many nodes would you like? 1 (the only possible answer",
-            ) == 0
-            {
-                tg.send_text(*chat, "1");
-            }
-            if *ipv4 {
-                wait_count(&tg, *chat, "public IPv4", 1).await;
-                click(&tg, *chat, "No");
-            }
-            wait_count(&tg, *chat, "Where should they run", 1).await;
-            click(&tg, *chat, "Anywhere");
+            to_settings(&tg, *chat, chain, node_type, *ipv4).await;
             for (i, answer) in settings.iter().enumerate() {
                 wait_count(&tg, *chat, &format!("({}/{})", i + 1, settings.len()), 1).await;
                 tg.send_text(*chat, answer);
@@ -1340,13 +1335,7 @@ mod bot_end_to_end {
                     check(&bot, &format!("{node_type}, setting {}", i + 1));
                 }
             }
-            wait_count(&tg, *chat, "SSH public key", 1).await;
-            click(&tg, *chat, "Skip");
-            wait_count(&tg, *chat, "How long", 1).await;
-            click(&tg, *chat, "1 week");
-            wait_count(&tg, *chat, "To pay now", 1).await;
-            click(&tg, *chat, "Confirm");
-            wait_count(&tg, *chat, "Scan with the ThreeFold Connect app", 1).await;
+            confirm_order(&tg, *chat).await;
             click(&tg, *chat, "Pay with sandbox wallet");
             wait_count(&tg, *chat, "is running", 1).await;
         }
