@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use crate::alerts::AlertQueue;
 use crate::channel::Outbox;
 use crate::clock::{Clock, SystemClock};
-use crate::config::Config;
+use crate::config::{Config, GridKind, PaymentsKind};
 use crate::config::{FUNDER_SEED_ENV, funder_key};
 use crate::crypto::MasterKey;
 use crate::dialogue::{Engine, load_dir};
@@ -156,15 +156,18 @@ fn open_grid(
     master: &Arc<MasterKey>,
     funder_seed: Option<String>,
 ) -> anyhow::Result<Grids> {
-    if config.grid.kind != "tfgrid" {
-        let sim = SimGrid::open(&config.data_dir.join("grid-sim"), config.grid.sim.clone())?;
-        return Ok(Grids {
-            grid: Arc::new(sim.clone()),
-            // SIMULATION: the embedded grid's nodes have no real address to
-            // probe, so it answers the application checks itself.
-            probe: Arc::new(sim.clone()),
-            sim: Some(sim),
-        });
+    match config.grid.kind {
+        GridKind::Sim => {
+            let sim = SimGrid::open(&config.data_dir.join("grid-sim"), config.grid.sim.clone())?;
+            return Ok(Grids {
+                grid: Arc::new(sim.clone()),
+                // SIMULATION: the embedded grid's nodes have no real address to
+                // probe, so it answers the application checks itself.
+                probe: Arc::new(sim.clone()),
+                sim: Some(sim),
+            });
+        }
+        GridKind::Tfgrid => {}
     }
     let funder = match funder_seed {
         Some(seed) => {
@@ -223,25 +226,29 @@ type Wallets = (Arc<dyn Wallet>, Option<Arc<SandboxWallet>>);
 
 /// The wallet `payments.kind` names.
 fn open_wallet(config: &Config) -> anyhow::Result<Wallets> {
-    if config.payments.kind == "bridge" {
-        let wallet = BridgeWallet::for_network(
-            &config.grid.network,
-            &config.payments.bridge_vault,
-            &config.payments.stellar.network,
-        )
-        .map_err(|e| anyhow::anyhow!("payments: {e}"))?
-        .with_deposit_fee(config.payments.bridge_deposit_fee);
-        return Ok((Arc::new(wallet), None));
+    match config.payments.kind {
+        PaymentsKind::Bridge => {
+            let wallet = BridgeWallet::for_network(
+                &config.grid.network,
+                &config.payments.bridge_vault,
+                &config.payments.stellar.network,
+            )
+            .map_err(|e| anyhow::anyhow!("payments: {e}"))?
+            .with_deposit_fee(config.payments.bridge_deposit_fee);
+            Ok((Arc::new(wallet), None))
+        }
+        PaymentsKind::Stellar => {
+            let settings = StellarSettings::from_config(&config.payments.stellar)?;
+            let wallet = StellarWallet::open(&config.data_dir.join("stellar-wallet"), settings)?;
+            Ok((Arc::new(wallet), None))
+        }
+        PaymentsKind::Sandbox => {
+            let sandbox = Arc::new(SandboxWallet::open(
+                &config.data_dir.join("sandbox-wallet"),
+            )?);
+            Ok((sandbox.clone(), Some(sandbox)))
+        }
     }
-    if config.payments.kind == "stellar" {
-        let settings = StellarSettings::from_config(&config.payments.stellar)?;
-        let wallet = StellarWallet::open(&config.data_dir.join("stellar-wallet"), settings)?;
-        return Ok((Arc::new(wallet), None));
-    }
-    let sandbox = Arc::new(SandboxWallet::open(
-        &config.data_dir.join("sandbox-wallet"),
-    )?);
-    Ok((sandbox.clone(), Some(sandbox)))
 }
 
 /// The service with the real clock.

@@ -19,10 +19,12 @@ mod reconciler;
 mod web;
 
 pub use backup::{BACKUP_KEY_ENV, BackupConfig};
-pub use grid::{Endpoints, FUNDER_SEED_ENV, Network, TfgridConfig, funder_key};
+pub use grid::{Endpoints, FUNDER_SEED_ENV, GridKind, Network, TfgridConfig, funder_key};
 pub use lifecycle::{AdminConfig, AlertsConfig, BillingConfig, MonitorConfig};
 pub use ops::OpsConfig;
-pub use payments::{BRIDGE_VAULTS, PUBLIC_TFT_ISSUER, StellarConfig, TESTNET_TFT_ISSUER};
+pub use payments::{
+    BRIDGE_VAULTS, PUBLIC_TFT_ISSUER, PaymentsKind, StellarConfig, TESTNET_TFT_ISSUER,
+};
 pub use reconciler::ReconcilerConfig;
 pub use web::WebConfig;
 
@@ -58,7 +60,7 @@ pub struct SecurityConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GridConfig {
-    pub kind: String,
+    pub kind: GridKind,
     /// For `kind = "tfgrid"`: "main", "test", "qa" or "dev".
     pub network: String,
     pub sim: crate::grid::sim::SimConfig,
@@ -68,7 +70,7 @@ pub struct GridConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PaymentsConfig {
-    pub kind: String,
+    pub kind: PaymentsKind,
     pub request_ttl_minutes: u64,
     /// For `kind = "bridge"`: the TFChain bridge's Stellar vault; empty
     /// means the grid network's (`tfgrid-v3.md`, section 4).
@@ -117,7 +119,7 @@ impl Default for Config {
 impl Default for GridConfig {
     fn default() -> GridConfig {
         GridConfig {
-            kind: "sim".into(),
+            kind: GridKind::Sim,
             network: "test".into(),
             sim: Default::default(),
             tfgrid: TfgridConfig::default(),
@@ -128,7 +130,7 @@ impl Default for GridConfig {
 impl Default for PaymentsConfig {
     fn default() -> PaymentsConfig {
         PaymentsConfig {
-            kind: "sandbox".into(),
+            kind: PaymentsKind::Sandbox,
             request_ttl_minutes: 60,
             bridge_vault: String::new(),
             stellar: StellarConfig::default(),
@@ -220,7 +222,7 @@ impl Config {
         for (key, message) in grid::diagnose(&config.grid) {
             diags.push(file, at(key), message);
         }
-        if config.grid.kind == "tfgrid"
+        if config.grid.kind == GridKind::Tfgrid
             && let Some(seed) = env(FUNDER_SEED_ENV)
             && let Err(e) = funder_key(&seed)
         {
@@ -229,14 +231,14 @@ impl Config {
         for (key, message) in payments_for_grid(&config) {
             diags.push(file, at(key), message);
         }
-        let stellar_in_use = config.payments.kind == "stellar";
-        if config.payments.kind != "sandbox" && config.web.sandbox_login {
+        let stellar_in_use = config.payments.kind == PaymentsKind::Stellar;
+        if config.payments.kind != PaymentsKind::Sandbox && config.web.sandbox_login {
             diags.push(
                 file,
                 at("sandbox_login"),
                 format!(
                     "web.sandbox_login must be false with real payments (payments.kind = {:?}): anyone could sign in as anyone by name",
-                    config.payments.kind
+                    config.payments.kind.as_str()
                 ),
             );
         }
@@ -356,6 +358,9 @@ fn keyed(e: &serde_path_to_error::Error<toml::de::Error>) -> String {
 
 /// serde's "invalid type: X, expected Y" said the way a person would.
 fn plain_type_error(message: &str) -> String {
+    if let Some(words) = plain_unknown_variant(message) {
+        return words;
+    }
     let parsed = ["invalid type: ", "invalid value: "]
         .iter()
         .find_map(|prefix| message.strip_prefix(prefix))
@@ -387,6 +392,27 @@ fn plain_type_error(message: &str) -> String {
     format!("expected {expected}, got {got}")
 }
 
+/// serde's "unknown variant `x`, expected `a` or `b`" (or "one of `a`,
+/// `b`, `c`"), from a config enum such as `grid.kind`, as `"x" must be "a"
+/// or "b"`, the way the checks written by hand say it.
+fn plain_unknown_variant(message: &str) -> Option<String> {
+    let (got, expected) = message
+        .strip_prefix("unknown variant `")?
+        .split_once("`, expected ")?;
+    let expected = expected.strip_prefix("one of ").unwrap_or(expected);
+    let names: Vec<String> = expected
+        .split(", ")
+        .flat_map(|part| part.split(" or "))
+        .map(|name| format!("{:?}", name.trim_matches('`')))
+        .collect();
+    let allowed = match names.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => return None,
+    };
+    Some(format!("{got:?} must be {allowed}"))
+}
+
 fn line_of_offset(text: &str, offset: usize) -> usize {
     text.get(..offset)
         .map_or(0, |t| t.matches('\n').count() + 1)
@@ -412,21 +438,24 @@ fn line_of_key(text: &str, key: &str) -> usize {
 /// and the bridge fits nothing else. As (key to point at, message).
 fn payments_for_grid(config: &Config) -> Vec<(&'static str, String)> {
     let payments = &config.payments;
-    let real_grid = config.grid.kind == "tfgrid";
-    match payments.kind.as_str() {
-        "sandbox" | "stellar" if real_grid => vec![(
+    let real_grid = match config.grid.kind {
+        GridKind::Sim => false,
+        GridKind::Tfgrid => true,
+    };
+    match payments.kind {
+        PaymentsKind::Sandbox | PaymentsKind::Stellar if real_grid => vec![(
             "kind",
             format!(
                 "payments.kind {:?} cannot pay for the real grid: its contracts are billed from \
                  each user's twin account on TFChain, which users fund through the bridge; \
                  set payments.kind = \"bridge\"",
-                payments.kind
+                payments.kind.as_str()
             ),
         )],
         // Real money for nodes that do not exist: the public Stellar
         // network's TFT are real; testnet TFT are not, and stay allowed for
         // trying the Stellar wallet.
-        "stellar" if payments.stellar.network == "public" => vec![(
+        PaymentsKind::Stellar if payments.stellar.network == "public" => vec![(
             "kind",
             "payments.kind \"stellar\" on the public Stellar network takes real TFT, but \
              grid.kind = \"sim\" deploys nothing real, so users would pay real money for \
@@ -434,13 +463,13 @@ fn payments_for_grid(config: &Config) -> Vec<(&'static str, String)> {
              payments.stellar.network = \"testnet\" to try Stellar payments)"
                 .to_string(),
         )],
-        "sandbox" | "stellar" => Vec::new(),
-        "bridge" if !real_grid => vec![(
+        PaymentsKind::Sandbox | PaymentsKind::Stellar => Vec::new(),
+        PaymentsKind::Bridge if !real_grid => vec![(
             "kind",
             "payments.kind \"bridge\" pays into TFChain twins and needs grid.kind = \"tfgrid\""
                 .to_string(),
         )],
-        "bridge" => crate::payments::bridge::BridgeWallet::for_network(
+        PaymentsKind::Bridge => crate::payments::bridge::BridgeWallet::for_network(
             &config.grid.network,
             &payments.bridge_vault,
             &payments.stellar.network,
@@ -449,10 +478,6 @@ fn payments_for_grid(config: &Config) -> Vec<(&'static str, String)> {
         .map(|e| ("bridge_vault", e))
         .into_iter()
         .collect(),
-        other => vec![(
-            "kind",
-            format!("payments.kind {other:?} must be \"sandbox\", \"stellar\" or \"bridge\""),
-        )],
     }
 }
 
@@ -509,6 +534,38 @@ mod tests {
         let message = &d.0[0].message;
         assert!(message.starts_with("billing"), "{d}");
         assert!(message.contains("unknown field `grace_dayz`"), "{d}");
+    }
+
+    #[test]
+    fn an_unknown_kind_or_mode_names_its_key_line_and_choices() {
+        let d = Config::parse(
+            "c.toml",
+            "data_dir = \"x\"\n[grid]\nkind = \"moon\"\n",
+            &no_env,
+        )
+        .unwrap_err();
+        assert_eq!(d.0[0].line, 3, "{d}");
+        assert_eq!(
+            d.0[0].message,
+            "grid.kind: \"moon\" must be \"sim\" or \"tfgrid\""
+        );
+        let d = Config::parse("c.toml", "[payments]\nkind = \"cash\"\n", &no_env).unwrap_err();
+        assert_eq!(d.0[0].line, 2, "{d}");
+        assert_eq!(
+            d.0[0].message,
+            "payments.kind: \"cash\" must be \"sandbox\", \"stellar\" or \"bridge\""
+        );
+        let d = Config::parse("c.toml", "[telegram]\nmode = \"pigeon\"\n", &no_env).unwrap_err();
+        assert_eq!(d.0[0].line, 2, "{d}");
+        assert_eq!(
+            d.0[0].message,
+            "telegram.mode: \"pigeon\" must be \"polling\" or \"webhook\""
+        );
+        let c = Config::parse("c.toml", "[telegram]\nmode = \"polling\"\n", &no_env).unwrap();
+        assert_eq!(
+            c.telegram.mode,
+            crate::chat::telegram::TelegramMode::Polling
+        );
     }
 
     #[test]

@@ -35,13 +35,13 @@ fn doctor(
     network: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> anyhow::Result<Doctor> {
-    let network = match network {
-        Some(n) => n.to_string(),
-        None if config.grid.kind == "tfgrid" => config.grid.network.clone(),
-        None => anyhow::bail!(
+    let network = match (network, config.grid.kind) {
+        (Some(n), _) => n.to_string(),
+        (None, crate::config::GridKind::Tfgrid) => config.grid.network.clone(),
+        (None, crate::config::GridKind::Sim) => anyhow::bail!(
             "grid.kind is {:?}: set grid.kind = \"tfgrid\" in the config, or name the network \
              with --network dev|qa|test|main",
-            config.grid.kind
+            config.grid.kind.as_str()
         ),
     };
     crate::config::Network::parse(&network).map_err(|e| anyhow::anyhow!("--network: {e}"))?;

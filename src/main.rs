@@ -337,13 +337,16 @@ async fn serve(
         ),
     );
     let mut config = config;
-    if config.grid.kind == "tfgrid" {
-        match jukebox::app::use_chain_prices(&mut config).await {
-            Ok(()) => tracing::info!(pricing = ?config.pricing, "prices read from TFChain"),
-            Err(e) => {
-                tracing::warn!(error = %format!("{e:#}"), "TFChain's prices could not be read; quoting with [pricing] until the next start")
+    match config.grid.kind {
+        jukebox::config::GridKind::Tfgrid => {
+            match jukebox::app::use_chain_prices(&mut config).await {
+                Ok(()) => tracing::info!(pricing = ?config.pricing, "prices read from TFChain"),
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "TFChain's prices could not be read; quoting with [pricing] until the next start")
+                }
             }
         }
+        jukebox::config::GridKind::Sim => {}
     }
     let app = jukebox::app::build_default(&config, routing.clone())?;
     let service = app.service;

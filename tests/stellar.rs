@@ -203,7 +203,7 @@ async fn an_unknown_account_is_a_clear_error() {
 fn stellar_config(dir: &std::path::Path, fake: &FakeHorizon, page_limit: u32) -> Config {
     let url = fake.url();
     test_config(dir, &move |c| {
-        c.payments.kind = "stellar".into();
+        c.payments.kind = jukebox::config::PaymentsKind::Stellar;
         c.payments.stellar.horizon_url = url.clone();
         c.payments.stellar.deposit_address = deposit();
         c.payments.stellar.page_limit = page_limit;

@@ -38,12 +38,32 @@ use inbox::{Inbox, Leftover, Queues};
 pub use limiter::{Limits, RateLimiter};
 pub use outbox::{Pressed, TelegramOutbox, chat_of};
 
+/// `telegram.mode`: how updates arrive. serde refuses any other value,
+/// naming the key and the allowed values (`config::keyed`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TelegramMode {
+    /// getUpdates long polling (the default).
+    Polling,
+    /// Telegram posts updates to `webhook_url`.
+    Webhook,
+}
+
+impl TelegramMode {
+    /// The value as written in config.toml.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TelegramMode::Polling => "polling",
+            TelegramMode::Webhook => "webhook",
+        }
+    }
+}
+
 /// `[telegram]` in config.toml.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TelegramConfig {
-    /// "polling" (default) or "webhook".
-    pub mode: String,
+    pub mode: TelegramMode,
     /// How long one getUpdates call waits for news, in seconds.
     pub poll_timeout_seconds: u32,
     /// The public https URL Telegram posts updates to (webhook mode).
@@ -58,7 +78,7 @@ pub struct TelegramConfig {
 impl Default for TelegramConfig {
     fn default() -> TelegramConfig {
         TelegramConfig {
-            mode: "polling".into(),
+            mode: TelegramMode::Polling,
             poll_timeout_seconds: 10,
             webhook_url: String::new(),
             webhook_listen: "127.0.0.1:8443".into(),
@@ -71,9 +91,9 @@ impl Default for TelegramConfig {
 
 impl TelegramConfig {
     pub fn validate(&self) -> Result<(), String> {
-        match self.mode.as_str() {
-            "polling" => {}
-            "webhook" => {
+        match self.mode {
+            TelegramMode::Polling => {}
+            TelegramMode::Webhook => {
                 if !self.webhook_url.starts_with("https://") {
                     return Err("webhook mode needs webhook_url = \"https://...\"".into());
                 }
@@ -81,7 +101,6 @@ impl TelegramConfig {
                     return Err("webhook_listen must be an address like 127.0.0.1:8443".into());
                 }
             }
-            other => return Err(format!("mode {other:?} must be \"polling\" or \"webhook\"")),
         }
         if !(1..=50).contains(&self.poll_timeout_seconds) {
             return Err("poll_timeout_seconds must be 1 to 50".into());
@@ -169,7 +188,7 @@ impl Telegram {
         if let Err(e) = bot.set_my_commands(menu).await {
             tracing::warn!(error = %e, "could not register the command menu");
         }
-        tracing::info!(bot = %username, mode = %config.mode, "Telegram connected");
+        tracing::info!(bot = %username, mode = config.mode.as_str(), "Telegram connected");
         Ok(Telegram {
             bot,
             outbox,
@@ -185,8 +204,9 @@ impl Telegram {
         service: Service,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        if self.config.mode == "webhook" {
-            return webhook::run(self, service, shutdown).await;
+        match self.config.mode {
+            TelegramMode::Webhook => return webhook::run(self, service, shutdown).await,
+            TelegramMode::Polling => {}
         }
         if let Err(e) = self.bot.delete_webhook().await {
             tracing::warn!(error = %e, "could not delete a previous webhook");

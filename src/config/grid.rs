@@ -16,6 +16,27 @@ use crate::grid::tfgrid::discovery::{DiscoverySettings, MAX_PAGE_SIZE};
 use crate::grid::tfgrid::proxy::ProxySettings;
 use crate::grid::tfgrid::rmb::RmbSettings;
 
+/// `grid.kind`: which grid nodes are deployed on. serde refuses any other
+/// value, naming the key and the allowed values (`config::keyed`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GridKind {
+    /// The embedded, simulated grid (the default).
+    Sim,
+    /// The real ThreeFold Grid v3, on `grid.network`.
+    Tfgrid,
+}
+
+impl GridKind {
+    /// The value as written in config.toml.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GridKind::Sim => "sim",
+            GridKind::Tfgrid => "tfgrid",
+        }
+    }
+}
+
 /// A ThreeFold Grid v3 network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Network {
@@ -290,13 +311,6 @@ pub fn funder_key(seed: &str) -> Result<ed25519_dalek::SigningKey, String> {
 /// Problems in `[grid]` as (key or section to point at, message).
 pub(super) fn diagnose(grid: &super::GridConfig) -> Vec<(&'static str, String)> {
     let mut found = Vec::new();
-    match grid.kind.as_str() {
-        "sim" | "tfgrid" => {}
-        other => found.push((
-            "kind",
-            format!("grid.kind {other:?} must be \"sim\" or \"tfgrid\""),
-        )),
-    }
     if let Err(e) = Network::parse(&grid.network) {
         found.push(("network", format!("grid.{e}")));
     } else if let Err(e) = grid.tfgrid.validate(&grid.network) {
@@ -474,7 +488,7 @@ mod tests {
         let real = "[grid]\nkind = \"tfgrid\"\nnetwork = \"dev\"\n\
                     [payments]\nkind = \"bridge\"\n[web]\nsandbox_login = false\n";
         let c = Config::parse("c.toml", real, &no_env).unwrap();
-        assert_eq!(c.payments.kind, "bridge");
+        assert_eq!(c.payments.kind, crate::config::PaymentsKind::Bridge);
         let qa = real.replace("\"dev\"", "\"qa\"");
         assert!(Config::parse("c.toml", &qa, &no_env).is_ok());
         let open_login = "[grid]\nkind = \"tfgrid\"\n[payments]\nkind = \"bridge\"\n";

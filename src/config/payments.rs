@@ -26,6 +26,30 @@ pub const BRIDGE_VAULTS: &[&str] = &[
     "GAQH7XXFBRWXT2SBK6AHPOLXDCLXVFAKFSOJIRMRNCDINWKHGI6UYVKM",
 ];
 
+/// `payments.kind`: how users pay. serde refuses any other value, naming
+/// the key and the allowed values (`config::keyed`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentsKind {
+    /// Play money, a SIMULATION (the default).
+    Sandbox,
+    /// Real TFT paid to the operator's Stellar account.
+    Stellar,
+    /// Real TFT paid through the TFChain bridge into each user's twin.
+    Bridge,
+}
+
+impl PaymentsKind {
+    /// The value as written in config.toml.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentsKind::Sandbox => "sandbox",
+            PaymentsKind::Stellar => "stellar",
+            PaymentsKind::Bridge => "bridge",
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StellarConfig {

@@ -46,9 +46,9 @@ fn real_grid_config(dir: &tempfile::TempDir) -> Config {
         dialogues_dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dialogues"),
         ..Config::default()
     };
-    config.grid.kind = "tfgrid".into();
+    config.grid.kind = jukebox::config::GridKind::Tfgrid;
     config.grid.network = "dev".into();
-    config.payments.kind = "bridge".into();
+    config.payments.kind = jukebox::config::PaymentsKind::Bridge;
     config.web.sandbox_login = false;
     config
 }
