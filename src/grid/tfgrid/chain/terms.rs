@@ -245,6 +245,28 @@ mod tests {
         assert!(TermsSource::new("a b", None, t).is_err());
     }
 
+    /// The document is hashed as served, and one too large is refused.
+    #[tokio::test]
+    async fn the_document_is_hashed_within_its_bound() {
+        use md5::{Digest as _, Md5};
+        let big = vec![b'x'; MAX_DOCUMENT_BYTES + 1];
+        let app = axum::Router::new()
+            .route("/ok", axum::routing::get(|| async { "the terms" }))
+            .route("/big", axum::routing::get(move || async move { big }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let http = reqwest::Client::new();
+        let ok = document_md5(&http, &format!("{url}/ok")).await.unwrap();
+        assert_eq!(ok, hex::encode(Md5::digest(b"the terms")));
+        let big = document_md5(&http, &format!("{url}/big"))
+            .await
+            .unwrap_err();
+        assert!(big.reason.contains("larger than"), "{big}");
+        assert!(big.to_string().contains("set grid.tfgrid.terms_hash"));
+        server.abort();
+    }
+
     #[test]
     fn what_the_chain_refuses_is_refused_here() {
         let hash = |h: &str| Terms::parse(DEFAULT_LINK, h);
