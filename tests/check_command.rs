@@ -93,13 +93,16 @@ fn real_grid_dir(extra: &str) -> tempfile::TempDir {
 
 /// TFChain refuses `user_accept_tc` with an empty or malformed hash
 /// (pallet-tfgrid `terms_cond.rs`), and no twin can exist without it: the
-/// shipped pair passes, and `check` refuses what the chain would.
+/// shipped config (no hash: the document's MD5 is fetched at the first
+/// twin) passes, a configured hash must be well formed, and `check`
+/// refuses what the chain would, an empty hash included.
 #[test]
 fn the_terms_hash_is_checked_as_tfchain_checks_it() {
     let (ok, stdout, stderr) = check_in(real_grid_dir("").path());
     assert!(ok, "{stdout}{stderr}");
     for bad in [
         "\"\"",
+        "\"  \"",
         "\"sha256:1f2e\"",
         "\"not a hash\"",
         &format!("{:?}", "f".repeat(51)),

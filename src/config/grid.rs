@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::grid::tfgrid::backend::{DeployTiming, TwinSettings};
-use crate::grid::tfgrid::chain::{Terms, terms};
+use crate::grid::tfgrid::chain::terms::{self, TermsSource};
 use crate::grid::tfgrid::discovery::{DiscoverySettings, MAX_PAGE_SIZE};
 use crate::grid::tfgrid::proxy::ProxySettings;
 use crate::grid::tfgrid::rmb::RmbSettings;
@@ -120,9 +120,10 @@ pub struct TfgridConfig {
     pub relay_domain: String,
     /// The terms and conditions every twin accepts on chain first: the
     /// document's link and its hash (1 to 50 of `A-Z a-z 0-9 - _`, as
-    /// pallet-tfgrid demands; see `grid/tfgrid/chain/terms.rs`).
+    /// pallet-tfgrid demands; see `grid/tfgrid/chain/terms.rs`). Unset, the
+    /// hash is the hex MD5 of the document fetched from the link.
     pub terms_link: String,
-    pub terms_hash: String,
+    pub terms_hash: Option<String>,
     /// How long a TFChain write may take to be finalized.
     pub finality_timeout_seconds: u64,
     /// How long one RMB call waits for the node's answer.
@@ -151,7 +152,7 @@ impl Default for TfgridConfig {
             max_pages: discovery.max_pages,
             relay_domain: String::new(),
             terms_link: terms::DEFAULT_LINK.into(),
-            terms_hash: terms::DEFAULT_HASH.into(),
+            terms_hash: None,
             finality_timeout_seconds: 60,
             rmb_timeout_seconds: 30,
             deploy_timeout_seconds: 600,
@@ -229,9 +230,14 @@ impl TfgridConfig {
         }
     }
 
-    /// The terms pair, as TFChain would accept it.
-    pub fn terms(&self) -> Result<Terms, String> {
-        Terms::parse(self.terms_link.trim(), self.terms_hash.trim())
+    /// Where the terms pair comes from, checked as TFChain would check it:
+    /// a configured hash (even an empty one) must be well formed.
+    pub fn terms(&self) -> Result<TermsSource, String> {
+        TermsSource::new(
+            self.terms_link.trim(),
+            self.terms_hash.as_deref().map(str::trim),
+            Duration::from_secs(self.request_timeout_seconds),
+        )
     }
 
     /// What twin registration writes on chain.
@@ -416,9 +422,11 @@ mod tests {
         let config = TfgridConfig::default();
         assert!(config.validate("dev").is_ok());
         let e = config.endpoints("dev").unwrap();
-        assert_eq!(config.twin_settings(&e).unwrap().terms, Terms::default());
+        let settings = config.twin_settings(&e).unwrap();
+        assert!(matches!(settings.terms, TermsSource::Fetched(_)));
+        assert_eq!(settings.terms.link(), terms::DEFAULT_LINK);
         let hash = |h: &str| TfgridConfig {
-            terms_hash: h.into(),
+            terms_hash: Some(h.into()),
             ..TfgridConfig::default()
         };
         for bad in ["", "  ", "0x12ab!", "md5 12ab"] {
@@ -428,6 +436,8 @@ mod tests {
         }
         assert!(hash(&"f".repeat(51)).validate("dev").is_err());
         assert!(hash(" f4fa1c1b ").validate("dev").is_ok());
+        let configured = hash(" f4fa1c1b ").twin_settings(&e).unwrap().terms;
+        assert!(matches!(configured, TermsSource::Configured(t) if t.hash() == "f4fa1c1b"));
         let link = TfgridConfig {
             terms_link: "https://example.org/terms of use".into(),
             ..TfgridConfig::default()

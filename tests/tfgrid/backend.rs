@@ -3,6 +3,7 @@
 //! and redeploy, and failures that leave no contract behind.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
@@ -15,9 +16,11 @@ use jukebox::grid::{
     Placement, TwinId, WorkloadState,
 };
 use jukebox::reservation::Deployment;
+use md5::Digest as _;
 
 use crate::fake_gridproxy::{FakeGridProxy, FakeNode};
 use crate::fake_relay::{Behaviour, DELETE, FakeRelay};
+use crate::fake_server::Server;
 use crate::fake_tfchain::{ChainNode, FakeTfchain, OPTED_OUT};
 use crate::setup::{
     Fakes, Keys, TFT, build_backend, deployment, fakes, grid, healthy, live_contracts, need,
@@ -292,18 +295,38 @@ async fn the_backend_is_built_from_the_grid_config() {
     let chain = FakeTfchain::start().await;
     let user = SigningKey::from_bytes(&[2; 32]);
     chain.fund(user.verifying_key().to_bytes(), TFT);
+    let (docs, fetches, _server) = terms_server().await;
     let config = jukebox::config::TfgridConfig {
         proxy_url: proxy.url.clone(),
         tfchain_url: chain.url.clone(),
         relay_url: relay.url.clone(),
-        // The shipped terms pair, as an operator's config leaves it.
+        // No terms_hash, as an operator's config leaves it: the document
+        // at the link is fetched and hashed.
+        terms_link: format!("{docs}/legal"),
         ..Default::default()
     };
     config.validate("dev").unwrap();
     let backend = TfGridBackend::from_config("dev", &config, "jukebox", None).unwrap();
     let twin = backend.ensure_twin(&user).await.unwrap().0;
+    // A second newcomer accepts the same hash, not fetched again.
+    let other = SigningKey::from_bytes(&[3; 32]);
+    chain.fund(other.verifying_key().to_bytes(), TFT);
+    backend.ensure_twin(&other).await.unwrap();
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
     {
         let world = chain.world();
+        // tfgrid-sdk-ts `grid_client/src/clients/tf-grid/terms_and_conditions.ts`:
+        // the hex MD5 of the document's bytes.
+        let md5 = hex::encode(md5::Md5::digest(DOCUMENT));
+        let accepted = vec![(format!("{docs}/legal"), md5)];
+        assert_eq!(
+            world.accepted_terms[&user.verifying_key().to_bytes()],
+            accepted
+        );
+        assert_eq!(
+            world.accepted_terms[&other.verifying_key().to_bytes()],
+            accepted
+        );
         // The twin names the relay's host, where nodes reach it.
         let relay_host = relay
             .url
@@ -318,6 +341,88 @@ async fn the_backend_is_built_from_the_grid_config() {
         .await
         .unwrap();
     assert_eq!(found.len(), 1);
+}
+
+/// The terms document the loopback server serves at `/legal`.
+const DOCUMENT: &[u8] = b"<html><body>ThreeFold legal terms, version under test</body></html>\n";
+
+/// Serves [`DOCUMENT`] at `/legal` on loopback; counts the fetches.
+async fn terms_server() -> (String, Arc<AtomicUsize>, Server) {
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let count = fetches.clone();
+    let app = axum::Router::new().route(
+        "/legal",
+        axum::routing::get(move || {
+            count.fetch_add(1, Ordering::SeqCst);
+            async { DOCUMENT }
+        }),
+    );
+    let (url, server) = Server::http(app).await;
+    (url, fetches, server)
+}
+
+/// A config on the fakes, with `terms` set.
+fn terms_config(
+    proxy: &FakeGridProxy,
+    relay: &FakeRelay,
+    chain: &FakeTfchain,
+    link: String,
+    hash: Option<&str>,
+) -> jukebox::config::TfgridConfig {
+    jukebox::config::TfgridConfig {
+        proxy_url: proxy.url.clone(),
+        tfchain_url: chain.url.clone(),
+        relay_url: relay.url.clone(),
+        terms_link: link,
+        terms_hash: hash.map(str::to_owned),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_configured_terms_hash_is_sent_without_fetching_the_document() {
+    let proxy = FakeGridProxy::start(vec![FakeNode::new(1, 1, "Belgium")]).await;
+    let relay = FakeRelay::start().await;
+    let chain = FakeTfchain::start().await;
+    let user = SigningKey::from_bytes(&[2; 32]);
+    chain.fund(user.verifying_key().to_bytes(), TFT);
+    let (docs, fetches, _server) = terms_server().await;
+    let link = format!("{docs}/legal");
+    let config = terms_config(&proxy, &relay, &chain, link.clone(), Some("my-terms_v2"));
+    let backend = TfGridBackend::from_config("dev", &config, "jukebox", None).unwrap();
+    backend.ensure_twin(&user).await.unwrap();
+    assert_eq!(
+        chain.world().accepted_terms[&user.verifying_key().to_bytes()],
+        vec![(link, "my-terms_v2".to_owned())]
+    );
+    assert_eq!(fetches.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn an_unreachable_terms_document_stops_the_twin_before_any_extrinsic() {
+    let proxy = FakeGridProxy::start(vec![FakeNode::new(1, 1, "Belgium")]).await;
+    let relay = FakeRelay::start().await;
+    let chain = FakeTfchain::start().await;
+    let user = SigningKey::from_bytes(&[2; 32]);
+    chain.fund(user.verifying_key().to_bytes(), TFT);
+    let (docs, _, server) = terms_server().await;
+    // Nothing listens there any more; a path the server lacks is a 404.
+    let gone = format!("{docs}/legal");
+    drop(server);
+    let missing = terms_server().await;
+    for link in [gone, format!("{}/missing", missing.0)] {
+        let config = terms_config(&proxy, &relay, &chain, link.clone(), None);
+        let backend = TfGridBackend::from_config("dev", &config, "jukebox", None).unwrap();
+        let err = backend.ensure_twin(&user).await.unwrap_err();
+        let GridError::Unavailable(message) = &err else {
+            panic!("{err:?}")
+        };
+        assert!(message.contains(&link), "{message}");
+        assert!(message.contains("set grid.tfgrid.terms_hash"), "{message}");
+        let world = chain.world();
+        assert!(world.applied.is_empty(), "{:?}", world.applied);
+        assert!(world.accepted_terms.is_empty() && world.twins.is_empty());
+    }
 }
 
 #[tokio::test]
@@ -423,7 +528,7 @@ async fn twin_made_elsewhere(relay: &str) -> Fakes {
     chain.fund(account, 50 * TFT);
     {
         let mut world = chain.world();
-        world.accepted_terms.insert(account);
+        world.accepted_terms.insert(account, Vec::new());
         world.twins.insert(1004, (account, relay.into()));
         // A compressed secp256k1 key, as rmb-sdk-go's peer sets it.
         world

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
+use jukebox::grid::tfgrid::chain::terms::DEFAULT_LINK;
 use jukebox::grid::tfgrid::chain::{
     ChainContractState, ChainError, Ed25519Signer, Terms, TfChain, calls,
 };
@@ -15,7 +16,7 @@ use crate::fake_tfchain::{ChainNode, ContractState, FEE, FakeTfchain};
 
 const RELAY: &str = "relay.dev.grid.tf";
 fn terms() -> Terms {
-    Terms::default()
+    Terms::parse(DEFAULT_LINK, "cc6c00174f609cc33a945ffd3493714d").unwrap()
 }
 const HASH: [u8; 32] = *b"0123456789abcdef0123456789abcdef";
 const TFT: u128 = 10_000_000;
@@ -359,7 +360,7 @@ async fn terms_the_chain_would_refuse_are_refused() {
             .unwrap_err();
         assert_eq!(err.dispatch_error(), Some(error), "{link:?} {hash:?}");
     }
-    assert!(!fake.world().accepted_terms.contains(&bob.account()));
+    assert!(!fake.world().accepted_terms.contains_key(&bob.account()));
     let paid = fake.world().applied.len();
     let long = "a".repeat(51);
     let err = chain

@@ -43,12 +43,19 @@ impl Run {
 /// A config pointing at the fakes, in a fresh directory.
 fn config_dir(proxy: &str, relay: &str, chain: &str, extra: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
+    // A fixed hash, unless the test sets the terms itself: the default
+    // link is not reachable from the tests.
+    let terms = if extra.contains("terms_") {
+        ""
+    } else {
+        "terms_hash = \"f4fa1c1b\"\n"
+    };
     let text = format!(
         "data_dir = {data:?}\n\
          dialogues_dir = {dialogues:?}\n\
          [grid]\nkind = \"tfgrid\"\nnetwork = \"dev\"\n\
          [grid.tfgrid]\nproxy_url = {proxy:?}\nrelay_url = {relay:?}\ntfchain_url = {chain:?}\n\
-         request_timeout_seconds = 5\npoll_seconds = 1\nterms_hash = \"f4fa1c1b\"\n{extra}\n\
+         request_timeout_seconds = 5\npoll_seconds = 1\n{terms}{extra}\n\
          [payments]\nkind = \"bridge\"\n\
          [web]\nsandbox_login = false\n",
         data = dir.path().join("data"),
@@ -167,6 +174,10 @@ async fn every_step_passes_against_the_fakes() {
             && funding.contains("enough for 49 new twin(s) at 2.00 TFT each"),
         "{funding}"
     );
+    assert!(
+        run.line("ok   terms:")
+            .contains("with the hash f4fa1c1b set in grid.tfgrid.terms_hash")
+    );
     // Every node type of the catalog, on the three Belgian nodes.
     for label in [
         "dash/full",
@@ -182,6 +193,43 @@ async fn every_step_passes_against_the_fakes() {
     }
     assert!(run.stdout.ends_with("all steps passed\n"), "{}", run.stdout);
     // Nothing was written to the chain.
+    assert!(w.chain.world().applied.is_empty());
+}
+
+/// With no hash configured, the doctor fetches the terms document as twin
+/// creation will and shows the hash a twin would accept (its hex MD5, as
+/// tfgrid-sdk-ts `grid_client/src/clients/tf-grid/terms_and_conditions.ts`
+/// makes it); a document it cannot fetch fails the step with what to set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_terms_step_fetches_the_document_and_shows_its_hash() {
+    use md5::Digest as _;
+    let w = world(100 * TFT).await;
+    let document = "<html>the terms under test</html>";
+    let app = axum::Router::new().route(
+        "/legal",
+        axum::routing::get(move || async move { document }),
+    );
+    let (docs, _server) = crate::fake_server::Server::http(app).await;
+    let dir = dir_for(&w, &format!("terms_link = \"{docs}/legal\""));
+    let run = jukebox(dir.path(), &["grid", "doctor"], true, "").await;
+    let md5 = hex::encode(md5::Md5::digest(document.as_bytes()));
+    let line = run.line("ok   terms:");
+    assert!(
+        line.contains(&format!(
+            "{docs}/legal fetched; twins accept it with its MD5 {md5}"
+        )),
+        "{line}"
+    );
+
+    let dir = dir_for(&w, &format!("terms_link = \"{docs}/gone\""));
+    let run = jukebox(dir.path(), &["grid", "doctor"], true, "").await;
+    assert_ne!(run.code, 0);
+    let line = run.line("FAIL terms:");
+    assert!(
+        line.contains(&format!("{docs}/gone")) && line.contains("404"),
+        "{line}"
+    );
+    assert!(line.contains("do: set grid.tfgrid.terms_hash"), "{line}");
     assert!(w.chain.world().applied.is_empty());
 }
 

@@ -85,7 +85,9 @@ struct Block {
 pub struct World {
     pub balances: HashMap<[u8; 32], u128>,
     pub nonces: HashMap<[u8; 32], u32>,
-    pub accepted_terms: HashSet<[u8; 32]>,
+    /// Each account's accepted (link, hash) pairs, in order, as
+    /// pallet-tfgrid's `UsersTermsAndConditions` keeps them.
+    pub accepted_terms: HashMap<[u8; 32], Vec<(String, String)>>,
     /// id -> (account, relay); an empty relay is `None` on chain.
     pub twins: BTreeMap<u32, ([u8; 32], String)>,
     /// The twins' end-to-end keys (`pk`), for those that have one.
@@ -117,7 +119,7 @@ impl Default for World {
         World {
             balances: HashMap::new(),
             nonces: HashMap::new(),
-            accepted_terms: HashSet::new(),
+            accepted_terms: HashMap::new(),
             twins: BTreeMap::new(),
             twin_pks: BTreeMap::new(),
             contracts: BTreeMap::new(),

@@ -180,7 +180,7 @@ async fn a_backend_built_before_tfchain_listens_works_once_it_does() {
         proxy_url: proxy.url.clone(),
         tfchain_url: format!("ws://{address}"),
         relay_url: relay.url.clone(),
-        // The shipped terms pair, as an operator's config leaves it.
+        terms_hash: Some(crate::setup::TERMS_HASH.into()),
         ..Default::default()
     };
     config.validate("dev").unwrap();

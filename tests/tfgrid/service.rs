@@ -73,6 +73,7 @@ async fn real_grid_app_dying(at: Option<Moment>) -> RealGridApp {
     tfgrid.tfchain_url = chain.url.clone();
     tfgrid.relay_url = relay.url.clone();
     tfgrid.relay_domain = "relay.fake".into();
+    tfgrid.terms_hash = Some(crate::setup::TERMS_HASH.into());
     tfgrid.cache_seconds = 0;
     tfgrid.poll_seconds = 1;
     tfgrid.deploy_timeout_seconds = 20;

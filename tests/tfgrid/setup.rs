@@ -12,6 +12,7 @@ use std::time::Duration;
 use ed25519_dalek::SigningKey;
 use jukebox::grid::tfgrid::adapter::KeyRing;
 use jukebox::grid::tfgrid::backend::{DeployTiming, TfGridBackend, TwinSettings};
+use jukebox::grid::tfgrid::chain::terms::{DEFAULT_LINK, TermsSource};
 use jukebox::grid::tfgrid::chain::{Terms, TfChain};
 use jukebox::grid::tfgrid::discovery::{Discovery, DiscoverySettings};
 use jukebox::grid::tfgrid::proxy::{GridProxy, ProxySettings};
@@ -110,7 +111,7 @@ pub fn backend_at(proxy: &str, relay: &str, chain: &str, call_timeout: Duration)
         },
         TwinSettings {
             relay_domain: "relay.fake".into(),
-            terms: Terms::default(),
+            terms: TermsSource::Configured(Terms::parse(DEFAULT_LINK, TERMS_HASH).unwrap()),
         },
         DeployTiming {
             poll_interval: Duration::from_millis(10),
@@ -118,6 +119,9 @@ pub fn backend_at(proxy: &str, relay: &str, chain: &str, call_timeout: Duration)
         },
     )
 }
+
+/// The terms hash the fakes' twins accept, as an operator configures one.
+pub const TERMS_HASH: &str = "cc6c00174f609cc33a945ffd3493714d";
 
 pub fn healthy() -> Behaviour {
     Behaviour::Healthy { polls_until_ok: 1 }

@@ -24,7 +24,8 @@ use std::time::Duration;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 
-use super::chain::{ChainError, Ed25519Signer, Terms, TfChain};
+use super::chain::terms::TermsSource;
+use super::chain::{ChainError, Ed25519Signer, TfChain};
 use super::discovery::{self, Discovery};
 use super::rmb::zos::{Progress, ZosNode};
 use super::rmb::{Remote, RmbError, RmbPeer, RmbSettings};
@@ -47,10 +48,10 @@ pub struct DeployTiming {
 
 /// What the twin registration needs: the relay our twin is reached through,
 /// and the terms and conditions accepted on chain.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct TwinSettings {
     pub relay_domain: String,
-    pub terms: Terms,
+    pub terms: TermsSource,
 }
 
 pub struct TfGridBackend {
@@ -146,6 +147,14 @@ impl TfGridBackend {
             self.settle_twin(&signer, id).await?;
             return Ok(TwinId(id));
         }
+        // The terms first: a document that cannot be hashed stops the
+        // twin before any TFT is moved or any extrinsic sent.
+        let terms = self
+            .twins
+            .terms
+            .terms()
+            .await
+            .map_err(|e| GridError::Unavailable(e.to_string()))?;
         if let Some((funder, units)) = &self.funding {
             self.chain
                 .fund_up_to(funder, signer.account(), *units)
@@ -154,7 +163,7 @@ impl TfGridBackend {
         }
         // The account was just read without a twin: create it straight away.
         self.chain
-            .create_twin(&signer, &self.twins.relay_domain, &self.twins.terms)
+            .create_twin(&signer, &self.twins.relay_domain, &terms)
             .await
             .map(TwinId)
             .map_err(chain_error)

@@ -7,7 +7,9 @@
 //! grid proxy and its version; TFChain, its runtime and whether every call,
 //! storage entry, constant and event Jukebox uses fits its live metadata
 //! ([`TfChain::compatibility`]); the relay accepting a signed token; the
-//! funding account's balance against what new twins need; and, for each
+//! funding account's balance against what new twins need; the terms each
+//! new twin accepts (the document fetched and hashed, or the configured
+//! hash); and, for each
 //! node type in the catalog, the nodes Jukebox would offer (count and
 //! countries). With `--deploy`, a real smallest deployment and its
 //! cancellation follow (`doctor/deploy.rs`). `jukebox grid nodes` lists
@@ -25,6 +27,7 @@ use std::time::Duration;
 use ed25519_dalek::SigningKey;
 
 use super::chain::TfChain;
+use super::chain::terms::TermsSource;
 use super::discovery::Discovery;
 use super::proxy::GridProxy;
 use super::rmb::RmbPeer;
@@ -206,10 +209,53 @@ impl Doctor {
                 ));
             }
         }
+        note(self.terms_step().await);
         for step in self.node_steps().await {
             note(step);
         }
         all
+    }
+
+    /// The terms pair a new twin would accept, found as twin creation
+    /// finds it: the configured hash, or the document fetched and hashed.
+    async fn terms_step(&self) -> Step {
+        let name = "terms";
+        let source = match self.setup.config.terms() {
+            Ok(source) => source,
+            Err(e) => {
+                return Step::fail(
+                    name,
+                    "a valid terms_link and terms_hash",
+                    e,
+                    "fix the config",
+                );
+            }
+        };
+        match (source.terms().await, &source) {
+            (Ok(terms), TermsSource::Configured(_)) => Step::ok(
+                name,
+                format!(
+                    "twins accept {} with the hash {} set in grid.tfgrid.terms_hash",
+                    terms.link(),
+                    terms.hash()
+                ),
+            ),
+            (Ok(terms), TermsSource::Fetched(_)) => Step::ok(
+                name,
+                format!(
+                    "{} fetched; twins accept it with its MD5 {}",
+                    terms.link(),
+                    terms.hash()
+                ),
+            ),
+            (Err(e), _) => Step::fail(
+                name,
+                format!("the terms document at {} to hash", e.link),
+                e.reason,
+                "set grid.tfgrid.terms_hash to the hex MD5 of that document, or point \
+                 grid.tfgrid.terms_link at a reachable copy",
+            ),
+        }
     }
 
     async fn proxy_step(&self) -> Step {

@@ -416,13 +416,18 @@ fn apply(c: &mut Chain, account: [u8; 32], call: &[u8]) -> Result<Vec<Value>, Fa
             let link = vec_u8(&mut args).map_err(|_| malformed())?;
             let hash = vec_u8(&mut args).map_err(|_| malformed())?;
             terms_refusal(&link, &hash).map_or(Ok(()), |e| Err(("TfgridModule", e.into())))?;
-            c.world.accepted_terms.insert(account);
+            let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
+            c.world
+                .accepted_terms
+                .entry(account)
+                .or_default()
+                .push((text(link), text(hash)));
             Ok(vec![])
         }
         (Some(25), Some(17)) => {
             c.world.applied.push("TfgridModule.create_twin".into());
             let (relay, pk) = twin_args(&mut args).ok_or_else(malformed)?;
-            if !c.world.accepted_terms.contains(&account) {
+            if !c.world.accepted_terms.contains_key(&account) {
                 return Err((
                     "TfgridModule",
                     "UserDidNotSignTermsAndConditions".to_string(),

@@ -5,18 +5,26 @@
 //! the chain at a user's first order.
 //!
 //! The chain checks only the form of the hash, never the document. The
-//! default pair is the link the TypeScript grid client accepts
-//! (tfgrid-sdk-ts `grid_client/src/modules/tfchain.ts`, `createAccount`)
-//! with the hex MD5 of that link's text: the TypeScript client hashes the
-//! page it downloads, whose bytes change with every rebuild of the site and
-//! cannot be fetched offline, while Zero-OS itself registers the MD5 of its
-//! terms URL (zosbase `pkg/registrar/register.go`: "this is hash of the url
-//! not the document"). An operator with a reviewed document sets both.
+//! default link is the one the TypeScript grid client has every new account
+//! accept (tfgrid-sdk-ts `grid_client/src/modules/tfchain.ts`,
+//! `activateAccountAndCreateTwin`), and its hash is made as that client
+//! makes it (`grid_client/src/clients/tf-grid/terms_and_conditions.ts`:
+//! the document is downloaded and its hex MD5 sent): [`TermsSource`]
+//! fetches the document when the first twin accepts the terms and keeps
+//! the hash for the process's life. An operator who reviewed a document
+//! sets its hash in `grid.tfgrid.terms_hash`, which is then sent as is.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use md5::{Digest as _, Md5};
+use tokio::sync::OnceCell;
 
 /// The legal page the TypeScript grid client has every new account accept.
 pub const DEFAULT_LINK: &str = "https://library.threefold.me/info/legal/#/";
-/// The hex MD5 of [`DEFAULT_LINK`]'s text.
-pub const DEFAULT_HASH: &str = "cc6c00174f609cc33a945ffd3493714d";
+/// The most of a terms document fetched to hash it: a legal page is far
+/// smaller, and a link serving more is not a document.
+pub const MAX_DOCUMENT_BYTES: usize = 4 * 1024 * 1024;
 
 /// The most a document link may hold, in bytes (`MAX_DOCUMENT_LINK_LENGTH`).
 pub const MAX_LINK_BYTES: usize = 2048;
@@ -36,29 +44,8 @@ impl Terms {
     /// ; =`) and a hash of 1 to 50 of `A-Z a-z 0-9 - _`. The message names
     /// the config key at fault.
     pub fn parse(link: &str, hash: &str) -> Result<Terms, String> {
-        if link.is_empty() || link.len() > MAX_LINK_BYTES {
-            return Err(format!(
-                "terms_link must be 1 to {MAX_LINK_BYTES} bytes long (it has {})",
-                link.len()
-            ));
-        }
-        if let Some(bad) = link.chars().find(|c| !link_char(*c)) {
-            return Err(format!(
-                "terms_link {link:?} has {bad:?}, which TFChain refuses in a document link"
-            ));
-        }
-        if hash.is_empty() || hash.len() > MAX_HASH_BYTES {
-            return Err(format!(
-                "terms_hash must be 1 to {MAX_HASH_BYTES} characters of A-Z, a-z, 0-9, - and _ \
-                 (it has {} bytes): the hex MD5 of the document, e.g. {DEFAULT_HASH:?}",
-                hash.len()
-            ));
-        }
-        if let Some(bad) = hash.chars().find(|c| !hash_char(*c)) {
-            return Err(format!(
-                "terms_hash {hash:?} has {bad:?}; TFChain takes only A-Z, a-z, 0-9, - and _"
-            ));
-        }
+        check_link(link)?;
+        check_hash(hash)?;
         Ok(Terms {
             link: link.to_owned(),
             hash: hash.to_owned(),
@@ -74,13 +61,146 @@ impl Terms {
     }
 }
 
-impl Default for Terms {
-    fn default() -> Terms {
-        Terms {
-            link: DEFAULT_LINK.to_owned(),
-            hash: DEFAULT_HASH.to_owned(),
+/// A document link TFChain accepts (see [`Terms::parse`]).
+pub fn check_link(link: &str) -> Result<(), String> {
+    if link.is_empty() || link.len() > MAX_LINK_BYTES {
+        return Err(format!(
+            "terms_link must be 1 to {MAX_LINK_BYTES} bytes long (it has {})",
+            link.len()
+        ));
+    }
+    if let Some(bad) = link.chars().find(|c| !link_char(*c)) {
+        return Err(format!(
+            "terms_link {link:?} has {bad:?}, which TFChain refuses in a document link"
+        ));
+    }
+    Ok(())
+}
+
+/// A document hash TFChain accepts (see [`Terms::parse`]).
+pub fn check_hash(hash: &str) -> Result<(), String> {
+    if hash.is_empty() || hash.len() > MAX_HASH_BYTES {
+        return Err(format!(
+            "terms_hash must be 1 to {MAX_HASH_BYTES} characters of A-Z, a-z, 0-9, - and _ \
+                 (it has {} bytes): the hex MD5 of the document, like \
+                 \"cc6c00174f609cc33a945ffd3493714d\", or unset to hash the document fetched",
+            hash.len()
+        ));
+    }
+    if let Some(bad) = hash.chars().find(|c| !hash_char(*c)) {
+        return Err(format!(
+            "terms_hash {hash:?} has {bad:?}; TFChain takes only A-Z, a-z, 0-9, - and _"
+        ));
+    }
+    Ok(())
+}
+
+/// Where the terms a twin accepts come from: a configured pair, sent as is,
+/// or the configured link with the hex MD5 of the document it serves,
+/// fetched once (when the first twin accepts the terms) and then reused.
+/// Clones share the fetched hash.
+#[derive(Clone, Debug)]
+pub enum TermsSource {
+    Configured(Terms),
+    Fetched(Arc<FetchedTerms>),
+}
+
+/// The link whose document is hashed, and the pair once it was.
+#[derive(Debug)]
+pub struct FetchedTerms {
+    link: String,
+    http: reqwest::Client,
+    terms: OnceCell<Terms>,
+}
+
+/// The terms document could not be fetched or hashed; no terms were sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "cannot fetch the terms document {link} to hash it ({reason}); set grid.tfgrid.terms_hash \
+     to the hex MD5 of that document (or point grid.tfgrid.terms_link at a reachable copy)"
+)]
+pub struct TermsError {
+    pub link: String,
+    pub reason: String,
+}
+
+impl TermsSource {
+    /// The configured link, with `hash` when one is configured (both
+    /// checked as TFChain checks them), else the document's MD5 later; a
+    /// fetch may take `timeout`.
+    pub fn new(link: &str, hash: Option<&str>, timeout: Duration) -> Result<TermsSource, String> {
+        if let Some(hash) = hash {
+            return Terms::parse(link, hash).map(TermsSource::Configured);
+        }
+        check_link(link)?;
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client for terms_link: {e}"))?;
+        Ok(TermsSource::Fetched(Arc::new(FetchedTerms {
+            link: link.to_owned(),
+            http,
+            terms: OnceCell::new(),
+        })))
+    }
+
+    pub fn link(&self) -> &str {
+        match self {
+            TermsSource::Configured(terms) => terms.link(),
+            TermsSource::Fetched(f) => &f.link,
         }
     }
+
+    /// The pair to send: the configured one, or the link with its
+    /// document's hash (fetched on the first call that succeeds).
+    pub async fn terms(&self) -> Result<Terms, TermsError> {
+        match self {
+            TermsSource::Configured(terms) => Ok(terms.clone()),
+            TermsSource::Fetched(f) => f
+                .terms
+                .get_or_try_init(|| async {
+                    let hash = document_md5(&f.http, &f.link).await?;
+                    Ok(Terms {
+                        link: f.link.clone(),
+                        hash,
+                    })
+                })
+                .await
+                .cloned(),
+        }
+    }
+}
+
+/// The hex MD5 of the document `link` serves (after redirects, as the
+/// TypeScript client's `axios.get` follows them), refusing an error status
+/// and a body over [`MAX_DOCUMENT_BYTES`].
+pub async fn document_md5(http: &reqwest::Client, link: &str) -> Result<String, TermsError> {
+    let fail = |reason: String| TermsError {
+        link: link.to_owned(),
+        reason,
+    };
+    let mut response = http
+        .get(link)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|e| fail(e.without_url().to_string()))?;
+    let mut md5 = Md5::new();
+    let mut read = 0usize;
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| fail(e.without_url().to_string()))?
+    {
+        read += chunk.len();
+        if read > MAX_DOCUMENT_BYTES {
+            return Err(fail(format!(
+                "it is larger than {MAX_DOCUMENT_BYTES} bytes"
+            )));
+        }
+        md5.update(&chunk);
+    }
+    Ok(hex::encode(md5.finalize()))
 }
 
 /// `validate_document_link_input` in `terms_cond.rs`.
@@ -95,18 +215,14 @@ fn hash_char(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use md5::{Digest as _, Md5};
-
     use super::*;
 
     #[test]
-    fn the_default_pair_is_accepted_and_its_hash_is_the_links_md5() {
-        let md5 = hex::encode(Md5::digest(DEFAULT_LINK.as_bytes()));
-        assert_eq!(DEFAULT_HASH, md5);
-        let terms = Terms::parse(DEFAULT_LINK, DEFAULT_HASH).unwrap();
-        assert_eq!(terms, Terms::default());
-        assert_eq!((terms.link(), terms.hash()), (DEFAULT_LINK, DEFAULT_HASH));
-        // Zero-OS's own pair has the same form.
+    fn the_default_link_and_an_md5_are_accepted() {
+        let terms = Terms::parse(DEFAULT_LINK, "cc6c00174f609cc33a945ffd3493714d").unwrap();
+        assert_eq!(terms.link(), DEFAULT_LINK);
+        assert_eq!(terms.hash(), "cc6c00174f609cc33a945ffd3493714d");
+        // Zero-OS's own pair (zosbase `pkg/registrar/register.go`) too.
         assert!(
             Terms::parse(
                 "http://zos.tf/terms/v0.1",
@@ -114,6 +230,41 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[tokio::test]
+    async fn a_configured_hash_is_sent_as_is_and_an_unset_one_is_fetched() {
+        let t = Duration::from_secs(5);
+        let configured = TermsSource::new(DEFAULT_LINK, Some("abc"), t).unwrap();
+        assert_eq!(configured.terms().await.unwrap().hash(), "abc");
+        assert!(matches!(
+            TermsSource::new(DEFAULT_LINK, None, t).unwrap(),
+            TermsSource::Fetched(_)
+        ));
+        assert!(TermsSource::new(DEFAULT_LINK, Some(""), t).is_err());
+        assert!(TermsSource::new("a b", None, t).is_err());
+    }
+
+    /// The document is hashed as served, and one too large is refused.
+    #[tokio::test]
+    async fn the_document_is_hashed_within_its_bound() {
+        use md5::{Digest as _, Md5};
+        let big = vec![b'x'; MAX_DOCUMENT_BYTES + 1];
+        let app = axum::Router::new()
+            .route("/ok", axum::routing::get(|| async { "the terms" }))
+            .route("/big", axum::routing::get(move || async move { big }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let http = reqwest::Client::new();
+        let ok = document_md5(&http, &format!("{url}/ok")).await.unwrap();
+        assert_eq!(ok, hex::encode(Md5::digest(b"the terms")));
+        let big = document_md5(&http, &format!("{url}/big"))
+            .await
+            .unwrap_err();
+        assert!(big.reason.contains("larger than"), "{big}");
+        assert!(big.to_string().contains("set grid.tfgrid.terms_hash"));
+        server.abort();
     }
 
     #[test]
@@ -131,7 +282,7 @@ mod tests {
         for bad in ["abc def", "0xabc!", "sha256:ab", "ab/c", "é"] {
             assert!(hash(bad).unwrap_err().contains("terms_hash"), "{bad}");
         }
-        let link = |l: &str| Terms::parse(l, DEFAULT_HASH);
+        let link = |l: &str| Terms::parse(l, "abc");
         assert!(link("").is_err());
         assert!(link(&format!("https://x.org/{}", "a".repeat(2048))).is_err());
         assert!(
