@@ -143,7 +143,7 @@ pub struct NodeRecord {
     #[serde(default)]
     pub intent: Option<DeployIntent>,
     /// Contracts this node gave up (the old one of a move, the one of a
-    /// deleted node), written in the same save that gives them up and
+    /// deleted or expired node), written in the same save that gives them up and
     /// removed once the grid confirmed the cancel: a crash in between
     /// leaves them here to be cancelled at the next start.
     #[serde(default)]

@@ -497,8 +497,10 @@ impl Service {
                     .filter(|n| n.state == NodeState::Running && n.contract() == node.contract());
                 let Some(n) = current else {
                     let Some(n) = nodes.get_mut(&node.name) else {
-                        // No record to retire it in: cancel straight away
-                        // (the reconciler catches it if this fails).
+                        // No record to retire it in (records are never
+                        // removed, so this is only a guard): the contract
+                        // is an orphan, cancelled straight away, and the
+                        // reconciler catches it if this fails.
                         if let Err(e) = self.inner.grid.cancel(placed.contract).await {
                             tracing::warn!(user = %user, contract = %placed.contract, error = %e, "could not cancel a superseded redeploy");
                         }

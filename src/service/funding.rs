@@ -59,6 +59,7 @@ impl Service {
             .funding
             .assess(profile.account.balance, burn, rules, now);
         let mut nodes_changed = false;
+        let mut retired_any = false;
         // While in grace, every running node is paused: this also retries a
         // pause the grid refused last time.
         if profile.funding.grace.is_some() {
@@ -108,8 +109,9 @@ impl Service {
                     ));
                 }
                 FundingDecision::Expire => {
-                    let expired = self.expire_paused(user, nodes).await;
+                    let expired = self.expire_paused(user, nodes);
                     nodes_changed = true;
+                    retired_any |= !expired.is_empty();
                     if !expired.is_empty() {
                         let text = format!(
                             "🗑 Your paused nodes were deleted because the balance stayed empty for {} days: {}. Thank you for using Jukebox; /deploy starts new ones whenever you like.",
@@ -148,6 +150,14 @@ impl Service {
         }
         for (priority, key, message) in alerts {
             self.raise(user, priority, key, message).await?;
+        }
+        if retired_any {
+            // Write-ahead: the expired nodes' contracts were retired in the
+            // nodes' save above and are cancelled only now, after everything
+            // else is recorded; one the grid does not confirm (or a crash
+            // here) leaves it listed for the next start or reconciler pass.
+            self.cancel_retired(user).await?;
+            *nodes = self.load_nodes(user)?;
         }
         Ok(())
     }
@@ -211,18 +221,18 @@ impl Service {
         resumed
     }
 
-    async fn expire_paused(&self, user: &UserId, nodes: &mut Nodes) -> Vec<String> {
+    /// Ends every paused node and retires its contract, in memory only:
+    /// the caller saves, then cancels through `cancel_retired` (see
+    /// `intents.rs`), so a crash or a refused cancel leaves the contract
+    /// listed rather than paying for nothing until the orphan delay.
+    fn expire_paused(&self, user: &UserId, nodes: &mut Nodes) -> Vec<String> {
         let mut expired = Vec::new();
         for node in nodes
             .nodes
             .iter_mut()
             .filter(|n| n.state == NodeState::Paused)
         {
-            if let Some(contract) = node.contract()
-                && let Err(e) = self.inner.grid.cancel(contract).await
-            {
-                tracing::warn!(user = %user, node = %node.name, contract = %contract, error = %e, "could not cancel an expired node's contract");
-            }
+            node.retired.extend(node.contract());
             node.state = NodeState::Expired;
             expired.push(node.name.clone());
             tracing::info!(user = %user, node = %node.name, "node expired after the grace period");

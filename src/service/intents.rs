@@ -6,11 +6,14 @@
 //!   resumed after a crash first asks the grid for the contract that intent
 //!   may have made (`Grid::contract_for`, TFChain's
 //!   `ContractIDByNodeIDAndHash`) and adopts it.
-//! - A contract a node gives up (the old one of a move, the one of a
-//!   deleted node) is put in the record's `retired` list in the same save
-//!   that gives it up, then cancelled, then dropped from the list. A crash
-//!   in between leaves it listed; the next start and every reconciler pass
-//!   cancel it. Cancelling is idempotent, so the grid sees it cancelled once.
+//! - A contract a node gives up (the old one of a move, a superseded
+//!   redeploy's new one, the one of a deleted node or of a node expired at
+//!   the end of the grace period) is put in the record's `retired` list in
+//!   the same save that gives it up, then cancelled, then dropped from the
+//!   list. A crash in between leaves it listed; the next start and every
+//!   reconciler pass cancel it. Cancelling is idempotent, so the grid sees
+//!   it cancelled once. Every cancel of the service goes through here but
+//!   the reconciler's of orphans, which no record holds.
 
 use super::Service;
 use crate::grid::{ContractId, GridError};

@@ -329,3 +329,76 @@ async fn a_record_whose_contract_vanished_is_reported_once() {
     let shown = texts_for(&app.outbox.all(), &operator).join("\n");
     assert_eq!(shown.matches("node.contract_missing").count(), 1, "{shown}");
 }
+
+/// Bills `app`'s users after the clock moved `hours` on, as the hourly
+/// sweep would, in a task of its own: a crash of the grid kills that task
+/// only. Returns whether it died.
+async fn bill_after(app: &TestApp, clock: &ManualClock, hours: u64) -> bool {
+    clock.advance(hours * 3600);
+    let service = app.service.clone();
+    tokio::spawn(async move { service.bill_all().await.expect("billing") })
+        .await
+        .is_err()
+}
+
+/// A node paid for one week, left unpaid until the grace period ends, with
+/// the process killed when expiry asks the grid to cancel. Returns the
+/// crashed service and the node's contract.
+async fn expiry_killed_before_the_cancel(w: &World) -> (TestApp, ContractId) {
+    let node = running_node(w).await;
+    let contract = node.contract().unwrap();
+    let app = w.start(Some(Moment::BeforeCancel));
+    // The week runs out: the node is paused (no cancel yet).
+    assert!(!bill_after(&app, &w.clock, 8 * 24).await);
+    assert_eq!(app.node(&w.alice, "dash-full-").state, NodeState::Paused);
+    // The grace period (14 days in the test config) runs out.
+    assert!(
+        bill_after(&app, &w.clock, 15 * 24).await,
+        "the crash happened"
+    );
+    // The node was ended and its contract retired in one save, before the
+    // grid was asked.
+    let record = records(&app, &w.alice).remove(0);
+    assert_eq!(record.state, NodeState::Expired);
+    assert_eq!(record.retired, [contract]);
+    assert_eq!(live_contracts(&app, &w.alice).await, [contract]);
+    (app, contract)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expiry_killed_before_the_cancel_cancels_at_the_next_start() {
+    let w = World::new();
+    let (first, _) = expiry_killed_before_the_cancel(&w).await;
+    drop(first);
+
+    // No billing sweep and no orphan delay: the start itself cancels it.
+    let second = w.restart().await;
+    assert!(live_contracts(&second, &w.alice).await.is_empty());
+    assert_eq!(second.sim.stats().contracts_active, 0);
+    let record = records(&second, &w.alice).remove(0);
+    assert_eq!((record.state, record.retired), (NodeState::Expired, vec![]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expiry_killed_before_the_cancel_is_cancelled_by_the_next_reconciler_pass() {
+    let w = World::new();
+    let (first, _) = expiry_killed_before_the_cancel(&w).await;
+    drop(first);
+
+    // A fresh service that has not resumed anything yet: its first
+    // reconciler pass cancels the retired contract at once, as a retired
+    // one, not as an orphan waiting out the safety delay.
+    let app = w.start(None);
+    let pass = app.service.reconcile().await.unwrap();
+    assert_eq!(
+        (pass.contracts, pass.orphans_found, pass.orphans_waiting),
+        (0, 0, 0),
+        "{pass:?}"
+    );
+    assert!(live_contracts(&app, &w.alice).await.is_empty());
+    assert!(records(&app, &w.alice)[0].retired.is_empty());
+    assert_eq!(app.sim.stats().contracts_active, 0);
+    // Cancelled once: the next pass has nothing left to do.
+    let pass = app.service.reconcile().await.unwrap();
+    assert_eq!((pass.contracts, pass.orphans_cancelled), (0, 0));
+}
