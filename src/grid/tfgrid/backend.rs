@@ -25,7 +25,7 @@ use std::time::Duration;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 
 use super::chain::terms::TermsSource;
-use super::chain::{ChainError, Ed25519Signer, TfChain};
+use super::chain::{ChainError, ChainTwin, Ed25519Signer, TfChain};
 use super::discovery::{self, Discovery};
 use super::rmb::zos::{Progress, ZosNode};
 use super::rmb::{Remote, RmbError, RmbPeer, RmbSettings};
@@ -305,12 +305,7 @@ impl TfGridBackend {
     /// its twin when it starts (`NewPeer`); a twin already right costs one
     /// storage read.
     async fn settle_twin(&self, signer: &Ed25519Signer, twin: u32) -> Result<(), GridError> {
-        let found = self
-            .chain
-            .twin(twin)
-            .await
-            .map_err(chain_error)?
-            .ok_or(GridError::UnknownTwin(twin))?;
+        let found = self.chain_twin(twin).await?;
         let relay = self.twins.relay_domain.as_str();
         if found.end_to_end_key().is_none() && found.relay.as_deref() == Some(relay) {
             return Ok(());
@@ -381,18 +376,22 @@ impl TfGridBackend {
         Ok(NodeSession { peer, node })
     }
 
+    /// A twin as TFChain holds it; one that does not exist is an error.
+    async fn chain_twin(&self, twin: u32) -> Result<ChainTwin, GridError> {
+        self.chain
+            .twin(twin)
+            .await
+            .map_err(chain_error)?
+            .ok_or(GridError::UnknownTwin(twin))
+    }
+
     /// A node twin's RMB address and key: from the chain the first time,
     /// then from [`Self::node_keys`].
     async fn node_key(&self, twin: u32) -> Result<Remote, GridError> {
         if let Some(key) = self.lock_node_keys().get(&twin) {
             return Ok(Remote { twin, key: *key });
         }
-        let found = self
-            .chain
-            .twin(twin)
-            .await
-            .map_err(chain_error)?
-            .ok_or(GridError::UnknownTwin(twin))?;
+        let found = self.chain_twin(twin).await?;
         let key = VerifyingKey::from_bytes(&found.account)
             .map_err(|_| GridError::Unavailable(format!("twin {twin} has no ed25519 key")))?;
         self.lock_node_keys().insert(twin, key);
