@@ -494,14 +494,21 @@ fn zos_answer(
     if command == zos::DEPLOY {
         let d: Deployment =
             serde_json::from_slice(body).map_err(|e| format!("invalid deployment: {e}"))?;
+        // zosbase `pkg/provision/engine.go` `CreateOrUpdate`.
         if d.twin_id != source {
-            return Err("deployment twin does not match the sender".into());
+            return Err(format!(
+                "twin id mismatch (deployment: {}, message: {source})",
+                d.twin_id
+            ));
         }
         if d.contract_id == 0 {
             return Err("deployment has no contract".into());
         }
+        // A second deploy of one contract: zosbase `pkg/provision/storage/
+        // storage.go` `Create` answers `ErrDeploymentExists`, whose text is
+        // just "exists" (`pkg/provision/interface.go`).
         if node.deployments.contains_key(&d.contract_id) {
-            return Err("deployment already exists".into());
+            return Err("exists".into());
         }
         // The node checks the deployment's own signature with the sender's
         // registered key.
@@ -529,12 +536,15 @@ fn zos_answer(
     let arg: zos::ContractArg =
         serde_json::from_slice(body).map_err(|e| format!("invalid argument: {e}"))?;
     let behaviour = node.behaviour.clone();
-    let Some(dep) = node.deployments.get_mut(&arg.contract_id) else {
+    // zosbase `pkg/provision/engine.go` `Get`/`Changes`: the store is keyed
+    // by twin, so another twin's contract reads as missing.
+    let Some(dep) = node
+        .deployments
+        .get_mut(&arg.contract_id)
+        .filter(|dep| dep.owner == source)
+    else {
         return Err("deployment not found".into());
     };
-    if dep.owner != source {
-        return Err("access denied".into());
-    }
     match command {
         zos::GET => {
             dep.polls += 1;

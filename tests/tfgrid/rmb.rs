@@ -203,6 +203,14 @@ async fn the_node_rejects_what_zos_would_reject() {
         matches!(zos.get(99).await, Err(RmbError::Remote { message, .. }) if message == "deployment not found")
     );
     assert!(!relay.state().node_has(NODE, 12));
+    // A second deploy of a contract the node holds: zosbase's storage
+    // answers `ErrDeploymentExists` ("exists"), which is why an adopted
+    // contract is only sent when `get` does not find it.
+    let d = deployment(12, &user_key());
+    zos.deploy(&d).await.unwrap();
+    assert!(
+        matches!(zos.deploy(&d).await, Err(RmbError::Remote { message, .. }) if message == "exists")
+    );
 }
 
 #[tokio::test]

@@ -426,6 +426,8 @@ impl TfGridBackend {
                 "grid node {node} is not open to v3 deployments"
             ));
         }
+        // `NodeNotAvailableToDeploy` (pallet-smart-contract
+        // `grid_contract.rs`): the proxy lagged a rent; another node may do.
         if e.node_not_available() {
             return GridError::DeployFailed(format!(
                 "grid node {node} is rented by another twin or kept for renters"
