@@ -75,10 +75,12 @@ impl Service {
                 }
             }
         }
-        for node in &mut nodes.nodes {
-            node.retired.retain(|c| !done.contains(c));
+        if !done.is_empty() {
+            for node in &mut nodes.nodes {
+                node.retired.retain(|c| !done.contains(c));
+            }
+            self.save_nodes(user, &nodes)?;
         }
-        self.save_nodes(user, &nodes)?;
         Ok(waiting)
     }
 
@@ -94,8 +96,19 @@ impl Service {
         for user in self.store().list_users()? {
             let moves = {
                 let _guard = self.inner.locks.lock(&user).await;
-                self.cancel_retired(&user).await?;
                 let mut nodes = self.load_nodes(&user)?;
+                // One read for the many users with nothing left half-done.
+                if nodes
+                    .nodes
+                    .iter()
+                    .all(|n| n.retired.is_empty() && n.intent.is_none())
+                {
+                    continue;
+                }
+                if nodes.nodes.iter().any(|n| !n.retired.is_empty()) {
+                    self.cancel_retired(&user).await?;
+                    nodes = self.load_nodes(&user)?;
+                }
                 let mut moves = Vec::new();
                 let mut changed = false;
                 for node in &mut nodes.nodes {
