@@ -26,6 +26,50 @@ pub mod web_site;
 #[allow(dead_code)]
 pub mod webdriver;
 
+/// Starts what `jukebox run` starts, through the binary's own path
+/// (`jukebox::app::App::build`): on `config`'s temp data dir, every
+/// listener on 127.0.0.1 with a port of its own (port 0), time from
+/// `clock`, Telegram's and the terminal's messages kept in `chat`, and the
+/// background work stepped by the test (`Background::Stepped`: the test
+/// calls `sweep`, `bill_all`, `drain`... when it wants them). Dropping the
+/// `App` stops its listeners; `run_until_stopped` runs the rest.
+// Not every test binary starts a whole process.
+#[allow(dead_code)]
+pub async fn spawn_app(
+    mut config: Config,
+    clock: Arc<ManualClock>,
+    chat: Arc<MemoryOutbox>,
+) -> jukebox::app::App {
+    spawn_app_with(&mut config, clock, chat, jukebox::app::Background::Stepped).await
+}
+
+/// [`spawn_app`], with the background work as given.
+#[allow(dead_code)]
+pub async fn spawn_app_with(
+    config: &mut Config,
+    clock: Arc<ManualClock>,
+    chat: Arc<MemoryOutbox>,
+    background: jukebox::app::Background,
+) -> jukebox::app::App {
+    // Never the fixed default ports: tests run side by side.
+    for listen in [&mut config.web.listen, &mut config.ops.listen] {
+        if !listen.is_empty() {
+            *listen = "127.0.0.1:0".into();
+        }
+    }
+    let setup = jukebox::app::Setup {
+        clock,
+        env: &|name| std::env::var(name).ok(),
+        wrap_grid: &|grid| grid,
+        chat_outbox: Some(chat),
+        background,
+        exit_deadline: std::time::Duration::from_secs(10),
+    };
+    jukebox::app::App::build(config.clone(), setup)
+        .await
+        .expect("the app starts")
+}
+
 /// 2026-11-23 00:00 UTC, so tests never depend on the real date.
 pub const START: u64 = 1_795_392_000;
 

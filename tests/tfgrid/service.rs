@@ -117,7 +117,7 @@ fn build(
     outbox: &Arc<MemoryOutbox>,
     clock: &Arc<ManualClock>,
     at: Option<Moment>,
-) -> jukebox::app::App {
+) -> jukebox::app::Core {
     let seed = hex::encode(FUNDER_SEED);
     let env = move |name: &str| (name == "JUKEBOX_TFCHAIN_FUNDER_SEED").then(|| seed.clone());
     jukebox::app::build_wrapped(config, outbox.clone(), clock.clone(), &env, &|grid| {
