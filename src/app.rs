@@ -38,7 +38,7 @@ mod process;
 mod tests;
 
 pub use logging::init_logging;
-pub use process::{App, Background, Setup, shutdown_signal};
+pub use process::{App, Background, Setup, as_is, process_env, shutdown_signal};
 
 /// Compiles scripts and catalog for `config`; the error lists every problem.
 pub fn build_engine(config: &Config) -> Result<Engine, crate::diagnostics::Diagnostics> {

@@ -60,7 +60,7 @@ async fn a_payment_cut_short_by_a_crash_is_credited_once_after_the_restart() {
     let clock = std::sync::Arc::new(jukebox::clock::ManualClock::new(support::START));
     let config = support::test_config(dir.path(), &|_| {});
     let alice = jukebox::ids::UserId::parse("term:alice").unwrap();
-    let app = support::TestApp::start(&config, clock.clone());
+    let app = support::TestApp::start(&config, clock.clone()).await;
     app.send(&alice, "/deploy").await;
     for label in ["Dash", "Dash full node"] {
         app.press_label(&alice, label).await;
@@ -98,7 +98,7 @@ async fn a_payment_cut_short_by_a_crash_is_credited_once_after_the_restart() {
     };
     drop(sandbox);
 
-    let app = support::TestApp::start(&config, clock.clone());
+    let app = support::TestApp::start(&config, clock.clone()).await;
     app.service.resume_pending().await.unwrap();
     let pay = format!("pay:{}", order.id);
     app.press(&alice, &pay).await;

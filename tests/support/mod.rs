@@ -40,16 +40,25 @@ pub async fn spawn_app(
     clock: Arc<ManualClock>,
     chat: Arc<MemoryOutbox>,
 ) -> jukebox::app::App {
-    spawn_app_with(&mut config, clock, chat, jukebox::app::Background::Stepped).await
+    spawn_app_with(
+        &mut config,
+        clock,
+        chat,
+        jukebox::app::Background::Stepped,
+        &jukebox::app::as_is,
+    )
+    .await
 }
 
-/// [`spawn_app`], with the background work as given.
+/// [`spawn_app`], with the background work as given and the service seeing
+/// the grid through `wrap`.
 #[allow(dead_code)]
 pub async fn spawn_app_with(
     config: &mut Config,
     clock: Arc<ManualClock>,
     chat: Arc<MemoryOutbox>,
     background: jukebox::app::Background,
+    wrap: &dyn Fn(Arc<dyn jukebox::grid::Grid>) -> Arc<dyn jukebox::grid::Grid>,
 ) -> jukebox::app::App {
     // Never the fixed default ports: tests run side by side.
     for listen in [&mut config.web.listen, &mut config.ops.listen] {
@@ -60,7 +69,7 @@ pub async fn spawn_app_with(
     let setup = jukebox::app::Setup {
         clock,
         env: &|name| std::env::var(name).ok(),
-        wrap_grid: &|grid| grid,
+        wrap_grid: wrap,
         chat_outbox: Some(chat),
         background,
         exit_deadline: std::time::Duration::from_secs(10),
@@ -96,14 +105,35 @@ pub fn test_config(dir: &Path, tweak: &dyn Fn(&mut Config)) -> Config {
 }
 
 impl TestApp {
-    pub fn start(config: &Config, clock: Arc<ManualClock>) -> TestApp {
+    /// A whole Jukebox started by [`spawn_app`], as the binary starts it,
+    /// with its listeners off: nothing here speaks HTTP, and a test that
+    /// restarts needs the data dir free the moment the old app is dropped
+    /// (a listener's task holds the service until it has stopped).
+    pub async fn start(config: &Config, clock: Arc<ManualClock>) -> TestApp {
+        Self::start_wrapped(config, clock, &jukebox::app::as_is).await
+    }
+
+    async fn start_wrapped(
+        config: &Config,
+        clock: Arc<ManualClock>,
+        wrap: &dyn Fn(Arc<dyn jukebox::grid::Grid>) -> Arc<dyn jukebox::grid::Grid>,
+    ) -> TestApp {
         let outbox = Arc::new(MemoryOutbox::default());
-        let app =
-            jukebox::app::build(config, outbox.clone(), clock.clone()).expect("service starts");
+        let mut config = config.clone();
+        config.web.listen = String::new();
+        config.ops.listen = String::new();
+        let app = spawn_app_with(
+            &mut config,
+            clock,
+            outbox.clone(),
+            jukebox::app::Background::Stepped,
+            wrap,
+        )
+        .await;
         TestApp {
-            service: app.service,
+            service: app.service.clone(),
             outbox,
-            sim: app.sim.expect("tests run on the embedded grid"),
+            sim: app.sim.clone().expect("tests run on the embedded grid"),
         }
     }
 
@@ -111,25 +141,15 @@ impl TestApp {
     /// [`crash_grid::CrashingGrid`] that dies at `at`.
     // Only the contract crash tests start it this way.
     #[allow(dead_code)]
-    pub fn start_crashing(
+    pub async fn start_crashing(
         config: &Config,
         clock: Arc<ManualClock>,
         at: Option<crash_grid::Moment>,
     ) -> TestApp {
-        let outbox = Arc::new(MemoryOutbox::default());
-        let app = jukebox::app::build_wrapped(
-            config,
-            outbox.clone(),
-            clock,
-            &|name| std::env::var(name).ok(),
-            &|grid| crash_grid::CrashingGrid::new(grid, at),
-        )
-        .expect("service starts");
-        TestApp {
-            service: app.service,
-            outbox,
-            sim: app.sim.expect("tests run on the embedded grid"),
-        }
+        Self::start_wrapped(config, clock, &|grid| {
+            crash_grid::CrashingGrid::new(grid, at)
+        })
+        .await
     }
 
     /// Hands every queued alert to the outbox. Rate limits are tested in

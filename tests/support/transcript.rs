@@ -78,7 +78,7 @@ pub async fn run_file(name: &str) {
             let config = test_config(dir.path(), &|c| {
                 c.grid.sim.deploy_failure_rate = failure_rate
             });
-            app = Some(TestApp::start(&config, clock.clone()));
+            app = Some(TestApp::start(&config, clock.clone()).await);
         }
         let a = app.as_ref().expect("started");
         let mut items = before_restart.clone();
@@ -140,7 +140,7 @@ pub async fn run_file(name: &str) {
                 let config = test_config(dir.path(), &|c| {
                     c.grid.sim.deploy_failure_rate = failure_rate
                 });
-                let fresh = TestApp::start(&config, clock.clone());
+                let fresh = TestApp::start(&config, clock.clone()).await;
                 fresh.service.resume_pending().await.expect("resume");
                 fresh.service.load_watchlist().await.expect("watch list");
                 app = Some(fresh);
