@@ -1,7 +1,7 @@
 //! A small W3C WebDriver client for Debian's chromium + chromedriver, enough
 //! to use the website like a person: open pages, type, click, read text,
-//! run a line of script, take screenshots. If the browser is missing and
-//! the tests run as root (CI, a fresh machine), it is installed with apt.
+//! run a line of script, take screenshots. The browser itself is installed
+//! by `.ci/test`, not here.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -17,40 +17,20 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 /// Longest wait for something to appear on a page.
 pub const WAIT: Duration = Duration::from_secs(20);
 
-/// Makes sure chromium and chromedriver are installed (installing them
-/// with apt-get when missing), once per machine; concurrent test binaries
-/// take turns through a lock file.
+/// Fails with what to run when chromium or chromedriver is missing: the
+/// browser is installed by `.ci/test` (the README's test command), never
+/// by a test.
 pub fn ensure_browser() {
-    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
-        return;
-    }
-    let lock = std::fs::File::create(std::env::temp_dir().join("jukebox-chromium-install.lock"))
-        .expect("lock file for installing chromium");
-    lock.lock().expect("lock for installing chromium");
-    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
-        return;
-    }
-    let apt = |args: &[&str]| {
-        Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
-    };
-    let installed = apt(&["update", "-qq"])
-        && apt(&[
-            "install",
-            "-y",
-            "-qq",
-            "--no-install-recommends",
-            "chromium",
-            "chromium-driver",
-        ]);
+    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
+        .into_iter()
+        .filter(|path| !Path::new(path).exists())
+        .collect();
     assert!(
-        installed,
-        "the browser test needs Debian's chromium and chromium-driver; installing them with \
-         apt-get failed (run the tests as root, or `apt-get install chromium chromium-driver`)"
+        missing.is_empty(),
+        "the browser test needs Debian's chromium and chromium-driver, and {} is missing: \
+         run the tests with `.ci/test` (it installs them with apt-get as root), or \
+         `apt-get install chromium chromium-driver`",
+        missing.join(" and ")
     );
 }
 
