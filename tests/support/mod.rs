@@ -19,6 +19,7 @@ pub mod fake_horizon;
 pub mod fake_telegram;
 pub mod fake_tfconnect;
 pub mod s3_server;
+pub mod snapshot;
 pub mod transcript;
 // `Site` holds its hub and server so they live as long as the test; no test
 // reads those two fields.
