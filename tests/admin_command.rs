@@ -1,9 +1,7 @@
 //! `jukebox admin stats|user|nodes`: operator reports read from a data dir
 //! while the service that owns it is running (and holds its lock).
 
-// This test uses only part of the shared support code.
-#[allow(dead_code)]
-mod support;
+use crate::support;
 
 use std::process::Command;
 use std::sync::Arc;

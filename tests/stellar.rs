@@ -4,8 +4,7 @@
 //! it (an order paid and deployed, partial, over and late payments,
 //! unmatched payments kept for operators, restarts without double credit).
 
-#[allow(dead_code)]
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;

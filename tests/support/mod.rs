@@ -14,16 +14,17 @@ use jukebox::ids::UserId;
 use jukebox::service::Service;
 use jukebox::user::{NodeRecord, Nodes};
 
-// Only the contract crash tests use it.
-#[allow(dead_code)]
 pub mod crash_grid;
 pub mod fake_horizon;
 pub mod fake_telegram;
+pub mod fake_tfconnect;
+pub mod s3_server;
+pub mod snapshot;
 pub mod transcript;
-// Only the website tests use these two.
+// `Site` holds its hub and server so they live as long as the test; no test
+// reads those two fields.
 #[allow(dead_code)]
 pub mod web_site;
-#[allow(dead_code)]
 pub mod webdriver;
 
 /// Starts what `jukebox run` starts, through the binary's own path
@@ -202,6 +203,19 @@ impl TestApp {
             .unwrap_or_else(|| panic!("no button {label:?}"));
         self.press(user, &button.data).await;
     }
+}
+
+/// A loopback address where connecting is refused for as long as the
+/// returned socket lives: bound but never listening. Binding a port and
+/// freeing it again would let another test of this process take it
+/// meanwhile (all integration tests share one process).
+pub fn refusing_addr() -> (tokio::net::TcpSocket, std::net::SocketAddr) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .bind(([127, 0, 0, 1], 0).into())
+        .expect("bind loopback");
+    let addr = socket.local_addr().expect("bound address");
+    (socket, addr)
 }
 
 /// Alert limits that never hold anything back.
