@@ -562,10 +562,11 @@ mod tests {
         let again = nodes.charge_hours(&mut account, 7300);
         assert_eq!(again, HourlyCharge::default());
 
-        // Two more hours: a owes 4, b owes 3, and only 6 are left.
+        // At 12,210 s: a owes one more hour (2), b its first two (6), and
+        // only 6 are left, so b is short by 2.
         let short = nodes.charge_hours(&mut account, 5000 + 2 * 3600 + 10);
         assert_eq!(short.total, Tft::from_whole(6));
-        assert_eq!(short.short, [("b".to_owned(), Tft::from_whole(1))]);
+        assert_eq!(short.short, [("b".to_owned(), Tft::from_whole(2))]);
         assert_eq!(account.balance, Tft::ZERO);
     }
 

@@ -199,10 +199,10 @@ impl Service {
     pub(super) async fn alert_button(
         &self,
         user: &UserId,
-        kind: super::monitor::AlertButton,
-        rest: &str,
+        kind: crate::command::AlertAction,
+        name: &str,
+        since: Option<u64>,
     ) -> anyhow::Result<()> {
-        let (name, since) = super::monitor::alert_target(rest);
         // Only the presser's own nodes are looked at.
         let nodes = self.inner.repo.load_nodes(user)?;
         let node = nodes.get(name).filter(|n| n.is_live());
@@ -213,8 +213,8 @@ impl Service {
         };
         if still {
             return match kind {
-                super::monitor::AlertButton::Redeploy => self.start_redeploy(user, name).await,
-                super::monitor::AlertButton::Status => self.show_status(user, name).await,
+                crate::command::AlertAction::Redeploy => self.start_redeploy(user, name).await,
+                crate::command::AlertAction::Status => self.show_status(user, name).await,
             };
         }
         let why = match (node, current) {
