@@ -21,7 +21,7 @@ async fn deploy(grid: &SimGrid, k: u8, node: GridNodeId) -> Placed {
 async fn deploy_with(grid: &SimGrid, k: u8, node: GridNodeId, ipv4: bool) -> Placed {
     let s = spec(1, 1024, 1, ipv4);
     let d = signed(grid, k, &s).await;
-    grid.deploy(&owner(&grid, &d), node, &need(&s), &d)
+    grid.deploy(&owner(grid, &d), node, &need(&s), &d)
         .await
         .expect("deploys")
 }
