@@ -12,6 +12,12 @@ use crate::diagnostics::{Diagnostics, yaml_options};
 use crate::grid::Capacity;
 use crate::validate::Validator;
 
+mod facts;
+pub mod notice;
+
+pub use facts::{Client, Image, Minimum, Requires, Version};
+pub use notice::{MoveNotice, OnMove, move_notice};
+
 /// Minimum memory a zmachine accepts on Zero-OS.
 const MIN_MEMORY_MIB: u64 = 256;
 
@@ -25,6 +31,8 @@ pub struct Chain {
     pub id: String,
     pub name: String,
     pub description: String,
+    /// The least machine the chain's documentation asks of any node.
+    pub minimum: Minimum,
     pub node_types: Vec<NodeType>,
 }
 
@@ -114,6 +122,21 @@ pub struct NodeType {
     /// At most this many per order (a Polygon validator: 1, as two on one
     /// signer key would double-sign); the operator's `max_nodes` otherwise.
     pub max_count: Option<u32>,
+    /// What this role needs beyond its chain's minimum (a Polygon validator
+    /// or sentry: 8 cores).
+    pub minimum: Option<Minimum>,
+    /// What the flist is made from: ThreeFold's own, or the operator's
+    /// conversion of upstream images (docs/catalog.md).
+    pub image: Image,
+    /// The upstream clients the image runs, their versions and the oldest
+    /// the network accepts.
+    pub clients: Vec<Client>,
+    /// Where the image expects its disk (the Presearch flist: /var/lib/docker).
+    pub disk_mount: String,
+    /// Another node type of the chain this one works only with.
+    pub requires: Option<Requires>,
+    /// What a redeploy keeps and what the user must do after it.
+    pub on_move: OnMove,
 }
 
 impl NodeType {
@@ -174,6 +197,7 @@ struct RawChain {
     id: String,
     name: String,
     description: String,
+    minimum: Minimum,
     node_types: Vec<Spanned<RawNodeType>>,
 }
 
@@ -197,6 +221,20 @@ struct RawNodeType {
     health: HealthCheck,
     #[serde(default)]
     max_count: Option<u32>,
+    #[serde(default)]
+    minimum: Option<Minimum>,
+    image: Image,
+    clients: Vec<Client>,
+    #[serde(default = "default_disk_mount")]
+    disk_mount: String,
+    #[serde(default)]
+    requires: Option<Requires>,
+    on_move: notice::RawOnMove,
+}
+
+/// Where a node's disk is mounted unless its image expects it elsewhere.
+fn default_disk_mount() -> String {
+    "/data".into()
 }
 
 fn is_identifier(s: &str) -> bool {
@@ -241,6 +279,18 @@ fn check(file: &str, raw: RawCatalog, diags: &mut Diagnostics) -> Catalog {
         }
         let mut type_ids = BTreeSet::new();
         let mut node_types = Vec::new();
+        if chain.minimum.source.trim().is_empty() {
+            diags.push(
+                file,
+                line,
+                format!("chain {:?}: minimum needs a source", chain.id),
+            );
+        }
+        let siblings: Vec<String> = chain
+            .node_types
+            .iter()
+            .map(|n| n.value.id.clone())
+            .collect();
         for nt in chain.node_types {
             let line = nt.referenced.line() as usize;
             let nt = nt.value;
@@ -256,6 +306,35 @@ fn check(file: &str, raw: RawCatalog, diags: &mut Diagnostics) -> Catalog {
                 diags.push(file, line, format!("node type {at} is defined twice"));
             }
             check_node_type(file, line, &at, &nt, diags);
+            let setting_keys: Vec<String> =
+                nt.settings.iter().map(|s| s.value.key.clone()).collect();
+            facts::check_node_facts(
+                file,
+                line,
+                &at,
+                &chain.minimum,
+                &siblings,
+                &facts::Facts {
+                    resources: &nt.resources,
+                    minimum: nt.minimum.as_ref(),
+                    image: &nt.image,
+                    flist: &nt.flist,
+                    clients: &nt.clients,
+                    disk_mount: &nt.disk_mount,
+                    requires: nt.requires.as_ref(),
+                    settings: &setting_keys,
+                },
+                diags,
+            );
+            let settings: Vec<Setting> = nt.settings.into_iter().map(|s| s.value).collect();
+            let on_move = OnMove::parse(nt.on_move, &nt.ports, &settings).unwrap_or_else(|e| {
+                diags.push(file, line, format!("{at}: {e}"));
+                OnMove {
+                    keeps: String::new(),
+                    when: notice::When::Always,
+                    notice: None,
+                }
+            });
             node_types.push(NodeType {
                 id: nt.id,
                 name: nt.name,
@@ -267,15 +346,22 @@ fn check(file: &str, raw: RawCatalog, diags: &mut Diagnostics) -> Catalog {
                 ports: nt.ports,
                 env: nt.env,
                 generated: nt.generated,
-                settings: nt.settings.into_iter().map(|s| s.value).collect(),
+                settings,
                 health: nt.health,
                 max_count: nt.max_count,
+                minimum: nt.minimum,
+                image: nt.image,
+                clients: nt.clients,
+                disk_mount: nt.disk_mount,
+                requires: nt.requires,
+                on_move,
             });
         }
         chains.push(Chain {
             id: chain.id,
             name: chain.name,
             description: chain.description,
+            minimum: chain.minimum,
             node_types,
         });
     }

@@ -15,6 +15,7 @@ mod chain_golden;
 mod crash_grid;
 mod doctor;
 mod fake_gridproxy;
+mod fake_hub;
 mod fake_relay;
 mod fake_server;
 mod fake_tfchain;
