@@ -559,6 +559,108 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_catalog_states_images_clients_and_minimums() {
+        let catalog = Catalog::parse("catalog.yaml", CATALOG).unwrap();
+        for chain in &catalog.chains {
+            for nt in &chain.node_types {
+                let r = &nt.resources;
+                let m = &chain.minimum;
+                assert!(r.cpu >= m.cpu && r.memory_mib >= m.memory_mib && r.disk_gib >= m.disk_gib);
+                assert!(!nt.clients.is_empty(), "{}/{}", chain.id, nt.id);
+            }
+        }
+        let (_, presearch) = catalog.node_type("presearch", "node").unwrap();
+        assert_eq!(presearch.image, Image::Official);
+        assert_eq!(
+            presearch.flist,
+            "https://hub.grid.tf/tf-official-apps/presearch-v2.3.flist"
+        );
+        assert_eq!(presearch.disk_mount, "/var/lib/docker");
+        assert_eq!(presearch.resources.disk_gib, 10);
+        let code = presearch.setting("registration_code").unwrap();
+        assert_eq!(code.env, "PRESEARCH_REGISTRATION_CODE");
+        assert!(code.validate.check(&"a".repeat(32)).is_ok());
+        assert!(code.validate.check(&"a".repeat(31)).is_err());
+        let (_, dgb) = catalog.node_type("digibyte", "full").unwrap();
+        let core = &dgb.clients[0];
+        assert_eq!(core.min_version, Some(Version::parse("9.26.2").unwrap()));
+        assert!(!core.accepts(&Version::parse("8.22.2").unwrap()));
+        assert!(dgb.image.operator_made());
+        let (_, validator) = catalog.node_type("polygon", "validator").unwrap();
+        let requires = validator.requires.as_ref().unwrap();
+        assert_eq!(requires.node_type, "sentry");
+        assert_eq!(validator.minimum.as_ref().unwrap().cpu, 8);
+        assert!(validator.resources.disk_gib >= 4657);
+        let (_, dash) = catalog.node_type("dash", "masternode").unwrap();
+        assert_eq!(
+            dash.image,
+            Image::Docker {
+                from: vec!["dashpay/dashd:23".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn bad_facts_are_refused_with_their_line() {
+        let cases = [
+            (
+                "requires:\n          node_type: sentry",
+                "requires:\n          node_type: archive",
+                "requires \"archive\", which must be another node type of the same chain",
+            ),
+            (
+                "settings: [sentry_heimdall_id, sentry_bor_enode]",
+                "settings: [sentry_heimdall_id, sentry_moniker]",
+                "requires names setting \"sentry_moniker\"",
+            ),
+            (
+                "flist: https://hub.grid.tf/tf-official-apps/presearch-v2.3.flist",
+                "flist: https://hub.grid.tf/someone/presearch-v2.3.flist",
+                "presearch/node: an official image is one ThreeFold publishes",
+            ),
+            (
+                "from: [\"dashpay/dashd:23\"] }\n        clients:\n          - { name: Dash Core, version: \"23\" }\n        entrypoint: /sbin/zinit init\n        ipv4: optional",
+                "from: [\"dashpay/dashd\"] }\n        clients:\n          - { name: Dash Core, version: \"23\" }\n        entrypoint: /sbin/zinit init\n        ipv4: optional",
+                "\"dashpay/dashd\" is not a Docker image name with a tag",
+            ),
+            (
+                "memory_mib: 6144",
+                "memory_mib: 65536",
+                "dash/full: resources are below its chain's documented minimum (memory_mib 8192 < 65536",
+            ),
+            (
+                "{port.p2p}",
+                "{port.p2p} {setting.bls_key}",
+                "dash/masternode: on_move.notice names {setting.bls_key}, a secret setting",
+            ),
+            (
+                "version: \"9.26.5\"",
+                "version: \"nine\"",
+                "version \"nine\" must be 1 to 4 numbers",
+            ),
+        ];
+        for (from, to, expected) in cases {
+            assert!(CATALOG.contains(from), "{from}");
+            let text = Catalog::parse("c.yaml", &CATALOG.replacen(from, to, 1))
+                .unwrap_err()
+                .to_string();
+            assert!(text.contains(expected), "{expected:?} not in {text}");
+            assert!(text.starts_with("c.yaml:"), "{text}");
+        }
+        // A role's own minimum may not ask for less than its chain's.
+        let lower = CATALOG.replacen(
+            "cpu: 8\n          memory_mib: 32768",
+            "cpu: 2\n          memory_mib: 32768",
+            1,
+        );
+        let text = Catalog::parse("c.yaml", &lower).unwrap_err().to_string();
+        assert!(
+            text.contains("polygon/sentry: its minimum is below its chain's"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn an_address_must_name_an_earlier_private_key() {
         let later = CATALOG.replace("of_key: eth_private_key", "of_key: sentry_heimdall_id");
         let text = Catalog::parse("c.yaml", &later).unwrap_err().to_string();
@@ -570,7 +672,7 @@ mod tests {
 
     #[test]
     fn errors_carry_lines() {
-        let bad = "chains:\n  - id: Bad!\n    name: x\n    description: y\n    node_types: []\n";
+        let bad = "chains:\n  - id: Bad!\n    name: x\n    description: y\n    minimum: { cpu: 1, memory_mib: 256, disk_gib: 1, source: s }\n    node_types: []\n";
         let diags = Catalog::parse("c.yaml", bad).unwrap_err();
         let text = diags.to_string();
         assert!(text.contains("c.yaml:2: chain id"), "{text}");
