@@ -387,6 +387,7 @@ async fn deploy_creates_the_doctors_twin_deploys_and_cancels() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_declined_deploy_spends_nothing_and_fails() {
     let w = world(100 * TFT).await;
+    roomy(&w);
     funder_twin(&w);
     let dir = dir_for(&w, "");
     let run = jukebox(dir.path(), &["grid", "doctor", "--deploy"], true, "n\n").await;
