@@ -86,6 +86,11 @@ impl Validator {
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
                 if n >= *min && n <= *max && charset {
                     Ok(input.to_owned())
+                } else if min == max {
+                    Err(format!(
+                        "Expected exactly {min} letters, digits, '-' or '_'; got {}.",
+                        describe_length(input)
+                    ))
                 } else {
                     Err(format!(
                         "Expected {min} to {max} letters, digits, '-' or '_'; got {}.",
@@ -140,6 +145,9 @@ impl Validator {
             Validator::BlsSecretKey => "a BLS secret key (64 hexadecimal characters)".into(),
             Validator::EnodeUrl => "enode://<128 hex>@host:port".into(),
             Validator::TendermintNodeId => "40 hexadecimal characters".into(),
+            Validator::Token { min, max } if min == max => {
+                format!("{min} letters, digits, - or _")
+            }
             Validator::Token { min, max } => format!("{min}-{max} letters, digits, - or _"),
             Validator::Text { min, max } => format!("{min}-{max} characters"),
         }

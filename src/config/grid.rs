@@ -135,6 +135,11 @@ pub struct TfgridConfig {
     /// operator's account (its key in `JUKEBOX_TFCHAIN_FUNDER_SEED`), before
     /// its twin is created; "0" means the operator funds accounts by hand.
     pub twin_funding_tft: String,
+    /// Where `jukebox grid doctor` looks up the catalog's flists that are on
+    /// hub.grid.tf (same path, this host): a mirror of the hub, or a test's
+    /// fake. Empty: hub.grid.tf itself. Deployments always name the
+    /// catalog's URL as it is.
+    pub flist_hub_url: String,
 }
 
 impl Default for TfgridConfig {
@@ -158,6 +163,7 @@ impl Default for TfgridConfig {
             deploy_timeout_seconds: 600,
             poll_seconds: 5,
             twin_funding_tft: "2".into(),
+            flist_hub_url: String::new(),
         }
     }
 }
@@ -182,9 +188,18 @@ impl TfgridConfig {
         })
     }
 
+    /// The configured flist hub override, checked (see `flist_hub_url`).
+    pub fn flist_hub(&self) -> Option<String> {
+        let hub = self.flist_hub_url.trim();
+        (!hub.is_empty()).then(|| hub.to_owned())
+    }
+
     /// Every value checked, for `jukebox check`.
     pub fn validate(&self, network: &str) -> Result<(), String> {
         self.endpoints(network)?;
+        if let Some(hub) = self.flist_hub() {
+            check_url(&hub, "flist_hub_url", HTTP)?;
+        }
         if !(1..=300).contains(&self.request_timeout_seconds) {
             return Err("request_timeout_seconds must be 1 to 300".into());
         }
