@@ -12,6 +12,10 @@ use crate::diagnostics::{Diagnostics, yaml_options};
 use crate::grid::Capacity;
 use crate::validate::Validator;
 
+pub mod chain_probe;
+
+pub use chain_probe::{ChainProbeSpec, CometBftSpec, P2pSpec, ProbeProtocol, SimChainSpec};
+
 /// Minimum memory a zmachine accepts on Zero-OS.
 const MIN_MEMORY_MIB: u64 = 256;
 
@@ -26,6 +30,9 @@ pub struct Chain {
     pub name: String,
     pub description: String,
     pub node_types: Vec<NodeType>,
+    /// How the monitor reads this chain's nodes and network; `None` for a
+    /// service with no chain to follow (Presearch).
+    pub probe: Option<ChainProbeSpec>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -175,6 +182,8 @@ struct RawChain {
     name: String,
     description: String,
     node_types: Vec<Spanned<RawNodeType>>,
+    #[serde(default)]
+    chain_probe: Option<Spanned<chain_probe::RawChainProbe>>,
 }
 
 #[derive(Deserialize)]
@@ -272,11 +281,16 @@ fn check(file: &str, raw: RawCatalog, diags: &mut Diagnostics) -> Catalog {
                 max_count: nt.max_count,
             });
         }
+        let probe = chain.chain_probe.and_then(|raw| {
+            let line = raw.referenced.line() as usize;
+            chain_probe::check(file, line, &chain.id, raw.value, diags)
+        });
         chains.push(Chain {
             id: chain.id,
             name: chain.name,
             description: chain.description,
             node_types,
+            probe,
         });
     }
     Catalog { chains }
