@@ -108,7 +108,16 @@ async fn read_exact<R: AsyncRead + Unpin>(
 ) -> Result<(), ChainProbeError> {
     match reader.read_exact(buf).await {
         Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+        // A peer that closes with our bytes unread resets the connection
+        // instead: the same refusal, told the same way.
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+            ) =>
+        {
             Err(ChainProbeError::Closed { during })
         }
         Err(e) => Err(ChainProbeError::Unreachable(format!("reading failed: {e}"))),
