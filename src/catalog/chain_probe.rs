@@ -208,16 +208,14 @@ pub(super) fn check(
         }
     };
     for reference in &raw.references {
-        let ok = match &protocol {
-            Some(ProbeProtocol::P2p(_)) => {
-                reference.rsplit_once(':').is_some_and(|(host, port)| {
-                    !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
-                })
-            }
-            Some(ProbeProtocol::CometBft(_)) => {
-                reference.starts_with("https://") || reference.starts_with("http://")
-            }
-            None => true,
+        // By the protocol named, so a reference is checked even when
+        // another field of the block is wrong.
+        let ok = match raw.protocol.as_str() {
+            "p2p" => reference.rsplit_once(':').is_some_and(|(host, port)| {
+                !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+            }),
+            "cometbft" => reference.starts_with("https://") || reference.starts_with("http://"),
+            _ => true,
         };
         if !ok {
             problem(format!(
@@ -250,4 +248,86 @@ fn parse_magic(text: &str) -> Result<[u8; 4], String> {
         .ok_or_else(|| {
             format!("magic {text:?} must be 8 hexadecimal digits (the 4 bytes in wire order)")
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::catalog::{Catalog, ProbeProtocol};
+
+    const CATALOG: &str = include_str!("../../dialogues/catalog.yaml");
+
+    #[test]
+    fn every_chain_but_presearch_is_probed() {
+        let catalog = Catalog::parse("catalog.yaml", CATALOG).unwrap();
+        let probed: Vec<(&str, bool)> = catalog
+            .chains
+            .iter()
+            .map(|c| (c.id.as_str(), c.probe.is_some()))
+            .collect();
+        assert_eq!(
+            probed,
+            [
+                ("dash", true),
+                ("digibyte", true),
+                ("polygon", true),
+                ("presearch", false)
+            ]
+        );
+        let dash = catalog.chain("dash").unwrap().probe.as_ref().unwrap();
+        assert!(
+            matches!(&dash.protocol, ProbeProtocol::P2p(p) if p.magic == [0xbf, 0x0c, 0x6b, 0xbd])
+        );
+    }
+
+    #[test]
+    fn mistakes_are_reported_with_the_blocks_line() {
+        let bad = CATALOG
+            .replace("magic: bf0c6bbd", "magic: bf0c6b")
+            .replace(
+                "in_sync_blocks: 8\n      behind_blocks: 40",
+                "in_sync_blocks: 8\n      behind_blocks: 8",
+            )
+            .replace("min_version: \"9.26.2\"", "min_version: \"nine\"")
+            .replace(
+                "network: heimdallv2-137",
+                "network: heimdallv2-137\n      magic: bf0c6bbd",
+            )
+            .replace(
+                "references: [\"dnsseed.dash.org:9999\"]",
+                "references: [\"dnsseed.dash.org\"]",
+            );
+        let text = Catalog::parse("c.yaml", &bad).unwrap_err().to_string();
+        // The block's line: where `chain_probe:` or its first key is.
+        let block = bad
+            .lines()
+            .position(|l| l.contains("chain_probe:"))
+            .unwrap()
+            + 1;
+        let at_block = |message: &str| {
+            [block, block + 1]
+                .iter()
+                .any(|line| text.contains(&format!("c.yaml:{line}: {message}")))
+        };
+        assert!(
+            at_block("dash: chain_probe: magic \"bf0c6b\" must be 8 hexadecimal digits"),
+            "{text}"
+        );
+        assert!(
+            at_block("dash: chain_probe: reference \"dnsseed.dash.org\" must be host:port"),
+            "{text}"
+        );
+        for expected in [
+            "digibyte: chain_probe: behind_blocks (8) must be more than in_sync_blocks (8)",
+            "digibyte: chain_probe: min_version: \"nine\" is not a version",
+            "polygon: chain_probe: magic belongs to protocol p2p, not cometbft",
+        ] {
+            assert!(text.contains(expected), "{expected}\n{text}");
+        }
+        let unknown = CATALOG.replace("protocol: p2p", "protocol: carrier-pigeon");
+        let text = Catalog::parse("c.yaml", &unknown).unwrap_err().to_string();
+        assert!(
+            text.contains("protocol \"carrier-pigeon\" is not p2p or cometbft"),
+            "{text}"
+        );
+    }
 }

@@ -9,6 +9,10 @@
 //! cometbft's JSON encoder writes as a string, `latest_block_time` in
 //! RFC 3339, `catching_up`). `eth_blockNumber` answers a hex quantity
 //! ("0x" then hex digits without leading zeros, Ethereum JSON-RPC spec).
+//!
+//! Heimdall v2 runs a fork of CometBFT v0.38.17 (docs.polygon.technology,
+//! pos/architecture/heimdall), so its `/status` is CometBFT's own; its
+//! chain id on mainnet is `heimdallv2-137`.
 
 use serde::Deserialize;
 
