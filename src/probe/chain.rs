@@ -98,8 +98,6 @@ pub enum ChainProbeError {
     HttpStatus(u16),
     #[error("the node answered an error: {0}")]
     Rpc(String),
-    #[error("nothing answers for this node's chain")]
-    Unknown,
 }
 
 #[async_trait]
