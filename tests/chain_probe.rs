@@ -4,10 +4,7 @@
 //! constants; garbage, a wrong network, a peer that never answers (paused
 //! tokio time), and a peer that lies about its height.
 
-#[path = "support/fake_cometbft.rs"]
-mod fake_cometbft;
-#[path = "support/fake_p2p.rs"]
-mod fake_p2p;
+use crate::support::{fake_cometbft, fake_p2p};
 
 use std::sync::Arc;
 use std::time::Duration;
