@@ -17,6 +17,9 @@ pub mod notice;
 
 pub use facts::{Client, Image, Minimum, Requires, Version};
 pub use notice::{MoveNotice, OnMove, move_notice};
+pub mod chain_probe;
+
+pub use chain_probe::{ChainProbeSpec, CometBftSpec, P2pSpec, ProbeProtocol, SimChainSpec};
 
 /// Minimum memory a zmachine accepts on Zero-OS.
 const MIN_MEMORY_MIB: u64 = 256;
@@ -34,6 +37,9 @@ pub struct Chain {
     /// The least machine the chain's documentation asks of any node.
     pub minimum: Minimum,
     pub node_types: Vec<NodeType>,
+    /// How the monitor reads this chain's nodes and network; `None` for a
+    /// service with no chain to follow (Presearch).
+    pub probe: Option<ChainProbeSpec>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -199,6 +205,8 @@ struct RawChain {
     description: String,
     minimum: Minimum,
     node_types: Vec<Spanned<RawNodeType>>,
+    #[serde(default)]
+    chain_probe: Option<Spanned<chain_probe::RawChainProbe>>,
 }
 
 #[derive(Deserialize)]
@@ -357,12 +365,17 @@ fn check(file: &str, raw: RawCatalog, diags: &mut Diagnostics) -> Catalog {
                 on_move,
             });
         }
+        let probe = chain.chain_probe.and_then(|raw| {
+            let line = raw.referenced.line() as usize;
+            chain_probe::check(file, line, &chain.id, raw.value, diags)
+        });
         chains.push(Chain {
             id: chain.id,
             name: chain.name,
             description: chain.description,
             minimum: chain.minimum,
             node_types,
+            probe,
         });
     }
     Catalog { chains }

@@ -9,6 +9,7 @@
 mod admin_command;
 mod backup;
 mod browser;
+mod chain_probe;
 mod check_command;
 mod contracts;
 mod crash;

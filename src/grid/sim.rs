@@ -5,7 +5,8 @@
 //! twins with registered keys, contracts that hold node capacity and farm
 //! public IPs, signature checks on every deployment, deploy latency and
 //! failures, node churn, scheduled node outages and operator fault injection
-//! (`faults`), and an application probe that reports those faults. State is
+//! (`faults`), and an application probe that reports those faults; `chain`
+//! simulates each node's blockchain (sync, tip, chain faults). State is
 //! persisted in `state_dir` (see `store`) so a restart sees the same grid.
 
 use std::path::Path;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::grid::{GridError, GridNode, GridNodeId, NodeStatus};
 
 mod api;
+pub mod chain;
 mod deploy;
 mod faults;
 mod schedule;
