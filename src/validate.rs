@@ -88,11 +88,6 @@ impl Validator {
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
                 if n >= *min && n <= *max && charset {
                     Ok(input.to_owned())
-                } else if min == max {
-                    Err(format!(
-                        "Expected exactly {min} letters, digits, '-' or '_'; got {}.",
-                        describe_length(input)
-                    ))
                 } else {
                     Err(Invalid::Token {
                         min: *min,

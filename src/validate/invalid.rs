@@ -106,10 +106,18 @@ impl fmt::Display for Invalid {
                     1 => "1 character".to_owned(),
                     n => format!("{n} characters"),
                 };
-                write!(
-                    f,
-                    "Expected {min} to {max} letters, digits, '-' or '_'; got {got}."
-                )
+                // A fixed length (a Presearch registration code) reads as one.
+                if min == max {
+                    write!(
+                        f,
+                        "Expected exactly {min} letters, digits, '-' or '_'; got {got}."
+                    )
+                } else {
+                    write!(
+                        f,
+                        "Expected {min} to {max} letters, digits, '-' or '_'; got {got}."
+                    )
+                }
             }
             Invalid::TextLength { min, max, got } => {
                 write!(f, "Expected {min} to {max} characters; got {got}.")
