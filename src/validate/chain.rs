@@ -5,11 +5,11 @@
 //! - Ethereum addresses: EIP-55 mixed-case checksum (ethereum/ERCs,
 //!   `ERCS/erc-55.md`): the keccak-256 of the lowercase hex address decides,
 //!   nibble by nibble, which letters are capitals.
-//! - Ethereum (Polygon signer) private keys: a secp256k1 scalar, 32 bytes,
+//! - Ethereum-style signer private keys: a secp256k1 scalar, 32 bytes,
 //!   `1 <= k < n`; the address is the last 20 bytes of the keccak-256 of the
 //!   uncompressed public key without its 0x04 prefix (Ethereum yellow paper,
 //!   appendix F; the same in go-ethereum `crypto.PubkeyToAddress`).
-//! - Dash BLS operator secret keys: a BLS12-381 scalar, 32 bytes big-endian,
+//! - BLS operator secret keys (masternodes): a BLS12-381 scalar, 32 bytes big-endian,
 //!   nonzero (dashpay/dash `src/bls/bls.h`: an all-zero key is the "null",
 //!   invalid key) and below the group order r (Chia-Network/bls-signatures
 //!   `src/privatekey.cpp`, `PrivateKey::FromBytes`: "PrivateKey byte data must
@@ -18,7 +18,8 @@
 //!   ThreeFold data centre, so a loopback or private address names the node
 //!   itself or nothing at all.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+// `core::net`: the address types only, no sockets (the core does no IO).
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use k256::elliptic_curve::sec1::ToEncodedPoint as _;
 use sha3::{Digest as _, Keccak256};
@@ -64,7 +65,7 @@ fn decode32(hex: &str) -> Zeroizing<[u8; 32]> {
     bytes
 }
 
-/// A secp256k1 private key (Ethereum, Polygon): 64 hex digits, in range.
+/// A secp256k1 private key (an Ethereum-style signer key): 64 hex digits, in range.
 pub(super) fn eth_private_key(input: &str) -> Result<String, String> {
     let hex = hex_digits(input, 64)?;
     let bytes = decode32(hex);
@@ -144,13 +145,13 @@ pub fn check_address_of_key(address: &str, private_key: &str) -> Result<(), Stri
     }
 }
 
-/// A Dash BLS operator secret key: 32 bytes, nonzero, below r.
+/// A BLS operator secret key: 32 bytes, nonzero, below r.
 pub(super) fn bls_secret_key(input: &str) -> Result<String, String> {
     let hex = hex_digits(input, 64)?;
     let bytes = decode32(hex);
     if bytes.iter().all(|&b| b == 0) {
         return Err(
-            "An all-zero BLS key is not a key: Dash refuses it, so the masternode could never sign."
+            "An all-zero BLS key is not a key: the chain refuses it, so the node could never sign."
                 .into(),
         );
     }
@@ -158,7 +159,7 @@ pub(super) fn bls_secret_key(input: &str) -> Result<String, String> {
     if *bytes >= BLS12_381_R {
         return Err(
             "That is not a BLS secret key: it must be below the BLS12-381 group order \
-             (keys start with 0x00 to 0x73), so Dash would refuse it."
+             (keys start with 0x00 to 0x73), so the chain would refuse it."
                 .into(),
         );
     }

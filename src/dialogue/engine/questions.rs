@@ -4,7 +4,7 @@ use super::{MAX_LOCATION_CHOICES, Turn};
 use crate::catalog::Ipv4Policy;
 use crate::dialogue::script::{InputKind, Source, Step, StepKind};
 use crate::dialogue::{Action, Answer, Button, Choice, Effect, Message};
-use crate::grid::Locations;
+use crate::model::Locations;
 use crate::money::Tft;
 use crate::pricing::FundingPeriod;
 
