@@ -26,8 +26,12 @@ pub use script::Scripts;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Input {
     Text(String),
-    /// The opaque data of a pressed button.
+    /// The data of a pressed button, as a channel received it; the service
+    /// reads it into a [`crate::command::Command`].
     Button(String),
+    /// A conversation's answer button as the service read it (`None`: data
+    /// that no conversation issues).
+    Answer(Option<crate::command::AnswerButton>),
     /// `/name arg`, with `name` lowercased and without the slash.
     Command {
         name: String,
@@ -79,12 +83,7 @@ impl Button {
     /// channel can offer instead of a number, so numbers stay free for
     /// answers such as a node count.
     pub fn nav_key(&self) -> Option<char> {
-        match self.data.rsplit_once(':').map(|(_, code)| code) {
-            Some("b") => Some('b'),
-            Some("x") => Some('x'),
-            Some("s") => Some('s'),
-            _ => None,
-        }
+        crate::command::Command::nav_key(&self.data)
     }
 }
 

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod channel;
 pub mod chat;
 pub mod clock;
+pub mod command;
 pub mod config;
 pub mod crypto;
 pub mod diagnostics;

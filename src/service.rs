@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::alerts::AlertQueue;
 use crate::channel::{Outbox, Outgoing};
 use crate::clock::Clock;
+use crate::command::Command;
 use crate::config::MonitorConfig;
 use crate::crypto::{Identity, MasterKey};
 use crate::dialogue::{Action, Effect, Engine, Env, Input, Loaded, Message, NodeBrief};
@@ -323,10 +324,21 @@ impl Service {
             stored.last_input_id = input_id.or(stored.last_input_id);
             return self.save_conversation(user, &stored);
         }
-        if self.outside_conversation(user, &input, input_id).await? {
-            stored.last_input_id = input_id.or(stored.last_input_id);
-            return self.save_conversation(user, &stored);
-        }
+        // Buttons and commands are read once, here, and dispatched by one match.
+        let mut start_or_help = false;
+        let input = match Command::from_input(input) {
+            Ok(command) => {
+                start_or_help = matches!(&command, Command::Script { name, .. } if name == "start" || name == "help");
+                match self.dispatch(user, command, input_id).await? {
+                    Some(input) => input,
+                    None => {
+                        stored.last_input_id = input_id.or(stored.last_input_id);
+                        return self.save_conversation(user, &stored);
+                    }
+                }
+            }
+            Err(input) => input,
+        };
         // The only action that feeds the engine again is a location lookup,
         // which changes neither money nor nodes: one read serves every round.
         let nodes = self.load_nodes(user)?;
@@ -337,11 +349,10 @@ impl Service {
             nodes: &briefs,
         };
         // /start and /help say when this Jukebox is a simulation.
-        let mut notice = match &input {
-            Input::Command { name, .. } if name == "start" || name == "help" => {
-                self.simulation_notice()
-            }
-            _ => None,
+        let mut notice = if start_or_help {
+            self.simulation_notice()
+        } else {
+            None
         };
         let mut next_input = Some(input);
         let mut rounds = 0;
@@ -436,46 +447,55 @@ impl Service {
         }
     }
 
-    /// Inputs that act outside any conversation: buttons on payment
-    /// requests and alerts, and commands not in the scripts. Returns
-    /// whether `input` was one of them (and has been handled).
-    async fn outside_conversation(
+    /// The one dispatch of what channels send besides text: buttons of
+    /// payment requests, alerts and broadcasts and the commands not in the
+    /// scripts are carried out here; conversation buttons and the scripts'
+    /// commands are returned as the engine's input. `None` when handled.
+    async fn dispatch(
         &self,
         user: &UserId,
-        input: &Input,
+        command: Command,
         input_id: Option<u64>,
-    ) -> anyhow::Result<bool> {
-        match input {
-            Input::Button(data) => {
-                if let Some(rest) = data.strip_prefix(monitor::REDEPLOY) {
-                    self.alert_button(user, monitor::AlertButton::Redeploy, rest)
-                        .await?;
-                } else if let Some(rest) = data.strip_prefix(monitor::STATUS) {
-                    self.alert_button(user, monitor::AlertButton::Status, rest)
-                        .await?;
-                } else if let Some(code) = data.strip_prefix(topup::TOP_UP) {
-                    self.top_up_button(user, code).await?;
-                } else if let Some(memo) = data.strip_prefix(topup::PAY_TOP_UP) {
-                    self.pay_top_up(user, memo).await?;
-                } else if !self.admin_button(user, data).await? {
-                    return self.service_button(user, data).await;
+    ) -> anyhow::Result<Option<Input>> {
+        match command {
+            Command::Answer(answer) => return Ok(Some(Input::Answer(Some(answer)))),
+            Command::UnknownButton(_) => return Ok(Some(Input::Answer(None))),
+            Command::Alert {
+                action,
+                node,
+                outage,
+            } => {
+                self.alert_button(user, action, node.as_str(), outage)
+                    .await?
+            }
+            Command::TopUp(code) => self.top_up_button(user, code).await?,
+            Command::PayTopUp { memo } => self.pay_top_up(user, memo.as_str()).await?,
+            Command::Order { action, order } => {
+                self.service_button(user, action, order.as_str()).await?
+            }
+            // Not an operator: the button means nothing to them.
+            Command::Broadcast { send, draft } => {
+                if !self.admin_button(user, send, draft).await? {
+                    return Ok(Some(Input::Answer(None)));
                 }
             }
-            Input::Command { name, arg } if name == "sandboxpay" => {
+            Command::SandboxPay { arg } => {
                 self.sandbox_pay_command(user, arg.as_deref(), input_id)
-                    .await?;
+                    .await?
             }
-            Input::Command { name, .. } if name == "deploy" => match self.maintenance() {
+            Command::Deploy { arg } => match self.maintenance() {
                 Some(text) => self.say(user, text).await,
-                None => return Ok(false),
+                None => return Ok(Some(Command::Deploy { arg }.to_input())),
             },
             // Non-operators fall through to the engine's "I don't know".
-            Input::Command { name, arg } => {
-                return self.admin_command(user, name, arg.as_deref()).await;
+            Command::Operator { command, arg } => {
+                if !self.admin_command(user, command, arg.as_deref()).await? {
+                    return Ok(Some(Command::Operator { command, arg }.to_input()));
+                }
             }
-            _ => return Ok(false),
+            script @ Command::Script { .. } => return Ok(Some(script.to_input())),
         }
-        Ok(true)
+        Ok(None)
     }
 
     fn load_profile(&self, user: &UserId) -> anyhow::Result<Option<Profile>> {

@@ -11,6 +11,7 @@ use super::{
     Answer, Choice, Conversation, Effect, FlowState, Input, Loaded, Message, Position, Scripts,
 };
 use crate::catalog::{Catalog, Chain, NodeType};
+use crate::command::{AnswerButton, Command, Pick};
 use crate::crypto::mask;
 use crate::money::Tft;
 use crate::pricing::PriceList;
@@ -128,7 +129,11 @@ impl Turn<'_> {
         }
         match input {
             Input::Command { name, arg } => self.command(&name, arg, now),
-            Input::Button(data) => self.button(&data),
+            // The service reads buttons once, at its entry, and hands the
+            // engine `Input::Answer`; raw data (direct callers of the engine:
+            // benches, property tests) is read by the same type.
+            Input::Button(data) => self.button(Command::from_button(&data).answer()),
+            Input::Answer(pressed) => self.button(pressed),
             Input::Text(text) => self.text(&text),
             Input::Loaded(loaded) => self.loaded(loaded),
         }
@@ -344,14 +349,15 @@ impl Turn<'_> {
 
     /// Asks the current question; `fresh` bumps the sequence so buttons of
     /// older questions stop working.
-    fn button(&mut self, data: &str) {
+    /// A conversation button, as [`crate::command::Command`] read it:
+    /// `None` for data no conversation issues. It acts only on the
+    /// presser's current question, and a choice only by its index into the
+    /// choices stored in this user's conversation.
+    fn button(&mut self, pressed: Option<AnswerButton>) {
         let Some(flow) = &self.state.flow else {
             return self.say("That button belongs to a conversation that has ended. Send /help to see what I can do.");
         };
-        let parsed = data
-            .split_once(':')
-            .and_then(|(seq, code)| Some((seq.parse::<u32>().ok()?, code)));
-        let Some((seq, code)) = parsed else {
+        let Some(AnswerButton { seq, pick }) = pressed else {
             return self.say("I didn't understand that button. Send /help to see what I can do.");
         };
         let waiting = flow.waiting;
@@ -362,23 +368,24 @@ impl Turn<'_> {
             }
             return;
         }
-        match code {
-            "x" => {
+        match pick {
+            Pick::Cancel => {
                 self.effects.push(Effect::Answered {
                     answer: "✖ Cancel".into(),
                 });
                 self.command("cancel", None, 0);
             }
-            "b" => {
+            Pick::Back => {
                 self.effects.push(Effect::Answered {
                     answer: "« Back".into(),
                 });
                 self.back();
             }
-            "s" => self.skip(),
-            _ => {
-                let pick = code.strip_prefix('c').and_then(|i| i.parse::<usize>().ok());
-                let choice = pick.and_then(|i| flow.choices.get(i).cloned());
+            Pick::Skip => self.skip(),
+            Pick::Choice(index) => {
+                let choice = usize::try_from(index)
+                    .ok()
+                    .and_then(|i| flow.choices.get(i).cloned());
                 match choice {
                     Some(choice) if choice.value == questions::OTHER => {
                         // "Other": the question stays open for a typed answer.

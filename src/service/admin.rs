@@ -11,35 +11,16 @@ use serde::{Deserialize, Serialize};
 use super::Service;
 use crate::alerts::{Alert, Priority};
 use crate::channel::Outgoing;
-use crate::dialogue::{Button, Message};
+use crate::command::{AdminCommand, Command};
+use crate::dialogue::Message;
 use crate::ids::UserId;
 
 /// The global document holding the maintenance switch.
 const MAINTENANCE: &str = "maintenance";
-/// Button data: confirm or drop the operator's pending broadcast.
-/// Button data of a broadcast draft: `bc:yes:<draft>` / `bc:no:<draft>`;
-/// a button acts only on the draft it was shown for.
-const BROADCAST: &str = "bc:";
 /// Most lines `/nodes` shows.
 const NODES_SHOWN: usize = 50;
 /// How often a broadcast's progress message is refreshed.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
-
-/// The commands this file answers, for the operator's help.
-pub(super) const COMMANDS: &[&str] = &[
-    "admin",
-    "stats",
-    "user",
-    "nodes",
-    "broadcast",
-    "maintenance",
-    "ban",
-    "unban",
-    "forceredeploy",
-    "fault",
-    "unmatched",
-    "credit",
-];
 
 const HELP: &str = "Operator commands:
 /stats — users, nodes by state and chain, balances, last 24 h
@@ -105,12 +86,13 @@ impl Service {
     pub(super) async fn admin_command(
         &self,
         operator: &UserId,
-        name: &str,
+        command: AdminCommand,
         arg: Option<&str>,
     ) -> anyhow::Result<bool> {
-        if !COMMANDS.contains(&name) || !self.is_operator(operator) {
+        if !self.is_operator(operator) {
             return Ok(false);
         }
+        let name = command.name();
         let arg = arg.map(str::trim).filter(|a| !a.is_empty());
         tracing::info!(operator = %operator, command = name, "operator command");
         // Actions on one user are recorded in their trail by the action itself.
@@ -146,15 +128,18 @@ impl Service {
                     operator,
                     Outgoing::Message(Message {
                         text: format!("Send this to every user?\n\n{text}"),
+                        // Each button acts only on the draft it was shown for.
                         buttons: vec![vec![
-                            Button {
-                                label: "Send to everyone".into(),
-                                data: format!("{BROADCAST}yes:{draft}"),
-                            },
-                            Button {
-                                label: "Don't send".into(),
-                                data: format!("{BROADCAST}no:{draft}"),
-                            },
+                            Command::Broadcast {
+                                send: true,
+                                draft: Some(draft),
+                            }
+                            .button("Send to everyone"),
+                            Command::Broadcast {
+                                send: false,
+                                draft: Some(draft),
+                            }
+                            .button("Don't send"),
                         ]],
                     }),
                 )
@@ -263,18 +248,17 @@ impl Service {
         self.set_maintenance(operator, arg).map(Some)
     }
 
-    /// The broadcast confirmation buttons. Returns false for other data.
-    pub(super) async fn admin_button(&self, operator: &UserId, data: &str) -> anyhow::Result<bool> {
-        let Some(rest) = data.strip_prefix(BROADCAST) else {
-            return Ok(false);
-        };
+    /// The broadcast confirmation buttons. Returns false when the presser
+    /// is not an operator.
+    pub(super) async fn admin_button(
+        &self,
+        operator: &UserId,
+        send: bool,
+        draft: Option<u32>,
+    ) -> anyhow::Result<bool> {
         if !self.is_operator(operator) {
             return Ok(false);
         }
-        let (send, draft) = match rest.split_once(':') {
-            Some((answer, id)) => (answer == "yes", id.parse::<u32>().ok()),
-            None => (rest == "yes", None),
-        };
         let Some(text) = draft.and_then(|id| self.inner.drafts.take(operator, id)) else {
             // Sent, dropped or replaced since: this button means nothing now.
             self.send(operator, Outgoing::Withdrawn).await;

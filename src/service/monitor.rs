@@ -7,20 +7,13 @@ use super::Service;
 use super::watch::Target;
 use crate::alerts::Priority;
 use crate::channel::Outgoing;
+use crate::command::{AlertAction, Command, NodeKey};
 use crate::dialogue::{Button, Message};
 use crate::grid::{ContractInfo, ContractState, GridError, NodeStatus, WorkloadState};
 use crate::ids::UserId;
 use crate::lifecycle::{Observation, Outage, Transition, human_duration};
 use crate::probe::{AppHealth, ProbeTarget};
 use crate::user::NodeState;
-
-/// Button data of an outage alert: redeploy the node now, or show its
-/// status: `rd:<node>:<outage>`, `st:<node>:<outage>`, the outage being
-/// when it started, in hex. They act only while that outage lasts.
-pub(super) const REDEPLOY: &str = "rd:";
-pub(super) const STATUS: &str = "st:";
-/// Telegram's limit on callback data, in bytes.
-const MAX_BUTTON_DATA: usize = 64;
 
 /// What one sweep saw, for logs, metrics and the benchmark.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -272,43 +265,26 @@ fn recovery_text(name: &str, down_for: u64, reason: &str) -> String {
     )
 }
 
-/// Which button of an outage alert was pressed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum AlertButton {
-    Redeploy,
-    Status,
-}
-
-/// The buttons of an outage alert, tied to that outage; none when the
-/// node's name is too long for Telegram's callback data (the text names
-/// the commands instead).
+/// The buttons of an outage alert, tied to that outage
+/// (`rd:<node>:<outage>`, `st:<node>:<outage>`, the outage being when it
+/// started, in hex); none when the node's name is too long for Telegram's
+/// callback data (the text names the commands instead).
 fn alert_buttons(name: &str, outage: &Outage) -> Vec<Vec<Button>> {
-    let data = |prefix: &str| format!("{prefix}{name}:{:x}", outage.since);
-    if data(REDEPLOY).len().max(data(STATUS).len()) > MAX_BUTTON_DATA {
+    let Some(node) = NodeKey::node(name) else {
         return Vec::new();
-    }
+    };
+    let button = |action, label: &str| {
+        Command::Alert {
+            action,
+            node: node.clone(),
+            outage: Some(outage.since),
+        }
+        .button(label)
+    };
     vec![vec![
-        Button {
-            label: "Redeploy now".into(),
-            data: data(REDEPLOY),
-        },
-        Button {
-            label: "Status".into(),
-            data: data(STATUS),
-        },
+        button(AlertAction::Redeploy, "Redeploy now"),
+        button(AlertAction::Status, "Status"),
     ]]
-}
-
-/// The node and the outage (its start) an alert button names; buttons of
-/// alerts sent before outages were named carry only the node.
-fn alert_target(rest: &str) -> (&str, Option<u64>) {
-    match rest.rsplit_once(':') {
-        Some((name, since)) => match u64::from_str_radix(since, 16) {
-            Ok(since) => (name, Some(since)),
-            Err(_) => (rest, None),
-        },
-        None => (rest, None),
-    }
 }
 
 impl Service {
@@ -318,10 +294,10 @@ impl Service {
     pub(super) async fn alert_button(
         &self,
         user: &UserId,
-        kind: AlertButton,
-        rest: &str,
+        kind: AlertAction,
+        name: &str,
+        since: Option<u64>,
     ) -> anyhow::Result<()> {
-        let (name, since) = alert_target(rest);
         // Only the presser's own nodes are looked at.
         let nodes = self.load_nodes(user)?;
         let node = nodes.get(name).filter(|n| n.is_live());
@@ -332,8 +308,8 @@ impl Service {
         };
         if still {
             return match kind {
-                AlertButton::Redeploy => self.start_redeploy(user, name).await,
-                AlertButton::Status => self.show_status(user, name).await,
+                AlertAction::Redeploy => self.start_redeploy(user, name).await,
+                AlertAction::Status => self.show_status(user, name).await,
             };
         }
         let why = match (node, current) {
@@ -379,6 +355,14 @@ fn down_message(name: &str, outage: &Outage, autoheal: bool) -> Message {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The node and the outage an alert button's data names after its prefix.
+    fn alert_target(rest: &str) -> (&str, Option<u64>) {
+        match Command::from_button(&format!("rd:{rest}")) {
+            Command::Alert { node, outage, .. } => (&rest[..node.as_str().len()], outage),
+            other => panic!("not an alert button: {other:?}"),
+        }
+    }
 
     #[test]
     fn alert_buttons_name_their_outage_within_telegram_limits() {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use super::{MemoIndex, Service};
 use crate::catalog::Generated;
 use crate::channel::Outgoing;
+use crate::command::{Command, OrderAction, RecordKey};
 use crate::dialogue::{Button, OrderDraft};
 use crate::ids::UserId;
 use crate::ledger::CreditOutcome;
@@ -15,11 +16,6 @@ use crate::payments::{
     IncomingPayment, MemoStyle, PaymentRequest, is_issued_memo, new_memo, twin_memo,
 };
 use crate::user::{NodeRecord, NodeState, Order, OrderState, StoredValue, node_name};
-
-/// Prefixes of service-level button data (outside any conversation step).
-const PAY: &str = "pay:";
-const CANCEL_ORDER: &str = "cxo:";
-const NEW_REQUEST: &str = "new:";
 
 fn random_token(len: usize) -> String {
     const ALPHABET: &[u8] = b"0123456789abcdefghjkmnpqrstvwxyz";
@@ -276,16 +272,21 @@ impl Service {
         balance: Tft,
     ) -> anyhow::Result<()> {
         let mut buttons = vec![];
-        if self.inner.sandbox.is_some() {
-            buttons.push(vec![Button {
-                label: "Pay with sandbox wallet".into(),
-                data: format!("{PAY}{order_id}"),
-            }]);
+        // Order ids are short (`o<seq>-<6>`); one that did not fit would go
+        // without buttons rather than with broken ones.
+        if let Some(order) = RecordKey::new(order_id) {
+            let button = |action, label: &str| {
+                Command::Order {
+                    action,
+                    order: order.clone(),
+                }
+                .button(label)
+            };
+            if self.inner.sandbox.is_some() {
+                buttons.push(vec![button(OrderAction::Pay, "Pay with sandbox wallet")]);
+            }
+            buttons.push(vec![button(OrderAction::Cancel, "Cancel order")]);
         }
-        buttons.push(vec![Button {
-            label: "Cancel order".into(),
-            data: format!("{CANCEL_ORDER}{order_id}"),
-        }]);
         let mut intro = format!(
             "Scan with the ThreeFold Connect app to pay {} (your balance {} counts toward the order).",
             request.amount, balance
@@ -334,18 +335,13 @@ impl Service {
         Ok(())
     }
 
-    /// Buttons that act on orders rather than on the conversation. Returns
-    /// false when `data` is not one of them.
-    pub(super) async fn service_button(&self, user: &UserId, data: &str) -> anyhow::Result<bool> {
-        let (kind, order_id) = if let Some(id) = data.strip_prefix(PAY) {
-            (PAY, id)
-        } else if let Some(id) = data.strip_prefix(CANCEL_ORDER) {
-            (CANCEL_ORDER, id)
-        } else if let Some(id) = data.strip_prefix(NEW_REQUEST) {
-            (NEW_REQUEST, id)
-        } else {
-            return Ok(false);
-        };
+    /// A button of a payment request, naming one of the user's orders.
+    pub(super) async fn service_button(
+        &self,
+        user: &UserId,
+        kind: OrderAction,
+        order_id: &str,
+    ) -> anyhow::Result<()> {
         // The order is looked up among this user's own orders only, so a
         // forged button naming someone else's order finds nothing.
         let orders = self.load_orders(user)?;
@@ -355,7 +351,7 @@ impl Service {
                 "That order does not exist (or is not yours). Send /list to see your nodes.",
             )
             .await;
-            return Ok(true);
+            return Ok(());
         };
         if order.state != OrderState::AwaitingPayment {
             let what = match order.state {
@@ -367,31 +363,33 @@ impl Service {
                 format!("Order {} {what}. Send /list to see your nodes.", order.id),
             )
             .await;
-            return Ok(true);
+            return Ok(());
         }
         match kind {
-            PAY => {
+            OrderAction::Pay => {
                 let Some(request) = order.payment.clone() else {
-                    return self.continue_order(user, &order).await.map(|_| true);
+                    return self.continue_order(user, &order).await;
                 };
                 if request.is_expired(self.now()) {
                     self.send(
                         user,
                         Outgoing::Message(crate::dialogue::Message {
                             text: "That payment request has expired; nothing was paid. Press below for a fresh one.".into(),
-                            buttons: vec![vec![Button { label: "New payment request".into(), data: format!("{NEW_REQUEST}{}", order.id) }]],
+                            buttons: RecordKey::new(&order.id)
+                                .map(|order| vec![vec![Command::Order { action: OrderAction::NewRequest, order }.button("New payment request")]])
+                                .unwrap_or_default(),
                         }),
                     )
                     .await;
-                    return Ok(true);
+                    return Ok(());
                 }
                 self.pay_request_once(user, &request, &format!("Order {}", order.id))
                     .await?;
             }
-            CANCEL_ORDER => self.cancel_order(user, &order.id).await?,
-            _ => self.continue_order(user, &order).await?,
+            OrderAction::Cancel => self.cancel_order(user, &order.id).await?,
+            OrderAction::NewRequest => self.continue_order(user, &order).await?,
         }
-        Ok(true)
+        Ok(())
     }
 
     /// `/sandboxpay <amount>`: pays part of the latest open order, to try

@@ -8,18 +8,14 @@ use serde::{Deserialize, Serialize};
 use super::Service;
 use super::funding::burn_per_hour;
 use crate::channel::Outgoing;
-use crate::dialogue::{Button, Message};
+use crate::command::{Command, RecordKey, TopUpCode};
+use crate::dialogue::Message;
 use crate::ids::UserId;
 use crate::lifecycle::{Plan, utc_datetime};
 use crate::money::Tft;
 use crate::payments::PaymentRequest;
 use crate::pricing::{FundingPeriod, HOURS_PER_MONTH};
 
-/// Button data: a top-up for a period (`w`, `m`, `q`), or `x` to cancel.
-/// Buttons of older alerts carry a number of days instead.
-pub(super) const TOP_UP: &str = "tu:";
-/// Button data: pay this top-up (memo) with the sandbox wallet.
-pub(super) const PAY_TOP_UP: &str = "tpay:";
 /// The per-user document of recent top-up requests.
 const TOP_UPS: &str = "topups";
 /// Memo index entries of top-ups name this instead of an order.
@@ -71,10 +67,9 @@ impl Service {
                 Message::text(text)
             };
             let mut message = message;
-            message.buttons.push(vec![Button {
-                label: "✖ Cancel".into(),
-                data: format!("{TOP_UP}x"),
-            }]);
+            message
+                .buttons
+                .push(vec![Command::TopUp(TopUpCode::Cancel).button("✖ Cancel")]);
             self.send(user, Outgoing::Message(message)).await;
             return Ok(());
         };
@@ -120,44 +115,39 @@ impl Service {
             .await
     }
 
-    /// A top-up button: a period (`w`, `m`, `q`; a number of days on the
-    /// buttons of older alerts), or Cancel.
-    pub(super) async fn top_up_button(&self, user: &UserId, code: &str) -> anyhow::Result<()> {
-        if code == "x" {
-            self.send(
-                user,
-                Outgoing::Answered {
-                    answer: "✖ Cancel".into(),
-                },
-            )
-            .await;
-            self.say(user, "OK, no top-up. Your balance is as it was (/balance).")
-                .await;
-            return Ok(());
-        }
+    /// A top-up button: a period (a number of days on the buttons of older
+    /// alerts), or Cancel.
+    pub(super) async fn top_up_button(&self, user: &UserId, code: TopUpCode) -> anyhow::Result<()> {
         let period = match code {
-            "w" | "7" => Some(FundingPeriod::Week),
-            "m" | "30" => Some(FundingPeriod::Month),
-            "q" | "90" => Some(FundingPeriod::Quarter),
-            _ => None,
-        };
-        if let Some(p) = period {
-            return self.top_up_for(user, p.hours(), p.label()).await;
-        }
-        match code.parse::<u64>() {
-            Ok(days @ 1..=365) => {
-                let label = format!("{days} day{}", if days == 1 { "" } else { "s" });
-                self.top_up_for(user, days * 24, &label).await
+            TopUpCode::Cancel => {
+                self.send(
+                    user,
+                    Outgoing::Answered {
+                        answer: "✖ Cancel".into(),
+                    },
+                )
+                .await;
+                self.say(user, "OK, no top-up. Your balance is as it was (/balance).")
+                    .await;
+                return Ok(());
             }
-            _ => {
+            TopUpCode::Week | TopUpCode::Days(7) => FundingPeriod::Week,
+            TopUpCode::Month | TopUpCode::Days(30) => FundingPeriod::Month,
+            TopUpCode::Quarter | TopUpCode::Days(90) => FundingPeriod::Quarter,
+            TopUpCode::Days(days) => {
+                let label = format!("{days} day{}", if days == 1 { "" } else { "s" });
+                return self.top_up_for(user, u64::from(days) * 24, &label).await;
+            }
+            TopUpCode::OutOfDate => {
                 self.say(
                     user,
                     "That top-up button is out of date. Send /topup <amount> instead.",
                 )
                 .await;
-                Ok(())
+                return Ok(());
             }
-        }
+        };
+        self.top_up_for(user, period.hours(), period.label()).await
     }
 
     /// The period a paid top-up request funded every node for, if it was
@@ -192,11 +182,12 @@ impl Service {
             .retain(|memo, _| kept.iter().any(|r| &r.memo == memo));
         self.save_doc(user, TOP_UPS, &top_ups)?;
         let mut buttons = Vec::new();
-        if self.inner.sandbox.is_some() {
-            buttons.push(vec![Button {
-                label: "Pay with sandbox wallet".into(),
-                data: format!("{PAY_TOP_UP}{}", request.memo),
-            }]);
+        if self.inner.sandbox.is_some()
+            && let Some(memo) = RecordKey::new(&request.memo)
+        {
+            buttons.push(vec![
+                Command::PayTopUp { memo }.button("Pay with sandbox wallet"),
+            ]);
         }
         self.show_qr(
             user,
@@ -247,16 +238,16 @@ impl Service {
 /// Buttons for a top-up that funds every node for a week, a month or
 /// three months (the periods of /deploy, one length each).
 pub(super) fn with_top_up_buttons(text: String) -> Message {
-    let button = |label: String, code: &str| Button {
-        label,
-        data: format!("{TOP_UP}{code}"),
-    };
+    let button = |label: String, code| Command::TopUp(code).button(label);
     Message {
         text,
         buttons: vec![vec![
-            button(format!("Top up {}", FundingPeriod::Week.label()), "w"),
-            button(FundingPeriod::Month.label().into(), "m"),
-            button(FundingPeriod::Quarter.label().into(), "q"),
+            button(
+                format!("Top up {}", FundingPeriod::Week.label()),
+                TopUpCode::Week,
+            ),
+            button(FundingPeriod::Month.label().into(), TopUpCode::Month),
+            button(FundingPeriod::Quarter.label().into(), TopUpCode::Quarter),
         ]],
     }
 }

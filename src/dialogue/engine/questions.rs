@@ -2,6 +2,7 @@
 
 use super::{MAX_LOCATION_CHOICES, Turn};
 use crate::catalog::Ipv4Policy;
+use crate::command::{AnswerButton, Command, Pick};
 use crate::dialogue::script::{InputKind, Source, Step, StepKind};
 use crate::dialogue::{Action, Answer, Button, Choice, Effect, Message};
 use crate::model::Locations;
@@ -122,9 +123,8 @@ impl Turn<'_> {
         let buttons: Vec<Button> = choices
             .iter()
             .enumerate()
-            .map(|(i, c)| Button {
-                label: c.label.clone(),
-                data: format!("{seq}:c{i}"),
+            .map(|(i, c)| {
+                answer(seq, Pick::Choice(u32::try_from(i).unwrap_or(u32::MAX))).button(&c.label)
             })
             .collect();
         let per_row = if buttons.len() > 6 { 2 } else { 1 };
@@ -133,21 +133,12 @@ impl Turn<'_> {
         }
         let mut nav = Vec::new();
         if let Some(label) = skip {
-            nav.push(Button {
-                label,
-                data: format!("{seq}:s"),
-            });
+            nav.push(answer(seq, Pick::Skip).button(label));
         }
         if !first {
-            nav.push(Button {
-                label: "« Back".into(),
-                data: format!("{seq}:b"),
-            });
+            nav.push(answer(seq, Pick::Back).button("« Back"));
         }
-        nav.push(Button {
-            label: "✖ Cancel".into(),
-            data: format!("{seq}:x"),
-        });
+        nav.push(answer(seq, Pick::Cancel).button("✖ Cancel"));
         rows.push(nav);
         if let Some(flow) = &mut self.state.flow {
             flow.choices = choices;
@@ -341,4 +332,9 @@ pub(super) fn location_choices(source: Source, locations: &Locations) -> Vec<Cho
             })
             .collect(),
     }
+}
+
+/// A conversation button for question `seq`.
+fn answer(seq: u32, pick: Pick) -> Command {
+    Command::Answer(AnswerButton { seq, pick })
 }
