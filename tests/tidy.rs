@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 /// and everything under `src/<name>/`.
 const CORE: &[&str] = &[
     "catalog",
+    "command",
     "pricing",
     "money",
     "ledger",
