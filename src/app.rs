@@ -1,5 +1,7 @@
 //! Builds a running Jukebox from its configuration: store, keys, engine,
-//! grid, wallet and service, wired together once.
+//! grid, wallet and service, wired together once ([`build`] and friends),
+//! and the whole process around it ([`App`] in `app/process.rs`: channels,
+//! listeners, background workers; `app/logging.rs`: where the log goes).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -31,6 +33,14 @@ use crate::store::Store;
 /// The RMB session Jukebox's twins connect as.
 const RMB_SESSION: &str = "jukebox";
 
+mod logging;
+mod process;
+#[cfg(test)]
+mod tests;
+
+pub use logging::init_logging;
+pub use process::{App, Background, Setup, as_is, process_env, shutdown_signal};
+
 /// Compiles scripts and catalog for `config`; the error lists every problem.
 pub fn build_engine(config: &Config) -> Result<Engine, crate::diagnostics::Diagnostics> {
     let (catalog, scripts) = load_dir(&config.dialogues_dir)?;
@@ -43,9 +53,10 @@ pub fn build_engine(config: &Config) -> Result<Engine, crate::diagnostics::Diagn
     ))
 }
 
-/// A built Jukebox: the service, and the simulated grid when that is the
-/// grid in use (its churn runs in the background; operators inject faults).
-pub struct App {
+/// A built service, and the simulated grid when that is the grid in use
+/// (its churn runs in the background; operators inject faults). [`App`]
+/// builds the process around it.
+pub struct Core {
     pub service: Service,
     pub sim: Option<SimGrid>,
 }
@@ -65,7 +76,7 @@ pub fn build(
     config: &Config,
     outbox: Arc<dyn Outbox>,
     clock: Arc<dyn Clock>,
-) -> anyhow::Result<App> {
+) -> anyhow::Result<Core> {
     build_with_env(config, outbox, clock, &|name| std::env::var(name).ok())
 }
 
@@ -76,7 +87,7 @@ pub fn build_with_env(
     outbox: Arc<dyn Outbox>,
     clock: Arc<dyn Clock>,
     env: &dyn Fn(&str) -> Option<String>,
-) -> anyhow::Result<App> {
+) -> anyhow::Result<Core> {
     build_wrapped(config, outbox, clock, env, &|grid| grid)
 }
 
@@ -89,7 +100,7 @@ pub fn build_wrapped(
     clock: Arc<dyn Clock>,
     env: &dyn Fn(&str) -> Option<String>,
     wrap: &dyn Fn(Arc<dyn Grid>) -> Arc<dyn Grid>,
-) -> anyhow::Result<App> {
+) -> anyhow::Result<Core> {
     let engine = build_engine(config)
         .map_err(|d| anyhow::anyhow!("the scripts or catalog have errors:\n{d}"))?;
     // The key first: opening the store tidies temporary files in the data
@@ -135,7 +146,7 @@ pub fn build_wrapped(
             ..ServiceSettings::default()
         },
     });
-    Ok(App {
+    Ok(Core {
         service,
         sim: grids.sim,
     })
@@ -253,7 +264,7 @@ fn open_wallet(config: &Config) -> anyhow::Result<Wallets> {
 }
 
 /// The service with the real clock.
-pub fn build_default(config: &Config, outbox: Arc<dyn Outbox>) -> anyhow::Result<App> {
+pub fn build_default(config: &Config, outbox: Arc<dyn Outbox>) -> anyhow::Result<Core> {
     build(config, outbox, Arc::new(SystemClock))
 }
 

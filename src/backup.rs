@@ -39,7 +39,7 @@ pub use progress::{ProgressOutput, human_bytes};
 pub use remote::Remote;
 pub use restore::{MasterKeyRestore, RestoreReport};
 pub use retention::{RetentionPolicy, to_keep};
-pub use schedule::{BackupObserver, run_periodically};
+pub use schedule::{BackupObserver, retry_backoff, run_periodically};
 pub use snapshot::{Freeze, RUN_LOCK, STAGING_DIR};
 
 use progress::Progress;

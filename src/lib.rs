@@ -28,6 +28,7 @@ pub mod pricing;
 pub mod probe;
 pub mod qr;
 pub mod reservation;
+pub mod runtime;
 pub mod service;
 pub mod store;
 pub mod user;

@@ -1,20 +1,15 @@
 //! The `jukebox` command: run the service, check the configuration, check
 //! the real grid (`grid doctor`, `grid nodes`), or chat from a terminal.
+//! It only parses the command line: the process itself is `app::App`.
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use jukebox::admin::OfflineReport;
-use jukebox::channel::RoutingOutbox;
-use jukebox::chat::telegram::{self, RateLimiter, Telegram, TelegramOutbox};
-use jukebox::chat::terminal::{self, TerminalOutbox};
+use jukebox::app::{App, Setup, shutdown_signal};
+use jukebox::chat::terminal;
 use jukebox::ids::UserId;
-use jukebox::service::Service;
-use jukebox::web::WebHub;
-use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 #[derive(Parser)]
 #[command(
@@ -234,42 +229,7 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         }
         _ => None,
     };
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log.level.clone());
-    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "info".into());
-    // In a chat, log lines would land inside the conversation (the terminal
-    // shows stderr and stdout together): they go to a file in the data dir.
-    let (writer, ansi, log_file) = match &chat_user {
-        Some(_) => {
-            let path = config.data_dir.join("jukebox.log");
-            std::fs::create_dir_all(&config.data_dir)
-                .map_err(|e| anyhow::anyhow!("creating {}: {e}", config.data_dir.display()))?;
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .map_err(|e| anyhow::anyhow!("opening the log file {}: {e}", path.display()))?;
-            (
-                BoxMakeWriter::new(std::sync::Mutex::new(file)),
-                false,
-                Some(path),
-            )
-        }
-        // Colours only on a terminal: log files and journald get plain text.
-        None => (
-            BoxMakeWriter::new(std::io::stderr),
-            std::io::stderr().is_terminal(),
-            None,
-        ),
-    };
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(writer);
-    if config.log.format == "json" {
-        logs.json().init();
-    } else {
-        logs.init();
-    }
+    let log_file = jukebox::app::init_logging(&config, chat_user.is_some())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -309,329 +269,43 @@ fn check(path: &std::path::Path) -> std::process::ExitCode {
     }
 }
 
+/// `jukebox run` and `jukebox chat`: the whole process ([`App`]) until
+/// SIGTERM or Ctrl-C, or until the terminal chat ends.
 async fn serve(
     config: jukebox::config::Config,
     chat_user: Option<String>,
     log_file: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    let routing = Arc::new(RoutingOutbox::default());
-    // The website's channel; it also mirrors the terminal and Telegram
-    // accounts that a web sign-in is linked to.
-    let hub = WebHub::new();
-    routing.route("web", hub.clone());
-    let terminal_outbox = Arc::new(TerminalOutbox::new(config.data_dir.join("qr")));
-    routing.route("term", hub.mirror(Some(terminal_outbox.clone())));
-    let bot = telegram::bot_from_env(config.telegram.poll_timeout_seconds)?;
-    let telegram_outbox = bot.clone().map(|bot| {
-        Arc::new(TelegramOutbox::new(
-            bot,
-            RateLimiter::new(config.telegram.limits()),
-        ))
-    });
-    routing.route(
-        "tg",
-        hub.mirror(
-            telegram_outbox
-                .clone()
-                .map(|o| o as Arc<dyn jukebox::channel::Outbox>),
-        ),
-    );
-    let mut config = config;
-    match config.grid.kind {
-        jukebox::config::GridKind::Tfgrid => {
-            match jukebox::app::use_chain_prices(&mut config).await {
-                Ok(()) => tracing::info!(pricing = ?config.pricing, "prices read from TFChain"),
-                Err(e) => {
-                    tracing::warn!(error = %format!("{e:#}"), "TFChain's prices could not be read; quoting with [pricing] until the next start")
-                }
-            }
-        }
-        jukebox::config::GridKind::Sim => {}
+    let data_dir = config.data_dir.clone();
+    let app = App::build(config, Setup::process()).await?;
+    if let Some(url) = app.website() {
+        println!("Website: {url}");
     }
-    let app = jukebox::app::build_default(&config, routing.clone())?;
-    let service = app.service;
-    hub.load_links(service.web_links()?);
-    // The simulated grid's nodes go down and come back at the configured rate.
-    let churn = app
-        .sim
-        .map(|sim| tokio::spawn(async move { sim.run_churn(Duration::from_secs(60)).await }));
-    match service.grid().kind() {
-        "sim" => {
-            tracing::info!(data_dir = %config.data_dir.display(), "Jukebox started on the embedded grid, a SIMULATION")
-        }
-        kind => {
-            tracing::info!(grid = kind, network = %config.grid.network, data_dir = %config.data_dir.display(), "Jukebox started on the REAL ThreeFold Grid")
-        }
-    }
-    match service.wallet_kind() {
-        "sandbox" => tracing::info!("payments: sandbox wallet, a SIMULATION (no real TFT moves)"),
-        "bridge" => {
-            tracing::info!("payments: REAL TFT through the TFChain bridge into each user's twin")
-        }
-        kind => tracing::info!(wallet = kind, "payments: REAL TFT"),
-    }
-    let resumed = service.resume_pending().await?;
-    if resumed > 0 {
-        tracing::info!(resumed, "resumed unfinished deployments");
-    }
-    let billing = tokio::spawn(billing_loop(
-        service.clone(),
-        Duration::from_secs(config.billing.interval_minutes * 60),
-    ));
-    let payments = tokio::spawn(payments_loop(
-        service.clone(),
-        Duration::from_secs(config.payments.stellar.poll_interval_seconds),
-    ));
-    let watched = service.load_watchlist().await?;
-    tracing::info!(nodes = watched, "monitor watching");
-    let monitor = tokio::spawn(monitor_loop(
-        service.clone(),
-        Duration::from_secs(config.monitor.interval_seconds),
-    ));
-    let reconciler = tokio::spawn(reconcile_loop(
-        service.clone(),
-        Duration::from_secs(config.reconciler.interval_minutes * 60),
-    ));
-    let backup = jukebox::backup::command::spawn_periodic(&config, &service)?;
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let ops = match config.ops.listen() {
-        Some(listen) => {
-            let mut stopped = stopped.clone();
-            let server = jukebox::ops::serve(
-                listen,
-                service.metrics().clone(),
-                Arc::new(service.clone()),
-                async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                },
-            )
-            .await?;
-            Some(server)
-        }
-        None => None,
-    };
-    let alerts = {
-        let queue = service.alerts().clone();
-        let limits = config.alerts.limits();
-        // Alerts also become notifications on the website.
-        let routing = hub.notices_then(Arc::new(jukebox::metrics::CountingOutbox {
-            inner: routing,
-            metrics: service.metrics().clone(),
-        }));
-        let mut stopped = stopped.clone();
-        tokio::spawn(async move {
-            queue
-                .run(routing, limits, async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                })
-                .await
-        })
-    };
-    let web = match config.web.listen() {
-        Some(_) => {
-            let mut stopped = stopped.clone();
-            let server =
-                jukebox::web::serve(&config.web, service.clone(), hub.clone(), async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                })
-                .await?;
-            println!("Website: {}", server.base_url);
-            Some(server)
-        }
-        None => None,
-    };
-    let telegram_task = match (bot, telegram_outbox) {
-        (Some(bot), Some(outbox)) => {
-            outbox.attach(service.downgrade());
-            Some(tokio::spawn(run_telegram(
-                bot,
-                outbox,
-                config.telegram.clone(),
-                service.clone(),
-                config.data_dir.clone(),
-                stopped.clone(),
-            )))
-        }
-        _ => {
-            tracing::info!("Telegram is off: TELOXIDE_TOKEN is not set");
-            None
-        }
-    };
-    let result = match chat_user {
+    match chat_user {
         Some(name) => {
             let user = UserId::parse(&format!("term:{name}"))
                 .map_err(|e| anyhow::anyhow!("--user: {e}"))?;
             let session = terminal::Session {
                 user,
                 log_file,
-                data_dir: config.data_dir.clone(),
-                website: web.as_ref().map(|w| w.base_url.clone()),
+                data_dir,
+                website: app.website().map(str::to_owned),
             };
-            tokio::select! {
-                r = terminal::run(service.clone(), terminal_outbox, session) => r,
-                _ = shutdown_signal() => Ok(()),
-            }
+            let chat = terminal::run(app.service.clone(), app.terminal_outbox.clone(), session);
+            app.run_until_stopped(async {
+                tokio::select! {
+                    r = chat => r,
+                    _ = shutdown_signal() => Ok(()),
+                }
+            })
+            .await?
         }
         None => {
-            if let Some(notice) = service.simulation_notice() {
+            if let Some(notice) = app.service.simulation_notice() {
                 println!("{notice}");
             }
             println!("Jukebox is running. Stop with Ctrl-C or SIGTERM.");
-            shutdown_signal().await;
-            Ok(())
+            app.run_until_stopped(shutdown_signal()).await
         }
-    };
-    let _ = stop.send(true);
-    if let Some(task) = telegram_task {
-        let _ = task.await;
-    }
-    let _ = alerts.await;
-    if let Some(ops) = ops {
-        let _ = ops.stopped().await;
-    }
-    if let Some(web) = web {
-        let _ = web.stopped().await;
-    }
-    billing.abort();
-    payments.abort();
-    monitor.abort();
-    reconciler.abort();
-    if let Some(backup) = backup {
-        backup.abort();
-    }
-    if let Some(churn) = churn {
-        churn.abort();
-    }
-    tracing::info!("Jukebox stopped");
-    result
-}
-
-/// Connects to Telegram (retrying while the network or the token is not
-/// right) and receives updates until told to stop.
-async fn run_telegram(
-    bot: teloxide::Bot,
-    outbox: Arc<TelegramOutbox>,
-    config: telegram::TelegramConfig,
-    service: Service,
-    data_dir: PathBuf,
-    mut stopped: tokio::sync::watch::Receiver<bool>,
-) {
-    let mut wait = Duration::from_secs(1);
-    let connected = loop {
-        let commands = service.engine().scripts().commands();
-        match Telegram::connect(
-            bot.clone(),
-            outbox.clone(),
-            config.clone(),
-            commands,
-            data_dir.clone(),
-        )
-        .await
-        {
-            Ok(t) => break t,
-            Err(e) => {
-                tracing::error!(error = %format!("{e:#}"), wait_secs = wait.as_secs(), "Telegram is not reachable; retrying");
-                tokio::select! {
-                    _ = stopped.wait_for(|s| *s) => return,
-                    _ = tokio::time::sleep(wait) => {}
-                }
-                wait = (wait * 2).min(Duration::from_secs(60));
-            }
-        }
-    };
-    let until_stopped = async move {
-        let _ = stopped.wait_for(|s| *s).await;
-    };
-    if let Err(e) = connected.run(service, until_stopped).await {
-        tracing::error!(error = %format!("{e:#}"), "Telegram stopped with an error");
-    }
-}
-
-async fn billing_loop(service: Service, every: Duration) {
-    let mut tick = tokio::time::interval(every);
-    loop {
-        tick.tick().await;
-        match service.bill_all().await {
-            Ok(total) => tracing::debug!(charged = %total, "billing sweep done"),
-            Err(e) => {
-                tracing::error!(error = %format!("{e:#}"), "billing sweep failed; retried next interval")
-            }
-        }
-    }
-}
-
-/// The payment watcher: new payments are credited as they are seen; a
-/// full batch is followed at once by the next (a backlog drains quickly);
-/// after a failure the wait doubles, up to 5 minutes, and nothing is lost
-/// (the wallet's cursor only moves past processed payments).
-async fn payments_loop(service: Service, every: Duration) {
-    let mut wait = every;
-    loop {
-        match service.poll_payments().await {
-            Ok(0) => wait = every,
-            Ok(handled) => {
-                tracing::debug!(handled, "payments handled");
-                wait = every;
-                continue;
-            }
-            Err(e) => {
-                wait = (wait * 2).min(Duration::from_secs(300)).max(every);
-                tracing::error!(error = %format!("{e:#}"), wait_secs = wait.as_secs(), "payment watcher failed; retrying");
-            }
-        }
-        tokio::time::sleep(wait).await;
-    }
-}
-
-async fn monitor_loop(service: Service, every: Duration) {
-    let mut tick = tokio::time::interval(every);
-    // A sweep longer than the interval delays the next one instead of
-    // starting a burst of catch-up sweeps.
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let started = std::time::Instant::now();
-        let report = service.sweep().await;
-        tracing::debug!(
-            ?report,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "monitor sweep done"
-        );
-    }
-}
-
-/// The reconciler (docs/reconciler.md): a pass at start, then one per
-/// interval; a pass longer than the interval delays the next one.
-async fn reconcile_loop(service: Service, every: Duration) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        if let Err(e) = service.reconcile().await {
-            tracing::error!(error = %format!("{e:#}"), "reconciler pass failed; retried next interval");
-        }
-    }
-}
-
-/// Resolves on SIGTERM (how services are stopped) or Ctrl-C.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {},
-                    _ = tokio::signal::ctrl_c() => {},
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -1,4 +1,5 @@
-//! The operators' HTTP listener: `/healthz`, `/readyz` and `/metrics`.
+//! The operators' HTTP listener: `/healthz`, `/readyz`, `/metrics` and
+//! `/workers` (the background workers' statuses, `runtime::Statuses`).
 //!
 //! It is a separate listener from anything users reach (default
 //! 127.0.0.1:9090, `[ops] listen`), so probes and Prometheus scrapes never
@@ -28,6 +29,7 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::task::JoinHandle;
 
 use crate::metrics::Metrics;
+use crate::runtime::Statuses;
 
 #[cfg(test)]
 mod tests;
@@ -133,6 +135,7 @@ pub type OpsServer = HttpServer;
 struct Ops {
     metrics: Metrics,
     readiness: Arc<dyn Readiness>,
+    workers: Option<Statuses>,
 }
 
 /// Binds `listen` (e.g. "127.0.0.1:9090"; port 0 picks a free port) and
@@ -148,9 +151,29 @@ pub async fn serve(
     readiness: Arc<dyn Readiness>,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<OpsServer> {
+    serve_with_workers(listen, metrics, readiness, None, stop).await
+}
+
+/// [`serve`], plus `GET /workers`: one line per background worker (state,
+/// last run, last success, runs and errors, the last error under it), or
+/// 404 without `workers`.
+pub async fn serve_with_workers(
+    listen: &str,
+    metrics: Metrics,
+    readiness: Arc<dyn Readiness>,
+    workers: Option<Statuses>,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<OpsServer> {
     let listener = HttpListener::bind(listen, "the ops endpoints").await?;
-    let server = listener.spawn(router(Ops { metrics, readiness }), stop);
-    tracing::info!(addr = %server.addr, "ops endpoints (/healthz, /readyz, /metrics) listening");
+    let server = listener.spawn(
+        router(Ops {
+            metrics,
+            readiness,
+            workers,
+        }),
+        stop,
+    );
+    tracing::info!(addr = %server.addr, "ops endpoints (/healthz, /readyz, /metrics, /workers) listening");
     Ok(server)
 }
 
@@ -159,6 +182,7 @@ fn router(ops: Ops) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/workers", get(workers))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
         .with_state(ops)
 }
@@ -183,6 +207,13 @@ async fn metrics(State(ops): State<Ops>) -> impl IntoResponse {
         [(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)],
         ops.metrics.render(),
     )
+}
+
+async fn workers(State(ops): State<Ops>) -> (StatusCode, String) {
+    match &ops.workers {
+        Some(statuses) => (StatusCode::OK, statuses.render()),
+        None => (StatusCode::NOT_FOUND, "not found\n".into()),
+    }
 }
 
 /// Runs both checks at once, each bounded by [`CHECK_TIMEOUT`]; `Err` holds

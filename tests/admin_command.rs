@@ -1,9 +1,7 @@
 //! `jukebox admin stats|user|nodes`: operator reports read from a data dir
 //! while the service that owns it is running (and holds its lock).
 
-// This test uses only part of the shared support code.
-#[allow(dead_code)]
-mod support;
+use crate::support;
 
 use std::process::Command;
 use std::sync::Arc;
@@ -29,7 +27,7 @@ fn admin(data_dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
 async fn reports_work_while_the_service_runs() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = test_config(dir.path(), &|_| {});
-    let app = TestApp::start(&config, Arc::new(ManualClock::new(START)));
+    let app = TestApp::start(&config, Arc::new(ManualClock::new(START))).await;
     let alice = UserId::parse("term:alice").expect("id");
     app.send(&alice, "/deploy").await;
     for label in ["Dash", "Dash full node"] {
@@ -98,7 +96,7 @@ impl jukebox::channel::Outbox for Stamped {
 async fn a_broadcast_reaches_everyone_once_at_the_configured_pace() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = test_config(dir.path(), &|_| {});
-    let app = TestApp::start(&config, Arc::new(ManualClock::new(START)));
+    let app = TestApp::start(&config, Arc::new(ManualClock::new(START))).await;
     let users: Vec<UserId> = (0..60)
         .map(|i| UserId::parse(&format!("term:u{i}")).expect("id"))
         .collect();

@@ -3,8 +3,7 @@
 //! only what changed; retention keeps the right snapshots and their blobs;
 //! S3 down for a while is retried; a corrupt object is caught on restore.
 
-#[path = "support/s3_server.rs"]
-mod s3_server;
+use crate::support::s3_server;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt as _;

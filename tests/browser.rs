@@ -4,8 +4,7 @@
 //! notification arrive live. Screenshots go to
 //! `target/web-screenshots/` (the file tool or any image viewer shows them).
 
-#[allow(dead_code)]
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 

@@ -25,8 +25,7 @@
 //! process timing is not, so a replay is close but not identical). See
 //! docs/durability.md.
 
-#[allow(dead_code)]
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

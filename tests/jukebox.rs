@@ -1,8 +1,26 @@
-//! The integration tests: whole conversations against a real service on a
-//! temporary data dir (simulated grid, sandbox wallet, durable store).
+//! The integration tests, all in this one binary (Cargo.toml sets
+//! `autotests = false`): linking the whole crate once instead of once per
+//! file is what keeps CI fast on two cores. Its own tests here are whole
+//! conversations against a real service on a temporary data dir (simulated
+//! grid, sandbox wallet, durable store); every other file under `tests/` is
+//! a module below, and `every_test_file_is_a_module_of_this_binary` fails
+//! when one is not, so a new file cannot be silently left out of the run.
 
+mod admin_command;
+mod backup;
+mod browser;
+mod check_command;
 mod contracts;
+mod crash;
+mod stellar;
+mod store_durability;
 mod support;
+mod telegram;
+mod terminal_chat;
+mod tidy;
+mod tfconnect;
+mod tfgrid;
+mod web;
 
 macro_rules! transcripts {
     ($($name:ident => $file:literal),* $(,)?) => {
@@ -60,7 +78,7 @@ async fn a_payment_cut_short_by_a_crash_is_credited_once_after_the_restart() {
     let clock = std::sync::Arc::new(jukebox::clock::ManualClock::new(support::START));
     let config = support::test_config(dir.path(), &|_| {});
     let alice = jukebox::ids::UserId::parse("term:alice").unwrap();
-    let app = support::TestApp::start(&config, clock.clone());
+    let app = support::TestApp::start(&config, clock.clone()).await;
     app.send(&alice, "/deploy").await;
     for label in ["Dash", "Dash full node"] {
         app.press_label(&alice, label).await;
@@ -98,7 +116,7 @@ async fn a_payment_cut_short_by_a_crash_is_credited_once_after_the_restart() {
     };
     drop(sandbox);
 
-    let app = support::TestApp::start(&config, clock.clone());
+    let app = support::TestApp::start(&config, clock.clone()).await;
     app.service.resume_pending().await.unwrap();
     let pay = format!("pay:{}", order.id);
     app.press(&alice, &pay).await;
@@ -133,4 +151,43 @@ async fn a_payment_cut_short_by_a_crash_is_credited_once_after_the_restart() {
         .unwrap();
     assert_ne!(orders.orders[0].state, OrderState::AwaitingPayment);
     assert!(app.node(&alice, "dash-full-").placed.is_some());
+}
+
+/// With `autotests = false`, Cargo builds only this file's binary: a test
+/// file that is not declared as a module here would never run. Every `.rs`
+/// file directly in `tests/` and every directory holding a `mod.rs` must be
+/// a module of this binary, and no directory may hold a `main.rs` (that was
+/// the layout of a separate test binary).
+#[test]
+fn every_test_file_is_a_module_of_this_binary() {
+    let tests = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let root = std::fs::read_to_string(tests.join("jukebox.rs")).expect("tests/jukebox.rs");
+    let declared = |name: &str| root.lines().any(|l| l.trim() == format!("mod {name};"));
+    let mut missing = Vec::new();
+    for entry in std::fs::read_dir(&tests).expect("tests/") {
+        let path = entry.expect("a tests/ entry").path();
+        let name = path
+            .file_stem()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if path.is_dir() {
+            assert!(
+                !path.join("main.rs").exists(),
+                "{} is a separate test binary's layout: rename it mod.rs and declare `mod {name};` in tests/jukebox.rs",
+                path.join("main.rs").display()
+            );
+            if path.join("mod.rs").exists() && !declared(name) {
+                missing.push(format!("{}/mod.rs", path.display()));
+            }
+        } else if path.extension().is_some_and(|e| e == "rs")
+            && name != "jukebox"
+            && !declared(name)
+        {
+            missing.push(path.display().to_string());
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "not part of the test binary, so never run (declare them as `mod NAME;` in tests/jukebox.rs): {missing:?}"
+    );
 }

@@ -4,8 +4,7 @@
 //! it (an order paid and deployed, partial, over and late payments,
 //! unmatched payments kept for operators, restarts without double credit).
 
-#[allow(dead_code)]
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -279,7 +278,7 @@ async fn an_order_paid_on_stellar_deploys() {
     let fake = FakeHorizon::start(&deposit());
     let dir = tempfile::tempdir().expect("temp dir");
     let clock = Arc::new(ManualClock::new(START));
-    let app = TestApp::start(&stellar_config(dir.path(), &fake, 200), clock.clone());
+    let app = TestApp::start(&stellar_config(dir.path(), &fake, 200), clock.clone()).await;
     let alice = UserId::parse("term:alice").expect("id");
     let (memo, amount) = order_a_node(&app, &alice).await;
     let shown = texts_for(&app.outbox.all(), &alice).join("\n");
@@ -320,7 +319,7 @@ async fn less_more_and_late_payments() {
     let fake = FakeHorizon::start(&deposit());
     let dir = tempfile::tempdir().expect("temp dir");
     let clock = Arc::new(ManualClock::new(START));
-    let app = TestApp::start(&stellar_config(dir.path(), &fake, 200), clock.clone());
+    let app = TestApp::start(&stellar_config(dir.path(), &fake, 200), clock.clone()).await;
     let alice = UserId::parse("term:alice").expect("id");
     let (memo, amount) = order_a_node(&app, &alice).await;
     let total = tft(&amount);
@@ -381,7 +380,7 @@ async fn unmatched_payments_are_kept_listed_and_credited_once() {
     let dir = tempfile::tempdir().expect("temp dir");
     let clock = Arc::new(ManualClock::new(START));
     let config = stellar_config(dir.path(), &fake, 200);
-    let app = TestApp::start(&config, clock.clone());
+    let app = TestApp::start(&config, clock.clone()).await;
     let alice = UserId::parse("term:alice").expect("id");
     let bob = UserId::parse("term:bob").expect("id");
     let operator = UserId::parse("term:operator").expect("id");
@@ -393,7 +392,7 @@ async fn unmatched_payments_are_kept_listed_and_credited_once() {
     assert_eq!(app.service.poll_payments().await.expect("polls"), 3);
     // Re-delivered after a restart: kept once, not lost.
     drop(app);
-    let app = TestApp::start(&config, clock.clone());
+    let app = TestApp::start(&config, clock.clone()).await;
     assert_eq!(app.service.poll_payments().await.expect("polls"), 3);
     assert_eq!(app.service.poll_payments().await.expect("polls"), 0);
     // Operators were told once per payment, across the restart.
@@ -488,7 +487,7 @@ async fn a_restart_mid_stream_credits_nothing_twice() {
     let clock = Arc::new(ManualClock::new(START));
     // One record per page: 12 payments are more than one call reads (10 pages).
     let config = stellar_config(dir.path(), &fake, 1);
-    let app = TestApp::start(&config, clock.clone());
+    let app = TestApp::start(&config, clock.clone()).await;
     let alice = UserId::parse("term:alice").expect("id");
     app.send(&alice, "/topup 100").await;
     let (memo, _) = latest_request(&app, &alice);
@@ -499,7 +498,7 @@ async fn a_restart_mid_stream_credits_nothing_twice() {
     assert_eq!(account(&app, &alice).balance, tft("55"));
     // Crash before the batch was confirmed: it comes again after the restart.
     drop(app);
-    let app = TestApp::start(&config, clock.clone());
+    let app = TestApp::start(&config, clock.clone()).await;
     assert_eq!(app.service.poll_payments().await.expect("polls"), 10);
     assert_eq!(account(&app, &alice).balance, tft("55"));
     assert_eq!(app.service.poll_payments().await.expect("polls"), 2);
@@ -565,7 +564,7 @@ async fn a_crash_between_credit_and_deploy_is_finished_on_redelivery() {
     let fake = FakeHorizon::start(&deposit());
     let dir = tempfile::tempdir().expect("temp dir");
     let clock = Arc::new(ManualClock::new(START));
-    let app = TestApp::start(&stellar_config(dir.path(), &fake, 200), clock.clone());
+    let app = TestApp::start(&stellar_config(dir.path(), &fake, 200), clock.clone()).await;
     let alice = UserId::parse("term:alice").expect("id");
     let (memo, amount) = order_a_node(&app, &alice).await;
     let op = fake.add(Op::tft(&deposit(), &amount, Some(&memo), START + 60));

@@ -1,7 +1,7 @@
 //! Crash-safety test: a writer killed with SIGKILL never leaves a torn record.
 //!
 //! The test re-runs its own binary as a child process (selected by an env
-//! var plus a test-name filter) that rewrites one ~200 KB record in a tight
+//! var plus the exact name of the `crash_child` test) that rewrites one ~200 KB record in a tight
 //! loop, alternating two different values. The parent kills it, half the
 //! time at an arbitrary moment and half the time as soon as it sees a write
 //! under way (the dangerous window), then checks that the record on disk is
@@ -112,6 +112,12 @@ fn write_in_flight(user_dir: &Path, sizes: &[u64; 2]) -> bool {
 #[test]
 fn killed_writer_never_leaves_a_torn_record() {
     let exe = std::env::current_exe().unwrap();
+    // The child's test by its full name in this binary (`store_durability::
+    // crash_child`): the module path without the crate's name.
+    let child_test = format!(
+        "{}::crash_child",
+        module_path!().split_once("::").map_or("", |(_, m)| m)
+    );
     let values = values();
     let sizes = complete_sizes();
     let mut interrupted = 0;
@@ -122,7 +128,7 @@ fn killed_writer_never_leaves_a_torn_record() {
             .join(user().shard())
             .join(user().dir_name());
         let mut child = Command::new(&exe)
-            .args(["crash_child", "--exact", "--test-threads=1"])
+            .args([child_test.as_str(), "--exact", "--test-threads=1"])
             .env(CHILD_ENV, base.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -3,14 +3,6 @@
 //! driven by teloxide's own client, so the fake is known to speak the same
 //! protocol teloxide expects.
 
-// Shared with tests/jukebox.rs; this binary uses only part of it.
-#[allow(dead_code)]
-mod support;
-// The in-process S3 server of tests/backup.rs, for the secrets-at-rest test.
-#[allow(dead_code)]
-#[path = "support/s3_server.rs"]
-mod s3_server;
-
 // ===========================================================================
 // Self-tests of the fake Telegram server (support/fake_telegram).
 // ===========================================================================
@@ -1241,7 +1233,7 @@ mod bot_end_to_end {
     /// dir, not in the log, not in any object of a backup taken at once.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn typed_secrets_are_nowhere_in_clear_not_even_in_a_backup_taken_at_once() {
-        use crate::s3_server::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY};
+        use crate::support::s3_server::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY};
         let tmp = tempfile::tempdir().expect("temp dir");
         let s3 = S3Server::start(&tmp.path().join("s3")).await;
         let tg = FakeTelegram::start();

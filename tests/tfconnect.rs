@@ -2,8 +2,7 @@
 //! (`jukebox::web::tfconnect`) against a fake login server on loopback and
 //! a fake phone app that signs attempts the way the real one does.
 
-#[path = "support/fake_tfconnect.rs"]
-mod fake_tfconnect;
+use crate::support::fake_tfconnect;
 
 use std::time::Duration;
 
@@ -231,11 +230,9 @@ async fn an_unknown_user_is_refused() {
 
 #[tokio::test]
 async fn a_login_server_that_is_down_is_reported_as_unavailable() {
-    // A port that was just free: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    // Nothing listens there.
+    let (_refusing, addr) = crate::support::refusing_addr();
+    let port = addr.port();
     let s = setup().await;
     let down = site_for(&format!("http://127.0.0.1:{port}"));
     let start = down.begin_at(START);

@@ -3,11 +3,8 @@
 //! Telegram, the operators' dashboard, and the security rules (CSRF,
 //! same-origin, one user never touching another's nodes).
 
-#[allow(dead_code)]
-#[path = "support/fake_tfconnect.rs"]
-mod fake_tfconnect;
-#[allow(dead_code)]
-mod support;
+use crate::support;
+use crate::support::fake_tfconnect;
 
 use std::path::Path;
 

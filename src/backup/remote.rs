@@ -1,7 +1,7 @@
 //! The bucket side of backups: content-addressed blobs
 //! (`<prefix>/blobs/<sha256>`) and manifests (`<prefix>/snapshots/<id>.json`)
 //! over object_store's `ObjectStore` trait (S3 in production, anything in
-//! tests), every request retried with bounded exponential backoff.
+//! tests), every request retried with bounded exponential backoff (backon).
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use backon::Retryable as _;
 use futures_util::TryStreamExt as _;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
@@ -115,32 +116,29 @@ impl Remote {
         self.path(&format!("snapshots/{id}.json"))
     }
 
-    /// Runs `op` until it succeeds, fails for good, or runs out of attempts.
-    async fn retrying<T, F, Fut>(&self, what: &str, mut op: F) -> Result<T, BackupError>
+    /// Runs `op` until it succeeds, fails for good, or runs out of attempts
+    /// (backon's `Retry` over [`Backoff::delays`]).
+    async fn retrying<T, F, Fut>(&self, what: &str, op: F) -> Result<T, BackupError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = object_store::Result<T>>,
     {
         let mut attempt = 1;
-        loop {
-            match op().await {
-                Ok(value) => return Ok(value),
-                Err(e) if attempt < self.retry.attempts && is_transient(&e) => {
-                    let wait = self.retry.delay(attempt - 1);
-                    tracing::warn!(what, attempt, wait_ms = wait.as_millis() as u64, error = %e, "S3 request failed; retrying");
-                    self.retries.fetch_add(1, Ordering::Relaxed);
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
-                }
-                Err(e) => {
-                    return Err(BackupError::Remote {
-                        what: what.to_owned(),
-                        attempts: attempt,
-                        source: e,
-                    });
-                }
-            }
-        }
+        let result = op
+            .retry(self.retry.delays())
+            .sleep(tokio::time::sleep)
+            .when(is_transient)
+            .notify(|e, wait| {
+                tracing::warn!(what, attempt, wait_ms = wait.as_millis() as u64, error = %e, "S3 request failed; retrying");
+                self.retries.fetch_add(1, Ordering::Relaxed);
+                attempt += 1;
+            })
+            .await;
+        result.map_err(|source| BackupError::Remote {
+            what: what.to_owned(),
+            attempts: attempt,
+            source,
+        })
     }
 
     /// The file names under `<prefix>/<dir>/`.

@@ -1,14 +1,16 @@
-//! The service's periodic backup: one run at start, then one per interval.
-//! A failed run is tried again sooner (backoff from `first_retry`, doubling,
-//! never later than the next regular run); every outcome goes to a
-//! [`BackupObserver`], which the service implements with a metric and an
-//! operator alert, so this module knows nothing of either.
+//! The service's periodic backup: one run at start, then one per interval
+//! (the [`PeriodicBackup`] worker). A failed run is tried again sooner
+//! (backoff from `first_retry`, doubling, never later than the next regular
+//! run); every outcome goes to a [`BackupObserver`], which the service
+//! implements with a metric and an operator alert, so this module knows
+//! nothing of either.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Backup, BackupError, BackupReport, Freeze};
+use super::{Backup, BackupError, BackupReport};
 use crate::clock::{Backoff, Clock};
+use crate::runtime::workers::PeriodicBackup;
 
 /// Told about every backup run's outcome.
 #[async_trait::async_trait]
@@ -19,7 +21,8 @@ pub trait BackupObserver: Send + Sync {
     async fn backup_failed(&self, error: &BackupError, failures_in_a_row: u32);
 }
 
-/// Runs backups forever (the caller aborts the task to stop it).
+/// Runs backups forever (the caller aborts the task to stop it): the
+/// service's [`PeriodicBackup`] worker under a runner of its own.
 pub async fn run_periodically(
     backup: Arc<Backup>,
     every: Duration,
@@ -27,39 +30,22 @@ pub async fn run_periodically(
     clock: Arc<dyn Clock>,
     observer: Arc<dyn BackupObserver>,
 ) {
-    let retry = retry_backoff(first_retry, every);
-    let mut failures = 0u32;
-    loop {
-        let wait = match backup.run(Freeze::PauseWrites, clock.now()).await {
-            Ok(report) => {
-                tracing::info!(
-                    id = %report.id,
-                    files = report.files,
-                    bytes = report.bytes,
-                    uploaded_files = report.uploaded_files,
-                    uploaded_bytes = report.uploaded_bytes,
-                    pruned = report.pruned.len(),
-                    "backup done"
-                );
-                observer.backup_succeeded(&report, failures).await;
-                failures = 0;
-                every
-            }
-            Err(error) => {
-                failures += 1;
-                let wait = retry.delay(failures - 1);
-                tracing::error!(error = %error, failures, retry_in_secs = wait.as_secs(), "backup failed");
-                observer.backup_failed(&error, failures).await;
-                wait
-            }
-        };
-        tokio::time::sleep(wait).await;
-    }
+    let mut runner = crate::runtime::Runner::new(clock.clone(), None);
+    runner.spawn(Box::new(PeriodicBackup {
+        backup,
+        every,
+        first_retry,
+        clock,
+        observer,
+        failures: 0,
+    }));
+    // Aborting this task drops the runner, whose tasks go with it.
+    std::future::pending::<()>().await;
 }
 
 /// `first_retry` doubled per failure in a row, at most `every`; runs are
 /// tried again for ever, so `attempts` is never reached.
-fn retry_backoff(first_retry: Duration, every: Duration) -> Backoff {
+pub fn retry_backoff(first_retry: Duration, every: Duration) -> Backoff {
     Backoff {
         first: first_retry,
         max: every,

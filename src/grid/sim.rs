@@ -231,41 +231,13 @@ impl SimGrid {
     /// (`cfg.faults`, timed from this call) at their minute, forever; spawn
     /// it as a task. A scheduled outage pins the node Down, as
     /// [`SimGrid::set_node_status`] does, then sets it Up. A restart replays
-    /// the schedule from the start.
+    /// the schedule from the start. The service runs the same steps as a
+    /// worker ([`Churn`]).
     pub async fn run_churn(&self, every: Duration) {
-        // A zero interval would spin; the churn rate is per hour anyway.
-        let every = every.max(Duration::from_millis(1));
-        let schedule = Schedule::new(&self.cfg.faults);
-        let start = tokio::time::Instant::now();
-        let mut next_tick = start + every;
-        let mut applied = 0;
+        let mut churn = Churn::new(self.clone(), every);
         loop {
-            let due = schedule.due(start.elapsed());
-            for change in &schedule.changes()[applied..due] {
-                match self.set_node_status(change.node, change.status) {
-                    Ok(()) => tracing::info!(
-                        node = %change.node,
-                        status = ?change.status,
-                        "simulated grid scheduled fault"
-                    ),
-                    Err(e) => tracing::warn!(error = %e, "simulated grid scheduled fault failed"),
-                }
-            }
-            applied = due;
-            let wake = schedule
-                .at(applied)
-                .map_or(next_tick, |at| next_tick.min(start + at));
+            let wake = churn.step();
             tokio::time::sleep_until(wake).await;
-            if tokio::time::Instant::now() >= next_tick {
-                next_tick += every;
-                match self.tick(every.as_secs_f64() / 3600.0) {
-                    Ok(changes) if !changes.is_empty() => {
-                        tracing::info!(?changes, "simulated grid node churn");
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "simulated grid churn failed"),
-                }
-            }
         }
     }
 
@@ -329,5 +301,65 @@ impl SimGrid {
             }
         }
         stats
+    }
+}
+
+/// The simulated grid's churn and scheduled faults, one step at a time:
+/// each step applies what is due and says when the next one is.
+pub struct Churn {
+    sim: SimGrid,
+    schedule: Schedule,
+    every: Duration,
+    start: tokio::time::Instant,
+    next_tick: tokio::time::Instant,
+    /// How many of the schedule's changes are applied.
+    applied: usize,
+}
+
+impl Churn {
+    /// Churn every `every`, with the schedule timed from now.
+    pub fn new(sim: SimGrid, every: Duration) -> Churn {
+        // A zero interval would spin; the churn rate is per hour anyway.
+        let every = every.max(Duration::from_millis(1));
+        let schedule = Schedule::new(&sim.cfg.faults);
+        let start = tokio::time::Instant::now();
+        Churn {
+            sim,
+            schedule,
+            every,
+            start,
+            next_tick: start + every,
+            applied: 0,
+        }
+    }
+
+    /// Ticks the churn if its interval is over, applies the scheduled
+    /// changes now due, and returns when the next step is due.
+    pub fn step(&mut self) -> tokio::time::Instant {
+        if tokio::time::Instant::now() >= self.next_tick {
+            self.next_tick += self.every;
+            match self.sim.tick(self.every.as_secs_f64() / 3600.0) {
+                Ok(changes) if !changes.is_empty() => {
+                    tracing::info!(?changes, "simulated grid node churn");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "simulated grid churn failed"),
+            }
+        }
+        let due = self.schedule.due(self.start.elapsed());
+        for change in &self.schedule.changes()[self.applied..due] {
+            match self.sim.set_node_status(change.node, change.status) {
+                Ok(()) => tracing::info!(
+                    node = %change.node,
+                    status = ?change.status,
+                    "simulated grid scheduled fault"
+                ),
+                Err(e) => tracing::warn!(error = %e, "simulated grid scheduled fault failed"),
+            }
+        }
+        self.applied = due;
+        self.schedule
+            .at(self.applied)
+            .map_or(self.next_tick, |at| self.next_tick.min(self.start + at))
     }
 }

@@ -37,13 +37,13 @@ impl World {
     }
 
     /// A service on the data dir whose grid dies at `at` (or never).
-    fn start(&self, at: Option<Moment>) -> TestApp {
-        TestApp::start_crashing(&self.config(), self.clock.clone(), at)
+    async fn start(&self, at: Option<Moment>) -> TestApp {
+        TestApp::start_crashing(&self.config(), self.clock.clone(), at).await
     }
 
     /// A fresh service after a crash, resumed as `jukebox run` resumes.
     async fn restart(&self) -> TestApp {
-        let app = self.start(None);
+        let app = self.start(None).await;
         app.service.resume_pending().await.expect("resumes");
         app.service.wait_idle().await;
         app
@@ -98,7 +98,7 @@ async fn live_contracts(app: &TestApp, user: &UserId) -> Vec<ContractId> {
 
 /// A running node deployed without any crash; returns its record.
 async fn running_node(w: &World) -> NodeRecord {
-    let app = w.start(None);
+    let app = w.start(None).await;
     order_and_pay(&app, &w.alice).await;
     app.service.wait_idle().await;
     let node = app.node(&w.alice, "dash-full-");
@@ -109,7 +109,7 @@ async fn running_node(w: &World) -> NodeRecord {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deploy_killed_after_the_grid_recorded_its_contract_adopts_it() {
     let w = World::new();
-    let first = w.start(Some(Moment::AfterDeploy));
+    let first = w.start(Some(Moment::AfterDeploy)).await;
     order_and_pay(&first, &w.alice).await;
     first.service.wait_idle().await;
     // The process died with the grid's answer: the record knows only the
@@ -148,7 +148,7 @@ async fn a_redeploy_killed_after_the_new_contract_finishes_the_move_and_cancels_
     let old = running_node(&w).await;
     let old_contract = old.contract().unwrap();
 
-    let first = w.start(Some(Moment::AfterDeploy));
+    let first = w.start(Some(Moment::AfterDeploy)).await;
     first
         .send(&w.alice, &format!("/redeploy {}", old.name))
         .await;
@@ -188,7 +188,7 @@ async fn a_redeploy_killed_before_the_old_contract_was_cancelled_cancels_it_at_t
     let old = running_node(&w).await;
     let old_contract = old.contract().unwrap();
 
-    let first = w.start(Some(Moment::BeforeCancel));
+    let first = w.start(Some(Moment::BeforeCancel)).await;
     first
         .send(&w.alice, &format!("/redeploy {}", old.name))
         .await;
@@ -225,7 +225,7 @@ async fn a_delete_killed_before_the_cancel_cancels_at_the_next_start() {
     let w = World::new();
     let node = running_node(&w).await;
 
-    let first = w.start(Some(Moment::BeforeCancel));
+    let first = w.start(Some(Moment::BeforeCancel)).await;
     first
         .send(&w.alice, &format!("/delete {}", node.name))
         .await;
@@ -258,7 +258,7 @@ async fn an_orphan_is_cancelled_only_after_the_safety_delay() {
     let w = World::new();
     let node = running_node(&w).await;
     let contract = node.contract().unwrap();
-    let app = w.start(None);
+    let app = w.start(None).await;
     // A record that lost its contract without cancelling it (as an older
     // Jukebox could leave it): the contract pays for nothing.
     let mut nodes: Nodes = app
@@ -285,7 +285,7 @@ async fn an_orphan_is_cancelled_only_after_the_safety_delay() {
     assert_eq!(live_contracts(&app, &w.alice).await, [contract]);
     // The delay counts across a restart.
     drop(app);
-    let app = w.start(None);
+    let app = w.start(None).await;
     w.clock.advance(1);
     let pass = app.service.reconcile().await.unwrap();
     assert_eq!((pass.orphans_cancelled, pass.orphans_waiting), (1, 0));
@@ -308,7 +308,7 @@ async fn an_orphan_is_cancelled_only_after_the_safety_delay() {
 async fn a_record_whose_contract_vanished_is_reported_once() {
     let w = World::new();
     let node = running_node(&w).await;
-    let app = w.start(None);
+    let app = w.start(None).await;
     app.sim.cancel(node.contract().unwrap()).await.unwrap();
 
     let pass = app.service.reconcile().await.unwrap();
@@ -347,7 +347,7 @@ async fn bill_after(app: &TestApp, clock: &ManualClock, hours: u64) -> bool {
 async fn expiry_killed_before_the_cancel(w: &World) -> (TestApp, ContractId) {
     let node = running_node(w).await;
     let contract = node.contract().unwrap();
-    let app = w.start(Some(Moment::BeforeCancel));
+    let app = w.start(Some(Moment::BeforeCancel)).await;
     // The week runs out: the node is paused (no cancel yet).
     assert!(!bill_after(&app, &w.clock, 8 * 24).await);
     assert_eq!(app.node(&w.alice, "dash-full-").state, NodeState::Paused);
@@ -388,7 +388,7 @@ async fn an_expiry_killed_before_the_cancel_is_cancelled_by_the_next_reconciler_
     // A fresh service that has not resumed anything yet: its first
     // reconciler pass cancels the retired contract at once, as a retired
     // one, not as an orphan waiting out the safety delay.
-    let app = w.start(None);
+    let app = w.start(None).await;
     let pass = app.service.reconcile().await.unwrap();
     assert_eq!(
         (pass.contracts, pass.orphans_found, pass.orphans_waiting),

@@ -14,17 +14,71 @@ use jukebox::ids::UserId;
 use jukebox::service::Service;
 use jukebox::user::{NodeRecord, Nodes};
 
-// Only the contract crash tests use it.
-#[allow(dead_code)]
 pub mod crash_grid;
 pub mod fake_horizon;
 pub mod fake_telegram;
+pub mod fake_tfconnect;
+pub mod s3_server;
+pub mod snapshot;
 pub mod transcript;
-// Only the website tests use these two.
+// `Site` holds its hub and server so they live as long as the test; no test
+// reads those two fields.
 #[allow(dead_code)]
 pub mod web_site;
-#[allow(dead_code)]
 pub mod webdriver;
+
+/// Starts what `jukebox run` starts, through the binary's own path
+/// (`jukebox::app::App::build`): on `config`'s temp data dir, every
+/// listener on 127.0.0.1 with a port of its own (port 0), time from
+/// `clock`, Telegram's and the terminal's messages kept in `chat`, and the
+/// background work stepped by the test (`Background::Stepped`: the test
+/// calls `sweep`, `bill_all`, `drain`... when it wants them). Dropping the
+/// `App` stops its listeners; `run_until_stopped` runs the rest.
+// Not every test binary starts a whole process.
+#[allow(dead_code)]
+pub async fn spawn_app(
+    mut config: Config,
+    clock: Arc<ManualClock>,
+    chat: Arc<MemoryOutbox>,
+) -> jukebox::app::App {
+    spawn_app_with(
+        &mut config,
+        clock,
+        chat,
+        jukebox::app::Background::Stepped,
+        &jukebox::app::as_is,
+    )
+    .await
+}
+
+/// [`spawn_app`], with the background work as given and the service seeing
+/// the grid through `wrap`.
+#[allow(dead_code)]
+pub async fn spawn_app_with(
+    config: &mut Config,
+    clock: Arc<ManualClock>,
+    chat: Arc<MemoryOutbox>,
+    background: jukebox::app::Background,
+    wrap: &dyn Fn(Arc<dyn jukebox::grid::Grid>) -> Arc<dyn jukebox::grid::Grid>,
+) -> jukebox::app::App {
+    // Never the fixed default ports: tests run side by side.
+    for listen in [&mut config.web.listen, &mut config.ops.listen] {
+        if !listen.is_empty() {
+            *listen = "127.0.0.1:0".into();
+        }
+    }
+    let setup = jukebox::app::Setup {
+        clock,
+        env: &|name| std::env::var(name).ok(),
+        wrap_grid: wrap,
+        chat_outbox: Some(chat),
+        background,
+        exit_deadline: std::time::Duration::from_secs(10),
+    };
+    jukebox::app::App::build(config.clone(), setup)
+        .await
+        .expect("the app starts")
+}
 
 /// 2026-11-23 00:00 UTC, so tests never depend on the real date.
 pub const START: u64 = 1_795_392_000;
@@ -52,14 +106,35 @@ pub fn test_config(dir: &Path, tweak: &dyn Fn(&mut Config)) -> Config {
 }
 
 impl TestApp {
-    pub fn start(config: &Config, clock: Arc<ManualClock>) -> TestApp {
+    /// A whole Jukebox started by [`spawn_app`], as the binary starts it,
+    /// with its listeners off: nothing here speaks HTTP, and a test that
+    /// restarts needs the data dir free the moment the old app is dropped
+    /// (a listener's task holds the service until it has stopped).
+    pub async fn start(config: &Config, clock: Arc<ManualClock>) -> TestApp {
+        Self::start_wrapped(config, clock, &jukebox::app::as_is).await
+    }
+
+    async fn start_wrapped(
+        config: &Config,
+        clock: Arc<ManualClock>,
+        wrap: &dyn Fn(Arc<dyn jukebox::grid::Grid>) -> Arc<dyn jukebox::grid::Grid>,
+    ) -> TestApp {
         let outbox = Arc::new(MemoryOutbox::default());
-        let app =
-            jukebox::app::build(config, outbox.clone(), clock.clone()).expect("service starts");
+        let mut config = config.clone();
+        config.web.listen = String::new();
+        config.ops.listen = String::new();
+        let app = spawn_app_with(
+            &mut config,
+            clock,
+            outbox.clone(),
+            jukebox::app::Background::Stepped,
+            wrap,
+        )
+        .await;
         TestApp {
-            service: app.service,
+            service: app.service.clone(),
             outbox,
-            sim: app.sim.expect("tests run on the embedded grid"),
+            sim: app.sim.clone().expect("tests run on the embedded grid"),
         }
     }
 
@@ -67,25 +142,15 @@ impl TestApp {
     /// [`crash_grid::CrashingGrid`] that dies at `at`.
     // Only the contract crash tests start it this way.
     #[allow(dead_code)]
-    pub fn start_crashing(
+    pub async fn start_crashing(
         config: &Config,
         clock: Arc<ManualClock>,
         at: Option<crash_grid::Moment>,
     ) -> TestApp {
-        let outbox = Arc::new(MemoryOutbox::default());
-        let app = jukebox::app::build_wrapped(
-            config,
-            outbox.clone(),
-            clock,
-            &|name| std::env::var(name).ok(),
-            &|grid| crash_grid::CrashingGrid::new(grid, at),
-        )
-        .expect("service starts");
-        TestApp {
-            service: app.service,
-            outbox,
-            sim: app.sim.expect("tests run on the embedded grid"),
-        }
+        Self::start_wrapped(config, clock, &|grid| {
+            crash_grid::CrashingGrid::new(grid, at)
+        })
+        .await
     }
 
     /// Hands every queued alert to the outbox. Rate limits are tested in
@@ -138,6 +203,19 @@ impl TestApp {
             .unwrap_or_else(|| panic!("no button {label:?}"));
         self.press(user, &button.data).await;
     }
+}
+
+/// A loopback address where connecting is refused for as long as the
+/// returned socket lives: bound but never listening. Binding a port and
+/// freeing it again would let another test of this process take it
+/// meanwhile (all integration tests share one process).
+pub fn refusing_addr() -> (tokio::net::TcpSocket, std::net::SocketAddr) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .bind(([127, 0, 0, 1], 0).into())
+        .expect("bind loopback");
+    let addr = socket.local_addr().expect("bound address");
+    (socket, addr)
 }
 
 /// Alert limits that never hold anything back.

@@ -25,6 +25,9 @@
 //!   name starts with NODE down or up (also `workload` and `app`)
 //! - `nofile TEXT`: no file under the data dir contains TEXT (secrets at rest)
 //! - `set KEY VALUE` (before the first input): `failure_rate` of the grid
+//! - `snapshot NAME`: everything shown since the last input, whole, equals
+//!   the section NAME of `tests/transcripts/snapshots/<this file>`
+//!   (`support/snapshot.rs`; `UPDATE_SNAPSHOTS=1` re-records)
 //! - `#` starts a comment.
 
 use std::path::Path;
@@ -34,7 +37,9 @@ use jukebox::channel::Outgoing;
 use jukebox::clock::ManualClock;
 use jukebox::grid::NodeStatus;
 use jukebox::ids::UserId;
+use jukebox::user::{NODES, Nodes, ORDERS, Orders};
 
+use super::snapshot::{Redactions, Snapshots, render};
 use super::{START, TestApp, last_buttons, test_config, texts_for};
 
 pub async fn run_file(name: &str) {
@@ -50,6 +55,9 @@ pub async fn run_file(name: &str) {
     let mut seen = 0usize;
     let mut last_pressed: Option<String> = None;
     let mut remembered = None;
+    let mut snapshots = Snapshots::load(name);
+    // Every user the transcript acts as, whose random values are redacted.
+    let mut users = vec![user.clone()];
     // What earlier runs of the service showed; their buttons stay pressable
     // after a restart, as old Telegram messages do.
     let mut before_restart = Vec::new();
@@ -78,14 +86,19 @@ pub async fn run_file(name: &str) {
             let config = test_config(dir.path(), &|c| {
                 c.grid.sim.deploy_failure_rate = failure_rate
             });
-            app = Some(TestApp::start(&config, clock.clone()));
+            app = Some(TestApp::start(&config, clock.clone()).await);
         }
         let a = app.as_ref().expect("started");
         let mut items = before_restart.clone();
         items.extend(a.outbox.all());
         let shown = texts_for(&items[seen.min(items.len())..], &user);
         match word {
-            "user" => user = UserId::parse(&format!("term:{rest}")).expect("valid user"),
+            "user" => {
+                user = UserId::parse(&format!("term:{rest}")).expect("valid user");
+                if !users.contains(&user) {
+                    users.push(user.clone());
+                }
+            }
             ">" => {
                 seen = items.len();
                 a.send(&user, rest).await;
@@ -140,7 +153,7 @@ pub async fn run_file(name: &str) {
                 let config = test_config(dir.path(), &|c| {
                     c.grid.sim.deploy_failure_rate = failure_rate
                 });
-                let fresh = TestApp::start(&config, clock.clone());
+                let fresh = TestApp::start(&config, clock.clone()).await;
                 fresh.service.resume_pending().await.expect("resume");
                 fresh.service.load_watchlist().await.expect("watch list");
                 app = Some(fresh);
@@ -212,9 +225,50 @@ pub async fn run_file(name: &str) {
                 let hits = files_containing(&dir.path().join("data"), rest.as_bytes());
                 assert!(hits.is_empty(), "{at}: found in {hits:?}");
             }
+            "snapshot" => {
+                let redactions = random_values(a, &users);
+                let whole = render(&items[seen.min(items.len())..], &user, &redactions);
+                snapshots.check(&at, rest, whole);
+            }
             other => panic!("{at}: unknown directive {other:?}"),
         }
     }
+    snapshots.finish();
+}
+
+/// The values the service picks at random for `users` (node names, order
+/// ids, payment memos, the sandbox's deposit account, mycelium addresses),
+/// in the order of their records, so snapshots can name them by placeholder.
+fn random_values(app: &TestApp, users: &[UserId]) -> Redactions {
+    let mut redactions = Redactions::default();
+    for user in users {
+        let store = app.service.store();
+        let orders: Orders = store
+            .read(user, ORDERS)
+            .expect("orders readable")
+            .unwrap_or_default();
+        let nodes: Nodes = store
+            .read(user, NODES)
+            .expect("nodes readable")
+            .unwrap_or_default();
+        for order in &orders.orders {
+            redactions.add("order", &order.id);
+            if let Some(payment) = &order.payment {
+                redactions.add("memo", &payment.memo);
+                // The sandbox's deposit account is made per data dir.
+                redactions.add("address", &payment.address);
+            }
+        }
+        for node in &nodes.nodes {
+            redactions.add("node", &node.name);
+            // Derived from the node's random seed; only the current
+            // placement's is on record.
+            if let Some(mycelium) = node.placed.as_ref().and_then(|p| p.mycelium.as_ref()) {
+                redactions.add("mycelium", mycelium);
+            }
+        }
+    }
+    redactions
 }
 
 /// The newest button starting with `label` in any message shown to `user`.

@@ -1,4 +1,5 @@
-//! A whole Jukebox with its website on 127.0.0.1:0, and a small browser
+//! A whole Jukebox with its website on 127.0.0.1:0 (started by
+//! [`spawn_app`], as the binary starts it), and a small browser
 //! stand-in (an HTTP client that keeps cookies and reads forms) to drive it
 //! the way the pages do.
 
@@ -6,15 +7,16 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use jukebox::channel::{MemoryOutbox, Outbox, RoutingOutbox};
+use jukebox::app::App;
+use jukebox::channel::{MemoryOutbox, Outbox};
 use jukebox::clock::ManualClock;
 use jukebox::config::Config;
 use jukebox::grid::sim::SimGrid;
 use jukebox::ids::UserId;
 use jukebox::service::Service;
-use jukebox::web::{WebHub, WebServer};
+use jukebox::web::WebHub;
 
-use super::{START, test_config};
+use super::{START, spawn_app, test_config};
 
 pub struct Site {
     pub service: Service,
@@ -26,8 +28,8 @@ pub struct Site {
     /// The alert dispatcher's outbox, as `jukebox run` wires it.
     pub alerts_outbox: Arc<dyn Outbox>,
     pub base: String,
-    pub server: WebServer,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    /// The process, as the binary builds it; dropping it stops the site.
+    pub app: App,
 }
 
 impl Site {
@@ -37,30 +39,17 @@ impl Site {
             tweak(c)
         });
         let clock = Arc::new(ManualClock::new(START));
-        let routing = Arc::new(RoutingOutbox::default());
-        let hub = WebHub::new();
         let telegram = Arc::new(MemoryOutbox::default());
-        routing.route("web", hub.clone());
-        routing.route("tg", hub.mirror(Some(telegram.clone())));
-        routing.route("term", hub.mirror(Some(telegram.clone())));
-        let app = jukebox::app::build(&config, routing.clone(), clock.clone()).expect("service");
-        hub.load_links(app.service.web_links().expect("links"));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = jukebox::web::serve(&config.web, app.service.clone(), hub.clone(), async {
-            let _ = stopped.await;
-        })
-        .await
-        .expect("website starts");
+        let app = spawn_app(config, clock.clone(), telegram.clone()).await;
         Site {
-            alerts_outbox: hub.notices_then(routing),
-            service: app.service,
-            hub,
-            sim: app.sim.expect("embedded grid"),
+            alerts_outbox: app.alert_outbox(),
+            service: app.service.clone(),
+            hub: app.hub.clone(),
+            sim: app.sim.clone().expect("embedded grid"),
             clock,
             telegram,
-            base: server.base_url.clone(),
-            server,
-            _stop: stop,
+            base: app.website().expect("the website runs").to_owned(),
+            app,
         }
     }
 

@@ -1,65 +1,44 @@
-//! A small W3C WebDriver client for Debian's chromium + chromedriver, enough
-//! to use the website like a person: open pages, type, click, read text,
-//! run a line of script, take screenshots. If the browser is missing and
-//! the tests run as root (CI, a fresh machine), it is installed with apt.
+//! Debian's chromium driven through chromedriver with fantoccini (a W3C
+//! WebDriver client), wrapped in the few steps the browser test takes to use
+//! the website like a person: open pages, type, click, read text, run a
+//! line of script, take screenshots. Elements are passed around as their
+//! WebDriver ids. The browser itself is installed by `.ci/test`, not here.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
+use fantoccini::elements::{Element, ElementRef};
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-/// The W3C element reference key.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 /// Longest wait for something to appear on a page.
 pub const WAIT: Duration = Duration::from_secs(20);
 
-/// Makes sure chromium and chromedriver are installed (installing them
-/// with apt-get when missing), once per machine; concurrent test binaries
-/// take turns through a lock file.
+/// Fails with what to run when chromium or chromedriver is missing: the
+/// browser is installed by `.ci/test` (the README's test command), never
+/// by a test.
 pub fn ensure_browser() {
-    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
-        return;
-    }
-    let lock = std::fs::File::create(std::env::temp_dir().join("jukebox-chromium-install.lock"))
-        .expect("lock file for installing chromium");
-    lock.lock().expect("lock for installing chromium");
-    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
-        return;
-    }
-    let apt = |args: &[&str]| {
-        Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
-    };
-    let installed = apt(&["update", "-qq"])
-        && apt(&[
-            "install",
-            "-y",
-            "-qq",
-            "--no-install-recommends",
-            "chromium",
-            "chromium-driver",
-        ]);
+    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
+        .into_iter()
+        .filter(|path| !Path::new(path).exists())
+        .collect();
     assert!(
-        installed,
-        "the browser test needs Debian's chromium and chromium-driver; installing them with \
-         apt-get failed (run the tests as root, or `apt-get install chromium chromium-driver`)"
+        missing.is_empty(),
+        "the browser test needs Debian's chromium and chromium-driver, and {} is missing: \
+         run the tests with `.ci/test` (it installs them with apt-get as root), or \
+         `apt-get install chromium chromium-driver`",
+        missing.join(" and ")
     );
 }
 
 /// A running chromedriver with one headless chromium session.
 pub struct Browser {
     driver: Child,
-    base: String,
-    session: String,
-    http: reqwest::Client,
+    client: Client,
     _profile: tempfile::TempDir,
 }
 
@@ -78,22 +57,8 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver starts");
-        let base = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
-        let started = Instant::now();
-        loop {
-            let ready = http.get(format!("{base}/status")).send().await;
-            if let Ok(r) = ready
-                && let Ok(v) = r.json::<Value>().await
-                && v["value"]["ready"] == json!(true)
-            {
-                break;
-            }
-            assert!(started.elapsed() < WAIT, "chromedriver did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
         let profile = tempfile::tempdir().expect("browser profile dir");
-        let capabilities = json!({"capabilities": {"alwaysMatch": {
+        let capabilities = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": CHROMIUM,
@@ -104,75 +69,55 @@ impl Browser {
                     format!("--user-data-dir={}", profile.path().display()),
                 ]
             }
-        }}});
-        let created: Value = http
-            .post(format!("{base}/session"))
-            .json(&capabilities)
-            .send()
-            .await
-            .expect("new session")
-            .json()
-            .await
-            .expect("session answer");
-        let session = created["value"]["sessionId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no browser session: {created}"))
-            .to_owned();
+        });
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!("capabilities are a JSON object")
+        };
+        // Plain HTTP to chromedriver on loopback: no TLS connector.
+        let mut builder = ClientBuilder::new(HttpConnector::new());
+        builder.capabilities(capabilities);
+        let base = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        // chromedriver takes a moment to listen; until then the session
+        // cannot be made.
+        let client = loop {
+            match builder.connect(&base).await {
+                Ok(client) => break client,
+                Err(e) => {
+                    assert!(
+                        started.elapsed() < WAIT,
+                        "no browser session from chromedriver: {e}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        };
         Browser {
             driver,
-            base,
-            session,
-            http,
+            client,
             _profile: profile,
         }
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
-        let url = format!("{}/session/{}{path}", self.base, self.session);
-        let mut request = self.http.request(method.clone(), &url);
-        if method != reqwest::Method::GET {
-            request = request.json(&body);
-        }
-        let answer: Value = request
-            .send()
-            .await
-            .expect("webdriver call")
-            .json()
-            .await
-            .expect("webdriver answer");
-        answer["value"].clone()
-    }
-
     pub async fn open(&self, url: &str) {
-        self.call(reqwest::Method::POST, "/url", json!({"url": url}))
-            .await;
+        self.client.goto(url).await.expect("open a page");
     }
 
     pub async fn url(&self) -> String {
-        self.call(reqwest::Method::GET, "/url", Value::Null)
+        self.client
+            .current_url()
             .await
-            .as_str()
+            .map(|url| url.to_string())
             .unwrap_or_default()
-            .to_owned()
     }
 
-    /// Every element matching an XPath expression, in document order.
+    /// Every element matching an XPath expression, in document order (none
+    /// while the page cannot answer, e.g. mid-navigation).
     pub async fn all(&self, xpath: &str) -> Vec<String> {
-        let found = self
-            .call(
-                reqwest::Method::POST,
-                "/elements",
-                json!({"using": "xpath", "value": xpath}),
-            )
-            .await;
-        found
-            .as_array()
-            .map(|items| {
-                items
-                    .iter()
-                    .filter_map(|e| e[ELEMENT].as_str().map(str::to_owned))
-                    .collect()
-            })
+        self.client
+            .find_all(Locator::XPath(xpath))
+            .await
+            .map(|found| found.iter().map(|e| e.element_id().to_string()).collect())
             .unwrap_or_default()
     }
 
@@ -192,50 +137,46 @@ impl Browser {
         }
     }
 
+    fn element(&self, id: &str) -> Element {
+        Element::from_element_id(self.client.clone(), ElementRef::from(id.to_owned()))
+    }
+
     pub async fn click(&self, element: &str) {
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{element}/click"),
-            json!({}),
-        )
-        .await;
+        self.element(element).click().await.expect("click");
     }
 
     pub async fn type_into(&self, element: &str, text: &str) {
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{element}/value"),
-            json!({"text": text}),
-        )
-        .await;
+        self.element(element)
+            .send_keys(text)
+            .await
+            .expect("type into an element");
     }
 
     /// Runs `script` (a function body) and returns what it returns.
     pub async fn script(&self, script: &str) -> Value {
-        self.call(
-            reqwest::Method::POST,
-            "/execute/sync",
-            json!({"script": script, "args": []}),
-        )
-        .await
+        self.client
+            .execute(script, Vec::new())
+            .await
+            .expect("run a script")
     }
 
+    /// The page's visible text (empty while the page cannot answer: this
+    /// also explains a wait that timed out).
     pub async fn page_text(&self) -> String {
-        self.script("return document.body ? document.body.innerText : '';")
+        self.client
+            .execute(
+                "return document.body ? document.body.innerText : '';",
+                Vec::new(),
+            )
             .await
-            .as_str()
+            .ok()
+            .and_then(|text| text.as_str().map(str::to_owned))
             .unwrap_or_default()
-            .to_owned()
     }
 
     /// Saves a PNG of the window to `path` and returns its size in bytes.
     pub async fn screenshot(&self, path: &Path) -> usize {
-        let encoded = self
-            .call(reqwest::Method::GET, "/screenshot", Value::Null)
-            .await;
-        let png = base64::engine::general_purpose::STANDARD
-            .decode(encoded.as_str().expect("screenshot data"))
-            .expect("screenshot is base64");
+        let png = self.client.screenshot().await.expect("screenshot");
         assert!(png.starts_with(b"\x89PNG"), "a PNG");
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).expect("screenshot dir");
@@ -243,13 +184,10 @@ impl Browser {
         std::fs::write(path, &png).expect("screenshot saved");
         png.len()
     }
-}
 
-impl Browser {
     /// Ends the session, which closes chromium.
     pub async fn quit(self) {
-        let url = format!("{}/session/{}", self.base, self.session);
-        let _ = self.http.delete(url).send().await;
+        let _ = self.client.clone().close().await;
     }
 }
 

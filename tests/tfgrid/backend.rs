@@ -18,11 +18,11 @@ use jukebox::grid::{
 use jukebox::reservation::Deployment;
 use md5::Digest as _;
 
-use crate::fake_gridproxy::{FakeGridProxy, FakeNode};
-use crate::fake_relay::{Behaviour, DELETE, FakeRelay};
-use crate::fake_server::Server;
-use crate::fake_tfchain::{ChainNode, FakeTfchain, OPTED_OUT};
-use crate::setup::{
+use super::fake_gridproxy::{FakeGridProxy, FakeNode};
+use super::fake_relay::{Behaviour, DELETE, FakeRelay};
+use super::fake_server::Server;
+use super::fake_tfchain::{ChainNode, FakeTfchain, OPTED_OUT};
+use super::setup::{
     Fakes, Keys, TFT, build_backend, deployment, fakes, grid, healthy, live_contracts, need,
 };
 
@@ -482,7 +482,7 @@ async fn a_new_identity_is_funded_by_the_operator_before_its_twin() {
     let newcomer = SigningKey::from_bytes(&[3; 32]);
     let twin = backend.ensure_twin(&newcomer).await.unwrap();
     assert_eq!(twin.0, 1005);
-    let fee = crate::fake_tfchain::FEE;
+    let fee = super::fake_tfchain::FEE;
     let world = g.chain.world();
     assert_eq!(
         world.balances[&newcomer.verifying_key().to_bytes()],

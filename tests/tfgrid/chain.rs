@@ -12,7 +12,7 @@ use jukebox::grid::tfgrid::chain::{
 
 use jukebox::pricing::PriceList;
 
-use crate::fake_tfchain::{ChainNode, ContractState, FEE, FakeTfchain};
+use super::fake_tfchain::{ChainNode, ContractState, FEE, FakeTfchain};
 
 const RELAY: &str = "relay.dev.grid.tf";
 fn terms() -> Terms {
@@ -472,7 +472,7 @@ async fn update_twin_replaces_relay_and_key_as_the_pallet_does() {
 
 #[test]
 fn relay_addresses_are_checked_rule_for_rule() {
-    use crate::fake_tfchain::valid_relay;
+    use super::fake_tfchain::valid_relay;
     for good in [
         "relay.grid.tf",
         "relay.02.grid.tf",

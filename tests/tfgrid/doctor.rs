@@ -13,10 +13,10 @@ use std::sync::Arc;
 use ed25519_dalek::SigningKey;
 use jukebox::grid::tfgrid::doctor::{address, doctor_key};
 
-use crate::fake_gridproxy::{FAKE_VERSION, FakeGridProxy, FakeNode};
-use crate::fake_relay::FakeRelay;
-use crate::fake_tfchain::{ContractState, FakeTfchain};
-use crate::setup::{TFT, fakes, healthy};
+use super::fake_gridproxy::{FAKE_VERSION, FakeGridProxy, FakeNode};
+use super::fake_relay::FakeRelay;
+use super::fake_tfchain::{ContractState, FakeTfchain};
+use super::setup::{TFT, fakes, healthy};
 
 /// The operator's funding key in these tests.
 const FUNDER_SEED: [u8; 32] = [9; 32];
@@ -209,7 +209,7 @@ async fn the_terms_step_fetches_the_document_and_shows_its_hash() {
         "/legal",
         axum::routing::get(move || async move { document }),
     );
-    let (docs, _server) = crate::fake_server::Server::http(app).await;
+    let (docs, _server) = super::fake_server::Server::http(app).await;
     let dir = dir_for(&w, &format!("terms_link = \"{docs}/legal\""));
     let run = jukebox(dir.path(), &["grid", "doctor"], true, "").await;
     let md5 = hex::encode(md5::Md5::digest(document.as_bytes()));
@@ -346,11 +346,9 @@ async fn a_declined_deploy_spends_nothing_and_fails() {
 async fn a_proxy_that_is_down_fails_its_step_and_the_node_steps() {
     let w = world(100 * TFT).await;
     funder_twin(&w);
-    // A port nobody listens on any more.
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", l.local_addr().unwrap())
-    };
+    // A port nobody listens on.
+    let (_refusing, addr) = crate::support::refusing_addr();
+    let closed = format!("http://{addr}");
     let dir = config_dir(&closed, &w.relay.url, &w.chain.url, "");
     let run = jukebox(dir.path(), &["grid", "doctor"], true, "").await;
     assert_ne!(run.code, 0);

@@ -16,10 +16,10 @@ use jukebox::grid::{
     ContractId, ContractInfo, ContractState, Grid, GridError, GridNodeId, NodeStatus, WorkloadState,
 };
 
-use crate::fake_gridproxy::{FakeGridProxy, FakeNode, Fault};
-use crate::fake_relay::FakeRelay;
-use crate::fake_tfchain::{ContractState as ChainState, FakeTfchain};
-use crate::setup::{NoKeys, TFT, backend_at, build_backend, put_contracts};
+use super::fake_gridproxy::{FakeGridProxy, FakeNode, Fault};
+use super::fake_relay::FakeRelay;
+use super::fake_tfchain::{ContractState as ChainState, FakeTfchain};
+use super::setup::{NoKeys, TFT, backend_at, build_backend, put_contracts};
 
 /// An address nothing listens on (for now).
 async fn free_address() -> SocketAddr {
@@ -180,7 +180,7 @@ async fn a_backend_built_before_tfchain_listens_works_once_it_does() {
         proxy_url: proxy.url.clone(),
         tfchain_url: format!("ws://{address}"),
         relay_url: relay.url.clone(),
-        terms_hash: Some(crate::setup::TERMS_HASH.into()),
+        terms_hash: Some(super::setup::TERMS_HASH.into()),
         ..Default::default()
     };
     config.validate("dev").unwrap();

@@ -11,10 +11,10 @@ use jukebox::grid::tfgrid::adapter::TfGrid;
 use jukebox::grid::{ContractId, Grid, GridNodeId, OwnedContract, TwinId};
 use jukebox::reservation::{deployment_hash_ascii, deployment_hash_hex};
 
-use crate::fake_tfchain::{ContractState as ChainState, FakeContract};
-use crate::setup::{Keys, build_backend, deployment, grid, healthy, index, live_contracts, need};
+use super::fake_tfchain::{ContractState as ChainState, FakeContract};
+use super::setup::{Keys, build_backend, deployment, grid, healthy, index, live_contracts, need};
 
-fn deploys_sent(g: &crate::setup::Fakes) -> usize {
+fn deploys_sent(g: &super::setup::Fakes) -> usize {
     g.relay
         .state()
         .delivered

@@ -8,7 +8,7 @@ use jukebox::grid::tfgrid::discovery::{Discovery, DiscoverySettings};
 use jukebox::grid::tfgrid::proxy::{GridProxy, NodeFilter, ProxyError, ProxySettings};
 use jukebox::grid::{Capacity, GridError, GridNodeId, NodeStatus, Placement};
 
-use crate::fake_gridproxy::{FakeGridProxy, FakeNode, Fault};
+use super::fake_gridproxy::{FakeGridProxy, FakeNode, Fault};
 
 fn settings(url: &str, cache_ttl: Duration) -> ProxySettings {
     ProxySettings {
@@ -362,11 +362,9 @@ async fn a_silent_proxy_times_out() {
 
 #[tokio::test]
 async fn an_unreachable_proxy_is_unavailable() {
-    // A port nothing listens on: bind one, then free it.
-    let url = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", l.local_addr().unwrap())
-    };
+    // A port nothing listens on.
+    let (_refusing, addr) = crate::support::refusing_addr();
+    let url = format!("http://{addr}");
     let proxy = GridProxy::new(settings(&url, Duration::ZERO)).unwrap();
     assert!(matches!(
         proxy.nodes(&NodeFilter::default()).await,

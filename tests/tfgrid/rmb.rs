@@ -11,8 +11,8 @@ use jukebox::grid::tfgrid::rmb::zos::{Progress, ResultState, ZosNode};
 use jukebox::grid::tfgrid::rmb::{Remote, RmbError, RmbPeer, RmbSettings};
 use jukebox::reservation::{Deployment, WorkloadSpec, build_deployment, sign};
 
-use crate::fake_relay::{Behaviour, ChainView, DELETE, DELETE_REFUSED, FakeRelay, TwinView};
-use crate::setup::spec;
+use super::fake_relay::{Behaviour, ChainView, DELETE, DELETE_REFUSED, FakeRelay, TwinView};
+use super::setup::spec;
 
 const USER: u32 = 42;
 const NODE: u32 = 7;

@@ -16,11 +16,11 @@ use jukebox::money::Tft;
 use jukebox::service::Service;
 use jukebox::user::{NodeRecord, NodeState, Nodes, Orders, Profile};
 
-use crate::crash_grid::{CrashingGrid, Moment};
-use crate::fake_gridproxy::FakeGridProxy;
-use crate::fake_relay::FakeRelay;
-use crate::fake_tfchain::{ContractState as ChainState, FakeTfchain};
-use crate::setup::{TFT, fakes, healthy};
+use super::fake_gridproxy::FakeGridProxy;
+use super::fake_relay::FakeRelay;
+use super::fake_tfchain::{ContractState as ChainState, FakeTfchain};
+use super::setup::{TFT, fakes, healthy};
+use crate::support::crash_grid::{CrashingGrid, Moment};
 
 const START: u64 = 1_795_392_000;
 const FUNDER_SEED: [u8; 32] = [9; 32];
@@ -73,7 +73,7 @@ async fn real_grid_app_dying(at: Option<Moment>) -> RealGridApp {
     tfgrid.tfchain_url = chain.url.clone();
     tfgrid.relay_url = relay.url.clone();
     tfgrid.relay_domain = "relay.fake".into();
-    tfgrid.terms_hash = Some(crate::setup::TERMS_HASH.into());
+    tfgrid.terms_hash = Some(super::setup::TERMS_HASH.into());
     tfgrid.cache_seconds = 0;
     tfgrid.poll_seconds = 1;
     tfgrid.deploy_timeout_seconds = 20;
@@ -117,7 +117,7 @@ fn build(
     outbox: &Arc<MemoryOutbox>,
     clock: &Arc<ManualClock>,
     at: Option<Moment>,
-) -> jukebox::app::App {
+) -> jukebox::app::Core {
     let seed = hex::encode(FUNDER_SEED);
     let env = move |name: &str| (name == "JUKEBOX_TFCHAIN_FUNDER_SEED").then(|| seed.clone());
     jukebox::app::build_wrapped(config, outbox.clone(), clock.clone(), &env, &|grid| {
@@ -361,9 +361,8 @@ async fn a_user_deploys_pays_through_the_bridge_and_manages_a_node_on_the_real_g
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_real_grid_service_starts_and_chats_while_tfchain_is_unreachable() {
     // Nothing listens there: the chain client connects only when used.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("ws://{}", closed.local_addr().unwrap());
-    drop(closed);
+    let (_refusing, addr) = crate::support::refusing_addr();
+    let url = format!("ws://{addr}");
     let dir = tempfile::tempdir().unwrap();
     let mut config = real_grid_config(&dir);
     config.grid.tfgrid.tfchain_url = url;
@@ -430,7 +429,7 @@ async fn the_reconciler_cancels_an_orphan_on_the_real_grid_only_after_the_delay(
     let contract = node.contract().unwrap();
 
     // Every contract is a node's: nothing to do.
-    crate::setup::index(&app.proxy, &app.chain);
+    super::setup::index(&app.proxy, &app.chain);
     let pass = app.service.reconcile().await.unwrap();
     assert_eq!(
         (pass.twins, pass.contracts, pass.orphans_found),

@@ -1,6 +1,6 @@
 //! Sending to Telegram: messages with inline keyboards, QR photos, progress
 //! edited in place, answered questions; within rate limits, honouring 429
-//! `retry_after`, tolerant of "not modified" and "not found" edits, and
+//! `retry_after` (retries run by backon), tolerant of "not modified" and "not found" edits, and
 //! marking users who blocked the bot.
 
 use std::collections::HashMap;
@@ -8,6 +8,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use backon::Retryable as _;
 use teloxide::RequestError;
 use teloxide::payloads::{SendMessageSetters as _, SendPhotoSetters as _};
 use teloxide::prelude::Requester as _;
@@ -91,6 +92,24 @@ enum Failure {
     GiveUp(String),
 }
 
+/// The retries a request gets: [`MAX_RETRIES`] of them, each as long as
+/// Telegram asks ([`telegrams_wait`] fills the wait in).
+fn retries() -> std::iter::RepeatN<Duration> {
+    std::iter::repeat_n(Duration::ZERO, MAX_RETRIES as usize)
+}
+
+fn is_retried(e: &RequestError) -> bool {
+    matches!(classify(e), Failure::Retry(_))
+}
+
+/// The wait [`classify`] gives a retried failure, while retries are left.
+fn telegrams_wait(e: &RequestError, retry_left: Option<Duration>) -> Option<Duration> {
+    match classify(e) {
+        Failure::Retry(wait) => retry_left.map(|_| wait),
+        _ => None,
+    }
+}
+
 fn classify(e: &RequestError) -> Failure {
     match e {
         RequestError::RetryAfter(after) => Failure::Retry(after.duration()),
@@ -135,47 +154,54 @@ impl TelegramOutbox {
         }
     }
 
-    /// Runs one request with rate limiting and retries. Returns the message
-    /// id it produced, if any.
+    /// Runs one request with rate limiting and retries (backon's `Retry`:
+    /// each failure [`classify`] says to retry waits as long as it says, at
+    /// most [`MAX_RETRIES`] times). Returns the message id it produced, if
+    /// any.
     async fn call<F, Fut>(&self, user: &UserId, chat: i64, what: &str, request: F) -> Option<i32>
     where
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<Option<i32>, RequestError>>,
     {
-        for attempt in 0..=MAX_RETRIES {
+        let request = &request;
+        let attempt = move || async move {
             self.limiter.acquire(chat).await;
-            match request().await {
-                Ok(id) => return id,
-                Err(e) => match classify(&e) {
-                    Failure::Retry(wait) if attempt < MAX_RETRIES => {
-                        tracing::warn!(
-                            chat,
-                            what,
-                            wait_secs = wait.as_secs(),
-                            "Telegram asked to wait; retrying"
-                        );
-                        tokio::time::sleep(wait).await;
-                    }
-                    Failure::Retry(_) => {
-                        tracing::error!(chat, what, "Telegram kept refusing; message dropped");
-                        self.count_failure();
-                        return None;
-                    }
-                    Failure::Blocked => {
-                        tracing::info!(chat, "the user blocked the bot; marking inactive");
-                        self.count_failure();
-                        if let Some(service) = self.service.get().and_then(WeakService::upgrade) {
-                            service.mark_blocked(user).await;
-                        }
-                        return None;
-                    }
-                    Failure::Ignore => return None,
-                    Failure::GiveUp(why) => {
-                        tracing::error!(chat, what, error = %why, "Telegram refused a request");
-                        self.count_failure();
-                        return None;
-                    }
-                },
+            request().await
+        };
+        let result = attempt
+            .retry(retries())
+            .sleep(tokio::time::sleep)
+            .when(is_retried)
+            .adjust(telegrams_wait)
+            .notify(|_, wait| {
+                tracing::warn!(
+                    chat,
+                    what,
+                    wait_secs = wait.as_secs(),
+                    "Telegram asked to wait; retrying"
+                );
+            })
+            .await;
+        let error = match result {
+            Ok(id) => return id,
+            Err(e) => e,
+        };
+        match classify(&error) {
+            Failure::Retry(_) => {
+                tracing::error!(chat, what, "Telegram kept refusing; message dropped");
+                self.count_failure();
+            }
+            Failure::Blocked => {
+                tracing::info!(chat, "the user blocked the bot; marking inactive");
+                self.count_failure();
+                if let Some(service) = self.service.get().and_then(WeakService::upgrade) {
+                    service.mark_blocked(user).await;
+                }
+            }
+            Failure::Ignore => {}
+            Failure::GiveUp(why) => {
+                tracing::error!(chat, what, error = %why, "Telegram refused a request");
+                self.count_failure();
             }
         }
         None
@@ -209,33 +235,31 @@ impl TelegramOutbox {
 
     async fn edit_text(&self, user: &UserId, chat: i64, message_id: i32, text: &str) -> bool {
         let text: String = text.chars().take(MAX_TEXT).collect();
-        let mut found = true;
-        for attempt in 0..=MAX_RETRIES {
+        let text = &text;
+        let attempt = move || async move {
             self.limiter.acquire(chat).await;
-            let result = self
-                .bot
+            self.bot
                 .edit_message_text(ChatId(chat), MessageId(message_id), text.clone())
-                .await;
-            match result {
-                Ok(_) => return true,
-                Err(RequestError::Api(ApiError::MessageToEditNotFound)) => {
-                    found = false;
-                    break;
+                .await
+        };
+        let result = attempt
+            .retry(retries())
+            .sleep(tokio::time::sleep)
+            .when(is_retried)
+            .adjust(telegrams_wait)
+            .await;
+        match result {
+            Ok(_) => true,
+            Err(RequestError::Api(ApiError::MessageToEditNotFound)) => false,
+            Err(e) => {
+                if let Failure::Blocked = classify(&e)
+                    && let Some(service) = self.service.get().and_then(WeakService::upgrade)
+                {
+                    service.mark_blocked(user).await;
                 }
-                Err(e) => match classify(&e) {
-                    Failure::Retry(wait) if attempt < MAX_RETRIES => tokio::time::sleep(wait).await,
-                    Failure::Blocked => {
-                        if let Some(service) = self.service.get().and_then(WeakService::upgrade) {
-                            service.mark_blocked(user).await;
-                        }
-                        return true;
-                    }
-                    Failure::Ignore => return true,
-                    _ => return true,
-                },
+                true
             }
         }
-        found
     }
 }
 

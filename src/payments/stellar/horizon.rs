@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use backon::Retryable as _;
+
 use super::records::{PaymentRecord, PaymentsPage, TransactionRecord};
 use crate::clock::Backoff;
 use crate::payments::percent_encode;
@@ -51,7 +53,8 @@ pub struct HorizonClient {
     http: reqwest::Client,
     /// Base URL without a trailing slash.
     base: String,
-    /// Transient failures are retried by it; at least 1 attempt per request.
+    /// Transient failures are retried by it; at least 1 attempt per request
+    /// (no delays, so no retry, for 0 or 1).
     backoff: Backoff,
 }
 
@@ -106,30 +109,31 @@ impl HorizonClient {
             .map_err(|e| HorizonError::BadAnswer(format!("transaction {hash}: {e}")))
     }
 
-    /// GET with retries of transient failures; the body of a 2xx answer.
+    /// GET with retries of transient failures (backon's `Retry` over
+    /// [`Backoff::delays`]); the body of a 2xx answer. A 429's
+    /// `Retry-After` lengthens the wait, up to the backoff's maximum.
     async fn get(&self, url: &str) -> Result<Vec<u8>, HorizonError> {
-        let attempts = self.backoff.attempts.max(1);
-        let mut failed = 0;
-        loop {
-            let error = match self.get_once(url).await {
-                Ok(body) => return Ok(body),
-                Err(e) => e,
-            };
-            if !error.is_transient() || failed + 1 >= attempts {
-                return Err(error);
-            }
-            let mut wait = self.backoff.delay(failed);
-            if let HorizonError::Status {
-                retry_after: Some(secs),
-                ..
-            } = &error
-            {
-                wait = wait.max(Duration::from_secs(*secs)).min(self.backoff.max);
-            }
-            tracing::warn!(error = %error, attempt = failed + 1, wait_ms = wait.as_millis() as u64, "Horizon request failed; retrying");
-            tokio::time::sleep(wait).await;
-            failed += 1;
-        }
+        let max = self.backoff.max;
+        let mut failed = 0u32;
+        (|| self.get_once(url))
+            .retry(self.backoff.delays())
+            .sleep(tokio::time::sleep)
+            .when(HorizonError::is_transient)
+            .adjust(move |error, wait| {
+                let retry_after = match error {
+                    HorizonError::Status {
+                        retry_after: Some(secs),
+                        ..
+                    } => Some(Duration::from_secs(*secs)),
+                    _ => None,
+                };
+                wait.map(|wait| retry_after.map_or(wait, |after| wait.max(after).min(max)))
+            })
+            .notify(|error, wait| {
+                failed += 1;
+                tracing::warn!(error = %error, attempt = failed, wait_ms = wait.as_millis() as u64, "Horizon request failed; retrying");
+            })
+            .await
     }
 
     async fn get_once(&self, url: &str) -> Result<Vec<u8>, HorizonError> {

@@ -20,7 +20,9 @@ use std::fmt::Write as _;
 use ed25519_dalek::{Signer as _, SigningKey, Verifier as _, VerifyingKey};
 use md5::{Digest as _, Md5};
 
-use super::wire::{Reader, WireError, put_bytes, put_uint};
+use prost::Message as _;
+
+use super::wire;
 
 /// Marks an ed25519 signature in RMB (sr25519 would be `'s'`).
 pub const ED25519_PREFIX: u8 = b'e';
@@ -39,6 +41,20 @@ impl Address {
         Address {
             twin,
             connection: None,
+        }
+    }
+
+    fn to_wire(&self) -> wire::Address {
+        wire::Address {
+            twin: self.twin,
+            connection: self.connection.clone(),
+        }
+    }
+
+    fn from_wire(a: wire::Address) -> Address {
+        Address {
+            twin: a.twin,
+            connection: a.connection,
         }
     }
 }
@@ -108,150 +124,83 @@ pub enum EnvelopeSignatureError {
 impl Envelope {
     /// The protobuf bytes sent as one binary websocket frame, fields in
     /// number order as protobuf-go writes them (so the bytes match
-    /// upstream's for the same envelope).
+    /// upstream's for the same envelope; see [`wire::EncodeEnvelope`]).
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        if !self.uid.is_empty() {
-            put_bytes(&mut out, 1, self.uid.as_bytes());
-        }
-        if let Some(tags) = &self.tags {
-            put_bytes(&mut out, 2, tags.as_bytes());
-        }
-        if self.timestamp != 0 {
-            put_uint(&mut out, 3, self.timestamp);
-        }
-        if self.expiration != 0 {
-            put_uint(&mut out, 4, self.expiration);
-        }
-        put_bytes(&mut out, 5, &encode_address(&self.source));
-        put_bytes(&mut out, 6, &encode_address(&self.destination));
-        let (message_field, message) = self.encode_message();
-        if let Some(field @ (7 | 8)) = message_field {
-            put_bytes(&mut out, field, &message);
-        }
-        if let Some(sig) = &self.signature {
-            put_bytes(&mut out, 9, sig);
-        }
-        if let Some(schema) = &self.schema {
-            put_bytes(&mut out, 10, schema.as_bytes());
-        }
-        if let Some(federation) = &self.federation {
-            put_bytes(&mut out, 11, federation.as_bytes());
-        }
-        if message_field == Some(12) {
-            put_bytes(&mut out, 12, &message);
-        }
-        match &self.payload {
-            Payload::None => {}
-            Payload::Plain(p) => put_bytes(&mut out, 13, p),
-            Payload::Cipher(p) => put_bytes(&mut out, 14, p),
-        }
-        if let Some(field @ (15 | 16)) = message_field {
-            put_bytes(&mut out, field, &message);
-        }
-        for relay in &self.relays {
-            put_bytes(&mut out, 17, relay.as_bytes());
-        }
-        out
-    }
-
-    /// The `message` oneof: its field number and encoded body, if any.
-    fn encode_message(&self) -> (Option<u32>, Vec<u8>) {
-        let mut body = Vec::new();
-        let field = match &self.message {
-            Message::None => return (None, body),
-            Message::Request { command } => {
-                if !command.is_empty() {
-                    put_bytes(&mut body, 1, command.as_bytes());
-                }
-                7
-            }
-            Message::Response => 8,
-            Message::Error { code, message } => {
-                if *code != 0 {
-                    put_uint(&mut body, 1, u64::from(*code));
-                }
-                if !message.is_empty() {
-                    put_bytes(&mut body, 2, message.as_bytes());
-                }
-                12
-            }
-            Message::Ping => 15,
-            Message::Pong => 16,
+        let mut out = wire::EncodeEnvelope {
+            uid: self.uid.clone(),
+            tags: self.tags.clone(),
+            timestamp: self.timestamp,
+            expiration: self.expiration,
+            source: Some(self.source.to_wire()),
+            destination: Some(self.destination.to_wire()),
+            signature: self.signature.clone(),
+            schema: self.schema.clone(),
+            federation: self.federation.clone(),
+            payload: match &self.payload {
+                Payload::None => None,
+                Payload::Plain(p) => Some(wire::Payload::Plain(p.clone())),
+                Payload::Cipher(p) => Some(wire::Payload::Cipher(p.clone())),
+            },
+            relays: self.relays.clone(),
+            ..wire::EncodeEnvelope::default()
         };
-        (Some(field), body)
+        match &self.message {
+            Message::None => {}
+            Message::Request { command } => {
+                out.request = Some(wire::Request {
+                    command: command.clone(),
+                })
+            }
+            Message::Response => out.response = Some(wire::Empty {}),
+            Message::Error { code, message } => {
+                out.error = Some(wire::Error {
+                    code: *code,
+                    message: message.clone(),
+                })
+            }
+            Message::Ping => out.ping = Some(wire::Empty {}),
+            Message::Pong => out.pong = Some(wire::Empty {}),
+        }
+        out.encode_to_vec()
     }
 
-    /// Parses one frame as upstream's protobuf decoders do: fields in any
-    /// order; a repeated singular field keeps its last value, and a repeated
-    /// message field (the addresses, or the same member of the `message`
-    /// oneof) is merged into what came before; a different oneof member
-    /// replaces the earlier one; every `relays` occurrence is kept, in
-    /// order; unknown fields (any wire type) are skipped. A known field with
-    /// the wrong wire type, a string that is not UTF-8 or a truncated field
-    /// is refused, as rust-protobuf in rmb-rs refuses it.
-    pub fn decode(bytes: &[u8]) -> Result<Envelope, WireError> {
-        let mut env = Envelope::default();
-        let mut r = Reader::new(bytes);
-        while let Some(field) = r.next_field() {
-            let (number, value) = field?;
-            match number {
-                1 => env.uid = value.as_string()?,
-                2 => env.tags = Some(value.as_string()?),
-                3 => env.timestamp = value.as_u64()?,
-                4 => env.expiration = value.as_u64()?,
-                5 => merge_address(&mut env.source, value.as_bytes()?)?,
-                6 => merge_address(&mut env.destination, value.as_bytes()?)?,
-                7 => {
-                    let mut command = match std::mem::take(&mut env.message) {
-                        Message::Request { command } => command,
-                        _ => String::new(),
-                    };
-                    let mut req = Reader::new(value.as_bytes()?);
-                    while let Some(f) = req.next_field() {
-                        if let (1, v) = f? {
-                            command = v.as_string()?;
-                        }
-                    }
-                    env.message = Message::Request { command };
-                }
-                8 => {
-                    skip_all(value.as_bytes()?)?;
-                    env.message = Message::Response;
-                }
-                12 => {
-                    let (mut code, mut message) = match std::mem::take(&mut env.message) {
-                        Message::Error { code, message } => (code, message),
-                        _ => (0, String::new()),
-                    };
-                    let mut err = Reader::new(value.as_bytes()?);
-                    while let Some(f) = err.next_field() {
-                        match f? {
-                            (1, v) => code = v.as_u32()?,
-                            (2, v) => message = v.as_string()?,
-                            _ => {}
-                        }
-                    }
-                    env.message = Message::Error { code, message };
-                }
-                15 => {
-                    skip_all(value.as_bytes()?)?;
-                    env.message = Message::Ping;
-                }
-                16 => {
-                    skip_all(value.as_bytes()?)?;
-                    env.message = Message::Pong;
-                }
-                9 => env.signature = Some(value.as_bytes()?.to_vec()),
-                10 => env.schema = Some(value.as_string()?),
-                11 => env.federation = Some(value.as_string()?),
-                13 => env.payload = Payload::Plain(value.as_bytes()?.to_vec()),
-                14 => env.payload = Payload::Cipher(value.as_bytes()?.to_vec()),
-                17 => env.relays.push(value.as_string()?),
-                _ => {}
-            }
-        }
-        Ok(env)
+    /// Parses one frame as upstream's protobuf decoders do (prost applies
+    /// the same merge rules; see [`wire`]): fields in any order, the last
+    /// of a repeated singular field wins, repeated message fields merge, a
+    /// different `message` member replaces the earlier one, every `relays`
+    /// occurrence is kept in order, unknown fields are skipped; a known
+    /// field with the wrong wire type, a string that is not UTF-8 or a
+    /// truncated field is refused.
+    pub fn decode(bytes: &[u8]) -> Result<Envelope, prost::DecodeError> {
+        let env = wire::DecodeEnvelope::decode(bytes)?;
+        Ok(Envelope {
+            uid: env.uid,
+            tags: env.tags,
+            timestamp: env.timestamp,
+            expiration: env.expiration,
+            source: env.source.map(Address::from_wire).unwrap_or_default(),
+            destination: env.destination.map(Address::from_wire).unwrap_or_default(),
+            message: match env.message {
+                None => Message::None,
+                Some(wire::Message::Request(r)) => Message::Request { command: r.command },
+                Some(wire::Message::Response(_)) => Message::Response,
+                Some(wire::Message::Error(e)) => Message::Error {
+                    code: e.code,
+                    message: e.message,
+                },
+                Some(wire::Message::Ping(_)) => Message::Ping,
+                Some(wire::Message::Pong(_)) => Message::Pong,
+            },
+            signature: env.signature,
+            schema: env.schema,
+            federation: env.federation,
+            payload: match env.payload {
+                None => Payload::None,
+                Some(wire::Payload::Plain(p)) => Payload::Plain(p),
+                Some(wire::Payload::Cipher(p)) => Payload::Cipher(p),
+            },
+            relays: env.relays,
+        })
     }
 
     /// The bytes the signature covers, before hashing.
@@ -331,41 +280,6 @@ impl Envelope {
         )
         .map_err(|_| EnvelopeSignatureError::Invalid)
     }
-}
-
-fn encode_address(a: &Address) -> Vec<u8> {
-    let mut out = Vec::new();
-    if a.twin != 0 {
-        put_uint(&mut out, 1, u64::from(a.twin));
-    }
-    if let Some(c) = &a.connection {
-        put_bytes(&mut out, 2, c.as_bytes());
-    }
-    out
-}
-
-/// Reads an address into `a`: a second occurrence of the field is merged
-/// into the first, as protobuf merges repeated message fields.
-fn merge_address(a: &mut Address, bytes: &[u8]) -> Result<(), WireError> {
-    let mut r = Reader::new(bytes);
-    while let Some(f) = r.next_field() {
-        match f? {
-            (1, v) => a.twin = v.as_u32()?,
-            (2, v) => a.connection = Some(v.as_string()?),
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-/// Checks that a message with no fields we read (Response, Ping, Pong)
-/// still parses: its fields, whatever they are, are skipped.
-fn skip_all(bytes: &[u8]) -> Result<(), WireError> {
-    let mut r = Reader::new(bytes);
-    while let Some(f) = r.next_field() {
-        f?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -11,8 +11,6 @@
 mod backend;
 mod chain;
 mod chain_golden;
-#[path = "../support/crash_grid.rs"]
-mod crash_grid;
 mod doctor;
 mod fake_gridproxy;
 mod fake_relay;
