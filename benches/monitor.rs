@@ -106,7 +106,7 @@ use jukebox::catalog::{Generated, NodeType};
 use jukebox::channel::{Outbox, Outgoing};
 use jukebox::clock::SystemClock;
 use jukebox::config::Config;
-use jukebox::crypto::MasterKey;
+use jukebox::crypto::{IdentityKey, MasterKey};
 use jukebox::dialogue::{Input, Message};
 use jukebox::grid::{Capacity, GridNodeId, NodeStatus, Placement};
 use jukebox::ids::UserId;
@@ -311,8 +311,8 @@ impl Seeder {
             .store()
             .read(&user, user::PROFILE)?
             .context("no profile after /start")?;
-        let key = profile.identity.signing_key(&self.master)?;
-        let twin = grid.ensure_twin(&profile.identity.public_key).await?;
+        let identity = IdentityKey::new(profile.identity.signing_key(&self.master)?);
+        let twin = grid.ensure_twin(&identity).await?;
         profile.twin = Some(twin);
         service.store().write(&user, user::PROFILE, &profile)?;
 
@@ -358,7 +358,7 @@ impl Seeder {
                 ssh_key: None,
             };
             let mut deployment = build_deployment(twin.0, &spec, &seed)?;
-            sign(&mut deployment, twin.0, &key);
+            sign(&mut deployment, twin.0, identity.signing_key());
             // The user's farm, or the next one with room if it is full.
             let mut placed = None;
             for step in 0..self.farms {
@@ -372,7 +372,9 @@ impl Seeder {
                 else {
                     continue;
                 };
-                let done = grid.deploy(candidate.id, &self.need, &deployment).await?;
+                let done = grid
+                    .deploy(&identity, candidate.id, &self.need, &deployment)
+                    .await?;
                 placed = Some((placement, done));
                 break;
             }

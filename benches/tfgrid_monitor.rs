@@ -23,7 +23,6 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{StreamExt as _, stream};
@@ -45,7 +44,7 @@ mod fakes {
 use fakes::fake_gridproxy::{FakeGridProxy, FakeNode};
 use fakes::fake_relay::FakeRelay;
 use fakes::fake_tfchain::{ContractState, FakeTfchain};
-use fakes::setup::{NoKeys, backend_at, put_contracts};
+use fakes::setup::{backend_at, put_contracts};
 
 const CONTRACTS: u64 = 2_000;
 const NODES: u32 = 50;
@@ -77,7 +76,7 @@ async fn measure() -> Vec<(String, String)> {
         .collect();
     put_contracts(&chain, &contracts);
     let backend = || backend_at(&proxy.url, &relay.url, &chain.url, Duration::from_secs(30));
-    let grid = TfGrid::new(backend(), Arc::new(NoKeys::default()));
+    let grid = TfGrid::new(backend());
     let ids: Vec<ContractId> = (1..=CONTRACTS).map(ContractId).collect();
 
     // The first batch connects and fetches the metadata: not timed.

@@ -26,7 +26,6 @@ use crate::payments::bridge::BridgeWallet;
 use crate::payments::sandbox::SandboxWallet;
 use crate::payments::stellar::{StellarSettings, StellarWallet};
 use crate::probe::{AppProbe, NetProbe};
-use crate::service::keyring::StoreKeyRing;
 use crate::service::{Parts, Service, ServiceSettings};
 use crate::store::Store;
 
@@ -116,7 +115,7 @@ pub fn build_wrapped(
         crate::audit::AuditLog::open(&config.data_dir.join("audit"), move |u| store.user_dir(u))?
     };
     let master = Arc::new(master);
-    let grids = open_grid(config, &store, &master, env(FUNDER_SEED_ENV))?;
+    let grids = open_grid(config, env(FUNDER_SEED_ENV))?;
     let (wallet, sandbox) = open_wallet(config)?;
     let alerts = AlertQueue::open(&config.data_dir.join("alerts"))?;
     let operators = config
@@ -162,12 +161,7 @@ struct Grids {
 
 /// The grid `grid.kind` names. Nothing here touches the network: the real
 /// grid's clients connect on first use.
-fn open_grid(
-    config: &Config,
-    store: &Arc<Store>,
-    master: &Arc<MasterKey>,
-    funder_seed: Option<String>,
-) -> anyhow::Result<Grids> {
+fn open_grid(config: &Config, funder_seed: Option<String>) -> anyhow::Result<Grids> {
     match config.grid.kind {
         GridKind::Sim => {
             let sim = SimGrid::open(&config.data_dir.join("grid-sim"), config.grid.sim.clone())?;
@@ -199,9 +193,8 @@ fn open_grid(
         funder,
     )
     .map_err(|e| anyhow::anyhow!("grid.tfgrid: {e}"))?;
-    let keys = Arc::new(StoreKeyRing::new(store.clone(), master.clone()));
     Ok(Grids {
-        grid: Arc::new(TfGrid::new(backend, keys)),
+        grid: Arc::new(TfGrid::new(backend)),
         probe: Arc::new(NetProbe {
             timeout: std::time::Duration::from_secs(config.monitor.probe_timeout_seconds),
         }),

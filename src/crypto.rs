@@ -28,7 +28,7 @@ use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
-pub use identity::Identity;
+pub use identity::{Identity, IdentityKey};
 
 /// Length of an XChaCha20 nonce.
 const NONCE_LEN: usize = 24;

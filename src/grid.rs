@@ -8,6 +8,7 @@
 
 use async_trait::async_trait;
 
+use crate::crypto::IdentityKey;
 use crate::reservation::Deployment;
 
 pub mod sim;
@@ -59,9 +60,12 @@ pub trait Grid: Send + Sync {
     /// "sim" or "tfgrid", for logs and the README's labelling.
     fn kind(&self) -> &'static str;
 
-    /// Registers the identity's public key as a twin, once; later calls with
-    /// the same key return the same twin (idempotent, resumable).
-    async fn ensure_twin(&self, public_key: &[u8; 32]) -> Result<TwinId, GridError>;
+    /// Registers the identity as a twin, once; later calls with the same
+    /// key return the same twin (idempotent, resumable). The calls that act
+    /// for a twin take its unsealed [`IdentityKey`]: the caller (the
+    /// deployer) unseals it once for the user whose node is at stake, so
+    /// the grid never looks a key up itself.
+    async fn ensure_twin(&self, identity: &IdentityKey) -> Result<TwinId, GridError>;
 
     /// Countries and farms that can host at least one node of `need` now.
     async fn locations(&self, need: &Capacity) -> Result<Locations, GridError>;
@@ -82,8 +86,11 @@ pub trait Grid: Send + Sync {
     /// When `node` already holds a live contract for this very deployment
     /// (same deployment hash: a deploy interrupted by a crash made it), that
     /// contract is adopted and deployed, never a second one made.
+    /// `identity` is the key of the deployment's twin (`twin_id`), which
+    /// signs the contract; another key is refused.
     async fn deploy(
         &self,
+        identity: &IdentityKey,
         node: GridNodeId,
         need: &Capacity,
         deployment: &Deployment,
@@ -105,12 +112,20 @@ pub trait Grid: Send + Sync {
     /// what the reconciler checks against the node records.
     async fn twin_contracts(&self, twin: TwinId) -> Result<Vec<OwnedContract>, GridError>;
 
-    /// Cancels a contract and frees its capacity. Cancelling an already
-    /// cancelled contract succeeds (idempotent).
-    async fn cancel(&self, contract: ContractId) -> Result<(), GridError>;
+    /// Cancels a contract and frees its capacity, signed by `identity`,
+    /// which must be the contract's owner (TFChain refuses anyone else:
+    /// pallet-smart-contract's `TwinNotAuthorizedToCancelContract`).
+    /// Cancelling an already cancelled contract succeeds (idempotent).
+    async fn cancel(&self, identity: &IdentityKey, contract: ContractId) -> Result<(), GridError>;
 
-    /// The current state of a contract, its workload and its grid node.
-    async fn contract(&self, contract: ContractId) -> Result<ContractInfo, GridError>;
+    /// The current state of a contract, its workload and its grid node,
+    /// asked of the node as the owner `identity` (Zero-OS shows a twin only
+    /// its own deployments; another's reads as unknown).
+    async fn contract(
+        &self,
+        identity: &IdentityKey,
+        contract: ContractId,
+    ) -> Result<ContractInfo, GridError>;
 
     /// Many contracts at once, one answer per id in the order asked. The
     /// monitor checks every running node each interval (up to 100,000) this

@@ -8,8 +8,10 @@
 pub mod funding;
 pub mod outage;
 
-pub use funding::{FundingDecision, FundingRules, FundingState, Mute, Plan, funded_sentence};
-pub use outage::{Observation, Outage, Tracker, Transition};
+pub use funding::{
+    FundingDecision, FundingRules, FundingState, Mute, Plan, Topic, funded_sentence,
+};
+pub use outage::{GridVerdict, Observation, Outage, Tracker, Transition, grid_verdict};
 
 /// "3 days", "6 hours", "45 minutes": a duration as people say it, rounded
 /// down to its largest unit.

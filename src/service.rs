@@ -8,7 +8,6 @@
 
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
 use crate::alerts::AlertQueue;
@@ -16,7 +15,7 @@ use crate::channel::{Outbox, Outgoing};
 use crate::clock::Clock;
 use crate::command::Command;
 use crate::config::MonitorConfig;
-use crate::crypto::{Identity, MasterKey};
+use crate::crypto::MasterKey;
 use crate::dialogue::{Action, Effect, Engine, Env, Input, Loaded, Message, NodeBrief};
 use crate::grid::Grid;
 use crate::grid::sim::SimGrid;
@@ -26,10 +25,11 @@ use crate::metrics::Metrics;
 use crate::payments::Wallet;
 use crate::payments::sandbox::SandboxWallet;
 use crate::probe::AppProbe;
-use crate::store::{Store, UserLocks, blocking_io};
-use crate::user::{self, NodeState, Nodes, Orders, Profile, StoredConversation};
+use crate::store::Store;
+use crate::user::{NodeState, Nodes};
 
 mod admin;
+mod alerter;
 mod alerting;
 mod audit_trail;
 mod backup_report;
@@ -38,11 +38,11 @@ mod deploy;
 mod deposits;
 mod funding;
 mod intents;
-pub mod keyring;
 mod monitor;
 mod orders;
 mod readiness;
 mod reconcile;
+mod repo;
 mod topup;
 mod twin_balance;
 mod views;
@@ -133,31 +133,36 @@ pub struct Service {
 
 struct Inner {
     engine: Arc<Engine>,
-    store: Arc<Store>,
-    master: Arc<MasterKey>,
+    /// Users' documents, locks and the watch list (see `repo.rs`).
+    repo: Arc<repo::Repo>,
     grid: Arc<dyn Grid>,
-    probe: Arc<dyn AppProbe>,
     sim: Option<SimGrid>,
     wallet: Arc<dyn Wallet>,
     sandbox: Option<Arc<SandboxWallet>>,
     /// The payment watcher's current batch (see `deposits.rs`).
     payment_batch: deposits::PaymentBatch,
     outbox: Arc<dyn Outbox>,
-    alerts: AlertQueue,
+    /// Raises alerts into the durable queue (see `alerter.rs`).
+    alerter: Arc<alerter::Alerter>,
     metrics: Metrics,
-    audit: crate::audit::AuditLog,
-    watch: watch::Watchlist,
+    audit: Arc<audit_trail::AuditTrail>,
+    /// Intents, retired contracts, twins and identity keys (`intents.rs`).
+    grid_work: Arc<intents::GridWork>,
+    reconciler: reconcile::Reconciler,
+    /// Reminders, pause, resume and expiry (see `funding.rs`).
+    funding: Arc<funding::Funding>,
+    /// Deployments and moves, in the background (see `deploy.rs`).
+    deployer: Arc<deploy::Deployer>,
+    /// The monitor's sweep over the watch list (see `monitor.rs`).
+    monitor: monitor::Monitor,
     drafts: admin::Drafts,
     /// The last whole-store scan for the metrics (see `readiness.rs`).
     stats_cache: std::sync::Mutex<Option<(std::time::Instant, crate::admin::Stats)>>,
     /// Held by the one scan refreshing `stats_cache`, so concurrent scrapes
     /// never start a scan each. In an Arc so the scan's task can own it.
     stats_refresh: Arc<tokio::sync::Mutex<()>>,
-    locks: UserLocks,
     clock: Arc<dyn Clock>,
     settings: ServiceSettings,
-    /// Background deployments, so shutdown and tests can wait for them.
-    tasks: tokio::sync::Mutex<tokio::task::JoinSet<()>>,
     /// Serialises changes to the website's link record.
     links_lock: tokio::sync::Mutex<()>,
     /// Users with an open bridge payment request (see `twin_balance.rs`).
@@ -166,29 +171,88 @@ struct Inner {
 
 impl Service {
     pub fn new(parts: Parts) -> Service {
+        let repo = Arc::new(repo::Repo::new(parts.store, parts.master));
+        let audit = Arc::new(audit_trail::AuditTrail::new(
+            parts.audit,
+            parts.clock.clone(),
+        ));
+        let alerter = Arc::new(alerter::Alerter::new(
+            repo.clone(),
+            parts.alerts,
+            parts.clock.clone(),
+            parts.settings.operators.clone(),
+        ));
+        let grid_work = Arc::new(intents::GridWork::new(
+            repo.clone(),
+            parts.grid.clone(),
+            audit.clone(),
+        ));
+        let reconciler = reconcile::Reconciler::new(
+            repo.clone(),
+            parts.grid.clone(),
+            grid_work.clone(),
+            audit.clone(),
+            parts.clock.clone(),
+            parts.settings.orphan_delay_secs,
+        );
+        let funding = Arc::new(funding::Funding::new(
+            repo.clone(),
+            parts.grid.clone(),
+            grid_work.clone(),
+            alerter.clone(),
+            audit.clone(),
+            parts.clock.clone(),
+            parts.settings.funding.clone(),
+        ));
+        let deployer = Arc::new(deploy::Deployer::new(
+            parts.engine.clone(),
+            repo.clone(),
+            parts.grid.clone(),
+            grid_work.clone(),
+            audit.clone(),
+            parts.outbox.clone(),
+            parts.metrics.clone(),
+            parts.clock.clone(),
+            deploy::DeploySettings {
+                attempts: parts.settings.deploy_attempts,
+                avoid_failed_secs: parts.settings.monitor.avoid_failed_hours * 3600,
+            },
+        ));
+        let monitor = monitor::Monitor::new(
+            parts.engine.clone(),
+            repo.clone(),
+            parts.grid.clone(),
+            parts.probe.clone(),
+            alerter.clone(),
+            audit.clone(),
+            deployer.clone(),
+            parts.metrics.clone(),
+            parts.clock.clone(),
+            parts.settings.monitor.clone(),
+        );
         Service {
             inner: Arc::new(Inner {
                 engine: parts.engine,
-                store: parts.store,
-                master: parts.master,
+                repo,
                 grid: parts.grid,
-                probe: parts.probe,
                 sim: parts.sim,
                 wallet: parts.wallet,
                 sandbox: parts.sandbox,
                 payment_batch: deposits::PaymentBatch::default(),
                 outbox: parts.outbox,
-                alerts: parts.alerts,
+                alerter,
                 metrics: parts.metrics,
-                audit: parts.audit,
-                watch: watch::Watchlist::default(),
+                audit,
+                grid_work,
+                reconciler,
+                funding,
+                deployer,
+                monitor,
                 drafts: admin::Drafts::default(),
                 stats_cache: std::sync::Mutex::new(None),
                 stats_refresh: Arc::default(),
-                locks: UserLocks::new(),
                 clock: parts.clock,
                 settings: parts.settings,
-                tasks: tokio::sync::Mutex::new(tokio::task::JoinSet::new()),
                 links_lock: tokio::sync::Mutex::new(()),
                 awaited_deposits: Default::default(),
             }),
@@ -207,10 +271,10 @@ impl Service {
     /// Marks a user who blocked the bot as inactive; alerts skip them until
     /// they write again.
     pub async fn mark_blocked(&self, user: &UserId) {
-        let result = self.load_profile(user).and_then(|p| match p {
+        let result = self.inner.repo.load_profile(user).and_then(|p| match p {
             Some(mut p) if !p.blocked => {
                 p.blocked = true;
-                self.save_profile(&p)
+                self.inner.repo.save_profile(&p)
             }
             _ => Ok(()),
         });
@@ -222,7 +286,7 @@ impl Service {
     /// The master key, for a channel that keeps what users typed at rest
     /// (the Telegram inbox seals it).
     pub(crate) fn shared_master_key(&self) -> Arc<MasterKey> {
-        self.inner.master.clone()
+        self.inner.repo.master().clone()
     }
 
     pub fn engine(&self) -> &Engine {
@@ -230,7 +294,7 @@ impl Service {
     }
 
     pub fn store(&self) -> &Store {
-        &self.inner.store
+        self.inner.repo.store()
     }
 
     /// "sandbox" or "stellar".
@@ -304,14 +368,17 @@ impl Service {
         input: Input,
         input_id: Option<u64>,
     ) -> anyhow::Result<()> {
-        let _guard = self.inner.locks.lock(user).await;
-        let mut profile = self.load_or_create_profile(user, display_name)?;
+        let _guard = self.inner.repo.lock(user).await;
+        let mut profile = self
+            .inner
+            .repo
+            .load_or_create_profile(user, display_name, self.now())?;
         if profile.blocked {
             // Writing again means they unblocked the bot.
             profile.blocked = false;
-            self.save_profile(&profile)?;
+            self.inner.repo.save_profile(&profile)?;
         }
-        let mut stored = self.load_conversation(user)?;
+        let mut stored = self.inner.repo.load_conversation(user)?;
         if let (Some(id), Some(last)) = (input_id, stored.last_input_id)
             && id <= last
         {
@@ -322,7 +389,7 @@ impl Service {
         if profile.banned {
             self.say(user, "Your account is suspended. Your nodes are not affected; please contact the operator of this Jukebox.").await;
             stored.last_input_id = input_id.or(stored.last_input_id);
-            return self.save_conversation(user, &stored);
+            return self.inner.repo.save_conversation(user, &stored);
         }
         // Buttons and commands are read once, here, and dispatched by one match.
         let mut start_or_help = false;
@@ -333,7 +400,7 @@ impl Service {
                     Some(input) => input,
                     None => {
                         stored.last_input_id = input_id.or(stored.last_input_id);
-                        return self.save_conversation(user, &stored);
+                        return self.inner.repo.save_conversation(user, &stored);
                     }
                 }
             }
@@ -341,11 +408,11 @@ impl Service {
         };
         // The only action that feeds the engine again is a location lookup,
         // which changes neither money nor nodes: one read serves every round.
-        let nodes = self.load_nodes(user)?;
+        let nodes = self.inner.repo.load_nodes(user)?;
         let briefs = node_briefs(&nodes);
         let env = Env {
             balance: profile.account.balance,
-            burn_per_hour: funding::burn_per_hour(&nodes, &self.load_orders(user)?),
+            burn_per_hour: nodes.burn_per_hour(&self.inner.repo.load_orders(user)?),
             nodes: &briefs,
         };
         // /start and /help say when this Jukebox is a simulation.
@@ -388,7 +455,7 @@ impl Service {
             }
         }
         stored.last_input_id = input_id.or(stored.last_input_id);
-        self.save_conversation(user, &stored)
+        self.inner.repo.save_conversation(user, &stored)
     }
 
     async fn run_action(
@@ -498,78 +565,6 @@ impl Service {
         Ok(None)
     }
 
-    fn load_profile(&self, user: &UserId) -> anyhow::Result<Option<Profile>> {
-        Ok(blocking_io(|| self.inner.store.read(user, user::PROFILE))?)
-    }
-
-    fn save_profile(&self, profile: &Profile) -> anyhow::Result<()> {
-        self.save_doc(&profile.id, user::PROFILE, profile)
-    }
-
-    /// First contact creates the user's intermediate identity.
-    fn load_or_create_profile(&self, user: &UserId, display_name: &str) -> anyhow::Result<Profile> {
-        if let Some(p) = self.load_profile(user)? {
-            return Ok(p);
-        }
-        let profile = Profile {
-            id: user.clone(),
-            display_name: display_name.chars().take(64).collect(),
-            created_at: self.now(),
-            identity: Identity::generate(&self.inner.master),
-            twin: None,
-            account: Default::default(),
-            blocked: false,
-            funding: Default::default(),
-            banned: false,
-        };
-        self.save_profile(&profile)?;
-        tracing::info!(user = %user, "new user; intermediate identity created");
-        Ok(profile)
-    }
-
-    /// Reads one of the user's documents; a missing one is empty.
-    fn load_doc<T: serde::de::DeserializeOwned + Default>(
-        &self,
-        user: &UserId,
-        doc: &str,
-    ) -> anyhow::Result<T> {
-        Ok(blocking_io(|| self.inner.store.read(user, doc))?.unwrap_or_default())
-    }
-
-    fn save_doc<T: Serialize>(&self, user: &UserId, doc: &str, value: &T) -> anyhow::Result<()> {
-        Ok(blocking_io(|| self.inner.store.write(user, doc, value))?)
-    }
-
-    /// Reads a global record (`dir/name`), off the async workers.
-    fn load_global<T: serde::de::DeserializeOwned>(&self, name: &str) -> anyhow::Result<Option<T>> {
-        Ok(blocking_io(|| self.inner.store.read_global(name))?)
-    }
-
-    /// Writes a global record (`dir/name`) durably, off the async workers.
-    fn save_global<T: Serialize>(&self, name: &str, value: &T) -> anyhow::Result<()> {
-        Ok(blocking_io(|| self.inner.store.write_global(name, value))?)
-    }
-
-    fn load_nodes(&self, user: &UserId) -> anyhow::Result<Nodes> {
-        self.load_doc(user, user::NODES)
-    }
-
-    /// Every change to a user's nodes passes here, which keeps the
-    /// monitor's watch list in step with the store.
-    fn save_nodes(&self, user: &UserId, nodes: &Nodes) -> anyhow::Result<()> {
-        self.save_doc(user, user::NODES, nodes)?;
-        self.inner.watch.sync(user, nodes);
-        Ok(())
-    }
-
-    fn load_orders(&self, user: &UserId) -> anyhow::Result<Orders> {
-        self.load_doc(user, user::ORDERS)
-    }
-
-    fn save_orders(&self, user: &UserId, orders: &Orders) -> anyhow::Result<()> {
-        self.save_doc(user, user::ORDERS, orders)
-    }
-
     /// The user's live node called `name`, or None after telling them there
     /// is no such node. Only this user's own nodes are ever looked at.
     async fn own_live_node(
@@ -577,7 +572,7 @@ impl Service {
         user: &UserId,
         name: &str,
     ) -> anyhow::Result<Option<(Nodes, crate::user::NodeRecord)>> {
-        let nodes = self.load_nodes(user)?;
+        let nodes = self.inner.repo.load_nodes(user)?;
         match nodes.get(name).filter(|n| n.is_live()).cloned() {
             Some(node) => Ok(Some((nodes, node))),
             None => {
@@ -591,48 +586,36 @@ impl Service {
         }
     }
 
-    /// Loads the conversation and unseals its secret answers.
-    fn load_conversation(&self, user: &UserId) -> anyhow::Result<StoredConversation> {
-        let mut stored: StoredConversation = self.load_doc(user, user::CONVERSATION)?;
-        let master = &self.inner.master;
-        let unsealed = stored.state.map_secrets(|sealed| {
-            let sealed: crate::crypto::Sealed = serde_json::from_str(sealed)?;
-            let plain = master
-                .open_string(&sealed)
-                .context("a stored secret answer does not decrypt")?;
-            Ok::<_, anyhow::Error>(plain.to_string())
-        });
-        if let Err(e) = unsealed {
-            // A conversation whose secrets cannot be read is dropped rather
-            // than blocking the user forever; nothing was ordered from it yet.
-            tracing::warn!(user = %user, error = %e, "dropping an unreadable conversation");
-            stored.state.flow = None;
-        }
-        Ok(stored)
+    /// Fills the monitor's watch list from the store; run once at start.
+    pub async fn load_watchlist(&self) -> anyhow::Result<usize> {
+        self.inner.monitor.load_watchlist().await
     }
 
-    /// Seals secret answers, then stores the conversation durably.
-    fn save_conversation(&self, user: &UserId, stored: &StoredConversation) -> anyhow::Result<()> {
-        let mut sealed = stored.clone();
-        let master = &self.inner.master;
-        sealed
-            .state
-            .map_secrets(|plain| serde_json::to_string(&master.seal_str(plain)))?;
-        self.save_doc(user, user::CONVERSATION, &sealed)
+    /// Nodes the monitor watches now.
+    pub fn watched(&self) -> usize {
+        self.inner.monitor.watched()
+    }
+
+    /// One monitor sweep over every watched node (see `monitor.rs`).
+    pub async fn sweep(&self) -> SweepReport {
+        self.inner.monitor.sweep().await
+    }
+
+    /// One reconciler pass (see `reconcile.rs`, `docs/reconciler.md`).
+    pub async fn reconcile(&self) -> anyhow::Result<PassReport> {
+        self.inner.reconciler.pass().await
     }
 
     /// Waits until every background deployment started so far has finished.
     pub async fn wait_idle(&self) {
-        loop {
-            let mut tasks = self.inner.tasks.lock().await;
-            if tasks.join_next().await.is_none() {
-                return;
-            }
-        }
+        self.inner.deployer.wait_idle().await;
     }
 
-    async fn spawn(&self, work: impl std::future::Future<Output = ()> + Send + 'static) {
-        self.inner.tasks.lock().await.spawn(work);
+    /// Restarts every paid order left unfinished by a crash or a stop, and
+    /// finishes the moves and cancels a crash interrupted. Returns how many
+    /// deployments and moves resumed.
+    pub async fn resume_pending(&self) -> anyhow::Result<usize> {
+        self.inner.deployer.resume_pending().await
     }
 }
 

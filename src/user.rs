@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::{Generated, NodeType};
 use crate::crypto::{Identity, Sealed};
-use crate::dialogue::Conversation;
+use crate::dialogue::{Conversation, OrderDraft};
 use crate::ids::UserId;
 use crate::ledger::Account;
 use crate::lifecycle::{FundingState, Outage};
@@ -193,6 +194,70 @@ impl Nodes {
     pub fn live(&self) -> impl Iterator<Item = &NodeRecord> {
         self.nodes.iter().filter(|n| n.is_live())
     }
+
+    /// What all the user's nodes cost per hour together, as the one funding
+    /// rule counts them (`lifecycle::funding::Plan`): running and paused ones
+    /// (resuming costs that) and those of paid orders still being deployed, so
+    /// a payment for an order is measured against the burn it paid for.
+    pub fn burn_per_hour(&self, orders: &Orders) -> Tft {
+        let deploying = |order: &str| {
+            orders
+                .get(order)
+                .is_some_and(|o| o.state == OrderState::Deploying)
+        };
+        self.nodes
+            .iter()
+            .filter(|n| match n.state {
+                NodeState::Running | NodeState::Paused | NodeState::Deploying => true,
+                NodeState::Pending => deploying(&n.order),
+                _ => false,
+            })
+            .fold(Tft::ZERO, |sum, n| sum.saturating_add(n.price_per_hour))
+    }
+
+    /// The hourly charge: every running node pays `account` for the whole
+    /// hours it ran since `billed_until`, which moves forward by exactly
+    /// those hours, so charging twice (or after a restart) never charges an
+    /// hour twice. A charge takes at most the balance; the nodes it fell
+    /// short for are named.
+    pub fn charge_hours(&mut self, account: &mut Account, now: u64) -> HourlyCharge {
+        let mut result = HourlyCharge::default();
+        for node in self
+            .nodes
+            .iter_mut()
+            .filter(|n| n.state == NodeState::Running)
+        {
+            let hours = hours_due(node.billed_until, now);
+            if hours == 0 {
+                continue;
+            }
+            let amount = node.price_per_hour.saturating_mul(hours as i64);
+            let charged = account.charge(amount, &format!("{} for {hours} h", node.name), now);
+            if charged.shortfall.is_positive() {
+                result.short.push((node.name.clone(), charged.shortfall));
+            }
+            result.total = result.total.saturating_add(charged.charged);
+            node.billed_until += hours * 3600;
+            result.changed = true;
+        }
+        result
+    }
+}
+
+/// What one hourly charge did ([`Nodes::charge_hours`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HourlyCharge {
+    /// Taken from the balance.
+    pub total: Tft,
+    /// Whether any node's `billed_until` moved (the nodes must be saved).
+    pub changed: bool,
+    /// Nodes the balance fell short for, and by how much.
+    pub short: Vec<(String, Tft)>,
+}
+
+/// Whole hours between `billed_until` and `now`.
+pub fn hours_due(billed_until: u64, now: u64) -> u64 {
+    now.saturating_sub(billed_until) / 3600
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -241,6 +306,96 @@ impl Orders {
             .iter()
             .any(|o| matches!(o.state, OrderState::AwaitingPayment | OrderState::Deploying))
     }
+}
+
+/// The random and sealed parts of new node records, which the shell
+/// supplies so that [`ordered_nodes`] itself stays pure (and testable with a
+/// fixed mint).
+pub trait NodeMint {
+    /// A random index below `n` (node names).
+    fn pick(&mut self, n: usize) -> usize;
+    /// A random password of `length` characters.
+    fn password(&mut self, length: usize) -> String;
+    /// A fresh seed for a deployment's network keys, or `None` when the
+    /// system has no randomness to give.
+    fn seed(&mut self) -> Option<[u8; 32]>;
+    /// Seals a secret value for the node record.
+    fn seal(&self, plain: &str) -> Sealed;
+}
+
+/// The system gave no randomness for a node's seed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("no randomness for a node's seed")]
+pub struct NoRandomness;
+
+/// The node records of a new order, waiting for payment: names unique
+/// among `taken` and each other, the draft's settings (sealed where the
+/// catalog marks them secret), the node type's generated values (always
+/// sealed), a seed of their own, and `price_per_hour`, fixed for the node's
+/// life at the price of the day.
+pub fn ordered_nodes(
+    draft: &OrderDraft,
+    node_type: &NodeType,
+    order: &str,
+    price_per_hour: Tft,
+    taken: &[String],
+    now: u64,
+    mint: &mut impl NodeMint,
+) -> Result<Vec<NodeRecord>, NoRandomness> {
+    let mut records: Vec<NodeRecord> = Vec::new();
+    for _ in 0..draft.count {
+        let mut used = taken.to_vec();
+        used.extend(records.iter().map(|r| r.name.clone()));
+        let name = node_name(&draft.chain, &draft.node_type, &used, &mut |n| mint.pick(n));
+        let settings = draft
+            .settings
+            .iter()
+            .map(|(key, value)| {
+                let secret = node_type.setting(key).is_some_and(|s| s.secret);
+                let value = if secret {
+                    StoredValue::Sealed(mint.seal(value))
+                } else {
+                    StoredValue::Plain(value.clone())
+                };
+                (key.clone(), value)
+            })
+            .collect();
+        let generated = node_type
+            .generated
+            .iter()
+            .map(|g| {
+                let value = match g {
+                    Generated::Fixed { value, .. } => value.clone(),
+                    Generated::Password { length, .. } => mint.password(*length),
+                };
+                (g.env().to_owned(), StoredValue::Sealed(mint.seal(&value)))
+            })
+            .collect();
+        let seed = mint.seed().ok_or(NoRandomness)?;
+        records.push(NodeRecord {
+            name,
+            chain: draft.chain.clone(),
+            node_type: draft.node_type.clone(),
+            order: order.to_owned(),
+            state: NodeState::Pending,
+            placement: draft.placement.clone(),
+            ipv4: draft.ipv4,
+            settings,
+            generated,
+            ssh_key: draft.ssh_key.clone(),
+            seed: hex::encode(seed),
+            placed: None,
+            failed_on: Vec::new(),
+            created_at: now,
+            billed_until: now,
+            price_per_hour,
+            outage: None,
+            autoheal: false,
+            intent: None,
+            retired: Vec::new(),
+        });
+    }
+    Ok(records)
 }
 
 const ADJECTIVES: &[&str] = &[
@@ -316,5 +471,203 @@ mod tests {
         }
         assert_eq!(taken[0], "dash-full-amber-badger");
         assert_eq!(taken[1], "dash-full-amber-badger-2");
+    }
+
+    fn running(name: &str, price: i64, billed_until: u64) -> NodeRecord {
+        let draft = OrderDraft {
+            chain: "dash".into(),
+            node_type: "full".into(),
+            count: 1,
+            placement: Placement::Random,
+            ipv4: false,
+            settings: BTreeMap::new(),
+            ssh_key: None,
+            period: FundingPeriod::Month,
+            price_per_node_month: Tft::ZERO,
+            total: Tft::ZERO,
+        };
+        let catalog = crate::catalog::Catalog::parse(
+            "catalog.yaml",
+            include_str!("../dialogues/catalog.yaml"),
+        )
+        .unwrap();
+        let (_, nt) = catalog.node_type("dash", "full").unwrap();
+        let master = crate::crypto::MasterKey::from_bytes([3; 32]);
+        let mut mint = FixedMint {
+            master,
+            seed: Some([1; 32]),
+            next: 0,
+        };
+        let mut node = ordered_nodes(&draft, nt, "o1", Tft::from_whole(price), &[], 0, &mut mint)
+            .unwrap()
+            .remove(0);
+        node.name = name.into();
+        node.state = NodeState::Running;
+        node.billed_until = billed_until;
+        node
+    }
+
+    struct FixedMint {
+        master: crate::crypto::MasterKey,
+        seed: Option<[u8; 32]>,
+        next: usize,
+    }
+
+    impl NodeMint for FixedMint {
+        fn pick(&mut self, n: usize) -> usize {
+            self.next += 1;
+            self.next % n
+        }
+        fn password(&mut self, length: usize) -> String {
+            "p".repeat(length)
+        }
+        fn seed(&mut self) -> Option<[u8; 32]> {
+            self.seed
+        }
+        fn seal(&self, plain: &str) -> Sealed {
+            self.master.seal_str(plain)
+        }
+    }
+
+    #[test]
+    fn only_whole_hours_are_due() {
+        assert_eq!(hours_due(0, 3599), 0);
+        assert_eq!(hours_due(0, 3600), 1);
+        assert_eq!(hours_due(100, 7300), 2);
+        assert_eq!(hours_due(5000, 10), 0);
+    }
+
+    #[test]
+    fn the_hourly_charge_takes_whole_hours_once_and_names_shortfalls() {
+        let mut nodes = Nodes {
+            nodes: vec![running("a", 2, 0), running("b", 3, 5000)],
+            used_names: vec![],
+        };
+        let mut paused = running("c", 100, 0);
+        paused.state = NodeState::Paused;
+        nodes.nodes.push(paused);
+        let mut account = Account::default();
+        account.credit("p1", Tft::from_whole(10), "payment", 0);
+
+        // a: 2 hours (7300 s), b: 0 whole hours (2300 s), c paused: nothing.
+        let first = nodes.charge_hours(&mut account, 7300);
+        assert_eq!(first.total, Tft::from_whole(4));
+        assert!(first.changed);
+        assert!(first.short.is_empty());
+        assert_eq!(nodes.get("a").unwrap().billed_until, 7200);
+        assert_eq!(nodes.get("b").unwrap().billed_until, 5000);
+        assert_eq!(nodes.get("c").unwrap().billed_until, 0);
+
+        // The same moment again charges nothing.
+        let again = nodes.charge_hours(&mut account, 7300);
+        assert_eq!(again, HourlyCharge::default());
+
+        // At 12,210 s: a owes one more hour (2), b its first two (6), and
+        // only 6 are left, so b is short by 2.
+        let short = nodes.charge_hours(&mut account, 5000 + 2 * 3600 + 10);
+        assert_eq!(short.total, Tft::from_whole(6));
+        assert_eq!(short.short, [("b".to_owned(), Tft::from_whole(2))]);
+        assert_eq!(account.balance, Tft::ZERO);
+    }
+
+    #[test]
+    fn burn_counts_running_paused_and_paid_deploying_nodes() {
+        let mut nodes = Nodes {
+            nodes: vec![
+                running("a", 2, 0),
+                running("b", 3, 0),
+                running("c", 5, 0),
+                running("d", 7, 0),
+            ],
+            used_names: vec![],
+        };
+        nodes.nodes[1].state = NodeState::Paused;
+        nodes.nodes[2].state = NodeState::Pending;
+        nodes.nodes[3].state = NodeState::Deleted;
+        let mut orders = Orders::default();
+        assert_eq!(nodes.burn_per_hour(&orders), Tft::from_whole(5));
+        // c's order is paid and deploying: its burn counts now.
+        orders.orders.push(Order {
+            id: "o1".into(),
+            state: OrderState::Deploying,
+            chain: "dash".into(),
+            node_type: "full".into(),
+            nodes: vec!["c".into()],
+            period: FundingPeriod::Month,
+            price_per_node_month: Tft::ZERO,
+            total: Tft::ZERO,
+            payment: None,
+            created_at: 0,
+        });
+        assert_eq!(nodes.burn_per_hour(&orders), Tft::from_whole(10));
+    }
+
+    #[test]
+    fn ordered_nodes_seal_secrets_and_get_names_of_their_own() {
+        let catalog = crate::catalog::Catalog::parse(
+            "catalog.yaml",
+            include_str!("../dialogues/catalog.yaml"),
+        )
+        .unwrap();
+        let (_, nt) = catalog.node_type("dash", "masternode").unwrap();
+        let mut settings = BTreeMap::new();
+        settings.insert("bls_key".to_owned(), "00ff".to_owned());
+        settings.insert("note".to_owned(), "hello".to_owned());
+        let draft = OrderDraft {
+            chain: "dash".into(),
+            node_type: "masternode".into(),
+            count: 3,
+            placement: Placement::Country("Belgium".into()),
+            ipv4: true,
+            settings,
+            ssh_key: Some("ssh-ed25519 AAAA".into()),
+            period: FundingPeriod::Month,
+            price_per_node_month: Tft::ZERO,
+            total: Tft::ZERO,
+        };
+        let master = crate::crypto::MasterKey::from_bytes([3; 32]);
+        let mut mint = FixedMint {
+            master,
+            seed: Some([9; 32]),
+            next: 0,
+        };
+        let taken = vec!["dash-masternode-brave-bison".to_owned()];
+        let nodes = ordered_nodes(
+            &draft,
+            nt,
+            "o7-abc",
+            Tft::from_whole(1),
+            &taken,
+            1000,
+            &mut mint,
+        )
+        .unwrap();
+        assert_eq!(nodes.len(), 3);
+        let mut names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), 3, "names differ from each other");
+        let open = |v: &StoredValue| match v {
+            StoredValue::Sealed(s) => mint.master.open_string(s).unwrap().to_string(),
+            StoredValue::Plain(p) => panic!("{p} is not sealed"),
+        };
+        for node in &nodes {
+            assert!(!taken.contains(&node.name));
+            assert!(node.name.starts_with("dash-masternode-"));
+            assert_eq!(node.state, NodeState::Pending);
+            assert_eq!(node.order, "o7-abc");
+            assert_eq!((node.created_at, node.billed_until), (1000, 1000));
+            assert_eq!(node.seed, hex::encode([9; 32]));
+            assert_eq!(open(&node.settings["bls_key"]), "00ff");
+            assert!(matches!(&node.settings["note"], StoredValue::Plain(p) if p == "hello"));
+            assert_eq!(open(&node.generated["RPC_USER"]), "jukebox");
+            assert_eq!(open(&node.generated["RPC_PASSWORD"]), "p".repeat(24));
+            assert!(node.placed.is_none() && node.intent.is_none() && node.retired.is_empty());
+        }
+        mint.seed = None;
+        assert_eq!(
+            ordered_nodes(&draft, nt, "o8", Tft::ZERO, &[], 0, &mut mint).unwrap_err(),
+            NoRandomness
+        );
     }
 }

@@ -17,9 +17,9 @@ mod store_durability;
 mod support;
 mod telegram;
 mod terminal_chat;
-mod tidy;
 mod tfconnect;
 mod tfgrid;
+mod tidy;
 mod web;
 
 macro_rules! transcripts {

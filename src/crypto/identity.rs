@@ -56,6 +56,34 @@ impl Identity {
     }
 }
 
+/// An identity's signing key, unsealed in memory for one piece of grid
+/// work and handed to the grid with it, so the grid never has to find a key
+/// itself. Not `Clone`, and wiped on drop (`SigningKey` zeroizes itself with
+/// ed25519-dalek's `zeroize` feature); `Debug` shows only the public key.
+pub struct IdentityKey(SigningKey);
+
+impl IdentityKey {
+    pub fn new(key: SigningKey) -> IdentityKey {
+        IdentityKey(key)
+    }
+
+    /// The public key (what `Grid::ensure_twin` registers).
+    pub fn public_key(&self) -> [u8; 32] {
+        self.0.verifying_key().to_bytes()
+    }
+
+    /// The key itself, for signing (extrinsics, relay tokens, envelopes).
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for IdentityKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "IdentityKey({})", hex::encode(self.public_key()))
+    }
+}
+
 /// Serde adapter: `[u8; 32]` as lowercase hex text.
 mod hex_key {
     use serde::{Deserialize, Deserializer, Serializer, de::Error};

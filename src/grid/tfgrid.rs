@@ -13,14 +13,15 @@
 //! - [`backend`]: the operations tying them together (twin per identity,
 //!   deploy with cancel-on-failure, status, delete), each signed by the
 //!   user's own twin key;
-//! - [`adapter`]: the [`Grid`](crate::grid::Grid) trait over the backend,
-//!   with a [`KeyRing`](adapter::KeyRing) that finds identities' keys.
+//! - [`adapter`]: the [`Grid`](crate::grid::Grid) trait over the backend;
+//!   the calls that sign take the unsealed identity key from the caller.
 //! - [`doctor`]: the operator's checks of the live path over all of the
 //!   above (`jukebox grid doctor`, `jukebox grid nodes`).
 //!
-//! Built by `app::build` for `grid.kind = "tfgrid"`, with the store's
-//! identities as the key ring (`service/keyring.rs`); money on this grid is
-//! each twin's own TFChain account (`service/twin_balance.rs`).
+//! Built by `app::build` for `grid.kind = "tfgrid"`; the service's deployer
+//! unseals a user's identity key for the grid work it does for that user.
+//! Money on this grid is each twin's own TFChain account
+//! (`service/twin_balance.rs`).
 
 pub mod adapter;
 pub mod backend;

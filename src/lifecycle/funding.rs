@@ -47,6 +47,29 @@ pub enum Mute {
     Everything,
 }
 
+/// What an alert is about, as far as muting goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Topic {
+    /// Low-funds and grace reminders.
+    Reminder,
+    /// A node went down or came back.
+    Health,
+    /// Everything else (paused, resumed, deleted, operators' notices).
+    Notice,
+}
+
+impl Mute {
+    /// Whether this mute keeps an alert about `topic` from the user. Money
+    /// that changes nodes (paused, resumed, deleted) is never muted.
+    pub fn silences(self, topic: Topic) -> bool {
+        match self {
+            Mute::Nothing => false,
+            Mute::Reminders => topic == Topic::Reminder,
+            Mute::Everything => matches!(topic, Topic::Reminder | Topic::Health),
+        }
+    }
+}
+
 /// The grace period: nodes paused since `since`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Grace {
@@ -486,5 +509,19 @@ mod tests {
             funded_sentence(Tft::from_whole(5), Tft::ZERO, 0),
             "Nothing is running, so nothing is spent."
         );
+    }
+
+    #[test]
+    fn mutes_never_hide_what_happens_to_nodes() {
+        use Topic::*;
+        let silenced = |mute: Mute| {
+            [Reminder, Health, Notice]
+                .into_iter()
+                .filter(|t| mute.silences(*t))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(silenced(Mute::Nothing), []);
+        assert_eq!(silenced(Mute::Reminders), [Reminder]);
+        assert_eq!(silenced(Mute::Everything), [Reminder, Health]);
     }
 }

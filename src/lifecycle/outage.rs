@@ -4,12 +4,49 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::grid::{ContractInfo, ContractState, GridError, NodeStatus, WorkloadState};
+
 /// What one monitor check found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Observation {
     Healthy,
     /// Why it is not, in words for the owner ("grid node 12 is down").
     Unhealthy(String),
+}
+
+/// What the grid alone says about a node, before the application check:
+/// the monitor probes only nodes the grid finds fine, and a grid that
+/// could not answer gives no verdict (and so no alert).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GridVerdict {
+    /// Fine on the grid; the application check decides.
+    Fine,
+    Bad(String),
+    Unknown,
+}
+
+pub fn grid_verdict(answer: Result<ContractInfo, GridError>) -> GridVerdict {
+    let info = match answer {
+        Ok(info) => info,
+        Err(GridError::UnknownContract(c)) => {
+            return GridVerdict::Bad(format!("its contract {c} is gone from the grid"));
+        }
+        Err(_) => return GridVerdict::Unknown,
+    };
+    match (info.node_status, &info.state, &info.workload) {
+        (NodeStatus::Down | NodeStatus::Standby, _, _) => {
+            GridVerdict::Bad(format!("grid node {} is down", info.node))
+        }
+        (_, ContractState::Deleted, _) | (_, _, WorkloadState::Deleted) => {
+            GridVerdict::Bad("its deployment was deleted on the grid".into())
+        }
+        (_, ContractState::GracePeriod, _) | (_, _, WorkloadState::Paused) => {
+            GridVerdict::Bad("the grid paused it".into())
+        }
+        (_, _, WorkloadState::Error(e)) => GridVerdict::Bad(format!("its workload failed ({e})")),
+        (_, _, WorkloadState::Init) => GridVerdict::Bad("its workload is not running".into()),
+        (NodeStatus::Up, ContractState::Created, WorkloadState::Ok) => GridVerdict::Fine,
+    }
 }
 
 /// A confirmed outage, kept in the node's record so a restart remembers it
@@ -157,5 +194,67 @@ mod tests {
             t.observe(down("again"), 80, 0),
             Some(Transition::WentDown(Outage { since: 80, .. }))
         ));
+    }
+
+    fn info(state: ContractState, workload: WorkloadState, status: NodeStatus) -> ContractInfo {
+        ContractInfo {
+            contract: crate::grid::ContractId(5),
+            node: crate::grid::GridNodeId(12),
+            state,
+            workload,
+            node_status: status,
+        }
+    }
+
+    #[test]
+    fn the_grid_verdict_names_what_is_wrong_and_gives_none_when_unsure() {
+        use ContractState as C;
+        use NodeStatus as N;
+        use WorkloadState as W;
+        let verdict = |s, w, n| grid_verdict(Ok(info(s, w, n)));
+        assert_eq!(verdict(C::Created, W::Ok, N::Up), GridVerdict::Fine);
+        let bad = |why: &str| GridVerdict::Bad(why.to_owned());
+        // A node that is down outweighs everything the contract says.
+        assert_eq!(
+            verdict(C::Deleted, W::Ok, N::Down),
+            bad("grid node 12 is down")
+        );
+        assert_eq!(
+            verdict(C::Created, W::Ok, N::Standby),
+            bad("grid node 12 is down")
+        );
+        assert_eq!(
+            verdict(C::Deleted, W::Ok, N::Up),
+            bad("its deployment was deleted on the grid")
+        );
+        assert_eq!(
+            verdict(C::Created, W::Deleted, N::Up),
+            bad("its deployment was deleted on the grid")
+        );
+        assert_eq!(
+            verdict(C::GracePeriod, W::Ok, N::Up),
+            bad("the grid paused it")
+        );
+        assert_eq!(
+            verdict(C::Created, W::Paused, N::Up),
+            bad("the grid paused it")
+        );
+        assert_eq!(
+            verdict(C::Created, W::Error("no disk".into()), N::Up),
+            bad("its workload failed (no disk)")
+        );
+        assert_eq!(
+            verdict(C::Created, W::Init, N::Up),
+            bad("its workload is not running")
+        );
+        assert_eq!(
+            grid_verdict(Err(GridError::UnknownContract(crate::grid::ContractId(5)))),
+            bad("its contract 5 is gone from the grid")
+        );
+        // Unreachable is no verdict: no alert from a grid that did not answer.
+        assert_eq!(
+            grid_verdict(Err(GridError::Unavailable("timeout".into()))),
+            GridVerdict::Unknown
+        );
     }
 }

@@ -36,7 +36,7 @@ impl Shutdown {
     }
 
     /// The wait as an owned future, for the listeners' `stop` arguments.
-    pub fn wait_owned(mut self) -> impl std::future::Future<Output = ()> + Send + 'static {
-        async move { self.wait().await }
+    pub async fn wait_owned(mut self) {
+        self.wait().await
     }
 }

@@ -71,7 +71,7 @@ impl Drafts {
 impl Service {
     /// The maintenance message when new deployments are refused.
     pub fn maintenance(&self) -> Option<String> {
-        let m: Maintenance = self.load_global(MAINTENANCE).ok().flatten()?;
+        let m: Maintenance = self.inner.repo.load_global(MAINTENANCE).ok().flatten()?;
         m.on.then(|| {
             if m.message.is_empty() {
                 "New deployments are paused for maintenance. Your running nodes are not affected; please try again later.".to_owned()
@@ -108,7 +108,7 @@ impl Service {
                 | "unmatched"
                 | "credit"
         ) {
-            self.audit(
+            self.inner.audit.record(
                 operator.as_str(),
                 None,
                 &format!("admin.{name}"),
@@ -185,18 +185,22 @@ impl Service {
         arg: Option<&str>,
     ) -> anyhow::Result<Option<String>> {
         let now = self.now();
-        let store = self.inner.store.clone();
+        let store = self.inner.repo.store().clone();
         Ok(Some(match (name, arg) {
             ("stats", _) => {
                 let stats = crate::store::blocking_io(|| crate::admin::stats(&store, now))?;
                 let mut text = stats.render();
-                let day = self.inner.audit.count_since(now.saturating_sub(86_400))?;
+                let day = self
+                    .inner
+                    .audit
+                    .log()
+                    .count_since(now.saturating_sub(86_400))?;
                 text.push_str(&crate::admin::audit_day_line(&day));
-                text.push_str(&self.reconciler_lines()?);
+                text.push_str(&self.inner.reconciler.lines()?);
                 text.push_str(&format!(
                     "\nMonitor watching {} node(s); alert queue {} waiting.",
                     self.watched(),
-                    self.inner.alerts.depth()
+                    self.inner.alerter.queue().depth()
                 ));
                 if let Some(m) = self.maintenance() {
                     text.push_str(&format!("\nMAINTENANCE ON: {m}"));
@@ -207,7 +211,7 @@ impl Service {
                 Some(id) => {
                     let mut text =
                         crate::store::blocking_io(|| crate::admin::user_report(&store, &id, now))?;
-                    let events = self.inner.audit.recent_for(&id, 10)?;
+                    let events = self.inner.audit.log().recent_for(&id, 10)?;
                     text.push_str(&crate::admin::events_text(&events));
                     text
                 }
@@ -244,7 +248,9 @@ impl Service {
         if !self.is_operator(operator) {
             return Ok(None);
         }
-        self.audit(operator.as_str(), None, "admin.maintenance", None, arg);
+        self.inner
+            .audit
+            .record(operator.as_str(), None, "admin.maintenance", None, arg);
         self.set_maintenance(operator, arg).map(Some)
     }
 
@@ -291,7 +297,7 @@ impl Service {
     }
 
     pub(super) fn find_user(&self, query: &str) -> anyhow::Result<Option<UserId>> {
-        let store = &self.inner.store;
+        let store = self.inner.repo.store();
         crate::store::blocking_io(|| crate::admin::find_user(store, query))
     }
 
@@ -310,7 +316,7 @@ impl Service {
             by: operator.to_string(),
             since: self.now(),
         };
-        self.save_global(MAINTENANCE, &m)?;
+        self.inner.repo.save_global(MAINTENANCE, &m)?;
         tracing::warn!(operator = %operator, on, "maintenance switched");
         Ok(if on {
             "Maintenance is ON: new deployments are refused with your message; running nodes, payments and everything else go on.".into()
@@ -333,14 +339,16 @@ impl Service {
                 "Operators cannot be banned; remove them from admin.operators first.".into(),
             );
         }
-        let _guard = self.inner.locks.lock(&id).await;
-        let Some(mut profile) = self.load_profile(&id)? else {
+        let _guard = self.inner.repo.lock(&id).await;
+        let Some(mut profile) = self.inner.repo.load_profile(&id)? else {
             return Ok(format!("{id} has no profile."));
         };
         profile.banned = banned;
-        self.save_profile(&profile)?;
+        self.inner.repo.save_profile(&profile)?;
         let kind = if banned { "admin.ban" } else { "admin.unban" };
-        self.audit(operator.as_str(), Some(&id), kind, None, "");
+        self.inner
+            .audit
+            .record(operator.as_str(), Some(&id), kind, None, "");
         Ok(if banned {
             format!(
                 "{id} is banned: every message gets a short refusal. Their nodes keep running and billing goes on; /unban {id} lifts it."
@@ -356,14 +364,14 @@ impl Service {
         user: &UserId,
         node: &str,
     ) -> anyhow::Result<()> {
-        let nodes = self.load_nodes(user)?;
+        let nodes = self.inner.repo.load_nodes(user)?;
         match nodes
             .get(node)
             .filter(|n| n.state == crate::user::NodeState::Running)
             .cloned()
         {
             Some(record) => {
-                self.audit(
+                self.inner.audit.record(
                     operator.as_str(),
                     Some(user),
                     "admin.forceredeploy",
@@ -380,7 +388,7 @@ impl Service {
                     format!("An operator is moving {node} to another grid node…"),
                 )
                 .await;
-                self.spawn_redeploy(user, record).await;
+                self.inner.deployer.spawn_redeploy(user, record).await;
             }
             None => {
                 self.say(
@@ -398,12 +406,12 @@ impl Service {
     async fn broadcast(&self, operator: &UserId, text: String) -> anyhow::Result<()> {
         let now = self.now();
         let tag = format!("broadcast:{now}");
-        let users = self.inner.store.list_users()?;
+        let users = self.inner.repo.list_users()?;
         let mut queued = 0usize;
         for chunk in users.chunks(1000) {
             let mut batch = Vec::with_capacity(chunk.len());
             for id in chunk {
-                match self.load_profile(id)? {
+                match self.inner.repo.load_profile(id)? {
                     Some(p) if !p.blocked && !p.banned => batch.push(Alert {
                         key: format!("{id}:{tag}"),
                         user: id.clone(),
@@ -414,7 +422,7 @@ impl Service {
                     _ => {}
                 }
             }
-            queued += self.inner.alerts.enqueue(batch)?;
+            queued += self.inner.alerter.queue().enqueue(batch)?;
         }
         tracing::warn!(operator = %operator, users = queued, "broadcast queued");
         let service = self.clone();
@@ -426,7 +434,11 @@ impl Service {
     async fn report_broadcast(&self, operator: &UserId, tag: &str, total: usize) {
         let key = tag.to_owned();
         loop {
-            let waiting = self.inner.alerts.count_pending(|key| key.ends_with(tag));
+            let waiting = self
+                .inner
+                .alerter
+                .queue()
+                .count_pending(|key| key.ends_with(tag));
             let sent = total.saturating_sub(waiting);
             let text = if waiting == 0 {
                 format!("Broadcast done: sent to {sent} user(s).")

@@ -1,78 +1,15 @@
-//! Alerts and the commands around them: raising an alert into the durable
-//! queue (honouring mutes) or to every operator, `/mute`, `/autoheal`, and the operators' fault
-//! injection on the embedded grid.
+//! The commands around alerts: `/mute`, `/autoheal`, and the operators'
+//! fault injection on the embedded grid. Raising alerts is `alerter.rs`.
 
 use super::Service;
-use crate::alerts::{Alert, Priority};
-use crate::dialogue::Message;
 use crate::grid::{ContractId, GridNodeId, NodeStatus};
 use crate::ids::UserId;
 use crate::lifecycle::Mute;
 
 impl Service {
-    /// Queues an alert for `user` unless they muted its kind or blocked the
-    /// bot. `key` only needs to be unique per user; the same key raised
-    /// twice is sent once.
-    pub(super) async fn raise(
-        &self,
-        user: &UserId,
-        priority: Priority,
-        key: String,
-        message: Message,
-    ) -> anyhow::Result<()> {
-        let Some(profile) = self.load_profile(user)? else {
-            return Ok(());
-        };
-        let muted = match profile.funding.mute {
-            Mute::Nothing => false,
-            Mute::Reminders => priority == Priority::Reminder,
-            Mute::Everything => matches!(
-                priority,
-                Priority::Reminder | Priority::Outage | Priority::Recovery
-            ),
-        };
-        if muted || profile.blocked {
-            tracing::debug!(user = %user, key = %key, muted, blocked = profile.blocked, "alert not sent");
-            return Ok(());
-        }
-        let alert = Alert {
-            key: format!("{user}:{key}"),
-            user: user.clone(),
-            priority,
-            message,
-            raised_at: self.now(),
-        };
-        let queue = self.inner.alerts.clone();
-        queue.enqueue(vec![alert])?;
-        Ok(())
-    }
-
-    /// Queues `text` as a notice to every operator (`admin.operators`),
-    /// each under `{operator}:{key}`; mutes do not apply to operators.
-    pub(super) fn alert_operators(&self, key: &str, text: String) -> anyhow::Result<()> {
-        let now = self.now();
-        let alerts: Vec<Alert> = self
-            .inner
-            .settings
-            .operators
-            .iter()
-            .map(|operator| Alert {
-                key: format!("{operator}:{key}"),
-                user: operator.clone(),
-                priority: Priority::Notice,
-                message: Message::text(text.clone()),
-                raised_at: now,
-            })
-            .collect();
-        if !alerts.is_empty() {
-            self.inner.alerts.enqueue(alerts)?;
-        }
-        Ok(())
-    }
-
     /// The durable alert queue (its dispatcher runs in `main`).
     pub fn alerts(&self) -> &crate::alerts::AlertQueue {
-        &self.inner.alerts
+        self.inner.alerter.queue()
     }
 
     pub(super) async fn set_mute(&self, user: &UserId, what: &str) -> anyhow::Result<()> {
@@ -90,9 +27,9 @@ impl Service {
                 "You will get every reminder and outage alert again.",
             ),
         };
-        if let Some(mut profile) = self.load_profile(user)? {
+        if let Some(mut profile) = self.inner.repo.load_profile(user)? {
             profile.funding.mute = mute;
-            self.save_profile(&profile)?;
+            self.inner.repo.save_profile(&profile)?;
         }
         self.say(user, text).await;
         Ok(())
@@ -110,7 +47,7 @@ impl Service {
         if let Some(node) = nodes.get_mut(name) {
             node.autoheal = on;
         }
-        self.save_nodes(user, &nodes)?;
+        self.inner.repo.save_nodes(user, &nodes)?;
         let text = if on {
             format!(
                 "Auto-heal is on for {name}: when it goes down I move it to another grid node and tell you its new addresses."

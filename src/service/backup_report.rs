@@ -12,7 +12,7 @@ impl BackupObserver for Service {
             .metrics
             .backup_succeeded(self.now(), report.uploaded_bytes);
         if failed_before > 0 {
-            log_alert_failure(self.alert_operators(
+            log_alert_failure(self.inner.alerter.alert_operators(
                 &format!("backup-ok:{}", report.id),
                 format!(
                     "✅ Backups work again: snapshot {} is in the bucket after {failed_before} failed attempt(s).",
@@ -25,7 +25,7 @@ impl BackupObserver for Service {
     async fn backup_failed(&self, error: &BackupError, failures_in_a_row: u32) {
         self.inner.metrics.backup_failed();
         if failures_in_a_row == 1 {
-            log_alert_failure(self.alert_operators(
+            log_alert_failure(self.inner.alerter.alert_operators(
                 &format!("backup-failed:{}", self.now()),
                 format!(
                     "⚠️ The backup to S3 failed: {error}. Jukebox keeps running and tries again with backoff; jukebox_backup_failures_total counts the failures."

@@ -7,10 +7,19 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::Service;
-use crate::channel::Outgoing;
+use std::sync::Arc;
+
+use super::audit_trail::{AuditTrail, SYSTEM};
+use super::intents::GridWork;
+use super::repo::Repo;
+use crate::catalog::NodeType;
+use crate::channel::{Outbox, Outgoing};
+use crate::clock::Clock;
+use crate::dialogue::{Engine, Message};
+use crate::grid::Grid;
 use crate::grid::{GridError, GridNodeId, Placed};
 use crate::ids::UserId;
+use crate::metrics::Metrics;
 use crate::reservation::{self, WorkloadSpec};
 use crate::user::{DeployIntent, NodeRecord, NodeState, OrderState, StoredValue};
 
@@ -24,10 +33,85 @@ fn pending_key(order: &str) -> String {
     format!("pending/{order}")
 }
 
-impl Service {
+/// Deploys paid orders and moves nodes, in background tasks it keeps so
+/// shutdown and tests can wait for them.
+pub struct Deployer {
+    engine: Arc<Engine>,
+    repo: Arc<Repo>,
+    grid: Arc<dyn Grid>,
+    grid_work: Arc<GridWork>,
+    audit: Arc<AuditTrail>,
+    outbox: Arc<dyn Outbox>,
+    metrics: Metrics,
+    clock: Arc<dyn Clock>,
+    settings: DeploySettings,
+    /// Background deployments and moves.
+    tasks: tokio::sync::Mutex<tokio::task::JoinSet<()>>,
+}
+
+/// What the deployer takes from the service's settings.
+#[derive(Clone, Debug)]
+pub struct DeploySettings {
+    /// Grid nodes tried per blockchain node before giving up.
+    pub attempts: usize,
+    /// Grid nodes the monitor saw failing this recently are not chosen.
+    pub avoid_failed_secs: u64,
+}
+
+impl Deployer {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        engine: Arc<Engine>,
+        repo: Arc<Repo>,
+        grid: Arc<dyn Grid>,
+        grid_work: Arc<GridWork>,
+        audit: Arc<AuditTrail>,
+        outbox: Arc<dyn Outbox>,
+        metrics: Metrics,
+        clock: Arc<dyn Clock>,
+        settings: DeploySettings,
+    ) -> Deployer {
+        Deployer {
+            engine,
+            repo,
+            grid,
+            grid_work,
+            audit,
+            outbox,
+            metrics,
+            clock,
+            settings,
+            tasks: tokio::sync::Mutex::new(tokio::task::JoinSet::new()),
+        }
+    }
+
+    async fn say(&self, user: &UserId, text: impl Into<String>) {
+        self.outbox
+            .send(user, Outgoing::Message(Message::text(text)))
+            .await;
+    }
+
+    /// Waits until every background deployment started so far has finished.
+    pub async fn wait_idle(&self) {
+        loop {
+            let mut tasks = self.tasks.lock().await;
+            if tasks.join_next().await.is_none() {
+                return;
+            }
+        }
+    }
+
+    async fn spawn(&self, work: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.tasks.lock().await.spawn(work);
+    }
+
     /// Marks a paid order as deploying and starts the work in the background.
-    pub(super) async fn start_deploy(&self, user: &UserId, order_id: &str) -> anyhow::Result<()> {
-        let mut orders = self.load_orders(user)?;
+    pub async fn start_deploy(
+        self: &Arc<Self>,
+        user: &UserId,
+        order_id: &str,
+    ) -> anyhow::Result<()> {
+        let mut orders = self.repo.load_orders(user)?;
         let Some(order) = orders.get_mut(order_id) else {
             return Ok(());
         };
@@ -35,25 +119,25 @@ impl Service {
             order.state = OrderState::Deploying;
             // The balance now funds every node for the order's period (the
             // one funding rule): reminders that would repeat it stay quiet.
-            if let Some(mut profile) = self.load_profile(user)? {
+            if let Some(mut profile) = self.repo.load_profile(user)? {
                 profile.funding.paid_for(order.period.hours() * 3600);
-                self.save_profile(&profile)?;
+                self.repo.save_profile(&profile)?;
             }
-            self.save_global(
+            self.repo.save_global(
                 &pending_key(order_id),
                 &PendingOrder {
                     user: user.clone(),
                     order: order_id.to_owned(),
                 },
             )?;
-            self.save_orders(user, &orders)?;
+            self.repo.save_orders(user, &orders)?;
         }
-        let service = self.clone();
+        let deployer = Arc::clone(self);
         let (user, order_id) = (user.clone(), order_id.to_owned());
         self.spawn(async move {
-            if let Err(e) = service.deploy_order(&user, &order_id).await {
+            if let Err(e) = deployer.deploy_order(&user, &order_id).await {
                 tracing::error!(user = %user, order = %order_id, error = %format!("{e:#}"), "deployment stopped; it resumes at the next start");
-                service.say(&user, "Something went wrong on our side while deploying; it will be retried automatically. /list shows where things stand.").await;
+                deployer.say(&user, "Something went wrong on our side while deploying; it will be retried automatically. /list shows where things stand.").await;
             }
         })
         .await;
@@ -63,15 +147,18 @@ impl Service {
     /// Restarts every paid order left unfinished by a crash or a stop, and
     /// finishes the moves and cancels a crash interrupted (see
     /// `intents.rs`). Returns how many deployments and moves resumed.
-    pub async fn resume_pending(&self) -> anyhow::Result<usize> {
+    pub async fn resume_pending(self: &Arc<Self>) -> anyhow::Result<usize> {
         let mut resumed = self.resume_moves().await?;
-        let keys = self.inner.store.list_global("pending")?;
+        let keys = self.repo.list_global("pending")?;
         for key in keys {
-            let Some(p) = self.load_global::<PendingOrder>(&format!("pending/{key}"))? else {
+            let Some(p) = self
+                .repo
+                .load_global::<PendingOrder>(&format!("pending/{key}"))?
+            else {
                 continue;
             };
             tracing::info!(user = %p.user, order = %p.order, "resuming deployment");
-            let _guard = self.inner.locks.lock(&p.user).await;
+            let _guard = self.repo.lock(&p.user).await;
             self.start_deploy(&p.user, &p.order).await?;
             resumed += 1;
         }
@@ -79,20 +166,21 @@ impl Service {
     }
 
     async fn deploy_order(&self, user: &UserId, order_id: &str) -> anyhow::Result<()> {
-        let Some(order) = self.load_orders(user)?.get(order_id).cloned() else {
+        let Some(order) = self.repo.load_orders(user)?.get(order_id).cloned() else {
             return Ok(());
         };
         let key = format!("order:{order_id}");
         let total = order.nodes.len();
         let mut lines: Vec<String> = order.nodes.iter().map(|n| format!("⏳ {n}")).collect();
-        self.send(
-            user,
-            Outgoing::Progress {
-                key: key.clone(),
-                text: progress_text(&lines, 0, total),
-            },
-        )
-        .await;
+        self.outbox
+            .send(
+                user,
+                Outgoing::Progress {
+                    key: key.clone(),
+                    text: progress_text(&lines, 0, total),
+                },
+            )
+            .await;
         let mut results = Vec::new();
         for (i, name) in order.nodes.iter().enumerate() {
             let outcome = self.deploy_node(user, name).await?;
@@ -103,26 +191,27 @@ impl Service {
                 ),
                 Err(why) => format!("❌ {name}: {why}"),
             };
-            self.send(
-                user,
-                Outgoing::Progress {
-                    key: key.clone(),
-                    text: progress_text(&lines, i + 1, total),
-                },
-            )
-            .await;
+            self.outbox
+                .send(
+                    user,
+                    Outgoing::Progress {
+                        key: key.clone(),
+                        text: progress_text(&lines, i + 1, total),
+                    },
+                )
+                .await;
             results.push((name.clone(), outcome));
         }
         {
-            let _guard = self.inner.locks.lock(user).await;
-            let mut orders = self.load_orders(user)?;
+            let _guard = self.repo.lock(user).await;
+            let mut orders = self.repo.load_orders(user)?;
             if let Some(o) = orders.get_mut(order_id) {
                 o.state = OrderState::Done;
             }
-            self.save_orders(user, &orders)?;
-            self.inner.store.delete_global(&pending_key(order_id))?;
+            self.repo.save_orders(user, &orders)?;
+            self.repo.delete_global(&pending_key(order_id))?;
         }
-        let nodes = self.load_nodes(user)?;
+        let nodes = self.repo.load_nodes(user)?;
         let mut failed = Vec::new();
         for (name, outcome) in &results {
             match outcome {
@@ -156,8 +245,8 @@ impl Service {
         name: &str,
     ) -> anyhow::Result<Result<Placed, String>> {
         let node = {
-            let _guard = self.inner.locks.lock(user).await;
-            let mut nodes = self.load_nodes(user)?;
+            let _guard = self.repo.lock(user).await;
+            let mut nodes = self.repo.load_nodes(user)?;
             let Some(node) = nodes.get_mut(name) else {
                 return Ok(Err("it was removed".into()));
             };
@@ -177,14 +266,14 @@ impl Service {
             }
             node.state = NodeState::Deploying;
             let node = node.clone();
-            self.save_nodes(user, &nodes)?;
+            self.repo.save_nodes(user, &nodes)?;
             node
         };
         let avoid = node.failed_on.clone();
         let outcome = self.place(user, &node, avoid).await?;
-        let _guard = self.inner.locks.lock(user).await;
-        let mut nodes = self.load_nodes(user)?;
-        let now = self.now();
+        let _guard = self.repo.lock(user).await;
+        let mut nodes = self.repo.load_nodes(user)?;
+        let now = self.clock.now();
         if let Some(n) = nodes.get_mut(name) {
             match &outcome {
                 Ok((placed, failed_on)) => {
@@ -201,13 +290,12 @@ impl Service {
             // Settled: the placement (or the failure) is what counts now.
             n.intent = None;
         }
-        self.save_nodes(user, &nodes)?;
-        self.inner
-            .metrics
+        self.repo.save_nodes(user, &nodes)?;
+        self.metrics
             .deployment(if outcome.is_ok() { "ok" } else { "failed" });
         match &outcome {
-            Ok((placed, _)) => self.audit(
-                super::audit_trail::SYSTEM,
+            Ok((placed, _)) => self.audit.record(
+                SYSTEM,
                 Some(user),
                 "node.running",
                 Some(name),
@@ -216,13 +304,10 @@ impl Service {
                     placed.node.id, placed.contract
                 ),
             ),
-            Err((why, _)) => self.audit(
-                super::audit_trail::SYSTEM,
-                Some(user),
-                "node.failed",
-                Some(name),
-                why.clone(),
-            ),
+            Err((why, _)) => {
+                self.audit
+                    .record(SYSTEM, Some(user), "node.failed", Some(name), why.clone())
+            }
         }
         Ok(outcome.map(|(p, _)| p).map_err(|(why, _)| why))
     }
@@ -238,7 +323,7 @@ impl Service {
         mut avoid: Vec<GridNodeId>,
     ) -> anyhow::Result<Result<(Placed, Vec<GridNodeId>), (String, Vec<GridNodeId>)>> {
         let Some((_, nt)) = self
-            .engine()
+            .engine
             .catalog()
             .node_type(&node.chain, &node.node_type)
         else {
@@ -248,7 +333,7 @@ impl Service {
             )));
         };
         let need = nt.capacity(node.ipv4);
-        let (twin, key) = match self.twin_and_key(user).await? {
+        let (twin, key) = match self.grid_work.twin_and_key(user).await? {
             Ok(v) => v,
             Err(e) => return Ok(Err((format!("{e}"), avoid))),
         };
@@ -259,20 +344,19 @@ impl Service {
             Ok(d) => d,
             Err(e) => return Ok(Err((format!("the deployment is invalid: {e}"), avoid))),
         };
-        reservation::sign(&mut deployment, twin.0, &key);
+        reservation::sign(&mut deployment, twin.0, key.signing_key());
         let hash = reservation::deployment_hash_hex(&deployment);
         let mut last_error = GridError::NoCapacity;
         // Resumed after a crash: the grid may hold the contract the intent
         // made. Adopt it rather than make a second one elsewhere.
         if let Some(intent) = node.intent.as_ref().filter(|i| i.deployment_hash == hash) {
-            match self.inner.grid.contract_for(intent.grid_node, &hash).await {
+            match self.grid.contract_for(intent.grid_node, &hash).await {
                 Ok(None) => {}
                 Ok(Some(contract)) => {
                     tracing::info!(user = %user, node = %node.name, grid_node = %intent.grid_node, contract = %contract, "adopting the contract an interrupted deployment made");
                     match self
-                        .inner
                         .grid
-                        .deploy(intent.grid_node, &need, &deployment)
+                        .deploy(&key, intent.grid_node, &need, &deployment)
                         .await
                     {
                         Ok(placed) => return Ok(Ok((placed, avoid))),
@@ -290,17 +374,12 @@ impl Service {
                 Err(e) => return Ok(Err((user_reason(&e), avoid))),
             }
         }
-        let window = self.inner.settings.monitor.avoid_failed_hours * 3600;
-        let recently_failed = self.inner.watch.recently_failed(self.now(), window);
-        for _ in 0..self.inner.settings.deploy_attempts {
+        let window = self.settings.avoid_failed_secs;
+        let recently_failed = self.repo.watch().recently_failed(self.clock.now(), window);
+        for _ in 0..self.settings.attempts {
             let mut skip = avoid.clone();
             skip.extend(recently_failed.iter().copied());
-            let candidates = match self
-                .inner
-                .grid
-                .candidates(&need, &node.placement, &skip, 1)
-                .await
-            {
+            let candidates = match self.grid.candidates(&need, &node.placement, &skip, 1).await {
                 Ok(c) => c,
                 Err(e) => {
                     last_error = e;
@@ -315,15 +394,18 @@ impl Service {
             let intent = DeployIntent {
                 grid_node: candidate.id,
                 deployment_hash: hash.clone(),
-                at: self.now(),
+                at: self.clock.now(),
             };
-            if !self.write_intent(user, &node.name, intent).await? {
+            if !self
+                .grid_work
+                .write_intent(user, &node.name, intent)
+                .await?
+            {
                 return Ok(Err(("it was deleted meanwhile".into(), avoid)));
             }
             match self
-                .inner
                 .grid
-                .deploy(candidate.id, &need, &deployment)
+                .deploy(&key, candidate.id, &need, &deployment)
                 .await
             {
                 Ok(placed) => {
@@ -344,56 +426,11 @@ impl Service {
         Ok(Err((user_reason(&last_error), avoid)))
     }
 
-    /// The user's twin (registered on first use) and signing key. The
-    /// caller does not hold the user's lock. Registering holds it, as a
-    /// payment request does: on the real grid that is TFChain writes (up to
-    /// `finality_timeout_seconds` each), but there the twin already exists
-    /// by the time an order is paid, so a deploy only finds it.
-    async fn twin_and_key(
-        &self,
-        user: &UserId,
-    ) -> anyhow::Result<Result<(crate::grid::TwinId, ed25519_dalek::SigningKey), GridError>> {
-        let (twin, profile) = {
-            let _guard = self.inner.locks.lock(user).await;
-            match self.twin_locked(user).await? {
-                Ok(found) => found,
-                Err(e) => return Ok(Err(e)),
-            }
-        };
-        let key = profile.identity.signing_key(&self.inner.master)?;
-        Ok(Ok((twin, key)))
-    }
-
-    /// The user's twin, registered now if need be, with the profile that
-    /// records it; the caller holds the user's lock.
-    pub(super) async fn twin_locked(
-        &self,
-        user: &UserId,
-    ) -> anyhow::Result<Result<(crate::grid::TwinId, crate::user::Profile), GridError>> {
-        let Some(mut profile) = self.load_profile(user)? else {
-            anyhow::bail!("no profile for {user}")
-        };
-        if let Some(twin) = profile.twin {
-            return Ok(Ok((twin, profile)));
-        }
-        // The real grid finds the key to sign with through these indexes.
-        let public_key = &profile.identity.public_key;
-        super::keyring::index_identity(&self.inner.store, public_key, user)?;
-        let twin = match self.inner.grid.ensure_twin(public_key).await {
-            Ok(t) => t,
-            Err(e) => return Ok(Err(e)),
-        };
-        super::keyring::index_twin(&self.inner.store, twin, user)?;
-        profile.twin = Some(twin);
-        self.save_profile(&profile)?;
-        Ok(Ok((twin, profile)))
-    }
-
     /// The zos workload for a node: catalog values plus the user's settings,
     /// unsealed only here, in memory, to be signed and sent.
     fn workload_spec(&self, node: &NodeRecord) -> anyhow::Result<WorkloadSpec> {
         let Some((_, nt)) = self
-            .engine()
+            .engine
             .catalog()
             .node_type(&node.chain, &node.node_type)
         else {
@@ -403,7 +440,7 @@ impl Service {
         let open = |v: &StoredValue| -> anyhow::Result<String> {
             Ok(match v {
                 StoredValue::Plain(s) => s.clone(),
-                StoredValue::Sealed(s) => self.inner.master.open_string(s)?.to_string(),
+                StoredValue::Sealed(s) => self.repo.open_secret(s)?.to_string(),
             })
         };
         for setting in &nt.settings {
@@ -427,48 +464,15 @@ impl Service {
         })
     }
 
-    /// `/redeploy`: moves a node to another grid node in the background.
-    pub(super) async fn start_redeploy(&self, user: &UserId, name: &str) -> anyhow::Result<()> {
-        let Some((_, node)) = self.own_live_node(user, name).await? else {
-            return Ok(());
-        };
-        if node.state != NodeState::Running {
-            self.say(
-                user,
-                format!(
-                    "{name} is {} right now; only running nodes can be redeployed.",
-                    super::state_word(&node.state)
-                ),
-            )
-            .await;
-            return Ok(());
-        }
-        if node.intent.is_some() {
-            self.say(
-                user,
-                format!("{name} is being moved already; you will hear when it is done."),
-            )
-            .await;
-            return Ok(());
-        }
-        self.say(
-            user,
-            format!("Redeploying {} on another grid node…", node.name),
-        )
-        .await;
-        self.spawn_redeploy(user, node).await;
-        Ok(())
-    }
-
     /// Redeploys `node` in the background (from /redeploy, the alert's
     /// button, or auto-heal).
-    pub(super) async fn spawn_redeploy(&self, user: &UserId, node: NodeRecord) {
-        let service = self.clone();
+    pub async fn spawn_redeploy(self: &Arc<Self>, user: &UserId, node: NodeRecord) {
+        let deployer = Arc::clone(self);
         let user = user.clone();
         self.spawn(async move {
-            if let Err(e) = service.redeploy(&user, node).await {
+            if let Err(e) = deployer.redeploy(&user, node).await {
                 tracing::error!(user = %user, error = %format!("{e:#}"), "redeploy failed");
-                service.say(&user, "Something went wrong on our side during the redeploy; your node was left as it was. Please try /redeploy again in a minute.").await;
+                deployer.say(&user, "Something went wrong on our side during the redeploy; your node was left as it was. Please try /redeploy again in a minute.").await;
             }
         })
         .await;
@@ -486,8 +490,8 @@ impl Service {
             avoid.push(old.node.id);
         }
         let outcome = self.place(user, &node, avoid).await?;
-        let _guard = self.inner.locks.lock(user).await;
-        let mut nodes = self.load_nodes(user)?;
+        let _guard = self.repo.lock(user).await;
+        let mut nodes = self.repo.load_nodes(user)?;
         match outcome {
             Ok((placed, _)) => {
                 // Another redeploy (a double tap), a delete or a pause may
@@ -501,7 +505,15 @@ impl Service {
                         // removed, so this is only a guard): the contract
                         // is an orphan, cancelled straight away, and the
                         // reconciler catches it if this fails.
-                        if let Err(e) = self.inner.grid.cancel(placed.contract).await {
+                        let cancelled = match self.grid_work.identity_of(user)? {
+                            Some(identity) => self
+                                .grid
+                                .cancel(&identity, placed.contract)
+                                .await
+                                .map_err(|e| e.to_string()),
+                            None => Err("no profile".to_owned()),
+                        };
+                        if let Err(e) = cancelled {
                             tracing::warn!(user = %user, contract = %placed.contract, error = %e, "could not cancel a superseded redeploy");
                         }
                         return Ok(());
@@ -513,8 +525,8 @@ impl Service {
                     {
                         n.intent = None;
                     }
-                    self.save_nodes(user, &nodes)?;
-                    self.cancel_retired(user).await?;
+                    self.repo.save_nodes(user, &nodes)?;
+                    self.grid_work.cancel_retired(user).await?;
                     return Ok(());
                 };
                 // One save records the new placement and retires the old
@@ -524,11 +536,11 @@ impl Service {
                 n.intent = None;
                 n.retired.extend(old.as_ref().map(|o| o.contract));
                 let text = self.describe_running(n);
-                self.save_nodes(user, &nodes)?;
-                self.cancel_retired(user).await?;
-                self.inner.metrics.deployment("redeployed");
-                self.audit(
-                    super::audit_trail::SYSTEM,
+                self.repo.save_nodes(user, &nodes)?;
+                self.grid_work.cancel_retired(user).await?;
+                self.metrics.deployment("redeployed");
+                self.audit.record(
+                    SYSTEM,
                     Some(user),
                     "node.redeployed",
                     Some(&node.name),
@@ -550,11 +562,11 @@ impl Service {
                     // Every grid node tried settled without a contract in
                     // use (or the reconciler cancels it).
                     n.intent = None;
-                    self.save_nodes(user, &nodes)?;
+                    self.repo.save_nodes(user, &nodes)?;
                 }
-                self.inner.metrics.deployment("redeploy_failed");
-                self.audit(
-                    super::audit_trail::SYSTEM,
+                self.metrics.deployment("redeploy_failed");
+                self.audit.record(
+                    SYSTEM,
                     Some(user),
                     "node.redeploy_failed",
                     Some(&node.name),
@@ -571,6 +583,115 @@ impl Service {
             }
         }
         Ok(())
+    }
+
+    /// After a start: cancels what nodes retired, resumes moves a crash
+    /// interrupted (a running node with an intent is redeployed again, and
+    /// the redeploy adopts the contract the intent made, if any), and drops
+    /// the intent of a node in any other state, whose contract, if one was
+    /// made, the reconciler then cancels as an orphan. Deployments of paid
+    /// orders resume through `global/pending/` instead. Returns how many
+    /// moves were resumed.
+    async fn resume_moves(self: &Arc<Self>) -> anyhow::Result<usize> {
+        let mut resumed = 0;
+        for user in self.repo.list_users()? {
+            let moves = {
+                let _guard = self.repo.lock(&user).await;
+                let mut nodes = self.repo.load_nodes(&user)?;
+                // One read for the many users with nothing left half-done.
+                if nodes
+                    .nodes
+                    .iter()
+                    .all(|n| n.retired.is_empty() && n.intent.is_none())
+                {
+                    continue;
+                }
+                if nodes.nodes.iter().any(|n| !n.retired.is_empty()) {
+                    self.grid_work.cancel_retired(&user).await?;
+                    nodes = self.repo.load_nodes(&user)?;
+                }
+                let mut moves = Vec::new();
+                let mut changed = false;
+                for node in &mut nodes.nodes {
+                    match (&node.state, &node.intent) {
+                        (_, None) | (NodeState::Deploying | NodeState::Pending, _) => {}
+                        (NodeState::Running, Some(_)) => moves.push(node.clone()),
+                        (_, Some(_)) => {
+                            node.intent = None;
+                            changed = true;
+                        }
+                    }
+                }
+                if changed {
+                    self.repo.save_nodes(&user, &nodes)?;
+                }
+                moves
+            };
+            for node in moves {
+                tracing::info!(user = %user, node = %node.name, "resuming an interrupted move");
+                resumed += 1;
+                self.spawn_redeploy(&user, node).await;
+            }
+        }
+        Ok(resumed)
+    }
+
+    /// Where a running node is and how to reach it.
+    pub fn describe_running(&self, node: &NodeRecord) -> String {
+        let Some(placed) = &node.placed else {
+            return format!("{} is not placed on the grid.", node.name);
+        };
+        let nt: Option<&NodeType> = self
+            .engine
+            .catalog()
+            .node_type(&node.chain, &node.node_type)
+            .map(|(_, n)| n);
+        let mut lines = vec![
+            format!("{} is running", node.name),
+            format!(
+                "Grid node {} · farm {} · {}",
+                placed.node.id, placed.node.farm_name, placed.node.country
+            ),
+        ];
+        if self.grid.kind() == "sim" {
+            lines.push(
+                "SIMULATED: this node runs on the simulated grid, not on a real server; its addresses are documentation addresses that reach nothing."
+                    .to_owned(),
+            );
+        }
+        if let Some(ip) = &placed.ipv4 {
+            lines.push(format!("IPv4: {ip}"));
+        }
+        if let Some(ip) = &placed.ipv6 {
+            lines.push(format!("IPv6: {ip}"));
+        }
+        if let Some(ip) = &placed.mycelium {
+            lines.push(format!("Mycelium: {ip}"));
+        }
+        if let Some(nt) = nt {
+            let ports: Vec<String> = nt
+                .ports
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{} {}{}",
+                        p.name,
+                        p.port,
+                        if p.public { "" } else { " (inside the node)" }
+                    )
+                })
+                .collect();
+            if !ports.is_empty() {
+                lines.push(format!("Ports: {}", ports.join(", ")));
+            }
+        }
+        let host = placed.hosts().next();
+        match (&node.ssh_key, host) {
+            (Some(_), Some(host)) => lines.push(format!("SSH: ssh root@{host}")),
+            (None, _) => lines.push("SSH: off (no key was given at /deploy).".into()),
+            _ => {}
+        }
+        lines.join("\n")
     }
 }
 

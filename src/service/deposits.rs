@@ -54,8 +54,8 @@ impl Service {
             };
             return self.keep_unmatched(payment, reason);
         };
-        let _guard = self.inner.locks.lock(&user).await;
-        if self.load_profile(&user)?.is_none() {
+        let _guard = self.inner.repo.lock(&user).await;
+        if self.inner.repo.load_profile(&user)?.is_none() {
             return self.keep_unmatched(payment, "its user has no profile");
         }
         self.apply_payment(&user, payment).await
@@ -65,10 +65,15 @@ impl Service {
     /// finds its record and changes nothing).
     fn keep_unmatched(&self, payment: &IncomingPayment, reason: &str) -> anyhow::Result<()> {
         let name = unmatched::record_name(&payment.id);
-        if self.load_global::<UnmatchedPayment>(&name)?.is_some() {
+        if self
+            .inner
+            .repo
+            .load_global::<UnmatchedPayment>(&name)?
+            .is_some()
+        {
             return Ok(());
         }
-        self.save_global(
+        self.inner.repo.save_global(
             &name,
             &UnmatchedPayment {
                 payment: payment.clone(),
@@ -79,7 +84,7 @@ impl Service {
                 credited_at: None,
             },
         )?;
-        self.audit(
+        self.inner.audit.record(
             super::audit_trail::SYSTEM,
             None,
             "payment.unmatched",
@@ -101,7 +106,9 @@ impl Service {
             payment.memo.as_deref().unwrap_or("none"),
             payment.id
         );
-        self.alert_operators(&format!("unmatched:{}", payment.id), text)
+        self.inner
+            .alerter
+            .alert_operators(&format!("unmatched:{}", payment.id), text)
     }
 
     /// Deploys the order `payment`'s memo pays if it still waits although
@@ -115,15 +122,23 @@ impl Service {
         let Some(index) = self.memo_index(payment.memo.as_deref())? else {
             return Ok(());
         };
-        let Some(order) = self.load_orders(user)?.get(&index.order).cloned() else {
+        let Some(order) = self
+            .inner
+            .repo
+            .load_orders(user)?
+            .get(&index.order)
+            .cloned()
+        else {
             return Ok(());
         };
         let balance = self
+            .inner
+            .repo
             .load_profile(user)?
             .map(|p| p.account.balance)
             .unwrap_or_default();
         if order.state == OrderState::AwaitingPayment && balance >= order.total {
-            self.start_deploy(user, &order.id).await?;
+            self.inner.deployer.start_deploy(user, &order.id).await?;
         }
         Ok(())
     }
@@ -184,6 +199,8 @@ impl Service {
             Paid::New(payment) => payment,
             Paid::Before(payment) => {
                 let credited = self
+                    .inner
+                    .repo
                     .load_profile(user)?
                     .is_some_and(|p| p.account.has_credited(&payment.id));
                 if credited {
@@ -205,7 +222,7 @@ impl Service {
 
     /// `/unmatched`: the payments kept aside.
     pub(super) fn unmatched_report(&self) -> anyhow::Result<String> {
-        let store = &self.inner.store;
+        let store = self.inner.repo.store();
         let all = crate::store::blocking_io(|| unmatched::load_all(store))?;
         Ok(unmatched::render(&all, UNMATCHED_SHOWN))
     }
@@ -224,7 +241,7 @@ impl Service {
         };
         let (id, query) = (id.trim(), query.trim());
         let name = unmatched::record_name(id);
-        let Some(mut record) = self.load_global::<UnmatchedPayment>(&name)? else {
+        let Some(mut record) = self.inner.repo.load_global::<UnmatchedPayment>(&name)? else {
             return Ok(format!(
                 "No unmatched payment {id:?}. /unmatched lists them."
             ));
@@ -243,10 +260,10 @@ impl Service {
                 record.credited_to = Some(user.clone());
                 record.credited_by = Some(operator.as_str().to_owned());
                 record.credited_at = Some(self.now());
-                self.save_global(&name, &record)?;
+                self.inner.repo.save_global(&name, &record)?;
             }
         }
-        self.audit(
+        self.inner.audit.record(
             operator.as_str(),
             Some(&user),
             "admin.credit",
@@ -257,9 +274,11 @@ impl Service {
             ),
         );
         tracing::warn!(operator = %operator, user = %user, payment = %id, "unmatched payment credited by an operator");
-        let _guard = self.inner.locks.lock(&user).await;
+        let _guard = self.inner.repo.lock(&user).await;
         self.apply_payment(&user, &record.payment).await?;
         let balance = self
+            .inner
+            .repo
             .load_profile(&user)?
             .map(|p| p.account.balance)
             .unwrap_or(Tft::ZERO);

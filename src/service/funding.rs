@@ -2,35 +2,22 @@
 //! reminders, pausing nodes when the money runs out, resuming them after a
 //! top-up, deleting them when the grace period ends.
 
-use super::Service;
+use std::sync::Arc;
+
+use super::alerter::Alerter;
+use super::audit_trail::AuditTrail;
+use super::intents::GridWork;
+use super::repo::Repo;
 use super::topup::with_top_up_buttons;
 use crate::alerts::Priority;
+use crate::clock::Clock;
 use crate::dialogue::Message;
+use crate::grid::Grid;
 use crate::ids::UserId;
+use crate::lifecycle::FundingRules;
 use crate::lifecycle::{FundingDecision, funded_sentence, human_duration, utc_datetime};
 use crate::money::Tft;
-use crate::user::{NodeState, Nodes, OrderState, Orders, Profile};
-
-/// What all the user's nodes cost per hour together, as the one funding
-/// rule counts them (`lifecycle::funding::Plan`): running and paused ones
-/// (resuming costs that) and those of paid orders still being deployed, so
-/// a payment for an order is measured against the burn it paid for.
-pub(crate) fn burn_per_hour(nodes: &Nodes, orders: &Orders) -> Tft {
-    let deploying = |order: &str| {
-        orders
-            .get(order)
-            .is_some_and(|o| o.state == OrderState::Deploying)
-    };
-    nodes
-        .nodes
-        .iter()
-        .filter(|n| match n.state {
-            NodeState::Running | NodeState::Paused | NodeState::Deploying => true,
-            NodeState::Pending => deploying(&n.order),
-            _ => false,
-        })
-        .fold(Tft::ZERO, |sum, n| sum.saturating_add(n.price_per_hour))
-}
+use crate::user::{NodeState, Nodes, Profile};
 
 fn names_in(nodes: &Nodes, state: &NodeState) -> Vec<String> {
     nodes
@@ -41,19 +28,50 @@ fn names_in(nodes: &Nodes, state: &NodeState) -> Vec<String> {
         .collect()
 }
 
-impl Service {
+/// Carries out the funding rules' decisions for one user at a time.
+pub struct Funding {
+    repo: Arc<Repo>,
+    grid: Arc<dyn Grid>,
+    grid_work: Arc<GridWork>,
+    alerter: Arc<Alerter>,
+    audit: Arc<AuditTrail>,
+    clock: Arc<dyn Clock>,
+    rules: FundingRules,
+}
+
+impl Funding {
+    pub fn new(
+        repo: Arc<Repo>,
+        grid: Arc<dyn Grid>,
+        grid_work: Arc<GridWork>,
+        alerter: Arc<Alerter>,
+        audit: Arc<AuditTrail>,
+        clock: Arc<dyn Clock>,
+        rules: FundingRules,
+    ) -> Funding {
+        Funding {
+            repo,
+            grid,
+            grid_work,
+            alerter,
+            audit,
+            clock,
+            rules,
+        }
+    }
+
     /// Applies the funding rules to `user` now and carries out what they
     /// decide. The caller holds the user's lock and saves nothing itself:
     /// nodes and profile are saved here when they change.
-    pub(super) async fn review_funding(
+    pub async fn review(
         &self,
         user: &UserId,
         profile: &mut Profile,
         nodes: &mut Nodes,
     ) -> anyhow::Result<()> {
-        let now = self.now();
-        let rules = &self.inner.settings.funding;
-        let burn = burn_per_hour(nodes, &self.load_orders(user)?);
+        let now = self.clock.now();
+        let rules = &self.rules;
+        let burn = nodes.burn_per_hour(&self.repo.load_orders(user)?);
         let before = profile.funding.clone();
         let decisions = profile
             .funding
@@ -143,21 +161,21 @@ impl Service {
             }
         }
         if nodes_changed {
-            self.save_nodes(user, nodes)?;
+            self.repo.save_nodes(user, nodes)?;
         }
         if profile.funding != before {
-            self.save_profile(profile)?;
+            self.repo.save_profile(profile)?;
         }
         for (priority, key, message) in alerts {
-            self.raise(user, priority, key, message).await?;
+            self.alerter.raise(user, priority, key, message).await?;
         }
         if retired_any {
             // Write-ahead: the expired nodes' contracts were retired in the
             // nodes' save above and are cancelled only now, after everything
             // else is recorded; one the grid does not confirm (or a crash
             // here) leaves it listed for the next start or reconciler pass.
-            self.cancel_retired(user).await?;
-            *nodes = self.load_nodes(user)?;
+            self.grid_work.cancel_retired(user).await?;
+            *nodes = self.repo.load_nodes(user)?;
         }
         Ok(())
     }
@@ -172,7 +190,7 @@ impl Service {
             .filter(|n| n.state == NodeState::Running)
         {
             if let Some(contract) = node.contract()
-                && let Err(e) = self.inner.grid.set_paused(contract, true).await
+                && let Err(e) = self.grid.set_paused(contract, true).await
             {
                 tracing::warn!(user = %user, node = %node.name, error = %e, "could not pause a node; retried at the next billing sweep");
                 continue;
@@ -181,7 +199,7 @@ impl Service {
             node.outage = None;
             changed = true;
             tracing::info!(user = %user, node = %node.name, "node paused: funds ran out");
-            self.audit(
+            self.audit.record(
                 super::audit_trail::SYSTEM,
                 Some(user),
                 "node.paused",
@@ -200,7 +218,7 @@ impl Service {
             .filter(|n| n.state == NodeState::Paused)
         {
             if let Some(contract) = node.contract()
-                && let Err(e) = self.inner.grid.set_paused(contract, false).await
+                && let Err(e) = self.grid.set_paused(contract, false).await
             {
                 // It runs again as far as billing goes; the monitor reports
                 // it if the grid keeps it stopped.
@@ -210,7 +228,7 @@ impl Service {
             node.billed_until = now;
             resumed.push(node.name.clone());
             tracing::info!(user = %user, node = %node.name, "node resumed after a top-up");
-            self.audit(
+            self.audit.record(
                 super::audit_trail::SYSTEM,
                 Some(user),
                 "node.resumed",
@@ -236,7 +254,7 @@ impl Service {
             node.state = NodeState::Expired;
             expired.push(node.name.clone());
             tracing::info!(user = %user, node = %node.name, "node expired after the grace period");
-            self.audit(
+            self.audit.record(
                 super::audit_trail::SYSTEM,
                 Some(user),
                 "node.expired",
@@ -249,7 +267,7 @@ impl Service {
 
     /// How long the balance lasts, for /balance and the website's My
     /// nodes: the sentence of the one funding rule.
-    pub(super) fn runway_text(
+    pub fn runway_text(
         &self,
         user: &UserId,
         balance: Tft,
@@ -259,10 +277,10 @@ impl Service {
         if let Some(grace) = &profile.funding.grace {
             return Ok(format!(
                 "Your nodes are paused: the balance ran out. Top up before {} or they are deleted.",
-                utc_datetime(grace.deletes_at(&self.inner.settings.funding))
+                utc_datetime(grace.deletes_at(&self.rules))
             ));
         }
-        let burn = burn_per_hour(nodes, &self.load_orders(user)?);
-        Ok(funded_sentence(balance, burn, self.now()))
+        let burn = nodes.burn_per_hour(&self.repo.load_orders(user)?);
+        Ok(funded_sentence(balance, burn, self.clock.now()))
     }
 }

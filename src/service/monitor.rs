@@ -3,15 +3,25 @@
 //! confirms outages and recoveries, tells owners through the alert queue and
 //! redeploys nodes whose owners turned auto-heal on.
 
-use super::Service;
+use std::sync::Arc;
+
+use super::alerter::Alerter;
+use super::audit_trail::{AuditTrail, SYSTEM};
+use super::deploy::Deployer;
+use super::repo::Repo;
 use super::watch::Target;
 use crate::alerts::Priority;
-use crate::channel::Outgoing;
+use crate::clock::Clock;
 use crate::command::{AlertAction, Command, NodeKey};
+use crate::config::MonitorConfig;
+use crate::dialogue::Engine;
 use crate::dialogue::{Button, Message};
-use crate::grid::{ContractInfo, ContractState, GridError, NodeStatus, WorkloadState};
-use crate::ids::UserId;
-use crate::lifecycle::{Observation, Outage, Transition, human_duration};
+use crate::grid::Grid;
+use crate::lifecycle::{
+    GridVerdict, Observation, Outage, Transition, grid_verdict, human_duration,
+};
+use crate::metrics::Metrics;
+use crate::probe::AppProbe;
 use crate::probe::{AppHealth, ProbeTarget};
 use crate::user::NodeState;
 
@@ -27,51 +37,61 @@ pub struct SweepReport {
     pub came_back: usize,
 }
 
-/// What the grid alone says about a node.
-enum GridVerdict {
-    /// Fine on the grid; the application check decides.
-    Fine,
-    Bad(String),
-    Unknown,
+/// Checks every watched node each interval and acts on confirmed changes.
+pub struct Monitor {
+    engine: Arc<Engine>,
+    repo: Arc<Repo>,
+    grid: Arc<dyn Grid>,
+    probe: Arc<dyn AppProbe>,
+    alerter: Arc<Alerter>,
+    audit: Arc<AuditTrail>,
+    /// Auto-heal: a node confirmed down is moved.
+    deployer: Arc<Deployer>,
+    metrics: Metrics,
+    clock: Arc<dyn Clock>,
+    settings: MonitorConfig,
 }
 
-fn grid_verdict(answer: Result<ContractInfo, GridError>) -> GridVerdict {
-    let info = match answer {
-        Ok(info) => info,
-        Err(GridError::UnknownContract(c)) => {
-            return GridVerdict::Bad(format!("its contract {c} is gone from the grid"));
+impl Monitor {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        engine: Arc<Engine>,
+        repo: Arc<Repo>,
+        grid: Arc<dyn Grid>,
+        probe: Arc<dyn AppProbe>,
+        alerter: Arc<Alerter>,
+        audit: Arc<AuditTrail>,
+        deployer: Arc<Deployer>,
+        metrics: Metrics,
+        clock: Arc<dyn Clock>,
+        settings: MonitorConfig,
+    ) -> Monitor {
+        Monitor {
+            engine,
+            repo,
+            grid,
+            probe,
+            alerter,
+            audit,
+            deployer,
+            metrics,
+            clock,
+            settings,
         }
-        Err(_) => return GridVerdict::Unknown,
-    };
-    match (info.node_status, &info.state, &info.workload) {
-        (NodeStatus::Down | NodeStatus::Standby, _, _) => {
-            GridVerdict::Bad(format!("grid node {} is down", info.node))
-        }
-        (_, ContractState::Deleted, _) | (_, _, WorkloadState::Deleted) => {
-            GridVerdict::Bad("its deployment was deleted on the grid".into())
-        }
-        (_, ContractState::GracePeriod, _) | (_, _, WorkloadState::Paused) => {
-            GridVerdict::Bad("the grid paused it".into())
-        }
-        (_, _, WorkloadState::Error(e)) => GridVerdict::Bad(format!("its workload failed ({e})")),
-        (_, _, WorkloadState::Init) => GridVerdict::Bad("its workload is not running".into()),
-        (NodeStatus::Up, ContractState::Created, WorkloadState::Ok) => GridVerdict::Fine,
     }
-}
 
-impl Service {
     /// Fills the watch list from the store; run once at start.
     pub async fn load_watchlist(&self) -> anyhow::Result<usize> {
-        for user in self.store().list_users()? {
-            let nodes = self.load_nodes(&user)?;
-            self.inner.watch.sync(&user, &nodes);
+        for user in self.repo.list_users()? {
+            let nodes = self.repo.load_nodes(&user)?;
+            self.repo.watch().sync(&user, &nodes);
         }
-        Ok(self.inner.watch.len())
+        Ok(self.repo.watch().len())
     }
 
     /// Nodes the monitor watches now.
     pub fn watched(&self) -> usize {
-        self.inner.watch.len()
+        self.repo.watch().len()
     }
 
     /// One check of every running node, in batches; acts on confirmed
@@ -79,7 +99,7 @@ impl Service {
     pub async fn sweep(&self) -> SweepReport {
         let started = std::time::Instant::now();
         let report = self.sweep_once().await;
-        self.inner.metrics.monitor_sweep(
+        self.metrics.monitor_sweep(
             started.elapsed().as_secs_f64(),
             report.checked as u64,
             report.went_down as u64,
@@ -89,13 +109,13 @@ impl Service {
     }
 
     async fn sweep_once(&self) -> SweepReport {
-        let settings = &self.inner.settings.monitor;
-        let targets = self.inner.watch.targets();
+        let settings = &self.settings;
+        let targets = self.repo.watch().targets();
         let mut report = SweepReport::default();
         let mut transitions = Vec::new();
         for batch in targets.chunks(settings.batch_size.max(1)) {
             let ids: Vec<_> = batch.iter().map(|t| t.node.contract).collect();
-            let answers = match self.inner.grid.contracts(&ids).await {
+            let answers = match self.grid.contracts(&ids).await {
                 Ok(a) if a.len() == batch.len() => a,
                 Ok(_) | Err(_) => {
                     tracing::warn!(
@@ -118,7 +138,7 @@ impl Service {
                 }
             }
             observations.extend(self.probe_all(&to_probe).await);
-            let now = self.now();
+            let now = self.clock.now();
             for (target, observation) in observations {
                 report.checked += 1;
                 match observation {
@@ -126,8 +146,8 @@ impl Service {
                     Observation::Unhealthy(_) => report.unhealthy += 1,
                 }
                 if let Some(t) =
-                    self.inner
-                        .watch
+                    self.repo
+                        .watch()
                         .observe(target, observation, now, settings.confirmations)
                 {
                     transitions.push((target.clone(), t));
@@ -148,7 +168,7 @@ impl Service {
 
     /// Runs the application checks of `targets`, a bounded number at once.
     async fn probe_all<'t>(&self, targets: &[&'t Target]) -> Vec<(&'t Target, Observation)> {
-        let catalog = self.engine().catalog();
+        let catalog = self.engine.catalog();
         let (known, probes): (Vec<&Target>, Vec<ProbeTarget>) = targets
             .iter()
             .filter_map(|t| {
@@ -164,9 +184,8 @@ impl Service {
             })
             .unzip();
         let answers = self
-            .inner
             .probe
-            .probe_many(&probes, self.inner.settings.monitor.probe_concurrency)
+            .probe_many(&probes, self.settings.probe_concurrency)
             .await;
         known
             .into_iter()
@@ -190,62 +209,64 @@ impl Service {
         transition: Transition,
     ) -> anyhow::Result<()> {
         let user = &target.user;
-        let _guard = self.inner.locks.lock(user).await;
-        let mut nodes = self.load_nodes(user)?;
+        let _guard = self.repo.lock(user).await;
+        let mut nodes = self.repo.load_nodes(user)?;
         let Some(node) = nodes.get_mut(&target.node.name).filter(|n| {
             n.state == NodeState::Running && n.contract() == Some(target.node.contract)
         }) else {
             return Ok(());
         };
-        let now = self.now();
+        let now = self.clock.now();
         match transition {
             Transition::WentDown(outage) => {
                 node.outage = Some(outage.clone());
                 let autoheal = node.autoheal;
                 let record = node.clone();
-                self.inner
-                    .watch
+                self.repo
+                    .watch()
                     .grid_node_failed(target.node.grid_node, now);
-                self.save_nodes(user, &nodes)?;
+                self.repo.save_nodes(user, &nodes)?;
                 tracing::warn!(user = %user, node = %target.node.name, grid_node = %target.node.grid_node, reason = %outage.reason, "node down");
-                self.audit(
-                    super::audit_trail::SYSTEM,
+                self.audit.record(
+                    SYSTEM,
                     Some(user),
                     "node.down",
                     Some(&target.node.name),
                     outage.reason.clone(),
                 );
                 let message = down_message(&target.node.name, &outage, autoheal);
-                self.raise(
-                    user,
-                    Priority::Outage,
-                    format!("down:{}:{}", target.node.name, outage.since),
-                    message,
-                )
-                .await?;
+                self.alerter
+                    .raise(
+                        user,
+                        Priority::Outage,
+                        format!("down:{}:{}", target.node.name, outage.since),
+                        message,
+                    )
+                    .await?;
                 if autoheal {
-                    self.spawn_redeploy(user, record).await;
+                    self.deployer.spawn_redeploy(user, record).await;
                 }
             }
             Transition::CameBack { outage, down_for } => {
                 node.outage = None;
-                self.save_nodes(user, &nodes)?;
+                self.repo.save_nodes(user, &nodes)?;
                 tracing::info!(user = %user, node = %target.node.name, down_secs = down_for, "node back");
-                self.audit(
-                    super::audit_trail::SYSTEM,
+                self.audit.record(
+                    SYSTEM,
                     Some(user),
                     "node.up",
                     Some(&target.node.name),
                     format!("back after {down_for} s"),
                 );
                 let text = recovery_text(&target.node.name, down_for, &outage.reason);
-                self.raise(
-                    user,
-                    Priority::Recovery,
-                    format!("up:{}:{}", target.node.name, outage.since),
-                    Message::text(text),
-                )
-                .await?;
+                self.alerter
+                    .raise(
+                        user,
+                        Priority::Recovery,
+                        format!("up:{}:{}", target.node.name, outage.since),
+                        Message::text(text),
+                    )
+                    .await?;
             }
         }
         Ok(())
@@ -285,55 +306,6 @@ fn alert_buttons(name: &str, outage: &Outage) -> Vec<Vec<Button>> {
         button(AlertAction::Redeploy, "Redeploy now"),
         button(AlertAction::Status, "Status"),
     ]]
-}
-
-impl Service {
-    /// A button of an outage alert: acts only while the outage it was sent
-    /// for lasts. After a recovery, a redeploy or a newer outage it says so,
-    /// does nothing, and has its buttons removed where the channel can.
-    pub(super) async fn alert_button(
-        &self,
-        user: &UserId,
-        kind: AlertAction,
-        name: &str,
-        since: Option<u64>,
-    ) -> anyhow::Result<()> {
-        // Only the presser's own nodes are looked at.
-        let nodes = self.load_nodes(user)?;
-        let node = nodes.get(name).filter(|n| n.is_live());
-        let current = node.and_then(|n| n.outage.as_ref()).map(|o| o.since);
-        let still = match since {
-            Some(since) => current == Some(since),
-            None => current.is_some(),
-        };
-        if still {
-            return match kind {
-                AlertAction::Redeploy => self.start_redeploy(user, name).await,
-                AlertAction::Status => self.show_status(user, name).await,
-            };
-        }
-        let why = match (node, current) {
-            (None, _) => format!("{name} no longer exists"),
-            (Some(_), Some(_)) => format!(
-                "{name} is down again, but this alert was about an earlier outage; use the newest alert, or /redeploy {name}"
-            ),
-            (Some(_), None) => {
-                format!("that outage of {name} is over (it came back, or it was already moved)")
-            }
-        };
-        self.send(user, Outgoing::Withdrawn).await;
-        let more = if node.is_some() {
-            format!(" /status {name} shows how it is now.")
-        } else {
-            String::new()
-        };
-        self.say(
-            user,
-            format!("That alert's button no longer applies: {why}. Nothing was done.{more}"),
-        )
-        .await;
-        Ok(())
-    }
 }
 
 fn down_message(name: &str, outage: &Outage, autoheal: bool) -> Message {

@@ -1,12 +1,10 @@
 //! Orders and money: placing an order, asking for payment, crediting payments
 //! exactly once, and handing paid orders to the deployer.
 
-use std::collections::BTreeMap;
-
 use super::{MemoIndex, Service};
-use crate::catalog::Generated;
 use crate::channel::Outgoing;
 use crate::command::{Command, OrderAction, RecordKey};
+use crate::crypto::Sealed;
 use crate::dialogue::{Button, OrderDraft};
 use crate::ids::UserId;
 use crate::ledger::CreditOutcome;
@@ -15,7 +13,7 @@ use crate::payments::sandbox::Paid;
 use crate::payments::{
     IncomingPayment, MemoStyle, PaymentRequest, is_issued_memo, new_memo, twin_memo,
 };
-use crate::user::{NodeRecord, NodeState, Order, OrderState, StoredValue, node_name};
+use crate::user::{self, NodeMint, NodeState, Order, OrderState};
 
 fn random_token(len: usize) -> String {
     const ALPHABET: &[u8] = b"0123456789abcdefghjkmnpqrstvwxyz";
@@ -36,13 +34,38 @@ fn random_token(len: usize) -> String {
         .collect()
 }
 
+/// New nodes' random parts from the system's randomness, their secrets
+/// sealed by the repository.
+struct ShellMint<'a>(&'a super::repo::Repo);
+
+impl NodeMint for ShellMint<'_> {
+    fn pick(&mut self, n: usize) -> usize {
+        let mut b = [0u8; 4];
+        let _ = getrandom::getrandom(&mut b);
+        u32::from_le_bytes(b) as usize % n.max(1)
+    }
+
+    fn password(&mut self, length: usize) -> String {
+        random_token(length)
+    }
+
+    fn seed(&mut self) -> Option<[u8; 32]> {
+        let mut seed = [0u8; 32];
+        getrandom::getrandom(&mut seed).ok().map(|()| seed)
+    }
+
+    fn seal(&self, plain: &str) -> Sealed {
+        self.0.seal_secret(plain)
+    }
+}
+
 impl Service {
     /// The order and user a payment request's memo was issued for; `None`
     /// without a memo, for a memo that is not a request memo, or one no
     /// request was issued under.
     pub(super) fn memo_index(&self, memo: Option<&str>) -> anyhow::Result<Option<MemoIndex>> {
         match memo.filter(|m| is_issued_memo(m)) {
-            Some(memo) => self.load_global(&format!("memos/{memo}")),
+            Some(memo) => self.inner.repo.load_global(&format!("memos/{memo}")),
             None => Ok(None),
         }
     }
@@ -56,7 +79,7 @@ impl Service {
         seq: u32,
     ) -> anyhow::Result<()> {
         let now = self.now();
-        let mut orders = self.load_orders(user)?;
+        let mut orders = self.inner.repo.load_orders(user)?;
         let order_id = format!("o{seq}-{}", random_token(6));
         if let Some(existing) = orders
             .orders
@@ -83,78 +106,30 @@ impl Service {
             return Ok(());
         };
         let nt = nt.clone();
-        let mut nodes = self.load_nodes(user)?;
-        let capacity = nt.capacity(draft.ipv4);
-        let master = &self.inner.master;
+        let mut nodes = self.inner.repo.load_nodes(user)?;
+        let price = self.engine().prices().per_hour(&nt.capacity(draft.ipv4));
+        let mut mint = ShellMint(&self.inner.repo);
+        let ordered = user::ordered_nodes(
+            &draft,
+            &nt,
+            &order_id,
+            price,
+            &nodes.used_names,
+            now,
+            &mut mint,
+        )?;
         let mut names = Vec::new();
-        for _ in 0..draft.count {
-            let mut taken = nodes.used_names.clone();
-            taken.extend(names.iter().cloned());
-            let name = node_name(&draft.chain, &draft.node_type, &taken, &mut |n| {
-                let mut b = [0u8; 4];
-                let _ = getrandom::getrandom(&mut b);
-                u32::from_le_bytes(b) as usize % n.max(1)
-            });
-            let settings: BTreeMap<String, StoredValue> = draft
-                .settings
-                .iter()
-                .map(|(k, v)| {
-                    let secret = nt.setting(k).is_some_and(|s| s.secret);
-                    let value = if secret {
-                        StoredValue::Sealed(master.seal_str(v))
-                    } else {
-                        StoredValue::Plain(v.clone())
-                    };
-                    (k.clone(), value)
-                })
-                .collect();
-            let generated = nt
-                .generated
-                .iter()
-                .map(|g| {
-                    let value = match g {
-                        Generated::Fixed { value, .. } => value.clone(),
-                        Generated::Password { length, .. } => random_token(*length),
-                    };
-                    (
-                        g.env().to_owned(),
-                        StoredValue::Sealed(master.seal_str(&value)),
-                    )
-                })
-                .collect();
-            let mut seed = [0u8; 32];
-            getrandom::getrandom(&mut seed).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-            nodes.nodes.push(NodeRecord {
-                name: name.clone(),
-                chain: draft.chain.clone(),
-                node_type: draft.node_type.clone(),
-                order: order_id.clone(),
-                state: NodeState::Pending,
-                placement: draft.placement.clone(),
-                ipv4: draft.ipv4,
-                settings,
-                generated,
-                ssh_key: draft.ssh_key.clone(),
-                seed: hex::encode(seed),
-                placed: None,
-                failed_on: Vec::new(),
-                created_at: now,
-                billed_until: now,
-                price_per_hour: self.engine().prices().per_hour(&capacity),
-                outage: None,
-                autoheal: false,
-                intent: None,
-                retired: Vec::new(),
-            });
-            nodes.used_names.push(name.clone());
-            self.audit(
+        for node in ordered {
+            self.inner.audit.record(
                 user.as_str(),
                 Some(user),
                 "node.ordered",
-                Some(&name),
+                Some(&node.name),
                 format!("{}/{} in order {order_id}", draft.chain, draft.node_type),
             );
-            names.push(name);
+            nodes.used_names.push(node.name.clone());
+            names.push(node.name.clone());
+            nodes.nodes.push(node);
         }
         let order = Order {
             id: order_id,
@@ -169,9 +144,9 @@ impl Service {
             created_at: now,
         };
         // Nodes first: an order never refers to node records that do not exist.
-        self.save_nodes(user, &nodes)?;
+        self.inner.repo.save_nodes(user, &nodes)?;
         orders.orders.push(order.clone());
-        self.save_orders(user, &orders)?;
+        self.inner.repo.save_orders(user, &orders)?;
         tracing::info!(user = %user, order = %order.id, nodes = order.nodes.len(), total = %order.total, "order placed");
         self.continue_order(user, &order).await
     }
@@ -183,16 +158,18 @@ impl Service {
             return Ok(());
         }
         let balance = self
+            .inner
+            .repo
             .load_profile(user)?
             .map(|p| p.account.balance)
             .unwrap_or_default();
         if balance >= order.total {
-            return self.start_deploy(user, &order.id).await;
+            return self.inner.deployer.start_deploy(user, &order.id).await;
         }
         let due = order.total.saturating_sub(balance);
         let asked = due.saturating_add(self.inner.wallet.deposit_fee());
         let now = self.now();
-        let mut orders = self.load_orders(user)?;
+        let mut orders = self.inner.repo.load_orders(user)?;
         let Some(stored) = orders.get_mut(&order.id) else {
             return Ok(());
         };
@@ -205,7 +182,7 @@ impl Service {
                 .new_payment_request(user, due, &format!("Jukebox order {}", order.id), &order.id)
                 .await?;
             stored.payment = Some(request);
-            self.save_orders(user, &orders)?;
+            self.inner.repo.save_orders(user, &orders)?;
         }
         let Some(request) = orders.get(&order.id).and_then(|o| o.payment.clone()) else {
             return Ok(());
@@ -228,7 +205,7 @@ impl Service {
     ) -> anyhow::Result<PaymentRequest> {
         let memo = match self.inner.wallet.memo_style() {
             MemoStyle::PerRequest => new_memo()?,
-            MemoStyle::Twin => match self.twin_locked(user).await? {
+            MemoStyle::Twin => match self.inner.grid_work.twin_locked(user).await? {
                 Ok((twin, _)) => twin_memo(twin),
                 Err(e) => anyhow::bail!(
                     "your identity could not be registered on TFChain to receive payments ({}); try again in a few minutes",
@@ -245,7 +222,7 @@ impl Service {
             self.now(),
             self.inner.settings.payment_ttl_secs,
         )?;
-        self.save_global(
+        self.inner.repo.save_global(
             &format!("memos/{}", request.memo),
             &MemoIndex {
                 user: user.clone(),
@@ -254,7 +231,7 @@ impl Service {
         )?;
         self.await_deposit(user, request.expires_at);
         self.inner.metrics.payment_request();
-        self.audit(
+        self.inner.audit.record(
             user.as_str(),
             Some(user),
             "payment.requested",
@@ -344,7 +321,7 @@ impl Service {
     ) -> anyhow::Result<()> {
         // The order is looked up among this user's own orders only, so a
         // forged button naming someone else's order finds nothing.
-        let orders = self.load_orders(user)?;
+        let orders = self.inner.repo.load_orders(user)?;
         let Some(order) = orders.get(order_id).cloned() else {
             self.say(
                 user,
@@ -407,7 +384,7 @@ impl Service {
                 return Ok(());
             }
         };
-        let orders = self.load_orders(user)?;
+        let orders = self.inner.repo.load_orders(user)?;
         let open = orders
             .orders
             .iter()
@@ -442,7 +419,7 @@ impl Service {
         payment: &IncomingPayment,
     ) -> anyhow::Result<()> {
         let now = self.now();
-        let Some(mut profile) = self.load_profile(user)? else {
+        let Some(mut profile) = self.inner.repo.load_profile(user)? else {
             return Ok(());
         };
         let outcome = profile.account.credit(
@@ -456,9 +433,9 @@ impl Service {
             // finish what may have been cut short, an order it covered.
             return self.resume_covered_order(user, payment).await;
         }
-        self.save_profile(&profile)?;
+        self.inner.repo.save_profile(&profile)?;
         self.inner.metrics.payment_received();
-        self.audit(
+        self.inner.audit.record(
             super::audit_trail::SYSTEM,
             Some(user),
             "payment.credited",
@@ -479,7 +456,7 @@ impl Service {
             0 => now,
             at => at.min(now),
         };
-        let orders = self.load_orders(user)?;
+        let orders = self.inner.repo.load_orders(user)?;
         let order = memo_order.as_deref().and_then(|id| orders.get(id).cloned());
         let balance = profile.account.balance;
         match order {
@@ -501,7 +478,7 @@ impl Service {
                         )
                     };
                     self.say(user, text).await;
-                    self.start_deploy(user, &order.id).await?;
+                    self.inner.deployer.start_deploy(user, &order.id).await?;
                 } else if expired {
                     self.say(user, format!("Received {} after the payment request expired; it is in your balance ({balance}).", payment.amount)).await;
                 } else {
@@ -541,26 +518,29 @@ impl Service {
         }
         // New money may end a grace period (or re-arm reminders). A top-up
         // for a period funded every node for it: no reminder repeats that.
-        if let Some(mut profile) = self.load_profile(user)? {
+        if let Some(mut profile) = self.inner.repo.load_profile(user)? {
             if let (Some(memo), Some(super::topup::TOP_UP_ORDER)) = (memo, memo_order.as_deref())
                 && let Some(period) = self.top_up_period(user, memo)?
             {
                 profile.funding.paid_for(period);
-                self.save_profile(&profile)?;
+                self.inner.repo.save_profile(&profile)?;
             }
-            let mut nodes = self.load_nodes(user)?;
-            self.review_funding(user, &mut profile, &mut nodes).await?;
+            let mut nodes = self.inner.repo.load_nodes(user)?;
+            self.inner
+                .funding
+                .review(user, &mut profile, &mut nodes)
+                .await?;
         }
         Ok(())
     }
 
     async fn cancel_order(&self, user: &UserId, order_id: &str) -> anyhow::Result<()> {
-        let mut orders = self.load_orders(user)?;
+        let mut orders = self.inner.repo.load_orders(user)?;
         let Some(order) = orders.get_mut(order_id) else {
             return Ok(());
         };
         order.state = OrderState::Cancelled;
-        self.audit(
+        self.inner.audit.record(
             user.as_str(),
             Some(user),
             "order.cancelled",
@@ -568,12 +548,12 @@ impl Service {
             format!("order {order_id}; its pending nodes were removed"),
         );
         let names = order.nodes.clone();
-        self.save_orders(user, &orders)?;
-        let mut nodes = self.load_nodes(user)?;
+        self.inner.repo.save_orders(user, &orders)?;
+        let mut nodes = self.inner.repo.load_nodes(user)?;
         nodes
             .nodes
             .retain(|n| !(names.contains(&n.name) && n.state == NodeState::Pending));
-        self.save_nodes(user, &nodes)?;
+        self.inner.repo.save_nodes(user, &nodes)?;
         self.send(
             user,
             Outgoing::Answered {

@@ -52,7 +52,7 @@ impl Service {
     /// Takes the refresh turn so it is held until the scan ends, even if
     /// the scrape that started it is dropped.
     fn refresh_stats(&self, _turn: OwnedMutexGuard<()>) {
-        match crate::admin::stats(&self.inner.store, self.now()) {
+        match crate::admin::stats(self.inner.repo.store(), self.now()) {
             Ok(stats) => {
                 if let Ok(mut cache) = self.inner.stats_cache.lock() {
                     *cache = Some((std::time::Instant::now(), stats));
@@ -69,7 +69,7 @@ impl Service {
 impl Readiness for Service {
     async fn store_writable(&self) -> Result<(), String> {
         let now = self.now();
-        crate::store::blocking_io(|| self.inner.store.write_global(PROBE_RECORD, &now))
+        crate::store::blocking_io(|| self.inner.repo.store().write_global(PROBE_RECORD, &now))
             .map_err(|e| e.to_string())
     }
 
@@ -107,7 +107,7 @@ impl Readiness for Service {
                 stats.users as f64,
             );
         }
-        let (watched, down) = self.inner.watch.counts();
+        let (watched, down) = self.inner.repo.watch().counts();
         metrics.set_gauge(
             "jukebox_nodes_watched",
             "Running nodes the monitor checks.",
@@ -124,7 +124,7 @@ impl Readiness for Service {
             "jukebox_alert_queue_depth",
             "Alerts waiting to be delivered.",
             &[],
-            self.inner.alerts.depth() as f64,
+            self.inner.alerter.queue().depth() as f64,
         );
     }
 }

@@ -20,9 +20,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::Service;
-use super::audit_trail::SYSTEM;
-use crate::grid::{ContractId, ContractState, GridError, GridNodeId, OwnedContract, TwinId};
+use std::sync::Arc;
+
+use super::audit_trail::{AuditTrail, SYSTEM};
+use super::intents::GridWork;
+use super::repo::Repo;
+use crate::clock::Clock;
+use crate::grid::{ContractId, ContractState, Grid, GridError, GridNodeId, OwnedContract, TwinId};
 use crate::ids::UserId;
 use crate::user::{NodeState, Nodes};
 
@@ -110,13 +114,42 @@ impl References {
     }
 }
 
-impl Service {
+/// Compares twins' contracts with node records (one pass at a time).
+pub struct Reconciler {
+    repo: Arc<Repo>,
+    grid: Arc<dyn Grid>,
+    grid_work: Arc<GridWork>,
+    audit: Arc<AuditTrail>,
+    clock: Arc<dyn Clock>,
+    /// How long an orphan is left alone before it is cancelled.
+    orphan_delay_secs: u64,
+}
+
+impl Reconciler {
+    pub fn new(
+        repo: Arc<Repo>,
+        grid: Arc<dyn Grid>,
+        grid_work: Arc<GridWork>,
+        audit: Arc<AuditTrail>,
+        clock: Arc<dyn Clock>,
+        orphan_delay_secs: u64,
+    ) -> Reconciler {
+        Reconciler {
+            repo,
+            grid,
+            grid_work,
+            audit,
+            clock,
+            orphan_delay_secs,
+        }
+    }
+
     /// One reconciler pass over every user with a twin. Errors of one
     /// user's grid reads never stop the pass; storage errors do.
-    pub async fn reconcile(&self) -> anyhow::Result<PassReport> {
-        let now = self.now();
-        let delay = self.inner.settings.orphan_delay_secs;
-        let before: ReconcilerState = self.load_global(STATE)?.unwrap_or_default();
+    pub async fn pass(&self) -> anyhow::Result<PassReport> {
+        let now = self.clock.now();
+        let delay = self.orphan_delay_secs;
+        let before: ReconcilerState = self.repo.load_global(STATE)?.unwrap_or_default();
         let mut after = ReconcilerState {
             orphans_cancelled: before.orphans_cancelled,
             ..ReconcilerState::default()
@@ -125,15 +158,15 @@ impl Service {
             at: now,
             ..PassReport::default()
         };
-        for user in self.store().list_users()? {
-            let Some(twin) = self.load_profile(&user)?.and_then(|p| p.twin) else {
+        for user in self.repo.list_users()? {
+            let Some(twin) = self.repo.load_profile(&user)?.and_then(|p| p.twin) else {
                 continue;
             };
             {
-                let _guard = self.inner.locks.lock(&user).await;
-                self.cancel_retired(&user).await?;
+                let _guard = self.repo.lock(&user).await;
+                self.grid_work.cancel_retired(&user).await?;
             }
-            let owned = match self.inner.grid.twin_contracts(twin).await {
+            let owned = match self.grid.twin_contracts(twin).await {
                 Ok(owned) => owned,
                 Err(e) => {
                     tracing::warn!(user = %user, twin = twin.0, error = %e, "reconciler: the grid could not list the twin's contracts");
@@ -151,7 +184,7 @@ impl Service {
             report.twins += 1;
             report.contracts += owned.len() as u64;
             // Read after the listing: anything recorded before it shows.
-            let nodes = self.load_nodes(&user)?;
+            let nodes = self.repo.load_nodes(&user)?;
             let refs = References::of(&nodes);
             for c in owned.iter().filter(|c| !refs.covers(c)) {
                 let first_seen = before
@@ -166,7 +199,7 @@ impl Service {
                 };
                 if !before.suspects.contains_key(&c.contract.0) {
                     report.orphans_found += 1;
-                    self.audit(
+                    self.audit.record(
                         SYSTEM,
                         Some(&user),
                         "contract.orphan_found",
@@ -190,7 +223,7 @@ impl Service {
             for m in self.missing_contracts(&user, &nodes, &listed).await {
                 if !before.missing.contains(&m) {
                     report.missing_found += 1;
-                    self.audit(
+                    self.audit.record(
                         SYSTEM,
                         Some(&user),
                         "node.contract_missing",
@@ -206,7 +239,7 @@ impl Service {
         }
         report.orphans_waiting = after.suspects.len() as u64;
         after.last_pass = Some(report.clone());
-        self.save_global(STATE, &after)?;
+        self.repo.save_global(STATE, &after)?;
         tracing::info!(?report, "reconciler pass done");
         Ok(report)
     }
@@ -214,14 +247,18 @@ impl Service {
     /// Cancels the orphan `c` of `user` if, read again under their lock,
     /// still no record references it. Returns whether it is gone now.
     async fn cancel_orphan(&self, user: &UserId, c: &OwnedContract) -> anyhow::Result<bool> {
-        let _guard = self.inner.locks.lock(user).await;
-        if References::of(&self.load_nodes(user)?).covers(c) {
+        let _guard = self.repo.lock(user).await;
+        if References::of(&self.repo.load_nodes(user)?).covers(c) {
             return Ok(false);
         }
-        match self.inner.grid.cancel(c.contract).await {
+        // The orphan is this user's twin's: their own key cancels it.
+        let Some(identity) = self.grid_work.identity_of(user)? else {
+            return Ok(false);
+        };
+        match self.grid.cancel(&identity, c.contract).await {
             Ok(()) | Err(GridError::UnknownContract(_)) => {
                 tracing::warn!(user = %user, contract = %c.contract, grid_node = %c.node, "orphan contract cancelled");
-                self.audit(
+                self.audit.record(
                     SYSTEM,
                     Some(user),
                     "contract.orphan_cancelled",
@@ -260,7 +297,7 @@ impl Service {
             return Vec::new();
         }
         let ids: Vec<ContractId> = unlisted.iter().map(|(_, c)| *c).collect();
-        let Ok(answers) = self.inner.grid.contracts(&ids).await else {
+        let Ok(answers) = self.grid.contracts(&ids).await else {
             return Vec::new();
         };
         unlisted
@@ -280,8 +317,8 @@ impl Service {
     }
 
     /// The `/stats` lines about the reconciler.
-    pub(super) fn reconciler_lines(&self) -> anyhow::Result<String> {
-        let state: ReconcilerState = self.load_global(STATE)?.unwrap_or_default();
+    pub fn lines(&self) -> anyhow::Result<String> {
+        let state: ReconcilerState = self.repo.load_global(STATE)?.unwrap_or_default();
         let Some(last) = &state.last_pass else {
             return Ok("\nReconciler: no pass yet.".to_owned());
         };

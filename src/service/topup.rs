@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::Service;
-use super::funding::burn_per_hour;
 use crate::channel::Outgoing;
 use crate::command::{Command, RecordKey, TopUpCode};
 use crate::dialogue::Message;
@@ -52,7 +51,11 @@ impl Service {
     /// rule, and Cancel.
     pub(super) async fn top_up(&self, user: &UserId, arg: Option<&str>) -> anyhow::Result<()> {
         let Some(arg) = arg.map(str::trim).filter(|a| !a.is_empty()) else {
-            let burn = burn_per_hour(&self.load_nodes(user)?, &self.load_orders(user)?);
+            let burn = self
+                .inner
+                .repo
+                .load_nodes(user)?
+                .burn_per_hour(&self.inner.repo.load_orders(user)?);
             let mut text =
                 "How much would you like to add? Send /topup <amount in TFT>, e.g. /topup 50"
                     .to_owned();
@@ -86,12 +89,18 @@ impl Service {
     /// A top-up that funds all the user's nodes until `hours` from now:
     /// what the balance is missing for that, by the one funding rule.
     async fn top_up_for(&self, user: &UserId, hours: u64, label: &str) -> anyhow::Result<()> {
-        let burn = burn_per_hour(&self.load_nodes(user)?, &self.load_orders(user)?);
+        let burn = self
+            .inner
+            .repo
+            .load_nodes(user)?
+            .burn_per_hour(&self.inner.repo.load_orders(user)?);
         if !burn.is_positive() {
             self.say(user, "You have no running nodes to fund, so a period has no price. Send /topup <amount> instead.").await;
             return Ok(());
         }
         let balance = self
+            .inner
+            .repo
             .load_profile(user)?
             .map(|p| p.account.balance)
             .unwrap_or_default();
@@ -153,7 +162,7 @@ impl Service {
     /// The period a paid top-up request funded every node for, if it was
     /// asked for a period.
     pub(super) fn top_up_period(&self, user: &UserId, memo: &str) -> anyhow::Result<Option<u64>> {
-        let top_ups: TopUps = self.load_doc(user, TOP_UPS)?;
+        let top_ups: TopUps = self.inner.repo.load_doc(user, TOP_UPS)?;
         Ok(top_ups.periods.get(memo).copied())
     }
 
@@ -167,7 +176,7 @@ impl Service {
         let request = self
             .new_payment_request(user, amount, "Jukebox top-up", TOP_UP_ORDER)
             .await?;
-        let mut top_ups: TopUps = self.load_doc(user, TOP_UPS)?;
+        let mut top_ups: TopUps = self.inner.repo.load_doc(user, TOP_UPS)?;
         top_ups.requests.push(request.clone());
         let excess = top_ups.requests.len().saturating_sub(KEEP);
         top_ups.requests.drain(..excess);
@@ -180,7 +189,7 @@ impl Service {
         top_ups
             .periods
             .retain(|memo, _| kept.iter().any(|r| &r.memo == memo));
-        self.save_doc(user, TOP_UPS, &top_ups)?;
+        self.inner.repo.save_doc(user, TOP_UPS, &top_ups)?;
         let mut buttons = Vec::new();
         if self.inner.sandbox.is_some()
             && let Some(memo) = RecordKey::new(&request.memo)
@@ -208,7 +217,7 @@ impl Service {
         user: &UserId,
         memo: &str,
     ) -> anyhow::Result<Option<PaymentRequest>> {
-        let top_ups: TopUps = self.load_doc(user, TOP_UPS)?;
+        let top_ups: TopUps = self.inner.repo.load_doc(user, TOP_UPS)?;
         // The bridge's memo is the same for every request: the newest counts.
         Ok(top_ups.requests.into_iter().rev().find(|r| r.memo == memo))
     }

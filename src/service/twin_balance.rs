@@ -89,7 +89,7 @@ impl Service {
     pub(super) async fn look_for_deposits(&self) -> usize {
         let mut changed = 0;
         for user in self.inner.awaited_deposits.due(self.now()) {
-            let _guard = self.inner.locks.lock(&user).await;
+            let _guard = self.inner.repo.lock(&user).await;
             match self.reconcile_with_grid(&user).await {
                 Ok(Some(_)) => changed += 1,
                 Ok(None) => {}
@@ -113,7 +113,7 @@ impl Service {
         if !self.balance_on_grid() {
             return Ok(None);
         }
-        let Some(mut profile) = self.load_profile(user)? else {
+        let Some(mut profile) = self.inner.repo.load_profile(user)? else {
             return Ok(None);
         };
         let Some(twin) = profile.twin else {
@@ -145,7 +145,7 @@ impl Service {
             profile
                 .account
                 .charge(billed, "billed on TFChain for your running nodes", now);
-            self.save_profile(&profile)?;
+            self.inner.repo.save_profile(&profile)?;
             return Ok(Some(GridChange::Billed(billed)));
         }
         Ok(None)

@@ -2,7 +2,7 @@
 //! /delete (which is short enough to live beside them).
 
 use super::{Service, state_word};
-use crate::catalog::NodeType;
+use crate::channel::Outgoing;
 use crate::grid::{ContractState, NodeStatus, WorkloadState};
 use crate::ids::UserId;
 use crate::lifecycle::{human_duration, utc_datetime};
@@ -10,7 +10,7 @@ use crate::user::{NodeRecord, NodeState};
 
 impl Service {
     pub(super) async fn list_nodes(&self, user: &UserId) -> anyhow::Result<()> {
-        let nodes = self.load_nodes(user)?;
+        let nodes = self.inner.repo.load_nodes(user)?;
         let live: Vec<&NodeRecord> = nodes.live().collect();
         if live.is_empty() {
             self.say(user, "You have no nodes yet. Send /deploy to run one.")
@@ -42,14 +42,16 @@ impl Service {
             )
             .await;
         }
-        let Some(profile) = self.load_profile(user)? else {
+        let Some(profile) = self.inner.repo.load_profile(user)? else {
             return Ok(());
         };
-        let nodes = self.load_nodes(user)?;
+        let nodes = self.inner.repo.load_nodes(user)?;
         let balance = profile.account.balance;
         let mut text = format!(
             "Balance: {balance}\n{}",
-            self.runway_text(user, balance, &nodes, &profile)?
+            self.inner
+                .funding
+                .runway_text(user, balance, &nodes, &profile)?
         );
         text.push_str("\n/topup adds funds.");
         if profile.funding.mute != crate::lifecycle::Mute::Nothing {
@@ -80,7 +82,12 @@ impl Service {
             });
         }
         if let Some(placed) = &node.placed {
-            match self.grid().contract(placed.contract).await {
+            // The caller holds the user's lock: their own key asks.
+            let answer = match self.inner.grid_work.identity_of(user)? {
+                Some(identity) => self.grid().contract(&identity, placed.contract).await,
+                None => Err(crate::grid::GridError::UnknownContract(placed.contract)),
+            };
+            match answer {
                 Ok(info) => {
                     let health = match (&info.state, &info.workload, info.node_status) {
                         (ContractState::Created, WorkloadState::Ok, NodeStatus::Up) => {
@@ -104,7 +111,7 @@ impl Service {
                 Err(e) => text.push_str(&format!("\nThe grid could not be asked right now ({e}).")),
             }
             text.push('\n');
-            text.push_str(&self.describe_running(&node));
+            text.push_str(&self.inner.deployer.describe_running(&node));
         } else if let NodeState::Failed(why) = &node.state {
             text.push_str(&format!("\nReason: {why}"));
         }
@@ -132,10 +139,10 @@ impl Service {
             stored.state = NodeState::Deleted;
             stored.retired.extend(node.contract());
         }
-        self.save_nodes(user, &nodes)?;
-        let waiting = self.cancel_retired(user).await?;
+        self.inner.repo.save_nodes(user, &nodes)?;
+        let waiting = self.inner.grid_work.cancel_retired(user).await?;
         tracing::info!(user = %user, node = %name, "node deleted");
-        self.audit(
+        self.inner.audit.record(
             user.as_str(),
             Some(user),
             "node.deleted",
@@ -153,61 +160,83 @@ impl Service {
         Ok(())
     }
 
-    /// Where a running node is and how to reach it.
-    pub(super) fn describe_running(&self, node: &NodeRecord) -> String {
-        let Some(placed) = &node.placed else {
-            return format!("{} is not placed on the grid.", node.name);
+    /// `/redeploy`: moves a node to another grid node in the background.
+    pub(super) async fn start_redeploy(&self, user: &UserId, name: &str) -> anyhow::Result<()> {
+        let Some((_, node)) = self.own_live_node(user, name).await? else {
+            return Ok(());
         };
-        let nt: Option<&NodeType> = self
-            .engine()
-            .catalog()
-            .node_type(&node.chain, &node.node_type)
-            .map(|(_, n)| n);
-        let mut lines = vec![
-            format!("{} is running", node.name),
-            format!(
-                "Grid node {} · farm {} · {}",
-                placed.node.id, placed.node.farm_name, placed.node.country
+        if node.state != NodeState::Running {
+            self.say(
+                user,
+                format!(
+                    "{name} is {} right now; only running nodes can be redeployed.",
+                    state_word(&node.state)
+                ),
+            )
+            .await;
+            return Ok(());
+        }
+        if node.intent.is_some() {
+            self.say(
+                user,
+                format!("{name} is being moved already; you will hear when it is done."),
+            )
+            .await;
+            return Ok(());
+        }
+        self.say(
+            user,
+            format!("Redeploying {} on another grid node…", node.name),
+        )
+        .await;
+        self.inner.deployer.spawn_redeploy(user, node).await;
+        Ok(())
+    }
+
+    /// A button of an outage alert: acts only while the outage it was sent
+    /// for lasts. After a recovery, a redeploy or a newer outage it says so,
+    /// does nothing, and has its buttons removed where the channel can.
+    pub(super) async fn alert_button(
+        &self,
+        user: &UserId,
+        kind: crate::command::AlertAction,
+        name: &str,
+        since: Option<u64>,
+    ) -> anyhow::Result<()> {
+        // Only the presser's own nodes are looked at.
+        let nodes = self.inner.repo.load_nodes(user)?;
+        let node = nodes.get(name).filter(|n| n.is_live());
+        let current = node.and_then(|n| n.outage.as_ref()).map(|o| o.since);
+        let still = match since {
+            Some(since) => current == Some(since),
+            None => current.is_some(),
+        };
+        if still {
+            return match kind {
+                crate::command::AlertAction::Redeploy => self.start_redeploy(user, name).await,
+                crate::command::AlertAction::Status => self.show_status(user, name).await,
+            };
+        }
+        let why = match (node, current) {
+            (None, _) => format!("{name} no longer exists"),
+            (Some(_), Some(_)) => format!(
+                "{name} is down again, but this alert was about an earlier outage; use the newest alert, or /redeploy {name}"
             ),
-        ];
-        if self.grid().kind() == "sim" {
-            lines.push(
-                "SIMULATED: this node runs on the simulated grid, not on a real server; its addresses are documentation addresses that reach nothing."
-                    .to_owned(),
-            );
-        }
-        if let Some(ip) = &placed.ipv4 {
-            lines.push(format!("IPv4: {ip}"));
-        }
-        if let Some(ip) = &placed.ipv6 {
-            lines.push(format!("IPv6: {ip}"));
-        }
-        if let Some(ip) = &placed.mycelium {
-            lines.push(format!("Mycelium: {ip}"));
-        }
-        if let Some(nt) = nt {
-            let ports: Vec<String> = nt
-                .ports
-                .iter()
-                .map(|p| {
-                    format!(
-                        "{} {}{}",
-                        p.name,
-                        p.port,
-                        if p.public { "" } else { " (inside the node)" }
-                    )
-                })
-                .collect();
-            if !ports.is_empty() {
-                lines.push(format!("Ports: {}", ports.join(", ")));
+            (Some(_), None) => {
+                format!("that outage of {name} is over (it came back, or it was already moved)")
             }
-        }
-        let host = placed.hosts().next();
-        match (&node.ssh_key, host) {
-            (Some(_), Some(host)) => lines.push(format!("SSH: ssh root@{host}")),
-            (None, _) => lines.push("SSH: off (no key was given at /deploy).".into()),
-            _ => {}
-        }
-        lines.join("\n")
+        };
+        self.send(user, Outgoing::Withdrawn).await;
+        let more = if node.is_some() {
+            format!(" /status {name} shows how it is now.")
+        } else {
+            String::new()
+        };
+        self.say(
+            user,
+            format!("That alert's button no longer applies: {why}. Nothing was done.{more}"),
+        )
+        .await;
+        Ok(())
     }
 }

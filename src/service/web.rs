@@ -111,12 +111,14 @@ impl Service {
 
     /// The "My nodes" page's data for `user`.
     pub fn overview(&self, user: &UserId) -> anyhow::Result<Overview> {
-        let profile = self.load_profile(user)?;
-        let nodes = self.load_nodes(user)?;
+        let profile = self.inner.repo.load_profile(user)?;
+        let nodes = self.inner.repo.load_nodes(user)?;
         let (balance, runway) = match &profile {
             Some(p) => (
                 p.account.balance,
-                self.runway_text(user, p.account.balance, &nodes, p)?,
+                self.inner
+                    .funding
+                    .runway_text(user, p.account.balance, &nodes, p)?,
             ),
             None => (Tft::ZERO, "Nothing is running, so nothing is spent.".into()),
         };
@@ -172,7 +174,8 @@ impl Service {
         };
         blocking_io(|| {
             self.inner
-                .store
+                .repo
+                .store()
                 .write_global(&format!("{CODES}/{}", code.to_lowercase()), &record)
         })?;
         self.say(
@@ -201,7 +204,7 @@ impl Service {
         let code = normalise_code(typed_code).ok_or(LinkError::Unknown)?;
         let _links = self.inner.links_lock.lock().await;
         let name = format!("{CODES}/{}", code.to_lowercase());
-        let store = &self.inner.store;
+        let store = self.inner.repo.store();
         let record: LinkCode = blocking_io(|| store.read_global(&name))
             .map_err(anyhow::Error::from)?
             .ok_or(LinkError::Unknown)?;
@@ -222,7 +225,7 @@ impl Service {
             .links
             .insert(web_user.as_str().to_owned(), record.user.clone());
         blocking_io(|| store.write_global(LINKS, &links)).map_err(anyhow::Error::from)?;
-        self.audit(
+        self.inner.audit.record(
             web_user.as_str(),
             Some(&record.user),
             "web.linked",
@@ -241,12 +244,12 @@ impl Service {
     /// Removes `web_user`'s link, if any.
     pub async fn unlink(&self, web_user: &UserId) -> anyhow::Result<Option<UserId>> {
         let _links = self.inner.links_lock.lock().await;
-        let store = &self.inner.store;
+        let store = self.inner.repo.store();
         let mut links: Links = blocking_io(|| store.read_global(LINKS))?.unwrap_or_default();
         let removed = links.links.remove(web_user.as_str());
         if let Some(account) = &removed {
             blocking_io(|| store.write_global(LINKS, &links))?;
-            self.audit(
+            self.inner.audit.record(
                 web_user.as_str(),
                 Some(account),
                 "web.unlinked",
@@ -264,7 +267,7 @@ impl Service {
 
     /// Every web sign-in -> account link, for the website at start.
     pub fn web_links(&self) -> anyhow::Result<Vec<(UserId, UserId)>> {
-        let links: Links = blocking_io(|| self.inner.store.read_global(LINKS))?.unwrap_or_default();
+        let links: Links = self.inner.repo.load_global(LINKS)?.unwrap_or_default();
         Ok(links
             .links
             .into_iter()
@@ -274,18 +277,20 @@ impl Service {
 
     fn has_own_data(&self, user: &UserId) -> anyhow::Result<bool> {
         let balance = self
+            .inner
+            .repo
             .load_profile(user)?
             .map(|p| p.account.balance)
             .unwrap_or(Tft::ZERO);
-        let nodes = self.load_nodes(user)?;
-        let orders = self.load_orders(user)?;
+        let nodes = self.inner.repo.load_nodes(user)?;
+        let orders = self.inner.repo.load_orders(user)?;
         Ok(balance.is_positive() || nodes.live().next().is_some() || orders.has_open())
     }
 
     /// The master key, from which the website derives its cookie and
     /// login keys.
     pub fn master_key(&self) -> &crate::crypto::MasterKey {
-        &self.inner.master
+        self.inner.repo.master()
     }
 
     /// The service's clock (unix seconds): sessions expire by it.

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use jukebox::clock::ManualClock;
 use jukebox::config::Config;
+use jukebox::crypto::IdentityKey;
 use jukebox::grid::{ContractId, Grid};
 use jukebox::ids::UserId;
 use jukebox::user::{self, NodeRecord, NodeState, Nodes};
@@ -30,6 +31,24 @@ impl World {
             clock: Arc::new(ManualClock::new(START)),
             alice: UserId::parse("term:alice").unwrap(),
         }
+    }
+
+    /// Alice's identity key, unsealed as the deployer would: how the test
+    /// acts for her twin directly on the grid (a cancel behind Jukebox's
+    /// back).
+    fn alice_identity(&self, app: &TestApp) -> IdentityKey {
+        let profile: user::Profile = app
+            .service
+            .store()
+            .read(&self.alice, user::PROFILE)
+            .unwrap()
+            .unwrap();
+        IdentityKey::new(
+            profile
+                .identity
+                .signing_key(app.service.master_key())
+                .unwrap(),
+        )
     }
 
     fn config(&self) -> Config {
@@ -309,7 +328,10 @@ async fn a_record_whose_contract_vanished_is_reported_once() {
     let w = World::new();
     let node = running_node(&w).await;
     let app = w.start(None).await;
-    app.sim.cancel(node.contract().unwrap()).await.unwrap();
+    app.sim
+        .cancel(&w.alice_identity(&app), node.contract().unwrap())
+        .await
+        .unwrap();
 
     let pass = app.service.reconcile().await.unwrap();
     assert_eq!((pass.contracts, pass.missing_found), (0, 1));

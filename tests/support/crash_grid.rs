@@ -8,6 +8,7 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use jukebox::crypto::IdentityKey;
 use jukebox::grid::{
     Capacity, ContractId, ContractInfo, Grid, GridError, GridNode, GridNodeId, Locations,
     OwnedContract, Placed, Placement, TwinId,
@@ -54,8 +55,8 @@ impl Grid for CrashingGrid {
         self.inner.kind()
     }
 
-    async fn ensure_twin(&self, public_key: &[u8; 32]) -> Result<TwinId, GridError> {
-        self.inner.ensure_twin(public_key).await
+    async fn ensure_twin(&self, identity: &IdentityKey) -> Result<TwinId, GridError> {
+        self.inner.ensure_twin(identity).await
     }
 
     async fn locations(&self, need: &Capacity) -> Result<Locations, GridError> {
@@ -74,11 +75,12 @@ impl Grid for CrashingGrid {
 
     async fn deploy(
         &self,
+        identity: &IdentityKey,
         node: GridNodeId,
         need: &Capacity,
         deployment: &Deployment,
     ) -> Result<Placed, GridError> {
-        let placed = self.inner.deploy(node, need, deployment).await;
+        let placed = self.inner.deploy(identity, node, need, deployment).await;
         if placed.is_ok() {
             self.maybe_die(Moment::AfterDeploy);
         }
@@ -97,13 +99,17 @@ impl Grid for CrashingGrid {
         self.inner.twin_contracts(twin).await
     }
 
-    async fn cancel(&self, contract: ContractId) -> Result<(), GridError> {
+    async fn cancel(&self, identity: &IdentityKey, contract: ContractId) -> Result<(), GridError> {
         self.maybe_die(Moment::BeforeCancel);
-        self.inner.cancel(contract).await
+        self.inner.cancel(identity, contract).await
     }
 
-    async fn contract(&self, contract: ContractId) -> Result<ContractInfo, GridError> {
-        self.inner.contract(contract).await
+    async fn contract(
+        &self,
+        identity: &IdentityKey,
+        contract: ContractId,
+    ) -> Result<ContractInfo, GridError> {
+        self.inner.contract(identity, contract).await
     }
 
     async fn contracts(

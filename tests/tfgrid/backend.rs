@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
+use jukebox::crypto::IdentityKey;
 use jukebox::grid::tfgrid::adapter::TfGrid;
 use jukebox::grid::tfgrid::backend::TfGridBackend;
 use jukebox::grid::tfgrid::rmb::zos::ZosNode;
@@ -23,7 +24,7 @@ use super::fake_relay::{Behaviour, DELETE, FakeRelay};
 use super::fake_server::Server;
 use super::fake_tfchain::{ChainNode, FakeTfchain, OPTED_OUT};
 use super::setup::{
-    Fakes, Keys, TFT, build_backend, deployment, fakes, grid, healthy, live_contracts, need,
+    Fakes, TFT, build_backend, deployment, fakes, grid, healthy, live_contracts, need,
 };
 
 /// The contract's status as the [`Grid`] trait asks it: read from the
@@ -429,18 +430,12 @@ async fn an_unreachable_terms_document_stops_the_twin_before_any_extrinsic() {
 async fn the_grid_trait_drives_the_real_backend() {
     let g = grid([healthy(), healthy(), healthy()], Duration::from_secs(5)).await;
     let backend = build_backend(&g.proxy, &g.relay, &g.chain, Duration::from_secs(5));
-    let keys = Arc::new(Keys {
-        key: g.user.clone(),
-        twin: g.twin,
-    });
-    let grid: Arc<dyn Grid> = Arc::new(TfGrid::new(backend, keys));
+    let identity = IdentityKey::new(g.user.clone());
+    let grid: Arc<dyn Grid> = Arc::new(TfGrid::new(backend));
     assert_eq!(grid.kind(), "tfgrid");
-    let public = g.user.verifying_key().to_bytes();
-    assert_eq!(grid.ensure_twin(&public).await.unwrap(), TwinId(g.twin));
-    assert!(matches!(
-        grid.ensure_twin(&[7; 32]).await,
-        Err(GridError::Rejected(_))
-    ));
+    assert_eq!(grid.ensure_twin(&identity).await.unwrap(), TwinId(g.twin));
+    // (The grid no longer looks keys up, so there is no "no identity holds
+    // this key" refusal left to check: it is handed the key itself.)
 
     let menu = grid.locations(&need()).await.unwrap();
     assert_eq!(menu.countries[0].nodes, 3);
@@ -450,7 +445,7 @@ async fn the_grid_trait_drives_the_real_backend() {
         .unwrap()[0]
         .id;
     let placed = grid
-        .deploy(node, &need(), &deployment(&g, 5, &g.user))
+        .deploy(&identity, node, &need(), &deployment(&g, 5, &g.user))
         .await
         .unwrap();
     let answers = grid
@@ -464,10 +459,13 @@ async fn the_grid_trait_drives_the_real_backend() {
     );
     assert_eq!(answers[1], Err(GridError::UnknownContract(ContractId(99))));
     grid.set_paused(placed.contract, true).await.unwrap();
-    grid.cancel(placed.contract).await.unwrap();
+    grid.cancel(&identity, placed.contract).await.unwrap();
     assert!(live_contracts(&g).is_empty());
     assert_eq!(
-        grid.contract(placed.contract).await.unwrap().state,
+        grid.contract(&identity, placed.contract)
+            .await
+            .unwrap()
+            .state,
         ContractState::Deleted
     );
 }

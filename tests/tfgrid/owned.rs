@@ -4,15 +4,15 @@
 //! node got the deployment; and a twin's contracts, listed by the grid
 //! proxy (`GET /contracts?twin_id=&state=`) and each confirmed on TFChain.
 
-use std::sync::Arc;
 use std::time::Duration;
 
+use jukebox::crypto::IdentityKey;
 use jukebox::grid::tfgrid::adapter::TfGrid;
 use jukebox::grid::{ContractId, Grid, GridNodeId, OwnedContract, TwinId};
 use jukebox::reservation::{deployment_hash_ascii, deployment_hash_hex};
 
 use super::fake_tfchain::{ContractState as ChainState, FakeContract};
-use super::setup::{Keys, build_backend, deployment, grid, healthy, index, live_contracts, need};
+use super::setup::{build_backend, deployment, grid, healthy, index, live_contracts, need};
 
 fn deploys_sent(g: &super::setup::Fakes) -> usize {
     g.relay
@@ -80,16 +80,19 @@ async fn a_deploy_adopts_the_contract_an_interrupted_run_made() {
 #[tokio::test]
 async fn a_twins_contracts_are_listed_by_the_proxy_and_confirmed_on_tfchain() {
     let g = grid([healthy(), healthy(), healthy()], Duration::from_secs(5)).await;
-    let keys = Arc::new(Keys {
-        key: g.user.clone(),
-        twin: g.twin,
-    });
+    let identity = IdentityKey::new(g.user.clone());
     let backend = build_backend(&g.proxy, &g.relay, &g.chain, Duration::from_secs(5));
-    let tfgrid = TfGrid::new(backend, keys);
+    let tfgrid = TfGrid::new(backend);
     let kept = deployment(&g, 3, &g.user);
     let gone = deployment(&g, 4, &g.user);
-    let first = tfgrid.deploy(GridNodeId(1), &need(), &kept).await.unwrap();
-    let second = tfgrid.deploy(GridNodeId(2), &need(), &gone).await.unwrap();
+    let first = tfgrid
+        .deploy(&identity, GridNodeId(1), &need(), &kept)
+        .await
+        .unwrap();
+    let second = tfgrid
+        .deploy(&identity, GridNodeId(2), &need(), &gone)
+        .await
+        .unwrap();
     let hash = deployment_hash_hex(&kept);
     assert_eq!(
         tfgrid.contract_for(GridNodeId(1), &hash).await.unwrap(),
@@ -108,7 +111,7 @@ async fn a_twins_contracts_are_listed_by_the_proxy_and_confirmed_on_tfchain() {
     // proxy still lists it as created. Another twin's contract is listed
     // under our twin by a confused proxy; both must be left out.
     index(&g.proxy, &g.chain);
-    tfgrid.cancel(second.contract).await.unwrap();
+    tfgrid.cancel(&identity, second.contract).await.unwrap();
     {
         let mut s = g.proxy.state();
         let mut stranger = s.contracts[0].clone();
@@ -144,14 +147,16 @@ async fn a_twins_contracts_are_listed_by_the_proxy_and_confirmed_on_tfchain() {
 #[tokio::test]
 async fn a_long_listing_is_read_page_by_page_and_nothing_only_the_proxy_knows_is_kept() {
     let g = grid([healthy(), healthy(), healthy()], Duration::from_secs(5)).await;
-    let keys = Arc::new(Keys {
-        key: g.user.clone(),
-        twin: g.twin,
-    });
+    let identity = IdentityKey::new(g.user.clone());
     let backend = build_backend(&g.proxy, &g.relay, &g.chain, Duration::from_secs(5));
-    let tfgrid = TfGrid::new(backend, keys);
+    let tfgrid = TfGrid::new(backend);
     let real = tfgrid
-        .deploy(GridNodeId(3), &need(), &deployment(&g, 3, &g.user))
+        .deploy(
+            &identity,
+            GridNodeId(3),
+            &need(),
+            &deployment(&g, 3, &g.user),
+        )
         .await
         .unwrap();
     index(&g.proxy, &g.chain);

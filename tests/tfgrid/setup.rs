@@ -6,18 +6,16 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use jukebox::grid::tfgrid::adapter::KeyRing;
+use jukebox::grid::Capacity;
 use jukebox::grid::tfgrid::backend::{DeployTiming, TfGridBackend, TwinSettings};
 use jukebox::grid::tfgrid::chain::terms::{DEFAULT_LINK, TermsSource};
 use jukebox::grid::tfgrid::chain::{Terms, TfChain};
 use jukebox::grid::tfgrid::discovery::{Discovery, DiscoverySettings};
 use jukebox::grid::tfgrid::proxy::{GridProxy, ProxySettings};
 use jukebox::grid::tfgrid::rmb::RmbSettings;
-use jukebox::grid::{Capacity, TwinId};
 use jukebox::reservation::{Deployment, WorkloadSpec, build_deployment, sign};
 
 // `super::`, not `crate::`: the tfgrid_monitor bench compiles this file
@@ -166,43 +164,6 @@ pub fn live_contracts(g: &Fakes) -> Vec<u64> {
         .filter(|(_, c)| c.state != ChainState::Deleted)
         .map(|(id, _)| *id)
         .collect()
-}
-
-/// Keys by public key and twin, as the service's identities would give them.
-pub struct Keys {
-    pub key: SigningKey,
-    pub twin: u32,
-}
-
-#[async_trait::async_trait]
-impl KeyRing for Keys {
-    async fn by_public_key(&self, public_key: &[u8; 32]) -> Option<SigningKey> {
-        (self.key.verifying_key().to_bytes() == *public_key).then(|| self.key.clone())
-    }
-
-    async fn by_twin(&self, twin: TwinId) -> Option<SigningKey> {
-        (twin.0 == self.twin).then(|| self.key.clone())
-    }
-}
-
-/// A key ring that has no keys and counts how often it was asked: the
-/// monitor's batch must never need one.
-#[derive(Default)]
-pub struct NoKeys {
-    pub asked: AtomicUsize,
-}
-
-#[async_trait::async_trait]
-impl KeyRing for NoKeys {
-    async fn by_public_key(&self, _: &[u8; 32]) -> Option<SigningKey> {
-        self.asked.fetch_add(1, Ordering::SeqCst);
-        None
-    }
-
-    async fn by_twin(&self, _: TwinId) -> Option<SigningKey> {
-        self.asked.fetch_add(1, Ordering::SeqCst);
-        None
-    }
 }
 
 /// Puts node contracts (id to node and state) straight into the fake

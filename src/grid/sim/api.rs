@@ -9,6 +9,7 @@ use ed25519_dalek::VerifyingKey;
 use super::deploy::{PendingGuard, requirement};
 use super::state::{ContractRec, Event, Resources, State};
 use super::{SimGrid, world};
+use crate::crypto::IdentityKey;
 use crate::grid::{
     Capacity, ContractId, ContractInfo, ContractState, Grid, GridError, GridNode, GridNodeId,
     Locations, NodeStatus, OwnedContract, Placed, Placement, TwinId, WorkloadState,
@@ -21,7 +22,8 @@ impl Grid for SimGrid {
         "sim"
     }
 
-    async fn ensure_twin(&self, public_key: &[u8; 32]) -> Result<TwinId, GridError> {
+    async fn ensure_twin(&self, identity: &IdentityKey) -> Result<TwinId, GridError> {
+        let public_key = &identity.public_key();
         let mut inner = self.lock();
         if let Some(id) = inner.state.twin_by_key.get(public_key) {
             return Ok(TwinId(*id));
@@ -87,6 +89,7 @@ impl Grid for SimGrid {
 
     async fn deploy(
         &self,
+        identity: &IdentityKey,
         node: GridNodeId,
         need: &Capacity,
         deployment: &Deployment,
@@ -96,6 +99,13 @@ impl Grid for SimGrid {
         let twin = deployment.twin_id;
         let key = self.lock().state.twin_keys.get(&twin).copied();
         let key = key.ok_or(GridError::UnknownTwin(twin))?;
+        // The contract is the signer's: TFChain makes it for the twin of the
+        // account that signs, and Zero-OS refuses a deployment of another
+        // twin (zosbase engine.go), so a key that is not the deployment's
+        // twin's deploys nothing.
+        if identity.public_key() != key {
+            return Err(GridError::BadSignature(twin));
+        }
         // Verified outside the lock: it is the slowest step and needs no state.
         let key = VerifyingKey::from_bytes(&key).map_err(|_| GridError::BadSignature(twin))?;
         verify(deployment, twin, &key).map_err(|_| GridError::BadSignature(twin))?;
@@ -219,21 +229,40 @@ impl Grid for SimGrid {
             .collect())
     }
 
-    async fn cancel(&self, contract: ContractId) -> Result<(), GridError> {
+    async fn cancel(&self, identity: &IdentityKey, contract: ContractId) -> Result<(), GridError> {
         let mut inner = self.lock();
         let rec = inner
             .state
             .contracts
             .get(&contract.0)
             .ok_or(GridError::UnknownContract(contract))?;
+        // Only the owner cancels, as pallet-smart-contract's
+        // `cancel_contract` checks (`TwinNotAuthorizedToCancelContract`).
+        if !owns(&inner.state, identity, rec.twin) {
+            return Err(GridError::Rejected(
+                "TwinNotAuthorizedToCancelContract".to_string(),
+            ));
+        }
         if rec.deleted {
             return Ok(());
         }
         inner.record(Event::Cancel { id: contract.0 })
     }
 
-    async fn contract(&self, contract: ContractId) -> Result<ContractInfo, GridError> {
-        contract_info(&self.lock().state, contract)
+    /// As Zero-OS answers `zos.deployment.get`: a twin sees only its own
+    /// deployments; another twin's reads as not found.
+    async fn contract(
+        &self,
+        identity: &IdentityKey,
+        contract: ContractId,
+    ) -> Result<ContractInfo, GridError> {
+        let inner = self.lock();
+        match inner.state.contracts.get(&contract.0) {
+            Some(rec) if !owns(&inner.state, identity, rec.twin) => {
+                Err(GridError::UnknownContract(contract))
+            }
+            _ => contract_info(&inner.state, contract),
+        }
     }
 
     /// One lock hold for the whole batch: 100,000 lookups are a few
@@ -267,6 +296,11 @@ impl Grid for SimGrid {
             paused,
         })
     }
+}
+
+/// Whether `identity` is the key `twin` registered.
+fn owns(s: &State, identity: &IdentityKey, twin: u32) -> bool {
+    s.twin_keys.get(&twin) == Some(&identity.public_key())
 }
 
 /// The live contract for this deployment hash on this node, as TFChain's

@@ -9,6 +9,7 @@ use std::path::Path;
 use ed25519_dalek::SigningKey;
 
 use super::*;
+use crate::crypto::IdentityKey;
 use crate::grid::{Capacity, ContractId, ContractState, Grid, Placement, WorkloadState};
 use crate::reservation::{Deployment, WorkloadSpec, build_deployment, sign};
 
@@ -61,13 +62,36 @@ pub(super) fn need(s: &WorkloadSpec) -> Capacity {
     }
 }
 
+/// The test identity `k` (secret key `[k; 32]`).
+pub(super) fn identity(k: u8) -> IdentityKey {
+    IdentityKey::new(SigningKey::from_bytes(&[k; 32]))
+}
+
+/// The test identity registered as `twin` (tests use keys 1 to 16), or a
+/// key no twin has, as a caller would hand the grid its own key.
+pub(super) fn twin_identity(grid: &SimGrid, twin: u32) -> IdentityKey {
+    let registered = grid.lock().state.twin_keys.get(&twin).copied();
+    (1..=16)
+        .map(identity)
+        .find(|k| Some(k.public_key()) == registered)
+        .unwrap_or_else(|| identity(0))
+}
+
+/// The identity of the twin a deployment is for, as the deployer hands it.
+pub(super) fn owner(grid: &SimGrid, d: &Deployment) -> IdentityKey {
+    twin_identity(grid, d.twin_id)
+}
+
+/// The identity of a contract's owner.
+pub(super) fn owner_of(grid: &SimGrid, contract: ContractId) -> IdentityKey {
+    let twin = grid.lock().state.contracts.get(&contract.0).map(|r| r.twin);
+    twin.map_or_else(|| identity(0), |t| twin_identity(grid, t))
+}
+
 /// Registers the twin of key `k` and returns a deployment it signed.
 pub(super) async fn signed(grid: &SimGrid, k: u8, s: &WorkloadSpec) -> Deployment {
     let key = SigningKey::from_bytes(&[k; 32]);
-    let twin = grid
-        .ensure_twin(key.verifying_key().as_bytes())
-        .await
-        .expect("twin");
+    let twin = grid.ensure_twin(&identity(k)).await.expect("twin");
     let mut d = build_deployment(twin.0, s, &[k; 32]).expect("builds");
     sign(&mut d, twin.0, &key);
     d
@@ -134,7 +158,9 @@ async fn locations_list_only_places_with_room() {
         let total = grid.node_resources(*id).expect("node").total;
         let big = spec(u32::try_from(total.cpu).expect("small"), 1024, 1, false);
         let d = signed(&grid, 1 + k as u8, &big).await;
-        grid.deploy(*id, &need(&big), &d).await.expect("deploys");
+        grid.deploy(&owner(&grid, &d), *id, &need(&big), &d)
+            .await
+            .expect("deploys");
     }
     let after = grid.locations(&need(&small)).await.expect("locations");
     assert!(after.farms.iter().all(|f| f.id != farm.id), "{after:?}");
@@ -158,7 +184,10 @@ async fn ipv4_exhaustion_removes_the_farm_for_ipv4_requests() {
     let node = first_node(&grid);
     let farm = grid.node(node).expect("node").farm_id;
     let d = signed(&grid, 1, &with_ip).await;
-    let placed = grid.deploy(node, &need(&with_ip), &d).await.expect("ok");
+    let placed = grid
+        .deploy(&owner(&grid, &d), node, &need(&with_ip), &d)
+        .await
+        .expect("ok");
     assert!(
         placed
             .ipv4
@@ -183,7 +212,9 @@ async fn ipv4_exhaustion_removes_the_farm_for_ipv4_requests() {
     let plain = grid.locations(&need(&spec(1, 1024, 1, false))).await;
     assert!(plain.expect("locations").farms.iter().any(|f| f.id == farm));
     let d2 = signed(&grid, 2, &with_ip).await;
-    let again = grid.deploy(node, &need(&with_ip), &d2).await;
+    let again = grid
+        .deploy(&owner(&grid, &d2), node, &need(&with_ip), &d2)
+        .await;
     assert_eq!(again, Err(GridError::NoCapacity));
 }
 
@@ -198,30 +229,47 @@ async fn deployments_must_be_signed_by_the_registered_twin() {
 
     let mut unsigned = good.clone();
     unsigned.signature_requirement.signatures.clear();
-    let r = grid.deploy(node, &need(&s), &unsigned).await;
+    let r = grid
+        .deploy(&owner(&grid, &unsigned), node, &need(&s), &unsigned)
+        .await;
     assert_eq!(r, Err(GridError::BadSignature(twin)));
 
     let mut wrong = good.clone();
     sign(&mut wrong, twin, &SigningKey::from_bytes(&[9; 32]));
-    let r = grid.deploy(node, &need(&s), &wrong).await;
+    let r = grid
+        .deploy(&owner(&grid, &wrong), node, &need(&s), &wrong)
+        .await;
     assert_eq!(r, Err(GridError::BadSignature(twin)));
 
     let mut tampered = good.clone();
     tampered.description = "mine now".into();
-    let r = grid.deploy(node, &need(&s), &tampered).await;
+    let r = grid
+        .deploy(&owner(&grid, &tampered), node, &need(&s), &tampered)
+        .await;
     assert_eq!(r, Err(GridError::BadSignature(twin)));
 
     let mut stranger = good.clone();
     stranger.twin_id = 999;
-    let r = grid.deploy(node, &need(&s), &stranger).await;
+    let r = grid
+        .deploy(&owner(&grid, &stranger), node, &need(&s), &stranger)
+        .await;
     assert_eq!(r, Err(GridError::UnknownTwin(999)));
 
     let r = grid
-        .deploy(node, &need(&spec(2, 1024, 1, false)), &good)
+        .deploy(
+            &owner(&grid, &good),
+            node,
+            &need(&spec(2, 1024, 1, false)),
+            &good,
+        )
         .await;
     assert!(matches!(r, Err(GridError::Rejected(_))), "{r:?}");
     assert_eq!(grid.stats().used, Resources::default());
-    assert!(grid.deploy(node, &need(&s), &good).await.is_ok());
+    assert!(
+        grid.deploy(&owner(&grid, &good), node, &need(&s), &good)
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
@@ -230,17 +278,28 @@ async fn cancel_frees_capacity_and_is_idempotent() {
     let grid = open(dir.path(), small_cfg());
     let s = spec(4, 4096, 50, true);
     let d = signed(&grid, 1, &s).await;
-    let placed = grid.deploy(first_node(&grid), &need(&s), &d).await;
+    let placed = grid
+        .deploy(&owner(&grid, &d), first_node(&grid), &need(&s), &d)
+        .await;
     let placed = placed.expect("deploys");
     assert_eq!(grid.stats().ipv4_used, 1);
-    grid.cancel(placed.contract).await.expect("cancel");
-    grid.cancel(placed.contract).await.expect("cancel again");
+    grid.cancel(&owner_of(&grid, placed.contract), placed.contract)
+        .await
+        .expect("cancel");
+    grid.cancel(&owner_of(&grid, placed.contract), placed.contract)
+        .await
+        .expect("cancel again");
     let stats = grid.stats();
     assert_eq!((stats.used, stats.ipv4_used), (Resources::default(), 0));
     assert_eq!((stats.contracts_active, stats.contracts_deleted), (0, 1));
-    let info = grid.contract(placed.contract).await.expect("info");
+    let info = grid
+        .contract(&owner_of(&grid, placed.contract), placed.contract)
+        .await
+        .expect("info");
     assert_eq!(info.workload, WorkloadState::Deleted);
-    let missing = grid.cancel(ContractId(404)).await;
+    let missing = grid
+        .cancel(&owner_of(&grid, ContractId(404)), ContractId(404))
+        .await;
     assert_eq!(missing, Err(GridError::UnknownContract(ContractId(404))));
 }
 
@@ -255,7 +314,7 @@ async fn a_failure_rate_of_one_leaves_nothing_reserved() {
     let s = spec(2, 2048, 10, true);
     let d = signed(&grid, 1, &s).await;
     for node in grid.node_ids() {
-        let r = grid.deploy(node, &need(&s), &d).await;
+        let r = grid.deploy(&owner(&grid, &d), node, &need(&s), &d).await;
         assert!(matches!(r, Err(GridError::DeployFailed(_))), "{r:?}");
     }
     let stats = grid.stats();
@@ -270,21 +329,33 @@ async fn down_nodes_refuse_deploys_and_report_their_contracts() {
     let s = spec(1, 1024, 1, false);
     let d = signed(&grid, 1, &s).await;
     let ids = grid.node_ids();
-    let placed = grid.deploy(ids[0], &need(&s), &d).await.expect("ok");
+    let placed = grid
+        .deploy(&owner(&grid, &d), ids[0], &need(&s), &d)
+        .await
+        .expect("ok");
     assert_eq!(
-        grid.contract(placed.contract).await.map(|i| i.workload),
+        grid.contract(&owner_of(&grid, placed.contract), placed.contract)
+            .await
+            .map(|i| i.workload),
         Ok(WorkloadState::Ok)
     );
     grid.set_node_status(ids[0], NodeStatus::Down)
         .expect("down");
-    let info = grid.contract(placed.contract).await.expect("info");
+    let info = grid
+        .contract(&owner_of(&grid, placed.contract), placed.contract)
+        .await
+        .expect("info");
     assert_eq!(info.node_status, NodeStatus::Down);
     assert_eq!(info.state, ContractState::Created);
     assert!(matches!(info.workload, WorkloadState::Error(_)));
     let other = signed(&grid, 2, &s).await;
-    let r = grid.deploy(ids[0], &need(&s), &other).await;
+    let r = grid
+        .deploy(&owner(&grid, &other), ids[0], &need(&s), &other)
+        .await;
     assert_eq!(r, Err(GridError::NodeNotUp(ids[0])));
-    let r = grid.deploy(GridNodeId(99_999), &need(&s), &d).await;
+    let r = grid
+        .deploy(&owner(&grid, &d), GridNodeId(99_999), &need(&s), &d)
+        .await;
     assert_eq!(r, Err(GridError::UnknownNode(GridNodeId(99_999))));
     let c = grid
         .candidates(&need(&s), &Placement::Random, &[], 100)
@@ -295,10 +366,16 @@ async fn down_nodes_refuse_deploys_and_report_their_contracts() {
     assert_eq!(grid.node(ids[0]).map(|n| n.status), Some(NodeStatus::Down));
     grid.set_node_status(ids[0], NodeStatus::Up).expect("up");
     grid.fail_workload(placed.contract, "oom").expect("fault");
-    let info = grid.contract(placed.contract).await.expect("info");
+    let info = grid
+        .contract(&owner_of(&grid, placed.contract), placed.contract)
+        .await
+        .expect("info");
     assert_eq!(info.workload, WorkloadState::Error("oom".into()));
     grid.restore_workload(placed.contract).expect("restore");
-    let info = grid.contract(placed.contract).await.expect("info");
+    let info = grid
+        .contract(&owner_of(&grid, placed.contract), placed.contract)
+        .await
+        .expect("info");
     assert_eq!(info.workload, WorkloadState::Ok);
 }
 
@@ -360,14 +437,16 @@ async fn deploy_takes_deploy_seconds_of_virtual_time() {
     let d = signed(&grid, 1, &s).await;
     let node = first_node(&grid);
     let start = tokio::time::Instant::now();
-    grid.deploy(node, &need(&s), &d).await.expect("deploys");
+    grid.deploy(&owner(&grid, &d), node, &need(&s), &d)
+        .await
+        .expect("deploys");
     assert_eq!(start.elapsed(), Duration::from_secs(3));
 
     // While in flight the room is reserved; a node going down fails it.
     let other = signed(&grid, 2, &s).await;
     let task = {
         let (grid, d, n) = (grid.clone(), other, need(&s));
-        tokio::spawn(async move { grid.deploy(node, &n, &d).await })
+        tokio::spawn(async move { grid.deploy(&owner(&grid, &d), node, &n, &d).await })
     };
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(grid.stats().deploys_in_flight, 1);
@@ -381,7 +460,11 @@ async fn deploy_takes_deploy_seconds_of_virtual_time() {
     grid.set_node_status(node, NodeStatus::Up).expect("up");
     let n = need(&s);
     let third = signed(&grid, 3, &s).await;
-    let give_up = tokio::time::timeout(Duration::from_secs(1), grid.deploy(node, &n, &third));
+    let identity = owner(&grid, &third);
+    let give_up = tokio::time::timeout(
+        Duration::from_secs(1),
+        grid.deploy(&identity, node, &n, &third),
+    );
     assert!(give_up.await.is_err());
     assert_eq!(grid.stats().deploys_in_flight, 0);
     assert_eq!(grid.node_resources(node).expect("node").used.cpu, 1);
@@ -426,8 +509,14 @@ async fn a_repeated_deploy_adopts_its_contract_and_the_lookups_find_it() {
     let node = first_node(&grid);
     assert_eq!(grid.contract_for(node, &hash).await.unwrap(), None);
 
-    let placed = grid.deploy(node, &need(&s), &d).await.unwrap();
-    let again = grid.deploy(node, &need(&s), &d).await.unwrap();
+    let placed = grid
+        .deploy(&owner(&grid, &d), node, &need(&s), &d)
+        .await
+        .unwrap();
+    let again = grid
+        .deploy(&owner(&grid, &d), node, &need(&s), &d)
+        .await
+        .unwrap();
     assert_eq!(again, placed, "adopted, not made twice");
     assert_eq!(grid.stats().contracts_active, 1);
     assert_eq!(grid.stats().ipv4_used, 1);
@@ -461,17 +550,22 @@ async fn a_repeated_deploy_adopts_its_contract_and_the_lookups_find_it() {
         grid.contract_for(node, &hash).await.unwrap(),
         Some(placed.contract)
     );
-    grid.cancel(placed.contract).await.unwrap();
+    grid.cancel(&owner_of(&grid, placed.contract), placed.contract)
+        .await
+        .unwrap();
     assert_eq!(grid.contract_for(node, &hash).await.unwrap(), None);
     assert!(grid.twin_contracts(twin).await.unwrap().is_empty());
     // Once cancelled, the same deployment may be made again, as on TFChain.
-    let fresh = grid.deploy(node, &need(&s), &d).await.unwrap();
+    let fresh = grid
+        .deploy(&owner(&grid, &d), node, &need(&s), &d)
+        .await
+        .unwrap();
     assert_ne!(fresh.contract, placed.contract);
     // Adopted on a node that went down, it fails as a deploy there would,
     // and (as the real backend does) leaves no contract behind.
     grid.set_node_status(node, NodeStatus::Down).unwrap();
     assert_eq!(
-        grid.deploy(node, &need(&s), &d).await,
+        grid.deploy(&owner(&grid, &d), node, &need(&s), &d).await,
         Err(GridError::NodeNotUp(node))
     );
     assert_eq!(grid.contract_for(node, &hash).await.unwrap(), None);

@@ -1,60 +1,30 @@
 //! The [`Grid`] trait over the real backend.
 //!
-//! Every action on the real grid is signed by the user's own twin key, while
-//! the trait's methods carry only public keys and ids. A [`KeyRing`], given
-//! by whoever builds the grid, finds the signing key of an identity by its
-//! public key or its twin; the grid never stores keys itself. The monitor's
-//! batch ([`Grid::contracts`]) signs nothing and needs no key.
-
-use std::sync::Arc;
+//! Every action on the real grid is signed by the user's own twin key, which
+//! the caller hands over already unsealed ([`IdentityKey`], unsealed once
+//! per piece of work by the service's deployer under the user's lock); the
+//! grid never looks a key up, stores one, or calls back into the service.
+//! The monitor's batch ([`Grid::contracts`]) and the reconciler's listing
+//! ([`Grid::twin_contracts`]) sign nothing and take no key.
 
 use async_trait::async_trait;
-use ed25519_dalek::SigningKey;
 
 use super::backend::TfGridBackend;
-use super::chain::ChainContract;
+use crate::crypto::IdentityKey;
 use crate::grid::{
     Capacity, ContractId, ContractInfo, Grid, GridError, GridNode, GridNodeId, Locations,
     OwnedContract, Placed, Placement, TwinId,
 };
 use crate::reservation::Deployment;
 
-/// Finds identities' signing keys (unsealed only for the call).
-#[async_trait]
-pub trait KeyRing: Send + Sync {
-    /// The key of the identity whose public key this is.
-    async fn by_public_key(&self, public_key: &[u8; 32]) -> Option<SigningKey>;
-    /// The key of the identity that owns this twin.
-    async fn by_twin(&self, twin: TwinId) -> Option<SigningKey>;
-}
-
 /// The real ThreeFold Grid v3 as a [`Grid`].
 pub struct TfGrid {
     backend: TfGridBackend,
-    keys: Arc<dyn KeyRing>,
 }
 
 impl TfGrid {
-    pub fn new(backend: TfGridBackend, keys: Arc<dyn KeyRing>) -> TfGrid {
-        TfGrid { backend, keys }
-    }
-
-    async fn key_of_twin(&self, twin: TwinId) -> Result<SigningKey, GridError> {
-        self.keys
-            .by_twin(twin)
-            .await
-            .ok_or(GridError::UnknownTwin(twin.0))
-    }
-
-    /// The contract as the chain stores it, with its owner's key: read once,
-    /// then handed to the backend so it is not read again.
-    async fn with_owner_key(
-        &self,
-        contract: ContractId,
-    ) -> Result<(ChainContract, SigningKey), GridError> {
-        let on_chain = self.backend.chain_contract(contract).await?;
-        let key = self.key_of_twin(TwinId(on_chain.twin_id)).await?;
-        Ok((on_chain, key))
+    pub fn new(backend: TfGridBackend) -> TfGrid {
+        TfGrid { backend }
     }
 }
 
@@ -64,13 +34,8 @@ impl Grid for TfGrid {
         "tfgrid"
     }
 
-    async fn ensure_twin(&self, public_key: &[u8; 32]) -> Result<TwinId, GridError> {
-        let key = self
-            .keys
-            .by_public_key(public_key)
-            .await
-            .ok_or_else(|| GridError::Rejected("no identity holds this key".into()))?;
-        self.backend.ensure_twin(&key).await
+    async fn ensure_twin(&self, identity: &IdentityKey) -> Result<TwinId, GridError> {
+        self.backend.ensure_twin(identity.signing_key()).await
     }
 
     async fn locations(&self, need: &Capacity) -> Result<Locations, GridError> {
@@ -87,14 +52,18 @@ impl Grid for TfGrid {
         self.backend.candidates(need, place, avoid, limit).await
     }
 
+    /// The backend checks the key against the deployment's twin on chain
+    /// before it signs anything.
     async fn deploy(
         &self,
+        identity: &IdentityKey,
         node: GridNodeId,
         need: &Capacity,
         deployment: &Deployment,
     ) -> Result<Placed, GridError> {
-        let key = self.key_of_twin(TwinId(deployment.twin_id)).await?;
-        self.backend.deploy(&key, node, need, deployment).await
+        self.backend
+            .deploy(identity.signing_key(), node, need, deployment)
+            .await
     }
 
     async fn contract_for(
@@ -110,16 +79,24 @@ impl Grid for TfGrid {
         self.backend.twin_contracts(twin).await
     }
 
-    async fn cancel(&self, contract: ContractId) -> Result<(), GridError> {
-        let (on_chain, key) = self.with_owner_key(contract).await?;
-        self.backend.cancel(&key, &on_chain).await
+    /// Signed by `identity`; TFChain refuses a key that does not own the
+    /// contract (`TwinNotAuthorizedToCancelContract`).
+    async fn cancel(&self, identity: &IdentityKey, contract: ContractId) -> Result<(), GridError> {
+        let on_chain = self.backend.chain_contract(contract).await?;
+        self.backend.cancel(identity.signing_key(), &on_chain).await
     }
 
     /// Asks the node itself for its workloads over RMB, signed by the
     /// owner's key: right for one contract (a status page).
-    async fn contract(&self, contract: ContractId) -> Result<ContractInfo, GridError> {
-        let (on_chain, key) = self.with_owner_key(contract).await?;
-        self.backend.contract(&key, &on_chain).await
+    async fn contract(
+        &self,
+        identity: &IdentityKey,
+        contract: ContractId,
+    ) -> Result<ContractInfo, GridError> {
+        let on_chain = self.backend.chain_contract(contract).await?;
+        self.backend
+            .contract(identity.signing_key(), &on_chain)
+            .await
     }
 
     /// The monitor's fast batch: contracts from TFChain and each node's

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use ed25519_dalek::SigningKey;
 use proptest::prelude::*;
 
-use super::{need, open, small_cfg, spec, tempdir};
+use super::{identity, need, open, small_cfg, spec, tempdir};
 use crate::grid::sim::{Resources, SimGrid};
 use crate::grid::{Grid, GridError};
 use crate::reservation::{build_deployment, sign};
@@ -45,8 +45,8 @@ async fn check(orders: Vec<Order>) {
     let mut twins = Vec::new();
     for k in 1..=4u8 {
         let key = SigningKey::from_bytes(&[k; 32]);
-        let twin = grid.ensure_twin(key.verifying_key().as_bytes()).await;
-        twins.push((twin.expect("twin").0, key));
+        let twin = grid.ensure_twin(&identity(k)).await;
+        twins.push((twin.expect("twin").0, key, identity(k)));
     }
     let twins = Arc::new(twins);
     let mut tasks = Vec::new();
@@ -55,10 +55,10 @@ async fn check(orders: Vec<Order>) {
         let (grid, node, twins) = (grid.clone(), ids[node], twins.clone());
         tasks.push(tokio::spawn(async move {
             // Signed inside the task so signing runs in parallel too.
-            let (twin, key) = &twins[k % twins.len()];
+            let (twin, key, identity) = &twins[k % twins.len()];
             let mut d = build_deployment(*twin, &s, &[k as u8; 32]).expect("builds");
             sign(&mut d, *twin, key);
-            let r = grid.deploy(node, &need(&s), &d).await;
+            let r = grid.deploy(identity, node, &need(&s), &d).await;
             (node, s, r)
         }));
     }

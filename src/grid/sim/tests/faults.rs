@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::{first_node, need, open, signed, small_cfg, spec, tempdir};
+use super::{first_node, need, open, owner, owner_of, signed, small_cfg, spec, tempdir};
 use crate::catalog::HealthCheck;
 use crate::grid::sim::schedule::{Change, Schedule};
 use crate::grid::sim::{ScheduledFault, SimConfig, SimGrid};
@@ -21,7 +21,9 @@ async fn deploy(grid: &SimGrid, k: u8, node: GridNodeId) -> Placed {
 async fn deploy_with(grid: &SimGrid, k: u8, node: GridNodeId, ipv4: bool) -> Placed {
     let s = spec(1, 1024, 1, ipv4);
     let d = signed(grid, k, &s).await;
-    grid.deploy(node, &need(&s), &d).await.expect("deploys")
+    grid.deploy(&owner(grid, &d), node, &need(&s), &d)
+        .await
+        .expect("deploys")
 }
 
 fn target(contract: ContractId) -> ProbeTarget {
@@ -49,11 +51,11 @@ async fn batch_contracts_answer_in_order() {
     let grid = open(dir.path(), small_cfg());
     let a = deploy(&grid, 1, first_node(&grid)).await.contract;
     let b = deploy(&grid, 2, first_node(&grid)).await.contract;
-    grid.cancel(b).await.expect("cancel");
+    grid.cancel(&owner_of(&grid, b), b).await.expect("cancel");
     let ids = [b, ContractId(404), a];
     let answers = grid.contracts(&ids).await.expect("grid answers");
     assert_eq!(answers.len(), 3);
-    assert_eq!(answers[0], grid.contract(b).await);
+    assert_eq!(answers[0], grid.contract(&owner_of(&grid, b), b).await);
     assert_eq!(
         answers[0].as_ref().map(|i| i.state),
         Ok(ContractState::Deleted)
@@ -75,7 +77,7 @@ async fn pause_keeps_capacity_and_resume_restores() {
     let used = grid.node_resources(node).expect("node").used;
     grid.set_paused(c, true).await.expect("pause");
     grid.set_paused(c, true).await.expect("pause again");
-    let info = grid.contract(c).await.expect("info");
+    let info = grid.contract(&owner_of(&grid, c), c).await.expect("info");
     assert_eq!(
         (info.state, info.workload),
         (ContractState::GracePeriod, WorkloadState::Paused)
@@ -84,24 +86,28 @@ async fn pause_keeps_capacity_and_resume_restores() {
     assert_eq!(grid.stats().ipv4_used, 1);
     // A fault injected while paused waits for the resume.
     grid.fail_workload(c, "oom").expect("fault");
-    let paused = grid.contract(c).await.expect("info").workload;
+    let paused = grid
+        .contract(&owner_of(&grid, c), c)
+        .await
+        .expect("info")
+        .workload;
     assert_eq!(paused, WorkloadState::Paused);
     grid.set_paused(c, false).await.expect("resume");
-    let info = grid.contract(c).await.expect("info");
+    let info = grid.contract(&owner_of(&grid, c), c).await.expect("info");
     assert_eq!(info.state, ContractState::Created);
     assert_eq!(info.workload, WorkloadState::Error("oom".into()));
     grid.restore_workload(c).expect("restore");
-    let info = grid.contract(c).await.expect("info");
+    let info = grid.contract(&owner_of(&grid, c), c).await.expect("info");
     assert_eq!(
         (info.state, info.workload),
         (ContractState::Created, WorkloadState::Ok)
     );
     // Cancelling a paused contract frees its room; pausing it then is a no-op.
     grid.set_paused(c, true).await.expect("pause");
-    grid.cancel(c).await.expect("cancel");
+    grid.cancel(&owner_of(&grid, c), c).await.expect("cancel");
     assert_eq!(grid.stats().ipv4_used, 0);
     grid.set_paused(c, true).await.expect("no-op");
-    let info = grid.contract(c).await.expect("info");
+    let info = grid.contract(&owner_of(&grid, c), c).await.expect("info");
     assert_eq!(info.state, ContractState::Deleted);
     let missing = grid.set_paused(ContractId(404), true).await;
     assert_eq!(missing, Err(GridError::UnknownContract(ContractId(404))));
@@ -119,7 +125,10 @@ async fn pause_and_app_faults_survive_reopen_and_compaction() {
         grid.fail_app(broken, "rpc stuck").expect("app fault");
     }
     let check = |grid: SimGrid| async move {
-        let info = grid.contract(paused).await.expect("info");
+        let info = grid
+            .contract(&owner_of(&grid, paused), paused)
+            .await
+            .expect("info");
         assert_eq!(info.state, ContractState::GracePeriod);
         let health = grid.probe(&target(broken)).await;
         assert_eq!(health, AppHealth::Unhealthy("rpc stuck".into()));
@@ -147,7 +156,9 @@ async fn the_simulated_probe_reports_every_kind_of_fault() {
     assert_eq!(health, unhealthy("port 9999 refused the connection"));
     // The grid itself still sees a running workload: only the probe knows.
     assert_eq!(
-        grid.contract(c).await.map(|i| i.workload),
+        grid.contract(&owner_of(&grid, c), c)
+            .await
+            .map(|i| i.workload),
         Ok(WorkloadState::Ok)
     );
     grid.restore_app(c).expect("restore");
@@ -167,7 +178,9 @@ async fn the_simulated_probe_reports_every_kind_of_fault() {
     grid.set_paused(c, false).await.expect("resume");
 
     let other = deploy(&grid, 2, node).await.contract;
-    grid.cancel(other).await.expect("cancel");
+    grid.cancel(&owner_of(&grid, other), other)
+        .await
+        .expect("cancel");
     let targets = [target(c), target(other), target(ContractId(404))];
     let want = [
         AppHealth::Healthy,
@@ -192,7 +205,7 @@ async fn contracts_on_lists_the_live_contracts_of_a_node() {
     let b = deploy(&grid, 2, ids[0]).await.contract;
     let c = deploy(&grid, 3, ids[0]).await.contract;
     let elsewhere = deploy(&grid, 4, ids[1]).await.contract;
-    grid.cancel(b).await.expect("cancel");
+    grid.cancel(&owner_of(&grid, b), b).await.expect("cancel");
     grid.set_paused(c, true).await.expect("pause");
     assert_eq!(grid.contracts_on(ids[0]), [a, c]);
     assert_eq!(grid.contracts_on(ids[1]), [elsewhere]);

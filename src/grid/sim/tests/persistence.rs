@@ -4,9 +4,7 @@
 
 use std::time::Duration;
 
-use ed25519_dalek::SigningKey;
-
-use super::{first_node, need, open, signed, small_cfg, spec, tempdir};
+use super::{first_node, identity, need, open, owner, owner_of, signed, small_cfg, spec, tempdir};
 use crate::grid::sim::state::{self, Event};
 use crate::grid::sim::{Resources, SimConfig, SimGrid};
 use crate::grid::{ContractId, ContractState, Grid, GridNodeId, NodeStatus, TwinId};
@@ -17,31 +15,46 @@ async fn twins_are_idempotent_and_state_survives_reopen() {
     let (placed, cancelled, down, stats, before);
     {
         let grid = open(dir.path(), small_cfg());
-        let key = SigningKey::from_bytes(&[1; 32]).verifying_key();
-        let t1 = grid.ensure_twin(key.as_bytes()).await.expect("twin");
-        assert_eq!(grid.ensure_twin(key.as_bytes()).await, Ok(t1));
+        let t1 = grid.ensure_twin(&identity(1)).await.expect("twin");
+        assert_eq!(grid.ensure_twin(&identity(1)).await, Ok(t1));
         let s = spec(2, 2048, 10, true);
         let d = signed(&grid, 1, &s).await;
         let ids = grid.node_ids();
-        placed = grid.deploy(ids[0], &need(&s), &d).await.expect("first");
-        let second = grid.deploy(ids[1], &need(&s), &d).await.expect("second");
+        placed = grid
+            .deploy(&owner(&grid, &d), ids[0], &need(&s), &d)
+            .await
+            .expect("first");
+        let second = grid
+            .deploy(&owner(&grid, &d), ids[1], &need(&s), &d)
+            .await
+            .expect("second");
         cancelled = second.contract;
-        grid.cancel(cancelled).await.expect("cancel");
+        grid.cancel(&owner_of(&grid, cancelled), cancelled)
+            .await
+            .expect("cancel");
         grid.fail_workload(placed.contract, "disk full")
             .expect("fault");
         down = ids[2];
         grid.set_node_status(down, NodeStatus::Down).expect("down");
         stats = grid.stats();
-        before = grid.contract(placed.contract).await.expect("info");
+        before = grid
+            .contract(&owner_of(&grid, placed.contract), placed.contract)
+            .await
+            .expect("info");
     }
     let grid = SimGrid::open(dir.path(), small_cfg()).expect("reopens");
     assert_eq!(grid.stats(), stats);
-    let key = SigningKey::from_bytes(&[1; 32]).verifying_key();
-    assert_eq!(grid.ensure_twin(key.as_bytes()).await, Ok(TwinId(1)));
-    let key2 = SigningKey::from_bytes(&[2; 32]).verifying_key();
-    assert_eq!(grid.ensure_twin(key2.as_bytes()).await, Ok(TwinId(2)));
-    assert_eq!(grid.contract(placed.contract).await, Ok(before));
-    let info = grid.contract(cancelled).await.expect("info");
+    assert_eq!(grid.ensure_twin(&identity(1)).await, Ok(TwinId(1)));
+    assert_eq!(grid.ensure_twin(&identity(2)).await, Ok(TwinId(2)));
+    assert_eq!(
+        grid.contract(&owner_of(&grid, placed.contract), placed.contract)
+            .await,
+        Ok(before)
+    );
+    let info = grid
+        .contract(&owner_of(&grid, cancelled), cancelled)
+        .await
+        .expect("info");
     assert_eq!(info.state, ContractState::Deleted);
     assert_eq!(grid.node(down).map(|n| n.status), Some(NodeStatus::Down));
     let used = grid.node_resources(placed.node.id).expect("node").used;
@@ -50,7 +63,7 @@ async fn twins_are_idempotent_and_state_survives_reopen() {
     let s = spec(1, 1024, 1, false);
     let d = signed(&grid, 1, &s).await;
     let next = grid
-        .deploy(placed.node.id, &need(&s), &d)
+        .deploy(&owner(&grid, &d), placed.node.id, &need(&s), &d)
         .await
         .expect("ok");
     assert_eq!(next.contract, ContractId(3));
