@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::diagnostics::{Diagnostics, yaml_options};
-use crate::grid::Capacity;
+use crate::model::Capacity;
 use crate::validate::Validator;
 
 mod facts;
@@ -125,8 +125,8 @@ pub struct NodeType {
     pub generated: Vec<Generated>,
     pub settings: Vec<Setting>,
     pub health: HealthCheck,
-    /// At most this many per order (a Polygon validator: 1, as two on one
-    /// signer key would double-sign); the operator's `max_nodes` otherwise.
+    /// At most this many per order (a validator: 1, as two on one signer
+    /// key would double-sign); the operator's `max_nodes` otherwise.
     pub max_count: Option<u32>,
     /// What this role needs beyond its chain's minimum (a Polygon validator
     /// or sentry: 8 cores).

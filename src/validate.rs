@@ -52,12 +52,12 @@ pub enum Validator {
     /// An Ethereum (secp256k1) private key: 64 hexadecimal digits, a number
     /// from 1 to just below the group order.
     EthPrivateKey,
-    /// A BLS12-381 secret key (Dash operator key): 64 hexadecimal digits,
+    /// A BLS12-381 secret key (a masternode operator key): 64 hexadecimal digits,
     /// nonzero and below the group order r.
     BlsSecretKey,
     /// A devp2p node URL: `enode://<128 hex>@host:port`.
     EnodeUrl,
-    /// A Tendermint/Heimdall node id: 40 hexadecimal digits.
+    /// A Tendermint node id: 40 hexadecimal digits.
     TendermintNodeId,
     /// Letters, digits, '-' and '_' only, between `min` and `max` characters.
     Token { min: usize, max: usize },

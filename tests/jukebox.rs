@@ -20,6 +20,7 @@ mod telegram;
 mod terminal_chat;
 mod tfconnect;
 mod tfgrid;
+mod tidy;
 mod web;
 
 macro_rules! transcripts {

@@ -28,7 +28,7 @@ const MAX_LOCATION_CHOICES: usize = 24;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeBrief {
     pub name: String,
-    /// Shown on the button, e.g. "dash-full-amber-fox · running".
+    /// Shown on the button, e.g. "<chain>-full-amber-fox · running".
     pub label: String,
 }
 

@@ -5,11 +5,11 @@
 //! - Ethereum addresses: EIP-55 mixed-case checksum (ethereum/ERCs,
 //!   `ERCS/erc-55.md`): the keccak-256 of the lowercase hex address decides,
 //!   nibble by nibble, which letters are capitals.
-//! - Ethereum (Polygon signer) private keys: a secp256k1 scalar, 32 bytes,
+//! - Ethereum-style signer private keys: a secp256k1 scalar, 32 bytes,
 //!   `1 <= k < n`; the address is the last 20 bytes of the keccak-256 of the
 //!   uncompressed public key without its 0x04 prefix (Ethereum yellow paper,
 //!   appendix F; the same in go-ethereum `crypto.PubkeyToAddress`).
-//! - Dash BLS operator secret keys: a BLS12-381 scalar, 32 bytes big-endian,
+//! - BLS operator secret keys (masternodes): a BLS12-381 scalar, 32 bytes big-endian,
 //!   nonzero (dashpay/dash `src/bls/bls.h`: an all-zero key is the "null",
 //!   invalid key) and below the group order r (Chia-Network/bls-signatures
 //!   `src/privatekey.cpp`, `PrivateKey::FromBytes`: "PrivateKey byte data must
@@ -18,7 +18,8 @@
 //!   ThreeFold data centre, so a loopback or private address names the node
 //!   itself or nothing at all.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+// `core::net`: the address types only, no sockets (the core does no IO).
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use k256::elliptic_curve::sec1::ToEncodedPoint as _;
 use sha3::{Digest as _, Keccak256};
@@ -56,7 +57,7 @@ fn decode32(hex: &str) -> Zeroizing<[u8; 32]> {
     bytes
 }
 
-/// A secp256k1 private key (Ethereum, Polygon): 64 hex digits, in range.
+/// A secp256k1 private key (an Ethereum-style signer key): 64 hex digits, in range.
 pub(super) fn eth_private_key(input: &str) -> Result<String, Invalid> {
     let hex = hex_digits(input, 64)?;
     let bytes = decode32(hex);
@@ -120,7 +121,7 @@ pub fn check_address_of_key(address: &str, private_key: &str) -> Result<(), Inva
     }
 }
 
-/// A Dash BLS operator secret key: 32 bytes, nonzero, below r.
+/// A BLS operator secret key: 32 bytes, nonzero, below r.
 pub(super) fn bls_secret_key(input: &str) -> Result<String, Invalid> {
     let hex = hex_digits(input, 64)?;
     let bytes = decode32(hex);

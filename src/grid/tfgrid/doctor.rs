@@ -112,7 +112,7 @@ impl fmt::Display for Step {
 /// A node type of the catalog, as the doctor checks it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeTypeNeed {
-    /// `chain/type`, e.g. `dash/full`.
+    /// `chain/type`, e.g. `<chain>/full`.
     pub label: String,
     pub need: Capacity,
     /// The flist its machines boot, and for one the operator makes, what
