@@ -38,7 +38,7 @@ pub struct Chain {
     pub minimum: Minimum,
     pub node_types: Vec<NodeType>,
     /// How the monitor reads this chain's nodes and network; `None` for a
-    /// service with no chain to follow (Presearch).
+    /// service with no chain to follow.
     pub probe: Option<ChainProbeSpec>,
 }
 
@@ -128,7 +128,7 @@ pub struct NodeType {
     /// At most this many per order (a validator: 1, as two on one signer
     /// key would double-sign); the operator's `max_nodes` otherwise.
     pub max_count: Option<u32>,
-    /// What this role needs beyond its chain's minimum (a Polygon validator
+    /// What this role needs beyond its chain's minimum (a validator
     /// or sentry: 8 cores).
     pub minimum: Option<Minimum>,
     /// What the flist is made from: ThreeFold's own, or the operator's
@@ -137,7 +137,7 @@ pub struct NodeType {
     /// The upstream clients the image runs, their versions and the oldest
     /// the network accepts.
     pub clients: Vec<Client>,
-    /// Where the image expects its disk (the Presearch flist: /var/lib/docker).
+    /// Where the image expects its disk (e.g. /var/lib/docker for an flist that runs Docker inside).
     pub disk_mount: String,
     /// Another node type of the chain this one works only with.
     pub requires: Option<Requires>,

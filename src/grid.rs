@@ -17,42 +17,10 @@ pub mod tfgrid;
 // The value types live in the bottom model module (the core imports them
 // from there); re-exported so the backends keep naming them `grid::…`.
 pub use crate::model::grid::{
-    Capacity, ContractId, ContractInfo, ContractState, CountryOption, FarmOption, GridNode,
-    GridNodeId, Locations, NodeStatus, OwnedContract, Placed, Placement, TwinId, WorkloadState,
+    Capacity, ContractId, ContractInfo, ContractState, CountryOption, FarmOption, GridError,
+    GridNode, GridNodeId, Locations, NodeStatus, OwnedContract, Placed, Placement, TwinId,
+    WorkloadState,
 };
-
-/// Failures a grid reports. The service maps each to what the user sees.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum GridError {
-    #[error("no grid node has room for this right now")]
-    NoCapacity,
-    #[error("the deployment signature does not verify for twin {0}")]
-    BadSignature(u32),
-    #[error("unknown twin {0}")]
-    UnknownTwin(u32),
-    #[error("grid node {0} is not up")]
-    NodeNotUp(GridNodeId),
-    #[error("grid node {0} does not exist")]
-    UnknownNode(GridNodeId),
-    #[error("contract {0} does not exist")]
-    UnknownContract(ContractId),
-    #[error("the deployment was rejected: {0}")]
-    Rejected(String),
-    #[error("the deployment failed on the grid node: {0}")]
-    DeployFailed(String),
-    #[error("the grid is unreachable: {0}")]
-    Unavailable(String),
-}
-
-impl GridError {
-    /// Whether trying another grid node may succeed where this one failed.
-    pub fn try_elsewhere(&self) -> bool {
-        matches!(
-            self,
-            GridError::NodeNotUp(_) | GridError::DeployFailed(_) | GridError::NoCapacity
-        )
-    }
-}
 
 /// A ThreeFold Grid as Jukebox uses it.
 #[async_trait]

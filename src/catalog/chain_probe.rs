@@ -34,9 +34,9 @@ pub struct ChainProbeSpec {
 /// The wire protocol a node is read through.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProbeProtocol {
-    /// The Bitcoin-family P2P `version` handshake (Dash, DigiByte).
+    /// The Bitcoin-family P2P `version` handshake (Bitcoin-derived chains).
     P2p(P2pSpec),
-    /// CometBFT's RPC `/status` (Polygon's Heimdall v2).
+    /// CometBFT's RPC `/status` (a CometBFT consensus layer).
     CometBft(CometBftSpec),
 }
 
@@ -58,7 +58,7 @@ pub struct CometBftSpec {
     pub rpc_port: u16,
     /// `node_info.network`, the chain id a node must report.
     pub network: String,
-    /// The execution client's Ethereum JSON-RPC port (Bor), reached over the
+    /// The execution client's Ethereum JSON-RPC port (an EVM execution client), reached over the
     /// deployment's private path (docs/chain-health.md), if it has one.
     pub evm_rpc_port: Option<u16>,
 }

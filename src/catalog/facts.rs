@@ -80,7 +80,7 @@ pub struct Client {
     pub name: String,
     pub version: Version,
     /// The oldest version the network still accepts, where it refuses
-    /// older ones (DigiByte after its June 2026 split: 9.26.2).
+    /// older ones (e.g. after a chain split).
     #[serde(default)]
     pub min_version: Option<Version>,
 }
@@ -159,7 +159,7 @@ impl fmt::Display for Version {
 }
 
 /// Another node type of the same chain this one cannot work without, and
-/// the settings through which the user points at the one they run. Polygon's
+/// the settings through which the user points at the one they run. A
 /// validator and sentry must be separate machines, so a validator is its
 /// own deployment that names its sentry.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -338,7 +338,7 @@ pub(super) fn check_node_facts(
     }
 }
 
-/// `name:tag` with an optional registry and path (`0xpolygon/bor:2.7.1`):
+/// `name:tag` with an optional registry and path (`example/client:1.2.3`):
 /// a tag is required, as `latest` would change under the catalog's feet.
 fn is_docker_reference(s: &str) -> bool {
     let Some((name, tag)) = s.rsplit_once(':') else {

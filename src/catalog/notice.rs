@@ -1,6 +1,6 @@
 //! What a redeploy ("move") means for a node's identity on its chain: what
-//! moves with the node, and what the user must do afterwards (a Dash
-//! masternode's new IP needs a ProUpServTx; a Polygon sentry's new address
+//! moves with the node, and what the user must do afterwards (a
+//! masternode's new IP needs a transaction from its owner; a sentry's new address
 //! must reach its validator). The words are catalog data (`on_move`), the
 //! rendering is a pure function of the catalog and the node's old and new
 //! placements, so the redeploy flow only has to call [`move_notice`].
@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::{NodeType, Port, Setting};
-use crate::grid::Placed;
+use crate::model::grid::Placed;
 
 /// When the notice applies.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -240,7 +240,7 @@ pub fn move_notice(
 mod tests {
     use super::*;
     use crate::catalog::Catalog;
-    use crate::grid::{ContractId, GridNode, GridNodeId, NodeStatus};
+    use crate::model::grid::{ContractId, GridNode, GridNodeId, NodeStatus};
 
     const CATALOG: &str = include_str!("../../dialogues/catalog.yaml");
 

@@ -59,7 +59,7 @@ impl ClientVersion {
 
     /// The version in a Bitcoin-family user agent (BIP 14:
     /// "/Name:version(comments)/", clientversion.cpp `FormatSubVersion`),
-    /// e.g. "/Dash Core:22.1.0/" or "/DigiByte:9.26.3/". The first
+    /// e.g. "/Example Core:22.1.0/". The first
     /// component is the node's own client; later ones are wrappers.
     pub fn from_user_agent(agent: &str) -> Option<ClientVersion> {
         let first = agent.trim_start_matches('/').split('/').next()?;

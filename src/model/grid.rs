@@ -215,6 +215,40 @@ pub struct ContractInfo {
     pub node_status: NodeStatus,
 }
 
+/// Failures a grid reports, as data (the pure grid verdict reads them). The
+/// service maps each to what the user sees.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GridError {
+    #[error("no grid node has room for this right now")]
+    NoCapacity,
+    #[error("the deployment signature does not verify for twin {0}")]
+    BadSignature(u32),
+    #[error("unknown twin {0}")]
+    UnknownTwin(u32),
+    #[error("grid node {0} is not up")]
+    NodeNotUp(GridNodeId),
+    #[error("grid node {0} does not exist")]
+    UnknownNode(GridNodeId),
+    #[error("contract {0} does not exist")]
+    UnknownContract(ContractId),
+    #[error("the deployment was rejected: {0}")]
+    Rejected(String),
+    #[error("the deployment failed on the grid node: {0}")]
+    DeployFailed(String),
+    #[error("the grid is unreachable: {0}")]
+    Unavailable(String),
+}
+
+impl GridError {
+    /// Whether trying another grid node may succeed where this one failed.
+    pub fn try_elsewhere(&self) -> bool {
+        matches!(
+            self,
+            GridError::NodeNotUp(_) | GridError::DeployFailed(_) | GridError::NoCapacity
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

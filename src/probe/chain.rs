@@ -53,7 +53,7 @@ impl ChainTarget {
 pub struct ChainReading {
     /// Its best block.
     pub height: u64,
-    /// Its client as it names itself ("/Dash Core:22.1.0/", CometBFT
+    /// Its client as it names itself ("/Example Core:22.1.0/", CometBFT
     /// "0.38.17").
     pub client: String,
     pub version: Option<ClientVersion>,
@@ -265,7 +265,7 @@ impl NetChainProbe {
         })
     }
 
-    /// Bor's height: `eth_blockNumber` at `url` (the node's JSON-RPC over
+    /// The execution client's height: `eth_blockNumber` at `url` (the node's JSON-RPC over
     /// its private path, docs/chain-health.md).
     pub async fn evm_block_number(&self, url: &str) -> Result<u64, ChainProbeError> {
         let client = super::client().map_err(ChainProbeError::Unreachable)?;

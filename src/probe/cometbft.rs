@@ -1,5 +1,5 @@
-//! CometBFT's `/status` (Polygon's Heimdall v2) and Ethereum's
-//! `eth_blockNumber` (Bor), read over HTTP.
+//! CometBFT's `/status` (a CometBFT consensus layer) and Ethereum's
+//! `eth_blockNumber` (an EVM execution client), read over HTTP.
 //!
 //! `/status` answers a JSON-RPC 2.0 envelope (cometbft rpc/jsonrpc/types
 //! `RPCResponse`: `jsonrpc`, `id`, then `result` or `error` {code, message,
@@ -10,9 +10,9 @@
 //! RFC 3339, `catching_up`). `eth_blockNumber` answers a hex quantity
 //! ("0x" then hex digits without leading zeros, Ethereum JSON-RPC spec).
 //!
-//! Heimdall v2 runs a fork of CometBFT v0.38.17 (docs.polygon.technology,
-//! pos/architecture/heimdall), so its `/status` is CometBFT's own; its
-//! chain id on mainnet is `heimdallv2-137`.
+//! A chain built on a CometBFT fork (v0.38) serves CometBFT's own `/status`;
+//! the network id each chain expects is in dialogues/catalog.yaml, with its
+//! upstream source.
 
 use serde::Deserialize;
 
@@ -234,7 +234,7 @@ pub(super) async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>
     Ok(body)
 }
 
-/// The JSON-RPC request for Bor's height.
+/// The JSON-RPC request for an execution client's height.
 pub fn block_number_request() -> serde_json::Value {
     serde_json::json!({"jsonrpc": "2.0", "method": "eth_blockNumber", "params": [], "id": 1})
 }

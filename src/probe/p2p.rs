@@ -1,9 +1,9 @@
-//! The Bitcoin-family P2P `version` handshake (Dash, DigiByte): what a node
+//! The Bitcoin-family P2P `version` handshake (Bitcoin-derived chains): what a node
 //! tells any peer about itself, without credentials: its best height
 //! (`start_height`), its client (user agent) and its protocol version.
 //!
-//! The wire format, as upstream writes and checks it (Dash Core and
-//! DigiByte Core share Bitcoin Core's):
+//! The wire format, as upstream writes and checks it (the Bitcoin-derived
+//! clients share Bitcoin Core's):
 //! - a message is a 24-byte header then the payload (src/protocol.h
 //!   `CMessageHeader`): the network's 4-byte magic (`pchMessageStart`,
 //!   src/chainparams.cpp), a 12-byte command NUL-padded (and only NULs after
@@ -17,7 +17,7 @@
 //!   u64, 16-byte IPv6 or IPv4-mapped address, big-endian port), nonce u64,
 //!   user agent as a CompactSize-prefixed string (at most
 //!   `MAX_SUBVERSION_LENGTH` 256), start height i32, then optionally relay
-//!   (bool, BIP 37); Dash appends an MNAUTH challenge (32 bytes) and a
+//!   (bool, BIP 37): some chains append an MNAUTH challenge (32 bytes) and a
 //!   masternode flag, which are read only if present, so a reader ignores
 //!   what follows;
 //! - a peer's first message must be `version` (net_processing.cpp ignores
@@ -206,7 +206,7 @@ impl Version {
         out
     }
 
-    /// Reads a peer's `version`; bytes after the relay flag (Dash's MNAUTH
+    /// Reads a peer's `version`; bytes after the relay flag (an MNAUTH
     /// challenge) are ignored as upstream readers ignore what they do not
     /// know.
     pub fn decode(payload: &[u8]) -> Result<Version, String> {

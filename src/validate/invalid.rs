@@ -23,7 +23,7 @@ pub enum Invalid {
         expected: usize,
         got: usize,
     },
-    /// A Tendermint/Heimdall node id, refused for the reason inside.
+    /// A Tendermint/CometBFT node id, refused for the reason inside.
     NodeId(Box<Invalid>),
     /// Not `min` to `max` letters, digits, '-' or '_' (`got` characters).
     Token {
@@ -106,7 +106,7 @@ impl fmt::Display for Invalid {
                     1 => "1 character".to_owned(),
                     n => format!("{n} characters"),
                 };
-                // A fixed length (a Presearch registration code) reads as one.
+                // A fixed length (a registration code) reads as one.
                 if min == max {
                     write!(
                         f,
