@@ -63,6 +63,7 @@ transcripts! {
     stale_alert_buttons => "stale_alert_buttons.txt",
     pay_once => "pay_once.txt",
     simulation_labels => "simulation_labels.txt",
+    move_notices => "move_notices.txt",
 }
 
 /// A crash after the sandbox journaled an order's payment but before the
