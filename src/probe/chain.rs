@@ -239,21 +239,7 @@ impl NetChainProbe {
 
     async fn status(&self, url: &str, network: &str) -> Result<ChainReading, ChainProbeError> {
         let client = super::client().map_err(ChainProbeError::Unreachable)?;
-        let exchange = async {
-            let response = client.get(url).send().await.map_err(|e| {
-                ChainProbeError::Unreachable(format!(
-                    "GET /status failed: {}",
-                    super::innermost(&e)
-                ))
-            })?;
-            cometbft::read_body(response).await
-        };
-        let body = tokio::time::timeout(self.timeout, exchange)
-            .await
-            .map_err(|_| ChainProbeError::TimedOut {
-                what: "GET /status".into(),
-                after: super::human(self.timeout),
-            })??;
+        let body = self.exchange("GET /status", client.get(url)).await?;
         let status = cometbft::parse_status(&body, network)?;
         Ok(ChainReading {
             height: status.height,
@@ -265,30 +251,33 @@ impl NetChainProbe {
         })
     }
 
+    /// Sends `request` and reads its body within the probe's time-out;
+    /// `what` names the exchange in errors.
+    async fn exchange(
+        &self,
+        what: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Vec<u8>, ChainProbeError> {
+        let exchange = async {
+            let response = request.send().await.map_err(|e| {
+                ChainProbeError::Unreachable(format!("{what} failed: {}", super::innermost(&e)))
+            })?;
+            cometbft::read_body(response).await
+        };
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| ChainProbeError::TimedOut {
+                what: what.into(),
+                after: super::human(self.timeout),
+            })?
+    }
+
     /// The execution client's height: `eth_blockNumber` at `url` (the node's JSON-RPC over
     /// its private path, docs/chain-health.md).
     pub async fn evm_block_number(&self, url: &str) -> Result<u64, ChainProbeError> {
         let client = super::client().map_err(ChainProbeError::Unreachable)?;
-        let exchange = async {
-            let response = client
-                .post(url)
-                .json(&cometbft::block_number_request())
-                .send()
-                .await
-                .map_err(|e| {
-                    ChainProbeError::Unreachable(format!(
-                        "eth_blockNumber failed: {}",
-                        super::innermost(&e)
-                    ))
-                })?;
-            cometbft::read_body(response).await
-        };
-        let body = tokio::time::timeout(self.timeout, exchange)
-            .await
-            .map_err(|_| ChainProbeError::TimedOut {
-                what: "eth_blockNumber".into(),
-                after: super::human(self.timeout),
-            })??;
+        let request = client.post(url).json(&cometbft::block_number_request());
+        let body = self.exchange("eth_blockNumber", request).await?;
         cometbft::parse_block_number(&body)
     }
 }
