@@ -56,7 +56,7 @@ pub enum Priority {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alert {
-    /// Deduplication key, e.g. "outage:tg:42:dash-full-amber-fox:1700000000".
+    /// Deduplication key, e.g. "outage:tg:42:<node name>:1700000000".
     /// Enqueuing a key that is queued, or was delivered and is still
     /// remembered (see [`REMEMBER_DELIVERED_SECS`] and
     /// [`REMEMBER_DELIVERED_MAX`]), is a no-op.
@@ -89,6 +89,18 @@ impl Default for AlertLimits {
             global_burst: 20.0,
             per_user_per_second: 0.5,
             per_user_burst: 3.0,
+        }
+    }
+}
+
+/// The pacing `[alerts]` sets (config is plain data; the queue reads it).
+impl crate::config::AlertsConfig {
+    pub fn limits(&self) -> AlertLimits {
+        AlertLimits {
+            global_per_second: self.global_per_second,
+            global_burst: self.global_burst,
+            per_user_per_second: self.per_user_per_second,
+            per_user_burst: self.per_user_burst,
         }
     }
 }

@@ -9,8 +9,17 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::diagnostics::{Diagnostics, yaml_options};
-use crate::grid::Capacity;
+use crate::model::Capacity;
 use crate::validate::Validator;
+
+mod facts;
+pub mod notice;
+
+pub use facts::{Client, Image, Minimum, Requires, Version};
+pub use notice::{MoveNotice, OnMove, move_notice};
+pub mod chain_probe;
+
+pub use chain_probe::{ChainProbeSpec, CometBftSpec, P2pSpec, ProbeProtocol, SimChainSpec};
 
 /// Minimum memory a zmachine accepts on Zero-OS.
 const MIN_MEMORY_MIB: u64 = 256;
@@ -25,7 +34,12 @@ pub struct Chain {
     pub id: String,
     pub name: String,
     pub description: String,
+    /// The least machine the chain's documentation asks of any node.
+    pub minimum: Minimum,
     pub node_types: Vec<NodeType>,
+    /// How the monitor reads this chain's nodes and network; `None` for a
+    /// service with no chain to follow.
+    pub probe: Option<ChainProbeSpec>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -111,9 +125,24 @@ pub struct NodeType {
     pub generated: Vec<Generated>,
     pub settings: Vec<Setting>,
     pub health: HealthCheck,
-    /// At most this many per order (a Polygon validator: 1, as two on one
-    /// signer key would double-sign); the operator's `max_nodes` otherwise.
+    /// At most this many per order (a validator: 1, as two on one signer
+    /// key would double-sign); the operator's `max_nodes` otherwise.
     pub max_count: Option<u32>,
+    /// What this role needs beyond its chain's minimum (a validator
+    /// or sentry: 8 cores).
+    pub minimum: Option<Minimum>,
+    /// What the flist is made from: ThreeFold's own, or the operator's
+    /// conversion of upstream images (docs/catalog.md).
+    pub image: Image,
+    /// The upstream clients the image runs, their versions and the oldest
+    /// the network accepts.
+    pub clients: Vec<Client>,
+    /// Where the image expects its disk (e.g. /var/lib/docker for an flist that runs Docker inside).
+    pub disk_mount: String,
+    /// Another node type of the chain this one works only with.
+    pub requires: Option<Requires>,
+    /// What a redeploy keeps and what the user must do after it.
+    pub on_move: OnMove,
 }
 
 impl NodeType {
@@ -174,7 +203,10 @@ struct RawChain {
     id: String,
     name: String,
     description: String,
+    minimum: Minimum,
     node_types: Vec<Spanned<RawNodeType>>,
+    #[serde(default)]
+    chain_probe: Option<Spanned<chain_probe::RawChainProbe>>,
 }
 
 #[derive(Deserialize)]
@@ -197,6 +229,20 @@ struct RawNodeType {
     health: HealthCheck,
     #[serde(default)]
     max_count: Option<u32>,
+    #[serde(default)]
+    minimum: Option<Minimum>,
+    image: Image,
+    clients: Vec<Client>,
+    #[serde(default = "default_disk_mount")]
+    disk_mount: String,
+    #[serde(default)]
+    requires: Option<Requires>,
+    on_move: notice::RawOnMove,
+}
+
+/// Where a node's disk is mounted unless its image expects it elsewhere.
+fn default_disk_mount() -> String {
+    "/data".into()
 }
 
 fn is_identifier(s: &str) -> bool {
@@ -241,6 +287,18 @@ fn check(file: &str, raw: RawCatalog, diags: &mut Diagnostics) -> Catalog {
         }
         let mut type_ids = BTreeSet::new();
         let mut node_types = Vec::new();
+        if chain.minimum.source.trim().is_empty() {
+            diags.push(
+                file,
+                line,
+                format!("chain {:?}: minimum needs a source", chain.id),
+            );
+        }
+        let siblings: Vec<String> = chain
+            .node_types
+            .iter()
+            .map(|n| n.value.id.clone())
+            .collect();
         for nt in chain.node_types {
             let line = nt.referenced.line() as usize;
             let nt = nt.value;
@@ -256,6 +314,35 @@ fn check(file: &str, raw: RawCatalog, diags: &mut Diagnostics) -> Catalog {
                 diags.push(file, line, format!("node type {at} is defined twice"));
             }
             check_node_type(file, line, &at, &nt, diags);
+            let setting_keys: Vec<String> =
+                nt.settings.iter().map(|s| s.value.key.clone()).collect();
+            facts::check_node_facts(
+                file,
+                line,
+                &at,
+                &chain.minimum,
+                &siblings,
+                &facts::Facts {
+                    resources: &nt.resources,
+                    minimum: nt.minimum.as_ref(),
+                    image: &nt.image,
+                    flist: &nt.flist,
+                    clients: &nt.clients,
+                    disk_mount: &nt.disk_mount,
+                    requires: nt.requires.as_ref(),
+                    settings: &setting_keys,
+                },
+                diags,
+            );
+            let settings: Vec<Setting> = nt.settings.into_iter().map(|s| s.value).collect();
+            let on_move = OnMove::parse(nt.on_move, &nt.ports, &settings).unwrap_or_else(|e| {
+                diags.push(file, line, format!("{at}: {e}"));
+                OnMove {
+                    keeps: String::new(),
+                    when: notice::When::Always,
+                    notice: None,
+                }
+            });
             node_types.push(NodeType {
                 id: nt.id,
                 name: nt.name,
@@ -267,16 +354,28 @@ fn check(file: &str, raw: RawCatalog, diags: &mut Diagnostics) -> Catalog {
                 ports: nt.ports,
                 env: nt.env,
                 generated: nt.generated,
-                settings: nt.settings.into_iter().map(|s| s.value).collect(),
+                settings,
                 health: nt.health,
                 max_count: nt.max_count,
+                minimum: nt.minimum,
+                image: nt.image,
+                clients: nt.clients,
+                disk_mount: nt.disk_mount,
+                requires: nt.requires,
+                on_move,
             });
         }
+        let probe = chain.chain_probe.and_then(|raw| {
+            let line = raw.referenced.line() as usize;
+            chain_probe::check(file, line, &chain.id, raw.value, diags)
+        });
         chains.push(Chain {
             id: chain.id,
             name: chain.name,
             description: chain.description,
+            minimum: chain.minimum,
             node_types,
+            probe,
         });
     }
     Catalog { chains }
@@ -473,6 +572,108 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_catalog_states_images_clients_and_minimums() {
+        let catalog = Catalog::parse("catalog.yaml", CATALOG).unwrap();
+        for chain in &catalog.chains {
+            for nt in &chain.node_types {
+                let r = &nt.resources;
+                let m = &chain.minimum;
+                assert!(r.cpu >= m.cpu && r.memory_mib >= m.memory_mib && r.disk_gib >= m.disk_gib);
+                assert!(!nt.clients.is_empty(), "{}/{}", chain.id, nt.id);
+            }
+        }
+        let (_, presearch) = catalog.node_type("presearch", "node").unwrap();
+        assert_eq!(presearch.image, Image::Official);
+        assert_eq!(
+            presearch.flist,
+            "https://hub.grid.tf/tf-official-apps/presearch-v2.3.flist"
+        );
+        assert_eq!(presearch.disk_mount, "/var/lib/docker");
+        assert_eq!(presearch.resources.disk_gib, 10);
+        let code = presearch.setting("registration_code").unwrap();
+        assert_eq!(code.env, "PRESEARCH_REGISTRATION_CODE");
+        assert!(code.validate.check(&"a".repeat(32)).is_ok());
+        assert!(code.validate.check(&"a".repeat(31)).is_err());
+        let (_, dgb) = catalog.node_type("digibyte", "full").unwrap();
+        let core = &dgb.clients[0];
+        assert_eq!(core.min_version, Some(Version::parse("9.26.2").unwrap()));
+        assert!(!core.accepts(&Version::parse("8.22.2").unwrap()));
+        assert!(dgb.image.operator_made());
+        let (_, validator) = catalog.node_type("polygon", "validator").unwrap();
+        let requires = validator.requires.as_ref().unwrap();
+        assert_eq!(requires.node_type, "sentry");
+        assert_eq!(validator.minimum.as_ref().unwrap().cpu, 8);
+        assert!(validator.resources.disk_gib >= 4657);
+        let (_, dash) = catalog.node_type("dash", "masternode").unwrap();
+        assert_eq!(
+            dash.image,
+            Image::Docker {
+                from: vec!["dashpay/dashd:23".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn bad_facts_are_refused_with_their_line() {
+        let cases = [
+            (
+                "requires:\n          node_type: sentry",
+                "requires:\n          node_type: archive",
+                "requires \"archive\", which must be another node type of the same chain",
+            ),
+            (
+                "settings: [sentry_heimdall_id, sentry_bor_enode]",
+                "settings: [sentry_heimdall_id, sentry_moniker]",
+                "requires names setting \"sentry_moniker\"",
+            ),
+            (
+                "flist: https://hub.grid.tf/tf-official-apps/presearch-v2.3.flist",
+                "flist: https://hub.grid.tf/someone/presearch-v2.3.flist",
+                "presearch/node: an official image is one ThreeFold publishes",
+            ),
+            (
+                "from: [\"dashpay/dashd:23\"] }\n        clients:\n          - { name: Dash Core, version: \"23\" }\n        entrypoint: /sbin/zinit init\n        ipv4: optional",
+                "from: [\"dashpay/dashd\"] }\n        clients:\n          - { name: Dash Core, version: \"23\" }\n        entrypoint: /sbin/zinit init\n        ipv4: optional",
+                "\"dashpay/dashd\" is not a Docker image name with a tag",
+            ),
+            (
+                "memory_mib: 6144",
+                "memory_mib: 65536",
+                "dash/full: resources are below its chain's documented minimum (memory_mib 8192 < 65536",
+            ),
+            (
+                "{port.p2p}",
+                "{port.p2p} {setting.bls_key}",
+                "dash/masternode: on_move.notice names {setting.bls_key}, a secret setting",
+            ),
+            (
+                "version: \"9.26.5\"",
+                "version: \"nine\"",
+                "version \"nine\" must be 1 to 4 numbers",
+            ),
+        ];
+        for (from, to, expected) in cases {
+            assert!(CATALOG.contains(from), "{from}");
+            let text = Catalog::parse("c.yaml", &CATALOG.replacen(from, to, 1))
+                .unwrap_err()
+                .to_string();
+            assert!(text.contains(expected), "{expected:?} not in {text}");
+            assert!(text.starts_with("c.yaml:"), "{text}");
+        }
+        // A role's own minimum may not ask for less than its chain's.
+        let lower = CATALOG.replacen(
+            "cpu: 8\n          memory_mib: 32768",
+            "cpu: 2\n          memory_mib: 32768",
+            1,
+        );
+        let text = Catalog::parse("c.yaml", &lower).unwrap_err().to_string();
+        assert!(
+            text.contains("polygon/sentry: its minimum is below its chain's"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn an_address_must_name_an_earlier_private_key() {
         let later = CATALOG.replace("of_key: eth_private_key", "of_key: sentry_heimdall_id");
         let text = Catalog::parse("c.yaml", &later).unwrap_err().to_string();
@@ -484,7 +685,7 @@ mod tests {
 
     #[test]
     fn errors_carry_lines() {
-        let bad = "chains:\n  - id: Bad!\n    name: x\n    description: y\n    node_types: []\n";
+        let bad = "chains:\n  - id: Bad!\n    name: x\n    description: y\n    minimum: { cpu: 1, memory_mib: 256, disk_gib: 1, source: s }\n    node_types: []\n";
         let diags = Catalog::parse("c.yaml", bad).unwrap_err();
         let text = diags.to_string();
         assert!(text.contains("c.yaml:2: chain id"), "{text}");

@@ -16,17 +16,24 @@ mod lifecycle;
 mod ops;
 mod payments;
 mod reconciler;
+mod sim;
+mod telegram;
 mod web;
 
 pub use backup::{BACKUP_KEY_ENV, BackupConfig};
-pub use grid::{Endpoints, FUNDER_SEED_ENV, GridKind, Network, TfgridConfig, funder_key};
+pub use grid::{
+    Endpoints, FUNDER_SEED_ENV, GridKind, MAX_PAGE_SIZE, Network, TfgridConfig, funder_key,
+};
 pub use lifecycle::{AdminConfig, AlertsConfig, BillingConfig, MonitorConfig};
 pub use ops::OpsConfig;
 pub use payments::{
-    BRIDGE_VAULTS, PUBLIC_TFT_ISSUER, PaymentsKind, StellarConfig, TESTNET_TFT_ISSUER,
+    BRIDGE_VAULTS, BridgeVault, PUBLIC_TFT_ISSUER, PaymentsKind, StellarConfig, TESTNET_TFT_ISSUER,
+    bridge_vault,
 };
 pub use reconciler::ReconcilerConfig;
-pub use web::WebConfig;
+pub use sim::{ScheduledFault, SimConfig};
+pub use telegram::{TelegramConfig, TelegramMode};
+pub use web::{TfConnectConfig, WebConfig};
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -44,7 +51,7 @@ pub struct Config {
     pub reconciler: ReconcilerConfig,
     pub alerts: AlertsConfig,
     pub admin: AdminConfig,
-    pub telegram: crate::chat::telegram::TelegramConfig,
+    pub telegram: TelegramConfig,
     pub ops: OpsConfig,
     pub web: WebConfig,
     pub backup: BackupConfig,
@@ -63,7 +70,7 @@ pub struct GridConfig {
     pub kind: GridKind,
     /// For `kind = "tfgrid"`: "main", "test", "qa" or "dev".
     pub network: String,
-    pub sim: crate::grid::sim::SimConfig,
+    pub sim: SimConfig,
     pub tfgrid: TfgridConfig,
 }
 
@@ -274,7 +281,7 @@ impl Config {
         if let Err(e) = config.pricing.validate() {
             diags.push(file, at("tft_price_usd"), format!("pricing: {e}"));
         }
-        if let Err(e) = validate_sim(&config.grid.sim) {
+        if let Err(e) = sim::validate_sim(&config.grid.sim) {
             diags.push(file, at("[grid.sim]"), format!("grid.sim: {e}"));
         }
         if let Err(e) = config.telegram.validate() {
@@ -312,35 +319,6 @@ impl Config {
             PathBuf::from(&self.security.master_key_file)
         }
     }
-}
-
-/// Values the simulated grid cannot work with.
-fn validate_sim(sim: &crate::grid::sim::SimConfig) -> Result<(), String> {
-    let rate = |r: f64| r.is_finite() && (0.0..=1.0).contains(&r);
-    if sim.farms == 0 || sim.nodes_per_farm == 0 {
-        return Err("farms and nodes_per_farm must be at least 1".into());
-    }
-    if sim.farms.saturating_mul(sim.nodes_per_farm) > 100_000 {
-        return Err("farms x nodes_per_farm must be at most 100000".into());
-    }
-    if !sim.deploy_seconds.is_finite() || !(0.0..=600.0).contains(&sim.deploy_seconds) {
-        return Err("deploy_seconds must be 0 to 600".into());
-    }
-    if !rate(sim.deploy_failure_rate) || !rate(sim.node_down_rate_per_hour) {
-        return Err("rates must be between 0 and 1".into());
-    }
-    if !sim.mean_downtime_hours.is_finite() || sim.mean_downtime_hours <= 0.0 {
-        return Err("mean_downtime_hours must be positive".into());
-    }
-    if sim.public_ips_per_farm > 240 {
-        return Err("public_ips_per_farm must be at most 240".into());
-    }
-    // Whether each fault's node exists depends on the stored world, so the
-    // grid checks that when it opens.
-    for fault in &sim.faults {
-        fault.validate().map_err(|e| format!("faults: {e}"))?;
-    }
-    Ok(())
 }
 
 /// A deserialisation error that names its key, in words an operator reads
@@ -469,7 +447,7 @@ fn payments_for_grid(config: &Config) -> Vec<(&'static str, String)> {
             "payments.kind \"bridge\" pays into TFChain twins and needs grid.kind = \"tfgrid\""
                 .to_string(),
         )],
-        PaymentsKind::Bridge => crate::payments::bridge::BridgeWallet::for_network(
+        PaymentsKind::Bridge => payments::bridge_vault(
             &config.grid.network,
             &payments.bridge_vault,
             &payments.stellar.network,
@@ -562,10 +540,7 @@ mod tests {
             "telegram.mode: \"pigeon\" must be \"polling\" or \"webhook\""
         );
         let c = Config::parse("c.toml", "[telegram]\nmode = \"polling\"\n", &no_env).unwrap();
-        assert_eq!(
-            c.telegram.mode,
-            crate::chat::telegram::TelegramMode::Polling
-        );
+        assert_eq!(c.telegram.mode, TelegramMode::Polling);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::grid::{Capacity, Locations, Placement};
+use crate::model::{Capacity, Locations, Placement};
 use crate::money::Tft;
 use crate::pricing::FundingPeriod;
 
@@ -19,7 +19,7 @@ mod render;
 pub(crate) mod script;
 
 pub use engine::{Engine, Env, NodeBrief};
-pub use script::{Scripts, load_dir};
+pub use script::Scripts;
 
 /// What a user did: typed text, pressed a button, sent a command; or what the
 /// service loaded on the engine's behalf.

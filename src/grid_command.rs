@@ -66,6 +66,11 @@ fn doctor(
             c.node_types.iter().map(|t| NodeTypeNeed {
                 label: format!("{}/{}", c.id, t.id),
                 need: t.capacity(false),
+                flist: t.flist.clone(),
+                made_from: t
+                    .image
+                    .operator_made()
+                    .then(|| t.image.sources().join(" + ")),
             })
         })
         .collect();

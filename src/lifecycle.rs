@@ -1,12 +1,15 @@
-//! Lifecycle rules, pure: when a node counts as down or back, and what a
-//! user's money means for their nodes (reminders, grace period, expiry).
+//! Lifecycle rules, pure: when a node counts as down or back, how its chain
+//! is doing (`chain`, and the network's tip in `tip`), and what a user's
+//! money means for their nodes (reminders, grace period, expiry).
 //!
 //! No IO and no clock here: the monitor and the billing sweep feed in what
 //! they observed and the time, and carry out the decisions. That keeps the
 //! rules testable in microseconds and identical for every channel.
 
+pub mod chain;
 pub mod funding;
 pub mod outage;
+pub mod tip;
 
 pub use funding::{
     FundingDecision, FundingRules, FundingState, Mute, Plan, Topic, funded_sentence,

@@ -88,7 +88,7 @@ enum GridAction {
     Nodes {
         #[arg(long, value_name = "dev|qa|test|main")]
         network: Option<String>,
-        /// A chain of the catalog, e.g. dash.
+        /// A chain id of the catalog (`dialogues/catalog.yaml`).
         #[arg(long)]
         chain: String,
         /// One of its node types, e.g. full.

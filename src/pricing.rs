@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::grid::Capacity;
+use crate::model::Capacity;
 use crate::money::Tft;
 
 /// Pricing-policy units per USD (10,000 units = 1 mUSD).

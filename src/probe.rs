@@ -6,6 +6,12 @@
 //! [`NetProbe`] reaches the node over the network; the simulated grid
 //! implements the same trait from its own state (`grid::sim`), since its
 //! addresses belong to no real machine.
+//!
+//! A [`ChainProbe`] reads a node's chain through the chain's own protocol
+//! (the catalog's `chain_probe`): the Bitcoin-family P2P handshake (`p2p`)
+//! or CometBFT's `/status` (`cometbft`); [`NetChainProbe`] is the real one,
+//! the simulated chain (`grid::sim::chain`) answers the same trait, and
+//! `tip` reads the network's height from the references and our nodes.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -18,8 +24,16 @@ use tokio::net::TcpStream;
 use crate::catalog::{HealthCheck, HttpCheck};
 use crate::grid::ContractId;
 
+mod chain;
+pub mod cometbft;
+pub mod p2p;
 #[cfg(test)]
 mod tests;
+pub mod tip;
+
+pub use chain::{
+    ChainProbe, ChainProbeError, ChainReading, ChainSource, ChainTarget, NetChainProbe,
+};
 
 /// What the monitor asks about one running node's application (the
 /// catalog's `health` check).
@@ -176,7 +190,7 @@ impl NetProbe {
 /// monitor probes up to 100,000 nodes per interval. No proxy (the probe
 /// must reach the node itself), no redirects (a health endpoint answers
 /// directly), no idle connections kept (each probe is a fresh look).
-fn client() -> Result<&'static reqwest::Client, String> {
+pub(crate) fn client() -> Result<&'static reqwest::Client, String> {
     static CLIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
     CLIENT
         .get_or_init(|| {
@@ -209,7 +223,7 @@ fn http_path(http: &HttpCheck) -> String {
     }
 }
 
-fn connect_failure(port: u16, e: &io::Error) -> String {
+pub(crate) fn connect_failure(port: u16, e: &io::Error) -> String {
     match e.kind() {
         io::ErrorKind::ConnectionRefused => format!("port {port} refused the connection"),
         _ => format!("port {port} is unreachable ({e})"),
@@ -239,7 +253,7 @@ pub(crate) fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// "5 s", "200 ms": short enough for a chat message.
-fn human(d: Duration) -> String {
+pub(crate) fn human(d: Duration) -> String {
     if d.as_millis().is_multiple_of(1000) {
         format!("{} s", d.as_secs())
     } else {

@@ -11,12 +11,12 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::{Generated, NodeType};
 use crate::crypto::{Identity, Sealed};
 use crate::dialogue::{Conversation, OrderDraft};
-use crate::grid::{ContractId, GridNodeId, Placed, Placement, TwinId};
 use crate::ids::UserId;
 use crate::ledger::Account;
 use crate::lifecycle::{FundingState, Outage};
+use crate::model::PaymentRequest;
+use crate::model::{ContractId, GridNodeId, Placed, Placement, TwinId};
 use crate::money::Tft;
-use crate::payments::PaymentRequest;
 use crate::pricing::FundingPeriod;
 
 pub const PROFILE: &str = "profile";

@@ -9,8 +9,10 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 mod chain;
+mod invalid;
 
 pub use chain::{check_address_of_key, eth_address_of};
+pub use invalid::Invalid;
 
 /// Longest reply accepted anywhere, in characters. Telegram messages are at most
 /// 4096 characters; anything longer is refused before any parsing.
@@ -18,15 +20,15 @@ pub const MAX_INPUT_CHARS: usize = 4096;
 
 /// Refuses over-long input and control characters (other than plain spaces),
 /// and trims surrounding white space.
-pub fn clean_input(raw: &str) -> Result<&str, String> {
+pub fn clean_input(raw: &str) -> Result<&str, Invalid> {
     if raw.chars().count() > MAX_INPUT_CHARS {
-        return Err(format!(
-            "That message is too long (more than {MAX_INPUT_CHARS} characters)."
-        ));
+        return Err(Invalid::TooLong {
+            max: MAX_INPUT_CHARS,
+        });
     }
     let text = raw.trim();
     if text.chars().any(|c| c.is_control()) {
-        return Err("That message contains control characters; please send plain text.".into());
+        return Err(Invalid::ControlCharacters);
     }
     Ok(text)
 }
@@ -50,12 +52,12 @@ pub enum Validator {
     /// An Ethereum (secp256k1) private key: 64 hexadecimal digits, a number
     /// from 1 to just below the group order.
     EthPrivateKey,
-    /// A BLS12-381 secret key (Dash operator key): 64 hexadecimal digits,
+    /// A BLS12-381 secret key (a masternode operator key): 64 hexadecimal digits,
     /// nonzero and below the group order r.
     BlsSecretKey,
     /// A devp2p node URL: `enode://<128 hex>@host:port`.
     EnodeUrl,
-    /// A Tendermint/Heimdall node id: 40 hexadecimal digits.
+    /// A Tendermint node id: 40 hexadecimal digits.
     TendermintNodeId,
     /// Letters, digits, '-' and '_' only, between `min` and `max` characters.
     Token { min: usize, max: usize },
@@ -65,7 +67,7 @@ pub enum Validator {
 
 impl Validator {
     /// Checks `input` (already cleaned) and returns the value to keep.
-    pub fn check(&self, input: &str) -> Result<String, String> {
+    pub fn check(&self, input: &str) -> Result<String, Invalid> {
         let input = input.trim();
         match self {
             Validator::Hex { length } => {
@@ -78,7 +80,7 @@ impl Validator {
             Validator::EnodeUrl => check_enode(input),
             Validator::TendermintNodeId => chain::hex_digits(input, 40)
                 .map(|hex| hex.to_ascii_lowercase())
-                .map_err(|why| format!("Expected a node id of 40 hexadecimal characters. {why}")),
+                .map_err(|why| Invalid::NodeId(Box::new(why))),
             Validator::Token { min, max } => {
                 let n = input.chars().count();
                 let charset = input
@@ -87,10 +89,11 @@ impl Validator {
                 if n >= *min && n <= *max && charset {
                     Ok(input.to_owned())
                 } else {
-                    Err(format!(
-                        "Expected {min} to {max} letters, digits, '-' or '_'; got {}.",
-                        describe_length(input)
-                    ))
+                    Err(Invalid::Token {
+                        min: *min,
+                        max: *max,
+                        got: n,
+                    })
                 }
             }
             Validator::Text { min, max } => {
@@ -98,7 +101,11 @@ impl Validator {
                 if n >= *min && n <= *max {
                     Ok(input.to_owned())
                 } else {
-                    Err(format!("Expected {min} to {max} characters; got {n}."))
+                    Err(Invalid::TextLength {
+                        min: *min,
+                        max: *max,
+                        got: n,
+                    })
                 }
             }
         }
@@ -111,13 +118,13 @@ impl Validator {
         &self,
         value: &str,
         earlier: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Invalid> {
         match self {
             Validator::EthAddress {
                 of_key: Some(key), ..
             } => match earlier(key) {
                 Some(private_key) => check_address_of_key(value, &private_key),
-                None => Err("The private key this address belongs to is missing; please go Back and send it again.".into()),
+                None => Err(Invalid::KeyMissing),
             },
             _ => Ok(()),
         }
@@ -140,6 +147,9 @@ impl Validator {
             Validator::BlsSecretKey => "a BLS secret key (64 hexadecimal characters)".into(),
             Validator::EnodeUrl => "enode://<128 hex>@host:port".into(),
             Validator::TendermintNodeId => "40 hexadecimal characters".into(),
+            Validator::Token { min, max } if min == max => {
+                format!("{min} letters, digits, - or _")
+            }
             Validator::Token { min, max } => format!("{min}-{max} letters, digits, - or _"),
             Validator::Text { min, max } => format!("{min}-{max} characters"),
         }
@@ -162,17 +172,8 @@ impl Validator {
     }
 }
 
-fn describe_length(text: &str) -> String {
-    match text.chars().count() {
-        0 => "nothing".into(),
-        1 => "1 character".into(),
-        n => format!("{n} characters"),
-    }
-}
-
-fn check_https_url(input: &str) -> Result<String, String> {
-    let expected = "Expected a URL starting with https://, e.g. https://mainnet.infura.io/v3/KEY.";
-    let rest = input.strip_prefix("https://").ok_or(expected)?;
+fn check_https_url(input: &str) -> Result<String, Invalid> {
+    let rest = input.strip_prefix("https://").ok_or(Invalid::HttpsUrl)?;
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host_only = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host);
     let host_ok = !host_only.is_empty()
@@ -181,7 +182,7 @@ fn check_https_url(input: &str) -> Result<String, String> {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'))
         && !input.contains(char::is_whitespace);
     if !(host_ok && input.len() <= 512) {
-        return Err(expected.into());
+        return Err(Invalid::HttpsUrl);
     }
     // An IPv6 literal is bracketed, and its colons are not a port.
     let bare = match host.strip_prefix('[') {
@@ -189,19 +190,19 @@ fn check_https_url(input: &str) -> Result<String, String> {
         None => host_only,
     };
     match chain::non_public_host(bare) {
-        Some(what) => Err(format!(
-            "{bare} is {what}: your node runs in a ThreeFold data centre, where that is not your server, so please send a URL with a public host name or address."
-        )),
+        Some(what) => Err(Invalid::NonPublicHost {
+            host: bare.to_owned(),
+            what,
+        }),
         None => Ok(input.to_owned()),
     }
 }
 
-fn check_enode(input: &str) -> Result<String, String> {
-    let expected = "Expected enode://<128 hexadecimal characters>@host:port.";
-    let rest = input.strip_prefix("enode://").ok_or(expected)?;
-    let (id, address) = rest.split_once('@').ok_or(expected)?;
+fn check_enode(input: &str) -> Result<String, Invalid> {
+    let rest = input.strip_prefix("enode://").ok_or(Invalid::Enode)?;
+    let (id, address) = rest.split_once('@').ok_or(Invalid::Enode)?;
     let address = address.split('?').next().unwrap_or("");
-    let (host, port) = address.rsplit_once(':').ok_or(expected)?;
+    let (host, port) = address.rsplit_once(':').ok_or(Invalid::Enode)?;
     let id_ok = id.len() == 128 && id.chars().all(|c| c.is_ascii_hexdigit());
     let host_ok = !host.is_empty()
         && host
@@ -211,13 +212,13 @@ fn check_enode(input: &str) -> Result<String, String> {
     if id_ok && host_ok && port_ok {
         Ok(input.to_owned())
     } else {
-        Err(expected.into())
+        Err(Invalid::Enode)
     }
 }
 
 /// Checks an OpenSSH public key line (`ssh-ed25519 AAAA... comment`): a known
 /// key type whose base64 body decodes and names the same type.
-pub fn check_ssh_public_key(input: &str) -> Result<String, String> {
+pub fn check_ssh_public_key(input: &str) -> Result<String, Invalid> {
     const TYPES: [&str; 5] = [
         "ssh-ed25519",
         "ssh-rsa",
@@ -225,25 +226,23 @@ pub fn check_ssh_public_key(input: &str) -> Result<String, String> {
         "ecdsa-sha2-nistp384",
         "ecdsa-sha2-nistp521",
     ];
-    let expected = "Expected an SSH public key line such as `ssh-ed25519 AAAAC3Nza... you@laptop` \
-                    (the content of ~/.ssh/id_ed25519.pub).";
     let mut parts = input.split_whitespace();
     let (Some(kind), Some(body)) = (parts.next(), parts.next()) else {
-        return Err(expected.into());
+        return Err(Invalid::SshKey);
     };
     if !TYPES.contains(&kind) {
-        return Err(expected.into());
+        return Err(Invalid::SshKey);
     }
     let blob = base64::engine::general_purpose::STANDARD
         .decode(body)
-        .map_err(|_| expected.to_owned())?;
+        .map_err(|_| Invalid::SshKey)?;
     // The blob starts with a length-prefixed copy of the key type.
     let named = blob
         .get(0..4)
         .map(|len| u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize)
         .and_then(|len| blob.get(4..4 + len));
     if named != Some(kind.as_bytes()) || blob.len() < 4 + kind.len() + 16 {
-        return Err(expected.into());
+        return Err(Invalid::SshKey);
     }
     let comment: Vec<&str> = parts.collect();
     Ok(if comment.is_empty() {
@@ -266,12 +265,18 @@ mod tests {
         assert!(
             v.check("abc")
                 .unwrap_err()
+                .to_string()
                 .contains("that has 3 (too short)")
         );
         // A wrong character is named, not the (right) length.
-        let why = v.check("abcZ").unwrap_err();
+        let why = v.check("abcZ").unwrap_err().to_string();
         assert!(why.contains("contains 'Z'") && !why.contains("4"), "{why}");
-        assert!(v.check("ab d").unwrap_err().contains("contains a space"));
+        assert!(
+            v.check("ab d")
+                .unwrap_err()
+                .to_string()
+                .contains("contains a space")
+        );
     }
 
     #[test]
@@ -291,7 +296,7 @@ mod tests {
             "https://[::1]:8545",
             "https://10.0.0.2",
         ] {
-            let why = Validator::HttpsUrl.check(local).unwrap_err();
+            let why = Validator::HttpsUrl.check(local).unwrap_err().to_string();
             assert!(why.contains("ThreeFold data centre"), "{local}: {why}");
         }
         let addr = Validator::EthAddress { of_key: None };
@@ -324,7 +329,7 @@ mod tests {
             .unwrap();
         assert!(v.check_against(&own, &given).is_ok());
         let other = v.check(&format!("0x{}", "1".repeat(40))).unwrap();
-        let why = v.check_against(&other, &given).unwrap_err();
+        let why = v.check_against(&other, &given).unwrap_err().to_string();
         assert!(why.contains("not the address of the private key"), "{why}");
         assert!(v.check_against(&own, &|_| None).is_err());
     }

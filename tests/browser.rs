@@ -59,7 +59,7 @@ async fn a_person_deploys_pays_and_is_notified_in_a_real_browser() {
     browser
         .wait_for("//p[contains(., 'registration code')]")
         .await;
-    say(&browser, "0123456789abcdef0123").await;
+    say(&browser, "0123456789abcdef0123456789abc123").await;
     press(&browser, "Skip").await;
     press(&browser, "1 week").await;
     press(&browser, "Confirm").await;

@@ -75,6 +75,73 @@ flows:
     }
 }
 
+/// A catalog whose Polygon full node is sized as the 2021 Jukebox sized it
+/// (4 cores, 8 GiB, 60 GiB) is refused: below Polygon's documented minimum,
+/// with the line, the shortfalls and the source; and a DigiByte client older
+/// than the network's minimum is refused too.
+#[test]
+fn a_node_type_below_its_chains_minimum_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dialogues = dir.path().join("dialogues");
+    std::fs::create_dir(&dialogues).expect("mkdir");
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dialogues");
+    for file in ["deploy.yaml", "manage.yaml"] {
+        std::fs::copy(shipped.join(file), dialogues.join(file)).expect("copy");
+    }
+    let catalog = std::fs::read_to_string(shipped.join("catalog.yaml")).expect("catalog");
+    // The Polygon full node's resources line (the first after its id) made small.
+    let small = "resources: { cpu: 4, memory_mib: 8192, disk_gib: 60 }";
+    let at = catalog
+        .find("name: Polygon full node")
+        .expect("a Polygon full node");
+    let (before, after) = catalog.split_at(at);
+    let bad = format!(
+        "{before}{}",
+        after.replacen(
+            "resources: { cpu: 8, memory_mib: 32768, disk_gib: 4657 }",
+            small,
+            1
+        )
+    )
+    .replace(
+        "version: \"9.26.5\", min_version",
+        "version: \"9.26.1\", min_version",
+    );
+    assert!(
+        bad.contains(small) && bad.contains("9.26.1"),
+        "the test's edit no longer applies"
+    );
+    std::fs::write(dialogues.join("catalog.yaml"), &bad).expect("write");
+    std::fs::write(dir.path().join("config.toml"), "").expect("write");
+    let (ok, _, stderr) = check_in(dir.path());
+    assert!(!ok);
+    for expected in [
+        "polygon/full: resources are below its chain's documented minimum \
+         (memory_mib 8192 < 32768, disk_gib 60 < 2328; source: 0xPolygon/polygon-docs \
+         full-node-system-requirements.md",
+        "digibyte/full: DigiByte Core 9.26.1 is older than its min_version 9.26.2",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "missing {expected:?} in:\n{stderr}"
+        );
+    }
+    // Each error names the catalog file and the node type's line.
+    let polygon_full_line = 1 + bad
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim() == "- id: full")
+        .map(|(i, _)| i)
+        .nth(2)
+        .expect("polygon's full node type");
+    assert!(
+        stderr.contains(&format!(
+            "catalog.yaml:{polygon_full_line}: polygon/full: resources"
+        )),
+        "{stderr}"
+    );
+}
+
 /// A real-grid config as an operator first writes it: only what must be
 /// set, plus `extra` in `[grid.tfgrid]`.
 fn real_grid_dir(extra: &str) -> tempfile::TempDir {

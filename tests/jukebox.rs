@@ -9,6 +9,7 @@
 mod admin_command;
 mod backup;
 mod browser;
+mod chain_probe;
 mod check_command;
 mod contracts;
 mod crash;
@@ -19,6 +20,7 @@ mod telegram;
 mod terminal_chat;
 mod tfconnect;
 mod tfgrid;
+mod tidy;
 mod web;
 
 macro_rules! transcripts {
@@ -61,6 +63,7 @@ transcripts! {
     stale_alert_buttons => "stale_alert_buttons.txt",
     pay_once => "pay_once.txt",
     simulation_labels => "simulation_labels.txt",
+    move_notices => "move_notices.txt",
 }
 
 /// A crash after the sandbox journaled an order's payment but before the

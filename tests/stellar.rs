@@ -218,7 +218,7 @@ async fn order_a_node(app: &TestApp, user: &UserId) -> (String, String) {
     app.press_label(user, "Presearch").await;
     app.send(user, "1").await;
     app.press_label(user, "Anywhere").await;
-    app.send(user, "0123456789abcdef0123").await;
+    app.send(user, "0123456789abcdef0123456789abc123").await;
     for label in ["Skip", "1 week", "Confirm"] {
         app.press_label(user, label).await;
     }

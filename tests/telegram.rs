@@ -1009,7 +1009,7 @@ mod bot_end_to_end {
             "c".repeat(40),
             format!("enode://{}@10.0.0.1:30303", "d".repeat(128)),
         ];
-        let code = vec!["0123456789abcdef0123".to_owned()];
+        let code = vec!["0123456789abcdef0123456789abc123".to_owned()];
         // Seven users at once, one node type each.
         tokio::join!(
             deploy_type(&tg, 101, "Dash", "Dash full node", true, &[]),
@@ -1085,7 +1085,7 @@ mod bot_end_to_end {
             hex64.as_str(),
             eth_key,
             "correct horse battery",
-            "0123456789abcdef0123",
+            "0123456789abcdef0123456789abc123",
         ] {
             assert!(!log.contains(secret), "a secret is in the log: {secret}");
         }
@@ -1267,7 +1267,7 @@ mod bot_end_to_end {
         let eth_key = "289c2857d4598e37fb9647507e47a309d6133539bf21a8b9cb6df88fd5232032".to_owned();
         let passphrase = "violet staple 9 horse".to_owned();
         let bls_key = "1f2e3d4c5b6a79881f2e3d4c5b6a79881f2e3d4c5b6a79881f2e3d4c5b6a7988".to_owned();
-        let code = "9a8b7c6d5e4f3a2b1c0d".to_owned();
+        let code = "9a8b7c6d5e4f3a2b1c0d9a8b7c6d5e4f".to_owned();
         let steps: [(i64, &str, &str, bool, Vec<String>); 3] = [
             (
                 201,

@@ -41,7 +41,7 @@ async fn deploy_presearch(site: &Site, browser: &mut Browser) {
     // Presearch has one node type: it is chosen for the user.
     browser.say("1").await;
     browser.press("Anywhere").await;
-    browser.say("0123456789abcdef0123").await;
+    browser.say("0123456789abcdef0123456789abc123").await;
     browser.press("Skip").await;
     browser.press("1 week").await;
     browser.press("Confirm").await;

@@ -10,11 +10,13 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::grid::tfgrid::backend::{DeployTiming, TwinSettings};
-use crate::grid::tfgrid::chain::terms::{self, TermsSource};
-use crate::grid::tfgrid::discovery::{DiscoverySettings, MAX_PAGE_SIZE};
-use crate::grid::tfgrid::proxy::ProxySettings;
-use crate::grid::tfgrid::rmb::RmbSettings;
+use crate::model::terms::{self, Terms};
+
+/// The largest page we ask for. The proxy sets no upper bound (its default
+/// is 50: tfgrid-sdk-go `grid-proxy/pkg/types/limit.go`, and `postgres.go`
+/// takes `size` as given), so the bound is ours: a hundred nodes keep one
+/// answer to a few hundred kilobytes.
+pub const MAX_PAGE_SIZE: u32 = 100;
 
 /// `grid.kind`: which grid nodes are deployed on. serde refuses any other
 /// value, naming the key and the allowed values (`config::keyed`).
@@ -135,11 +137,15 @@ pub struct TfgridConfig {
     /// operator's account (its key in `JUKEBOX_TFCHAIN_FUNDER_SEED`), before
     /// its twin is created; "0" means the operator funds accounts by hand.
     pub twin_funding_tft: String,
+    /// Where `jukebox grid doctor` looks up the catalog's flists that are on
+    /// hub.grid.tf (same path, this host): a mirror of the hub, or a test's
+    /// fake. Empty: hub.grid.tf itself. Deployments always name the
+    /// catalog's URL as it is.
+    pub flist_hub_url: String,
 }
 
 impl Default for TfgridConfig {
     fn default() -> TfgridConfig {
-        let discovery = DiscoverySettings::default();
         TfgridConfig {
             proxy_url: String::new(),
             tfchain_url: String::new(),
@@ -147,9 +153,11 @@ impl Default for TfgridConfig {
             graphql_url: String::new(),
             request_timeout_seconds: 30,
             cache_seconds: 10,
-            locations_cache_seconds: discovery.locations_ttl.as_secs(),
-            page_size: discovery.page_size,
-            max_pages: discovery.max_pages,
+            // The discovery's own defaults (`DiscoverySettings::default`,
+            // checked equal in `grid/tfgrid/settings.rs`).
+            locations_cache_seconds: 60,
+            page_size: MAX_PAGE_SIZE,
+            max_pages: 20,
             relay_domain: String::new(),
             terms_link: terms::DEFAULT_LINK.into(),
             terms_hash: None,
@@ -158,6 +166,7 @@ impl Default for TfgridConfig {
             deploy_timeout_seconds: 600,
             poll_seconds: 5,
             twin_funding_tft: "2".into(),
+            flist_hub_url: String::new(),
         }
     }
 }
@@ -182,9 +191,18 @@ impl TfgridConfig {
         })
     }
 
+    /// The configured flist hub override, checked (see `flist_hub_url`).
+    pub fn flist_hub(&self) -> Option<String> {
+        let hub = self.flist_hub_url.trim();
+        (!hub.is_empty()).then(|| hub.to_owned())
+    }
+
     /// Every value checked, for `jukebox check`.
     pub fn validate(&self, network: &str) -> Result<(), String> {
         self.endpoints(network)?;
+        if let Some(hub) = self.flist_hub() {
+            check_url(&hub, "flist_hub_url", HTTP)?;
+        }
         if !(1..=300).contains(&self.request_timeout_seconds) {
             return Err("request_timeout_seconds must be 1 to 300".into());
         }
@@ -210,7 +228,7 @@ impl TfgridConfig {
             );
         }
         self.twin_funding()?;
-        self.terms()?;
+        self.terms_pair()?;
         if self.relay_domain.contains(['/', ':', ' ']) {
             return Err(format!(
                 "relay_domain {:?} must be a host name like relay.grid.tf",
@@ -220,46 +238,15 @@ impl TfgridConfig {
         Ok(())
     }
 
-    /// The RMB connection of `session`.
-    pub fn rmb_settings(&self, endpoints: &Endpoints, session: &str) -> RmbSettings {
-        RmbSettings {
-            relay_url: endpoints.relay.clone(),
-            call_timeout: Duration::from_secs(self.rmb_timeout_seconds),
-            token_ttl: Duration::from_secs(60),
-            session: session.to_string(),
-        }
-    }
-
-    /// Where the terms pair comes from, checked as TFChain would check it:
-    /// a configured hash (even an empty one) must be well formed.
-    pub fn terms(&self) -> Result<TermsSource, String> {
-        TermsSource::new(
-            self.terms_link.trim(),
-            self.terms_hash.as_deref().map(str::trim),
-            Duration::from_secs(self.request_timeout_seconds),
-        )
-    }
-
-    /// What twin registration writes on chain.
-    pub fn twin_settings(&self, endpoints: &Endpoints) -> Result<TwinSettings, String> {
-        let relay_domain = if self.relay_domain.is_empty() {
-            reqwest::Url::parse(&endpoints.relay)
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_string))
-                .unwrap_or_default()
-        } else {
-            self.relay_domain.clone()
-        };
-        Ok(TwinSettings {
-            relay_domain,
-            terms: self.terms()?,
-        })
-    }
-
-    pub fn deploy_timing(&self) -> DeployTiming {
-        DeployTiming {
-            poll_interval: Duration::from_secs(self.poll_seconds),
-            deploy_timeout: Duration::from_secs(self.deploy_timeout_seconds),
+    /// The terms pair as configured, checked as TFChain would check it: a
+    /// configured hash (even an empty one) must be well formed, and without
+    /// one the link must be (its document is hashed when first needed).
+    /// `Some` when the pair is fully configured.
+    pub fn terms_pair(&self) -> Result<Option<Terms>, String> {
+        let link = self.terms_link.trim();
+        match self.terms_hash.as_deref().map(str::trim) {
+            Some(hash) => Terms::parse(link, hash).map(Some),
+            None => terms::check_link(link).map(|()| None),
         }
     }
 
@@ -279,22 +266,6 @@ impl TfgridConfig {
 
     pub fn finality_timeout(&self) -> Duration {
         Duration::from_secs(self.finality_timeout_seconds)
-    }
-
-    pub fn proxy_settings(&self, endpoints: &Endpoints) -> ProxySettings {
-        ProxySettings {
-            url: endpoints.proxy.clone(),
-            timeout: Duration::from_secs(self.request_timeout_seconds),
-            cache_ttl: Duration::from_secs(self.cache_seconds),
-        }
-    }
-
-    pub fn discovery_settings(&self) -> DiscoverySettings {
-        DiscoverySettings {
-            page_size: self.page_size,
-            max_pages: self.max_pages,
-            locations_ttl: Duration::from_secs(self.locations_cache_seconds),
-        }
     }
 }
 
@@ -387,69 +358,6 @@ mod tests {
         };
         assert!(bad.validate("main").unwrap_err().starts_with("proxy_url"));
         assert!(TfgridConfig::default().validate("moon").is_err());
-    }
-
-    #[test]
-    fn the_twin_relay_defaults_to_the_relay_host() {
-        let config = TfgridConfig::default();
-        let e = config.endpoints("dev").unwrap();
-        assert_eq!(
-            config.twin_settings(&e).unwrap().relay_domain,
-            "relay.dev.grid.tf"
-        );
-        let mine = TfgridConfig {
-            relay_domain: "relay.example.org".into(),
-            ..TfgridConfig::default()
-        };
-        assert_eq!(
-            mine.twin_settings(&e).unwrap().relay_domain,
-            "relay.example.org"
-        );
-        let bad = TfgridConfig {
-            relay_domain: "wss://relay.grid.tf".into(),
-            ..TfgridConfig::default()
-        };
-        assert!(bad.validate("dev").unwrap_err().contains("relay_domain"));
-        let rmb = config.rmb_settings(&e, "jukebox");
-        assert_eq!(
-            (rmb.relay_url.as_str(), rmb.call_timeout),
-            ("wss://relay.dev.grid.tf", Duration::from_secs(30))
-        );
-    }
-
-    #[test]
-    fn the_terms_pair_is_checked_as_tfchain_checks_it() {
-        let config = TfgridConfig::default();
-        assert!(config.validate("dev").is_ok());
-        let e = config.endpoints("dev").unwrap();
-        let settings = config.twin_settings(&e).unwrap();
-        assert!(matches!(settings.terms, TermsSource::Fetched(_)));
-        assert_eq!(settings.terms.link(), terms::DEFAULT_LINK);
-        let hash = |h: &str| TfgridConfig {
-            terms_hash: Some(h.into()),
-            ..TfgridConfig::default()
-        };
-        for bad in ["", "  ", "0x12ab!", "md5 12ab"] {
-            let err = hash(bad).validate("dev").unwrap_err();
-            assert!(err.starts_with("terms_hash"), "{bad:?}: {err}");
-            assert!(hash(bad).twin_settings(&e).is_err());
-        }
-        assert!(hash(&"f".repeat(51)).validate("dev").is_err());
-        assert!(hash(" f4fa1c1b ").validate("dev").is_ok());
-        let configured = hash(" f4fa1c1b ").twin_settings(&e).unwrap().terms;
-        assert!(matches!(configured, TermsSource::Configured(t) if t.hash() == "f4fa1c1b"));
-        let link = TfgridConfig {
-            terms_link: "https://example.org/terms of use".into(),
-            ..TfgridConfig::default()
-        };
-        assert!(link.validate("dev").unwrap_err().starts_with("terms_link"));
-        // `jukebox check` reports it against the section.
-        let no_env = |_: &str| None;
-        let text = "[grid]\nkind = \"tfgrid\"\nnetwork = \"dev\"\n[grid.tfgrid]\nterms_hash = \"\"\n\
-                    [payments]\nkind = \"bridge\"\n[web]\nsandbox_login = false\n";
-        let d = crate::config::Config::parse("c.toml", text, &no_env).unwrap_err();
-        assert_eq!((d.0.len(), d.0[0].line), (1, 4), "{d}");
-        assert!(d.0[0].message.contains("terms_hash"), "{d}");
     }
 
     #[test]

@@ -122,15 +122,6 @@ impl Default for AlertsConfig {
 }
 
 impl AlertsConfig {
-    pub fn limits(&self) -> crate::alerts::AlertLimits {
-        crate::alerts::AlertLimits {
-            global_per_second: self.global_per_second,
-            global_burst: self.global_burst,
-            per_user_per_second: self.per_user_per_second,
-            per_user_burst: self.per_user_burst,
-        }
-    }
-
     pub fn validate(&self) -> Result<(), String> {
         let ok = |v: f64, max: f64| v.is_finite() && v > 0.0 && v <= max;
         if !ok(self.global_per_second, 30.0) || !ok(self.per_user_per_second, 1.0) {

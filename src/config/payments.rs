@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 
-use crate::payments::strkey::{self, ACCOUNT_ID};
+use crate::model::strkey::{self, ACCOUNT_ID};
 
 /// TFT issuer on the Stellar public network (mainnet).
 pub const PUBLIC_TFT_ISSUER: &str = "GBOVQKJYHXRR3DX6NOX2RRYFRCUMSADGDESTDNBDS6CDVLGVESRTAC47";
@@ -25,6 +25,48 @@ pub const BRIDGE_VAULTS: &[&str] = &[
     "GDHJP6TF3UXYXTNEZ2P36J5FH7W4BJJQ4AYYAXC66I2Q2AH5B6O6BCFG",
     "GAQH7XXFBRWXT2SBK6AHPOLXDCLXVFAKFSOJIRMRNCDINWKHGI6UYVKM",
 ];
+
+/// The TFChain bridge a deposit goes through: its Stellar vault and the
+/// issuer of the TFT it takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BridgeVault<'a> {
+    pub vault: &'a str,
+    pub issuer: &'static str,
+}
+
+/// The bridge of grid `network` ("main", "test", "qa", "dev"), or `vault`
+/// when it is given (then on the Stellar network of `stellar_network`),
+/// checked without contacting anything: how `jukebox check` and the bridge
+/// wallet (`payments/bridge.rs`) agree on which vault is used.
+pub fn bridge_vault<'a>(
+    network: &str,
+    vault: &'a str,
+    stellar_network: &str,
+) -> Result<BridgeVault<'a>, String> {
+    let (vault, issuer) = match (vault.trim(), network) {
+        ("", "main") => (BRIDGE_VAULTS[0], PUBLIC_TFT_ISSUER),
+        ("", "test") => (BRIDGE_VAULTS[1], PUBLIC_TFT_ISSUER),
+        // Devnet's and QA net's bridges listen on the Stellar test network.
+        ("", "dev") => (BRIDGE_VAULTS[2], TESTNET_TFT_ISSUER),
+        ("", "qa") => (BRIDGE_VAULTS[3], TESTNET_TFT_ISSUER),
+        ("", other) => {
+            return Err(format!(
+                "no TFChain bridge vault is known for grid.network {other:?}; \
+                 set payments.bridge_vault"
+            ));
+        }
+        (given, _) => {
+            strkey::decode(ACCOUNT_ID, given)
+                .map_err(|e| format!("payments.bridge_vault {given:?}: {e}"))?;
+            let issuer = match stellar_network {
+                "testnet" => TESTNET_TFT_ISSUER,
+                _ => PUBLIC_TFT_ISSUER,
+            };
+            (given, issuer)
+        }
+    };
+    Ok(BridgeVault { vault, issuer })
+}
 
 /// `payments.kind`: how users pay. serde refuses any other value, naming
 /// the key and the allowed values (`config::keyed`).

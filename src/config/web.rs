@@ -21,7 +21,7 @@ pub struct WebConfig {
     pub sandbox_login: bool,
     /// How long a sign-in lasts.
     pub session_hours: u64,
-    pub tfconnect: crate::web::tfconnect::TfConnectConfig,
+    pub tfconnect: TfConnectConfig,
 }
 
 impl Default for WebConfig {
@@ -70,7 +70,7 @@ impl WebConfig {
     /// The ThreeFold Connect settings the site runs with at `base_url`: an
     /// empty `app_id` becomes the site's host as the browser sees it (the
     /// login server shows it to the user and signs it into the attempt).
-    pub fn login_config(&self, base_url: &str) -> crate::web::tfconnect::TfConnectConfig {
+    pub fn login_config(&self, base_url: &str) -> TfConnectConfig {
         let mut login = self.tfconnect.clone();
         if login.app_id.is_empty() {
             login.app_id = base_url
@@ -80,6 +80,97 @@ impl WebConfig {
         }
         login
     }
+}
+
+/// `[web.tfconnect]` in `config.toml`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TfConnectConfig {
+    /// The login server, e.g. `https://login.threefold.me`.
+    pub login_url: String,
+    /// This site's host (and port), as the browser reaches it, e.g.
+    /// `deployer.example.com` or `127.0.0.1:8080`. The app shows it to the
+    /// person and signs it; the login page redirects back to it. Empty (the
+    /// default): the host of `web.public_url`, or the address the website
+    /// listens on.
+    pub app_id: String,
+    /// The path on this site the login page redirects back to.
+    pub callback_path: String,
+}
+
+impl Default for TfConnectConfig {
+    fn default() -> TfConnectConfig {
+        TfConnectConfig {
+            login_url: "https://login.threefold.me".to_owned(),
+            app_id: String::new(),
+            callback_path: "/auth/callback".to_owned(),
+        }
+    }
+}
+
+impl TfConnectConfig {
+    /// Checks the values as written: the login URL, the callback path, and
+    /// the app id when one is set (an empty one is filled in by the site,
+    /// see `WebConfig::login_config`).
+    pub fn check(&self) -> anyhow::Result<()> {
+        check_login_url(&self.login_url)?;
+        if !self.app_id.is_empty() {
+            check_app_id(&self.app_id)?;
+        }
+        check_callback_path(&self.callback_path)
+    }
+
+    /// [`Self::check`], and an app id set: what the login protocol needs
+    /// (the site fills an empty one in first, see `WebConfig::login_config`).
+    pub fn check_complete(&self) -> anyhow::Result<()> {
+        self.check()?;
+        check_app_id(&self.app_id)
+    }
+}
+
+fn check_login_url(login_url: &str) -> anyhow::Result<()> {
+    let url = reqwest::Url::parse(login_url)
+        .map_err(|e| anyhow::anyhow!("web.tfconnect.login_url {login_url:?} is not a URL: {e}"))?;
+    let usable = matches!(url.scheme(), "http" | "https")
+        && url.host_str().is_some()
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none();
+    anyhow::ensure!(
+        usable,
+        "web.tfconnect.login_url {login_url:?} must be an http(s) URL without query, fragment \
+         or credentials, e.g. https://login.threefold.me"
+    );
+    Ok(())
+}
+
+fn check_app_id(app_id: &str) -> anyhow::Result<()> {
+    let host_like = !app_id.is_empty()
+        && app_id.len() <= 260
+        && app_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+    anyhow::ensure!(
+        host_like,
+        "web.tfconnect.app_id {app_id:?} must be this site's host (and port) as browsers reach \
+         it, e.g. deployer.example.com or 127.0.0.1:8080"
+    );
+    Ok(())
+}
+
+fn check_callback_path(path: &str) -> anyhow::Result<()> {
+    let plain_path = path.starts_with('/')
+        && path.len() <= 200
+        && !path.starts_with("//")
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'?' | b'#'));
+    anyhow::ensure!(
+        plain_path,
+        "web.tfconnect.callback_path {path:?} must be a path on this site, e.g. /auth/callback"
+    );
+    Ok(())
 }
 
 #[cfg(test)]
@@ -117,7 +208,7 @@ mod tests {
                 ..WebConfig::default()
             },
             WebConfig {
-                tfconnect: crate::web::tfconnect::TfConnectConfig {
+                tfconnect: TfConnectConfig {
                     login_url: "ftp://login".into(),
                     ..Default::default()
                 },

@@ -15,7 +15,7 @@ use crate::command::{AnswerButton, Command, Pick};
 use crate::crypto::mask;
 use crate::money::Tft;
 use crate::pricing::PriceList;
-use crate::validate::{check_ssh_public_key, clean_input};
+use crate::validate::{Invalid, check_ssh_public_key, clean_input};
 use order::short_key;
 use questions::{location_choices, match_choice};
 
@@ -28,7 +28,7 @@ const MAX_LOCATION_CHOICES: usize = 24;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeBrief {
     pub name: String,
-    /// Shown on the button, e.g. "dash-full-amber-fox · running".
+    /// Shown on the button, e.g. "<chain>-full-amber-fox · running".
     pub label: String,
 }
 
@@ -488,7 +488,7 @@ impl Turn<'_> {
         let text = match clean_input(raw) {
             Ok(t) => t.to_owned(),
             Err(why) => {
-                self.say(why);
+                self.say(why.to_string());
                 return self.ask_current(false);
             }
         };
@@ -496,14 +496,12 @@ impl Turn<'_> {
             return self.broken("lost position");
         };
         let sub = flow.at.sub;
-        let result: Result<Answer, String> = match &step.kind {
+        let result: Result<Answer, Invalid> = match &step.kind {
             StepKind::Options(_) | StepKind::Choose(_) => {
                 let choices = flow.choices.clone();
                 match match_choice(&choices, &text) {
                     Some(i) => return self.pick(choices[i].clone()),
-                    None => {
-                        Err("Please pick one of the buttons (or type its label or number).".into())
-                    }
+                    None => Err(Invalid::NotAChoice),
                 }
             }
             StepKind::Input {
@@ -515,10 +513,9 @@ impl Turn<'_> {
                     label: n.to_string(),
                     secret: false,
                 }),
-                _ => Err(format!(
-                    "Please send a whole number from 1 to {}.",
-                    self.max_count()
-                )),
+                _ => Err(Invalid::Count {
+                    max: self.max_count(),
+                }),
             },
             StepKind::Input {
                 kind: InputKind::SshKey,
@@ -565,7 +562,7 @@ impl Turn<'_> {
         match result {
             Ok(answer) => self.accept(answer, None),
             Err(why) => {
-                self.say(why);
+                self.say(why.to_string());
                 self.ask_current(false);
             }
         }

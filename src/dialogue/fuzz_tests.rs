@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use super::{Engine, Env, Input, Loaded};
 use crate::catalog::Catalog;
 use crate::dialogue::{Conversation, Effect, Scripts};
-use crate::grid::{CountryOption, FarmOption, Locations};
+use crate::model::{CountryOption, FarmOption, Locations};
 use crate::money::Tft;
 use crate::pricing::PriceList;
 

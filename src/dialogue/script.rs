@@ -5,7 +5,6 @@
 //! that might not exist.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
 
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -215,54 +214,6 @@ impl Scripts {
         if diags.is_empty() {
             Ok(Scripts { flows, by_command })
         } else {
-            Err(diags)
-        }
-    }
-}
-
-/// Reads `catalog.yaml` and every other `*.yaml` in `dir` and compiles them.
-pub fn load_dir(dir: &Path) -> Result<(Catalog, Scripts), Diagnostics> {
-    let mut diags = Diagnostics::default();
-    let shown = |p: &Path| p.display().to_string();
-    let catalog_path = dir.join("catalog.yaml");
-    let catalog = match std::fs::read_to_string(&catalog_path) {
-        Ok(text) => Catalog::parse(&shown(&catalog_path), &text),
-        Err(e) => {
-            diags.push(&shown(&catalog_path), 0, format!("cannot read: {e}"));
-            return Err(diags);
-        }
-    };
-    let mut files = Vec::new();
-    match std::fs::read_dir(dir) {
-        Ok(entries) => {
-            let mut paths: Vec<_> = entries.flatten().map(|e| e.path()).collect();
-            paths.sort();
-            for path in paths {
-                let is_script = path.extension().is_some_and(|e| e == "yaml")
-                    && path.file_name().is_some_and(|n| n != "catalog.yaml");
-                if !is_script {
-                    continue;
-                }
-                match std::fs::read_to_string(&path) {
-                    Ok(text) => files.push((shown(&path), text)),
-                    Err(e) => diags.push(&shown(&path), 0, format!("cannot read: {e}")),
-                }
-            }
-        }
-        Err(e) => diags.push(&shown(dir), 0, format!("cannot list: {e}")),
-    }
-    let catalog = match catalog {
-        Ok(c) => c,
-        Err(d) => {
-            diags.extend(d);
-            return Err(diags);
-        }
-    };
-    match Scripts::compile(&files, &catalog) {
-        Ok(scripts) if diags.is_empty() => Ok((catalog, scripts)),
-        Ok(_) => Err(diags),
-        Err(d) => {
-            diags.extend(d);
             Err(diags)
         }
     }

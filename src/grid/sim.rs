@@ -5,7 +5,8 @@
 //! twins with registered keys, contracts that hold node capacity and farm
 //! public IPs, signature checks on every deployment, deploy latency and
 //! failures, node churn, scheduled node outages and operator fault injection
-//! (`faults`), and an application probe that reports those faults. State is
+//! (`faults`), and an application probe that reports those faults; `chain`
+//! simulates each node's blockchain (sync, tip, chain faults). State is
 //! persisted in `state_dir` (see `store`) so a restart sees the same grid.
 
 use std::path::Path;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::grid::{GridError, GridNode, GridNodeId, NodeStatus};
 
 mod api;
+pub mod chain;
 mod deploy;
 mod faults;
 mod schedule;
@@ -28,48 +30,12 @@ mod tests;
 mod world;
 
 use schedule::Schedule;
-pub use schedule::ScheduledFault;
+// `[grid.sim]` is plain config data (`config/sim.rs`); re-exported here for
+// the simulation's own callers.
+pub use crate::config::{ScheduledFault, SimConfig};
 pub use state::Resources;
 use state::{Event, State};
 use store::Store;
-
-/// `[grid.sim]` in config.toml. Rates and durations are floats; no money here.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SimConfig {
-    /// Seeds the world and the simulation's randomness.
-    pub seed: u64,
-    pub farms: u32,
-    pub nodes_per_farm: u32,
-    /// How long a deployment takes before it succeeds or fails.
-    pub deploy_seconds: f64,
-    /// Probability that a deployment fails on the node (0.0 to 1.0).
-    pub deploy_failure_rate: f64,
-    /// Per up node and hour, the chance it goes down (applied by `tick`).
-    pub node_down_rate_per_hour: f64,
-    /// Mean time a churned-down node stays down before `tick` revives it.
-    pub mean_downtime_hours: f64,
-    /// Public IPv4 addresses per farm (at most 240).
-    pub public_ips_per_farm: u32,
-    /// Node outages `run_churn` stages, timed from its start (for demos).
-    pub faults: Vec<ScheduledFault>,
-}
-
-impl Default for SimConfig {
-    fn default() -> SimConfig {
-        SimConfig {
-            seed: 1,
-            farms: 24,
-            nodes_per_farm: 8,
-            deploy_seconds: 3.0,
-            deploy_failure_rate: 0.02,
-            node_down_rate_per_hour: 0.001,
-            mean_downtime_hours: 2.0,
-            public_ips_per_farm: 16,
-            faults: Vec::new(),
-        }
-    }
-}
 
 /// A summary for operators and tests.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

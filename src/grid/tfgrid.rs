@@ -31,3 +31,4 @@ pub mod discovery;
 pub mod doctor;
 pub mod proxy;
 pub mod rmb;
+pub mod settings;

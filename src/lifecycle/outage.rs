@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::grid::{ContractInfo, ContractState, GridError, NodeStatus, WorkloadState};
+use crate::model::grid::{ContractInfo, ContractState, GridError, NodeStatus, WorkloadState};
 
 /// What one monitor check found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -198,8 +198,8 @@ mod tests {
 
     fn info(state: ContractState, workload: WorkloadState, status: NodeStatus) -> ContractInfo {
         ContractInfo {
-            contract: crate::grid::ContractId(5),
-            node: crate::grid::GridNodeId(12),
+            contract: crate::model::grid::ContractId(5),
+            node: crate::model::grid::GridNodeId(12),
             state,
             workload,
             node_status: status,
@@ -248,7 +248,9 @@ mod tests {
             bad("its workload is not running")
         );
         assert_eq!(
-            grid_verdict(Err(GridError::UnknownContract(crate::grid::ContractId(5)))),
+            grid_verdict(Err(GridError::UnknownContract(
+                crate::model::grid::ContractId(5)
+            ))),
             bad("its contract 5 is gone from the grid")
         );
         // Unreachable is no verdict: no alert from a grid that did not answer.

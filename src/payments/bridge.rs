@@ -16,7 +16,7 @@
 use async_trait::async_trait;
 
 use super::{IncomingPayment, MemoStyle, Wallet};
-use crate::config::{BRIDGE_VAULTS, PUBLIC_TFT_ISSUER, TESTNET_TFT_ISSUER};
+use crate::config::{BridgeVault, bridge_vault};
 use crate::money::Tft;
 
 /// What the bridge keeps of every deposit when TFChain could not be asked:
@@ -42,28 +42,7 @@ impl BridgeWallet {
         vault: &str,
         stellar_network: &str,
     ) -> Result<BridgeWallet, String> {
-        let (vault, issuer) = match (vault.trim(), network) {
-            ("", "main") => (BRIDGE_VAULTS[0], PUBLIC_TFT_ISSUER),
-            ("", "test") => (BRIDGE_VAULTS[1], PUBLIC_TFT_ISSUER),
-            // Devnet's and QA net's bridges listen on the Stellar test network.
-            ("", "dev") => (BRIDGE_VAULTS[2], TESTNET_TFT_ISSUER),
-            ("", "qa") => (BRIDGE_VAULTS[3], TESTNET_TFT_ISSUER),
-            ("", other) => {
-                return Err(format!(
-                    "no TFChain bridge vault is known for grid.network {other:?}; \
-                     set payments.bridge_vault"
-                ));
-            }
-            (given, _) => {
-                crate::payments::strkey::decode(crate::payments::strkey::ACCOUNT_ID, given)
-                    .map_err(|e| format!("payments.bridge_vault {given:?}: {e}"))?;
-                let issuer = match stellar_network {
-                    "testnet" => TESTNET_TFT_ISSUER,
-                    _ => PUBLIC_TFT_ISSUER,
-                };
-                (given, issuer)
-            }
-        };
+        let BridgeVault { vault, issuer } = bridge_vault(network, vault, stellar_network)?;
         Ok(BridgeWallet {
             vault: vault.to_owned(),
             issuer: issuer.to_owned(),
@@ -110,6 +89,7 @@ impl Wallet for BridgeWallet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{BRIDGE_VAULTS, PUBLIC_TFT_ISSUER, TESTNET_TFT_ISSUER};
 
     #[test]
     fn each_network_pays_into_its_own_vault_with_its_issuer() {

@@ -535,7 +535,11 @@ impl Deployer {
                 n.outage = None;
                 n.intent = None;
                 n.retired.extend(old.as_ref().map(|o| o.contract));
-                let text = self.describe_running(n);
+                let mut text = self.describe_running(n);
+                if let Some(notice) = self.move_notice(n, old.as_ref()) {
+                    text.push_str("\n\n");
+                    text.push_str(&notice);
+                }
                 self.repo.save_nodes(user, &nodes)?;
                 self.grid_work.cancel_retired(user).await?;
                 self.metrics.deployment("redeployed");
@@ -637,6 +641,32 @@ impl Deployer {
     }
 
     /// Where a running node is and how to reach it.
+    /// What a move kept and what the user must do after it (the catalog's
+    /// `on_move`, rendered by the pure `catalog::move_notice` from the old
+    /// and new placements and the node's non-secret settings).
+    fn move_notice(&self, node: &NodeRecord, old: Option<&Placed>) -> Option<String> {
+        let (old, new) = (old?, node.placed.as_ref()?);
+        let (_, nt) = self
+            .engine
+            .catalog()
+            .node_type(&node.chain, &node.node_type)?;
+        let settings = node
+            .settings
+            .iter()
+            .filter_map(|(k, v)| match v {
+                StoredValue::Plain(p) => Some((k.clone(), p.clone())),
+                StoredValue::Sealed(_) => None,
+            })
+            .collect();
+        let notice = crate::catalog::move_notice(nt, old, new, &settings);
+        let mut text = notice.keeps;
+        if let Some(todo) = notice.todo {
+            text.push_str("\n");
+            text.push_str(&todo);
+        }
+        (!text.trim().is_empty()).then_some(text)
+    }
+
     pub fn describe_running(&self, node: &NodeRecord) -> String {
         let Some(placed) = &node.placed else {
             return format!("{} is not placed on the grid.", node.name);

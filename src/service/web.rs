@@ -48,7 +48,7 @@ pub struct Overview {
 #[derive(Clone, Debug)]
 pub struct NodeRow {
     pub name: String,
-    /// e.g. "Dash · Masternode".
+    /// The chain's and the node type's names, e.g. "<Chain> · <Type>".
     pub kind: String,
     pub state: &'static str,
     /// Running (or paused/deploying): the actions that make sense.

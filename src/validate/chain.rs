@@ -5,11 +5,11 @@
 //! - Ethereum addresses: EIP-55 mixed-case checksum (ethereum/ERCs,
 //!   `ERCS/erc-55.md`): the keccak-256 of the lowercase hex address decides,
 //!   nibble by nibble, which letters are capitals.
-//! - Ethereum (Polygon signer) private keys: a secp256k1 scalar, 32 bytes,
+//! - Ethereum-style signer private keys: a secp256k1 scalar, 32 bytes,
 //!   `1 <= k < n`; the address is the last 20 bytes of the keccak-256 of the
 //!   uncompressed public key without its 0x04 prefix (Ethereum yellow paper,
 //!   appendix F; the same in go-ethereum `crypto.PubkeyToAddress`).
-//! - Dash BLS operator secret keys: a BLS12-381 scalar, 32 bytes big-endian,
+//! - BLS operator secret keys (masternodes): a BLS12-381 scalar, 32 bytes big-endian,
 //!   nonzero (dashpay/dash `src/bls/bls.h`: an all-zero key is the "null",
 //!   invalid key) and below the group order r (Chia-Network/bls-signatures
 //!   `src/privatekey.cpp`, `PrivateKey::FromBytes`: "PrivateKey byte data must
@@ -18,11 +18,14 @@
 //!   ThreeFold data centre, so a loopback or private address names the node
 //!   itself or nothing at all.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+// `core::net`: the address types only, no sockets (the core does no IO).
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use k256::elliptic_curve::sec1::ToEncodedPoint as _;
 use sha3::{Digest as _, Keccak256};
 use zeroize::Zeroizing;
+
+use super::Invalid;
 
 /// The BLS12-381 group order r, big-endian (the scalar field modulus).
 const BLS12_381_R: [u8; 32] = [
@@ -32,27 +35,17 @@ const BLS12_381_R: [u8; 32] = [
 
 /// `input` without an optional `0x`, as exactly `len` hex digits, or a
 /// sentence saying what is wrong with it.
-pub(super) fn hex_digits(input: &str, len: usize) -> Result<&str, String> {
+pub(super) fn hex_digits(input: &str, len: usize) -> Result<&str, Invalid> {
     let hex = input
         .strip_prefix("0x")
         .or_else(|| input.strip_prefix("0X"))
         .unwrap_or(input);
-    if let Some(bad) = hex.chars().find(|c| !c.is_ascii_hexdigit()) {
-        let shown = if bad == ' ' {
-            "a space".to_owned()
-        } else {
-            format!("'{bad}'")
-        };
-        return Err(format!(
-            "That is not hexadecimal: it contains {shown} (only 0-9 and a-f are allowed)."
-        ));
+    if let Some(found) = hex.chars().find(|c| !c.is_ascii_hexdigit()) {
+        return Err(Invalid::NotHex { found });
     }
-    let n = hex.len();
-    if n != len {
-        return Err(format!(
-            "Expected exactly {len} hexadecimal characters; that has {n} ({}).",
-            if n < len { "too short" } else { "too long" }
-        ));
+    let got = hex.len();
+    if got != len {
+        return Err(Invalid::HexLength { expected: len, got });
     }
     Ok(hex)
 }
@@ -64,15 +57,11 @@ fn decode32(hex: &str) -> Zeroizing<[u8; 32]> {
     bytes
 }
 
-/// A secp256k1 private key (Ethereum, Polygon): 64 hex digits, in range.
-pub(super) fn eth_private_key(input: &str) -> Result<String, String> {
+/// A secp256k1 private key (an Ethereum-style signer key): 64 hex digits, in range.
+pub(super) fn eth_private_key(input: &str) -> Result<String, Invalid> {
     let hex = hex_digits(input, 64)?;
     let bytes = decode32(hex);
-    k256::SecretKey::from_slice(bytes.as_ref()).map_err(|_| {
-        "That is not a usable Ethereum private key: it must be a number from 1 to just \
-         below the secp256k1 group order, and this one is zero or too large."
-            .to_owned()
-    })?;
+    k256::SecretKey::from_slice(bytes.as_ref()).map_err(|_| Invalid::EthKeyRange)?;
     Ok(hex.to_ascii_lowercase())
 }
 
@@ -106,61 +95,42 @@ fn eip55(lower: &str) -> String {
 
 /// An Ethereum address; when written in mixed case, its EIP-55 checksum
 /// must hold. Kept in its checksummed form.
-pub(super) fn eth_address(input: &str) -> Result<String, String> {
-    let shape = "Expected an address like 0x followed by 40 hexadecimal characters.";
+pub(super) fn eth_address(input: &str) -> Result<String, Invalid> {
     let digits = input
         .strip_prefix("0x")
         .or_else(|| input.strip_prefix("0X"))
-        .ok_or(shape)?;
-    let digits = hex_digits(digits, 40).map_err(|why| format!("{shape} {why}"))?;
+        .ok_or(Invalid::EthAddress(None))?;
+    let digits = hex_digits(digits, 40).map_err(|why| Invalid::EthAddress(Some(Box::new(why))))?;
     let lower = digits.to_ascii_lowercase();
     let checksummed = eip55(&lower);
     let mixed = digits.chars().any(|c| c.is_ascii_lowercase())
         && digits.chars().any(|c| c.is_ascii_uppercase());
     if mixed && digits != checksummed {
-        return Err(
-            "That address's capital letters do not match its EIP-55 checksum, so a character \
-             is probably mistyped; please copy it again."
-                .into(),
-        );
+        return Err(Invalid::EthChecksum);
     }
     Ok(format!("0x{checksummed}"))
 }
 
 /// Whether `address` (an address [`eth_address`] accepted) is the one of
 /// `private_key`; the refusal says why in one sentence.
-pub fn check_address_of_key(address: &str, private_key: &str) -> Result<(), String> {
+pub fn check_address_of_key(address: &str, private_key: &str) -> Result<(), Invalid> {
     match eth_address_of(private_key) {
         Some(derived) if derived.eq_ignore_ascii_case(address) => Ok(()),
-        Some(_) => Err(
-            "That is not the address of the private key you sent: the validator would sign \
-             as a different account than the one staked, so please send the signer key's \
-             own address."
-                .into(),
-        ),
-        None => Err(
-            "The private key sent earlier is not usable; please go Back and send it again.".into(),
-        ),
+        Some(_) => Err(Invalid::NotAddressOfKey),
+        None => Err(Invalid::KeyUnusable),
     }
 }
 
-/// A Dash BLS operator secret key: 32 bytes, nonzero, below r.
-pub(super) fn bls_secret_key(input: &str) -> Result<String, String> {
+/// A BLS operator secret key: 32 bytes, nonzero, below r.
+pub(super) fn bls_secret_key(input: &str) -> Result<String, Invalid> {
     let hex = hex_digits(input, 64)?;
     let bytes = decode32(hex);
     if bytes.iter().all(|&b| b == 0) {
-        return Err(
-            "An all-zero BLS key is not a key: Dash refuses it, so the masternode could never sign."
-                .into(),
-        );
+        return Err(Invalid::BlsZero);
     }
     // Big-endian byte arrays compare like the numbers they hold.
     if *bytes >= BLS12_381_R {
-        return Err(
-            "That is not a BLS secret key: it must be below the BLS12-381 group order \
-             (keys start with 0x00 to 0x73), so Dash would refuse it."
-                .into(),
-        );
+        return Err(Invalid::BlsRange);
     }
     Ok(hex.to_ascii_lowercase())
 }
@@ -234,10 +204,12 @@ mod tests {
             assert_eq!(eth_address(&address.to_ascii_lowercase()).unwrap(), address);
         }
         let typo = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD";
-        let why = eth_address(typo).unwrap_err();
+        let why = eth_address(typo).unwrap_err().to_string();
         assert!(why.contains("EIP-55 checksum"), "{why}");
         assert!(eth_address("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAe").is_err());
-        let why = eth_address("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeZ").unwrap_err();
+        let why = eth_address("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeZ")
+            .unwrap_err()
+            .to_string();
         assert!(why.contains("contains 'Z'"), "{why}");
     }
 
@@ -256,8 +228,9 @@ mod tests {
             "0x970e8128ab834e8eac17ab8e3812f010678cf791"
         );
         assert!(check_address_of_key("0x970E8128AB834E8EAC17Ab8E3812F010678CF791", key).is_ok());
-        let why =
-            check_address_of_key("0x7e5f4552091a69125d5dfcb7b8c2659029395bdf", key).unwrap_err();
+        let why = check_address_of_key("0x7e5f4552091a69125d5dfcb7b8c2659029395bdf", key)
+            .unwrap_err()
+            .to_string();
         assert!(why.contains("not the address of the private key"), "{why}");
     }
 
@@ -266,6 +239,7 @@ mod tests {
         assert!(
             eth_private_key(&"0".repeat(64))
                 .unwrap_err()
+                .to_string()
                 .contains("zero or too large")
         );
         // n itself and above are refused; n - 1 is the largest key.
@@ -277,7 +251,9 @@ mod tests {
             eth_private_key(&format!("0x{n_minus_1}")).unwrap(),
             n_minus_1
         );
-        let why = eth_private_key(&format!("{}Z", "a".repeat(63))).unwrap_err();
+        let why = eth_private_key(&format!("{}Z", "a".repeat(63)))
+            .unwrap_err()
+            .to_string();
         assert!(why.contains("contains 'Z'"), "{why}");
     }
 
@@ -286,10 +262,16 @@ mod tests {
         assert!(
             bls_secret_key(&"0".repeat(64))
                 .unwrap_err()
+                .to_string()
                 .contains("all-zero")
         );
         let r = hex::encode(BLS12_381_R);
-        assert!(bls_secret_key(&r).unwrap_err().contains("group order"));
+        assert!(
+            bls_secret_key(&r)
+                .unwrap_err()
+                .to_string()
+                .contains("group order")
+        );
         assert!(bls_secret_key(&"ab".repeat(32)).is_err());
         let r_minus_1 = format!("{}0", &r[..63]);
         assert_eq!(bls_secret_key(&r_minus_1).unwrap(), r_minus_1);

@@ -38,9 +38,19 @@ pub async fn landing(State(state): State<Arc<WebState>>, headers: HeaderMap) -> 
             expires_at: now + PRE_TTL_SECS,
         });
     let sandbox = state.service.is_sandbox();
-    let mut body = String::from(
+    // The chains come from the catalog: nothing outside `dialogues/` names one.
+    let chains = listed(
+        state
+            .service
+            .engine()
+            .catalog()
+            .chains
+            .iter()
+            .map(|c| escape(&c.name)),
+    );
+    let mut body = format!(
         "<h1>Run blockchain nodes on the ThreeFold Grid</h1>\
-         <p>Jukebox deploys Dash, DigiByte, Polygon and Presearch nodes for you on the ThreeFold Grid, \
+         <p>Jukebox deploys {chains} nodes for you on the ThreeFold Grid, \
          a decentralised cloud. Pick a chain, pay in TFT by scanning a QR code, and your node runs, \
          signed with your own identity. Jukebox watches it and tells you when something needs attention.</p>\
          <h2>Sign in</h2>\
@@ -231,6 +241,16 @@ pub async fn logout(
         .into_response())
 }
 
+/// "A", "A and B", "A, B and C": a list in words, for the landing page.
+fn listed(items: impl Iterator<Item = String>) -> String {
+    let items: Vec<String> = items.collect();
+    match items.split_last() {
+        None => "blockchain".to_owned(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,5 +263,14 @@ mod tests {
         for bad in ["", "alice.3bot", "a b", "x".repeat(25).as_str(), "<b>", "ä"] {
             assert!(sandbox_user(bad).is_none(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_landing_page_lists_the_catalog_in_words() {
+        let names = |n: &[&str]| listed(n.iter().map(|s| (*s).to_owned()));
+        assert_eq!(names(&["A", "B", "C", "D"]), "A, B, C and D");
+        assert_eq!(names(&["A", "B"]), "A and B");
+        assert_eq!(names(&["A"]), "A");
+        assert_eq!(names(&[]), "blockchain");
     }
 }

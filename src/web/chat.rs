@@ -91,7 +91,9 @@ pub async fn send(
                 "Type something first.",
             ));
         }
-        Err(message) => return Err(refuse(&headers, StatusCode::BAD_REQUEST, &message)),
+        Err(why) => {
+            return Err(refuse(&headers, StatusCode::BAD_REQUEST, &why.to_string()));
+        }
     };
     let account = state.account(&session);
     state.hub.said(&account, text);

@@ -132,7 +132,13 @@ pub async fn maintenance(
     let session = state.authorise_post(&headers, &form.csrf)?;
     let message = match crate::validate::clean_input(&form.message) {
         Ok(m) => m.chars().take(300).collect::<String>(),
-        Err(e) => return Err(super::refuse(&headers, StatusCode::BAD_REQUEST, &e)),
+        Err(e) => {
+            return Err(super::refuse(
+                &headers,
+                StatusCode::BAD_REQUEST,
+                &e.to_string(),
+            ));
+        }
     };
     let arg = match form.switch.as_str() {
         "on" if message.is_empty() => "on".to_owned(),

@@ -26,7 +26,6 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::SigningKey;
-use serde::Deserialize;
 use zeroize::Zeroizing;
 
 mod attempt;
@@ -51,44 +50,9 @@ pub const STATE_TTL_SECS: u64 = 15 * 60;
 /// The scope this site asks for: the person's email address.
 const SCOPE: &str = r#"{"email":true}"#;
 
-/// `[web.tfconnect]` in `config.toml`.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-#[serde(default, deny_unknown_fields)]
-pub struct TfConnectConfig {
-    /// The login server, e.g. `https://login.threefold.me`.
-    pub login_url: String,
-    /// This site's host (and port), as the browser reaches it, e.g.
-    /// `deployer.example.com` or `127.0.0.1:8080`. The app shows it to the
-    /// person and signs it; the login page redirects back to it. Empty (the
-    /// default): the host of `web.public_url`, or the address the website
-    /// listens on.
-    pub app_id: String,
-    /// The path on this site the login page redirects back to.
-    pub callback_path: String,
-}
-
-impl Default for TfConnectConfig {
-    fn default() -> TfConnectConfig {
-        TfConnectConfig {
-            login_url: "https://login.threefold.me".to_owned(),
-            app_id: String::new(),
-            callback_path: "/auth/callback".to_owned(),
-        }
-    }
-}
-
-impl TfConnectConfig {
-    /// Checks the values as written: the login URL, the callback path, and
-    /// the app id when one is set (an empty one is filled in by the site,
-    /// see `WebConfig::login_config`).
-    pub fn check(&self) -> anyhow::Result<()> {
-        check_login_url(&self.login_url)?;
-        if !self.app_id.is_empty() {
-            check_app_id(&self.app_id)?;
-        }
-        check_callback_path(&self.callback_path)
-    }
-}
+// `[web.tfconnect]` is plain config data (`config/web.rs`), checked there;
+// re-exported for the site's callers.
+pub use crate::config::TfConnectConfig;
 
 /// Where a new login starts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -147,9 +111,8 @@ impl TfConnect {
     /// Checks the config and derives the app's X25519 key pair from
     /// `app_key` (the same conversion libsodium and the app use).
     pub fn new(mut config: TfConnectConfig, app_key: SigningKey) -> anyhow::Result<TfConnect> {
-        config.check()?;
         // The protocol needs an app id: an empty one must be filled in first.
-        check_app_id(&config.app_id)?;
+        config.check_complete()?;
         let trimmed = config.login_url.trim_end_matches('/').len();
         config.login_url.truncate(trimmed);
         let scalar = Zeroizing::new(app_key.to_scalar_bytes());
@@ -244,49 +207,4 @@ impl TfConnect {
 /// `application/x-www-form-urlencoded` encoding of one query value.
 fn encode(value: &str) -> String {
     form_urlencoded::byte_serialize(value.as_bytes()).collect()
-}
-
-fn check_login_url(login_url: &str) -> anyhow::Result<()> {
-    let url = reqwest::Url::parse(login_url)
-        .map_err(|e| anyhow::anyhow!("web.tfconnect.login_url {login_url:?} is not a URL: {e}"))?;
-    let usable = matches!(url.scheme(), "http" | "https")
-        && url.host_str().is_some()
-        && url.query().is_none()
-        && url.fragment().is_none()
-        && url.username().is_empty()
-        && url.password().is_none();
-    anyhow::ensure!(
-        usable,
-        "web.tfconnect.login_url {login_url:?} must be an http(s) URL without query, fragment \
-         or credentials, e.g. https://login.threefold.me"
-    );
-    Ok(())
-}
-
-fn check_app_id(app_id: &str) -> anyhow::Result<()> {
-    let host_like = !app_id.is_empty()
-        && app_id.len() <= 260
-        && app_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
-    anyhow::ensure!(
-        host_like,
-        "web.tfconnect.app_id {app_id:?} must be this site's host (and port) as browsers reach \
-         it, e.g. deployer.example.com or 127.0.0.1:8080"
-    );
-    Ok(())
-}
-
-fn check_callback_path(path: &str) -> anyhow::Result<()> {
-    let plain_path = path.starts_with('/')
-        && path.len() <= 200
-        && !path.starts_with("//")
-        && path
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !matches!(b, b'?' | b'#'));
-    anyhow::ensure!(
-        plain_path,
-        "web.tfconnect.callback_path {path:?} must be a path on this site, e.g. /auth/callback"
-    );
-    Ok(())
 }

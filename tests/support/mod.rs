@@ -15,7 +15,9 @@ use jukebox::service::Service;
 use jukebox::user::{NodeRecord, Nodes};
 
 pub mod crash_grid;
+pub mod fake_cometbft;
 pub mod fake_horizon;
+pub mod fake_p2p;
 pub mod fake_telegram;
 pub mod fake_tfconnect;
 pub mod s3_server;

@@ -14,6 +14,7 @@ use ed25519_dalek::SigningKey;
 use jukebox::grid::tfgrid::doctor::{address, doctor_key};
 
 use super::fake_gridproxy::{FAKE_VERSION, FakeGridProxy, FakeNode};
+use super::fake_hub::{FakeHub, catalog_flists};
 use super::fake_relay::FakeRelay;
 use super::fake_tfchain::{ContractState, FakeTfchain};
 use super::setup::{TFT, fakes, healthy};
@@ -107,6 +108,8 @@ struct World {
     proxy: FakeGridProxy,
     relay: FakeRelay,
     chain: FakeTfchain,
+    /// The flist hub, holding every flist the catalog names.
+    hub: FakeHub,
 }
 
 /// The fakes, the funding account holding `funds`, the relay reading twins
@@ -119,6 +122,15 @@ async fn world(funds: u128) -> World {
         proxy,
         relay,
         chain,
+        hub: FakeHub::start(catalog_flists()).await,
+    }
+}
+
+/// Gives the three Belgian nodes 8 TiB of SSD, as grid nodes built for
+/// chains have: room for a Polygon node's 5 TB disk.
+fn roomy(w: &World) {
+    for node in &mut w.proxy.state().nodes {
+        node.total_sru_gib = 8 * 1024;
     }
 }
 
@@ -135,12 +147,14 @@ fn funder_twin(w: &World) -> u32 {
 }
 
 fn dir_for(w: &World, extra: &str) -> tempfile::TempDir {
-    config_dir(&w.proxy.url, &w.relay.url, &w.chain.url, extra)
+    let extra = format!("flist_hub_url = {:?}\n{extra}", w.hub.url);
+    config_dir(&w.proxy.url, &w.relay.url, &w.chain.url, &extra)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_step_passes_against_the_fakes() {
     let w = world(100 * TFT).await;
+    roomy(&w);
     let twin = funder_twin(&w);
     let dir = dir_for(&w, "");
     let run = jukebox(dir.path(), &["grid", "doctor"], true, "").await;
@@ -196,6 +210,62 @@ async fn every_step_passes_against_the_fakes() {
     assert!(w.chain.world().applied.is_empty());
 }
 
+/// Each flist of the catalog is checked on the hub: served, `ok`; missing,
+/// `FAIL` naming the node types that boot it, the URL, the hub's answer and,
+/// for an flist the operator makes, what from; a hub that is down fails
+/// every flist step. The official Presearch flist stays `ok` throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_catalog_flist_is_checked_on_the_hub() {
+    let w = world(100 * TFT).await;
+    roomy(&w);
+    funder_twin(&w);
+    let dir = dir_for(&w, "");
+    let run = jukebox(dir.path(), &["grid", "doctor"], true, "").await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.line("ok   flist dash/full, dash/masternode:")
+            .contains("https://hub.grid.tf/jukebox-operator/dashpay-dashd-23.flist is served")
+    );
+    run.line("ok   flist polygon/sentry, polygon/full, polygon/validator:");
+    run.line("ok   flist digibyte/full:");
+    run.line("ok   flist presearch/node:");
+
+    w.hub.remove("jukebox-operator/dashpay-dashd-23.flist");
+    let run = jukebox(dir.path(), &["grid", "doctor"], true, "").await;
+    assert_ne!(run.code, 0);
+    let dash = run.line("FAIL flist dash/full, dash/masternode:");
+    assert!(
+        dash.contains(
+            "expected https://hub.grid.tf/jukebox-operator/dashpay-dashd-23.flist on the hub"
+        ) && dash.contains("got HTTP 404 Not Found")
+            && dash.contains(
+                "make it from dashpay/dashd:23 and publish it on the hub (docs/catalog.md)"
+            ),
+        "{dash}"
+    );
+    run.line("ok   flist presearch/node:");
+
+    // A hub that does not answer at all.
+    let down = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let dir = config_dir(
+        &w.proxy.url,
+        &w.relay.url,
+        &w.chain.url,
+        &format!("flist_hub_url = {down:?}"),
+    );
+    let run = jukebox(dir.path(), &["grid", "doctor"], true, "").await;
+    assert_ne!(run.code, 0);
+    let presearch = run.line("FAIL flist presearch/node:");
+    assert!(
+        presearch.contains("got cannot connect")
+            && presearch.contains("check the URL in dialogues/catalog.yaml"),
+        "{presearch}"
+    );
+}
+
 /// With no hash configured, the doctor fetches the terms document as twin
 /// creation will and shows the hash a twin would accept (its hex MD5, as
 /// tfgrid-sdk-ts `grid_client/src/clients/tf-grid/terms_and_conditions.ts`
@@ -236,6 +306,7 @@ async fn the_terms_step_fetches_the_document_and_shows_its_hash() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deploy_creates_the_doctors_twin_deploys_and_cancels() {
     let w = world(100 * TFT).await;
+    roomy(&w);
     let dir = dir_for(&w, "");
     let run = jukebox(
         dir.path(),
@@ -316,6 +387,7 @@ async fn deploy_creates_the_doctors_twin_deploys_and_cancels() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_declined_deploy_spends_nothing_and_fails() {
     let w = world(100 * TFT).await;
+    roomy(&w);
     funder_twin(&w);
     let dir = dir_for(&w, "");
     let run = jukebox(dir.path(), &["grid", "doctor", "--deploy"], true, "n\n").await;

@@ -228,7 +228,7 @@ async fn a_user_deploys_pays_through_the_bridge_and_manages_a_node_on_the_real_g
     app.press(&alice, "Presearch").await;
     app.send(&alice, "1").await;
     app.press(&alice, "Anywhere").await;
-    app.send(&alice, "0123456789abcdef0123").await;
+    app.send(&alice, "0123456789abcdef0123456789abc123").await;
     app.press(&alice, "Skip").await;
     app.press(&alice, "1 week").await;
     app.press(&alice, "Confirm").await;
@@ -394,7 +394,7 @@ async fn deployed(app: &RealGridApp, alice: &UserId) -> NodeRecord {
     app.press(alice, "Presearch").await;
     app.send(alice, "1").await;
     app.press(alice, "Anywhere").await;
-    app.send(alice, "0123456789abcdef0123").await;
+    app.send(alice, "0123456789abcdef0123456789abc123").await;
     app.press(alice, "Skip").await;
     app.press(alice, "1 week").await;
     app.press(alice, "Confirm").await;
@@ -476,7 +476,7 @@ async fn a_deploy_killed_after_tfchain_recorded_its_contract_adopts_it_on_restar
     app.press(&alice, "Presearch").await;
     app.send(&alice, "1").await;
     app.press(&alice, "Anywhere").await;
-    app.send(&alice, "0123456789abcdef0123").await;
+    app.send(&alice, "0123456789abcdef0123456789abc123").await;
     app.press(&alice, "Skip").await;
     app.press(&alice, "1 week").await;
     app.press(&alice, "Confirm").await;

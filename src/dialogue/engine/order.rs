@@ -5,8 +5,8 @@ use super::Turn;
 use crate::catalog::NodeType;
 use crate::dialogue::render::render;
 use crate::dialogue::{Action, Answer, OrderDraft};
-use crate::grid::Placement;
 use crate::lifecycle::{Plan, utc_datetime};
+use crate::model::Placement;
 use crate::money::Tft;
 use crate::pricing::FundingPeriod;
 

@@ -5,7 +5,7 @@ use crate::catalog::Ipv4Policy;
 use crate::command::{AnswerButton, Command, Pick};
 use crate::dialogue::script::{InputKind, Source, Step, StepKind};
 use crate::dialogue::{Action, Answer, Button, Choice, Effect, Message};
-use crate::grid::Locations;
+use crate::model::Locations;
 use crate::money::Tft;
 use crate::pricing::FundingPeriod;
 

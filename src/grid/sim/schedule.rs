@@ -9,40 +9,8 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
-use crate::grid::{GridNodeId, NodeStatus};
-
-/// The longest delay or outage a schedule may name (about 19 years): far
-/// beyond any demo, and small enough that every time fits a `Duration`.
-const MAX_MINUTES: f64 = 10_000_000.0;
-
-/// One planned outage of a grid node.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScheduledFault {
-    /// The grid node to take down.
-    pub node: u32,
-    /// Minutes after start when it goes down.
-    pub after_minutes: f64,
-    /// How long it stays down (then it comes back up).
-    pub for_minutes: f64,
-}
-
-impl ScheduledFault {
-    /// Checks the times; whether the node exists is up to the world.
-    pub fn validate(&self) -> Result<(), String> {
-        let ok = |m: f64| m.is_finite() && (0.0..=MAX_MINUTES).contains(&m);
-        if !ok(self.after_minutes) || !ok(self.for_minutes) {
-            return Err(format!(
-                "the fault on grid node {}: after_minutes and for_minutes must be numbers \
-                 from 0 to {MAX_MINUTES}",
-                self.node
-            ));
-        }
-        Ok(())
-    }
-}
+use crate::config::ScheduledFault;
+use crate::model::{GridNodeId, NodeStatus};
 
 /// One status change the schedule makes, `at` after start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

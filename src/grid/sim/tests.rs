@@ -138,6 +138,38 @@ fn world_is_reproducible_and_varied() {
     }
 }
 
+/// The default world holds nodes of 1 to 8 TB SSD and 32 to 512 GiB, as
+/// grid nodes built for chains do: the catalog's Polygon node (8 cores,
+/// 32 GiB, a 5 TB disk, a public IPv4) fits on some nodes in several
+/// countries, not on every node, so its location menu is real but shorter.
+#[tokio::test]
+async fn a_five_terabyte_polygon_node_finds_a_few_places() {
+    let dir = tempdir();
+    let grid = open(dir.path(), SimConfig::default());
+    let polygon = Capacity {
+        cpu: 8,
+        memory_mib: 32 * 1024,
+        disk_gib: 4657,
+        public_ipv4: true,
+    };
+    let small = Capacity {
+        cpu: 1,
+        memory_mib: 1024,
+        disk_gib: 10,
+        public_ipv4: true,
+    };
+    let count = |l: &crate::grid::Locations| l.countries.iter().map(|c| c.nodes).sum::<u32>();
+    let big = grid.locations(&polygon).await.expect("locations");
+    let all = grid.locations(&small).await.expect("locations");
+    assert!(big.countries.len() >= 5, "{big:?}");
+    assert!(
+        count(&big) >= 20 && count(&big) < count(&all),
+        "{} of {}",
+        count(&big),
+        count(&all)
+    );
+}
+
 #[tokio::test]
 async fn locations_list_only_places_with_room() {
     let dir = tempdir();

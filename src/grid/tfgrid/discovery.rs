@@ -32,11 +32,8 @@ const GIB: u64 = 1 << 30;
 /// The root filesystem zos gives a machine whose `size` is 0 (ours are):
 /// it comes out of the node's SSD on top of the data disk.
 pub const ROOTFS_BYTES: u64 = 2 * GIB;
-/// The largest page we ask for. The proxy sets no upper bound (its default
-/// is 50: tfgrid-sdk-go `grid-proxy/pkg/types/limit.go`, and `postgres.go`
-/// takes `size` as given), so the bound is ours: a hundred nodes keep one
-/// answer to a few hundred kilobytes.
-pub const MAX_PAGE_SIZE: u32 = 100;
+/// The largest page we ask for: a bound on a setting, so config holds it.
+pub use crate::config::MAX_PAGE_SIZE;
 /// Extra nodes asked for on top of what a candidate pick needs, for those
 /// the local check drops (extra-fee nodes, which the proxy cannot filter
 /// out, or answers a careless proxy got wrong).

@@ -11,7 +11,8 @@
 //! new twin accepts (the document fetched and hashed, or the configured
 //! hash); and, for each
 //! node type in the catalog, the nodes Jukebox would offer (count and
-//! countries). With `--deploy`, a real smallest deployment and its
+//! countries), and each flist the catalog names being served by the hub
+//! (`doctor/flists.rs`). With `--deploy`, a real smallest deployment and its
 //! cancellation follow (`doctor/deploy.rs`). `jukebox grid nodes` lists
 //! the candidates themselves (`doctor/nodes.rs`).
 //!
@@ -36,6 +37,7 @@ use crate::grid::Capacity;
 use crate::money::Tft;
 
 mod deploy;
+pub mod flists;
 pub mod nodes;
 
 /// The RMB session the doctor connects as: not the service's own, so a
@@ -110,9 +112,13 @@ impl fmt::Display for Step {
 /// A node type of the catalog, as the doctor checks it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeTypeNeed {
-    /// `chain/type`, e.g. `dash/full`.
+    /// `chain/type`, e.g. `<chain>/full`.
     pub label: String,
     pub need: Capacity,
+    /// The flist its machines boot, and for one the operator makes, what
+    /// from (`dashpay/dashd:23`).
+    pub flist: String,
+    pub made_from: Option<String>,
 }
 
 /// Everything the doctor needs: where the grid is, how Jukebox is set up
@@ -211,6 +217,18 @@ impl Doctor {
         }
         note(self.terms_step().await);
         for step in self.node_steps().await {
+            note(step);
+        }
+        let flists = flists::by_url(
+            &self
+                .setup
+                .node_types
+                .iter()
+                .map(|t| (t.label.clone(), t.flist.clone(), t.made_from.clone()))
+                .collect::<Vec<_>>(),
+        );
+        let hub = self.setup.config.flist_hub();
+        for step in flists::steps(&flists, hub.as_deref(), self.patience).await {
             note(step);
         }
         all

@@ -20,80 +20,15 @@ use std::time::Duration;
 use md5::{Digest as _, Md5};
 use tokio::sync::OnceCell;
 
-/// The legal page the TypeScript grid client has every new account accept.
-pub const DEFAULT_LINK: &str = "https://library.threefold.me/info/legal/#/";
+// The pair and its checks are plain data (`model/terms.rs`), so config can
+// check them without this client; re-exported for the backend.
+pub use crate::model::terms::{
+    DEFAULT_LINK, MAX_HASH_BYTES, MAX_LINK_BYTES, Terms, check_hash, check_link,
+};
+
 /// The most of a terms document fetched to hash it: a legal page is far
 /// smaller, and a link serving more is not a document.
 pub const MAX_DOCUMENT_BYTES: usize = 4 * 1024 * 1024;
-
-/// The most a document link may hold, in bytes (`MAX_DOCUMENT_LINK_LENGTH`).
-pub const MAX_LINK_BYTES: usize = 2048;
-/// The most a document hash may hold, in bytes (`MAX_DOCUMENT_HASH_LENGTH`).
-pub const MAX_HASH_BYTES: usize = 50;
-
-/// A document link and hash TFChain accepts.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Terms {
-    link: String,
-    hash: String,
-}
-
-impl Terms {
-    /// The pair, if pallet-tfgrid would accept it: a link of 1 to 2,048
-    /// URL characters (`A-Z a-z 0-9 - . _ ~ : / ? # [ ] @ ! $ & ' ( ) * + ,
-    /// ; =`) and a hash of 1 to 50 of `A-Z a-z 0-9 - _`. The message names
-    /// the config key at fault.
-    pub fn parse(link: &str, hash: &str) -> Result<Terms, String> {
-        check_link(link)?;
-        check_hash(hash)?;
-        Ok(Terms {
-            link: link.to_owned(),
-            hash: hash.to_owned(),
-        })
-    }
-
-    pub fn link(&self) -> &str {
-        &self.link
-    }
-
-    pub fn hash(&self) -> &str {
-        &self.hash
-    }
-}
-
-/// A document link TFChain accepts (see [`Terms::parse`]).
-pub fn check_link(link: &str) -> Result<(), String> {
-    if link.is_empty() || link.len() > MAX_LINK_BYTES {
-        return Err(format!(
-            "terms_link must be 1 to {MAX_LINK_BYTES} bytes long (it has {})",
-            link.len()
-        ));
-    }
-    if let Some(bad) = link.chars().find(|c| !link_char(*c)) {
-        return Err(format!(
-            "terms_link {link:?} has {bad:?}, which TFChain refuses in a document link"
-        ));
-    }
-    Ok(())
-}
-
-/// A document hash TFChain accepts (see [`Terms::parse`]).
-pub fn check_hash(hash: &str) -> Result<(), String> {
-    if hash.is_empty() || hash.len() > MAX_HASH_BYTES {
-        return Err(format!(
-            "terms_hash must be 1 to {MAX_HASH_BYTES} characters of A-Z, a-z, 0-9, - and _ \
-                 (it has {} bytes): the hex MD5 of the document, like \
-                 \"cc6c00174f609cc33a945ffd3493714d\", or unset to hash the document fetched",
-            hash.len()
-        ));
-    }
-    if let Some(bad) = hash.chars().find(|c| !hash_char(*c)) {
-        return Err(format!(
-            "terms_hash {hash:?} has {bad:?}; TFChain takes only A-Z, a-z, 0-9, - and _"
-        ));
-    }
-    Ok(())
-}
 
 /// Where the terms a twin accepts come from: a configured pair, sent as is,
 /// or the configured link with the hex MD5 of the document it serves,
@@ -160,9 +95,11 @@ impl TermsSource {
                 .terms
                 .get_or_try_init(|| async {
                     let hash = document_md5(&f.http, &f.link).await?;
-                    Ok(Terms {
+                    // A hex MD5 is always a hash TFChain takes, and the
+                    // link was checked when the source was made.
+                    Terms::parse(&f.link, &hash).map_err(|reason| TermsError {
                         link: f.link.clone(),
-                        hash,
+                        reason,
                     })
                 })
                 .await
@@ -201,16 +138,6 @@ pub async fn document_md5(http: &reqwest::Client, link: &str) -> Result<String, 
         md5.update(&chunk);
     }
     Ok(hex::encode(md5.finalize()))
-}
-
-/// `validate_document_link_input` in `terms_cond.rs`.
-fn link_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "-._~:/?#[]@!$&'()*+,;=".contains(c)
-}
-
-/// `validate_document_hash_input` in `terms_cond.rs`.
-fn hash_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '-' || c == '_'
 }
 
 #[cfg(test)]

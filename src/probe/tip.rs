@@ -1,0 +1,58 @@
+//! The network's tip, read: the chain's public references are asked
+//! through the same [`ChainProbe`] as our nodes (the P2P handshake with
+//! public peers, a public CometBFT `/status`), then the pure rule
+//! (`lifecycle::tip`) weighs them with what our own nodes of that chain
+//! reported in the same sweep, so a lying peer is not believed.
+
+use std::sync::Arc;
+
+use super::{ChainProbe, ChainSource, ChainTarget};
+use crate::catalog::ChainProbeSpec;
+use crate::lifecycle::tip::{Report, Tip, TipRules, TipVerdict, network_tip};
+
+/// Reads one chain's tip at `now`. `own` holds the heights our nodes of the
+/// chain reported (named for the log); `previous` is the last believed tip.
+/// References that fail are skipped: the tip is the best of what answered.
+pub async fn read_tip(
+    probe: &dyn ChainProbe,
+    chain: &str,
+    spec: &Arc<ChainProbeSpec>,
+    own: &[Report],
+    previous: Option<Tip>,
+    now: u64,
+    concurrency: usize,
+) -> TipVerdict {
+    let targets: Vec<ChainTarget> = spec
+        .references
+        .iter()
+        .map(|r| ChainTarget {
+            chain: chain.to_string(),
+            source: ChainSource::Reference(r.clone()),
+            spec: Arc::clone(spec),
+        })
+        .collect();
+    let answers = probe.read_many(&targets, concurrency).await;
+    let mut references = Vec::new();
+    for (target, answer) in targets.iter().zip(answers) {
+        match answer {
+            Ok(reading) => references.push(Report {
+                source: target.label(),
+                height: reading.height,
+            }),
+            Err(e) => {
+                tracing::debug!(chain, reference = %target.label(), error = %e, "tip reference did not answer")
+            }
+        }
+    }
+    let verdict = network_tip(
+        &references,
+        own,
+        previous,
+        now,
+        TipRules::for_block_seconds(spec.block_seconds),
+    );
+    for lie in &verdict.disbelieved {
+        tracing::warn!(chain, source = %lie.source, height = lie.height, "height far above the network's, not believed");
+    }
+    verdict
+}
