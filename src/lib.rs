@@ -1,4 +1,26 @@
 //! Jukebox: run blockchain nodes on the ThreeFold Grid by chatting with a bot.
+//!
+//! # Layout
+//!
+//! The modules form layers; each imports only from the layers below it
+//! (ARCHITECTURE.md, checked by `tests/tidy.rs`):
+//!
+//! 1. **model**: plain values of the grid and payments (`model`), ids and
+//!    money (`ids`, `money`).
+//! 2. **core**, pure rules with no IO: the catalog (`catalog`), the
+//!    conversation engine (`dialogue`), the typed commands (`command`),
+//!    prices and accounts (`pricing`, `ledger`), lifecycle rules (outages,
+//!    funding, chain health: `lifecycle`), deployments (`reservation`),
+//!    input checks (`validate`), users' records (`user`).
+//! 3. **config**: `config.toml` as plain data (`config`).
+//! 4. **adapters and channels**: the disk (`store`, `audit`, `alerts`,
+//!    `backup`), the grid (`grid`: simulated or real), health and chain probes
+//!    (`probe`), wallets (`payments`), the channels (`channel`, `chat`, `web`),
+//!    operators' endpoints (`ops`, `metrics`, `admin`).
+//! 5. **service**: a repository over users' documents and one component per
+//!    concern (`service`).
+//! 6. **app**: builds the whole process and runs its workers under one
+//!    runner (`app`, `runtime`); `main` only parses the command line.
 pub mod admin;
 pub mod alerts;
 pub mod app;

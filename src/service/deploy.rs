@@ -661,7 +661,7 @@ impl Deployer {
         let notice = crate::catalog::move_notice(nt, old, new, &settings);
         let mut text = notice.keeps;
         if let Some(todo) = notice.todo {
-            text.push_str("\n");
+            text.push('\n');
             text.push_str(&todo);
         }
         (!text.trim().is_empty()).then_some(text)
