@@ -156,11 +156,8 @@ struct Inner {
     /// The monitor's sweep over the watch list (see `monitor.rs`).
     monitor: monitor::Monitor,
     drafts: admin::Drafts,
-    /// The last whole-store scan for the metrics (see `readiness.rs`).
-    stats_cache: std::sync::Mutex<Option<(std::time::Instant, crate::admin::Stats)>>,
-    /// Held by the one scan refreshing `stats_cache`, so concurrent scrapes
-    /// never start a scan each. In an Arc so the scan's task can own it.
-    stats_refresh: Arc<tokio::sync::Mutex<()>>,
+    /// Readiness checks and sampled gauges (see `readiness.rs`).
+    probes: Arc<readiness::Probes>,
     clock: Arc<dyn Clock>,
     settings: ServiceSettings,
     /// Serialises changes to the website's link record.
@@ -230,6 +227,12 @@ impl Service {
             parts.clock.clone(),
             parts.settings.monitor.clone(),
         );
+        let probes = Arc::new(readiness::Probes::new(
+            repo.clone(),
+            parts.grid.clone(),
+            alerter.clone(),
+            parts.clock.clone(),
+        ));
         Service {
             inner: Arc::new(Inner {
                 engine: parts.engine,
@@ -249,8 +252,7 @@ impl Service {
                 deployer,
                 monitor,
                 drafts: admin::Drafts::default(),
-                stats_cache: std::sync::Mutex::new(None),
-                stats_refresh: Arc::default(),
+                probes,
                 clock: parts.clock,
                 settings: parts.settings,
                 links_lock: tokio::sync::Mutex::new(()),

@@ -1,5 +1,9 @@
 //! What the ops listener asks the service: can it write, can it reach the
 //! grid, and the gauges sampled at each `/metrics` scrape.
+//!
+//! `Probes` is its own component: it reads the repository, the grid and the
+//! alert queue and writes nothing but its probe record, so `/readyz` and
+//! `/metrics` need no part of the conversation shell.
 
 use std::sync::Arc;
 
@@ -7,7 +11,10 @@ use async_trait::async_trait;
 use tokio::sync::OwnedMutexGuard;
 
 use super::Service;
-use crate::grid::{Capacity, Placement};
+use super::alerter::Alerter;
+use super::repo::Repo;
+use crate::clock::Clock;
+use crate::grid::{Capacity, Grid, Placement};
 use crate::metrics::Metrics;
 use crate::ops::Readiness;
 
@@ -18,30 +25,59 @@ const PROBE_RECORD: &str = "readyz";
 /// reuses a scan this recent (at 100,000 users a scan takes seconds).
 const STATS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(300);
 
-impl Service {
+/// Answers the ops listener's readiness checks and samples the gauges.
+pub struct Probes {
+    repo: Arc<Repo>,
+    grid: Arc<dyn Grid>,
+    /// Only its queue's depth is read.
+    alerter: Arc<Alerter>,
+    clock: Arc<dyn Clock>,
+    /// The last whole-store scan for the metrics.
+    stats_cache: std::sync::Mutex<Option<(std::time::Instant, crate::admin::Stats)>>,
+    /// Held by the one scan refreshing `stats_cache`, so concurrent scrapes
+    /// never start a scan each. In an Arc so the scan's task can own it.
+    stats_refresh: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Probes {
+    pub fn new(
+        repo: Arc<Repo>,
+        grid: Arc<dyn Grid>,
+        alerter: Arc<Alerter>,
+        clock: Arc<dyn Clock>,
+    ) -> Probes {
+        Probes {
+            repo,
+            grid,
+            alerter,
+            clock,
+            stats_cache: std::sync::Mutex::new(None),
+            stats_refresh: Arc::default(),
+        }
+    }
+
     /// The last store scan, refreshed in the background when stale; the
     /// very first one is made on the spot. One scan runs at a time: a
     /// scrape that finds one running keeps the stale value, or, when there
     /// is none yet, waits for that scan's result.
-    async fn cached_stats(&self) -> Option<crate::admin::Stats> {
-        let cached = self.inner.stats_cache.lock().ok()?.clone();
+    async fn cached_stats(self: &Arc<Self>) -> Option<crate::admin::Stats> {
+        let cached = self.stats_cache.lock().ok()?.clone();
         if let Some((at, stats)) = cached {
             if at.elapsed() >= STATS_MAX_AGE
-                && let Ok(turn) = Arc::clone(&self.inner.stats_refresh).try_lock_owned()
+                && let Ok(turn) = Arc::clone(&self.stats_refresh).try_lock_owned()
             {
-                let service = self.clone();
-                tokio::task::spawn_blocking(move || service.refresh_stats(turn));
+                let probes = Arc::clone(self);
+                tokio::task::spawn_blocking(move || probes.refresh_stats(turn));
             }
             return Some(stats);
         }
-        let turn = Arc::clone(&self.inner.stats_refresh).lock_owned().await;
+        let turn = Arc::clone(&self.stats_refresh).lock_owned().await;
         // The scan this caller waited for may have filled the cache.
-        if self.inner.stats_cache.lock().ok()?.is_none() {
-            let service = self.clone();
-            let _ = tokio::task::spawn_blocking(move || service.refresh_stats(turn)).await;
+        if self.stats_cache.lock().ok()?.is_none() {
+            let probes = Arc::clone(self);
+            let _ = tokio::task::spawn_blocking(move || probes.refresh_stats(turn)).await;
         }
-        self.inner
-            .stats_cache
+        self.stats_cache
             .lock()
             .ok()?
             .as_ref()
@@ -52,9 +88,9 @@ impl Service {
     /// Takes the refresh turn so it is held until the scan ends, even if
     /// the scrape that started it is dropped.
     fn refresh_stats(&self, _turn: OwnedMutexGuard<()>) {
-        match crate::admin::stats(self.inner.repo.store(), self.now()) {
+        match crate::admin::stats(self.repo.store(), self.clock.now()) {
             Ok(stats) => {
-                if let Ok(mut cache) = self.inner.stats_cache.lock() {
+                if let Ok(mut cache) = self.stats_cache.lock() {
                     *cache = Some((std::time::Instant::now(), stats));
                 }
             }
@@ -66,10 +102,10 @@ impl Service {
 }
 
 #[async_trait]
-impl Readiness for Service {
+impl Readiness for Arc<Probes> {
     async fn store_writable(&self) -> Result<(), String> {
-        let now = self.now();
-        crate::store::blocking_io(|| self.inner.repo.store().write_global(PROBE_RECORD, &now))
+        let now = self.clock.now();
+        crate::store::blocking_io(|| self.repo.store().write_global(PROBE_RECORD, &now))
             .map_err(|e| e.to_string())
     }
 
@@ -81,8 +117,7 @@ impl Readiness for Service {
             disk_gib: 1,
             public_ipv4: false,
         };
-        self.inner
-            .grid
+        self.grid
             .candidates(&need, &Placement::Random, &[], 1)
             .await
             .map(|_| ())
@@ -107,7 +142,7 @@ impl Readiness for Service {
                 stats.users as f64,
             );
         }
-        let (watched, down) = self.inner.repo.watch().counts();
+        let (watched, down) = self.repo.watch().counts();
         metrics.set_gauge(
             "jukebox_nodes_watched",
             "Running nodes the monitor checks.",
@@ -124,8 +159,25 @@ impl Readiness for Service {
             "jukebox_alert_queue_depth",
             "Alerts waiting to be delivered.",
             &[],
-            self.inner.alerter.queue().depth() as f64,
+            self.alerter.queue().depth() as f64,
         );
+    }
+}
+
+/// The service answers for its probes, so the ops listener keeps taking a
+/// `Service`.
+#[async_trait]
+impl Readiness for Service {
+    async fn store_writable(&self) -> Result<(), String> {
+        self.inner.probes.store_writable().await
+    }
+
+    async fn grid_reachable(&self) -> Result<(), String> {
+        self.inner.probes.grid_reachable().await
+    }
+
+    async fn sample(&self, metrics: &Metrics) {
+        self.inner.probes.sample(metrics).await
     }
 }
 
@@ -136,7 +188,7 @@ mod tests {
 
     use super::*;
 
-    fn service(data_dir: &Path) -> Service {
+    fn probes(data_dir: &Path) -> Arc<Probes> {
         let config = crate::config::Config {
             data_dir: data_dir.to_owned(),
             dialogues_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("dialogues"),
@@ -144,12 +196,16 @@ mod tests {
         };
         let outbox = Arc::new(crate::channel::MemoryOutbox::default());
         let clock = Arc::new(crate::clock::ManualClock::new(1_800_000_000));
-        crate::app::build(&config, outbox, clock).unwrap().service
+        crate::app::build(&config, outbox, clock)
+            .unwrap()
+            .service
+            .inner
+            .probes
+            .clone()
     }
 
-    fn scanned_at(service: &Service) -> Option<Instant> {
-        service
-            .inner
+    fn scanned_at(probes: &Probes) -> Option<Instant> {
+        probes
             .stats_cache
             .lock()
             .unwrap()
@@ -160,11 +216,11 @@ mod tests {
     #[tokio::test]
     async fn concurrent_cold_scrapes_all_get_the_first_scan() {
         let dir = tempfile::tempdir().unwrap();
-        let service = service(&dir.path().join("data"));
+        let probes = probes(&dir.path().join("data"));
         let (a, b, c) = tokio::join!(
-            service.cached_stats(),
-            service.cached_stats(),
-            service.cached_stats()
+            probes.cached_stats(),
+            probes.cached_stats(),
+            probes.cached_stats()
         );
         assert!(a.is_some() && b.is_some() && c.is_some());
     }
@@ -172,35 +228,26 @@ mod tests {
     #[tokio::test]
     async fn stale_scrapes_start_no_scan_while_one_runs() {
         let dir = tempfile::tempdir().unwrap();
-        let service = service(&dir.path().join("data"));
+        let probes = probes(&dir.path().join("data"));
         // Cold: the first scrape scans on the spot.
-        assert!(service.cached_stats().await.is_some());
+        assert!(probes.cached_stats().await.is_some());
         let Some(stale) = Instant::now().checked_sub(2 * STATS_MAX_AGE) else {
             return; // the machine booted minutes ago: no such Instant
         };
-        service
-            .inner
-            .stats_cache
-            .lock()
-            .unwrap()
-            .as_mut()
-            .unwrap()
-            .0 = stale;
+        probes.stats_cache.lock().unwrap().as_mut().unwrap().0 = stale;
         // As if a scan were running: scrapes get the stale value and start
         // none of their own.
-        let running = Arc::clone(&service.inner.stats_refresh)
-            .try_lock_owned()
-            .unwrap();
+        let running = Arc::clone(&probes.stats_refresh).try_lock_owned().unwrap();
         for _ in 0..3 {
-            assert!(service.cached_stats().await.is_some());
+            assert!(probes.cached_stats().await.is_some());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
-        assert_eq!(scanned_at(&service), Some(stale));
+        assert_eq!(scanned_at(&probes), Some(stale));
         // Once it is done, the next stale scrape refreshes in the background.
         drop(running);
-        assert!(service.cached_stats().await.is_some());
+        assert!(probes.cached_stats().await.is_some());
         let deadline = Instant::now() + Duration::from_secs(10);
-        while scanned_at(&service) == Some(stale) {
+        while scanned_at(&probes) == Some(stale) {
             assert!(Instant::now() < deadline, "no refresh");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
