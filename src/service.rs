@@ -158,6 +158,8 @@ struct Inner {
     drafts: admin::Drafts,
     /// Readiness checks and sampled gauges (see `readiness.rs`).
     probes: Arc<readiness::Probes>,
+    /// The backup worker's observer (see `backup_report.rs`).
+    backups: Arc<backup_report::BackupReporter>,
     clock: Arc<dyn Clock>,
     settings: ServiceSettings,
     /// Serialises changes to the website's link record.
@@ -233,6 +235,11 @@ impl Service {
             alerter.clone(),
             parts.clock.clone(),
         ));
+        let backups = Arc::new(backup_report::BackupReporter::new(
+            parts.metrics.clone(),
+            alerter.clone(),
+            parts.clock.clone(),
+        ));
         Service {
             inner: Arc::new(Inner {
                 engine: parts.engine,
@@ -253,12 +260,18 @@ impl Service {
                 monitor,
                 drafts: admin::Drafts::default(),
                 probes,
+                backups,
                 clock: parts.clock,
                 settings: parts.settings,
                 links_lock: tokio::sync::Mutex::new(()),
                 awaited_deposits: Default::default(),
             }),
         }
+    }
+
+    /// What the backup worker reports to: metrics and operator alerts.
+    pub fn backup_observer(&self) -> Arc<dyn crate::backup::BackupObserver> {
+        self.inner.backups.clone()
     }
 
     pub fn downgrade(&self) -> WeakService {

@@ -554,7 +554,6 @@ async fn the_periodic_backup_reports_failures_and_keeps_going() {
 #[tokio::test]
 async fn the_service_backs_up_its_own_data_dir_and_tells_operators_about_failures() {
     use jukebox::alerts::AlertLimits;
-    use jukebox::backup::BackupObserver as _;
     use jukebox::channel::{MemoryOutbox, Outgoing};
     let tmp = tempfile::tempdir().unwrap();
     let s3 = S3Server::start(&tmp.path().join("s3")).await;
@@ -596,9 +595,11 @@ async fn the_service_backs_up_its_own_data_dir_and_tells_operators_about_failure
     assert!(store.user_exists(&user));
 
     let failure = BackupError::Busy { attempts: 1 };
-    service.backup_failed(&failure, 1).await;
-    service.backup_failed(&failure, 2).await;
-    service.backup_succeeded(&report, 2).await;
+    // The backup worker's observer, as the app hands it over.
+    let observer = service.backup_observer();
+    observer.backup_failed(&failure, 1).await;
+    observer.backup_failed(&failure, 2).await;
+    observer.backup_succeeded(&report, 2).await;
     let unlimited = AlertLimits {
         global_per_second: 1e6,
         global_burst: 1e6,

@@ -256,7 +256,7 @@ impl App {
                 every: Duration::from_secs(config.backup.interval_minutes * 60),
                 first_retry: Duration::from_secs(60),
                 clock: self.clock.clone(),
-                observer: Arc::new(service.clone()),
+                observer: service.backup_observer(),
                 failures: 0,
             }));
         }

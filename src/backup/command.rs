@@ -4,13 +4,11 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 
 use super::restore::MasterKeyRestore;
-use super::{Backup, BackupObserver, Freeze, ProgressOutput, human_bytes};
+use super::{Backup, Freeze, ProgressOutput, human_bytes};
 use crate::clock::{Clock as _, SystemClock};
 use crate::config::{BACKUP_KEY_ENV, Config};
 use crate::store::{Store, StoreError};
@@ -143,29 +141,4 @@ pub fn restore(
         ),
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Starts the periodic backup in the service when `[backup]` is enabled.
-pub fn spawn_periodic<O>(
-    config: &Config,
-    observer: &O,
-) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>>
-where
-    O: BackupObserver + Clone + 'static,
-{
-    if !config.backup.is_enabled() {
-        tracing::info!("backups are off: no [backup] bucket configured");
-        return Ok(None);
-    }
-    let env = |name: &str| std::env::var(name).ok();
-    let backup = Arc::new(Backup::from_config(config, &env)?);
-    let every = Duration::from_secs(config.backup.interval_minutes * 60);
-    let observer: Arc<dyn BackupObserver> = Arc::new(observer.clone());
-    Ok(Some(tokio::spawn(super::run_periodically(
-        backup,
-        every,
-        Duration::from_secs(60),
-        Arc::new(SystemClock),
-        observer,
-    ))))
 }
