@@ -82,7 +82,8 @@ pub trait Grid: Send + Sync {
 
     /// Cancels a contract and frees its capacity, signed by `identity`,
     /// which must be the contract's owner (TFChain refuses anyone else:
-    /// pallet-smart-contract's `TwinNotAuthorizedToCancelContract`).
+    /// pallet-smart-contract's `TwinNotAuthorizedToCancelContract`, in
+    /// `grid_contract.rs` `_cancel_contract`).
     /// Cancelling an already cancelled contract succeeds (idempotent).
     async fn cancel(&self, identity: &IdentityKey, contract: ContractId) -> Result<(), GridError>;
 

@@ -289,6 +289,31 @@ async fn a_deployment_not_signed_by_the_twin_is_refused_before_any_contract() {
     assert!(g.chain.world().contracts.is_empty());
 }
 
+/// Only the contract's owner cancels it: TFChain refuses any other signer
+/// (tfchain pallet-smart-contract `grid_contract.rs`, `_cancel_contract`:
+/// `ContractNotExists`, then the twin's account must be the signer's, else
+/// `TwinNotAuthorizedToCancelContract`), and the contract stays live.
+#[tokio::test]
+async fn a_cancel_signed_by_another_key_is_refused_and_changes_nothing() {
+    let g = grid([healthy(), healthy(), healthy()], Duration::from_secs(5)).await;
+    let d = deployment(&g, 3, &g.user);
+    let placed = deploy_on(&g, 1, &d).await.unwrap();
+    let on_chain = g.backend.chain_contract(placed.contract).await.unwrap();
+    // A funded account (an unfunded one is refused before any dispatch,
+    // for the fee), but not the contract's twin.
+    let stranger = SigningKey::from_bytes(&[8; 32]);
+    g.chain.fund(stranger.verifying_key().to_bytes(), TFT);
+    let err = g.backend.cancel(&stranger, &on_chain).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("TwinNotAuthorizedToCancelContract"),
+        "{err}"
+    );
+    assert_eq!(live_contracts(&g), [placed.contract.0]);
+    g.backend.cancel(&g.user, &on_chain).await.unwrap();
+    assert!(live_contracts(&g).is_empty());
+}
+
 #[tokio::test]
 async fn the_backend_is_built_from_the_grid_config() {
     let proxy = FakeGridProxy::start(vec![FakeNode::new(1, 1, "Belgium")]).await;

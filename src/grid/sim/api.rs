@@ -236,8 +236,9 @@ impl Grid for SimGrid {
             .contracts
             .get(&contract.0)
             .ok_or(GridError::UnknownContract(contract))?;
-        // Only the owner cancels, as pallet-smart-contract's
-        // `cancel_contract` checks (`TwinNotAuthorizedToCancelContract`).
+        // Only the owner cancels, as tfchain pallet-smart-contract's
+        // `grid_contract.rs` `_cancel_contract` checks
+        // (`TwinNotAuthorizedToCancelContract`).
         if !owns(&inner.state, identity, rec.twin) {
             return Err(GridError::Rejected(
                 "TwinNotAuthorizedToCancelContract".to_string(),

@@ -80,7 +80,8 @@ impl Grid for TfGrid {
     }
 
     /// Signed by `identity`; TFChain refuses a key that does not own the
-    /// contract (`TwinNotAuthorizedToCancelContract`).
+    /// contract (`TwinNotAuthorizedToCancelContract`, tfchain
+    /// pallet-smart-contract `grid_contract.rs` `_cancel_contract`).
     async fn cancel(&self, identity: &IdentityKey, contract: ContractId) -> Result<(), GridError> {
         let on_chain = self.backend.chain_contract(contract).await?;
         self.backend.cancel(identity.signing_key(), &on_chain).await

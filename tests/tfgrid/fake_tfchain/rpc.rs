@@ -542,6 +542,10 @@ fn apply(c: &mut Chain, account: [u8; 32], call: &[u8]) -> Result<Vec<Value>, Fa
             *c.world.balances.entry(to).or_default() += units;
             Ok(vec![])
         }
+        // cancel_contract, as tfchain pallet-smart-contract `grid_contract.rs`
+        // `_cancel_contract` checks it: an unknown (or already cancelled, so
+        // removed) contract is `ContractNotExists`; a signer other than the
+        // contract's twin is `TwinNotAuthorizedToCancelContract`.
         (Some(26), Some(2)) => {
             c.world
                 .applied
