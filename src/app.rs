@@ -184,7 +184,7 @@ fn open_grid(config: &Config, funder_seed: Option<String>) -> anyhow::Result<Gri
         }
     };
     let backend = TfGridBackend::from_config(
-        &config.grid.network,
+        config.grid.network,
         &config.grid.tfgrid,
         RMB_SESSION,
         funder,
@@ -209,7 +209,7 @@ pub async fn use_chain_prices(config: &mut Config) -> anyhow::Result<()> {
     let endpoints = config
         .grid
         .tfgrid
-        .endpoints(&config.grid.network)
+        .endpoints(config.grid.network)
         .map_err(|e| anyhow::anyhow!("grid.tfgrid: {e}"))?;
     let chain = TfChain::connect(&endpoints.tfchain, config.grid.tfgrid.finality_timeout()).await?;
     config.payments.bridge_deposit_fee = match chain.bridge_deposit_fee().await {
@@ -231,9 +231,9 @@ fn open_wallet(config: &Config) -> anyhow::Result<Wallets> {
     match config.payments.kind {
         PaymentsKind::Bridge => {
             let wallet = BridgeWallet::for_network(
-                &config.grid.network,
+                config.grid.network,
                 &config.payments.bridge_vault,
-                &config.payments.stellar.network,
+                config.payments.stellar.network,
             )
             .map_err(|e| anyhow::anyhow!("payments: {e}"))?
             .with_deposit_fee(config.payments.bridge_deposit_fee);

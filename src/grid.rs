@@ -25,8 +25,8 @@ pub use crate::model::grid::{
 /// A ThreeFold Grid as Jukebox uses it.
 #[async_trait]
 pub trait Grid: Send + Sync {
-    /// "sim" or "tfgrid", for logs and the README's labelling.
-    fn kind(&self) -> &'static str;
+    /// Simulated or real, for logs and the simulation labels.
+    fn kind(&self) -> crate::config::GridKind;
 
     /// Registers the identity as a twin, once; later calls with the same
     /// key return the same twin (idempotent, resumable). The calls that act

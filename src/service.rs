@@ -342,8 +342,8 @@ impl Service {
         self.inner.repo.store()
     }
 
-    /// "sandbox" or "stellar".
-    pub fn wallet_kind(&self) -> &'static str {
+    /// Which wallet `payments.kind` chose.
+    pub fn wallet_kind(&self) -> crate::config::PaymentsKind {
         self.inner.wallet.kind()
     }
 
@@ -355,7 +355,7 @@ impl Service {
     /// simulated grid (nothing is deployed anywhere) and/or the sandbox
     /// wallet (no TFT moves). `None` when both are real.
     pub fn simulation_notice(&self) -> Option<&'static str> {
-        let sim_grid = self.inner.grid.kind() == "sim";
+        let sim_grid = self.inner.grid.kind() == crate::config::GridKind::Sim;
         let sandbox = self.inner.sandbox.is_some();
         match (sim_grid, sandbox) {
             (true, true) => Some(

@@ -302,7 +302,7 @@ impl Service {
     /// Whether the embedded grid and the sandbox wallet are in use (the
     /// website labels itself so, and offers the sandbox sign-in).
     pub fn is_sandbox(&self) -> bool {
-        self.wallet_kind() == "sandbox"
+        self.wallet_kind() == crate::config::PaymentsKind::Sandbox
     }
 }
 

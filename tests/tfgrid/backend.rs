@@ -338,8 +338,10 @@ async fn the_backend_is_built_from_the_grid_config() {
         terms_link: format!("{docs}/legal"),
         ..Default::default()
     };
-    config.validate("dev").unwrap();
-    let backend = TfGridBackend::from_config("dev", &config, "jukebox", None).unwrap();
+    config.validate(jukebox::config::Network::Dev).unwrap();
+    let backend =
+        TfGridBackend::from_config(jukebox::config::Network::Dev, &config, "jukebox", None)
+            .unwrap();
     let twin = backend.ensure_twin(&user).await.unwrap().0;
     // A second newcomer accepts the same hash, not fetched again.
     let other = SigningKey::from_bytes(&[3; 32]);
@@ -422,7 +424,9 @@ async fn a_configured_terms_hash_is_sent_without_fetching_the_document() {
     let (docs, fetches, _server) = terms_server().await;
     let link = format!("{docs}/legal");
     let config = terms_config(&proxy, &relay, &chain, link.clone(), Some("my-terms_v2"));
-    let backend = TfGridBackend::from_config("dev", &config, "jukebox", None).unwrap();
+    let backend =
+        TfGridBackend::from_config(jukebox::config::Network::Dev, &config, "jukebox", None)
+            .unwrap();
     backend.ensure_twin(&user).await.unwrap();
     assert_eq!(
         chain.world().accepted_terms[&user.verifying_key().to_bytes()],
@@ -445,7 +449,9 @@ async fn an_unreachable_terms_document_stops_the_twin_before_any_extrinsic() {
     let missing = terms_server().await;
     for link in [gone, format!("{}/missing", missing.0)] {
         let config = terms_config(&proxy, &relay, &chain, link.clone(), None);
-        let backend = TfGridBackend::from_config("dev", &config, "jukebox", None).unwrap();
+        let backend =
+            TfGridBackend::from_config(jukebox::config::Network::Dev, &config, "jukebox", None)
+                .unwrap();
         let err = backend.ensure_twin(&user).await.unwrap_err();
         let GridError::Unavailable(message) = &err else {
             panic!("{err:?}")

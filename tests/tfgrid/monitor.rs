@@ -182,9 +182,11 @@ async fn a_backend_built_before_tfchain_listens_works_once_it_does() {
         terms_hash: Some(super::setup::TERMS_HASH.into()),
         ..Default::default()
     };
-    config.validate("dev").unwrap();
+    config.validate(jukebox::config::Network::Dev).unwrap();
     // Nothing listens yet, and building the backend does not mind.
-    let backend = TfGridBackend::from_config("dev", &config, "jukebox", None).unwrap();
+    let backend =
+        TfGridBackend::from_config(jukebox::config::Network::Dev, &config, "jukebox", None)
+            .unwrap();
     let user = SigningKey::from_bytes(&[2; 32]);
     let err = backend.ensure_twin(&user).await.unwrap_err();
     assert!(matches!(&err, GridError::Unavailable(_)), "{err:?}");

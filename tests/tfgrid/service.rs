@@ -47,7 +47,7 @@ fn real_grid_config(dir: &tempfile::TempDir) -> Config {
         ..Config::default()
     };
     config.grid.kind = jukebox::config::GridKind::Tfgrid;
-    config.grid.network = "dev".into();
+    config.grid.network = jukebox::config::Network::Dev;
     config.payments.kind = jukebox::config::PaymentsKind::Bridge;
     config.web.sandbox_login = false;
     config
