@@ -8,8 +8,6 @@
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
 use crate::alerts::AlertQueue;
 use crate::channel::{Outbox, Outgoing};
 use crate::clock::Clock;
@@ -35,15 +33,18 @@ mod audit_trail;
 mod backup_report;
 mod billing;
 mod deploy;
+mod deposit_route;
 mod deposits;
 mod funding;
 mod intents;
+mod memos;
 mod monitor;
 mod orders;
 mod readiness;
 mod reconcile;
 mod repo;
 mod topup;
+mod topup_record;
 mod twin_balance;
 mod views;
 mod watch;
@@ -107,13 +108,6 @@ pub struct Parts {
     pub settings: ServiceSettings,
 }
 
-/// Where a payment memo points: whose order it pays.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct MemoIndex {
-    pub user: UserId,
-    pub order: String,
-}
-
 /// A service handle that does not keep the service alive (for channels the
 /// service itself holds, which would otherwise form a cycle).
 #[derive(Clone)]
@@ -164,8 +158,13 @@ struct Inner {
     settings: ServiceSettings,
     /// Serialises changes to the website's link record.
     links_lock: tokio::sync::Mutex<()>,
-    /// Users with an open bridge payment request (see `twin_balance.rs`).
-    awaited_deposits: twin_balance::AwaitedDeposits,
+    /// The wallet's deposit route and the users whose bridge deposit is
+    /// awaited (see `deposit_route.rs`).
+    deposit_route: Arc<deposit_route::DepositRoute>,
+    /// Which user and order each payment memo pays (see `memos.rs`).
+    memos: Arc<memos::Memos>,
+    /// Users' recent top-up requests (see `topup_record.rs`).
+    top_up_records: Arc<topup_record::TopUpRecords>,
 }
 
 impl Service {
@@ -240,6 +239,9 @@ impl Service {
             alerter.clone(),
             parts.clock.clone(),
         ));
+        let deposit_route = Arc::new(deposit_route::DepositRoute::new(parts.wallet.clone()));
+        let memos = Arc::new(memos::Memos::new(repo.clone()));
+        let top_up_records = Arc::new(topup_record::TopUpRecords::new(repo.clone()));
         Service {
             inner: Arc::new(Inner {
                 engine: parts.engine,
@@ -264,7 +266,9 @@ impl Service {
                 clock: parts.clock,
                 settings: parts.settings,
                 links_lock: tokio::sync::Mutex::new(()),
-                awaited_deposits: Default::default(),
+                deposit_route,
+                memos,
+                top_up_records,
             }),
         }
     }

@@ -46,7 +46,7 @@ impl Service {
     /// Credits `payment` to the user its memo names, or keeps it aside.
     async fn route_payment(&self, payment: &IncomingPayment) -> anyhow::Result<()> {
         let memo = payment.memo.as_deref();
-        let owner = self.memo_index(memo)?.map(|m| m.user);
+        let owner = self.inner.memos.find(memo)?.map(|m| m.user);
         let Some(user) = owner else {
             let reason = match memo {
                 None => "no memo",
@@ -119,7 +119,7 @@ impl Service {
         user: &UserId,
         payment: &IncomingPayment,
     ) -> anyhow::Result<()> {
-        let Some(index) = self.memo_index(payment.memo.as_deref())? else {
+        let Some(index) = self.inner.memos.find(payment.memo.as_deref())? else {
             return Ok(());
         };
         let Some(order) = self

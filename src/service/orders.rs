@@ -1,7 +1,7 @@
 //! Orders and money: placing an order, asking for payment, crediting payments
 //! exactly once, and handing paid orders to the deployer.
 
-use super::{MemoIndex, Service};
+use super::Service;
 use crate::channel::Outgoing;
 use crate::command::{Command, OrderAction, RecordKey};
 use crate::crypto::Sealed;
@@ -60,16 +60,6 @@ impl NodeMint for ShellMint<'_> {
 }
 
 impl Service {
-    /// The order and user a payment request's memo was issued for; `None`
-    /// without a memo, for a memo that is not a request memo, or one no
-    /// request was issued under.
-    pub(super) fn memo_index(&self, memo: Option<&str>) -> anyhow::Result<Option<MemoIndex>> {
-        match memo.filter(|m| is_issued_memo(m)) {
-            Some(memo) => self.inner.repo.load_global(&format!("memos/{memo}")),
-            None => Ok(None),
-        }
-    }
-
     /// Creates the order (once per confirmation: a redelivered confirm finds
     /// the order it already made), then asks for payment or deploys.
     pub(super) async fn place_order(
@@ -222,14 +212,10 @@ impl Service {
             self.now(),
             self.inner.settings.payment_ttl_secs,
         )?;
-        self.inner.repo.save_global(
-            &format!("memos/{}", request.memo),
-            &MemoIndex {
-                user: user.clone(),
-                order: order.to_owned(),
-            },
-        )?;
-        self.await_deposit(user, request.expires_at);
+        self.inner.memos.index(&request.memo, user, order)?;
+        self.inner
+            .deposit_route
+            .await_deposit(user, request.expires_at);
         self.inner.metrics.payment_request();
         self.inner.audit.record(
             user.as_str(),
@@ -268,7 +254,7 @@ impl Service {
             "Scan with the ThreeFold Connect app to pay {} (your balance {} counts toward the order).",
             request.amount, balance
         );
-        intro.push_str(&self.deposit_route_note());
+        intro.push_str(&self.inner.deposit_route.note());
         self.show_qr(user, request, intro, buttons).await
     }
 
@@ -449,7 +435,7 @@ impl Service {
         );
         tracing::info!(user = %user, payment = %payment.id, amount = %payment.amount, "payment credited");
         let memo = payment.memo.as_deref().filter(|m| is_issued_memo(m));
-        let memo_order = self.memo_index(memo)?.map(|m| m.order);
+        let memo_order = self.inner.memos.find(memo)?.map(|m| m.order);
         // A payment may be seen late (Horizon down), so when it was made
         // decides; the sandbox stamps its payments with the service's clock.
         let paid_at = match payment.received_at {
@@ -496,8 +482,10 @@ impl Service {
             }
             _ => {
                 let late = match (memo, memo_order.as_deref()) {
-                    (Some(memo), Some(super::topup::TOP_UP_ORDER)) => self
-                        .top_up_request(user, memo)?
+                    (Some(memo), Some(super::topup_record::TOP_UP_ORDER)) => self
+                        .inner
+                        .top_up_records
+                        .request(user, memo)?
                         .is_some_and(|r| r.is_expired(paid_at)),
                     _ => false,
                 };
@@ -519,8 +507,9 @@ impl Service {
         // New money may end a grace period (or re-arm reminders). A top-up
         // for a period funded every node for it: no reminder repeats that.
         if let Some(mut profile) = self.inner.repo.load_profile(user)? {
-            if let (Some(memo), Some(super::topup::TOP_UP_ORDER)) = (memo, memo_order.as_deref())
-                && let Some(period) = self.top_up_period(user, memo)?
+            if let (Some(memo), Some(super::topup_record::TOP_UP_ORDER)) =
+                (memo, memo_order.as_deref())
+                && let Some(period) = self.inner.top_up_records.period(user, memo)?
             {
                 profile.funding.paid_for(period);
                 self.inner.repo.save_profile(&profile)?;
