@@ -147,6 +147,8 @@ struct Inner {
     funding: Arc<funding::Funding>,
     /// Deployments and moves, in the background (see `deploy.rs`).
     deployer: Arc<deploy::Deployer>,
+    /// Orders and their payments (see `orders.rs`).
+    orders: Arc<orders::Orders>,
     /// The monitor's sweep over the watch list (see `monitor.rs`).
     monitor: monitor::Monitor,
     drafts: admin::Drafts,
@@ -242,6 +244,23 @@ impl Service {
         let deposit_route = Arc::new(deposit_route::DepositRoute::new(parts.wallet.clone()));
         let memos = Arc::new(memos::Memos::new(repo.clone()));
         let top_up_records = Arc::new(topup_record::TopUpRecords::new(repo.clone()));
+        let orders = Arc::new(orders::Orders::new(orders::OrderHandles {
+            engine: parts.engine.clone(),
+            repo: repo.clone(),
+            deployer: deployer.clone(),
+            grid_work: grid_work.clone(),
+            funding: funding.clone(),
+            wallet: parts.wallet.clone(),
+            sandbox: parts.sandbox.clone(),
+            route: deposit_route.clone(),
+            memos: memos.clone(),
+            top_ups: top_up_records.clone(),
+            outbox: parts.outbox.clone(),
+            metrics: parts.metrics.clone(),
+            audit: audit.clone(),
+            clock: parts.clock.clone(),
+            payment_ttl_secs: parts.settings.payment_ttl_secs,
+        }));
         Service {
             inner: Arc::new(Inner {
                 engine: parts.engine,
@@ -259,6 +278,7 @@ impl Service {
                 reconciler,
                 funding,
                 deployer,
+                orders,
                 monitor,
                 drafts: admin::Drafts::default(),
                 probes,
@@ -491,7 +511,11 @@ impl Service {
                 }))
             }
             Action::PlaceOrder(draft) => {
-                self.place_order(user, draft, seq).await?;
+                let maintenance = self.maintenance();
+                self.inner
+                    .orders
+                    .place(user, draft, seq, maintenance)
+                    .await?;
                 Ok(None)
             }
             Action::ListNodes => {
@@ -557,7 +581,10 @@ impl Service {
             Command::TopUp(code) => self.top_up_button(user, code).await?,
             Command::PayTopUp { memo } => self.pay_top_up(user, memo.as_str()).await?,
             Command::Order { action, order } => {
-                self.service_button(user, action, order.as_str()).await?
+                self.inner
+                    .orders
+                    .button(user, action, order.as_str())
+                    .await?
             }
             // Not an operator: the button means nothing to them.
             Command::Broadcast { send, draft } => {
@@ -566,7 +593,9 @@ impl Service {
                 }
             }
             Command::SandboxPay { arg } => {
-                self.sandbox_pay_command(user, arg.as_deref(), input_id)
+                self.inner
+                    .orders
+                    .sandbox_pay_command(user, arg.as_deref(), input_id)
                     .await?
             }
             Command::Deploy { arg } => match self.maintenance() {

@@ -133,6 +133,8 @@ impl Service {
         note: &str,
     ) -> anyhow::Result<()> {
         let request = self
+            .inner
+            .orders
             .new_payment_request(user, amount, "Jukebox top-up", TOP_UP_ORDER)
             .await?;
         self.inner
@@ -146,17 +148,19 @@ impl Service {
                 Command::PayTopUp { memo }.button("Pay with sandbox wallet"),
             ]);
         }
-        self.show_qr(
-            user,
-            &request,
-            format!(
-                "Scan with the ThreeFold Connect app to add {} to your balance.{note}{}",
-                amount,
-                self.inner.deposit_route.note()
-            ),
-            buttons,
-        )
-        .await
+        self.inner
+            .orders
+            .show_qr(
+                user,
+                &request,
+                format!(
+                    "Scan with the ThreeFold Connect app to add {} to your balance.{note}{}",
+                    amount,
+                    self.inner.deposit_route.note()
+                ),
+                buttons,
+            )
+            .await
     }
 
     /// The sandbox pay button of a top-up: only the user's own requests.
@@ -177,6 +181,9 @@ impl Service {
             .await;
             return Ok(());
         }
-        self.pay_request_once(user, &request, "That top-up").await
+        self.inner
+            .orders
+            .pay_request_once(user, &request, "That top-up")
+            .await
     }
 }

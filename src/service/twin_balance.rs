@@ -78,7 +78,7 @@ impl Service {
                 received_at: now,
                 transaction: None,
             };
-            self.apply_payment(user, &deposit).await?;
+            self.inner.orders.apply_payment(user, &deposit).await?;
             return Ok(Some(GridChange::Deposit(rise)));
         }
         if on_grid < ledger {
