@@ -34,6 +34,8 @@ mod alerting;
 mod audit_trail;
 mod backup_report;
 mod billing;
+mod chain_buttons;
+mod chain_watch;
 mod deploy;
 mod deposits;
 mod funding;
@@ -93,6 +95,8 @@ pub struct Parts {
     pub grid: Arc<dyn Grid>,
     /// Runs the catalog's application health checks.
     pub probe: Arc<dyn AppProbe>,
+    /// Reads nodes' chains (the simulated grid answers for its own).
+    pub chain_probe: Arc<dyn crate::probe::ChainProbe>,
     /// The embedded grid, when it is the grid in use, for fault injection.
     pub sim: Option<SimGrid>,
     /// Where payments arrive (sandbox or Stellar).
@@ -155,6 +159,9 @@ struct Inner {
     deployer: Arc<deploy::Deployer>,
     /// The monitor's sweep over the watch list (see `monitor.rs`).
     monitor: monitor::Monitor,
+    /// The chain checks, chain alerts, their mutes and `/fault chain`
+    /// (see `chain_watch.rs`).
+    chain_watch: Arc<chain_watch::ChainWatch>,
     drafts: admin::Drafts,
     /// Readiness checks and sampled gauges (see `readiness.rs`).
     probes: Arc<readiness::Probes>,
@@ -217,7 +224,18 @@ impl Service {
                 avoid_failed_secs: parts.settings.monitor.avoid_failed_hours * 3600,
             },
         ));
+        let chain_watch = Arc::new(chain_watch::ChainWatch::new(
+            parts.engine.clone(),
+            repo.clone(),
+            parts.chain_probe.clone(),
+            alerter.clone(),
+            audit.clone(),
+            parts.clock.clone(),
+            parts.sim.clone(),
+            &parts.settings.monitor,
+        ));
         let monitor = monitor::Monitor::new(
+            chain_watch.clone(),
             parts.engine.clone(),
             repo.clone(),
             parts.grid.clone(),
@@ -258,6 +276,7 @@ impl Service {
                 funding,
                 deployer,
                 monitor,
+                chain_watch,
                 drafts: admin::Drafts::default(),
                 probes,
                 backups,
@@ -548,6 +567,10 @@ impl Service {
                 outage,
             } => {
                 self.alert_button(user, action, node.as_str(), outage)
+                    .await?
+            }
+            Command::ChainAlert { action, node, kind } => {
+                self.chain_alert_button(user, action, node.as_str(), kind)
                     .await?
             }
             Command::TopUp(code) => self.top_up_button(user, code).await?,

@@ -13,6 +13,10 @@ impl Service {
     }
 
     pub(super) async fn set_mute(&self, user: &UserId, what: &str) -> anyhow::Result<()> {
+        if let Some(text) = self.inner.chain_watch.mute(user, what)? {
+            self.say(user, text).await;
+            return Ok(());
+        }
         let (mute, text) = match what {
             "reminders" => (
                 Mute::Reminders,
@@ -27,6 +31,9 @@ impl Service {
                 "You will get every reminder and outage alert again.",
             ),
         };
+        if mute == Mute::Nothing {
+            self.inner.chain_watch.unmute_all(user)?;
+        }
         if let Some(mut profile) = self.inner.repo.load_profile(user)? {
             profile.funding.mute = mute;
             self.inner.repo.save_profile(&profile)?;
@@ -72,7 +79,7 @@ impl Service {
         user: &UserId,
         arg: Option<&str>,
     ) -> anyhow::Result<()> {
-        const HELP: &str = "Usage: /fault node <grid node id> down|up, /fault workload <contract> down|up, /fault app <contract> down|up. The monitor notices within two checks.";
+        const HELP: &str = "Usage: /fault node <grid node id> down|up, /fault workload <contract> down|up, /fault app <contract> down|up, /fault chain <contract> stall|behind|oldversion|clear. The monitor notices within two checks.";
         let Some(sim) = &self.inner.sim else {
             self.say(
                 user,
@@ -82,6 +89,11 @@ impl Service {
             return Ok(());
         };
         let words: Vec<&str> = arg.unwrap_or("").split_whitespace().collect();
+        if let ["chain", rest @ ..] = words.as_slice() {
+            let reply = self.inner.chain_watch.fault(user, rest);
+            self.say(user, reply).await;
+            return Ok(());
+        }
         let (target, id, direction) = match words.as_slice() {
             [t, id, d] if matches!(*d, "down" | "up") => (*t, *id, *d),
             _ => {
