@@ -38,6 +38,7 @@ mod deploy;
 mod deposits;
 mod funding;
 mod intents;
+mod keys;
 mod monitor;
 mod orders;
 mod readiness;
@@ -526,6 +527,10 @@ impl Service {
                 self.link_code(user).await?;
                 Ok(None)
             }
+            Action::SetSettings { node, settings } => {
+                self.set_settings(user, &node, settings).await?;
+                Ok(None)
+            }
         }
     }
 
@@ -575,6 +580,7 @@ impl Service {
                     return Ok(Some(Command::Operator { command, arg }.to_input()));
                 }
             }
+            Command::Keys { arg } => return self.keys_command(user, arg).await,
             script @ Command::Script { .. } => return Ok(Some(script.to_input())),
         }
         Ok(None)
@@ -640,6 +646,8 @@ fn node_briefs(nodes: &Nodes) -> Vec<NodeBrief> {
         .map(|n| NodeBrief {
             name: n.name.clone(),
             label: format!("{} · {}", n.name, state_word(&n.state)),
+            chain: n.chain.clone(),
+            node_type: n.node_type.clone(),
         })
         .collect()
 }
