@@ -10,17 +10,64 @@
 //! trail: only which settings were given.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use super::Service;
-use crate::dialogue::Input;
+use super::audit_trail::AuditTrail;
+use super::repo::Repo;
+use crate::channel::{Outbox, Outgoing};
+use crate::dialogue::{Engine, Input, Message};
 use crate::ids::UserId;
-use crate::user::StoredValue;
+use crate::user::{NodeRecord, Nodes, StoredValue, view};
 
-impl Service {
+/// `/keys` and what it stores: a component over the repository.
+pub struct NodeKeys {
+    repo: Arc<Repo>,
+    engine: Arc<Engine>,
+    audit: Arc<AuditTrail>,
+    outbox: Arc<dyn Outbox>,
+}
+
+impl NodeKeys {
+    pub fn new(
+        repo: Arc<Repo>,
+        engine: Arc<Engine>,
+        audit: Arc<AuditTrail>,
+        outbox: Arc<dyn Outbox>,
+    ) -> NodeKeys {
+        NodeKeys {
+            repo,
+            engine,
+            audit,
+            outbox,
+        }
+    }
+
+    async fn say(&self, user: &UserId, text: impl Into<String>) {
+        self.outbox
+            .send(user, Outgoing::Message(Message::text(text)))
+            .await;
+    }
+
+    /// The user's own live node `name`, or None after saying there is none.
+    async fn own_live_node(
+        &self,
+        user: &UserId,
+        name: &str,
+    ) -> anyhow::Result<Option<(Nodes, NodeRecord)>> {
+        let nodes = self.repo.load_nodes(user)?;
+        match view::live_node(&nodes, name).cloned() {
+            Some(node) => Ok(Some((nodes, node))),
+            None => {
+                self.say(user, view::no_such_node(name)).await;
+                Ok(None)
+            }
+        }
+    }
+
     /// `/keys [node]`: the conversation starts only for one of the user's
     /// own nodes whose type takes optional settings; anything else is
     /// answered here. `None` when answered.
-    pub(super) async fn keys_command(
+    pub async fn keys_command(
         &self,
         user: &UserId,
         arg: Option<String>,
@@ -36,7 +83,6 @@ impl Service {
             return Ok(None);
         };
         let takes = self
-            .inner
             .engine
             .catalog()
             .node_type(&node.chain, &node.node_type)
@@ -54,7 +100,7 @@ impl Service {
 
     /// Stores the optional settings given with `/keys` on the user's node
     /// `name` (sealed when secret), for its next deployment.
-    pub(super) async fn set_settings(
+    pub async fn set_settings(
         &self,
         user: &UserId,
         name: &str,
@@ -69,7 +115,6 @@ impl Service {
             return Ok(());
         }
         let Some((_, nt)) = self
-            .inner
             .engine
             .catalog()
             .node_type(&node.chain, &node.node_type)
@@ -84,7 +129,7 @@ impl Service {
                 anyhow::bail!("{key} is not an optional setting of {}", nt.id);
             };
             let value = if setting.secret {
-                StoredValue::Sealed(self.inner.repo.seal_secret(&value))
+                StoredValue::Sealed(self.repo.seal_secret(&value))
             } else {
                 StoredValue::Plain(value)
             };
@@ -94,8 +139,8 @@ impl Service {
         if let Some(record) = nodes.get_mut(name) {
             record.settings.extend(stored);
         }
-        self.inner.repo.save_nodes(user, &nodes)?;
-        self.inner.audit.record(
+        self.repo.save_nodes(user, &nodes)?;
+        self.audit.record(
             user.as_str(),
             Some(user),
             "node.settings",
