@@ -40,6 +40,7 @@ mod funding;
 mod intents;
 mod monitor;
 mod orders;
+mod portal;
 mod readiness;
 mod reconcile;
 mod repo;
@@ -50,6 +51,7 @@ mod watch;
 mod web;
 
 pub use monitor::SweepReport;
+pub use portal::{CatalogEntry, NodeDetails};
 pub use reconcile::PassReport;
 pub use web::{LinkError, NodeRow, Overview};
 
