@@ -3,13 +3,14 @@
 //! and the catalog with prices. Nothing here writes; every view is of the
 //! asking account's own data, so a page can show only its visitor's nodes.
 
-use super::{Service, state_word};
+use super::Service;
 use crate::audit::Event;
 use crate::catalog::Ipv4Policy;
 use crate::ids::UserId;
 use crate::lifecycle::Outage;
 use crate::money::Tft;
 use crate::user::NodeState;
+use crate::user::view::state_word;
 
 /// Audit events read back for a node page: enough for 30 days of outages
 /// of a flapping node without reading a user's whole trail.
