@@ -263,6 +263,7 @@ mod tests {
             autoheal: false,
             intent: None,
             retired: Vec::new(),
+            chain_health: None,
         }
     }
 

@@ -427,4 +427,88 @@ mod tests {
         assert!(!html.contains("<button"));
         assert!(html.contains("<p class=\"answer\">› Dash</p>"));
     }
+
+    #[test]
+    fn buttons_are_styled_by_what_they_do() {
+        use crate::command::{AnswerButton, Key};
+        let answer =
+            |pick, label: &str| Command::Answer(AnswerButton { seq: 3, pick }).button(label);
+        let cancel_order = Command::Order {
+            action: OrderAction::Cancel,
+            order: Key::new("o1").unwrap(),
+        }
+        .button("Cancel order");
+        let pay = Command::Order {
+            action: OrderAction::Pay,
+            order: Key::new("o1").unwrap(),
+        }
+        .button("Pay with sandbox wallet");
+        assert_eq!(button_style(&cancel_order), "secondary");
+        assert_eq!(button_style(&pay), "primary");
+        assert_eq!(
+            button_style(&answer(Pick::Choice(0), "Yes, delete it")),
+            "danger"
+        );
+        assert_eq!(
+            button_style(&answer(Pick::Choice(1), "Presearch")),
+            "primary"
+        );
+        for pick in [Pick::Back, Pick::Cancel, Pick::Skip] {
+            assert_eq!(button_style(&answer(pick, "x")), "secondary");
+        }
+        // Forged data is shown, never trusted to look dangerous or safe.
+        let forged = Button {
+            label: "Yes, delete it".into(),
+            data: "nonsense".into(),
+        };
+        assert_eq!(button_style(&forged), "primary");
+    }
+
+    #[test]
+    fn notices_say_when_and_what_and_ended_outages_lose_their_buttons() {
+        assert_eq!(NoticeKind::of("⚠️ n is down: x"), NoticeKind::Outage);
+        assert_eq!(NoticeKind::of("✅ n is back up."), NoticeKind::Recovery);
+        assert_eq!(NoticeKind::of("Your balance is low"), NoticeKind::Info);
+        assert_eq!(ago(100, 130), "just now");
+        assert_eq!(ago(0, 600), "10 minutes ago");
+        assert_eq!(ago(0, 3 * 86_400), "3 days ago");
+        assert_eq!(iso_datetime(86_400 + 3661), "1970-01-02T01:01:01Z");
+        let alert = Command::Alert {
+            action: crate::command::AlertAction::Redeploy,
+            node: crate::command::NodeKey::node("dash1").unwrap(),
+            outage: Some(500),
+        }
+        .button("Redeploy now");
+        let entry = Entry {
+            id: 1,
+            version: 1,
+            at: 1_000,
+            kind: EntryKind::Notice {
+                text: "⚠️ dash1 is down: gone".into(),
+                buttons: vec![vec![alert]],
+            },
+        };
+        let view = NoticeView::new(&entry, &1_300);
+        assert_eq!(view.relative, "5 minutes ago");
+        assert!(view.buttons_apply(&Some(&[("dash1".to_owned(), 500)][..])));
+        assert!(!view.buttons_apply(&Some(&[][..])));
+        assert!(!view.buttons_apply(&Some(&[("dash1".to_owned(), 900)][..])));
+        assert!(view.buttons_apply(&None));
+        let page = EntryHtml {
+            entry: &entry,
+            csrf: "tok",
+            back: "/chat",
+            now: 1_300,
+            live_outages: Some(&[]),
+        }
+        .render()
+        .unwrap();
+        assert!(page.contains("class=\"notice notice-outage\""), "{page}");
+        assert!(page.contains(" disabled name=\"data\""), "{page}");
+        assert!(page.contains("This outage is over"), "{page}");
+        assert!(
+            page.contains("<time datetime=\"1970-01-01T00:16:40Z\""),
+            "{page}"
+        );
+    }
 }
