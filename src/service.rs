@@ -43,6 +43,7 @@ mod keys;
 mod memos;
 mod monitor;
 mod orders;
+mod portal;
 mod readiness;
 mod reconcile;
 mod repo;
@@ -54,6 +55,7 @@ mod watch;
 mod web;
 
 pub use monitor::SweepReport;
+pub use portal::{CatalogEntry, NodeDetails};
 pub use reconcile::PassReport;
 pub use web::{LinkError, NodeRow, Overview};
 
