@@ -147,6 +147,9 @@ struct Inner {
     deployer: Arc<deploy::Deployer>,
     /// Orders and their payments (see `orders.rs`).
     orders: Arc<orders::Orders>,
+    /// The ledger following the twins' balances on TFChain (see
+    /// `twin_balance.rs`).
+    twin_balance: Arc<twin_balance::TwinBalance>,
     /// The monitor's sweep over the watch list (see `monitor.rs`).
     monitor: monitor::Monitor,
     /// /list, /status, /balance, delete, /redeploy, alert buttons (`views.rs`).
@@ -277,6 +280,13 @@ impl Service {
             clock: parts.clock.clone(),
             payment_ttl_secs: parts.settings.payment_ttl_secs,
         }));
+        let twin_balance = Arc::new(twin_balance::TwinBalance::new(
+            repo.clone(),
+            parts.grid.clone(),
+            deposit_route.clone(),
+            orders.clone(),
+            parts.clock.clone(),
+        ));
         Service {
             inner: Arc::new(Inner {
                 engine: parts.engine,
@@ -293,6 +303,7 @@ impl Service {
                 funding,
                 deployer,
                 orders,
+                twin_balance,
                 monitor,
                 views,
                 node_settings,
@@ -551,7 +562,12 @@ impl Service {
             }
             Action::ShowBalance => {
                 // On the real grid the ledger follows the twin's balance.
-                let fresh = self.reconcile_with_grid(user).await.map(drop);
+                let fresh = self
+                    .inner
+                    .twin_balance
+                    .reconcile_with_grid(user)
+                    .await
+                    .map(drop);
                 self.inner.views.show_balance(user, fresh).await?;
                 Ok(None)
             }

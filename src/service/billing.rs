@@ -48,7 +48,7 @@ impl Service {
     /// user twice). Returns what the chain billed since the last read. The
     /// caller holds the user's lock.
     async fn follow_grid_billing(&self, user: &UserId) -> anyhow::Result<Tft> {
-        let billed = match self.reconcile_with_grid(user).await? {
+        let billed = match self.inner.twin_balance.reconcile_with_grid(user).await? {
             // Crediting the deposit reviewed the funding already.
             Some(GridChange::Deposit(_)) => return Ok(Tft::ZERO),
             Some(GridChange::Billed(billed)) => billed,

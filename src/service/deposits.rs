@@ -37,7 +37,7 @@ impl Service {
             handled += 1;
         }
         // Bridge deposits arrive on TFChain, not in the wallet's batches.
-        handled += self.look_for_deposits().await;
+        handled += self.inner.twin_balance.look_for_deposits().await;
         Ok(handled)
     }
 
