@@ -150,6 +150,8 @@ struct Inner {
     /// The ledger following the twins' balances on TFChain (see
     /// `twin_balance.rs`).
     twin_balance: Arc<twin_balance::TwinBalance>,
+    /// The hourly billing sweep (see `billing.rs`).
+    billing: billing::Billing,
     /// The monitor's sweep over the watch list (see `monitor.rs`).
     monitor: monitor::Monitor,
     /// /list, /status, /balance, delete, /redeploy, alert buttons (`views.rs`).
@@ -287,6 +289,13 @@ impl Service {
             orders.clone(),
             parts.clock.clone(),
         ));
+        let billing = billing::Billing::new(
+            repo.clone(),
+            deposit_route.clone(),
+            twin_balance.clone(),
+            funding.clone(),
+            parts.clock.clone(),
+        );
         Service {
             inner: Arc::new(Inner {
                 engine: parts.engine,
@@ -304,6 +313,7 @@ impl Service {
                 deployer,
                 orders,
                 twin_balance,
+                billing,
                 monitor,
                 views,
                 node_settings,
@@ -681,6 +691,18 @@ impl Service {
     /// One reconciler pass (see `reconcile.rs`, `docs/reconciler.md`).
     pub async fn reconcile(&self) -> anyhow::Result<PassReport> {
         self.inner.reconciler.pass().await
+    }
+
+    /// Charges every running node of `user` for the whole hours it ran
+    /// since it was last charged, then reviews their funding (see
+    /// `billing.rs`). Returns what was charged.
+    pub async fn bill_user(&self, user: &UserId) -> anyhow::Result<crate::money::Tft> {
+        self.inner.billing.bill_user(user).await
+    }
+
+    /// One billing sweep over all users (see `billing.rs`).
+    pub async fn bill_all(&self) -> anyhow::Result<crate::money::Tft> {
+        self.inner.billing.bill_all().await
     }
 
     /// Waits until every background deployment started so far has finished.
