@@ -152,6 +152,8 @@ struct Inner {
     twin_balance: Arc<twin_balance::TwinBalance>,
     /// The hourly billing sweep (see `billing.rs`).
     billing: billing::Billing,
+    /// `/topup` and its buttons (see `topup.rs`).
+    top_ups: topup::TopUps,
     /// The monitor's sweep over the watch list (see `monitor.rs`).
     monitor: monitor::Monitor,
     /// /list, /status, /balance, delete, /redeploy, alert buttons (`views.rs`).
@@ -169,13 +171,8 @@ struct Inner {
     settings: ServiceSettings,
     /// Serialises changes to the website's link record.
     links_lock: tokio::sync::Mutex<()>,
-    /// The wallet's deposit route and the users whose bridge deposit is
-    /// awaited (see `deposit_route.rs`).
-    deposit_route: Arc<deposit_route::DepositRoute>,
     /// Which user and order each payment memo pays (see `memos.rs`).
     memos: Arc<memos::Memos>,
-    /// Users' recent top-up requests (see `topup_record.rs`).
-    top_up_records: Arc<topup_record::TopUpRecords>,
 }
 
 impl Service {
@@ -296,6 +293,15 @@ impl Service {
             funding.clone(),
             parts.clock.clone(),
         );
+        let top_ups = topup::TopUps::new(
+            repo.clone(),
+            orders.clone(),
+            top_up_records.clone(),
+            deposit_route.clone(),
+            parts.outbox.clone(),
+            parts.clock.clone(),
+            parts.sandbox.is_some(),
+        );
         Service {
             inner: Arc::new(Inner {
                 engine: parts.engine,
@@ -314,6 +320,7 @@ impl Service {
                 orders,
                 twin_balance,
                 billing,
+                top_ups,
                 monitor,
                 views,
                 node_settings,
@@ -324,9 +331,7 @@ impl Service {
                 clock: parts.clock,
                 settings: parts.settings,
                 links_lock: tokio::sync::Mutex::new(()),
-                deposit_route,
                 memos,
-                top_up_records,
             }),
         }
     }
@@ -594,7 +599,7 @@ impl Service {
                 Ok(None)
             }
             Action::TopUp { arg } => {
-                self.top_up(user, arg.as_deref()).await?;
+                self.inner.top_ups.top_up(user, arg.as_deref()).await?;
                 Ok(None)
             }
             Action::SetAutoheal { node, on } => {
@@ -638,8 +643,10 @@ impl Service {
                     .alert_button(user, action, node.as_str(), outage)
                     .await?
             }
-            Command::TopUp(code) => self.top_up_button(user, code).await?,
-            Command::PayTopUp { memo } => self.pay_top_up(user, memo.as_str()).await?,
+            Command::TopUp(code) => self.inner.top_ups.top_up_button(user, code).await?,
+            Command::PayTopUp { memo } => {
+                self.inner.top_ups.pay_top_up(user, memo.as_str()).await?
+            }
             Command::Order { action, order } => {
                 self.inner
                     .orders
