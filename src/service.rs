@@ -133,8 +133,6 @@ struct Inner {
     grid: Arc<dyn Grid>,
     wallet: Arc<dyn Wallet>,
     sandbox: Option<Arc<SandboxWallet>>,
-    /// The payment watcher's current batch (see `deposits.rs`).
-    payment_batch: deposits::PaymentBatch,
     outbox: Arc<dyn Outbox>,
     /// Raises alerts into the durable queue (see `alerter.rs`).
     alerter: Arc<alerter::Alerter>,
@@ -154,6 +152,9 @@ struct Inner {
     billing: billing::Billing,
     /// `/topup` and its buttons (see `topup.rs`).
     top_ups: topup::TopUps,
+    /// The payment watcher's step and unmatched payments (see
+    /// `deposits.rs`).
+    deposits: deposits::Deposits,
     /// The monitor's sweep over the watch list (see `monitor.rs`).
     monitor: monitor::Monitor,
     /// /list, /status, /balance, delete, /redeploy, alert buttons (`views.rs`).
@@ -171,8 +172,6 @@ struct Inner {
     settings: ServiceSettings,
     /// Serialises changes to the website's link record.
     links_lock: tokio::sync::Mutex<()>,
-    /// Which user and order each payment memo pays (see `memos.rs`).
-    memos: Arc<memos::Memos>,
 }
 
 impl Service {
@@ -302,6 +301,16 @@ impl Service {
             parts.clock.clone(),
             parts.sandbox.is_some(),
         );
+        let deposits = deposits::Deposits::new(deposits::DepositHandles {
+            repo: repo.clone(),
+            wallet: parts.wallet.clone(),
+            memos: memos.clone(),
+            orders: orders.clone(),
+            twin_balance: twin_balance.clone(),
+            alerter: alerter.clone(),
+            audit: audit.clone(),
+            clock: parts.clock.clone(),
+        });
         Service {
             inner: Arc::new(Inner {
                 engine: parts.engine,
@@ -309,7 +318,6 @@ impl Service {
                 grid: parts.grid,
                 wallet: parts.wallet,
                 sandbox: parts.sandbox,
-                payment_batch: deposits::PaymentBatch::default(),
                 outbox: parts.outbox,
                 alerter,
                 metrics: parts.metrics,
@@ -321,6 +329,7 @@ impl Service {
                 twin_balance,
                 billing,
                 top_ups,
+                deposits,
                 monitor,
                 views,
                 node_settings,
@@ -331,7 +340,6 @@ impl Service {
                 clock: parts.clock,
                 settings: parts.settings,
                 links_lock: tokio::sync::Mutex::new(()),
-                memos,
             }),
         }
     }
@@ -710,6 +718,27 @@ impl Service {
     /// One billing sweep over all users (see `billing.rs`).
     pub async fn bill_all(&self) -> anyhow::Result<crate::money::Tft> {
         self.inner.billing.bill_all().await
+    }
+
+    /// One round of the payment watcher (see `deposits.rs`): new payments
+    /// credited to their users or kept aside, then bridge deposits. Returns
+    /// how many were handled.
+    pub async fn poll_payments(&self) -> anyhow::Result<usize> {
+        self.inner.deposits.poll_payments().await
+    }
+
+    /// `/unmatched`: the payments kept aside.
+    pub(super) fn unmatched_report(&self) -> anyhow::Result<String> {
+        self.inner.deposits.unmatched_report()
+    }
+
+    /// `/credit <payment id> <user>`: credits a kept-aside payment once.
+    pub(super) async fn credit_unmatched(
+        &self,
+        operator: &UserId,
+        arg: Option<&str>,
+    ) -> anyhow::Result<String> {
+        self.inner.deposits.credit_unmatched(operator, arg).await
     }
 
     /// Waits until every background deployment started so far has finished.
