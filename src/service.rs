@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::alerts::AlertQueue;
 use crate::channel::{Outbox, Outgoing};
 use crate::clock::Clock;
-use crate::command::Command;
+use crate::command::{AlertAction, Command};
 use crate::config::MonitorConfig;
 use crate::crypto::MasterKey;
 use crate::dialogue::{Action, Effect, Engine, Env, Input, Loaded, Message};
@@ -32,6 +32,7 @@ mod alerting;
 mod audit_trail;
 mod backup_report;
 mod billing;
+mod chain_watch;
 mod deploy;
 mod deposit_route;
 mod deposits;
@@ -95,6 +96,8 @@ pub struct Parts {
     pub grid: Arc<dyn Grid>,
     /// Runs the catalog's application health checks.
     pub probe: Arc<dyn AppProbe>,
+    /// Reads nodes' chains (the simulated grid answers for its own).
+    pub chain_probe: Arc<dyn crate::probe::ChainProbe>,
     /// The embedded grid, when it is the grid in use, for fault injection.
     pub sim: Option<SimGrid>,
     /// Where payments arrive (sandbox or Stellar).
@@ -163,6 +166,9 @@ struct Inner {
     node_settings: alerting::NodeSettings,
     /// /fault on the embedded grid (see `faults.rs`).
     faults: Arc<faults::Faults>,
+    /// The chain checks, chain alerts, their mutes and `/fault chain`
+    /// (see `chain_watch.rs`).
+    chain_watch: Arc<chain_watch::ChainWatch>,
     drafts: admin::Drafts,
     /// Readiness checks and sampled gauges (see `readiness.rs`).
     probes: Arc<readiness::Probes>,
@@ -223,7 +229,18 @@ impl Service {
                 avoid_failed_secs: parts.settings.monitor.avoid_failed_hours * 3600,
             },
         ));
+        let chain_watch = Arc::new(chain_watch::ChainWatch::new(
+            parts.engine.clone(),
+            repo.clone(),
+            parts.chain_probe.clone(),
+            alerter.clone(),
+            audit.clone(),
+            parts.clock.clone(),
+            parts.sim.clone(),
+            &parts.settings.monitor,
+        ));
         let monitor = monitor::Monitor::new(
+            chain_watch.clone(),
             parts.engine.clone(),
             repo.clone(),
             parts.grid.clone(),
@@ -245,8 +262,13 @@ impl Service {
             parts.outbox.clone(),
             parts.clock.clone(),
         );
-        let node_settings = alerting::NodeSettings::new(repo.clone(), parts.outbox.clone());
-        let faults = Arc::new(faults::Faults::new(parts.sim, parts.outbox.clone()));
+        let node_settings =
+            alerting::NodeSettings::new(repo.clone(), chain_watch.clone(), parts.outbox.clone());
+        let faults = Arc::new(faults::Faults::new(
+            parts.sim,
+            chain_watch.clone(),
+            parts.outbox.clone(),
+        ));
         let probes = Arc::new(readiness::Probes::new(
             repo.clone(),
             parts.grid.clone(),
@@ -334,6 +356,7 @@ impl Service {
                 views,
                 node_settings,
                 faults,
+                chain_watch,
                 drafts: admin::Drafts::default(),
                 probes,
                 backups,
@@ -650,6 +673,29 @@ impl Service {
                     .views
                     .alert_button(user, action, node.as_str(), outage)
                     .await?
+            }
+            Command::ChainAlert { action, node, kind } => {
+                // A chain alert's buttons act only while the node still
+                // shows what the alert was about, as outage alerts' do.
+                let name = node.as_str();
+                match self.inner.chain_watch.button_applies(user, name, kind)? {
+                    Ok(()) => match action {
+                        AlertAction::Redeploy => {
+                            self.inner.views.start_redeploy(user, name).await?
+                        }
+                        AlertAction::Status => self.inner.views.show_status(user, name).await?,
+                    },
+                    Err(why) => {
+                        self.send(user, Outgoing::Withdrawn).await;
+                        self.say(
+                            user,
+                            format!(
+                                "That alert's button no longer applies: {why}. Nothing was done."
+                            ),
+                        )
+                        .await;
+                    }
+                }
             }
             Command::TopUp(code) => self.inner.top_ups.top_up_button(user, code).await?,
             Command::PayTopUp { memo } => {
