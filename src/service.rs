@@ -50,9 +50,10 @@ mod views;
 mod watch;
 mod web;
 
+pub use crate::user::view::{NodeRow, Overview};
 pub use monitor::SweepReport;
 pub use reconcile::PassReport;
-pub use web::{LinkError, NodeRow, Overview};
+pub use web::LinkError;
 
 /// Engine steps triggered by one input at most (actions answer with more
 /// input, e.g. loaded locations); a guard against a script that loops.
@@ -168,8 +169,8 @@ struct Inner {
     backups: Arc<backup_report::BackupReporter>,
     clock: Arc<dyn Clock>,
     settings: ServiceSettings,
-    /// Serialises changes to the website's link record.
-    links_lock: tokio::sync::Mutex<()>,
+    /// The website's overview, link codes and links (see `web.rs`).
+    web_accounts: web::WebAccounts,
     /// Users with an open bridge payment request (see `twin_balance.rs`).
     awaited_deposits: twin_balance::AwaitedDeposits,
 }
@@ -247,6 +248,14 @@ impl Service {
         );
         let node_settings = alerting::NodeSettings::new(repo.clone(), parts.outbox.clone());
         let faults = Arc::new(faults::Faults::new(parts.sim, parts.outbox.clone()));
+        let web_accounts = web::WebAccounts::new(
+            parts.engine.clone(),
+            repo.clone(),
+            funding.clone(),
+            audit.clone(),
+            parts.outbox.clone(),
+            parts.clock.clone(),
+        );
         let probes = Arc::new(readiness::Probes::new(
             repo.clone(),
             parts.grid.clone(),
@@ -283,7 +292,7 @@ impl Service {
                 backups,
                 clock: parts.clock,
                 settings: parts.settings,
-                links_lock: tokio::sync::Mutex::new(()),
+                web_accounts,
                 awaited_deposits: Default::default(),
             }),
         }
@@ -558,7 +567,7 @@ impl Service {
                 Ok(None)
             }
             Action::LinkAccount => {
-                self.link_code(user).await?;
+                self.inner.web_accounts.link_code(user).await?;
                 Ok(None)
             }
         }
@@ -615,6 +624,54 @@ impl Service {
             script @ Command::Script { .. } => return Ok(Some(script.to_input())),
         }
         Ok(None)
+    }
+
+    /// A link code works this long (the website's Telegram page says so).
+    pub const LINK_CODE_TTL_SECS: u64 = web::LINK_CODE_TTL_SECS;
+
+    /// The "My nodes" page's data for `user` (see `web.rs`).
+    pub fn overview(&self, user: &UserId) -> anyhow::Result<Overview> {
+        self.inner.web_accounts.overview(user)
+    }
+
+    /// Links `web_user` to the account that asked for `typed_code`, once.
+    /// Returns that account.
+    pub async fn redeem_link_code(
+        &self,
+        web_user: &UserId,
+        typed_code: &str,
+    ) -> Result<UserId, LinkError> {
+        self.inner
+            .web_accounts
+            .redeem_link_code(web_user, typed_code)
+            .await
+    }
+
+    /// Removes `web_user`'s link, if any.
+    pub async fn unlink(&self, web_user: &UserId) -> anyhow::Result<Option<UserId>> {
+        self.inner.web_accounts.unlink(web_user).await
+    }
+
+    /// Every web sign-in -> account link, for the website at start.
+    pub fn web_links(&self) -> anyhow::Result<Vec<(UserId, UserId)>> {
+        self.inner.web_accounts.web_links()
+    }
+
+    /// The master key, from which the website derives its cookie and
+    /// login keys.
+    pub fn master_key(&self) -> &MasterKey {
+        self.inner.repo.master()
+    }
+
+    /// The service's clock (unix seconds): sessions expire by it.
+    pub fn current_time(&self) -> u64 {
+        self.now()
+    }
+
+    /// Whether the embedded grid and the sandbox wallet are in use (the
+    /// website labels itself so, and offers the sandbox sign-in).
+    pub fn is_sandbox(&self) -> bool {
+        self.wallet_kind() == "sandbox"
     }
 
     /// Fills the monitor's watch list from the store; run once at start.
