@@ -351,8 +351,8 @@ impl Service {
         self.inner.repo.store()
     }
 
-    /// "sandbox" or "stellar".
-    pub fn wallet_kind(&self) -> &'static str {
+    /// Which wallet `payments.kind` chose.
+    pub fn wallet_kind(&self) -> crate::config::PaymentsKind {
         self.inner.wallet.kind()
     }
 
@@ -364,7 +364,7 @@ impl Service {
     /// simulated grid (nothing is deployed anywhere) and/or the sandbox
     /// wallet (no TFT moves). `None` when both are real.
     pub fn simulation_notice(&self) -> Option<&'static str> {
-        let sim_grid = self.inner.grid.kind() == "sim";
+        let sim_grid = self.inner.grid.kind() == crate::config::GridKind::Sim;
         let sandbox = self.inner.sandbox.is_some();
         match (sim_grid, sandbox) {
             (true, true) => Some(
@@ -671,7 +671,7 @@ impl Service {
     /// Whether the embedded grid and the sandbox wallet are in use (the
     /// website labels itself so, and offers the sandbox sign-in).
     pub fn is_sandbox(&self) -> bool {
-        self.wallet_kind() == "sandbox"
+        self.wallet_kind() == crate::config::PaymentsKind::Sandbox
     }
 
     /// Fills the monitor's watch list from the store; run once at start.
