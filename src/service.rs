@@ -149,7 +149,7 @@ struct Inner {
     audit: Arc<audit_trail::AuditTrail>,
     /// Intents, retired contracts, twins and identity keys (`intents.rs`).
     grid_work: Arc<intents::GridWork>,
-    reconciler: reconcile::Reconciler,
+    reconciler: Arc<reconcile::Reconciler>,
     /// Reminders, pause, resume and expiry (see `funding.rs`).
     funding: Arc<funding::Funding>,
     /// Deployments and moves, in the background (see `deploy.rs`).
@@ -160,9 +160,8 @@ struct Inner {
     views: views::Views,
     /// /mute and /autoheal (see `alerting.rs`).
     node_settings: alerting::NodeSettings,
-    /// /fault on the embedded grid (see `faults.rs`).
-    faults: Arc<faults::Faults>,
-    drafts: admin::Drafts,
+    /// Operator commands, the dashboard's actions, broadcasts (`admin.rs`).
+    admin: Arc<admin::Admin>,
     /// Readiness checks and sampled gauges (see `readiness.rs`).
     probes: Arc<readiness::Probes>,
     /// The backup worker's observer (see `backup_report.rs`).
@@ -193,14 +192,14 @@ impl Service {
             parts.grid.clone(),
             audit.clone(),
         ));
-        let reconciler = reconcile::Reconciler::new(
+        let reconciler = Arc::new(reconcile::Reconciler::new(
             repo.clone(),
             parts.grid.clone(),
             grid_work.clone(),
             audit.clone(),
             parts.clock.clone(),
             parts.settings.orphan_delay_secs,
-        );
+        ));
         let funding = Arc::new(funding::Funding::new(
             repo.clone(),
             parts.grid.clone(),
@@ -247,7 +246,17 @@ impl Service {
             parts.clock.clone(),
         );
         let node_settings = alerting::NodeSettings::new(repo.clone(), parts.outbox.clone());
-        let faults = Arc::new(faults::Faults::new(parts.sim, parts.outbox.clone()));
+        let admin = Arc::new(admin::Admin::new(admin::AdminParts {
+            repo: repo.clone(),
+            audit: audit.clone(),
+            alerter: alerter.clone(),
+            reconciler: reconciler.clone(),
+            deployer: deployer.clone(),
+            faults: Arc::new(faults::Faults::new(parts.sim, parts.outbox.clone())),
+            outbox: parts.outbox.clone(),
+            clock: parts.clock.clone(),
+            operators: parts.settings.operators.clone(),
+        }));
         let web_accounts = web::WebAccounts::new(
             parts.engine.clone(),
             repo.clone(),
@@ -286,8 +295,7 @@ impl Service {
                 monitor,
                 views,
                 node_settings,
-                faults,
-                drafts: admin::Drafts::default(),
+                admin,
                 probes,
                 backups,
                 clock: parts.clock,
@@ -310,7 +318,7 @@ impl Service {
 
     /// Whether `user` may run operator commands (`admin.operators`).
     pub fn is_operator(&self, user: &UserId) -> bool {
-        self.inner.settings.operators.contains(user)
+        self.inner.admin.is_operator(user)
     }
 
     pub fn downgrade(&self) -> WeakService {
@@ -603,7 +611,7 @@ impl Service {
             }
             // Not an operator: the button means nothing to them.
             Command::Broadcast { send, draft } => {
-                if !self.admin_button(user, send, draft).await? {
+                if !self.inner.admin.button(user, send, draft).await? {
                     return Ok(Some(Input::Answer(None)));
                 }
             }
@@ -617,13 +625,60 @@ impl Service {
             },
             // Non-operators fall through to the engine's "I don't know".
             Command::Operator { command, arg } => {
-                if !self.admin_command(user, command, arg.as_deref()).await? {
-                    return Ok(Some(Command::Operator { command, arg }.to_input()));
+                match self
+                    .inner
+                    .admin
+                    .command(user, command, arg.as_deref())
+                    .await?
+                {
+                    admin::Handled::NotOperator => {
+                        return Ok(Some(Command::Operator { command, arg }.to_input()));
+                    }
+                    admin::Handled::Done => {}
+                    // Unmatched payments are the money side's (`deposits.rs`).
+                    admin::Handled::Unmatched => {
+                        let reply = self.unmatched_report()?;
+                        self.say(user, reply).await;
+                    }
+                    admin::Handled::Credit(arg) => {
+                        let reply = self.credit_unmatched(user, arg.as_deref()).await?;
+                        self.say(user, reply).await;
+                    }
                 }
             }
             script @ Command::Script { .. } => return Ok(Some(script.to_input())),
         }
         Ok(None)
+    }
+
+    /// The maintenance message when new deployments are refused.
+    pub fn maintenance(&self) -> Option<String> {
+        self.inner.admin.maintenance()
+    }
+
+    /// An operator report for the website, `None` for non-operators.
+    pub async fn operator_report(
+        &self,
+        operator: &UserId,
+        name: &str,
+        arg: Option<&str>,
+    ) -> anyhow::Result<Option<String>> {
+        self.inner.admin.operator_report(operator, name, arg).await
+    }
+
+    /// The maintenance switch from the website's dashboard (as
+    /// `/maintenance on|off [message]`); `None` for non-operators.
+    pub async fn switch_maintenance(
+        &self,
+        operator: &UserId,
+        arg: &str,
+    ) -> anyhow::Result<Option<String>> {
+        self.inner.admin.switch_maintenance(operator, arg)
+    }
+
+    /// The user an operator names by id or @name (`/credit`).
+    fn find_user(&self, query: &str) -> anyhow::Result<Option<UserId>> {
+        self.inner.admin.find_user(query)
     }
 
     /// A link code works this long (the website's Telegram page says so).
