@@ -18,6 +18,7 @@
 //! without a draft number). Pure: no IO.
 
 use crate::dialogue::{self, Input};
+use crate::lifecycle::chain_state::ChainAlertKind;
 
 mod fault;
 mod operator;
@@ -34,6 +35,9 @@ pub const MAX_BUTTON_DATA: usize = 64;
 
 const REDEPLOY: &str = "rd:";
 const STATUS: &str = "st:";
+/// A chain alert's buttons: `cr:<kind>:<node>` redeploys, `cs:` shows it.
+const CHAIN_REDEPLOY: &str = "cr:";
+const CHAIN_STATUS: &str = "cs:";
 const TOP_UP: &str = "tu:";
 const PAY_TOP_UP: &str = "tpay:";
 const PAY: &str = "pay:";
@@ -208,6 +212,13 @@ pub enum Command {
         node: NodeKey,
         outage: Option<u64>,
     },
+    /// A chain alert's button (`kind` being the alert's): it acts only
+    /// while the node still shows what the alert was about.
+    ChainAlert {
+        action: AlertAction,
+        node: NodeKey,
+        kind: ChainAlertKind,
+    },
     /// A button of a payment request, naming one of the presser's orders.
     Order {
         action: OrderAction,
@@ -270,6 +281,19 @@ impl Command {
         }
         if let Some(rest) = data.strip_prefix(STATUS) {
             return alert(AlertAction::Status, rest);
+        }
+        for (prefix, action) in [
+            (CHAIN_REDEPLOY, AlertAction::Redeploy),
+            (CHAIN_STATUS, AlertAction::Status),
+        ] {
+            if let Some(rest) = data.strip_prefix(prefix) {
+                let (kind, node) = rest.split_once(':')?;
+                return Some(Command::ChainAlert {
+                    action,
+                    node: NodeKey::node(node)?,
+                    kind: ChainAlertKind::parse(kind)?,
+                });
+            }
         }
         if let Some(code) = data.strip_prefix(TOP_UP) {
             return Some(Command::TopUp(top_up_code(code)));
@@ -381,6 +405,13 @@ impl Command {
                     None => format!("{prefix}{node}"),
                 }
             }
+            Command::ChainAlert { action, node, kind } => {
+                let prefix = match action {
+                    AlertAction::Redeploy => CHAIN_REDEPLOY,
+                    AlertAction::Status => CHAIN_STATUS,
+                };
+                format!("{prefix}{}:{node}", kind.word())
+            }
             Command::Order { action, order } => {
                 let prefix = match action {
                     OrderAction::Pay => PAY,
@@ -482,6 +513,29 @@ const _: () = {
     assert!(BROADCAST.len() + "yes:".len() + DEC_U32 <= MAX_BUTTON_DATA);
     assert!(DEC_U32 + ":c".len() + DEC_U32 <= MAX_BUTTON_DATA);
 };
+
+/// Buttons for a top-up that funds every node for a week, a month or
+/// three months (the periods of /deploy, one length each).
+pub fn with_top_up_buttons(text: String) -> dialogue::Message {
+    let button = |label: String, code| Command::TopUp(code).button(label);
+    dialogue::Message {
+        text,
+        buttons: vec![vec![
+            button(
+                format!("Top up {}", crate::pricing::FundingPeriod::Week.label()),
+                TopUpCode::Week,
+            ),
+            button(
+                crate::pricing::FundingPeriod::Month.label().into(),
+                TopUpCode::Month,
+            ),
+            button(
+                crate::pricing::FundingPeriod::Quarter.label().into(),
+                TopUpCode::Quarter,
+            ),
+        ]],
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -323,7 +323,7 @@ mod tests {
             autoheal: false,
             intent: None,
             retired: Vec::new(),
-            chain_health: Default::default(),
+            chain_health: None,
         }
     }
 
