@@ -22,13 +22,14 @@ mod web;
 
 pub use backup::{BACKUP_KEY_ENV, BackupConfig};
 pub use grid::{
-    Endpoints, FUNDER_SEED_ENV, GridKind, MAX_PAGE_SIZE, Network, TfgridConfig, funder_key,
+    Endpoints, FUNDER_SEED_ENV, GridKind, MAX_PAGE_SIZE, Network, TfgridConfig, UnknownNetwork,
+    funder_key,
 };
 pub use lifecycle::{AdminConfig, AlertsConfig, BillingConfig, MonitorConfig};
 pub use ops::OpsConfig;
 pub use payments::{
-    BRIDGE_VAULTS, BridgeVault, PUBLIC_TFT_ISSUER, PaymentsKind, StellarConfig, TESTNET_TFT_ISSUER,
-    bridge_vault,
+    BRIDGE_VAULTS, BadVault, BridgeVault, PUBLIC_TFT_ISSUER, PaymentsKind, StellarConfig,
+    StellarNetwork, TESTNET_TFT_ISSUER, bridge_vault,
 };
 pub use reconciler::ReconcilerConfig;
 pub use sim::{ScheduledFault, SimConfig};
@@ -69,7 +70,7 @@ pub struct SecurityConfig {
 pub struct GridConfig {
     pub kind: GridKind,
     /// For `kind = "tfgrid"`: "main", "test", "qa" or "dev".
-    pub network: String,
+    pub network: Network,
     pub sim: SimConfig,
     pub tfgrid: TfgridConfig,
 }
@@ -94,8 +95,28 @@ pub struct PaymentsConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
     pub level: String,
-    /// "text" (readable, the default) or "json" (one object per line).
-    pub format: String,
+    pub format: LogFormat,
+}
+
+/// `log.format`: "text" (readable, the default) or "json" (one object per
+/// line). serde refuses any other value in the file (`config::keyed`);
+/// `JUKEBOX_LOG_FORMAT` goes through [`LogFormat::parse`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl LogFormat {
+    /// The format named `text`, as written in config.toml.
+    pub fn parse(text: &str) -> Option<LogFormat> {
+        match text {
+            "text" => Some(LogFormat::Text),
+            "json" => Some(LogFormat::Json),
+            _ => None,
+        }
+    }
 }
 
 impl Default for Config {
@@ -127,7 +148,7 @@ impl Default for GridConfig {
     fn default() -> GridConfig {
         GridConfig {
             kind: GridKind::Sim,
-            network: "test".into(),
+            network: Network::Test,
             sim: Default::default(),
             tfgrid: TfgridConfig::default(),
         }
@@ -150,7 +171,7 @@ impl Default for LogConfig {
     fn default() -> LogConfig {
         LogConfig {
             level: "info".into(),
-            format: "text".into(),
+            format: LogFormat::Text,
         }
     }
 }
@@ -208,10 +229,17 @@ impl Config {
         if let Some(v) = env("JUKEBOX_LOG") {
             config.log.level = v;
         }
-        if let Some(v) = env("JUKEBOX_LOG_FORMAT") {
-            config.log.format = v;
-        }
         let at = |key: &str| line_of_key(text, key);
+        if let Some(v) = env("JUKEBOX_LOG_FORMAT") {
+            match LogFormat::parse(&v) {
+                Some(format) => config.log.format = format,
+                None => diags.push(
+                    file,
+                    at("format"),
+                    format!("log.format {v:?} must be \"text\" or \"json\""),
+                ),
+            }
+        }
         if !(1..=100).contains(&config.max_nodes_per_order) {
             diags.push(
                 file,
@@ -286,16 +314,6 @@ impl Config {
         }
         if let Err(e) = config.telegram.validate() {
             diags.push(file, at("[telegram]"), format!("telegram: {e}"));
-        }
-        if !matches!(config.log.format.as_str(), "text" | "json") {
-            diags.push(
-                file,
-                at("format"),
-                format!(
-                    "log.format {:?} must be \"text\" or \"json\"",
-                    config.log.format
-                ),
-            );
         }
         if tracing_subscriber::EnvFilter::try_new(&config.log.level).is_err() {
             diags.push(
@@ -433,7 +451,7 @@ fn payments_for_grid(config: &Config) -> Vec<(&'static str, String)> {
         // Real money for nodes that do not exist: the public Stellar
         // network's TFT are real; testnet TFT are not, and stay allowed for
         // trying the Stellar wallet.
-        PaymentsKind::Stellar if payments.stellar.network == "public" => vec![(
+        PaymentsKind::Stellar if payments.stellar.network == StellarNetwork::Public => vec![(
             "kind",
             "payments.kind \"stellar\" on the public Stellar network takes real TFT, but \
              grid.kind = \"sim\" deploys nothing real, so users would pay real money for \
@@ -448,12 +466,12 @@ fn payments_for_grid(config: &Config) -> Vec<(&'static str, String)> {
                 .to_string(),
         )],
         PaymentsKind::Bridge => payments::bridge_vault(
-            &config.grid.network,
+            config.grid.network,
             &payments.bridge_vault,
-            &payments.stellar.network,
+            payments.stellar.network,
         )
         .err()
-        .map(|e| ("bridge_vault", e))
+        .map(|e| ("bridge_vault", e.to_string()))
         .into_iter()
         .collect(),
     }

@@ -36,19 +36,20 @@ fn doctor(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> anyhow::Result<Doctor> {
     let network = match (network, config.grid.kind) {
-        (Some(n), _) => n.to_string(),
-        (None, crate::config::GridKind::Tfgrid) => config.grid.network.clone(),
+        (Some(n), _) => {
+            crate::config::Network::parse(n).map_err(|e| anyhow::anyhow!("--network: {e}"))?
+        }
+        (None, crate::config::GridKind::Tfgrid) => config.grid.network,
         (None, crate::config::GridKind::Sim) => anyhow::bail!(
             "grid.kind is {:?}: set grid.kind = \"tfgrid\" in the config, or name the network \
              with --network dev|qa|test|main",
             config.grid.kind.as_str()
         ),
     };
-    crate::config::Network::parse(&network).map_err(|e| anyhow::anyhow!("--network: {e}"))?;
     let endpoints = config
         .grid
         .tfgrid
-        .endpoints(&network)
+        .endpoints(network)
         .map_err(|e| anyhow::anyhow!("grid.tfgrid: {e}"))?;
     let funder = match env(FUNDER_SEED_ENV) {
         Some(seed) => {

@@ -130,8 +130,8 @@ pub enum MemoStyle {
 /// TFChain bridge to each user's twin.
 #[async_trait]
 pub trait Wallet: Send + Sync {
-    /// Short name for logs and status ("sandbox", "stellar" or "bridge").
-    fn kind(&self) -> &'static str;
+    /// Which of the kinds `payments.kind` names this is.
+    fn kind(&self) -> crate::config::PaymentsKind;
     /// What memo a payment request carries.
     fn memo_style(&self) -> MemoStyle {
         MemoStyle::PerRequest

@@ -16,7 +16,7 @@ use crate::clock::Clock;
 use crate::command::Command;
 use crate::config::MonitorConfig;
 use crate::crypto::MasterKey;
-use crate::dialogue::{Action, Effect, Engine, Env, Input, Loaded, Message, NodeBrief};
+use crate::dialogue::{Action, Effect, Engine, Env, Input, Loaded, Message};
 use crate::grid::Grid;
 use crate::grid::sim::SimGrid;
 use crate::ids::UserId;
@@ -26,7 +26,7 @@ use crate::payments::Wallet;
 use crate::payments::sandbox::SandboxWallet;
 use crate::probe::AppProbe;
 use crate::store::Store;
-use crate::user::{NodeState, Nodes};
+use crate::user::view::node_briefs;
 
 mod admin;
 mod alerter;
@@ -38,6 +38,7 @@ mod chain_buttons;
 mod chain_watch;
 mod deploy;
 mod deposits;
+mod faults;
 mod funding;
 mod intents;
 mod monitor;
@@ -140,7 +141,6 @@ struct Inner {
     /// Users' documents, locks and the watch list (see `repo.rs`).
     repo: Arc<repo::Repo>,
     grid: Arc<dyn Grid>,
-    sim: Option<SimGrid>,
     wallet: Arc<dyn Wallet>,
     sandbox: Option<Arc<SandboxWallet>>,
     /// The payment watcher's current batch (see `deposits.rs`).
@@ -162,6 +162,12 @@ struct Inner {
     /// The chain checks, chain alerts, their mutes and `/fault chain`
     /// (see `chain_watch.rs`).
     chain_watch: Arc<chain_watch::ChainWatch>,
+    /// /list, /status, /balance, delete, /redeploy, alert buttons (`views.rs`).
+    views: views::Views,
+    /// /mute and /autoheal (see `alerting.rs`).
+    node_settings: alerting::NodeSettings,
+    /// /fault on the embedded grid (see `faults.rs`).
+    faults: Arc<faults::Faults>,
     drafts: admin::Drafts,
     /// Readiness checks and sampled gauges (see `readiness.rs`).
     probes: Arc<readiness::Probes>,
@@ -247,6 +253,23 @@ impl Service {
             parts.clock.clone(),
             parts.settings.monitor.clone(),
         );
+        let views = views::Views::new(
+            repo.clone(),
+            parts.grid.clone(),
+            grid_work.clone(),
+            funding.clone(),
+            deployer.clone(),
+            audit.clone(),
+            parts.outbox.clone(),
+            parts.clock.clone(),
+        );
+        let node_settings =
+            alerting::NodeSettings::new(repo.clone(), chain_watch.clone(), parts.outbox.clone());
+        let faults = Arc::new(faults::Faults::new(
+            parts.sim,
+            chain_watch.clone(),
+            parts.outbox.clone(),
+        ));
         let probes = Arc::new(readiness::Probes::new(
             repo.clone(),
             parts.grid.clone(),
@@ -263,7 +286,6 @@ impl Service {
                 engine: parts.engine,
                 repo,
                 grid: parts.grid,
-                sim: parts.sim,
                 wallet: parts.wallet,
                 sandbox: parts.sandbox,
                 payment_batch: deposits::PaymentBatch::default(),
@@ -277,6 +299,9 @@ impl Service {
                 deployer,
                 monitor,
                 chain_watch,
+                views,
+                node_settings,
+                faults,
                 drafts: admin::Drafts::default(),
                 probes,
                 backups,
@@ -291,6 +316,16 @@ impl Service {
     /// What the backup worker reports to: metrics and operator alerts.
     pub fn backup_observer(&self) -> Arc<dyn crate::backup::BackupObserver> {
         self.inner.backups.clone()
+    }
+
+    /// The durable alert queue (its dispatcher runs under the runner).
+    pub fn alerts(&self) -> &AlertQueue {
+        self.inner.alerter.queue()
+    }
+
+    /// Whether `user` may run operator commands (`admin.operators`).
+    pub fn is_operator(&self, user: &UserId) -> bool {
+        self.inner.settings.operators.contains(user)
     }
 
     pub fn downgrade(&self) -> WeakService {
@@ -331,8 +366,8 @@ impl Service {
         self.inner.repo.store()
     }
 
-    /// "sandbox" or "stellar".
-    pub fn wallet_kind(&self) -> &'static str {
+    /// Which wallet `payments.kind` chose.
+    pub fn wallet_kind(&self) -> crate::config::PaymentsKind {
         self.inner.wallet.kind()
     }
 
@@ -344,7 +379,7 @@ impl Service {
     /// simulated grid (nothing is deployed anywhere) and/or the sandbox
     /// wallet (no TFT moves). `None` when both are real.
     pub fn simulation_notice(&self) -> Option<&'static str> {
-        let sim_grid = self.inner.grid.kind() == "sim";
+        let sim_grid = self.inner.grid.kind() == crate::config::GridKind::Sim;
         let sandbox = self.inner.sandbox.is_some();
         match (sim_grid, sandbox) {
             (true, true) => Some(
@@ -510,23 +545,25 @@ impl Service {
                 Ok(None)
             }
             Action::ListNodes => {
-                self.list_nodes(user).await?;
+                self.inner.views.list_nodes(user).await?;
                 Ok(None)
             }
             Action::ShowBalance => {
-                self.show_balance(user).await?;
+                // On the real grid the ledger follows the twin's balance.
+                let fresh = self.reconcile_with_grid(user).await.map(drop);
+                self.inner.views.show_balance(user, fresh).await?;
                 Ok(None)
             }
             Action::ShowStatus { node } => {
-                self.show_status(user, &node).await?;
+                self.inner.views.show_status(user, &node).await?;
                 Ok(None)
             }
             Action::DeleteNode { node } => {
-                self.delete_node(user, &node).await?;
+                self.inner.views.delete_node(user, &node).await?;
                 Ok(None)
             }
             Action::RedeployNode { node } => {
-                self.start_redeploy(user, &node).await?;
+                self.inner.views.start_redeploy(user, &node).await?;
                 Ok(None)
             }
             Action::TopUp { arg } => {
@@ -534,11 +571,14 @@ impl Service {
                 Ok(None)
             }
             Action::SetAutoheal { node, on } => {
-                self.set_autoheal(user, &node, on).await?;
+                self.inner
+                    .node_settings
+                    .set_autoheal(user, &node, on)
+                    .await?;
                 Ok(None)
             }
             Action::SetMute { what } => {
-                self.set_mute(user, &what).await?;
+                self.inner.node_settings.set_mute(user, &what).await?;
                 Ok(None)
             }
             Action::LinkAccount => {
@@ -566,7 +606,9 @@ impl Service {
                 node,
                 outage,
             } => {
-                self.alert_button(user, action, node.as_str(), outage)
+                self.inner
+                    .views
+                    .alert_button(user, action, node.as_str(), outage)
                     .await?
             }
             Command::ChainAlert { action, node, kind } => {
@@ -603,27 +645,6 @@ impl Service {
         Ok(None)
     }
 
-    /// The user's live node called `name`, or None after telling them there
-    /// is no such node. Only this user's own nodes are ever looked at.
-    async fn own_live_node(
-        &self,
-        user: &UserId,
-        name: &str,
-    ) -> anyhow::Result<Option<(Nodes, crate::user::NodeRecord)>> {
-        let nodes = self.inner.repo.load_nodes(user)?;
-        match nodes.get(name).filter(|n| n.is_live()).cloned() {
-            Some(node) => Ok(Some((nodes, node))),
-            None => {
-                self.say(
-                    user,
-                    format!("You have no node named {name}. Send /list to see your nodes."),
-                )
-                .await;
-                Ok(None)
-            }
-        }
-    }
-
     /// Fills the monitor's watch list from the store; run once at start.
     pub async fn load_watchlist(&self) -> anyhow::Result<usize> {
         self.inner.monitor.load_watchlist().await
@@ -654,27 +675,5 @@ impl Service {
     /// deployments and moves resumed.
     pub async fn resume_pending(&self) -> anyhow::Result<usize> {
         self.inner.deployer.resume_pending().await
-    }
-}
-
-fn node_briefs(nodes: &Nodes) -> Vec<NodeBrief> {
-    nodes
-        .live()
-        .map(|n| NodeBrief {
-            name: n.name.clone(),
-            label: format!("{} · {}", n.name, state_word(&n.state)),
-        })
-        .collect()
-}
-
-pub(crate) fn state_word(state: &NodeState) -> &'static str {
-    match state {
-        NodeState::Pending => "waiting for payment",
-        NodeState::Deploying => "deploying",
-        NodeState::Running => "running",
-        NodeState::Paused => "paused until a top-up",
-        NodeState::Failed(_) => "failed",
-        NodeState::Deleted => "deleted",
-        NodeState::Expired => "deleted (funds ran out)",
     }
 }

@@ -4,6 +4,8 @@
 //! conversation step rewrites only the small conversation document and a
 //! balance change never rewrites the node list.
 
+pub mod view;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

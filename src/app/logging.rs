@@ -42,7 +42,7 @@ pub fn init_logging(config: &Config, chat: bool) -> anyhow::Result<Option<PathBu
         .with_env_filter(filter)
         .with_ansi(ansi)
         .with_writer(writer);
-    if config.log.format == "json" {
+    if config.log.format == crate::config::LogFormat::Json {
         logs.json().init();
     } else {
         logs.init();

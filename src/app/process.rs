@@ -18,7 +18,7 @@ use crate::channel::{Outbox, RoutingOutbox};
 use crate::chat::telegram::{self, RateLimiter, Telegram, TelegramOutbox};
 use crate::chat::terminal::TerminalOutbox;
 use crate::clock::{Backoff, Clock, SystemClock};
-use crate::config::{Config, GridKind};
+use crate::config::{Config, GridKind, PaymentsKind};
 use crate::grid::Grid;
 use crate::grid::sim::{Churn, SimGrid};
 use crate::ops::OpsServer;
@@ -360,19 +360,23 @@ async fn stop_listener(
 /// Says at start what this process runs on, loudly when it is a simulation.
 fn log_what_runs(config: &Config, service: &Service) {
     match service.grid().kind() {
-        "sim" => {
+        GridKind::Sim => {
             tracing::info!(data_dir = %config.data_dir.display(), "Jukebox started on the embedded grid, a SIMULATION")
         }
-        kind => {
-            tracing::info!(grid = kind, network = %config.grid.network, data_dir = %config.data_dir.display(), "Jukebox started on the REAL ThreeFold Grid")
+        kind @ GridKind::Tfgrid => {
+            tracing::info!(grid = kind.as_str(), network = %config.grid.network, data_dir = %config.data_dir.display(), "Jukebox started on the REAL ThreeFold Grid")
         }
     }
     match service.wallet_kind() {
-        "sandbox" => tracing::info!("payments: sandbox wallet, a SIMULATION (no real TFT moves)"),
-        "bridge" => {
+        PaymentsKind::Sandbox => {
+            tracing::info!("payments: sandbox wallet, a SIMULATION (no real TFT moves)")
+        }
+        PaymentsKind::Bridge => {
             tracing::info!("payments: REAL TFT through the TFChain bridge into each user's twin")
         }
-        kind => tracing::info!(wallet = kind, "payments: REAL TFT"),
+        kind @ PaymentsKind::Stellar => {
+            tracing::info!(wallet = kind.as_str(), "payments: REAL TFT")
+        }
     }
 }
 

@@ -237,7 +237,7 @@ pub async fn run(
 /// What leaving the chat stops and what keeps going.
 fn goodbye(service: &Service, session: &Session) -> String {
     let kept = session.data_dir.display();
-    let nodes = if service.grid().kind() == "sim" {
+    let nodes = if service.grid().kind() == crate::config::GridKind::Sim {
         format!(
             "The simulated grid stops with it; your nodes, balance and conversation are saved in {kept} and carry on when you start Jukebox again."
         )

@@ -39,8 +39,23 @@ impl GridKind {
     }
 }
 
-/// A ThreeFold Grid v3 network.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+impl PartialEq<&str> for GridKind {
+    fn eq(&self, text: &&str) -> bool {
+        self.as_str() == *text
+    }
+}
+
+impl fmt::Display for GridKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `grid.network`: a ThreeFold Grid v3 network. serde refuses any other
+/// value, naming the key and the allowed values (`config::keyed`); the
+/// `--network` flag goes through [`Network::parse`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Network {
     Main,
     Test,
@@ -48,16 +63,29 @@ pub enum Network {
     Dev,
 }
 
+/// A network name that is none of the four.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("network {0:?} must be \"main\", \"test\", \"qa\" or \"dev\"")]
+pub struct UnknownNetwork(pub String);
+
 impl Network {
-    pub fn parse(name: &str) -> Result<Network, String> {
+    pub fn parse(name: &str) -> Result<Network, UnknownNetwork> {
         match name {
             "main" => Ok(Network::Main),
             "test" => Ok(Network::Test),
             "qa" => Ok(Network::Qa),
             "dev" => Ok(Network::Dev),
-            other => Err(format!(
-                "network {other:?} must be \"main\", \"test\", \"qa\" or \"dev\""
-            )),
+            other => Err(UnknownNetwork(other.to_owned())),
+        }
+    }
+
+    /// The value as written in config.toml.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Network::Main => "main",
+            Network::Test => "test",
+            Network::Qa => "qa",
+            Network::Dev => "dev",
         }
     }
 
@@ -79,14 +107,17 @@ impl Network {
     }
 }
 
+impl std::str::FromStr for Network {
+    type Err = UnknownNetwork;
+
+    fn from_str(name: &str) -> Result<Network, UnknownNetwork> {
+        Network::parse(name)
+    }
+}
+
 impl fmt::Display for Network {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Network::Main => "main",
-            Network::Test => "test",
-            Network::Qa => "qa",
-            Network::Dev => "dev",
-        })
+        f.write_str(self.as_str())
     }
 }
 
@@ -173,8 +204,8 @@ impl Default for TfgridConfig {
 
 impl TfgridConfig {
     /// The hosts for `network`, overrides applied and checked.
-    pub fn endpoints(&self, network: &str) -> Result<Endpoints, String> {
-        let defaults = Network::parse(network)?.hosts();
+    pub fn endpoints(&self, network: Network) -> Result<Endpoints, String> {
+        let defaults = network.hosts();
         let pick = |over: &str, default: String, key: &str, schemes: &[&str]| {
             let url = if over.trim().is_empty() {
                 default
@@ -198,7 +229,7 @@ impl TfgridConfig {
     }
 
     /// Every value checked, for `jukebox check`.
-    pub fn validate(&self, network: &str) -> Result<(), String> {
+    pub fn validate(&self, network: Network) -> Result<(), String> {
         self.endpoints(network)?;
         if let Some(hub) = self.flist_hub() {
             check_url(&hub, "flist_hub_url", HTTP)?;
@@ -288,9 +319,7 @@ pub fn funder_key(seed: &str) -> Result<ed25519_dalek::SigningKey, String> {
 /// Problems in `[grid]` as (key or section to point at, message).
 pub(super) fn diagnose(grid: &super::GridConfig) -> Vec<(&'static str, String)> {
     let mut found = Vec::new();
-    if let Err(e) = Network::parse(&grid.network) {
-        found.push(("network", format!("grid.{e}")));
-    } else if let Err(e) = grid.tfgrid.validate(&grid.network) {
+    if let Err(e) = grid.tfgrid.validate(grid.network) {
         found.push(("[grid.tfgrid]", format!("grid.tfgrid: {e}")));
     }
     found
@@ -329,7 +358,12 @@ mod tests {
         for name in ["main", "test", "qa", "dev"] {
             assert_eq!(Network::parse(name).unwrap().to_string(), name);
         }
-        assert!(Network::parse("mainnet").unwrap_err().contains("\"main\""));
+        assert!(
+            Network::parse("mainnet")
+                .unwrap_err()
+                .to_string()
+                .contains("\"main\"")
+        );
     }
 
     #[test]
@@ -339,7 +373,7 @@ mod tests {
             relay_url: "ws://127.0.0.1:9000".into(),
             ..TfgridConfig::default()
         };
-        let e = config.endpoints("qa").unwrap();
+        let e = config.endpoints(Network::Qa).unwrap();
         assert_eq!(e.proxy, "http://127.0.0.1:8080");
         assert_eq!(e.relay, "ws://127.0.0.1:9000");
         assert_eq!(e.tfchain, "wss://tfchain.qa.grid.tf/ws");
@@ -347,7 +381,7 @@ mod tests {
             tfchain_url: "https://tfchain.grid.tf".into(),
             ..TfgridConfig::default()
         };
-        let err = bad.endpoints("main").unwrap_err();
+        let err = bad.endpoints(Network::Main).unwrap_err();
         assert!(
             err.starts_with("tfchain_url") && err.contains("wss or ws"),
             "{err}"
@@ -356,30 +390,40 @@ mod tests {
             proxy_url: "gridproxy.grid.tf".into(),
             ..TfgridConfig::default()
         };
-        assert!(bad.validate("main").unwrap_err().starts_with("proxy_url"));
-        assert!(TfgridConfig::default().validate("moon").is_err());
+        assert!(
+            bad.validate(Network::Main)
+                .unwrap_err()
+                .starts_with("proxy_url")
+        );
+        // An unknown network cannot reach validate: it is refused when read.
+        assert!("moon".parse::<Network>().is_err());
     }
 
     #[test]
     fn limits_are_checked() {
-        assert!(TfgridConfig::default().validate("test").is_ok());
+        assert!(TfgridConfig::default().validate(Network::Test).is_ok());
         let zero = TfgridConfig {
             request_timeout_seconds: 0,
             ..TfgridConfig::default()
         };
-        assert!(zero.validate("test").is_err());
+        assert!(zero.validate(Network::Test).is_err());
         let pages = TfgridConfig {
             page_size: 500,
             ..TfgridConfig::default()
         };
-        assert!(pages.validate("test").unwrap_err().contains("page_size"));
+        assert!(
+            pages
+                .validate(Network::Test)
+                .unwrap_err()
+                .contains("page_size")
+        );
         let forever = TfgridConfig {
             deploy_timeout_seconds: 0,
             ..TfgridConfig::default()
         };
         assert!(
             forever
-                .validate("test")
+                .validate(Network::Test)
                 .unwrap_err()
                 .contains("deploy_timeout_seconds")
         );
@@ -389,9 +433,9 @@ mod tests {
             ..TfgridConfig::default()
         };
         assert_eq!(funding("0.5").twin_funding(), Ok(5_000_000));
-        let err = funding("lots").validate("test").unwrap_err();
+        let err = funding("lots").validate(Network::Test).unwrap_err();
         assert!(err.contains("twin_funding_tft"), "{err}");
-        assert!(funding("-1").validate("test").is_err());
+        assert!(funding("-1").validate(Network::Test).is_err());
     }
 
     #[test]
@@ -425,7 +469,7 @@ mod tests {
         let text =
             "[grid]\nnetwork = \"main\"\n[grid.tfgrid]\nproxy_url = \"http://127.0.0.1:1\"\n";
         let c = Config::parse("c.toml", text, &no_env).unwrap();
-        let e = c.grid.tfgrid.endpoints(&c.grid.network).unwrap();
+        let e = c.grid.tfgrid.endpoints(c.grid.network).unwrap();
         assert_eq!(e.proxy, "http://127.0.0.1:1");
         assert_eq!(e.relay, "wss://relay.grid.tf");
         let d = Config::parse("c.toml", "[grid]\nkind = \"azure\"\n", &no_env).unwrap_err();

@@ -6,6 +6,7 @@
 
 use serde::Deserialize;
 
+use super::Network;
 use crate::model::strkey::{self, ACCOUNT_ID};
 
 /// TFT issuer on the Stellar public network (mainnet).
@@ -34,38 +35,81 @@ pub struct BridgeVault<'a> {
     pub issuer: &'static str,
 }
 
-/// The bridge of grid `network` ("main", "test", "qa", "dev"), or `vault`
-/// when it is given (then on the Stellar network of `stellar_network`),
-/// checked without contacting anything: how `jukebox check` and the bridge
-/// wallet (`payments/bridge.rs`) agree on which vault is used.
-pub fn bridge_vault<'a>(
-    network: &str,
-    vault: &'a str,
-    stellar_network: &str,
-) -> Result<BridgeVault<'a>, String> {
+/// The bridge of grid `network`, or `vault` when it is given (then on
+/// the Stellar network of `stellar_network`), checked without contacting
+/// anything: how `jukebox check` and the bridge wallet
+/// (`payments/bridge.rs`) agree on which vault is used.
+pub fn bridge_vault(
+    network: Network,
+    vault: &str,
+    stellar_network: StellarNetwork,
+) -> Result<BridgeVault<'_>, BadVault> {
     let (vault, issuer) = match (vault.trim(), network) {
-        ("", "main") => (BRIDGE_VAULTS[0], PUBLIC_TFT_ISSUER),
-        ("", "test") => (BRIDGE_VAULTS[1], PUBLIC_TFT_ISSUER),
+        ("", Network::Main) => (BRIDGE_VAULTS[0], PUBLIC_TFT_ISSUER),
+        ("", Network::Test) => (BRIDGE_VAULTS[1], PUBLIC_TFT_ISSUER),
         // Devnet's and QA net's bridges listen on the Stellar test network.
-        ("", "dev") => (BRIDGE_VAULTS[2], TESTNET_TFT_ISSUER),
-        ("", "qa") => (BRIDGE_VAULTS[3], TESTNET_TFT_ISSUER),
-        ("", other) => {
-            return Err(format!(
-                "no TFChain bridge vault is known for grid.network {other:?}; \
-                 set payments.bridge_vault"
-            ));
-        }
+        ("", Network::Dev) => (BRIDGE_VAULTS[2], TESTNET_TFT_ISSUER),
+        ("", Network::Qa) => (BRIDGE_VAULTS[3], TESTNET_TFT_ISSUER),
         (given, _) => {
-            strkey::decode(ACCOUNT_ID, given)
-                .map_err(|e| format!("payments.bridge_vault {given:?}: {e}"))?;
-            let issuer = match stellar_network {
-                "testnet" => TESTNET_TFT_ISSUER,
-                _ => PUBLIC_TFT_ISSUER,
-            };
-            (given, issuer)
+            strkey::decode(ACCOUNT_ID, given).map_err(|reason| BadVault {
+                given: given.to_owned(),
+                reason,
+            })?;
+            (given, stellar_network.tft_issuer())
         }
     };
     Ok(BridgeVault { vault, issuer })
+}
+
+/// A `payments.bridge_vault` that is not a Stellar account id.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("payments.bridge_vault {given:?}: {reason}")]
+pub struct BadVault {
+    pub given: String,
+    pub reason: strkey::StrKeyError,
+}
+
+/// `payments.stellar.network`: the Stellar network TFT payments are
+/// watched on. serde refuses any other value, naming the key and the
+/// allowed values (`config::keyed`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StellarNetwork {
+    /// Mainnet: real money.
+    Public,
+    Testnet,
+}
+
+impl StellarNetwork {
+    /// The value as written in config.toml.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StellarNetwork::Public => "public",
+            StellarNetwork::Testnet => "testnet",
+        }
+    }
+
+    /// The TFT issuer on this network.
+    pub fn tft_issuer(self) -> &'static str {
+        match self {
+            StellarNetwork::Public => PUBLIC_TFT_ISSUER,
+            StellarNetwork::Testnet => TESTNET_TFT_ISSUER,
+        }
+    }
+
+    /// This network's public Horizon.
+    pub fn horizon(self) -> &'static str {
+        match self {
+            StellarNetwork::Public => PUBLIC_HORIZON,
+            StellarNetwork::Testnet => TESTNET_HORIZON,
+        }
+    }
+}
+
+impl std::fmt::Display for StellarNetwork {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// `payments.kind`: how users pay. serde refuses any other value, naming
@@ -92,11 +136,23 @@ impl PaymentsKind {
     }
 }
 
+impl PartialEq<&str> for PaymentsKind {
+    fn eq(&self, text: &&str) -> bool {
+        self.as_str() == *text
+    }
+}
+
+impl std::fmt::Display for PaymentsKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StellarConfig {
     /// "public" (mainnet, real money) or "testnet".
-    pub network: String,
+    pub network: StellarNetwork,
     /// Empty: the network's public Horizon.
     pub horizon_url: String,
     /// Empty: the network's TFT issuer.
@@ -122,7 +178,7 @@ pub struct StellarConfig {
 impl Default for StellarConfig {
     fn default() -> StellarConfig {
         StellarConfig {
-            network: "public".into(),
+            network: StellarNetwork::Public,
             horizon_url: String::new(),
             asset_issuer: String::new(),
             deposit_address: String::new(),
@@ -139,20 +195,18 @@ impl Default for StellarConfig {
 impl StellarConfig {
     /// The Horizon base URL to use (without a trailing slash).
     pub fn horizon(&self) -> String {
-        let url = match (self.horizon_url.as_str(), self.network.as_str()) {
-            ("", "testnet") => TESTNET_HORIZON,
-            ("", _) => PUBLIC_HORIZON,
-            (url, _) => url,
+        let url = match self.horizon_url.as_str() {
+            "" => self.network.horizon(),
+            url => url,
         };
         url.trim_end_matches('/').to_owned()
     }
 
     /// The TFT issuer to accept.
     pub fn issuer(&self) -> &str {
-        match (self.asset_issuer.as_str(), self.network.as_str()) {
-            ("", "testnet") => TESTNET_TFT_ISSUER,
-            ("", _) => PUBLIC_TFT_ISSUER,
-            (issuer, _) => issuer,
+        match self.asset_issuer.as_str() {
+            "" => self.network.tft_issuer(),
+            issuer => issuer,
         }
     }
 
@@ -161,15 +215,6 @@ impl StellarConfig {
     /// address required.
     pub fn problems(&self, in_use: bool) -> Vec<(&'static str, String)> {
         let mut problems = Vec::new();
-        if !matches!(self.network.as_str(), "public" | "testnet") {
-            problems.push((
-                "network",
-                format!(
-                    "payments.stellar.network {:?} must be \"public\" or \"testnet\"",
-                    self.network
-                ),
-            ));
-        }
         let horizon = self.horizon();
         if !(horizon.starts_with("https://") || horizon.starts_with("http://")) {
             problems.push((
@@ -267,7 +312,7 @@ mod tests {
         let mut c = StellarConfig::default();
         assert_eq!(c.horizon(), PUBLIC_HORIZON);
         assert_eq!(c.issuer(), PUBLIC_TFT_ISSUER);
-        c.network = "testnet".into();
+        c.network = StellarNetwork::Testnet;
         assert_eq!(c.horizon(), TESTNET_HORIZON);
         assert_eq!(c.issuer(), TESTNET_TFT_ISSUER);
         c.horizon_url = "http://127.0.0.1:8000/".into();
@@ -297,8 +342,16 @@ mod tests {
 
     #[test]
     fn bad_values_are_named() {
+        // An unknown network is refused when the file is read (serde), so
+        // it never reaches `problems`; the key is named all the same.
+        let text = "[payments.stellar]\nnetwork = \"mainnet\"\n";
+        let d = crate::config::Config::parse("c.toml", text, &|_| None).unwrap_err();
+        assert_eq!(d.0[0].line, 2, "{d}");
+        assert!(
+            d.0[0].message.starts_with("payments.stellar.network"),
+            "{d}"
+        );
         let c = StellarConfig {
-            network: "mainnet".into(),
             horizon_url: "ftp://x".into(),
             asset_issuer: "GNOPE".into(),
             poll_interval_seconds: 0,
@@ -309,7 +362,6 @@ mod tests {
         assert_eq!(
             keys(&c, false),
             [
-                "network",
                 "horizon_url",
                 "asset_issuer",
                 "poll_interval_seconds",

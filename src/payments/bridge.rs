@@ -16,7 +16,7 @@
 use async_trait::async_trait;
 
 use super::{IncomingPayment, MemoStyle, Wallet};
-use crate::config::{BridgeVault, bridge_vault};
+use crate::config::{BadVault, BridgeVault, Network, PaymentsKind, StellarNetwork, bridge_vault};
 use crate::money::Tft;
 
 /// What the bridge keeps of every deposit when TFChain could not be asked:
@@ -34,14 +34,14 @@ pub struct BridgeWallet {
 }
 
 impl BridgeWallet {
-    /// The bridge of `network` ("main", "test", "qa", "dev"), or `vault`
-    /// when it is given (then on the Stellar network of `stellar_network`).
+    /// The bridge of `network`, or `vault` when it is given (then on the
+    /// Stellar network of `stellar_network`).
     /// Its fee is [`BRIDGE_FEE`] until [`Self::with_deposit_fee`].
     pub fn for_network(
-        network: &str,
+        network: Network,
         vault: &str,
-        stellar_network: &str,
-    ) -> Result<BridgeWallet, String> {
+        stellar_network: StellarNetwork,
+    ) -> Result<BridgeWallet, BadVault> {
         let BridgeVault { vault, issuer } = bridge_vault(network, vault, stellar_network)?;
         Ok(BridgeWallet {
             vault: vault.to_owned(),
@@ -60,8 +60,8 @@ impl BridgeWallet {
 
 #[async_trait]
 impl Wallet for BridgeWallet {
-    fn kind(&self) -> &'static str {
-        "bridge"
+    fn kind(&self) -> PaymentsKind {
+        PaymentsKind::Bridge
     }
 
     fn memo_style(&self) -> MemoStyle {
@@ -93,29 +93,35 @@ mod tests {
 
     #[test]
     fn each_network_pays_into_its_own_vault_with_its_issuer() {
-        let main = BridgeWallet::for_network("main", "", "public").unwrap();
+        let main = BridgeWallet::for_network(Network::Main, "", StellarNetwork::Public).unwrap();
         assert_eq!(main.deposit_address(), BRIDGE_VAULTS[0]);
         assert_eq!(main.asset_issuer(), PUBLIC_TFT_ISSUER);
-        let dev = BridgeWallet::for_network("dev", "", "public").unwrap();
+        let dev = BridgeWallet::for_network(Network::Dev, "", StellarNetwork::Public).unwrap();
         assert_eq!(dev.deposit_address(), BRIDGE_VAULTS[2]);
         assert_eq!(dev.asset_issuer(), TESTNET_TFT_ISSUER);
-        let qa = BridgeWallet::for_network("qa", "", "public").unwrap();
+        let qa = BridgeWallet::for_network(Network::Qa, "", StellarNetwork::Public).unwrap();
         assert_eq!(
             qa.deposit_address(),
             "GAQH7XXFBRWXT2SBK6AHPOLXDCLXVFAKFSOJIRMRNCDINWKHGI6UYVKM"
         );
         assert_eq!(qa.asset_issuer(), TESTNET_TFT_ISSUER);
-        assert!(BridgeWallet::for_network("moon", "", "public").is_err());
-        let mine = BridgeWallet::for_network("qa", BRIDGE_VAULTS[1], "testnet").unwrap();
+        // An unknown network is refused before any wallet is built.
+        assert!("moon".parse::<Network>().is_err());
+        let mine =
+            BridgeWallet::for_network(Network::Qa, BRIDGE_VAULTS[1], StellarNetwork::Testnet)
+                .unwrap();
         assert_eq!(mine.deposit_address(), BRIDGE_VAULTS[1]);
         assert_eq!(mine.asset_issuer(), TESTNET_TFT_ISSUER);
-        assert!(BridgeWallet::for_network("qa", "GNOTANACCOUNT", "testnet").is_err());
+        assert!(
+            BridgeWallet::for_network(Network::Qa, "GNOTANACCOUNT", StellarNetwork::Testnet)
+                .is_err()
+        );
         assert_eq!(main.memo_style(), MemoStyle::Twin);
     }
 
     #[test]
     fn the_fee_is_the_chains_or_one_tft() {
-        let main = BridgeWallet::for_network("main", "", "public").unwrap();
+        let main = BridgeWallet::for_network(Network::Main, "", StellarNetwork::Public).unwrap();
         assert_eq!(main.deposit_fee(), Tft::from_whole(1));
         let read = main
             .clone()

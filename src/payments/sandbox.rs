@@ -240,8 +240,8 @@ impl SandboxWallet {
 
 #[async_trait]
 impl Wallet for SandboxWallet {
-    fn kind(&self) -> &'static str {
-        "sandbox"
+    fn kind(&self) -> crate::config::PaymentsKind {
+        crate::config::PaymentsKind::Sandbox
     }
 
     fn deposit_address(&self) -> &str {

@@ -177,8 +177,8 @@ impl StellarWallet {
 
 #[async_trait]
 impl Wallet for StellarWallet {
-    fn kind(&self) -> &'static str {
-        "stellar"
+    fn kind(&self) -> crate::config::PaymentsKind {
+        crate::config::PaymentsKind::Stellar
     }
 
     fn deposit_address(&self) -> &str {

@@ -19,8 +19,8 @@ impl Service {
     ) -> anyhow::Result<()> {
         match self.inner.chain_watch.button_applies(user, name, kind)? {
             Ok(()) => match action {
-                AlertAction::Redeploy => self.start_redeploy(user, name).await,
-                AlertAction::Status => self.show_status(user, name).await,
+                AlertAction::Redeploy => self.inner.views.start_redeploy(user, name).await,
+                AlertAction::Status => self.inner.views.show_status(user, name).await,
             },
             Err(why) => {
                 self.send(user, Outgoing::Withdrawn).await;

@@ -683,7 +683,7 @@ impl Deployer {
                 placed.node.id, placed.node.farm_name, placed.node.country
             ),
         ];
-        if self.grid.kind() == "sim" {
+        if self.grid.kind() == crate::config::GridKind::Sim {
             lines.push(
                 "SIMULATED: this node runs on the simulated grid, not on a real server; its addresses are documentation addresses that reach nothing."
                     .to_owned(),

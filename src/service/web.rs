@@ -10,13 +10,14 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Service, state_word};
+use super::Service;
 use crate::crypto::random_bytes;
 use crate::ids::UserId;
 use crate::lifecycle::{human_duration, utc_datetime};
 use crate::money::Tft;
 use crate::store::blocking_io;
 use crate::user::NodeState;
+use crate::user::view::state_word;
 
 const LINKS: &str = "web-links";
 const CODES: &str = "link-codes";
@@ -301,7 +302,7 @@ impl Service {
     /// Whether the embedded grid and the sandbox wallet are in use (the
     /// website labels itself so, and offers the sandbox sign-in).
     pub fn is_sandbox(&self) -> bool {
-        self.wallet_kind() == "sandbox"
+        self.wallet_kind() == crate::config::PaymentsKind::Sandbox
     }
 }
 

@@ -51,7 +51,7 @@ impl CrashingGrid {
 
 #[async_trait]
 impl Grid for CrashingGrid {
-    fn kind(&self) -> &'static str {
+    fn kind(&self) -> jukebox::config::GridKind {
         self.inner.kind()
     }
 

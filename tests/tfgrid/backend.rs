@@ -92,14 +92,21 @@ async fn deploy_status_delete_and_redeploy_through_the_real_backend() {
         "the node saw the cancel on chain"
     );
 
-    // Delete: the contract is cancelled, and cancelling again is fine.
+    // Delete: the contract is cancelled. Cancelling again finds no
+    // contract (TFChain removed it), which every caller takes as done
+    // (`service/intents.rs`, `service/reconcile.rs`).
     cancel(&g, ContractId(2)).await.unwrap();
-    cancel(&g, ContractId(2)).await.unwrap();
-    assert!(live_contracts(&g).is_empty());
-    let gone = contract(&g, ContractId(2)).await.unwrap();
     assert_eq!(
-        (gone.state, gone.workload),
-        (ContractState::Deleted, WorkloadState::Deleted)
+        cancel(&g, ContractId(2)).await,
+        Err(GridError::UnknownContract(ContractId(2)))
+    );
+    assert!(live_contracts(&g).is_empty());
+    // TFChain removes a cancelled contract from storage (pallet-smart-contract
+    // `grid_contract.rs` `remove_contract`): the chain no longer knows it,
+    // which the monitor reads as deleted (`lifecycle::grid_verdict`).
+    assert_eq!(
+        contract(&g, ContractId(2)).await,
+        Err(GridError::UnknownContract(ContractId(2)))
     );
     assert_no_delete_was_sent(&g);
     // Cancelling a cancelled contract sends nothing more.
@@ -331,8 +338,10 @@ async fn the_backend_is_built_from_the_grid_config() {
         terms_link: format!("{docs}/legal"),
         ..Default::default()
     };
-    config.validate("dev").unwrap();
-    let backend = TfGridBackend::from_config("dev", &config, "jukebox", None).unwrap();
+    config.validate(jukebox::config::Network::Dev).unwrap();
+    let backend =
+        TfGridBackend::from_config(jukebox::config::Network::Dev, &config, "jukebox", None)
+            .unwrap();
     let twin = backend.ensure_twin(&user).await.unwrap().0;
     // A second newcomer accepts the same hash, not fetched again.
     let other = SigningKey::from_bytes(&[3; 32]);
@@ -415,7 +424,9 @@ async fn a_configured_terms_hash_is_sent_without_fetching_the_document() {
     let (docs, fetches, _server) = terms_server().await;
     let link = format!("{docs}/legal");
     let config = terms_config(&proxy, &relay, &chain, link.clone(), Some("my-terms_v2"));
-    let backend = TfGridBackend::from_config("dev", &config, "jukebox", None).unwrap();
+    let backend =
+        TfGridBackend::from_config(jukebox::config::Network::Dev, &config, "jukebox", None)
+            .unwrap();
     backend.ensure_twin(&user).await.unwrap();
     assert_eq!(
         chain.world().accepted_terms[&user.verifying_key().to_bytes()],
@@ -438,7 +449,9 @@ async fn an_unreachable_terms_document_stops_the_twin_before_any_extrinsic() {
     let missing = terms_server().await;
     for link in [gone, format!("{}/missing", missing.0)] {
         let config = terms_config(&proxy, &relay, &chain, link.clone(), None);
-        let backend = TfGridBackend::from_config("dev", &config, "jukebox", None).unwrap();
+        let backend =
+            TfGridBackend::from_config(jukebox::config::Network::Dev, &config, "jukebox", None)
+                .unwrap();
         let err = backend.ensure_twin(&user).await.unwrap_err();
         let GridError::Unavailable(message) = &err else {
             panic!("{err:?}")
@@ -486,12 +499,10 @@ async fn the_grid_trait_drives_the_real_backend() {
     grid.set_paused(placed.contract, true).await.unwrap();
     grid.cancel(&identity, placed.contract).await.unwrap();
     assert!(live_contracts(&g).is_empty());
+    // Gone from TFChain's storage once cancelled (see above).
     assert_eq!(
-        grid.contract(&identity, placed.contract)
-            .await
-            .unwrap()
-            .state,
-        ContractState::Deleted
+        grid.contract(&identity, placed.contract).await,
+        Err(GridError::UnknownContract(placed.contract))
     );
 }
 

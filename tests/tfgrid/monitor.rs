@@ -75,7 +75,9 @@ async fn the_batch_reads_the_chain_and_each_node_once_and_calls_no_node() {
             let state = match state {
                 ChainState::Created => ContractState::Created,
                 ChainState::GracePeriod(_) => ContractState::GracePeriod,
-                ChainState::Deleted => ContractState::Deleted,
+                // A cancelled contract is removed from TFChain's storage
+                // (see `fake_tfchain.rs`): the chain no longer knows it.
+                ChainState::Deleted => return Err(GridError::UnknownContract(*id)),
             };
             let status = if (1..=3).contains(node) {
                 NodeStatus::Up
@@ -180,9 +182,11 @@ async fn a_backend_built_before_tfchain_listens_works_once_it_does() {
         terms_hash: Some(super::setup::TERMS_HASH.into()),
         ..Default::default()
     };
-    config.validate("dev").unwrap();
+    config.validate(jukebox::config::Network::Dev).unwrap();
     // Nothing listens yet, and building the backend does not mind.
-    let backend = TfGridBackend::from_config("dev", &config, "jukebox", None).unwrap();
+    let backend =
+        TfGridBackend::from_config(jukebox::config::Network::Dev, &config, "jukebox", None)
+            .unwrap();
     let user = SigningKey::from_bytes(&[2; 32]);
     let err = backend.ensure_twin(&user).await.unwrap_err();
     assert!(matches!(&err, GridError::Unavailable(_)), "{err:?}");

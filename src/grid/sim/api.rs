@@ -18,8 +18,8 @@ use crate::reservation::{Deployment, deployment_hash_hex, verify};
 
 #[async_trait]
 impl Grid for SimGrid {
-    fn kind(&self) -> &'static str {
-        "sim"
+    fn kind(&self) -> crate::config::GridKind {
+        crate::config::GridKind::Sim
     }
 
     async fn ensure_twin(&self, identity: &IdentityKey) -> Result<TwinId, GridError> {

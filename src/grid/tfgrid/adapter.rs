@@ -30,8 +30,8 @@ impl TfGrid {
 
 #[async_trait]
 impl Grid for TfGrid {
-    fn kind(&self) -> &'static str {
-        "tfgrid"
+    fn kind(&self) -> crate::config::GridKind {
+        crate::config::GridKind::Tfgrid
     }
 
     async fn ensure_twin(&self, identity: &IdentityKey) -> Result<TwinId, GridError> {

@@ -103,7 +103,7 @@ impl TfGridBackend {
     /// the config file); without it, identities' accounts must be funded by
     /// hand.
     pub fn from_config(
-        network: &str,
+        network: crate::config::Network,
         config: &crate::config::TfgridConfig,
         session: &str,
         funder: Option<SigningKey>,

@@ -124,7 +124,7 @@ pub struct NodeTypeNeed {
 /// Everything the doctor needs: where the grid is, how Jukebox is set up
 /// for it, and the funding key (from `JUKEBOX_TFCHAIN_FUNDER_SEED`).
 pub struct DoctorSetup {
-    pub network: String,
+    pub network: crate::config::Network,
     pub endpoints: Endpoints,
     pub config: TfgridConfig,
     pub funder: Option<SigningKey>,
@@ -287,7 +287,7 @@ impl Doctor {
                 format!(
                     "check that this host reaches {url} (grid.network = {:?}, or \
                      grid.tfgrid.proxy_url)",
-                    self.setup.network
+                    self.setup.network.as_str()
                 ),
             ),
         }

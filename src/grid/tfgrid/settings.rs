@@ -91,7 +91,7 @@ mod tests {
     #[test]
     fn the_twin_relay_defaults_to_the_relay_host() {
         let config = TfgridConfig::default();
-        let e = config.endpoints("dev").unwrap();
+        let e = config.endpoints(crate::config::Network::Dev).unwrap();
         assert_eq!(
             config.twin_settings(&e).unwrap().relay_domain,
             "relay.dev.grid.tf"
@@ -108,7 +108,11 @@ mod tests {
             relay_domain: "wss://relay.grid.tf".into(),
             ..TfgridConfig::default()
         };
-        assert!(bad.validate("dev").unwrap_err().contains("relay_domain"));
+        assert!(
+            bad.validate(crate::config::Network::Dev)
+                .unwrap_err()
+                .contains("relay_domain")
+        );
         let rmb = config.rmb_settings(&e, "jukebox");
         assert_eq!(
             (rmb.relay_url.as_str(), rmb.call_timeout),
@@ -119,8 +123,8 @@ mod tests {
     #[test]
     fn the_terms_pair_is_checked_as_tfchain_checks_it() {
         let config = TfgridConfig::default();
-        assert!(config.validate("dev").is_ok());
-        let e = config.endpoints("dev").unwrap();
+        assert!(config.validate(crate::config::Network::Dev).is_ok());
+        let e = config.endpoints(crate::config::Network::Dev).unwrap();
         let settings = config.twin_settings(&e).unwrap();
         assert!(matches!(settings.terms, TermsSource::Fetched(_)));
         assert_eq!(settings.terms.link(), terms::DEFAULT_LINK);
@@ -129,19 +133,31 @@ mod tests {
             ..TfgridConfig::default()
         };
         for bad in ["", "  ", "0x12ab!", "md5 12ab"] {
-            let err = hash(bad).validate("dev").unwrap_err();
+            let err = hash(bad).validate(crate::config::Network::Dev).unwrap_err();
             assert!(err.starts_with("terms_hash"), "{bad:?}: {err}");
             assert!(hash(bad).twin_settings(&e).is_err());
         }
-        assert!(hash(&"f".repeat(51)).validate("dev").is_err());
-        assert!(hash(" f4fa1c1b ").validate("dev").is_ok());
+        assert!(
+            hash(&"f".repeat(51))
+                .validate(crate::config::Network::Dev)
+                .is_err()
+        );
+        assert!(
+            hash(" f4fa1c1b ")
+                .validate(crate::config::Network::Dev)
+                .is_ok()
+        );
         let configured = hash(" f4fa1c1b ").twin_settings(&e).unwrap().terms;
         assert!(matches!(configured, TermsSource::Configured(t) if t.hash() == "f4fa1c1b"));
         let link = TfgridConfig {
             terms_link: "https://example.org/terms of use".into(),
             ..TfgridConfig::default()
         };
-        assert!(link.validate("dev").unwrap_err().starts_with("terms_link"));
+        assert!(
+            link.validate(crate::config::Network::Dev)
+                .unwrap_err()
+                .starts_with("terms_link")
+        );
         // `jukebox check` reports it against the section.
         let no_env = |_: &str| None;
         let text = "[grid]\nkind = \"tfgrid\"\nnetwork = \"dev\"\n[grid.tfgrid]\nterms_hash = \"\"\n\

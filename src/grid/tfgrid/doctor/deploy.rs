@@ -53,7 +53,7 @@ impl Doctor {
             return false;
         };
         let backend = match TfGridBackend::from_config(
-            &self.setup.network,
+            self.setup.network,
             &self.setup.config,
             SESSION,
             Some(funder.clone()),
