@@ -14,16 +14,20 @@ use crate::user::view;
 /// A user's alert and auto-heal settings.
 pub struct NodeSettings {
     repo: Arc<Repo>,
-    /// The chain alerts' kinds, muted one by one.
-    chain: Arc<ChainWatch>,
+    /// The chain alerts' mutes, one per kind (`/mute stalls` ...).
+    chain_watch: Arc<ChainWatch>,
     outbox: Arc<dyn Outbox>,
 }
 
 impl NodeSettings {
-    pub fn new(repo: Arc<Repo>, chain: Arc<ChainWatch>, outbox: Arc<dyn Outbox>) -> NodeSettings {
+    pub fn new(
+        repo: Arc<Repo>,
+        chain_watch: Arc<ChainWatch>,
+        outbox: Arc<dyn Outbox>,
+    ) -> NodeSettings {
         NodeSettings {
             repo,
-            chain,
+            chain_watch,
             outbox,
         }
     }
@@ -34,15 +38,15 @@ impl NodeSettings {
             .await;
     }
 
-    /// `/mute reminders|everything`, `/unmute`.
+    /// `/mute reminders|everything`, a chain alert's kind, `/unmute`.
     pub async fn set_mute(&self, user: &UserId, what: &str) -> anyhow::Result<()> {
-        if let Some(text) = self.chain.mute(user, what)? {
+        if let Some(text) = self.chain_watch.mute(user, what)? {
             self.say(user, text).await;
             return Ok(());
         }
         let (mute, text) = view::mute_choice(what);
         if mute == crate::lifecycle::Mute::Nothing {
-            self.chain.unmute_all(user)?;
+            self.chain_watch.unmute_all(user)?;
         }
         if let Some(mut profile) = self.repo.load_profile(user)? {
             profile.funding.mute = mute;

@@ -15,14 +15,22 @@ use crate::ids::UserId;
 /// Fault injection on the simulated grid, when it is the grid in use.
 pub struct Faults {
     sim: Option<SimGrid>,
-    /// `/fault chain ...`: the simulated chains (see `chain_watch.rs`).
-    chain: Arc<ChainWatch>,
+    /// `/fault chain ...`: the simulated chains' faults.
+    chain_watch: Arc<ChainWatch>,
     outbox: Arc<dyn Outbox>,
 }
 
 impl Faults {
-    pub fn new(sim: Option<SimGrid>, chain: Arc<ChainWatch>, outbox: Arc<dyn Outbox>) -> Faults {
-        Faults { sim, chain, outbox }
+    pub fn new(
+        sim: Option<SimGrid>,
+        chain_watch: Arc<ChainWatch>,
+        outbox: Arc<dyn Outbox>,
+    ) -> Faults {
+        Faults {
+            sim,
+            chain_watch,
+            outbox,
+        }
     }
 
     async fn say(&self, operator: &UserId, text: impl Into<String>) {
@@ -44,7 +52,7 @@ impl Faults {
         };
         let words: Vec<&str> = arg.unwrap_or("").split_whitespace().collect();
         if let ["chain", rest @ ..] = words.as_slice() {
-            let reply = self.chain.fault(operator, rest);
+            let reply = self.chain_watch.fault(operator, rest);
             return self.say(operator, reply).await;
         }
         let fault = match Fault::parse(arg) {
