@@ -65,6 +65,7 @@ transcripts! {
     simulation_labels => "simulation_labels.txt",
     move_notices => "move_notices.txt",
     presearch_keys => "presearch_keys.txt",
+    chain_status => "chain_status.txt",
 }
 
 /// A crash after the sandbox journaled an order's payment but before the

@@ -60,6 +60,8 @@ pub struct NodeRow {
     /// "down for 12 minutes" while an outage is confirmed.
     pub down: Option<String>,
     pub autoheal: bool,
+    /// The node's chain as the monitor last read it (`user::chain_text`).
+    pub chain: Option<crate::user::chain_text::WebChain>,
 }
 
 /// Why a link code was not accepted (shown to the user as is).
@@ -152,6 +154,8 @@ impl Service {
                     .as_ref()
                     .map(|o| format!("down for {}", human_duration(now.saturating_sub(o.since)))),
                 autoheal: n.autoheal,
+                chain: crate::user::chain_text::node_view(catalog, n)
+                    .map(|(c, v)| crate::user::chain_text::web_chain(c, &v, &n.name)),
             })
             .collect();
         Ok(Overview {

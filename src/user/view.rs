@@ -50,6 +50,12 @@ pub fn no_such_node(name: &str) -> String {
 
 /// The `/list` reply.
 pub fn nodes_list(nodes: &Nodes) -> String {
+    nodes_list_marked(nodes, &|_| None)
+}
+
+/// `/list` with a mark after the nodes that need a look (`mark`: the
+/// chain's, `chain_text::list_mark`).
+pub fn nodes_list_marked(nodes: &Nodes, mark: &dyn Fn(&NodeRecord) -> Option<String>) -> String {
     let live: Vec<&NodeRecord> = nodes.live().collect();
     if live.is_empty() {
         return "You have no nodes yet. Send /deploy to run one.".to_owned();
@@ -61,7 +67,12 @@ pub fn nodes_list(nodes: &Nodes) -> String {
             .as_ref()
             .map(|p| format!(" · grid node {} ({})", p.node.id, p.node.country))
             .unwrap_or_default();
-        lines.push(format!("• {} — {}{place}", n.name, state_word(&n.state)));
+        let mark = mark(n).map(|m| format!(" · {m}")).unwrap_or_default();
+        lines.push(format!(
+            "• {} — {}{place}{mark}",
+            n.name,
+            state_word(&n.state)
+        ));
     }
     lines.push(String::new());
     lines.push("/status <name> for details, /delete <name>, /redeploy <name>.".into());

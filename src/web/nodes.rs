@@ -117,6 +117,11 @@ pub async fn page(
                 .as_ref()
                 .map(|d| format!(" <span class=\"badge\">{}</span>", escape(d)))
                 .unwrap_or_default();
+            let chain = node
+                .chain
+                .as_ref()
+                .map(|c| chain_cell(&node.name, c))
+                .unwrap_or_default();
             let address = node
                 .address
                 .as_ref()
@@ -140,7 +145,7 @@ pub async fn page(
             button("delete", "Delete", "danger");
             actions.push_str("</div>");
             body.push_str(&format!(
-                "<tr><td><strong>{}</strong><br><span class=\"muted\">{}</span></td><td>{}{down}</td>\
+                "<tr><td><strong>{}</strong><br><span class=\"muted\">{}</span></td><td>{}{down}{chain}</td>\
                  <td class=\"wide\">{}{address}</td><td class=\"wide\">{} / day</td><td>{actions}</td></tr>",
                 escape(&node.name),
                 escape(&node.kind),
@@ -152,6 +157,35 @@ pub async fn page(
         body.push_str("</tbody></table>");
     }
     state.page(&session, "My nodes", "/nodes", &body)
+}
+
+/// A node's chain in its row: a real `<progress>` while it syncs (read by
+/// screen readers through its label, shown without JavaScript), the
+/// summary, a badge for a confirmed problem and the client line.
+fn chain_cell(name: &str, chain: &crate::user::chain_text::WebChain) -> String {
+    let mut cell = String::from("<div class=\"chain\">");
+    if let Some(permille) = chain.progress_permille {
+        let percent = format!("{}.{}%", permille / 10, permille % 10);
+        cell.push_str(&format!(
+            "<progress max=\"1000\" value=\"{permille}\" aria-label=\"Chain sync of {}: {percent}\">{percent}</progress>",
+            escape(name)
+        ));
+    }
+    cell.push_str(&format!(
+        "<span class=\"muted\">{}</span>",
+        escape(&chain.summary)
+    ));
+    if let Some(problem) = &chain.problem {
+        cell.push_str(&format!(
+            " <span class=\"badge\">{}</span>",
+            escape(problem)
+        ));
+    }
+    cell.push_str(&format!(
+        "<br><span class=\"muted\">{}</span></div>",
+        escape(&chain.client)
+    ));
+    cell
 }
 
 #[derive(Deserialize)]
