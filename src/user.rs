@@ -4,6 +4,7 @@
 //! conversation step rewrites only the small conversation document and a
 //! balance change never rewrites the node list.
 
+pub mod chain_text;
 pub mod view;
 
 use std::collections::BTreeMap;

@@ -69,6 +69,7 @@ transcripts! {
     chain_alerts => "chain_alerts.txt",
     chain_mutes_and_version => "chain_mutes_and_version.txt",
     chain_fault_command => "chain_fault_command.txt",
+    chain_status => "chain_status.txt",
 }
 
 /// A crash after the sandbox journaled an order's payment but before the

@@ -721,3 +721,92 @@ async fn titles_favicon_and_the_link_page_name_things_right() {
     assert!(page.contains("the terminal chat account"), "{page}");
     assert!(!page.contains("Telegram account"), "{page}");
 }
+
+/// Issue 19 item 4: My nodes shows a node's chain as `/status` words it,
+/// with a real `<progress>` (labelled for screen readers, no JavaScript
+/// needed) while it syncs, and a badge for a confirmed problem.
+#[tokio::test]
+async fn my_nodes_shows_the_chain_with_a_progress_bar() {
+    use jukebox::lifecycle::chain::{ChainEpisodes, ClientVersion, Episode};
+    use jukebox::lifecycle::chain_state::{ChainSnapshot, NodeChain};
+    use jukebox::user::{NODES, Nodes};
+
+    let dir = tempfile::tempdir().unwrap();
+    let site = Site::start(dir.path(), &|_| {}).await;
+    let mut alice = site.browser();
+    alice.sandbox_sign_in("alice").await;
+    alice.say("/deploy").await;
+    alice.press("Dash").await;
+    alice.press("Dash full node").await;
+    alice.say("1").await;
+    alice.press("No").await;
+    alice.press("Anywhere").await;
+    alice.press("Skip").await;
+    alice.press("1 week").await;
+    alice.press("Confirm").await;
+    alice.press("Pay with sandbox wallet").await;
+    site.service.wait_idle().await;
+    let id = UserId::parse("web:sandbox-alice").unwrap();
+    let store_reading = |height: u64, stalled: bool| {
+        let mut nodes: Nodes = site.service.store().read(&id, NODES).unwrap().unwrap();
+        let node = nodes.nodes.iter_mut().find(|n| n.is_live()).unwrap();
+        let now = jukebox::clock::Clock::now(site.clock.as_ref());
+        node.chain_health = Some(NodeChain {
+            contract: node.placed.as_ref().unwrap().contract,
+            episodes: ChainEpisodes {
+                stalled: stalled.then_some(Episode {
+                    since: now - 7200,
+                    height,
+                    lag: 2_600_000 - height,
+                }),
+                ..ChainEpisodes::default()
+            },
+            last: Some(ChainSnapshot {
+                at: now,
+                height,
+                network_height: Some(2_600_000),
+                client: "/Dash Core:23.0.0/".into(),
+                version: Some(ClientVersion::parse("23.0.0").unwrap()),
+                eta_secs: Some(3 * 3600),
+            }),
+            unreadable: None,
+        });
+        site.service.store().write(&id, NODES, &nodes).unwrap();
+    };
+
+    // Nothing read yet: no bar, no chain words.
+    let page = alice.get("/nodes").await;
+    assert!(!page.body.contains("<progress"), "{}", page.body);
+
+    store_reading(1_230_000, false);
+    let page = alice.get("/nodes").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains("<progress max=\"1000\" value=\"473\" aria-label=\"Chain sync of dash-full-"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(": 47.3%\">47.3%</progress>"),
+        "{}",
+        page.body
+    );
+    let text = text_of(&page.body);
+    assert!(
+        text.contains("Dash: syncing 47.3% (block 1,230,000 of 2,600,000), about 3 hours to go"),
+        "{text}"
+    );
+    assert!(text.contains("Client: Dash Core:23.0.0."), "{text}");
+
+    // Stuck: the badge says so and the bar still shows where it stopped.
+    store_reading(1_230_000, true);
+    let text = text_of(&alice.get("/nodes").await.body);
+    assert!(text.contains("⛔ stuck at block 1,230,000"), "{text}");
+
+    // In sync: no bar.
+    store_reading(2_599_999, false);
+    let page = alice.get("/nodes").await;
+    assert!(!page.body.contains("<progress"), "{}", page.body);
+    assert!(text_of(&page.body).contains("Dash: in sync, block 2,599,999"));
+}

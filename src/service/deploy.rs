@@ -464,6 +464,11 @@ impl Deployer {
         })
     }
 
+    /// The catalog the deployments are made from.
+    pub fn catalog(&self) -> &crate::catalog::Catalog {
+        self.engine.catalog()
+    }
+
     /// Redeploys `node` in the background (from /redeploy, the alert's
     /// button, or auto-heal).
     pub async fn spawn_redeploy(self: &Arc<Self>, user: &UserId, node: NodeRecord) {

@@ -16,6 +16,7 @@ use crate::command::AlertAction;
 use crate::dialogue::Message;
 use crate::grid::Grid;
 use crate::ids::UserId;
+use crate::user::chain_text;
 use crate::user::view::{self, OnGrid};
 use crate::user::{NodeRecord, NodeState, Nodes};
 
@@ -81,7 +82,9 @@ impl Views {
     /// `/list`.
     pub async fn list_nodes(&self, user: &UserId) -> anyhow::Result<()> {
         let nodes = self.repo.load_nodes(user)?;
-        self.say(user, view::nodes_list(&nodes)).await;
+        let catalog = self.deployer.catalog();
+        let mark = |n: &NodeRecord| chain_text::node_mark(catalog, n);
+        self.say(user, view::nodes_list_marked(&nodes, &mark)).await;
         Ok(())
     }
 
@@ -140,6 +143,7 @@ impl Views {
             }
             None => view::status_text(&node, now, None),
         };
+        let text = chain_text::with_status_lines(text, self.deployer.catalog(), &node, now);
         self.say(user, text).await;
         Ok(())
     }

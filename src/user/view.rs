@@ -51,6 +51,12 @@ pub fn no_such_node(name: &str) -> String {
 
 /// The `/list` reply.
 pub fn nodes_list(nodes: &Nodes) -> String {
+    nodes_list_marked(nodes, &|_| None)
+}
+
+/// `/list` with a mark after the nodes that need a look (`mark`: the
+/// chain's, `chain_text::list_mark`).
+pub fn nodes_list_marked(nodes: &Nodes, mark: &dyn Fn(&NodeRecord) -> Option<String>) -> String {
     let live: Vec<&NodeRecord> = nodes.live().collect();
     if live.is_empty() {
         return "You have no nodes yet. Send /deploy to run one.".to_owned();
@@ -62,7 +68,12 @@ pub fn nodes_list(nodes: &Nodes) -> String {
             .as_ref()
             .map(|p| format!(" · grid node {} ({})", p.node.id, p.node.country))
             .unwrap_or_default();
-        lines.push(format!("• {} — {}{place}", n.name, state_word(&n.state)));
+        let mark = mark(n).map(|m| format!(" · {m}")).unwrap_or_default();
+        lines.push(format!(
+            "• {} — {}{place}{mark}",
+            n.name,
+            state_word(&n.state)
+        ));
     }
     lines.push(String::new());
     lines.push("/status <name> for details, /delete <name>, /redeploy <name>.".into());
@@ -262,6 +273,8 @@ pub struct NodeRow {
     /// "down for 12 minutes" while an outage is confirmed.
     pub down: Option<String>,
     pub autoheal: bool,
+    /// The node's chain as the monitor last read it (`user::chain_text`).
+    pub chain: Option<super::chain_text::WebChain>,
 }
 
 /// The overview's rows: one per live node, as of `now`.
@@ -293,6 +306,8 @@ pub fn node_rows(nodes: &Nodes, catalog: &Catalog, now: u64) -> Vec<NodeRow> {
                 .as_ref()
                 .map(|o| format!("down for {}", human_duration(now.saturating_sub(o.since)))),
             autoheal: n.autoheal,
+            chain: super::chain_text::node_view(catalog, n)
+                .map(|(c, v)| super::chain_text::web_chain(c, &v, &n.name)),
         })
         .collect()
 }

@@ -23,10 +23,16 @@
 //!   leaves them queued, and `deliver` delivers them
 //! - `remember NODE` / `moved NODE`: notes the grid node hosting the user's
 //!   node NODE / checks it now runs on another grid node, one that is up
+//! - `chain FAULT NODE`: the operator's `/fault chain <contract> FAULT`
+//!   (`stall`, `behind`, `oldversion`, `clear`) on the user's node NODE
 //! - `count N TEXT`: exactly N things shown since the last input contain TEXT
 //! - `grid down|up NODE`: takes the grid node hosting the user's node whose
 //!   name starts with NODE down or up (also `workload` and `app`)
 //! - `nofile TEXT`: no file under the data dir contains TEXT (secrets at rest)
+//! - `reading NODE key=value...`: stores a reading of the user's node NODE's
+//!   chain in its record as the monitor keeps it (`height`, `network`,
+//!   `client`, `version`, `eta` seconds, `stalled` seconds ago, `behind`
+//!   blocks), read now, for what `/status`, `/list` and My nodes show
 //! - `set KEY VALUE` (before the first input): `failure_rate` of the grid
 //! - `snapshot NAME`: everything shown since the last input, whole, equals
 //!   the section NAME of `tests/transcripts/snapshots/<this file>`
@@ -265,6 +271,16 @@ pub async fn run_file(name: &str) {
                 };
                 result.unwrap_or_else(|e| panic!("{at}: {e}"));
             }
+            "reading" => {
+                let (prefix, pairs) = rest.split_once(' ').expect("reading NODE key=value...");
+                chain_reading(
+                    a,
+                    &user,
+                    prefix,
+                    pairs,
+                    jukebox::clock::Clock::now(clock.as_ref()),
+                );
+            }
             "nofile" => {
                 a.service.wait_idle().await;
                 let hits = files_containing(&dir.path().join("data"), rest.as_bytes());
@@ -356,4 +372,67 @@ fn files_containing(dir: &Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
 
 fn labels(buttons: &[jukebox::dialogue::Button]) -> Vec<String> {
     buttons.iter().map(|b| b.label.clone()).collect()
+}
+
+/// `reading NODE key=value...`: writes a chain reading into the node's record
+/// as the monitor stores it (`lifecycle::chain_state::NodeChain`), read at
+/// `now`, for the contract the node runs on.
+fn chain_reading(a: &TestApp, user: &UserId, prefix: &str, pairs: &str, now: u64) {
+    use jukebox::lifecycle::chain::{ChainEpisodes, ClientVersion, Episode};
+    use jukebox::lifecycle::chain_state::{ChainSnapshot, NodeChain};
+    let name = a.node(user, prefix).name;
+    let mut nodes: Nodes = a
+        .service
+        .store()
+        .read(user, NODES)
+        .expect("nodes readable")
+        .unwrap_or_default();
+    let node = nodes.get_mut(&name).expect("the node");
+    let contract = node.placed.as_ref().expect("placed").contract;
+    let mut snapshot = ChainSnapshot {
+        at: now,
+        height: 0,
+        network_height: None,
+        client: String::new(),
+        version: None,
+        eta_secs: None,
+    };
+    let mut episodes = ChainEpisodes::default();
+    for pair in pairs.split_whitespace() {
+        let (key, value) = pair.split_once('=').expect("key=value");
+        let number = || value.parse::<u64>().expect("a number");
+        match key {
+            "height" => snapshot.height = number(),
+            "network" => snapshot.network_height = Some(number()),
+            "client" => snapshot.client = value.replace('_', " "),
+            "version" => snapshot.version = Some(ClientVersion::parse(value).expect("a version")),
+            "eta" => snapshot.eta_secs = Some(number()),
+            "stalled" => {
+                episodes.stalled = Some(Episode {
+                    since: now - number(),
+                    height: snapshot.height,
+                    lag: snapshot.network_height.unwrap_or(0) - snapshot.height,
+                })
+            }
+            "behind" => {
+                episodes.ever_in_sync = true;
+                episodes.behind = Some(Episode {
+                    since: now,
+                    height: snapshot.height,
+                    lag: number(),
+                })
+            }
+            other => panic!("chain: unknown key {other}"),
+        }
+    }
+    node.chain_health = Some(NodeChain {
+        contract,
+        episodes,
+        last: Some(snapshot),
+        unreadable: None,
+    });
+    a.service
+        .store()
+        .write(user, NODES, &nodes)
+        .expect("nodes written");
 }
