@@ -478,6 +478,29 @@ const _: () = {
     assert!(DEC_U32 + ":c".len() + DEC_U32 <= MAX_BUTTON_DATA);
 };
 
+/// Buttons for a top-up that funds every node for a week, a month or
+/// three months (the periods of /deploy, one length each).
+pub fn with_top_up_buttons(text: String) -> dialogue::Message {
+    let button = |label: String, code| Command::TopUp(code).button(label);
+    dialogue::Message {
+        text,
+        buttons: vec![vec![
+            button(
+                format!("Top up {}", crate::pricing::FundingPeriod::Week.label()),
+                TopUpCode::Week,
+            ),
+            button(
+                crate::pricing::FundingPeriod::Month.label().into(),
+                TopUpCode::Month,
+            ),
+            button(
+                crate::pricing::FundingPeriod::Quarter.label().into(),
+                TopUpCode::Quarter,
+            ),
+        ]],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;

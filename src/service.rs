@@ -8,8 +8,6 @@
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
 use crate::alerts::AlertQueue;
 use crate::channel::{Outbox, Outgoing};
 use crate::clock::Clock;
@@ -35,10 +33,12 @@ mod audit_trail;
 mod backup_report;
 mod billing;
 mod deploy;
+mod deposit_route;
 mod deposits;
 mod faults;
 mod funding;
 mod intents;
+mod memos;
 mod monitor;
 mod orders;
 mod portal;
@@ -46,6 +46,7 @@ mod readiness;
 mod reconcile;
 mod repo;
 mod topup;
+mod topup_record;
 mod twin_balance;
 mod views;
 mod watch;
@@ -110,13 +111,6 @@ pub struct Parts {
     pub settings: ServiceSettings,
 }
 
-/// Where a payment memo points: whose order it pays.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct MemoIndex {
-    pub user: UserId,
-    pub order: String,
-}
-
 /// A service handle that does not keep the service alive (for channels the
 /// service itself holds, which would otherwise form a cycle).
 #[derive(Clone)]
@@ -155,6 +149,8 @@ struct Inner {
     funding: Arc<funding::Funding>,
     /// Deployments and moves, in the background (see `deploy.rs`).
     deployer: Arc<deploy::Deployer>,
+    /// Orders and their payments (see `orders.rs`).
+    orders: Arc<orders::Orders>,
     /// The monitor's sweep over the watch list (see `monitor.rs`).
     monitor: monitor::Monitor,
     /// /list, /status, /balance, delete, /redeploy, alert buttons (`views.rs`).
@@ -172,8 +168,13 @@ struct Inner {
     settings: ServiceSettings,
     /// Serialises changes to the website's link record.
     links_lock: tokio::sync::Mutex<()>,
-    /// Users with an open bridge payment request (see `twin_balance.rs`).
-    awaited_deposits: twin_balance::AwaitedDeposits,
+    /// The wallet's deposit route and the users whose bridge deposit is
+    /// awaited (see `deposit_route.rs`).
+    deposit_route: Arc<deposit_route::DepositRoute>,
+    /// Which user and order each payment memo pays (see `memos.rs`).
+    memos: Arc<memos::Memos>,
+    /// Users' recent top-up requests (see `topup_record.rs`).
+    top_up_records: Arc<topup_record::TopUpRecords>,
 }
 
 impl Service {
@@ -260,6 +261,26 @@ impl Service {
             alerter.clone(),
             parts.clock.clone(),
         ));
+        let deposit_route = Arc::new(deposit_route::DepositRoute::new(parts.wallet.clone()));
+        let memos = Arc::new(memos::Memos::new(repo.clone()));
+        let top_up_records = Arc::new(topup_record::TopUpRecords::new(repo.clone()));
+        let orders = Arc::new(orders::Orders::new(orders::OrderHandles {
+            engine: parts.engine.clone(),
+            repo: repo.clone(),
+            deployer: deployer.clone(),
+            grid_work: grid_work.clone(),
+            funding: funding.clone(),
+            wallet: parts.wallet.clone(),
+            sandbox: parts.sandbox.clone(),
+            route: deposit_route.clone(),
+            memos: memos.clone(),
+            top_ups: top_up_records.clone(),
+            outbox: parts.outbox.clone(),
+            metrics: parts.metrics.clone(),
+            audit: audit.clone(),
+            clock: parts.clock.clone(),
+            payment_ttl_secs: parts.settings.payment_ttl_secs,
+        }));
         Service {
             inner: Arc::new(Inner {
                 engine: parts.engine,
@@ -276,6 +297,7 @@ impl Service {
                 reconciler,
                 funding,
                 deployer,
+                orders,
                 monitor,
                 views,
                 node_settings,
@@ -286,7 +308,9 @@ impl Service {
                 clock: parts.clock,
                 settings: parts.settings,
                 links_lock: tokio::sync::Mutex::new(()),
-                awaited_deposits: Default::default(),
+                deposit_route,
+                memos,
+                top_up_records,
             }),
         }
     }
@@ -519,7 +543,11 @@ impl Service {
                 }))
             }
             Action::PlaceOrder(draft) => {
-                self.place_order(user, draft, seq).await?;
+                let maintenance = self.maintenance();
+                self.inner
+                    .orders
+                    .place(user, draft, seq, maintenance)
+                    .await?;
                 Ok(None)
             }
             Action::ListNodes => {
@@ -592,7 +620,10 @@ impl Service {
             Command::TopUp(code) => self.top_up_button(user, code).await?,
             Command::PayTopUp { memo } => self.pay_top_up(user, memo.as_str()).await?,
             Command::Order { action, order } => {
-                self.service_button(user, action, order.as_str()).await?
+                self.inner
+                    .orders
+                    .button(user, action, order.as_str())
+                    .await?
             }
             // Not an operator: the button means nothing to them.
             Command::Broadcast { send, draft } => {
@@ -601,7 +632,9 @@ impl Service {
                 }
             }
             Command::SandboxPay { arg } => {
-                self.sandbox_pay_command(user, arg.as_deref(), input_id)
+                self.inner
+                    .orders
+                    .sandbox_pay_command(user, arg.as_deref(), input_id)
                     .await?
             }
             Command::Deploy { arg } => match self.maintenance() {
