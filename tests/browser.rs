@@ -163,5 +163,39 @@ async fn a_person_deploys_pays_and_is_notified_in_a_real_browser() {
     browser
         .wait_for("//section[@id='notices']/article[contains(@class, 'notice-outage')]")
         .await;
+
+    // It comes back: the recovery arrives live, styled apart, and the
+    // outage's buttons no longer act.
+    let records: jukebox::user::Nodes = site
+        .service
+        .store()
+        .read(&alice, jukebox::user::NODES)
+        .unwrap()
+        .unwrap();
+    site.sim
+        .restore_app(records.nodes[0].contract().unwrap())
+        .unwrap();
+    for _ in 0..3 {
+        site.service.sweep().await;
+        site.clock.advance(60);
+    }
+    assert!(site.deliver_alerts().await >= 1);
+    browser
+        .wait_for("//section[@id='notices']/article[contains(@class, 'notice-recovery')]")
+        .await;
+    browser
+        .wait_for("//article[contains(@class, 'notice-outage')]//button[@disabled]")
+        .await;
+    assert_eq!(
+        browser.script("return window.keptAlive;").await,
+        serde_json::json!("same page"),
+        "the recovery came live too"
+    );
+    assert!(
+        browser
+            .screenshot(&shots.join("notification-recovered.png"))
+            .await
+            > 1000
+    );
     browser.quit().await;
 }

@@ -198,17 +198,32 @@ pub async fn events(
         .unwrap_or(query.after);
     let account = state.account(&session);
     let (missed, receiver) = state.hub.follow(&account, after);
+    let account = account.clone();
     let csrf = session.csrf.clone();
+    let site = state.clone();
     let render = move |entry: Entry| -> Result<Event, Infallible> {
         let text = match &entry.kind {
             super::hub::EntryKind::Notice { text, .. } => text.clone(),
             _ => String::new(),
         };
+        // With a notification, the outages going on now: the page disables
+        // the buttons of alerts whose outage is over (a recovery arrived).
+        let live: Option<Vec<String>> = entry
+            .is_notice()
+            .then(|| site.service.current_outages(&account).ok())
+            .flatten()
+            .map(|outages| {
+                outages
+                    .iter()
+                    .map(|(node, since)| render::outage_id(node, *since))
+                    .collect()
+            });
         let data = serde_json::json!({
             "id": entry.id,
             "notice": entry.is_notice(),
             "html": entry_html(&entry, &csrf, "/chat"),
             "text": text,
+            "live": live,
         });
         Ok(Event::default()
             .event("entry")

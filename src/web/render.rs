@@ -329,6 +329,12 @@ pub fn iso_datetime(secs: u64) -> String {
     format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
 }
 
+/// How a page names an outage (`node:start`): an outage alert carries it
+/// as `data-outage`, and live updates list the ones still going on.
+pub fn outage_id(node: &str, since: u64) -> String {
+    format!("{node}:{since}")
+}
+
 /// A notification's kind and times, for `entry.html`.
 pub struct NoticeView {
     pub kind: NoticeKind,
@@ -364,6 +370,13 @@ impl NoticeView {
             iso: iso_datetime(entry.at),
             outage,
         }
+    }
+
+    /// The outage its buttons act on, as [`outage_id`] names it.
+    pub fn outage_id(&self) -> Option<String> {
+        self.outage
+            .as_ref()
+            .map(|(node, since)| outage_id(node, *since))
     }
 
     /// Whether the notification's buttons still act: an outage alert's

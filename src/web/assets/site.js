@@ -20,6 +20,20 @@
     if (old) { old.replaceWith(node); return; }
     if (newestFirst) container.prepend(node); else container.append(node);
   }
+  // Alerts whose outage is over (not in `live`) lose their buttons, as
+  // they do when the page is loaded afresh.
+  function settle(notices, live) {
+    notices.querySelectorAll("article[data-outage]").forEach(function (article) {
+      if (live.indexOf(article.getAttribute("data-outage")) >= 0) return;
+      var buttons = article.querySelectorAll("button");
+      if (!buttons.length || article.querySelector(".over")) return;
+      buttons.forEach(function (b) { b.disabled = true; });
+      var note = document.createElement("p");
+      note.className = "muted over";
+      note.textContent = "This outage is over: these buttons no longer apply.";
+      article.appendChild(note);
+    });
+  }
   function follow(live) {
     var feed = document.getElementById("feed");
     var notices = document.getElementById("notices");
@@ -32,6 +46,7 @@
       var e = JSON.parse(event.data);
       if (e.notice) {
         if (notices) place(notices, e.html, e.id, true);
+        if (notices && e.live) settle(notices, e.live);
         toast(e.text);
         var empty = document.getElementById("no-notices");
         if (empty) empty.remove();
