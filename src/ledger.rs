@@ -31,6 +31,16 @@ pub struct Account {
     pub entries: VecDeque<Entry>,
 }
 
+/// A difference between the ledger and the twin's balance on the grid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GridDifference {
+    /// The grid holds more: a deposit, net of what the chain billed since
+    /// the last read; credited like a payment.
+    Rise(Tft),
+    /// The grid holds less: what the chain billed since the last read.
+    Fall(Tft),
+}
+
 /// One movement of money, for the user's history.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
@@ -90,6 +100,20 @@ impl Account {
     /// Whether a payment id has already been credited.
     pub fn has_credited(&self, payment_id: &str) -> bool {
         self.credited.contains(payment_id)
+    }
+
+    /// How this ledger differs from `on_grid`, the balance TFChain holds in
+    /// the same user's twin account (on the real grid the chain's is the
+    /// true one and the ledger follows it). `None` when they agree, so
+    /// following twice records nothing twice.
+    pub fn difference_from_grid(&self, on_grid: Tft) -> Option<GridDifference> {
+        if on_grid > self.balance {
+            Some(GridDifference::Rise(on_grid.saturating_sub(self.balance)))
+        } else if on_grid < self.balance {
+            Some(GridDifference::Fall(self.balance.saturating_sub(on_grid)))
+        } else {
+            None
+        }
     }
 
     /// Takes up to `amount`; never makes the balance negative. A non-positive
@@ -276,5 +300,23 @@ mod tests {
             let credits: i64 = first_amount.values().sum();
             prop_assert_eq!(a.balance.units(), credits - total_charged);
         }
+    }
+
+    #[test]
+    fn the_ledger_follows_the_grid_by_its_difference() {
+        let mut account = Account::default();
+        account.credit("p1", Tft::from_whole(10), "payment", 1);
+        assert_eq!(account.difference_from_grid(Tft::from_whole(10)), None);
+        assert_eq!(
+            account.difference_from_grid(Tft::from_whole(15)),
+            Some(GridDifference::Rise(Tft::from_whole(5)))
+        );
+        assert_eq!(
+            account.difference_from_grid(Tft::from_whole(4)),
+            Some(GridDifference::Fall(Tft::from_whole(6)))
+        );
+        // Recording the fall leaves nothing to record on the next read.
+        account.charge(Tft::from_whole(6), "billed on TFChain", 2);
+        assert_eq!(account.difference_from_grid(Tft::from_whole(4)), None);
     }
 }

@@ -11,9 +11,10 @@ use std::sync::Arc;
 use super::deposit_route::DepositRoute;
 use super::funding::Funding;
 use super::repo::Repo;
-use super::twin_balance::{GridChange, TwinBalance};
+use super::twin_balance::TwinBalance;
 use crate::clock::Clock;
 use crate::ids::UserId;
+use crate::ledger::GridDifference;
 use crate::money::Tft;
 
 /// The hourly billing sweep.
@@ -77,8 +78,8 @@ impl Billing {
     async fn follow_grid_billing(&self, user: &UserId) -> anyhow::Result<Tft> {
         let billed = match self.twin_balance.reconcile_with_grid(user).await? {
             // Crediting the deposit reviewed the funding already.
-            Some(GridChange::Deposit(_)) => return Ok(Tft::ZERO),
-            Some(GridChange::Billed(billed)) => billed,
+            Some(GridDifference::Rise(_)) => return Ok(Tft::ZERO),
+            Some(GridDifference::Fall(billed)) => billed,
             None => Tft::ZERO,
         };
         if let Some(mut profile) = self.repo.load_profile(user)? {

@@ -1,5 +1,9 @@
 //! Orders and money: placing an order, asking for payment, crediting payments
-//! exactly once, and handing paid orders to the deployer.
+//! exactly once, and handing paid orders to the deployer. Every credit goes
+//! through [`Orders::apply_payment`], whichever way the money came (the
+//! payment watcher, a sandbox pay button, an operator's `/credit`, a rise of
+//! a twin's balance), so the components above (`Deposits`, `TopUps`,
+//! `TwinBalance`) only find and hand over payments.
 
 use std::sync::Arc;
 

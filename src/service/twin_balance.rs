@@ -26,7 +26,7 @@ use super::repo::Repo;
 use crate::clock::Clock;
 use crate::grid::Grid;
 use crate::ids::UserId;
-use crate::money::Tft;
+use crate::ledger::GridDifference;
 use crate::payments::{IncomingPayment, twin_memo};
 
 /// Keeps each user's ledger at their twin's balance on TFChain.
@@ -79,7 +79,10 @@ impl TwinBalance {
     /// or balances are not kept on the grid). A rise goes through
     /// `apply_payment`, so it moves a waiting order on and reviews the
     /// funding. The caller holds the user's lock.
-    pub async fn reconcile_with_grid(&self, user: &UserId) -> anyhow::Result<Option<GridChange>> {
+    pub async fn reconcile_with_grid(
+        &self,
+        user: &UserId,
+    ) -> anyhow::Result<Option<GridDifference>> {
         if !self.route.balance_on_grid() {
             return Ok(None);
         }
@@ -93,40 +96,30 @@ impl TwinBalance {
         let Some(on_grid) = self.grid.account_balance(&public_key).await? else {
             return Ok(None);
         };
-        let ledger = profile.account.balance;
         let now = self.clock.now();
-        if on_grid > ledger {
-            let rise = on_grid.saturating_sub(ledger);
-            let deposit = IncomingPayment {
-                // Unique per observed balance: the same rise is never
-                // credited twice, and once credited there is no rise left.
-                id: format!("tfchain-{}-{}-{now}", twin.0, on_grid.units()),
-                memo: Some(twin_memo(twin)),
-                amount: rise,
-                from: format!("TFChain twin {}", twin.0),
-                received_at: now,
-                transaction: None,
-            };
-            self.orders.apply_payment(user, &deposit).await?;
-            return Ok(Some(GridChange::Deposit(rise)));
+        let difference = profile.account.difference_from_grid(on_grid);
+        match difference {
+            Some(GridDifference::Rise(rise)) => {
+                let deposit = IncomingPayment {
+                    // Unique per observed balance: the same rise is never
+                    // credited twice, and once credited there is no rise left.
+                    id: format!("tfchain-{}-{}-{now}", twin.0, on_grid.units()),
+                    memo: Some(twin_memo(twin)),
+                    amount: rise,
+                    from: format!("TFChain twin {}", twin.0),
+                    received_at: now,
+                    transaction: None,
+                };
+                self.orders.apply_payment(user, &deposit).await?;
+            }
+            Some(GridDifference::Fall(billed)) => {
+                profile
+                    .account
+                    .charge(billed, "billed on TFChain for your running nodes", now);
+                self.repo.save_profile(&profile)?;
+            }
+            None => {}
         }
-        if on_grid < ledger {
-            let billed = ledger.saturating_sub(on_grid);
-            profile
-                .account
-                .charge(billed, "billed on TFChain for your running nodes", now);
-            self.repo.save_profile(&profile)?;
-            return Ok(Some(GridChange::Billed(billed)));
-        }
-        Ok(None)
+        Ok(difference)
     }
-}
-
-/// A difference between the ledger and the grid, as recorded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum GridChange {
-    /// The balance rose (a bridge deposit, net of bills since the last read).
-    Deposit(Tft),
-    /// The chain billed this much since the last read.
-    Billed(Tft),
 }
