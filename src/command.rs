@@ -246,6 +246,12 @@ pub enum Command {
     Deploy {
         arg: Option<String>,
     },
+    /// `/keys [node]`: give optional settings (a node's own keys) for one
+    /// of the presser's nodes; checked against their own nodes, then the
+    /// conversation.
+    Keys {
+        arg: Option<String>,
+    },
     /// An operator command.
     Operator {
         command: AdminCommand,
@@ -339,6 +345,7 @@ impl Command {
         match name.as_str() {
             "sandboxpay" => Command::SandboxPay { arg },
             "deploy" => Command::Deploy { arg },
+            "keys" => Command::Keys { arg },
             _ => match AdminCommand::from_name(&name) {
                 Some(command) => Command::Operator { command, arg },
                 None => Command::Script { name, arg },
@@ -356,6 +363,7 @@ impl Command {
         match self {
             Command::SandboxPay { arg } => slash("sandboxpay", arg),
             Command::Deploy { arg } => slash("deploy", arg),
+            Command::Keys { arg } => slash("keys", arg),
             Command::Operator { command, arg } => slash(command.name(), arg),
             Command::Script { name, arg } => slash(name, arg),
             button => Input::Button(button.data()),
@@ -377,6 +385,7 @@ impl Command {
             self,
             Command::SandboxPay { .. }
                 | Command::Deploy { .. }
+                | Command::Keys { .. }
                 | Command::Operator { .. }
                 | Command::Script { .. }
         )
@@ -442,6 +451,7 @@ impl Command {
             Command::UnknownButton(data) => data.clone(),
             Command::SandboxPay { .. }
             | Command::Deploy { .. }
+            | Command::Keys { .. }
             | Command::Operator { .. }
             | Command::Script { .. } => String::new(),
         }
@@ -760,6 +770,19 @@ mod tests {
             Ok(Command::SandboxPay {
                 arg: Some("12.5".into())
             })
+        );
+        assert_eq!(
+            slash("keys", Some("node-a")),
+            Ok(Command::Keys {
+                arg: Some("node-a".into())
+            })
+        );
+        assert_eq!(
+            Command::Keys { arg: None }.to_input(),
+            Input::Command {
+                name: "keys".into(),
+                arg: None
+            }
         );
         assert_eq!(
             slash("stats", None),
