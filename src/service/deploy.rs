@@ -669,7 +669,6 @@ impl Deployer {
         Ok(resumed)
     }
 
-    /// Where a running node is and how to reach it.
     /// What a move kept and what the user must do after it (the catalog's
     /// `on_move`, rendered by the pure `catalog::move_notice` from the old
     /// and new placements and the node's non-secret settings).
@@ -699,61 +698,19 @@ impl Deployer {
         (!text.trim().is_empty()).then_some(text)
     }
 
+    /// Where a running node is and how to reach it (the words are the
+    /// core's, `user::view::describe_running`).
     pub fn describe_running(&self, node: &NodeRecord) -> String {
-        let Some(placed) = &node.placed else {
-            return format!("{} is not placed on the grid.", node.name);
-        };
         let nt: Option<&NodeType> = self
             .engine
             .catalog()
             .node_type(&node.chain, &node.node_type)
             .map(|(_, n)| n);
-        let mut lines = vec![
-            format!("{} is running", node.name),
-            format!(
-                "Grid node {} · farm {} · {}",
-                placed.node.id, placed.node.farm_name, placed.node.country
-            ),
-        ];
-        if self.grid.kind() == crate::config::GridKind::Sim {
-            lines.push(
-                "SIMULATED: this node runs on the simulated grid, not on a real server; its addresses are documentation addresses that reach nothing."
-                    .to_owned(),
-            );
-        }
-        if let Some(ip) = &placed.ipv4 {
-            lines.push(format!("IPv4: {ip}"));
-        }
-        if let Some(ip) = &placed.ipv6 {
-            lines.push(format!("IPv6: {ip}"));
-        }
-        if let Some(ip) = &placed.mycelium {
-            lines.push(format!("Mycelium: {ip}"));
-        }
-        if let Some(nt) = nt {
-            let ports: Vec<String> = nt
-                .ports
-                .iter()
-                .map(|p| {
-                    format!(
-                        "{} {}{}",
-                        p.name,
-                        p.port,
-                        if p.public { "" } else { " (inside the node)" }
-                    )
-                })
-                .collect();
-            if !ports.is_empty() {
-                lines.push(format!("Ports: {}", ports.join(", ")));
-            }
-        }
-        let host = placed.hosts().next();
-        match (&node.ssh_key, host) {
-            (Some(_), Some(host)) => lines.push(format!("SSH: ssh root@{host}")),
-            (None, _) => lines.push("SSH: off (no key was given at /deploy).".into()),
-            _ => {}
-        }
-        lines.join("\n")
+        crate::user::view::describe_running(
+            node,
+            nt,
+            self.grid.kind() == crate::config::GridKind::Sim,
+        )
     }
 }
 

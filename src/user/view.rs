@@ -1,11 +1,12 @@
 //! What users are told about their nodes, as pure functions of the records:
 //! the state words, `/list`, `/status`, the rules that refuse a delete or a
 //! redeploy, a stale alert button's explanation, `/mute` and `/autoheal`
-//! replies, and the website's "My nodes" rows (`node_rows`). The service's components
+//! replies, a running node's description (`describe_running`), and the
+//! website's "My nodes" rows (`node_rows`). The service's components
 //! (`service/views.rs`, `alerting.rs`, `web.rs`) load the records, call
 //! these and send the words; nothing here reads a clock, a disk or a grid.
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, NodeType};
 use crate::dialogue::NodeBrief;
 use crate::lifecycle::{Mute, human_duration, utc_datetime};
 use crate::model::{ContractInfo, ContractState, NodeStatus, WorkloadState};
@@ -102,6 +103,66 @@ pub fn contract_health(info: &ContractInfo) -> String {
             format!("contract {state:?}, workload {workload:?}, grid node {status:?}")
         }
     }
+}
+
+/// Where a running node is and how to reach it: its grid node, addresses,
+/// the catalog's ports for its type (`node_type`, when the catalog still
+/// has it) and SSH. `simulated` when it runs on the embedded grid, whose
+/// addresses reach nothing.
+pub fn describe_running(
+    node: &NodeRecord,
+    node_type: Option<&NodeType>,
+    simulated: bool,
+) -> String {
+    let Some(placed) = &node.placed else {
+        return format!("{} is not placed on the grid.", node.name);
+    };
+    let mut lines = vec![
+        format!("{} is running", node.name),
+        format!(
+            "Grid node {} · farm {} · {}",
+            placed.node.id, placed.node.farm_name, placed.node.country
+        ),
+    ];
+    if simulated {
+        lines.push(
+            "SIMULATED: this node runs on the simulated grid, not on a real server; its addresses are documentation addresses that reach nothing."
+                .to_owned(),
+        );
+    }
+    if let Some(ip) = &placed.ipv4 {
+        lines.push(format!("IPv4: {ip}"));
+    }
+    if let Some(ip) = &placed.ipv6 {
+        lines.push(format!("IPv6: {ip}"));
+    }
+    if let Some(ip) = &placed.mycelium {
+        lines.push(format!("Mycelium: {ip}"));
+    }
+    if let Some(nt) = node_type {
+        let ports: Vec<String> = nt
+            .ports
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} {}{}",
+                    p.name,
+                    p.port,
+                    if p.public { "" } else { " (inside the node)" }
+                )
+            })
+            .collect();
+        if !ports.is_empty() {
+            lines.push(format!("Ports: {}", ports.join(", ")));
+        }
+    }
+    let host = placed.hosts().next();
+    match (&node.ssh_key, host) {
+        (Some(_), Some(host)) => lines.push(format!("SSH: ssh root@{host}")),
+        (None, _) => lines.push("SSH: off (no key was given at /deploy).".into()),
+        _ => {}
+    }
+    lines.join("\n")
 }
 
 /// What the grid said about a placed node for `/status`.
@@ -429,6 +490,31 @@ mod tests {
         let text = status_text(&failed, 0, None);
         assert!(text.contains("Reason: no capacity"), "{text}");
         assert!(!text.contains("Auto-heal"), "{text}");
+    }
+
+    #[test]
+    fn a_description_says_where_and_how_to_reach_a_node() {
+        let mut node = record("a", NodeState::Running);
+        assert_eq!(
+            describe_running(&node, None, false),
+            "a is not placed on the grid."
+        );
+        let mut at = placed();
+        at.ipv4 = Some("203.0.113.5/24".into());
+        node.placed = Some(at);
+        node.ssh_key = Some("ssh-ed25519 AAAA".into());
+        let text = describe_running(&node, None, true);
+        assert!(
+            text.starts_with("a is running\nGrid node 11 · farm farm · Belgium\nSIMULATED:"),
+            "{text}"
+        );
+        assert!(text.contains("\nIPv4: 203.0.113.5/24\n"), "{text}");
+        assert!(text.ends_with("SSH: ssh root@203.0.113.5"), "{text}");
+        node.ssh_key = None;
+        assert!(
+            describe_running(&node, None, false)
+                .ends_with("SSH: off (no key was given at /deploy).")
+        );
     }
 
     #[test]
