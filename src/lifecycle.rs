@@ -8,6 +8,7 @@
 
 pub mod chain;
 pub mod funding;
+pub mod not_deployed;
 pub mod outage;
 pub mod tip;
 
