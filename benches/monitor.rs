@@ -401,6 +401,7 @@ impl Seeder {
                 autoheal: false,
                 intent: None,
                 retired: Vec::new(),
+                chain_health: None,
             });
             nodes.used_names.push(name);
         }

@@ -10,7 +10,7 @@ use anyhow::Context as _;
 
 use crate::alerts::AlertQueue;
 use crate::channel::Outbox;
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::config::{Config, GridKind, PaymentsKind};
 use crate::config::{FUNDER_SEED_ENV, funder_key};
 use crate::crypto::MasterKey;
@@ -60,7 +60,9 @@ pub struct Core {
     pub sim: Option<SimGrid>,
 }
 
-/// Opens everything under the data dir and returns the service.
+/// The service core alone, with the process environment for secrets: what
+/// the benches measure (the engine and the monitor, not the channels). The
+/// binary and the tests start the whole process with [`App::build`].
 pub fn build_service(
     config: &Config,
     outbox: Arc<dyn Outbox>,
@@ -69,31 +71,26 @@ pub fn build_service(
     build(config, outbox, clock).map(|app| app.service)
 }
 
-/// Opens everything under the data dir and wires it together, with the
-/// process environment for secrets.
+/// [`build_service`], with the simulated grid when it is the grid in use.
 pub fn build(
     config: &Config,
     outbox: Arc<dyn Outbox>,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Core> {
-    build_with_env(config, outbox, clock, &|name| std::env::var(name).ok())
+    build_wrapped(
+        config,
+        outbox,
+        clock,
+        &|name| std::env::var(name).ok(),
+        &|grid| grid,
+    )
 }
 
-/// [`build`], with secrets (`JUKEBOX_MASTER_KEY`,
-/// `JUKEBOX_TFCHAIN_FUNDER_SEED`) read through `env`.
-pub fn build_with_env(
-    config: &Config,
-    outbox: Arc<dyn Outbox>,
-    clock: Arc<dyn Clock>,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> anyhow::Result<Core> {
-    build_wrapped(config, outbox, clock, env, &|grid| grid)
-}
-
-/// [`build_with_env`], with the service seeing the grid through `wrap`:
-/// how the crash tests stop a service at a chosen moment of its grid work
-/// (after the grid recorded a contract, before the answer arrives).
-pub fn build_wrapped(
+/// The service core, with secrets (`JUKEBOX_MASTER_KEY`,
+/// `JUKEBOX_TFCHAIN_FUNDER_SEED`) read through `env` and the grid seen
+/// through `wrap` (how the crash tests stop a process at a chosen moment of
+/// its grid work); [`App::build`] is its one caller.
+pub(crate) fn build_wrapped(
     config: &Config,
     outbox: Arc<dyn Outbox>,
     clock: Arc<dyn Clock>,
@@ -254,11 +251,6 @@ fn open_wallet(config: &Config) -> anyhow::Result<Wallets> {
             Ok((sandbox.clone(), Some(sandbox)))
         }
     }
-}
-
-/// The service with the real clock.
-pub fn build_default(config: &Config, outbox: Arc<dyn Outbox>) -> anyhow::Result<Core> {
-    build(config, outbox, Arc::new(SystemClock))
 }
 
 /// Loads the config file, with the process environment as overrides.

@@ -19,6 +19,10 @@
 
 use crate::dialogue::{self, Input};
 
+mod fault;
+
+pub use fault::{FAULT_HELP, Fault, FaultTarget, FaultUsage};
+
 /// Telegram's limit on callback data, in bytes (Bot API,
 /// `InlineKeyboardButton.callback_data`: 1-64 bytes).
 pub const MAX_BUTTON_DATA: usize = 64;

@@ -84,7 +84,10 @@ pub trait Grid: Send + Sync {
     /// which must be the contract's owner (TFChain refuses anyone else:
     /// pallet-smart-contract's `TwinNotAuthorizedToCancelContract`, in
     /// `grid_contract.rs` `_cancel_contract`).
-    /// Cancelling an already cancelled contract succeeds (idempotent).
+    /// Idempotent: cancelling an already cancelled contract succeeds, or,
+    /// on the real grid, where TFChain removes a cancelled contract from
+    /// storage (pallet-smart-contract `grid_contract.rs` `remove_contract`),
+    /// answers `UnknownContract`, which callers take as done.
     async fn cancel(&self, identity: &IdentityKey, contract: ContractId) -> Result<(), GridError>;
 
     /// The current state of a contract, its workload and its grid node,

@@ -7,6 +7,7 @@
 //! rules testable in microseconds and identical for every channel.
 
 pub mod chain;
+pub mod chain_state;
 pub mod funding;
 pub mod not_deployed;
 pub mod outage;

@@ -16,7 +16,7 @@ use crate::clock::Clock;
 use crate::command::Command;
 use crate::config::MonitorConfig;
 use crate::crypto::MasterKey;
-use crate::dialogue::{Action, Effect, Engine, Env, Input, Loaded, Message, NodeBrief};
+use crate::dialogue::{Action, Effect, Engine, Env, Input, Loaded, Message};
 use crate::grid::Grid;
 use crate::grid::sim::SimGrid;
 use crate::ids::UserId;
@@ -26,7 +26,7 @@ use crate::payments::Wallet;
 use crate::payments::sandbox::SandboxWallet;
 use crate::probe::AppProbe;
 use crate::store::Store;
-use crate::user::{NodeState, Nodes};
+use crate::user::view::node_briefs;
 
 mod admin;
 mod alerter;
@@ -36,6 +36,7 @@ mod backup_report;
 mod billing;
 mod deploy;
 mod deposits;
+mod faults;
 mod funding;
 mod intents;
 mod monitor;
@@ -136,7 +137,6 @@ struct Inner {
     /// Users' documents, locks and the watch list (see `repo.rs`).
     repo: Arc<repo::Repo>,
     grid: Arc<dyn Grid>,
-    sim: Option<SimGrid>,
     wallet: Arc<dyn Wallet>,
     sandbox: Option<Arc<SandboxWallet>>,
     /// The payment watcher's current batch (see `deposits.rs`).
@@ -155,6 +155,12 @@ struct Inner {
     deployer: Arc<deploy::Deployer>,
     /// The monitor's sweep over the watch list (see `monitor.rs`).
     monitor: monitor::Monitor,
+    /// /list, /status, /balance, delete, /redeploy, alert buttons (`views.rs`).
+    views: views::Views,
+    /// /mute and /autoheal (see `alerting.rs`).
+    node_settings: alerting::NodeSettings,
+    /// /fault on the embedded grid (see `faults.rs`).
+    faults: Arc<faults::Faults>,
     drafts: admin::Drafts,
     /// Readiness checks and sampled gauges (see `readiness.rs`).
     probes: Arc<readiness::Probes>,
@@ -229,6 +235,18 @@ impl Service {
             parts.clock.clone(),
             parts.settings.monitor.clone(),
         );
+        let views = views::Views::new(
+            repo.clone(),
+            parts.grid.clone(),
+            grid_work.clone(),
+            funding.clone(),
+            deployer.clone(),
+            audit.clone(),
+            parts.outbox.clone(),
+            parts.clock.clone(),
+        );
+        let node_settings = alerting::NodeSettings::new(repo.clone(), parts.outbox.clone());
+        let faults = Arc::new(faults::Faults::new(parts.sim, parts.outbox.clone()));
         let probes = Arc::new(readiness::Probes::new(
             repo.clone(),
             parts.grid.clone(),
@@ -245,7 +263,6 @@ impl Service {
                 engine: parts.engine,
                 repo,
                 grid: parts.grid,
-                sim: parts.sim,
                 wallet: parts.wallet,
                 sandbox: parts.sandbox,
                 payment_batch: deposits::PaymentBatch::default(),
@@ -258,6 +275,9 @@ impl Service {
                 funding,
                 deployer,
                 monitor,
+                views,
+                node_settings,
+                faults,
                 drafts: admin::Drafts::default(),
                 probes,
                 backups,
@@ -272,6 +292,16 @@ impl Service {
     /// What the backup worker reports to: metrics and operator alerts.
     pub fn backup_observer(&self) -> Arc<dyn crate::backup::BackupObserver> {
         self.inner.backups.clone()
+    }
+
+    /// The durable alert queue (its dispatcher runs under the runner).
+    pub fn alerts(&self) -> &AlertQueue {
+        self.inner.alerter.queue()
+    }
+
+    /// Whether `user` may run operator commands (`admin.operators`).
+    pub fn is_operator(&self, user: &UserId) -> bool {
+        self.inner.settings.operators.contains(user)
     }
 
     pub fn downgrade(&self) -> WeakService {
@@ -491,23 +521,25 @@ impl Service {
                 Ok(None)
             }
             Action::ListNodes => {
-                self.list_nodes(user).await?;
+                self.inner.views.list_nodes(user).await?;
                 Ok(None)
             }
             Action::ShowBalance => {
-                self.show_balance(user).await?;
+                // On the real grid the ledger follows the twin's balance.
+                let fresh = self.reconcile_with_grid(user).await.map(drop);
+                self.inner.views.show_balance(user, fresh).await?;
                 Ok(None)
             }
             Action::ShowStatus { node } => {
-                self.show_status(user, &node).await?;
+                self.inner.views.show_status(user, &node).await?;
                 Ok(None)
             }
             Action::DeleteNode { node } => {
-                self.delete_node(user, &node).await?;
+                self.inner.views.delete_node(user, &node).await?;
                 Ok(None)
             }
             Action::RedeployNode { node } => {
-                self.start_redeploy(user, &node).await?;
+                self.inner.views.start_redeploy(user, &node).await?;
                 Ok(None)
             }
             Action::TopUp { arg } => {
@@ -515,11 +547,14 @@ impl Service {
                 Ok(None)
             }
             Action::SetAutoheal { node, on } => {
-                self.set_autoheal(user, &node, on).await?;
+                self.inner
+                    .node_settings
+                    .set_autoheal(user, &node, on)
+                    .await?;
                 Ok(None)
             }
             Action::SetMute { what } => {
-                self.set_mute(user, &what).await?;
+                self.inner.node_settings.set_mute(user, &what).await?;
                 Ok(None)
             }
             Action::LinkAccount => {
@@ -547,7 +582,9 @@ impl Service {
                 node,
                 outage,
             } => {
-                self.alert_button(user, action, node.as_str(), outage)
+                self.inner
+                    .views
+                    .alert_button(user, action, node.as_str(), outage)
                     .await?
             }
             Command::TopUp(code) => self.top_up_button(user, code).await?,
@@ -580,27 +617,6 @@ impl Service {
         Ok(None)
     }
 
-    /// The user's live node called `name`, or None after telling them there
-    /// is no such node. Only this user's own nodes are ever looked at.
-    async fn own_live_node(
-        &self,
-        user: &UserId,
-        name: &str,
-    ) -> anyhow::Result<Option<(Nodes, crate::user::NodeRecord)>> {
-        let nodes = self.inner.repo.load_nodes(user)?;
-        match nodes.get(name).filter(|n| n.is_live()).cloned() {
-            Some(node) => Ok(Some((nodes, node))),
-            None => {
-                self.say(
-                    user,
-                    format!("You have no node named {name}. Send /list to see your nodes."),
-                )
-                .await;
-                Ok(None)
-            }
-        }
-    }
-
     /// Fills the monitor's watch list from the store; run once at start.
     pub async fn load_watchlist(&self) -> anyhow::Result<usize> {
         self.inner.monitor.load_watchlist().await
@@ -631,27 +647,5 @@ impl Service {
     /// deployments and moves resumed.
     pub async fn resume_pending(&self) -> anyhow::Result<usize> {
         self.inner.deployer.resume_pending().await
-    }
-}
-
-fn node_briefs(nodes: &Nodes) -> Vec<NodeBrief> {
-    nodes
-        .live()
-        .map(|n| NodeBrief {
-            name: n.name.clone(),
-            label: format!("{} · {}", n.name, state_word(&n.state)),
-        })
-        .collect()
-}
-
-pub(crate) fn state_word(state: &NodeState) -> &'static str {
-    match state {
-        NodeState::Pending => "waiting for payment",
-        NodeState::Deploying => "deploying",
-        NodeState::Running => "running",
-        NodeState::Paused => "paused until a top-up",
-        NodeState::Failed(_) => "failed",
-        NodeState::Deleted => "deleted",
-        NodeState::Expired => "deleted (funds ran out)",
     }
 }

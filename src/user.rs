@@ -4,6 +4,8 @@
 //! conversation step rewrites only the small conversation document and a
 //! balance change never rewrites the node list.
 
+pub mod view;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -13,6 +15,7 @@ use crate::crypto::{Identity, Sealed};
 use crate::dialogue::{Conversation, OrderDraft};
 use crate::ids::UserId;
 use crate::ledger::Account;
+use crate::lifecycle::chain_state::NodeChain;
 use crate::lifecycle::{FundingState, Outage};
 use crate::model::PaymentRequest;
 use crate::model::{ContractId, GridNodeId, Placed, Placement, TwinId};
@@ -149,6 +152,11 @@ pub struct NodeRecord {
     /// leaves them here to be cancelled at the next start.
     #[serde(default)]
     pub retired: Vec<ContractId>,
+    /// What the monitor last read of the node's chain, and its confirmed
+    /// episodes (`lifecycle::chain_state`); absent in records written
+    /// before chains were read, and for chains the catalog does not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_health: Option<NodeChain>,
 }
 
 /// Which deployment a node is being put on which grid node.
@@ -393,6 +401,7 @@ pub fn ordered_nodes(
             autoheal: false,
             intent: None,
             retired: Vec::new(),
+            chain_health: None,
         });
     }
     Ok(records)

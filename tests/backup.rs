@@ -565,8 +565,11 @@ async fn the_service_backs_up_its_own_data_dir_and_tells_operators_about_failure
     config.admin.operators = vec!["term:operator".into()];
     let outbox = std::sync::Arc::new(MemoryOutbox::default());
     let clock = std::sync::Arc::new(jukebox::clock::ManualClock::new(T0));
-    let app = jukebox::app::build(&config, outbox.clone(), clock).unwrap();
-    let service = app.service;
+    config.web.listen = String::new();
+    config.ops.listen = String::new();
+    // The process as `jukebox run` starts it, with its workers stepped here.
+    let app = crate::support::spawn_app(config.clone(), clock, outbox.clone()).await;
+    let service = app.service.clone();
     let user = UserId::parse("term:alice").unwrap();
     service
         .handle(

@@ -166,7 +166,7 @@ impl Service {
             ("unmatched", _) => self.unmatched_report()?,
             ("credit", arg) => self.credit_unmatched(operator, arg).await?,
             ("fault", arg) => {
-                self.fault_command(operator, arg).await?;
+                self.inner.faults.command(operator, arg).await;
                 return Ok(true);
             }
             _ => format!("/{name} needs an argument.\n\n{HELP}"),

@@ -1,133 +1,55 @@
-//! The commands around alerts: `/mute`, `/autoheal`, and the operators'
-//! fault injection on the embedded grid. Raising alerts is `alerter.rs`.
+//! What a user sets about the alerts they get and their nodes' healing:
+//! `/mute`, `/unmute` and `/autoheal`. Raising alerts is `alerter.rs`; the
+//! replies' words are the core's (`user::view`).
 
-use super::Service;
-use crate::grid::{ContractId, GridNodeId, NodeStatus};
+use std::sync::Arc;
+
+use super::repo::Repo;
+use crate::channel::{Outbox, Outgoing};
+use crate::dialogue::Message;
 use crate::ids::UserId;
-use crate::lifecycle::Mute;
+use crate::user::view;
 
-impl Service {
-    /// The durable alert queue (its dispatcher runs in `main`).
-    pub fn alerts(&self) -> &crate::alerts::AlertQueue {
-        self.inner.alerter.queue()
+/// A user's alert and auto-heal settings.
+pub struct NodeSettings {
+    repo: Arc<Repo>,
+    outbox: Arc<dyn Outbox>,
+}
+
+impl NodeSettings {
+    pub fn new(repo: Arc<Repo>, outbox: Arc<dyn Outbox>) -> NodeSettings {
+        NodeSettings { repo, outbox }
     }
 
-    pub(super) async fn set_mute(&self, user: &UserId, what: &str) -> anyhow::Result<()> {
-        let (mute, text) = match what {
-            "reminders" => (
-                Mute::Reminders,
-                "Low-funds reminders are off. I still tell you when a node goes down or comes back, and when nodes are paused or deleted. /unmute turns reminders back on.",
-            ),
-            "everything" => (
-                Mute::Everything,
-                "Reminders and outage alerts are off. I still tell you when nodes are paused or deleted for lack of funds. /unmute turns everything back on.",
-            ),
-            _ => (
-                Mute::Nothing,
-                "You will get every reminder and outage alert again.",
-            ),
-        };
-        if let Some(mut profile) = self.inner.repo.load_profile(user)? {
+    async fn say(&self, user: &UserId, text: impl Into<String>) {
+        self.outbox
+            .send(user, Outgoing::Message(Message::text(text)))
+            .await;
+    }
+
+    /// `/mute reminders|everything`, `/unmute`.
+    pub async fn set_mute(&self, user: &UserId, what: &str) -> anyhow::Result<()> {
+        let (mute, text) = view::mute_choice(what);
+        if let Some(mut profile) = self.repo.load_profile(user)? {
             profile.funding.mute = mute;
-            self.inner.repo.save_profile(&profile)?;
+            self.repo.save_profile(&profile)?;
         }
         self.say(user, text).await;
         Ok(())
     }
 
-    pub(super) async fn set_autoheal(
-        &self,
-        user: &UserId,
-        name: &str,
-        on: bool,
-    ) -> anyhow::Result<()> {
-        let Some((mut nodes, _)) = self.own_live_node(user, name).await? else {
+    /// `/autoheal <name> on|off`, on the user's own live node only.
+    pub async fn set_autoheal(&self, user: &UserId, name: &str, on: bool) -> anyhow::Result<()> {
+        let mut nodes = self.repo.load_nodes(user)?;
+        if view::live_node(&nodes, name).is_none() {
+            self.say(user, view::no_such_node(name)).await;
             return Ok(());
-        };
+        }
         if let Some(node) = nodes.get_mut(name) {
             node.autoheal = on;
         }
-        self.inner.repo.save_nodes(user, &nodes)?;
-        let text = if on {
-            format!(
-                "Auto-heal is on for {name}: when it goes down I move it to another grid node and tell you its new addresses."
-            )
-        } else {
-            format!(
-                "Auto-heal is off for {name}: when it goes down I tell you, with a button to redeploy it."
-            )
-        };
-        self.say(user, text).await;
-        Ok(())
-    }
-
-    pub fn is_operator(&self, user: &UserId) -> bool {
-        self.inner.settings.operators.contains(user)
-    }
-
-    /// `/fault node <id> down|up`, `/fault workload|app <contract> down|up`:
-    /// operators take parts of the embedded (simulated) grid down and up.
-    pub(super) async fn fault_command(
-        &self,
-        user: &UserId,
-        arg: Option<&str>,
-    ) -> anyhow::Result<()> {
-        const HELP: &str = "Usage: /fault node <grid node id> down|up, /fault workload <contract> down|up, /fault app <contract> down|up. The monitor notices within two checks.";
-        let Some(sim) = &self.inner.sim else {
-            self.say(
-                user,
-                "Fault injection only exists on the embedded simulated grid.",
-            )
-            .await;
-            return Ok(());
-        };
-        let words: Vec<&str> = arg.unwrap_or("").split_whitespace().collect();
-        let (target, id, direction) = match words.as_slice() {
-            [t, id, d] if matches!(*d, "down" | "up") => (*t, *id, *d),
-            _ => {
-                self.say(user, HELP).await;
-                return Ok(());
-            }
-        };
-        let Ok(number) = id.parse::<u64>() else {
-            self.say(user, format!("{id:?} is not a number. {HELP}"))
-                .await;
-            return Ok(());
-        };
-        let down = direction == "down";
-        let contract = ContractId(number);
-        let result = match target {
-            "node" => match u32::try_from(number) {
-                Ok(n) => sim.set_node_status(
-                    GridNodeId(n),
-                    if down {
-                        NodeStatus::Down
-                    } else {
-                        NodeStatus::Up
-                    },
-                ),
-                Err(_) => Err(crate::grid::GridError::UnknownNode(GridNodeId(u32::MAX))),
-            },
-            "workload" if down => sim.fail_workload(contract, "fault injected by an operator"),
-            "workload" => sim.restore_workload(contract),
-            "app" if down => sim.fail_app(contract, "fault injected by an operator"),
-            "app" => sim.restore_app(contract),
-            _ => {
-                self.say(user, HELP).await;
-                return Ok(());
-            }
-        };
-        match result {
-            Ok(()) => {
-                tracing::warn!(operator = %user, target, id = number, direction, "fault injected on the simulated grid");
-                self.say(
-                    user,
-                    format!("Done: {target} {number} is {direction} on the simulated grid."),
-                )
-                .await;
-            }
-            Err(e) => self.say(user, format!("Could not do that: {e}.")).await,
-        }
+        self.repo.save_nodes(user, &nodes)?;
+        self.say(user, view::autoheal_text(name, on)).await;
         Ok(())
     }
 }

@@ -1,40 +1,99 @@
-//! What users see about their nodes and money: /list, /status, /balance, and
-//! /delete (which is short enough to live beside them).
+//! What users see about their nodes and money and the commands on one node:
+//! /list, /status, /balance, /delete, /redeploy and the buttons of outage
+//! alerts. The words are the core's (`user::view`); this component loads
+//! the records, asks the grid, acts and sends.
 
-use super::{Service, state_word};
-use crate::channel::Outgoing;
-use crate::grid::{ContractState, NodeStatus, WorkloadState};
+use std::sync::Arc;
+
+use super::audit_trail::AuditTrail;
+use super::deploy::Deployer;
+use super::funding::Funding;
+use super::intents::GridWork;
+use super::repo::Repo;
+use crate::channel::{Outbox, Outgoing};
+use crate::clock::Clock;
+use crate::command::AlertAction;
+use crate::dialogue::Message;
+use crate::grid::Grid;
 use crate::ids::UserId;
-use crate::lifecycle::{human_duration, utc_datetime};
-use crate::user::{NodeRecord, NodeState};
+use crate::user::view::{self, OnGrid};
+use crate::user::{NodeRecord, NodeState, Nodes};
 
-impl Service {
-    pub(super) async fn list_nodes(&self, user: &UserId) -> anyhow::Result<()> {
-        let nodes = self.inner.repo.load_nodes(user)?;
-        let live: Vec<&NodeRecord> = nodes.live().collect();
-        if live.is_empty() {
-            self.say(user, "You have no nodes yet. Send /deploy to run one.")
-                .await;
-            return Ok(());
+/// The user-facing views of nodes and balance, and delete and redeploy.
+pub struct Views {
+    repo: Arc<Repo>,
+    grid: Arc<dyn Grid>,
+    grid_work: Arc<GridWork>,
+    funding: Arc<Funding>,
+    deployer: Arc<Deployer>,
+    audit: Arc<AuditTrail>,
+    outbox: Arc<dyn Outbox>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Views {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        repo: Arc<Repo>,
+        grid: Arc<dyn Grid>,
+        grid_work: Arc<GridWork>,
+        funding: Arc<Funding>,
+        deployer: Arc<Deployer>,
+        audit: Arc<AuditTrail>,
+        outbox: Arc<dyn Outbox>,
+        clock: Arc<dyn Clock>,
+    ) -> Views {
+        Views {
+            repo,
+            grid,
+            grid_work,
+            funding,
+            deployer,
+            audit,
+            outbox,
+            clock,
         }
-        let mut lines = vec![format!("Your nodes ({}):", live.len())];
-        for n in live {
-            let place = n
-                .placed
-                .as_ref()
-                .map(|p| format!(" · grid node {} ({})", p.node.id, p.node.country))
-                .unwrap_or_default();
-            lines.push(format!("• {} — {}{place}", n.name, state_word(&n.state)));
+    }
+
+    async fn say(&self, user: &UserId, text: impl Into<String>) {
+        self.outbox
+            .send(user, Outgoing::Message(Message::text(text)))
+            .await;
+    }
+
+    /// The user's live node called `name`, or None after telling them there
+    /// is no such node. Only this user's own nodes are ever looked at.
+    pub async fn own_live_node(
+        &self,
+        user: &UserId,
+        name: &str,
+    ) -> anyhow::Result<Option<(Nodes, NodeRecord)>> {
+        let nodes = self.repo.load_nodes(user)?;
+        match view::live_node(&nodes, name).cloned() {
+            Some(node) => Ok(Some((nodes, node))),
+            None => {
+                self.say(user, view::no_such_node(name)).await;
+                Ok(None)
+            }
         }
-        lines.push(String::new());
-        lines.push("/status <name> for details, /delete <name>, /redeploy <name>.".into());
-        self.say(user, lines.join("\n")).await;
+    }
+
+    /// `/list`.
+    pub async fn list_nodes(&self, user: &UserId) -> anyhow::Result<()> {
+        let nodes = self.repo.load_nodes(user)?;
+        self.say(user, view::nodes_list(&nodes)).await;
         Ok(())
     }
 
-    pub(super) async fn show_balance(&self, user: &UserId) -> anyhow::Result<()> {
-        if let Err(e) = self.reconcile_with_grid(user).await {
-            // The last balance read is shown; say it may be behind.
+    /// `/balance`. `fresh` is how reading the twin's balance on the chain
+    /// went just before (the ledger follows it on the real grid): when it
+    /// failed, the last balance read is shown with a word saying so.
+    pub async fn show_balance(
+        &self,
+        user: &UserId,
+        fresh: anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        if let Err(e) = fresh {
             tracing::warn!(user = %user, error = %format!("{e:#}"), "could not read the twin's balance");
             self.say(
                 user,
@@ -42,94 +101,56 @@ impl Service {
             )
             .await;
         }
-        let Some(profile) = self.inner.repo.load_profile(user)? else {
+        let Some(profile) = self.repo.load_profile(user)? else {
             return Ok(());
         };
-        let nodes = self.inner.repo.load_nodes(user)?;
+        let nodes = self.repo.load_nodes(user)?;
         let balance = profile.account.balance;
-        let mut text = format!(
-            "Balance: {balance}\n{}",
-            self.inner
-                .funding
-                .runway_text(user, balance, &nodes, &profile)?
-        );
-        text.push_str("\n/topup adds funds.");
-        if profile.funding.mute != crate::lifecycle::Mute::Nothing {
-            text.push_str(" (Reminders are muted; /unmute turns them back on.)");
-        }
-        self.say(user, text).await;
+        let runway = self.funding.runway_text(user, balance, &nodes, &profile)?;
+        self.say(
+            user,
+            view::balance_text(balance, &runway, profile.funding.mute),
+        )
+        .await;
         Ok(())
     }
 
-    pub(super) async fn show_status(&self, user: &UserId, name: &str) -> anyhow::Result<()> {
+    /// `/status <name>`: the record, and the contract as the grid sees it.
+    pub async fn show_status(&self, user: &UserId, name: &str) -> anyhow::Result<()> {
         let Some((_, node)) = self.own_live_node(user, name).await? else {
             return Ok(());
         };
-        let mut text = format!("{} — {}", node.name, state_word(&node.state));
-        if let Some(outage) = &node.outage {
-            text.push_str(&format!(
-                "\nDown since {} ({} ago): {}. /redeploy moves it.",
-                utc_datetime(outage.since),
-                human_duration(self.now().saturating_sub(outage.since)),
-                outage.reason
-            ));
-        }
-        if node.state == NodeState::Running {
-            text.push_str(if node.autoheal {
-                "\nAuto-heal: on (/autoheal to change)"
-            } else {
-                "\nAuto-heal: off (/autoheal to change)"
-            });
-        }
-        if let Some(placed) = &node.placed {
-            // The caller holds the user's lock: their own key asks.
-            let answer = match self.inner.grid_work.identity_of(user)? {
-                Some(identity) => self.grid().contract(&identity, placed.contract).await,
-                None => Err(crate::grid::GridError::UnknownContract(placed.contract)),
-            };
-            match answer {
-                Ok(info) => {
-                    let health = match (&info.state, &info.workload, info.node_status) {
-                        (ContractState::Created, WorkloadState::Ok, NodeStatus::Up) => {
-                            "healthy".to_owned()
-                        }
-                        (_, _, NodeStatus::Down) => {
-                            "its grid node is down; /redeploy moves it".to_owned()
-                        }
-                        (_, WorkloadState::Error(e), _) => {
-                            format!("workload error: {e}; /redeploy moves it")
-                        }
-                        (ContractState::GracePeriod, _, _) => {
-                            "paused: funds ran out; top up to resume".to_owned()
-                        }
-                        (state, workload, status) => format!(
-                            "contract {state:?}, workload {workload:?}, grid node {status:?}"
-                        ),
-                    };
-                    text.push_str(&format!("\nHealth: {health}"));
-                }
-                Err(e) => text.push_str(&format!("\nThe grid could not be asked right now ({e}).")),
+        let now = self.clock.now();
+        let text = match &node.placed {
+            Some(placed) => {
+                // The caller holds the user's lock: their own key asks.
+                let answer = match self.grid_work.identity_of(user)? {
+                    Some(identity) => self.grid.contract(&identity, placed.contract).await,
+                    None => Err(crate::grid::GridError::UnknownContract(placed.contract)),
+                };
+                let description = self.deployer.describe_running(&node);
+                view::status_text(
+                    &node,
+                    now,
+                    Some(OnGrid {
+                        contract: answer.as_ref().map_err(ToString::to_string),
+                        description: &description,
+                    }),
+                )
             }
-            text.push('\n');
-            text.push_str(&self.inner.deployer.describe_running(&node));
-        } else if let NodeState::Failed(why) = &node.state {
-            text.push_str(&format!("\nReason: {why}"));
-        }
-        text.push_str(&format!("\nCosts {} per hour.", node.price_per_hour));
+            None => view::status_text(&node, now, None),
+        };
         self.say(user, text).await;
         Ok(())
     }
 
-    pub(super) async fn delete_node(&self, user: &UserId, name: &str) -> anyhow::Result<()> {
+    /// `/delete <name>`.
+    pub async fn delete_node(&self, user: &UserId, name: &str) -> anyhow::Result<()> {
         let Some((mut nodes, node)) = self.own_live_node(user, name).await? else {
             return Ok(());
         };
-        if node.state == NodeState::Deploying {
-            self.say(
-                user,
-                format!("{name} is being deployed right now; delete it once it is running."),
-            )
-            .await;
+        if let Some(refusal) = view::delete_refusal(&node) {
+            self.say(user, refusal).await;
             return Ok(());
         }
         // Write-ahead: the node is deleted and its contract retired in one
@@ -139,49 +160,28 @@ impl Service {
             stored.state = NodeState::Deleted;
             stored.retired.extend(node.contract());
         }
-        self.inner.repo.save_nodes(user, &nodes)?;
-        let waiting = self.inner.grid_work.cancel_retired(user).await?;
+        self.repo.save_nodes(user, &nodes)?;
+        let waiting = self.grid_work.cancel_retired(user).await?;
         tracing::info!(user = %user, node = %name, "node deleted");
-        self.inner.audit.record(
+        self.audit.record(
             user.as_str(),
             Some(user),
             "node.deleted",
             Some(name),
             "deleted by its owner",
         );
-        let text = if waiting.is_empty() {
-            format!("Deleted {name}. It no longer costs anything.")
-        } else {
-            format!(
-                "Deleted {name}. The grid has not confirmed the cancellation yet; Jukebox keeps trying until it does, and nothing is charged for {name} meanwhile."
-            )
-        };
-        self.say(user, text).await;
+        self.say(user, view::deleted_text(name, waiting.is_empty()))
+            .await;
         Ok(())
     }
 
     /// `/redeploy`: moves a node to another grid node in the background.
-    pub(super) async fn start_redeploy(&self, user: &UserId, name: &str) -> anyhow::Result<()> {
+    pub async fn start_redeploy(&self, user: &UserId, name: &str) -> anyhow::Result<()> {
         let Some((_, node)) = self.own_live_node(user, name).await? else {
             return Ok(());
         };
-        if node.state != NodeState::Running {
-            self.say(
-                user,
-                format!(
-                    "{name} is {} right now; only running nodes can be redeployed.",
-                    state_word(&node.state)
-                ),
-            )
-            .await;
-            return Ok(());
-        }
-        if node.intent.is_some() {
-            self.say(
-                user,
-                format!("{name} is being moved already; you will hear when it is done."),
-            )
-            .await;
+        if let Some(refusal) = view::redeploy_refusal(&node) {
+            self.say(user, refusal).await;
             return Ok(());
         }
         self.say(
@@ -189,54 +189,31 @@ impl Service {
             format!("Redeploying {} on another grid node…", node.name),
         )
         .await;
-        self.inner.deployer.spawn_redeploy(user, node).await;
+        self.deployer.spawn_redeploy(user, node).await;
         Ok(())
     }
 
     /// A button of an outage alert: acts only while the outage it was sent
     /// for lasts. After a recovery, a redeploy or a newer outage it says so,
     /// does nothing, and has its buttons removed where the channel can.
-    pub(super) async fn alert_button(
+    pub async fn alert_button(
         &self,
         user: &UserId,
-        kind: crate::command::AlertAction,
+        kind: AlertAction,
         name: &str,
         since: Option<u64>,
     ) -> anyhow::Result<()> {
         // Only the presser's own nodes are looked at.
-        let nodes = self.inner.repo.load_nodes(user)?;
-        let node = nodes.get(name).filter(|n| n.is_live());
-        let current = node.and_then(|n| n.outage.as_ref()).map(|o| o.since);
-        let still = match since {
-            Some(since) => current == Some(since),
-            None => current.is_some(),
-        };
-        if still {
+        let nodes = self.repo.load_nodes(user)?;
+        let node = view::live_node(&nodes, name);
+        if view::alert_applies(node, since) {
             return match kind {
-                crate::command::AlertAction::Redeploy => self.start_redeploy(user, name).await,
-                crate::command::AlertAction::Status => self.show_status(user, name).await,
+                AlertAction::Redeploy => self.start_redeploy(user, name).await,
+                AlertAction::Status => self.show_status(user, name).await,
             };
         }
-        let why = match (node, current) {
-            (None, _) => format!("{name} no longer exists"),
-            (Some(_), Some(_)) => format!(
-                "{name} is down again, but this alert was about an earlier outage; use the newest alert, or /redeploy {name}"
-            ),
-            (Some(_), None) => {
-                format!("that outage of {name} is over (it came back, or it was already moved)")
-            }
-        };
-        self.send(user, Outgoing::Withdrawn).await;
-        let more = if node.is_some() {
-            format!(" /status {name} shows how it is now.")
-        } else {
-            String::new()
-        };
-        self.say(
-            user,
-            format!("That alert's button no longer applies: {why}. Nothing was done.{more}"),
-        )
-        .await;
+        self.outbox.send(user, Outgoing::Withdrawn).await;
+        self.say(user, view::stale_alert_text(name, node)).await;
         Ok(())
     }
 }

@@ -10,13 +10,14 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Service, state_word};
+use super::Service;
 use crate::crypto::random_bytes;
 use crate::ids::UserId;
 use crate::lifecycle::{human_duration, utc_datetime};
 use crate::money::Tft;
 use crate::store::blocking_io;
 use crate::user::NodeState;
+use crate::user::view::state_word;
 
 const LINKS: &str = "web-links";
 const CODES: &str = "link-codes";

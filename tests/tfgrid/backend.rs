@@ -92,14 +92,21 @@ async fn deploy_status_delete_and_redeploy_through_the_real_backend() {
         "the node saw the cancel on chain"
     );
 
-    // Delete: the contract is cancelled, and cancelling again is fine.
+    // Delete: the contract is cancelled. Cancelling again finds no
+    // contract (TFChain removed it), which every caller takes as done
+    // (`service/intents.rs`, `service/reconcile.rs`).
     cancel(&g, ContractId(2)).await.unwrap();
-    cancel(&g, ContractId(2)).await.unwrap();
-    assert!(live_contracts(&g).is_empty());
-    let gone = contract(&g, ContractId(2)).await.unwrap();
     assert_eq!(
-        (gone.state, gone.workload),
-        (ContractState::Deleted, WorkloadState::Deleted)
+        cancel(&g, ContractId(2)).await,
+        Err(GridError::UnknownContract(ContractId(2)))
+    );
+    assert!(live_contracts(&g).is_empty());
+    // TFChain removes a cancelled contract from storage (pallet-smart-contract
+    // `grid_contract.rs` `remove_contract`): the chain no longer knows it,
+    // which the monitor reads as deleted (`lifecycle::grid_verdict`).
+    assert_eq!(
+        contract(&g, ContractId(2)).await,
+        Err(GridError::UnknownContract(ContractId(2)))
     );
     assert_no_delete_was_sent(&g);
     // Cancelling a cancelled contract sends nothing more.
@@ -492,12 +499,10 @@ async fn the_grid_trait_drives_the_real_backend() {
     grid.set_paused(placed.contract, true).await.unwrap();
     grid.cancel(&identity, placed.contract).await.unwrap();
     assert!(live_contracts(&g).is_empty());
+    // Gone from TFChain's storage once cancelled (see above).
     assert_eq!(
-        grid.contract(&identity, placed.contract)
-            .await
-            .unwrap()
-            .state,
-        ContractState::Deleted
+        grid.contract(&identity, placed.contract).await,
+        Err(GridError::UnknownContract(placed.contract))
     );
 }
 

@@ -353,20 +353,28 @@ impl Chain {
         }
         let contract_ty = self.entry_value_ty("SmartContractModule", "Contracts");
         for (id, c) in &w.contracts {
+            // A cancelled node contract is gone from storage in the same
+            // extrinsic: tfchain pallet-smart-contract `grid_contract.rs`
+            // `do_cancel_contract` bills it (`billing.rs` `bill_contract`),
+            // which ends in `remove_contract` (Contracts,
+            // ContractIDByNodeIDAndHash, ContractLock removed). The world
+            // keeps it, state `Deleted`, only as the tests' record of what
+            // the chain did.
+            if c.state == ContractState::Deleted {
+                continue;
+            }
             out.insert(
                 key("SmartContractModule", "Contracts", &[&id.to_le_bytes()]),
                 scale::encode(types, contract_ty, &self.contract_value(*id, c)),
             );
-            if c.state != ContractState::Deleted {
-                out.insert(
-                    key(
-                        "SmartContractModule",
-                        "ContractIDByNodeIDAndHash",
-                        &[&c.node.to_le_bytes(), &c.hash],
-                    ),
-                    id.to_le_bytes().to_vec(),
-                );
-            }
+            out.insert(
+                key(
+                    "SmartContractModule",
+                    "ContractIDByNodeIDAndHash",
+                    &[&c.node.to_le_bytes(), &c.hash],
+                ),
+                id.to_le_bytes().to_vec(),
+            );
         }
         let policy_ty = self.entry_value_ty("TfgridModule", "PricingPolicies");
         let mut policy = scale::default_of(types, policy_ty);

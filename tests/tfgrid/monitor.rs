@@ -75,7 +75,9 @@ async fn the_batch_reads_the_chain_and_each_node_once_and_calls_no_node() {
             let state = match state {
                 ChainState::Created => ContractState::Created,
                 ChainState::GracePeriod(_) => ContractState::GracePeriod,
-                ChainState::Deleted => ContractState::Deleted,
+                // A cancelled contract is removed from TFChain's storage
+                // (see `fake_tfchain.rs`): the chain no longer knows it.
+                ChainState::Deleted => return Err(GridError::UnknownContract(*id)),
             };
             let status = if (1..=3).contains(node) {
                 NodeStatus::Up

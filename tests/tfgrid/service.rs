@@ -1,5 +1,5 @@
 //! A whole Jukebox with `grid.kind = "tfgrid"` and `payments.kind =
-//! "bridge"`, built by `app::build_with_env` as the binary builds it,
+//! "bridge"`, started by `app::App::build` as the binary starts it,
 //! against the three fakes: a user deploys through the conversation, pays
 //! through the bridge (the fake chain mints onto their twin), gets a running
 //! node, sees TFChain's billing in their balance, redeploys and deletes.
@@ -95,7 +95,7 @@ async fn real_grid_app_dying(at: Option<Moment>) -> RealGridApp {
 
     let outbox = Arc::new(MemoryOutbox::default());
     let clock = Arc::new(ManualClock::new(START));
-    let app = build(&config, &outbox, &clock, at);
+    let app = build(&config, &outbox, &clock, at).await;
     assert!(app.sim.is_none());
     assert_eq!(app.service.grid().kind(), "tfgrid");
     RealGridApp {
@@ -110,20 +110,47 @@ async fn real_grid_app_dying(at: Option<Moment>) -> RealGridApp {
     }
 }
 
-/// The service as `jukebox run` builds it, with the operator's funding key,
-/// seeing the grid through a grid that dies at `at`.
-fn build(
+/// The process as `jukebox run` starts it (`App::build`), with the
+/// operator's funding key, the chat kept in `outbox`, the workers stepped by
+/// the test, no listeners, and the grid seen through a grid that dies at
+/// `at`. On the real grid `App::build` reads TFChain's prices itself; the
+/// fake chain answers it as it answered `use_chain_prices` above.
+async fn build(
     config: &Config,
     outbox: &Arc<MemoryOutbox>,
     clock: &Arc<ManualClock>,
     at: Option<Moment>,
-) -> jukebox::app::Core {
+) -> jukebox::app::App {
     let seed = hex::encode(FUNDER_SEED);
     let env = move |name: &str| (name == "JUKEBOX_TFCHAIN_FUNDER_SEED").then(|| seed.clone());
-    jukebox::app::build_wrapped(config, outbox.clone(), clock.clone(), &env, &|grid| {
+    start(config, outbox, clock, &env, &|grid| {
         CrashingGrid::new(grid, at)
     })
-    .expect("the real-grid service builds")
+    .await
+}
+
+/// Starts the whole process with `env` for secrets and `wrap` around the grid.
+async fn start(
+    config: &Config,
+    outbox: &Arc<MemoryOutbox>,
+    clock: &Arc<ManualClock>,
+    env: &dyn Fn(&str) -> Option<String>,
+    wrap: &dyn Fn(Arc<dyn jukebox::grid::Grid>) -> Arc<dyn jukebox::grid::Grid>,
+) -> jukebox::app::App {
+    let mut config = config.clone();
+    config.web.listen = String::new();
+    config.ops.listen = String::new();
+    let setup = jukebox::app::Setup {
+        clock: clock.clone(),
+        env,
+        wrap_grid: wrap,
+        chat_outbox: Some(outbox.clone()),
+        background: jukebox::app::Background::Stepped,
+        exit_deadline: std::time::Duration::from_secs(10),
+    };
+    jukebox::app::App::build(config, setup)
+        .await
+        .expect("the real-grid process starts")
 }
 
 impl RealGridApp {
@@ -369,8 +396,7 @@ async fn the_real_grid_service_starts_and_chats_while_tfchain_is_unreachable() {
     assert!(jukebox::app::use_chain_prices(&mut config).await.is_err());
     let outbox = Arc::new(MemoryOutbox::default());
     let clock = Arc::new(ManualClock::new(START));
-    let app = jukebox::app::build_with_env(&config, outbox.clone(), clock, &|_| None)
-        .expect("builds without reaching TFChain");
+    let app = start(&config, &outbox, &clock, &|_| None, &jukebox::app::as_is).await;
     let alice = UserId::parse("term:alice").unwrap();
     app.service
         .handle(&alice, "Alice", Input::from_message("/balance"), None)
@@ -521,7 +547,7 @@ async fn a_deploy_killed_after_tfchain_recorded_its_contract_adopts_it_on_restar
         _dir,
     } = app;
     drop(service);
-    let service = build(&config, &outbox, &clock, None).service;
+    let service = build(&config, &outbox, &clock, None).await.service.clone();
     let app = RealGridApp {
         proxy,
         relay,
