@@ -137,14 +137,6 @@ const STRING_ERROR_ALLOWED: &[(&str, &str)] = &[
     ),
     ("src/grid/tfgrid/doctor/flists.rs", "the doctor, as above"),
     (
-        "src/probe.rs",
-        "a probe's failure becomes an outage's recorded reason (text in the user's record)",
-    ),
-    (
-        "src/probe/p2p.rs",
-        "the P2P version decoder's reasons, fed to the probe's, as above",
-    ),
-    (
         "src/service/topup.rs",
         "parse_top_up moves to pricing on branch s7-a; then it returns validate::Invalid \
          (its TopUp* variants are ready)",
