@@ -18,6 +18,7 @@
 //! without a draft number). Pure: no IO.
 
 use crate::dialogue::{self, Input};
+use crate::lifecycle::chain_state::ChainAlertKind;
 
 mod fault;
 
@@ -29,6 +30,9 @@ pub const MAX_BUTTON_DATA: usize = 64;
 
 const REDEPLOY: &str = "rd:";
 const STATUS: &str = "st:";
+/// A chain alert's buttons: `cr:<kind>:<node>` redeploys, `cs:` shows it.
+const CHAIN_REDEPLOY: &str = "cr:";
+const CHAIN_STATUS: &str = "cs:";
 const TOP_UP: &str = "tu:";
 const PAY_TOP_UP: &str = "tpay:";
 const PAY: &str = "pay:";
@@ -203,6 +207,13 @@ pub enum Command {
         node: NodeKey,
         outage: Option<u64>,
     },
+    /// A chain alert's button (`kind` being the alert's): it acts only
+    /// while the node still shows what the alert was about.
+    ChainAlert {
+        action: AlertAction,
+        node: NodeKey,
+        kind: ChainAlertKind,
+    },
     /// A button of a payment request, naming one of the presser's orders.
     Order {
         action: OrderAction,
@@ -228,6 +239,12 @@ pub enum Command {
     },
     /// `/deploy`: refused during maintenance, else the conversation.
     Deploy {
+        arg: Option<String>,
+    },
+    /// `/keys [node]`: give optional settings (a node's own keys) for one
+    /// of the presser's nodes; checked against their own nodes, then the
+    /// conversation.
+    Keys {
         arg: Option<String>,
     },
     /// An operator command.
@@ -265,6 +282,19 @@ impl Command {
         }
         if let Some(rest) = data.strip_prefix(STATUS) {
             return alert(AlertAction::Status, rest);
+        }
+        for (prefix, action) in [
+            (CHAIN_REDEPLOY, AlertAction::Redeploy),
+            (CHAIN_STATUS, AlertAction::Status),
+        ] {
+            if let Some(rest) = data.strip_prefix(prefix) {
+                let (kind, node) = rest.split_once(':')?;
+                return Some(Command::ChainAlert {
+                    action,
+                    node: NodeKey::node(node)?,
+                    kind: ChainAlertKind::parse(kind)?,
+                });
+            }
         }
         if let Some(code) = data.strip_prefix(TOP_UP) {
             return Some(Command::TopUp(top_up_code(code)));
@@ -310,6 +340,7 @@ impl Command {
         match name.as_str() {
             "sandboxpay" => Command::SandboxPay { arg },
             "deploy" => Command::Deploy { arg },
+            "keys" => Command::Keys { arg },
             _ => match AdminCommand::from_name(&name) {
                 Some(command) => Command::Operator { command, arg },
                 None => Command::Script { name, arg },
@@ -327,6 +358,7 @@ impl Command {
         match self {
             Command::SandboxPay { arg } => slash("sandboxpay", arg),
             Command::Deploy { arg } => slash("deploy", arg),
+            Command::Keys { arg } => slash("keys", arg),
             Command::Operator { command, arg } => slash(command.name(), arg),
             Command::Script { name, arg } => slash(name, arg),
             button => Input::Button(button.data()),
@@ -348,6 +380,7 @@ impl Command {
             self,
             Command::SandboxPay { .. }
                 | Command::Deploy { .. }
+                | Command::Keys { .. }
                 | Command::Operator { .. }
                 | Command::Script { .. }
         )
@@ -375,6 +408,13 @@ impl Command {
                     Some(since) => format!("{prefix}{node}:{since:x}"),
                     None => format!("{prefix}{node}"),
                 }
+            }
+            Command::ChainAlert { action, node, kind } => {
+                let prefix = match action {
+                    AlertAction::Redeploy => CHAIN_REDEPLOY,
+                    AlertAction::Status => CHAIN_STATUS,
+                };
+                format!("{prefix}{}:{node}", kind.word())
             }
             Command::Order { action, order } => {
                 let prefix = match action {
@@ -406,6 +446,7 @@ impl Command {
             Command::UnknownButton(data) => data.clone(),
             Command::SandboxPay { .. }
             | Command::Deploy { .. }
+            | Command::Keys { .. }
             | Command::Operator { .. }
             | Command::Script { .. } => String::new(),
         }
@@ -477,6 +518,29 @@ const _: () = {
     assert!(BROADCAST.len() + "yes:".len() + DEC_U32 <= MAX_BUTTON_DATA);
     assert!(DEC_U32 + ":c".len() + DEC_U32 <= MAX_BUTTON_DATA);
 };
+
+/// Buttons for a top-up that funds every node for a week, a month or
+/// three months (the periods of /deploy, one length each).
+pub fn with_top_up_buttons(text: String) -> dialogue::Message {
+    let button = |label: String, code| Command::TopUp(code).button(label);
+    dialogue::Message {
+        text,
+        buttons: vec![vec![
+            button(
+                format!("Top up {}", crate::pricing::FundingPeriod::Week.label()),
+                TopUpCode::Week,
+            ),
+            button(
+                crate::pricing::FundingPeriod::Month.label().into(),
+                TopUpCode::Month,
+            ),
+            button(
+                crate::pricing::FundingPeriod::Quarter.label().into(),
+                TopUpCode::Quarter,
+            ),
+        ]],
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -701,6 +765,19 @@ mod tests {
             Ok(Command::SandboxPay {
                 arg: Some("12.5".into())
             })
+        );
+        assert_eq!(
+            slash("keys", Some("node-a")),
+            Ok(Command::Keys {
+                arg: Some("node-a".into())
+            })
+        );
+        assert_eq!(
+            Command::Keys { arg: None }.to_input(),
+            Input::Command {
+                name: "keys".into(),
+                arg: None
+            }
         );
         assert_eq!(
             slash("stats", None),

@@ -230,6 +230,16 @@ impl PriceList {
     pub fn per_month(&self, c: &Capacity) -> Tft {
         self.for_hours(c, HOURS_PER_MONTH)
     }
+
+    /// `tft` in US cents at the configured TFT price, rounded up (a price
+    /// shown in USD is never below what the TFT will cost).
+    pub fn usd_cents(&self, tft: Tft) -> u128 {
+        // cents = units / 10^7 TFT * price_nano / 10^9 USD * 100
+        let units = u128::try_from(tft.units().max(0)).unwrap_or(0);
+        units
+            .saturating_mul(u128::from(self.tft_price_nano_usd))
+            .div_ceil(100_000_000_000_000)
+    }
 }
 
 /// How long a user funds a node for in one payment.
@@ -277,6 +287,64 @@ impl FundingPeriod {
             _ => None,
         }
     }
+}
+
+/// The longest period one top-up funds: a year of 12 billing months.
+const MAX_TOP_UP_HOURS: u64 = 12 * HOURS_PER_MONTH;
+
+/// What `/topup` was asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TopUpAsk {
+    Amount(Tft),
+    /// Fund all the user's nodes until `hours` from now.
+    Period {
+        hours: u64,
+        label: String,
+    },
+}
+
+/// "50", "12.5 TFT": an amount; "2 weeks", "1 month", "10d", "quarter": a
+/// period, a month being the grid's billing month as everywhere else
+/// ([`HOURS_PER_MONTH`]). Errors are messages for the user.
+pub fn parse_top_up(arg: &str) -> Result<TopUpAsk, String> {
+    const HELP: &str = "Send /topup <amount in TFT> (e.g. /topup 50) or /topup <period> (e.g. /topup 2 weeks, /topup 1 month).";
+    let text = arg.trim().to_lowercase();
+    let amount_text = text.strip_suffix("tft").unwrap_or(&text).trim();
+    if let Ok(amount) = amount_text.parse::<Tft>() {
+        return if amount.is_positive() && amount <= Tft::from_whole(10_000_000) {
+            Ok(TopUpAsk::Amount(amount))
+        } else {
+            Err(format!("{arg:?} is not an amount I can ask for. {HELP}"))
+        };
+    }
+    if let Some(p) = FundingPeriod::parse(&text) {
+        return Ok(TopUpAsk::Period {
+            hours: p.hours(),
+            label: p.label().into(),
+        });
+    }
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let count: u64 = number
+        .parse()
+        .map_err(|_| format!("I couldn't read {arg:?}. {HELP}"))?;
+    let (hours_per_unit, unit) = match unit.trim() {
+        "d" | "day" | "days" => (24, "day"),
+        "w" | "week" | "weeks" => (168, "week"),
+        "m" | "month" | "months" => (HOURS_PER_MONTH, "month"),
+        _ => return Err(format!("I couldn't read {arg:?}. {HELP}")),
+    };
+    let hours = count.saturating_mul(hours_per_unit);
+    if !(24..=MAX_TOP_UP_HOURS).contains(&hours) {
+        return Err("A top-up period must be between 1 day and a year.".into());
+    }
+    let plural = if count == 1 { "" } else { "s" };
+    Ok(TopUpAsk::Period {
+        hours,
+        label: format!("{count} {unit}{plural}"),
+    })
 }
 
 #[cfg(test)]
@@ -413,5 +481,60 @@ mod tests {
             prop_assert!(p.for_hours(&c, hours) >= Tft::ZERO);
             let _ = p.usd_units_per_hour(&c);
         }
+    }
+}
+
+#[cfg(test)]
+mod top_up_tests {
+    use super::{FundingPeriod, TopUpAsk, parse_top_up};
+    use crate::money::Tft;
+
+    fn period(arg: &str) -> Option<u64> {
+        match parse_top_up(arg) {
+            Ok(TopUpAsk::Period { hours, .. }) => Some(hours),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn top_up_amounts_and_periods() {
+        assert_eq!(
+            parse_top_up("50"),
+            Ok(TopUpAsk::Amount(Tft::from_whole(50)))
+        );
+        assert_eq!(
+            parse_top_up("12.5 TFT"),
+            Ok(TopUpAsk::Amount("12.5".parse().unwrap()))
+        );
+        assert_eq!(period("2 weeks"), Some(336));
+        assert_eq!(period("10d"), Some(240));
+        assert_eq!(period("quarter"), Some(2190));
+        assert_eq!(
+            parse_top_up("2 weeks"),
+            Ok(TopUpAsk::Period {
+                hours: 336,
+                label: "2 weeks".into()
+            })
+        );
+        for bad in [
+            "0",
+            "-5",
+            "lots",
+            "99 years",
+            "400 days",
+            "13 months",
+            "99999999999999999999",
+        ] {
+            assert!(parse_top_up(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn one_month_is_one_length_in_deploy_and_topup() {
+        // /deploy's "1 month" and /topup's "1 month" fund the same hours.
+        assert_eq!(period("1 Month"), Some(FundingPeriod::Month.hours()));
+        assert_eq!(period("1m"), Some(FundingPeriod::Month.hours()));
+        assert_eq!(period("3 months"), Some(FundingPeriod::Quarter.hours()));
+        assert_eq!(period("1 week"), Some(FundingPeriod::Week.hours()));
     }
 }

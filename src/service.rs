@@ -8,12 +8,10 @@
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
 use crate::alerts::AlertQueue;
 use crate::channel::{Outbox, Outgoing};
 use crate::clock::Clock;
-use crate::command::Command;
+use crate::command::{AlertAction, Command};
 use crate::config::MonitorConfig;
 use crate::crypto::MasterKey;
 use crate::dialogue::{Action, Effect, Engine, Env, Input, Loaded, Message};
@@ -34,23 +32,30 @@ mod alerting;
 mod audit_trail;
 mod backup_report;
 mod billing;
+mod chain_watch;
 mod deploy;
+mod deposit_route;
 mod deposits;
 mod faults;
 mod funding;
 mod intents;
+mod keys;
+mod memos;
 mod monitor;
 mod orders;
+mod portal;
 mod readiness;
 mod reconcile;
 mod repo;
 mod topup;
+mod topup_record;
 mod twin_balance;
 mod views;
 mod watch;
 mod web;
 
 pub use monitor::SweepReport;
+pub use portal::{CatalogEntry, NodeDetails};
 pub use reconcile::PassReport;
 pub use web::{LinkError, NodeRow, Overview};
 
@@ -94,6 +99,8 @@ pub struct Parts {
     pub grid: Arc<dyn Grid>,
     /// Runs the catalog's application health checks.
     pub probe: Arc<dyn AppProbe>,
+    /// Reads nodes' chains (the simulated grid answers for its own).
+    pub chain_probe: Arc<dyn crate::probe::ChainProbe>,
     /// The embedded grid, when it is the grid in use, for fault injection.
     pub sim: Option<SimGrid>,
     /// Where payments arrive (sandbox or Stellar).
@@ -106,13 +113,6 @@ pub struct Parts {
     pub audit: crate::audit::AuditLog,
     pub clock: Arc<dyn Clock>,
     pub settings: ServiceSettings,
-}
-
-/// Where a payment memo points: whose order it pays.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct MemoIndex {
-    pub user: UserId,
-    pub order: String,
 }
 
 /// A service handle that does not keep the service alive (for channels the
@@ -146,21 +146,26 @@ struct Inner {
     alerter: Arc<alerter::Alerter>,
     metrics: Metrics,
     audit: Arc<audit_trail::AuditTrail>,
-    /// Intents, retired contracts, twins and identity keys (`intents.rs`).
-    grid_work: Arc<intents::GridWork>,
     reconciler: reconcile::Reconciler,
     /// Reminders, pause, resume and expiry (see `funding.rs`).
     funding: Arc<funding::Funding>,
     /// Deployments and moves, in the background (see `deploy.rs`).
     deployer: Arc<deploy::Deployer>,
+    /// Orders and their payments (see `orders.rs`).
+    orders: Arc<orders::Orders>,
     /// The monitor's sweep over the watch list (see `monitor.rs`).
     monitor: monitor::Monitor,
     /// /list, /status, /balance, delete, /redeploy, alert buttons (`views.rs`).
     views: views::Views,
     /// /mute and /autoheal (see `alerting.rs`).
     node_settings: alerting::NodeSettings,
+    /// `/keys`: optional settings given for an existing node (`keys.rs`).
+    keys: keys::NodeKeys,
     /// /fault on the embedded grid (see `faults.rs`).
     faults: Arc<faults::Faults>,
+    /// The chain checks, chain alerts, their mutes and `/fault chain`
+    /// (see `chain_watch.rs`).
+    chain_watch: Arc<chain_watch::ChainWatch>,
     drafts: admin::Drafts,
     /// Readiness checks and sampled gauges (see `readiness.rs`).
     probes: Arc<readiness::Probes>,
@@ -170,8 +175,13 @@ struct Inner {
     settings: ServiceSettings,
     /// Serialises changes to the website's link record.
     links_lock: tokio::sync::Mutex<()>,
-    /// Users with an open bridge payment request (see `twin_balance.rs`).
-    awaited_deposits: twin_balance::AwaitedDeposits,
+    /// The wallet's deposit route and the users whose bridge deposit is
+    /// awaited (see `deposit_route.rs`).
+    deposit_route: Arc<deposit_route::DepositRoute>,
+    /// Which user and order each payment memo pays (see `memos.rs`).
+    memos: Arc<memos::Memos>,
+    /// Users' recent top-up requests (see `topup_record.rs`).
+    top_up_records: Arc<topup_record::TopUpRecords>,
 }
 
 impl Service {
@@ -223,7 +233,18 @@ impl Service {
                 avoid_failed_secs: parts.settings.monitor.avoid_failed_hours * 3600,
             },
         ));
+        let chain_watch = Arc::new(chain_watch::ChainWatch::new(
+            parts.engine.clone(),
+            repo.clone(),
+            parts.chain_probe.clone(),
+            alerter.clone(),
+            audit.clone(),
+            parts.clock.clone(),
+            parts.sim.clone(),
+            &parts.settings.monitor,
+        ));
         let monitor = monitor::Monitor::new(
+            chain_watch.clone(),
             parts.engine.clone(),
             repo.clone(),
             parts.grid.clone(),
@@ -245,8 +266,19 @@ impl Service {
             parts.outbox.clone(),
             parts.clock.clone(),
         );
-        let node_settings = alerting::NodeSettings::new(repo.clone(), parts.outbox.clone());
-        let faults = Arc::new(faults::Faults::new(parts.sim, parts.outbox.clone()));
+        let node_settings =
+            alerting::NodeSettings::new(repo.clone(), chain_watch.clone(), parts.outbox.clone());
+        let keys = keys::NodeKeys::new(
+            repo.clone(),
+            parts.engine.clone(),
+            audit.clone(),
+            parts.outbox.clone(),
+        );
+        let faults = Arc::new(faults::Faults::new(
+            parts.sim,
+            chain_watch.clone(),
+            parts.outbox.clone(),
+        ));
         let probes = Arc::new(readiness::Probes::new(
             repo.clone(),
             parts.grid.clone(),
@@ -258,6 +290,26 @@ impl Service {
             alerter.clone(),
             parts.clock.clone(),
         ));
+        let deposit_route = Arc::new(deposit_route::DepositRoute::new(parts.wallet.clone()));
+        let memos = Arc::new(memos::Memos::new(repo.clone()));
+        let top_up_records = Arc::new(topup_record::TopUpRecords::new(repo.clone()));
+        let orders = Arc::new(orders::Orders::new(orders::OrderHandles {
+            engine: parts.engine.clone(),
+            repo: repo.clone(),
+            deployer: deployer.clone(),
+            grid_work: grid_work.clone(),
+            funding: funding.clone(),
+            wallet: parts.wallet.clone(),
+            sandbox: parts.sandbox.clone(),
+            route: deposit_route.clone(),
+            memos: memos.clone(),
+            top_ups: top_up_records.clone(),
+            outbox: parts.outbox.clone(),
+            metrics: parts.metrics.clone(),
+            audit: audit.clone(),
+            clock: parts.clock.clone(),
+            payment_ttl_secs: parts.settings.payment_ttl_secs,
+        }));
         Service {
             inner: Arc::new(Inner {
                 engine: parts.engine,
@@ -270,21 +322,25 @@ impl Service {
                 alerter,
                 metrics: parts.metrics,
                 audit,
-                grid_work,
                 reconciler,
                 funding,
                 deployer,
+                orders,
                 monitor,
                 views,
                 node_settings,
+                keys,
                 faults,
+                chain_watch,
                 drafts: admin::Drafts::default(),
                 probes,
                 backups,
                 clock: parts.clock,
                 settings: parts.settings,
                 links_lock: tokio::sync::Mutex::new(()),
-                awaited_deposits: Default::default(),
+                deposit_route,
+                memos,
+                top_up_records,
             }),
         }
     }
@@ -517,7 +573,11 @@ impl Service {
                 }))
             }
             Action::PlaceOrder(draft) => {
-                self.place_order(user, draft, seq).await?;
+                let maintenance = self.maintenance();
+                self.inner
+                    .orders
+                    .place(user, draft, seq, maintenance)
+                    .await?;
                 Ok(None)
             }
             Action::ListNodes => {
@@ -561,6 +621,10 @@ impl Service {
                 self.link_code(user).await?;
                 Ok(None)
             }
+            Action::SetSettings { node, settings } => {
+                self.inner.keys.set_settings(user, &node, settings).await?;
+                Ok(None)
+            }
         }
     }
 
@@ -587,10 +651,36 @@ impl Service {
                     .alert_button(user, action, node.as_str(), outage)
                     .await?
             }
+            Command::ChainAlert { action, node, kind } => {
+                // A chain alert's buttons act only while the node still
+                // shows what the alert was about, as outage alerts' do.
+                let name = node.as_str();
+                match self.inner.chain_watch.button_applies(user, name, kind)? {
+                    Ok(()) => match action {
+                        AlertAction::Redeploy => {
+                            self.inner.views.start_redeploy(user, name).await?
+                        }
+                        AlertAction::Status => self.inner.views.show_status(user, name).await?,
+                    },
+                    Err(why) => {
+                        self.send(user, Outgoing::Withdrawn).await;
+                        self.say(
+                            user,
+                            format!(
+                                "That alert's button no longer applies: {why}. Nothing was done."
+                            ),
+                        )
+                        .await;
+                    }
+                }
+            }
             Command::TopUp(code) => self.top_up_button(user, code).await?,
             Command::PayTopUp { memo } => self.pay_top_up(user, memo.as_str()).await?,
             Command::Order { action, order } => {
-                self.service_button(user, action, order.as_str()).await?
+                self.inner
+                    .orders
+                    .button(user, action, order.as_str())
+                    .await?
             }
             // Not an operator: the button means nothing to them.
             Command::Broadcast { send, draft } => {
@@ -599,7 +689,9 @@ impl Service {
                 }
             }
             Command::SandboxPay { arg } => {
-                self.sandbox_pay_command(user, arg.as_deref(), input_id)
+                self.inner
+                    .orders
+                    .sandbox_pay_command(user, arg.as_deref(), input_id)
                     .await?
             }
             Command::Deploy { arg } => match self.maintenance() {
@@ -612,6 +704,7 @@ impl Service {
                     return Ok(Some(Command::Operator { command, arg }.to_input()));
                 }
             }
+            Command::Keys { arg } => return self.inner.keys.keys_command(user, arg).await,
             script @ Command::Script { .. } => return Ok(Some(script.to_input())),
         }
         Ok(None)

@@ -22,6 +22,7 @@ mod tfconnect;
 mod tfgrid;
 mod tidy;
 mod web;
+mod web_portal;
 
 macro_rules! transcripts {
     ($($name:ident => $file:literal),* $(,)?) => {
@@ -64,6 +65,7 @@ transcripts! {
     pay_once => "pay_once.txt",
     simulation_labels => "simulation_labels.txt",
     move_notices => "move_notices.txt",
+    presearch_keys => "presearch_keys.txt",
 }
 
 /// A crash after the sandbox journaled an order's payment but before the

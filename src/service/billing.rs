@@ -17,7 +17,7 @@ impl Service {
     /// charged.
     pub async fn bill_user(&self, user: &UserId) -> anyhow::Result<Tft> {
         let _guard = self.inner.repo.lock(user).await;
-        if self.balance_on_grid() {
+        if self.inner.deposit_route.balance_on_grid() {
             return self.follow_grid_billing(user).await;
         }
         let now = self.now();

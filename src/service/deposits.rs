@@ -9,10 +9,8 @@ use std::collections::VecDeque;
 use super::Service;
 use crate::ids::UserId;
 use crate::money::Tft;
-use crate::payments::sandbox::Paid;
+use crate::payments::IncomingPayment;
 use crate::payments::unmatched::{self, UnmatchedPayment};
-use crate::payments::{IncomingPayment, PaymentRequest};
-use crate::user::OrderState;
 
 /// Most unmatched payments `/unmatched` lists.
 const UNMATCHED_SHOWN: usize = 30;
@@ -46,7 +44,7 @@ impl Service {
     /// Credits `payment` to the user its memo names, or keeps it aside.
     async fn route_payment(&self, payment: &IncomingPayment) -> anyhow::Result<()> {
         let memo = payment.memo.as_deref();
-        let owner = self.memo_index(memo)?.map(|m| m.user);
+        let owner = self.inner.memos.find(memo)?.map(|m| m.user);
         let Some(user) = owner else {
             let reason = match memo {
                 None => "no memo",
@@ -58,7 +56,7 @@ impl Service {
         if self.inner.repo.load_profile(&user)?.is_none() {
             return self.keep_unmatched(payment, "its user has no profile");
         }
-        self.apply_payment(&user, payment).await
+        self.inner.orders.apply_payment(&user, payment).await
     }
 
     /// Keeps `payment` aside for operators (once: a re-delivered payment
@@ -109,115 +107,6 @@ impl Service {
         self.inner
             .alerter
             .alert_operators(&format!("unmatched:{}", payment.id), text)
-    }
-
-    /// Deploys the order `payment`'s memo pays if it still waits although
-    /// the balance covers it (a crash came between the credit and the
-    /// deployment). Says nothing otherwise.
-    pub(super) async fn resume_covered_order(
-        &self,
-        user: &UserId,
-        payment: &IncomingPayment,
-    ) -> anyhow::Result<()> {
-        let Some(index) = self.memo_index(payment.memo.as_deref())? else {
-            return Ok(());
-        };
-        let Some(order) = self
-            .inner
-            .repo
-            .load_orders(user)?
-            .get(&index.order)
-            .cloned()
-        else {
-            return Ok(());
-        };
-        let balance = self
-            .inner
-            .repo
-            .load_profile(user)?
-            .map(|p| p.account.balance)
-            .unwrap_or_default();
-        if order.state == OrderState::AwaitingPayment && balance >= order.total {
-            self.inner.deployer.start_deploy(user, &order.id).await?;
-        }
-        Ok(())
-    }
-
-    /// Pays `amount` with memo `memo` from the sandbox wallet (a
-    /// simulation), at most once per `key` when one is given. With a real
-    /// wallet there is nothing to press: the user is told how to pay, and
-    /// `None` comes back.
-    pub(super) async fn sandbox_pay(
-        &self,
-        user: &UserId,
-        memo: &str,
-        amount: Tft,
-        key: Option<&str>,
-    ) -> anyhow::Result<Option<Paid>> {
-        let Some(sandbox) = &self.inner.sandbox else {
-            self.say(
-                user,
-                "Payments here are real TFT on Stellar: scan the QR code with the ThreeFold Connect app (or use the payment link). There is no sandbox wallet.",
-            )
-            .await;
-            return Ok(None);
-        };
-        let from = "sandbox-user-wallet";
-        Ok(Some(match key {
-            Some(key) => {
-                sandbox
-                    .pay_once(key, memo, amount, from, self.now())
-                    .await?
-            }
-            None => Paid::New(sandbox.pay(memo, amount, from, self.now()).await?),
-        }))
-    }
-
-    /// The "Pay with sandbox wallet" button of a payment request (`what`
-    /// names it for the user: "Order o3-abc", "That top-up"): pays the whole
-    /// request at most once, however often it is pressed, replayed after a
-    /// crash or pressed again after a restart. The payment is keyed by the
-    /// request's memo in the sandbox's journal, which is durable before the
-    /// payment counts anywhere, so a press that finds its key paid before
-    /// only finishes what that payment started: the credit (once, by
-    /// payment id) if a crash came before it, and a covered order's
-    /// deployment. The caller holds the user's lock.
-    pub(super) async fn pay_request_once(
-        &self,
-        user: &UserId,
-        request: &PaymentRequest,
-        what: &str,
-    ) -> anyhow::Result<()> {
-        let key = format!("request:{}", request.memo);
-        let Some(paid) = self
-            .sandbox_pay(user, &request.memo, request.amount, Some(&key))
-            .await?
-        else {
-            return Ok(());
-        };
-        let payment = match paid {
-            Paid::New(payment) => payment,
-            Paid::Before(payment) => {
-                let credited = self
-                    .inner
-                    .repo
-                    .load_profile(user)?
-                    .is_some_and(|p| p.account.has_credited(&payment.id));
-                if credited {
-                    tracing::info!(user = %user, payment = %payment.id, "a payment request was pressed again; already paid");
-                    self.say(
-                        user,
-                        format!(
-                            "{what} is already paid ({} received); nothing more was taken.",
-                            payment.amount
-                        ),
-                    )
-                    .await;
-                }
-                payment
-            }
-        };
-        self.apply_payment(user, &payment).await
     }
 
     /// `/unmatched`: the payments kept aside.
@@ -275,7 +164,10 @@ impl Service {
         );
         tracing::warn!(operator = %operator, user = %user, payment = %id, "unmatched payment credited by an operator");
         let _guard = self.inner.repo.lock(&user).await;
-        self.apply_payment(&user, &record.payment).await?;
+        self.inner
+            .orders
+            .apply_payment(&user, &record.payment)
+            .await?;
         let balance = self
             .inner
             .repo

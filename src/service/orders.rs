@@ -1,15 +1,27 @@
 //! Orders and money: placing an order, asking for payment, crediting payments
 //! exactly once, and handing paid orders to the deployer.
 
-use super::{MemoIndex, Service};
-use crate::channel::Outgoing;
+use std::sync::Arc;
+
+use super::audit_trail::AuditTrail;
+use super::deploy::Deployer;
+use super::deposit_route::DepositRoute;
+use super::funding::Funding;
+use super::intents::GridWork;
+use super::memos::Memos;
+use super::repo::Repo;
+use super::topup_record::TopUpRecords;
+use crate::channel::{Outbox, Outgoing};
+use crate::clock::Clock;
 use crate::command::{Command, OrderAction, RecordKey};
 use crate::crypto::Sealed;
-use crate::dialogue::{Button, OrderDraft};
+use crate::dialogue::{Button, Engine, Message, OrderDraft};
 use crate::ids::UserId;
 use crate::ledger::CreditOutcome;
+use crate::metrics::Metrics;
 use crate::money::Tft;
-use crate::payments::sandbox::Paid;
+use crate::payments::Wallet;
+use crate::payments::sandbox::{Paid, SandboxWallet};
 use crate::payments::{
     IncomingPayment, MemoStyle, PaymentRequest, is_issued_memo, new_memo, twin_memo,
 };
@@ -59,27 +71,93 @@ impl NodeMint for ShellMint<'_> {
     }
 }
 
-impl Service {
-    /// The order and user a payment request's memo was issued for; `None`
-    /// without a memo, for a memo that is not a request memo, or one no
-    /// request was issued under.
-    pub(super) fn memo_index(&self, memo: Option<&str>) -> anyhow::Result<Option<MemoIndex>> {
-        match memo.filter(|m| is_issued_memo(m)) {
-            Some(memo) => self.inner.repo.load_global(&format!("memos/{memo}")),
-            None => Ok(None),
+/// Places orders and takes their payments: payment requests and their QR,
+/// the sandbox's pay buttons, crediting a payment once and handing a
+/// covered order to the deployer, cancelling.
+pub struct Orders {
+    engine: Arc<Engine>,
+    repo: Arc<Repo>,
+    deployer: Arc<Deployer>,
+    grid_work: Arc<GridWork>,
+    funding: Arc<Funding>,
+    wallet: Arc<dyn Wallet>,
+    sandbox: Option<Arc<SandboxWallet>>,
+    route: Arc<DepositRoute>,
+    memos: Arc<Memos>,
+    top_ups: Arc<TopUpRecords>,
+    outbox: Arc<dyn Outbox>,
+    metrics: Metrics,
+    audit: Arc<AuditTrail>,
+    clock: Arc<dyn Clock>,
+    payment_ttl_secs: u64,
+}
+
+/// What orders are built from (see `Service::new`).
+pub struct OrderHandles {
+    pub engine: Arc<Engine>,
+    pub repo: Arc<Repo>,
+    pub deployer: Arc<Deployer>,
+    pub grid_work: Arc<GridWork>,
+    pub funding: Arc<Funding>,
+    pub wallet: Arc<dyn Wallet>,
+    pub sandbox: Option<Arc<SandboxWallet>>,
+    pub route: Arc<DepositRoute>,
+    pub memos: Arc<Memos>,
+    pub top_ups: Arc<TopUpRecords>,
+    pub outbox: Arc<dyn Outbox>,
+    pub metrics: Metrics,
+    pub audit: Arc<AuditTrail>,
+    pub clock: Arc<dyn Clock>,
+    /// How long a payment request stays valid.
+    pub payment_ttl_secs: u64,
+}
+
+impl Orders {
+    pub fn new(h: OrderHandles) -> Orders {
+        Orders {
+            engine: h.engine,
+            repo: h.repo,
+            deployer: h.deployer,
+            grid_work: h.grid_work,
+            funding: h.funding,
+            wallet: h.wallet,
+            sandbox: h.sandbox,
+            route: h.route,
+            memos: h.memos,
+            top_ups: h.top_ups,
+            outbox: h.outbox,
+            metrics: h.metrics,
+            audit: h.audit,
+            clock: h.clock,
+            payment_ttl_secs: h.payment_ttl_secs,
         }
     }
 
+    fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    async fn send(&self, user: &UserId, item: Outgoing) {
+        self.outbox.send(user, item).await;
+    }
+
+    async fn say(&self, user: &UserId, text: impl Into<String>) {
+        self.send(user, Outgoing::Message(Message::text(text)))
+            .await;
+    }
+
     /// Creates the order (once per confirmation: a redelivered confirm finds
-    /// the order it already made), then asks for payment or deploys.
-    pub(super) async fn place_order(
+    /// the order it already made), then asks for payment or deploys. A new
+    /// order is refused with the `maintenance` message when there is one.
+    pub async fn place(
         &self,
         user: &UserId,
         draft: OrderDraft,
         seq: u32,
+        maintenance: Option<String>,
     ) -> anyhow::Result<()> {
         let now = self.now();
-        let mut orders = self.inner.repo.load_orders(user)?;
+        let mut orders = self.repo.load_orders(user)?;
         let order_id = format!("o{seq}-{}", random_token(6));
         if let Some(existing) = orders
             .orders
@@ -89,12 +167,12 @@ impl Service {
             let existing = existing.clone();
             return self.continue_order(user, &existing).await;
         }
-        if let Some(text) = self.maintenance() {
+        if let Some(text) = maintenance {
             self.say(user, text).await;
             return Ok(());
         }
         let Some((_, nt)) = self
-            .engine()
+            .engine
             .catalog()
             .node_type(&draft.chain, &draft.node_type)
         else {
@@ -106,9 +184,9 @@ impl Service {
             return Ok(());
         };
         let nt = nt.clone();
-        let mut nodes = self.inner.repo.load_nodes(user)?;
-        let price = self.engine().prices().per_hour(&nt.capacity(draft.ipv4));
-        let mut mint = ShellMint(&self.inner.repo);
+        let mut nodes = self.repo.load_nodes(user)?;
+        let price = self.engine.prices().per_hour(&nt.capacity(draft.ipv4));
+        let mut mint = ShellMint(&self.repo);
         let ordered = user::ordered_nodes(
             &draft,
             &nt,
@@ -120,7 +198,7 @@ impl Service {
         )?;
         let mut names = Vec::new();
         for node in ordered {
-            self.inner.audit.record(
+            self.audit.record(
                 user.as_str(),
                 Some(user),
                 "node.ordered",
@@ -144,9 +222,9 @@ impl Service {
             created_at: now,
         };
         // Nodes first: an order never refers to node records that do not exist.
-        self.inner.repo.save_nodes(user, &nodes)?;
+        self.repo.save_nodes(user, &nodes)?;
         orders.orders.push(order.clone());
-        self.inner.repo.save_orders(user, &orders)?;
+        self.repo.save_orders(user, &orders)?;
         tracing::info!(user = %user, order = %order.id, nodes = order.nodes.len(), total = %order.total, "order placed");
         self.continue_order(user, &order).await
     }
@@ -158,18 +236,17 @@ impl Service {
             return Ok(());
         }
         let balance = self
-            .inner
             .repo
             .load_profile(user)?
             .map(|p| p.account.balance)
             .unwrap_or_default();
         if balance >= order.total {
-            return self.inner.deployer.start_deploy(user, &order.id).await;
+            return self.deployer.start_deploy(user, &order.id).await;
         }
         let due = order.total.saturating_sub(balance);
-        let asked = due.saturating_add(self.inner.wallet.deposit_fee());
+        let asked = due.saturating_add(self.wallet.deposit_fee());
         let now = self.now();
-        let mut orders = self.inner.repo.load_orders(user)?;
+        let mut orders = self.repo.load_orders(user)?;
         let Some(stored) = orders.get_mut(&order.id) else {
             return Ok(());
         };
@@ -182,7 +259,7 @@ impl Service {
                 .new_payment_request(user, due, &format!("Jukebox order {}", order.id), &order.id)
                 .await?;
             stored.payment = Some(request);
-            self.inner.repo.save_orders(user, &orders)?;
+            self.repo.save_orders(user, &orders)?;
         }
         let Some(request) = orders.get(&order.id).and_then(|o| o.payment.clone()) else {
             return Ok(());
@@ -196,16 +273,16 @@ impl Service {
     /// and what it pays (`order`: an order id, or top-ups). The bridge's
     /// memo names the user's twin, which is registered here if it is not
     /// yet. The caller holds the user's lock.
-    pub(super) async fn new_payment_request(
+    pub async fn new_payment_request(
         &self,
         user: &UserId,
         amount: Tft,
         note: &str,
         order: &str,
     ) -> anyhow::Result<PaymentRequest> {
-        let memo = match self.inner.wallet.memo_style() {
+        let memo = match self.wallet.memo_style() {
             MemoStyle::PerRequest => new_memo()?,
-            MemoStyle::Twin => match self.inner.grid_work.twin_locked(user).await? {
+            MemoStyle::Twin => match self.grid_work.twin_locked(user).await? {
                 Ok((twin, _)) => twin_memo(twin),
                 Err(e) => anyhow::bail!(
                     "your identity could not be registered on TFChain to receive payments ({}); try again in a few minutes",
@@ -214,24 +291,18 @@ impl Service {
             },
         };
         let request = PaymentRequest::new(
-            self.inner.wallet.as_ref(),
+            self.wallet.as_ref(),
             user.clone(),
             memo,
-            amount.saturating_add(self.inner.wallet.deposit_fee()),
+            amount.saturating_add(self.wallet.deposit_fee()),
             note,
             self.now(),
-            self.inner.settings.payment_ttl_secs,
+            self.payment_ttl_secs,
         )?;
-        self.inner.repo.save_global(
-            &format!("memos/{}", request.memo),
-            &MemoIndex {
-                user: user.clone(),
-                order: order.to_owned(),
-            },
-        )?;
-        self.await_deposit(user, request.expires_at);
-        self.inner.metrics.payment_request();
-        self.inner.audit.record(
+        self.memos.index(&request.memo, user, order)?;
+        self.route.await_deposit(user, request.expires_at);
+        self.metrics.payment_request();
+        self.audit.record(
             user.as_str(),
             Some(user),
             "payment.requested",
@@ -259,7 +330,7 @@ impl Service {
                 }
                 .button(label)
             };
-            if self.inner.sandbox.is_some() {
+            if self.sandbox.is_some() {
                 buttons.push(vec![button(OrderAction::Pay, "Pay with sandbox wallet")]);
             }
             buttons.push(vec![button(OrderAction::Cancel, "Cancel order")]);
@@ -268,13 +339,13 @@ impl Service {
             "Scan with the ThreeFold Connect app to pay {} (your balance {} counts toward the order).",
             request.amount, balance
         );
-        intro.push_str(&self.deposit_route_note());
+        intro.push_str(&self.route.note());
         self.show_qr(user, request, intro, buttons).await
     }
 
     /// Shows a payment request: the QR (the ThreeFold Connect `TFT:` link),
     /// where to send, the memo, and the SEP-0007 link for other wallets.
-    pub(super) async fn show_qr(
+    pub async fn show_qr(
         &self,
         user: &UserId,
         request: &PaymentRequest,
@@ -303,7 +374,7 @@ impl Service {
             "Other Stellar wallets can use this payment link (SEP-0007):\n{}",
             request.sep7_uri()
         );
-        if self.inner.sandbox.is_some() {
+        if self.sandbox.is_some() {
             details.push_str(
                 "\n\nSANDBOX: this is a simulated wallet, no real TFT moves. Press \"Pay with sandbox wallet\", or send /sandboxpay <amount> to simulate a partial payment.",
             );
@@ -313,7 +384,7 @@ impl Service {
     }
 
     /// A button of a payment request, naming one of the user's orders.
-    pub(super) async fn service_button(
+    pub async fn button(
         &self,
         user: &UserId,
         kind: OrderAction,
@@ -321,7 +392,7 @@ impl Service {
     ) -> anyhow::Result<()> {
         // The order is looked up among this user's own orders only, so a
         // forged button naming someone else's order finds nothing.
-        let orders = self.inner.repo.load_orders(user)?;
+        let orders = self.repo.load_orders(user)?;
         let Some(order) = orders.get(order_id).cloned() else {
             self.say(
                 user,
@@ -371,7 +442,7 @@ impl Service {
 
     /// `/sandboxpay <amount>`: pays part of the latest open order, to try
     /// partial payments without a real wallet.
-    pub(super) async fn sandbox_pay_command(
+    pub async fn sandbox_pay_command(
         &self,
         user: &UserId,
         arg: Option<&str>,
@@ -384,7 +455,7 @@ impl Service {
                 return Ok(());
             }
         };
-        let orders = self.inner.repo.load_orders(user)?;
+        let orders = self.repo.load_orders(user)?;
         let open = orders
             .orders
             .iter()
@@ -413,13 +484,13 @@ impl Service {
 
     /// Credits one incoming payment to the user whose memo it carries, once,
     /// then moves the paid order on. The caller holds the user's lock.
-    pub(super) async fn apply_payment(
+    pub async fn apply_payment(
         &self,
         user: &UserId,
         payment: &IncomingPayment,
     ) -> anyhow::Result<()> {
         let now = self.now();
-        let Some(mut profile) = self.inner.repo.load_profile(user)? else {
+        let Some(mut profile) = self.repo.load_profile(user)? else {
             return Ok(());
         };
         let outcome = profile.account.credit(
@@ -433,9 +504,9 @@ impl Service {
             // finish what may have been cut short, an order it covered.
             return self.resume_covered_order(user, payment).await;
         }
-        self.inner.repo.save_profile(&profile)?;
-        self.inner.metrics.payment_received();
-        self.inner.audit.record(
+        self.repo.save_profile(&profile)?;
+        self.metrics.payment_received();
+        self.audit.record(
             super::audit_trail::SYSTEM,
             Some(user),
             "payment.credited",
@@ -449,14 +520,14 @@ impl Service {
         );
         tracing::info!(user = %user, payment = %payment.id, amount = %payment.amount, "payment credited");
         let memo = payment.memo.as_deref().filter(|m| is_issued_memo(m));
-        let memo_order = self.memo_index(memo)?.map(|m| m.order);
+        let memo_order = self.memos.find(memo)?.map(|m| m.order);
         // A payment may be seen late (Horizon down), so when it was made
         // decides; the sandbox stamps its payments with the service's clock.
         let paid_at = match payment.received_at {
             0 => now,
             at => at.min(now),
         };
-        let orders = self.inner.repo.load_orders(user)?;
+        let orders = self.repo.load_orders(user)?;
         let order = memo_order.as_deref().and_then(|id| orders.get(id).cloned());
         let balance = profile.account.balance;
         match order {
@@ -478,7 +549,7 @@ impl Service {
                         )
                     };
                     self.say(user, text).await;
-                    self.inner.deployer.start_deploy(user, &order.id).await?;
+                    self.deployer.start_deploy(user, &order.id).await?;
                 } else if expired {
                     self.say(user, format!("Received {} after the payment request expired; it is in your balance ({balance}).", payment.amount)).await;
                 } else {
@@ -496,8 +567,9 @@ impl Service {
             }
             _ => {
                 let late = match (memo, memo_order.as_deref()) {
-                    (Some(memo), Some(super::topup::TOP_UP_ORDER)) => self
-                        .top_up_request(user, memo)?
+                    (Some(memo), Some(super::topup_record::TOP_UP_ORDER)) => self
+                        .top_ups
+                        .request(user, memo)?
                         .is_some_and(|r| r.is_expired(paid_at)),
                     _ => false,
                 };
@@ -518,29 +590,27 @@ impl Service {
         }
         // New money may end a grace period (or re-arm reminders). A top-up
         // for a period funded every node for it: no reminder repeats that.
-        if let Some(mut profile) = self.inner.repo.load_profile(user)? {
-            if let (Some(memo), Some(super::topup::TOP_UP_ORDER)) = (memo, memo_order.as_deref())
-                && let Some(period) = self.top_up_period(user, memo)?
+        if let Some(mut profile) = self.repo.load_profile(user)? {
+            if let (Some(memo), Some(super::topup_record::TOP_UP_ORDER)) =
+                (memo, memo_order.as_deref())
+                && let Some(period) = self.top_ups.period(user, memo)?
             {
                 profile.funding.paid_for(period);
-                self.inner.repo.save_profile(&profile)?;
+                self.repo.save_profile(&profile)?;
             }
-            let mut nodes = self.inner.repo.load_nodes(user)?;
-            self.inner
-                .funding
-                .review(user, &mut profile, &mut nodes)
-                .await?;
+            let mut nodes = self.repo.load_nodes(user)?;
+            self.funding.review(user, &mut profile, &mut nodes).await?;
         }
         Ok(())
     }
 
     async fn cancel_order(&self, user: &UserId, order_id: &str) -> anyhow::Result<()> {
-        let mut orders = self.inner.repo.load_orders(user)?;
+        let mut orders = self.repo.load_orders(user)?;
         let Some(order) = orders.get_mut(order_id) else {
             return Ok(());
         };
         order.state = OrderState::Cancelled;
-        self.inner.audit.record(
+        self.audit.record(
             user.as_str(),
             Some(user),
             "order.cancelled",
@@ -548,12 +618,12 @@ impl Service {
             format!("order {order_id}; its pending nodes were removed"),
         );
         let names = order.nodes.clone();
-        self.inner.repo.save_orders(user, &orders)?;
-        let mut nodes = self.inner.repo.load_nodes(user)?;
+        self.repo.save_orders(user, &orders)?;
+        let mut nodes = self.repo.load_nodes(user)?;
         nodes
             .nodes
             .retain(|n| !(names.contains(&n.name) && n.state == NodeState::Pending));
-        self.inner.repo.save_nodes(user, &nodes)?;
+        self.repo.save_nodes(user, &nodes)?;
         self.send(
             user,
             Outgoing::Answered {
@@ -563,5 +633,105 @@ impl Service {
         .await;
         self.say(user, "Order cancelled. Nothing was deployed; anything you paid stays in your balance (/balance).").await;
         Ok(())
+    }
+    /// Deploys the order `payment`'s memo pays if it still waits although
+    /// the balance covers it (a crash came between the credit and the
+    /// deployment). Says nothing otherwise.
+    async fn resume_covered_order(
+        &self,
+        user: &UserId,
+        payment: &IncomingPayment,
+    ) -> anyhow::Result<()> {
+        let Some(index) = self.memos.find(payment.memo.as_deref())? else {
+            return Ok(());
+        };
+        let Some(order) = self.repo.load_orders(user)?.get(&index.order).cloned() else {
+            return Ok(());
+        };
+        let balance = self
+            .repo
+            .load_profile(user)?
+            .map(|p| p.account.balance)
+            .unwrap_or_default();
+        if order.state == OrderState::AwaitingPayment && balance >= order.total {
+            self.deployer.start_deploy(user, &order.id).await?;
+        }
+        Ok(())
+    }
+
+    /// Pays `amount` with memo `memo` from the sandbox wallet (a
+    /// simulation), at most once per `key` when one is given. With a real
+    /// wallet there is nothing to press: the user is told how to pay, and
+    /// `None` comes back.
+    async fn sandbox_pay(
+        &self,
+        user: &UserId,
+        memo: &str,
+        amount: Tft,
+        key: Option<&str>,
+    ) -> anyhow::Result<Option<Paid>> {
+        let Some(sandbox) = &self.sandbox else {
+            self.say(
+                user,
+                "Payments here are real TFT on Stellar: scan the QR code with the ThreeFold Connect app (or use the payment link). There is no sandbox wallet.",
+            )
+            .await;
+            return Ok(None);
+        };
+        let from = "sandbox-user-wallet";
+        Ok(Some(match key {
+            Some(key) => {
+                sandbox
+                    .pay_once(key, memo, amount, from, self.now())
+                    .await?
+            }
+            None => Paid::New(sandbox.pay(memo, amount, from, self.now()).await?),
+        }))
+    }
+
+    /// The "Pay with sandbox wallet" button of a payment request (`what`
+    /// names it for the user: "Order o3-abc", "That top-up"): pays the whole
+    /// request at most once, however often it is pressed, replayed after a
+    /// crash or pressed again after a restart. The payment is keyed by the
+    /// request's memo in the sandbox's journal, which is durable before the
+    /// payment counts anywhere, so a press that finds its key paid before
+    /// only finishes what that payment started: the credit (once, by
+    /// payment id) if a crash came before it, and a covered order's
+    /// deployment. The caller holds the user's lock.
+    pub async fn pay_request_once(
+        &self,
+        user: &UserId,
+        request: &PaymentRequest,
+        what: &str,
+    ) -> anyhow::Result<()> {
+        let key = format!("request:{}", request.memo);
+        let Some(paid) = self
+            .sandbox_pay(user, &request.memo, request.amount, Some(&key))
+            .await?
+        else {
+            return Ok(());
+        };
+        let payment = match paid {
+            Paid::New(payment) => payment,
+            Paid::Before(payment) => {
+                let credited = self
+                    .repo
+                    .load_profile(user)?
+                    .is_some_and(|p| p.account.has_credited(&payment.id));
+                if credited {
+                    tracing::info!(user = %user, payment = %payment.id, "a payment request was pressed again; already paid");
+                    self.say(
+                        user,
+                        format!(
+                            "{what} is already paid ({} received); nothing more was taken.",
+                            payment.amount
+                        ),
+                    )
+                    .await;
+                }
+                payment
+            }
+        };
+        self.apply_payment(user, &payment).await
     }
 }

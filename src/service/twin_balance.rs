@@ -18,77 +18,18 @@
 //! paid (the payment watcher, every `poll_interval_seconds`), at every
 //! billing sweep, and when the user asks for `/balance`.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use super::Service;
 use crate::ids::UserId;
 use crate::money::Tft;
-use crate::payments::{IncomingPayment, MemoStyle, twin_memo};
-
-/// After a bridge request expires, its deposit is still looked for this
-/// long: the bridge mints within minutes, and a late payment still counts.
-const LATE_DEPOSIT_SECS: u64 = 3600;
-
-/// Users who were asked to pay through the bridge, until when to look.
-/// In memory: after a restart, deposits are seen at the next billing sweep.
-#[derive(Default)]
-pub(super) struct AwaitedDeposits(Mutex<HashMap<UserId, u64>>);
-
-impl AwaitedDeposits {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, u64>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub(super) fn expect(&self, user: &UserId, until: u64) {
-        let mut awaited = self.lock();
-        let entry = awaited.entry(user.clone()).or_insert(until);
-        *entry = (*entry).max(until);
-    }
-
-    /// The users still awaited at `now`; the others are forgotten.
-    fn due(&self, now: u64) -> Vec<UserId> {
-        let mut awaited = self.lock();
-        awaited.retain(|_, until| *until > now);
-        awaited.keys().cloned().collect()
-    }
-}
+use crate::payments::{IncomingPayment, twin_memo};
 
 impl Service {
-    /// Whether balances live on the grid (the bridge pays into twins).
-    pub(super) fn balance_on_grid(&self) -> bool {
-        self.inner.wallet.memo_style() == MemoStyle::Twin
-    }
-
-    /// What a payment request adds about the route the money takes.
-    pub(super) fn deposit_route_note(&self) -> String {
-        if !self.balance_on_grid() {
-            return String::new();
-        }
-        format!(
-            "\n\nThe payment goes through the TFChain bridge straight into your own account on the grid, \
-             which pays for your nodes; the bridge keeps {} of every payment (included above), so \
-             please send the whole amount in one payment. It shows here within a few minutes.",
-            self.inner.wallet.deposit_fee()
-        )
-    }
-
-    /// Remembers to look for `user`'s bridge deposit until `expires_at`
-    /// (plus a margin for late payments).
-    pub(super) fn await_deposit(&self, user: &UserId, expires_at: u64) {
-        if self.balance_on_grid() {
-            self.inner
-                .awaited_deposits
-                .expect(user, expires_at.saturating_add(LATE_DEPOSIT_SECS));
-        }
-    }
-
     /// Reads the chain for every user with an open bridge request; returns
     /// how many balances changed. One user's failure does not stop the
     /// others (it is logged and tried again next time).
     pub(super) async fn look_for_deposits(&self) -> usize {
         let mut changed = 0;
-        for user in self.inner.awaited_deposits.due(self.now()) {
+        for user in self.inner.deposit_route.awaited(self.now()) {
             let _guard = self.inner.repo.lock(&user).await;
             match self.reconcile_with_grid(&user).await {
                 Ok(Some(_)) => changed += 1,
@@ -110,7 +51,7 @@ impl Service {
         &self,
         user: &UserId,
     ) -> anyhow::Result<Option<GridChange>> {
-        if !self.balance_on_grid() {
+        if !self.inner.deposit_route.balance_on_grid() {
             return Ok(None);
         }
         let Some(mut profile) = self.inner.repo.load_profile(user)? else {
@@ -137,7 +78,7 @@ impl Service {
                 received_at: now,
                 transaction: None,
             };
-            self.apply_payment(user, &deposit).await?;
+            self.inner.orders.apply_payment(user, &deposit).await?;
             return Ok(Some(GridChange::Deposit(rise)));
         }
         if on_grid < ledger {
@@ -159,22 +100,4 @@ pub(super) enum GridChange {
     Deposit(Tft),
     /// The chain billed this much since the last read.
     Billed(Tft),
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn awaited_deposits_are_forgotten_after_their_time() {
-        let awaited = AwaitedDeposits::default();
-        let alice = UserId::parse("tg:1").unwrap();
-        let bob = UserId::parse("tg:2").unwrap();
-        awaited.expect(&alice, 100);
-        awaited.expect(&bob, 50);
-        // A later request extends; an earlier one never shortens.
-        awaited.expect(&alice, 80);
-        assert_eq!(awaited.due(60), vec![alice.clone()]);
-        assert!(awaited.due(100).is_empty());
-    }
 }
