@@ -305,16 +305,18 @@ pub enum TopUpAsk {
 
 /// "50", "12.5 TFT": an amount; "2 weeks", "1 month", "10d", "quarter": a
 /// period, a month being the grid's billing month as everywhere else
-/// ([`HOURS_PER_MONTH`]). Errors are messages for the user.
-pub fn parse_top_up(arg: &str) -> Result<TopUpAsk, String> {
-    const HELP: &str = "Send /topup <amount in TFT> (e.g. /topup 50) or /topup <period> (e.g. /topup 2 weeks, /topup 1 month).";
+/// ([`HOURS_PER_MONTH`]). A refusal says why to the user
+/// (`validate::Invalid`, which also says how `/topup` is used).
+pub fn parse_top_up(arg: &str) -> Result<TopUpAsk, crate::validate::Invalid> {
+    use crate::validate::Invalid;
+    let unreadable = || Invalid::TopUpUnreadable { given: arg.into() };
     let text = arg.trim().to_lowercase();
     let amount_text = text.strip_suffix("tft").unwrap_or(&text).trim();
     if let Ok(amount) = amount_text.parse::<Tft>() {
         return if amount.is_positive() && amount <= Tft::from_whole(10_000_000) {
             Ok(TopUpAsk::Amount(amount))
         } else {
-            Err(format!("{arg:?} is not an amount I can ask for. {HELP}"))
+            Err(Invalid::TopUpAmount { given: arg.into() })
         };
     }
     if let Some(p) = FundingPeriod::parse(&text) {
@@ -327,18 +329,16 @@ pub fn parse_top_up(arg: &str) -> Result<TopUpAsk, String> {
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let count: u64 = number
-        .parse()
-        .map_err(|_| format!("I couldn't read {arg:?}. {HELP}"))?;
+    let count: u64 = number.parse().map_err(|_| unreadable())?;
     let (hours_per_unit, unit) = match unit.trim() {
         "d" | "day" | "days" => (24, "day"),
         "w" | "week" | "weeks" => (168, "week"),
         "m" | "month" | "months" => (HOURS_PER_MONTH, "month"),
-        _ => return Err(format!("I couldn't read {arg:?}. {HELP}")),
+        _ => return Err(unreadable()),
     };
     let hours = count.saturating_mul(hours_per_unit);
     if !(24..=MAX_TOP_UP_HOURS).contains(&hours) {
-        return Err("A top-up period must be between 1 day and a year.".into());
+        return Err(Invalid::TopUpPeriod);
     }
     let plural = if count == 1 { "" } else { "s" };
     Ok(TopUpAsk::Period {

@@ -137,11 +137,6 @@ const STRING_ERROR_ALLOWED: &[(&str, &str)] = &[
     ),
     ("src/grid/tfgrid/doctor/flists.rs", "the doctor, as above"),
     (
-        "src/service/topup.rs",
-        "parse_top_up moves to pricing on branch s7-a; then it returns validate::Invalid \
-         (its TopUp* variants are ready)",
-    ),
-    (
         "src/store/envelope.rs",
         "a schema upgrade step's reason, wrapped at once into StoreError::Corrupt",
     ),
