@@ -15,6 +15,7 @@ mod grid;
 mod lifecycle;
 mod ops;
 mod payments;
+mod problem;
 mod reconciler;
 mod sim;
 mod telegram;
@@ -31,6 +32,7 @@ pub use payments::{
     BRIDGE_VAULTS, BadVault, BridgeVault, PUBLIC_TFT_ISSUER, PaymentsKind, StellarConfig,
     StellarNetwork, TESTNET_TFT_ISSUER, bridge_vault,
 };
+pub use problem::Problem;
 pub use reconciler::ReconcilerConfig;
 pub use sim::{ScheduledFault, SimConfig};
 pub use telegram::{TelegramConfig, TelegramMode};

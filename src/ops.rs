@@ -42,11 +42,13 @@ pub const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 /// The Prometheus text format's content type.
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// What /readyz checks; each returns Err(reason) when not ready.
+/// What /readyz checks; each returns why it is not ready. The reason is
+/// for the operator reading /readyz (no user sees it), so it is the
+/// failure as it came (a `StoreError`, a `GridError`), whatever its type.
 #[async_trait]
 pub trait Readiness: Send + Sync {
-    async fn store_writable(&self) -> Result<(), String>;
-    async fn grid_reachable(&self) -> Result<(), String>;
+    async fn store_writable(&self) -> anyhow::Result<()>;
+    async fn grid_reachable(&self) -> anyhow::Result<()>;
     /// Called right before /metrics renders, to set sampled gauges (nodes by
     /// state, queue depth, users).
     async fn sample(&self, metrics: &Metrics);
@@ -194,7 +196,7 @@ async fn healthz() -> &'static str {
 async fn readyz(State(ops): State<Ops>) -> (StatusCode, String) {
     match check(ops.readiness.as_ref()).await {
         Ok(()) => (StatusCode::OK, "ready\n".into()),
-        Err(failures) => (StatusCode::SERVICE_UNAVAILABLE, failures),
+        Err(failures) => (StatusCode::SERVICE_UNAVAILABLE, failures.to_string()),
     }
 }
 
@@ -216,9 +218,25 @@ async fn workers(State(ops): State<Ops>) -> (StatusCode, String) {
     }
 }
 
-/// Runs both checks at once, each bounded by [`CHECK_TIMEOUT`]; `Err` holds
-/// one line per failed check.
-async fn check(readiness: &dyn Readiness) -> Result<(), String> {
+/// The checks that failed, one line each (`store: <reason>`): the body of
+/// a 503 from /readyz.
+#[derive(Debug, PartialEq, Eq)]
+struct NotReady(String);
+
+impl std::fmt::Display for NotReady {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<&str> for NotReady {
+    fn eq(&self, text: &&str) -> bool {
+        self.0 == *text
+    }
+}
+
+/// Runs both checks at once, each bounded by [`CHECK_TIMEOUT`].
+async fn check(readiness: &dyn Readiness) -> Result<(), NotReady> {
     let (store, grid) = tokio::join!(
         bounded(readiness.store_writable()),
         bounded(readiness.grid_reachable())
@@ -227,19 +245,24 @@ async fn check(readiness: &dyn Readiness) -> Result<(), String> {
     for (what, result) in [("store", store), ("grid", grid)] {
         if let Err(reason) = result {
             // One line per check, whatever the reason's text holds.
-            let reason = reason.replace(['\r', '\n'], " ");
+            let reason = reason.to_string().replace(['\r', '\n'], " ");
             failures.push_str(&format!("{what}: {reason}\n"));
         }
     }
     if failures.is_empty() {
         Ok(())
     } else {
-        Err(failures)
+        Err(NotReady(failures))
     }
 }
 
-async fn bounded(check: impl Future<Output = Result<(), String>>) -> Result<(), String> {
+async fn bounded(check: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
     tokio::time::timeout(CHECK_TIMEOUT, check)
         .await
-        .unwrap_or_else(|_| Err(format!("no answer within {}s", CHECK_TIMEOUT.as_secs())))
+        .unwrap_or_else(|_| {
+            Err(anyhow::anyhow!(
+                "no answer within {}s",
+                CHECK_TIMEOUT.as_secs()
+            ))
+        })
 }

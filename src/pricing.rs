@@ -66,8 +66,8 @@ impl Default for PriceListConfig {
 }
 
 impl TryFrom<PriceListConfig> for PriceList {
-    type Error = String;
-    fn try_from(c: PriceListConfig) -> Result<PriceList, String> {
+    type Error = PriceError;
+    fn try_from(c: PriceListConfig) -> Result<PriceList, PriceError> {
         PriceList::new(
             c.cu_per_hour,
             c.su_per_hour,
@@ -102,9 +102,25 @@ impl Default for PriceList {
     }
 }
 
+/// Why a price list is refused (`[pricing]` in config.toml, or what TFChain
+/// said); the wording names the key.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PriceError {
+    #[error("tft_price_usd {0:?} must be a decimal like 0.01 (at most 9 decimals)")]
+    NotADecimal(String),
+    #[error("tft_price_usd {0:?} is implausibly high")]
+    TooHigh(String),
+    #[error("tft_price_usd must be more than 0")]
+    Zero,
+    #[error("tft_price_usd does not match its parsed value")]
+    Mismatch,
+    #[error("cu_per_hour and su_per_hour must be more than 0")]
+    FreeUnits,
+}
+
 /// Parses a positive decimal USD price ("0.01", "1", "0.0123") into nano-USD.
-fn parse_price_nano_usd(text: &str) -> Result<u64, String> {
-    let bad = || format!("tft_price_usd {text:?} must be a decimal like 0.01 (at most 9 decimals)");
+fn parse_price_nano_usd(text: &str) -> Result<u64, PriceError> {
+    let bad = || PriceError::NotADecimal(text.to_owned());
     let (whole, frac) = text.trim().split_once('.').unwrap_or((text.trim(), ""));
     let digits = |t: &str| t.chars().all(|c| c.is_ascii_digit());
     if whole.is_empty() || !digits(whole) || !digits(frac) || frac.len() > PRICE_DECIMALS {
@@ -112,7 +128,7 @@ fn parse_price_nano_usd(text: &str) -> Result<u64, String> {
     }
     let whole: u64 = whole.parse().map_err(|_| bad())?;
     if whole > MAX_TFT_PRICE_USD {
-        return Err(format!("tft_price_usd {text:?} is implausibly high"));
+        return Err(PriceError::TooHigh(text.to_owned()));
     }
     let frac: u64 = if frac.is_empty() {
         0
@@ -121,7 +137,7 @@ fn parse_price_nano_usd(text: &str) -> Result<u64, String> {
     };
     let nano = whole * NANO_PER_USD as u64 + frac;
     if nano == 0 {
-        return Err("tft_price_usd must be more than 0".to_owned());
+        return Err(PriceError::Zero);
     }
     Ok(nano)
 }
@@ -133,7 +149,7 @@ impl PriceList {
         su_per_hour: u64,
         ipv4_per_hour: u64,
         tft_price_usd: &str,
-    ) -> Result<PriceList, String> {
+    ) -> Result<PriceList, PriceError> {
         let list = PriceList {
             cu_per_hour,
             su_per_hour,
@@ -148,12 +164,12 @@ impl PriceList {
     /// Checks the invariants: a parseable positive TFT price matching the
     /// stored fixed-point value, and non-zero CU/SU prices (a zero price would
     /// hand out free nodes).
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), PriceError> {
         if parse_price_nano_usd(&self.tft_price_usd)? != self.tft_price_nano_usd {
-            return Err("tft_price_usd does not match its parsed value".to_owned());
+            return Err(PriceError::Mismatch);
         }
         if self.cu_per_hour == 0 || self.su_per_hour == 0 {
-            return Err("cu_per_hour and su_per_hour must be more than 0".to_owned());
+            return Err(PriceError::FreeUnits);
         }
         Ok(())
     }
@@ -289,16 +305,18 @@ pub enum TopUpAsk {
 
 /// "50", "12.5 TFT": an amount; "2 weeks", "1 month", "10d", "quarter": a
 /// period, a month being the grid's billing month as everywhere else
-/// ([`HOURS_PER_MONTH`]). Errors are messages for the user.
-pub fn parse_top_up(arg: &str) -> Result<TopUpAsk, String> {
-    const HELP: &str = "Send /topup <amount in TFT> (e.g. /topup 50) or /topup <period> (e.g. /topup 2 weeks, /topup 1 month).";
+/// ([`HOURS_PER_MONTH`]). A refusal says why to the user
+/// (`validate::Invalid`, which also says how `/topup` is used).
+pub fn parse_top_up(arg: &str) -> Result<TopUpAsk, crate::validate::Invalid> {
+    use crate::validate::Invalid;
+    let unreadable = || Invalid::TopUpUnreadable { given: arg.into() };
     let text = arg.trim().to_lowercase();
     let amount_text = text.strip_suffix("tft").unwrap_or(&text).trim();
     if let Ok(amount) = amount_text.parse::<Tft>() {
         return if amount.is_positive() && amount <= Tft::from_whole(10_000_000) {
             Ok(TopUpAsk::Amount(amount))
         } else {
-            Err(format!("{arg:?} is not an amount I can ask for. {HELP}"))
+            Err(Invalid::TopUpAmount { given: arg.into() })
         };
     }
     if let Some(p) = FundingPeriod::parse(&text) {
@@ -311,18 +329,16 @@ pub fn parse_top_up(arg: &str) -> Result<TopUpAsk, String> {
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let count: u64 = number
-        .parse()
-        .map_err(|_| format!("I couldn't read {arg:?}. {HELP}"))?;
+    let count: u64 = number.parse().map_err(|_| unreadable())?;
     let (hours_per_unit, unit) = match unit.trim() {
         "d" | "day" | "days" => (24, "day"),
         "w" | "week" | "weeks" => (168, "week"),
         "m" | "month" | "months" => (HOURS_PER_MONTH, "month"),
-        _ => return Err(format!("I couldn't read {arg:?}. {HELP}")),
+        _ => return Err(unreadable()),
     };
     let hours = count.saturating_mul(hours_per_unit);
     if !(24..=MAX_TOP_UP_HOURS).contains(&hours) {
-        return Err("A top-up period must be between 1 day and a year.".into());
+        return Err(Invalid::TopUpPeriod);
     }
     let plural = if count == 1 { "" } else { "s" };
     Ok(TopUpAsk::Period {

@@ -89,9 +89,44 @@ pub struct NetProbe {
 enum Outcome {
     Healthy,
     /// The host answered and the check failed: this is the verdict.
-    Failed(String),
+    Failed(ProbeFailure),
     /// Nothing answered; another address may do better.
-    Unreachable(String),
+    Unreachable(ProbeFailure),
+}
+
+/// Why a probe failed: the error type of the probes' boundary. Its
+/// `Display` is the short reason a user reads in an outage alert ("port
+/// 9999 refused the connection"), kept as text in `AppHealth::Unhealthy`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProbeFailure {
+    #[error("port {0} refused the connection")]
+    Refused(u16),
+    #[error("port {port} is unreachable ({reason})")]
+    Unreachable { port: u16, reason: String },
+    /// Nothing came back within the probe's timeout (said as `within`).
+    #[error("port {port} did not answer within {within}")]
+    Silent { port: u16, within: String },
+    #[error("GET {path} on port {port} did not answer within {within}")]
+    HttpSilent {
+        path: String,
+        port: u16,
+        within: String,
+    },
+    #[error("GET {path} on port {port} failed: {reason}")]
+    HttpFailed {
+        path: String,
+        port: u16,
+        reason: String,
+    },
+    /// An answer that is not 2xx.
+    #[error("GET {path} on port {port} answered {status}")]
+    HttpStatus {
+        path: String,
+        port: u16,
+        status: reqwest::StatusCode,
+    },
+    #[error("the HTTP probe could not start: {0}")]
+    NoClient(String),
 }
 
 #[async_trait]
@@ -105,13 +140,15 @@ impl AppProbe for NetProbe {
         for host in &target.hosts {
             match self.check_host(host, check).await {
                 Outcome::Healthy => return AppHealth::Healthy,
-                Outcome::Failed(why) => return AppHealth::Unhealthy(why),
+                Outcome::Failed(why) => return AppHealth::Unhealthy(why.to_string()),
                 Outcome::Unreachable(why) => {
                     first_failure.get_or_insert(why);
                 }
             }
         }
-        first_failure.map_or(AppHealth::Healthy, AppHealth::Unhealthy)
+        first_failure.map_or(AppHealth::Healthy, |why| {
+            AppHealth::Unhealthy(why.to_string())
+        })
     }
 }
 
@@ -129,11 +166,11 @@ impl NetProbe {
             match self.get(host, http).await {
                 Ok(status) if status.is_success() => {}
                 Ok(status) => {
-                    return Outcome::Failed(format!(
-                        "GET {} on port {} answered {status}",
-                        http_path(http),
-                        http.port
-                    ));
+                    return Outcome::Failed(ProbeFailure::HttpStatus {
+                        path: http_path(http),
+                        port: http.port,
+                        status,
+                    });
                 }
                 Err(why) if answered => return Outcome::Failed(why),
                 Err(why) => return Outcome::Unreachable(why),
@@ -143,7 +180,7 @@ impl NetProbe {
     }
 
     /// Opens (and at once drops) a TCP connection to `host:port`.
-    async fn connect(&self, host: &str, port: u16) -> Result<(), String> {
+    async fn connect(&self, host: &str, port: u16) -> Result<(), ProbeFailure> {
         let attempt = async {
             match host.parse::<IpAddr>() {
                 Ok(ip) => TcpStream::connect(SocketAddr::new(ip, port)).await,
@@ -153,34 +190,32 @@ impl NetProbe {
         match tokio::time::timeout(self.timeout, attempt).await {
             Ok(Ok(_stream)) => Ok(()),
             Ok(Err(e)) => Err(connect_failure(port, &e)),
-            Err(_) => Err(format!(
-                "port {port} did not answer within {}",
-                human(self.timeout)
-            )),
+            Err(_) => Err(ProbeFailure::Silent {
+                port,
+                within: human(self.timeout),
+            }),
         }
     }
 
     /// The HTTP status of `GET http://host:port/path`.
-    async fn get(&self, host: &str, http: &HttpCheck) -> Result<reqwest::StatusCode, String> {
+    async fn get(&self, host: &str, http: &HttpCheck) -> Result<reqwest::StatusCode, ProbeFailure> {
         let client = client()?;
         let url = url_for(host, http);
         let sent = client.get(&url).timeout(self.timeout).send().await;
         match sent {
             Ok(response) => Ok(response.status()),
-            Err(e) if e.is_timeout() => Err(format!(
-                "GET {} on port {} did not answer within {}",
-                http_path(http),
-                http.port,
-                human(self.timeout)
-            )),
+            Err(e) if e.is_timeout() => Err(ProbeFailure::HttpSilent {
+                path: http_path(http),
+                port: http.port,
+                within: human(self.timeout),
+            }),
             Err(e) => Err(match io_cause(&e) {
                 Some(io) => connect_failure(http.port, io),
-                None => format!(
-                    "GET {} on port {} failed: {}",
-                    http_path(http),
-                    http.port,
-                    innermost(&e)
-                ),
+                None => ProbeFailure::HttpFailed {
+                    path: http_path(http),
+                    port: http.port,
+                    reason: innermost(&e),
+                },
             }),
         }
     }
@@ -190,8 +225,8 @@ impl NetProbe {
 /// monitor probes up to 100,000 nodes per interval. No proxy (the probe
 /// must reach the node itself), no redirects (a health endpoint answers
 /// directly), no idle connections kept (each probe is a fresh look).
-pub(crate) fn client() -> Result<&'static reqwest::Client, String> {
-    static CLIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
+pub(crate) fn client() -> Result<&'static reqwest::Client, ProbeFailure> {
+    static CLIENT: OnceLock<Result<reqwest::Client, ProbeFailure>> = OnceLock::new();
     CLIENT
         .get_or_init(|| {
             reqwest::Client::builder()
@@ -200,7 +235,7 @@ pub(crate) fn client() -> Result<&'static reqwest::Client, String> {
                 .pool_max_idle_per_host(0)
                 .user_agent(concat!("jukebox-monitor/", env!("CARGO_PKG_VERSION")))
                 .build()
-                .map_err(|e| format!("the HTTP probe could not start: {e}"))
+                .map_err(|e| ProbeFailure::NoClient(e.to_string()))
         })
         .as_ref()
         .map_err(Clone::clone)
@@ -223,10 +258,13 @@ fn http_path(http: &HttpCheck) -> String {
     }
 }
 
-pub(crate) fn connect_failure(port: u16, e: &io::Error) -> String {
+pub(crate) fn connect_failure(port: u16, e: &io::Error) -> ProbeFailure {
     match e.kind() {
-        io::ErrorKind::ConnectionRefused => format!("port {port} refused the connection"),
-        _ => format!("port {port} is unreachable ({e})"),
+        io::ErrorKind::ConnectionRefused => ProbeFailure::Refused(port),
+        _ => ProbeFailure::Unreachable {
+            port,
+            reason: e.to_string(),
+        },
     }
 }
 

@@ -1,6 +1,7 @@
 //! The `[backup]` section: where and how often the data dir is backed up to
 //! S3, and how many snapshots are kept.
 
+use super::Problem;
 use serde::Deserialize;
 
 /// Environment variable holding the operator's backup key (64 hex
@@ -57,7 +58,7 @@ impl BackupConfig {
         self.enabled.unwrap_or(!self.bucket.is_empty())
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Problem> {
         if self.is_enabled() && self.bucket.is_empty() {
             return Err("enabled = true needs a bucket".into());
         }
@@ -85,15 +86,13 @@ impl BackupConfig {
             return Err(format!(
                 "prefix {:?} must be non-empty path segments of letters, digits, '-', '_', '.'",
                 self.prefix
-            ));
+            )
+            .into());
         }
         if !self.endpoint.is_empty() {
             let plain = self.endpoint.starts_with("http://");
             if !plain && !self.endpoint.starts_with("https://") {
-                return Err(format!(
-                    "endpoint {:?} must be an http(s) URL",
-                    self.endpoint
-                ));
+                return Err(format!("endpoint {:?} must be an http(s) URL", self.endpoint).into());
             }
             if plain && !self.allow_http {
                 return Err("an http:// endpoint needs allow_http = true".into());

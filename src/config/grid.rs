@@ -5,6 +5,7 @@
 //! network"); they are the defaults, and each can be overridden, e.g. to point
 //! at a private mirror. Checking never contacts any of them.
 
+use super::Problem;
 use std::fmt;
 use std::time::Duration;
 
@@ -204,7 +205,7 @@ impl Default for TfgridConfig {
 
 impl TfgridConfig {
     /// The hosts for `network`, overrides applied and checked.
-    pub fn endpoints(&self, network: Network) -> Result<Endpoints, String> {
+    pub fn endpoints(&self, network: Network) -> Result<Endpoints, Problem> {
         let defaults = network.hosts();
         let pick = |over: &str, default: String, key: &str, schemes: &[&str]| {
             let url = if over.trim().is_empty() {
@@ -229,7 +230,7 @@ impl TfgridConfig {
     }
 
     /// Every value checked, for `jukebox check`.
-    pub fn validate(&self, network: Network) -> Result<(), String> {
+    pub fn validate(&self, network: Network) -> Result<(), Problem> {
         self.endpoints(network)?;
         if let Some(hub) = self.flist_hub() {
             check_url(&hub, "flist_hub_url", HTTP)?;
@@ -241,9 +242,9 @@ impl TfgridConfig {
             return Err("cache_seconds and locations_cache_seconds must be at most 3600".into());
         }
         if !(1..=MAX_PAGE_SIZE).contains(&self.page_size) || !(1..=1000).contains(&self.max_pages) {
-            return Err(format!(
-                "page_size must be 1 to {MAX_PAGE_SIZE} and max_pages 1 to 1000"
-            ));
+            return Err(
+                format!("page_size must be 1 to {MAX_PAGE_SIZE} and max_pages 1 to 1000").into(),
+            );
         }
         let timeouts = [
             self.finality_timeout_seconds,
@@ -264,7 +265,8 @@ impl TfgridConfig {
             return Err(format!(
                 "relay_domain {:?} must be a host name like relay.grid.tf",
                 self.relay_domain
-            ));
+            )
+            .into());
         }
         Ok(())
     }
@@ -273,25 +275,25 @@ impl TfgridConfig {
     /// configured hash (even an empty one) must be well formed, and without
     /// one the link must be (its document is hashed when first needed).
     /// `Some` when the pair is fully configured.
-    pub fn terms_pair(&self) -> Result<Option<Terms>, String> {
+    pub fn terms_pair(&self) -> Result<Option<Terms>, Problem> {
         let link = self.terms_link.trim();
         match self.terms_hash.as_deref().map(str::trim) {
-            Some(hash) => Terms::parse(link, hash).map(Some),
-            None => terms::check_link(link).map(|()| None),
+            Some(hash) => Ok(Some(Terms::parse(link, hash)?)),
+            None => Ok(terms::check_link(link).map(|()| None)?),
         }
     }
 
     /// `twin_funding_tft` in chain units (1 TFT = 10^7).
-    pub fn twin_funding(&self) -> Result<u128, String> {
+    pub fn twin_funding(&self) -> Result<u128, Problem> {
         let tft: crate::money::Tft = self
             .twin_funding_tft
             .parse()
             .map_err(|e| format!("twin_funding_tft {:?}: {e}", self.twin_funding_tft))?;
         u128::try_from(tft.units()).map_err(|_| {
-            format!(
+            Problem::from(format!(
                 "twin_funding_tft {:?} must not be negative",
                 self.twin_funding_tft
-            )
+            ))
         })
     }
 
@@ -306,7 +308,7 @@ impl TfgridConfig {
 pub const FUNDER_SEED_ENV: &str = "JUKEBOX_TFCHAIN_FUNDER_SEED";
 
 /// The funding account's key from its seed's text.
-pub fn funder_key(seed: &str) -> Result<ed25519_dalek::SigningKey, String> {
+pub fn funder_key(seed: &str) -> Result<ed25519_dalek::SigningKey, Problem> {
     let text = seed.trim();
     let text = text.strip_prefix("0x").unwrap_or(text);
     let bytes: [u8; 32] = hex::decode(text)
@@ -328,13 +330,14 @@ pub(super) fn diagnose(grid: &super::GridConfig) -> Vec<(&'static str, String)> 
 const HTTP: &[&str] = &["https", "http"];
 const WS: &[&str] = &["wss", "ws"];
 
-fn check_url(url: &str, key: &str, schemes: &[&str]) -> Result<(), String> {
+fn check_url(url: &str, key: &str, schemes: &[&str]) -> Result<(), Problem> {
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("{key} {url:?}: {e}"))?;
     if !schemes.contains(&parsed.scheme()) || parsed.host_str().is_none() {
         return Err(format!(
             "{key} {url:?} must be a {} URL with a host",
             schemes.join(" or ")
-        ));
+        )
+        .into());
     }
     Ok(())
 }

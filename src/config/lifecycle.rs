@@ -1,6 +1,7 @@
 //! The `[billing]`, `[monitor]`, `[alerts]` and `[admin]` sections: how
 //! nodes are watched, charged, reminded about and who may operate Jukebox.
 
+use super::Problem;
 use serde::Deserialize;
 
 use crate::ids::UserId;
@@ -35,7 +36,7 @@ impl BillingConfig {
         }
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Problem> {
         if !(1..=24 * 60).contains(&self.interval_minutes) {
             return Err("interval_minutes must be 1 to 1440".into());
         }
@@ -95,7 +96,7 @@ impl Default for MonitorConfig {
 }
 
 impl MonitorConfig {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Problem> {
         if !(5..=3600).contains(&self.interval_seconds) {
             return Err("interval_seconds must be 5 to 3600".into());
         }
@@ -148,7 +149,7 @@ impl Default for AlertsConfig {
 }
 
 impl AlertsConfig {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Problem> {
         let ok = |v: f64, max: f64| v.is_finite() && v > 0.0 && v <= max;
         if !ok(self.global_per_second, 30.0) || !ok(self.per_user_per_second, 1.0) {
             return Err("global_per_second must be above 0 and at most 30 (Telegram's limit), per_user_per_second at most 1".into());
@@ -172,10 +173,10 @@ pub struct AdminConfig {
 }
 
 impl AdminConfig {
-    pub fn operator_ids(&self) -> Result<Vec<UserId>, String> {
+    pub fn operator_ids(&self) -> Result<Vec<UserId>, Problem> {
         self.operators
             .iter()
-            .map(|o| UserId::parse(o).map_err(|e| format!("operators: {o:?}: {e}")))
+            .map(|o| UserId::parse(o).map_err(|e| Problem::from(format!("operators: {o:?}: {e}"))))
             .collect()
     }
 }

@@ -1,6 +1,7 @@
 //! The `[ops]` section: where the operators' listener (`/healthz`,
 //! `/readyz`, `/metrics`) binds.
 
+use super::Problem;
 use std::net::SocketAddr;
 
 use serde::Deserialize;
@@ -27,7 +28,7 @@ impl OpsConfig {
         switched_on(&self.listen)
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Problem> {
         listen_addr(&self.listen, "127.0.0.1:9090").map(drop)
     }
 }
@@ -39,11 +40,13 @@ pub(super) fn switched_on(listen: &str) -> Option<&str> {
 
 /// Reads a `listen` setting: `None` when it is off (empty), else an IP
 /// address and port; the error shows `example`, one for this setting.
-pub(super) fn listen_addr(listen: &str, example: &str) -> Result<Option<SocketAddr>, String> {
+pub(super) fn listen_addr(listen: &str, example: &str) -> Result<Option<SocketAddr>, Problem> {
     switched_on(listen)
         .map(|listen| {
             listen.parse().map_err(|_| {
-                format!("listen {listen:?} must be an address like {example} (or \"\" for off)")
+                Problem::from(format!(
+                    "listen {listen:?} must be an address like {example} (or \"\" for off)"
+                ))
             })
         })
         .transpose()

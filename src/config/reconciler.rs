@@ -2,6 +2,7 @@
 //! with the node records, and how long an unreferenced contract is left
 //! alone before it is cancelled (see `docs/reconciler.md`).
 
+use super::Problem;
 use serde::Deserialize;
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -24,7 +25,7 @@ impl Default for ReconcilerConfig {
 }
 
 impl ReconcilerConfig {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Problem> {
         if !(1..=1440).contains(&self.interval_minutes) {
             return Err("interval_minutes must be 1 to 1440".into());
         }

@@ -1,6 +1,7 @@
 //! `[grid.sim]`: the embedded simulated grid's world, its churn and its
 //! scheduled faults, as plain data the simulation (`grid::sim`) reads.
 
+use super::Problem;
 use serde::{Deserialize, Serialize};
 
 /// `[grid.sim]` in config.toml. Rates and durations are floats; no money here.
@@ -59,21 +60,22 @@ pub struct ScheduledFault {
 
 impl ScheduledFault {
     /// Checks the times; whether the node exists is up to the world.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Problem> {
         let ok = |m: f64| m.is_finite() && (0.0..=MAX_MINUTES).contains(&m);
         if !ok(self.after_minutes) || !ok(self.for_minutes) {
             return Err(format!(
                 "the fault on grid node {}: after_minutes and for_minutes must be numbers \
                  from 0 to {MAX_MINUTES}",
                 self.node
-            ));
+            )
+            .into());
         }
         Ok(())
     }
 }
 
 /// Values the simulated grid cannot work with.
-pub(super) fn validate_sim(sim: &SimConfig) -> Result<(), String> {
+pub(super) fn validate_sim(sim: &SimConfig) -> Result<(), Problem> {
     let rate = |r: f64| r.is_finite() && (0.0..=1.0).contains(&r);
     if sim.farms == 0 || sim.nodes_per_farm == 0 {
         return Err("farms and nodes_per_farm must be at least 1".into());

@@ -1,6 +1,7 @@
 //! `[telegram]`: how the Telegram channel receives updates and how fast it
 //! may send, as plain data the channel (`chat::telegram`) reads.
 
+use super::Problem;
 use serde::Deserialize;
 
 /// `telegram.mode`: how updates arrive. serde refuses any other value,
@@ -55,7 +56,7 @@ impl Default for TelegramConfig {
 }
 
 impl TelegramConfig {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Problem> {
         match self.mode {
             TelegramMode::Polling => {}
             TelegramMode::Webhook => {

@@ -1,6 +1,7 @@
 //! The `[web]` section: the deployer website's listener, sign-in methods and
 //! session lifetime.
 
+use super::Problem;
 use serde::Deserialize;
 
 use super::ops::{listen_addr, switched_on};
@@ -52,19 +53,22 @@ impl WebConfig {
         }
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Problem> {
         listen_addr(&self.listen, "127.0.0.1:8080")?;
         let url = &self.public_url;
         if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
             return Err(format!(
                 "public_url {:?} must start with https:// (or http:// for local use)",
                 self.public_url
-            ));
+            )
+            .into());
         }
         if !(1..=24 * 90).contains(&self.session_hours) {
             return Err("session_hours must be 1 to 2160 (90 days)".into());
         }
-        self.tfconnect.check().map_err(|e| format!("{e:#}"))
+        self.tfconnect
+            .check()
+            .map_err(|e| Problem::from(format!("{e:#}")))
     }
 
     /// The ThreeFold Connect settings the site runs with at `base_url`: an

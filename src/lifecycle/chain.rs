@@ -36,11 +36,11 @@ pub struct ClientVersion {
 
 impl ClientVersion {
     /// "22.1.0", "v0.38.17": one to four dot-separated numbers.
-    pub fn parse(text: &str) -> Result<ClientVersion, String> {
+    pub fn parse(text: &str) -> Result<ClientVersion, NotAVersion> {
         let text = text.trim();
         let digits = text.strip_prefix('v').unwrap_or(text);
         let pieces: Vec<&str> = digits.split('.').collect();
-        let bad = || format!("{text:?} is not a version like 22.1.0 (one to four numbers)");
+        let bad = || NotAVersion(text.to_owned());
         if pieces.is_empty() || pieces.len() > 4 {
             return Err(bad());
         }
@@ -99,9 +99,15 @@ impl fmt::Display for ClientVersion {
     }
 }
 
+/// A text that is not a client version (the catalog's `min_version`, a
+/// stored record).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a version like 22.1.0 (one to four numbers)")]
+pub struct NotAVersion(pub String);
+
 impl TryFrom<String> for ClientVersion {
-    type Error = String;
-    fn try_from(text: String) -> Result<Self, String> {
+    type Error = NotAVersion;
+    fn try_from(text: String) -> Result<Self, NotAVersion> {
         ClientVersion::parse(&text)
     }
 }

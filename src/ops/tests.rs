@@ -19,11 +19,11 @@ struct Fake {
 
 #[async_trait]
 impl Readiness for Fake {
-    async fn store_writable(&self) -> Result<(), String> {
+    async fn store_writable(&self) -> anyhow::Result<()> {
         self.answer(&self.store).await
     }
 
-    async fn grid_reachable(&self) -> Result<(), String> {
+    async fn grid_reachable(&self) -> anyhow::Result<()> {
         self.answer(&self.grid).await
     }
 
@@ -40,11 +40,13 @@ impl Readiness for Fake {
 }
 
 impl Fake {
-    async fn answer(&self, failure: &Option<String>) -> Result<(), String> {
+    async fn answer(&self, failure: &Option<String>) -> anyhow::Result<()> {
         if self.hang {
             std::future::pending::<()>().await;
         }
-        failure.clone().map_or(Ok(()), Err)
+        failure
+            .clone()
+            .map_or(Ok(()), |why| Err(anyhow::anyhow!(why)))
     }
 }
 

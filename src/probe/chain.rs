@@ -203,7 +203,7 @@ impl NetChainProbe {
             Ok(Err(e)) => {
                 return Err((
                     false,
-                    ChainProbeError::Unreachable(super::connect_failure(port, &e)),
+                    ChainProbeError::Unreachable(super::connect_failure(port, &e).to_string()),
                 ));
             }
             Err(_) => return Err((false, ChainProbeError::TimedOut { what, after })),
@@ -238,7 +238,7 @@ impl NetChainProbe {
     }
 
     async fn status(&self, url: &str, network: &str) -> Result<ChainReading, ChainProbeError> {
-        let client = super::client().map_err(ChainProbeError::Unreachable)?;
+        let client = super::client().map_err(|e| ChainProbeError::Unreachable(e.to_string()))?;
         let body = self.exchange("GET /status", client.get(url)).await?;
         let status = cometbft::parse_status(&body, network)?;
         Ok(ChainReading {
@@ -275,7 +275,7 @@ impl NetChainProbe {
     /// The execution client's height: `eth_blockNumber` at `url` (the node's JSON-RPC over
     /// its private path, docs/chain-health.md).
     pub async fn evm_block_number(&self, url: &str) -> Result<u64, ChainProbeError> {
-        let client = super::client().map_err(ChainProbeError::Unreachable)?;
+        let client = super::client().map_err(|e| ChainProbeError::Unreachable(e.to_string()))?;
         let request = client.post(url).json(&cometbft::block_number_request());
         let body = self.exchange("eth_blockNumber", request).await?;
         cometbft::parse_block_number(&body)

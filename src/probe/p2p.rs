@@ -209,7 +209,7 @@ impl Version {
     /// Reads a peer's `version`; bytes after the relay flag (an MNAUTH
     /// challenge) are ignored as upstream readers ignore what they do not
     /// know.
-    pub fn decode(payload: &[u8]) -> Result<Version, String> {
+    pub fn decode(payload: &[u8]) -> Result<Version, BadVersion> {
         let mut r = Reader(payload);
         let protocol = i32::from_le_bytes(r.take()?);
         let services = u64::from_le_bytes(r.take()?);
@@ -219,9 +219,7 @@ impl Version {
         let nonce = u64::from_le_bytes(r.take()?);
         let len = r.compact_size()?;
         if len > MAX_SUBVERSION_LENGTH as u64 {
-            return Err(format!(
-                "its user agent is {len} bytes, over the limit of {MAX_SUBVERSION_LENGTH}"
-            ));
+            return Err(BadVersion::LongAgent(len));
         }
         let agent = r.bytes(len as usize)?;
         // Upstream keeps the bytes and prints them sanitised; so do we.
@@ -264,23 +262,37 @@ fn write_compact_size(out: &mut Vec<u8>, n: u64) {
     }
 }
 
+/// Why a peer's `version` message could not be read; the wording follows
+/// "the peer sent garbage: …" (`ChainProbeError::Garbage`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BadVersion {
+    #[error("its version message ends too early")]
+    Short,
+    /// A CompactSize written longer than needed (serialize.h refuses it).
+    #[error("its version message has a non-canonical size")]
+    NonCanonical,
+    /// The user agent's length in bytes.
+    #[error("its user agent is {0} bytes, over the limit of {MAX_SUBVERSION_LENGTH}")]
+    LongAgent(u64),
+}
+
 struct Reader<'a>(&'a [u8]);
 
 impl Reader<'_> {
-    fn bytes(&mut self, n: usize) -> Result<&[u8], String> {
+    fn bytes(&mut self, n: usize) -> Result<&[u8], BadVersion> {
         if self.0.len() < n {
-            return Err("its version message ends too early".into());
+            return Err(BadVersion::Short);
         }
         let (head, tail) = self.0.split_at(n);
         self.0 = tail;
         Ok(head)
     }
 
-    fn take<const N: usize>(&mut self) -> Result<[u8; N], String> {
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], BadVersion> {
         Ok(self.bytes(N)?.try_into().expect("N bytes"))
     }
 
-    fn addr(&mut self) -> Result<NetAddr, String> {
+    fn addr(&mut self) -> Result<NetAddr, BadVersion> {
         Ok(NetAddr {
             services: u64::from_le_bytes(self.take()?),
             ip: Ipv6Addr::from(self.take::<16>()?),
@@ -289,7 +301,7 @@ impl Reader<'_> {
     }
 
     /// serialize.h `ReadCompactSize`, which refuses non-canonical sizes.
-    fn compact_size(&mut self) -> Result<u64, String> {
+    fn compact_size(&mut self) -> Result<u64, BadVersion> {
         let [first] = self.take::<1>()?;
         let (n, min) = match first {
             0xfd => (u64::from(u16::from_le_bytes(self.take()?)), 0xfd),
@@ -298,7 +310,7 @@ impl Reader<'_> {
             n => return Ok(u64::from(n)),
         };
         if n < min {
-            return Err("its version message has a non-canonical size".into());
+            return Err(BadVersion::NonCanonical);
         }
         Ok(n)
     }
@@ -334,7 +346,8 @@ pub async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     if message.command != "version" {
         return Err(ChainProbeError::NotVersionFirst(message.command));
     }
-    let theirs = Version::decode(&message.payload).map_err(ChainProbeError::Garbage)?;
+    let theirs =
+        Version::decode(&message.payload).map_err(|e| ChainProbeError::Garbage(e.to_string()))?;
     if theirs.nonce == ours.nonce && ours.nonce != 0 {
         // net_processing.cpp: a version carrying our own nonce means we
         // reached ourselves.
@@ -482,7 +495,7 @@ mod tests {
         let mut long_agent = reference();
         long_agent.user_agent = "x".repeat(300);
         let err = Version::decode(&long_agent.encode()).unwrap_err();
-        assert!(err.contains("300 bytes"), "{err}");
+        assert!(err.to_string().contains("300 bytes"), "{err}");
         // A size written the long way is not canonical.
         let mut sneaky = full[..80].to_vec();
         sneaky.extend_from_slice(&[0xfd, 0x0f, 0x00]);

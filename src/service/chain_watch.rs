@@ -374,10 +374,10 @@ impl ChainWatch {
         user: &UserId,
         name: &str,
         kind: ChainAlertKind,
-    ) -> anyhow::Result<Result<(), String>> {
+    ) -> anyhow::Result<Result<(), StaleChainButton>> {
         let nodes = self.repo.load_nodes(user)?;
         let Some(node) = nodes.get(name).filter(|n| n.is_live()) else {
-            return Ok(Err(format!("{name} no longer exists")));
+            return Ok(Err(StaleChainButton::Gone(name.to_owned())));
         };
         let episodes = node
             .chain_health
@@ -392,9 +392,7 @@ impl ChainWatch {
         Ok(if still {
             Ok(())
         } else {
-            Err(format!(
-                "{name} no longer shows what that alert was about (it recovered, or it was moved)"
-            ))
+            Err(StaleChainButton::Recovered(name.to_owned()))
         })
     }
 
@@ -487,4 +485,14 @@ impl ChainWatch {
             ),
         }
     }
+}
+
+/// Why a chain alert's button no longer applies (said to the presser; the
+/// node's name inside).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StaleChainButton {
+    #[error("{0} no longer exists")]
+    Gone(String),
+    #[error("{0} no longer shows what that alert was about (it recovered, or it was moved)")]
+    Recovered(String),
 }

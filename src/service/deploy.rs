@@ -19,6 +19,7 @@ use crate::dialogue::{Engine, Message};
 use crate::grid::Grid;
 use crate::grid::{GridError, GridNodeId, Placed};
 use crate::ids::UserId;
+use crate::lifecycle::not_deployed::NotDeployed;
 use crate::metrics::Metrics;
 use crate::reservation::{self, WorkloadSpec};
 use crate::user::{DeployIntent, NodeRecord, NodeState, OrderState, StoredValue};
@@ -243,25 +244,22 @@ impl Deployer {
         &self,
         user: &UserId,
         name: &str,
-    ) -> anyhow::Result<Result<Placed, String>> {
+    ) -> anyhow::Result<Result<Placed, NotDeployed>> {
         let node = {
             let _guard = self.repo.lock(user).await;
             let mut nodes = self.repo.load_nodes(user)?;
             let Some(node) = nodes.get_mut(name) else {
-                return Ok(Err("it was removed".into()));
+                return Ok(Err(NotDeployed::Removed));
             };
             match &node.state {
                 NodeState::Running => {
-                    return Ok(node
-                        .placed
-                        .clone()
-                        .ok_or_else(|| "no placement recorded".to_owned()));
+                    return Ok(node.placed.clone().ok_or(NotDeployed::NoPlacement));
                 }
-                NodeState::Failed(why) => return Ok(Err(why.clone())),
+                NodeState::Failed(why) => return Ok(Err(NotDeployed::FailedBefore(why.clone()))),
                 NodeState::Deleted | NodeState::Expired => {
-                    return Ok(Err("it was deleted".into()));
+                    return Ok(Err(NotDeployed::Deleted));
                 }
-                NodeState::Paused => return Ok(Err("it is paused until a top-up".into())),
+                NodeState::Paused => return Ok(Err(NotDeployed::Paused)),
                 NodeState::Pending | NodeState::Deploying => {}
             }
             node.state = NodeState::Deploying;
@@ -283,7 +281,7 @@ impl Deployer {
                     n.failed_on = failed_on.clone();
                 }
                 Err((why, failed_on)) => {
-                    n.state = NodeState::Failed(why.clone());
+                    n.state = NodeState::Failed(why.to_string());
                     n.failed_on = failed_on.clone();
                 }
             }
@@ -304,10 +302,13 @@ impl Deployer {
                     placed.node.id, placed.contract
                 ),
             ),
-            Err((why, _)) => {
-                self.audit
-                    .record(SYSTEM, Some(user), "node.failed", Some(name), why.clone())
-            }
+            Err((why, _)) => self.audit.record(
+                SYSTEM,
+                Some(user),
+                "node.failed",
+                Some(name),
+                why.to_string(),
+            ),
         }
         Ok(outcome.map(|(p, _)| p).map_err(|(why, _)| why))
     }
@@ -321,28 +322,25 @@ impl Deployer {
         user: &UserId,
         node: &NodeRecord,
         mut avoid: Vec<GridNodeId>,
-    ) -> anyhow::Result<Result<(Placed, Vec<GridNodeId>), (String, Vec<GridNodeId>)>> {
+    ) -> anyhow::Result<Result<(Placed, Vec<GridNodeId>), (NotDeployed, Vec<GridNodeId>)>> {
         let Some((_, nt)) = self
             .engine
             .catalog()
             .node_type(&node.chain, &node.node_type)
         else {
-            return Ok(Err((
-                "its node type is no longer in the catalog".into(),
-                avoid,
-            )));
+            return Ok(Err((NotDeployed::NotInCatalog, avoid)));
         };
         let need = nt.capacity(node.ipv4);
         let (twin, key) = match self.grid_work.twin_and_key(user).await? {
             Ok(v) => v,
-            Err(e) => return Ok(Err((format!("{e}"), avoid))),
+            Err(e) => return Ok(Err((NotDeployed::Identity(e), avoid))),
         };
         let spec = self.workload_spec(node)?;
         let mut seed = [0u8; 32];
         hex::decode_to_slice(&node.seed, &mut seed)?;
         let mut deployment = match reservation::build_deployment(twin.0, &spec, &seed) {
             Ok(d) => d,
-            Err(e) => return Ok(Err((format!("the deployment is invalid: {e}"), avoid))),
+            Err(e) => return Ok(Err((NotDeployed::Invalid(e), avoid))),
         };
         reservation::sign(&mut deployment, twin.0, key.signing_key());
         let hash = reservation::deployment_hash_hex(&deployment);
@@ -371,7 +369,7 @@ impl Deployer {
                 // Whether a contract exists is unknown: making another now
                 // could be the second one. The reconciler cancels the first
                 // if it exists and no node ends up using it.
-                Err(e) => return Ok(Err((user_reason(&e), avoid))),
+                Err(e) => return Ok(Err((NotDeployed::Grid(e), avoid))),
             }
         }
         let window = self.settings.avoid_failed_secs;
@@ -401,7 +399,7 @@ impl Deployer {
                 .write_intent(user, &node.name, intent)
                 .await?
             {
-                return Ok(Err(("it was deleted meanwhile".into(), avoid)));
+                return Ok(Err((NotDeployed::DeletedMeanwhile, avoid)));
             }
             match self
                 .grid
@@ -423,7 +421,7 @@ impl Deployer {
                 }
             }
         }
-        Ok(Err((user_reason(&last_error), avoid)))
+        Ok(Err((NotDeployed::Grid(last_error), avoid)))
     }
 
     /// The zos workload for a node: catalog values plus the user's settings,
@@ -579,7 +577,7 @@ impl Deployer {
                     Some(user),
                     "node.redeploy_failed",
                     Some(&node.name),
-                    why.clone(),
+                    why.to_string(),
                 );
                 self.say(
                     user,
@@ -727,14 +725,4 @@ fn progress_text(lines: &[String], done: usize, total: usize) -> String {
         }
     };
     format!("{head}\n{}", lines.join("\n"))
-}
-
-/// What a grid failure means for the user.
-pub(super) fn user_reason(e: &GridError) -> String {
-    match e {
-        GridError::NoCapacity => "no grid node in the chosen location has room right now".into(),
-        GridError::Unavailable(_) => "the grid is unreachable right now".into(),
-        GridError::DeployFailed(why) => format!("the grid node reported a failure ({why})"),
-        other => other.to_string(),
-    }
 }

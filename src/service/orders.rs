@@ -290,7 +290,7 @@ impl Orders {
                 Ok((twin, _)) => twin_memo(twin),
                 Err(e) => anyhow::bail!(
                     "your identity could not be registered on TFChain to receive payments ({}); try again in a few minutes",
-                    super::deploy::user_reason(&e)
+                    crate::lifecycle::not_deployed::grid_words(&e)
                 ),
             },
         };

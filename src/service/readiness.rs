@@ -103,13 +103,13 @@ impl Probes {
 
 #[async_trait]
 impl Readiness for Arc<Probes> {
-    async fn store_writable(&self) -> Result<(), String> {
+    async fn store_writable(&self) -> anyhow::Result<()> {
         let now = self.clock.now();
-        crate::store::blocking_io(|| self.repo.store().write_global(PROBE_RECORD, &now))
-            .map_err(|e| e.to_string())
+        crate::store::blocking_io(|| self.repo.store().write_global(PROBE_RECORD, &now))?;
+        Ok(())
     }
 
-    async fn grid_reachable(&self) -> Result<(), String> {
+    async fn grid_reachable(&self) -> anyhow::Result<()> {
         // The smallest real question: any grid node with room for a tiny VM.
         let need = Capacity {
             cpu: 1,
@@ -120,8 +120,8 @@ impl Readiness for Arc<Probes> {
         self.grid
             .candidates(&need, &Placement::Random, &[], 1)
             .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map(|_| ())?;
+        Ok(())
     }
 
     async fn sample(&self, metrics: &Metrics) {
@@ -168,11 +168,11 @@ impl Readiness for Arc<Probes> {
 /// `Service`.
 #[async_trait]
 impl Readiness for Service {
-    async fn store_writable(&self) -> Result<(), String> {
+    async fn store_writable(&self) -> anyhow::Result<()> {
         self.inner.probes.store_writable().await
     }
 
-    async fn grid_reachable(&self) -> Result<(), String> {
+    async fn grid_reachable(&self) -> anyhow::Result<()> {
         self.inner.probes.grid_reachable().await
     }
 

@@ -96,7 +96,7 @@ impl TopUps {
             Ok(TopUpAsk::Amount(amount)) => self.request_top_up(user, amount, None, "").await,
             Ok(TopUpAsk::Period { hours, label }) => self.top_up_for(user, hours, &label).await,
             Err(why) => {
-                self.say(user, why).await;
+                self.say(user, why.to_string()).await;
                 Ok(())
             }
         }

@@ -82,7 +82,21 @@ pub enum Invalid {
     Count {
         max: u32,
     },
+    /// A `/topup` amount that is zero, negative or absurdly large (`given`
+    /// as typed).
+    TopUpAmount {
+        given: String,
+    },
+    /// A `/topup` argument that is neither an amount nor a period.
+    TopUpUnreadable {
+        given: String,
+    },
+    /// A `/topup` period under a day or over a year.
+    TopUpPeriod,
 }
+
+/// How `/topup` is used, after each of its refusals.
+const TOP_UP_HELP: &str = "Send /topup <amount in TFT> (e.g. /topup 50) or /topup <period> (e.g. /topup 2 weeks, /topup 1 month).";
 
 impl fmt::Display for Invalid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -217,6 +231,13 @@ impl fmt::Display for Invalid {
                 f.write_str("Please pick one of the buttons (or type its label or number).")
             }
             Invalid::Count { max } => write!(f, "Please send a whole number from 1 to {max}."),
+            Invalid::TopUpAmount { given } => {
+                write!(f, "{given:?} is not an amount I can ask for. {TOP_UP_HELP}")
+            }
+            Invalid::TopUpUnreadable { given } => {
+                write!(f, "I couldn't read {given:?}. {TOP_UP_HELP}")
+            }
+            Invalid::TopUpPeriod => f.write_str("A top-up period must be between 1 day and a year."),
         }
     }
 }

@@ -108,7 +108,9 @@ impl TfGridBackend {
         session: &str,
         funder: Option<SigningKey>,
     ) -> Result<TfGridBackend, GridError> {
-        let endpoints = config.endpoints(network).map_err(GridError::Unavailable)?;
+        let endpoints = config
+            .endpoints(network)
+            .map_err(|e| GridError::Unavailable(e.to_string()))?;
         let proxy = super::proxy::GridProxy::new(config.proxy_settings(&endpoints))?;
         let discovery = Discovery::new(std::sync::Arc::new(proxy), config.discovery_settings());
         let chain = TfChain::new(&endpoints.tfchain, config.finality_timeout());

@@ -244,7 +244,7 @@ impl Doctor {
                 return Step::fail(
                     name,
                     "a valid terms_link and terms_hash",
-                    e,
+                    e.to_string(),
                     "fix the config",
                 );
             }
@@ -454,7 +454,14 @@ impl Doctor {
         let name = "funding account";
         let per_twin = match self.setup.config.twin_funding() {
             Ok(units) => units,
-            Err(e) => return Step::fail(name, "a valid twin_funding_tft", e, "fix the config"),
+            Err(e) => {
+                return Step::fail(
+                    name,
+                    "a valid twin_funding_tft",
+                    e.to_string(),
+                    "fix the config",
+                );
+            }
         };
         if per_twin == 0 {
             return Step::ok(

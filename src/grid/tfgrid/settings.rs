@@ -27,7 +27,7 @@ impl TfgridConfig {
     /// Where the terms pair comes from, checked as TFChain would check it
     /// (`TfgridConfig::terms_pair`): a configured hash (even an empty one)
     /// must be well formed.
-    pub fn terms(&self) -> Result<TermsSource, String> {
+    pub fn terms(&self) -> Result<TermsSource, crate::config::Problem> {
         TermsSource::new(
             self.terms_link.trim(),
             self.terms_hash.as_deref().map(str::trim),
@@ -36,7 +36,10 @@ impl TfgridConfig {
     }
 
     /// What twin registration writes on chain.
-    pub fn twin_settings(&self, endpoints: &Endpoints) -> Result<TwinSettings, String> {
+    pub fn twin_settings(
+        &self,
+        endpoints: &Endpoints,
+    ) -> Result<TwinSettings, crate::config::Problem> {
         let relay_domain = if self.relay_domain.is_empty() {
             reqwest::Url::parse(&endpoints.relay)
                 .ok()

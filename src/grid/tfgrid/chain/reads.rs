@@ -145,7 +145,7 @@ impl TfChain {
         let milli_usd = self.billed_tft_price().await?;
         let price = format!("{}.{:03}", milli_usd / 1000, milli_usd % 1000);
         crate::pricing::PriceList::new(per_hour("cu")?, per_hour("su")?, per_hour("ipu")?, &price)
-            .map_err(ChainError::Decode)
+            .map_err(|e| ChainError::Decode(e.to_string()))
     }
 
     /// The TFT price (mUSD) contracts are billed at: the average price held

@@ -20,6 +20,8 @@ use std::time::Duration;
 use md5::{Digest as _, Md5};
 use tokio::sync::OnceCell;
 
+use crate::config::Problem;
+
 // The pair and its checks are plain data (`model/terms.rs`), so config can
 // check them without this client; re-exported for the backend.
 pub use crate::model::terms::{
@@ -63,15 +65,17 @@ impl TermsSource {
     /// The configured link, with `hash` when one is configured (both
     /// checked as TFChain checks them), else the document's MD5 later; a
     /// fetch may take `timeout`.
-    pub fn new(link: &str, hash: Option<&str>, timeout: Duration) -> Result<TermsSource, String> {
+    pub fn new(link: &str, hash: Option<&str>, timeout: Duration) -> Result<TermsSource, Problem> {
         if let Some(hash) = hash {
-            return Terms::parse(link, hash).map(TermsSource::Configured);
+            return Ok(TermsSource::Configured(Terms::parse(link, hash)?));
         }
         check_link(link)?;
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .build()
-            .map_err(|e| format!("cannot build the HTTP client for terms_link: {e}"))?;
+            .map_err(|e| {
+                Problem::from(format!("cannot build the HTTP client for terms_link: {e}"))
+            })?;
         Ok(TermsSource::Fetched(Arc::new(FetchedTerms {
             link: link.to_owned(),
             http,
@@ -99,7 +103,7 @@ impl TermsSource {
                     // link was checked when the source was made.
                     Terms::parse(&f.link, &hash).map_err(|reason| TermsError {
                         link: f.link.clone(),
-                        reason,
+                        reason: reason.to_string(),
                     })
                 })
                 .await
@@ -200,6 +204,7 @@ mod tests {
         assert!(
             hash("")
                 .unwrap_err()
+                .to_string()
                 .starts_with("terms_hash must be 1 to 50")
         );
         assert!(hash(&"a".repeat(50)).is_ok());
@@ -207,7 +212,10 @@ mod tests {
         assert!(hash("f4fa1c1b").is_ok());
         assert!(hash("my_hash-1").is_ok());
         for bad in ["abc def", "0xabc!", "sha256:ab", "ab/c", "é"] {
-            assert!(hash(bad).unwrap_err().contains("terms_hash"), "{bad}");
+            assert!(
+                hash(bad).unwrap_err().to_string().contains("terms_hash"),
+                "{bad}"
+            );
         }
         let link = |l: &str| Terms::parse(l, "abc");
         assert!(link("").is_err());
@@ -215,6 +223,7 @@ mod tests {
         assert!(
             link("https://x.org/a b")
                 .unwrap_err()
+                .to_string()
                 .contains("terms_link")
         );
         assert!(link("https://x.org/<t>").is_err());
