@@ -52,6 +52,7 @@ mod views;
 mod watch;
 mod web;
 
+pub use chain_watch::ChainSweep;
 pub use monitor::SweepReport;
 pub use reconcile::PassReport;
 pub use web::{LinkError, NodeRow, Overview};

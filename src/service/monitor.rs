@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::alerter::Alerter;
 use super::audit_trail::{AuditTrail, SYSTEM};
-use super::chain_watch::ChainWatch;
+use super::chain_watch::{ChainSweep, ChainWatch};
 use super::deploy::Deployer;
 use super::repo::Repo;
 use super::watch::Target;
@@ -36,6 +36,8 @@ pub struct SweepReport {
     pub unknown: usize,
     pub went_down: usize,
     pub came_back: usize,
+    /// The chain checks of the same nodes (`chain_watch.rs`).
+    pub chain: ChainSweep,
 }
 
 /// Checks every watched node each interval and acts on confirmed changes.
@@ -159,14 +161,7 @@ impl Monitor {
                 }
             }
         }
-        let chain = self.chain.sweep(&targets).await;
-        tracing::debug!(
-            read = chain.read,
-            unreadable = chain.unreadable,
-            events = chain.events,
-            written = chain.written,
-            "chain sweep"
-        );
+        report.chain = self.chain.sweep(&targets).await;
         for (target, transition) in transitions {
             match &transition {
                 Transition::WentDown(_) => report.went_down += 1,
