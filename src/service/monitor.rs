@@ -120,6 +120,9 @@ impl Monitor {
         let targets = self.repo.watch().targets();
         let mut report = SweepReport::default();
         let mut transitions = Vec::new();
+        // Only nodes that answered their application check get their chain
+        // read: one that is down would only cost a time-out each.
+        let mut healthy = Vec::new();
         for batch in targets.chunks(settings.batch_size.max(1)) {
             let ids: Vec<_> = batch.iter().map(|t| t.node.contract).collect();
             let answers = match self.grid.contracts(&ids).await {
@@ -149,7 +152,10 @@ impl Monitor {
             for (target, observation) in observations {
                 report.checked += 1;
                 match observation {
-                    Observation::Healthy => report.healthy += 1,
+                    Observation::Healthy => {
+                        report.healthy += 1;
+                        healthy.push(target);
+                    }
                     Observation::Unhealthy(_) => report.unhealthy += 1,
                 }
                 if let Some(t) =
@@ -161,7 +167,7 @@ impl Monitor {
                 }
             }
         }
-        report.chain = self.chain.sweep(&targets).await;
+        report.chain = self.chain.sweep(&healthy).await;
         for (target, transition) in transitions {
             match &transition {
                 Transition::WentDown(_) => report.went_down += 1,
