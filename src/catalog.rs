@@ -16,7 +16,7 @@ mod facts;
 pub mod notice;
 
 pub use facts::{Client, Image, Minimum, Requires, Version};
-pub use notice::{MoveNotice, OnMove, move_notice};
+pub use notice::{MoveNotice, OnMove, move_notice, move_notice_given};
 pub mod chain_probe;
 
 pub use chain_probe::{ChainProbeSpec, CometBftSpec, P2pSpec, ProbeProtocol, SimChainSpec};
@@ -109,6 +109,12 @@ pub struct Setting {
     pub secret: bool,
     pub prompt: String,
     pub validate: Validator,
+    /// The user may skip it with a button (a node's existing keys, given
+    /// only to move a node that already runs elsewhere). A setting whose
+    /// `of_key` names a skipped one is skipped with it, and asked (without
+    /// a Skip) when that one was given.
+    #[serde(default)]
+    pub optional: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -158,6 +164,12 @@ impl NodeType {
 
     pub fn setting(&self, key: &str) -> Option<&Setting> {
         self.settings.iter().find(|s| s.key == key)
+    }
+
+    /// Whether the node type has settings a user may give after the
+    /// deploy (`/keys`).
+    pub fn has_optional_settings(&self) -> bool {
+        self.settings.iter().any(|s| s.optional)
     }
 }
 
@@ -341,6 +353,7 @@ fn check(file: &str, raw: RawCatalog, diags: &mut Diagnostics) -> Catalog {
                     keeps: String::new(),
                     when: notice::When::Always,
                     notice: None,
+                    given: None,
                 }
             });
             node_types.push(NodeType {
@@ -486,26 +499,45 @@ fn check_node_type(file: &str, line: usize, at: &str, nt: &RawNodeType, diags: &
         if let Err(e) = s.value.validate.sanity_check() {
             diags.push(file, sline, format!("{at}: setting {}: {e}", s.value.key));
         }
-        // The key an address must belong to is asked before the address, so
-        // the answer is there to compare with.
-        if let Validator::EthAddress {
-            of_key: Some(of_key),
-        } = &s.value.validate
-        {
+        // The key an address (or a public key) must belong to is asked
+        // before it, so the answer is there to compare with.
+        if let Some(of_key) = s.value.validate.of_key() {
+            let wanted = match &s.value.validate {
+                Validator::RsaPublicKey { .. } => Validator::RsaPrivateKey,
+                _ => Validator::EthPrivateKey,
+            };
             let earlier = nt
                 .settings
                 .iter()
                 .take_while(|e| e.value.key != s.value.key)
-                .find(|e| &e.value.key == of_key);
-            if !earlier.is_some_and(|e| e.value.validate == Validator::EthPrivateKey) {
-                diags.push(
+                .find(|e| e.value.key == of_key);
+            match earlier {
+                Some(e) if e.value.validate == wanted => {
+                    // Skipping the key skips what is checked against it, so
+                    // that cannot be a required setting.
+                    if e.value.optional && !s.value.optional {
+                        diags.push(
+                            file,
+                            sline,
+                            format!(
+                                "{at}: setting {}: of_key {of_key:?} is optional, so this setting must be optional too",
+                                s.value.key
+                            ),
+                        );
+                    }
+                }
+                _ => diags.push(
                     file,
                     sline,
                     format!(
-                        "{at}: setting {}: of_key {of_key:?} must name an earlier setting validated as eth_private_key",
-                        s.value.key
+                        "{at}: setting {}: of_key {of_key:?} must name an earlier setting validated as {}",
+                        s.value.key,
+                        match wanted {
+                            Validator::RsaPrivateKey => "rsa_private_key",
+                            _ => "eth_private_key",
+                        }
                     ),
-                );
+                ),
             }
         }
         if s.value.prompt.trim().is_empty() {
@@ -679,6 +711,40 @@ mod tests {
         let text = Catalog::parse("c.yaml", &later).unwrap_err().to_string();
         assert!(
             text.contains("of_key \"sentry_heimdall_id\" must name an earlier setting"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_public_key_checked_against_an_optional_key_is_optional_too() {
+        let (_, presearch) = Catalog::parse("catalog.yaml", CATALOG)
+            .unwrap()
+            .node_type("presearch", "node")
+            .map(|(c, n)| (c.clone(), n.clone()))
+            .unwrap();
+        assert!(presearch.has_optional_settings());
+        let key = presearch.setting("node_private_key").unwrap();
+        assert_eq!(key.env, "PRESEARCH_BACKUP_PRI_KEY");
+        assert!(key.secret && key.optional);
+        let public = presearch.setting("node_public_key").unwrap();
+        assert_eq!(public.env, "PRESEARCH_BACKUP_PUB_KEY");
+        let required = CATALOG.replacen(
+            "secret: false\n            optional: true",
+            "secret: false\n            optional: false",
+            1,
+        );
+        assert_ne!(required, CATALOG);
+        let text = Catalog::parse("c.yaml", &required).unwrap_err().to_string();
+        assert!(
+            text.contains(
+                "of_key \"node_private_key\" is optional, so this setting must be optional too"
+            ),
+            "{text}"
+        );
+        let wrong = CATALOG.replace("of_key: node_private_key", "of_key: registration_code");
+        let text = Catalog::parse("c.yaml", &wrong).unwrap_err().to_string();
+        assert!(
+            text.contains("must name an earlier setting validated as rsa_private_key"),
             "{text}"
         );
     }

@@ -241,6 +241,12 @@ pub enum Command {
     Deploy {
         arg: Option<String>,
     },
+    /// `/keys [node]`: give optional settings (a node's own keys) for one
+    /// of the presser's nodes; checked against their own nodes, then the
+    /// conversation.
+    Keys {
+        arg: Option<String>,
+    },
     /// An operator command.
     Operator {
         command: AdminCommand,
@@ -334,6 +340,7 @@ impl Command {
         match name.as_str() {
             "sandboxpay" => Command::SandboxPay { arg },
             "deploy" => Command::Deploy { arg },
+            "keys" => Command::Keys { arg },
             _ => match AdminCommand::from_name(&name) {
                 Some(command) => Command::Operator { command, arg },
                 None => Command::Script { name, arg },
@@ -351,6 +358,7 @@ impl Command {
         match self {
             Command::SandboxPay { arg } => slash("sandboxpay", arg),
             Command::Deploy { arg } => slash("deploy", arg),
+            Command::Keys { arg } => slash("keys", arg),
             Command::Operator { command, arg } => slash(command.name(), arg),
             Command::Script { name, arg } => slash(name, arg),
             button => Input::Button(button.data()),
@@ -372,6 +380,7 @@ impl Command {
             self,
             Command::SandboxPay { .. }
                 | Command::Deploy { .. }
+                | Command::Keys { .. }
                 | Command::Operator { .. }
                 | Command::Script { .. }
         )
@@ -437,6 +446,7 @@ impl Command {
             Command::UnknownButton(data) => data.clone(),
             Command::SandboxPay { .. }
             | Command::Deploy { .. }
+            | Command::Keys { .. }
             | Command::Operator { .. }
             | Command::Script { .. } => String::new(),
         }
@@ -755,6 +765,19 @@ mod tests {
             Ok(Command::SandboxPay {
                 arg: Some("12.5".into())
             })
+        );
+        assert_eq!(
+            slash("keys", Some("node-a")),
+            Ok(Command::Keys {
+                arg: Some("node-a".into())
+            })
+        );
+        assert_eq!(
+            Command::Keys { arg: None }.to_input(),
+            Input::Command {
+                name: "keys".into(),
+                arg: None
+            }
         );
         assert_eq!(
             slash("stats", None),

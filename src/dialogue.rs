@@ -18,7 +18,7 @@ mod engine;
 mod render;
 pub(crate) mod script;
 
-pub use engine::{Engine, Env, NodeBrief};
+pub use engine::{Engine, Env, NodeBrief, describe_resources};
 pub use script::Scripts;
 
 /// What a user did: typed text, pressed a button, sent a command; or what the
@@ -150,6 +150,12 @@ pub enum Action {
     },
     /// A one-time code for linking a website sign-in to this account.
     LinkAccount,
+    /// `/keys`: optional settings given for the user's node `node`
+    /// (setting key -> value, secrets included: the service seals them).
+    SetSettings {
+        node: String,
+        settings: BTreeMap<String, String>,
+    },
 }
 
 /// Everything the user chose in /deploy, ready for the service to price, charge

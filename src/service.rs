@@ -39,9 +39,11 @@ mod deposits;
 mod faults;
 mod funding;
 mod intents;
+mod keys;
 mod memos;
 mod monitor;
 mod orders;
+mod portal;
 mod readiness;
 mod reconcile;
 mod repo;
@@ -54,6 +56,7 @@ mod web;
 
 pub use chain_watch::ChainSweep;
 pub use monitor::SweepReport;
+pub use portal::{CatalogEntry, NodeDetails};
 pub use reconcile::PassReport;
 pub use web::{LinkError, NodeRow, Overview};
 
@@ -157,6 +160,8 @@ struct Inner {
     views: views::Views,
     /// /mute and /autoheal (see `alerting.rs`).
     node_settings: alerting::NodeSettings,
+    /// `/keys`: optional settings given for an existing node (`keys.rs`).
+    keys: keys::NodeKeys,
     /// /fault on the embedded grid (see `faults.rs`).
     faults: Arc<faults::Faults>,
     /// The chain checks, chain alerts, their mutes and `/fault chain`
@@ -264,6 +269,12 @@ impl Service {
         );
         let node_settings =
             alerting::NodeSettings::new(repo.clone(), chain_watch.clone(), parts.outbox.clone());
+        let keys = keys::NodeKeys::new(
+            repo.clone(),
+            parts.engine.clone(),
+            audit.clone(),
+            parts.outbox.clone(),
+        );
         let faults = Arc::new(faults::Faults::new(
             parts.sim,
             chain_watch.clone(),
@@ -319,6 +330,7 @@ impl Service {
                 monitor,
                 views,
                 node_settings,
+                keys,
                 faults,
                 chain_watch,
                 drafts: admin::Drafts::default(),
@@ -610,6 +622,10 @@ impl Service {
                 self.link_code(user).await?;
                 Ok(None)
             }
+            Action::SetSettings { node, settings } => {
+                self.inner.keys.set_settings(user, &node, settings).await?;
+                Ok(None)
+            }
         }
     }
 
@@ -689,6 +705,7 @@ impl Service {
                     return Ok(Some(Command::Operator { command, arg }.to_input()));
                 }
             }
+            Command::Keys { arg } => return self.inner.keys.keys_command(user, arg).await,
             script @ Command::Script { .. } => return Ok(Some(script.to_input())),
         }
         Ok(None)

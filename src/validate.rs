@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 mod chain;
 mod invalid;
+mod rsa_pem;
 
 pub use chain::{check_address_of_key, eth_address_of};
 pub use invalid::Invalid;
@@ -28,6 +29,24 @@ pub fn clean_input(raw: &str) -> Result<&str, Invalid> {
     }
     let text = raw.trim();
     if text.chars().any(|c| c.is_control()) {
+        return Err(Invalid::ControlCharacters);
+    }
+    Ok(text)
+}
+
+/// As [`clean_input`], but keeps line breaks (and tabs) inside the text:
+/// for values that span lines, such as a key file in PEM.
+pub fn clean_multiline_input(raw: &str) -> Result<&str, Invalid> {
+    if raw.chars().count() > MAX_INPUT_CHARS {
+        return Err(Invalid::TooLong {
+            max: MAX_INPUT_CHARS,
+        });
+    }
+    let text = raw.trim();
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
         return Err(Invalid::ControlCharacters);
     }
     Ok(text)
@@ -63,6 +82,15 @@ pub enum Validator {
     Token { min: usize, max: usize },
     /// Any printable text between `min` and `max` characters.
     Text { min: usize, max: usize },
+    /// An RSA private key in PEM (PKCS#8 `PRIVATE KEY` or PKCS#1), kept as
+    /// canonical PEM (`rsa_pem.rs`).
+    RsaPrivateKey,
+    /// An RSA public key in PEM (`PUBLIC KEY`); with `of_key`, it must be
+    /// the public half of the private key given in that (earlier) setting.
+    RsaPublicKey {
+        #[serde(default)]
+        of_key: Option<String>,
+    },
 }
 
 impl Validator {
@@ -108,6 +136,36 @@ impl Validator {
                     })
                 }
             }
+            Validator::RsaPrivateKey => rsa_pem::private_key(input),
+            Validator::RsaPublicKey { .. } => rsa_pem::public_key(input),
+        }
+    }
+
+    /// The earlier setting this one's value must match (`of_key`), if any.
+    pub fn of_key(&self) -> Option<&str> {
+        match self {
+            Validator::EthAddress { of_key } | Validator::RsaPublicKey { of_key } => {
+                of_key.as_deref()
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether a value spans lines (a PEM file): line breaks are then not
+    /// refused as control characters.
+    pub fn multiline(&self) -> bool {
+        matches!(
+            self,
+            Validator::RsaPrivateKey | Validator::RsaPublicKey { .. }
+        )
+    }
+
+    /// How an accepted value reads in a summary when the value itself is
+    /// too long or too secret to show (a key file: its kind and size).
+    pub fn summary(&self, value: &str) -> Option<String> {
+        match self {
+            Validator::RsaPrivateKey | Validator::RsaPublicKey { .. } => rsa_pem::describe(value),
+            _ => None,
         }
     }
 
@@ -124,6 +182,10 @@ impl Validator {
                 of_key: Some(key), ..
             } => match earlier(key) {
                 Some(private_key) => check_address_of_key(value, &private_key),
+                None => Err(Invalid::KeyMissing),
+            },
+            Validator::RsaPublicKey { of_key: Some(key) } => match earlier(key) {
+                Some(private_key) => rsa_pem::check_pair(value, &private_key),
                 None => Err(Invalid::KeyMissing),
             },
             _ => Ok(()),
@@ -152,6 +214,15 @@ impl Validator {
             }
             Validator::Token { min, max } => format!("{min}-{max} letters, digits, - or _"),
             Validator::Text { min, max } => format!("{min}-{max} characters"),
+            Validator::RsaPrivateKey => {
+                "an RSA private key in PEM (-----BEGIN PRIVATE KEY-----)".into()
+            }
+            Validator::RsaPublicKey { of_key: None } => {
+                "an RSA public key in PEM (-----BEGIN PUBLIC KEY-----)".into()
+            }
+            Validator::RsaPublicKey { of_key: Some(key) } => {
+                format!("the RSA public key of the private key in {key}")
+            }
         }
     }
 

@@ -22,6 +22,7 @@ mod tfconnect;
 mod tfgrid;
 mod tidy;
 mod web;
+mod web_portal;
 
 macro_rules! transcripts {
     ($($name:ident => $file:literal),* $(,)?) => {
@@ -67,6 +68,7 @@ transcripts! {
     chain_alerts => "chain_alerts.txt",
     chain_mutes_and_version => "chain_mutes_and_version.txt",
     chain_fault_command => "chain_fault_command.txt",
+    presearch_keys => "presearch_keys.txt",
 }
 
 /// A crash after the sandbox journaled an order's payment but before the

@@ -11,7 +11,7 @@
 //! anything else, so `jukebox check` catches a typo, and a secret can never
 //! be written into a message.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
@@ -38,6 +38,18 @@ pub(super) struct RawOnMove {
     pub when: When,
     #[serde(default)]
     pub notice: Option<String>,
+    #[serde(default)]
+    pub given: Option<RawGiven>,
+}
+
+/// `on_move.given` as the catalog writes it.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGiven {
+    pub settings: Vec<String>,
+    pub keeps: String,
+    #[serde(default)]
+    pub notice: Option<String>,
 }
 
 /// What a move keeps and, when it applies, what the user must do.
@@ -45,6 +57,17 @@ pub(super) struct RawOnMove {
 pub struct OnMove {
     pub keeps: String,
     pub when: When,
+    pub notice: Option<Template>,
+    /// The words instead when the node has every one of some (optional)
+    /// settings: a node given its own keys moves its identity.
+    pub given: Option<Given>,
+}
+
+/// `on_move` for a node that has all of `settings`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Given {
+    pub settings: Vec<String>,
+    pub keeps: String,
     pub notice: Option<Template>,
 }
 
@@ -62,10 +85,39 @@ impl OnMove {
             Some(text) => Some(Template::parse(&text, ports, settings)?),
             None => None,
         };
+        let given = match raw.given {
+            Some(given) => {
+                if given.settings.is_empty() {
+                    return Err("on_move.given.settings must name at least one setting".into());
+                }
+                if let Some(key) = given
+                    .settings
+                    .iter()
+                    .find(|k| !settings.iter().any(|s| &s.key == *k))
+                {
+                    return Err(format!(
+                        "on_move.given names setting {key:?}, which the node type does not have"
+                    ));
+                }
+                if given.keeps.trim().is_empty() {
+                    return Err("on_move.given.keeps must say what a move keeps".into());
+                }
+                Some(Given {
+                    settings: given.settings,
+                    keeps: given.keeps.trim().to_owned(),
+                    notice: match given.notice {
+                        Some(text) => Some(Template::parse(&text, ports, settings)?),
+                        None => None,
+                    },
+                })
+            }
+            None => None,
+        };
         Ok(OnMove {
             keeps: raw.keeps.trim().to_owned(),
             when: raw.when,
             notice,
+            given,
         })
     }
 }
@@ -209,14 +261,33 @@ pub struct MoveNotice {
 
 /// The notice for a node of type `nt` moved from `old` to `new`; `settings`
 /// are the node's setting values by key (only non-secret ones are ever
-/// read, as the catalog check allows no other in a template).
+/// read, as the catalog check allows no other in a template), and the only
+/// settings it has.
 pub fn move_notice(
     nt: &NodeType,
     old: &Placed,
     new: &Placed,
     settings: &BTreeMap<String, String>,
 ) -> MoveNotice {
+    let given: BTreeSet<String> = settings.keys().cloned().collect();
+    move_notice_given(nt, old, new, settings, &given)
+}
+
+/// [`move_notice`] for a node that has the settings named in `given`
+/// (secret ones included: only whether they are there is read, never a
+/// value), which decides between `on_move` and `on_move.given`.
+pub fn move_notice_given(
+    nt: &NodeType,
+    old: &Placed,
+    new: &Placed,
+    settings: &BTreeMap<String, String>,
+    given: &BTreeSet<String>,
+) -> MoveNotice {
     let on_move = &nt.on_move;
+    let (keeps, notice) = match &on_move.given {
+        Some(g) if g.settings.iter().all(|k| given.contains(k)) => (&g.keeps, &g.notice),
+        _ => (&on_move.keeps, &on_move.notice),
+    };
     let v4 = |p: &Placed| {
         p.ipv4
             .as_deref()
@@ -227,9 +298,8 @@ pub fn move_notice(
         When::Ipv4Changed => v4(old) != v4(new),
     };
     MoveNotice {
-        keeps: on_move.keeps.clone(),
-        todo: on_move
-            .notice
+        keeps: keeps.clone(),
+        todo: notice
             .as_ref()
             .filter(|_| applies)
             .map(|t| t.render(old, new, settings)),
@@ -349,6 +419,47 @@ mod tests {
             assert_eq!(notice.todo, None, "{chain}/{id}");
             assert!(notice.keeps.contains("syncs the chain again"));
         }
+    }
+
+    #[test]
+    fn a_presearch_node_with_its_keys_keeps_its_identity() {
+        let nt = node_type("presearch", "node");
+        let old = placed(Some("192.0.2.10/24"), "2001:db8::1/64");
+        let new = placed(Some("203.0.113.5/24"), "2001:db8::2/64");
+        let both: BTreeSet<String> = ["node_private_key", "node_public_key"]
+            .map(str::to_owned)
+            .into();
+        let notice = move_notice_given(&nt, &old, &new, &BTreeMap::new(), &both);
+        assert!(
+            notice.keeps.contains("kept its identity"),
+            "{}",
+            notice.keeps
+        );
+        let todo = notice.todo.unwrap();
+        assert!(todo.contains("nothing to do"), "{todo}");
+        assert!(!todo.contains("move your PRE stake"), "{todo}");
+        // One key alone restores nothing (the flist wants both): a new identity.
+        let one: BTreeSet<String> = ["node_private_key".to_owned()].into();
+        let notice = move_notice_given(&nt, &old, &new, &BTreeMap::new(), &one);
+        assert!(notice.todo.unwrap().contains("move your PRE stake"));
+        assert!(notice.keeps.contains("not its identity"));
+    }
+
+    #[test]
+    fn given_must_name_settings_of_the_node_type() {
+        let nt = node_type("presearch", "node");
+        let raw = RawOnMove {
+            keeps: "k".into(),
+            when: When::Always,
+            notice: None,
+            given: Some(RawGiven {
+                settings: vec!["node_secret".into()],
+                keeps: "k".into(),
+                notice: None,
+            }),
+        };
+        let e = OnMove::parse(raw, &nt.ports, &nt.settings).unwrap_err();
+        assert!(e.contains("\"node_secret\""), "{e}");
     }
 
     #[test]

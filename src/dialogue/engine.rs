@@ -15,7 +15,8 @@ use crate::command::{AnswerButton, Command, Pick};
 use crate::crypto::mask;
 use crate::money::Tft;
 use crate::pricing::PriceList;
-use crate::validate::{Invalid, check_ssh_public_key, clean_input};
+use crate::validate::{Invalid, check_ssh_public_key, clean_input, clean_multiline_input};
+pub use order::describe_resources;
 use order::short_key;
 use questions::{location_choices, match_choice};
 
@@ -30,6 +31,10 @@ pub struct NodeBrief {
     pub name: String,
     /// Shown on the button, e.g. "<chain>-full-amber-fox · running".
     pub label: String,
+    /// The node's chain and node type ids, for conversations about an
+    /// existing node's settings (`/keys`).
+    pub chain: String,
+    pub node_type: String,
 }
 
 /// Per-user facts the service reads before each step.
@@ -281,8 +286,11 @@ impl Turn<'_> {
                 (Some(cond), Some(flow)) => !self.condition_holds(cond, flow),
                 _ => false,
             };
-            let settings_done = matches!(step.kind, StepKind::Settings)
-                && sub >= self.settings_of_choice().map_or(0, |s| s.len());
+            if matches!(step.kind, StepKind::Settings { .. }) {
+                sub = self.first_asked_setting(&step, sub);
+            }
+            let settings_done = matches!(step.kind, StepKind::Settings { .. })
+                && sub >= self.step_settings(&step).len();
             if skip || settings_done {
                 match &step.next {
                     Next::Step(j) => {
@@ -332,19 +340,77 @@ impl Turn<'_> {
         {
             return false;
         }
+        if let Some(wanted) = cond.optional_settings
+            && self
+                .selected()
+                .is_none_or(|(_, nt)| nt.has_optional_settings() != wanted)
+        {
+            return false;
+        }
         true
     }
 
+    /// The node type chosen in /deploy, or that of the user's node the
+    /// conversation is about (`/keys`).
     fn selected(&self) -> Option<(&Chain, &NodeType)> {
         let answers = &self.state.flow.as_ref()?.answers;
-        self.engine.catalog.node_type(
-            &answers.get("chain")?.value,
-            &answers.get("node_type")?.value,
-        )
+        match (answers.get("chain"), answers.get("node_type")) {
+            (Some(chain), Some(node_type)) => self
+                .engine
+                .catalog
+                .node_type(&chain.value, &node_type.value),
+            _ => {
+                let name = &answers.get("node")?.value;
+                let node = self.env.nodes.iter().find(|n| &n.name == name)?;
+                self.engine.catalog.node_type(&node.chain, &node.node_type)
+            }
+        }
     }
 
-    fn settings_of_choice(&self) -> Option<&[crate::catalog::Setting]> {
-        self.selected().map(|(_, nt)| nt.settings.as_slice())
+    /// The settings a settings step asks, in order: the chosen node type's
+    /// required ones, or only its optional ones, which the user asks for.
+    fn step_settings(&self, step: &Step) -> Vec<crate::catalog::Setting> {
+        let optional = matches!(
+            step.kind,
+            StepKind::Settings {
+                optional_only: true
+            }
+        );
+        self.selected()
+            .map(|(_, nt)| {
+                nt.settings
+                    .iter()
+                    .filter(|s| s.optional == optional)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The first setting from `sub` on that is asked: an optional setting
+    /// checked against an earlier one (a public key against its private
+    /// key) is passed over when that one was skipped.
+    fn first_asked_setting(&self, step: &Step, mut sub: usize) -> usize {
+        let settings = self.step_settings(step);
+        while let Some(setting) = settings.get(sub) {
+            let passed_over = setting.optional
+                && setting
+                    .validate
+                    .of_key()
+                    .is_some_and(|key| self.answer(&format!("setting.{key}")).is_none());
+            if !passed_over {
+                break;
+            }
+            sub += 1;
+        }
+        sub
+    }
+
+    /// Whether the setting asked now may be skipped with a button.
+    fn skippable(setting: &crate::catalog::Setting) -> bool {
+        // A setting checked against another is asked only when that one
+        // was given, and is then needed too (the flist wants both keys).
+        setting.optional && setting.validate.of_key().is_none()
     }
 
     /// Asks the current question; `fresh` bumps the sequence so buttons of
@@ -409,6 +475,31 @@ impl Turn<'_> {
 
     fn skip(&mut self) {
         match self.current_step() {
+            Some((idx, step)) if matches!(step.kind, StepKind::Settings { .. }) => {
+                let sub = self.state.flow.as_ref().map_or(0, |f| f.at.sub);
+                let settings = self.step_settings(&step);
+                let Some(setting) = settings.get(sub).filter(|s| Self::skippable(s)) else {
+                    return self.ask_current(false);
+                };
+                self.effects.push(Effect::Answered {
+                    answer: "Skipped".into(),
+                });
+                // Nothing is kept for a skipped setting, nor for those checked
+                // against it (a key given before and now skipped is dropped
+                // with its public half); Back returns to it.
+                let dropped: Vec<String> = settings
+                    .iter()
+                    .filter(|s| s.key == setting.key || s.validate.of_key() == Some(&setting.key))
+                    .map(|s| format!("setting.{}", s.key))
+                    .collect();
+                if let Some(flow) = &mut self.state.flow {
+                    for key in &dropped {
+                        flow.answers.remove(key);
+                    }
+                    flow.history.push(flow.at.clone());
+                }
+                self.enter(idx, sub + 1);
+            }
             Some((_, step)) if matches!(step.kind, StepKind::Input { skip: Some(_), .. }) => {
                 self.effects.push(Effect::Answered {
                     answer: "Skipped".into(),
@@ -470,8 +561,8 @@ impl Turn<'_> {
 
     fn answer_key(&self, step: &Step, sub: usize) -> Option<String> {
         match step.kind {
-            StepKind::Settings => self
-                .settings_of_choice()?
+            StepKind::Settings { .. } => self
+                .step_settings(step)
                 .get(sub)
                 .map(|s| format!("setting.{}", s.key)),
             _ => step.save.clone(),
@@ -485,17 +576,28 @@ impl Turn<'_> {
         if flow.waiting {
             return self.say("One moment, I'm still looking for places with room…");
         }
-        let text = match clean_input(raw) {
+        let sub = flow.at.sub;
+        let Some((_, step)) = self.current_step() else {
+            return self.broken("lost position");
+        };
+        // A key file spans lines; everything else is one line of text.
+        let multiline = matches!(step.kind, StepKind::Settings { .. })
+            && self
+                .step_settings(&step)
+                .get(sub)
+                .is_some_and(|s| s.validate.multiline());
+        let cleaned = if multiline {
+            clean_multiline_input(raw)
+        } else {
+            clean_input(raw)
+        };
+        let text = match cleaned {
             Ok(t) => t.to_owned(),
             Err(why) => {
                 self.say(why.to_string());
                 return self.ask_current(false);
             }
         };
-        let Some((_, step)) = self.current_step() else {
-            return self.broken("lost position");
-        };
-        let sub = flow.at.sub;
         let result: Result<Answer, Invalid> = match &step.kind {
             StepKind::Options(_) | StepKind::Choose(_) => {
                 let choices = flow.choices.clone();
@@ -530,9 +632,8 @@ impl Turn<'_> {
                     secret: false,
                 })
             }
-            StepKind::Settings => {
-                let Some(setting) = self.settings_of_choice().and_then(|s| s.get(sub)).cloned()
-                else {
+            StepKind::Settings { .. } => {
+                let Some(setting) = self.step_settings(&step).get(sub).cloned() else {
                     return self.broken("no such setting");
                 };
                 let answers = self.state.flow.as_ref().map(|f| &f.answers);
@@ -549,10 +650,11 @@ impl Turn<'_> {
                         Ok(value)
                     })
                     .map(|value| Answer {
-                        label: if setting.secret {
-                            mask(&value)
-                        } else {
-                            value.clone()
+                        label: match setting.validate.summary(&value) {
+                            // A key file: its kind and size, never its content.
+                            Some(summary) => summary,
+                            None if setting.secret => mask(&value),
+                            None => value.clone(),
                         },
                         value,
                         secret: setting.secret,
@@ -614,7 +716,7 @@ impl Turn<'_> {
                 flow.answers.insert(key, answer);
             }
         }
-        if matches!(step.kind, StepKind::Settings) {
+        if matches!(step.kind, StepKind::Settings { .. }) {
             return self.enter(idx, sub + 1);
         }
         self.follow(next_override.unwrap_or(step.next));

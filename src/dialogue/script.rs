@@ -64,7 +64,13 @@ pub enum StepKind {
         kind: InputKind,
         skip: Option<String>,
     },
-    Settings,
+    /// The chosen node type's settings from the catalog: its required ones
+    /// (`settings: true`), or with `optional_only` its optional ones
+    /// (`settings: optional`: a node's existing keys, offered on request at
+    /// /deploy and with `/keys`), which the user may skip.
+    Settings {
+        optional_only: bool,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -73,6 +79,8 @@ pub struct OptionDef {
     pub value: String,
     /// Overrides the step's `next`.
     pub next: Option<Next>,
+    /// The option is offered only when this holds.
+    pub when: Option<Condition>,
 }
 
 #[derive(Clone, Debug)]
@@ -90,6 +98,8 @@ pub enum Source {
     Countries,
     Farms,
     Nodes,
+    /// The user's nodes whose node type has optional settings.
+    NodesWithOptions,
     Periods,
 }
 
@@ -115,6 +125,8 @@ pub enum ActionKind {
     SetMute,
     /// `/link`: a one-time code that links a website sign-in to this account.
     LinkAccount,
+    /// `/keys`: the optional settings given for an existing node.
+    SetSettings,
 }
 
 impl ActionKind {
@@ -122,7 +134,10 @@ impl ActionKind {
     fn needs(self) -> &'static [&'static str] {
         match self {
             ActionKind::PlaceOrder => &["chain", "node_type", "count", "period"],
-            ActionKind::ShowStatus | ActionKind::DeleteNode | ActionKind::RedeployNode => &["node"],
+            ActionKind::ShowStatus
+            | ActionKind::DeleteNode
+            | ActionKind::RedeployNode
+            | ActionKind::SetSettings => &["node"],
             ActionKind::SetAutoheal => &["node", "autoheal"],
             ActionKind::SetMute => &["mute"],
             ActionKind::ListNodes
@@ -147,6 +162,10 @@ pub struct Condition {
     /// Saved answer key -> required value.
     #[serde(default)]
     pub answer: Option<BTreeMap<String, String>>,
+    /// Whether the chosen node type has optional settings (a node's own
+    /// keys): offers them only where there are some.
+    #[serde(default)]
+    pub optional_settings: Option<bool>,
 }
 
 impl Scripts {
@@ -258,7 +277,7 @@ struct RawStep {
     #[serde(default)]
     input: Option<InputKind>,
     #[serde(default)]
-    settings: Option<bool>,
+    settings: Option<RawSettings>,
     #[serde(default)]
     skip: Option<String>,
     #[serde(default)]
@@ -273,11 +292,21 @@ struct RawStep {
     end: Option<String>,
 }
 
+/// `settings: true` (all of the node type's) or `settings: optional`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawSettings {
+    All(bool),
+    Which(String),
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawOption {
     label: String,
     value: String,
+    #[serde(default)]
+    when: Option<Condition>,
     #[serde(default)]
     next: Option<String>,
     #[serde(default)]
@@ -501,10 +530,14 @@ fn compile_steps(
                 if !has_own && next.is_none() {
                     diags.push(file, sline, format!("{sat}: option {:?} leads nowhere (give the step or the option next, action or end)", o.value));
                 }
+                if let Some(cond) = &o.when {
+                    check_condition(file, sline, &sat, cond, catalog, diags);
+                }
                 defs.push(OptionDef {
                     label: o.label.clone(),
                     value: o.value.clone(),
                     next: own,
+                    when: o.when.clone(),
                 });
             }
             StepKind::Options(defs)
@@ -516,10 +549,19 @@ fn compile_steps(
                 skip: r.skip.clone(),
             }
         } else {
-            if r.settings != Some(true) {
-                diags.push(file, sline, format!("{sat}: settings must be `true`"));
-            }
-            StepKind::Settings
+            let optional_only = match &r.settings {
+                Some(RawSettings::All(true)) => false,
+                Some(RawSettings::Which(w)) if w == "optional" => true,
+                _ => {
+                    diags.push(
+                        file,
+                        sline,
+                        format!("{sat}: settings must be `true` or `optional`"),
+                    );
+                    false
+                }
+            };
+            StepKind::Settings { optional_only }
         };
         if r.skip.is_some() && !matches!(kind, StepKind::Input { .. }) {
             diags.push(
@@ -530,13 +572,13 @@ fn compile_steps(
         }
         let prompt = match (&r.prompt, &kind) {
             (Some(p), _) => template(file, sline, &sat, p, diags),
-            (None, StepKind::Settings) => String::new(),
+            (None, StepKind::Settings { .. }) => String::new(),
             (None, _) => {
                 diags.push(file, sline, format!("{sat}: needs a prompt"));
                 String::new()
             }
         };
-        if matches!(kind, StepKind::Settings) && (r.save.is_some() || r.prompt.is_some()) {
+        if matches!(kind, StepKind::Settings { .. }) && (r.save.is_some() || r.prompt.is_some()) {
             diags.push(
                 file,
                 sline,

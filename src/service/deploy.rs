@@ -658,7 +658,10 @@ impl Deployer {
                 StoredValue::Sealed(_) => None,
             })
             .collect();
-        let notice = crate::catalog::move_notice(nt, old, new, &settings);
+        // Which settings the node has (secret ones too, by key only): a
+        // node given its own keys moved its identity.
+        let given = node.settings.keys().cloned().collect();
+        let notice = crate::catalog::move_notice_given(nt, old, new, &settings, &given);
         let mut text = notice.keeps;
         if let Some(todo) = notice.todo {
             text.push('\n');

@@ -32,6 +32,8 @@ pub fn node_briefs(nodes: &Nodes) -> Vec<NodeBrief> {
         .map(|n| NodeBrief {
             name: n.name.clone(),
             label: format!("{} · {}", n.name, state_word(&n.state)),
+            chain: n.chain.clone(),
+            node_type: n.node_type.clone(),
         })
         .collect()
 }

@@ -60,6 +60,22 @@ pub enum Invalid {
     KeyMissing,
     BlsZero,
     BlsRange,
+    /// Not a PEM `PRIVATE KEY` (or `RSA PRIVATE KEY`) of RSA.
+    RsaPrivateKey,
+    /// Not a PEM `PUBLIC KEY` of RSA.
+    RsaPublicKey,
+    /// A well-formed key of another algorithm than RSA.
+    NotRsa,
+    /// A PEM whose `-----END ...-----` line is missing: cut short.
+    PemCut,
+    /// A PEM whose body is not base64.
+    PemBase64,
+    /// An RSA modulus of `bits` bits, outside what a node makes.
+    RsaKeySize {
+        bits: usize,
+    },
+    /// A public key that is not the private key's own.
+    NotPublicOfKey,
     /// Typed text that matches none of the offered buttons.
     NotAChoice,
     /// Not a whole number from 1 to `max`.
@@ -168,6 +184,34 @@ impl fmt::Display for Invalid {
             Invalid::BlsRange => f.write_str(
                 "That is not a BLS secret key: it must be below the BLS12-381 group order \
                  (keys start with 0x00 to 0x73), so the chain would refuse it.",
+            ),
+            Invalid::RsaPrivateKey => f.write_str(
+                "Expected the node's private key: the whole content of its id_rsa file, from \
+                 -----BEGIN PRIVATE KEY----- to -----END PRIVATE KEY-----.",
+            ),
+            Invalid::RsaPublicKey => f.write_str(
+                "Expected the node's public key: the whole content of its id_rsa.pub file, from \
+                 -----BEGIN PUBLIC KEY----- to -----END PUBLIC KEY-----.",
+            ),
+            Invalid::NotRsa => f.write_str(
+                "That key is not an RSA key, so it is not one a node made; please send the \
+                 content of the node's own key file.",
+            ),
+            Invalid::PemCut => f.write_str(
+                "That key is cut short: its -----END ...----- line is missing. Please send the \
+                 whole file in one message.",
+            ),
+            Invalid::PemBase64 => f.write_str(
+                "That key is damaged: between its BEGIN and END lines there is something other \
+                 than base64. Please copy the file again.",
+            ),
+            Invalid::RsaKeySize { bits } => write!(
+                f,
+                "That is a {bits}-bit RSA key; a node's key has 1024 to 16384 bits, so this is not one."
+            ),
+            Invalid::NotPublicOfKey => f.write_str(
+                "That public key does not belong to the private key you sent: the node would not \
+                 start with the pair. Please send the id_rsa.pub from the same .keys folder.",
             ),
             Invalid::NotAChoice => {
                 f.write_str("Please pick one of the buttons (or type its label or number).")

@@ -4,6 +4,9 @@
 //! - `user NAME`: later lines act as `term:NAME`
 //! - `> TEXT`: the user sends TEXT (alerts queued by then are delivered, as
 //!   the service's dispatcher would; so are they after `press`)
+//! - `sendfile PATH`: the user sends the whole content of
+//!   `tests/fixtures/PATH`, line breaks included, as one message (a pasted
+//!   key file)
 //! - `press LABEL`: presses the latest button whose label starts with LABEL,
 //!   looking at the newest message with buttons first and then further up,
 //!   as a user scrolls (the test fails if there is none)
@@ -103,6 +106,16 @@ pub async fn run_file(name: &str) {
                 seen = items.len();
                 a.send(&user, rest).await;
                 // The alert dispatcher runs all the time in the service.
+                a.deliver_alerts().await;
+            }
+            "sendfile" => {
+                seen = items.len();
+                let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/fixtures")
+                    .join(rest);
+                let text = std::fs::read_to_string(&path)
+                    .unwrap_or_else(|e| panic!("{at}: {}: {e}", path.display()));
+                a.send(&user, &text).await;
                 a.deliver_alerts().await;
             }
             "press" => {

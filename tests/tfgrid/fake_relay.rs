@@ -152,6 +152,14 @@ impl RelayState {
                 .is_some_and(|d| d.state != "deleted")
     }
 
+    /// The deployment some node holds for `contract`, as it was sent (JSON).
+    pub fn deployment(&self, contract: u64) -> Option<&Value> {
+        self.nodes
+            .values()
+            .find_map(|n| n.deployments.get(&contract))
+            .map(|d| &d.json)
+    }
+
     /// What the node has seen on chain: deployments of cancelled contracts
     /// are deleted, as Zero-OS's contract watcher deletes them.
     fn follow_cancels(&mut self, node: u32) {

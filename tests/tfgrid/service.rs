@@ -567,3 +567,93 @@ async fn a_deploy_killed_after_tfchain_recorded_its_contract_adopts_it_on_restar
     assert_eq!(app.chain.world().contracts.len(), 1, "no second contract");
     assert_eq!(app.contract_state(ContractId(made[0])), ChainState::Created);
 }
+
+/// The env of the zmachine in the deployment `node`'s grid node holds for
+/// its contract, as Zero-OS received it.
+fn deployed_env(
+    app: &RealGridApp,
+    node: &NodeRecord,
+) -> serde_json::Map<String, serde_json::Value> {
+    let placed = node.placed.as_ref().expect("placed");
+    let relay = app.relay.state();
+    let json = relay
+        .deployment(placed.contract.0)
+        .expect("the grid node holds the deployment");
+    json["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["type"] == "zmachine")
+        .and_then(|w| w["data"]["env"].as_object().cloned())
+        .expect("a zmachine with env")
+}
+
+/// Issue 19 item 2: a Presearch node's own keys, given at /deploy, reach
+/// Zero-OS as the variables the flist restores them from
+/// (threefoldtech/tf-images `tfgrid3/presearch/ps/prerestorer.yaml`), in
+/// PEM, and a redeploy sends the same keys to the new grid node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_presearch_nodes_keys_reach_zero_os_and_move_with_a_redeploy() {
+    let app = real_grid_app().await;
+    let alice = UserId::parse("term:alice").unwrap();
+    let fixture = |name: &str| {
+        std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/presearch-keys")
+                .join(name),
+        )
+        .unwrap()
+    };
+    let (private, public) = (fixture("id_rsa"), fixture("id_rsa.pub"));
+    app.send(&alice, "/deploy").await;
+    app.press(&alice, "Presearch").await;
+    app.send(&alice, "1").await;
+    app.press(&alice, "Anywhere").await;
+    app.send(&alice, "0123456789abcdef0123456789abc123").await;
+    app.press(&alice, "Skip").await;
+    app.press(&alice, "1 week").await;
+    app.press(&alice, "Give the node's keys").await;
+    app.send(&alice, &private).await;
+    app.send(&alice, &public).await;
+    app.press(&alice, "Confirm").await;
+    let profile = app.profile(&alice);
+    let account = profile.identity.public_key;
+    app.relay.register_twin(
+        profile.twin.expect("a twin").0,
+        ed25519_dalek::VerifyingKey::from_bytes(&account).unwrap(),
+    );
+    let orders: Orders = app
+        .service
+        .store()
+        .read(&alice, jukebox::user::ORDERS)
+        .unwrap()
+        .unwrap();
+    let request = orders.orders.last().unwrap().payment.clone().unwrap();
+    app.chain
+        .fund(account, u128::try_from(request.amount.units()).unwrap());
+    assert!(app.service.poll_payments().await.unwrap() > 0);
+    app.service.wait_idle().await;
+    let node = app.node(&alice);
+    assert_eq!(node.state, NodeState::Running, "{:#?}", app.texts(&alice));
+
+    let env = deployed_env(&app, &node);
+    assert_eq!(env["PRESEARCH_BACKUP_PRI_KEY"], private.trim());
+    assert_eq!(env["PRESEARCH_BACKUP_PUB_KEY"], public.trim());
+    assert_eq!(
+        env["PRESEARCH_REGISTRATION_CODE"],
+        "0123456789abcdef0123456789abc123"
+    );
+
+    app.send(&alice, &format!("/redeploy {}", node.name)).await;
+    app.press(&alice, "Yes").await;
+    app.service.wait_idle().await;
+    let moved = app.node(&alice);
+    assert_ne!(
+        moved.placed.as_ref().unwrap().contract,
+        node.placed.as_ref().unwrap().contract
+    );
+    let env = deployed_env(&app, &moved);
+    assert_eq!(env["PRESEARCH_BACKUP_PRI_KEY"], private.trim());
+    assert_eq!(env["PRESEARCH_BACKUP_PUB_KEY"], public.trim());
+    assert!(app.said(&alice, "The node kept its identity"));
+}

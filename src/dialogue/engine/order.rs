@@ -33,6 +33,23 @@ impl Turn<'_> {
             },
             K::SetMute => Action::SetMute { what: get("mute")? },
             K::LinkAccount => Action::LinkAccount,
+            K::SetSettings => {
+                let (_, nt) = self.selected()?;
+                let settings = nt
+                    .settings
+                    .iter()
+                    .filter(|s| s.optional)
+                    .filter_map(|s| {
+                        answers?
+                            .get(&format!("setting.{}", s.key))
+                            .map(|a| (s.key.clone(), a.value.clone()))
+                    })
+                    .collect();
+                Action::SetSettings {
+                    node: get("node")?,
+                    settings,
+                }
+            }
         })
     }
 
@@ -67,7 +84,12 @@ impl Turn<'_> {
                     .map(|a| (s.key.clone(), a.value.clone()))
             })
             .collect::<std::collections::BTreeMap<_, _>>();
-        if settings.len() != nt.settings.len() {
+        // Every required setting is answered; an optional one only if given.
+        if nt
+            .settings
+            .iter()
+            .any(|s| !s.optional && !settings.contains_key(&s.key))
+        {
             return None;
         }
         let per_node_hour = self.engine.prices.per_hour(&capacity);
@@ -205,9 +227,14 @@ impl Turn<'_> {
         for s in &nt.settings {
             let shown = flow
                 .and_then(|f| f.answers.get(&format!("setting.{}", s.key)))
-                .map(|a| a.label.clone())
-                .unwrap_or_default();
-            lines.push(format!("• {}: {shown}", s.label));
+                .map(|a| a.label.clone());
+            match shown {
+                Some(shown) => lines.push(format!("• {}: {shown}", s.label)),
+                // The pair is one thing to the user: one line when skipped.
+                None if s.optional && s.validate.of_key().is_some() => {}
+                None if s.optional => lines.push(format!("• {}: none (optional)", s.label)),
+                None => lines.push(format!("• {}: ", s.label)),
+            }
         }
         lines.push(format!(
             "• SSH key: {}",
@@ -260,7 +287,9 @@ impl Turn<'_> {
     }
 }
 
-pub(super) fn describe_resources(nt: &NodeType) -> String {
+/// "2 vCPU, 4 GiB RAM, 50 GiB SSD": a node type's resources in words
+/// (the order summary's, and the website catalog's).
+pub fn describe_resources(nt: &NodeType) -> String {
     let r = &nt.resources;
     let memory = if r.memory_mib.is_multiple_of(1024) {
         format!("{} GiB", r.memory_mib / 1024)

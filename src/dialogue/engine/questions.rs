@@ -25,6 +25,7 @@ impl Turn<'_> {
                 self.render(&step.prompt),
                 options
                     .iter()
+                    .filter(|o| self.option_offered(o))
                     .map(|o| Choice {
                         value: o.value.clone(),
                         label: o.label.clone(),
@@ -87,26 +88,27 @@ impl Turn<'_> {
                 (prompt, choices, skip.clone())
             }
             StepKind::Input { skip, .. } => (self.render(&step.prompt), Vec::new(), skip.clone()),
-            StepKind::Settings => {
-                let Some(setting) = self.settings_of_choice().and_then(|s| s.get(sub)).cloned()
-                else {
+            StepKind::Settings { .. } => {
+                let settings = self.step_settings(&step);
+                let Some(setting) = settings.get(sub).cloned() else {
                     return self.broken("no such setting");
                 };
-                let count = self.settings_of_choice().map_or(0, |s| s.len());
+                let count = settings.len();
                 let note = if setting.secret {
                     "\n\nIt is stored encrypted and never shown again in full."
                 } else {
                     ""
                 };
+                let optional = if setting.optional { ", optional" } else { "" };
                 (
                     format!(
-                        "{} ({}/{count})\n{}{note}",
+                        "{} ({}/{count}{optional})\n{}{note}",
                         setting.label,
                         sub + 1,
                         setting.prompt
                     ),
                     Vec::new(),
-                    None,
+                    Self::skippable(&setting).then(|| "Skip".to_owned()),
                 )
             }
         };
@@ -178,6 +180,14 @@ impl Turn<'_> {
         self.follow(step.next.clone());
     }
 
+    /// Whether an option's own condition (if any) holds now.
+    fn option_offered(&self, option: &crate::dialogue::script::OptionDef) -> bool {
+        match (&option.when, self.state.flow.as_ref()) {
+            (Some(cond), Some(flow)) => self.condition_holds(cond, flow),
+            _ => true,
+        }
+    }
+
     /// How many nodes one order may have of the chosen type.
     pub(super) fn max_count(&self) -> u32 {
         let cap = self.selected().and_then(|(_, nt)| nt.max_count);
@@ -225,6 +235,20 @@ impl Turn<'_> {
                 .env
                 .nodes
                 .iter()
+                .map(|n| Choice {
+                    value: n.name.clone(),
+                    label: n.label.clone(),
+                })
+                .collect(),
+            Source::NodesWithOptions => self
+                .env
+                .nodes
+                .iter()
+                .filter(|n| {
+                    catalog
+                        .node_type(&n.chain, &n.node_type)
+                        .is_some_and(|(_, nt)| nt.has_optional_settings())
+                })
                 .map(|n| Choice {
                     value: n.name.clone(),
                     label: n.label.clone(),
