@@ -22,8 +22,14 @@
 //!    multi-thread runtime as `jukebox serve`:
 //!    - `Service::load_watchlist` (the start-up read of every user's nodes);
 //!    - a few `Service::sweep` calls, each checking every node (grid contract
-//!      state in batches, then the simulated application probe), wall time
-//!      and process CPU time (user + system from `/proc/self/stat`);
+//!      state in batches, then the simulated application probe, then each
+//!      node's chain through the simulated chains answering the same
+//!      `ChainProbe` trait as the real P2P/CometBFT probe, the network tip
+//!      and one `ChainTracker` per node), wall time and process CPU time
+//!      (user + system from `/proc/self/stat`). Sweep 1 stores each node's
+//!      first chain reading (one `nodes` document per user); later sweeps
+//!      write only what a user would see change (`NodeChain::needs_write`),
+//!      which over a few seconds is nothing;
 //!    - after 1% of the grid nodes hosting nodes are set Down
 //!      (`SimGrid::set_node_status`), the two sweeps that see it: the first
 //!      observes the outages, the second confirms them (the default
@@ -460,13 +466,18 @@ async fn timed_sweep(service: &Service, ticks: u64) -> (SweepReport, Took) {
 
 fn sweep_counts(r: &SweepReport) -> String {
     format!(
-        "checked {}, healthy {}, unhealthy {}, unknown {}, went down {}, came back {}",
+        "checked {}, healthy {}, unhealthy {}, unknown {}, went down {}, came back {}; \
+         chains read {} (unreadable {}), chain events {}, chain records written {}",
         grouped(r.checked as u64),
         grouped(r.healthy as u64),
         grouped(r.unhealthy as u64),
         grouped(r.unknown as u64),
         grouped(r.went_down as u64),
-        grouped(r.came_back as u64)
+        grouped(r.came_back as u64),
+        grouped(r.chain.read as u64),
+        grouped(r.chain.unreadable as u64),
+        grouped(r.chain.events as u64),
+        grouped(r.chain.written as u64)
     )
 }
 
@@ -515,7 +526,7 @@ fn monitor_part(rows: &mut Rows, ticks: u64) {
         "Monitor data dir".into(),
         format!(
             "{} ({}); seeding fsyncs ~{} grid journal lines and ~{} user documents, \
-             steady sweeps do no disk IO",
+             sweep 1 stores each node's first chain reading, steady sweeps do no disk IO",
             base.display(),
             fs_type(&base),
             grouped((total + total.div_ceil(per_user)) as u64),

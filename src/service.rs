@@ -55,6 +55,7 @@ mod watch;
 mod web;
 
 pub use crate::user::view::{NodeRow, Overview};
+pub use chain_watch::ChainSweep;
 pub use monitor::SweepReport;
 pub use portal::{CatalogEntry, NodeDetails};
 pub use reconcile::PassReport;

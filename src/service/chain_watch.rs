@@ -128,16 +128,18 @@ impl ChainWatch {
         self.memory.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Reads the chains of `targets` (the running nodes of this sweep),
-    /// stores what changed and tells owners what was confirmed. Errors of
-    /// one user never stop the others.
-    pub async fn sweep(&self, targets: &[Target]) -> ChainSweep {
+    /// Reads the chains of `targets` (the running nodes of this sweep that
+    /// passed their other checks), stores what changed and tells owners
+    /// what was confirmed. A node left out keeps its record; its memory
+    /// here is rebuilt from that record when it is back. Errors of one
+    /// user never stop the others.
+    pub async fn sweep(&self, targets: &[&Target]) -> ChainSweep {
         let catalog = self.engine.catalog();
         // Each chain's probe block once per sweep, shared by its targets.
         let mut specs: BTreeMap<&str, Option<Arc<ChainProbeSpec>>> = BTreeMap::new();
         let mut chosen: Vec<&Target> = Vec::new();
         let mut reads: Vec<ChainTarget> = Vec::new();
-        for target in targets {
+        for &target in targets {
             let spec = specs
                 .entry(target.node.chain.as_str())
                 .or_insert_with(|| {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::alerter::Alerter;
 use super::audit_trail::{AuditTrail, SYSTEM};
-use super::chain_watch::ChainWatch;
+use super::chain_watch::{ChainSweep, ChainWatch};
 use super::deploy::Deployer;
 use super::repo::Repo;
 use super::watch::Target;
@@ -36,6 +36,8 @@ pub struct SweepReport {
     pub unknown: usize,
     pub went_down: usize,
     pub came_back: usize,
+    /// The chain checks of the same nodes (`chain_watch.rs`).
+    pub chain: ChainSweep,
 }
 
 /// Checks every watched node each interval and acts on confirmed changes.
@@ -118,6 +120,9 @@ impl Monitor {
         let targets = self.repo.watch().targets();
         let mut report = SweepReport::default();
         let mut transitions = Vec::new();
+        // Only nodes that answered their application check get their chain
+        // read: one that is down would only cost a time-out each.
+        let mut healthy = Vec::new();
         for batch in targets.chunks(settings.batch_size.max(1)) {
             let ids: Vec<_> = batch.iter().map(|t| t.node.contract).collect();
             let answers = match self.grid.contracts(&ids).await {
@@ -147,7 +152,10 @@ impl Monitor {
             for (target, observation) in observations {
                 report.checked += 1;
                 match observation {
-                    Observation::Healthy => report.healthy += 1,
+                    Observation::Healthy => {
+                        report.healthy += 1;
+                        healthy.push(target);
+                    }
                     Observation::Unhealthy(_) => report.unhealthy += 1,
                 }
                 if let Some(t) =
@@ -159,14 +167,7 @@ impl Monitor {
                 }
             }
         }
-        let chain = self.chain.sweep(&targets).await;
-        tracing::debug!(
-            read = chain.read,
-            unreadable = chain.unreadable,
-            events = chain.events,
-            written = chain.written,
-            "chain sweep"
-        );
+        report.chain = self.chain.sweep(&healthy).await;
         for (target, transition) in transitions {
             match &transition {
                 Transition::WentDown(_) => report.went_down += 1,

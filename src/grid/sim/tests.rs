@@ -625,3 +625,60 @@ fn simulated_ipv4_addresses_are_documentation_addresses() {
     assert_eq!(super::world::documentation_ipv4(n - 1), "203.0.113.254");
     assert_eq!(super::world::documentation_ipv4(n), "192.0.2.1");
 }
+
+/// The simulated grid answers for its contracts' chains: a deployed node
+/// syncs from block 0 from its deploy, a restart of the process keeps that
+/// start (the journal's `created_at`), and a cancelled contract's node
+/// does not answer.
+#[tokio::test]
+async fn contracts_chains_start_at_deploy_survive_a_restart_and_end_at_cancel() {
+    use crate::catalog::Catalog;
+    use crate::clock::{Clock, ManualClock};
+    use crate::probe::{ChainProbe, ChainSource, ChainTarget};
+    use std::sync::Arc;
+
+    let catalog = Catalog::parse(
+        "catalog.yaml",
+        include_str!("../../../dialogues/catalog.yaml"),
+    )
+    .unwrap();
+    let chain_spec = Arc::new(catalog.chain("dash").unwrap().probe.clone().unwrap());
+    let dir = tempdir();
+    let clock = Arc::new(ManualClock::new(1_000_000));
+    let grid = open(dir.path(), small_cfg()).with_clock(clock.clone());
+    let s = spec(4, 4096, 50, false);
+    let d = signed(&grid, 1, &s).await;
+    let placed = grid
+        .deploy(&owner(&grid, &d), first_node(&grid), &need(&s), &d)
+        .await
+        .expect("deploys");
+    let target = ChainTarget {
+        chain: "dash".into(),
+        source: ChainSource::Node {
+            contract: placed.contract,
+            hosts: vec![],
+        },
+        spec: chain_spec.clone(),
+    };
+    assert_eq!(grid.read_chain(&target).await.unwrap().height, 0);
+    clock.advance(100);
+    assert_eq!(grid.read_chain(&target).await.unwrap().height, 6_000);
+    let (rate, started) = (
+        u64::from(chain_spec.sim.sync_blocks_per_second),
+        clock.now() - 100,
+    );
+    drop(grid);
+
+    // A new process on the same state: the node keeps syncing from its
+    // deploy, not from the restart.
+    clock.advance(50);
+    let grid = open(dir.path(), small_cfg()).with_clock(clock.clone());
+    let height = grid.read_chain(&target).await.unwrap().height;
+    assert_eq!(height, (clock.now() - started) * rate);
+
+    grid.cancel(&owner_of(&grid, placed.contract), placed.contract)
+        .await
+        .expect("cancel");
+    let gone = grid.read_chain(&target).await;
+    assert!(gone.is_err(), "{gone:?}");
+}
