@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::chain::{ChainEpisodes, ClientVersion, Episode, SyncView};
 use crate::catalog::ChainProbeSpec;
-use crate::grid::ContractId;
+use crate::model::ContractId;
 
 /// A node's chain as its record keeps it (`NodeRecord::chain`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,7 +42,7 @@ pub struct ChainSnapshot {
     /// The network's tip at that time, when it was known.
     #[serde(default)]
     pub network_height: Option<u64>,
-    /// The client as it names itself ("/Dash Core:22.1.0/", "0.38.17").
+    /// The client as it names itself ("/Example Core:22.1.0/", "0.38.17").
     #[serde(default)]
     pub client: String,
     #[serde(default)]
