@@ -25,7 +25,7 @@ use crate::payments::Wallet;
 use crate::payments::bridge::BridgeWallet;
 use crate::payments::sandbox::SandboxWallet;
 use crate::payments::stellar::{StellarSettings, StellarWallet};
-use crate::probe::{AppProbe, NetProbe};
+use crate::probe::{AppProbe, ChainProbe, NetChainProbe, NetProbe};
 use crate::service::{Parts, Service, ServiceSettings};
 use crate::store::Store;
 
@@ -112,7 +112,7 @@ pub(crate) fn build_wrapped(
         crate::audit::AuditLog::open(&config.data_dir.join("audit"), move |u| store.user_dir(u))?
     };
     let master = Arc::new(master);
-    let grids = open_grid(config, env(FUNDER_SEED_ENV))?;
+    let grids = open_grid(config, env(FUNDER_SEED_ENV), clock.clone())?;
     let (wallet, sandbox) = open_wallet(config)?;
     let alerts = AlertQueue::open(&config.data_dir.join("alerts"))?;
     let operators = config
@@ -125,6 +125,7 @@ pub(crate) fn build_wrapped(
         master,
         grid: wrap(grids.grid),
         probe: grids.probe,
+        chain_probe: grids.chain_probe,
         sim: grids.sim.clone(),
         wallet,
         sandbox,
@@ -153,20 +154,29 @@ pub(crate) fn build_wrapped(
 struct Grids {
     grid: Arc<dyn Grid>,
     probe: Arc<dyn AppProbe>,
+    /// How nodes' chains are read.
+    chain_probe: Arc<dyn ChainProbe>,
     sim: Option<SimGrid>,
 }
 
 /// The grid `grid.kind` names. Nothing here touches the network: the real
 /// grid's clients connect on first use.
-fn open_grid(config: &Config, funder_seed: Option<String>) -> anyhow::Result<Grids> {
+fn open_grid(
+    config: &Config,
+    funder_seed: Option<String>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Grids> {
     match config.grid.kind {
         GridKind::Sim => {
-            let sim = SimGrid::open(&config.data_dir.join("grid-sim"), config.grid.sim.clone())?;
+            let sim = SimGrid::open(&config.data_dir.join("grid-sim"), config.grid.sim.clone())?
+                .with_clock(clock);
             return Ok(Grids {
                 grid: Arc::new(sim.clone()),
                 // SIMULATION: the embedded grid's nodes have no real address to
-                // probe, so it answers the application checks itself.
+                // probe, so it answers the application checks itself, and
+                // its simulated chains answer the chain checks.
                 probe: Arc::new(sim.clone()),
+                chain_probe: Arc::new(sim.clone()),
                 sim: Some(sim),
             });
         }
@@ -194,6 +204,10 @@ fn open_grid(config: &Config, funder_seed: Option<String>) -> anyhow::Result<Gri
         grid: Arc::new(TfGrid::new(backend)),
         probe: Arc::new(NetProbe {
             timeout: std::time::Duration::from_secs(config.monitor.probe_timeout_seconds),
+        }),
+        // Bounded by `chain_probe_concurrency` where the monitor asks.
+        chain_probe: Arc::new(NetChainProbe {
+            timeout: std::time::Duration::from_secs(config.monitor.chain_probe_timeout_seconds),
         }),
         sim: None,
     })

@@ -18,6 +18,7 @@
 //! without a draft number). Pure: no IO.
 
 use crate::dialogue::{self, Input};
+use crate::lifecycle::chain_state::ChainAlertKind;
 
 mod fault;
 
@@ -29,6 +30,9 @@ pub const MAX_BUTTON_DATA: usize = 64;
 
 const REDEPLOY: &str = "rd:";
 const STATUS: &str = "st:";
+/// A chain alert's buttons: `cr:<kind>:<node>` redeploys, `cs:` shows it.
+const CHAIN_REDEPLOY: &str = "cr:";
+const CHAIN_STATUS: &str = "cs:";
 const TOP_UP: &str = "tu:";
 const PAY_TOP_UP: &str = "tpay:";
 const PAY: &str = "pay:";
@@ -203,6 +207,13 @@ pub enum Command {
         node: NodeKey,
         outage: Option<u64>,
     },
+    /// A chain alert's button (`kind` being the alert's): it acts only
+    /// while the node still shows what the alert was about.
+    ChainAlert {
+        action: AlertAction,
+        node: NodeKey,
+        kind: ChainAlertKind,
+    },
     /// A button of a payment request, naming one of the presser's orders.
     Order {
         action: OrderAction,
@@ -271,6 +282,19 @@ impl Command {
         }
         if let Some(rest) = data.strip_prefix(STATUS) {
             return alert(AlertAction::Status, rest);
+        }
+        for (prefix, action) in [
+            (CHAIN_REDEPLOY, AlertAction::Redeploy),
+            (CHAIN_STATUS, AlertAction::Status),
+        ] {
+            if let Some(rest) = data.strip_prefix(prefix) {
+                let (kind, node) = rest.split_once(':')?;
+                return Some(Command::ChainAlert {
+                    action,
+                    node: NodeKey::node(node)?,
+                    kind: ChainAlertKind::parse(kind)?,
+                });
+            }
         }
         if let Some(code) = data.strip_prefix(TOP_UP) {
             return Some(Command::TopUp(top_up_code(code)));
@@ -384,6 +408,13 @@ impl Command {
                     Some(since) => format!("{prefix}{node}:{since:x}"),
                     None => format!("{prefix}{node}"),
                 }
+            }
+            Command::ChainAlert { action, node, kind } => {
+                let prefix = match action {
+                    AlertAction::Redeploy => CHAIN_REDEPLOY,
+                    AlertAction::Status => CHAIN_STATUS,
+                };
+                format!("{prefix}{}:{node}", kind.word())
             }
             Command::Order { action, order } => {
                 let prefix = match action {

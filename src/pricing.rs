@@ -214,6 +214,16 @@ impl PriceList {
     pub fn per_month(&self, c: &Capacity) -> Tft {
         self.for_hours(c, HOURS_PER_MONTH)
     }
+
+    /// `tft` in US cents at the configured TFT price, rounded up (a price
+    /// shown in USD is never below what the TFT will cost).
+    pub fn usd_cents(&self, tft: Tft) -> u128 {
+        // cents = units / 10^7 TFT * price_nano / 10^9 USD * 100
+        let units = u128::try_from(tft.units().max(0)).unwrap_or(0);
+        units
+            .saturating_mul(u128::from(self.tft_price_nano_usd))
+            .div_ceil(100_000_000_000_000)
+    }
 }
 
 /// How long a user funds a node for in one payment.

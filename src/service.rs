@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::alerts::AlertQueue;
 use crate::channel::{Outbox, Outgoing};
 use crate::clock::Clock;
-use crate::command::Command;
+use crate::command::{AlertAction, Command};
 use crate::config::MonitorConfig;
 use crate::crypto::MasterKey;
 use crate::dialogue::{Action, Effect, Engine, Env, Input, Loaded, Message};
@@ -32,6 +32,7 @@ mod alerting;
 mod audit_trail;
 mod backup_report;
 mod billing;
+mod chain_watch;
 mod deploy;
 mod deposit_route;
 mod deposits;
@@ -42,6 +43,7 @@ mod keys;
 mod memos;
 mod monitor;
 mod orders;
+mod portal;
 mod readiness;
 mod reconcile;
 mod repo;
@@ -53,6 +55,7 @@ mod watch;
 mod web;
 
 pub use monitor::SweepReport;
+pub use portal::{CatalogEntry, NodeDetails};
 pub use reconcile::PassReport;
 pub use web::{LinkError, NodeRow, Overview};
 
@@ -96,6 +99,8 @@ pub struct Parts {
     pub grid: Arc<dyn Grid>,
     /// Runs the catalog's application health checks.
     pub probe: Arc<dyn AppProbe>,
+    /// Reads nodes' chains (the simulated grid answers for its own).
+    pub chain_probe: Arc<dyn crate::probe::ChainProbe>,
     /// The embedded grid, when it is the grid in use, for fault injection.
     pub sim: Option<SimGrid>,
     /// Where payments arrive (sandbox or Stellar).
@@ -141,8 +146,6 @@ struct Inner {
     alerter: Arc<alerter::Alerter>,
     metrics: Metrics,
     audit: Arc<audit_trail::AuditTrail>,
-    /// Intents, retired contracts, twins and identity keys (`intents.rs`).
-    grid_work: Arc<intents::GridWork>,
     reconciler: reconcile::Reconciler,
     /// Reminders, pause, resume and expiry (see `funding.rs`).
     funding: Arc<funding::Funding>,
@@ -160,6 +163,9 @@ struct Inner {
     keys: keys::NodeKeys,
     /// /fault on the embedded grid (see `faults.rs`).
     faults: Arc<faults::Faults>,
+    /// The chain checks, chain alerts, their mutes and `/fault chain`
+    /// (see `chain_watch.rs`).
+    chain_watch: Arc<chain_watch::ChainWatch>,
     drafts: admin::Drafts,
     /// Readiness checks and sampled gauges (see `readiness.rs`).
     probes: Arc<readiness::Probes>,
@@ -227,7 +233,18 @@ impl Service {
                 avoid_failed_secs: parts.settings.monitor.avoid_failed_hours * 3600,
             },
         ));
+        let chain_watch = Arc::new(chain_watch::ChainWatch::new(
+            parts.engine.clone(),
+            repo.clone(),
+            parts.chain_probe.clone(),
+            alerter.clone(),
+            audit.clone(),
+            parts.clock.clone(),
+            parts.sim.clone(),
+            &parts.settings.monitor,
+        ));
         let monitor = monitor::Monitor::new(
+            chain_watch.clone(),
             parts.engine.clone(),
             repo.clone(),
             parts.grid.clone(),
@@ -249,14 +266,19 @@ impl Service {
             parts.outbox.clone(),
             parts.clock.clone(),
         );
-        let node_settings = alerting::NodeSettings::new(repo.clone(), parts.outbox.clone());
+        let node_settings =
+            alerting::NodeSettings::new(repo.clone(), chain_watch.clone(), parts.outbox.clone());
         let keys = keys::NodeKeys::new(
             repo.clone(),
             parts.engine.clone(),
             audit.clone(),
             parts.outbox.clone(),
         );
-        let faults = Arc::new(faults::Faults::new(parts.sim, parts.outbox.clone()));
+        let faults = Arc::new(faults::Faults::new(
+            parts.sim,
+            chain_watch.clone(),
+            parts.outbox.clone(),
+        ));
         let probes = Arc::new(readiness::Probes::new(
             repo.clone(),
             parts.grid.clone(),
@@ -300,7 +322,6 @@ impl Service {
                 alerter,
                 metrics: parts.metrics,
                 audit,
-                grid_work,
                 reconciler,
                 funding,
                 deployer,
@@ -310,6 +331,7 @@ impl Service {
                 node_settings,
                 keys,
                 faults,
+                chain_watch,
                 drafts: admin::Drafts::default(),
                 probes,
                 backups,
@@ -628,6 +650,29 @@ impl Service {
                     .views
                     .alert_button(user, action, node.as_str(), outage)
                     .await?
+            }
+            Command::ChainAlert { action, node, kind } => {
+                // A chain alert's buttons act only while the node still
+                // shows what the alert was about, as outage alerts' do.
+                let name = node.as_str();
+                match self.inner.chain_watch.button_applies(user, name, kind)? {
+                    Ok(()) => match action {
+                        AlertAction::Redeploy => {
+                            self.inner.views.start_redeploy(user, name).await?
+                        }
+                        AlertAction::Status => self.inner.views.show_status(user, name).await?,
+                    },
+                    Err(why) => {
+                        self.send(user, Outgoing::Withdrawn).await;
+                        self.say(
+                            user,
+                            format!(
+                                "That alert's button no longer applies: {why}. Nothing was done."
+                            ),
+                        )
+                        .await;
+                    }
+                }
             }
             Command::TopUp(code) => self.top_up_button(user, code).await?,
             Command::PayTopUp { memo } => self.pay_top_up(user, memo.as_str()).await?,

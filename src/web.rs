@@ -1,17 +1,21 @@
 //! The deployer website: the same conversation as Telegram in the browser,
 //! "My nodes", live notifications, linking Telegram, and the operators'
-//! dashboard. Plain server-rendered HTML with a little JavaScript; every
-//! form also works without it.
+//! dashboard, the catalog and a page per node. Server-rendered HTML from
+//! compile-checked askama templates with a little JavaScript; every form
+//! also works without it.
 //!
 //! Layout:
 //! - `hub.rs`: the web channel (feeds per account, live changes);
 //! - `session.rs`: signed cookies and CSRF tokens;
-//! - `render.rs`: the page layout and feed entries as HTML;
+//! - `render.rs`: the templates' shared parts (layout, feed entries,
+//!   buttons, escaping); the templates are in `templates/`;
 //! - `auth.rs`: the landing page, sandbox sign-in, ThreeFold Connect
 //!   sign-in (protocol in `tfconnect.rs`), sign-out;
 //! - `chat.rs`: the chat page, its inputs, the live event stream and the
 //!   notifications page;
 //! - `nodes.rs`: "My nodes" and the Telegram link page;
+//! - `portal.rs`: the catalog with prices and a page per node (its uptime
+//!   bar drawn in `uptime.rs`);
 //! - `dashboard.rs`: the operators' dashboard.
 //!
 //! Security: a request acts only as the account its signed session cookie
@@ -39,14 +43,16 @@ mod chat;
 mod dashboard;
 pub mod hub;
 mod nodes;
+mod portal;
 pub mod render;
 pub mod session;
 pub mod tfconnect;
+pub mod uptime;
 
 pub use hub::WebHub;
 use render::PageContext;
 use serde::de::DeserializeOwned;
-use session::{CookieSigner, Expiring, SESSION_COOKIE, Session, cookie_value, csrf_ok};
+use session::{CookieSigner, Expiring, SESSION_COOKIE, Session, csrf_ok};
 
 /// Largest request body accepted (forms are small; chat text is limited to
 /// 4096 characters before it reaches the engine).
@@ -150,6 +156,8 @@ fn router(state: Arc<WebState>) -> Router {
         .route("/notifications", get(chat::notifications))
         .route("/nodes", get(nodes::page))
         .route("/nodes/act", post(nodes::act))
+        .route("/node/{name}", get(portal::node))
+        .route("/catalog", get(portal::catalog))
         .route("/link", get(nodes::link_page).post(nodes::link))
         .route("/link/remove", post(nodes::unlink))
         .route("/admin", get(dashboard::page))
@@ -239,22 +247,20 @@ async fn callback_or_not_found(
 async fn not_found() -> Response {
     (
         StatusCode::NOT_FOUND,
-        html_page_plain(
-            "Not found",
-            "There is nothing here. <a href=\"/\">Back to the start</a>.",
-        ),
+        plain_page("Not found", "There is nothing here."),
     )
         .into_response()
 }
 
-/// A minimal page for errors, outside any session.
-fn html_page_plain(title: &str, body_html: &str) -> axum::response::Html<String> {
-    axum::response::Html(render::page(
-        title,
-        &PageContext::signed_out(false),
-        "",
-        &format!("<h1>{}</h1><p>{body_html}</p>", render::escape(title)),
-    ))
+/// A minimal page for errors, outside any session: a heading, a sentence
+/// and a link back to the start.
+fn plain_page(title: &str, text: &str) -> Response {
+    render::html(&render::MessagePage {
+        layout: render::Layout::new(title, &PageContext::signed_out(false), ""),
+        heading: title,
+        text,
+        alert: false,
+    })
 }
 
 impl WebState {
@@ -274,9 +280,7 @@ impl WebState {
         headers: &HeaderMap,
         name: &str,
     ) -> Option<T> {
-        let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
-        self.signer
-            .verify_fresh(name, cookie_value(cookies, name)?, self.now())
+        self.signer.from_request(headers, name, self.now())
     }
 
     /// The account a session acts as (itself, or its linked account).
@@ -293,10 +297,9 @@ impl WebState {
         }
     }
 
-    /// A page for a signed-in visitor.
-    fn page(&self, session: &Session, title: &str, active: &str, body: &str) -> Response {
-        axum::response::Html(render::page(title, &self.context(session), active, body))
-            .into_response()
+    /// The layout of a page for a signed-in visitor.
+    fn layout<'a>(&self, session: &'a Session, title: &str, active: &str) -> render::Layout<'a> {
+        render::Layout::new(title, &self.context(session), active)
     }
 
     /// Checks a state-changing request: a live session, its CSRF token,
@@ -364,17 +367,7 @@ fn refuse(headers: &HeaderMap, status: StatusCode, message: &str) -> Response {
     if is_fetch(headers) {
         (status, message.to_owned()).into_response()
     } else {
-        (
-            status,
-            html_page_plain(
-                "That did not work",
-                &format!(
-                    "{} <a href=\"/\">Back to the start</a>.",
-                    render::escape(message)
-                ),
-            ),
-        )
-            .into_response()
+        (status, plain_page("That did not work", message)).into_response()
     }
 }
 

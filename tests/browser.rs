@@ -27,6 +27,35 @@ async fn press(browser: &Browser, label: &str) {
     browser.click(&element).await;
 }
 
+/// Checks the open page the way a phone user and a screen reader meet it:
+/// nothing scrolls sideways at the window's width (375 px), and every
+/// control has a name (a label, an aria-label or its own text).
+async fn fits_and_is_labelled(browser: &Browser, page: &str) {
+    let overflow = browser
+        .script("var d = document.documentElement; return d.scrollWidth - d.clientWidth;")
+        .await;
+    assert!(
+        overflow.as_i64().unwrap_or(1) <= 0,
+        "{page} scrolls sideways by {overflow} px"
+    );
+    let unlabelled = browser
+        .script(
+            "var bad = [];\
+             document.querySelectorAll('input:not([type=hidden]), select, textarea, button').forEach(function (e) {\
+               var label = e.id && document.querySelector('label[for=\"' + e.id + '\"]');\
+               var name = e.getAttribute('aria-label') || (label && label.textContent.trim()) || (e.tagName === 'BUTTON' && e.textContent.trim());\
+               if (!name) bad.push(e.outerHTML.slice(0, 120));\
+             });\
+             return bad;",
+        )
+        .await;
+    assert_eq!(
+        unlabelled,
+        serde_json::json!([]),
+        "{page}: controls without a name"
+    );
+}
+
 /// Types `text` into the chat and sends it.
 async fn say(browser: &Browser, text: &str) {
     let input = browser.wait_for("//input[@id='text']").await;
@@ -38,8 +67,10 @@ async fn a_person_deploys_pays_and_is_notified_in_a_real_browser() {
     let dir = tempfile::tempdir().unwrap();
     let site = Site::start(dir.path(), &|_| {}).await;
     let browser = Browser::start().await;
+    browser.resize(375, 812).await;
 
     browser.open(&site.base).await;
+    fits_and_is_labelled(&browser, "the start page").await;
     let name = browser.wait_for("//input[@id='name']").await;
     browser.type_into(&name, "alice").await;
     press(&browser, "Sign in to the sandbox").await;
@@ -87,6 +118,29 @@ async fn a_person_deploys_pays_and_is_notified_in_a_real_browser() {
     let nodes = browser.page_text().await;
     assert!(nodes.contains("running"), "{nodes}");
     assert!(browser.screenshot(&shots.join("my-nodes.png")).await > 1000);
+    fits_and_is_labelled(&browser, "My nodes").await;
+
+    // The catalog: a card per node type, with prices and a Deploy button.
+    browser.open(&format!("{}/catalog", site.base)).await;
+    browser
+        .wait_for("//article[contains(@class, 'product')]//button[.='Deploy']")
+        .await;
+    assert!(browser.page_text().await.contains("/ month"));
+    fits_and_is_labelled(&browser, "the catalog").await;
+    assert!(browser.screenshot(&shots.join("catalog.png")).await > 1000);
+
+    // The node's own page, reached from My nodes.
+    browser.open(&format!("{}/nodes", site.base)).await;
+    let link = browser.wait_for("//td//a[contains(., 'presearch-')]").await;
+    browser.click(&link).await;
+    browser.wait_for("//h2[.='Uptime, last 30 days']").await;
+    browser
+        .wait_for("//*[local-name()='svg' and @class='uptime']")
+        .await;
+    // With the script on, the addresses get copy buttons.
+    browser.wait_for("//button[contains(@class, 'copy')]").await;
+    fits_and_is_labelled(&browser, "the node page").await;
+    assert!(browser.screenshot(&shots.join("node.png")).await > 1000);
 
     // A notification arrives on the open page without a reload.
     browser.open(&format!("{}/notifications", site.base)).await;
@@ -105,5 +159,9 @@ async fn a_person_deploys_pays_and_is_notified_in_a_real_browser() {
         "the notification came live, not by reloading"
     );
     assert!(browser.screenshot(&shots.join("notification.png")).await > 1000);
+    fits_and_is_labelled(&browser, "the notifications").await;
+    browser
+        .wait_for("//section[@id='notices']/article[contains(@class, 'notice-outage')]")
+        .await;
     browser.quit().await;
 }

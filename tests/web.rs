@@ -35,7 +35,7 @@ async fn tfconnect_site(
 
 /// Deploys one Presearch node through the chat page and pays with the
 /// sandbox wallet, as a person would.
-async fn deploy_presearch(site: &Site, browser: &mut Browser) {
+pub(crate) async fn deploy_presearch(site: &Site, browser: &mut Browser) {
     browser.say("/deploy").await;
     browser.press("Presearch").await;
     // Presearch has one node type: it is chosen for the user.

@@ -115,7 +115,7 @@ impl App {
     /// first (kept as configured, with a warning, when TFChain cannot be read).
     pub async fn build(mut config: Config, setup: Setup<'_>) -> anyhow::Result<App> {
         let routing = Arc::new(RoutingOutbox::default());
-        let hub = WebHub::new();
+        let hub = WebHub::with_clock(setup.clock.clone());
         routing.route("web", hub.clone());
         let terminal_outbox = Arc::new(TerminalOutbox::new(config.data_dir.join("qr")));
         let telegram = match &setup.chat_outbox {

@@ -65,6 +65,16 @@ pub struct MonitorConfig {
     pub probe_timeout_seconds: u64,
     /// A grid node a node failed on is avoided by redeploys for this long.
     pub avoid_failed_hours: u64,
+    /// A node behind the network whose height has not moved for this long
+    /// "stopped syncing" (docs/chain-health.md).
+    pub chain_stall_minutes: u64,
+    /// Chain checks in a row that must agree before a chain alert (stopped
+    /// syncing, fell behind, back in sync, client too old).
+    pub chain_confirmations: u32,
+    /// Chain reads (P2P handshakes, CometBFT `/status`) running at once.
+    pub chain_probe_concurrency: usize,
+    /// Each chain read (connect and exchange) gives up after this long.
+    pub chain_probe_timeout_seconds: u64,
 }
 
 impl Default for MonitorConfig {
@@ -76,6 +86,10 @@ impl Default for MonitorConfig {
             probe_concurrency: 256,
             probe_timeout_seconds: 5,
             avoid_failed_hours: 24,
+            chain_stall_minutes: 30,
+            chain_confirmations: 3,
+            chain_probe_concurrency: 128,
+            chain_probe_timeout_seconds: 10,
         }
     }
 }
@@ -95,6 +109,18 @@ impl MonitorConfig {
         }
         if !(1..=60).contains(&self.probe_timeout_seconds) {
             return Err("probe_timeout_seconds must be 1 to 60".into());
+        }
+        if !(5..=1440).contains(&self.chain_stall_minutes) {
+            return Err("chain_stall_minutes must be 5 to 1440".into());
+        }
+        if !(1..=10).contains(&self.chain_confirmations) {
+            return Err("chain_confirmations must be 1 to 10".into());
+        }
+        if !(1..=10_000).contains(&self.chain_probe_concurrency) {
+            return Err("chain_probe_concurrency must be 1 to 10000".into());
+        }
+        if !(1..=60).contains(&self.chain_probe_timeout_seconds) {
+            return Err("chain_probe_timeout_seconds must be 1 to 60".into());
         }
         Ok(())
     }

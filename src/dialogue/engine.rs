@@ -16,6 +16,7 @@ use crate::crypto::mask;
 use crate::money::Tft;
 use crate::pricing::PriceList;
 use crate::validate::{Invalid, check_ssh_public_key, clean_input, clean_multiline_input};
+pub use order::describe_resources;
 use order::short_key;
 use questions::{location_choices, match_choice};
 

@@ -68,6 +68,9 @@ pub struct NodeResources {
 pub struct SimGrid {
     inner: Arc<Mutex<Inner>>,
     cfg: SimConfig,
+    /// The simulated chains of its contracts (in memory: computed from the
+    /// clock and each contract's `created_at`).
+    chain: Arc<chain::SimChain>,
 }
 
 struct Inner {
@@ -183,7 +186,21 @@ impl SimGrid {
         Ok(SimGrid {
             inner: Arc::new(Mutex::new(Inner { state, store, rng })),
             cfg,
+            chain: Arc::new(chain::SimChain::new(Arc::new(crate::clock::SystemClock))),
         })
+    }
+
+    /// The same grid with its simulated chains on `clock` (the service's,
+    /// so tests that move time move the chains too). Call before use:
+    /// chains already read are forgotten.
+    pub fn with_clock(mut self, clock: Arc<dyn crate::clock::Clock>) -> SimGrid {
+        self.chain = Arc::new(chain::SimChain::new(clock));
+        self
+    }
+
+    /// The simulated chains, for operators' chain faults.
+    pub fn chain(&self) -> &chain::SimChain {
+        &self.chain
     }
 
     pub fn config(&self) -> &SimConfig {

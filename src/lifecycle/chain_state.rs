@@ -78,6 +78,57 @@ pub enum ChainMark {
     Syncing,
 }
 
+/// The kinds of chain alerts, each muted on its own (`/mute`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChainAlertKind {
+    /// Stopped syncing, and syncing again.
+    Stall,
+    /// Fell behind, and back in sync.
+    Behind,
+    /// Client too old for the network, and updated.
+    Version,
+}
+
+impl ChainAlertKind {
+    pub const ALL: [ChainAlertKind; 3] = [
+        ChainAlertKind::Stall,
+        ChainAlertKind::Behind,
+        ChainAlertKind::Version,
+    ];
+
+    /// The word `/mute` takes ("chain_stall" from its menu, or "stall").
+    pub fn parse(word: &str) -> Option<ChainAlertKind> {
+        let word = word.trim();
+        let word = word.strip_prefix("chain_").unwrap_or(word);
+        ChainAlertKind::ALL.into_iter().find(|k| k.word() == word)
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            ChainAlertKind::Stall => "stall",
+            ChainAlertKind::Behind => "behind",
+            ChainAlertKind::Version => "version",
+        }
+    }
+
+    /// What the alerts of this kind say, for the mute confirmation.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ChainAlertKind::Stall => "a node's chain stopped syncing (or moves again)",
+            ChainAlertKind::Behind => "a node fell behind the network (or is back in sync)",
+            ChainAlertKind::Version => {
+                "a node's client is too old for the network (or was updated)"
+            }
+        }
+    }
+
+    /// Whether a user with these mutes gets this kind.
+    pub fn muted(self, mute: super::Mute, chain_mutes: &[ChainAlertKind]) -> bool {
+        mute == super::Mute::Everything || chain_mutes.contains(&self)
+    }
+}
+
 /// Everything the views show about a node's chain.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainView {

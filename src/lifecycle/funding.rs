@@ -102,6 +102,9 @@ pub struct FundingState {
     /// for a week knows that a week is left. Forgotten once the runway is a
     /// day above it (a larger top-up re-arms them) or nothing burns.
     pub paid_period: Option<u64>,
+    /// The kinds of chain alerts the user muted one by one (`/mute`);
+    /// `Mute::Everything` silences them all too.
+    pub chain_mutes: Vec<super::chain_state::ChainAlertKind>,
 }
 
 /// What the service must do now.

@@ -10,7 +10,8 @@ use crate::alerts::{Alert, AlertQueue, Priority};
 use crate::clock::Clock;
 use crate::dialogue::Message;
 use crate::ids::UserId;
-use crate::lifecycle::Topic;
+use crate::lifecycle::chain_state::ChainAlertKind;
+use crate::lifecycle::{FundingState, Topic};
 
 /// The alert queue, with what deciding who gets an alert needs.
 pub struct Alerter {
@@ -51,15 +52,43 @@ impl Alerter {
         key: String,
         message: Message,
     ) -> anyhow::Result<()> {
-        let Some(profile) = self.repo.load_profile(user)? else {
-            return Ok(());
-        };
         let topic = match priority {
             Priority::Reminder => Topic::Reminder,
             Priority::Outage | Priority::Recovery => Topic::Health,
             Priority::Notice => Topic::Notice,
         };
-        let muted = profile.funding.mute.silences(topic);
+        self.raise_unless(user, priority, key, message, |f| f.mute.silences(topic))
+            .await
+    }
+
+    /// [`Self::raise`] for a chain alert, muted by its own kind (or by
+    /// muting everything).
+    pub async fn raise_chain(
+        &self,
+        user: &UserId,
+        kind: ChainAlertKind,
+        priority: Priority,
+        key: String,
+        message: Message,
+    ) -> anyhow::Result<()> {
+        self.raise_unless(user, priority, key, message, |f| {
+            kind.muted(f.mute, &f.chain_mutes)
+        })
+        .await
+    }
+
+    async fn raise_unless(
+        &self,
+        user: &UserId,
+        priority: Priority,
+        key: String,
+        message: Message,
+        muted: impl FnOnce(&FundingState) -> bool,
+    ) -> anyhow::Result<()> {
+        let Some(profile) = self.repo.load_profile(user)? else {
+            return Ok(());
+        };
+        let muted = muted(&profile.funding);
         if muted || profile.blocked {
             tracing::debug!(user = %user, key = %key, muted, blocked = profile.blocked, "alert not sent");
             return Ok(());

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::chain_watch::ChainWatch;
 use super::repo::Repo;
 use crate::channel::{Outbox, Outgoing};
 use crate::dialogue::Message;
@@ -13,12 +14,22 @@ use crate::user::view;
 /// A user's alert and auto-heal settings.
 pub struct NodeSettings {
     repo: Arc<Repo>,
+    /// The chain alerts' mutes, one per kind (`/mute stalls` ...).
+    chain_watch: Arc<ChainWatch>,
     outbox: Arc<dyn Outbox>,
 }
 
 impl NodeSettings {
-    pub fn new(repo: Arc<Repo>, outbox: Arc<dyn Outbox>) -> NodeSettings {
-        NodeSettings { repo, outbox }
+    pub fn new(
+        repo: Arc<Repo>,
+        chain_watch: Arc<ChainWatch>,
+        outbox: Arc<dyn Outbox>,
+    ) -> NodeSettings {
+        NodeSettings {
+            repo,
+            chain_watch,
+            outbox,
+        }
     }
 
     async fn say(&self, user: &UserId, text: impl Into<String>) {
@@ -27,9 +38,16 @@ impl NodeSettings {
             .await;
     }
 
-    /// `/mute reminders|everything`, `/unmute`.
+    /// `/mute reminders|everything`, a chain alert's kind, `/unmute`.
     pub async fn set_mute(&self, user: &UserId, what: &str) -> anyhow::Result<()> {
+        if let Some(text) = self.chain_watch.mute(user, what)? {
+            self.say(user, text).await;
+            return Ok(());
+        }
         let (mute, text) = view::mute_choice(what);
+        if mute == crate::lifecycle::Mute::Nothing {
+            self.chain_watch.unmute_all(user)?;
+        }
         if let Some(mut profile) = self.repo.load_profile(user)? {
             profile.funding.mute = mute;
             self.repo.save_profile(&profile)?;

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::chain_watch::ChainWatch;
 use crate::channel::{Outbox, Outgoing};
 use crate::command::{Fault, FaultTarget};
 use crate::dialogue::Message;
@@ -14,12 +15,22 @@ use crate::ids::UserId;
 /// Fault injection on the simulated grid, when it is the grid in use.
 pub struct Faults {
     sim: Option<SimGrid>,
+    /// `/fault chain ...`: the simulated chains' faults.
+    chain_watch: Arc<ChainWatch>,
     outbox: Arc<dyn Outbox>,
 }
 
 impl Faults {
-    pub fn new(sim: Option<SimGrid>, outbox: Arc<dyn Outbox>) -> Faults {
-        Faults { sim, outbox }
+    pub fn new(
+        sim: Option<SimGrid>,
+        chain_watch: Arc<ChainWatch>,
+        outbox: Arc<dyn Outbox>,
+    ) -> Faults {
+        Faults {
+            sim,
+            chain_watch,
+            outbox,
+        }
     }
 
     async fn say(&self, operator: &UserId, text: impl Into<String>) {
@@ -39,6 +50,11 @@ impl Faults {
             .await;
             return;
         };
+        let words: Vec<&str> = arg.unwrap_or("").split_whitespace().collect();
+        if let ["chain", rest @ ..] = words.as_slice() {
+            let reply = self.chain_watch.fault(operator, rest);
+            return self.say(operator, reply).await;
+        }
         let fault = match Fault::parse(arg) {
             Ok(fault) => fault,
             Err(usage) => return self.say(operator, usage.to_string()).await,

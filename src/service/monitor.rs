@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::alerter::Alerter;
 use super::audit_trail::{AuditTrail, SYSTEM};
+use super::chain_watch::ChainWatch;
 use super::deploy::Deployer;
 use super::repo::Repo;
 use super::watch::Target;
@@ -39,6 +40,8 @@ pub struct SweepReport {
 
 /// Checks every watched node each interval and acts on confirmed changes.
 pub struct Monitor {
+    /// The chain checks, run over the same targets each sweep.
+    chain: Arc<ChainWatch>,
     engine: Arc<Engine>,
     repo: Arc<Repo>,
     grid: Arc<dyn Grid>,
@@ -55,6 +58,7 @@ pub struct Monitor {
 impl Monitor {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
+        chain: Arc<ChainWatch>,
         engine: Arc<Engine>,
         repo: Arc<Repo>,
         grid: Arc<dyn Grid>,
@@ -67,6 +71,7 @@ impl Monitor {
         settings: MonitorConfig,
     ) -> Monitor {
         Monitor {
+            chain,
             engine,
             repo,
             grid,
@@ -154,6 +159,14 @@ impl Monitor {
                 }
             }
         }
+        let chain = self.chain.sweep(&targets).await;
+        tracing::debug!(
+            read = chain.read,
+            unreadable = chain.unreadable,
+            events = chain.events,
+            written = chain.written,
+            "chain sweep"
+        );
         for (target, transition) in transitions {
             match &transition {
                 Transition::WentDown(_) => report.went_down += 1,

@@ -23,6 +23,9 @@ pub(crate) struct NodeFacts {
     pub node_type: String,
     /// Public addresses for the application check, best first.
     pub hosts: Vec<String>,
+    /// What the record keeps of its chain (`chain_watch.rs` compares
+    /// with it to write only what changed).
+    pub chain_health: Option<crate::lifecycle::chain_state::NodeChain>,
 }
 
 /// One node the monitor checks, with its memory between checks.
@@ -78,6 +81,7 @@ impl Watchlist {
                         chain: n.chain.clone(),
                         node_type: n.node_type.clone(),
                         hosts,
+                        chain_health: n.chain_health.clone(),
                     },
                     tracker,
                 })

@@ -175,6 +175,15 @@ pub struct WebChain {
     pub client: String,
 }
 
+impl WebChain {
+    /// The progress as a percentage ("47.3%"), empty when not syncing.
+    pub fn percent(&self) -> String {
+        self.progress_permille
+            .map(SyncView::percent)
+            .unwrap_or_default()
+    }
+}
+
 /// The website's row data for a node's chain.
 pub fn web_chain(chain: &Chain, view: &ChainView, node: &str) -> WebChain {
     let (summary, progress_permille) = match (&view.sync, view.network_height) {

@@ -3,12 +3,13 @@
 
 use std::sync::Arc;
 
+use askama::Template;
 use axum::extract::{Form, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::render::{self, PageContext, csrf_field, escape};
+use super::render::{self, Layout, PageContext};
 use super::session::{
     LOGIN_COOKIE, LOGIN_TTL_SECS, PRE_COOKIE, PendingLogin, PreSession, SESSION_COOKIE, Session,
     csrf_ok,
@@ -20,15 +21,39 @@ use crate::ids::UserId;
 /// The sign-in forms' token lives this long.
 const PRE_TTL_SECS: u64 = 3600;
 
+/// The start page: what Jukebox does and how to sign in, or a welcome
+/// back.
+#[derive(Template)]
+#[template(path = "landing.html")]
+struct Landing<'a> {
+    layout: Layout<'a>,
+    /// The catalog's chains in words ("A, B and C").
+    chains: String,
+    sandbox_login: bool,
+    sandbox_note: &'a str,
+    /// The sign-in forms' token (before there is a session).
+    pre_csrf: &'a str,
+}
+
 pub async fn landing(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Response {
+    // The chains come from the catalog: nothing outside `dialogues/` names one.
+    let chains = listed(
+        state
+            .service
+            .engine()
+            .catalog()
+            .chains
+            .iter()
+            .map(|c| c.name.clone()),
+    );
     if let Some(session) = state.session(&headers) {
-        let body = format!(
-            "<h1>Welcome back, {}</h1>\
-             <p>Deploy and manage blockchain nodes on the ThreeFold Grid.</p>\
-             <p><a href=\"/chat\">Open the chat</a> to deploy a node, or see <a href=\"/nodes\">My nodes</a>.</p>",
-            escape(&session.name)
-        );
-        return state.page(&session, "Jukebox", "/", &body);
+        return render::html(&Landing {
+            layout: state.layout(&session, "Jukebox", "/"),
+            chains,
+            sandbox_login: false,
+            sandbox_note: "",
+            pre_csrf: "",
+        });
     }
     let now = state.now();
     let pre = state
@@ -38,52 +63,24 @@ pub async fn landing(State(state): State<Arc<WebState>>, headers: HeaderMap) -> 
             expires_at: now + PRE_TTL_SECS,
         });
     let sandbox = state.service.is_sandbox();
-    // The chains come from the catalog: nothing outside `dialogues/` names one.
-    let chains = listed(
-        state
-            .service
-            .engine()
-            .catalog()
-            .chains
-            .iter()
-            .map(|c| escape(&c.name)),
-    );
-    let mut body = format!(
-        "<h1>Run blockchain nodes on the ThreeFold Grid</h1>\
-         <p>Jukebox deploys {chains} nodes for you on the ThreeFold Grid, \
-         a decentralised cloud. Pick a chain, pay in TFT by scanning a QR code, and your node runs, \
-         signed with your own identity. Jukebox watches it and tells you when something needs attention.</p>\
-         <h2>Sign in</h2>\
-         <p><a class=\"button\" href=\"/login/tfconnect\">Sign in with ThreeFold Connect</a></p>",
-    );
-    if state.config.sandbox_login {
-        body.push_str(&format!(
-            "<section class=\"card\" aria-labelledby=\"sb\"><h2 id=\"sb\">Try it: sandbox sign-in</h2>\
-             <p class=\"muted\">{}</p>\
-             <form method=\"post\" action=\"/login/sandbox\">{}\
-             <label for=\"name\">Pick a name</label>\
-             <input type=\"text\" id=\"name\" name=\"name\" required maxlength=\"24\" pattern=\"[A-Za-z0-9_\\-]{{1,24}}\" \
-             autocomplete=\"username\" placeholder=\"e.g. alice\">\
-             <p><button type=\"submit\">Sign in to the sandbox</button></p></form></section>",
-            if sandbox {
-                "No password: anyone who types this name is you. For trying Jukebox with the simulated grid and the sandbox wallet only."
-            } else {
-                "No password: anyone who types this name is you. For trying Jukebox only."
-            },
-            csrf_field(&pre.csrf)
-        ));
-    }
     let ctx = PageContext::signed_out(sandbox);
+    let page = render::html(&Landing {
+        layout: Layout::new("Jukebox", &ctx, "/"),
+        chains,
+        sandbox_login: state.config.sandbox_login,
+        sandbox_note: if sandbox {
+            "No password: anyone who types this name is you. For trying Jukebox with the simulated grid and the sandbox wallet only."
+        } else {
+            "No password: anyone who types this name is you. For trying Jukebox only."
+        },
+        pre_csrf: &pre.csrf,
+    });
     let cookie = state.signer.set_cookie(
         PRE_COOKIE,
         &state.signer.sign(PRE_COOKIE, &pre),
         PRE_TTL_SECS,
     );
-    (
-        [(header::SET_COOKIE, cookie)],
-        Html(render::page("Jukebox", &ctx, "/", &body)),
-    )
-        .into_response()
+    ([(header::SET_COOKIE, cookie)], page).into_response()
 }
 
 #[derive(Deserialize)]
@@ -213,14 +210,16 @@ pub async fn tfconnect_callback(
 
 fn login_failed(state: &WebState, message: &str) -> Response {
     let ctx = PageContext::signed_out(state.service.is_sandbox());
-    let body = format!(
-        "<h1>Sign-in did not work</h1><p class=\"error\" role=\"alert\">{}</p><p><a href=\"/\">Back to the start</a></p>",
-        escape(message)
-    );
+    let page = render::html(&render::MessagePage {
+        layout: Layout::new("Sign-in did not work", &ctx, ""),
+        heading: "Sign-in did not work",
+        text: message,
+        alert: true,
+    });
     (
         StatusCode::UNAUTHORIZED,
         [(header::SET_COOKIE, state.signer.clear_cookie(LOGIN_COOKIE))],
-        Html(render::page("Sign-in did not work", &ctx, "", &body)),
+        page,
     )
         .into_response()
 }

@@ -14,7 +14,9 @@ use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::hub::Entry;
-use super::render::{csrf_field, entry_html};
+use askama::Template;
+
+use super::render::{self, EntryHtml, Layout, entry_html};
 use super::session::Session;
 use super::{SignedIn, WebState, internal_error, is_fetch, refuse};
 use crate::dialogue::Input;
@@ -31,41 +33,33 @@ const SHORTCUTS: &[(&str, &str)] = &[
     ("/help", "Help"),
 ];
 
+/// The chat page.
+#[derive(Template)]
+#[template(path = "chat.html")]
+struct ChatPage<'a> {
+    layout: Layout<'a>,
+    /// The feed version the page shows; the script follows from there.
+    version: u64,
+    /// Each entry's HTML (`entry.html`).
+    entries: Vec<String>,
+    shortcuts: &'static [(&'static str, &'static str)],
+    max_chars: usize,
+}
+
 pub async fn page(State(state): State<Arc<WebState>>, SignedIn(session): SignedIn) -> Response {
     let account = state.account(&session);
     let snapshot = state.hub.snapshot(&account);
-    let mut feed = String::new();
-    for entry in &snapshot.chat {
-        feed.push_str(&entry_html(entry, &session.csrf, "/chat"));
-    }
-    if snapshot.chat.is_empty() {
-        feed.push_str(
-            "<article class=\"msg\"><p>Hello! Send /deploy to run a blockchain node, \
-             or /help to see everything I can do.</p></article>",
-        );
-    }
-    let mut shortcuts = String::from("<div class=\"buttons\"><div class=\"row\">");
-    for (text, label) in SHORTCUTS {
-        shortcuts.push_str(&format!(
-            "<form method=\"post\" action=\"/chat/send\" class=\"press\">{}\
-             <input type=\"hidden\" name=\"text\" value=\"{text}\">\
-             <button type=\"submit\" class=\"secondary\">{label}</button></form>",
-            csrf_field(&session.csrf)
-        ));
-    }
-    shortcuts.push_str("</div></div>");
-    let body = format!(
-        "<h1>Chat</h1><div data-live data-version=\"{}\">\
-         <section id=\"feed\" class=\"feed\" aria-live=\"polite\" aria-label=\"Conversation\">{feed}</section>\
-         <form id=\"send-form\" method=\"post\" action=\"/chat/send\" class=\"send\">{}\
-         <label for=\"text\" class=\"muted\" hidden>Message</label>\
-         <input type=\"text\" id=\"text\" name=\"text\" maxlength=\"{MAX_INPUT_CHARS}\" autocomplete=\"off\" \
-         aria-label=\"Message\" placeholder=\"Type an answer or a command, e.g. /deploy\" required>\
-         <button type=\"submit\">Send</button></form>{shortcuts}</div><span id=\"end\"></span>",
-        snapshot.version,
-        csrf_field(&session.csrf)
-    );
-    state.page(&session, "Chat", "/chat", &body)
+    render::html(&ChatPage {
+        layout: state.layout(&session, "Chat", "/chat"),
+        version: snapshot.version,
+        entries: snapshot
+            .chat
+            .iter()
+            .map(|entry| entry_html(entry, &session.csrf, "/chat"))
+            .collect(),
+        shortcuts: SHORTCUTS,
+        max_chars: MAX_INPUT_CHARS,
+    })
 }
 
 #[derive(Deserialize)]
@@ -131,11 +125,24 @@ pub async fn press(
             "That button is not valid any more. Reload the page.",
         ));
     }
-    let back = match form.back.as_str() {
-        "/nodes" | "/notifications" => form.back.as_str(),
-        _ => "/chat",
-    };
+    let back = back_page(&form.back);
     Ok(deliver(&state, &session, &headers, Input::Button(form.data), back).await)
+}
+
+/// The page a plain form post returns to: one of the pages with buttons
+/// ("My nodes", the notifications, a node's page), else the chat. Never
+/// anywhere else, so a form cannot redirect off the site.
+pub(super) fn back_page(back: &str) -> &str {
+    match back {
+        "/nodes" | "/notifications" => back,
+        _ if back
+            .strip_prefix("/node/")
+            .is_some_and(super::nodes::node_name_ok) =>
+        {
+            back
+        }
+        _ => "/chat",
+    }
 }
 
 /// Hands one input to the service as the session's account. Replies reach
@@ -159,7 +166,7 @@ pub(super) async fn deliver(
     }
     if is_fetch(headers) {
         StatusCode::NO_CONTENT.into_response()
-    } else if back == "/nodes" || back == "/notifications" {
+    } else if back != "/chat" {
         // The answer is shown on the page whose button was pressed.
         Redirect::to(&format!("{back}?since={before}#replies")).into_response()
     } else {
@@ -227,24 +234,20 @@ pub async fn events(
 }
 
 /// The conversation's replies since `since` (the version before a button on
-/// `back` was pressed), shown on that page; an empty section when there are
-/// none, which the site's script fills as replies arrive.
-pub(super) fn replies_section(
+/// `back` was pressed), each as HTML, shown on that page in a section the
+/// site's script fills as more replies arrive.
+pub(super) fn replies(
     state: &WebState,
     account: &crate::ids::UserId,
     since: Option<u64>,
     csrf: &str,
     back: &str,
-) -> String {
-    let replies = since.map_or_else(Vec::new, |v| state.hub.chat_since(account, v));
-    let mut html = String::from(
-        "<section id=\"replies\" class=\"feed\" aria-live=\"polite\" aria-label=\"Replies\">",
-    );
-    for entry in &replies {
-        html.push_str(&entry_html(entry, csrf, back));
-    }
-    html.push_str("</section>");
-    html
+) -> Vec<String> {
+    since
+        .map_or_else(Vec::new, |v| state.hub.chat_since(account, v))
+        .iter()
+        .map(|entry| entry_html(entry, csrf, back))
+        .collect()
 }
 
 #[derive(Deserialize)]
@@ -252,34 +255,56 @@ pub struct Since {
     since: Option<u64>,
 }
 
+/// The notifications page: newest first, with times; an outage alert's
+/// buttons are disabled once that outage is over.
+#[derive(Template)]
+#[template(path = "notifications.html")]
+struct NotificationsPage<'a> {
+    layout: Layout<'a>,
+    version: u64,
+    replies: Vec<String>,
+    notices: Vec<String>,
+}
+
 pub async fn notifications(
     State(state): State<Arc<WebState>>,
+    headers: HeaderMap,
     Query(query): Query<Since>,
     SignedIn(session): SignedIn,
 ) -> Response {
     let account = state.account(&session);
-    let replies = replies_section(
+    let replies = replies(
         &state,
         &account,
         query.since,
         &session.csrf,
         "/notifications",
     );
-    let snapshot = state.hub.snapshot(&account);
-    let mut list = String::new();
-    for entry in &snapshot.notices {
-        list.push_str(&entry_html(entry, &session.csrf, "/notifications"));
-    }
-    let empty = if snapshot.notices.is_empty() {
-        "<p id=\"no-notices\" class=\"muted\">Nothing yet. When one of your nodes goes down or comes \
-         back, or your balance runs low, it shows up here at once.</p>"
-    } else {
-        ""
+    let live = match state.service.current_outages(&account) {
+        Ok(live) => live,
+        Err(e) => return internal_error(&headers, &e),
     };
-    let body = format!(
-        "<h1>Notifications</h1><div data-live data-version=\"{}\">{replies}{empty}\
-         <section id=\"notices\" class=\"feed\" aria-live=\"polite\" aria-label=\"Notifications\">{list}</section></div>",
-        snapshot.version
-    );
-    state.page(&session, "Notifications", "/notifications", &body)
+    let now = state.now();
+    let snapshot = state.hub.snapshot(&account);
+    let notices = snapshot
+        .notices
+        .iter()
+        .map(|entry| {
+            EntryHtml {
+                entry,
+                csrf: &session.csrf,
+                back: "/notifications",
+                now,
+                live_outages: Some(&live),
+            }
+            .render()
+            .unwrap_or_default()
+        })
+        .collect();
+    render::html(&NotificationsPage {
+        layout: state.layout(&session, "Notifications", "/notifications"),
+        version: snapshot.version,
+        replies,
+        notices,
+    })
 }

@@ -10,7 +10,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::render::{csrf_field, escape};
+use askama::Template;
+
+use super::render::{self, Layout};
 use super::{SignedIn, WebState, internal_error, not_found};
 use crate::lifecycle::utc_datetime;
 
@@ -21,6 +23,24 @@ const OUTBOX_SHOWN: usize = 20;
 pub struct DashboardQuery {
     user: Option<String>,
     nodes: Option<String>,
+}
+
+/// The operators' dashboard.
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct DashboardPage<'a> {
+    layout: Layout<'a>,
+    stats: String,
+    maintenance: Option<String>,
+    queued: usize,
+    sent: u64,
+    remembered: usize,
+    /// The outbox: (raised, priority, user, first line of the message).
+    pending: Vec<(String, String, String, String)>,
+    user_query: &'a str,
+    user_report: Option<String>,
+    nodes_query: &'a str,
+    nodes_report: Option<String>,
 }
 
 pub async fn page(
@@ -36,34 +56,12 @@ pub async fn page(
         Ok(None) => return not_found().await,
         Err(e) => return internal_error(&headers, &e),
     };
-    let csrf = csrf_field(&session.csrf);
-    let mut body = format!(
-        "<h1>Operators</h1><h2>Stats</h2><pre>{}</pre>",
-        escape(&stats)
-    );
-
-    let maintenance = service.maintenance();
-    body.push_str(&format!(
-        "<h2>Maintenance</h2><p>{}</p><form method=\"post\" action=\"/admin/maintenance\">{csrf}\
-         <label for=\"message\">Message to users (optional)</label>\
-         <input type=\"text\" id=\"message\" name=\"message\" maxlength=\"300\">\
-         <p><button type=\"submit\" name=\"switch\" value=\"on\" class=\"danger\">Pause new deployments</button> \
-         <button type=\"submit\" name=\"switch\" value=\"off\" class=\"secondary\">Resume deployments</button></p></form>",
-        match &maintenance {
-            Some(m) => format!("<strong>ON</strong>: {}", escape(m)),
-            None => "Off: users can deploy.".into(),
-        }
-    ));
-
     let alerts = service.alerts().stats();
-    let pending = service.alerts().pending(OUTBOX_SHOWN);
-    body.push_str(&format!(
-        "<h2>Outbox</h2><p>{} alert(s) waiting, {} sent since start, {} remembered for de-duplication.</p>",
-        alerts.queued, alerts.sent, alerts.remembered
-    ));
-    if !pending.is_empty() {
-        body.push_str("<table><thead><tr><th scope=\"col\">Raised</th><th scope=\"col\">Priority</th><th scope=\"col\">User</th><th scope=\"col\">Message</th></tr></thead><tbody>");
-        for alert in &pending {
+    let pending = service
+        .alerts()
+        .pending(OUTBOX_SHOWN)
+        .iter()
+        .map(|alert| {
             let first_line: String = alert
                 .message
                 .text
@@ -73,45 +71,44 @@ pub async fn page(
                 .chars()
                 .take(120)
                 .collect();
-            body.push_str(&format!(
-                "<tr><td>{}</td><td>{:?}</td><td>{}</td><td>{}</td></tr>",
-                escape(&utc_datetime(alert.raised_at)),
-                alert.priority,
-                escape(alert.user.as_str()),
-                escape(&first_line)
-            ));
-        }
-        body.push_str("</tbody></table>");
-    }
-
-    body.push_str(&format!(
-        "<h2>Users</h2><form method=\"get\" action=\"/admin\"><label for=\"user\">User id, Telegram id or @name</label>\
-         <input type=\"text\" id=\"user\" name=\"user\" maxlength=\"80\" value=\"{}\"><p><button type=\"submit\">Show</button></p></form>",
-        escape(query.user.as_deref().unwrap_or(""))
-    ));
+            (
+                utc_datetime(alert.raised_at),
+                format!("{:?}", alert.priority),
+                alert.user.as_str().to_owned(),
+                first_line,
+            )
+        })
+        .collect();
+    let mut user_report = None;
     if let Some(user) = query.user.as_deref().filter(|u| !u.trim().is_empty()) {
         match service.operator_report(&operator, "user", Some(user)).await {
-            Ok(Some(text)) => body.push_str(&format!("<pre>{}</pre>", escape(&text))),
-            Ok(None) => {}
+            Ok(report) => user_report = report,
             Err(e) => return internal_error(&headers, &e),
         }
     }
-    body.push_str(&format!(
-        "<h2>Nodes</h2><form method=\"get\" action=\"/admin\"><label for=\"nodes\">Filter: a state, a chain, part of a name, or down</label>\
-         <input type=\"text\" id=\"nodes\" name=\"nodes\" maxlength=\"40\" value=\"{}\"><p><button type=\"submit\">List</button></p></form>",
-        escape(query.nodes.as_deref().unwrap_or(""))
-    ));
+    let mut nodes_report = None;
     if let Some(filter) = &query.nodes {
         match service
             .operator_report(&operator, "nodes", Some(filter))
             .await
         {
-            Ok(Some(text)) => body.push_str(&format!("<pre>{}</pre>", escape(&text))),
-            Ok(None) => {}
+            Ok(report) => nodes_report = report,
             Err(e) => return internal_error(&headers, &e),
         }
     }
-    state.page(&session, "Operators", "/admin", &body)
+    render::html(&DashboardPage {
+        layout: state.layout(&session, "Operators", "/admin"),
+        stats,
+        maintenance: service.maintenance(),
+        queued: alerts.queued,
+        sent: alerts.sent,
+        remembered: alerts.remembered,
+        pending,
+        user_query: query.user.as_deref().unwrap_or(""),
+        user_report,
+        nodes_query: query.nodes.as_deref().unwrap_or(""),
+        nodes_report,
+    })
 }
 
 #[derive(Deserialize)]

@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use tokio::sync::broadcast;
 
 use crate::channel::{Outbox, Outgoing};
+use crate::clock::{Clock, SystemClock};
 use crate::dialogue::{Button, Message};
 use crate::ids::UserId;
 
@@ -67,6 +68,9 @@ pub enum EntryKind {
 pub struct Entry {
     pub id: u64,
     pub version: u64,
+    /// When it arrived (unix seconds, the service's clock), shown on
+    /// notifications as "5 minutes ago" with the date and time.
+    pub at: u64,
     pub kind: EntryKind,
 }
 
@@ -100,11 +104,12 @@ impl Feed {
         self.version
     }
 
-    fn push(&mut self, kind: EntryKind) {
+    fn push(&mut self, at: u64, kind: EntryKind) {
         let version = self.next_version();
         let entry = Entry {
             id: version,
             version,
+            at,
             kind,
         };
         let list = if entry.is_notice() {
@@ -129,24 +134,30 @@ impl Feed {
         }
     }
 
-    fn apply(&mut self, item: Outgoing) {
+    fn apply(&mut self, at: u64, item: Outgoing) {
         match item {
-            Outgoing::Message(Message { text, buttons }) => self.push(EntryKind::Message {
-                text,
-                buttons,
-                answer: None,
-            }),
+            Outgoing::Message(Message { text, buttons }) => self.push(
+                at,
+                EntryKind::Message {
+                    text,
+                    buttons,
+                    answer: None,
+                },
+            ),
             Outgoing::Image {
                 png,
                 caption,
                 buttons,
                 ..
-            } => self.push(EntryKind::Image {
-                png: Arc::new(png),
-                caption,
-                buttons,
-                answer: None,
-            }),
+            } => self.push(
+                at,
+                EntryKind::Image {
+                    png: Arc::new(png),
+                    caption,
+                    buttons,
+                    answer: None,
+                },
+            ),
             Outgoing::Progress { key, text } => {
                 let existing = self.chat.iter().rposition(
                     |e| matches!(&e.kind, EntryKind::Progress { key: k, .. } if *k == key),
@@ -157,7 +168,7 @@ impl Feed {
                             *t = text;
                         }
                     }),
-                    None => self.push(EntryKind::Progress { key, text }),
+                    None => self.push(at, EntryKind::Progress { key, text }),
                 }
             }
             Outgoing::Answered { answer } => {
@@ -221,8 +232,9 @@ struct Feeds {
 }
 
 /// The web channel's state, shared by the outboxes and the site.
-#[derive(Default)]
 pub struct WebHub {
+    /// Stamps entries with the service's time (tests pass a manual clock).
+    clock: Arc<dyn Clock>,
     feeds: Mutex<Feeds>,
     /// Web sign-in -> the account it acts as, for linked sign-ins.
     links: RwLock<HashMap<UserId, UserId>>,
@@ -232,7 +244,17 @@ pub struct WebHub {
 
 impl WebHub {
     pub fn new() -> Arc<WebHub> {
-        Arc::new(WebHub::default())
+        WebHub::with_clock(Arc::new(SystemClock))
+    }
+
+    /// A hub whose entries carry `clock`'s time.
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Arc<WebHub> {
+        Arc::new(WebHub {
+            clock,
+            feeds: Mutex::default(),
+            links: RwLock::default(),
+            mirrored: RwLock::default(),
+        })
     }
 
     /// Records stored links (web sign-in, account), e.g. at start.
@@ -311,11 +333,15 @@ impl WebHub {
     /// the conversation through the outbox as well).
     pub fn notice(&self, account: &UserId, message: &Message) {
         if self.follows(account) {
+            let at = self.clock.now();
             self.with_feed(account, |feed| {
-                feed.push(EntryKind::Notice {
-                    text: message.text.clone(),
-                    buttons: message.buttons.clone(),
-                })
+                feed.push(
+                    at,
+                    EntryKind::Notice {
+                        text: message.text.clone(),
+                        buttons: message.buttons.clone(),
+                    },
+                )
             });
         }
     }
@@ -327,7 +353,10 @@ impl WebHub {
         } else {
             crate::crypto::mask(text)
         };
-        self.with_feed(account, |feed| feed.push(EntryKind::Mine { text: shown }));
+        let at = self.clock.now();
+        self.with_feed(account, |feed| {
+            feed.push(at, EntryKind::Mine { text: shown })
+        });
     }
 
     /// The account's feed now; a page follows later changes from its
@@ -393,7 +422,8 @@ impl WebHub {
 impl Outbox for WebHub {
     async fn send(&self, user: &UserId, item: Outgoing) {
         if self.follows(user) {
-            self.with_feed(user, |feed| feed.apply(item));
+            let at = self.clock.now();
+            self.with_feed(user, |feed| feed.apply(at, item));
         }
     }
 }

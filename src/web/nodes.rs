@@ -16,12 +16,14 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::chat::deliver;
-use super::render::{csrf_field, escape};
+use askama::Template;
+
+use super::render::{self, Layout, filters};
 use super::{CsrfForm, SignedIn, WebState, internal_error, refuse};
 use crate::dialogue::Input;
 use crate::ids::UserId;
 use crate::lifecycle::human_duration;
-use crate::service::Service;
+use crate::service::{Overview, Service};
 
 /// Failed link codes allowed per sign-in in one window.
 const LINK_ATTEMPTS: u32 = 5;
@@ -71,6 +73,16 @@ pub struct Since {
     since: Option<u64>,
 }
 
+/// "My nodes".
+#[derive(Template)]
+#[template(path = "nodes.html")]
+struct NodesPage<'a> {
+    layout: Layout<'a>,
+    /// The replies to the action just taken here, if any.
+    replies: Option<Vec<String>>,
+    overview: Overview,
+}
+
 pub async fn page(
     State(state): State<Arc<WebState>>,
     headers: HeaderMap,
@@ -82,110 +94,15 @@ pub async fn page(
         Ok(o) => o,
         Err(e) => return internal_error(&headers, &e),
     };
-    let csrf = csrf_field(&session.csrf);
-    let mut body = String::from("<h1>My nodes</h1>");
-    if query.since.is_some() {
-        body.push_str(&super::chat::replies_section(
-            &state,
-            &account,
-            query.since,
-            &session.csrf,
-            "/nodes",
-        ));
-    }
-    body.push_str(&format!(
-        "<section class=\"card\" aria-labelledby=\"money\"><h2 id=\"money\">Balance: {}</h2><p>{}</p>\
-         <form method=\"post\" action=\"/nodes/act\">{csrf}<input type=\"hidden\" name=\"action\" value=\"topup\">\
-         <label for=\"topup\">Top up: fund all your nodes for</label><select id=\"topup\" name=\"arg\">\
-         <option value=\"1w\">1 week</option><option value=\"1m\" selected>1 month</option>\
-         <option value=\"3m\">3 months</option></select>\
-         <p><button type=\"submit\">Get a payment QR</button></p></form></section>",
-        escape(&overview.balance.to_string()),
-        super::render::text_html(&overview.runway)
-    ));
-    if overview.nodes.is_empty() {
-        body.push_str("<p>You have no nodes yet. <a href=\"/chat\">Open the chat</a> and send /deploy to run one.</p>");
-    } else {
-        body.push_str(
-            "<table><caption class=\"muted\">Your nodes</caption><thead><tr><th scope=\"col\">Node</th>\
-             <th scope=\"col\">State</th><th scope=\"col\" class=\"wide\">Where</th>\
-             <th scope=\"col\" class=\"wide\">Cost</th><th scope=\"col\">Actions</th></tr></thead><tbody>",
-        );
-        for node in &overview.nodes {
-            let down = node
-                .down
-                .as_ref()
-                .map(|d| format!(" <span class=\"badge\">{}</span>", escape(d)))
-                .unwrap_or_default();
-            let chain = node
-                .chain
-                .as_ref()
-                .map(|c| chain_cell(&node.name, c))
-                .unwrap_or_default();
-            let address = node
-                .address
-                .as_ref()
-                .map(|a| format!("<br><code>{}</code>", escape(a)))
-                .unwrap_or_default();
-            let mut actions = String::from("<div class=\"actions\">");
-            let mut button = |action: &str, label: &str, class: &str| {
-                actions.push_str(&format!(
-                    "<form method=\"post\" action=\"/nodes/act\">{csrf}\
-                     <input type=\"hidden\" name=\"action\" value=\"{action}\">\
-                     <input type=\"hidden\" name=\"node\" value=\"{}\">\
-                     <button type=\"submit\" class=\"{class}\" aria-label=\"{label} {}\">{label}</button></form>",
-                    escape(&node.name),
-                    escape(&node.name)
-                ));
-            };
-            button("status", "Status", "secondary");
-            if node.running {
-                button("redeploy", "Redeploy", "secondary");
-            }
-            button("delete", "Delete", "danger");
-            actions.push_str("</div>");
-            body.push_str(&format!(
-                "<tr><td><strong>{}</strong><br><span class=\"muted\">{}</span></td><td>{}{down}{chain}</td>\
-                 <td class=\"wide\">{}{address}</td><td class=\"wide\">{} / day</td><td>{actions}</td></tr>",
-                escape(&node.name),
-                escape(&node.kind),
-                escape(node.state),
-                escape(&node.location),
-                escape(&node.price_per_day.to_string()),
-            ));
-        }
-        body.push_str("</tbody></table>");
-    }
-    state.page(&session, "My nodes", "/nodes", &body)
-}
-
-/// A node's chain in its row: a real `<progress>` while it syncs (read by
-/// screen readers through its label, shown without JavaScript), the
-/// summary, a badge for a confirmed problem and the client line.
-fn chain_cell(name: &str, chain: &crate::user::chain_text::WebChain) -> String {
-    let mut cell = String::from("<div class=\"chain\">");
-    if let Some(permille) = chain.progress_permille {
-        let percent = format!("{}.{}%", permille / 10, permille % 10);
-        cell.push_str(&format!(
-            "<progress max=\"1000\" value=\"{permille}\" aria-label=\"Chain sync of {}: {percent}\">{percent}</progress>",
-            escape(name)
-        ));
-    }
-    cell.push_str(&format!(
-        "<span class=\"muted\">{}</span>",
-        escape(&chain.summary)
-    ));
-    if let Some(problem) = &chain.problem {
-        cell.push_str(&format!(
-            " <span class=\"badge\">{}</span>",
-            escape(problem)
-        ));
-    }
-    cell.push_str(&format!(
-        "<br><span class=\"muted\">{}</span></div>",
-        escape(&chain.client)
-    ));
-    cell
+    let replies = query
+        .since
+        .is_some()
+        .then(|| super::chat::replies(&state, &account, query.since, &session.csrf, "/nodes"));
+    render::html(&NodesPage {
+        layout: state.layout(&session, "My nodes", "/nodes"),
+        replies,
+        overview,
+    })
 }
 
 #[derive(Deserialize)]
@@ -198,6 +115,17 @@ pub struct ActForm {
     node: String,
     #[serde(default)]
     arg: String,
+    /// The page to return to ("/nodes" when none is named).
+    #[serde(default)]
+    back: String,
+}
+
+/// A node name as the site accepts it in forms and paths: 1-64 letters,
+/// digits and `-` (the names Jukebox gives).
+pub(super) fn node_name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
 pub async fn act(
@@ -206,12 +134,7 @@ pub async fn act(
     Form(form): Form<ActForm>,
 ) -> Result<Response, Response> {
     let session = state.authorise_post(&headers, &form.csrf)?;
-    let node_ok = !form.node.is_empty()
-        && form.node.len() <= 64
-        && form
-            .node
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-');
+    let node_ok = node_name_ok(&form.node);
     let (name, arg) = match form.action.as_str() {
         "status" | "redeploy" | "delete" if node_ok => (form.action.as_str(), Some(form.node)),
         // The periods of /deploy and /topup: one length each (a month is
@@ -230,7 +153,11 @@ pub async fn act(
         name: name.to_owned(),
         arg,
     };
-    Ok(deliver(&state, &session, &headers, input, "/nodes").await)
+    let back = match super::chat::back_page(&form.back) {
+        "/chat" => "/nodes",
+        page => page,
+    };
+    Ok(deliver(&state, &session, &headers, input, back).await)
 }
 
 pub async fn link_page(
@@ -240,46 +167,35 @@ pub async fn link_page(
     link_view(&state, &session, None)
 }
 
+/// The page that links a Telegram or terminal account.
+#[derive(Template)]
+#[template(path = "link.html")]
+struct LinkPage<'a> {
+    layout: Layout<'a>,
+    /// "Telegram" or "terminal chat" once linked.
+    linked_channel: Option<&'static str>,
+    /// The linked account, shortened (`tg:…42`).
+    hint: String,
+    /// What the last post did, and whether it worked.
+    message: Option<(&'a str, bool)>,
+    /// How long a code works, in words.
+    ttl: String,
+}
+
 fn link_view(
     state: &WebState,
     session: &super::session::Session,
     message: Option<(&str, bool)>,
 ) -> Response {
     let account = state.account(session);
-    let csrf = csrf_field(&session.csrf);
     let linked = account != session.user;
-    let mut body = if linked {
-        format!("<h1>Linked to {}</h1>", channel_name(&account))
-    } else {
-        String::from("<h1>Link Telegram or the terminal chat</h1>")
-    };
-    if let Some((text, ok)) = message {
-        let class = if ok { "card" } else { "error" };
-        body.push_str(&format!(
-            "<p class=\"{class}\" role=\"alert\">{}</p>",
-            escape(text)
-        ));
-    }
-    if linked {
-        let channel = channel_name(&account);
-        body.push_str(&format!(
-            "<p>This sign-in is linked to the {channel} account <code>{}</code>: the chat, My nodes and \
-             notifications here are the same as in {channel}.</p>\
-             <form method=\"post\" action=\"/link/remove\">{csrf}<button type=\"submit\" class=\"secondary\">Unlink</button></form>",
-            escape(&account_hint(&account))
-        ));
-    } else {
-        body.push_str(&format!(
-            "<p>Already use Jukebox in Telegram or in the terminal chat? Link it to see the same nodes and balance here.</p>\
-             <ol><li>Send <code>/link</code> to Jukebox there (the Telegram bot, or <code>jukebox chat</code>).</li>\
-             <li>Type the code it answers below (it works once, for {}).</li></ol>\
-             <form method=\"post\" action=\"/link\">{csrf}<label for=\"code\">Link code</label>\
-             <input type=\"text\" id=\"code\" name=\"code\" required maxlength=\"16\" autocomplete=\"one-time-code\" \
-             placeholder=\"ABCD-EFGH\"><p><button type=\"submit\">Link</button></p></form>",
-            human_duration(Service::LINK_CODE_TTL_SECS)
-        ));
-    }
-    state.page(session, "Link", "/link", &body)
+    render::html(&LinkPage {
+        layout: state.layout(session, "Link", "/link"),
+        linked_channel: linked.then(|| channel_name(&account)),
+        hint: account_hint(&account),
+        message,
+        ttl: human_duration(Service::LINK_CODE_TTL_SECS),
+    })
 }
 
 /// The channel an account id belongs to, in words.

@@ -1,20 +1,25 @@
 //! Signed cookies: who is signed in, the pending ThreeFold Connect login,
 //! and the anti-CSRF token of forms shown before sign-in.
 //!
-//! A cookie value is `base64url(json) "." base64url(HMAC-SHA256)`. The MAC
-//! covers a purpose label too, so a login cookie can never pass for a
-//! session. Nothing secret is inside (ids, expiry, a random CSRF token);
-//! the MAC key is derived from the master key, so cookies survive restarts
-//! and stop working when the master key changes. Cookies are HttpOnly,
-//! SameSite=Lax and, on https sites, Secure.
+//! Signing and checking is the `cookie` crate's signed jar (HMAC-SHA256,
+//! checked in constant time), read through axum-extra's `SignedCookieJar`:
+//! no MAC code of our own. The signed value is `<purpose>.<base64url(json)>`:
+//! the jar's MAC covers the value only, so the purpose (the cookie's name)
+//! is inside it, and a login cookie can never pass for a session. Nothing
+//! secret is inside (ids, expiry, a random CSRF token); the key is derived
+//! from the master key, so cookies survive restarts and stop working when
+//! the master key changes. Cookies are HttpOnly, SameSite=Lax and, on https
+//! sites, Secure.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use zeroize::Zeroizing;
 
-use crate::crypto::{MasterKey, constant_time_eq, hmac_sha256};
+use axum::http::HeaderMap;
+use axum_extra::extract::cookie::{Cookie, Key, SignedCookieJar};
+
+use crate::crypto::{MasterKey, constant_time_eq};
 use crate::ids::UserId;
 
 pub const SESSION_COOKIE: &str = "jb_session";
@@ -78,43 +83,67 @@ impl Expiring for PreSession {
 
 /// Signs and checks cookie values.
 pub struct CookieSigner {
-    key: Zeroizing<[u8; 32]>,
+    /// The signed jar's key (its first half signs; the second would
+    /// encrypt, which these cookies do not need).
+    key: Key,
     /// Adds `Secure` (the site is served over https).
     secure: bool,
 }
 
 impl CookieSigner {
     pub fn new(master: &MasterKey, secure: bool) -> CookieSigner {
+        let mut bytes = zeroize::Zeroizing::new([0u8; 64]);
+        bytes[..32].copy_from_slice(&master.derive_key("jukebox web cookies v2 signing")[..]);
+        bytes[32..].copy_from_slice(&master.derive_key("jukebox web cookies v2 unused")[..]);
         CookieSigner {
-            key: master.derive_key("jukebox web cookies v1"),
+            key: Key::from(&bytes[..]),
             secure,
         }
     }
 
-    fn mac(&self, purpose: &str, payload: &str) -> [u8; 32] {
-        hmac_sha256(&self.key[..], format!("{purpose}\n{payload}").as_bytes())
-    }
-
-    /// The cookie value for `value`.
+    /// The cookie value for `value`, signed for `purpose`.
     pub fn sign<T: Serialize>(&self, purpose: &str, value: &T) -> String {
         // Serialising these plain structs cannot fail.
         let json = serde_json::to_vec(value).unwrap_or_default();
-        let payload = URL_SAFE_NO_PAD.encode(json);
-        let mac = URL_SAFE_NO_PAD.encode(self.mac(purpose, &payload));
-        format!("{payload}.{mac}")
+        let payload = format!("{purpose}.{}", URL_SAFE_NO_PAD.encode(json));
+        let mut jar = cookie::CookieJar::new();
+        jar.signed_mut(&self.key)
+            .add(Cookie::new(purpose.to_owned(), payload));
+        jar.get(purpose)
+            .map(|c| c.value().to_owned())
+            .unwrap_or_default()
     }
 
     /// The value inside a cookie, if it is ours, for `purpose`, intact.
     pub fn verify<T: DeserializeOwned>(&self, purpose: &str, cookie: &str) -> Option<T> {
-        if cookie.len() > MAX_COOKIE_LEN {
+        let mut headers = HeaderMap::new();
+        let header = format!("{purpose}={cookie}").parse().ok()?;
+        headers.insert(axum::http::header::COOKIE, header);
+        self.verify_in(&headers, purpose)
+    }
+
+    /// The value of the signed cookie `purpose` a request carries, if it
+    /// is ours, for `purpose`, intact.
+    fn verify_in<T: DeserializeOwned>(&self, headers: &HeaderMap, purpose: &str) -> Option<T> {
+        let jar = SignedCookieJar::from_headers(headers, self.key.clone());
+        let checked = jar.get(purpose)?;
+        if checked.value().len() > MAX_COOKIE_LEN {
             return None;
         }
-        let (payload, mac) = cookie.split_once('.')?;
-        let mac = URL_SAFE_NO_PAD.decode(mac).ok()?;
-        if !constant_time_eq(&mac, &self.mac(purpose, payload)) {
-            return None;
-        }
+        let payload = checked.value().strip_prefix(purpose)?.strip_prefix('.')?;
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
+    }
+
+    /// The fresh, intact value of the signed cookie `name` a request
+    /// carries, if any.
+    pub fn from_request<T: DeserializeOwned + Expiring>(
+        &self,
+        headers: &HeaderMap,
+        name: &str,
+        now: u64,
+    ) -> Option<T> {
+        self.verify_in::<T>(headers, name)
+            .filter(|v| v.expires_at() > now)
     }
 
     /// A `Set-Cookie` header value.

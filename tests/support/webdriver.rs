@@ -174,6 +174,14 @@ impl Browser {
             .unwrap_or_default()
     }
 
+    /// Resizes the window (e.g. to a 375 px wide phone).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.client
+            .set_window_size(width, height)
+            .await
+            .expect("resize the window");
+    }
+
     /// Saves a PNG of the window to `path` and returns its size in bytes.
     pub async fn screenshot(&self, path: &Path) -> usize {
         let png = self.client.screenshot().await.expect("screenshot");

@@ -287,7 +287,9 @@ impl Turn<'_> {
     }
 }
 
-pub(super) fn describe_resources(nt: &NodeType) -> String {
+/// "2 vCPU, 4 GiB RAM, 50 GiB SSD": a node type's resources in words
+/// (the order summary's, and the website catalog's).
+pub fn describe_resources(nt: &NodeType) -> String {
     let r = &nt.resources;
     let memory = if r.memory_mib.is_multiple_of(1024) {
         format!("{} GiB", r.memory_mib / 1024)

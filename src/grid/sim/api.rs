@@ -126,6 +126,7 @@ impl Grid for SimGrid {
                     inner.record(Event::Cancel { id: rec.id })?;
                     return Err(GridError::NodeNotUp(node));
                 }
+                self.chain.adopt_node(ContractId(rec.id), rec.created_at);
                 return Ok(Placed {
                     contract: ContractId(rec.id),
                     node: inner.state.grid_node(idx),
@@ -194,8 +195,11 @@ impl Grid for SimGrid {
             failure: None,
             paused: false,
             app_failure: None,
+            created_at: self.chain.now(),
         };
         inner.record(Event::Contract(rec.clone()))?;
+        // Its chain starts syncing from block 0 now.
+        self.chain.start_node(ContractId(id));
         Ok(Placed {
             contract: ContractId(id),
             node: inner.state.grid_node(idx),
@@ -247,7 +251,9 @@ impl Grid for SimGrid {
         if rec.deleted {
             return Ok(());
         }
-        inner.record(Event::Cancel { id: contract.0 })
+        inner.record(Event::Cancel { id: contract.0 })?;
+        self.chain.forget(contract);
+        Ok(())
     }
 
     /// As Zero-OS answers `zos.deployment.get`: a twin sees only its own

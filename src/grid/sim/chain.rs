@@ -109,6 +109,11 @@ impl SimChain {
         self.nodes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The clock's time (unix seconds).
+    pub fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
     /// The network's height at `at`.
     pub fn tip(&self, spec: &ChainProbeSpec, at: u64) -> u64 {
         let blocks = at.saturating_sub(self.genesis) / u64::from(spec.block_seconds.max(1));
@@ -125,6 +130,17 @@ impl SimChain {
                 fault: None,
             },
         );
+    }
+
+    /// A node this process has not seen yet, made at `created` (unix
+    /// seconds; 0 when its record predates that field: long synced).
+    /// Known nodes keep their start, so a restart of the process does not
+    /// make every node sync from 0 again.
+    pub fn adopt_node(&self, contract: ContractId, created: u64) {
+        self.lock().entry(contract.0).or_insert(SimNode {
+            started: created,
+            fault: None,
+        });
     }
 
     /// A cancelled contract's chain is gone.
@@ -224,6 +240,36 @@ impl ChainProbe for SimChain {
                 Ok(self.reading(spec, self.tip(spec, now), now, current_version(spec)))
             }
         }
+    }
+}
+
+/// SIMULATION: the grid answers for its contracts' chains. A node whose
+/// contract is gone, paused, on a grid node that is down, or whose
+/// workload or application failed does not answer, as a real node's P2P
+/// port would not; the others answer what their [`SimChain`] says. A
+/// contract made before this process started keeps the start its record
+/// holds (`created_at`), so a restart does not send every node back to
+/// block 0.
+#[async_trait]
+impl ChainProbe for super::SimGrid {
+    async fn read_chain(&self, target: &ChainTarget) -> Result<ChainReading, ChainProbeError> {
+        if let ChainSource::Node { contract, .. } = &target.source {
+            let created = {
+                let inner = self.lock();
+                if let crate::probe::AppHealth::Unhealthy(why) =
+                    super::faults::app_health(&inner.state, *contract)
+                {
+                    return Err(ChainProbeError::Unreachable(why));
+                }
+                inner
+                    .state
+                    .contracts
+                    .get(&contract.0)
+                    .map_or(0, |r| r.created_at)
+            };
+            self.chain().adopt_node(*contract, created);
+        }
+        self.chain().read_chain(target).await
     }
 }
 

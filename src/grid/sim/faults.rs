@@ -122,7 +122,7 @@ impl AppProbe for SimGrid {
     }
 }
 
-fn app_health(s: &State, contract: ContractId) -> AppHealth {
+pub(super) fn app_health(s: &State, contract: ContractId) -> AppHealth {
     let unhealthy = |why: &str| AppHealth::Unhealthy(why.to_string());
     let Some(rec) = s.contracts.get(&contract.0) else {
         return unhealthy("the contract does not exist");

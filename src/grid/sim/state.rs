@@ -66,6 +66,11 @@ pub(super) struct ContractRec {
     /// fails its health check with this reason.
     #[serde(default)]
     pub app_failure: Option<String>,
+    /// When the contract was made (unix seconds, the simulated chain's
+    /// clock), where its chain started syncing from block 0; 0 in journals
+    /// written before, read as a node synced long ago.
+    #[serde(default)]
+    pub created_at: u64,
 }
 
 /// A durable change; one JSON line in the journal.

@@ -60,6 +60,16 @@
       .catch(function () { toast("Jukebox cannot be reached; check your connection and try again."); })
       .finally(function () { buttons.forEach(function (b) { b.disabled = false; }); });
   }
+  // Copy buttons (hidden without the script): copy the named element's text.
+  document.documentElement.className += " js";
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button.copy");
+    if (!button) return;
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    if (!source || !navigator.clipboard) { toast("Select the text and copy it."); return; }
+    navigator.clipboard.writeText(source.textContent)
+      .then(function () { toast("Copied."); }, function () { toast("Select the text and copy it."); });
+  });
   document.addEventListener("DOMContentLoaded", function () {
     var live = document.querySelector("[data-live]");
     if (!live || !window.EventSource || !window.fetch) return;

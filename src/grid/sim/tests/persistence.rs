@@ -149,6 +149,7 @@ fn reopening_with_100k_contracts_is_fast_and_exact() {
             failure: None,
             paused: false,
             app_failure: None,
+            created_at: 0,
         };
         serde_json::to_writer(&mut out, &Event::Contract(rec)).expect("line");
         out.write_all(b"\n").expect("newline");

@@ -1,0 +1,490 @@
+//! The monitor's chain checks (docs/chain-health.md): every sweep reads
+//! each running node's chain through the [`ChainProbe`] (the real P2P
+//! handshake and CometBFT `/status` on the real grid, the simulated chains
+//! on the embedded one: the same trait, so the same code decides), works
+//! out each chain's network tip (the catalog's references through the same
+//! probe, weighed with what our own nodes report; lying heights refused,
+//! `lifecycle::tip`), feeds one [`ChainTracker`] per node kept in memory,
+//! stores the confirmed episodes and the latest reading in the node's
+//! record when something a user would see changed, and tells owners of
+//! what the trackers confirmed through the [`Alerter`] (each kind muted on
+//! its own). Also the operators' `/fault chain` on the simulated grid.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::alerter::Alerter;
+use super::audit_trail::{AuditTrail, SYSTEM};
+use super::repo::Repo;
+use super::watch::Target;
+use crate::catalog::ChainProbeSpec;
+use crate::clock::Clock;
+use crate::config::MonitorConfig;
+use crate::dialogue::Engine;
+use crate::grid::ContractId;
+use crate::grid::sim::SimGrid;
+use crate::grid::sim::chain::ChainFault;
+use crate::ids::UserId;
+use crate::lifecycle::chain::{ChainEvent, ChainObservation, ChainRules, ChainTracker, SyncView};
+use crate::lifecycle::chain_state::{
+    ChainAlertKind, ChainSnapshot, DEFAULT_REFRESH_SECS, NodeChain,
+};
+use crate::lifecycle::tip::{Report, Tip};
+use crate::probe::tip::read_tip;
+use crate::probe::{ChainProbe, ChainSource, ChainTarget};
+use crate::user::NodeState;
+
+mod text;
+
+/// What one chain sweep did, for logs and the benchmark.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChainSweep {
+    /// Nodes whose chain was asked.
+    pub read: usize,
+    /// Of them, those that did not answer.
+    pub unreadable: usize,
+    /// Confirmed changes (each one alert at most).
+    pub events: usize,
+    /// Node records written (few: only what users see changed).
+    pub written: usize,
+}
+
+/// The chain-check settings (`[monitor]`).
+#[derive(Clone, Copy, Debug)]
+struct Settings {
+    stall_after_secs: u64,
+    confirmations: u32,
+    concurrency: usize,
+}
+
+/// One node's memory between sweeps.
+struct Tracked {
+    contract: ContractId,
+    tracker: ChainTracker,
+}
+
+#[derive(Default)]
+struct Memory {
+    nodes: HashMap<(UserId, String), Tracked>,
+    /// Each chain's last believed tip: it never goes back, and lies are
+    /// measured against it.
+    tips: HashMap<String, Tip>,
+}
+
+/// A node's new chain record and what was confirmed, to store and tell.
+struct Change {
+    name: String,
+    contract: ContractId,
+    chain: String,
+    record: NodeChain,
+    events: Vec<ChainEvent>,
+}
+
+pub struct ChainWatch {
+    engine: Arc<Engine>,
+    repo: Arc<Repo>,
+    probe: Arc<dyn ChainProbe>,
+    alerter: Arc<Alerter>,
+    audit: Arc<AuditTrail>,
+    clock: Arc<dyn Clock>,
+    /// The embedded grid, for `/fault chain`.
+    sim: Option<SimGrid>,
+    settings: Settings,
+    memory: Mutex<Memory>,
+}
+
+impl ChainWatch {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        engine: Arc<Engine>,
+        repo: Arc<Repo>,
+        probe: Arc<dyn ChainProbe>,
+        alerter: Arc<Alerter>,
+        audit: Arc<AuditTrail>,
+        clock: Arc<dyn Clock>,
+        sim: Option<SimGrid>,
+        config: &MonitorConfig,
+    ) -> ChainWatch {
+        ChainWatch {
+            engine,
+            repo,
+            probe,
+            alerter,
+            audit,
+            clock,
+            sim,
+            settings: Settings {
+                stall_after_secs: config.chain_stall_minutes * 60,
+                confirmations: config.chain_confirmations,
+                concurrency: config.chain_probe_concurrency,
+            },
+            memory: Mutex::new(Memory::default()),
+        }
+    }
+
+    fn memory(&self) -> MutexGuard<'_, Memory> {
+        // Each update replaces whole entries: a panic cannot leave one
+        // half-written in a way that matters.
+        self.memory.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reads the chains of `targets` (the running nodes of this sweep),
+    /// stores what changed and tells owners what was confirmed. Errors of
+    /// one user never stop the others.
+    pub async fn sweep(&self, targets: &[Target]) -> ChainSweep {
+        let catalog = self.engine.catalog();
+        // Each chain's probe block once per sweep, shared by its targets.
+        let mut specs: BTreeMap<&str, Option<Arc<ChainProbeSpec>>> = BTreeMap::new();
+        let mut chosen: Vec<&Target> = Vec::new();
+        let mut reads: Vec<ChainTarget> = Vec::new();
+        for target in targets {
+            let spec = specs
+                .entry(target.node.chain.as_str())
+                .or_insert_with(|| {
+                    catalog
+                        .chain(&target.node.chain)
+                        .and_then(|c| c.probe.clone())
+                        .map(Arc::new)
+                })
+                .clone();
+            let Some(spec) = spec else { continue };
+            chosen.push(target);
+            reads.push(ChainTarget {
+                chain: target.node.chain.clone(),
+                source: ChainSource::Node {
+                    contract: target.node.contract,
+                    hosts: target.node.hosts.clone(),
+                },
+                spec,
+            });
+        }
+        let concurrency = self.settings.concurrency;
+        let answers = self.probe.read_many(&reads, concurrency).await;
+        let mut report = ChainSweep {
+            read: reads.len(),
+            ..ChainSweep::default()
+        };
+
+        // The network's tip of each chain: references and our own nodes.
+        let mut own: HashMap<&str, Vec<Report>> = HashMap::new();
+        for (read, answer) in reads.iter().zip(&answers) {
+            if let Ok(reading) = answer {
+                own.entry(read.chain.as_str()).or_default().push(Report {
+                    source: read.label(),
+                    height: reading.height,
+                });
+            }
+        }
+        let now = self.clock.now();
+        let mut tips: HashMap<&str, Option<u64>> = HashMap::new();
+        for (chain, spec) in &specs {
+            let Some(spec) = spec else { continue };
+            let previous = self.memory().tips.get(*chain).copied();
+            let mine = own.get(chain).map_or(&[][..], Vec::as_slice);
+            let verdict = read_tip(
+                self.probe.as_ref(),
+                chain,
+                spec,
+                mine,
+                previous,
+                now,
+                concurrency,
+            )
+            .await;
+            if let Some(tip) = verdict.tip {
+                self.memory().tips.insert((*chain).to_string(), tip);
+            }
+            tips.insert(chain, verdict.tip.map(|t| t.height));
+        }
+
+        // Each node's tracker, then what is worth storing.
+        let mut changes: BTreeMap<UserId, Vec<Change>> = BTreeMap::new();
+        {
+            let mut memory = self.memory();
+            let mut seen = HashSet::with_capacity(chosen.len());
+            let mut rules: HashMap<&str, ChainRules> = HashMap::new();
+            for ((target, read), answer) in chosen.iter().zip(&reads).zip(answers) {
+                let facts = &target.node;
+                let rules = rules.entry(read.chain.as_str()).or_insert_with(|| {
+                    ChainRules::from_spec(
+                        &read.spec,
+                        self.settings.stall_after_secs,
+                        self.settings.confirmations,
+                    )
+                });
+                let stored = facts
+                    .chain_health
+                    .as_ref()
+                    .filter(|c| c.contract == facts.contract);
+                let key = (target.user.clone(), facts.name.clone());
+                seen.insert(key.clone());
+                let tracked = memory.nodes.entry(key).or_insert_with(|| Tracked {
+                    contract: facts.contract,
+                    tracker: ChainTracker::new(
+                        stored.map(|s| s.episodes.clone()).unwrap_or_default(),
+                    ),
+                });
+                if tracked.contract != facts.contract {
+                    // Redeployed: a new chain, syncing from 0.
+                    *tracked = Tracked {
+                        contract: facts.contract,
+                        tracker: ChainTracker::default(),
+                    };
+                }
+                let mut record = stored
+                    .cloned()
+                    .unwrap_or_else(|| NodeChain::new(facts.contract));
+                let mut events = Vec::new();
+                match answer {
+                    Ok(reading) => {
+                        let observation = ChainObservation {
+                            at: now,
+                            height: reading.height,
+                            network_height: tips.get(read.chain.as_str()).copied().flatten(),
+                            version: reading.version.clone(),
+                        };
+                        events = tracked.tracker.observe(&observation, rules);
+                        let eta_secs = match tracked.tracker.view(&observation, rules) {
+                            SyncView::Syncing { eta_secs, .. } => eta_secs,
+                            _ => None,
+                        };
+                        record.episodes = tracked.tracker.episodes.clone();
+                        record.unreadable = None;
+                        record.last = Some(ChainSnapshot {
+                            at: now,
+                            height: reading.height,
+                            network_height: observation.network_height,
+                            client: reading.client,
+                            version: reading.version,
+                            eta_secs,
+                        });
+                    }
+                    Err(e) => {
+                        report.unreadable += 1;
+                        record.unreadable = Some(e.to_string());
+                    }
+                }
+                let write = !events.is_empty()
+                    || stored.is_none_or(|old| {
+                        old.needs_write(&record, read.spec.in_sync_blocks, DEFAULT_REFRESH_SECS)
+                    });
+                report.events += events.len();
+                if write {
+                    changes
+                        .entry(target.user.clone())
+                        .or_default()
+                        .push(Change {
+                            name: facts.name.clone(),
+                            contract: facts.contract,
+                            chain: read.chain.clone(),
+                            record,
+                            events,
+                        });
+                }
+            }
+            // Nodes no longer running (or no longer read) are forgotten.
+            memory.nodes.retain(|key, _| seen.contains(key));
+        }
+
+        for (user, changes) in changes {
+            match self.store(&user, changes).await {
+                Ok(written) => report.written += written,
+                Err(e) => {
+                    tracing::error!(user = %user, error = %format!("{e:#}"), "could not record nodes' chain state; it is read again next sweep")
+                }
+            }
+        }
+        report
+    }
+
+    /// Writes one user's changed chain records in one save, then raises
+    /// what was confirmed (after the save: an episode is raised once).
+    async fn store(&self, user: &UserId, changes: Vec<Change>) -> anyhow::Result<usize> {
+        let mut raised = Vec::new();
+        let written;
+        {
+            let _guard = self.repo.lock(user).await;
+            let mut nodes = self.repo.load_nodes(user)?;
+            let mut applied = 0;
+            for change in changes {
+                let Some(node) = nodes.get_mut(&change.name).filter(|n| {
+                    n.state == NodeState::Running && n.contract() == Some(change.contract)
+                }) else {
+                    continue;
+                };
+                node.chain_health = Some(change.record);
+                applied += 1;
+                if !change.events.is_empty() {
+                    raised.push((
+                        change.name,
+                        change.chain,
+                        node.node_type.clone(),
+                        change.events,
+                    ));
+                }
+            }
+            if applied > 0 {
+                self.repo.save_nodes(user, &nodes)?;
+            }
+            written = applied;
+        }
+        for (name, chain, node_type, events) in raised {
+            for event in events {
+                self.tell(user, &name, &chain, &node_type, event).await?;
+            }
+        }
+        Ok(written)
+    }
+
+    /// One confirmed change: logged, audited and, unless muted, alerted.
+    async fn tell(
+        &self,
+        user: &UserId,
+        name: &str,
+        chain: &str,
+        node_type: &str,
+        event: ChainEvent,
+    ) -> anyhow::Result<()> {
+        let catalog = self.engine.catalog();
+        let newer = catalog
+            .node_type(chain, node_type)
+            .map(|(_, nt)| text::catalog_versions(&nt.clients))
+            .unwrap_or_default();
+        let Some(alert) = text::alert(name, &event, &newer) else {
+            tracing::info!(user = %user, node = name, event = ?event, "chain event");
+            return Ok(());
+        };
+        tracing::warn!(user = %user, node = name, key = %alert.key, "chain alert");
+        self.audit.record(
+            SYSTEM,
+            Some(user),
+            "node.chain",
+            Some(name),
+            alert.message.text.clone(),
+        );
+        self.alerter
+            .raise_chain(user, alert.kind, alert.priority, alert.key, alert.message)
+            .await
+    }
+
+    /// Whether a chain alert's button still applies to the presser's own
+    /// node: `Err` says why not (nothing is done then).
+    pub fn button_applies(
+        &self,
+        user: &UserId,
+        name: &str,
+        kind: ChainAlertKind,
+    ) -> anyhow::Result<Result<(), String>> {
+        let nodes = self.repo.load_nodes(user)?;
+        let Some(node) = nodes.get(name).filter(|n| n.is_live()) else {
+            return Ok(Err(format!("{name} no longer exists")));
+        };
+        let episodes = node
+            .chain_health
+            .as_ref()
+            .filter(|c| Some(c.contract) == node.contract())
+            .map(|c| &c.episodes);
+        let still = episodes.is_some_and(|e| match kind {
+            ChainAlertKind::Stall => e.stalled.is_some(),
+            ChainAlertKind::Behind => e.behind.is_some(),
+            ChainAlertKind::Version => e.too_old.is_some(),
+        });
+        Ok(if still {
+            Ok(())
+        } else {
+            Err(format!(
+                "{name} no longer shows what that alert was about (it recovered, or it was moved)"
+            ))
+        })
+    }
+
+    /// `/mute chain_<kind>`: the confirmation to send, or `None` when
+    /// `what` is not a chain kind (the other mutes then).
+    pub fn mute(&self, user: &UserId, what: &str) -> anyhow::Result<Option<String>> {
+        let Some(kind) = ChainAlertKind::parse(what) else {
+            return Ok(None);
+        };
+        if let Some(mut profile) = self.repo.load_profile(user)? {
+            if !profile.funding.chain_mutes.contains(&kind) {
+                profile.funding.chain_mutes.push(kind);
+                profile.funding.chain_mutes.sort();
+            }
+            self.repo.save_profile(&profile)?;
+        }
+        Ok(Some(format!(
+            "I will not tell you when {}. Other alerts still come through; /unmute turns everything back on.",
+            kind.describe()
+        )))
+    }
+
+    /// `/unmute` (everything back on): the chain kinds too.
+    pub fn unmute_all(&self, user: &UserId) -> anyhow::Result<()> {
+        if let Some(mut profile) = self.repo.load_profile(user)?
+            && !profile.funding.chain_mutes.is_empty()
+        {
+            profile.funding.chain_mutes.clear();
+            self.repo.save_profile(&profile)?;
+        }
+        Ok(())
+    }
+
+    /// `/fault chain <contract|node> stall|behind [blocks]|oldversion|clear`
+    /// on the simulated grid: the reply for the operator.
+    pub fn fault(&self, operator: &UserId, words: &[&str]) -> String {
+        const HELP: &str = "Usage: /fault chain <contract or node name> stall|behind [blocks]|oldversion|clear. The monitor notices over its next checks.";
+        let Some(sim) = &self.sim else {
+            return "Fault injection only exists on the embedded simulated grid.".into();
+        };
+        let (which, what) = match words {
+            [which, what @ ..] if !what.is_empty() => (*which, what.join(" ")),
+            _ => return HELP.into(),
+        };
+        let targets = self.repo.watch().targets();
+        let matching: Vec<&Target> = match which.parse::<u64>() {
+            Ok(n) => targets
+                .iter()
+                .filter(|t| t.node.contract == ContractId(n))
+                .collect(),
+            Err(_) => targets.iter().filter(|t| t.node.name == which).collect(),
+        };
+        let target = match matching.as_slice() {
+            [one] => *one,
+            [] => return format!("No running node has contract or name {which:?}. {HELP}"),
+            _ => {
+                return format!(
+                    "Several running nodes are named {which:?}; name it by its contract. {HELP}"
+                );
+            }
+        };
+        let Some(spec) = self
+            .engine
+            .catalog()
+            .chain(&target.node.chain)
+            .and_then(|c| c.probe.clone())
+        else {
+            return format!("{}'s chain is not read by the monitor.", target.node.name);
+        };
+        let fault = match what.as_str() {
+            "clear" => None,
+            words => match ChainFault::parse(words, &spec) {
+                Ok(f) => Some(f),
+                Err(e) => return format!("{e}. {HELP}"),
+            },
+        };
+        let contract = target.node.contract;
+        sim.chain().set_fault(contract, fault.clone());
+        tracing::warn!(operator = %operator, contract = contract.0, fault = ?fault, "chain fault injected on the simulated grid");
+        match fault {
+            None => format!(
+                "Done: the chain of {} (contract {}) runs normally again on the simulated grid.",
+                target.node.name, contract.0
+            ),
+            Some(f) => format!(
+                "Done: the chain of {} (contract {}) now {} on the simulated grid.",
+                target.node.name,
+                contract.0,
+                text::fault_words(&f)
+            ),
+        }
+    }
+}

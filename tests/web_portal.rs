@@ -1,0 +1,195 @@
+//! The website's portal pages over real HTTP: the catalog with the bot's
+//! prices, a page per node (owner only), notifications with times whose
+//! outage buttons go once the outage is over, and the buttons' styles.
+
+use crate::support;
+use crate::web::deploy_presearch;
+
+use jukebox::ids::UserId;
+use support::web_site::{Site, buttons, text_of};
+
+#[tokio::test]
+async fn the_catalog_shows_every_node_type_at_the_bots_price() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = Site::start(dir.path(), &|_| {}).await;
+    let mut visitor = site.browser();
+    let page = visitor.get("/catalog").await;
+    assert_eq!(page.status, 200);
+    let text = text_of(&page.body);
+    let engine = site.service.engine();
+    let prices = engine.prices();
+    for chain in &engine.catalog().chains {
+        assert!(text.contains(&chain.name), "{} missing", chain.name);
+        for t in &chain.node_types {
+            assert!(text.contains(&t.name), "{} missing", t.name);
+            // The same price list and capacity the bot's /deploy quotes.
+            let month = prices.per_month(&t.capacity(false));
+            let shown = format!("<strong class=\"price\">{month}</strong> / month");
+            assert!(page.body.contains(&shown), "{month}: {text}");
+        }
+    }
+    assert!(text.contains(&format!("1 TFT = ${}", prices.tft_price_usd())));
+    // Visitors are asked to sign in; signed-in people get Deploy buttons
+    // that start the chat's /deploy for that chain.
+    assert!(text.contains("Sign in to deploy"));
+    let mut alice = site.browser();
+    alice.sandbox_sign_in("alice").await;
+    let page = alice.get("/catalog").await;
+    assert!(page.body.contains("aria-current=\"page\""));
+    let chain = &engine.catalog().chains[0];
+    let deploy = alice
+        .post(
+            "/chat/send",
+            &[("text", &format!("/deploy {}", chain.id))],
+            false,
+        )
+        .await;
+    assert_eq!(deploy.status, 303);
+    assert!(
+        page.body
+            .contains(&format!("value=\"/deploy {}\"", chain.id))
+    );
+    let chat = text_of(&alice.get("/chat").await.body);
+    assert!(
+        !chat.contains("Which blockchain"),
+        "the chain is chosen: {chat}"
+    );
+    assert!(chat.contains(&chain.name), "{chat}");
+}
+
+#[tokio::test]
+async fn a_node_page_is_its_owners_and_shows_outages_with_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = Site::start(dir.path(), &|_| {}).await;
+    let mut alice = site.browser();
+    alice.sandbox_sign_in("alice").await;
+    deploy_presearch(&site, &mut alice).await;
+    let alice_id = UserId::parse("web:sandbox-alice").unwrap();
+    let name = site.service.overview(&alice_id).unwrap().nodes[0]
+        .name
+        .clone();
+
+    // Without time passing there is nothing to measure yet.
+    let fresh = text_of(&alice.get(&format!("/node/{name}")).await.body);
+    assert!(fresh.contains("no data yet"), "{fresh}");
+    site.clock.advance(3600);
+    let page = alice.get(&format!("/node/{name}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let text = text_of(&page.body);
+    assert!(text.contains("running"), "{text}");
+    assert!(text.contains("100.00% up"), "{text}");
+    assert!(page.body.contains("<svg class=\"uptime\""));
+    assert!(text.contains("No outage recorded"), "{text}");
+    assert!(page.body.contains("class=\"danger\" aria-label=\"Delete"));
+    // Not another user's, nor a name that is no node.
+    let mut bob = site.browser();
+    bob.sandbox_sign_in("bob").await;
+    let theirs = bob.get(&format!("/node/{name}")).await;
+    assert_eq!(theirs.status, 404);
+    assert!(
+        !theirs.body.contains(&name),
+        "nothing of alice's node shows"
+    );
+    assert_eq!(alice.get("/node/no-such-node").await.status, 404);
+    assert_eq!(
+        site.browser()
+            .get(&format!("/node/{name}"))
+            .await
+            .location
+            .as_deref(),
+        Some("/")
+    );
+
+    site.take_app_down(&alice_id).await;
+    let page = text_of(&alice.get(&format!("/node/{name}")).await.body);
+    assert!(page.contains("down for"), "{page}");
+    assert!(page.contains("Outage"), "{page}");
+    assert!(!page.contains("100.00% up"), "{page}");
+    let notices = alice.get("/notifications").await;
+    assert!(
+        notices.body.contains("notice notice-outage"),
+        "{}",
+        notices.body
+    );
+    assert!(text_of(&notices.body).contains("just now"));
+    let redeploy = buttons(&notices.body)
+        .into_iter()
+        .find(|(label, _)| label.contains("Redeploy"))
+        .expect("the alert's Redeploy button");
+    assert!(!notices.body.contains(" disabled name=\"data\""));
+
+    // Back up: the recovery is told apart, and the outage's buttons go.
+    let nodes: jukebox::user::Nodes = site
+        .service
+        .store()
+        .read(&alice_id, jukebox::user::NODES)
+        .unwrap()
+        .unwrap();
+    site.sim
+        .restore_app(nodes.nodes[0].contract().unwrap())
+        .unwrap();
+    for _ in 0..3 {
+        site.service.sweep().await;
+        site.clock.advance(60);
+    }
+    assert!(site.deliver_alerts().await >= 1);
+    site.clock.advance(600);
+    let notices = alice.get("/notifications").await;
+    assert!(
+        notices.body.contains("notice notice-recovery"),
+        "{}",
+        notices.body
+    );
+    assert!(
+        text_of(&notices.body).contains("minutes ago"),
+        "{}",
+        notices.body
+    );
+    assert!(
+        notices
+            .body
+            .contains(&format!(" disabled name=\"data\" value=\"{}\"", redeploy.1)),
+        "{}",
+        notices.body
+    );
+    assert!(text_of(&notices.body).contains("This outage is over"));
+    let page = text_of(&alice.get(&format!("/node/{name}")).await.body);
+    assert!(page.contains("Back up after"), "{page}");
+
+    // Delete from the node page: asked there, confirmed with a red button.
+    let asked = alice
+        .post(
+            "/nodes/act",
+            &[
+                ("action", "delete"),
+                ("node", &name),
+                ("back", &format!("/node/{name}")),
+            ],
+            false,
+        )
+        .await;
+    let location = asked.location.unwrap();
+    assert!(
+        location.starts_with(&format!("/node/{name}?since=")),
+        "{location}"
+    );
+    let page = alice.get(&location).await;
+    assert!(
+        page.body.contains("class=\"danger\" name=\"data\""),
+        "{}",
+        page.body
+    );
+    // A back page off the site is never followed.
+    let elsewhere = alice
+        .post(
+            "/nodes/act",
+            &[
+                ("action", "status"),
+                ("node", &name),
+                ("back", "https://evil.example/"),
+            ],
+            false,
+        )
+        .await;
+    assert!(elsewhere.location.unwrap().starts_with("/nodes?since="));
+}
