@@ -176,9 +176,11 @@ pub struct WebChain {
 }
 
 impl WebChain {
-    /// The progress as words ("47.4%"), for the bar's label and fallback.
-    pub fn percent(&self) -> Option<String> {
-        self.progress_permille.map(SyncView::percent)
+    /// The progress as a percentage ("47.3%"), empty when not syncing.
+    pub fn percent(&self) -> String {
+        self.progress_permille
+            .map(SyncView::percent)
+            .unwrap_or_default()
     }
 }
 
