@@ -180,7 +180,9 @@ struct Inner {
     backups: Arc<backup_report::BackupReporter>,
     clock: Arc<dyn Clock>,
     /// The website's overview, link codes and links (see `web.rs`).
-    web_accounts: web::WebAccounts,
+    web_accounts: Arc<web::WebAccounts>,
+    /// The portal's read-only views (see `portal.rs`).
+    portal: portal::Portal,
 }
 
 impl Service {
@@ -289,13 +291,19 @@ impl Service {
             clock: parts.clock.clone(),
             operators: parts.settings.operators.clone(),
         }));
-        let web_accounts = web::WebAccounts::new(
+        let web_accounts = Arc::new(web::WebAccounts::new(
             parts.engine.clone(),
             repo.clone(),
             funding.clone(),
             audit.clone(),
             parts.outbox.clone(),
             parts.clock.clone(),
+        ));
+        let portal = portal::Portal::new(
+            parts.engine.clone(),
+            repo.clone(),
+            audit.clone(),
+            web_accounts.clone(),
         );
         let probes = Arc::new(readiness::Probes::new(
             repo.clone(),
@@ -389,6 +397,7 @@ impl Service {
                 backups,
                 clock: parts.clock,
                 web_accounts,
+                portal,
             }),
         }
     }
@@ -813,6 +822,26 @@ impl Service {
     /// The "My nodes" page's data for `user` (see `web.rs`).
     pub fn overview(&self, user: &UserId) -> anyhow::Result<Overview> {
         self.inner.web_accounts.overview(user)
+    }
+
+    /// `user`'s live node `name` in full, for its page (`portal.rs`).
+    pub fn node_details(&self, user: &UserId, name: &str) -> anyhow::Result<Option<NodeDetails>> {
+        self.inner.portal.node_details(user, name)
+    }
+
+    /// `user`'s outages going on now: (node, when it started).
+    pub fn current_outages(&self, user: &UserId) -> anyhow::Result<Vec<(String, u64)>> {
+        self.inner.portal.current_outages(user)
+    }
+
+    /// Every node type with its monthly price, for the catalog page.
+    pub fn catalog_entries(&self) -> Vec<CatalogEntry> {
+        self.inner.portal.catalog_entries()
+    }
+
+    /// `tft` in USD at the configured price, and that price.
+    pub fn usd(&self, tft: crate::money::Tft) -> (String, String) {
+        self.inner.portal.usd(tft)
     }
 
     /// Links `web_user` to the account that asked for `typed_code`, once.

@@ -3,9 +3,14 @@
 //! and the catalog with prices. Nothing here writes; every view is of the
 //! asking account's own data, so a page can show only its visitor's nodes.
 
-use super::Service;
+use std::sync::Arc;
+
+use super::audit_trail::AuditTrail;
+use super::repo::Repo;
+use super::web::WebAccounts;
 use crate::audit::Event;
 use crate::catalog::Ipv4Policy;
+use crate::dialogue::Engine;
 use crate::ids::UserId;
 use crate::lifecycle::Outage;
 use crate::money::Tft;
@@ -64,16 +69,39 @@ pub struct CatalogEntry {
     pub per_month_with_ipv4: Option<Tft>,
 }
 
-impl Service {
+/// The portal's read-only views, over the repository, the audit trail and
+/// the web accounts' overview (for the funding sentence).
+pub struct Portal {
+    engine: Arc<Engine>,
+    repo: Arc<Repo>,
+    audit: Arc<AuditTrail>,
+    web_accounts: Arc<WebAccounts>,
+}
+
+impl Portal {
+    pub fn new(
+        engine: Arc<Engine>,
+        repo: Arc<Repo>,
+        audit: Arc<AuditTrail>,
+        web_accounts: Arc<WebAccounts>,
+    ) -> Portal {
+        Portal {
+            engine,
+            repo,
+            audit,
+            web_accounts,
+        }
+    }
+
     /// `user`'s live node `name` in full, or `None` when they have no such
     /// node (another user's node is "none" too).
     pub fn node_details(&self, user: &UserId, name: &str) -> anyhow::Result<Option<NodeDetails>> {
-        let nodes = self.inner.repo.load_nodes(user)?;
+        let nodes = self.repo.load_nodes(user)?;
         let Some(node) = nodes.live().find(|n| n.name == name) else {
             return Ok(None);
         };
-        let catalog = self.inner.engine.catalog();
-        let prices = self.inner.engine.prices();
+        let catalog = self.engine.catalog();
+        let prices = self.engine.prices();
         let found = catalog.node_type(&node.chain, &node.node_type);
         let (chain, node_type) = found
             .map(|(c, t)| (c.name.clone(), t.name.clone()))
@@ -104,9 +132,8 @@ impl Service {
             let host = node.placed.as_ref()?.hosts().next()?.to_owned();
             Some(format!("ssh root@{host}"))
         });
-        let runway = self.overview(user)?.runway;
+        let runway = self.web_accounts.overview(user)?.runway;
         let events = self
-            .inner
             .audit
             .log()
             .recent_for(user, NODE_EVENTS_READ)?
@@ -139,7 +166,7 @@ impl Service {
     /// `user`'s outages going on now: (node, when it started), the pair an
     /// outage alert's buttons name.
     pub fn current_outages(&self, user: &UserId) -> anyhow::Result<Vec<(String, u64)>> {
-        let nodes = self.inner.repo.load_nodes(user)?;
+        let nodes = self.repo.load_nodes(user)?;
         Ok(nodes
             .live()
             .filter_map(|n| Some((n.name.clone(), n.outage.as_ref()?.since)))
@@ -149,9 +176,9 @@ impl Service {
     /// Every node type of the catalog with its monthly price, from the
     /// same price list the bot quotes from.
     pub fn catalog_entries(&self) -> Vec<CatalogEntry> {
-        let prices = self.inner.engine.prices();
+        let prices = self.engine.prices();
         let mut entries = Vec::new();
-        for chain in &self.inner.engine.catalog().chains {
+        for chain in &self.engine.catalog().chains {
             for t in &chain.node_types {
                 entries.push(CatalogEntry {
                     chain_id: chain.id.clone(),
@@ -174,7 +201,7 @@ impl Service {
     /// `tft` in USD at the configured TFT price ("$1.23", rounded up to
     /// the cent), and that price ("0.01").
     pub fn usd(&self, tft: Tft) -> (String, String) {
-        let prices = self.inner.engine.prices();
+        let prices = self.engine.prices();
         let cents = prices.usd_cents(tft);
         (
             format!("${}.{:02}", cents / 100, cents % 100),
