@@ -21,8 +21,13 @@ use crate::dialogue::{self, Input};
 use crate::lifecycle::chain_state::ChainAlertKind;
 
 mod fault;
+mod operator;
 
 pub use fault::{FAULT_HELP, Fault, FaultTarget, FaultUsage};
+pub use operator::{
+    MAINTENANCE_USAGE, OPERATOR_HELP, audited_by_name, broadcast_progress, maintenance_notice,
+    parse_force_redeploy, parse_maintenance,
+};
 
 /// Telegram's limit on callback data, in bytes (Bot API,
 /// `InlineKeyboardButton.callback_data`: 1-64 bytes).

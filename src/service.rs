@@ -54,10 +54,11 @@ mod views;
 mod watch;
 mod web;
 
+pub use crate::user::view::{NodeRow, Overview};
 pub use monitor::SweepReport;
 pub use portal::{CatalogEntry, NodeDetails};
 pub use reconcile::PassReport;
-pub use web::{LinkError, NodeRow, Overview};
+pub use web::LinkError;
 
 /// Engine steps triggered by one input at most (actions answer with more
 /// input, e.g. loaded locations); a guard against a script that loops.
@@ -139,20 +140,26 @@ struct Inner {
     grid: Arc<dyn Grid>,
     wallet: Arc<dyn Wallet>,
     sandbox: Option<Arc<SandboxWallet>>,
-    /// The payment watcher's current batch (see `deposits.rs`).
-    payment_batch: deposits::PaymentBatch,
     outbox: Arc<dyn Outbox>,
     /// Raises alerts into the durable queue (see `alerter.rs`).
     alerter: Arc<alerter::Alerter>,
     metrics: Metrics,
     audit: Arc<audit_trail::AuditTrail>,
-    reconciler: reconcile::Reconciler,
-    /// Reminders, pause, resume and expiry (see `funding.rs`).
-    funding: Arc<funding::Funding>,
+    reconciler: Arc<reconcile::Reconciler>,
     /// Deployments and moves, in the background (see `deploy.rs`).
     deployer: Arc<deploy::Deployer>,
     /// Orders and their payments (see `orders.rs`).
     orders: Arc<orders::Orders>,
+    /// The ledger following the twins' balances on TFChain (see
+    /// `twin_balance.rs`).
+    twin_balance: Arc<twin_balance::TwinBalance>,
+    /// The hourly billing sweep (see `billing.rs`).
+    billing: billing::Billing,
+    /// `/topup` and its buttons (see `topup.rs`).
+    top_ups: topup::TopUps,
+    /// The payment watcher's step and unmatched payments (see
+    /// `deposits.rs`).
+    deposits: deposits::Deposits,
     /// The monitor's sweep over the watch list (see `monitor.rs`).
     monitor: monitor::Monitor,
     /// /list, /status, /balance, delete, /redeploy, alert buttons (`views.rs`).
@@ -161,27 +168,18 @@ struct Inner {
     node_settings: alerting::NodeSettings,
     /// `/keys`: optional settings given for an existing node (`keys.rs`).
     keys: keys::NodeKeys,
-    /// /fault on the embedded grid (see `faults.rs`).
-    faults: Arc<faults::Faults>,
     /// The chain checks, chain alerts, their mutes and `/fault chain`
     /// (see `chain_watch.rs`).
     chain_watch: Arc<chain_watch::ChainWatch>,
-    drafts: admin::Drafts,
+    /// Operator commands, the dashboard's actions, broadcasts (`admin.rs`).
+    admin: Arc<admin::Admin>,
     /// Readiness checks and sampled gauges (see `readiness.rs`).
     probes: Arc<readiness::Probes>,
     /// The backup worker's observer (see `backup_report.rs`).
     backups: Arc<backup_report::BackupReporter>,
     clock: Arc<dyn Clock>,
-    settings: ServiceSettings,
-    /// Serialises changes to the website's link record.
-    links_lock: tokio::sync::Mutex<()>,
-    /// The wallet's deposit route and the users whose bridge deposit is
-    /// awaited (see `deposit_route.rs`).
-    deposit_route: Arc<deposit_route::DepositRoute>,
-    /// Which user and order each payment memo pays (see `memos.rs`).
-    memos: Arc<memos::Memos>,
-    /// Users' recent top-up requests (see `topup_record.rs`).
-    top_up_records: Arc<topup_record::TopUpRecords>,
+    /// The website's overview, link codes and links (see `web.rs`).
+    web_accounts: web::WebAccounts,
 }
 
 impl Service {
@@ -202,14 +200,14 @@ impl Service {
             parts.grid.clone(),
             audit.clone(),
         ));
-        let reconciler = reconcile::Reconciler::new(
+        let reconciler = Arc::new(reconcile::Reconciler::new(
             repo.clone(),
             parts.grid.clone(),
             grid_work.clone(),
             audit.clone(),
             parts.clock.clone(),
             parts.settings.orphan_delay_secs,
-        );
+        ));
         let funding = Arc::new(funding::Funding::new(
             repo.clone(),
             parts.grid.clone(),
@@ -279,6 +277,25 @@ impl Service {
             chain_watch.clone(),
             parts.outbox.clone(),
         ));
+        let admin = Arc::new(admin::Admin::new(admin::AdminParts {
+            repo: repo.clone(),
+            audit: audit.clone(),
+            alerter: alerter.clone(),
+            reconciler: reconciler.clone(),
+            deployer: deployer.clone(),
+            faults,
+            outbox: parts.outbox.clone(),
+            clock: parts.clock.clone(),
+            operators: parts.settings.operators.clone(),
+        }));
+        let web_accounts = web::WebAccounts::new(
+            parts.engine.clone(),
+            repo.clone(),
+            funding.clone(),
+            audit.clone(),
+            parts.outbox.clone(),
+            parts.clock.clone(),
+        );
         let probes = Arc::new(readiness::Probes::new(
             repo.clone(),
             parts.grid.clone(),
@@ -310,6 +327,39 @@ impl Service {
             clock: parts.clock.clone(),
             payment_ttl_secs: parts.settings.payment_ttl_secs,
         }));
+        let twin_balance = Arc::new(twin_balance::TwinBalance::new(
+            repo.clone(),
+            parts.grid.clone(),
+            deposit_route.clone(),
+            orders.clone(),
+            parts.clock.clone(),
+        ));
+        let billing = billing::Billing::new(
+            repo.clone(),
+            deposit_route.clone(),
+            twin_balance.clone(),
+            funding.clone(),
+            parts.clock.clone(),
+        );
+        let top_ups = topup::TopUps::new(
+            repo.clone(),
+            orders.clone(),
+            top_up_records.clone(),
+            deposit_route.clone(),
+            parts.outbox.clone(),
+            parts.clock.clone(),
+            parts.sandbox.is_some(),
+        );
+        let deposits = deposits::Deposits::new(deposits::DepositHandles {
+            repo: repo.clone(),
+            wallet: parts.wallet.clone(),
+            memos: memos.clone(),
+            orders: orders.clone(),
+            twin_balance: twin_balance.clone(),
+            alerter: alerter.clone(),
+            audit: audit.clone(),
+            clock: parts.clock.clone(),
+        });
         Service {
             inner: Arc::new(Inner {
                 engine: parts.engine,
@@ -317,30 +367,27 @@ impl Service {
                 grid: parts.grid,
                 wallet: parts.wallet,
                 sandbox: parts.sandbox,
-                payment_batch: deposits::PaymentBatch::default(),
                 outbox: parts.outbox,
                 alerter,
                 metrics: parts.metrics,
                 audit,
                 reconciler,
-                funding,
                 deployer,
                 orders,
+                twin_balance,
+                billing,
+                top_ups,
+                deposits,
                 monitor,
                 views,
                 node_settings,
                 keys,
-                faults,
                 chain_watch,
-                drafts: admin::Drafts::default(),
+                admin,
                 probes,
                 backups,
                 clock: parts.clock,
-                settings: parts.settings,
-                links_lock: tokio::sync::Mutex::new(()),
-                deposit_route,
-                memos,
-                top_up_records,
+                web_accounts,
             }),
         }
     }
@@ -357,7 +404,7 @@ impl Service {
 
     /// Whether `user` may run operator commands (`admin.operators`).
     pub fn is_operator(&self, user: &UserId) -> bool {
-        self.inner.settings.operators.contains(user)
+        self.inner.admin.is_operator(user)
     }
 
     pub fn downgrade(&self) -> WeakService {
@@ -586,7 +633,12 @@ impl Service {
             }
             Action::ShowBalance => {
                 // On the real grid the ledger follows the twin's balance.
-                let fresh = self.reconcile_with_grid(user).await.map(drop);
+                let fresh = self
+                    .inner
+                    .twin_balance
+                    .reconcile_with_grid(user)
+                    .await
+                    .map(drop);
                 self.inner.views.show_balance(user, fresh).await?;
                 Ok(None)
             }
@@ -603,7 +655,7 @@ impl Service {
                 Ok(None)
             }
             Action::TopUp { arg } => {
-                self.top_up(user, arg.as_deref()).await?;
+                self.inner.top_ups.top_up(user, arg.as_deref()).await?;
                 Ok(None)
             }
             Action::SetAutoheal { node, on } => {
@@ -618,7 +670,7 @@ impl Service {
                 Ok(None)
             }
             Action::LinkAccount => {
-                self.link_code(user).await?;
+                self.inner.web_accounts.link_code(user).await?;
                 Ok(None)
             }
             Action::SetSettings { node, settings } => {
@@ -674,8 +726,10 @@ impl Service {
                     }
                 }
             }
-            Command::TopUp(code) => self.top_up_button(user, code).await?,
-            Command::PayTopUp { memo } => self.pay_top_up(user, memo.as_str()).await?,
+            Command::TopUp(code) => self.inner.top_ups.top_up_button(user, code).await?,
+            Command::PayTopUp { memo } => {
+                self.inner.top_ups.pay_top_up(user, memo.as_str()).await?
+            }
             Command::Order { action, order } => {
                 self.inner
                     .orders
@@ -684,7 +738,7 @@ impl Service {
             }
             // Not an operator: the button means nothing to them.
             Command::Broadcast { send, draft } => {
-                if !self.admin_button(user, send, draft).await? {
+                if !self.inner.admin.button(user, send, draft).await? {
                     return Ok(Some(Input::Answer(None)));
                 }
             }
@@ -700,14 +754,104 @@ impl Service {
             },
             // Non-operators fall through to the engine's "I don't know".
             Command::Operator { command, arg } => {
-                if !self.admin_command(user, command, arg.as_deref()).await? {
-                    return Ok(Some(Command::Operator { command, arg }.to_input()));
+                match self
+                    .inner
+                    .admin
+                    .command(user, command, arg.as_deref())
+                    .await?
+                {
+                    admin::Handled::NotOperator => {
+                        return Ok(Some(Command::Operator { command, arg }.to_input()));
+                    }
+                    admin::Handled::Done => {}
+                    // Unmatched payments are the money side's (`deposits.rs`).
+                    admin::Handled::Unmatched => {
+                        let reply = self.unmatched_report()?;
+                        self.say(user, reply).await;
+                    }
+                    admin::Handled::Credit(arg) => {
+                        let reply = self.credit_unmatched(user, arg.as_deref()).await?;
+                        self.say(user, reply).await;
+                    }
                 }
             }
             Command::Keys { arg } => return self.inner.keys.keys_command(user, arg).await,
             script @ Command::Script { .. } => return Ok(Some(script.to_input())),
         }
         Ok(None)
+    }
+
+    /// The maintenance message when new deployments are refused.
+    pub fn maintenance(&self) -> Option<String> {
+        self.inner.admin.maintenance()
+    }
+
+    /// An operator report for the website, `None` for non-operators.
+    pub async fn operator_report(
+        &self,
+        operator: &UserId,
+        name: &str,
+        arg: Option<&str>,
+    ) -> anyhow::Result<Option<String>> {
+        self.inner.admin.operator_report(operator, name, arg).await
+    }
+
+    /// The maintenance switch from the website's dashboard (as
+    /// `/maintenance on|off [message]`); `None` for non-operators.
+    pub async fn switch_maintenance(
+        &self,
+        operator: &UserId,
+        arg: &str,
+    ) -> anyhow::Result<Option<String>> {
+        self.inner.admin.switch_maintenance(operator, arg)
+    }
+
+    /// A link code works this long (the website's Telegram page says so).
+    pub const LINK_CODE_TTL_SECS: u64 = web::LINK_CODE_TTL_SECS;
+
+    /// The "My nodes" page's data for `user` (see `web.rs`).
+    pub fn overview(&self, user: &UserId) -> anyhow::Result<Overview> {
+        self.inner.web_accounts.overview(user)
+    }
+
+    /// Links `web_user` to the account that asked for `typed_code`, once.
+    /// Returns that account.
+    pub async fn redeem_link_code(
+        &self,
+        web_user: &UserId,
+        typed_code: &str,
+    ) -> Result<UserId, LinkError> {
+        self.inner
+            .web_accounts
+            .redeem_link_code(web_user, typed_code)
+            .await
+    }
+
+    /// Removes `web_user`'s link, if any.
+    pub async fn unlink(&self, web_user: &UserId) -> anyhow::Result<Option<UserId>> {
+        self.inner.web_accounts.unlink(web_user).await
+    }
+
+    /// Every web sign-in -> account link, for the website at start.
+    pub fn web_links(&self) -> anyhow::Result<Vec<(UserId, UserId)>> {
+        self.inner.web_accounts.web_links()
+    }
+
+    /// The master key, from which the website derives its cookie and
+    /// login keys.
+    pub fn master_key(&self) -> &MasterKey {
+        self.inner.repo.master()
+    }
+
+    /// The service's clock (unix seconds): sessions expire by it.
+    pub fn current_time(&self) -> u64 {
+        self.now()
+    }
+
+    /// Whether the embedded grid and the sandbox wallet are in use (the
+    /// website labels itself so, and offers the sandbox sign-in).
+    pub fn is_sandbox(&self) -> bool {
+        self.wallet_kind() == crate::config::PaymentsKind::Sandbox
     }
 
     /// Fills the monitor's watch list from the store; run once at start.
@@ -728,6 +872,39 @@ impl Service {
     /// One reconciler pass (see `reconcile.rs`, `docs/reconciler.md`).
     pub async fn reconcile(&self) -> anyhow::Result<PassReport> {
         self.inner.reconciler.pass().await
+    }
+
+    /// Charges every running node of `user` for the whole hours it ran
+    /// since it was last charged, then reviews their funding (see
+    /// `billing.rs`). Returns what was charged.
+    pub async fn bill_user(&self, user: &UserId) -> anyhow::Result<crate::money::Tft> {
+        self.inner.billing.bill_user(user).await
+    }
+
+    /// One billing sweep over all users (see `billing.rs`).
+    pub async fn bill_all(&self) -> anyhow::Result<crate::money::Tft> {
+        self.inner.billing.bill_all().await
+    }
+
+    /// One round of the payment watcher (see `deposits.rs`): new payments
+    /// credited to their users or kept aside, then bridge deposits. Returns
+    /// how many were handled.
+    pub async fn poll_payments(&self) -> anyhow::Result<usize> {
+        self.inner.deposits.poll_payments().await
+    }
+
+    /// `/unmatched`: the payments kept aside.
+    pub(super) fn unmatched_report(&self) -> anyhow::Result<String> {
+        self.inner.deposits.unmatched_report()
+    }
+
+    /// `/credit <payment id> <user>`: credits a kept-aside payment once.
+    pub(super) async fn credit_unmatched(
+        &self,
+        operator: &UserId,
+        arg: Option<&str>,
+    ) -> anyhow::Result<String> {
+        self.inner.deposits.credit_unmatched(operator, arg).await
     }
 
     /// Waits until every background deployment started so far has finished.

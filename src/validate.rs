@@ -10,10 +10,12 @@ use serde::{Deserialize, Serialize};
 
 mod chain;
 mod invalid;
+mod link_code;
 mod rsa_pem;
 
 pub use chain::{check_address_of_key, eth_address_of};
 pub use invalid::Invalid;
+pub use link_code::{LINK_CODE_ALPHABET, normalise_link_code};
 
 /// Longest reply accepted anywhere, in characters. Telegram messages are at most
 /// 4096 characters; anything longer is refused before any parsing.

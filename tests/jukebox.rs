@@ -67,6 +67,9 @@ transcripts! {
     move_notices => "move_notices.txt",
     presearch_keys => "presearch_keys.txt",
     chain_status => "chain_status.txt",
+    chain_alerts => "chain_alerts.txt",
+    chain_mutes_and_version => "chain_mutes_and_version.txt",
+    chain_fault_command => "chain_fault_command.txt",
 }
 
 /// A crash after the sandbox journaled an order's payment but before the

@@ -1,6 +1,9 @@
-//! Operator commands in chat, for the ids in `admin.operators` only; anyone
-//! else gets the ordinary "I don't know /<command>". Reports come from
-//! `crate::admin`; this file carries out the actions.
+//! Operator commands in chat (`Admin`), for the ids in `admin.operators`
+//! only; anyone else gets the ordinary "I don't know /<command>". Reports
+//! come from `crate::admin`, the commands' arguments and words from the core
+//! (`command::operator`); this component carries out the actions. The
+//! unmatched payments (`/unmatched`, `/credit`) are the money side's: they
+//! are handed back to the router.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -8,10 +11,21 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::Service;
+use std::sync::Arc;
+
+use super::alerter::Alerter;
+use super::audit_trail::AuditTrail;
+use super::deploy::Deployer;
+use super::faults::Faults;
+use super::reconcile::Reconciler;
+use super::repo::Repo;
 use crate::alerts::{Alert, Priority};
-use crate::channel::Outgoing;
-use crate::command::{AdminCommand, Command};
+use crate::channel::{Outbox, Outgoing};
+use crate::clock::Clock;
+use crate::command::{
+    AdminCommand, Command, MAINTENANCE_USAGE, OPERATOR_HELP as HELP, audited_by_name,
+    broadcast_progress, maintenance_notice, parse_force_redeploy, parse_maintenance,
+};
 use crate::dialogue::Message;
 use crate::ids::UserId;
 
@@ -21,18 +35,6 @@ const MAINTENANCE: &str = "maintenance";
 const NODES_SHOWN: usize = 50;
 /// How often a broadcast's progress message is refreshed.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
-
-const HELP: &str = "Operator commands:
-/stats — users, nodes by state and chain, balances, last 24 h
-/user <id or @name> — profile, nodes, balance, recent money
-/nodes [filter] — nodes of all users (a state, a chain, part of a name, or \"down\")
-/broadcast <text> — a message to every user (asks to confirm; paced)
-/maintenance on|off [message] — refuse new deployments (running nodes untouched)
-/ban <id or @name>, /unban <id or @name>
-/forceredeploy <id or @name> <node> — move a user's node to another grid node
-/fault node <id> down|up, /fault workload|app <contract> down|up — embedded grid only
-/unmatched — payments that matched no request (kept aside, never lost)
-/credit <payment id> <id or @name> — credit an unmatched payment to a user";
 
 /// The maintenance switch, as stored.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -45,7 +47,7 @@ pub(crate) struct Maintenance {
 
 /// Broadcasts typed but not yet confirmed, by operator.
 #[derive(Default)]
-pub(super) struct Drafts(Mutex<HashMap<UserId, (u32, String)>>);
+struct Drafts(Mutex<HashMap<UserId, (u32, String)>>);
 
 impl Drafts {
     /// Keeps `text` as the operator's draft (replacing an older one) and
@@ -68,47 +70,103 @@ impl Drafts {
     }
 }
 
-impl Service {
-    /// The maintenance message when new deployments are refused.
-    pub fn maintenance(&self) -> Option<String> {
-        let m: Maintenance = self.inner.repo.load_global(MAINTENANCE).ok().flatten()?;
-        m.on.then(|| {
-            if m.message.is_empty() {
-                "New deployments are paused for maintenance. Your running nodes are not affected; please try again later.".to_owned()
-            } else {
-                format!("New deployments are paused for maintenance: {} Your running nodes are not affected.", m.message)
-            }
-        })
+/// What `Admin::command` leaves to the router.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Handled {
+    /// The sender is no operator: the command is ordinary input.
+    NotOperator,
+    /// Carried out and answered.
+    Done,
+    /// `/unmatched`: the money side lists unmatched payments.
+    Unmatched,
+    /// `/credit [arg]` (trimmed): the money side credits one.
+    Credit(Option<String>),
+}
+
+/// Everything `Admin` is built from.
+pub struct AdminParts {
+    pub repo: Arc<Repo>,
+    pub audit: Arc<AuditTrail>,
+    pub alerter: Arc<Alerter>,
+    pub reconciler: Arc<Reconciler>,
+    pub deployer: Arc<Deployer>,
+    pub faults: Arc<Faults>,
+    pub outbox: Arc<dyn Outbox>,
+    pub clock: Arc<dyn Clock>,
+    /// Who may run operator commands.
+    pub operators: Vec<UserId>,
+}
+
+/// The operators' commands, dashboard actions and broadcasts.
+pub struct Admin {
+    repo: Arc<Repo>,
+    audit: Arc<AuditTrail>,
+    alerter: Arc<Alerter>,
+    reconciler: Arc<Reconciler>,
+    deployer: Arc<Deployer>,
+    faults: Arc<Faults>,
+    outbox: Arc<dyn Outbox>,
+    clock: Arc<dyn Clock>,
+    operators: Vec<UserId>,
+    drafts: Drafts,
+}
+
+impl Admin {
+    pub fn new(parts: AdminParts) -> Admin {
+        Admin {
+            repo: parts.repo,
+            audit: parts.audit,
+            alerter: parts.alerter,
+            reconciler: parts.reconciler,
+            deployer: parts.deployer,
+            faults: parts.faults,
+            outbox: parts.outbox,
+            clock: parts.clock,
+            operators: parts.operators,
+            drafts: Drafts::default(),
+        }
     }
 
-    /// Handles an operator command or button. Returns false when `name`
-    /// is not one (the caller then treats it as ordinary input).
-    pub(super) async fn admin_command(
-        &self,
+    fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    async fn send(&self, user: &UserId, item: Outgoing) {
+        self.outbox.send(user, item).await;
+    }
+
+    async fn say(&self, user: &UserId, text: impl Into<String>) {
+        self.send(user, Outgoing::Message(Message::text(text)))
+            .await;
+    }
+
+    /// Whether `user` may run operator commands (`admin.operators`).
+    pub fn is_operator(&self, user: &UserId) -> bool {
+        self.operators.contains(user)
+    }
+
+    /// The maintenance message when new deployments are refused.
+    pub fn maintenance(&self) -> Option<String> {
+        let m: Maintenance = self.repo.load_global(MAINTENANCE).ok().flatten()?;
+        m.on.then(|| maintenance_notice(&m.message))
+    }
+
+    /// Handles an operator command; see [`Handled`] for what it leaves.
+    pub async fn command(
+        self: &Arc<Self>,
         operator: &UserId,
         command: AdminCommand,
         arg: Option<&str>,
-    ) -> anyhow::Result<bool> {
+    ) -> anyhow::Result<Handled> {
         if !self.is_operator(operator) {
-            return Ok(false);
+            return Ok(Handled::NotOperator);
         }
         let name = command.name();
         let arg = arg.map(str::trim).filter(|a| !a.is_empty());
         tracing::info!(operator = %operator, command = name, "operator command");
         // Actions on one user are recorded in their trail by the action itself.
-        if !matches!(
-            name,
-            "admin"
-                | "stats"
-                | "user"
-                | "nodes"
-                | "ban"
-                | "unban"
-                | "forceredeploy"
-                | "unmatched"
-                | "credit"
-        ) {
-            self.inner.audit.record(
+        if audited_by_name(command) {
+            self.audit.record(
                 operator.as_str(),
                 None,
                 &format!("admin.{name}"),
@@ -116,14 +174,16 @@ impl Service {
                 arg.unwrap_or(""),
             );
         }
-        let reply = match (name, arg) {
-            ("admin", _) => HELP.to_owned(),
-            ("stats" | "user" | "nodes", arg) => match self.report(name, arg).await? {
-                Some(text) => text,
-                None => format!("/{name} needs an argument.\n\n{HELP}"),
-            },
-            ("broadcast", Some(text)) => {
-                let draft = self.inner.drafts.put(operator, text.to_owned());
+        let reply = match (command, arg) {
+            (AdminCommand::Admin, _) => HELP.to_owned(),
+            (AdminCommand::Stats | AdminCommand::User | AdminCommand::Nodes, arg) => {
+                match self.report(name, arg).await? {
+                    Some(text) => text,
+                    None => format!("/{name} needs an argument.\n\n{HELP}"),
+                }
+            }
+            (AdminCommand::Broadcast, Some(text)) => {
+                let draft = self.drafts.put(operator, text.to_owned());
                 self.send(
                     operator,
                     Outgoing::Message(Message {
@@ -144,63 +204,54 @@ impl Service {
                     }),
                 )
                 .await;
-                return Ok(true);
+                return Ok(Handled::Done);
             }
-            ("maintenance", Some(arg)) => self.set_maintenance(operator, arg)?,
-            ("ban" | "unban", Some(query)) => {
-                self.set_banned(operator, query, name == "ban").await?
+            (AdminCommand::Maintenance, Some(arg)) => self.set_maintenance(operator, arg)?,
+            (AdminCommand::Ban | AdminCommand::Unban, Some(query)) => {
+                self.set_banned(operator, query, command == AdminCommand::Ban)
+                    .await?
             }
-            ("forceredeploy", Some(arg)) => match arg.split_once(' ') {
+            (AdminCommand::ForceRedeploy, Some(arg)) => match parse_force_redeploy(arg) {
                 Some((query, node)) => match self.find_user(query)? {
                     Some(id) => {
-                        tracing::warn!(operator = %operator, user = %id, node = node.trim(), "forced redeploy");
-                        return self
-                            .forced_redeploy(operator, &id, node.trim())
-                            .await
-                            .map(|_| true);
+                        tracing::warn!(operator = %operator, user = %id, node, "forced redeploy");
+                        self.forced_redeploy(operator, &id, node).await?;
+                        return Ok(Handled::Done);
                     }
                     None => format!("No user matches {query:?}."),
                 },
                 None => "Usage: /forceredeploy <id or @name> <node>".into(),
             },
-            ("unmatched", _) => self.unmatched_report()?,
-            ("credit", arg) => self.credit_unmatched(operator, arg).await?,
-            ("fault", arg) => {
-                self.inner.faults.command(operator, arg).await;
-                return Ok(true);
+            (AdminCommand::Unmatched, _) => return Ok(Handled::Unmatched),
+            (AdminCommand::Credit, arg) => return Ok(Handled::Credit(arg.map(str::to_owned))),
+            (AdminCommand::Fault, arg) => {
+                self.faults.command(operator, arg).await;
+                return Ok(Handled::Done);
             }
             _ => format!("/{name} needs an argument.\n\n{HELP}"),
         };
         self.say(operator, reply).await;
-        Ok(true)
+        Ok(Handled::Done)
     }
 
     /// The read-only operator reports (`/stats`, `/user <query>`, `/nodes
     /// [filter]`) as text, for chat and the website's dashboard. `None`
     /// for an unknown report or a missing argument. The caller checks that
     /// the asker is an operator.
-    pub(super) async fn report(
-        &self,
-        name: &str,
-        arg: Option<&str>,
-    ) -> anyhow::Result<Option<String>> {
+    async fn report(&self, name: &str, arg: Option<&str>) -> anyhow::Result<Option<String>> {
         let now = self.now();
-        let store = self.inner.repo.store().clone();
+        let store = self.repo.store().clone();
         Ok(Some(match (name, arg) {
             ("stats", _) => {
                 let stats = crate::store::blocking_io(|| crate::admin::stats(&store, now))?;
                 let mut text = stats.render();
-                let day = self
-                    .inner
-                    .audit
-                    .log()
-                    .count_since(now.saturating_sub(86_400))?;
+                let day = self.audit.log().count_since(now.saturating_sub(86_400))?;
                 text.push_str(&crate::admin::audit_day_line(&day));
-                text.push_str(&self.inner.reconciler.lines()?);
+                text.push_str(&self.reconciler.lines()?);
                 text.push_str(&format!(
                     "\nMonitor watching {} node(s); alert queue {} waiting.",
-                    self.watched(),
-                    self.inner.alerter.queue().depth()
+                    self.repo.watch().len(),
+                    self.alerter.queue().depth()
                 ));
                 if let Some(m) = self.maintenance() {
                     text.push_str(&format!("\nMAINTENANCE ON: {m}"));
@@ -211,7 +262,7 @@ impl Service {
                 Some(id) => {
                     let mut text =
                         crate::store::blocking_io(|| crate::admin::user_report(&store, &id, now))?;
-                    let events = self.inner.audit.log().recent_for(&id, 10)?;
+                    let events = self.audit.log().recent_for(&id, 10)?;
                     text.push_str(&crate::admin::events_text(&events));
                     text
                 }
@@ -240,7 +291,7 @@ impl Service {
 
     /// The maintenance switch from the website's dashboard (as
     /// `/maintenance on|off [message]`); `None` for non-operators.
-    pub async fn switch_maintenance(
+    pub fn switch_maintenance(
         &self,
         operator: &UserId,
         arg: &str,
@@ -248,16 +299,15 @@ impl Service {
         if !self.is_operator(operator) {
             return Ok(None);
         }
-        self.inner
-            .audit
+        self.audit
             .record(operator.as_str(), None, "admin.maintenance", None, arg);
         self.set_maintenance(operator, arg).map(Some)
     }
 
     /// The broadcast confirmation buttons. Returns false when the presser
     /// is not an operator.
-    pub(super) async fn admin_button(
-        &self,
+    pub async fn button(
+        self: &Arc<Self>,
         operator: &UserId,
         send: bool,
         draft: Option<u32>,
@@ -265,7 +315,7 @@ impl Service {
         if !self.is_operator(operator) {
             return Ok(false);
         }
-        let Some(text) = draft.and_then(|id| self.inner.drafts.take(operator, id)) else {
+        let Some(text) = draft.and_then(|id| self.drafts.take(operator, id)) else {
             // Sent, dropped or replaced since: this button means nothing now.
             self.send(operator, Outgoing::Withdrawn).await;
             self.say(
@@ -296,27 +346,23 @@ impl Service {
         Ok(true)
     }
 
-    pub(super) fn find_user(&self, query: &str) -> anyhow::Result<Option<UserId>> {
-        let store = self.inner.repo.store();
+    /// The user an operator names by id or @name.
+    pub fn find_user(&self, query: &str) -> anyhow::Result<Option<UserId>> {
+        let store = self.repo.store();
         crate::store::blocking_io(|| crate::admin::find_user(store, query))
     }
 
     fn set_maintenance(&self, operator: &UserId, arg: &str) -> anyhow::Result<String> {
-        let (switch, message) = arg
-            .split_once(' ')
-            .map_or((arg, ""), |(s, m)| (s, m.trim()));
-        let on = match switch {
-            "on" => true,
-            "off" => false,
-            _ => return Ok("Usage: /maintenance on|off [message]".into()),
+        let Some((on, message)) = parse_maintenance(arg) else {
+            return Ok(MAINTENANCE_USAGE.into());
         };
         let m = Maintenance {
             on,
-            message: message.chars().take(500).collect(),
+            message,
             by: operator.to_string(),
             since: self.now(),
         };
-        self.inner.repo.save_global(MAINTENANCE, &m)?;
+        self.repo.save_global(MAINTENANCE, &m)?;
         tracing::warn!(operator = %operator, on, "maintenance switched");
         Ok(if on {
             "Maintenance is ON: new deployments are refused with your message; running nodes, payments and everything else go on.".into()
@@ -339,15 +385,14 @@ impl Service {
                 "Operators cannot be banned; remove them from admin.operators first.".into(),
             );
         }
-        let _guard = self.inner.repo.lock(&id).await;
-        let Some(mut profile) = self.inner.repo.load_profile(&id)? else {
+        let _guard = self.repo.lock(&id).await;
+        let Some(mut profile) = self.repo.load_profile(&id)? else {
             return Ok(format!("{id} has no profile."));
         };
         profile.banned = banned;
-        self.inner.repo.save_profile(&profile)?;
+        self.repo.save_profile(&profile)?;
         let kind = if banned { "admin.ban" } else { "admin.unban" };
-        self.inner
-            .audit
+        self.audit
             .record(operator.as_str(), Some(&id), kind, None, "");
         Ok(if banned {
             format!(
@@ -364,14 +409,14 @@ impl Service {
         user: &UserId,
         node: &str,
     ) -> anyhow::Result<()> {
-        let nodes = self.inner.repo.load_nodes(user)?;
+        let nodes = self.repo.load_nodes(user)?;
         match nodes
             .get(node)
             .filter(|n| n.state == crate::user::NodeState::Running)
             .cloned()
         {
             Some(record) => {
-                self.inner.audit.record(
+                self.audit.record(
                     operator.as_str(),
                     Some(user),
                     "admin.forceredeploy",
@@ -388,7 +433,7 @@ impl Service {
                     format!("An operator is moving {node} to another grid node…"),
                 )
                 .await;
-                self.inner.deployer.spawn_redeploy(user, record).await;
+                self.deployer.spawn_redeploy(user, record).await;
             }
             None => {
                 self.say(
@@ -403,15 +448,15 @@ impl Service {
 
     /// Queues `text` for every user who has not blocked the bot and is not
     /// banned (the alert queue paces it), then reports progress.
-    async fn broadcast(&self, operator: &UserId, text: String) -> anyhow::Result<()> {
+    async fn broadcast(self: &Arc<Self>, operator: &UserId, text: String) -> anyhow::Result<()> {
         let now = self.now();
         let tag = format!("broadcast:{now}");
-        let users = self.inner.repo.list_users()?;
+        let users = self.repo.list_users()?;
         let mut queued = 0usize;
         for chunk in users.chunks(1000) {
             let mut batch = Vec::with_capacity(chunk.len());
             for id in chunk {
-                match self.inner.repo.load_profile(id)? {
+                match self.repo.load_profile(id)? {
                     Some(p) if !p.blocked && !p.banned => batch.push(Alert {
                         key: format!("{id}:{tag}"),
                         user: id.clone(),
@@ -422,34 +467,24 @@ impl Service {
                     _ => {}
                 }
             }
-            queued += self.inner.alerter.queue().enqueue(batch)?;
+            queued += self.alerter.queue().enqueue(batch)?;
         }
         tracing::warn!(operator = %operator, users = queued, "broadcast queued");
-        let service = self.clone();
+        let admin = Arc::clone(self);
         let operator = operator.clone();
-        tokio::spawn(async move { service.report_broadcast(&operator, &tag, queued).await });
+        tokio::spawn(async move { admin.report_broadcast(&operator, &tag, queued).await });
         Ok(())
     }
 
     async fn report_broadcast(&self, operator: &UserId, tag: &str, total: usize) {
         let key = tag.to_owned();
         loop {
-            let waiting = self
-                .inner
-                .alerter
-                .queue()
-                .count_pending(|key| key.ends_with(tag));
-            let sent = total.saturating_sub(waiting);
-            let text = if waiting == 0 {
-                format!("Broadcast done: sent to {sent} user(s).")
-            } else {
-                format!("Broadcast: {sent} of {total} sent…")
-            };
+            let waiting = self.alerter.queue().count_pending(|key| key.ends_with(tag));
             self.send(
                 operator,
                 Outgoing::Progress {
                     key: key.clone(),
-                    text,
+                    text: broadcast_progress(total, waiting),
                 },
             )
             .await;

@@ -1,10 +1,11 @@
 //! What users are told about their nodes, as pure functions of the records:
 //! the state words, `/list`, `/status`, the rules that refuse a delete or a
 //! redeploy, a stale alert button's explanation, `/mute` and `/autoheal`
-//! replies, and the website's "My nodes" rows. The service's components
+//! replies, and the website's "My nodes" rows (`node_rows`). The service's components
 //! (`service/views.rs`, `alerting.rs`, `web.rs`) load the records, call
 //! these and send the words; nothing here reads a clock, a disk or a grid.
 
+use crate::catalog::Catalog;
 use crate::dialogue::NodeBrief;
 use crate::lifecycle::{Mute, human_duration, utc_datetime};
 use crate::model::{ContractInfo, ContractState, NodeStatus, WorkloadState};
@@ -246,6 +247,69 @@ pub fn autoheal_text(name: &str, on: bool) -> String {
             "Auto-heal is off for {name}: when it goes down I tell you, with a button to redeploy it."
         )
     }
+}
+
+/// A user's money and nodes, for the website's "My nodes" page.
+#[derive(Clone, Debug)]
+pub struct Overview {
+    pub balance: Tft,
+    /// Burn and funded-until, or the grace deadline (as `/balance` says).
+    pub runway: String,
+    pub nodes: Vec<NodeRow>,
+}
+
+/// One live node in the overview.
+#[derive(Clone, Debug)]
+pub struct NodeRow {
+    pub name: String,
+    /// The chain's and the node type's names, e.g. "<Chain> · <Type>".
+    pub kind: String,
+    pub state: &'static str,
+    /// Running (or paused/deploying): the actions that make sense.
+    pub running: bool,
+    pub location: String,
+    pub address: Option<String>,
+    pub price_per_day: Tft,
+    /// "down for 12 minutes" while an outage is confirmed.
+    pub down: Option<String>,
+    pub autoheal: bool,
+    /// The node's chain as the monitor last read it (`chain_text`).
+    pub chain: Option<super::chain_text::WebChain>,
+}
+
+/// The overview's rows: one per live node, as of `now`.
+pub fn node_rows(nodes: &Nodes, catalog: &Catalog, now: u64) -> Vec<NodeRow> {
+    nodes
+        .live()
+        .map(|n| NodeRow {
+            name: n.name.clone(),
+            kind: catalog
+                .node_type(&n.chain, &n.node_type)
+                .map(|(c, t)| format!("{} · {}", c.name, t.name))
+                .unwrap_or_else(|| format!("{} · {}", n.chain, n.node_type)),
+            state: state_word(&n.state),
+            running: matches!(n.state, NodeState::Running | NodeState::Paused),
+            location: n
+                .placed
+                .as_ref()
+                .map(|p| format!("grid node {} · {}", p.node.id, p.node.country))
+                .unwrap_or_default(),
+            address: n.placed.as_ref().and_then(|p| {
+                p.ipv4
+                    .clone()
+                    .or_else(|| p.ipv6.clone())
+                    .or_else(|| p.mycelium.clone())
+            }),
+            price_per_day: n.price_per_hour.saturating_mul(24),
+            down: n
+                .outage
+                .as_ref()
+                .map(|o| format!("down for {}", human_duration(now.saturating_sub(o.since)))),
+            autoheal: n.autoheal,
+            chain: super::chain_text::node_view(catalog, n)
+                .map(|(c, v)| super::chain_text::web_chain(c, &v, &n.name)),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@
 //! - `grid down|up NODE`: takes the grid node hosting the user's node whose
 //!   name starts with NODE down or up (also `workload` and `app`)
 //! - `nofile TEXT`: no file under the data dir contains TEXT (secrets at rest)
-//! - `chain NODE key=value...`: stores a reading of the user's node NODE's
+//! - `reading NODE key=value...`: stores a reading of the user's node NODE's
 //!   chain in its record as the monitor keeps it (`height`, `network`,
 //!   `client`, `version`, `eta` seconds, `stalled` seconds ago, `behind`
 //!   blocks), read now, for what `/status`, `/list` and My nodes show
@@ -191,6 +191,38 @@ pub async fn run_file(name: &str) {
                     a.deliver_alerts().await;
                 }
             }
+            // `sweeps N MINUTES`: N monitor sweeps, MINUTES apart (the clock
+            // moves before each), alerts delivered after each; the next
+            // `<` lines look at what they showed.
+            "sweeps" => {
+                seen = items.len();
+                let (n, minutes) = rest.split_once(' ').expect("sweeps N MINUTES");
+                let (n, minutes): (u32, u64) = (
+                    n.parse().expect("a count"),
+                    minutes.parse().expect("minutes"),
+                );
+                for _ in 0..n {
+                    clock.advance(minutes * 60);
+                    a.service.sweep().await;
+                    a.service.wait_idle().await;
+                    a.deliver_alerts().await;
+                }
+            }
+            // `chain FAULT... NODE`: the operator's `/fault chain <contract>
+            // FAULT` on the current user's node, which must succeed.
+            "chain" => {
+                let (fault, prefix) = rest.rsplit_once(' ').expect("chain FAULT NODE");
+                let contract = a.node(&user, prefix).placed.expect("placed").contract;
+                let operator = UserId::parse("term:operator").expect("valid user");
+                let before = a.outbox.all().len();
+                a.send(&operator, &format!("/fault chain {} {fault}", contract.0))
+                    .await;
+                let replies = texts_for(&a.outbox.all()[before..], &operator);
+                assert!(
+                    replies.iter().any(|t| t.starts_with("Done: the chain of")),
+                    "{at}: the operator was told {replies:?}"
+                );
+            }
             "remember" => remembered = Some(a.node(&user, rest).placed.expect("placed").node.id),
             "moved" => {
                 let now = a.node(&user, rest).placed.expect("placed").node.id;
@@ -237,8 +269,8 @@ pub async fn run_file(name: &str) {
                 };
                 result.unwrap_or_else(|e| panic!("{at}: {e}"));
             }
-            "chain" => {
-                let (prefix, pairs) = rest.split_once(' ').expect("chain NODE key=value...");
+            "reading" => {
+                let (prefix, pairs) = rest.split_once(' ').expect("reading NODE key=value...");
                 chain_reading(
                     a,
                     &user,
@@ -340,7 +372,7 @@ fn labels(buttons: &[jukebox::dialogue::Button]) -> Vec<String> {
     buttons.iter().map(|b| b.label.clone()).collect()
 }
 
-/// `chain NODE key=value...`: writes a chain reading into the node's record
+/// `reading NODE key=value...`: writes a chain reading into the node's record
 /// as the monitor stores it (`lifecycle::chain_state::NodeChain`), read at
 /// `now`, for the contract the node runs on.
 fn chain_reading(a: &TestApp, user: &UserId, prefix: &str, pairs: &str, now: u64) {
