@@ -145,7 +145,6 @@ struct Inner {
     /// Raises alerts into the durable queue (see `alerter.rs`).
     alerter: Arc<alerter::Alerter>,
     metrics: Metrics,
-    audit: Arc<audit_trail::AuditTrail>,
     reconciler: Arc<reconcile::Reconciler>,
     /// Deployments and moves, in the background (see `deploy.rs`).
     deployer: Arc<deploy::Deployer>,
@@ -379,7 +378,6 @@ impl Service {
                 outbox: parts.outbox,
                 alerter,
                 metrics: parts.metrics,
-                audit,
                 reconciler,
                 deployer,
                 orders,
