@@ -83,6 +83,7 @@ pub fn build(
         clock,
         &|name| std::env::var(name).ok(),
         &|grid| grid,
+        None,
     )
 }
 
@@ -96,6 +97,7 @@ pub(crate) fn build_wrapped(
     clock: Arc<dyn Clock>,
     env: &dyn Fn(&str) -> Option<String>,
     wrap: &dyn Fn(Arc<dyn Grid>) -> Arc<dyn Grid>,
+    chain_probe: Option<Arc<dyn ChainProbe>>,
 ) -> anyhow::Result<Core> {
     let engine = build_engine(config)
         .map_err(|d| anyhow::anyhow!("the scripts or catalog have errors:\n{d}"))?;
@@ -125,7 +127,7 @@ pub(crate) fn build_wrapped(
         master,
         grid: wrap(grids.grid),
         probe: grids.probe,
-        chain_probe: grids.chain_probe,
+        chain_probe: chain_probe.unwrap_or(grids.chain_probe),
         sim: grids.sim.clone(),
         wallet,
         sandbox,

@@ -140,20 +140,26 @@ struct Inner {
     grid: Arc<dyn Grid>,
     wallet: Arc<dyn Wallet>,
     sandbox: Option<Arc<SandboxWallet>>,
-    /// The payment watcher's current batch (see `deposits.rs`).
-    payment_batch: deposits::PaymentBatch,
     outbox: Arc<dyn Outbox>,
     /// Raises alerts into the durable queue (see `alerter.rs`).
     alerter: Arc<alerter::Alerter>,
     metrics: Metrics,
     audit: Arc<audit_trail::AuditTrail>,
     reconciler: Arc<reconcile::Reconciler>,
-    /// Reminders, pause, resume and expiry (see `funding.rs`).
-    funding: Arc<funding::Funding>,
     /// Deployments and moves, in the background (see `deploy.rs`).
     deployer: Arc<deploy::Deployer>,
     /// Orders and their payments (see `orders.rs`).
     orders: Arc<orders::Orders>,
+    /// The ledger following the twins' balances on TFChain (see
+    /// `twin_balance.rs`).
+    twin_balance: Arc<twin_balance::TwinBalance>,
+    /// The hourly billing sweep (see `billing.rs`).
+    billing: billing::Billing,
+    /// `/topup` and its buttons (see `topup.rs`).
+    top_ups: topup::TopUps,
+    /// The payment watcher's step and unmatched payments (see
+    /// `deposits.rs`).
+    deposits: deposits::Deposits,
     /// The monitor's sweep over the watch list (see `monitor.rs`).
     monitor: monitor::Monitor,
     /// /list, /status, /balance, delete, /redeploy, alert buttons (`views.rs`).
@@ -174,13 +180,6 @@ struct Inner {
     clock: Arc<dyn Clock>,
     /// The website's overview, link codes and links (see `web.rs`).
     web_accounts: web::WebAccounts,
-    /// The wallet's deposit route and the users whose bridge deposit is
-    /// awaited (see `deposit_route.rs`).
-    deposit_route: Arc<deposit_route::DepositRoute>,
-    /// Which user and order each payment memo pays (see `memos.rs`).
-    memos: Arc<memos::Memos>,
-    /// Users' recent top-up requests (see `topup_record.rs`).
-    top_up_records: Arc<topup_record::TopUpRecords>,
 }
 
 impl Service {
@@ -328,6 +327,39 @@ impl Service {
             clock: parts.clock.clone(),
             payment_ttl_secs: parts.settings.payment_ttl_secs,
         }));
+        let twin_balance = Arc::new(twin_balance::TwinBalance::new(
+            repo.clone(),
+            parts.grid.clone(),
+            deposit_route.clone(),
+            orders.clone(),
+            parts.clock.clone(),
+        ));
+        let billing = billing::Billing::new(
+            repo.clone(),
+            deposit_route.clone(),
+            twin_balance.clone(),
+            funding.clone(),
+            parts.clock.clone(),
+        );
+        let top_ups = topup::TopUps::new(
+            repo.clone(),
+            orders.clone(),
+            top_up_records.clone(),
+            deposit_route.clone(),
+            parts.outbox.clone(),
+            parts.clock.clone(),
+            parts.sandbox.is_some(),
+        );
+        let deposits = deposits::Deposits::new(deposits::DepositHandles {
+            repo: repo.clone(),
+            wallet: parts.wallet.clone(),
+            memos: memos.clone(),
+            orders: orders.clone(),
+            twin_balance: twin_balance.clone(),
+            alerter: alerter.clone(),
+            audit: audit.clone(),
+            clock: parts.clock.clone(),
+        });
         Service {
             inner: Arc::new(Inner {
                 engine: parts.engine,
@@ -335,15 +367,17 @@ impl Service {
                 grid: parts.grid,
                 wallet: parts.wallet,
                 sandbox: parts.sandbox,
-                payment_batch: deposits::PaymentBatch::default(),
                 outbox: parts.outbox,
                 alerter,
                 metrics: parts.metrics,
                 audit,
                 reconciler,
-                funding,
                 deployer,
                 orders,
+                twin_balance,
+                billing,
+                top_ups,
+                deposits,
                 monitor,
                 views,
                 node_settings,
@@ -354,9 +388,6 @@ impl Service {
                 backups,
                 clock: parts.clock,
                 web_accounts,
-                deposit_route,
-                memos,
-                top_up_records,
             }),
         }
     }
@@ -602,7 +633,12 @@ impl Service {
             }
             Action::ShowBalance => {
                 // On the real grid the ledger follows the twin's balance.
-                let fresh = self.reconcile_with_grid(user).await.map(drop);
+                let fresh = self
+                    .inner
+                    .twin_balance
+                    .reconcile_with_grid(user)
+                    .await
+                    .map(drop);
                 self.inner.views.show_balance(user, fresh).await?;
                 Ok(None)
             }
@@ -619,7 +655,7 @@ impl Service {
                 Ok(None)
             }
             Action::TopUp { arg } => {
-                self.top_up(user, arg.as_deref()).await?;
+                self.inner.top_ups.top_up(user, arg.as_deref()).await?;
                 Ok(None)
             }
             Action::SetAutoheal { node, on } => {
@@ -690,8 +726,10 @@ impl Service {
                     }
                 }
             }
-            Command::TopUp(code) => self.top_up_button(user, code).await?,
-            Command::PayTopUp { memo } => self.pay_top_up(user, memo.as_str()).await?,
+            Command::TopUp(code) => self.inner.top_ups.top_up_button(user, code).await?,
+            Command::PayTopUp { memo } => {
+                self.inner.top_ups.pay_top_up(user, memo.as_str()).await?
+            }
             Command::Order { action, order } => {
                 self.inner
                     .orders
@@ -768,11 +806,6 @@ impl Service {
         self.inner.admin.switch_maintenance(operator, arg)
     }
 
-    /// The user an operator names by id or @name (`/credit`).
-    fn find_user(&self, query: &str) -> anyhow::Result<Option<UserId>> {
-        self.inner.admin.find_user(query)
-    }
-
     /// A link code works this long (the website's Telegram page says so).
     pub const LINK_CODE_TTL_SECS: u64 = web::LINK_CODE_TTL_SECS;
 
@@ -839,6 +872,39 @@ impl Service {
     /// One reconciler pass (see `reconcile.rs`, `docs/reconciler.md`).
     pub async fn reconcile(&self) -> anyhow::Result<PassReport> {
         self.inner.reconciler.pass().await
+    }
+
+    /// Charges every running node of `user` for the whole hours it ran
+    /// since it was last charged, then reviews their funding (see
+    /// `billing.rs`). Returns what was charged.
+    pub async fn bill_user(&self, user: &UserId) -> anyhow::Result<crate::money::Tft> {
+        self.inner.billing.bill_user(user).await
+    }
+
+    /// One billing sweep over all users (see `billing.rs`).
+    pub async fn bill_all(&self) -> anyhow::Result<crate::money::Tft> {
+        self.inner.billing.bill_all().await
+    }
+
+    /// One round of the payment watcher (see `deposits.rs`): new payments
+    /// credited to their users or kept aside, then bridge deposits. Returns
+    /// how many were handled.
+    pub async fn poll_payments(&self) -> anyhow::Result<usize> {
+        self.inner.deposits.poll_payments().await
+    }
+
+    /// `/unmatched`: the payments kept aside.
+    pub(super) fn unmatched_report(&self) -> anyhow::Result<String> {
+        self.inner.deposits.unmatched_report()
+    }
+
+    /// `/credit <payment id> <user>`: credits a kept-aside payment once.
+    pub(super) async fn credit_unmatched(
+        &self,
+        operator: &UserId,
+        arg: Option<&str>,
+    ) -> anyhow::Result<String> {
+        self.inner.deposits.credit_unmatched(operator, arg).await
     }
 
     /// Waits until every background deployment started so far has finished.

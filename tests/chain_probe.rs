@@ -16,7 +16,9 @@ use jukebox::grid::ContractId;
 use jukebox::lifecycle::chain::ClientVersion;
 use jukebox::lifecycle::tip::{Report, Tip};
 use jukebox::probe::tip::read_tip;
-use jukebox::probe::{ChainProbe, ChainProbeError, ChainSource, ChainTarget, NetChainProbe};
+use jukebox::probe::{
+    ChainProbe, ChainProbeError, ChainReading, ChainSource, ChainTarget, NetChainProbe,
+};
 
 const PROBE: NetChainProbe = NetChainProbe {
     timeout: Duration::from_secs(5),
@@ -367,4 +369,132 @@ async fn bors_height_over_json_rpc() {
         PROBE.evm_block_number(&broken.url()).await,
         Err(ChainProbeError::Garbage(_))
     ));
+}
+
+/// The real probe, seen by the monitor: the simulated grid's nodes have
+/// documentation addresses that reach nothing, so this probe sends each
+/// node's read to a loopback fake and each of the catalog's references to
+/// its own fake; everything else (the handshake, the time-out, the tip, the
+/// trackers, the alerts) is the process's own.
+struct Redirect {
+    inner: NetChainProbe,
+    /// Where every node of the chain listens.
+    node: std::net::SocketAddr,
+    /// The catalog's references, in order, and the fake standing for each.
+    references: Vec<(String, String)>,
+}
+
+#[async_trait::async_trait]
+impl ChainProbe for Redirect {
+    async fn read_chain(&self, target: &ChainTarget) -> Result<ChainReading, ChainProbeError> {
+        let source = match &target.source {
+            ChainSource::Node { contract, .. } => ChainSource::Node {
+                contract: *contract,
+                hosts: vec![self.node.ip().to_string()],
+            },
+            ChainSource::Reference(r) => {
+                let (_, fake) = self
+                    .references
+                    .iter()
+                    .find(|(catalog, _)| catalog == r)
+                    .unwrap_or_else(|| panic!("{r} is not one of the catalog's references"));
+                ChainSource::Reference(fake.clone())
+            }
+        };
+        let redirected = ChainTarget {
+            chain: target.chain.clone(),
+            source,
+            spec: at_port(&target.chain, self.node.port()),
+        };
+        self.inner.read_chain(&redirected).await
+    }
+}
+
+/// The monitor reads a DigiByte node over the real P2P handshake and the
+/// tip from three references, one lying by 75 million blocks: the liar is
+/// not believed (the node stays in sync, no "fell behind"), the node's
+/// client (9.26.1, older than the 9.26.2 the network requires since its
+/// split) is told once with the one-tap redeploy, and the record keeps what
+/// was read.
+#[tokio::test]
+async fn the_real_probe_drives_the_monitor_and_a_lying_reference_is_not_believed() {
+    use crate::support::{TestApp, test_config, texts_for};
+    use jukebox::user::{NODES, Nodes};
+
+    let node = FakePeer::start(PeerConfig {
+        user_agent: "/DigiByte:9.26.1/".into(),
+        ..digibyte_peer(24_900_000)
+    })
+    .await;
+    let mut fakes = Vec::new();
+    for height in [24_899_998, 99_999_999, 24_900_004] {
+        fakes.push(FakePeer::start(digibyte_peer(height)).await);
+    }
+    let references = spec("digibyte")
+        .references
+        .into_iter()
+        .zip(&fakes)
+        .map(|(catalog, fake)| (catalog, fake.addr.to_string()))
+        .collect();
+    let probe = Redirect {
+        inner: PROBE,
+        node: node.addr,
+        references,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(jukebox::clock::ManualClock::new(crate::support::START));
+    let config = test_config(dir.path(), &|_| {});
+    let app = TestApp::start_with_chain_probe(&config, clock.clone(), Arc::new(probe)).await;
+    let alice = jukebox::ids::UserId::parse("term:alice").unwrap();
+    app.send(&alice, "/deploy").await;
+    for label in ["DigiByte"] {
+        app.press_label(&alice, label).await;
+    }
+    app.send(&alice, "1").await;
+    for label in [
+        "No",
+        "Anywhere",
+        "Skip",
+        "1 week",
+        "Confirm",
+        "Pay with sandbox wallet",
+    ] {
+        app.press_label(&alice, label).await;
+    }
+    app.service.wait_idle().await;
+    let before = app.outbox.all().len();
+    for _ in 0..3 {
+        clock.advance(60);
+        app.service.sweep().await;
+        app.deliver_alerts().await;
+    }
+    let shown = texts_for(&app.outbox.all()[before..], &alice);
+    let told: Vec<&String> = shown.iter().filter(|t| t.contains("too old")).collect();
+    assert_eq!(told.len(), 1, "{shown:#?}");
+    assert!(
+        told[0].contains("runs client 9.26.1, too old for the network (it needs 9.26.2 or later)"),
+        "{}",
+        told[0]
+    );
+    assert!(
+        !shown.iter().any(|t| t.contains("fell behind")),
+        "{shown:#?}"
+    );
+    let buttons = crate::support::last_buttons(&app.outbox.all(), &alice);
+    assert_eq!(buttons[0].label, "Redeploy to update", "{buttons:?}");
+
+    // The record keeps the reading: the node's height and client, and the
+    // tip the honest references gave (the liar's 99,999,999 disbelieved).
+    let nodes: Nodes = app.service.store().read(&alice, NODES).unwrap().unwrap();
+    let chain = nodes.nodes[0].chain_health.clone().expect("chain read");
+    let last = chain.last.expect("a reading");
+    assert_eq!(last.height, 24_900_000);
+    assert_eq!(last.network_height, Some(24_900_004));
+    assert_eq!(last.client, "/DigiByte:9.26.1/");
+    assert_eq!(last.version, Some(ClientVersion::parse("9.26.1").unwrap()));
+    assert!(chain.episodes.too_old.is_some());
+    assert!(chain.episodes.behind.is_none());
+    // Each sweep made one handshake with the node, over the real wire.
+    let seen = node.next_seen().await;
+    assert!(seen.commands.iter().any(|c| c == "version"), "{seen:?}");
 }

@@ -66,6 +66,9 @@ transcripts! {
     simulation_labels => "simulation_labels.txt",
     move_notices => "move_notices.txt",
     presearch_keys => "presearch_keys.txt",
+    chain_alerts => "chain_alerts.txt",
+    chain_mutes_and_version => "chain_mutes_and_version.txt",
+    chain_fault_command => "chain_fault_command.txt",
 }
 
 /// A crash after the sandbox journaled an order's payment but before the

@@ -867,6 +867,51 @@ mod bot_end_to_end {
         assert!(!bot.log().contains("panicked"), "{}", bot.log());
     }
 
+    /// `/fault chain` from Telegram: the operator ages a DigiByte node's
+    /// client on the simulated chain; its owner is told once, with the
+    /// one-tap redeploy; the operator lifts the fault and the owner hears
+    /// the network accepts the client again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_chain_fault_from_telegram_reaches_the_owner_once() {
+        let tg = FakeTelegram::start();
+        let mut bot = Bot::with_limits(&format!(
+            "chat_messages_per_second = 20.0\nchat_burst = 20.0\n[monitor]\ninterval_seconds = 5\nchain_confirmations = 1\n[admin]\noperators = [\"tg:{BOB}\"]\n"
+        ));
+        bot.start(&tg);
+        tg.wait_for_requests("getUpdates", 1, WAIT)
+            .await
+            .expect("the bot polls");
+        deploy_type(&tg, ALICE, "DigiByte", "DigiByte full node", true, &[]).await;
+        let name = tg
+            .chat(ALICE)
+            .iter()
+            .find_map(|m| {
+                let shown = m.shown();
+                let (name, _) = shown.split_once(" is running")?;
+                Some(name.trim().to_owned())
+            })
+            .unwrap_or_else(|| panic!("no node named:\n{}", tg.describe()));
+        tg.send_text(BOB, &format!("/fault chain {name} oldversion"));
+        wait_count(&tg, BOB, "Done: the chain of", 1).await;
+        wait_count(&tg, ALICE, "too old for the network", 1).await;
+        let alert = tg
+            .chat(ALICE)
+            .into_iter()
+            .find(|m| m.shown().contains("too old for the network"))
+            .expect("the alert");
+        assert!(alert.button("Redeploy to update").is_some(), "{alert:?}");
+        tg.send_text(BOB, &format!("/fault chain {name} clear"));
+        wait_count(&tg, BOB, "runs normally again", 1).await;
+        wait_count(&tg, ALICE, "which the network accepts", 1).await;
+        assert_eq!(
+            count(&tg, ALICE, "too old for the network"),
+            1,
+            "{}",
+            tg.describe()
+        );
+        assert!(!bot.log().contains("panicked"), "{}", bot.log());
+    }
+
     /// The stored profile of a Telegram user, as JSON.
     fn profile(bot: &Bot, user: i64) -> serde_json::Value {
         let mut todo = vec![bot.dir.path().join("data/users")];

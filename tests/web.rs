@@ -308,6 +308,72 @@ async fn an_outage_notification_arrives_live() {
     assert!(listed.contains("is down"), "{listed}");
 }
 
+/// `/fault chain` from the website's chat: the operator (signed in on the
+/// site) stalls a Dash node's simulated chain and lifts the fault, each
+/// answered on the chat page; the owner's notifications page shows the
+/// stall, once, and the recovery. A user who is not an operator cannot.
+#[tokio::test]
+async fn a_chain_fault_from_the_website_chat_is_seen_by_the_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = Site::start(dir.path(), &|c| {
+        c.admin.operators = vec!["web:sandbox-root".into()];
+    })
+    .await;
+    let mut alice = site.browser();
+    alice.sandbox_sign_in("alice").await;
+    for step in ["/deploy", "Dash", "Dash full node", "1", "No", "Anywhere"] {
+        if step.starts_with('/') || step == "1" {
+            alice.say(step).await;
+        } else {
+            alice.press(step).await;
+        }
+    }
+    for label in ["Skip", "1 week", "Confirm", "Pay with sandbox wallet"] {
+        alice.press(label).await;
+    }
+    site.service.wait_idle().await;
+    let alice_id = UserId::parse("web:sandbox-alice").unwrap();
+    let name = site.service.overview(&alice_id).unwrap().nodes[0]
+        .name
+        .clone();
+    // Fully synced first (about 12 hours), quietly.
+    site.clock.advance(13 * 3600);
+    site.service.sweep().await;
+
+    alice.say(&format!("/fault chain {name} stall")).await;
+    let refused = text_of(&alice.get("/chat").await.body);
+    assert!(refused.contains("I don't know /fault"), "{refused}");
+
+    let mut root = site.browser();
+    root.sandbox_sign_in("root").await;
+    root.say(&format!("/fault chain {name} stall")).await;
+    let chat = text_of(&root.get("/chat").await.body);
+    assert!(chat.contains("Done: the chain of"), "{chat}");
+    for _ in 0..3 {
+        site.clock.advance(60);
+        site.service.sweep().await;
+    }
+    site.clock.advance(45 * 60);
+    for _ in 0..6 {
+        site.clock.advance(60);
+        site.service.sweep().await;
+    }
+    site.deliver_alerts().await;
+    let page = text_of(&alice.get("/notifications").await.body);
+    assert_eq!(page.matches("stopped syncing").count(), 1, "{page}");
+
+    root.say(&format!("/fault chain {name} clear")).await;
+    let chat = text_of(&root.get("/chat").await.body);
+    assert!(chat.contains("runs normally again"), "{chat}");
+    for _ in 0..3 {
+        site.clock.advance(60);
+        site.service.sweep().await;
+    }
+    site.deliver_alerts().await;
+    let page = text_of(&alice.get("/notifications").await.body);
+    assert!(page.contains("is syncing again"), "{page}");
+}
+
 /// Sends /link from the Telegram account `tg` and returns the code the bot
 /// answers with.
 async fn link_code(site: &Site, tg: &UserId) -> String {

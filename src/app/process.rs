@@ -49,6 +49,10 @@ pub struct Setup<'a> {
     pub env: &'a dyn Fn(&str) -> Option<String>,
     /// How the service sees the grid (the crash tests stop it mid-call).
     pub wrap_grid: &'a dyn Fn(Arc<dyn Grid>) -> Arc<dyn Grid>,
+    /// How nodes' chains are read instead of the grid's own way (the
+    /// simulated chains, or the real probe): the tests that drive the real
+    /// probe against loopback fakes. `None` in the binary.
+    pub chain_probe: Option<Arc<dyn crate::probe::ChainProbe>>,
     /// Where Telegram's and the terminal's messages go instead of the real
     /// channels (tests read them from memory); `None`: the terminal, and
     /// Telegram when `TELOXIDE_TOKEN` is set.
@@ -66,6 +70,7 @@ impl Setup<'static> {
             clock: Arc::new(SystemClock),
             env: &process_env,
             wrap_grid: &as_is,
+            chain_probe: None,
             chat_outbox: None,
             background: Background::Run,
             exit_deadline: EXIT_DEADLINE,
@@ -153,6 +158,7 @@ impl App {
             setup.clock.clone(),
             setup.env,
             setup.wrap_grid,
+            setup.chain_probe.clone(),
         )?;
         let service = core.service;
         hub.load_links(service.web_links()?);

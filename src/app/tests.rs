@@ -31,6 +31,7 @@ fn setup(background: Background) -> Setup<'static> {
         clock: Arc::new(ManualClock::new(START)),
         env: &no_env,
         wrap_grid: &process::as_is,
+        chain_probe: None,
         chat_outbox: Some(Arc::new(MemoryOutbox::default())),
         background,
         exit_deadline: Duration::from_secs(10),

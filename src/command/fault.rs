@@ -5,7 +5,7 @@
 use crate::model::ContractId;
 
 /// What `/fault` shows when its argument is not understood.
-pub const FAULT_HELP: &str = "Usage: /fault node <grid node id> down|up, /fault workload <contract> down|up, /fault app <contract> down|up, /fault chain <contract> stall|behind|oldversion|clear. The monitor notices within two checks.";
+pub const FAULT_HELP: &str = "Usage: /fault node <grid node id> down|up, /fault workload <contract> down|up, /fault app <contract> down|up, /fault chain <contract> stall|behind [blocks]|oldversion|clear. The monitor notices within two checks.";
 
 /// The part of the simulated grid a fault is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -350,7 +350,7 @@ impl ChainWatch {
             .node_type(chain, node_type)
             .map(|(_, nt)| text::catalog_versions(&nt.clients))
             .unwrap_or_default();
-        let Some(alert) = text::alert(name, &event, &newer) else {
+        let Some(alert) = text::alert(name, &event, &newer, self.clock.now()) else {
             tracing::info!(user = %user, node = name, event = ?event, "chain event");
             return Ok(());
         };

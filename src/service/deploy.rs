@@ -616,11 +616,32 @@ impl Deployer {
                 }
                 let mut moves = Vec::new();
                 let mut changed = false;
+                let mut retired = false;
                 for node in &mut nodes.nodes {
                     match (&node.state, &node.intent) {
                         (_, None) | (NodeState::Deploying | NodeState::Pending, _) => {}
                         (NodeState::Running, Some(_)) => moves.push(node.clone()),
-                        (_, Some(_)) => {
+                        (_, Some(intent)) => {
+                            // A move the owner deleted (or that lost its
+                            // funding) while the grid was making its new
+                            // contract, and a crash before the move could
+                            // retire it: the contract the intent made is
+                            // retired now rather than left for the
+                            // reconciler's orphan delay.
+                            match self
+                                .grid
+                                .contract_for(intent.grid_node, &intent.deployment_hash)
+                                .await
+                            {
+                                Ok(Some(made)) if node.contract() != Some(made) => {
+                                    node.retired.push(made);
+                                    retired = true;
+                                }
+                                Ok(_) => {}
+                                Err(e) => {
+                                    tracing::warn!(user = %user, node = %node.name, error = %e, "could not ask the grid for an interrupted move's contract; the reconciler cancels it if one was made");
+                                }
+                            }
                             node.intent = None;
                             changed = true;
                         }
@@ -628,6 +649,9 @@ impl Deployer {
                 }
                 if changed {
                     self.repo.save_nodes(&user, &nodes)?;
+                }
+                if retired {
+                    self.grid_work.cancel_retired(&user).await?;
                 }
                 moves
             };

@@ -6,11 +6,19 @@
 
 use std::collections::VecDeque;
 
-use super::Service;
+use std::sync::Arc;
+
+use super::alerter::Alerter;
+use super::audit_trail::AuditTrail;
+use super::memos::Memos;
+use super::orders::Orders;
+use super::repo::Repo;
+use super::twin_balance::TwinBalance;
+use crate::clock::Clock;
 use crate::ids::UserId;
 use crate::money::Tft;
-use crate::payments::IncomingPayment;
 use crate::payments::unmatched::{self, UnmatchedPayment};
+use crate::payments::{IncomingPayment, Wallet};
 
 /// Most unmatched payments `/unmatched` lists.
 const UNMATCHED_SHOWN: usize = 30;
@@ -19,16 +27,61 @@ const UNMATCHED_SHOWN: usize = 30;
 /// asked for the next batch only once this one is empty, because asking
 /// tells the wallet that the previous batch was processed.
 #[derive(Default)]
-pub(super) struct PaymentBatch(tokio::sync::Mutex<VecDeque<IncomingPayment>>);
+struct PaymentBatch(tokio::sync::Mutex<VecDeque<IncomingPayment>>);
 
-impl Service {
+/// The payment watcher's step and the payments kept aside.
+pub struct Deposits {
+    repo: Arc<Repo>,
+    wallet: Arc<dyn Wallet>,
+    batch: PaymentBatch,
+    memos: Arc<Memos>,
+    /// Credits a routed payment to its user.
+    orders: Arc<Orders>,
+    /// Bridge deposits, read on TFChain.
+    twin_balance: Arc<TwinBalance>,
+    alerter: Arc<Alerter>,
+    audit: Arc<AuditTrail>,
+    clock: Arc<dyn Clock>,
+}
+
+/// What deposits are built from (see `Service::new`).
+pub struct DepositHandles {
+    pub repo: Arc<Repo>,
+    pub wallet: Arc<dyn Wallet>,
+    pub memos: Arc<Memos>,
+    pub orders: Arc<Orders>,
+    pub twin_balance: Arc<TwinBalance>,
+    pub alerter: Arc<Alerter>,
+    pub audit: Arc<AuditTrail>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Deposits {
+    pub fn new(h: DepositHandles) -> Deposits {
+        Deposits {
+            repo: h.repo,
+            wallet: h.wallet,
+            batch: PaymentBatch::default(),
+            memos: h.memos,
+            orders: h.orders,
+            twin_balance: h.twin_balance,
+            alerter: h.alerter,
+            audit: h.audit,
+            clock: h.clock,
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
     /// One round of the payment watcher: asks the wallet for new payments
     /// and hands each to its user, or keeps it aside. Returns how many were
     /// handled. On an error the rest of the batch stays for the next round.
     pub async fn poll_payments(&self) -> anyhow::Result<usize> {
-        let mut batch = self.inner.payment_batch.0.lock().await;
+        let mut batch = self.batch.0.lock().await;
         if batch.is_empty() {
-            *batch = self.inner.wallet.incoming().await?.into();
+            *batch = self.wallet.incoming().await?.into();
         }
         let mut handled = 0;
         while let Some(payment) = batch.front().cloned() {
@@ -37,14 +90,14 @@ impl Service {
             handled += 1;
         }
         // Bridge deposits arrive on TFChain, not in the wallet's batches.
-        handled += self.look_for_deposits().await;
+        handled += self.twin_balance.look_for_deposits().await;
         Ok(handled)
     }
 
     /// Credits `payment` to the user its memo names, or keeps it aside.
     async fn route_payment(&self, payment: &IncomingPayment) -> anyhow::Result<()> {
         let memo = payment.memo.as_deref();
-        let owner = self.inner.memos.find(memo)?.map(|m| m.user);
+        let owner = self.memos.find(memo)?.map(|m| m.user);
         let Some(user) = owner else {
             let reason = match memo {
                 None => "no memo",
@@ -52,26 +105,21 @@ impl Service {
             };
             return self.keep_unmatched(payment, reason);
         };
-        let _guard = self.inner.repo.lock(&user).await;
-        if self.inner.repo.load_profile(&user)?.is_none() {
+        let _guard = self.repo.lock(&user).await;
+        if self.repo.load_profile(&user)?.is_none() {
             return self.keep_unmatched(payment, "its user has no profile");
         }
-        self.inner.orders.apply_payment(&user, payment).await
+        self.orders.apply_payment(&user, payment).await
     }
 
     /// Keeps `payment` aside for operators (once: a re-delivered payment
     /// finds its record and changes nothing).
     fn keep_unmatched(&self, payment: &IncomingPayment, reason: &str) -> anyhow::Result<()> {
         let name = unmatched::record_name(&payment.id);
-        if self
-            .inner
-            .repo
-            .load_global::<UnmatchedPayment>(&name)?
-            .is_some()
-        {
+        if self.repo.load_global::<UnmatchedPayment>(&name)?.is_some() {
             return Ok(());
         }
-        self.inner.repo.save_global(
+        self.repo.save_global(
             &name,
             &UnmatchedPayment {
                 payment: payment.clone(),
@@ -82,7 +130,7 @@ impl Service {
                 credited_at: None,
             },
         )?;
-        self.inner.audit.record(
+        self.audit.record(
             super::audit_trail::SYSTEM,
             None,
             "payment.unmatched",
@@ -104,14 +152,13 @@ impl Service {
             payment.memo.as_deref().unwrap_or("none"),
             payment.id
         );
-        self.inner
-            .alerter
+        self.alerter
             .alert_operators(&format!("unmatched:{}", payment.id), text)
     }
 
     /// `/unmatched`: the payments kept aside.
-    pub(super) fn unmatched_report(&self) -> anyhow::Result<String> {
-        let store = self.inner.repo.store();
+    pub fn unmatched_report(&self) -> anyhow::Result<String> {
+        let store = self.repo.store();
         let all = crate::store::blocking_io(|| unmatched::load_all(store))?;
         Ok(unmatched::render(&all, UNMATCHED_SHOWN))
     }
@@ -120,7 +167,7 @@ impl Service {
     /// user's balance, once. The record names the user before the credit
     /// is made, so a retry after a crash finishes the same credit and a
     /// second `/credit` cannot pay someone else too.
-    pub(super) async fn credit_unmatched(
+    pub async fn credit_unmatched(
         &self,
         operator: &UserId,
         arg: Option<&str>,
@@ -130,7 +177,7 @@ impl Service {
         };
         let (id, query) = (id.trim(), query.trim());
         let name = unmatched::record_name(id);
-        let Some(mut record) = self.inner.repo.load_global::<UnmatchedPayment>(&name)? else {
+        let Some(mut record) = self.repo.load_global::<UnmatchedPayment>(&name)? else {
             return Ok(format!(
                 "No unmatched payment {id:?}. /unmatched lists them."
             ));
@@ -149,10 +196,10 @@ impl Service {
                 record.credited_to = Some(user.clone());
                 record.credited_by = Some(operator.as_str().to_owned());
                 record.credited_at = Some(self.now());
-                self.inner.repo.save_global(&name, &record)?;
+                self.repo.save_global(&name, &record)?;
             }
         }
-        self.inner.audit.record(
+        self.audit.record(
             operator.as_str(),
             Some(&user),
             "admin.credit",
@@ -163,13 +210,9 @@ impl Service {
             ),
         );
         tracing::warn!(operator = %operator, user = %user, payment = %id, "unmatched payment credited by an operator");
-        let _guard = self.inner.repo.lock(&user).await;
-        self.inner
-            .orders
-            .apply_payment(&user, &record.payment)
-            .await?;
+        let _guard = self.repo.lock(&user).await;
+        self.orders.apply_payment(&user, &record.payment).await?;
         let balance = self
-            .inner
             .repo
             .load_profile(&user)?
             .map(|p| p.account.balance)
@@ -178,5 +221,10 @@ impl Service {
             "Payment {id} ({} TFT) is in {user}'s balance, now {balance}.",
             record.payment.amount.to_decimal_string()
         ))
+    }
+
+    fn find_user(&self, query: &str) -> anyhow::Result<Option<UserId>> {
+        let store = self.repo.store();
+        crate::store::blocking_io(|| crate::admin::find_user(store, query))
     }
 }

@@ -1,9 +1,14 @@
 //! Top-ups: `/topup [amount or period]` and the top-up buttons of reminders
 //! ask for a payment that adds to the balance (and resumes paused nodes).
 
-use super::Service;
-use super::topup_record::TOP_UP_ORDER;
-use crate::channel::Outgoing;
+use std::sync::Arc;
+
+use super::deposit_route::DepositRoute;
+use super::orders::Orders;
+use super::repo::Repo;
+use super::topup_record::{TOP_UP_ORDER, TopUpRecords};
+use crate::channel::{Outbox, Outgoing};
+use crate::clock::Clock;
 use crate::command::{Command, RecordKey, TopUpCode, with_top_up_buttons};
 use crate::dialogue::Message;
 use crate::ids::UserId;
@@ -11,17 +16,62 @@ use crate::lifecycle::{Plan, utc_datetime};
 use crate::money::Tft;
 use crate::pricing::{FundingPeriod, TopUpAsk, parse_top_up};
 
-impl Service {
+/// `/topup` and its buttons, over the orders' payment requests.
+pub struct TopUps {
+    repo: Arc<Repo>,
+    /// Makes, shows and (in the sandbox) pays the payment requests.
+    orders: Arc<Orders>,
+    records: Arc<TopUpRecords>,
+    route: Arc<DepositRoute>,
+    outbox: Arc<dyn Outbox>,
+    clock: Arc<dyn Clock>,
+    /// Whether the sandbox wallet is in use (its pay button is offered).
+    sandbox: bool,
+}
+
+impl TopUps {
+    pub fn new(
+        repo: Arc<Repo>,
+        orders: Arc<Orders>,
+        records: Arc<TopUpRecords>,
+        route: Arc<DepositRoute>,
+        outbox: Arc<dyn Outbox>,
+        clock: Arc<dyn Clock>,
+        sandbox: bool,
+    ) -> TopUps {
+        TopUps {
+            repo,
+            orders,
+            records,
+            route,
+            outbox,
+            clock,
+            sandbox,
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    async fn send(&self, user: &UserId, item: Outgoing) {
+        self.outbox.send(user, item).await;
+    }
+
+    async fn say(&self, user: &UserId, text: impl Into<String>) {
+        self.send(user, Outgoing::Message(Message::text(text)))
+            .await;
+    }
+
     /// `/topup [amount or period]`: a payment request that adds to the
     /// balance. Without an argument, offers periods priced by the funding
     /// rule, and Cancel.
-    pub(super) async fn top_up(&self, user: &UserId, arg: Option<&str>) -> anyhow::Result<()> {
+    pub async fn top_up(&self, user: &UserId, arg: Option<&str>) -> anyhow::Result<()> {
         let Some(arg) = arg.map(str::trim).filter(|a| !a.is_empty()) else {
             let burn = self
-                .inner
                 .repo
                 .load_nodes(user)?
-                .burn_per_hour(&self.inner.repo.load_orders(user)?);
+                .burn_per_hour(&self.repo.load_orders(user)?);
             let mut text =
                 "How much would you like to add? Send /topup <amount in TFT>, e.g. /topup 50"
                     .to_owned();
@@ -56,16 +106,14 @@ impl Service {
     /// what the balance is missing for that, by the one funding rule.
     async fn top_up_for(&self, user: &UserId, hours: u64, label: &str) -> anyhow::Result<()> {
         let burn = self
-            .inner
             .repo
             .load_nodes(user)?
-            .burn_per_hour(&self.inner.repo.load_orders(user)?);
+            .burn_per_hour(&self.repo.load_orders(user)?);
         if !burn.is_positive() {
             self.say(user, "You have no running nodes to fund, so a period has no price. Send /topup <amount> instead.").await;
             return Ok(());
         }
         let balance = self
-            .inner
             .repo
             .load_profile(user)?
             .map(|p| p.account.balance)
@@ -92,7 +140,7 @@ impl Service {
 
     /// A top-up button: a period (a number of days on the buttons of older
     /// alerts), or Cancel.
-    pub(super) async fn top_up_button(&self, user: &UserId, code: TopUpCode) -> anyhow::Result<()> {
+    pub async fn top_up_button(&self, user: &UserId, code: TopUpCode) -> anyhow::Result<()> {
         let period = match code {
             TopUpCode::Cancel => {
                 self.send(
@@ -133,30 +181,26 @@ impl Service {
         note: &str,
     ) -> anyhow::Result<()> {
         let request = self
-            .inner
             .orders
             .new_payment_request(user, amount, "Jukebox top-up", TOP_UP_ORDER)
             .await?;
-        self.inner
-            .top_up_records
-            .keep(user, &request, period_secs)?;
+        self.records.keep(user, &request, period_secs)?;
         let mut buttons = Vec::new();
-        if self.inner.sandbox.is_some()
+        if self.sandbox
             && let Some(memo) = RecordKey::new(&request.memo)
         {
             buttons.push(vec![
                 Command::PayTopUp { memo }.button("Pay with sandbox wallet"),
             ]);
         }
-        self.inner
-            .orders
+        self.orders
             .show_qr(
                 user,
                 &request,
                 format!(
                     "Scan with the ThreeFold Connect app to add {} to your balance.{note}{}",
                     amount,
-                    self.inner.deposit_route.note()
+                    self.route.note()
                 ),
                 buttons,
             )
@@ -164,8 +208,8 @@ impl Service {
     }
 
     /// The sandbox pay button of a top-up: only the user's own requests.
-    pub(super) async fn pay_top_up(&self, user: &UserId, memo: &str) -> anyhow::Result<()> {
-        let Some(request) = self.inner.top_up_records.request(user, memo)? else {
+    pub async fn pay_top_up(&self, user: &UserId, memo: &str) -> anyhow::Result<()> {
+        let Some(request) = self.records.request(user, memo)? else {
             self.say(
                 user,
                 "That top-up request does not exist (or is not yours). Send /topup for a new one.",
@@ -181,8 +225,7 @@ impl Service {
             .await;
             return Ok(());
         }
-        self.inner
-            .orders
+        self.orders
             .pay_request_once(user, &request, "That top-up")
             .await
     }

@@ -18,19 +18,51 @@
 //! paid (the payment watcher, every `poll_interval_seconds`), at every
 //! billing sweep, and when the user asks for `/balance`.
 
-use super::Service;
+use std::sync::Arc;
+
+use super::deposit_route::DepositRoute;
+use super::orders::Orders;
+use super::repo::Repo;
+use crate::clock::Clock;
+use crate::grid::Grid;
 use crate::ids::UserId;
 use crate::money::Tft;
 use crate::payments::{IncomingPayment, twin_memo};
 
-impl Service {
+/// Keeps each user's ledger at their twin's balance on TFChain.
+pub struct TwinBalance {
+    repo: Arc<Repo>,
+    grid: Arc<dyn Grid>,
+    route: Arc<DepositRoute>,
+    /// A rise is credited as a payment, which may move an order on.
+    orders: Arc<Orders>,
+    clock: Arc<dyn Clock>,
+}
+
+impl TwinBalance {
+    pub fn new(
+        repo: Arc<Repo>,
+        grid: Arc<dyn Grid>,
+        route: Arc<DepositRoute>,
+        orders: Arc<Orders>,
+        clock: Arc<dyn Clock>,
+    ) -> TwinBalance {
+        TwinBalance {
+            repo,
+            grid,
+            route,
+            orders,
+            clock,
+        }
+    }
+
     /// Reads the chain for every user with an open bridge request; returns
     /// how many balances changed. One user's failure does not stop the
     /// others (it is logged and tried again next time).
-    pub(super) async fn look_for_deposits(&self) -> usize {
+    pub async fn look_for_deposits(&self) -> usize {
         let mut changed = 0;
-        for user in self.inner.deposit_route.awaited(self.now()) {
-            let _guard = self.inner.repo.lock(&user).await;
+        for user in self.route.awaited(self.clock.now()) {
+            let _guard = self.repo.lock(&user).await;
             match self.reconcile_with_grid(&user).await {
                 Ok(Some(_)) => changed += 1,
                 Ok(None) => {}
@@ -47,25 +79,22 @@ impl Service {
     /// or balances are not kept on the grid). A rise goes through
     /// `apply_payment`, so it moves a waiting order on and reviews the
     /// funding. The caller holds the user's lock.
-    pub(super) async fn reconcile_with_grid(
-        &self,
-        user: &UserId,
-    ) -> anyhow::Result<Option<GridChange>> {
-        if !self.inner.deposit_route.balance_on_grid() {
+    pub async fn reconcile_with_grid(&self, user: &UserId) -> anyhow::Result<Option<GridChange>> {
+        if !self.route.balance_on_grid() {
             return Ok(None);
         }
-        let Some(mut profile) = self.inner.repo.load_profile(user)? else {
+        let Some(mut profile) = self.repo.load_profile(user)? else {
             return Ok(None);
         };
         let Some(twin) = profile.twin else {
             return Ok(None);
         };
         let public_key = profile.identity.public_key;
-        let Some(on_grid) = self.inner.grid.account_balance(&public_key).await? else {
+        let Some(on_grid) = self.grid.account_balance(&public_key).await? else {
             return Ok(None);
         };
         let ledger = profile.account.balance;
-        let now = self.now();
+        let now = self.clock.now();
         if on_grid > ledger {
             let rise = on_grid.saturating_sub(ledger);
             let deposit = IncomingPayment {
@@ -78,7 +107,7 @@ impl Service {
                 received_at: now,
                 transaction: None,
             };
-            self.inner.orders.apply_payment(user, &deposit).await?;
+            self.orders.apply_payment(user, &deposit).await?;
             return Ok(Some(GridChange::Deposit(rise)));
         }
         if on_grid < ledger {
@@ -86,7 +115,7 @@ impl Service {
             profile
                 .account
                 .charge(billed, "billed on TFChain for your running nodes", now);
-            self.inner.repo.save_profile(&profile)?;
+            self.repo.save_profile(&profile)?;
             return Ok(Some(GridChange::Billed(billed)));
         }
         Ok(None)

@@ -202,6 +202,50 @@ async fn a_redeploy_killed_after_the_new_contract_finishes_the_move_and_cancels_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_deleted_meanwhile_and_killed_after_the_new_contract_cancels_it_at_the_next_start() {
+    let w = World::new();
+    let old = running_node(&w).await;
+    let old_contract = old.contract().unwrap();
+
+    // The move's task dies once the grid made the new contract; the owner
+    // deletes the node before anything retired that contract.
+    let first = w.start(Some(Moment::AfterDeploy)).await;
+    first
+        .send(&w.alice, &format!("/redeploy {}", old.name))
+        .await;
+    first.press_label(&w.alice, "Yes, redeploy").await;
+    first.service.wait_idle().await;
+    let intent = first
+        .node(&w.alice, "dash-full-")
+        .intent
+        .clone()
+        .expect("the move's intent");
+    let new_contract = first
+        .sim
+        .contract_for(intent.grid_node, &intent.deployment_hash)
+        .await
+        .unwrap()
+        .expect("the grid recorded the new contract");
+    first.send(&w.alice, &format!("/delete {}", old.name)).await;
+    first.press_label(&w.alice, "Yes, delete it").await;
+    first.service.wait_idle().await;
+    assert_eq!(live_contracts(&first, &w.alice).await, [new_contract]);
+    drop(first);
+
+    // The next start retires and cancels it at once, not an hour later as
+    // an orphan.
+    let second = w.restart().await;
+    let node = records(&second, &w.alice)
+        .into_iter()
+        .find(|n| n.name == old.name)
+        .expect("the record stays");
+    assert_eq!(node.state, NodeState::Deleted);
+    assert_eq!((node.intent.clone(), node.retired.clone()), (None, vec![]));
+    assert!(live_contracts(&second, &w.alice).await.is_empty());
+    assert_ne!(new_contract, old_contract);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redeploy_killed_before_the_old_contract_was_cancelled_cancels_it_at_the_next_start() {
     let w = World::new();
     let old = running_node(&w).await;

@@ -73,6 +73,7 @@ pub async fn spawn_app_with(
         clock,
         env: &|name| std::env::var(name).ok(),
         wrap_grid: wrap,
+        chain_probe: None,
         chat_outbox: Some(chat),
         background,
         exit_deadline: std::time::Duration::from_secs(10),
@@ -133,6 +134,38 @@ impl TestApp {
             wrap,
         )
         .await;
+        TestApp {
+            service: app.service.clone(),
+            outbox,
+            sim: app.sim.clone().expect("tests run on the embedded grid"),
+        }
+    }
+
+    /// [`TestApp::start`], with nodes' chains read by `chain_probe`
+    /// instead of the simulated chains.
+    // Only the chain monitor's test starts it this way.
+    #[allow(dead_code)]
+    pub async fn start_with_chain_probe(
+        config: &Config,
+        clock: Arc<ManualClock>,
+        chain_probe: Arc<dyn jukebox::probe::ChainProbe>,
+    ) -> TestApp {
+        let outbox = Arc::new(MemoryOutbox::default());
+        let mut config = config.clone();
+        config.web.listen = String::new();
+        config.ops.listen = String::new();
+        let setup = jukebox::app::Setup {
+            clock,
+            env: &|name| std::env::var(name).ok(),
+            wrap_grid: &jukebox::app::as_is,
+            chain_probe: Some(chain_probe),
+            chat_outbox: Some(outbox.clone()),
+            background: jukebox::app::Background::Stepped,
+            exit_deadline: std::time::Duration::from_secs(10),
+        };
+        let app = jukebox::app::App::build(config, setup)
+            .await
+            .expect("the app starts");
         TestApp {
             service: app.service.clone(),
             outbox,

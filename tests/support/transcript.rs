@@ -187,6 +187,38 @@ pub async fn run_file(name: &str) {
                     a.deliver_alerts().await;
                 }
             }
+            // `sweeps N MINUTES`: N monitor sweeps, MINUTES apart (the clock
+            // moves before each), alerts delivered after each; the next
+            // `<` lines look at what they showed.
+            "sweeps" => {
+                seen = items.len();
+                let (n, minutes) = rest.split_once(' ').expect("sweeps N MINUTES");
+                let (n, minutes): (u32, u64) = (
+                    n.parse().expect("a count"),
+                    minutes.parse().expect("minutes"),
+                );
+                for _ in 0..n {
+                    clock.advance(minutes * 60);
+                    a.service.sweep().await;
+                    a.service.wait_idle().await;
+                    a.deliver_alerts().await;
+                }
+            }
+            // `chain FAULT... NODE`: the operator's `/fault chain <contract>
+            // FAULT` on the current user's node, which must succeed.
+            "chain" => {
+                let (fault, prefix) = rest.rsplit_once(' ').expect("chain FAULT NODE");
+                let contract = a.node(&user, prefix).placed.expect("placed").contract;
+                let operator = UserId::parse("term:operator").expect("valid user");
+                let before = a.outbox.all().len();
+                a.send(&operator, &format!("/fault chain {} {fault}", contract.0))
+                    .await;
+                let replies = texts_for(&a.outbox.all()[before..], &operator);
+                assert!(
+                    replies.iter().any(|t| t.starts_with("Done: the chain of")),
+                    "{at}: the operator was told {replies:?}"
+                );
+            }
             "remember" => remembered = Some(a.node(&user, rest).placed.expect("placed").node.id),
             "moved" => {
                 let now = a.node(&user, rest).placed.expect("placed").node.id;

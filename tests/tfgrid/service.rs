@@ -144,6 +144,7 @@ async fn start(
         clock: clock.clone(),
         env,
         wrap_grid: wrap,
+        chain_probe: None,
         chat_outbox: Some(outbox.clone()),
         background: jukebox::app::Background::Stepped,
         exit_deadline: std::time::Duration::from_secs(10),

@@ -52,10 +52,16 @@ fn buttons(name: &str, kind: ChainAlertKind, redeploy: Option<&str>) -> Vec<Vec<
     vec![row]
 }
 
-/// The alert for `event` on node `name`; `newer` holds the versions the
-/// catalog's image runs (a redeploy installs them). `None` for changes not
-/// worth a message (the end of the initial sync shows in `/status`).
-pub(super) fn alert(name: &str, event: &ChainEvent, newer: &[ClientVersion]) -> Option<ChainAlert> {
+/// The alert for `event` on node `name`, confirmed at `at`; `newer` holds
+/// the versions the catalog's image runs (a redeploy installs them). `None`
+/// for changes not worth a message (the end of the initial sync shows in
+/// `/status`).
+pub(super) fn alert(
+    name: &str,
+    event: &ChainEvent,
+    newer: &[ClientVersion],
+    at: u64,
+) -> Option<ChainAlert> {
     let (kind, priority, key, text, buttons) = match event {
         ChainEvent::Synced { .. } => return None,
         ChainEvent::StoppedSyncing(e) => (
@@ -125,7 +131,9 @@ pub(super) fn alert(name: &str, event: &ChainEvent, newer: &[ClientVersion]) -> 
             (
                 ChainAlertKind::Version,
                 Priority::Outage,
-                format!("chain-old:{name}:{version}"),
+                // A version episode has no start of its own: the moment it was
+                // confirmed names it (the tracker confirms each once).
+                format!("chain-old:{name}:{at}"),
                 format!(
                     "⚠️ {name} runs client {version}, too old for the network (it needs {min} or later): redeploy to update.{more}"
                 ),
@@ -135,7 +143,7 @@ pub(super) fn alert(name: &str, event: &ChainEvent, newer: &[ClientVersion]) -> 
         ChainEvent::ClientUpdated { version } => (
             ChainAlertKind::Version,
             Priority::Recovery,
-            format!("chain-updated:{name}:{version}"),
+            format!("chain-updated:{name}:{at}"),
             format!("✅ {name} now runs client {version}, which the network accepts."),
             Vec::new(),
         ),
@@ -173,7 +181,7 @@ mod tests {
             height: 1_000,
             lag: 120,
         };
-        let a = alert("dgb-x", &ChainEvent::StoppedSyncing(e), &[]).unwrap();
+        let a = alert("dgb-x", &ChainEvent::StoppedSyncing(e), &[], 0).unwrap();
         assert_eq!(a.kind, ChainAlertKind::Stall);
         assert!(
             a.message.text.contains("stopped syncing"),
@@ -205,14 +213,17 @@ mod tests {
             version: v("9.26.1"),
             min: v("9.26.2"),
         };
-        let with = alert("n", &event, &[v("9.26.3")]).unwrap();
+        let with = alert("n", &event, &[v("9.26.3")], 0).unwrap();
         assert!(with.message.text.contains("too old for the network"));
         assert!(with.message.text.contains("running 9.26.3"));
         assert_eq!(with.message.buttons[0][0].label, "Redeploy to update");
-        let without = alert("n", &event, &[v("9.26.1")]).unwrap();
+        let without = alert("n", &event, &[v("9.26.1")], 0).unwrap();
         assert!(without.message.text.contains("no newer image"));
         assert_eq!(without.message.buttons[0].len(), 1);
         assert_eq!(without.message.buttons[0][0].label, "Status");
-        assert_eq!(alert("n", &ChainEvent::Synced { took_from: 0 }, &[]), None);
+        assert_eq!(
+            alert("n", &ChainEvent::Synced { took_from: 0 }, &[], 0),
+            None
+        );
     }
 }
