@@ -40,6 +40,15 @@ pub trait Outbox: Send + Sync {
     async fn send(&self, user: &UserId, item: Outgoing);
 }
 
+impl dyn Outbox {
+    /// Sends a plain text: the commonest reply, shared by every component
+    /// that answers a user.
+    pub async fn say(&self, user: &UserId, text: impl Into<String>) {
+        self.send(user, Outgoing::Message(Message::text(text)))
+            .await;
+    }
+}
+
 /// Sends each user's items to the outbox of their channel (the part of the
 /// user id before ':'), so several channels share one service.
 #[derive(Default)]

@@ -131,15 +131,6 @@ impl Admin {
         self.clock.now()
     }
 
-    async fn send(&self, user: &UserId, item: Outgoing) {
-        self.outbox.send(user, item).await;
-    }
-
-    async fn say(&self, user: &UserId, text: impl Into<String>) {
-        self.send(user, Outgoing::Message(Message::text(text)))
-            .await;
-    }
-
     /// Whether `user` may run operator commands (`admin.operators`).
     pub fn is_operator(&self, user: &UserId) -> bool {
         self.operators.contains(user)
@@ -184,26 +175,27 @@ impl Admin {
             }
             (AdminCommand::Broadcast, Some(text)) => {
                 let draft = self.drafts.put(operator, text.to_owned());
-                self.send(
-                    operator,
-                    Outgoing::Message(Message {
-                        text: format!("Send this to every user?\n\n{text}"),
-                        // Each button acts only on the draft it was shown for.
-                        buttons: vec![vec![
-                            Command::Broadcast {
-                                send: true,
-                                draft: Some(draft),
-                            }
-                            .button("Send to everyone"),
-                            Command::Broadcast {
-                                send: false,
-                                draft: Some(draft),
-                            }
-                            .button("Don't send"),
-                        ]],
-                    }),
-                )
-                .await;
+                self.outbox
+                    .send(
+                        operator,
+                        Outgoing::Message(Message {
+                            text: format!("Send this to every user?\n\n{text}"),
+                            // Each button acts only on the draft it was shown for.
+                            buttons: vec![vec![
+                                Command::Broadcast {
+                                    send: true,
+                                    draft: Some(draft),
+                                }
+                                .button("Send to everyone"),
+                                Command::Broadcast {
+                                    send: false,
+                                    draft: Some(draft),
+                                }
+                                .button("Don't send"),
+                            ]],
+                        }),
+                    )
+                    .await;
                 return Ok(Handled::Done);
             }
             (AdminCommand::Maintenance, Some(arg)) => self.set_maintenance(operator, arg)?,
@@ -230,7 +222,7 @@ impl Admin {
             }
             _ => format!("/{name} needs an argument.\n\n{HELP}"),
         };
-        self.say(operator, reply).await;
+        self.outbox.say(operator, reply).await;
         Ok(Handled::Done)
     }
 
@@ -317,28 +309,30 @@ impl Admin {
         }
         let Some(text) = draft.and_then(|id| self.drafts.take(operator, id)) else {
             // Sent, dropped or replaced since: this button means nothing now.
-            self.send(operator, Outgoing::Withdrawn).await;
-            self.say(
+            self.outbox.send(operator, Outgoing::Withdrawn).await;
+            self.outbox.say(
                 operator,
                 "That broadcast draft was already sent, dropped or replaced; nothing was sent. Send /broadcast <text> for a new one.",
             )
             .await;
             return Ok(true);
         };
-        self.send(
-            operator,
-            Outgoing::Answered {
-                answer: if send {
-                    "Send to everyone"
-                } else {
-                    "Don't send"
-                }
-                .into(),
-            },
-        )
-        .await;
+        self.outbox
+            .send(
+                operator,
+                Outgoing::Answered {
+                    answer: if send {
+                        "Send to everyone"
+                    } else {
+                        "Don't send"
+                    }
+                    .into(),
+                },
+            )
+            .await;
         if !send {
-            self.say(operator, "Broadcast dropped; nothing was sent.")
+            self.outbox
+                .say(operator, "Broadcast dropped; nothing was sent.")
                 .await;
             return Ok(true);
         }
@@ -423,24 +417,27 @@ impl Admin {
                     Some(node),
                     "",
                 );
-                self.say(
-                    operator,
-                    format!("Redeploying {user}'s {node}; they are told the new addresses."),
-                )
-                .await;
-                self.say(
-                    user,
-                    format!("An operator is moving {node} to another grid node…"),
-                )
-                .await;
+                self.outbox
+                    .say(
+                        operator,
+                        format!("Redeploying {user}'s {node}; they are told the new addresses."),
+                    )
+                    .await;
+                self.outbox
+                    .say(
+                        user,
+                        format!("An operator is moving {node} to another grid node…"),
+                    )
+                    .await;
                 self.deployer.spawn_redeploy(user, record).await;
             }
             None => {
-                self.say(
-                    operator,
-                    format!("{user} has no running node named {node}."),
-                )
-                .await
+                self.outbox
+                    .say(
+                        operator,
+                        format!("{user} has no running node named {node}."),
+                    )
+                    .await
             }
         }
         Ok(())
@@ -480,14 +477,15 @@ impl Admin {
         let key = tag.to_owned();
         loop {
             let waiting = self.alerter.queue().count_pending(|key| key.ends_with(tag));
-            self.send(
-                operator,
-                Outgoing::Progress {
-                    key: key.clone(),
-                    text: broadcast_progress(total, waiting),
-                },
-            )
-            .await;
+            self.outbox
+                .send(
+                    operator,
+                    Outgoing::Progress {
+                        key: key.clone(),
+                        text: broadcast_progress(total, waiting),
+                    },
+                )
+                .await;
             if waiting == 0 {
                 return;
             }

@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use super::chain_watch::ChainWatch;
 use super::repo::Repo;
-use crate::channel::{Outbox, Outgoing};
-use crate::dialogue::Message;
+use crate::channel::Outbox;
 use crate::ids::UserId;
 use crate::user::view;
 
@@ -32,16 +31,10 @@ impl NodeSettings {
         }
     }
 
-    async fn say(&self, user: &UserId, text: impl Into<String>) {
-        self.outbox
-            .send(user, Outgoing::Message(Message::text(text)))
-            .await;
-    }
-
     /// `/mute reminders|everything`, a chain alert's kind, `/unmute`.
     pub async fn set_mute(&self, user: &UserId, what: &str) -> anyhow::Result<()> {
         if let Some(text) = self.chain_watch.mute(user, what)? {
-            self.say(user, text).await;
+            self.outbox.say(user, text).await;
             return Ok(());
         }
         let (mute, text) = view::mute_choice(what);
@@ -52,7 +45,7 @@ impl NodeSettings {
             profile.funding.mute = mute;
             self.repo.save_profile(&profile)?;
         }
-        self.say(user, text).await;
+        self.outbox.say(user, text).await;
         Ok(())
     }
 
@@ -60,14 +53,14 @@ impl NodeSettings {
     pub async fn set_autoheal(&self, user: &UserId, name: &str, on: bool) -> anyhow::Result<()> {
         let mut nodes = self.repo.load_nodes(user)?;
         if view::live_node(&nodes, name).is_none() {
-            self.say(user, view::no_such_node(name)).await;
+            self.outbox.say(user, view::no_such_node(name)).await;
             return Ok(());
         }
         if let Some(node) = nodes.get_mut(name) {
             node.autoheal = on;
         }
         self.repo.save_nodes(user, &nodes)?;
-        self.say(user, view::autoheal_text(name, on)).await;
+        self.outbox.say(user, view::autoheal_text(name, on)).await;
         Ok(())
     }
 }

@@ -15,7 +15,7 @@ use super::repo::Repo;
 use crate::catalog::NodeType;
 use crate::channel::{Outbox, Outgoing};
 use crate::clock::Clock;
-use crate::dialogue::{Engine, Message};
+use crate::dialogue::Engine;
 use crate::grid::Grid;
 use crate::grid::{GridError, GridNodeId, Placed};
 use crate::ids::UserId;
@@ -86,12 +86,6 @@ impl Deployer {
         }
     }
 
-    async fn say(&self, user: &UserId, text: impl Into<String>) {
-        self.outbox
-            .send(user, Outgoing::Message(Message::text(text)))
-            .await;
-    }
-
     /// Waits until every background deployment started so far has finished.
     pub async fn wait_idle(&self) {
         loop {
@@ -138,7 +132,7 @@ impl Deployer {
         self.spawn(async move {
             if let Err(e) = deployer.deploy_order(&user, &order_id).await {
                 tracing::error!(user = %user, order = %order_id, error = %format!("{e:#}"), "deployment stopped; it resumes at the next start");
-                deployer.say(&user, "Something went wrong on our side while deploying; it will be retried automatically. /list shows where things stand.").await;
+                deployer.outbox.say(&user, "Something went wrong on our side while deploying; it will be retried automatically. /list shows where things stand.").await;
             }
         })
         .await;
@@ -218,14 +212,14 @@ impl Deployer {
             match outcome {
                 Ok(_) => {
                     if let Some(node) = nodes.get(name) {
-                        self.say(user, self.describe_running(node)).await;
+                        self.outbox.say(user, self.describe_running(node)).await;
                     }
                 }
                 Err(_) => failed.push(name.clone()),
             }
         }
         if !failed.is_empty() {
-            self.say(
+            self.outbox.say(
                 user,
                 format!(
                     "{} of {total} node(s) could not be deployed: {}. Nothing is charged for them; their share stays in your balance. You can try again with /deploy.",
@@ -475,7 +469,7 @@ impl Deployer {
         self.spawn(async move {
             if let Err(e) = deployer.redeploy(&user, node).await {
                 tracing::error!(user = %user, error = %format!("{e:#}"), "redeploy failed");
-                deployer.say(&user, "Something went wrong on our side during the redeploy; your node was left as it was. Please try /redeploy again in a minute.").await;
+                deployer.outbox.say(&user, "Something went wrong on our side during the redeploy; your node was left as it was. Please try /redeploy again in a minute.").await;
             }
         })
         .await;
@@ -560,7 +554,7 @@ impl Deployer {
                         text.lines().nth(1).unwrap_or_default()
                     ),
                 );
-                self.say(user, format!("Redeployed. {text}")).await;
+                self.outbox.say(user, format!("Redeployed. {text}")).await;
             }
             Err((why, _)) => {
                 if let Some(n) = nodes.get_mut(&node.name)
@@ -579,14 +573,15 @@ impl Deployer {
                     Some(&node.name),
                     why.to_string(),
                 );
-                self.say(
-                    user,
-                    format!(
-                        "Could not redeploy {}: {why}. It stays where it was.",
-                        node.name
-                    ),
-                )
-                .await;
+                self.outbox
+                    .say(
+                        user,
+                        format!(
+                            "Could not redeploy {}: {why}. It stays where it was.",
+                            node.name
+                        ),
+                    )
+                    .await;
             }
         }
         Ok(())

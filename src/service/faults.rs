@@ -5,9 +5,8 @@
 use std::sync::Arc;
 
 use super::chain_watch::ChainWatch;
-use crate::channel::{Outbox, Outgoing};
+use crate::channel::Outbox;
 use crate::command::{Fault, FaultTarget};
-use crate::dialogue::Message;
 use crate::grid::sim::SimGrid;
 use crate::grid::{GridError, GridNodeId, NodeStatus};
 use crate::ids::UserId;
@@ -33,31 +32,26 @@ impl Faults {
         }
     }
 
-    async fn say(&self, operator: &UserId, text: impl Into<String>) {
-        self.outbox
-            .send(operator, Outgoing::Message(Message::text(text)))
-            .await;
-    }
-
     /// `/fault node <id> down|up`, `/fault workload|app <contract> down|up`.
     /// The caller checked that `operator` is one.
     pub async fn command(&self, operator: &UserId, arg: Option<&str>) {
         let Some(sim) = &self.sim else {
-            self.say(
-                operator,
-                "Fault injection only exists on the embedded simulated grid.",
-            )
-            .await;
+            self.outbox
+                .say(
+                    operator,
+                    "Fault injection only exists on the embedded simulated grid.",
+                )
+                .await;
             return;
         };
         let words: Vec<&str> = arg.unwrap_or("").split_whitespace().collect();
         if let ["chain", rest @ ..] = words.as_slice() {
             let reply = self.chain_watch.fault(operator, rest);
-            return self.say(operator, reply).await;
+            return self.outbox.say(operator, reply).await;
         }
         let fault = match Fault::parse(arg) {
             Ok(fault) => fault,
-            Err(usage) => return self.say(operator, usage.to_string()).await,
+            Err(usage) => return self.outbox.say(operator, usage.to_string()).await,
         };
         const WHY: &str = "fault injected by an operator";
         let result = match (fault.target, fault.down) {
@@ -81,13 +75,18 @@ impl Faults {
         match result {
             Ok(()) => {
                 tracing::warn!(operator = %operator, target, id = number, direction, "fault injected on the simulated grid");
-                self.say(
-                    operator,
-                    format!("Done: {target} {number} is {direction} on the simulated grid."),
-                )
-                .await;
+                self.outbox
+                    .say(
+                        operator,
+                        format!("Done: {target} {number} is {direction} on the simulated grid."),
+                    )
+                    .await;
             }
-            Err(e) => self.say(operator, format!("Could not do that: {e}.")).await,
+            Err(e) => {
+                self.outbox
+                    .say(operator, format!("Could not do that: {e}."))
+                    .await
+            }
         }
     }
 }

@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use super::audit_trail::AuditTrail;
 use super::repo::Repo;
-use crate::channel::{Outbox, Outgoing};
-use crate::dialogue::{Engine, Input, Message};
+use crate::channel::Outbox;
+use crate::dialogue::{Engine, Input};
 use crate::ids::UserId;
 use crate::user::{NodeRecord, Nodes, StoredValue, view};
 
@@ -42,12 +42,6 @@ impl NodeKeys {
         }
     }
 
-    async fn say(&self, user: &UserId, text: impl Into<String>) {
-        self.outbox
-            .send(user, Outgoing::Message(Message::text(text)))
-            .await;
-    }
-
     /// The user's own live node `name`, or None after saying there is none.
     async fn own_live_node(
         &self,
@@ -58,7 +52,7 @@ impl NodeKeys {
         match view::live_node(&nodes, name).cloned() {
             Some(node) => Ok(Some((nodes, node))),
             None => {
-                self.say(user, view::no_such_node(name)).await;
+                self.outbox.say(user, view::no_such_node(name)).await;
                 Ok(None)
             }
         }
@@ -88,7 +82,7 @@ impl NodeKeys {
             .node_type(&node.chain, &node.node_type)
             .is_some_and(|(_, nt)| nt.has_optional_settings());
         if !takes {
-            self.say(
+            self.outbox.say(
                 user,
                 format!("{name} has no keys or optional settings to give: it keeps everything it needs when it moves."),
             )
@@ -110,7 +104,8 @@ impl NodeKeys {
             return Ok(());
         };
         if given.is_empty() {
-            self.say(user, format!("Nothing changed: {name} keeps what it had."))
+            self.outbox
+                .say(user, format!("Nothing changed: {name} keeps what it had."))
                 .await;
             return Ok(());
         }
@@ -147,7 +142,7 @@ impl NodeKeys {
             Some(name),
             keys.join(","),
         );
-        self.say(
+        self.outbox.say(
             user,
             format!(
                 "Saved for {name} (secrets encrypted). It keeps running as it is; every machine it moves to from now on (/redeploy, or auto-heal) gets them. If they are the keys of another node that {name} should take over, send /redeploy {name} now."

@@ -19,7 +19,7 @@ use crate::channel::{Outbox, Outgoing};
 use crate::clock::Clock;
 use crate::command::{Command, OrderAction, RecordKey};
 use crate::crypto::Sealed;
-use crate::dialogue::{Button, Engine, Message, OrderDraft};
+use crate::dialogue::{Button, Engine, OrderDraft};
 use crate::ids::UserId;
 use crate::ledger::CreditOutcome;
 use crate::metrics::Metrics;
@@ -141,15 +141,6 @@ impl Orders {
         self.clock.now()
     }
 
-    async fn send(&self, user: &UserId, item: Outgoing) {
-        self.outbox.send(user, item).await;
-    }
-
-    async fn say(&self, user: &UserId, text: impl Into<String>) {
-        self.send(user, Outgoing::Message(Message::text(text)))
-            .await;
-    }
-
     /// Creates the order (once per confirmation: a redelivered confirm finds
     /// the order it already made), then asks for payment or deploys. A new
     /// order is refused with the `maintenance` message when there is one.
@@ -172,7 +163,7 @@ impl Orders {
             return self.continue_order(user, &existing).await;
         }
         if let Some(text) = maintenance {
-            self.say(user, text).await;
+            self.outbox.say(user, text).await;
             return Ok(());
         }
         let Some((_, nt)) = self
@@ -180,11 +171,12 @@ impl Orders {
             .catalog()
             .node_type(&draft.chain, &draft.node_type)
         else {
-            self.say(
-                user,
-                "That node type is no longer offered. Please start again with /deploy.",
-            )
-            .await;
+            self.outbox
+                .say(
+                    user,
+                    "That node type is no longer offered. Please start again with /deploy.",
+                )
+                .await;
             return Ok(());
         };
         let nt = nt.clone();
@@ -364,16 +356,17 @@ impl Orders {
             "{intro}\n\nTo: {}\nMemo: {} (required)\nValid for {minutes} minutes.",
             request.address, request.memo
         );
-        self.send(
-            user,
-            Outgoing::Image {
-                png,
-                text_fallback,
-                caption,
-                buttons,
-            },
-        )
-        .await;
+        self.outbox
+            .send(
+                user,
+                Outgoing::Image {
+                    png,
+                    text_fallback,
+                    caption,
+                    buttons,
+                },
+            )
+            .await;
         let mut details = format!(
             "Other Stellar wallets can use this payment link (SEP-0007):\n{}",
             request.sep7_uri()
@@ -383,7 +376,7 @@ impl Orders {
                 "\n\nSANDBOX: this is a simulated wallet, no real TFT moves. Press \"Pay with sandbox wallet\", or send /sandboxpay <amount> to simulate a partial payment.",
             );
         }
-        self.say(user, details).await;
+        self.outbox.say(user, details).await;
         Ok(())
     }
 
@@ -398,11 +391,12 @@ impl Orders {
         // forged button naming someone else's order finds nothing.
         let orders = self.repo.load_orders(user)?;
         let Some(order) = orders.get(order_id).cloned() else {
-            self.say(
-                user,
-                "That order does not exist (or is not yours). Send /list to see your nodes.",
-            )
-            .await;
+            self.outbox
+                .say(
+                    user,
+                    "That order does not exist (or is not yours). Send /list to see your nodes.",
+                )
+                .await;
             return Ok(());
         };
         if order.state != OrderState::AwaitingPayment {
@@ -410,11 +404,12 @@ impl Orders {
                 OrderState::Cancelled => "was cancelled",
                 _ => "is already paid",
             };
-            self.say(
-                user,
-                format!("Order {} {what}. Send /list to see your nodes.", order.id),
-            )
-            .await;
+            self.outbox
+                .say(
+                    user,
+                    format!("Order {} {what}. Send /list to see your nodes.", order.id),
+                )
+                .await;
             return Ok(());
         }
         match kind {
@@ -423,7 +418,7 @@ impl Orders {
                     return self.continue_order(user, &order).await;
                 };
                 if request.is_expired(self.now()) {
-                    self.send(
+                    self.outbox.send(
                         user,
                         Outgoing::Message(crate::dialogue::Message {
                             text: "That payment request has expired; nothing was paid. Press below for a fresh one.".into(),
@@ -455,7 +450,7 @@ impl Orders {
         let amount = match arg.map(str::parse::<Tft>) {
             Some(Ok(a)) if a.is_positive() => a,
             _ => {
-                self.say(user, "Send /sandboxpay <amount>, e.g. /sandboxpay 12.5, while an order waits for payment.").await;
+                self.outbox.say(user, "Send /sandboxpay <amount>, e.g. /sandboxpay 12.5, while an order waits for payment.").await;
                 return Ok(());
             }
         };
@@ -466,11 +461,12 @@ impl Orders {
             .rev()
             .find(|o| o.state == OrderState::AwaitingPayment && o.payment.is_some());
         let Some(request) = open.and_then(|o| o.payment.clone()) else {
-            self.say(
-                user,
-                "No order is waiting for payment. Send /deploy to place one.",
-            )
-            .await;
+            self.outbox
+                .say(
+                    user,
+                    "No order is waiting for payment. Send /deploy to place one.",
+                )
+                .await;
             return Ok(());
         };
         // A replayed command (same input id, after a crash) pays nothing new.
@@ -552,20 +548,21 @@ impl Orders {
                             payment.amount
                         )
                     };
-                    self.say(user, text).await;
+                    self.outbox.say(user, text).await;
                     self.deployer.start_deploy(user, &order.id).await?;
                 } else if expired {
-                    self.say(user, format!("Received {} after the payment request expired; it is in your balance ({balance}).", payment.amount)).await;
+                    self.outbox.say(user, format!("Received {} after the payment request expired; it is in your balance ({balance}).", payment.amount)).await;
                 } else {
-                    self.say(
-                        user,
-                        format!(
-                            "Received {}, thank you. {} is still missing for this order.",
-                            payment.amount,
-                            order.total.saturating_sub(balance)
-                        ),
-                    )
-                    .await;
+                    self.outbox
+                        .say(
+                            user,
+                            format!(
+                                "Received {}, thank you. {} is still missing for this order.",
+                                payment.amount,
+                                order.total.saturating_sub(balance)
+                            ),
+                        )
+                        .await;
                     self.continue_order(user, &order).await?;
                 }
             }
@@ -582,14 +579,15 @@ impl Orders {
                 } else {
                     ""
                 };
-                self.say(
-                    user,
-                    format!(
-                        "Received {}{when}; it is in your balance, now {balance}.",
-                        payment.amount
-                    ),
-                )
-                .await;
+                self.outbox
+                    .say(
+                        user,
+                        format!(
+                            "Received {}{when}; it is in your balance, now {balance}.",
+                            payment.amount
+                        ),
+                    )
+                    .await;
             }
         }
         // New money may end a grace period (or re-arm reminders). A top-up
@@ -628,14 +626,15 @@ impl Orders {
             .nodes
             .retain(|n| !(names.contains(&n.name) && n.state == NodeState::Pending));
         self.repo.save_nodes(user, &nodes)?;
-        self.send(
-            user,
-            Outgoing::Answered {
-                answer: "Order cancelled".into(),
-            },
-        )
-        .await;
-        self.say(user, "Order cancelled. Nothing was deployed; anything you paid stays in your balance (/balance).").await;
+        self.outbox
+            .send(
+                user,
+                Outgoing::Answered {
+                    answer: "Order cancelled".into(),
+                },
+            )
+            .await;
+        self.outbox.say(user, "Order cancelled. Nothing was deployed; anything you paid stays in your balance (/balance).").await;
         Ok(())
     }
     /// Deploys the order `payment`'s memo pays if it still waits although
@@ -675,7 +674,7 @@ impl Orders {
         key: Option<&str>,
     ) -> anyhow::Result<Option<Paid>> {
         let Some(sandbox) = &self.sandbox else {
-            self.say(
+            self.outbox.say(
                 user,
                 "Payments here are real TFT on Stellar: scan the QR code with the ThreeFold Connect app (or use the payment link). There is no sandbox wallet.",
             )
@@ -724,14 +723,15 @@ impl Orders {
                     .is_some_and(|p| p.account.has_credited(&payment.id));
                 if credited {
                     tracing::info!(user = %user, payment = %payment.id, "a payment request was pressed again; already paid");
-                    self.say(
-                        user,
-                        format!(
-                            "{what} is already paid ({} received); nothing more was taken.",
-                            payment.amount
-                        ),
-                    )
-                    .await;
+                    self.outbox
+                        .say(
+                            user,
+                            format!(
+                                "{what} is already paid ({} received); nothing more was taken.",
+                                payment.amount
+                            ),
+                        )
+                        .await;
                 }
                 payment
             }

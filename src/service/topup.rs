@@ -54,15 +54,6 @@ impl TopUps {
         self.clock.now()
     }
 
-    async fn send(&self, user: &UserId, item: Outgoing) {
-        self.outbox.send(user, item).await;
-    }
-
-    async fn say(&self, user: &UserId, text: impl Into<String>) {
-        self.send(user, Outgoing::Message(Message::text(text)))
-            .await;
-    }
-
     /// `/topup [amount or period]`: a payment request that adds to the
     /// balance. Without an argument, offers periods priced by the funding
     /// rule, and Cancel.
@@ -89,14 +80,14 @@ impl TopUps {
             message
                 .buttons
                 .push(vec![Command::TopUp(TopUpCode::Cancel).button("✖ Cancel")]);
-            self.send(user, Outgoing::Message(message)).await;
+            self.outbox.send(user, Outgoing::Message(message)).await;
             return Ok(());
         };
         match parse_top_up(arg) {
             Ok(TopUpAsk::Amount(amount)) => self.request_top_up(user, amount, None, "").await,
             Ok(TopUpAsk::Period { hours, label }) => self.top_up_for(user, hours, &label).await,
             Err(why) => {
-                self.say(user, why.to_string()).await;
+                self.outbox.say(user, why.to_string()).await;
                 Ok(())
             }
         }
@@ -110,7 +101,7 @@ impl TopUps {
             .load_nodes(user)?
             .burn_per_hour(&self.repo.load_orders(user)?);
         if !burn.is_positive() {
-            self.say(user, "You have no running nodes to fund, so a period has no price. Send /topup <amount> instead.").await;
+            self.outbox.say(user, "You have no running nodes to fund, so a period has no price. Send /topup <amount> instead.").await;
             return Ok(());
         }
         let balance = self
@@ -120,7 +111,7 @@ impl TopUps {
             .unwrap_or_default();
         let plan = Plan::new(balance, burn, Tft::ZERO, hours, self.now());
         if !plan.to_pay.is_positive() {
-            self.say(
+            self.outbox.say(
                 user,
                 format!(
                     "Your balance already funds all your nodes until {}, more than {label} from now. To add more anyway, send /topup <amount>.",
@@ -143,14 +134,16 @@ impl TopUps {
     pub async fn top_up_button(&self, user: &UserId, code: TopUpCode) -> anyhow::Result<()> {
         let period = match code {
             TopUpCode::Cancel => {
-                self.send(
-                    user,
-                    Outgoing::Answered {
-                        answer: "✖ Cancel".into(),
-                    },
-                )
-                .await;
-                self.say(user, "OK, no top-up. Your balance is as it was (/balance).")
+                self.outbox
+                    .send(
+                        user,
+                        Outgoing::Answered {
+                            answer: "✖ Cancel".into(),
+                        },
+                    )
+                    .await;
+                self.outbox
+                    .say(user, "OK, no top-up. Your balance is as it was (/balance).")
                     .await;
                 return Ok(());
             }
@@ -162,11 +155,12 @@ impl TopUps {
                 return self.top_up_for(user, u64::from(days) * 24, &label).await;
             }
             TopUpCode::OutOfDate => {
-                self.say(
-                    user,
-                    "That top-up button is out of date. Send /topup <amount> instead.",
-                )
-                .await;
+                self.outbox
+                    .say(
+                        user,
+                        "That top-up button is out of date. Send /topup <amount> instead.",
+                    )
+                    .await;
                 return Ok(());
             }
         };
@@ -210,7 +204,7 @@ impl TopUps {
     /// The sandbox pay button of a top-up: only the user's own requests.
     pub async fn pay_top_up(&self, user: &UserId, memo: &str) -> anyhow::Result<()> {
         let Some(request) = self.records.request(user, memo)? else {
-            self.say(
+            self.outbox.say(
                 user,
                 "That top-up request does not exist (or is not yours). Send /topup for a new one.",
             )
@@ -218,11 +212,12 @@ impl TopUps {
             return Ok(());
         };
         if request.is_expired(self.now()) {
-            self.say(
-                user,
-                "That top-up request has expired; nothing was paid. Send /topup for a new one.",
-            )
-            .await;
+            self.outbox
+                .say(
+                    user,
+                    "That top-up request has expired; nothing was paid. Send /topup for a new one.",
+                )
+                .await;
             return Ok(());
         }
         self.orders

@@ -13,7 +13,6 @@ use super::repo::Repo;
 use crate::channel::{Outbox, Outgoing};
 use crate::clock::Clock;
 use crate::command::AlertAction;
-use crate::dialogue::Message;
 use crate::grid::Grid;
 use crate::ids::UserId;
 use crate::user::chain_text;
@@ -56,12 +55,6 @@ impl Views {
         }
     }
 
-    async fn say(&self, user: &UserId, text: impl Into<String>) {
-        self.outbox
-            .send(user, Outgoing::Message(Message::text(text)))
-            .await;
-    }
-
     /// The user's live node called `name`, or None after telling them there
     /// is no such node. Only this user's own nodes are ever looked at.
     pub async fn own_live_node(
@@ -73,7 +66,7 @@ impl Views {
         match view::live_node(&nodes, name).cloned() {
             Some(node) => Ok(Some((nodes, node))),
             None => {
-                self.say(user, view::no_such_node(name)).await;
+                self.outbox.say(user, view::no_such_node(name)).await;
                 Ok(None)
             }
         }
@@ -84,7 +77,9 @@ impl Views {
         let nodes = self.repo.load_nodes(user)?;
         let catalog = self.deployer.catalog();
         let mark = |n: &NodeRecord| chain_text::node_mark(catalog, n);
-        self.say(user, view::nodes_list_marked(&nodes, &mark)).await;
+        self.outbox
+            .say(user, view::nodes_list_marked(&nodes, &mark))
+            .await;
         Ok(())
     }
 
@@ -98,11 +93,12 @@ impl Views {
     ) -> anyhow::Result<()> {
         if let Err(e) = fresh {
             tracing::warn!(user = %user, error = %format!("{e:#}"), "could not read the twin's balance");
-            self.say(
-                user,
-                "TFChain could not be reached just now, so this is your balance as last read.",
-            )
-            .await;
+            self.outbox
+                .say(
+                    user,
+                    "TFChain could not be reached just now, so this is your balance as last read.",
+                )
+                .await;
         }
         let Some(profile) = self.repo.load_profile(user)? else {
             return Ok(());
@@ -110,11 +106,12 @@ impl Views {
         let nodes = self.repo.load_nodes(user)?;
         let balance = profile.account.balance;
         let runway = self.funding.runway_text(user, balance, &nodes, &profile)?;
-        self.say(
-            user,
-            view::balance_text(balance, &runway, profile.funding.mute),
-        )
-        .await;
+        self.outbox
+            .say(
+                user,
+                view::balance_text(balance, &runway, profile.funding.mute),
+            )
+            .await;
         Ok(())
     }
 
@@ -144,7 +141,7 @@ impl Views {
             None => view::status_text(&node, now, None),
         };
         let text = chain_text::with_status_lines(text, self.deployer.catalog(), &node, now);
-        self.say(user, text).await;
+        self.outbox.say(user, text).await;
         Ok(())
     }
 
@@ -154,7 +151,7 @@ impl Views {
             return Ok(());
         };
         if let Some(refusal) = view::delete_refusal(&node) {
-            self.say(user, refusal).await;
+            self.outbox.say(user, refusal).await;
             return Ok(());
         }
         // Write-ahead: the node is deleted and its contract retired in one
@@ -174,7 +171,8 @@ impl Views {
             Some(name),
             "deleted by its owner",
         );
-        self.say(user, view::deleted_text(name, waiting.is_empty()))
+        self.outbox
+            .say(user, view::deleted_text(name, waiting.is_empty()))
             .await;
         Ok(())
     }
@@ -185,14 +183,15 @@ impl Views {
             return Ok(());
         };
         if let Some(refusal) = view::redeploy_refusal(&node) {
-            self.say(user, refusal).await;
+            self.outbox.say(user, refusal).await;
             return Ok(());
         }
-        self.say(
-            user,
-            format!("Redeploying {} on another grid node…", node.name),
-        )
-        .await;
+        self.outbox
+            .say(
+                user,
+                format!("Redeploying {} on another grid node…", node.name),
+            )
+            .await;
         self.deployer.spawn_redeploy(user, node).await;
         Ok(())
     }
@@ -217,7 +216,9 @@ impl Views {
             };
         }
         self.outbox.send(user, Outgoing::Withdrawn).await;
-        self.say(user, view::stale_alert_text(name, node)).await;
+        self.outbox
+            .say(user, view::stale_alert_text(name, node))
+            .await;
         Ok(())
     }
 }

@@ -15,10 +15,10 @@ use serde::{Deserialize, Serialize};
 use super::audit_trail::AuditTrail;
 use super::funding::Funding;
 use super::repo::Repo;
-use crate::channel::{Outbox, Outgoing};
+use crate::channel::Outbox;
 use crate::clock::Clock;
 use crate::crypto::random_bytes;
-use crate::dialogue::{Engine, Message};
+use crate::dialogue::Engine;
 use crate::ids::UserId;
 use crate::lifecycle::utc_datetime;
 use crate::money::Tft;
@@ -104,12 +104,6 @@ impl WebAccounts {
         }
     }
 
-    async fn say(&self, user: &UserId, text: impl Into<String>) {
-        self.outbox
-            .send(user, Outgoing::Message(Message::text(text)))
-            .await;
-    }
-
     /// The "My nodes" page's data for `user`.
     pub fn overview(&self, user: &UserId) -> anyhow::Result<Overview> {
         let profile = self.repo.load_profile(user)?;
@@ -132,7 +126,7 @@ impl WebAccounts {
     /// `/link`: a one-time code for the website's Telegram page.
     pub async fn link_code(&self, user: &UserId) -> anyhow::Result<()> {
         if user.channel() == "web" {
-            self.say(user, "This is the website already. To see your Telegram nodes here, send /link to the Jukebox bot in Telegram and type the code on the Telegram page.").await;
+            self.outbox.say(user, "This is the website already. To see your Telegram nodes here, send /link to the Jukebox bot in Telegram and type the code on the Telegram page.").await;
             return Ok(());
         }
         let code = new_code();
@@ -146,7 +140,7 @@ impl WebAccounts {
                 .store()
                 .write_global(&format!("{CODES}/{}", code.to_lowercase()), &record)
         })?;
-        self.say(
+        self.outbox.say(
             user,
             format!(
                 "Your link code: {}-{}\nSign in on the Jukebox website, open \"Telegram\" and type it before {}. It works once; then the website shows the same nodes and balance as this chat.",
@@ -201,7 +195,7 @@ impl WebAccounts {
             web_user.as_str(),
         );
         tracing::info!(web = %web_user, account = %record.user, "website sign-in linked");
-        self.say(
+        self.outbox.say(
             &record.user,
             format!("The website sign-in {web_user} is now linked: it shows and manages the same nodes and balance as this chat."),
         )
@@ -224,11 +218,12 @@ impl WebAccounts {
                 None,
                 web_user.as_str(),
             );
-            self.say(
-                account,
-                format!("The website sign-in {web_user} is no longer linked to this chat."),
-            )
-            .await;
+            self.outbox
+                .say(
+                    account,
+                    format!("The website sign-in {web_user} is no longer linked to this chat."),
+                )
+                .await;
         }
         Ok(removed)
     }
