@@ -13,13 +13,15 @@
 //!    funding, chain health: `lifecycle`), deployments (`reservation`),
 //!    input checks (`validate`), users' records (`user`).
 //! 3. **config**: `config.toml` as plain data (`config`).
-//! 4. **adapters and channels**: the disk (`store`, `audit`, `alerts`,
-//!    `backup`), the grid (`grid`: simulated or real), health and chain probes
-//!    (`probe`), wallets (`payments`), the channels (`channel`, `chat`, `web`),
-//!    operators' endpoints (`ops`, `metrics`, `admin`).
+//! 4. **adapters**: the disk (`store`, `audit`, `alerts`, `backup`), the
+//!    grid (`grid`: simulated or real), health and chain probes (`probe`),
+//!    wallets (`payments`), operators' endpoints (`ops`, `metrics`, `admin`),
+//!    and the `Outbox` trait the service sends through (`channel`).
 //! 5. **service**: a repository over users' documents and one component per
 //!    concern (`service`).
-//! 6. **app**: builds the whole process and runs its workers under one
+//! 6. **channels**: what users talk through, each an `Outbox` feeding the
+//!    service (`chat`: terminal and Telegram, `web`).
+//! 7. **app**: builds the whole process and runs its workers under one
 //!    runner (`app`, `runtime`); `main` only parses the command line.
 pub mod admin;
 pub mod alerts;
