@@ -141,10 +141,6 @@ const STRING_ERROR_ALLOWED: &[(&str, &str)] = &[
         "a schema upgrade step's reason, wrapped at once into StoreError::Corrupt",
     ),
     (
-        "src/user/view.rs",
-        "a node's contract lookup failure as shown in /status; to become a GridError",
-    ),
-    (
         "src/validate.rs",
         "a catalog validator that can never accept anything, reported by jukebox check",
     ),

@@ -133,7 +133,7 @@ impl Views {
                     &node,
                     now,
                     Some(OnGrid {
-                        contract: answer.as_ref().map_err(ToString::to_string),
+                        contract: answer.as_ref(),
                         description: &description,
                     }),
                 )

@@ -9,6 +9,7 @@
 use crate::catalog::{Catalog, NodeType};
 use crate::dialogue::NodeBrief;
 use crate::lifecycle::{Mute, human_duration, utc_datetime};
+use crate::model::grid::GridError;
 use crate::model::{ContractInfo, ContractState, NodeStatus, WorkloadState};
 use crate::money::Tft;
 
@@ -168,7 +169,7 @@ pub fn describe_running(
 /// What the grid said about a placed node for `/status`.
 pub struct OnGrid<'a> {
     /// The contract as the grid reports it, or why it could not be asked.
-    pub contract: Result<&'a ContractInfo, String>,
+    pub contract: Result<&'a ContractInfo, &'a GridError>,
     /// The node's description (addresses, ports; `describe_running`).
     pub description: &'a str,
 }
@@ -474,16 +475,19 @@ mod tests {
             text.contains("Health: its grid node is down; /redeploy moves it\na is running"),
             "{text}"
         );
+        let unreachable = GridError::Unavailable("timed out".into());
         let text = status_text(
             &node,
             3600,
             Some(OnGrid {
-                contract: Err("timed out".into()),
+                contract: Err(&unreachable),
                 description: "",
             }),
         );
         assert!(
-            text.contains("The grid could not be asked right now (timed out)."),
+            text.contains(
+                "The grid could not be asked right now (the grid is unreachable: timed out)."
+            ),
             "{text}"
         );
         let failed = record("f", NodeState::Failed("no capacity".into()));
