@@ -51,11 +51,11 @@ impl NodeSettings {
 
     /// `/autoheal <name> on|off`, on the user's own live node only.
     pub async fn set_autoheal(&self, user: &UserId, name: &str, on: bool) -> anyhow::Result<()> {
-        let mut nodes = self.repo.load_nodes(user)?;
-        if view::live_node(&nodes, name).is_none() {
-            self.outbox.say(user, view::no_such_node(name)).await;
+        let Some((mut nodes, _)) =
+            super::views::own_live_node(&self.repo, &self.outbox, user, name).await?
+        else {
             return Ok(());
-        }
+        };
         if let Some(node) = nodes.get_mut(name) {
             node.autoheal = on;
         }

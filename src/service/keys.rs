@@ -17,7 +17,7 @@ use super::repo::Repo;
 use crate::channel::Outbox;
 use crate::dialogue::{Engine, Input};
 use crate::ids::UserId;
-use crate::user::{NodeRecord, Nodes, StoredValue, view};
+use crate::user::{NodeRecord, Nodes, StoredValue};
 
 /// `/keys` and what it stores: a component over the repository.
 pub struct NodeKeys {
@@ -42,20 +42,13 @@ impl NodeKeys {
         }
     }
 
-    /// The user's own live node `name`, or None after saying there is none.
+    /// The user's own live node `name` (see `views::own_live_node`).
     async fn own_live_node(
         &self,
         user: &UserId,
         name: &str,
     ) -> anyhow::Result<Option<(Nodes, NodeRecord)>> {
-        let nodes = self.repo.load_nodes(user)?;
-        match view::live_node(&nodes, name).cloned() {
-            Some(node) => Ok(Some((nodes, node))),
-            None => {
-                self.outbox.say(user, view::no_such_node(name)).await;
-                Ok(None)
-            }
-        }
+        super::views::own_live_node(&self.repo, &self.outbox, user, name).await
     }
 
     /// `/keys [node]`: the conversation starts only for one of the user's

@@ -55,21 +55,12 @@ impl Views {
         }
     }
 
-    /// The user's live node called `name`, or None after telling them there
-    /// is no such node. Only this user's own nodes are ever looked at.
-    pub async fn own_live_node(
+    async fn own_live_node(
         &self,
         user: &UserId,
         name: &str,
     ) -> anyhow::Result<Option<(Nodes, NodeRecord)>> {
-        let nodes = self.repo.load_nodes(user)?;
-        match view::live_node(&nodes, name).cloned() {
-            Some(node) => Ok(Some((nodes, node))),
-            None => {
-                self.outbox.say(user, view::no_such_node(name)).await;
-                Ok(None)
-            }
-        }
+        own_live_node(&self.repo, &self.outbox, user, name).await
     }
 
     /// `/list`.
@@ -220,5 +211,25 @@ impl Views {
             .say(user, view::stale_alert_text(name, node))
             .await;
         Ok(())
+    }
+}
+
+/// The user's live node called `name` with their nodes, or None after
+/// telling them there is no such node: every command that names a node
+/// (here, `/keys`, `/autoheal`) looks it up this way, so only the user's own
+/// nodes are ever looked at.
+pub(super) async fn own_live_node(
+    repo: &Repo,
+    outbox: &Arc<dyn Outbox>,
+    user: &UserId,
+    name: &str,
+) -> anyhow::Result<Option<(Nodes, NodeRecord)>> {
+    let nodes = repo.load_nodes(user)?;
+    match view::live_node(&nodes, name).cloned() {
+        Some(node) => Ok(Some((nodes, node))),
+        None => {
+            outbox.say(user, view::no_such_node(name)).await;
+            Ok(None)
+        }
     }
 }
