@@ -155,6 +155,30 @@ async fn start(
 }
 
 impl RealGridApp {
+    /// The payment request of `user`'s last order, paid in full through
+    /// the bridge (minted onto their twin, which the relay learns from the
+    /// chain), and the watcher run until the deployment it starts is done.
+    async fn pay_through_the_bridge(&self, user: &UserId) {
+        let profile = self.profile(user);
+        let account = profile.identity.public_key;
+        let twin = profile.twin.expect("a twin for the payment request");
+        self.relay.register_twin(
+            twin.0,
+            ed25519_dalek::VerifyingKey::from_bytes(&account).unwrap(),
+        );
+        let orders: Orders = self
+            .service
+            .store()
+            .read(user, jukebox::user::ORDERS)
+            .unwrap()
+            .unwrap();
+        let request = orders.orders.last().unwrap().payment.clone().unwrap();
+        self.chain
+            .fund(account, u128::try_from(request.amount.units()).unwrap());
+        assert!(self.service.poll_payments().await.unwrap() > 0);
+        self.service.wait_idle().await;
+    }
+
     async fn send(&self, user: &UserId, text: &str) {
         self.service
             .handle(user, "Tester", Input::from_message(text), None)
@@ -425,24 +449,7 @@ async fn deployed(app: &RealGridApp, alice: &UserId) -> NodeRecord {
     app.press(alice, "Skip").await;
     app.press(alice, "1 week").await;
     app.press(alice, "Confirm").await;
-    let profile = app.profile(alice);
-    let account = profile.identity.public_key;
-    let twin = profile.twin.expect("a twin for the payment request");
-    app.relay.register_twin(
-        twin.0,
-        ed25519_dalek::VerifyingKey::from_bytes(&account).unwrap(),
-    );
-    let orders: Orders = app
-        .service
-        .store()
-        .read(alice, jukebox::user::ORDERS)
-        .unwrap()
-        .unwrap();
-    let request = orders.orders.last().unwrap().payment.clone().unwrap();
-    app.chain
-        .fund(account, u128::try_from(request.amount.units()).unwrap());
-    assert!(app.service.poll_payments().await.unwrap() > 0);
-    app.service.wait_idle().await;
+    app.pay_through_the_bridge(alice).await;
     let node = app.node(alice);
     assert_eq!(node.state, NodeState::Running, "{:#?}", app.texts(alice));
     node
@@ -507,23 +514,7 @@ async fn a_deploy_killed_after_tfchain_recorded_its_contract_adopts_it_on_restar
     app.press(&alice, "Skip").await;
     app.press(&alice, "1 week").await;
     app.press(&alice, "Confirm").await;
-    let profile = app.profile(&alice);
-    let account = profile.identity.public_key;
-    app.relay.register_twin(
-        profile.twin.unwrap().0,
-        ed25519_dalek::VerifyingKey::from_bytes(&account).unwrap(),
-    );
-    let orders: Orders = app
-        .service
-        .store()
-        .read(&alice, jukebox::user::ORDERS)
-        .unwrap()
-        .unwrap();
-    let request = orders.orders.last().unwrap().payment.clone().unwrap();
-    app.chain
-        .fund(account, u128::try_from(request.amount.units()).unwrap());
-    assert!(app.service.poll_payments().await.unwrap() > 0);
-    app.service.wait_idle().await;
+    app.pay_through_the_bridge(&alice).await;
 
     // Died with TFChain's answer: one contract on chain, deployed on its
     // node, and a record that knows only its intent.
@@ -616,23 +607,7 @@ async fn a_presearch_nodes_keys_reach_zero_os_and_move_with_a_redeploy() {
     app.send(&alice, &private).await;
     app.send(&alice, &public).await;
     app.press(&alice, "Confirm").await;
-    let profile = app.profile(&alice);
-    let account = profile.identity.public_key;
-    app.relay.register_twin(
-        profile.twin.expect("a twin").0,
-        ed25519_dalek::VerifyingKey::from_bytes(&account).unwrap(),
-    );
-    let orders: Orders = app
-        .service
-        .store()
-        .read(&alice, jukebox::user::ORDERS)
-        .unwrap()
-        .unwrap();
-    let request = orders.orders.last().unwrap().payment.clone().unwrap();
-    app.chain
-        .fund(account, u128::try_from(request.amount.units()).unwrap());
-    assert!(app.service.poll_payments().await.unwrap() > 0);
-    app.service.wait_idle().await;
+    app.pay_through_the_bridge(&alice).await;
     let node = app.node(&alice);
     assert_eq!(node.state, NodeState::Running, "{:#?}", app.texts(&alice));
 
