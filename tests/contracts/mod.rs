@@ -161,27 +161,41 @@ async fn a_deploy_killed_after_the_grid_recorded_its_contract_adopts_it() {
     assert_eq!(second.sim.stats().contracts_active, 1);
 }
 
+/// A service whose grid dies once it made a move's new contract: `old` is
+/// redeployed, the move's task dies with the grid's answer, and the move's
+/// intent is left in the record. Returns the service and the new contract
+/// the grid recorded.
+async fn redeploy_dying_after_the_new_contract(
+    w: &World,
+    old: &NodeRecord,
+) -> (TestApp, ContractId) {
+    let app = w.start(Some(Moment::AfterDeploy)).await;
+    app.send(&w.alice, &format!("/redeploy {}", old.name)).await;
+    app.press_label(&w.alice, "Yes, redeploy").await;
+    app.service.wait_idle().await;
+    let intent = app
+        .node(&w.alice, "dash-full-")
+        .intent
+        .clone()
+        .expect("the move's intent");
+    let new_contract = app
+        .sim
+        .contract_for(intent.grid_node, &intent.deployment_hash)
+        .await
+        .unwrap()
+        .expect("the grid recorded the new contract");
+    (app, new_contract)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redeploy_killed_after_the_new_contract_finishes_the_move_and_cancels_the_old_once() {
     let w = World::new();
     let old = running_node(&w).await;
     let old_contract = old.contract().unwrap();
 
-    let first = w.start(Some(Moment::AfterDeploy)).await;
-    first
-        .send(&w.alice, &format!("/redeploy {}", old.name))
-        .await;
-    first.press_label(&w.alice, "Yes, redeploy").await;
-    first.service.wait_idle().await;
+    let (first, new_contract) = redeploy_dying_after_the_new_contract(&w, &old).await;
     let node = first.node(&w.alice, "dash-full-");
     assert_eq!(node.contract(), Some(old_contract), "not moved yet");
-    let intent = node.intent.clone().expect("the move's intent");
-    let new_contract = first
-        .sim
-        .contract_for(intent.grid_node, &intent.deployment_hash)
-        .await
-        .unwrap()
-        .expect("the grid recorded the new contract");
     assert_eq!(
         live_contracts(&first, &w.alice).await,
         [old_contract, new_contract]
@@ -209,23 +223,7 @@ async fn a_move_deleted_meanwhile_and_killed_after_the_new_contract_cancels_it_a
 
     // The move's task dies once the grid made the new contract; the owner
     // deletes the node before anything retired that contract.
-    let first = w.start(Some(Moment::AfterDeploy)).await;
-    first
-        .send(&w.alice, &format!("/redeploy {}", old.name))
-        .await;
-    first.press_label(&w.alice, "Yes, redeploy").await;
-    first.service.wait_idle().await;
-    let intent = first
-        .node(&w.alice, "dash-full-")
-        .intent
-        .clone()
-        .expect("the move's intent");
-    let new_contract = first
-        .sim
-        .contract_for(intent.grid_node, &intent.deployment_hash)
-        .await
-        .unwrap()
-        .expect("the grid recorded the new contract");
+    let (first, new_contract) = redeploy_dying_after_the_new_contract(&w, &old).await;
     first.send(&w.alice, &format!("/delete {}", old.name)).await;
     first.press_label(&w.alice, "Yes, delete it").await;
     first.service.wait_idle().await;
