@@ -33,9 +33,22 @@ async fn tfconnect_site(
     (login, alice_app, site)
 }
 
+/// Alice signed in through the sandbox with one Presearch node running:
+/// her browser, her web account and the node's name.
+pub(crate) async fn alice_with_a_node(site: &Site) -> (Browser, UserId, String) {
+    let mut alice = site.browser();
+    alice.sandbox_sign_in("alice").await;
+    deploy_presearch(site, &mut alice).await;
+    let alice_id = UserId::parse("web:sandbox-alice").unwrap();
+    let name = site.service.overview(&alice_id).unwrap().nodes[0]
+        .name
+        .clone();
+    (alice, alice_id, name)
+}
+
 /// Deploys one Presearch node through the chat page and pays with the
 /// sandbox wallet, as a person would.
-pub(crate) async fn deploy_presearch(site: &Site, browser: &mut Browser) {
+async fn deploy_presearch(site: &Site, browser: &mut Browser) {
     browser.say("/deploy").await;
     browser.press("Presearch").await;
     // Presearch has one node type: it is chosen for the user.
@@ -216,13 +229,7 @@ async fn forms_need_the_session_token_and_a_same_site_origin() {
 async fn nobody_sees_or_touches_another_users_nodes() {
     let dir = tempfile::tempdir().unwrap();
     let site = Site::start(dir.path(), &|_| {}).await;
-    let mut alice = site.browser();
-    alice.sandbox_sign_in("alice").await;
-    deploy_presearch(&site, &mut alice).await;
-    let alice_id = UserId::parse("web:sandbox-alice").unwrap();
-    let name = site.service.overview(&alice_id).unwrap().nodes[0]
-        .name
-        .clone();
+    let (mut alice, alice_id, name) = alice_with_a_node(&site).await;
 
     let mut bob = site.browser();
     bob.sandbox_sign_in("bob").await;
@@ -627,13 +634,7 @@ async fn a_configured_callback_path_is_where_the_sign_in_comes_back() {
 async fn a_notifications_buttons_answer_on_the_notifications_page() {
     let dir = tempfile::tempdir().unwrap();
     let site = Site::start(dir.path(), &|_| {}).await;
-    let mut alice = site.browser();
-    alice.sandbox_sign_in("alice").await;
-    deploy_presearch(&site, &mut alice).await;
-    let alice_id = UserId::parse("web:sandbox-alice").unwrap();
-    let name = site.service.overview(&alice_id).unwrap().nodes[0]
-        .name
-        .clone();
+    let (mut alice, alice_id, name) = alice_with_a_node(&site).await;
     site.take_app_down(&alice_id).await;
 
     let page = alice.get("/notifications").await;

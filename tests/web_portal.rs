@@ -3,9 +3,8 @@
 //! outage buttons go once the outage is over, and the buttons' styles.
 
 use crate::support;
-use crate::web::deploy_presearch;
+use crate::web::alice_with_a_node;
 
-use jukebox::ids::UserId;
 use support::web_site::{Site, buttons, text_of};
 
 #[tokio::test]
@@ -61,13 +60,7 @@ async fn the_catalog_shows_every_node_type_at_the_bots_price() {
 async fn a_node_page_is_its_owners_and_shows_outages_with_times() {
     let dir = tempfile::tempdir().unwrap();
     let site = Site::start(dir.path(), &|_| {}).await;
-    let mut alice = site.browser();
-    alice.sandbox_sign_in("alice").await;
-    deploy_presearch(&site, &mut alice).await;
-    let alice_id = UserId::parse("web:sandbox-alice").unwrap();
-    let name = site.service.overview(&alice_id).unwrap().nodes[0]
-        .name
-        .clone();
+    let (mut alice, alice_id, name) = alice_with_a_node(&site).await;
 
     // Without time passing there is nothing to measure yet.
     let fresh = text_of(&alice.get(&format!("/node/{name}")).await.body);
