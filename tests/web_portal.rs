@@ -318,3 +318,30 @@ async fn a_node_page_shows_the_chain_as_status_words_it() {
     );
     assert!(text.contains("⛔ stuck at block"), "{text}");
 }
+
+/// Issue 20 item 7: the favicon is served as an image browsers may cache,
+/// under the same CSP as every page (`img-src 'self'` allows it).
+#[tokio::test]
+async fn the_favicon_is_served_cached_and_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = Site::start(dir.path(), &|_| {}).await;
+    let client = reqwest::Client::new();
+    for path in ["/favicon.svg", "/favicon.ico"] {
+        let icon = client
+            .get(format!("{}{path}", site.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(icon.status(), 200, "{path}");
+        let header = |name: &str| {
+            icon.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert_eq!(header("content-type"), "image/svg+xml", "{path}");
+        assert!(header("cache-control").contains("max-age="), "{path}");
+        assert!(header("content-security-policy").contains("img-src 'self'"));
+    }
+}
