@@ -23,6 +23,7 @@ mod tfconnect;
 mod tfgrid;
 mod tidy;
 mod web;
+mod web_deploy_form;
 mod web_portal;
 
 macro_rules! transcripts {
