@@ -59,7 +59,7 @@ pub use crate::user::view::{NodeRow, Overview};
 pub use chain_watch::ChainSweep;
 pub use deploy_form::{DeployFormView, FormKey, FormOrder, Placed};
 pub use monitor::SweepReport;
-pub use portal::{CatalogEntry, NodeDetails};
+pub use portal::{CatalogEntry, NodeChainDetails, NodeDetails};
 pub use reconcile::PassReport;
 pub use web::LinkError;
 
@@ -307,6 +307,7 @@ impl Service {
             repo.clone(),
             audit.clone(),
             web_accounts.clone(),
+            parts.clock.clone(),
         );
         let probes = Arc::new(readiness::Probes::new(
             repo.clone(),
