@@ -469,7 +469,7 @@ pub async fn order(
     let catalog = state.service.engine().catalog();
     let what = catalog
         .node_type(&order.chain, &order.node_type)
-        .map(|(c, t)| format!("{} × {} {}", order.nodes.len(), c.name, t.name))
+        .map(|(_, t)| format!("{} × {}", order.nodes.len(), t.name))
         .unwrap_or_else(|| format!("{} nodes", order.nodes.len()));
     render::html(&OrderPage {
         layout: state.layout(&session, &format!("Order {}", order.id), "/nodes"),
