@@ -56,6 +56,7 @@ mod watch;
 mod web;
 
 pub use crate::user::view::{NodeRow, Overview};
+pub use admin::{Dashboard, UserPanel};
 pub use chain_watch::ChainSweep;
 pub use deploy_form::{DeployFormView, FormKey, FormOrder, Placed};
 pub use monitor::SweepReport;
@@ -815,6 +816,17 @@ impl Service {
         arg: Option<&str>,
     ) -> anyhow::Result<Option<String>> {
         self.inner.admin.operator_report(operator, name, arg).await
+    }
+
+    /// The operators' dashboard as data (`service/admin/dashboard.rs`),
+    /// `None` for non-operators.
+    pub async fn operator_dashboard(
+        &self,
+        operator: &UserId,
+        user: Option<&str>,
+        nodes: Option<&str>,
+    ) -> anyhow::Result<Option<Dashboard>> {
+        self.inner.admin.dashboard(operator, user, nodes).await
     }
 
     /// The maintenance switch from the website's dashboard (as

@@ -177,11 +177,15 @@ async fn a_person_deploys_pays_and_is_notified_in_a_real_browser() {
     // The catalog: a card per node type, with prices and a Deploy button.
     browser.open(&format!("{}/catalog", site.base)).await;
     browser
-        .wait_for("//article[contains(@class, 'product')]//button[.='Deploy']")
+        .wait_for("//article[contains(@class, 'product')]//button[.='Deploy in chat']")
         .await;
     assert!(browser.page_text().await.contains("/ month"));
     fits_and_is_labelled(&browser, "the catalog").await;
     assert!(browser.screenshot(&shots.join("catalog.png")).await > 1000);
+    // The README's pictures (docs/img/) are these, at a laptop's width.
+    browser.resize(1100, 860).await;
+    assert!(browser.screenshot(&shots.join("catalog-wide.png")).await > 1000);
+    browser.resize(375, 812).await;
 
     // The node's own page, reached from My nodes.
     browser.open(&format!("{}/nodes", site.base)).await;
@@ -195,6 +199,9 @@ async fn a_person_deploys_pays_and_is_notified_in_a_real_browser() {
     browser.wait_for("//button[contains(@class, 'copy')]").await;
     fits_and_is_labelled(&browser, "the node page").await;
     assert!(browser.screenshot(&shots.join("node.png")).await > 1000);
+    browser.resize(1100, 860).await;
+    assert!(browser.screenshot(&shots.join("node-wide.png")).await > 1000);
+    browser.resize(375, 812).await;
 
     // A notification arrives on the open page without a reload.
     browser.open(&format!("{}/notifications", site.base)).await;

@@ -13,6 +13,7 @@ mod chain_probe;
 mod check_command;
 mod contracts;
 mod crash;
+mod polygon_monitor;
 mod stellar;
 mod store_durability;
 mod support;
@@ -44,6 +45,7 @@ transcripts! {
     deploy_polygon_full => "deploy_polygon_full.txt",
     deploy_polygon_validator => "deploy_polygon_validator.txt",
     deploy_presearch => "deploy_presearch.txt",
+    deploy_chain_and_type => "deploy_chain_and_type.txt",
     cancel_and_back => "cancel_and_back.txt",
     bad_input_everywhere => "bad_input_everywhere.txt",
     restart_mid_conversation => "restart_mid_conversation.txt",

@@ -45,16 +45,32 @@ async fn the_catalog_shows_every_node_type_at_the_bots_price() {
         )
         .await;
     assert_eq!(deploy.status, 303);
-    assert!(
-        page.body
-            .contains(&format!("value=\"/deploy {}\"", chain.id))
-    );
+    // "Deploy in chat" names the node type too (`/deploy dash full`).
+    assert!(page.body.contains(&format!(
+        "value=\"/deploy {} {}\"",
+        chain.id, chain.node_types[0].id
+    )));
     let chat = text_of(&alice.get("/chat").await.body);
     assert!(
         !chat.contains("Which blockchain"),
         "the chain is chosen: {chat}"
     );
     assert!(chat.contains(&chain.name), "{chat}");
+    // What "Deploy in chat" sends: the node type is chosen too.
+    let node_type = &chain.node_types[0];
+    alice
+        .post(
+            "/chat/send",
+            &[("text", &format!("/deploy {} {}", chain.id, node_type.id))],
+            false,
+        )
+        .await;
+    let chat = text_of(&alice.get("/chat").await.body);
+    assert!(
+        chat.contains(&format!("{} · {}", chain.name, node_type.name)),
+        "{chat}"
+    );
+    assert!(chat.contains("How many nodes"), "{chat}");
 }
 
 #[tokio::test]
@@ -344,4 +360,103 @@ async fn the_favicon_is_served_cached_and_allowed() {
         assert!(header("cache-control").contains("max-age="), "{path}");
         assert!(header("content-security-policy").contains("img-src 'self'"));
     }
+}
+
+/// Issue 20 (Why: "an admin page that is a text dump"): the operators'
+/// dashboard shows `/stats`, `/user` and `/nodes` as tables with status
+/// colours, from the same reports the commands give; still operators only.
+#[tokio::test]
+async fn the_operators_dashboard_is_tables_with_status_colours() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = Site::start(dir.path(), &|c| {
+        c.admin.operators = vec!["web:sandbox-root".into()];
+    })
+    .await;
+    let (_alice, alice_id, name) = alice_with_a_node(&site).await;
+    let mut root = site.browser();
+    root.sandbox_sign_in("root").await;
+    let root_id = UserId::parse("web:sandbox-root").unwrap();
+
+    let page = root.get("/admin").await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("<pre>"), "no text dump: {}", page.body);
+    assert!(
+        page.body
+            .contains("<td><span class=\"state state-ok\">running</span></td><td>1</td>"),
+        "{}",
+        page.body
+    );
+    // The figures are the ones /stats gives.
+    let stats = site
+        .service
+        .operator_report(&root_id, "stats", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stats.contains("Running nodes down now: 0"), "{stats}");
+    assert!(
+        page.body
+            .contains("<dt>Running nodes down</dt><dd><strong class=\"state state-ok\">0</strong>"),
+        "{}",
+        page.body
+    );
+
+    site.take_app_down(&alice_id).await;
+    let stats = site
+        .service
+        .operator_report(&root_id, "stats", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stats.contains("Running nodes down now: 1"), "{stats}");
+    let page = root.get("/admin?nodes=down").await;
+    assert!(
+        page.body.contains(
+            "<dt>Running nodes down</dt><dd><strong class=\"state state-down\">1</strong>"
+        ),
+        "{}",
+        page.body
+    );
+    // /nodes down as a table: the owner, the node, its state in red.
+    let listed = site
+        .service
+        .operator_report(&root_id, "nodes", Some("down"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        listed.starts_with("1 node(s) matching \"down\""),
+        "{listed}"
+    );
+    let text = text_of(&page.body);
+    assert!(text.contains("1 node(s) matching \"down\""), "{text}");
+    assert!(
+        page.body.contains(&format!(
+            "<tr><td>web:sandbox-alice</td><td>{name}</td><td><span class=\"state state-down\">"
+        )),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("<span class=\"badge\">down</span>"));
+
+    // /user as facts and tables: nodes, money, events.
+    let page = root.get("/admin?user=web:sandbox-alice").await;
+    let text = text_of(&page.body);
+    for caption in ["Nodes (1)", "Recent money", "Recent events"] {
+        assert!(
+            page.body.contains(&format!("<caption>{caption}</caption>")),
+            "{caption}: {text}"
+        );
+    }
+    assert!(text.contains(&name), "{text}");
+    let nobody = text_of(&root.get("/admin?user=nobody-at-all").await.body);
+    assert!(
+        nobody.contains("No user matches \"nobody-at-all\"."),
+        "{nobody}"
+    );
+
+    // Still for operators only.
+    let mut alice = site.browser();
+    alice.sandbox_sign_in("alice").await;
+    assert_eq!(alice.get("/admin?nodes=down").await.status, 404);
 }
