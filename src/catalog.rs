@@ -19,7 +19,9 @@ pub use facts::{Client, Image, Minimum, Requires, Version};
 pub use notice::{MoveNotice, OnMove, move_notice, move_notice_given};
 pub mod chain_probe;
 
-pub use chain_probe::{ChainProbeSpec, CometBftSpec, P2pSpec, ProbeProtocol, SimChainSpec};
+pub use chain_probe::{
+    ChainProbeSpec, CometBftSpec, EvmSpec, P2pSpec, ProbeProtocol, SimChainSpec,
+};
 
 /// Minimum memory a zmachine accepts on Zero-OS.
 const MIN_MEMORY_MIB: u64 = 256;

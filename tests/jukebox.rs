@@ -13,6 +13,7 @@ mod chain_probe;
 mod check_command;
 mod contracts;
 mod crash;
+mod polygon_monitor;
 mod stellar;
 mod store_durability;
 mod support;
@@ -22,6 +23,7 @@ mod tfconnect;
 mod tfgrid;
 mod tidy;
 mod web;
+mod web_deploy_form;
 mod web_portal;
 
 macro_rules! transcripts {
