@@ -177,7 +177,7 @@ async fn a_person_deploys_pays_and_is_notified_in_a_real_browser() {
     // The catalog: a card per node type, with prices and a Deploy button.
     browser.open(&format!("{}/catalog", site.base)).await;
     browser
-        .wait_for("//article[contains(@class, 'product')]//button[.='Deploy in chat']")
+        .wait_for("//article[contains(@class, 'product')]//button[.='Deploy']")
         .await;
     assert!(browser.page_text().await.contains("/ month"));
     fits_and_is_labelled(&browser, "the catalog").await;

@@ -212,8 +212,8 @@ impl Turn<'_> {
     }
 
     /// A command's argument answers its flow's first question quietly
-    /// (`/deploy dash`), and a second word the question after it
-    /// (`/deploy dash full`: the chain, then the node type). What does not
+    /// (`/deploy <chain>`), and a second word the question after it
+    /// (`/deploy <chain> <node type>`). What does not
     /// fit is said kindly and its question asked as usual, so nothing
     /// typed is lost silently.
     fn quiet_args(&mut self, start: usize, arg: &str) {
