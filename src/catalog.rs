@@ -20,7 +20,9 @@ pub use notice::{MoveNotice, OnMove, move_notice, move_notice_given};
 pub mod chain_probe;
 pub mod node_status;
 
-pub use chain_probe::{ChainProbeSpec, CometBftSpec, P2pSpec, ProbeProtocol, SimChainSpec};
+pub use chain_probe::{
+    ChainProbeSpec, CometBftSpec, EvmSpec, P2pSpec, ProbeProtocol, SimChainSpec,
+};
 pub use node_status::NodeStatusSpec;
 
 /// Minimum memory a zmachine accepts on Zero-OS.

@@ -9,7 +9,8 @@
 //!
 //! A [`ChainProbe`] reads a node's chain through the chain's own protocol
 //! (the catalog's `chain_probe`): the Bitcoin-family P2P handshake (`p2p`)
-//! or CometBFT's `/status` (`cometbft`); [`NetChainProbe`] is the real one,
+//! or CometBFT's `/status` (`cometbft`) with an execution layer's
+//! Ethereum JSON-RPC beside it (`evm`); [`NetChainProbe`] is the real one,
 //! the simulated chain (`grid::sim::chain`) answers the same trait, and
 //! `tip` reads the network's height from the references and our nodes.
 
@@ -26,6 +27,7 @@ use crate::grid::ContractId;
 
 mod chain;
 pub mod cometbft;
+pub mod evm;
 pub mod node_status;
 pub mod p2p;
 #[cfg(test)]

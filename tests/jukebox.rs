@@ -14,6 +14,7 @@ mod check_command;
 mod contracts;
 mod crash;
 mod node_dashboard;
+mod polygon_monitor;
 mod stellar;
 mod store_durability;
 mod support;
@@ -23,6 +24,7 @@ mod tfconnect;
 mod tfgrid;
 mod tidy;
 mod web;
+mod web_deploy_form;
 mod web_portal;
 
 macro_rules! transcripts {

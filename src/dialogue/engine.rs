@@ -3,6 +3,7 @@
 //! Architecture invariant: nothing here does IO or reads the clock; every
 //! input, including `now`, is a parameter, so transcripts replay exactly.
 
+mod form;
 mod order;
 mod questions;
 
@@ -16,6 +17,7 @@ use crate::crypto::mask;
 use crate::money::Tft;
 use crate::pricing::PriceList;
 use crate::validate::{Invalid, check_ssh_public_key, clean_input, clean_multiline_input};
+pub use form::{DEPLOY_COMMAND, FieldKind, FormCheck, FormField, FormQuote};
 pub use order::describe_resources;
 use order::short_key;
 use questions::{location_choices, match_choice};

@@ -48,6 +48,9 @@ pub enum FlowBody {
 #[derive(Clone, Debug)]
 pub struct Step {
     pub id: String,
+    /// A short name for the question where it is a form field (the
+    /// website's deploy form); the chat asks `prompt`.
+    pub label: Option<String>,
     pub prompt: String,
     pub when: Option<Condition>,
     pub kind: StepKind,
@@ -272,6 +275,8 @@ struct RawFlow {
 #[serde(deny_unknown_fields)]
 struct RawStep {
     id: String,
+    #[serde(default)]
+    label: Option<String>,
     #[serde(default)]
     prompt: Option<String>,
     #[serde(default)]
@@ -623,6 +628,7 @@ fn compile_steps(
         }
         steps.push(Step {
             id: r.id.clone(),
+            label: r.label.clone(),
             prompt,
             when: r.when.clone(),
             kind,

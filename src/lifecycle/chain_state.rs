@@ -51,6 +51,22 @@ pub struct ChainSnapshot {
     /// recent readings (not recomputable from one reading, hence stored).
     #[serde(default)]
     pub eta_secs: Option<u64>,
+    /// A chain read in two layers (consensus, then execution) has each
+    /// layer's heights here, and `height`/`network_height` are their sums,
+    /// so the rules see one node that is in sync only when both are.
+    /// Empty for a chain of one layer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<LayerHeight>,
+}
+
+/// One layer of a node's chain, as users read it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerHeight {
+    /// What users read (the catalog's `consensus_name` or `evm_name`).
+    pub name: String,
+    pub height: u64,
+    #[serde(default)]
+    pub network_height: Option<u64>,
 }
 
 /// Whether the network still accepts the node's client.
@@ -149,6 +165,8 @@ pub struct ChainView {
     pub at: u64,
     pub height: u64,
     pub network_height: Option<u64>,
+    /// Each layer's heights, for a chain read in two (see [`ChainSnapshot::layers`]).
+    pub layers: Vec<LayerHeight>,
     pub sync: SyncView,
     pub client: String,
     pub version: Option<ClientVersion>,
@@ -206,6 +224,7 @@ impl NodeChain {
             at: last.at,
             height: last.height,
             network_height: last.network_height,
+            layers: last.layers.clone(),
             sync,
             client: last.client.clone(),
             version: last.version.clone(),
@@ -307,6 +326,7 @@ mod tests {
             client: format!("/Test:{version}/"),
             version: Some(ClientVersion::parse(version).unwrap()),
             eta_secs: Some(3_600),
+            layers: vec![],
         }
     }
 

@@ -30,10 +30,11 @@ use crate::lifecycle::chain_state::{
     ChainAlertKind, ChainSnapshot, DEFAULT_REFRESH_SECS, NodeChain,
 };
 use crate::lifecycle::tip::{Report, Tip};
-use crate::probe::tip::read_tip;
+use crate::probe::tip::{read_evm_tip, read_tip};
 use crate::probe::{ChainProbe, ChainSource, ChainTarget};
 use crate::user::NodeState;
 
+mod layers;
 mod text;
 
 /// What one chain sweep did, for logs and the benchmark.
@@ -69,6 +70,8 @@ struct Memory {
     /// Each chain's last believed tip: it never goes back, and lies are
     /// measured against it.
     tips: HashMap<String, Tip>,
+    /// The same for chains with an execution layer (`evm_rpc_port`).
+    evm_tips: HashMap<String, Tip>,
 }
 
 /// A node's new chain record and what was confirmed, to store and tell.
@@ -156,6 +159,7 @@ impl ChainWatch {
                 source: ChainSource::Node {
                     contract: target.node.contract,
                     hosts: target.node.hosts.clone(),
+                    mycelium: target.node.mycelium.clone(),
                 },
                 spec,
             });
@@ -169,16 +173,33 @@ impl ChainWatch {
 
         // The network's tip of each chain: references and our own nodes.
         let mut own: HashMap<&str, Vec<Report>> = HashMap::new();
+        let mut own_evm: HashMap<&str, Vec<Report>> = HashMap::new();
         for (read, answer) in reads.iter().zip(&answers) {
             if let Ok(reading) = answer {
                 own.entry(read.chain.as_str()).or_default().push(Report {
                     source: read.label(),
                     height: reading.height,
                 });
+                if let Some(evm) = &reading.evm {
+                    let reports = own_evm.entry(read.chain.as_str()).or_default();
+                    reports.push(Report {
+                        source: read.label(),
+                        height: evm.height,
+                    });
+                    // What its peers announced (eth_syncing's highestBlock):
+                    // a claim about the network, weighed like the others.
+                    if let Some((_, highest)) = evm.syncing {
+                        reports.push(Report {
+                            source: format!("{}'s peers", read.label()),
+                            height: highest,
+                        });
+                    }
+                }
             }
         }
         let now = self.clock.now();
         let mut tips: HashMap<&str, Option<u64>> = HashMap::new();
+        let mut evm_tips: HashMap<&str, u64> = HashMap::new();
         for (chain, spec) in &specs {
             let Some(spec) = spec else { continue };
             let previous = self.memory().tips.get(*chain).copied();
@@ -197,6 +218,22 @@ impl ChainWatch {
                 self.memory().tips.insert((*chain).to_string(), tip);
             }
             tips.insert(chain, verdict.tip.map(|t| t.height));
+            let previous = self.memory().evm_tips.get(*chain).copied();
+            let mine = own_evm.get(chain).map_or(&[][..], Vec::as_slice);
+            let evm = read_evm_tip(
+                self.probe.as_ref(),
+                chain,
+                spec,
+                mine,
+                previous,
+                now,
+                concurrency,
+            )
+            .await;
+            if let Some(tip) = evm.and_then(|v| v.tip) {
+                self.memory().evm_tips.insert((*chain).to_string(), tip);
+                evm_tips.insert(chain, tip.height);
+            }
         }
 
         // Each node's tracker, then what is worth storing.
@@ -239,10 +276,17 @@ impl ChainWatch {
                 let mut events = Vec::new();
                 match answer {
                     Ok(reading) => {
+                        let chain = read.chain.as_str();
+                        let combined = layers::combine(
+                            &read.spec,
+                            &reading,
+                            tips.get(chain).copied().flatten(),
+                            evm_tips.get(chain).copied(),
+                        );
                         let observation = ChainObservation {
                             at: now,
-                            height: reading.height,
-                            network_height: tips.get(read.chain.as_str()).copied().flatten(),
+                            height: combined.height,
+                            network_height: combined.network_height,
                             version: reading.version.clone(),
                         };
                         events = tracked.tracker.observe(&observation, rules);
@@ -254,11 +298,12 @@ impl ChainWatch {
                         record.unreadable = None;
                         record.last = Some(ChainSnapshot {
                             at: now,
-                            height: reading.height,
+                            height: combined.height,
                             network_height: observation.network_height,
                             client: reading.client,
                             version: reading.version,
                             eta_secs,
+                            layers: combined.layers,
                         });
                     }
                     Err(e) => {

@@ -15,6 +15,7 @@ use jukebox::service::Service;
 use jukebox::user::{NodeRecord, Nodes};
 
 pub mod crash_grid;
+pub mod fake_bor;
 pub mod fake_cometbft;
 pub mod fake_horizon;
 pub mod fake_node_dashboard;

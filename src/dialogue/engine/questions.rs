@@ -181,7 +181,7 @@ impl Turn<'_> {
     }
 
     /// Whether an option's own condition (if any) holds now.
-    fn option_offered(&self, option: &crate::dialogue::script::OptionDef) -> bool {
+    pub(super) fn option_offered(&self, option: &crate::dialogue::script::OptionDef) -> bool {
         match (&option.when, self.state.flow.as_ref()) {
             (Some(cond), Some(flow)) => self.condition_holds(cond, flow),
             _ => true,
