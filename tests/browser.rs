@@ -388,16 +388,23 @@ async fn deploy_through_the_form(site: &Site, browser: &Browser, name: &str, suf
     );
     press(browser, "Pay with sandbox wallet").await;
     site.service.wait_idle().await;
+    let node_link = "//ul[@class='progress']//a[starts-with(@href, '/node/presearch-')]";
     if !javascript {
-        let refresh = browser
-            .wait_for("//main//a[.='Refresh' or .='refresh']")
-            .await;
-        browser.click(&refresh).await;
+        // Without the script the person reloads the order page until it names
+        // the node. The payment page's own "Refresh" link may still be on
+        // screen while the post answers, so the page is opened by its address
+        // rather than by clicking a link that can vanish under the click.
+        let order = browser.url().await;
+        for _ in 0..50 {
+            browser.open(&order).await;
+            if !browser.all(node_link).await.is_empty() {
+                break;
+            }
+            site.service.wait_idle().await;
+        }
     }
     // With the script the order page follows the deployment by itself.
-    let node = browser
-        .wait_for("//ul[@class='progress']//a[starts-with(@href, '/node/presearch-')]")
-        .await;
+    let node = browser.wait_for(node_link).await;
     fits_and_is_labelled(browser, "the deployed order").await;
     browser.click(&node).await;
     browser.wait_for("//h2[.='Uptime, last 30 days']").await;
