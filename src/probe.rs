@@ -28,6 +28,7 @@ use crate::grid::ContractId;
 mod chain;
 pub mod cometbft;
 pub mod evm;
+pub mod node_status;
 pub mod p2p;
 #[cfg(test)]
 mod tests;
@@ -36,6 +37,7 @@ pub mod tip;
 pub use chain::{
     ChainProbe, ChainProbeError, ChainReading, ChainSource, ChainTarget, NetChainProbe,
 };
+pub use node_status::{NetNodeStatusProbe, NodeStatusProbe};
 
 /// What the monitor asks about one running node's application (the
 /// catalog's `health` check).

@@ -43,6 +43,7 @@ mod intents;
 mod keys;
 mod memos;
 mod monitor;
+mod node_status;
 mod orders;
 mod portal;
 mod readiness;
@@ -60,6 +61,7 @@ pub use admin::{Dashboard, UserPanel};
 pub use chain_watch::ChainSweep;
 pub use deploy_form::{DeployFormView, FormKey, FormOrder, Placed};
 pub use monitor::SweepReport;
+pub use node_status::LinkSweep;
 pub use portal::{CatalogEntry, NodeChainDetails, NodeDetails};
 pub use reconcile::PassReport;
 pub use web::LinkError;
@@ -106,6 +108,9 @@ pub struct Parts {
     pub probe: Arc<dyn AppProbe>,
     /// Reads nodes' chains (the simulated grid answers for its own).
     pub chain_probe: Arc<dyn crate::probe::ChainProbe>,
+    /// Reads nodes' status on their network's dashboard (the simulated
+    /// grid answers for its own).
+    pub node_status_probe: Arc<dyn crate::probe::NodeStatusProbe>,
     /// The embedded grid, when it is the grid in use, for fault injection.
     pub sim: Option<SimGrid>,
     /// Where payments arrive (sandbox or Stellar).
@@ -248,8 +253,19 @@ impl Service {
             parts.sim.clone(),
             &parts.settings.monitor,
         ));
+        let links = Arc::new(node_status::NodeStatusWatch::new(
+            parts.engine.clone(),
+            repo.clone(),
+            parts.node_status_probe.clone(),
+            alerter.clone(),
+            audit.clone(),
+            parts.clock.clone(),
+            parts.sim.clone(),
+            &parts.settings.monitor,
+        ));
         let monitor = monitor::Monitor::new(
             chain_watch.clone(),
+            links.clone(),
             parts.engine.clone(),
             repo.clone(),
             parts.grid.clone(),
@@ -282,6 +298,7 @@ impl Service {
         let faults = Arc::new(faults::Faults::new(
             parts.sim,
             chain_watch.clone(),
+            links,
             parts.outbox.clone(),
         ));
         let admin = Arc::new(admin::Admin::new(admin::AdminParts {

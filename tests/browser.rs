@@ -183,7 +183,7 @@ async fn a_person_deploys_pays_and_is_notified_in_a_real_browser() {
     fits_and_is_labelled(&browser, "the catalog").await;
     assert!(browser.screenshot(&shots.join("catalog.png")).await > 1000);
     // The README's pictures (docs/img/) are these, at a laptop's width.
-    browser.resize(1100, 860).await;
+    browser.resize(1100, 1080).await;
     assert!(browser.screenshot(&shots.join("catalog-wide.png")).await > 1000);
     browser.resize(375, 812).await;
 
@@ -199,7 +199,7 @@ async fn a_person_deploys_pays_and_is_notified_in_a_real_browser() {
     browser.wait_for("//button[contains(@class, 'copy')]").await;
     fits_and_is_labelled(&browser, "the node page").await;
     assert!(browser.screenshot(&shots.join("node.png")).await > 1000);
-    browser.resize(1100, 860).await;
+    browser.resize(1100, 1080).await;
     assert!(browser.screenshot(&shots.join("node-wide.png")).await > 1000);
     browser.resize(375, 812).await;
 

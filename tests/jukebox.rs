@@ -13,6 +13,7 @@ mod chain_probe;
 mod check_command;
 mod contracts;
 mod crash;
+mod node_dashboard;
 mod polygon_monitor;
 mod stellar;
 mod store_durability;

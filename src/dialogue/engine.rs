@@ -442,17 +442,18 @@ impl Turn<'_> {
     /// The settings a settings step asks, in order: the chosen node type's
     /// required ones, or only its optional ones, which the user asks for.
     fn step_settings(&self, step: &Step) -> Vec<crate::catalog::Setting> {
-        let optional = matches!(
-            step.kind,
+        let (optional, kept) = match step.kind {
             StepKind::Settings {
-                optional_only: true
-            }
-        );
+                optional_only,
+                kept,
+            } => (optional_only, kept),
+            _ => (false, false),
+        };
         self.selected()
             .map(|(_, nt)| {
                 nt.settings
                     .iter()
-                    .filter(|s| s.optional == optional)
+                    .filter(|s| s.optional == optional && (!optional || s.is_kept() == kept))
                     .cloned()
                     .collect()
             })

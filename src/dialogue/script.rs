@@ -73,6 +73,9 @@ pub enum StepKind {
     /// /deploy and with `/keys`), which the user may skip.
     Settings {
         optional_only: bool,
+        /// With `optional_only`: the settings Jukebox keeps (`settings:
+        /// kept`, no env) rather than those given to the machine.
+        kept: bool,
     },
 }
 
@@ -103,6 +106,9 @@ pub enum Source {
     Nodes,
     /// The user's nodes whose node type has optional settings.
     NodesWithOptions,
+    /// The user's nodes whose node type has settings Jukebox keeps (a
+    /// dashboard API key).
+    NodesWithKept,
     Periods,
 }
 
@@ -554,19 +560,23 @@ fn compile_steps(
                 skip: r.skip.clone(),
             }
         } else {
-            let optional_only = match &r.settings {
-                Some(RawSettings::All(true)) => false,
-                Some(RawSettings::Which(w)) if w == "optional" => true,
+            let (optional_only, kept) = match &r.settings {
+                Some(RawSettings::All(true)) => (false, false),
+                Some(RawSettings::Which(w)) if w == "optional" => (true, false),
+                Some(RawSettings::Which(w)) if w == "kept" => (true, true),
                 _ => {
                     diags.push(
                         file,
                         sline,
-                        format!("{sat}: settings must be `true` or `optional`"),
+                        format!("{sat}: settings must be `true`, `optional` or `kept`"),
                     );
-                    false
+                    (false, false)
                 }
             };
-            StepKind::Settings { optional_only }
+            StepKind::Settings {
+                optional_only,
+                kept,
+            }
         };
         if r.skip.is_some() && !matches!(kind, StepKind::Input { .. }) {
             diags.push(

@@ -104,13 +104,20 @@ pub enum ChainAlertKind {
     Behind,
     /// Client too old for the network, and updated.
     Version,
+    /// The end of the initial sync after a deploy or redeploy (once).
+    Synced,
+    /// Disconnected from its network, as the network's dashboard says (the
+    /// catalog's `node_status`), and connected again.
+    Disconnected,
 }
 
 impl ChainAlertKind {
-    pub const ALL: [ChainAlertKind; 3] = [
+    pub const ALL: [ChainAlertKind; 5] = [
         ChainAlertKind::Stall,
         ChainAlertKind::Behind,
         ChainAlertKind::Version,
+        ChainAlertKind::Synced,
+        ChainAlertKind::Disconnected,
     ];
 
     /// The word `/mute` takes ("chain_stall" from its menu, or "stall").
@@ -125,6 +132,8 @@ impl ChainAlertKind {
             ChainAlertKind::Stall => "stall",
             ChainAlertKind::Behind => "behind",
             ChainAlertKind::Version => "version",
+            ChainAlertKind::Synced => "synced",
+            ChainAlertKind::Disconnected => "link",
         }
     }
 
@@ -135,6 +144,10 @@ impl ChainAlertKind {
             ChainAlertKind::Behind => "a node fell behind the network (or is back in sync)",
             ChainAlertKind::Version => {
                 "a node's client is too old for the network (or was updated)"
+            }
+            ChainAlertKind::Synced => "a new or redeployed node finishes its initial sync",
+            ChainAlertKind::Disconnected => {
+                "a node's network dashboard says it disconnected (or connected again)"
             }
         }
     }

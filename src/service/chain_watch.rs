@@ -481,6 +481,8 @@ impl ChainWatch {
             ChainAlertKind::Stall => e.stalled.is_some(),
             ChainAlertKind::Behind => e.behind.is_some(),
             ChainAlertKind::Version => e.too_old.is_some(),
+            // No buttons: nothing to be stale about.
+            ChainAlertKind::Synced | ChainAlertKind::Disconnected => false,
         });
         Ok(if still {
             Ok(())

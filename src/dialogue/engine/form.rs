@@ -176,7 +176,9 @@ impl Engine {
             match &step.kind {
                 // The node type is the form's; the summary is its button.
                 StepKind::Choose(Source::Chains | Source::NodeTypes) => {}
-                StepKind::Choose(Source::Nodes | Source::NodesWithOptions) => {}
+                StepKind::Choose(
+                    Source::Nodes | Source::NodesWithOptions | Source::NodesWithKept,
+                ) => {}
                 StepKind::Options(options) if is_summary(step) => {
                     let _ = options;
                 }
@@ -221,7 +223,7 @@ impl Engine {
                     kind: InputKind::SshKey,
                     skip,
                 } => fields.push(field(FieldKind::Text, Vec::new(), skip.is_some())),
-                StepKind::Settings { optional_only } => {
+                StepKind::Settings { optional_only, .. } => {
                     for setting in turn.step_settings(step) {
                         fields.push(FormField {
                             name: format!("setting.{}", setting.key),
@@ -395,7 +397,7 @@ impl Engine {
                         check.quote = turn.quote(last_said(&effects).unwrap_or_default());
                         let keys = options.iter().find(|o| {
                             matches!(o.next, Some(Next::Step(j)) if turn.steps().and_then(|s| s.get(j))
-                                .is_some_and(|s| matches!(s.kind, StepKind::Settings { optional_only: true })))
+                                .is_some_and(|s| matches!(s.kind, StepKind::Settings { optional_only: true, .. })))
                         });
                         let confirm = options
                             .iter()

@@ -254,6 +254,20 @@ impl Turn<'_> {
                     label: n.label.clone(),
                 })
                 .collect(),
+            Source::NodesWithKept => self
+                .env
+                .nodes
+                .iter()
+                .filter(|n| {
+                    catalog
+                        .node_type(&n.chain, &n.node_type)
+                        .is_some_and(|(_, nt)| nt.has_kept_settings())
+                })
+                .map(|n| Choice {
+                    value: n.name.clone(),
+                    label: n.label.clone(),
+                })
+                .collect(),
             Source::Periods => {
                 let (count, per_hour) = self.order_basis().ok_or("order incomplete")?;
                 FundingPeriod::ALL
