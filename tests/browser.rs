@@ -388,16 +388,29 @@ async fn deploy_through_the_form(site: &Site, browser: &Browser, name: &str, suf
     );
     press(browser, "Pay with sandbox wallet").await;
     site.service.wait_idle().await;
+    // With the script the order page follows the deployment by itself;
+    // without it, Refresh shows it (the link may be found on the page the
+    // pay post is leaving, so a click that finds it gone is tried again).
+    let progress = "//ul[@class='progress']//a[starts-with(@href, '/node/presearch-')]";
     if !javascript {
-        let refresh = browser
-            .wait_for("//main//a[.='Refresh' or .='refresh']")
-            .await;
-        browser.click(&refresh).await;
+        let started = std::time::Instant::now();
+        while browser.all(progress).await.is_empty() {
+            assert!(
+                started.elapsed() < support::webdriver::WAIT,
+                "no deployed node after Refresh: {}",
+                browser.page_text().await
+            );
+            if let Some(refresh) = browser
+                .all("//main//a[.='Refresh' or .='refresh']")
+                .await
+                .pop()
+            {
+                browser.try_click(&refresh).await;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
-    // With the script the order page follows the deployment by itself.
-    let node = browser
-        .wait_for("//ul[@class='progress']//a[starts-with(@href, '/node/presearch-')]")
-        .await;
+    let node = browser.wait_for(progress).await;
     fits_and_is_labelled(browser, "the deployed order").await;
     browser.click(&node).await;
     browser.wait_for("//h2[.='Uptime, last 30 days']").await;
