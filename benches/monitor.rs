@@ -408,6 +408,7 @@ impl Seeder {
                 intent: None,
                 retired: Vec::new(),
                 chain_health: None,
+                node_link: None,
             });
             nodes.used_names.push(name);
         }

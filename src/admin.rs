@@ -141,43 +141,99 @@ pub fn find_user(store: &Store, query: &str) -> anyhow::Result<Option<UserId>> {
     Ok(None)
 }
 
-fn node_line(n: &NodeRecord) -> String {
-    let mut line = format!("• {} — {}", n.name, n.state.key());
-    if let Some(p) = &n.placed {
-        let _ = write!(
-            line,
-            " · grid node {} ({}) · contract {}",
-            p.node.id, p.node.country, p.contract
-        );
-    }
-    if n.outage.is_some() {
-        line.push_str(" · DOWN");
-    }
-    if n.autoheal {
-        line.push_str(" · autoheal");
-    }
-    line
+/// One node as the operators' reports show it (`/user`, `/nodes`, and the
+/// website's dashboard tables).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeRow {
+    /// Its owner.
+    pub user: UserId,
+    pub name: String,
+    /// The state's key ("running", "paused", ...), as `/nodes` filters by.
+    pub state: &'static str,
+    /// The state in users' words, for the dashboard's colours.
+    pub state_word: &'static str,
+    /// "grid node 12 (BE)", once placed.
+    pub place: Option<String>,
+    pub contract: Option<String>,
+    /// A confirmed outage is going on.
+    pub down: bool,
+    pub autoheal: bool,
 }
 
-/// One user's profile, money, nodes and recent account history.
-pub fn user_report(store: &Store, id: &UserId, now: u64) -> anyhow::Result<String> {
+impl NodeRow {
+    pub fn of(user: &UserId, n: &NodeRecord) -> NodeRow {
+        NodeRow {
+            user: user.clone(),
+            name: n.name.clone(),
+            state: n.state.key(),
+            state_word: user::view::state_word(&n.state),
+            place: n
+                .placed
+                .as_ref()
+                .map(|p| format!("grid node {} ({})", p.node.id, p.node.country)),
+            contract: n.placed.as_ref().map(|p| p.contract.to_string()),
+            down: n.outage.is_some(),
+            autoheal: n.autoheal,
+        }
+    }
+
+    /// The chat's line: "• name — state · grid node 12 (BE) · contract 7 · DOWN".
+    pub fn line(&self) -> String {
+        let mut line = format!("• {} — {}", self.name, self.state);
+        if let (Some(place), Some(contract)) = (&self.place, &self.contract) {
+            let _ = write!(line, " · {place} · contract {contract}");
+        }
+        if self.down {
+            line.push_str(" · DOWN");
+        }
+        if self.autoheal {
+            line.push_str(" · autoheal");
+        }
+        line
+    }
+}
+
+/// One entry of a user's account, newest first in [`UserReport::money`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MoneyRow {
+    pub at: String,
+    pub kind: String,
+    pub amount: Tft,
+    pub note: String,
+}
+
+/// One user for the operators: profile, money, nodes and recent account
+/// history (`/user` in chat, the dashboard's user panel).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserReport {
+    pub id: UserId,
+    pub display_name: String,
+    pub joined: String,
+    /// "never" or "3 hours ago".
+    pub last_seen: String,
+    /// The twin id, or "none yet".
+    pub twin: String,
+    /// The first bytes of the identity key, in hex.
+    pub identity: String,
+    /// "BANNED", "blocked the bot", "in grace (nodes paused)".
+    pub flags: Vec<&'static str>,
+    pub balance: Tft,
+    pub mute: String,
+    /// How many nodes the user ever had.
+    pub node_count: usize,
+    /// The newest 20 of them.
+    pub nodes: Vec<NodeRow>,
+    /// The newest 5 account entries.
+    pub money: Vec<MoneyRow>,
+}
+
+/// One user's report, `None` when they have no profile.
+pub fn user_details(store: &Store, id: &UserId, now: u64) -> anyhow::Result<Option<UserReport>> {
     let (profile, nodes, last_seen) = read_user(store, id)?;
     let Some(p) = profile else {
-        return Ok(format!("{id} has no profile."));
+        return Ok(None);
     };
-    let mut out = format!(
-        "{id} ({}) · joined {} · last seen {}\nTwin: {} · identity {}",
-        p.display_name,
-        utc_datetime(p.created_at),
-        if last_seen == 0 {
-            "never".to_owned()
-        } else {
-            format!("{} ago", human_duration(now.saturating_sub(last_seen)))
-        },
-        p.twin.map_or("none yet".to_owned(), |t| t.0.to_string()),
-        hex::encode(&p.identity.public_key[..8]),
-    );
-    let flags: Vec<&str> = [
+    let flags: Vec<&'static str> = [
         (p.banned, "BANNED"),
         (p.blocked, "blocked the bot"),
         (p.funding.grace.is_some(), "in grace (nodes paused)"),
@@ -185,47 +241,101 @@ pub fn user_report(store: &Store, id: &UserId, now: u64) -> anyhow::Result<Strin
     .into_iter()
     .filter_map(|(on, word)| on.then_some(word))
     .collect();
-    if !flags.is_empty() {
-        let _ = write!(out, "\nFlags: {}", flags.join(", "));
+    Ok(Some(UserReport {
+        id: id.clone(),
+        display_name: p.display_name.clone(),
+        joined: utc_datetime(p.created_at),
+        last_seen: if last_seen == 0 {
+            "never".to_owned()
+        } else {
+            format!("{} ago", human_duration(now.saturating_sub(last_seen)))
+        },
+        twin: p.twin.map_or("none yet".to_owned(), |t| t.0.to_string()),
+        identity: hex::encode(&p.identity.public_key[..8]),
+        flags,
+        balance: p.account.balance,
+        mute: format!("{:?}", p.funding.mute),
+        node_count: nodes.nodes.len(),
+        nodes: nodes
+            .nodes
+            .iter()
+            .rev()
+            .take(20)
+            .map(|n| NodeRow::of(id, n))
+            .collect(),
+        money: p
+            .account
+            .entries
+            .iter()
+            .rev()
+            .take(5)
+            .map(|e| MoneyRow {
+                at: utc_datetime(e.at),
+                kind: format!("{:?}", e.kind),
+                amount: e.amount,
+                note: e.note.clone(),
+            })
+            .collect(),
+    }))
+}
+
+impl UserReport {
+    /// The chat's `/user` text.
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "{} ({}) · joined {} · last seen {}\nTwin: {} · identity {}",
+            self.id, self.display_name, self.joined, self.last_seen, self.twin, self.identity,
+        );
+        if !self.flags.is_empty() {
+            let _ = write!(out, "\nFlags: {}", self.flags.join(", "));
+        }
+        let _ = write!(out, "\nBalance: {} · mute: {}", self.balance, self.mute);
+        let _ = write!(out, "\nNodes ({}):", self.node_count);
+        for n in &self.nodes {
+            let _ = write!(out, "\n{}", n.line());
+        }
+        let recent: Vec<String> = self
+            .money
+            .iter()
+            .map(|e| format!("• {} {} {} — {}", e.at, e.kind, e.amount, e.note))
+            .collect();
+        if !recent.is_empty() {
+            let _ = write!(out, "\nRecent money:\n{}", recent.join("\n"));
+        }
+        out
     }
-    let _ = write!(
-        out,
-        "\nBalance: {} · mute: {:?}",
-        p.account.balance, p.funding.mute
-    );
-    let _ = write!(out, "\nNodes ({}):", nodes.nodes.len());
-    for n in nodes.nodes.iter().rev().take(20) {
-        let _ = write!(out, "\n{}", node_line(n));
-    }
-    let recent: Vec<String> = p
-        .account
-        .entries
-        .iter()
-        .rev()
-        .take(5)
-        .map(|e| {
-            format!(
-                "• {} {:?} {} — {}",
-                utc_datetime(e.at),
-                e.kind,
-                e.amount,
-                e.note
-            )
-        })
-        .collect();
-    if !recent.is_empty() {
-        let _ = write!(out, "\nRecent money:\n{}", recent.join("\n"));
-    }
-    Ok(out)
+}
+
+/// One user's profile, money, nodes and recent account history.
+pub fn user_report(store: &Store, id: &UserId, now: u64) -> anyhow::Result<String> {
+    Ok(match user_details(store, id, now)? {
+        Some(report) => report.render(),
+        None => format!("{id} has no profile."),
+    })
+}
+
+/// The nodes `/nodes [filter]` found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodesMatch {
+    /// The filter, lower-cased, if any ("live" nodes without one).
+    pub filter: Option<String>,
+    /// How many matched.
+    pub total: usize,
+    /// The first `limit` of them.
+    pub rows: Vec<NodeRow>,
 }
 
 /// Nodes of all users whose state, chain or name contains `filter`
-/// ("down" matches nodes with an outage), at most `limit` lines.
-pub fn nodes_report(store: &Store, filter: Option<&str>, limit: usize) -> anyhow::Result<String> {
+/// ("down" matches nodes with an outage), the first `limit` of them.
+pub fn nodes_matching(
+    store: &Store,
+    filter: Option<&str>,
+    limit: usize,
+) -> anyhow::Result<NodesMatch> {
     let filter = filter
         .map(|f| f.trim().to_lowercase())
         .filter(|f| !f.is_empty());
-    let mut lines = Vec::new();
+    let mut rows = Vec::new();
     let mut total = 0usize;
     for id in store.list_users()? {
         let nodes: Nodes = store.read(&id, user::NODES)?.unwrap_or_default();
@@ -237,22 +347,53 @@ pub fn nodes_report(store: &Store, filter: Option<&str>, limit: usize) -> anyhow
             };
             if hit {
                 total += 1;
-                if lines.len() < limit {
-                    lines.push(format!("{id}: {}", node_line(n)));
+                if rows.len() < limit {
+                    rows.push(NodeRow::of(&id, n));
                 }
             }
         }
     }
-    let what = filter.map_or("live".to_owned(), |f| format!("matching {f:?}"));
-    let mut out = format!("{total} node(s) {what}");
-    if total > lines.len() {
-        let _ = write!(out, " (first {} shown)", lines.len());
+    Ok(NodesMatch {
+        filter,
+        total,
+        rows,
+    })
+}
+
+impl NodesMatch {
+    /// "3 node(s) live" or "1 node(s) matching \"down\"".
+    pub fn heading(&self) -> String {
+        let what = self
+            .filter
+            .as_ref()
+            .map_or("live".to_owned(), |f| format!("matching {f:?}"));
+        let mut out = format!("{} node(s) {what}", self.total);
+        if self.total > self.rows.len() {
+            let _ = write!(out, " (first {} shown)", self.rows.len());
+        }
+        out
     }
-    if !lines.is_empty() {
-        out.push_str(":\n");
-        out.push_str(&lines.join("\n"));
+
+    /// The chat's `/nodes` text.
+    pub fn render(&self) -> String {
+        let mut out = self.heading();
+        if !self.rows.is_empty() {
+            out.push_str(":\n");
+            let lines: Vec<String> = self
+                .rows
+                .iter()
+                .map(|r| format!("{}: {}", r.user, r.line()))
+                .collect();
+            out.push_str(&lines.join("\n"));
+        }
+        out
     }
-    Ok(out)
+}
+
+/// Nodes of all users whose state, chain or name contains `filter`
+/// ("down" matches nodes with an outage), at most `limit` lines.
+pub fn nodes_report(store: &Store, filter: Option<&str>, limit: usize) -> anyhow::Result<String> {
+    Ok(nodes_matching(store, filter, limit)?.render())
 }
 
 /// A user's recent audit events, newest first, one line each.
@@ -279,17 +420,28 @@ pub fn events_text(events: &[crate::audit::Event]) -> String {
     text
 }
 
+/// The last day of the global audit trail's kinds the operators watch,
+/// with their words: (what, how many).
+pub fn audit_day_counts(counts: &BTreeMap<String, u64>) -> [(&'static str, u64); 5] {
+    let count = |k: &str| counts.get(k).copied().unwrap_or(0);
+    [
+        ("deployed", count("node.running")),
+        ("failed", count("node.failed")),
+        ("redeployed", count("node.redeployed")),
+        ("down", count("node.down")),
+        ("payments", count("payment.credited")),
+    ]
+}
+
 /// The last day of the global audit trail, counted by kind.
 pub fn audit_day_line(counts: &BTreeMap<String, u64>) -> String {
-    let count = |k: &str| counts.get(k).copied().unwrap_or(0);
-    format!(
-        "\nAudit, last 24 h: {} deployed, {} failed, {} redeployed, {} down, {} payments",
-        count("node.running"),
-        count("node.failed"),
-        count("node.redeployed"),
-        count("node.down"),
-        count("payment.credited")
-    )
+    audit_day_words(&audit_day_counts(counts))
+}
+
+/// `/stats`' audit line from [`audit_day_counts`].
+pub fn audit_day_words(day: &[(&str, u64)]) -> String {
+    let words: Vec<String> = day.iter().map(|(what, n)| format!("{n} {what}")).collect();
+    format!("\nAudit, last 24 h: {}", words.join(", "))
 }
 
 /// What `jukebox admin` can show.

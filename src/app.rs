@@ -84,6 +84,7 @@ pub fn build(
         &|name| std::env::var(name).ok(),
         &|grid| grid,
         None,
+        None,
     )
 }
 
@@ -98,6 +99,7 @@ pub(crate) fn build_wrapped(
     env: &dyn Fn(&str) -> Option<String>,
     wrap: &dyn Fn(Arc<dyn Grid>) -> Arc<dyn Grid>,
     chain_probe: Option<Arc<dyn ChainProbe>>,
+    node_status_probe: Option<Arc<dyn crate::probe::NodeStatusProbe>>,
 ) -> anyhow::Result<Core> {
     let engine = build_engine(config)
         .map_err(|d| anyhow::anyhow!("the scripts or catalog have errors:\n{d}"))?;
@@ -128,6 +130,7 @@ pub(crate) fn build_wrapped(
         grid: wrap(grids.grid),
         probe: grids.probe,
         chain_probe: chain_probe.unwrap_or(grids.chain_probe),
+        node_status_probe: node_status_probe.unwrap_or(grids.node_status_probe),
         sim: grids.sim.clone(),
         wallet,
         sandbox,
@@ -158,6 +161,8 @@ struct Grids {
     probe: Arc<dyn AppProbe>,
     /// How nodes' chains are read.
     chain_probe: Arc<dyn ChainProbe>,
+    /// How nodes' network dashboards are read.
+    node_status_probe: Arc<dyn crate::probe::NodeStatusProbe>,
     sim: Option<SimGrid>,
 }
 
@@ -179,6 +184,7 @@ fn open_grid(
                 // its simulated chains answer the chain checks.
                 probe: Arc::new(sim.clone()),
                 chain_probe: Arc::new(sim.clone()),
+                node_status_probe: Arc::new(sim.clone()),
                 sim: Some(sim),
             });
         }
@@ -209,6 +215,9 @@ fn open_grid(
         }),
         // Bounded by `chain_probe_concurrency` where the monitor asks.
         chain_probe: Arc::new(NetChainProbe {
+            timeout: std::time::Duration::from_secs(config.monitor.chain_probe_timeout_seconds),
+        }),
+        node_status_probe: Arc::new(crate::probe::NetNodeStatusProbe {
             timeout: std::time::Duration::from_secs(config.monitor.chain_probe_timeout_seconds),
         }),
         sim: None,

@@ -18,8 +18,12 @@ pub mod notice;
 pub use facts::{Client, Image, Minimum, Requires, Version};
 pub use notice::{MoveNotice, OnMove, move_notice, move_notice_given};
 pub mod chain_probe;
+pub mod node_status;
 
-pub use chain_probe::{ChainProbeSpec, CometBftSpec, P2pSpec, ProbeProtocol, SimChainSpec};
+pub use chain_probe::{
+    ChainProbeSpec, CometBftSpec, EvmSpec, P2pSpec, ProbeProtocol, SimChainSpec,
+};
+pub use node_status::NodeStatusSpec;
 
 /// Minimum memory a zmachine accepts on Zero-OS.
 const MIN_MEMORY_MIB: u64 = 256;
@@ -105,6 +109,10 @@ pub struct HealthCheck {
 pub struct Setting {
     pub key: String,
     pub label: String,
+    /// The machine's environment variable that gets it; empty for a value
+    /// Jukebox keeps for itself and never gives the machine (the API key a
+    /// `node_status` block names, nothing else).
+    #[serde(default)]
     pub env: String,
     pub secret: bool,
     pub prompt: String,
@@ -149,6 +157,9 @@ pub struct NodeType {
     pub requires: Option<Requires>,
     /// What a redeploy keeps and what the user must do after it.
     pub on_move: OnMove,
+    /// Where the node's network reports its status, read with the user's
+    /// key (`node_status.rs`); `None` for most node types.
+    pub node_status: Option<NodeStatusSpec>,
 }
 
 impl NodeType {
@@ -169,7 +180,21 @@ impl NodeType {
     /// Whether the node type has settings a user may give after the
     /// deploy (`/keys`).
     pub fn has_optional_settings(&self) -> bool {
-        self.settings.iter().any(|s| s.optional)
+        self.settings.iter().any(|s| s.optional && !s.is_kept())
+    }
+
+    /// Whether the node type has settings Jukebox keeps for itself (a
+    /// dashboard API key, given with `/apikey`).
+    pub fn has_kept_settings(&self) -> bool {
+        self.settings.iter().any(Setting::is_kept)
+    }
+}
+
+impl Setting {
+    /// Kept by Jukebox and never given to the machine (no `env`): asked by
+    /// `settings: kept`, not with the node's own optional settings.
+    pub fn is_kept(&self) -> bool {
+        self.env.is_empty()
     }
 }
 
@@ -250,6 +275,8 @@ struct RawNodeType {
     #[serde(default)]
     requires: Option<Requires>,
     on_move: notice::RawOnMove,
+    #[serde(default)]
+    node_status: Option<node_status::RawNodeStatus>,
 }
 
 /// Where a node's disk is mounted unless its image expects it elsewhere.
@@ -346,6 +373,36 @@ fn check(file: &str, raw: RawCatalog, diags: &mut Diagnostics) -> Catalog {
                 },
                 diags,
             );
+            let status = nt.node_status.and_then(|raw| {
+                let facts: Vec<node_status::SettingFacts<'_>> = nt
+                    .settings
+                    .iter()
+                    .map(|s| node_status::SettingFacts {
+                        key: &s.value.key,
+                        env: &s.value.env,
+                        secret: s.value.secret,
+                        optional: s.value.optional,
+                    })
+                    .collect();
+                raw.check(&facts)
+                    .map_err(|e| diags.push(file, line, format!("{at}: {e}")))
+                    .ok()
+            });
+            for s in nt.settings.iter().filter(|s| s.value.env.is_empty()) {
+                if status
+                    .as_ref()
+                    .is_none_or(|st| st.key_setting != s.value.key)
+                {
+                    diags.push(
+                        file,
+                        s.referenced.line() as usize,
+                        format!(
+                            "{at}: setting {} has no env: only the key a node_status block names is kept from the machine",
+                            s.value.key
+                        ),
+                    );
+                }
+            }
             let settings: Vec<Setting> = nt.settings.into_iter().map(|s| s.value).collect();
             let on_move = OnMove::parse(nt.on_move, &nt.ports, &settings).unwrap_or_else(|e| {
                 diags.push(file, line, format!("{at}: {e}"));
@@ -376,6 +433,7 @@ fn check(file: &str, raw: RawCatalog, diags: &mut Diagnostics) -> Catalog {
                 disk_mount: nt.disk_mount,
                 requires: nt.requires,
                 on_move,
+                node_status: status,
             });
         }
         let probe = chain.chain_probe.and_then(|raw| {
@@ -449,7 +507,13 @@ fn check_node_type(file: &str, line: usize, at: &str, nt: &RawNodeType, diags: &
         .keys()
         .map(String::as_str)
         .chain(nt.generated.iter().map(Generated::env))
-        .chain(nt.settings.iter().map(|s| s.value.env.as_str()));
+        .chain(
+            nt.settings
+                .iter()
+                .map(|s| s.value.env.as_str())
+                // Kept by Jukebox (a `node_status` key): checked there.
+                .filter(|env| !env.is_empty()),
+        );
     for env in all_envs {
         if !is_env_name(env) {
             diags.push(

@@ -18,7 +18,10 @@ mod engine;
 mod render;
 pub(crate) mod script;
 
-pub use engine::{Engine, Env, NodeBrief, describe_resources};
+pub use engine::{
+    DEPLOY_COMMAND, Engine, Env, FieldKind, FormCheck, FormField, FormQuote, NodeBrief,
+    describe_resources,
+};
 pub use script::Scripts;
 
 /// What a user did: typed text, pressed a button, sent a command; or what the

@@ -9,6 +9,7 @@
 pub mod chain;
 pub mod chain_state;
 pub mod funding;
+pub mod node_link;
 pub mod not_deployed;
 pub mod outage;
 pub mod tip;

@@ -9,7 +9,8 @@
 //!
 //! A [`ChainProbe`] reads a node's chain through the chain's own protocol
 //! (the catalog's `chain_probe`): the Bitcoin-family P2P handshake (`p2p`)
-//! or CometBFT's `/status` (`cometbft`); [`NetChainProbe`] is the real one,
+//! or CometBFT's `/status` (`cometbft`) with an execution layer's
+//! Ethereum JSON-RPC beside it (`evm`); [`NetChainProbe`] is the real one,
 //! the simulated chain (`grid::sim::chain`) answers the same trait, and
 //! `tip` reads the network's height from the references and our nodes.
 
@@ -26,6 +27,8 @@ use crate::grid::ContractId;
 
 mod chain;
 pub mod cometbft;
+pub mod evm;
+pub mod node_status;
 pub mod p2p;
 #[cfg(test)]
 mod tests;
@@ -34,6 +37,7 @@ pub mod tip;
 pub use chain::{
     ChainProbe, ChainProbeError, ChainReading, ChainSource, ChainTarget, NetChainProbe,
 };
+pub use node_status::{NetNodeStatusProbe, NodeStatusProbe};
 
 /// What the monitor asks about one running node's application (the
 /// catalog's `health` check).

@@ -34,6 +34,7 @@ mod backup_report;
 mod billing;
 mod chain_watch;
 mod deploy;
+mod deploy_form;
 mod deposit_route;
 mod deposits;
 mod faults;
@@ -42,6 +43,7 @@ mod intents;
 mod keys;
 mod memos;
 mod monitor;
+mod node_status;
 mod orders;
 mod portal;
 mod readiness;
@@ -55,9 +57,12 @@ mod watch;
 mod web;
 
 pub use crate::user::view::{NodeRow, Overview};
+pub use admin::{Dashboard, UserPanel};
 pub use chain_watch::ChainSweep;
+pub use deploy_form::{DeployFormView, FormKey, FormOrder, Placed};
 pub use monitor::SweepReport;
-pub use portal::{CatalogEntry, NodeDetails};
+pub use node_status::LinkSweep;
+pub use portal::{CatalogEntry, NodeChainDetails, NodeDetails};
 pub use reconcile::PassReport;
 pub use web::LinkError;
 
@@ -103,6 +108,9 @@ pub struct Parts {
     pub probe: Arc<dyn AppProbe>,
     /// Reads nodes' chains (the simulated grid answers for its own).
     pub chain_probe: Arc<dyn crate::probe::ChainProbe>,
+    /// Reads nodes' status on their network's dashboard (the simulated
+    /// grid answers for its own).
+    pub node_status_probe: Arc<dyn crate::probe::NodeStatusProbe>,
     /// The embedded grid, when it is the grid in use, for fault injection.
     pub sim: Option<SimGrid>,
     /// Where payments arrive (sandbox or Stellar).
@@ -182,6 +190,8 @@ struct Inner {
     web_accounts: Arc<web::WebAccounts>,
     /// The portal's read-only views (see `portal.rs`).
     portal: portal::Portal,
+    /// The website's deploy form (see `deploy_form.rs`).
+    deploy_forms: deploy_form::DeployForms,
 }
 
 impl Service {
@@ -243,8 +253,19 @@ impl Service {
             parts.sim.clone(),
             &parts.settings.monitor,
         ));
+        let links = Arc::new(node_status::NodeStatusWatch::new(
+            parts.engine.clone(),
+            repo.clone(),
+            parts.node_status_probe.clone(),
+            alerter.clone(),
+            audit.clone(),
+            parts.clock.clone(),
+            parts.sim.clone(),
+            &parts.settings.monitor,
+        ));
         let monitor = monitor::Monitor::new(
             chain_watch.clone(),
+            links.clone(),
             parts.engine.clone(),
             repo.clone(),
             parts.grid.clone(),
@@ -277,6 +298,7 @@ impl Service {
         let faults = Arc::new(faults::Faults::new(
             parts.sim,
             chain_watch.clone(),
+            links,
             parts.outbox.clone(),
         ));
         let admin = Arc::new(admin::Admin::new(admin::AdminParts {
@@ -303,6 +325,7 @@ impl Service {
             repo.clone(),
             audit.clone(),
             web_accounts.clone(),
+            parts.clock.clone(),
         );
         let probes = Arc::new(readiness::Probes::new(
             repo.clone(),
@@ -368,6 +391,13 @@ impl Service {
             audit: audit.clone(),
             clock: parts.clock.clone(),
         });
+        let deploy_forms = deploy_form::DeployForms::new(
+            parts.engine.clone(),
+            repo.clone(),
+            orders.clone(),
+            parts.grid.clone(),
+            parts.clock.clone(),
+        );
         Service {
             inner: Arc::new(Inner {
                 engine: parts.engine,
@@ -396,6 +426,7 @@ impl Service {
                 clock: parts.clock,
                 web_accounts,
                 portal,
+                deploy_forms,
             }),
         }
     }
@@ -804,6 +835,17 @@ impl Service {
         self.inner.admin.operator_report(operator, name, arg).await
     }
 
+    /// The operators' dashboard as data (`service/admin/dashboard.rs`),
+    /// `None` for non-operators.
+    pub async fn operator_dashboard(
+        &self,
+        operator: &UserId,
+        user: Option<&str>,
+        nodes: Option<&str>,
+    ) -> anyhow::Result<Option<Dashboard>> {
+        self.inner.admin.dashboard(operator, user, nodes).await
+    }
+
     /// The maintenance switch from the website's dashboard (as
     /// `/maintenance on|off [message]`); `None` for non-operators.
     pub async fn switch_maintenance(
@@ -820,6 +862,44 @@ impl Service {
     /// The "My nodes" page's data for `user` (see `web.rs`).
     pub fn overview(&self, user: &UserId) -> anyhow::Result<Overview> {
         self.inner.web_accounts.overview(user)
+    }
+
+    /// The deploy form for `chain`/`node_type` with `answers` checked by
+    /// the conversation engine (`deploy_form.rs`); `None`: no such type.
+    pub async fn deploy_form(
+        &self,
+        user: &UserId,
+        chain: &str,
+        node_type: &str,
+        answers: &std::collections::BTreeMap<String, String>,
+    ) -> anyhow::Result<Option<DeployFormView>> {
+        self.inner
+            .deploy_forms
+            .view(user, chain, node_type, answers)
+            .await
+    }
+
+    /// Places the deploy form's order as the chat's Confirm does, once
+    /// per form key and only at the price the form showed (`shown`).
+    pub async fn place_form_order(
+        &self,
+        user: &UserId,
+        chain: &str,
+        node_type: &str,
+        answers: &std::collections::BTreeMap<String, String>,
+        key: &FormKey,
+        shown: &str,
+    ) -> anyhow::Result<Placed> {
+        let maintenance = self.maintenance();
+        self.inner
+            .deploy_forms
+            .place(user, chain, node_type, answers, key, shown, maintenance)
+            .await
+    }
+
+    /// `user`'s order `id` for the deploy form's payment and progress.
+    pub fn form_order(&self, user: &UserId, id: &str) -> anyhow::Result<Option<FormOrder>> {
+        self.inner.deploy_forms.order(user, id)
     }
 
     /// `user`'s live node `name` in full, for its page (`portal.rs`).

@@ -5,6 +5,7 @@
 //! balance change never rewrites the node list.
 
 pub mod chain_text;
+pub mod link_text;
 pub mod view;
 
 use std::collections::BTreeMap;
@@ -158,6 +159,10 @@ pub struct NodeRecord {
     /// before chains were read, and for chains the catalog does not read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chain_health: Option<NodeChain>,
+    /// What the node's network dashboard last said of it, read with the
+    /// user's API key (`lifecycle::node_link`); absent without a key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_link: Option<crate::lifecycle::node_link::NodeLink>,
 }
 
 /// Which deployment a node is being put on which grid node.
@@ -403,6 +408,7 @@ pub fn ordered_nodes(
             intent: None,
             retired: Vec::new(),
             chain_health: None,
+            node_link: None,
         });
     }
     Ok(records)

@@ -16,6 +16,8 @@
 //! - `nodes.rs`: "My nodes" and the Telegram link page;
 //! - `portal.rs`: the catalog with prices and a page per node (its uptime
 //!   bar drawn in `uptime.rs`);
+//! - `deploy_form.rs`: the deploy form per node type, its payment step
+//!   and progress (questions and checks from the conversation engine);
 //! - `dashboard.rs`: the operators' dashboard.
 //!
 //! Security: a request acts only as the account its signed session cookie
@@ -41,6 +43,7 @@ use crate::service::Service;
 mod auth;
 mod chat;
 mod dashboard;
+mod deploy_form;
 pub mod hub;
 mod nodes;
 mod portal;
@@ -158,12 +161,23 @@ fn router(state: Arc<WebState>) -> Router {
         .route("/nodes/act", post(nodes::act))
         .route("/node/{name}", get(portal::node))
         .route("/catalog", get(portal::catalog))
+        .route(
+            "/deploy/{chain}/{node_type}",
+            get(deploy_form::page).post(deploy_form::submit),
+        )
+        .route(
+            "/deploy/{chain}/{node_type}/quote",
+            post(deploy_form::quote),
+        )
+        .route("/orders/{id}", get(deploy_form::order))
+        .route("/orders/{id}/act", post(deploy_form::order_action))
         .route("/link", get(nodes::link_page).post(nodes::link))
         .route("/link/remove", post(nodes::unlink))
         .route("/admin", get(dashboard::page))
         .route("/admin/maintenance", post(dashboard::maintenance))
         .route("/assets/site.css", get(css))
         .route("/assets/site.js", get(js))
+        .route("/assets/deploy.js", get(deploy_js))
         // Browsers ask for /favicon.ico even when a page names its icon.
         .route("/favicon.svg", get(favicon))
         .route("/favicon.ico", get(favicon))
@@ -222,6 +236,16 @@ async fn js() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("web/assets/site.js"),
+    )
+}
+
+async fn deploy_js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("web/assets/deploy.js"),
     )
 }
 

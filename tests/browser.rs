@@ -29,7 +29,9 @@ async fn press(browser: &Browser, label: &str) {
 
 /// Checks the open page the way a phone user and a screen reader meet it:
 /// nothing scrolls sideways at the window's width (375 px), and every
-/// control has a name (a label, an aria-label or its own text).
+/// control (input, select, textarea, button, link) has a name (a label, an
+/// aria-label, its own text, or an image's alt); and that the browser said
+/// nothing went wrong (`clean_console`).
 async fn fits_and_is_labelled(browser: &Browser, page: &str) {
     let overflow = browser
         .script("var d = document.documentElement; return d.scrollWidth - d.clientWidth;")
@@ -41,9 +43,11 @@ async fn fits_and_is_labelled(browser: &Browser, page: &str) {
     let unlabelled = browser
         .script(
             "var bad = [];\
-             document.querySelectorAll('input:not([type=hidden]), select, textarea, button').forEach(function (e) {\
+             document.querySelectorAll('input:not([type=hidden]), select, textarea, button, a[href]').forEach(function (e) {\
                var label = e.id && document.querySelector('label[for=\"' + e.id + '\"]');\
-               var name = e.getAttribute('aria-label') || (label && label.textContent.trim()) || (e.tagName === 'BUTTON' && e.textContent.trim());\
+               var img = e.querySelector && e.querySelector('img[alt]');\
+               var own = (e.tagName === 'BUTTON' || e.tagName === 'A') && (e.textContent.trim() || (img && img.alt.trim()));\
+               var name = e.getAttribute('aria-label') || (label && label.textContent.trim()) || own;\
                if (!name) bad.push(e.outerHTML.slice(0, 120));\
              });\
              return bad;",
@@ -54,6 +58,29 @@ async fn fits_and_is_labelled(browser: &Browser, page: &str) {
         serde_json::json!([]),
         "{page}: controls without a name"
     );
+    clean_console(browser, page).await;
+}
+
+/// Fails on anything the browser logged as an error since the last check
+/// (a script error, a failed load such as a missing favicon, a request the
+/// Content-Security-Policy refused) and on any request of the open page
+/// that got an error status (Resource Timing's `responseStatus`).
+async fn clean_console(browser: &Browser, page: &str) {
+    let errors: Vec<serde_json::Value> = browser
+        .browser_log()
+        .await
+        .into_iter()
+        .filter(|e| e["level"] != "INFO" && e["level"] != "DEBUG" && e["level"] != "WARNING")
+        .collect();
+    assert!(errors.is_empty(), "{page}: the browser logged {errors:#?}");
+    let failed = browser
+        .script(
+            "return performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))\
+               .filter(function (e) { return e.responseStatus >= 400; })\
+               .map(function (e) { return e.name + ' ' + e.responseStatus; });",
+        )
+        .await;
+    assert_eq!(failed, serde_json::json!([]), "{page}: failed requests");
 }
 
 /// Types `text` into the chat and sends it.
@@ -65,17 +92,43 @@ async fn say(browser: &Browser, text: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_deploys_pays_and_is_notified_in_a_real_browser() {
     let dir = tempfile::tempdir().unwrap();
-    let site = Site::start(dir.path(), &|_| {}).await;
+    let site = Site::start(dir.path(), &|c| {
+        c.admin.operators = vec!["web:sandbox-root".into()];
+    })
+    .await;
     let browser = Browser::start().await;
     browser.resize(375, 812).await;
 
     browser.open(&site.base).await;
     fits_and_is_labelled(&browser, "the start page").await;
+    // The page's icon loads as an image under the site's CSP (no console
+    // error for it either: `clean_console` runs after each page).
+    browser
+        .script(
+            "window.icon = new Image(); window.icon.src = document.querySelector('link[rel=icon]').href; return 1;",
+        )
+        .await;
+    let mut icon_width = serde_json::Value::Null;
+    for _ in 0..100 {
+        icon_width = browser
+            .script("return window.icon.complete ? window.icon.naturalWidth : null;")
+            .await;
+        if !icon_width.is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        icon_width.as_u64().unwrap_or(0) > 0,
+        "the favicon loads: {icon_width}"
+    );
+    clean_console(&browser, "the start page's icon").await;
     let name = browser.wait_for("//input[@id='name']").await;
     browser.type_into(&name, "alice").await;
     press(&browser, "Sign in to the sandbox").await;
     browser.wait_for("//h1[.='Chat']").await;
     assert!(browser.url().await.ends_with("/chat"));
+    fits_and_is_labelled(&browser, "the chat page").await;
 
     say(&browser, "/deploy").await;
     press(&browser, "Presearch").await;
@@ -106,6 +159,7 @@ async fn a_person_deploys_pays_and_is_notified_in_a_real_browser() {
     );
     let shots = screenshot_dir();
     assert!(browser.screenshot(&shots.join("chat-payment-qr.png")).await > 1000);
+    fits_and_is_labelled(&browser, "the chat's payment step").await;
 
     press(&browser, "Pay with sandbox wallet").await;
     site.service.wait_idle().await;
@@ -128,6 +182,10 @@ async fn a_person_deploys_pays_and_is_notified_in_a_real_browser() {
     assert!(browser.page_text().await.contains("/ month"));
     fits_and_is_labelled(&browser, "the catalog").await;
     assert!(browser.screenshot(&shots.join("catalog.png")).await > 1000);
+    // The README's pictures (docs/img/) are these, at a laptop's width.
+    browser.resize(1100, 1080).await;
+    assert!(browser.screenshot(&shots.join("catalog-wide.png")).await > 1000);
+    browser.resize(375, 812).await;
 
     // The node's own page, reached from My nodes.
     browser.open(&format!("{}/nodes", site.base)).await;
@@ -141,6 +199,9 @@ async fn a_person_deploys_pays_and_is_notified_in_a_real_browser() {
     browser.wait_for("//button[contains(@class, 'copy')]").await;
     fits_and_is_labelled(&browser, "the node page").await;
     assert!(browser.screenshot(&shots.join("node.png")).await > 1000);
+    browser.resize(1100, 1080).await;
+    assert!(browser.screenshot(&shots.join("node-wide.png")).await > 1000);
+    browser.resize(375, 812).await;
 
     // A notification arrives on the open page without a reload.
     browser.open(&format!("{}/notifications", site.base)).await;
@@ -197,5 +258,166 @@ async fn a_person_deploys_pays_and_is_notified_in_a_real_browser() {
             .await
             > 1000
     );
+    fits_and_is_labelled(&browser, "the notifications, recovered").await;
+
+    // Linking a Telegram account.
+    browser.open(&format!("{}/link", site.base)).await;
+    browser.wait_for("//h1").await;
+    fits_and_is_labelled(&browser, "the link page").await;
+    assert!(browser.screenshot(&shots.join("link.png")).await > 1000);
+
+    // An operator's dashboard, after signing out and in again as one.
+    let sign_out = browser
+        .wait_for("//header//button[contains(., 'Sign out')]")
+        .await;
+    browser.click(&sign_out).await;
+    let name = browser.wait_for("//input[@id='name']").await;
+    fits_and_is_labelled(&browser, "the start page, signed out").await;
+    browser.type_into(&name, "root").await;
+    press(&browser, "Sign in to the sandbox").await;
+    browser.wait_for("//h1[.='Chat']").await;
+    browser.open(&format!("{}/admin", site.base)).await;
+    browser.wait_for("//h1[.='Operators']").await;
+    fits_and_is_labelled(&browser, "the operators' dashboard").await;
+    assert!(browser.screenshot(&shots.join("admin.png")).await > 1000);
+    browser.quit().await;
+}
+
+// The deploy form (issue 20 item 2), with JavaScript on and off: one block,
+// its own tests.
+
+/// Signs in to the sandbox as `name`, opens the Presearch card's Deploy
+/// form from the catalog, fills it, places the order, pays with the
+/// sandbox wallet and follows the order to the node's page. `javascript`:
+/// whether the browser runs the site's scripts (the price then appears by
+/// itself and the order page follows the deployment; without, "Check
+/// price" and the Refresh link do). Saves `deploy-form<suffix>.png` and
+/// `deploy-payment<suffix>.png`.
+async fn deploy_through_the_form(site: &Site, browser: &Browser, name: &str, suffix: &str) {
+    let javascript = suffix.is_empty();
+    let shots = screenshot_dir();
+    browser.resize(375, 812).await;
+    browser.open(&site.base).await;
+    let field = browser.wait_for("//input[@id='name']").await;
+    browser.type_into(&field, name).await;
+    press(browser, "Sign in to the sandbox").await;
+    browser.wait_for("//h1[.='Chat']").await;
+
+    browser.open(&format!("{}/catalog", site.base)).await;
+    let deploy = browser
+        .wait_for("//article[contains(@class, 'product')]//button[.='Deploy' and starts-with(@aria-label, 'Deploy a Presearch')]")
+        .await;
+    browser.click(&deploy).await;
+    browser
+        .wait_for("//h1[starts-with(normalize-space(.), 'Deploy Presearch')]")
+        .await;
+    assert!(browser.url().await.contains("/deploy/presearch/"));
+    // The site's script marks the page it runs on; without JavaScript it
+    // does not run at all.
+    assert_eq!(
+        browser
+            .script("return / js/.test(document.documentElement.className);")
+            .await,
+        serde_json::json!(javascript)
+    );
+    fits_and_is_labelled(browser, "the deploy form").await;
+    let code = browser
+        .wait_for("//*[@id='f-setting-registration_code']")
+        .await;
+    browser
+        .type_into(&code, "0123456789abcdef0123456789abc123")
+        .await;
+    let key = browser.wait_for("//*[@id='f-ssh_key']").await;
+    browser
+        .type_into(
+            &key,
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl carol@laptop",
+        )
+        .await;
+    if javascript {
+        // The summary follows the answers without a page load.
+        browser
+            .script("window.keptAlive = 'same page'; return 1;")
+            .await;
+        browser.wait_for("//strong[@id='to-pay']").await;
+        assert_eq!(
+            browser.script("return window.keptAlive;").await,
+            serde_json::json!("same page"),
+            "the price came live"
+        );
+        // The country picker shows only after "Pick a country".
+        assert_eq!(
+            browser
+                .script("return document.getElementById('f-country').closest('.field').hidden;")
+                .await,
+            serde_json::json!(true)
+        );
+    } else {
+        press(browser, "Check price").await;
+        browser.wait_for("//strong[@id='to-pay']").await;
+    }
+    let text = browser.page_text().await;
+    assert!(text.contains("Funded until"), "{text}");
+    fits_and_is_labelled(browser, "the deploy form with its price").await;
+    browser
+        .script("document.getElementById('quote').scrollIntoView(); return 1;")
+        .await;
+    assert!(
+        browser
+            .screenshot(&shots.join(format!("deploy-form{suffix}.png")))
+            .await
+            > 1000
+    );
+
+    press(browser, "Place order").await;
+    let qr = browser.wait_for("//img[@class='qr']").await;
+    assert!(!qr.is_empty());
+    browser
+        .wait_for("//a[starts-with(@href, 'web+stellar:pay?')]")
+        .await;
+    browser.wait_for("//code[@id='pay-memo']").await;
+    fits_and_is_labelled(browser, "the payment step").await;
+    browser
+        .script("document.getElementById('pay-h').scrollIntoView(); return 1;")
+        .await;
+    assert!(
+        browser
+            .screenshot(&shots.join(format!("deploy-payment{suffix}.png")))
+            .await
+            > 1000
+    );
+    press(browser, "Pay with sandbox wallet").await;
+    site.service.wait_idle().await;
+    if !javascript {
+        let refresh = browser
+            .wait_for("//main//a[.='Refresh' or .='refresh']")
+            .await;
+        browser.click(&refresh).await;
+    }
+    // With the script the order page follows the deployment by itself.
+    let node = browser
+        .wait_for("//ul[@class='progress']//a[starts-with(@href, '/node/presearch-')]")
+        .await;
+    fits_and_is_labelled(browser, "the deployed order").await;
+    browser.click(&node).await;
+    browser.wait_for("//h2[.='Uptime, last 30 days']").await;
+    assert!(browser.page_text().await.contains("running"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_deploys_through_the_form_with_javascript() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = Site::start(dir.path(), &|_| {}).await;
+    let browser = Browser::start().await;
+    deploy_through_the_form(&site, &browser, "carol", "").await;
+    browser.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_deploys_through_the_form_without_javascript() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = Site::start(dir.path(), &|_| {}).await;
+    let browser = Browser::start_without_javascript().await;
+    deploy_through_the_form(&site, &browser, "dave", "-nojs").await;
     browser.quit().await;
 }

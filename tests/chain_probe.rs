@@ -46,6 +46,7 @@ fn node(chain: &str, port: u16) -> ChainTarget {
         source: ChainSource::Node {
             contract: ContractId(42),
             hosts: vec!["127.0.0.1".into()],
+            mycelium: None,
         },
         spec: at_port(chain, port),
     }
@@ -231,6 +232,7 @@ async fn nothing_listening_and_no_address_say_so() {
         source: ChainSource::Node {
             contract: ContractId(1),
             hosts: vec![],
+            mycelium: None,
         },
         ..node("dash", port)
     };
@@ -391,6 +393,7 @@ impl ChainProbe for Redirect {
             ChainSource::Node { contract, .. } => ChainSource::Node {
                 contract: *contract,
                 hosts: vec![self.node.ip().to_string()],
+                mycelium: None,
             },
             ChainSource::Reference(r) => {
                 let (_, fake) = self
@@ -400,6 +403,7 @@ impl ChainProbe for Redirect {
                     .unwrap_or_else(|| panic!("{r} is not one of the catalog's references"));
                 ChainSource::Reference(fake.clone())
             }
+            ChainSource::EvmReference(r) => panic!("{r}: this test reads no execution layer"),
         };
         let redirected = ChainTarget {
             chain: target.chain.clone(),

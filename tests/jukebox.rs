@@ -13,6 +13,8 @@ mod chain_probe;
 mod check_command;
 mod contracts;
 mod crash;
+mod node_dashboard;
+mod polygon_monitor;
 mod stellar;
 mod store_durability;
 mod support;
@@ -22,6 +24,7 @@ mod tfconnect;
 mod tfgrid;
 mod tidy;
 mod web;
+mod web_deploy_form;
 mod web_portal;
 
 macro_rules! transcripts {
@@ -43,6 +46,7 @@ transcripts! {
     deploy_polygon_full => "deploy_polygon_full.txt",
     deploy_polygon_validator => "deploy_polygon_validator.txt",
     deploy_presearch => "deploy_presearch.txt",
+    deploy_chain_and_type => "deploy_chain_and_type.txt",
     cancel_and_back => "cancel_and_back.txt",
     bad_input_everywhere => "bad_input_everywhere.txt",
     restart_mid_conversation => "restart_mid_conversation.txt",

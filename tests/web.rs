@@ -769,6 +769,7 @@ async fn my_nodes_shows_the_chain_with_a_progress_bar() {
                 client: "/Dash Core:23.0.0/".into(),
                 version: Some(ClientVersion::parse("23.0.0").unwrap()),
                 eta_secs: Some(3 * 3600),
+                layers: vec![],
             }),
             unreadable: None,
         });

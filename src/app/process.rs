@@ -53,6 +53,10 @@ pub struct Setup<'a> {
     /// simulated chains, or the real probe): the tests that drive the real
     /// probe against loopback fakes. `None` in the binary.
     pub chain_probe: Option<Arc<dyn crate::probe::ChainProbe>>,
+    /// How nodes' network dashboards are read instead of the grid's own
+    /// way: the tests that drive the real client against a loopback fake.
+    /// `None` in the binary.
+    pub node_status_probe: Option<Arc<dyn crate::probe::NodeStatusProbe>>,
     /// Where Telegram's and the terminal's messages go instead of the real
     /// channels (tests read them from memory); `None`: the terminal, and
     /// Telegram when `TELOXIDE_TOKEN` is set.
@@ -71,6 +75,7 @@ impl Setup<'static> {
             env: &process_env,
             wrap_grid: &as_is,
             chain_probe: None,
+            node_status_probe: None,
             chat_outbox: None,
             background: Background::Run,
             exit_deadline: EXIT_DEADLINE,
@@ -159,6 +164,7 @@ impl App {
             setup.env,
             setup.wrap_grid,
             setup.chain_probe.clone(),
+            setup.node_status_probe.clone(),
         )?;
         let service = core.service;
         hub.load_links(service.web_links()?);

@@ -32,6 +32,7 @@ fn setup(background: Background) -> Setup<'static> {
         env: &no_env,
         wrap_grid: &process::as_is,
         chain_probe: None,
+        node_status_probe: None,
         chat_outbox: Some(Arc::new(MemoryOutbox::default())),
         background,
         exit_deadline: Duration::from_secs(10),

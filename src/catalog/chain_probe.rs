@@ -58,9 +58,24 @@ pub struct CometBftSpec {
     pub rpc_port: u16,
     /// `node_info.network`, the chain id a node must report.
     pub network: String,
-    /// The execution client's Ethereum JSON-RPC port (an EVM execution client), reached over the
-    /// deployment's private path (docs/chain-health.md), if it has one.
-    pub evm_rpc_port: Option<u16>,
+    /// The execution layer read beside the consensus layer (an EVM client
+    /// beside a CometBFT chain), if the chain has one.
+    pub evm: Option<EvmSpec>,
+    /// What users read for the consensus layer's heights (the catalog's word).
+    pub consensus_name: String,
+}
+
+/// An execution client (an Ethereum JSON-RPC node) read beside the
+/// consensus layer: its height is part of the node's reading.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EvmSpec {
+    /// Its JSON-RPC port, reached over the node's Mycelium address only,
+    /// never its public ones (docs/chain-health.md).
+    pub rpc_port: u16,
+    /// What users read for its heights (the catalog's word).
+    pub name: String,
+    /// Public JSON-RPC URLs its network's tip is read from.
+    pub references: Vec<String>,
 }
 
 /// How the simulated chain of this kind behaves.
@@ -71,6 +86,10 @@ pub struct SimChainSpec {
     pub tip_height: u64,
     /// How fast a fresh node catches up (blocks per second).
     pub sync_blocks_per_second: u32,
+    /// The execution layer's height when the simulation starts (chains
+    /// with `evm_rpc_port`; it advances and syncs like the other).
+    #[serde(default)]
+    pub evm_tip_height: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -91,6 +110,12 @@ pub(super) struct RawChainProbe {
     network: Option<String>,
     #[serde(default)]
     evm_rpc_port: Option<u16>,
+    #[serde(default)]
+    consensus_name: Option<String>,
+    #[serde(default)]
+    evm_name: Option<String>,
+    #[serde(default)]
+    evm_references: Vec<String>,
     block_seconds: u32,
     in_sync_blocks: u64,
     behind_blocks: u64,
@@ -118,6 +143,9 @@ pub(super) fn check(
                 ("rpc_port", raw.rpc_port.is_some()),
                 ("network", raw.network.is_some()),
                 ("evm_rpc_port", raw.evm_rpc_port.is_some()),
+                ("consensus_name", raw.consensus_name.is_some()),
+                ("evm_name", raw.evm_name.is_some()),
+                ("evm_references", !raw.evm_references.is_empty()),
             ] {
                 if set {
                     problem(format!("{name} belongs to protocol cometbft, not p2p"));
@@ -176,10 +204,44 @@ pub(super) fn check(
             if raw.evm_rpc_port == Some(0) {
                 problem("evm_rpc_port must not be 0".into());
             }
+            let named =
+                |name: &Option<String>| name.as_deref().is_some_and(|n| !n.trim().is_empty());
+            if !named(&raw.consensus_name) {
+                problem(
+                    "protocol cometbft needs consensus_name (what users read for its heights)"
+                        .into(),
+                );
+            }
+            let evm = match raw.evm_rpc_port {
+                Some(port) => {
+                    if !named(&raw.evm_name) {
+                        problem(
+                            "evm_rpc_port needs evm_name (what users read for its heights)".into(),
+                        );
+                    }
+                    for url in &raw.evm_references {
+                        if !(url.starts_with("https://") || url.starts_with("http://")) {
+                            problem(format!("evm reference {url:?} must be an http(s):// URL"));
+                        }
+                    }
+                    Some(EvmSpec {
+                        rpc_port: port,
+                        name: raw.evm_name.clone().unwrap_or_default(),
+                        references: raw.evm_references.clone(),
+                    })
+                }
+                None => {
+                    if raw.evm_name.is_some() || !raw.evm_references.is_empty() {
+                        problem("evm_name and evm_references need evm_rpc_port".into());
+                    }
+                    None
+                }
+            };
             Some(ProbeProtocol::CometBft(CometBftSpec {
                 rpc_port: raw.rpc_port.unwrap_or(0),
                 network,
-                evm_rpc_port: raw.evm_rpc_port,
+                evm,
+                consensus_name: raw.consensus_name.clone().unwrap_or_default(),
             }))
         }
         other => {

@@ -48,6 +48,9 @@ pub enum FlowBody {
 #[derive(Clone, Debug)]
 pub struct Step {
     pub id: String,
+    /// A short name for the question where it is a form field (the
+    /// website's deploy form); the chat asks `prompt`.
+    pub label: Option<String>,
     pub prompt: String,
     pub when: Option<Condition>,
     pub kind: StepKind,
@@ -70,6 +73,9 @@ pub enum StepKind {
     /// /deploy and with `/keys`), which the user may skip.
     Settings {
         optional_only: bool,
+        /// With `optional_only`: the settings Jukebox keeps (`settings:
+        /// kept`, no env) rather than those given to the machine.
+        kept: bool,
     },
 }
 
@@ -100,6 +106,9 @@ pub enum Source {
     Nodes,
     /// The user's nodes whose node type has optional settings.
     NodesWithOptions,
+    /// The user's nodes whose node type has settings Jukebox keeps (a
+    /// dashboard API key).
+    NodesWithKept,
     Periods,
 }
 
@@ -266,6 +275,8 @@ struct RawFlow {
 #[serde(deny_unknown_fields)]
 struct RawStep {
     id: String,
+    #[serde(default)]
+    label: Option<String>,
     #[serde(default)]
     prompt: Option<String>,
     #[serde(default)]
@@ -549,19 +560,23 @@ fn compile_steps(
                 skip: r.skip.clone(),
             }
         } else {
-            let optional_only = match &r.settings {
-                Some(RawSettings::All(true)) => false,
-                Some(RawSettings::Which(w)) if w == "optional" => true,
+            let (optional_only, kept) = match &r.settings {
+                Some(RawSettings::All(true)) => (false, false),
+                Some(RawSettings::Which(w)) if w == "optional" => (true, false),
+                Some(RawSettings::Which(w)) if w == "kept" => (true, true),
                 _ => {
                     diags.push(
                         file,
                         sline,
-                        format!("{sat}: settings must be `true` or `optional`"),
+                        format!("{sat}: settings must be `true`, `optional` or `kept`"),
                     );
-                    false
+                    (false, false)
                 }
             };
-            StepKind::Settings { optional_only }
+            StepKind::Settings {
+                optional_only,
+                kept,
+            }
         };
         if r.skip.is_some() && !matches!(kind, StepKind::Input { .. }) {
             diags.push(
@@ -613,6 +628,7 @@ fn compile_steps(
         }
         steps.push(Step {
             id: r.id.clone(),
+            label: r.label.clone(),
             prompt,
             when: r.when.clone(),
             kind,

@@ -22,6 +22,7 @@ mod api;
 pub mod chain;
 mod deploy;
 mod faults;
+pub mod node_status;
 mod schedule;
 mod state;
 mod store;
@@ -74,6 +75,8 @@ pub struct SimGrid {
     /// The simulated chains of its contracts (in memory: computed from the
     /// clock and each contract's `created_at`).
     chain: Arc<chain::SimChain>,
+    /// The simulated network dashboard's faults (`node_status.rs`).
+    links: Arc<node_status::SimLinks>,
 }
 
 struct Inner {
@@ -197,6 +200,7 @@ impl SimGrid {
             inner: Arc::new(Mutex::new(Inner { state, store, rng })),
             cfg,
             chain: Arc::new(chain::SimChain::new(Arc::new(crate::clock::SystemClock))),
+            links: Arc::default(),
         })
     }
 
@@ -211,6 +215,11 @@ impl SimGrid {
     /// The simulated chains, for operators' chain faults.
     pub fn chain(&self) -> &chain::SimChain {
         &self.chain
+    }
+
+    /// The simulated network dashboard, for operators' link faults.
+    pub fn links(&self) -> &node_status::SimLinks {
+        &self.links
     }
 
     pub fn config(&self) -> &SimConfig {

@@ -51,6 +51,22 @@ pub struct ChainSnapshot {
     /// recent readings (not recomputable from one reading, hence stored).
     #[serde(default)]
     pub eta_secs: Option<u64>,
+    /// A chain read in two layers (consensus, then execution) has each
+    /// layer's heights here, and `height`/`network_height` are their sums,
+    /// so the rules see one node that is in sync only when both are.
+    /// Empty for a chain of one layer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<LayerHeight>,
+}
+
+/// One layer of a node's chain, as users read it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerHeight {
+    /// What users read (the catalog's `consensus_name` or `evm_name`).
+    pub name: String,
+    pub height: u64,
+    #[serde(default)]
+    pub network_height: Option<u64>,
 }
 
 /// Whether the network still accepts the node's client.
@@ -88,13 +104,20 @@ pub enum ChainAlertKind {
     Behind,
     /// Client too old for the network, and updated.
     Version,
+    /// The end of the initial sync after a deploy or redeploy (once).
+    Synced,
+    /// Disconnected from its network, as the network's dashboard says (the
+    /// catalog's `node_status`), and connected again.
+    Disconnected,
 }
 
 impl ChainAlertKind {
-    pub const ALL: [ChainAlertKind; 3] = [
+    pub const ALL: [ChainAlertKind; 5] = [
         ChainAlertKind::Stall,
         ChainAlertKind::Behind,
         ChainAlertKind::Version,
+        ChainAlertKind::Synced,
+        ChainAlertKind::Disconnected,
     ];
 
     /// The word `/mute` takes ("chain_stall" from its menu, or "stall").
@@ -109,6 +132,8 @@ impl ChainAlertKind {
             ChainAlertKind::Stall => "stall",
             ChainAlertKind::Behind => "behind",
             ChainAlertKind::Version => "version",
+            ChainAlertKind::Synced => "synced",
+            ChainAlertKind::Disconnected => "link",
         }
     }
 
@@ -119,6 +144,10 @@ impl ChainAlertKind {
             ChainAlertKind::Behind => "a node fell behind the network (or is back in sync)",
             ChainAlertKind::Version => {
                 "a node's client is too old for the network (or was updated)"
+            }
+            ChainAlertKind::Synced => "a new or redeployed node finishes its initial sync",
+            ChainAlertKind::Disconnected => {
+                "a node's network dashboard says it disconnected (or connected again)"
             }
         }
     }
@@ -136,6 +165,8 @@ pub struct ChainView {
     pub at: u64,
     pub height: u64,
     pub network_height: Option<u64>,
+    /// Each layer's heights, for a chain read in two (see [`ChainSnapshot::layers`]).
+    pub layers: Vec<LayerHeight>,
     pub sync: SyncView,
     pub client: String,
     pub version: Option<ClientVersion>,
@@ -193,6 +224,7 @@ impl NodeChain {
             at: last.at,
             height: last.height,
             network_height: last.network_height,
+            layers: last.layers.clone(),
             sync,
             client: last.client.clone(),
             version: last.version.clone(),
@@ -294,6 +326,7 @@ mod tests {
             client: format!("/Test:{version}/"),
             version: Some(ClientVersion::parse(version).unwrap()),
             eta_secs: Some(3_600),
+            layers: vec![],
         }
     }
 

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use tokio::net::TcpStream;
 
+use super::evm::{self, EvmStatus};
 use super::{cometbft, p2p};
 use crate::catalog::{ChainProbeSpec, ProbeProtocol};
 use crate::grid::ContractId;
@@ -22,10 +23,16 @@ pub enum ChainSource {
     Node {
         contract: ContractId,
         hosts: Vec<String>,
+        /// Its Mycelium address: the only path to an execution client's
+        /// JSON-RPC, which is never open on a public address.
+        mycelium: Option<String>,
     },
     /// A public reference from the catalog: `host:port` for `p2p`, a base
     /// URL for `cometbft`.
     Reference(String),
+    /// A public JSON-RPC URL of the chain's execution layer (`evm_references`):
+    /// its height is that layer's tip.
+    EvmReference(String),
 }
 
 /// One chain reading to make.
@@ -43,7 +50,7 @@ impl ChainTarget {
     pub fn label(&self) -> String {
         match &self.source {
             ChainSource::Node { contract, .. } => format!("contract {}", contract.0),
-            ChainSource::Reference(r) => r.clone(),
+            ChainSource::Reference(r) | ChainSource::EvmReference(r) => r.clone(),
         }
     }
 }
@@ -63,6 +70,9 @@ pub struct ChainReading {
     pub catching_up: Option<bool>,
     /// Unix seconds of its latest block (CometBFT only).
     pub latest_block_time: Option<u64>,
+    /// Its execution layer (an EVM client beside the CometBFT chain), when the chain
+    /// has one: read with the rest, or the whole reading fails.
+    pub evm: Option<EvmStatus>,
 }
 
 /// Why a chain could not be read, in words for the owner.
@@ -98,6 +108,24 @@ pub enum ChainProbeError {
     HttpStatus(u16),
     #[error("the node answered an error: {0}")]
     Rpc(String),
+    /// The execution layer failed; its name first ("<evm_name>: …").
+    #[error("{layer}: {error}")]
+    Layer {
+        layer: String,
+        error: Box<ChainProbeError>,
+    },
+}
+
+impl ChainProbeError {
+    /// Whether the node (or one of its layers) did not answer in time: the
+    /// costly failure the monitor backs off from.
+    pub fn is_time_out(&self) -> bool {
+        match self {
+            ChainProbeError::TimedOut { .. } => true,
+            ChainProbeError::Layer { error, .. } => error.is_time_out(),
+            _ => false,
+        }
+    }
 }
 
 #[async_trait]
@@ -139,6 +167,7 @@ impl ChainProbe for NetChainProbe {
                         .map(|h| (h.trim().to_string(), spec.port))
                         .collect(),
                     ChainSource::Reference(r) => split_host_port(r).into_iter().collect(),
+                    ChainSource::EvmReference(_) => vec![],
                 };
                 let mut first = None;
                 for (host, port) in endpoints {
@@ -155,6 +184,10 @@ impl ChainProbe for NetChainProbe {
             }
             ProbeProtocol::CometBft(spec) => {
                 let urls: Vec<String> = match &target.source {
+                    ChainSource::EvmReference(url) => {
+                        let height = self.evm_block_number(url).await?;
+                        return Ok(ChainReading::of_evm_reference(height));
+                    }
                     ChainSource::Node { hosts, .. } => hosts
                         .iter()
                         .map(|h| format!("{}/status", base_url(h.trim(), spec.rpc_port)))
@@ -163,20 +196,48 @@ impl ChainProbe for NetChainProbe {
                         vec![format!("{}/status", r.trim_end_matches('/'))]
                     }
                 };
-                let mut first = None;
-                for url in urls {
-                    match self.status(&url, &spec.network).await {
-                        Ok(reading) => return Ok(reading),
-                        Err(
-                            e
-                            @ (ChainProbeError::Unreachable(_) | ChainProbeError::TimedOut { .. }),
-                        ) => {
-                            first.get_or_insert(e);
+                let consensus = async {
+                    let mut first = None;
+                    for url in urls {
+                        match self.status(&url, &spec.network).await {
+                            Ok(reading) => return Ok(reading),
+                            Err(
+                                e @ (ChainProbeError::Unreachable(_)
+                                | ChainProbeError::TimedOut { .. }),
+                            ) => {
+                                first.get_or_insert(e);
+                            }
+                            Err(e) => return Err(e),
                         }
-                        Err(e) => return Err(e),
                     }
-                }
-                Err(first.unwrap_or(ChainProbeError::NoAddress))
+                    Err(first.unwrap_or(ChainProbeError::NoAddress))
+                };
+                // Our node's execution layer, over Mycelium, at the same time.
+                let execution = async {
+                    let (Some(evm), ChainSource::Node { mycelium, .. }) =
+                        (&spec.evm, &target.source)
+                    else {
+                        return Ok(None);
+                    };
+                    let layer = |error| ChainProbeError::Layer {
+                        layer: evm.name.clone(),
+                        error: Box::new(error),
+                    };
+                    // A machine deployed without Mycelium has no private
+                    // path: its consensus layer is read alone, as it
+                    // always will be (the address never appears later).
+                    let Some(host) = mycelium.as_deref().map(str::trim).filter(|m| !m.is_empty())
+                    else {
+                        return Ok(None);
+                    };
+                    let url = base_url(host.split('/').next().unwrap_or(host), evm.rpc_port);
+                    self.evm_status(&url).await.map(Some).map_err(layer)
+                };
+                let (consensus, execution) = tokio::join!(consensus, execution);
+                let mut reading = consensus?;
+                // `catching_up` stays CometBFT's own flag; the EVM client's is `evm.syncing`.
+                reading.evm = execution?;
+                Ok(reading)
             }
         }
     }
@@ -234,6 +295,7 @@ impl NetChainProbe {
             protocol_version: Some(theirs.protocol),
             catching_up: None,
             latest_block_time: None,
+            evm: None,
         })
     }
 
@@ -248,6 +310,7 @@ impl NetChainProbe {
             protocol_version: None,
             catching_up: Some(status.catching_up),
             latest_block_time: status.latest_block_time,
+            evm: None,
         })
     }
 
@@ -272,13 +335,37 @@ impl NetChainProbe {
             })?
     }
 
-    /// The execution client's height: `eth_blockNumber` at `url` (the node's JSON-RPC over
-    /// its private path, docs/chain-health.md).
+    /// An execution client's height: `eth_blockNumber` at `url` (a public
+    /// reference: nothing else is asked of someone else's node).
     pub async fn evm_block_number(&self, url: &str) -> Result<u64, ChainProbeError> {
         let client = super::client().map_err(|e| ChainProbeError::Unreachable(e.to_string()))?;
-        let request = client.post(url).json(&cometbft::block_number_request());
+        let request = client.post(url).json(&evm::block_number_request());
         let body = self.exchange("eth_blockNumber", request).await?;
-        cometbft::parse_block_number(&body)
+        evm::parse_block_number(&body)
+    }
+
+    /// Our node's execution client: `eth_blockNumber` and `eth_syncing` in
+    /// one batch at `url` (its Mycelium address, docs/chain-health.md).
+    pub async fn evm_status(&self, url: &str) -> Result<EvmStatus, ChainProbeError> {
+        let client = super::client().map_err(|e| ChainProbeError::Unreachable(e.to_string()))?;
+        let request = client.post(url).json(&evm::status_request());
+        let body = self.exchange("the JSON-RPC port", request).await?;
+        evm::parse_status(&body)
+    }
+}
+
+impl ChainReading {
+    /// What a public execution-layer reference said: its height only.
+    pub fn of_evm_reference(height: u64) -> ChainReading {
+        ChainReading {
+            height,
+            client: String::new(),
+            version: None,
+            protocol_version: None,
+            catching_up: None,
+            latest_block_time: None,
+            evm: None,
+        }
     }
 }
 

@@ -7,8 +7,8 @@
 //! (p2p/nodeinfo `DefaultNodeInfo`: `network` is the chain id, `version`
 //! CometBFT's) and `sync_info` (`latest_block_height`, an int64 that
 //! cometbft's JSON encoder writes as a string, `latest_block_time` in
-//! RFC 3339, `catching_up`). `eth_blockNumber` answers a hex quantity
-//! ("0x" then hex digits without leading zeros, Ethereum JSON-RPC spec).
+//! RFC 3339, `catching_up`). The execution layer beside it (`eth_blockNumber`,
+//! `eth_syncing`) is `evm.rs`.
 //!
 //! A chain built on a CometBFT fork (v0.38) serves CometBFT's own `/status`;
 //! the network id each chain expects is in dialogues/catalog.yaml, with its
@@ -17,6 +17,8 @@
 use serde::Deserialize;
 
 use super::ChainProbeError;
+// An execution layer's JSON-RPC, read beside `/status` (`evm.rs`).
+pub use super::evm::{block_number_request, parse_block_number};
 use crate::lifecycle::chain::ClientVersion;
 
 /// No honest answer here is longer; a longer body is refused unread.
@@ -127,23 +129,6 @@ fn parse_height(text: &str) -> Result<u64, ChainProbeError> {
         })
 }
 
-/// Parses an `eth_blockNumber` body.
-pub fn parse_block_number(body: &[u8]) -> Result<u64, ChainProbeError> {
-    let quantity: String = result_of(body)?;
-    let digits = quantity.strip_prefix("0x").unwrap_or("");
-    let canonical = !digits.is_empty()
-        && digits.len() <= 16
-        && (digits == "0" || !digits.starts_with('0'))
-        && digits.bytes().all(|b| b.is_ascii_hexdigit());
-    if !canonical {
-        return Err(ChainProbeError::Garbage(format!(
-            "eth_blockNumber answered {quantity:?}, not a hex quantity"
-        )));
-    }
-    u64::from_str_radix(digits, 16)
-        .map_err(|_| ChainProbeError::Garbage(format!("{quantity:?} is too large")))
-}
-
 /// "2019-08-01T11:52:22.818762194Z" (or with a ±hh:mm offset) as unix
 /// seconds; `None` if it is not RFC 3339.
 pub fn parse_rfc3339(text: &str) -> Option<u64> {
@@ -232,11 +217,6 @@ pub(super) async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>
         body.extend_from_slice(&chunk);
     }
     Ok(body)
-}
-
-/// The JSON-RPC request for an execution client's height.
-pub fn block_number_request() -> serde_json::Value {
-    serde_json::json!({"jsonrpc": "2.0", "method": "eth_blockNumber", "params": [], "id": 1})
 }
 
 #[cfg(test)]

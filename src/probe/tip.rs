@@ -2,12 +2,14 @@
 //! through the same [`ChainProbe`] as our nodes (the P2P handshake with
 //! public peers, a public CometBFT `/status`), then the pure rule
 //! (`lifecycle::tip`) weighs them with what our own nodes of that chain
-//! reported in the same sweep, so a lying peer is not believed.
+//! reported in the same sweep, so a lying peer is not believed. A chain
+//! with an execution layer (an EVM client) has a second tip, read the same
+//! way from its public JSON-RPC references (`read_evm_tip`).
 
 use std::sync::Arc;
 
 use super::{ChainProbe, ChainSource, ChainTarget};
-use crate::catalog::ChainProbeSpec;
+use crate::catalog::{ChainProbeSpec, CometBftSpec, ProbeProtocol};
 use crate::lifecycle::tip::{Report, Tip, TipRules, TipVerdict, network_tip};
 
 /// Reads one chain's tip at `now`. `own` holds the heights our nodes of the
@@ -22,12 +24,72 @@ pub async fn read_tip(
     now: u64,
     concurrency: usize,
 ) -> TipVerdict {
-    let targets: Vec<ChainTarget> = spec
+    let sources = spec.references.iter().cloned().map(ChainSource::Reference);
+    tip_from(
+        probe,
+        chain,
+        spec,
+        sources.collect(),
+        own,
+        previous,
+        now,
+        concurrency,
+    )
+    .await
+}
+
+/// [`read_tip`] for the chain's execution layer (an EVM client): its
+/// public JSON-RPC references, weighed with our nodes' execution heights
+/// by the same rule. `None` when the chain has no execution layer.
+#[allow(clippy::too_many_arguments)]
+pub async fn read_evm_tip(
+    probe: &dyn ChainProbe,
+    chain: &str,
+    spec: &Arc<ChainProbeSpec>,
+    own: &[Report],
+    previous: Option<Tip>,
+    now: u64,
+    concurrency: usize,
+) -> Option<TipVerdict> {
+    let ProbeProtocol::CometBft(CometBftSpec { evm: Some(evm), .. }) = &spec.protocol else {
+        return None;
+    };
+    let sources = evm
         .references
         .iter()
-        .map(|r| ChainTarget {
+        .cloned()
+        .map(ChainSource::EvmReference);
+    Some(
+        tip_from(
+            probe,
+            chain,
+            spec,
+            sources.collect(),
+            own,
+            previous,
+            now,
+            concurrency,
+        )
+        .await,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn tip_from(
+    probe: &dyn ChainProbe,
+    chain: &str,
+    spec: &Arc<ChainProbeSpec>,
+    sources: Vec<ChainSource>,
+    own: &[Report],
+    previous: Option<Tip>,
+    now: u64,
+    concurrency: usize,
+) -> TipVerdict {
+    let targets: Vec<ChainTarget> = sources
+        .into_iter()
+        .map(|source| ChainTarget {
             chain: chain.to_string(),
-            source: ChainSource::Reference(r.clone()),
+            source,
             spec: Arc::clone(spec),
         })
         .collect();

@@ -29,6 +29,9 @@ use crate::command::{
 use crate::dialogue::Message;
 use crate::ids::UserId;
 
+mod dashboard;
+pub use dashboard::{Dashboard, UserPanel};
+
 /// The global document holding the maintenance switch.
 const MAINTENANCE: &str = "maintenance";
 /// Most lines `/nodes` shows.
@@ -235,17 +238,18 @@ impl Admin {
         let store = self.repo.store().clone();
         Ok(Some(match (name, arg) {
             ("stats", _) => {
-                let stats = crate::store::blocking_io(|| crate::admin::stats(&store, now))?;
-                let mut text = stats.render();
-                let day = self.audit.log().count_since(now.saturating_sub(86_400))?;
-                text.push_str(&crate::admin::audit_day_line(&day));
-                text.push_str(&self.reconciler.lines()?);
+                let parts = self.stats_parts().await?;
+                let mut text = parts.stats.render();
+                text.push_str(&crate::admin::audit_day_words(&parts.day));
+                for line in &parts.reconciler {
+                    text.push('\n');
+                    text.push_str(line);
+                }
                 text.push_str(&format!(
                     "\nMonitor watching {} node(s); alert queue {} waiting.",
-                    self.repo.watch().len(),
-                    self.alerter.queue().depth()
+                    parts.watching, parts.queued
                 ));
-                if let Some(m) = self.maintenance() {
+                if let Some(m) = parts.maintenance {
                     text.push_str(&format!("\nMAINTENANCE ON: {m}"));
                 }
                 text

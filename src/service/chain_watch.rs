@@ -30,10 +30,13 @@ use crate::lifecycle::chain_state::{
     ChainAlertKind, ChainSnapshot, DEFAULT_REFRESH_SECS, NodeChain,
 };
 use crate::lifecycle::tip::{Report, Tip};
-use crate::probe::tip::read_tip;
+use crate::probe::tip::{read_evm_tip, read_tip};
 use crate::probe::{ChainProbe, ChainSource, ChainTarget};
 use crate::user::NodeState;
+use schedule::{Outcome, Schedule, read_within};
 
+mod layers;
+mod schedule;
 mod text;
 
 /// What one chain sweep did, for logs and the benchmark.
@@ -43,6 +46,9 @@ pub struct ChainSweep {
     pub read: usize,
     /// Of them, those that did not answer.
     pub unreadable: usize,
+    /// Nodes left for a later sweep: the budget was spent before their
+    /// turn, or they are backed off after repeated time-outs.
+    pub deferred: usize,
     /// Confirmed changes (each one alert at most).
     pub events: usize,
     /// Node records written (few: only what users see changed).
@@ -55,6 +61,8 @@ struct Settings {
     stall_after_secs: u64,
     confirmations: u32,
     concurrency: usize,
+    /// No read starts after this long into a sweep's chain reads.
+    budget: std::time::Duration,
 }
 
 /// One node's memory between sweeps.
@@ -69,6 +77,10 @@ struct Memory {
     /// Each chain's last believed tip: it never goes back, and lies are
     /// measured against it.
     tips: HashMap<String, Tip>,
+    /// The same for chains with an execution layer (`evm_rpc_port`).
+    evm_tips: HashMap<String, Tip>,
+    /// Which nodes each sweep reads, in what order, and who is backed off.
+    schedule: Schedule,
 }
 
 /// A node's new chain record and what was confirmed, to store and tell.
@@ -117,6 +129,7 @@ impl ChainWatch {
                 stall_after_secs: config.chain_stall_minutes * 60,
                 confirmations: config.chain_confirmations,
                 concurrency: config.chain_probe_concurrency,
+                budget: std::time::Duration::from_secs(config.chain_sweep_budget_seconds),
             },
             memory: Mutex::new(Memory::default()),
         }
@@ -156,29 +169,84 @@ impl ChainWatch {
                 source: ChainSource::Node {
                     contract: target.node.contract,
                     hosts: target.node.hosts.clone(),
+                    mycelium: target.node.mycelium.clone(),
                 },
                 spec,
             });
         }
         let concurrency = self.settings.concurrency;
-        let answers = self.probe.read_many(&reads, concurrency).await;
+        // Within the sweep's budget, in round-robin order, without the
+        // nodes backed off (`schedule.rs`); the others wait their turn and
+        // keep their record.
+        let candidates: HashSet<(UserId, String)> = chosen
+            .iter()
+            .map(|t| (t.user.clone(), t.node.name.clone()))
+            .collect();
+        let contracts: Vec<ContractId> = chosen.iter().map(|t| t.node.contract).collect();
+        let started = self.clock.now();
+        let order = self.memory().schedule.plan(&contracts, started);
+        let results = read_within(
+            self.probe.as_ref(),
+            &reads,
+            &order,
+            concurrency,
+            self.settings.budget,
+        )
+        .await;
+        {
+            let mut memory = self.memory();
+            for (contract, result) in contracts.iter().zip(&results) {
+                memory
+                    .schedule
+                    .record(*contract, Outcome::of(result), started);
+            }
+            let live: HashSet<ContractId> = contracts.iter().copied().collect();
+            memory.schedule.retain(|c| live.contains(&c));
+        }
         let mut report = ChainSweep {
-            read: reads.len(),
+            deferred: results.iter().filter(|r| r.is_none()).count(),
             ..ChainSweep::default()
         };
+        let (mut kept, mut kept_reads, mut answers) = (Vec::new(), Vec::new(), Vec::new());
+        for ((target, read), result) in chosen.into_iter().zip(reads).zip(results) {
+            if let Some(answer) = result {
+                kept.push(target);
+                kept_reads.push(read);
+                answers.push(answer);
+            }
+        }
+        let (chosen, reads) = (kept, kept_reads);
+        report.read = reads.len();
 
         // The network's tip of each chain: references and our own nodes.
         let mut own: HashMap<&str, Vec<Report>> = HashMap::new();
+        let mut own_evm: HashMap<&str, Vec<Report>> = HashMap::new();
         for (read, answer) in reads.iter().zip(&answers) {
             if let Ok(reading) = answer {
                 own.entry(read.chain.as_str()).or_default().push(Report {
                     source: read.label(),
                     height: reading.height,
                 });
+                if let Some(evm) = &reading.evm {
+                    let reports = own_evm.entry(read.chain.as_str()).or_default();
+                    reports.push(Report {
+                        source: read.label(),
+                        height: evm.height,
+                    });
+                    // What its peers announced (eth_syncing's highestBlock):
+                    // a claim about the network, weighed like the others.
+                    if let Some((_, highest)) = evm.syncing {
+                        reports.push(Report {
+                            source: format!("{}'s peers", read.label()),
+                            height: highest,
+                        });
+                    }
+                }
             }
         }
         let now = self.clock.now();
         let mut tips: HashMap<&str, Option<u64>> = HashMap::new();
+        let mut evm_tips: HashMap<&str, u64> = HashMap::new();
         for (chain, spec) in &specs {
             let Some(spec) = spec else { continue };
             let previous = self.memory().tips.get(*chain).copied();
@@ -197,13 +265,28 @@ impl ChainWatch {
                 self.memory().tips.insert((*chain).to_string(), tip);
             }
             tips.insert(chain, verdict.tip.map(|t| t.height));
+            let previous = self.memory().evm_tips.get(*chain).copied();
+            let mine = own_evm.get(chain).map_or(&[][..], Vec::as_slice);
+            let evm = read_evm_tip(
+                self.probe.as_ref(),
+                chain,
+                spec,
+                mine,
+                previous,
+                now,
+                concurrency,
+            )
+            .await;
+            if let Some(tip) = evm.and_then(|v| v.tip) {
+                self.memory().evm_tips.insert((*chain).to_string(), tip);
+                evm_tips.insert(chain, tip.height);
+            }
         }
 
         // Each node's tracker, then what is worth storing.
         let mut changes: BTreeMap<UserId, Vec<Change>> = BTreeMap::new();
         {
             let mut memory = self.memory();
-            let mut seen = HashSet::with_capacity(chosen.len());
             let mut rules: HashMap<&str, ChainRules> = HashMap::new();
             for ((target, read), answer) in chosen.iter().zip(&reads).zip(answers) {
                 let facts = &target.node;
@@ -219,7 +302,6 @@ impl ChainWatch {
                     .as_ref()
                     .filter(|c| c.contract == facts.contract);
                 let key = (target.user.clone(), facts.name.clone());
-                seen.insert(key.clone());
                 let tracked = memory.nodes.entry(key).or_insert_with(|| Tracked {
                     contract: facts.contract,
                     tracker: ChainTracker::new(
@@ -239,10 +321,17 @@ impl ChainWatch {
                 let mut events = Vec::new();
                 match answer {
                     Ok(reading) => {
+                        let chain = read.chain.as_str();
+                        let combined = layers::combine(
+                            &read.spec,
+                            &reading,
+                            tips.get(chain).copied().flatten(),
+                            evm_tips.get(chain).copied(),
+                        );
                         let observation = ChainObservation {
                             at: now,
-                            height: reading.height,
-                            network_height: tips.get(read.chain.as_str()).copied().flatten(),
+                            height: combined.height,
+                            network_height: combined.network_height,
                             version: reading.version.clone(),
                         };
                         events = tracked.tracker.observe(&observation, rules);
@@ -254,11 +343,12 @@ impl ChainWatch {
                         record.unreadable = None;
                         record.last = Some(ChainSnapshot {
                             at: now,
-                            height: reading.height,
+                            height: combined.height,
                             network_height: observation.network_height,
                             client: reading.client,
                             version: reading.version,
                             eta_secs,
+                            layers: combined.layers,
                         });
                     }
                     Err(e) => {
@@ -284,8 +374,9 @@ impl ChainWatch {
                         });
                 }
             }
-            // Nodes no longer running (or no longer read) are forgotten.
-            memory.nodes.retain(|key, _| seen.contains(key));
+            // Nodes no longer running (or no longer read) are forgotten;
+            // those left for a later sweep keep their memory.
+            memory.nodes.retain(|key, _| candidates.contains(key));
         }
 
         for (user, changes) in changes {
@@ -390,6 +481,8 @@ impl ChainWatch {
             ChainAlertKind::Stall => e.stalled.is_some(),
             ChainAlertKind::Behind => e.behind.is_some(),
             ChainAlertKind::Version => e.too_old.is_some(),
+            // No buttons: nothing to be stale about.
+            ChainAlertKind::Synced | ChainAlertKind::Disconnected => false,
         });
         Ok(if still {
             Ok(())

@@ -436,6 +436,10 @@ impl Deployer {
             })
         };
         for setting in &nt.settings {
+            // A setting without env is Jukebox's own (a dashboard API key).
+            if setting.env.is_empty() {
+                continue;
+            }
             if let Some(v) = node.settings.get(&setting.key) {
                 env.insert(setting.env.clone(), open(v)?);
             }

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::chain_watch::ChainWatch;
+use super::node_status::NodeStatusWatch;
 use crate::channel::Outbox;
 use crate::command::{Fault, FaultTarget};
 use crate::grid::sim::SimGrid;
@@ -16,6 +17,8 @@ pub struct Faults {
     sim: Option<SimGrid>,
     /// `/fault chain ...`: the simulated chains' faults.
     chain_watch: Arc<ChainWatch>,
+    /// `/fault link ...`: the simulated network dashboard's faults.
+    links: Arc<NodeStatusWatch>,
     outbox: Arc<dyn Outbox>,
 }
 
@@ -23,11 +26,13 @@ impl Faults {
     pub fn new(
         sim: Option<SimGrid>,
         chain_watch: Arc<ChainWatch>,
+        links: Arc<NodeStatusWatch>,
         outbox: Arc<dyn Outbox>,
     ) -> Faults {
         Faults {
             sim,
             chain_watch,
+            links,
             outbox,
         }
     }
@@ -47,6 +52,10 @@ impl Faults {
         let words: Vec<&str> = arg.unwrap_or("").split_whitespace().collect();
         if let ["chain", rest @ ..] = words.as_slice() {
             let reply = self.chain_watch.fault(operator, rest);
+            return self.outbox.say(operator, reply).await;
+        }
+        if let ["link", rest @ ..] = words.as_slice() {
+            let reply = self.links.fault(operator, rest);
             return self.outbox.say(operator, reply).await;
         }
         let fault = match Fault::parse(arg) {

@@ -124,6 +124,11 @@ impl NodeKeys {
             stored.insert(key, value);
         }
         let keys: Vec<String> = stored.keys().cloned().collect();
+        // A key Jukebox keeps (a dashboard API key) is read by the monitor,
+        // not given to the machine.
+        let all_kept = keys
+            .iter()
+            .all(|k| nt.setting(k).is_some_and(crate::catalog::Setting::is_kept));
         if let Some(record) = nodes.get_mut(name) {
             record.settings.extend(stored);
         }
@@ -135,6 +140,17 @@ impl NodeKeys {
             Some(name),
             keys.join(","),
         );
+        if all_kept {
+            self.outbox
+                .say(
+                    user,
+                    format!(
+                        "Saved for {name} (encrypted, never given to the machine). From the monitor's next checks on, /status {name} shows what its network's dashboard says of it, and I tell you if it disconnects."
+                    ),
+                )
+                .await;
+            return Ok(());
+        }
         self.outbox.say(
             user,
             format!(

@@ -9,6 +9,7 @@ use super::alerter::Alerter;
 use super::audit_trail::{AuditTrail, SYSTEM};
 use super::chain_watch::{ChainSweep, ChainWatch};
 use super::deploy::Deployer;
+use super::node_status::{LinkSweep, NodeStatusWatch};
 use super::repo::Repo;
 use super::watch::Target;
 use crate::alerts::Priority;
@@ -38,12 +39,16 @@ pub struct SweepReport {
     pub came_back: usize,
     /// The chain checks of the same nodes (`chain_watch.rs`).
     pub chain: ChainSweep,
+    /// The dashboard checks of the same nodes (`node_status.rs`).
+    pub links: LinkSweep,
 }
 
 /// Checks every watched node each interval and acts on confirmed changes.
 pub struct Monitor {
     /// The chain checks, run over the same targets each sweep.
     chain: Arc<ChainWatch>,
+    /// The network dashboards' checks, over the same targets.
+    links: Arc<NodeStatusWatch>,
     engine: Arc<Engine>,
     repo: Arc<Repo>,
     grid: Arc<dyn Grid>,
@@ -61,6 +66,7 @@ impl Monitor {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         chain: Arc<ChainWatch>,
+        links: Arc<NodeStatusWatch>,
         engine: Arc<Engine>,
         repo: Arc<Repo>,
         grid: Arc<dyn Grid>,
@@ -74,6 +80,7 @@ impl Monitor {
     ) -> Monitor {
         Monitor {
             chain,
+            links,
             engine,
             repo,
             grid,
@@ -168,6 +175,7 @@ impl Monitor {
             }
         }
         report.chain = self.chain.sweep(&healthy).await;
+        report.links = self.links.sweep(&healthy).await;
         for (target, transition) in transitions {
             match &transition {
                 Transition::WentDown(_) => report.went_down += 1,

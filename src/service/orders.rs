@@ -151,13 +151,27 @@ impl Orders {
         seq: u32,
         maintenance: Option<String>,
     ) -> anyhow::Result<()> {
+        self.place_keyed(user, draft, &format!("o{seq}"), maintenance)
+            .await
+    }
+
+    /// [`Orders::place`] for a confirmation named by `key` (the chat's
+    /// `o<seq>`, the website form's `w<token>`): the order's id starts with
+    /// `<key>-`, and a second confirmation with the same key finds it.
+    pub async fn place_keyed(
+        &self,
+        user: &UserId,
+        draft: OrderDraft,
+        key: &str,
+        maintenance: Option<String>,
+    ) -> anyhow::Result<()> {
         let now = self.now();
         let mut orders = self.repo.load_orders(user)?;
-        let order_id = format!("o{seq}-{}", random_token(6));
+        let order_id = format!("{key}-{}", random_token(6));
         if let Some(existing) = orders
             .orders
             .iter()
-            .find(|o| o.id.starts_with(&format!("o{seq}-")))
+            .find(|o| o.id.starts_with(&format!("{key}-")))
         {
             let existing = existing.clone();
             return self.continue_order(user, &existing).await;

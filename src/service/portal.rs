@@ -10,11 +10,13 @@ use super::repo::Repo;
 use super::web::WebAccounts;
 use crate::audit::Event;
 use crate::catalog::Ipv4Policy;
+use crate::clock::Clock;
 use crate::dialogue::Engine;
 use crate::ids::UserId;
 use crate::lifecycle::Outage;
 use crate::money::Tft;
 use crate::user::NodeState;
+use crate::user::chain_text::{self, WebChain};
 use crate::user::view::state_word;
 
 /// Audit events read back for a node page: enough for 30 days of outages
@@ -48,8 +50,22 @@ pub struct NodeDetails {
     /// The outage going on now, if any.
     pub outage: Option<Outage>,
     /// The node's recorded events, newest first (outages: `node.down`,
-    /// recoveries: `node.up`, and its other changes).
+    /// recoveries: `node.up`, chain alerts: `node.chain`, and its other
+    /// changes).
     pub events: Vec<Event>,
+    /// Its chain as the monitor last read it, once it has been.
+    pub chain_health: Option<NodeChainDetails>,
+}
+
+/// A node's chain on its page, worded by `user::chain_text` as `/status`
+/// and My nodes word it.
+#[derive(Clone, Debug)]
+pub struct NodeChainDetails {
+    /// My nodes' summary, progress and problem badge.
+    pub web: WebChain,
+    /// `/status`'s chain lines: heights, sync and ETA or "in sync", a
+    /// confirmed stall or fall behind, the client and its verdict, when read.
+    pub lines: Vec<String>,
 }
 
 /// One node type of the catalog with its price, for the catalog page.
@@ -76,6 +92,7 @@ pub struct Portal {
     repo: Arc<Repo>,
     audit: Arc<AuditTrail>,
     web_accounts: Arc<WebAccounts>,
+    clock: Arc<dyn Clock>,
 }
 
 impl Portal {
@@ -84,12 +101,14 @@ impl Portal {
         repo: Arc<Repo>,
         audit: Arc<AuditTrail>,
         web_accounts: Arc<WebAccounts>,
+        clock: Arc<dyn Clock>,
     ) -> Portal {
         Portal {
             engine,
             repo,
             audit,
             web_accounts,
+            clock,
         }
     }
 
@@ -140,6 +159,12 @@ impl Portal {
             .into_iter()
             .filter(|e| e.node.as_deref() == Some(name))
             .collect();
+        let now = self.clock.now();
+        let chain_health =
+            chain_text::node_view(catalog, node).map(|(chain, view)| NodeChainDetails {
+                web: chain_text::web_chain(chain, &view, &node.name),
+                lines: chain_text::status_lines(chain, &view, &node.name, now),
+            });
         Ok(Some(NodeDetails {
             name: node.name.clone(),
             chain,
@@ -160,6 +185,7 @@ impl Portal {
             runway,
             outage: node.outage.clone(),
             events,
+            chain_health,
         }))
     }
 

@@ -67,7 +67,10 @@ impl Views {
     pub async fn list_nodes(&self, user: &UserId) -> anyhow::Result<()> {
         let nodes = self.repo.load_nodes(user)?;
         let catalog = self.deployer.catalog();
-        let mark = |n: &NodeRecord| chain_text::node_mark(catalog, n);
+        let mark = |n: &NodeRecord| {
+            chain_text::node_mark(catalog, n)
+                .or_else(|| crate::user::link_text::list_mark(catalog, n))
+        };
         self.outbox
             .say(user, view::nodes_list_marked(&nodes, &mark))
             .await;
@@ -132,6 +135,8 @@ impl Views {
             None => view::status_text(&node, now, None),
         };
         let text = chain_text::with_status_lines(text, self.deployer.catalog(), &node, now);
+        let text =
+            crate::user::link_text::with_status_line(text, self.deployer.catalog(), &node, now);
         self.outbox.say(user, text).await;
         Ok(())
     }

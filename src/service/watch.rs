@@ -23,6 +23,9 @@ pub(crate) struct NodeFacts {
     pub node_type: String,
     /// Public addresses for the application check, best first.
     pub hosts: Vec<String>,
+    /// Its Mycelium address, the private path to what is never public
+    /// (an execution client's JSON-RPC, docs/chain-health.md).
+    pub mycelium: Option<String>,
     /// What the record keeps of its chain (`chain_watch.rs` compares
     /// with it to write only what changed).
     pub chain_health: Option<crate::lifecycle::chain_state::NodeChain>,
@@ -81,6 +84,7 @@ impl Watchlist {
                         chain: n.chain.clone(),
                         node_type: n.node_type.clone(),
                         hosts,
+                        mycelium: placed.mycelium.clone(),
                         chain_health: n.chain_health.clone(),
                     },
                     tracker,

@@ -40,6 +40,60 @@ pub fn blocks(n: u64) -> String {
     out
 }
 
+/// Where the node is: "block 1,234", or each layer of a chain read in two
+/// ("<consensus> block 30,000,000, <execution> block 1,000", the catalog's names).
+fn position(view: &ChainView) -> String {
+    layered(view, |height, _| format!("block {}", blocks(height)))
+}
+
+/// "block 1,234 of 2,000", or each layer with its own network height.
+fn progress(view: &ChainView, network: u64) -> String {
+    if view.layers.is_empty() {
+        return format!("block {} of {}", blocks(view.height), blocks(network));
+    }
+    layered(view, |height, network| match network {
+        Some(n) => format!("block {} of {}", blocks(height), blocks(n)),
+        None => format!("block {}", blocks(height)),
+    })
+}
+
+/// "block 1,234 (network 1,236)", or each layer with its own.
+fn in_sync_at(view: &ChainView, network: u64) -> String {
+    if view.layers.is_empty() {
+        return format!(
+            "block {} (network {})",
+            blocks(view.height),
+            blocks(network)
+        );
+    }
+    layered(view, |height, network| match network {
+        Some(n) => format!("block {} (network {})", blocks(height), blocks(n)),
+        None => format!("block {}", blocks(height)),
+    })
+}
+
+/// `say(height, network)` for the node, or for each of its layers, named.
+fn layered(view: &ChainView, say: impl Fn(u64, Option<u64>) -> String) -> String {
+    if view.layers.is_empty() {
+        return say(view.height, view.network_height);
+    }
+    view.layers
+        .iter()
+        .map(|l| format!("{} {}", l.name, say(l.height, l.network_height)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Where a confirmed stall froze the node: its layers while it still sits
+/// there (the episode keeps the summed height only).
+fn stuck_at(view: &ChainView, height: u64) -> String {
+    if view.height == height {
+        position(view)
+    } else {
+        format!("block {}", blocks(height))
+    }
+}
+
 /// The client as it names itself, without the P2P user agent's slashes
 /// ("/Name:1.2.3/" reads "Name:1.2.3").
 fn client_name(view: &ChainView) -> String {
@@ -54,11 +108,9 @@ fn client_name(view: &ChainView) -> String {
 /// The sync line: where the node is against the network.
 pub fn sync_line(chain: &str, view: &ChainView) -> String {
     match (&view.sync, view.network_height) {
-        (SyncView::InSync, Some(network)) => format!(
-            "{chain} chain: in sync, block {} (network {}).",
-            blocks(view.height),
-            blocks(network)
-        ),
+        (SyncView::InSync, Some(network)) => {
+            format!("{chain} chain: in sync, {}.", in_sync_at(view, network))
+        }
         (SyncView::Syncing { permille, eta_secs }, Some(network)) => {
             let eta = match eta_secs {
                 Some(secs) => format!(
@@ -68,15 +120,14 @@ pub fn sync_line(chain: &str, view: &ChainView) -> String {
                 None => "no estimate yet: it is not gaining on the network".to_owned(),
             };
             format!(
-                "{chain} chain: syncing, block {} of {} ({}); {eta}.",
-                blocks(view.height),
-                blocks(network),
+                "{chain} chain: syncing, {} ({}); {eta}.",
+                progress(view, network),
                 SyncView::percent(*permille)
             )
         }
         _ => format!(
-            "{chain} chain: block {} (the network's height is not known right now, so no sync percentage).",
-            blocks(view.height)
+            "{chain} chain: {} (the network's height is not known right now, so no sync percentage).",
+            position(view)
         ),
     }
 }
@@ -99,8 +150,8 @@ pub fn status_lines(chain: &Chain, view: &ChainView, node: &str, now: u64) -> Ve
     let mut lines = vec![sync_line(&chain.name, view)];
     if let Some(stall) = &view.stalled {
         lines.push(format!(
-            "⛔ Stopped syncing: still at block {} since {} ({} ago).",
-            blocks(stall.height),
+            "⛔ Stopped syncing: still at {} since {} ({} ago).",
+            stuck_at(view, stall.height),
             utc_datetime(stall.since),
             human_duration(now.saturating_sub(stall.since))
         ));
@@ -146,7 +197,7 @@ pub fn node_mark(catalog: &Catalog, node: &NodeRecord) -> Option<String> {
 /// `/list`'s mark for a node whose chain needs a look, or `None`.
 pub fn list_mark(view: &ChainView) -> Option<String> {
     Some(match view.mark? {
-        ChainMark::Stuck => format!("⛔ stuck at block {}", blocks(view.height)),
+        ChainMark::Stuck => format!("⛔ stuck at {}", position(view)),
         ChainMark::Behind => match view.behind.as_ref().map(|b| b.lag) {
             Some(lag) if lag > 0 => format!("⚠️ behind by {} blocks", blocks(lag)),
             _ => "⚠️ behind".to_owned(),
@@ -187,20 +238,19 @@ impl WebChain {
 /// The website's row data for a node's chain.
 pub fn web_chain(chain: &Chain, view: &ChainView, node: &str) -> WebChain {
     let (summary, progress_permille) = match (&view.sync, view.network_height) {
-        (SyncView::InSync, Some(_)) => (format!("in sync, block {}", blocks(view.height)), None),
+        (SyncView::InSync, Some(_)) => (format!("in sync, {}", position(view)), None),
         (SyncView::Syncing { permille, eta_secs }, Some(network)) => (
             format!(
-                "syncing {} (block {} of {}){}",
+                "syncing {} ({}){}",
                 SyncView::percent(*permille),
-                blocks(view.height),
-                blocks(network),
+                progress(view, network),
                 eta_secs
                     .map(|s| format!(", about {} to go", human_duration(s.max(60))))
                     .unwrap_or_default()
             ),
             Some(*permille),
         ),
-        _ => (format!("block {}", blocks(view.height)), None),
+        _ => (position(view), None),
     };
     let problem = match view.mark {
         Some(ChainMark::Syncing) | None => None,
@@ -247,6 +297,7 @@ mod tests {
             client: client.to_owned(),
             version: Some(ClientVersion::parse(v).unwrap()),
             eta_secs: Some(6 * 3600),
+            layers: vec![],
         }
     }
 
@@ -358,5 +409,69 @@ mod tests {
         assert!(lines[2].contains("Read 60 minutes ago."), "{}", lines[2]);
         assert!(lines[2].contains("(no answer within 10 seconds)"));
         assert_eq!(list_mark(&v), None);
+    }
+
+    /// Polygon is read in two layers: each shown with its own heights; the
+    /// percentage is of both together.
+    #[test]
+    fn polygon_shows_heimdall_and_bor() {
+        use crate::lifecycle::chain_state::LayerHeight;
+        let layer = |name: &str, height, network| LayerHeight {
+            name: name.into(),
+            height,
+            network_height: network,
+        };
+        let syncing = ChainSnapshot {
+            layers: vec![
+                layer("Heimdall", 30_000_000, Some(30_000_005)),
+                layer("Bor", 40_000_000, Some(80_000_000)),
+            ],
+            ..reading(70_000_000, Some(110_000_005), "0.38.17", "0.38.17")
+        };
+        let (chain, v) = view("polygon", syncing, ChainEpisodes::default());
+        let lines = status_lines(&chain, &v, "polygon-x", 1_000_000);
+        assert_eq!(
+            lines[0],
+            "Polygon chain: syncing, Heimdall block 30,000,000 of 30,000,005, Bor block 40,000,000 of 80,000,000 (63.6%); about 6 hours to go at the rate measured."
+        );
+        let web = web_chain(&chain, &v, "polygon-x");
+        assert!(
+            web.summary.contains(
+                "(Heimdall block 30,000,000 of 30,000,005, Bor block 40,000,000 of 80,000,000)"
+            ),
+            "{}",
+            web.summary
+        );
+        let synced = ChainSnapshot {
+            layers: vec![
+                layer("Heimdall", 30_000_004, Some(30_000_005)),
+                layer("Bor", 80_000_000, Some(80_000_002)),
+            ],
+            ..reading(110_000_004, Some(110_000_007), "0.38.17", "0.38.17")
+        };
+        let stalled = ChainEpisodes {
+            stalled: Some(Episode {
+                since: 1_000_000 - 7200,
+                height: 110_000_004,
+                lag: 3,
+            }),
+            ..ChainEpisodes::default()
+        };
+        let (chain, v) = view("polygon", synced.clone(), ChainEpisodes::default());
+        assert_eq!(
+            sync_line(&chain.name, &v),
+            "Polygon chain: in sync, Heimdall block 30,000,004 (network 30,000,005), Bor block 80,000,000 (network 80,000,002)."
+        );
+        let (chain, v) = view("polygon", synced, stalled);
+        let lines = status_lines(&chain, &v, "polygon-x", 1_000_000);
+        assert!(
+            lines[1].starts_with("⛔ Stopped syncing: still at Heimdall block 30,000,004, Bor block 80,000,000 since "),
+            "{}",
+            lines[1]
+        );
+        assert_eq!(
+            list_mark(&v).unwrap(),
+            "⛔ stuck at Heimdall block 30,000,004, Bor block 80,000,000"
+        );
     }
 }

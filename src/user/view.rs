@@ -337,6 +337,8 @@ pub struct NodeRow {
     pub autoheal: bool,
     /// The node's chain as the monitor last read it (`user::chain_text`).
     pub chain: Option<super::chain_text::WebChain>,
+    /// What the node's network dashboard says of it (`user::link_text`).
+    pub link: Option<String>,
 }
 
 /// The overview's rows: one per live node, as of `now`.
@@ -370,6 +372,7 @@ pub fn node_rows(nodes: &Nodes, catalog: &Catalog, now: u64) -> Vec<NodeRow> {
             autoheal: n.autoheal,
             chain: super::chain_text::node_view(catalog, n)
                 .map(|(c, v)| super::chain_text::web_chain(c, &v, &n.name)),
+            link: super::link_text::status_line(catalog, n, now),
         })
         .collect()
 }
@@ -403,6 +406,7 @@ mod tests {
             intent: None,
             retired: Vec::new(),
             chain_health: None,
+            node_link: None,
         }
     }
 

@@ -1,5 +1,6 @@
 //! The operators' dashboard: stats, a user, nodes, the alert outbox and the
-//! maintenance switch. Only for `admin.operators` (a web sign-in listed
+//! maintenance switch, as tables with status colours, from the same
+//! reports as `/stats`, `/user` and `/nodes` (`service::Dashboard`). Only for `admin.operators` (a web sign-in listed
 //! there, or one linked to a listed Telegram account); everyone else gets
 //! "not found", as in chat, where the commands do not exist for them.
 
@@ -12,9 +13,11 @@ use serde::Deserialize;
 
 use askama::Template;
 
-use super::render::{self, Layout};
+use super::render::{self, Layout, NoticeKind};
 use super::{SignedIn, WebState, internal_error, not_found};
+use crate::alerts::Priority;
 use crate::lifecycle::utc_datetime;
+use crate::service::{Dashboard, UserPanel};
 
 /// Alerts listed in the outbox panel.
 const OUTBOX_SHOWN: usize = 20;
@@ -25,22 +28,55 @@ pub struct DashboardQuery {
     nodes: Option<String>,
 }
 
+/// The colour class of a node state's key (`NodeState::key`, as the
+/// reports count and filter by), as `StateLook` colours the words.
+pub(super) fn state_key_class(key: &str) -> &'static str {
+    match key {
+        "running" => "state-ok",
+        "failed" => "state-down",
+        "pending" | "deploying" => "state-busy",
+        "paused" => "state-warn",
+        _ => "state-off",
+    }
+}
+
+/// One alert waiting in the outbox.
+struct PendingRow {
+    raised: String,
+    priority: String,
+    /// The notice colour of its priority.
+    class: &'static str,
+    user: String,
+    first_line: String,
+}
+
+/// One audit event of the user shown.
+struct EventRow {
+    at: String,
+    actor: String,
+    kind: String,
+    node: String,
+    detail: String,
+}
+
 /// The operators' dashboard.
 #[derive(Template)]
 #[template(path = "dashboard.html")]
 struct DashboardPage<'a> {
     layout: Layout<'a>,
-    stats: String,
-    maintenance: Option<String>,
-    queued: usize,
+    d: Dashboard,
     sent: u64,
     remembered: usize,
-    /// The outbox: (raised, priority, user, first line of the message).
-    pending: Vec<(String, String, String, String)>,
+    pending: Vec<PendingRow>,
+    events: Vec<EventRow>,
     user_query: &'a str,
-    user_report: Option<String>,
     nodes_query: &'a str,
-    nodes_report: Option<String>,
+}
+
+impl DashboardPage<'_> {
+    fn state_class(&self, key: &str) -> &'static str {
+        state_key_class(key)
+    }
 }
 
 pub async fn page(
@@ -51,8 +87,11 @@ pub async fn page(
 ) -> Response {
     let operator = state.account(&session);
     let service = &state.service;
-    let stats = match service.operator_report(&operator, "stats", None).await {
-        Ok(Some(text)) => text,
+    let d = match service
+        .operator_dashboard(&operator, query.user.as_deref(), query.nodes.as_deref())
+        .await
+    {
+        Ok(Some(d)) => d,
         Ok(None) => return not_found().await,
         Err(e) => return internal_error(&headers, &e),
     };
@@ -61,8 +100,16 @@ pub async fn page(
         .alerts()
         .pending(OUTBOX_SHOWN)
         .iter()
-        .map(|alert| {
-            let first_line: String = alert
+        .map(|alert| PendingRow {
+            raised: utc_datetime(alert.raised_at),
+            priority: format!("{:?}", alert.priority),
+            class: match alert.priority {
+                Priority::Outage => NoticeKind::Outage.class(),
+                Priority::Recovery => NoticeKind::Recovery.class(),
+                Priority::Notice | Priority::Reminder => NoticeKind::Info.class(),
+            },
+            user: alert.user.as_str().to_owned(),
+            first_line: alert
                 .message
                 .text
                 .lines()
@@ -70,44 +117,31 @@ pub async fn page(
                 .unwrap_or("")
                 .chars()
                 .take(120)
-                .collect();
-            (
-                utc_datetime(alert.raised_at),
-                format!("{:?}", alert.priority),
-                alert.user.as_str().to_owned(),
-                first_line,
-            )
+                .collect(),
         })
         .collect();
-    let mut user_report = None;
-    if let Some(user) = query.user.as_deref().filter(|u| !u.trim().is_empty()) {
-        match service.operator_report(&operator, "user", Some(user)).await {
-            Ok(report) => user_report = report,
-            Err(e) => return internal_error(&headers, &e),
-        }
-    }
-    let mut nodes_report = None;
-    if let Some(filter) = &query.nodes {
-        match service
-            .operator_report(&operator, "nodes", Some(filter))
-            .await
-        {
-            Ok(report) => nodes_report = report,
-            Err(e) => return internal_error(&headers, &e),
-        }
-    }
+    let events = match &d.user {
+        Some(UserPanel::Found { events, .. }) => events
+            .iter()
+            .map(|e| EventRow {
+                at: utc_datetime(e.at),
+                actor: e.actor.clone(),
+                kind: e.kind.clone(),
+                node: e.node.clone().unwrap_or_default(),
+                detail: e.detail.clone(),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
     render::html(&DashboardPage {
         layout: state.layout(&session, "Operators", "/admin"),
-        stats,
-        maintenance: service.maintenance(),
-        queued: alerts.queued,
+        d,
         sent: alerts.sent,
         remembered: alerts.remembered,
         pending,
+        events,
         user_query: query.user.as_deref().unwrap_or(""),
-        user_report,
         nodes_query: query.nodes.as_deref().unwrap_or(""),
-        nodes_report,
     })
 }
 

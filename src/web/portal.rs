@@ -1,6 +1,6 @@
 //! The portal pages: the catalog (every node type with its monthly price,
 //! from the bot's own price list) and a page per node (state, addresses,
-//! cost, uptime, alerts, actions). Both are plain server-rendered HTML that
+//! cost, uptime, its chain's sync and client, alerts, actions). Both are plain server-rendered HTML that
 //! work without JavaScript; the script only adds copy buttons.
 
 use std::sync::Arc;
@@ -179,6 +179,9 @@ pub async fn node(
                         .map(|secs| format!("Back up after {}", human_duration(secs)))
                         .unwrap_or_else(|| "Back up".to_owned()),
                 ),
+                // Chain alerts are recorded with the words they were sent
+                // in, which start with their kind's mark (⚠️ or ✅).
+                "node.chain" => (NoticeKind::of(&e.detail), e.detail.clone()),
                 _ => return None,
             };
             Some(AlertRow {

@@ -15,8 +15,10 @@ use jukebox::service::Service;
 use jukebox::user::{NodeRecord, Nodes};
 
 pub mod crash_grid;
+pub mod fake_bor;
 pub mod fake_cometbft;
 pub mod fake_horizon;
+pub mod fake_node_dashboard;
 pub mod fake_p2p;
 pub mod fake_telegram;
 pub mod fake_tfconnect;
@@ -74,6 +76,7 @@ pub async fn spawn_app_with(
         env: &|name| std::env::var(name).ok(),
         wrap_grid: wrap,
         chain_probe: None,
+        node_status_probe: None,
         chat_outbox: Some(chat),
         background,
         exit_deadline: std::time::Duration::from_secs(10),
@@ -150,6 +153,19 @@ impl TestApp {
         clock: Arc<ManualClock>,
         chain_probe: Arc<dyn jukebox::probe::ChainProbe>,
     ) -> TestApp {
+        Self::start_with_probes(config, clock, Some(chain_probe), None).await
+    }
+
+    /// [`TestApp::start`], with nodes' chains and network dashboards read
+    /// by the probes given instead of the simulated grid's.
+    // Only the chain and dashboard monitors' tests start it this way.
+    #[allow(dead_code)]
+    pub async fn start_with_probes(
+        config: &Config,
+        clock: Arc<ManualClock>,
+        chain_probe: Option<Arc<dyn jukebox::probe::ChainProbe>>,
+        node_status_probe: Option<Arc<dyn jukebox::probe::NodeStatusProbe>>,
+    ) -> TestApp {
         let outbox = Arc::new(MemoryOutbox::default());
         let mut config = config.clone();
         config.web.listen = String::new();
@@ -158,7 +174,8 @@ impl TestApp {
             clock,
             env: &|name| std::env::var(name).ok(),
             wrap_grid: &jukebox::app::as_is,
-            chain_probe: Some(chain_probe),
+            chain_probe,
+            node_status_probe,
             chat_outbox: Some(outbox.clone()),
             background: jukebox::app::Background::Stepped,
             exit_deadline: std::time::Duration::from_secs(10),

@@ -396,6 +396,7 @@ fn chain_reading(a: &TestApp, user: &UserId, prefix: &str, pairs: &str, now: u64
         client: String::new(),
         version: None,
         eta_secs: None,
+        layers: vec![],
     };
     let mut episodes = ChainEpisodes::default();
     for pair in pairs.split_whitespace() {

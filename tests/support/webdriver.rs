@@ -46,6 +46,16 @@ impl Browser {
     /// Starts chromedriver on a free loopback port and opens a headless
     /// chromium with a phone-sized window.
     pub async fn start() -> Browser {
+        Browser::launch(true).await
+    }
+
+    /// [`Browser::start`] with JavaScript switched off (chromium's content
+    /// setting), as a person who disabled it meets the site.
+    pub async fn start_without_javascript() -> Browser {
+        Browser::launch(false).await
+    }
+
+    async fn launch(javascript: bool) -> Browser {
         ensure_browser();
         let port = {
             let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
@@ -68,8 +78,16 @@ impl Browser {
                     "--disable-sync", "--no-first-run", "--window-size=412,915",
                     format!("--user-data-dir={}", profile.path().display()),
                 ]
-            }
+            },
+            // Keep the browser's console (page errors, failed loads, CSP
+            // refusals) for `browser_log`: chromedriver's logging capability.
+            "goog:loggingPrefs": { "browser": "ALL" }
         });
+        let mut capabilities = capabilities;
+        if !javascript {
+            capabilities["goog:chromeOptions"]["prefs"] =
+                json!({ "profile.managed_default_content_settings.javascript": 2 });
+        }
         let Value::Object(capabilities) = capabilities else {
             unreachable!("capabilities are a JSON object")
         };
@@ -193,6 +211,16 @@ impl Browser {
         png.len()
     }
 
+    /// The browser console's entries since the last call (chromedriver
+    /// hands each out once): `{level, message, source, timestamp}`, level
+    /// `SEVERE` for console errors, failed loads and CSP refusals.
+    pub async fn browser_log(&self) -> Vec<Value> {
+        match self.client.issue_cmd(BrowserLog).await {
+            Ok(Value::Array(entries)) => entries,
+            other => panic!("chromedriver gave no browser log: {other:?}"),
+        }
+    }
+
     /// Ends the session, which closes chromium.
     pub async fn quit(self) {
         let _ = self.client.clone().close().await;
@@ -204,5 +232,31 @@ impl Drop for Browser {
         // After quit (or a failed test), the driver goes too.
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+    }
+}
+
+/// chromedriver's log command (`POST /session/{id}/se/log`, type
+/// `browser`), which the W3C protocol lacks and chromedriver keeps under
+/// Selenium's `se/` prefix; fantoccini sends it as a custom command.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _url: &url::Url) -> (axum::http::Method, Option<String>) {
+        (
+            axum::http::Method::POST,
+            Some(json!({ "type": "browser" }).to_string()),
+        )
     }
 }

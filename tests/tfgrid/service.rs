@@ -145,6 +145,7 @@ async fn start(
         env,
         wrap_grid: wrap,
         chain_probe: None,
+        node_status_probe: None,
         chat_outbox: Some(outbox.clone()),
         background: jukebox::app::Background::Stepped,
         exit_deadline: std::time::Duration::from_secs(10),

@@ -224,7 +224,8 @@ impl Turn<'_> {
                 }
             ),
         ];
-        for s in &nt.settings {
+        // Kept settings (a dashboard API key) are given after the deploy.
+        for s in nt.settings.iter().filter(|s| !s.is_kept()) {
             let shown = flow
                 .and_then(|f| f.answers.get(&format!("setting.{}", s.key)))
                 .map(|a| a.label.clone());

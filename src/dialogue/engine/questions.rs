@@ -181,7 +181,7 @@ impl Turn<'_> {
     }
 
     /// Whether an option's own condition (if any) holds now.
-    fn option_offered(&self, option: &crate::dialogue::script::OptionDef) -> bool {
+    pub(super) fn option_offered(&self, option: &crate::dialogue::script::OptionDef) -> bool {
         match (&option.when, self.state.flow.as_ref()) {
             (Some(cond), Some(flow)) => self.condition_holds(cond, flow),
             _ => true,
@@ -248,6 +248,20 @@ impl Turn<'_> {
                     catalog
                         .node_type(&n.chain, &n.node_type)
                         .is_some_and(|(_, nt)| nt.has_optional_settings())
+                })
+                .map(|n| Choice {
+                    value: n.name.clone(),
+                    label: n.label.clone(),
+                })
+                .collect(),
+            Source::NodesWithKept => self
+                .env
+                .nodes
+                .iter()
+                .filter(|n| {
+                    catalog
+                        .node_type(&n.chain, &n.node_type)
+                        .is_some_and(|(_, nt)| nt.has_kept_settings())
                 })
                 .map(|n| Choice {
                     value: n.name.clone(),

@@ -21,6 +21,7 @@ use crate::catalog::{ChainProbeSpec, ProbeProtocol};
 use crate::clock::Clock;
 use crate::grid::ContractId;
 use crate::lifecycle::chain::ClientVersion;
+use crate::probe::evm::EvmStatus;
 use crate::probe::{ChainProbe, ChainProbeError, ChainReading, ChainSource, ChainTarget};
 
 /// A fault injected into one simulated node's chain.
@@ -88,6 +89,13 @@ fn current_version(spec: &ChainProbeSpec) -> ClientVersion {
     spec.min_version
         .clone()
         .unwrap_or_else(|| ClientVersion::parse("1.0.0").expect("valid"))
+}
+
+/// Synced from 0 at the catalog's rate since `started`, never past `tip`.
+fn synced(spec: &ChainProbeSpec, started: u64, at: u64, tip: u64) -> u64 {
+    at.saturating_sub(started)
+        .saturating_mul(u64::from(spec.sim.sync_blocks_per_second))
+        .min(tip)
 }
 
 /// Below any minimum a catalog could sensibly name.
@@ -166,13 +174,31 @@ impl SimChain {
             .and_then(|n| n.fault.clone().map(|(f, _)| f))
     }
 
-    /// A healthy node's height at `at`: synced from 0 at the catalog's rate,
-    /// never past the tip.
-    fn synced_height(&self, spec: &ChainProbeSpec, started: u64, at: u64) -> u64 {
-        let synced = at
-            .saturating_sub(started)
-            .saturating_mul(u64::from(spec.sim.sync_blocks_per_second));
-        synced.min(self.tip(spec, at))
+    /// The execution layer's height at `at` (chains with one, `sim.evm_tip_height`).
+    pub fn evm_tip(&self, spec: &ChainProbeSpec, at: u64) -> Option<u64> {
+        let ProbeProtocol::CometBft(c) = &spec.protocol else {
+            return None;
+        };
+        c.evm.as_ref()?;
+        let blocks = at.saturating_sub(self.genesis) / u64::from(spec.block_seconds.max(1));
+        Some(spec.sim.evm_tip_height?.saturating_add(blocks))
+    }
+
+    /// A node's height on one layer whose tip `tip(at)` gives, under its
+    /// fault: the same rules for both layers.
+    fn layer_height(
+        spec: &ChainProbeSpec,
+        node: &SimNode,
+        now: u64,
+        tip: impl Fn(u64) -> u64,
+    ) -> u64 {
+        match &node.fault {
+            Some((ChainFault::Stall, since)) => synced(spec, node.started, *since, tip(*since)),
+            Some((ChainFault::Behind { blocks }, _)) => {
+                synced(spec, node.started, now, tip(now)).min(tip(now).saturating_sub(*blocks))
+            }
+            _ => synced(spec, node.started, now, tip(now)),
+        }
     }
 
     fn node_reading(&self, spec: &ChainProbeSpec, contract: ContractId) -> ChainReading {
@@ -185,19 +211,23 @@ impl SimChain {
                 fault: None,
             })
             .clone();
-        let mut version = current_version(spec);
-        let height = match &node.fault {
-            None => self.synced_height(spec, node.started, now),
-            Some((ChainFault::Stall, since)) => self.synced_height(spec, node.started, *since),
-            Some((ChainFault::Behind { blocks }, _)) => self
-                .synced_height(spec, node.started, now)
-                .min(self.tip(spec, now).saturating_sub(*blocks)),
-            Some((ChainFault::OldVersion, _)) => {
-                version = old_version();
-                self.synced_height(spec, node.started, now)
-            }
+        let version = match &node.fault {
+            Some((ChainFault::OldVersion, _)) => old_version(),
+            _ => current_version(spec),
         };
-        self.reading(spec, height, now, version)
+        let height = Self::layer_height(spec, &node, now, |at| self.tip(spec, at));
+        let mut reading = self.reading(spec, height, now, version);
+        if let Some(evm_tip) = self.evm_tip(spec, now) {
+            let evm_height = Self::layer_height(spec, &node, now, |at| {
+                self.evm_tip(spec, at).unwrap_or(evm_tip)
+            });
+            let syncing = evm_tip.saturating_sub(evm_height) > spec.in_sync_blocks;
+            reading.evm = Some(EvmStatus {
+                height: evm_height,
+                syncing: syncing.then_some((evm_height, evm_tip)),
+            });
+        }
+        reading
     }
 
     fn reading(
@@ -216,6 +246,7 @@ impl SimChain {
                 protocol_version: Some(p2p.protocol_version),
                 catching_up: None,
                 latest_block_time: None,
+                evm: None,
             },
             ProbeProtocol::CometBft(_) => ChainReading {
                 height,
@@ -224,6 +255,7 @@ impl SimChain {
                 protocol_version: None,
                 catching_up: Some(tip.saturating_sub(height) > spec.in_sync_blocks),
                 latest_block_time: Some(now),
+                evm: None,
             },
         }
     }
@@ -238,6 +270,12 @@ impl ChainProbe for SimChain {
             ChainSource::Reference(_) => {
                 let now = self.clock.now();
                 Ok(self.reading(spec, self.tip(spec, now), now, current_version(spec)))
+            }
+            ChainSource::EvmReference(_) => {
+                let now = self.clock.now();
+                self.evm_tip(spec, now)
+                    .map(ChainReading::of_evm_reference)
+                    .ok_or(ChainProbeError::NoAddress)
             }
         }
     }
@@ -297,6 +335,7 @@ mod tests {
             source: ChainSource::Node {
                 contract: ContractId(contract),
                 hosts: vec![],
+                mycelium: None,
             },
             spec: spec(chain),
         }
@@ -446,5 +485,32 @@ mod tests {
         sim.forget(ContractId(3));
         // Forgotten, then seen again: a fresh node.
         assert_eq!(sim.read_chain(&target).await.unwrap().height, 0);
+    }
+
+    /// A two-layer chain simulates its execution layer beside: syncing
+    /// from 0 at the same rate towards its own tip, frozen by a stall.
+    #[tokio::test]
+    async fn the_execution_layer_syncs_beside() {
+        let clock = Arc::new(ManualClock::new(1_000_000));
+        let sim = SimChain::new(clock.clone());
+        let spec = spec("polygon");
+        let target = node("polygon", 4);
+        sim.read_chain(&target).await.unwrap();
+        clock.advance(100);
+        let reading = sim.read_chain(&target).await.unwrap();
+        let evm = reading.evm.expect("the execution layer");
+        let evm_tip = spec.sim.evm_tip_height.unwrap() + 50;
+        assert_eq!(evm.height, 30_000);
+        assert_eq!(evm.syncing, Some((30_000, evm_tip)));
+        let reference = ChainTarget {
+            source: ChainSource::EvmReference("https://rpc.example".into()),
+            ..target.clone()
+        };
+        assert_eq!(sim.read_chain(&reference).await.unwrap().height, evm_tip);
+        sim.set_fault(ContractId(4), Some(ChainFault::Stall));
+        clock.advance(100);
+        let stalled = sim.read_chain(&target).await.unwrap();
+        assert_eq!(stalled.evm.unwrap().height, 30_000);
+        assert_eq!(stalled.height, 30_000);
     }
 }

@@ -657,6 +657,7 @@ async fn contracts_chains_start_at_deploy_survive_a_restart_and_end_at_cancel() 
         source: ChainSource::Node {
             contract: placed.contract,
             hosts: vec![],
+            mycelium: None,
         },
         spec: chain_spec.clone(),
     };
