@@ -143,9 +143,7 @@ impl GroupCommit {
                 }
             }
             self.synced.notify_all();
-            if let Err(e) = result {
-                return Err(e);
-            }
+            result?;
         }
     }
 }
