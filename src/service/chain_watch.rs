@@ -359,6 +359,7 @@ impl ChainWatch {
                 }) else {
                     continue;
                 };
+                let height = change.record.last.as_ref().map(|l| l.height);
                 node.chain_health = Some(change.record);
                 applied += 1;
                 if !change.events.is_empty() {
@@ -367,6 +368,7 @@ impl ChainWatch {
                         change.chain,
                         node.node_type.clone(),
                         change.events,
+                        height,
                     ));
                 }
             }
@@ -375,9 +377,10 @@ impl ChainWatch {
             }
             written = applied;
         }
-        for (name, chain, node_type, events) in raised {
+        for (name, chain, node_type, events, height) in raised {
             for event in events {
-                self.tell(user, &name, &chain, &node_type, event).await?;
+                self.tell(user, &name, &chain, &node_type, event, height)
+                    .await?;
             }
         }
         Ok(written)
@@ -391,13 +394,29 @@ impl ChainWatch {
         chain: &str,
         node_type: &str,
         event: ChainEvent,
+        height: Option<u64>,
     ) -> anyhow::Result<()> {
         let catalog = self.engine.catalog();
         let newer = catalog
             .node_type(chain, node_type)
             .map(|(_, nt)| text::catalog_versions(&nt.clients))
             .unwrap_or_default();
-        let Some(alert) = text::alert(name, &event, &newer, self.clock.now()) else {
+        // The end of the initial sync: its words need the chain's name and
+        // the height reached (`text::synced`).
+        let alert = match (&event, height) {
+            (ChainEvent::Synced { took_from }, Some(height)) => {
+                let chain_name = catalog.chain(chain).map_or(chain, |c| c.name.as_str());
+                Some(text::synced(
+                    name,
+                    chain_name,
+                    height,
+                    *took_from,
+                    self.clock.now(),
+                ))
+            }
+            _ => text::alert(name, &event, &newer, self.clock.now()),
+        };
+        let Some(alert) = alert else {
             tracing::info!(user = %user, node = name, event = ?event, "chain event");
             return Ok(());
         };
