@@ -71,6 +71,7 @@ transcripts! {
     move_notices => "move_notices.txt",
     presearch_keys => "presearch_keys.txt",
     chain_alerts => "chain_alerts.txt",
+    chain_synced => "chain_synced.txt",
     chain_mutes_and_version => "chain_mutes_and_version.txt",
     chain_fault_command => "chain_fault_command.txt",
     chain_status => "chain_status.txt",

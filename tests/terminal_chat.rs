@@ -76,3 +76,61 @@ fn the_chat_holds_no_log_lines_and_says_goodbye() {
     assert!(goodbye.contains("the website, the Telegram bot, billing and the monitor"));
     assert!(goodbye.contains("saved in"), "{goodbye}");
 }
+
+/// Without JavaScript or a file upload, a key pasted into the terminal
+/// arrives line by line; the chat gathers the lines from `-----BEGIN` to
+/// `-----END` into one message, so the key is taken whole, not refused as
+/// cut short.
+#[test]
+fn a_key_pasted_over_several_lines_is_taken_whole() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let config = format!(
+        "data_dir = {data:?}\ndialogues_dir = {:?}\n[ops]\nlisten = \"127.0.0.1:0\"\n[web]\nlisten = \"127.0.0.1:0\"\n",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/dialogues")
+    );
+    std::fs::write(dir.path().join("config.toml"), config).expect("config");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_jukebox"))
+        .current_dir(dir.path())
+        .args(["chat", "--user", "alice"])
+        .env_remove("RUST_LOG")
+        .env_remove("TELOXIDE_TOKEN")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("jukebox starts");
+    let key = include_str!("fixtures/presearch-keys/id_rsa");
+    let public = include_str!("fixtures/presearch-keys/id_rsa.pub");
+    let script = format!(
+        "/deploy\nPresearch\n1\n1\n0123456789abcdef0123456789abc123\nSkip\n1 week\nGive the node's keys\n{key}{public}/cancel\n"
+    );
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("typed");
+    let out = child.wait_with_output().expect("jukebox ends");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(!stdout.contains("cut short"), "{stdout}");
+    assert!(
+        !stdout.contains("Expected the node's private key"),
+        "{stdout}"
+    );
+    // Both keys were taken: the summary shows them, hidden and named.
+    assert!(
+        stdout.contains("Node private key: RSA 2048-bit private key (hidden)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Node public key: RSA 2048-bit public key"),
+        "{stdout}"
+    );
+    // Never echoed.
+    assert!(
+        !stdout.contains("MIIEvwIBADANBgkqhkiG9w0BAQEFAASCBKkwggSlAgEAAoIBAQCl9PaN+d2mv6Ho"),
+        "{stdout}"
+    );
+}

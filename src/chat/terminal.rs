@@ -15,6 +15,10 @@ use crate::dialogue::{Button, Input};
 use crate::ids::UserId;
 use crate::service::Service;
 
+mod paste;
+
+use paste::{Pasted, PemPaste};
+
 /// Prints what the service sends and remembers the latest buttons.
 pub struct TerminalOutbox {
     qr_dir: PathBuf,
@@ -216,7 +220,20 @@ pub async fn run(
     if let Some(log) = &session.log_file {
         println!("Log lines go to {}.", log.display());
     }
-    while let Some(line) = lines.next_line().await? {
+    // A key file pasted whole arrives line by line: gathered into one
+    // message from its BEGIN line to its END line (`paste.rs`).
+    let mut paste = PemPaste::default();
+    loop {
+        let line = match lines.next_line().await? {
+            Some(line) => match paste.line(&line) {
+                Pasted::Send(message) => message,
+                Pasted::Held => continue,
+            },
+            None => match paste.finish() {
+                Some(cut_short) => cut_short,
+                None => break,
+            },
+        };
         if line.trim().is_empty() {
             continue;
         }

@@ -405,12 +405,7 @@ impl ChainWatch {
                 }) else {
                     continue;
                 };
-                let layers = change
-                    .record
-                    .last
-                    .as_ref()
-                    .map(|l| l.layers.clone())
-                    .unwrap_or_default();
+                let last = change.record.last.clone();
                 node.chain_health = Some(change.record);
                 applied += 1;
                 if !change.events.is_empty() {
@@ -419,7 +414,7 @@ impl ChainWatch {
                         change.chain,
                         node.node_type.clone(),
                         change.events,
-                        layers,
+                        last,
                     ));
                 }
             }
@@ -428,9 +423,9 @@ impl ChainWatch {
             }
             written = applied;
         }
-        for (name, chain, node_type, events, layers) in raised {
+        for (name, chain, node_type, events, last) in raised {
             for event in events {
-                self.tell(user, &name, &chain, &node_type, event, &layers)
+                self.tell(user, &name, &chain, &node_type, event, last.as_ref())
                     .await?;
             }
         }
@@ -438,7 +433,7 @@ impl ChainWatch {
     }
 
     /// One confirmed change: logged, audited and, unless muted, alerted
-    /// (`layers`: a layered chain's heights in the confirming reading).
+    /// (`last`: the confirming reading, whose layers and height the words use).
     async fn tell(
         &self,
         user: &UserId,
@@ -446,15 +441,31 @@ impl ChainWatch {
         chain: &str,
         node_type: &str,
         event: ChainEvent,
-        layers: &[crate::lifecycle::chain_state::LayerHeight],
+        last: Option<&crate::lifecycle::chain_state::ChainSnapshot>,
     ) -> anyhow::Result<()> {
+        let layers = last.map(|l| l.layers.as_slice()).unwrap_or_default();
+        let height = last.map(|l| l.height);
         let catalog = self.engine.catalog();
         let newer = catalog
             .node_type(chain, node_type)
             .map(|(_, nt)| text::catalog_versions(&nt.clients))
             .unwrap_or_default();
-        let Some(alert) = text::alert_with_layers(name, &event, &newer, self.clock.now(), layers)
-        else {
+        // The end of the initial sync: its words need the chain's name and
+        // the height reached (`text::synced`).
+        let alert = match (&event, height) {
+            (ChainEvent::Synced { took_from }, Some(height)) => {
+                let chain_name = catalog.chain(chain).map_or(chain, |c| c.name.as_str());
+                Some(text::synced(
+                    name,
+                    chain_name,
+                    height,
+                    *took_from,
+                    self.clock.now(),
+                ))
+            }
+            _ => text::alert_with_layers(name, &event, &newer, self.clock.now(), layers),
+        };
+        let Some(alert) = alert else {
             tracing::info!(user = %user, node = name, event = ?event, "chain event");
             return Ok(());
         };

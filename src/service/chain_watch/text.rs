@@ -22,6 +22,24 @@ pub(super) struct ChainAlert {
     pub message: Message,
 }
 
+/// The end of the initial sync after a deploy or redeploy: once per
+/// contract (the tracker starts afresh with a new contract and remembers
+/// `ever_in_sync` across restarts), a notice muted as `Synced` or with
+/// everything. `took_from` is when the node was first read.
+pub(super) fn synced(name: &str, chain: &str, height: u64, took_from: u64, at: u64) -> ChainAlert {
+    ChainAlert {
+        kind: ChainAlertKind::Synced,
+        priority: Priority::Notice,
+        key: format!("chain-synced:{name}:{took_from}"),
+        message: Message::text(format!(
+            "✅ Your {chain} node {name} finished syncing: height {}, level with the network, after {}. \
+             From now on I tell you if it falls behind or stops syncing.",
+            crate::user::chain_text::blocks(height),
+            human_duration(at.saturating_sub(took_from).max(60))
+        )),
+    }
+}
+
 /// The versions of the clients the catalog's image runs.
 pub(super) fn catalog_versions(clients: &[Client]) -> Vec<ClientVersion> {
     clients
@@ -54,8 +72,8 @@ fn buttons(name: &str, kind: ChainAlertKind, redeploy: Option<&str>) -> Vec<Vec<
 
 /// The alert for `event` on node `name`, confirmed at `at`; `newer` holds
 /// the versions the catalog's image runs (a redeploy installs them). `None`
-/// for changes not worth a message (the end of the initial sync shows in
-/// `/status`).
+/// for changes not worth a message; the end of the initial sync, whose
+/// words need the chain's name and the height reached, is [`synced`].
 #[cfg(test)]
 pub(super) fn alert(
     name: &str,
