@@ -394,14 +394,25 @@ async fn deploy_through_the_form(site: &Site, browser: &Browser, name: &str, suf
         .wait_for("//ol[@class='steps']/li[@aria-current='step' and contains(., 'Deploy')]")
         .await;
     let deployed = "//ul[@class='progress']//a[starts-with(@href, '/node/presearch-')]";
-    if !javascript && browser.all(deployed).await.is_empty() {
-        let refresh = browser.wait_for("//main//a[.='refresh']").await;
-        browser.click(&refresh).await;
+    // With the script the order page follows the deployment by itself;
+    // without it, a person refreshes until it is over (the pay post may
+    // be answered while the deployment still runs in the background).
+    let over = "//div[@id='order-live' and not(@data-poll)]";
+    if !javascript {
+        let started = std::time::Instant::now();
+        while browser.all(over).await.is_empty() {
+            assert!(
+                started.elapsed() < support::webdriver::WAIT,
+                "the order never finished: {}",
+                browser.page_text().await
+            );
+            if let Some(refresh) = browser.all("//main//a[.='refresh']").await.pop() {
+                browser.try_click(&refresh).await;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
     }
-    // With the script the order page follows the deployment by itself.
-    browser
-        .wait_for("//div[@id='order-live' and not(@data-poll)]")
-        .await;
+    browser.wait_for(over).await;
     let node = browser.wait_for(deployed).await;
     fits_and_is_labelled(browser, "the deployed order").await;
     browser.click(&node).await;

@@ -163,6 +163,12 @@ impl Browser {
         self.element(element).click().await.expect("click");
     }
 
+    /// Clicks `element` if it is still on the page: false when the page
+    /// changed under it (a page load still going on when it was found).
+    pub async fn try_click(&self, element: &str) -> bool {
+        self.element(element).click().await.is_ok()
+    }
+
     pub async fn type_into(&self, element: &str, text: &str) {
         self.element(element)
             .send_keys(text)
