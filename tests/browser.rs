@@ -388,16 +388,21 @@ async fn deploy_through_the_form(site: &Site, browser: &Browser, name: &str, suf
     );
     press(browser, "Pay with sandbox wallet").await;
     site.service.wait_idle().await;
-    if !javascript {
-        let refresh = browser
-            .wait_for("//main//a[.='Refresh' or .='refresh']")
-            .await;
+    // The page after the payment (the pay step's page had a Refresh link
+    // too: waiting for this one first keeps the click off the old page).
+    browser
+        .wait_for("//ol[@class='steps']/li[@aria-current='step' and contains(., 'Deploy')]")
+        .await;
+    let deployed = "//ul[@class='progress']//a[starts-with(@href, '/node/presearch-')]";
+    if !javascript && browser.all(deployed).await.is_empty() {
+        let refresh = browser.wait_for("//main//a[.='refresh']").await;
         browser.click(&refresh).await;
     }
     // With the script the order page follows the deployment by itself.
-    let node = browser
-        .wait_for("//ul[@class='progress']//a[starts-with(@href, '/node/presearch-')]")
+    browser
+        .wait_for("//div[@id='order-live' and not(@data-poll)]")
         .await;
+    let node = browser.wait_for(deployed).await;
     fits_and_is_labelled(browser, "the deployed order").await;
     browser.click(&node).await;
     browser.wait_for("//h2[.='Uptime, last 30 days']").await;

@@ -405,6 +405,12 @@ impl ChainWatch {
                 }) else {
                     continue;
                 };
+                let layers = change
+                    .record
+                    .last
+                    .as_ref()
+                    .map(|l| l.layers.clone())
+                    .unwrap_or_default();
                 node.chain_health = Some(change.record);
                 applied += 1;
                 if !change.events.is_empty() {
@@ -413,6 +419,7 @@ impl ChainWatch {
                         change.chain,
                         node.node_type.clone(),
                         change.events,
+                        layers,
                     ));
                 }
             }
@@ -421,15 +428,17 @@ impl ChainWatch {
             }
             written = applied;
         }
-        for (name, chain, node_type, events) in raised {
+        for (name, chain, node_type, events, layers) in raised {
             for event in events {
-                self.tell(user, &name, &chain, &node_type, event).await?;
+                self.tell(user, &name, &chain, &node_type, event, &layers)
+                    .await?;
             }
         }
         Ok(written)
     }
 
-    /// One confirmed change: logged, audited and, unless muted, alerted.
+    /// One confirmed change: logged, audited and, unless muted, alerted
+    /// (`layers`: a layered chain's heights in the confirming reading).
     async fn tell(
         &self,
         user: &UserId,
@@ -437,13 +446,15 @@ impl ChainWatch {
         chain: &str,
         node_type: &str,
         event: ChainEvent,
+        layers: &[crate::lifecycle::chain_state::LayerHeight],
     ) -> anyhow::Result<()> {
         let catalog = self.engine.catalog();
         let newer = catalog
             .node_type(chain, node_type)
             .map(|(_, nt)| text::catalog_versions(&nt.clients))
             .unwrap_or_default();
-        let Some(alert) = text::alert(name, &event, &newer, self.clock.now()) else {
+        let Some(alert) = text::alert_with_layers(name, &event, &newer, self.clock.now(), layers)
+        else {
             tracing::info!(user = %user, node = name, event = ?event, "chain event");
             return Ok(());
         };

@@ -250,7 +250,7 @@ pub async fn quote(
     let answers = answers_of(&pairs);
     match state
         .service
-        .deploy_form(&state.account(&session), &chain, &node_type, &answers)
+        .deploy_form_quote(&state.account(&session), &chain, &node_type, &answers)
         .await
     {
         Ok(Some(view)) => render::html(&quote_html(&state, &view.check, &view)),
