@@ -236,7 +236,7 @@ impl SimGrid {
     /// whose answer someone may act on (it may have seen an event another
     /// call recorded a moment ago and is still syncing).
     fn settled(&self) -> Result<(), GridError> {
-        self.durable(self.journal.ticket())
+        self.durable(self.journal.latest())
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {

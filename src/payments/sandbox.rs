@@ -184,7 +184,7 @@ impl SandboxWallet {
             // It may have been appended a moment ago and not be synced yet:
             // "already paid" is only said once it is durable.
             let earlier = earlier.clone();
-            let ticket = self.group.ticket();
+            let ticket = self.group.latest();
             drop(state);
             self.durable(ticket)?;
             return Ok(Paid::Before(earlier));
@@ -238,7 +238,7 @@ impl SandboxWallet {
         // Only durable payments are handed out (and so credited): wait for
         // every line appended so far. Payers block on the lock meanwhile;
         // this runs once per payment poll.
-        let ticket = self.group.ticket();
+        let ticket = self.group.latest();
         self.group
             .wait(ticket, || self.journal.sync_data())
             .with_context(|| format!("cannot sync {}", self.dir.join(JOURNAL_FILE).display()))?;

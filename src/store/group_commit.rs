@@ -82,6 +82,13 @@ impl GroupCommit {
         Ticket(progress.written)
     }
 
+    /// A ticket covering every write registered so far, without
+    /// registering one: for a reader that must not act on what is not yet
+    /// durable. Waiting on it syncs only if some write is still pending.
+    pub fn latest(&self) -> Ticket {
+        Ticket(self.progress().written)
+    }
+
     /// Whether the write of `ticket` is durable already.
     pub fn is_durable(&self, ticket: Ticket) -> bool {
         self.progress().durable >= ticket.0
@@ -172,6 +179,27 @@ mod tests {
         // Already covered: no second sync.
         group.wait(ticket, || panic!("synced again")).unwrap();
         assert_eq!(group.syncs(), 1);
+    }
+
+    #[test]
+    fn the_latest_ticket_syncs_only_when_a_write_is_pending() {
+        let group = GroupCommit::new();
+        group
+            .wait(group.latest(), || panic!("nothing written"))
+            .unwrap();
+        let ticket = group.ticket();
+        let mut calls = 0;
+        group
+            .wait(group.latest(), || {
+                calls += 1;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(calls, 1);
+        assert!(group.is_durable(ticket));
+        group
+            .wait(group.latest(), || panic!("all durable"))
+            .unwrap();
     }
 
     #[test]

@@ -58,8 +58,8 @@ impl JournalSync {
 
     /// A ticket covering every event appended so far (for readers that must
     /// not act on state not yet durable).
-    pub fn ticket(&self) -> Ticket {
-        self.group.ticket()
+    pub fn latest(&self) -> Ticket {
+        self.group.latest()
     }
 
     fn switch(&self, file: Arc<File>) {
@@ -166,7 +166,7 @@ impl Store {
         }
         self.len += line.len() as u64;
         self.lines += 1;
-        Ok(self.sync.ticket())
+        Ok(self.sync.group.ticket())
     }
 
     /// Whether the journal holds enough dead lines to be worth compacting.
