@@ -879,6 +879,21 @@ impl Service {
             .await
     }
 
+    /// [`Service::deploy_form`] for the form's live summary (no location
+    /// lookup just to fill the pickers).
+    pub async fn deploy_form_quote(
+        &self,
+        user: &UserId,
+        chain: &str,
+        node_type: &str,
+        answers: &std::collections::BTreeMap<String, String>,
+    ) -> anyhow::Result<Option<DeployFormView>> {
+        self.inner
+            .deploy_forms
+            .quote(user, chain, node_type, answers)
+            .await
+    }
+
     /// Places the deploy form's order as the chat's Confirm does, once
     /// per form key and only at the price the form showed (`shown`).
     pub async fn place_form_order(

@@ -20,6 +20,7 @@ mod append;
 mod durable;
 mod envelope;
 mod error;
+mod group_commit;
 mod locks;
 mod names;
 #[cfg(test)]
@@ -37,11 +38,12 @@ use crate::ids::UserId;
 pub(crate) use append::{AppendFile, complete_len};
 pub use durable::{
     append_synced, blocking_io, ensure_dir, is_temp, lock_dir, pause_writes, remove_stale_temps,
-    sync_dir, write_atomic,
+    sync_dir, write_atomic, write_atomic_all,
 };
 pub(crate) use durable::{hold_write, lock, try_lock};
 pub use envelope::SCHEMA_VERSION;
 pub use error::StoreError;
+pub use group_commit::{GroupCommit, Ticket};
 pub use locks::UserLocks;
 
 /// Whether `name` may be a document or global record name as it is.

@@ -183,7 +183,7 @@ async fn a_person_deploys_pays_and_is_notified_in_a_real_browser() {
     fits_and_is_labelled(&browser, "the catalog").await;
     assert!(browser.screenshot(&shots.join("catalog.png")).await > 1000);
     // The README's pictures (docs/img/) are these, at a laptop's width.
-    browser.resize(1100, 860).await;
+    browser.resize(1100, 1080).await;
     assert!(browser.screenshot(&shots.join("catalog-wide.png")).await > 1000);
     browser.resize(375, 812).await;
 
@@ -199,7 +199,7 @@ async fn a_person_deploys_pays_and_is_notified_in_a_real_browser() {
     browser.wait_for("//button[contains(@class, 'copy')]").await;
     fits_and_is_labelled(&browser, "the node page").await;
     assert!(browser.screenshot(&shots.join("node.png")).await > 1000);
-    browser.resize(1100, 860).await;
+    browser.resize(1100, 1080).await;
     assert!(browser.screenshot(&shots.join("node-wide.png")).await > 1000);
     browser.resize(375, 812).await;
 
@@ -280,5 +280,149 @@ async fn a_person_deploys_pays_and_is_notified_in_a_real_browser() {
     browser.wait_for("//h1[.='Operators']").await;
     fits_and_is_labelled(&browser, "the operators' dashboard").await;
     assert!(browser.screenshot(&shots.join("admin.png")).await > 1000);
+    browser.quit().await;
+}
+
+// The deploy form (issue 20 item 2), with JavaScript on and off: one block,
+// its own tests.
+
+/// Signs in to the sandbox as `name`, opens the Presearch card's Deploy
+/// form from the catalog, fills it, places the order, pays with the
+/// sandbox wallet and follows the order to the node's page. `javascript`:
+/// whether the browser runs the site's scripts (the price then appears by
+/// itself and the order page follows the deployment; without, "Check
+/// price" and the Refresh link do). Saves `deploy-form<suffix>.png` and
+/// `deploy-payment<suffix>.png`.
+async fn deploy_through_the_form(site: &Site, browser: &Browser, name: &str, suffix: &str) {
+    let javascript = suffix.is_empty();
+    let shots = screenshot_dir();
+    browser.resize(375, 812).await;
+    browser.open(&site.base).await;
+    let field = browser.wait_for("//input[@id='name']").await;
+    browser.type_into(&field, name).await;
+    press(browser, "Sign in to the sandbox").await;
+    browser.wait_for("//h1[.='Chat']").await;
+
+    browser.open(&format!("{}/catalog", site.base)).await;
+    let deploy = browser
+        .wait_for("//article[contains(@class, 'product')]//button[.='Deploy' and starts-with(@aria-label, 'Deploy a Presearch')]")
+        .await;
+    browser.click(&deploy).await;
+    browser
+        .wait_for("//h1[starts-with(normalize-space(.), 'Deploy Presearch')]")
+        .await;
+    assert!(browser.url().await.contains("/deploy/presearch/"));
+    // The site's script marks the page it runs on; without JavaScript it
+    // does not run at all.
+    assert_eq!(
+        browser
+            .script("return / js/.test(document.documentElement.className);")
+            .await,
+        serde_json::json!(javascript)
+    );
+    fits_and_is_labelled(browser, "the deploy form").await;
+    let code = browser
+        .wait_for("//*[@id='f-setting-registration_code']")
+        .await;
+    browser
+        .type_into(&code, "0123456789abcdef0123456789abc123")
+        .await;
+    let key = browser.wait_for("//*[@id='f-ssh_key']").await;
+    browser
+        .type_into(
+            &key,
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl carol@laptop",
+        )
+        .await;
+    if javascript {
+        // The summary follows the answers without a page load.
+        browser
+            .script("window.keptAlive = 'same page'; return 1;")
+            .await;
+        browser.wait_for("//strong[@id='to-pay']").await;
+        assert_eq!(
+            browser.script("return window.keptAlive;").await,
+            serde_json::json!("same page"),
+            "the price came live"
+        );
+        // The country picker shows only after "Pick a country".
+        assert_eq!(
+            browser
+                .script("return document.getElementById('f-country').closest('.field').hidden;")
+                .await,
+            serde_json::json!(true)
+        );
+    } else {
+        press(browser, "Check price").await;
+        browser.wait_for("//strong[@id='to-pay']").await;
+    }
+    let text = browser.page_text().await;
+    assert!(text.contains("Funded until"), "{text}");
+    fits_and_is_labelled(browser, "the deploy form with its price").await;
+    browser
+        .script("document.getElementById('quote').scrollIntoView(); return 1;")
+        .await;
+    assert!(
+        browser
+            .screenshot(&shots.join(format!("deploy-form{suffix}.png")))
+            .await
+            > 1000
+    );
+
+    press(browser, "Place order").await;
+    let qr = browser.wait_for("//img[@class='qr']").await;
+    assert!(!qr.is_empty());
+    browser
+        .wait_for("//a[starts-with(@href, 'web+stellar:pay?')]")
+        .await;
+    browser.wait_for("//code[@id='pay-memo']").await;
+    fits_and_is_labelled(browser, "the payment step").await;
+    browser
+        .script("document.getElementById('pay-h').scrollIntoView(); return 1;")
+        .await;
+    assert!(
+        browser
+            .screenshot(&shots.join(format!("deploy-payment{suffix}.png")))
+            .await
+            > 1000
+    );
+    press(browser, "Pay with sandbox wallet").await;
+    site.service.wait_idle().await;
+    // The page after the payment (the pay step's page had a Refresh link
+    // too: waiting for this one first keeps the click off the old page).
+    browser
+        .wait_for("//ol[@class='steps']/li[@aria-current='step' and contains(., 'Deploy')]")
+        .await;
+    let deployed = "//ul[@class='progress']//a[starts-with(@href, '/node/presearch-')]";
+    if !javascript && browser.all(deployed).await.is_empty() {
+        let refresh = browser.wait_for("//main//a[.='refresh']").await;
+        browser.click(&refresh).await;
+    }
+    // With the script the order page follows the deployment by itself.
+    browser
+        .wait_for("//div[@id='order-live' and not(@data-poll)]")
+        .await;
+    let node = browser.wait_for(deployed).await;
+    fits_and_is_labelled(browser, "the deployed order").await;
+    browser.click(&node).await;
+    browser.wait_for("//h2[.='Uptime, last 30 days']").await;
+    assert!(browser.page_text().await.contains("running"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_deploys_through_the_form_with_javascript() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = Site::start(dir.path(), &|_| {}).await;
+    let browser = Browser::start().await;
+    deploy_through_the_form(&site, &browser, "carol", "").await;
+    browser.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_deploys_through_the_form_without_javascript() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = Site::start(dir.path(), &|_| {}).await;
+    let browser = Browser::start_without_javascript().await;
+    deploy_through_the_form(&site, &browser, "dave", "-nojs").await;
     browser.quit().await;
 }

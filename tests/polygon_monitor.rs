@@ -317,6 +317,13 @@ async fn a_polygon_node_is_read_in_two_layers_through_the_real_probes() {
         .filter(|t| t.contains("stopped syncing"))
         .collect();
     assert_eq!(stalls.len(), 1, "{told:#?}");
+    // Where each layer stays, not their sum.
+    assert!(
+        stalls[0]
+            .contains("its chain has stayed at Heimdall block 31000120, Bor block 80000120 since"),
+        "{}",
+        stalls[0]
+    );
     let chain = p.chain();
     assert!(chain.episodes.stalled.is_some());
     let line = p.status_line().await;

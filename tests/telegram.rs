@@ -748,6 +748,34 @@ mod bot_end_to_end {
         assert!(!bot.log().contains("panicked"), "{}", bot.log());
     }
 
+    /// `/deploy <chain> <node type>` (the website catalog's "Deploy in
+    /// chat") in Telegram, also addressed to the bot by name: both answered
+    /// at once; a node type the chain lacks is said and its kinds offered.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn deploy_with_chain_and_node_type_over_telegram() {
+        let tg = FakeTelegram::start();
+        let mut bot = Bot::fast();
+        bot.start(&tg);
+        tg.wait_for_requests("getUpdates", 1, WAIT)
+            .await
+            .expect("the bot polls");
+        tg.send_text(ALICE, "/deploy@jukebox_bot dash masternode");
+        wait_count(&tg, ALICE, "Dash · Dash masternode", 1).await;
+        wait_count(&tg, ALICE, "How many nodes", 1).await;
+        assert_eq!(count(&tg, ALICE, "Which kind of Dash node?"), 0);
+        tg.send_text(ALICE, "/deploy dash fullest");
+        wait_count(
+            &tg,
+            ALICE,
+            "I couldn't find \"fullest\" among these kinds",
+            1,
+        )
+        .await;
+        wait_count(&tg, ALICE, "Which kind of Dash node?", 1).await;
+        click(&tg, ALICE, "Dash full node");
+        wait_count(&tg, ALICE, "How many nodes", 2).await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn forged_callbacks_touch_nothing() {
         let tg = FakeTelegram::start();

@@ -195,6 +195,20 @@ async fn each_field_says_what_the_chat_says_about_its_answer() {
             "{field}"
         );
     }
+    // Several wrong answers at once: each gets its own message (the walk
+    // reads on past a refused choice or count with the chat's first
+    // button in its place; a refused required text stops it).
+    let mut given = answers("Atlantis", CODE, "not a key");
+    given[0] = ("count", "0");
+    let checked = post_form(&mut bob, &page, &given, "check").await;
+    for field in ["count", "country", "ssh_key"] {
+        assert!(
+            field_error(&checked.body, field).is_some(),
+            "{field}: {}",
+            text_of(&checked.body)
+        );
+    }
+    assert!(!checked.body.contains("value=\"place\""), "no order button");
     // A country not on offer, and a required answer left out.
     let mut given = answers("Atlantis", CODE, SSH_KEY);
     let checked = post_form(&mut bob, &page, &given, "check").await;

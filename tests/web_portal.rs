@@ -45,16 +45,32 @@ async fn the_catalog_shows_every_node_type_at_the_bots_price() {
         )
         .await;
     assert_eq!(deploy.status, 303);
-    assert!(
-        page.body
-            .contains(&format!("value=\"/deploy {}\"", chain.id))
-    );
+    // "Deploy in chat" names the node type too (`/deploy dash full`).
+    assert!(page.body.contains(&format!(
+        "value=\"/deploy {} {}\"",
+        chain.id, chain.node_types[0].id
+    )));
     let chat = text_of(&alice.get("/chat").await.body);
     assert!(
         !chat.contains("Which blockchain"),
         "the chain is chosen: {chat}"
     );
     assert!(chat.contains(&chain.name), "{chat}");
+    // What "Deploy in chat" sends: the node type is chosen too.
+    let node_type = &chain.node_types[0];
+    alice
+        .post(
+            "/chat/send",
+            &[("text", &format!("/deploy {} {}", chain.id, node_type.id))],
+            false,
+        )
+        .await;
+    let chat = text_of(&alice.get("/chat").await.body);
+    assert!(
+        chat.contains(&format!("{} · {}", chain.name, node_type.name)),
+        "{chat}"
+    );
+    assert!(chat.contains("How many nodes"), "{chat}");
 }
 
 #[tokio::test]

@@ -247,7 +247,11 @@ impl Telegram {
                     let id = item.update_id;
                     process(service, outbox, item).await;
                     if let Ok(id) = u32::try_from(id) {
-                        inbox.done(id);
+                        // Off this user's queue: the removal's directory sync
+                        // (shared with other users') need not delay their
+                        // next update, which a crash meanwhile would only
+                        // replay into the service's de-duplication.
+                        tokio::task::spawn_blocking(move || inbox.done(id));
                     }
                 }
             });
@@ -399,6 +403,7 @@ async fn process(service: Service, outbox: Arc<TelegramOutbox>, item: Incoming) 
         )
         .await;
     outbox.set_pressed(item.chat, None);
+    outbox.flush(&item.user).await;
     if let Err(e) = result {
         tracing::error!(user = %item.user, error = %format!("{e:#}"), "handling an update failed");
         service

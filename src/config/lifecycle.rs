@@ -76,6 +76,9 @@ pub struct MonitorConfig {
     pub chain_probe_concurrency: usize,
     /// Each chain read (connect and exchange) gives up after this long.
     pub chain_probe_timeout_seconds: u64,
+    /// A sweep starts no chain read after this long; the nodes not reached
+    /// are read first next sweep (docs/chain-health.md, "Cost").
+    pub chain_sweep_budget_seconds: u64,
 }
 
 impl Default for MonitorConfig {
@@ -91,6 +94,7 @@ impl Default for MonitorConfig {
             chain_confirmations: 3,
             chain_probe_concurrency: 128,
             chain_probe_timeout_seconds: 10,
+            chain_sweep_budget_seconds: 30,
         }
     }
 }
@@ -122,6 +126,9 @@ impl MonitorConfig {
         }
         if !(1..=60).contains(&self.chain_probe_timeout_seconds) {
             return Err("chain_probe_timeout_seconds must be 1 to 60".into());
+        }
+        if !(1..=3600).contains(&self.chain_sweep_budget_seconds) {
+            return Err("chain_sweep_budget_seconds must be 1 to 3600".into());
         }
         Ok(())
     }

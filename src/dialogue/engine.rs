@@ -204,17 +204,87 @@ impl Turn<'_> {
                 });
                 let (start, arg_step) = (*start, *arg_step);
                 match (arg, arg_step) {
-                    (Some(arg), Some(target)) if target == start => {
-                        // Answer the first question with the argument quietly;
-                        // if it is not valid, the question is asked normally.
-                        if !self.try_quiet_answer(start, &arg) {
-                            self.say(format!("I couldn't find {arg:?}."));
-                            self.enter(start, 0);
-                        }
-                    }
+                    (Some(arg), Some(target)) if target == start => self.quiet_args(start, &arg),
                     _ => self.enter(start, 0),
                 }
             }
+        }
+    }
+
+    /// A command's argument answers its flow's first question quietly
+    /// (`/deploy <chain>`), and a second word the question after it
+    /// (`/deploy <chain> <node type>`). What does not
+    /// fit is said kindly and its question asked as usual, so nothing
+    /// typed is lost silently.
+    fn quiet_args(&mut self, start: usize, arg: &str) {
+        if self.try_quiet_answer(start, arg) {
+            return;
+        }
+        let Some((first, rest)) = arg
+            .split_once(char::is_whitespace)
+            .map(|(f, r)| (f, r.trim()))
+        else {
+            self.say(format!("I couldn't find {arg:?}."));
+            return self.enter(start, 0);
+        };
+        let before = self.effects.len();
+        if !self.try_quiet_answer(start, first) {
+            self.say(format!("I couldn't find {arg:?}."));
+            return self.enter(start, 0);
+        }
+        let asked = self.effects.len();
+        let answered_alone = self.state.flow.as_ref().and_then(|flow| {
+            let step = self.step_at(start)?;
+            let next = match &step.next {
+                Next::Step(j) => self.step_at(*j)?,
+                _ => return None,
+            };
+            let key = next.save.as_ref()?;
+            // The step after was answered for the user (its only choice).
+            (flow.at.step != next.id)
+                .then(|| flow.answers.get(key).cloned())
+                .flatten()
+        });
+        let note = match (answered_alone, self.current_step()) {
+            (Some(only), _) => {
+                let fits = [&only.value, &only.label]
+                    .iter()
+                    .any(|v| v.eq_ignore_ascii_case(rest));
+                (!fits).then(|| {
+                    format!(
+                        "There is no {rest:?} to choose here; {} is the only one.",
+                        only.label
+                    )
+                })
+            }
+            (None, Some((idx, _))) => {
+                if self.try_quiet_answer(idx, rest) {
+                    // Answered: its question is not shown after all; what
+                    // the two words chose is said instead.
+                    let shown: Vec<Effect> = self.effects.drain(before..asked).collect();
+                    self.effects.splice(
+                        before..before,
+                        shown.into_iter().filter(|e| !matches!(e, Effect::Send(_))),
+                    );
+                    let label = |i: usize| {
+                        let key = self.step_at(i)?.save?;
+                        Some(self.state.flow.as_ref()?.answers.get(&key)?.label.clone())
+                    };
+                    match (label(start), label(idx)) {
+                        (Some(a), Some(b)) => Some(format!("{a} · {b}")),
+                        _ => None,
+                    }
+                } else {
+                    Some(format!(
+                        "I couldn't find {rest:?} among these kinds; please pick one."
+                    ))
+                }
+            }
+            (None, None) => None,
+        };
+        if let Some(note) = note {
+            self.effects
+                .insert(before, Effect::Send(Message::text(note)));
         }
     }
 

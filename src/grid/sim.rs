@@ -34,6 +34,7 @@ use schedule::Schedule;
 // `[grid.sim]` is plain config data (`config/sim.rs`); re-exported here for
 // the simulation's own callers.
 pub use crate::config::{ScheduledFault, SimConfig};
+use crate::store::Ticket;
 pub use state::Resources;
 use state::{Event, State};
 use store::Store;
@@ -68,6 +69,8 @@ pub struct NodeResources {
 #[derive(Clone)]
 pub struct SimGrid {
     inner: Arc<Mutex<Inner>>,
+    /// The journal's group commit, waited on without `inner`'s lock.
+    journal: Arc<store::JournalSync>,
     cfg: SimConfig,
     /// The simulated chains of its contracts (in memory: computed from the
     /// clock and each contract's `created_at`).
@@ -82,13 +85,19 @@ struct Inner {
     rng: fastrand::Rng,
 }
 
+fn storage_error(e: std::io::Error) -> GridError {
+    GridError::Unavailable(format!("simulated grid storage: {e}"))
+}
+
 impl Inner {
-    /// Journals `event`, then applies it: memory never runs ahead of disk.
-    /// The fsyncs run through `blocking_io`, so async callers never stall a
-    /// runtime worker on the disk.
-    fn record(&mut self, event: Event) -> Result<(), GridError> {
-        crate::store::blocking_io(|| self.store.append(&event))
-            .map_err(|e| GridError::Unavailable(format!("simulated grid storage: {e}")))?;
+    /// Journals `event` (into the page cache), then applies it, and returns
+    /// the ticket the caller must make durable with [`SimGrid::durable`]
+    /// after releasing the lock and before telling anyone: the answer of a
+    /// grid call never runs ahead of the disk, and the writes of concurrent
+    /// calls share one fsync (`store.rs`).
+    fn record(&mut self, event: Event) -> Result<Ticket, GridError> {
+        let ticket =
+            crate::store::blocking_io(|| self.store.append(&event)).map_err(storage_error)?;
         self.state.apply(&event);
         if self.store.should_compact(self.state.event_count()) {
             // A failed compaction only leaves a longer journal; keep going.
@@ -97,7 +106,7 @@ impl Inner {
                 tracing::warn!(error = %e, "simulated grid journal compaction failed");
             }
         }
-        Ok(())
+        Ok(ticket)
     }
 }
 
@@ -187,6 +196,7 @@ impl SimGrid {
             "simulated grid opened"
         );
         Ok(SimGrid {
+            journal: store.sync(),
             inner: Arc::new(Mutex::new(Inner { state, store, rng })),
             cfg,
             chain: Arc::new(chain::SimChain::new(Arc::new(crate::clock::SystemClock))),
@@ -216,6 +226,19 @@ impl SimGrid {
         &self.cfg
     }
 
+    /// Returns once the event of `ticket` is on disk (see `Inner::record`).
+    /// Call it after the lock is released.
+    fn durable(&self, ticket: Ticket) -> Result<(), GridError> {
+        crate::store::blocking_io(|| self.journal.wait(ticket)).map_err(storage_error)
+    }
+
+    /// Returns once every event recorded so far is on disk, for a reader
+    /// whose answer someone may act on (it may have seen an event another
+    /// call recorded a moment ago and is still syncing).
+    fn settled(&self) -> Result<(), GridError> {
+        self.durable(self.journal.ticket())
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner
             .lock()
@@ -234,6 +257,7 @@ impl SimGrid {
         let p_up = 1.0 - (-elapsed_hours / self.cfg.mean_downtime_hours).exp();
         let mut inner = self.lock();
         let mut changes = Vec::new();
+        let mut last = None;
         for i in 0..inner.state.nodes.len() {
             let (status, pinned) = (inner.state.nodes[i].status, inner.state.nodes[i].pinned);
             let to = match status {
@@ -244,13 +268,17 @@ impl SimGrid {
             };
             if let Some(status) = to {
                 let node = inner.state.world.nodes[i].id;
-                inner.record(Event::NodeStatus {
+                last = Some(inner.record(Event::NodeStatus {
                     node,
                     status,
                     pinned: false,
-                })?;
+                })?);
                 changes.push((GridNodeId(node), status));
             }
+        }
+        drop(inner);
+        if let Some(ticket) = last {
+            self.durable(ticket)?;
         }
         Ok(changes)
     }

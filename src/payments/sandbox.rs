@@ -12,7 +12,10 @@
 //! - `sandbox-wallet.secret`: the key as a Stellar secret seed (S...), 0600;
 //! - `sandbox-journal.jsonl`: one [`IncomingPayment`] per line, appended and
 //!   fsynced before `pay` returns; a torn last line (crash mid-write, so never
-//!   acknowledged) is cut off on open;
+//!   acknowledged) is cut off on open. Payments made at the same moment share
+//!   one fsync ([`GroupCommit`]): each is appended under the wallet's lock and
+//!   waits for the sync outside it, so a payment no longer queues behind the
+//!   fsyncs of every payment before it;
 //! - `sandbox-cursor`: byte offset in the journal up to which payments were
 //!   delivered and processed, written temp + fsync + rename.
 //!
@@ -42,6 +45,7 @@ use serde::{Deserialize, Serialize};
 use super::strkey::{self, ACCOUNT_ID, SECRET_SEED};
 use super::{IncomingPayment, MEMO_MAX_BYTES, Wallet};
 use crate::money::Tft;
+use crate::store::{GroupCommit, Ticket, blocking_io};
 
 const SECRET_FILE: &str = "sandbox-wallet.secret";
 const JOURNAL_FILE: &str = "sandbox-journal.jsonl";
@@ -55,6 +59,10 @@ pub struct SandboxWallet {
     address: String,
     issuer: String,
     state: Mutex<State>,
+    /// The journal, open for appending; written under `state`'s lock,
+    /// synced by `group` outside it.
+    journal: File,
+    group: GroupCommit,
 }
 
 struct State {
@@ -104,7 +112,15 @@ impl SandboxWallet {
             committed <= journal_len,
             "sandbox cursor is past the end of the journal"
         );
+        let path = state_dir.join(JOURNAL_FILE);
+        let journal = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
         Ok(SandboxWallet {
+            journal,
+            group: GroupCommit::new(),
             dir: state_dir.to_owned(),
             address: strkey::encode(ACCOUNT_ID, &public),
             issuer: sandbox_issuer(),
@@ -161,10 +177,17 @@ impl SandboxWallet {
             "a Stellar text memo is at most 28 bytes"
         );
         // The lookup and the append happen under one lock, so two presses
-        // at once cannot both find the key missing.
+        // at once cannot both find the key missing; the sync comes after the
+        // lock is released (see `durable`).
         let mut state = self.lock()?;
         if let Some(earlier) = key.and_then(|k| state.keyed.get(k)) {
-            return Ok(Paid::Before(earlier.clone()));
+            // It may have been appended a moment ago and not be synced yet:
+            // "already paid" is only said once it is durable.
+            let earlier = earlier.clone();
+            let ticket = self.group.ticket();
+            drop(state);
+            self.durable(ticket)?;
+            return Ok(Paid::Before(earlier));
         }
         let mut suffix = [0u8; 4];
         getrandom::getrandom(&mut suffix).map_err(|e| anyhow!("no randomness: {e}"))?;
@@ -183,22 +206,25 @@ impl SandboxWallet {
             key: key.map(str::to_owned),
         })?;
         line.push(b'\n');
-        let path = self.dir.join(JOURNAL_FILE);
-        crate::store::blocking_io(|| -> anyhow::Result<()> {
-            let mut journal = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .with_context(|| format!("cannot open {}", path.display()))?;
-            journal.write_all(&line)?;
-            journal.sync_data()?;
-            Ok(())
-        })?;
+        // One `write` on an O_APPEND descriptor: the line goes in whole
+        // (into the page cache) before the next payer's.
+        blocking_io(|| (&self.journal).write_all(&line))
+            .with_context(|| format!("cannot write {}", self.dir.join(JOURNAL_FILE).display()))?;
+        let ticket = self.group.ticket();
         state.next_seq += 1;
         if let Some(key) = key {
             state.keyed.insert(key.to_owned(), payment.clone());
         }
+        drop(state);
+        self.durable(ticket)?;
         Ok(Paid::New(payment))
+    }
+
+    /// Waits until the journal lines up to `ticket` are on disk, syncing
+    /// them together with whatever other payers appended meanwhile.
+    fn durable(&self, ticket: Ticket) -> anyhow::Result<()> {
+        blocking_io(|| self.group.wait(ticket, || self.journal.sync_data()))
+            .with_context(|| format!("cannot sync {}", self.dir.join(JOURNAL_FILE).display()))
     }
 
     fn lock(&self) -> anyhow::Result<MutexGuard<'_, State>> {
@@ -209,6 +235,13 @@ impl SandboxWallet {
 
     fn incoming_batch(&self) -> anyhow::Result<Vec<IncomingPayment>> {
         let mut state = self.lock()?;
+        // Only durable payments are handed out (and so credited): wait for
+        // every line appended so far. Payers block on the lock meanwhile;
+        // this runs once per payment poll.
+        let ticket = self.group.ticket();
+        self.group
+            .wait(ticket, || self.journal.sync_data())
+            .with_context(|| format!("cannot sync {}", self.dir.join(JOURNAL_FILE).display()))?;
         if state.delivered != state.committed {
             write_atomically(
                 &self.dir,

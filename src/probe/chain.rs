@@ -116,6 +116,18 @@ pub enum ChainProbeError {
     },
 }
 
+impl ChainProbeError {
+    /// Whether the node (or one of its layers) did not answer in time: the
+    /// costly failure the monitor backs off from.
+    pub fn is_time_out(&self) -> bool {
+        match self {
+            ChainProbeError::TimedOut { .. } => true,
+            ChainProbeError::Layer { error, .. } => error.is_time_out(),
+            _ => false,
+        }
+    }
+}
+
 #[async_trait]
 pub trait ChainProbe: Send + Sync {
     async fn read_chain(&self, target: &ChainTarget) -> Result<ChainReading, ChainProbeError>;

@@ -33,8 +33,10 @@ use crate::lifecycle::tip::{Report, Tip};
 use crate::probe::tip::{read_evm_tip, read_tip};
 use crate::probe::{ChainProbe, ChainSource, ChainTarget};
 use crate::user::NodeState;
+use schedule::{Outcome, Schedule, read_within};
 
 mod layers;
+mod schedule;
 mod text;
 
 /// What one chain sweep did, for logs and the benchmark.
@@ -44,6 +46,9 @@ pub struct ChainSweep {
     pub read: usize,
     /// Of them, those that did not answer.
     pub unreadable: usize,
+    /// Nodes left for a later sweep: the budget was spent before their
+    /// turn, or they are backed off after repeated time-outs.
+    pub deferred: usize,
     /// Confirmed changes (each one alert at most).
     pub events: usize,
     /// Node records written (few: only what users see changed).
@@ -56,6 +61,8 @@ struct Settings {
     stall_after_secs: u64,
     confirmations: u32,
     concurrency: usize,
+    /// No read starts after this long into a sweep's chain reads.
+    budget: std::time::Duration,
 }
 
 /// One node's memory between sweeps.
@@ -72,6 +79,8 @@ struct Memory {
     tips: HashMap<String, Tip>,
     /// The same for chains with an execution layer (`evm_rpc_port`).
     evm_tips: HashMap<String, Tip>,
+    /// Which nodes each sweep reads, in what order, and who is backed off.
+    schedule: Schedule,
 }
 
 /// A node's new chain record and what was confirmed, to store and tell.
@@ -120,6 +129,7 @@ impl ChainWatch {
                 stall_after_secs: config.chain_stall_minutes * 60,
                 confirmations: config.chain_confirmations,
                 concurrency: config.chain_probe_concurrency,
+                budget: std::time::Duration::from_secs(config.chain_sweep_budget_seconds),
             },
             memory: Mutex::new(Memory::default()),
         }
@@ -165,11 +175,48 @@ impl ChainWatch {
             });
         }
         let concurrency = self.settings.concurrency;
-        let answers = self.probe.read_many(&reads, concurrency).await;
+        // Within the sweep's budget, in round-robin order, without the
+        // nodes backed off (`schedule.rs`); the others wait their turn and
+        // keep their record.
+        let candidates: HashSet<(UserId, String)> = chosen
+            .iter()
+            .map(|t| (t.user.clone(), t.node.name.clone()))
+            .collect();
+        let contracts: Vec<ContractId> = chosen.iter().map(|t| t.node.contract).collect();
+        let started = self.clock.now();
+        let order = self.memory().schedule.plan(&contracts, started);
+        let results = read_within(
+            self.probe.as_ref(),
+            &reads,
+            &order,
+            concurrency,
+            self.settings.budget,
+        )
+        .await;
+        {
+            let mut memory = self.memory();
+            for (contract, result) in contracts.iter().zip(&results) {
+                memory
+                    .schedule
+                    .record(*contract, Outcome::of(result), started);
+            }
+            let live: HashSet<ContractId> = contracts.iter().copied().collect();
+            memory.schedule.retain(|c| live.contains(&c));
+        }
         let mut report = ChainSweep {
-            read: reads.len(),
+            deferred: results.iter().filter(|r| r.is_none()).count(),
             ..ChainSweep::default()
         };
+        let (mut kept, mut kept_reads, mut answers) = (Vec::new(), Vec::new(), Vec::new());
+        for ((target, read), result) in chosen.into_iter().zip(reads).zip(results) {
+            if let Some(answer) = result {
+                kept.push(target);
+                kept_reads.push(read);
+                answers.push(answer);
+            }
+        }
+        let (chosen, reads) = (kept, kept_reads);
+        report.read = reads.len();
 
         // The network's tip of each chain: references and our own nodes.
         let mut own: HashMap<&str, Vec<Report>> = HashMap::new();
@@ -240,7 +287,6 @@ impl ChainWatch {
         let mut changes: BTreeMap<UserId, Vec<Change>> = BTreeMap::new();
         {
             let mut memory = self.memory();
-            let mut seen = HashSet::with_capacity(chosen.len());
             let mut rules: HashMap<&str, ChainRules> = HashMap::new();
             for ((target, read), answer) in chosen.iter().zip(&reads).zip(answers) {
                 let facts = &target.node;
@@ -256,7 +302,6 @@ impl ChainWatch {
                     .as_ref()
                     .filter(|c| c.contract == facts.contract);
                 let key = (target.user.clone(), facts.name.clone());
-                seen.insert(key.clone());
                 let tracked = memory.nodes.entry(key).or_insert_with(|| Tracked {
                     contract: facts.contract,
                     tracker: ChainTracker::new(
@@ -329,8 +374,9 @@ impl ChainWatch {
                         });
                 }
             }
-            // Nodes no longer running (or no longer read) are forgotten.
-            memory.nodes.retain(|key, _| seen.contains(key));
+            // Nodes no longer running (or no longer read) are forgotten;
+            // those left for a later sweep keep their memory.
+            memory.nodes.retain(|key, _| candidates.contains(key));
         }
 
         for (user, changes) in changes {
@@ -360,6 +406,12 @@ impl ChainWatch {
                     continue;
                 };
                 let height = change.record.last.as_ref().map(|l| l.height);
+                let layers = change
+                    .record
+                    .last
+                    .as_ref()
+                    .map(|l| l.layers.clone())
+                    .unwrap_or_default();
                 node.chain_health = Some(change.record);
                 applied += 1;
                 if !change.events.is_empty() {
@@ -369,6 +421,7 @@ impl ChainWatch {
                         node.node_type.clone(),
                         change.events,
                         height,
+                        layers,
                     ));
                 }
             }
@@ -377,16 +430,18 @@ impl ChainWatch {
             }
             written = applied;
         }
-        for (name, chain, node_type, events, height) in raised {
+        for (name, chain, node_type, events, height, layers) in raised {
             for event in events {
-                self.tell(user, &name, &chain, &node_type, event, height)
+                self.tell(user, &name, &chain, &node_type, event, height, &layers)
                     .await?;
             }
         }
         Ok(written)
     }
 
-    /// One confirmed change: logged, audited and, unless muted, alerted.
+    /// One confirmed change: logged, audited and, unless muted, alerted
+    /// (`layers`: a layered chain's heights in the confirming reading).
+    #[allow(clippy::too_many_arguments)]
     async fn tell(
         &self,
         user: &UserId,
@@ -395,6 +450,7 @@ impl ChainWatch {
         node_type: &str,
         event: ChainEvent,
         height: Option<u64>,
+        layers: &[crate::lifecycle::chain_state::LayerHeight],
     ) -> anyhow::Result<()> {
         let catalog = self.engine.catalog();
         let newer = catalog
@@ -402,19 +458,20 @@ impl ChainWatch {
             .map(|(_, nt)| text::catalog_versions(&nt.clients))
             .unwrap_or_default();
         // The end of the initial sync: its words need the chain's name and
-        // the height reached (`text::synced`).
+        // the height reached, per layer for a chain read in layers
+        // (`text::synced`).
         let alert = match (&event, height) {
             (ChainEvent::Synced { took_from }, Some(height)) => {
                 let chain_name = catalog.chain(chain).map_or(chain, |c| c.name.as_str());
                 Some(text::synced(
                     name,
                     chain_name,
-                    height,
+                    &text::position(height, layers),
                     *took_from,
                     self.clock.now(),
                 ))
             }
-            _ => text::alert(name, &event, &newer, self.clock.now()),
+            _ => text::alert_with_layers(name, &event, &newer, self.clock.now(), layers),
         };
         let Some(alert) = alert else {
             tracing::info!(user = %user, node = name, event = ?event, "chain event");

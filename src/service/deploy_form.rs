@@ -136,6 +136,30 @@ impl DeployForms {
         node_type: &str,
         answers: &BTreeMap<String, String>,
     ) -> anyhow::Result<Option<DeployFormView>> {
+        self.view_with(user, chain, node_type, answers, true).await
+    }
+
+    /// [`DeployForms::view`] for the live summary, sent as answers change:
+    /// the grid is asked for places with room only when these answers
+    /// pick a country or farm, not to fill the pickers.
+    pub async fn quote(
+        &self,
+        user: &UserId,
+        chain: &str,
+        node_type: &str,
+        answers: &BTreeMap<String, String>,
+    ) -> anyhow::Result<Option<DeployFormView>> {
+        self.view_with(user, chain, node_type, answers, false).await
+    }
+
+    async fn view_with(
+        &self,
+        user: &UserId,
+        chain: &str,
+        node_type: &str,
+        answers: &BTreeMap<String, String>,
+        pickers: bool,
+    ) -> anyhow::Result<Option<DeployFormView>> {
         let now = self.clock.now();
         // The chat's Env, read as `Service::handle` reads it.
         let balance = self
@@ -154,10 +178,11 @@ impl DeployForms {
         let mut check = engine.check_form(chain, node_type, answers, &env, None, now);
         // The pickers show the places with room for this order, loaded
         // as the chat loads them when a country or farm is asked.
-        let need = check
-            .needs_locations
-            .clone()
-            .or_else(|| engine.form_location_need(chain, node_type, answers));
+        let need = check.needs_locations.clone().or_else(|| {
+            pickers
+                .then(|| engine.form_location_need(chain, node_type, answers))
+                .flatten()
+        });
         let mut locations: Option<Locations> = None;
         if let Some(need) = need {
             match self.grid.locations(&need).await {
@@ -274,5 +299,28 @@ impl DeployForms {
             nodes,
             balance,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FormKey;
+
+    #[test]
+    fn form_keys_are_fresh_and_only_well_formed_ones_are_read_back() {
+        let (a, b) = (FormKey::random(), FormKey::random());
+        assert_ne!(a, b);
+        assert_eq!(FormKey::parse(a.as_str()), Some(a.clone()));
+        assert_eq!(a.prefix(), format!("w{}", a.as_str()));
+        for bad in [
+            "",
+            "short",
+            "UPPERCASE123",
+            "abcdefghijk-",
+            "abcdefghijklm",
+            "ab/defghijkl",
+        ] {
+            assert_eq!(FormKey::parse(bad), None, "{bad:?}");
+        }
     }
 }

@@ -250,7 +250,7 @@ pub async fn quote(
     let answers = answers_of(&pairs);
     match state
         .service
-        .deploy_form(&state.account(&session), &chain, &node_type, &answers)
+        .deploy_form_quote(&state.account(&session), &chain, &node_type, &answers)
         .await
     {
         Ok(Some(view)) => render::html(&quote_html(&state, &view.check, &view)),
@@ -289,7 +289,7 @@ fn quote_html<'a>(state: &WebState, check: &'a FormCheck, view: &DeployFormView)
         refused.clone()
     } else if let Some(field) = check.errors.keys().next() {
         format!("Check {} above to see the price.", label(field))
-    } else if let Some(field) = &check.missing {
+    } else if let Some(field) = check.missing.first() {
         format!("Answer {} above to see the price.", label(field))
     } else {
         "Answer the questions above to see the price.".to_owned()
@@ -333,7 +333,7 @@ fn form_page(
     let mut on_request = Vec::new();
     for field in &view.fields {
         let mut error = check.errors.get(&field.name).cloned();
-        if submitted && error.is_none() && check.missing.as_deref() == Some(field.name.as_str()) {
+        if submitted && error.is_none() && check.missing.contains(&field.name) {
             error = Some("Please answer this question.".to_owned());
         }
         let (kind, max) = match field.kind {
@@ -469,7 +469,7 @@ pub async fn order(
     let catalog = state.service.engine().catalog();
     let what = catalog
         .node_type(&order.chain, &order.node_type)
-        .map(|(c, t)| format!("{} × {} {}", order.nodes.len(), c.name, t.name))
+        .map(|(_, t)| format!("{} × {}", order.nodes.len(), t.name))
         .unwrap_or_else(|| format!("{} nodes", order.nodes.len()));
     render::html(&OrderPage {
         layout: state.layout(&session, &format!("Order {}", order.id), "/nodes"),

@@ -46,6 +46,16 @@ impl Browser {
     /// Starts chromedriver on a free loopback port and opens a headless
     /// chromium with a phone-sized window.
     pub async fn start() -> Browser {
+        Browser::launch(true).await
+    }
+
+    /// [`Browser::start`] with JavaScript switched off (chromium's content
+    /// setting), as a person who disabled it meets the site.
+    pub async fn start_without_javascript() -> Browser {
+        Browser::launch(false).await
+    }
+
+    async fn launch(javascript: bool) -> Browser {
         ensure_browser();
         let port = {
             let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
@@ -73,6 +83,11 @@ impl Browser {
             // refusals) for `browser_log`: chromedriver's logging capability.
             "goog:loggingPrefs": { "browser": "ALL" }
         });
+        let mut capabilities = capabilities;
+        if !javascript {
+            capabilities["goog:chromeOptions"]["prefs"] =
+                json!({ "profile.managed_default_content_settings.javascript": 2 });
+        }
         let Value::Object(capabilities) = capabilities else {
             unreachable!("capabilities are a JSON object")
         };

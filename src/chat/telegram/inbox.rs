@@ -15,6 +15,12 @@
 //! lives only until its update is handled, and the directory is left out of
 //! backups (a copy there would outlive the handling).
 //!
+//! Disk cost: a batch of updates is kept with one fsync per file, run
+//! together, and one directory fsync (`store::write_atomic_all`), and the
+//! removals of handled updates share their directory fsyncs (a
+//! [`GroupCommit`]: one sync covers every removal made before it started),
+//! all off the async workers.
+//!
 //! A callback query is answered once: when the answer went through the file
 //! is renamed from `.upd` to `.ans`, and a replayed update whose file says
 //! so is not answered again.
@@ -28,6 +34,7 @@ use teloxide::types::Update;
 
 use crate::crypto::{MasterKey, Sealed};
 use crate::ids::UserId;
+use crate::store::{GroupCommit, blocking_io};
 
 /// The directory of the inbox, in the data dir (not backed up).
 pub const INBOX_DIR: &str = "telegram-inbox";
@@ -50,6 +57,8 @@ pub struct Leftover {
 pub struct Inbox {
     dir: PathBuf,
     master: Arc<MasterKey>,
+    /// Shares the directory fsyncs of removals (see [`Inbox::done`]).
+    removals: GroupCommit,
 }
 
 impl Inbox {
@@ -59,7 +68,11 @@ impl Inbox {
         let dir = data_dir.join(INBOX_DIR);
         crate::store::ensure_dir(&dir)?;
         crate::store::remove_stale_temps(&dir)?;
-        Ok(Inbox { dir, master })
+        Ok(Inbox {
+            dir,
+            master,
+            removals: GroupCommit::new(),
+        })
     }
 
     fn file(&self, id: u32, extension: &str) -> PathBuf {
@@ -128,16 +141,19 @@ impl Inbox {
         }
     }
 
-    /// Keeps `updates` durably (sealed), before they are confirmed to Telegram.
+    /// Keeps `updates` durably (sealed), before they are confirmed to
+    /// Telegram: one file each, all synced together. Blocking (runs through
+    /// `store::blocking_io`).
     pub fn append(&self, updates: &[Update]) -> std::io::Result<()> {
+        let mut files = Vec::with_capacity(updates.len());
         for update in updates {
             let json =
                 zeroize::Zeroizing::new(serde_json::to_vec(update).map_err(std::io::Error::other)?);
             let sealed =
                 serde_json::to_vec(&self.master.seal(&json)).map_err(std::io::Error::other)?;
-            crate::store::write_atomic(&self.file(update.id.0, RECEIVED), &sealed)?;
+            files.push((self.file(update.id.0, RECEIVED), sealed));
         }
-        Ok(())
+        blocking_io(|| crate::store::write_atomic_all(&self.dir, &files))
     }
 
     /// Notes that update `id`'s callback query was answered. Best effort:
@@ -152,8 +168,14 @@ impl Inbox {
     }
 
     /// Forgets update `id`: it has been handled. The directory is synced so
-    /// a restart after a crash does not bring the update back.
+    /// a restart after a crash does not bring the update back; removals made
+    /// at the same moment for other users share that sync. Blocking (runs
+    /// through `store::blocking_io`).
     pub fn done(&self, id: u32) {
+        blocking_io(|| self.remove(id));
+    }
+
+    fn remove(&self, id: u32) {
         let mut removed = false;
         // `answered` renames atomically, so the file has one of the two
         // names at any moment; trying both in this order never misses it.
@@ -166,7 +188,14 @@ impl Inbox {
                 }
             }
         }
-        if removed && let Err(e) = crate::store::sync_dir(&self.dir) {
+        if !removed {
+            return;
+        }
+        let ticket = self.removals.ticket();
+        if let Err(e) = self
+            .removals
+            .wait(ticket, || crate::store::sync_dir(&self.dir))
+        {
             tracing::warn!(error = %e, "could not sync the Telegram inbox");
         }
     }

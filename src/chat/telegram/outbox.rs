@@ -2,6 +2,13 @@
 //! edited in place, answered questions; within rate limits, honouring 429
 //! `retry_after` (retries run by backon), tolerant of "not modified" and "not found" edits, and
 //! marking users who blocked the bot.
+//!
+//! The edit that marks a pressed question answered is held back and sent
+//! together with the next message to that chat (both requests in flight at
+//! once), so the next question does not wait for the edit's round trip; the
+//! Bot API has no single call that edits one message and sends another.
+//! Whatever is still held when the update has been handled is sent then
+//! ([`TelegramOutbox::flush`]).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
@@ -41,6 +48,9 @@ pub struct TelegramOutbox {
     pressed: Mutex<HashMap<i64, Pressed>>,
     /// Per chat and progress key: the message being edited.
     progress: Mutex<HashMap<(i64, String), i32>>,
+    /// Per chat: the "answered" edit held back for the next message
+    /// (message id, new text).
+    held: Mutex<HashMap<i64, (i32, String)>>,
     service: OnceLock<WeakService>,
 }
 
@@ -129,6 +139,7 @@ impl TelegramOutbox {
             limiter,
             pressed: Mutex::new(HashMap::new()),
             progress: Mutex::new(HashMap::new()),
+            held: Mutex::new(HashMap::new()),
             service: OnceLock::new(),
         }
     }
@@ -144,6 +155,20 @@ impl TelegramOutbox {
                 Some(p) => map.insert(chat, p),
                 None => map.remove(&chat),
             };
+        }
+    }
+
+    /// Takes the edit held back for `chat`, if any.
+    fn take_held(&self, chat: i64) -> Option<(i32, String)> {
+        self.held.lock().ok().and_then(|mut m| m.remove(&chat))
+    }
+
+    /// Sends the edit held back for `user`'s chat, if any: called once an
+    /// update has been handled, so no answered mark is left behind.
+    pub async fn flush(&self, user: &UserId) {
+        let Some(chat) = chat_of(user) else { return };
+        if let Some((message_id, text)) = self.take_held(chat) {
+            self.edit_text(user, chat, message_id, &text).await;
         }
     }
 
@@ -267,6 +292,38 @@ impl TelegramOutbox {
 impl Outbox for TelegramOutbox {
     async fn send(&self, user: &UserId, item: Outgoing) {
         let Some(chat) = chat_of(user) else { return };
+        if let Outgoing::Answered { answer } = item {
+            let pressed = self.pressed.lock().ok().and_then(|mut m| m.remove(&chat));
+            if let Some(p) = pressed {
+                // Editing without a keyboard removes the buttons, so the
+                // question cannot be answered twice from this message.
+                let text = format!("{}\n\n✔ {answer}", p.text);
+                let earlier = self
+                    .held
+                    .lock()
+                    .ok()
+                    .and_then(|mut m| m.insert(chat, (p.message_id, text)));
+                if let Some((message_id, text)) = earlier {
+                    self.edit_text(user, chat, message_id, &text).await;
+                }
+            }
+            return;
+        }
+        match self.take_held(chat) {
+            Some((message_id, text)) => {
+                tokio::join!(
+                    self.edit_text(user, chat, message_id, &text),
+                    self.deliver(user, chat, item)
+                );
+            }
+            None => self.deliver(user, chat, item).await,
+        }
+    }
+}
+
+impl TelegramOutbox {
+    /// Sends one item (not an `Answered`, which `send` holds back).
+    async fn deliver(&self, user: &UserId, chat: i64, item: Outgoing) {
         match item {
             Outgoing::Message(m) => {
                 self.send_text(user, chat, &m.text, &m.buttons).await;
@@ -319,15 +376,8 @@ impl Outbox for TelegramOutbox {
                     m.insert((chat, key), id);
                 }
             }
-            Outgoing::Answered { answer } => {
-                let pressed = self.pressed.lock().ok().and_then(|mut m| m.remove(&chat));
-                if let Some(p) = pressed {
-                    let text = format!("{}\n\n✔ {answer}", p.text);
-                    // Editing without a keyboard removes the buttons, so the
-                    // question cannot be answered twice from this message.
-                    self.edit_text(user, chat, p.message_id, &text).await;
-                }
-            }
+            // Held back by `send`, never delivered from here.
+            Outgoing::Answered { .. } => {}
             Outgoing::Withdrawn => {
                 let pressed = self.pressed.lock().ok().and_then(|mut m| m.remove(&chat));
                 if let Some(p) = pressed {

@@ -11,7 +11,7 @@
 //! [`OrderDraft`] the service places are the chat's own: a rule changed in
 //! the script, a validator or the price list changes both.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::Turn;
 use super::questions::location_choices;
@@ -96,9 +96,8 @@ pub struct FormQuote {
 pub struct FormCheck {
     /// Field name -> the chat's message for that answer.
     pub errors: BTreeMap<String, String>,
-    /// The first required question without an answer, if the walk stopped
-    /// there.
-    pub missing: Option<String>,
+    /// The required questions without an answer, in the order asked.
+    pub missing: Vec<String>,
     /// The conversation ended without an order (no place has room, the
     /// chain or node type is not offered): the chat's words.
     pub refused: Option<String>,
@@ -310,6 +309,10 @@ impl Engine {
                     .any(|s| s.optional && given(&format!("setting.{}", s.key)).is_some())
             });
         let mut keys_asked = false;
+        // Questions whose answer is missing or refused: to read on and
+        // check the answers after them, the walk gives the chat's first
+        // button there (or Skip) in their place; no order comes of it.
+        let mut stood_in: BTreeSet<String> = BTreeSet::new();
         let (mut state, mut effects) = self.step(
             &Conversation::default(),
             Input::Command {
@@ -367,6 +370,7 @@ impl Engine {
                     check.choices.insert(name.clone(), flow.choices.clone());
                 }
                 asked = Some(name.clone());
+                let skip_here = skippable(&turn, &step, flow.at.sub);
                 let press = |pick| {
                     Input::Answer(Some(AnswerButton {
                         seq: state.seq,
@@ -388,6 +392,7 @@ impl Engine {
                             break;
                         }
                     },
+                    StepKind::Options(_) if is_summary(&step) && !stood_in.is_empty() => break,
                     StepKind::Options(options) if is_summary(&step) => {
                         check.quote = turn.quote(last_said(&effects).unwrap_or_default());
                         let keys = options.iter().find(|o| {
@@ -409,27 +414,48 @@ impl Engine {
                             None => break,
                         }
                     }
-                    kind => match (given(&name), kind) {
-                        (None, _) if skippable(&turn, &step, flow.at.sub) => press(Pick::Skip),
-                        (None, _) => {
-                            check.missing = Some(name);
-                            break;
-                        }
-                        (Some(value), StepKind::Options(_) | StepKind::Choose(_)) => {
-                            match pick_value(value) {
-                                Some(i) => press(Pick::Choice(i)),
-                                None => {
-                                    check.errors.insert(
-                                        name,
-                                        "That choice is not on offer; please pick one of the list."
-                                            .into(),
-                                    );
-                                    break;
+                    kind => {
+                        let stand_in = if skip_here {
+                            Some(press(Pick::Skip))
+                        } else if flow.choices.is_empty() {
+                            None
+                        } else {
+                            Some(press(Pick::Choice(0)))
+                        };
+                        match (given(&name), kind) {
+                            _ if stood_in.contains(&name) => match stand_in {
+                                Some(input) => input,
+                                None => break,
+                            },
+                            (None, _) if skip_here => press(Pick::Skip),
+                            (None, _) => {
+                                check.missing.push(name.clone());
+                                stood_in.insert(name);
+                                match stand_in {
+                                    Some(input) => input,
+                                    None => break,
                                 }
                             }
+                            (Some(value), StepKind::Options(_) | StepKind::Choose(_)) => {
+                                match pick_value(value) {
+                                    Some(i) => press(Pick::Choice(i)),
+                                    None => {
+                                        check.errors.insert(
+                                            name.clone(),
+                                            "That choice is not on offer; please pick one of the list."
+                                                .into(),
+                                        );
+                                        stood_in.insert(name);
+                                        match stand_in {
+                                            Some(input) => input,
+                                            None => break,
+                                        }
+                                    }
+                                }
+                            }
+                            (Some(value), _) => Input::Text(value.to_owned()),
                         }
-                        (Some(value), _) => Input::Text(value.to_owned()),
-                    },
+                    }
                 }
             };
             let before = (flow.at.clone(), flow.history.len(), flow.waiting);
@@ -449,8 +475,12 @@ impl Engine {
                         _ => None,
                     })
                     .unwrap_or_else(|| "Please check this answer.".into());
-                check.errors.insert(asked.unwrap_or_default(), why);
-                break;
+                let name = asked.unwrap_or_default();
+                // A stand-in refused too: the walk cannot go on.
+                if !stood_in.insert(name.clone()) {
+                    break;
+                }
+                check.errors.insert(name, why);
             }
         }
         check
@@ -631,6 +661,17 @@ mod tests {
         answers.insert("ssh_key".into(), "not a key".into());
         let check = engine.check_form(&chain.id, &nt.id, &answers, &env(), None, 0);
         assert!(check.errors.contains_key("ssh_key"), "{check:?}");
+        assert!(check.draft.is_none() && check.quote.is_none());
+        // Answers after a refused or missing one are still checked.
+        answers.insert("count".into(), "x".into());
+        answers.remove("period");
+        let check = engine.check_form(&chain.id, &nt.id, &answers, &env(), None, 0);
+        assert!(check.errors.contains_key("count"), "{check:?}");
+        assert!(check.errors.contains_key("ssh_key"), "{check:?}");
+        assert_eq!(check.missing, ["period"]);
+        assert!(check.draft.is_none() && check.quote.is_none());
+        answers.insert("count".into(), "2".into());
+        answers.insert("period".into(), "1 week".into());
         // A country needs the places with room, which the caller loads.
         answers.insert("ssh_key".into(), String::new());
         answers.insert("location".into(), "country".into());

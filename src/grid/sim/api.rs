@@ -26,16 +26,21 @@ impl Grid for SimGrid {
         let public_key = &identity.public_key();
         let mut inner = self.lock();
         if let Some(id) = inner.state.twin_by_key.get(public_key) {
-            return Ok(TwinId(*id));
+            let id = *id;
+            drop(inner);
+            self.settled()?;
+            return Ok(TwinId(id));
         }
         // Deployments are checked against this key, so it must be usable.
         VerifyingKey::from_bytes(public_key)
             .map_err(|_| GridError::Rejected("not an ed25519 public key".to_string()))?;
         let id = inner.state.next_twin_id();
-        inner.record(Event::Twin {
+        let ticket = inner.record(Event::Twin {
             id,
             key: hex::encode(public_key),
         })?;
+        drop(inner);
+        self.durable(ticket)?;
         Ok(TwinId(id))
     }
 
@@ -123,17 +128,22 @@ impl Grid for SimGrid {
                 if inner.state.nodes[idx].status != NodeStatus::Up {
                     // As the real backend: a deploy that fails after its
                     // contract exists cancels it.
-                    inner.record(Event::Cancel { id: rec.id })?;
+                    let ticket = inner.record(Event::Cancel { id: rec.id })?;
+                    drop(inner);
+                    self.durable(ticket)?;
                     return Err(GridError::NodeNotUp(node));
                 }
                 self.chain.adopt_node(ContractId(rec.id), rec.created_at);
-                return Ok(Placed {
+                let placed = Placed {
                     contract: ContractId(rec.id),
                     node: inner.state.grid_node(idx),
                     ipv4: rec.ipv4.first().cloned(),
                     ipv6: rec.ipv6,
                     mycelium: rec.mycelium,
-                });
+                };
+                drop(inner);
+                self.settled()?;
+                return Ok(placed);
             }
         }
 
@@ -197,16 +207,19 @@ impl Grid for SimGrid {
             app_failure: None,
             created_at: self.chain.now(),
         };
-        inner.record(Event::Contract(rec.clone()))?;
+        let ticket = inner.record(Event::Contract(rec.clone()))?;
         // Its chain starts syncing from block 0 now.
         self.chain.start_node(ContractId(id));
-        Ok(Placed {
+        let placed = Placed {
             contract: ContractId(id),
             node: inner.state.grid_node(idx),
             ipv4: rec.ipv4.first().cloned(),
             ipv6: rec.ipv6,
             mycelium: rec.mycelium,
-        })
+        };
+        drop(inner);
+        self.durable(ticket)?;
+        Ok(placed)
     }
 
     async fn contract_for(
@@ -214,13 +227,15 @@ impl Grid for SimGrid {
         node: GridNodeId,
         deployment_hash: &str,
     ) -> Result<Option<ContractId>, GridError> {
-        let inner = self.lock();
-        Ok(live_contract_for(&inner.state, node.0, deployment_hash).map(|r| ContractId(r.id)))
+        let found = live_contract_for(&self.lock().state, node.0, deployment_hash)
+            .map(|r| ContractId(r.id));
+        self.settled()?;
+        Ok(found)
     }
 
     async fn twin_contracts(&self, twin: TwinId) -> Result<Vec<OwnedContract>, GridError> {
-        let inner = self.lock();
-        Ok(inner
+        let owned = self
+            .lock()
             .state
             .contracts
             .values()
@@ -230,7 +245,9 @@ impl Grid for SimGrid {
                 node: GridNodeId(r.node),
                 deployment_hash: r.deployment_hash.clone(),
             })
-            .collect())
+            .collect();
+        self.settled()?;
+        Ok(owned)
     }
 
     async fn cancel(&self, identity: &IdentityKey, contract: ContractId) -> Result<(), GridError> {
@@ -249,11 +266,13 @@ impl Grid for SimGrid {
             ));
         }
         if rec.deleted {
-            return Ok(());
+            drop(inner);
+            return self.settled();
         }
-        inner.record(Event::Cancel { id: contract.0 })?;
+        let ticket = inner.record(Event::Cancel { id: contract.0 })?;
+        drop(inner);
         self.chain.forget(contract);
-        Ok(())
+        self.durable(ticket)
     }
 
     /// As Zero-OS answers `zos.deployment.get`: a twin sees only its own
@@ -298,10 +317,12 @@ impl Grid for SimGrid {
         if rec.deleted || rec.paused == paused {
             return Ok(());
         }
-        inner.record(Event::Paused {
+        let ticket = inner.record(Event::Paused {
             contract: contract.0,
             paused,
-        })
+        })?;
+        drop(inner);
+        self.durable(ticket)
     }
 }
 

@@ -22,11 +22,13 @@ impl SimGrid {
             .node_idx(node.0)
             .ok_or(GridError::UnknownNode(node))?;
         let pinned = status != NodeStatus::Up;
-        inner.record(Event::NodeStatus {
+        let ticket = inner.record(Event::NodeStatus {
             node: node.0,
             status,
             pinned,
-        })
+        })?;
+        drop(inner);
+        self.durable(ticket)
     }
 
     /// The contract's workload reports `reason`. On a paused contract the
@@ -81,7 +83,9 @@ impl SimGrid {
         if !inner.state.contracts.contains_key(&contract.0) {
             return Err(GridError::UnknownContract(contract));
         }
-        inner.record(event)
+        let ticket = inner.record(event)?;
+        drop(inner);
+        self.durable(ticket)
     }
 
     /// The active (not cancelled) contracts on a grid node, by id: what a

@@ -1,5 +1,9 @@
 //! Durable storage of the simulated grid: `world.json` (written once) and an
-//! append-only journal of [`Event`]s, one JSON line each, fsynced per event.
+//! append-only journal of [`Event`]s, one JSON line each. An event is
+//! appended under the grid's lock and made durable outside it by a group
+//! commit ([`JournalSync`]): events recorded at the same moment by different
+//! users share one fdatasync, and nobody waits for the disk while holding the
+//! lock every grid lookup needs.
 //!
 //! A deploy appends one short line instead of rewriting the whole state, so
 //! the cost stays flat at 100,000 contracts. When the journal grows well past
@@ -9,12 +13,59 @@
 //! cut off.
 
 use std::fs::{self, File, OpenOptions};
-use std::io;
+use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::{Context, bail};
 
 use super::state::Event;
+use crate::store::{GroupCommit, Ticket};
+
+/// Makes appended events durable, shared by every writer; holds the journal
+/// generation being appended to (a compaction switches it).
+pub(super) struct JournalSync {
+    group: GroupCommit,
+    file: Mutex<Arc<File>>,
+}
+
+impl JournalSync {
+    fn new(file: &Arc<File>) -> Arc<JournalSync> {
+        Arc::new(JournalSync {
+            group: GroupCommit::new(),
+            file: Mutex::new(file.clone()),
+        })
+    }
+
+    /// Blocks until the event of `ticket` (and every one before it) is on
+    /// disk. Call without the grid's lock, off the async workers.
+    ///
+    /// The sync takes the generation current when it starts: an event
+    /// appended to an older generation before a compaction is in the new
+    /// one, which the compaction wrote durably, so syncing the newest file
+    /// covers every ticket handed out before the sync started.
+    pub fn wait(&self, ticket: Ticket) -> io::Result<()> {
+        self.group.wait(ticket, || {
+            // A plain handle swap: a panic cannot leave it half-done.
+            let file = self
+                .file
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            file.sync_data()
+        })
+    }
+
+    /// A ticket covering every event appended so far (for readers that must
+    /// not act on state not yet durable).
+    pub fn ticket(&self) -> Ticket {
+        self.group.ticket()
+    }
+
+    fn switch(&self, file: Arc<File>) {
+        *self.file.lock().unwrap_or_else(PoisonError::into_inner) = file;
+    }
+}
 
 const JOURNAL_PREFIX: &str = "journal.";
 const JOURNAL_SUFFIX: &str = ".jsonl";
@@ -24,7 +75,8 @@ const COMPACT_MIN_LINES: usize = 20_000;
 pub(super) struct Store {
     dir: PathBuf,
     generation: u64,
-    file: File,
+    file: Arc<File>,
+    sync: Arc<JournalSync>,
     /// Length of the journal up to its last complete line.
     len: u64,
     lines: usize,
@@ -56,12 +108,15 @@ impl Store {
         generations.sort_unstable();
         let Some(&generation) = generations.last() else {
             crate::store::write_atomic(&dir.join(journal_name(0)), b"")?;
-            let file = OpenOptions::new()
-                .append(true)
-                .open(dir.join(journal_name(0)))?;
+            let file = Arc::new(
+                OpenOptions::new()
+                    .append(true)
+                    .open(dir.join(journal_name(0)))?,
+            );
             let store = Store {
                 dir: dir.to_path_buf(),
                 generation: 0,
+                sync: JournalSync::new(&file),
                 file,
                 len: 0,
                 lines: 0,
@@ -81,9 +136,11 @@ impl Store {
             file.set_len(good_len)?;
             file.sync_all()?;
         }
+        let file = Arc::new(file);
         let store = Store {
             dir: dir.to_path_buf(),
             generation,
+            sync: JournalSync::new(&file),
             file,
             len: good_len,
             lines: events.len(),
@@ -91,14 +148,25 @@ impl Store {
         Ok((store, events))
     }
 
-    /// Appends one event durably.
-    pub fn append(&mut self, event: &Event) -> io::Result<()> {
+    /// The group commit of this journal, for waiting without the lock.
+    pub fn sync(&self) -> Arc<JournalSync> {
+        self.sync.clone()
+    }
+
+    /// Appends one event (one `write`, into the page cache) and returns its
+    /// ticket: it is durable once [`JournalSync::wait`] on it returns.
+    pub fn append(&mut self, event: &Event) -> io::Result<Ticket> {
         let mut line = serde_json::to_vec(event).map_err(io::Error::other)?;
         line.push(b'\n');
-        crate::store::append_synced(&mut self.file, self.len, &line)?;
+        let _writing = crate::store::hold_write();
+        if let Err(e) = (&*self.file).write_all(&line) {
+            // Best effort: cut a fragment off so the next line starts clean.
+            let _ = self.file.set_len(self.len);
+            return Err(e);
+        }
         self.len += line.len() as u64;
         self.lines += 1;
-        Ok(())
+        Ok(self.sync.ticket())
     }
 
     /// Whether the journal holds enough dead lines to be worth compacting.
@@ -115,14 +183,18 @@ impl Store {
         }
         let next = self.generation + 1;
         crate::store::write_atomic(&self.dir.join(journal_name(next)), &body)?;
-        let file = OpenOptions::new()
-            .append(true)
-            .open(self.dir.join(journal_name(next)))?;
+        let file = Arc::new(
+            OpenOptions::new()
+                .append(true)
+                .open(self.dir.join(journal_name(next)))?,
+        );
         let old = self.dir.join(journal_name(self.generation));
+        self.sync.switch(file.clone());
         *self = Store {
             dir: self.dir.clone(),
             generation: next,
             file,
+            sync: self.sync.clone(),
             len: body.len() as u64,
             lines: events.len(),
         };

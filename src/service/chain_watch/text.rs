@@ -9,7 +9,7 @@ use crate::command::{AlertAction, Command, NodeKey};
 use crate::dialogue::{Button, Message};
 use crate::grid::sim::chain::ChainFault;
 use crate::lifecycle::chain::{ChainEvent, ClientVersion};
-use crate::lifecycle::chain_state::ChainAlertKind;
+use crate::lifecycle::chain_state::{ChainAlertKind, LayerHeight};
 use crate::lifecycle::{human_duration, utc_datetime};
 
 /// One alert to raise.
@@ -26,18 +26,42 @@ pub(super) struct ChainAlert {
 /// contract (the tracker starts afresh with a new contract and remembers
 /// `ever_in_sync` across restarts), a notice muted as `Synced` or with
 /// everything. `took_from` is when the node was first read.
-pub(super) fn synced(name: &str, chain: &str, height: u64, took_from: u64, at: u64) -> ChainAlert {
+pub(super) fn synced(
+    name: &str,
+    chain: &str,
+    position: &str,
+    took_from: u64,
+    at: u64,
+) -> ChainAlert {
     ChainAlert {
         kind: ChainAlertKind::Synced,
         priority: Priority::Notice,
         key: format!("chain-synced:{name}:{took_from}"),
         message: Message::text(format!(
-            "✅ Your {chain} node {name} finished syncing: height {}, level with the network, after {}. \
+            "✅ Your {chain} node {name} finished syncing: height {position}, level with the network, after {}. \
              From now on I tell you if it falls behind or stops syncing.",
-            crate::user::chain_text::blocks(height),
             human_duration(at.saturating_sub(took_from).max(60))
         )),
     }
+}
+
+/// The height reached, as the end-of-sync notice says it: one figure, or
+/// each layer's for a chain read in layers ("<layer> block 1, <layer> block 2").
+pub(super) fn position(height: u64, layers: &[LayerHeight]) -> String {
+    if layers.is_empty() {
+        return crate::user::chain_text::blocks(height);
+    }
+    layers
+        .iter()
+        .map(|l| {
+            format!(
+                "{} block {}",
+                l.name,
+                crate::user::chain_text::blocks(l.height)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The versions of the clients the catalog's image runs.
@@ -72,14 +96,38 @@ fn buttons(name: &str, kind: ChainAlertKind, redeploy: Option<&str>) -> Vec<Vec<
 
 /// The alert for `event` on node `name`, confirmed at `at`; `newer` holds
 /// the versions the catalog's image runs (a redeploy installs them). `None`
-/// for the end of the initial sync, whose words need the chain's name and
-/// the height reached: [`synced`].
+/// for changes not worth a message (the end of the initial sync shows in
+/// `/status`).
+#[cfg(test)]
 pub(super) fn alert(
     name: &str,
     event: &ChainEvent,
     newer: &[ClientVersion],
     at: u64,
 ) -> Option<ChainAlert> {
+    alert_with_layers(name, event, newer, at, &[])
+}
+
+/// [`alert`] for a chain read in layers (`layers`: each layer's heights
+/// in the reading that confirmed it): positions are said per layer, since
+/// the episode keeps only their sum.
+pub(super) fn alert_with_layers(
+    name: &str,
+    event: &ChainEvent,
+    newer: &[ClientVersion],
+    at: u64,
+    layers: &[LayerHeight],
+) -> Option<ChainAlert> {
+    let position = |height: u64| -> String {
+        if layers.is_empty() {
+            return format!("block {height}");
+        }
+        let each: Vec<String> = layers
+            .iter()
+            .map(|l| format!("{} block {}", l.name, l.height))
+            .collect();
+        each.join(", ")
+    };
     let (kind, priority, key, text, buttons) = match event {
         ChainEvent::Synced { .. } => return None,
         ChainEvent::StoppedSyncing(e) => (
@@ -87,10 +135,10 @@ pub(super) fn alert(
             Priority::Outage,
             format!("chain-stall:{name}:{}", e.since),
             format!(
-                "⚠️ {name} stopped syncing: its chain has stayed at block {} since {}, {} blocks behind the network. \
+                "⚠️ {name} stopped syncing: its chain has stayed at {} since {}, {} blocks behind the network. \
                  Redeploying would not fix this by itself: a new node starts syncing from block 0 again. \
                  Your choices: wait (I will tell you when it moves again), look at its logs over SSH, or /redeploy {name} anyway.",
-                e.height,
+                position(e.height),
                 utc_datetime(e.since),
                 e.lag
             ),
@@ -104,8 +152,12 @@ pub(super) fn alert(
             Priority::Recovery,
             format!("chain-resumed:{name}:{}", episode.since),
             format!(
-                "✅ {name} is syncing again: its chain moved past block {} after being stuck for {}.",
-                episode.height,
+                "✅ {name} is syncing again: its chain moved {} after being stuck for {}.",
+                if layers.is_empty() {
+                    format!("past {}", position(episode.height))
+                } else {
+                    format!("again (now at {})", position(episode.height))
+                },
                 human_duration(*stalled_for)
             ),
             Vec::new(),
@@ -115,10 +167,21 @@ pub(super) fn alert(
             Priority::Outage,
             format!("chain-behind:{name}:{}", e.since),
             format!(
-                "⚠️ {name} fell behind by {} blocks: it is at block {}, the network at {}. It was in sync before; I will tell you when it is back in sync.",
+                "⚠️ {name} fell behind by {} blocks: it is at {}, the network at {}. It was in sync before; I will tell you when it is back in sync.",
                 e.lag,
-                e.height,
-                e.height.saturating_add(e.lag)
+                position(e.height),
+                if layers.is_empty() {
+                    e.height.saturating_add(e.lag).to_string()
+                } else {
+                    layers
+                        .iter()
+                        .map(|l| match l.network_height {
+                            Some(n) => format!("{} block {n}", l.name),
+                            None => format!("{} block unknown", l.name),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
             ),
             buttons(name, ChainAlertKind::Behind, None),
         ),
@@ -242,6 +305,43 @@ mod tests {
         assert_eq!(
             alert("n", &ChainEvent::Synced { took_from: 0 }, &[], 0),
             None
+        );
+    }
+
+    /// A chain read in layers says where each layer is, not their sum.
+    #[test]
+    fn a_layered_chain_is_worded_per_layer() {
+        let layer = |name: &str, height, network| LayerHeight {
+            name: name.into(),
+            height,
+            network_height: Some(network),
+        };
+        let layers = [
+            layer("Heimdall", 31_000_120, 31_000_420),
+            layer("Bor", 80_000_120, 80_000_420),
+        ];
+        let e = Episode {
+            since: 0,
+            height: 111_000_240,
+            lag: 600,
+        };
+        let stall = ChainEvent::StoppedSyncing(e.clone());
+        let text = alert_with_layers("p", &stall, &[], 0, &layers)
+            .unwrap()
+            .message
+            .text;
+        assert!(
+            text.contains("stayed at Heimdall block 31000120, Bor block 80000120 since"),
+            "{text}"
+        );
+        let behind = ChainEvent::FellBehind(e);
+        let text = alert_with_layers("p", &behind, &[], 0, &layers)
+            .unwrap()
+            .message
+            .text;
+        assert!(
+            text.contains("it is at Heimdall block 31000120, Bor block 80000120, the network at Heimdall block 31000420, Bor block 80000420."),
+            "{text}"
         );
     }
 }
