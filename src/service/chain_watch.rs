@@ -451,14 +451,15 @@ impl ChainWatch {
             .map(|(_, nt)| text::catalog_versions(&nt.clients))
             .unwrap_or_default();
         // The end of the initial sync: its words need the chain's name and
-        // the height reached (`text::synced`).
+        // the height reached, per layer for a chain read in layers
+        // (`text::synced`).
         let alert = match (&event, height) {
             (ChainEvent::Synced { took_from }, Some(height)) => {
                 let chain_name = catalog.chain(chain).map_or(chain, |c| c.name.as_str());
                 Some(text::synced(
                     name,
                     chain_name,
-                    height,
+                    &text::position(height, layers),
                     *took_from,
                     self.clock.now(),
                 ))

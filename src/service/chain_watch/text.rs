@@ -26,18 +26,42 @@ pub(super) struct ChainAlert {
 /// contract (the tracker starts afresh with a new contract and remembers
 /// `ever_in_sync` across restarts), a notice muted as `Synced` or with
 /// everything. `took_from` is when the node was first read.
-pub(super) fn synced(name: &str, chain: &str, height: u64, took_from: u64, at: u64) -> ChainAlert {
+pub(super) fn synced(
+    name: &str,
+    chain: &str,
+    position: &str,
+    took_from: u64,
+    at: u64,
+) -> ChainAlert {
     ChainAlert {
         kind: ChainAlertKind::Synced,
         priority: Priority::Notice,
         key: format!("chain-synced:{name}:{took_from}"),
         message: Message::text(format!(
-            "✅ Your {chain} node {name} finished syncing: height {}, level with the network, after {}. \
+            "✅ Your {chain} node {name} finished syncing: height {position}, level with the network, after {}. \
              From now on I tell you if it falls behind or stops syncing.",
-            crate::user::chain_text::blocks(height),
             human_duration(at.saturating_sub(took_from).max(60))
         )),
     }
+}
+
+/// The height reached, as the end-of-sync notice says it: one figure, or
+/// each layer's for a chain read in layers ("<layer> block 1, <layer> block 2").
+pub(super) fn position(height: u64, layers: &[LayerHeight]) -> String {
+    if layers.is_empty() {
+        return crate::user::chain_text::blocks(height);
+    }
+    layers
+        .iter()
+        .map(|l| {
+            format!(
+                "{} block {}",
+                l.name,
+                crate::user::chain_text::blocks(l.height)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The versions of the clients the catalog's image runs.
