@@ -484,11 +484,18 @@ fn check_node_type(file: &str, line: usize, at: &str, nt: &RawNodeType, diags: &
             format!("{at}: name and description must not be empty"),
         );
     }
-    if nt.health.tcp.is_none() && nt.health.http.is_none() {
+    // A node that publishes nothing (Presearch's flist runs its container
+    // without a published port) has no check of its own from outside: the
+    // grid's checks apply, and what its network knows of it comes from the
+    // `node_status` block. Any other node type needs an application check.
+    if nt.health.tcp.is_none() && nt.health.http.is_none() && nt.node_status.is_none() {
         diags.push(
             file,
             line,
-            format!("{at}: health needs a tcp port, an http check, or both"),
+            format!(
+                "{at}: health needs a tcp port, an http check, or both \
+                 (only a node type with a node_status block may have none)"
+            ),
         );
     }
     if let Some(http) = &nt.health.http
