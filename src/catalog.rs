@@ -95,7 +95,7 @@ pub struct HttpCheck {
 }
 
 /// The application-level health check for a node type.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HealthCheck {
     #[serde(default)]
@@ -692,6 +692,10 @@ mod tests {
             "https://hub.grid.tf/tf-official-apps/presearch-v2.3.flist"
         );
         assert_eq!(presearch.disk_mount, "/var/lib/docker");
+        // Its flist publishes no port: no application check, its status
+        // comes from Presearch (node_status).
+        assert_eq!(presearch.health, HealthCheck::default());
+        assert!(presearch.node_status.is_some());
         assert_eq!(presearch.resources.disk_gib, 10);
         let code = presearch.setting("registration_code").unwrap();
         assert_eq!(code.env, "PRESEARCH_REGISTRATION_CODE");
@@ -753,6 +757,13 @@ mod tests {
                 "version: \"9.26.5\"",
                 "version: \"nine\"",
                 "version \"nine\" must be 1 to 4 numbers",
+            ),
+            // Only a node type whose network reports on it (node_status) may
+            // go without an application check.
+            (
+                "health: { tcp: 12024 }",
+                "health: {}",
+                "digibyte/full: health needs a tcp port, an http check, or both",
             ),
         ];
         for (from, to, expected) in cases {
