@@ -437,3 +437,77 @@ async fn a_person_deploys_through_the_form_without_javascript() {
     deploy_through_the_form(&site, &browser, "dave", "-nojs").await;
     browser.quit().await;
 }
+
+/// A Dash node ordered in the chat: its page shows the chain's sync as a
+/// progress bar once the monitor has read it (issue 19 item 4 on the node
+/// page), and its red Delete, confirmed, removes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_syncing_node_shows_its_progress_and_is_deleted_from_its_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = Site::start(dir.path(), &|_| {}).await;
+    let browser = Browser::start().await;
+    browser.resize(375, 812).await;
+    browser.open(&site.base).await;
+    let name = browser.wait_for("//input[@id='name']").await;
+    browser.type_into(&name, "erin").await;
+    press(&browser, "Sign in to the sandbox").await;
+    browser.wait_for("//h1[.='Chat']").await;
+    say(&browser, "/deploy dash full").await;
+    browser.wait_for("//p[contains(., 'How many')]").await;
+    say(&browser, "1").await;
+    for label in ["No", "Anywhere", "Skip", "1 week", "Confirm"] {
+        press(&browser, label).await;
+    }
+    press(&browser, "Pay with sandbox wallet").await;
+    site.service.wait_idle().await;
+    browser
+        .wait_for("//article[contains(., 'is running')]")
+        .await;
+
+    // The monitor reads the simulated chain a few times: it is syncing.
+    for _ in 0..3 {
+        site.clock.advance(600);
+        site.service.sweep().await;
+    }
+    let erin = UserId::parse("web:sandbox-erin").unwrap();
+    let node = site.service.overview(&erin).unwrap().nodes[0].name.clone();
+    browser.open(&format!("{}/node/{node}", site.base)).await;
+    let bar = browser
+        .wait_for("//section[@aria-labelledby='chain']//progress[@aria-label]")
+        .await;
+    assert!(!bar.is_empty());
+    let text = browser.page_text().await;
+    assert!(text.contains("Dash"), "{text}");
+    fits_and_is_labelled(&browser, "the node page, syncing").await;
+    let shots = screenshot_dir();
+    browser
+        .script("document.getElementById('chain').scrollIntoView(); return 1;")
+        .await;
+    assert!(browser.screenshot(&shots.join("node-syncing.png")).await > 1000);
+
+    // Delete is red and asks first; the node is gone once confirmed.
+    let delete = browser
+        .wait_for(&format!(
+            "//button[contains(@class, 'danger') and @aria-label='Delete {node}']"
+        ))
+        .await;
+    browser.click(&delete).await;
+    press(&browser, "Yes, delete it").await;
+    // The answer is shown on My nodes: the node's page is gone.
+    browser
+        .wait_for("//h1[.='My nodes']/following::*[starts-with(normalize-space(.), 'Deleted ')]")
+        .await;
+    site.service.wait_idle().await;
+    let left = site.service.overview(&erin).unwrap().nodes;
+    assert!(
+        left.iter().all(|n| n.name != node),
+        "still listed: {:?}",
+        left.iter().map(|n| &n.name).collect::<Vec<_>>()
+    );
+    browser.open(&format!("{}/nodes", site.base)).await;
+    browser.wait_for("//h1").await;
+    let mine = browser.page_text().await;
+    assert!(!mine.contains(&node), "{mine}");
+    fits_and_is_labelled(&browser, "My nodes after the delete").await;
+    browser.quit().await;
+}

@@ -164,6 +164,14 @@ pub(super) async fn deliver(
     {
         return internal_error(headers, &e);
     }
+    // A node's page whose node is gone (its delete was just confirmed
+    // there) would answer "not found": the answer is shown on My nodes.
+    let back = match back.strip_prefix("/node/") {
+        Some(name) if !matches!(state.service.node_details(&account, name), Ok(Some(_))) => {
+            "/nodes"
+        }
+        _ => back,
+    };
     if is_fetch(headers) {
         StatusCode::NO_CONTENT.into_response()
     } else if back != "/chat" {
