@@ -484,8 +484,8 @@ fn check_node_type(file: &str, line: usize, at: &str, nt: &RawNodeType, diags: &
             format!("{at}: name and description must not be empty"),
         );
     }
-    // A node that publishes nothing (Presearch's flist runs its container
-    // without a published port) has no check of its own from outside: the
+    // A node that publishes nothing (an official flist that runs its
+    // container without a published port) has no check of its own from outside: the
     // grid's checks apply, and what its network knows of it comes from the
     // `node_status` block. Any other node type needs an application check.
     if nt.health.tcp.is_none() && nt.health.http.is_none() && nt.node_status.is_none() {

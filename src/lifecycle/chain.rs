@@ -128,6 +128,11 @@ pub struct ChainObservation {
     pub network_height: Option<u64>,
     /// The node's client version, if it said.
     pub version: Option<ClientVersion>,
+    /// A chain read in layers (a consensus and an execution layer): each layer's
+    /// height and its own network's, `height` being their sum. Empty for a
+    /// chain of one layer. The stall rule looks at each layer, since the sum
+    /// keeps moving while only one of them is stuck.
+    pub layers: Vec<(u64, Option<u64>)>,
 }
 
 /// The thresholds for one chain (from its catalog `chain_probe` block and
@@ -277,6 +282,8 @@ pub struct ChainTracker {
     samples: VecDeque<(u64, u64)>,
     /// The height and when it was first seen at that height.
     last_move: Option<(u64, u64)>,
+    /// The same per layer, for a chain read in layers.
+    layer_moves: Vec<(u64, u64)>,
     first_seen: Option<u64>,
     synced: Streak,
     behind: Streak,
@@ -398,17 +405,24 @@ impl ChainTracker {
             self.behind.reset();
         }
 
-        // Stopped syncing: behind and the height has not moved for a while.
+        // Stopped syncing: behind and the height has not moved for a while
+        // (for a chain in layers: a layer behind its own network has not).
         let (moved_height, moved_at) = self.last_move.unwrap_or((obs.height, now));
+        let held_since = self.held_layer_since(obs, rules);
         match &self.episodes.stalled {
             None => {
-                let stuck = !in_sync
-                    && moved_height == obs.height
-                    && now.saturating_sub(moved_at) >= rules.stall_after_secs;
+                let held = match held_since {
+                    Some(since) => now.saturating_sub(since) >= rules.stall_after_secs,
+                    None => {
+                        moved_height == obs.height
+                            && now.saturating_sub(moved_at) >= rules.stall_after_secs
+                    }
+                };
+                let stuck = !in_sync && held;
                 if stuck {
                     if self.stalled.hit(now, needed).is_some() {
                         self.resumed.reset();
-                        let e = episode(moved_at);
+                        let e = episode(held_since.unwrap_or(moved_at));
                         self.episodes.stalled = Some(e.clone());
                         events.push(ChainEvent::StoppedSyncing(e));
                     }
@@ -417,7 +431,13 @@ impl ChainTracker {
                 }
             }
             Some(stall) => {
-                if obs.height > stall.height {
+                // Moving again: every layer behind its network moved in
+                // this reading (one layer: the height passed the stall's).
+                let moving = match held_since {
+                    Some(since) => since == now,
+                    None => obs.height > stall.height,
+                };
+                if moving {
                     if let Some(started) = self.resumed.hit(now, needed) {
                         self.stalled.reset();
                         let episode = self.episodes.stalled.take().expect("matched Some");
@@ -433,6 +453,31 @@ impl ChainTracker {
             }
         }
         events
+    }
+
+    /// For a chain read in layers: since when the longest-held layer still
+    /// behind its own network has stayed at its height (`now` when each of
+    /// them moved in this reading). `None` for one layer, or when no layer
+    /// is behind: the whole height's rule applies.
+    fn held_layer_since(&mut self, obs: &ChainObservation, rules: &ChainRules) -> Option<u64> {
+        if obs.layers.is_empty() {
+            self.layer_moves.clear();
+            return None;
+        }
+        if self.layer_moves.len() != obs.layers.len() {
+            self.layer_moves = obs.layers.iter().map(|&(h, _)| (h, obs.at)).collect();
+        }
+        let mut held: Option<u64> = None;
+        for (&(height, network), moved) in obs.layers.iter().zip(self.layer_moves.iter_mut()) {
+            if moved.0 != height {
+                *moved = (height, obs.at);
+            }
+            let behind = network.is_some_and(|n| n.saturating_sub(height) > rules.in_sync_blocks);
+            if behind {
+                held = Some(held.map_or(moved.1, |h| h.min(moved.1)));
+            }
+        }
+        held
     }
 
     fn version_rules(

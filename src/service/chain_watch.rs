@@ -333,6 +333,11 @@ impl ChainWatch {
                             height: combined.height,
                             network_height: combined.network_height,
                             version: reading.version.clone(),
+                            layers: combined
+                                .layers
+                                .iter()
+                                .map(|l| (l.height, l.network_height))
+                                .collect(),
                         };
                         events = tracked.tracker.observe(&observation, rules);
                         let eta_secs = match tracked.tracker.view(&observation, rules) {

@@ -389,6 +389,7 @@ mod tests {
                 height: reading.height,
                 network_height: Some(tip),
                 version: reading.version,
+                layers: Vec::new(),
             };
             events.extend(tracker.observe(&obs, &rules));
             views.push(tracker.view(&obs, &rules));
@@ -416,6 +417,7 @@ mod tests {
                     height: reading.height,
                     network_height: Some(tip),
                     version: reading.version,
+                    layers: Vec::new(),
                 },
                 &rules,
             ));

@@ -17,6 +17,7 @@ fn obs(at: u64, height: u64, network: u64) -> ChainObservation {
         height,
         network_height: Some(network),
         version: None,
+        layers: Vec::new(),
     }
 }
 
@@ -212,6 +213,44 @@ fn a_stall_while_behind_is_raised_once_and_its_resume_too() {
     assert_eq!(t.episodes.stalled, None);
 }
 
+/// Polygon: Heimdall keeps up with its network while Bor stays at one
+/// height far behind. The sum keeps moving, yet the node has stopped
+/// syncing: the layer is what is watched, and the resume needs Bor to move.
+#[test]
+fn one_layer_stuck_while_the_other_moves_is_a_stall() {
+    let r = rules();
+    let mut t = ChainTracker::default();
+    let layered = |at: u64, heimdall: u64, bor: u64| ChainObservation {
+        at,
+        height: heimdall + bor,
+        network_height: Some(at / 2 + 1_000 + 90_000),
+        version: None,
+        layers: vec![(heimdall, Some(at / 2 + 1_000)), (bor, Some(90_000))],
+    };
+    assert_eq!(t.observe(&layered(0, 1_000, 500), &r), vec![]);
+    assert_eq!(t.observe(&layered(300, 1_150, 500), &r), vec![]);
+    assert_eq!(t.observe(&layered(600, 1_300, 500), &r), vec![]);
+    let stopped = t.observe(&layered(900, 1_450, 500), &r);
+    assert_eq!(
+        stopped,
+        vec![ChainEvent::StoppedSyncing(Episode {
+            since: 0,
+            height: 1_950,
+            lag: 90_000 + 1_450 - 1_950,
+        })],
+        "the sum moved, Bor did not"
+    );
+    // Heimdall moving alone does not end it; Bor moving twice does.
+    assert_eq!(t.observe(&layered(1200, 1_600, 500), &r), vec![]);
+    assert_eq!(t.observe(&layered(1500, 1_750, 900), &r), vec![]);
+    let resumed = t.observe(&layered(1800, 1_900, 1_400), &r);
+    assert!(
+        matches!(resumed.as_slice(), [ChainEvent::ResumedSyncing { .. }]),
+        "{resumed:?}"
+    );
+    assert_eq!(t.episodes.stalled, None);
+}
+
 #[test]
 fn an_in_sync_node_between_blocks_is_not_stalled() {
     // Dash: 2.5 min blocks, a check every minute; the height often stays.
@@ -261,6 +300,7 @@ fn no_tip_is_no_evidence() {
         height: 1004,
         network_height: None,
         version: None,
+        layers: Vec::new(),
     };
     for at in [120, 180, 240, 3000] {
         assert_eq!(t.observe(&blind(at), &r), vec![]);
