@@ -138,21 +138,15 @@ pub async fn submit(
     Path((chain, node_type)): Path<(String, String)>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    let control = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map_or("", |(_, v)| v.as_str())
-    };
-    let session = match state.authorise_post(&headers, control("csrf")) {
+    let session = match state.authorise_post(&headers, control(&pairs, "csrf")) {
         Ok(session) => session,
         Err(refusal) => return refusal,
     };
     let account = state.account(&session);
     let answers = answers_of(&pairs);
-    let parsed_key = FormKey::parse(control("key"));
+    let parsed_key = FormKey::parse(control(&pairs, "key"));
     let key = parsed_key.clone().unwrap_or_else(FormKey::random);
-    if control("intent") == "place" && parsed_key.is_none() {
+    if control(&pairs, "intent") == "place" && parsed_key.is_none() {
         // Without its key a repeated post could not be told from a new
         // order: the person is shown the form again, with a fresh key.
         return match state
@@ -175,7 +169,7 @@ pub async fn submit(
             Err(e) => internal_error(&headers, &e),
         };
     }
-    if control("intent") == "place" {
+    if control(&pairs, "intent") == "place" {
         let placed = state
             .service
             .place_form_order(
@@ -184,7 +178,7 @@ pub async fn submit(
                 &node_type,
                 &answers,
                 &key,
-                control("quote"),
+                control(&pairs, "quote"),
             )
             .await;
         let (view, notice) = match placed {
@@ -237,13 +231,7 @@ pub async fn quote(
     Path((chain, node_type)): Path<(String, String)>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    let control = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map_or("", |(_, v)| v.as_str())
-    };
-    let session = match state.authorise_post(&headers, control("csrf")) {
+    let session = match state.authorise_post(&headers, control(&pairs, "csrf")) {
         Ok(session) => session,
         Err(refusal) => return refusal,
     };
@@ -265,6 +253,15 @@ fn no_such_type(headers: &HeaderMap) -> Response {
         StatusCode::NOT_FOUND,
         "There is no such node type. The catalog lists what you can deploy.",
     )
+}
+
+/// The value of the form's control field `name` ("csrf", "key", ...), or
+/// "" when the post has none (the first wins, as for the answers).
+fn control<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
 }
 
 /// The answers among a form's fields (each name once: the first wins).
