@@ -97,6 +97,35 @@ async fn the_client_reads_the_api_and_its_refusals() {
         .unwrap();
 }
 
+/// Upstream leaves out a node with no activity in the period (24 hours)
+/// unless `include_inactive=true`: the client asks for it, so a node
+/// disconnected for two days still reads as disconnected, not as missing.
+#[tokio::test]
+async fn a_node_disconnected_for_days_is_still_listed() {
+    let clock = Arc::new(ManualClock::new(START));
+    let fake = FakeDashboard::start(clock.clone()).await;
+    let mut gone = fake_node("192.0.2.8", false);
+    gone.since = START - 2 * 86_400;
+    fake.set_account(KEY, vec![gone]);
+
+    // As upstream answers a plain request: the inactive node is left out.
+    let plain: serde_json::Value = reqwest::get(format!("{}/api/nodes/status/{KEY}", fake.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(plain["nodes"], serde_json::json!({}), "{plain}");
+
+    let nodes = probe()
+        .read(&request(&fake.base, KEY, false))
+        .await
+        .unwrap();
+    let node = nodes.values().next().expect("listed with include_inactive");
+    assert!(!node.connected && node.is_at(&["192.0.2.8".into()]));
+    assert_eq!(node.since, Some(START - 2 * 86_400));
+}
+
 #[tokio::test(start_paused = true)]
 async fn garbage_silence_and_nothing_listening_say_so() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

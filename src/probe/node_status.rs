@@ -2,8 +2,8 @@
 //! user's personal API key (the catalog's `node_status:` block,
 //! docs/chain-health.md "Nodes that show nothing from outside").
 //!
-//! Wire format (the catalog cites the upstream API document): `GET <url><key>`
-//! with optional `?stats=true`; `200` answers `{"success": true, "start_at",
+//! Wire format (PresearchOfficial/docs.presearch.io `nodes/api.md`, "Node
+//! Status API"): `GET <url><key>?include_inactive=true&stats=<bool>`; `200` answers `{"success": true, "start_at",
 //! "end_at", "nodes": {<node public key>: {"meta": {…, "remote_addr",
 //! "version"}, "status": {"connected", "blocked", "in_current_state_since",
 //! "minutes_in_current_state"}, "period": {…}}}}`, where `period` is there
@@ -218,8 +218,12 @@ impl NodeStatusProbe for NetNodeStatusProbe {
         &self,
         request: &StatusRequest,
     ) -> Result<BTreeMap<String, DashboardNode>, NodeStatusError> {
+        // `include_inactive=true`: upstream leaves out by default a node
+        // with no activity in the period (24 hours), so a node disconnected
+        // for longer would vanish from the answer instead of reading as
+        // disconnected.
         let url = format!(
-            "{}{}?stats={}",
+            "{}{}?include_inactive=true&stats={}",
             request.url,
             urlencode(&request.key),
             request.stats

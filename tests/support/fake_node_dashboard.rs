@@ -1,7 +1,8 @@
 //! A fake Presearch Node Status API on loopback, answering as upstream
 //! documents it (PresearchOfficial/docs.presearch.io `nodes/api.md`):
 //! `GET /api/nodes/status/:api_key` with `stats`, `connected`,
-//! `disconnected` query parameters; `200` with `{"success": true,
+//! `disconnected` and `include_inactive` query parameters (a node disconnected
+//! since before the 24-hour period is left out unless `include_inactive=true`); `200` with `{"success": true,
 //! "start_at", "end_at", "nodes": {<public key>: {"meta", "status",
 //! "period"}}}` where `period` is present only with `stats=true`; `401` with
 //! an empty body for an unknown key; `429` past the rate limits, which are
@@ -141,9 +142,15 @@ async fn status(
     let Some(nodes) = inner.accounts.get(&api_key).cloned() else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
+    // Upstream's `include_inactive` (default false): a node with no activity
+    // in the period (the last 24 hours by default) is left out, i.e. one
+    // that has been disconnected since before the period began.
+    let include_inactive = flag(&query, "include_inactive", false);
+    let period_start = now.saturating_sub(86_400);
     let nodes: Vec<FakeNode> = nodes
         .into_iter()
         .filter(|n| if n.connected { connected } else { disconnected })
+        .filter(|n| include_inactive || n.connected || n.since >= period_start)
         .collect();
     // The limits are per node: any node of the answer over its limit
     // blocks the request.
