@@ -2,8 +2,9 @@
 //! user's personal API key (the catalog's `node_status:` block,
 //! docs/chain-health.md "Nodes that show nothing from outside").
 //!
-//! Wire format (PresearchOfficial/docs.presearch.io `nodes/api.md`, "Node
-//! Status API"): `GET <url><key>?include_inactive=true&stats=<bool>`; `200` answers `{"success": true, "start_at",
+//! Wire format (the upstream API document, `nodes/api.md` "Node Status API"
+//! of the chain's docs repository, is cited beside the catalog's
+//! `node_status` block): `GET <url><key>?include_inactive=true&stats=<bool>`; `200` answers `{"success": true, "start_at",
 //! "end_at", "nodes": {<node public key>: {"meta": {…, "remote_addr",
 //! "version"}, "status": {"connected", "blocked", "in_current_state_since",
 //! "minutes_in_current_state"}, "period": {…}}}}`, where `period` is there
