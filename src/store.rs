@@ -8,13 +8,18 @@
 //! users/<shard>/<user dir>/<doc>.json   per-user records (256 shards)
 //! global/<name>.json                global records
 //! global/<dir>/<name>.json          global records grouped one level deep
+//!
+//! wal/<n>.wal                       the write-ahead log's segments (see `wal.rs`)
 //! ```
 //!
 //! Sharding keeps directories at a few hundred entries even with 100,000
-//! users. Every record is a JSON envelope `{"schema": N, "data": ...}` and is
-//! replaced atomically (see [`write_atomic`]), so a crash leaves either the
-//! old or the new version. Only one process may use a data dir at a time;
-//! within the process, [`UserLocks`] serialises each user's operations.
+//! users. Every record is a JSON envelope `{"schema": N, "data": ...}`. A
+//! write is durable in the write-ahead log when it returns, one fsync shared
+//! by every writer of that moment, and reaches its record file at the next
+//! checkpoint, replaced whole (temp file and rename), so a record file is
+//! always one whole version and a crash replays the log. Only one process
+//! may use a data dir at a time; within the process, [`UserLocks`]
+//! serialises each user's operations.
 
 mod append;
 mod durable;
@@ -25,10 +30,13 @@ mod locks;
 mod names;
 #[cfg(test)]
 mod tests;
+mod wal;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -45,6 +53,9 @@ pub use envelope::SCHEMA_VERSION;
 pub use error::StoreError;
 pub use group_commit::{GroupCommit, Ticket};
 pub use locks::UserLocks;
+pub use wal::{CheckpointPolicy, WAL_DIR};
+
+use wal::Wal;
 
 /// Whether `name` may be a document or global record name as it is.
 pub fn is_valid_name(name: &str) -> bool {
@@ -71,6 +82,10 @@ pub struct Store {
     /// Set once `open` fully succeeded; only then may `Drop` vouch that no
     /// temp files were left behind.
     mark_clean_on_drop: bool,
+    /// Every record write goes through it; reads look in it first.
+    wal: Arc<Wal>,
+    /// Runs the log's checkpoints; None for a read-only store.
+    checkpointer: Option<JoinHandle<()>>,
 }
 
 impl Store {
@@ -84,15 +99,18 @@ impl Store {
     /// cache under load). After a clean shutdown (the `Store` was dropped)
     /// the walk is skipped and opening takes well under a millisecond.
     /// Holding the lock guarantees that no writer is active during the walk.
+    ///
+    /// What a crash left in the write-ahead log is then written to the
+    /// record files (`wal.rs`), and a thread starts that checkpoints the log.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        Store::open_with(data_dir, CheckpointPolicy::default())
+    }
+
+    /// [`Store::open`] with another checkpoint policy (tests, benches).
+    pub fn open_with(data_dir: &Path, policy: CheckpointPolicy) -> Result<Store, StoreError> {
         durable::ensure_dir(data_dir).map_err(StoreError::io(data_dir))?;
         let lock = take_lock(data_dir)?;
-        let mut store = Store {
-            root: data_dir.to_owned(),
-            _lock: Some(lock),
-            mark_clean_on_drop: false,
-        };
-        for dir in [store.users_root(), store.global_root()] {
+        for dir in [data_dir.join(USERS_DIR), data_dir.join(GLOBAL_DIR)] {
             durable::ensure_dir(&dir).map_err(StoreError::io(&dir))?;
         }
         // Remove the marker durably *before* any write, so a crash during
@@ -107,18 +125,44 @@ impl Store {
             Err(err) => return Err(StoreError::io(&marker)(err)),
         };
         if !was_clean {
-            let removed = store.remove_stale_temps()?;
+            let removed = remove_stale_record_temps(data_dir)?;
             if removed > 0 {
                 tracing::info!(removed, "removed temp files left by interrupted writes");
             }
         }
-        store.mark_clean_on_drop = true;
-        Ok(store)
+        let wal_dir = data_dir.join(WAL_DIR);
+        let wal = Wal::open(data_dir, policy).map_err(StoreError::io(&wal_dir))?;
+        let checkpointer = {
+            let wal = wal.clone();
+            std::thread::Builder::new()
+                .name("store-checkpoint".into())
+                .spawn(move || wal.run_checkpoints())
+                .map_err(StoreError::io(&wal_dir))?
+        };
+        Ok(Store {
+            root: data_dir.to_owned(),
+            _lock: Some(lock),
+            mark_clean_on_drop: true,
+            wal,
+            checkpointer: Some(checkpointer),
+        })
+    }
+
+    /// Writes every record the write-ahead log holds to its file and makes
+    /// them durable (the checkpoint thread does this every few seconds; a
+    /// clean close does it too). Returns how many records it wrote.
+    pub fn checkpoint(&self) -> Result<usize, StoreError> {
+        self.writable()?;
+        self.wal
+            .checkpoint()
+            .map_err(StoreError::io(self.root.join(WAL_DIR)))
     }
 
     /// Opens an existing data dir for reading only, without its lock, so
     /// operators can inspect it while the service runs (`jukebox admin`).
-    /// Every record read is whole (writes are atomic renames); a report
+    /// Every record read is whole (record files are replaced by renames,
+    /// and the write-ahead log's segments are read as they are, so a write
+    /// the running process has not checkpointed yet is seen too); a report
     /// spanning many users may mix moments. Writes fail with `ReadOnly`.
     pub fn open_read_only(data_dir: &Path) -> Result<Store, StoreError> {
         let users = data_dir.join(USERS_DIR);
@@ -128,10 +172,13 @@ impl Store {
                 "not a Jukebox data dir (no users directory)",
             )));
         }
+        let wal = Wal::read_only(data_dir).map_err(StoreError::io(data_dir.join(WAL_DIR)))?;
         Ok(Store {
             root: data_dir.to_owned(),
             _lock: None,
             mark_clean_on_drop: false,
+            wal,
+            checkpointer: None,
         })
     }
 
@@ -162,7 +209,7 @@ impl Store {
         doc: &str,
     ) -> Result<Option<T>, StoreError> {
         names::check_doc(doc)?;
-        read_record(&self.user_dir(user).join(format!("{doc}{RECORD_EXT}")), doc)
+        self.read_rel(&user_rel(user, doc), doc)
     }
 
     /// Atomically writes `<user_dir>/<doc>.json`, creating the user dir.
@@ -174,59 +221,67 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.writable()?;
         names::check_doc(doc)?;
-        write_record(
-            &self.user_dir(user).join(format!("{doc}{RECORD_EXT}")),
-            value,
-        )
+        self.write_rel(&user_rel(user, doc), value)
     }
 
     /// Deletes a user record; deleting a missing record is not an error.
     pub fn delete(&self, user: &UserId, doc: &str) -> Result<(), StoreError> {
         self.writable()?;
         names::check_doc(doc)?;
-        delete_record(&self.user_dir(user).join(format!("{doc}{RECORD_EXT}")))
+        self.delete_rel(&user_rel(user, doc))
     }
 
     /// Reads `<root>/global/<name>.json`; `name` may be `dir/leaf`.
     pub fn read_global<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, StoreError> {
         names::check_global(name)?;
-        read_record(&self.global_path(name), name)
+        self.read_rel(&global_rel(name), name)
     }
 
     /// Atomically writes `<root>/global/<name>.json`, creating `dir/` if needed.
     pub fn write_global<T: Serialize>(&self, name: &str, value: &T) -> Result<(), StoreError> {
         self.writable()?;
         names::check_global(name)?;
-        write_record(&self.global_path(name), value)
+        self.write_rel(&global_rel(name), value)
     }
 
     /// Deletes a global record; deleting a missing record is not an error.
     pub fn delete_global(&self, name: &str) -> Result<(), StoreError> {
         self.writable()?;
         names::check_global(name)?;
-        delete_record(&self.global_path(name))
+        self.delete_rel(&global_rel(name))
     }
 
     /// Sorted names of the records in `global/<dir>/` (`""` lists the
     /// top-level global records). A missing directory lists as empty.
     pub fn list_global(&self, dir: &str) -> Result<Vec<String>, StoreError> {
-        let path = if dir.is_empty() {
-            self.global_root()
+        let (path, prefix) = if dir.is_empty() {
+            (self.global_root(), format!("{GLOBAL_DIR}/"))
         } else {
             names::check_doc(dir)?;
-            self.global_root().join(dir)
+            (self.global_root().join(dir), format!("{GLOBAL_DIR}/{dir}/"))
         };
-        let mut found = Vec::new();
+        let record = |name: &str| {
+            name.strip_suffix(RECORD_EXT)
+                .filter(|stem| names::check_doc(stem).is_ok())
+                .map(str::to_owned)
+        };
+        let mut found = std::collections::BTreeSet::new();
         for (name, is_dir) in list_dir(&path)? {
-            if !is_dir
-                && let Some(stem) = name.strip_suffix(RECORD_EXT)
-                && names::check_doc(stem).is_ok()
-            {
-                found.push(stem.to_owned());
+            if let Some(stem) = record(&name).filter(|_| !is_dir) {
+                found.insert(stem);
             }
         }
-        found.sort();
-        Ok(found)
+        // What the log knows is newer than the files: written or deleted.
+        for (rel, version) in self.wal.under(&prefix) {
+            let Some(stem) = rel.strip_prefix(&prefix).filter(|n| !n.contains('/')).and_then(record) else {
+                continue;
+            };
+            match version {
+                Some(_) => found.insert(stem),
+                None => found.remove(&stem),
+            };
+        }
+        Ok(found.into_iter().collect())
     }
 
     /// Every user with a directory, sorted. Entries that are not valid
@@ -263,51 +318,108 @@ impl Store {
         self.root.join(GLOBAL_DIR)
     }
 
-    fn global_path(&self, name: &str) -> PathBuf {
-        self.global_root().join(format!("{name}{RECORD_EXT}"))
+    /// Reads the record at `rel`: the log's newest version, else its file.
+    fn read_rel<T: DeserializeOwned>(&self, rel: &str, doc: &str) -> Result<Option<T>, StoreError> {
+        let path = self.root.join(rel);
+        match self.wal.get(rel) {
+            Some(Some(bytes)) => envelope::decode(&path, doc, &bytes).map(Some),
+            Some(None) => Ok(None),
+            None => read_record(&path, doc),
+        }
+    }
+
+    /// Writes the record at `rel` durably (through the log), creating its
+    /// directory, durably too: other files live there (a user's audit
+    /// trail) whose own syncs need it.
+    fn write_rel<T: Serialize>(&self, rel: &str, value: &T) -> Result<(), StoreError> {
+        let path = self.root.join(rel);
+        let bytes = envelope::encode(&path, value)?;
+        if let Some(dir) = path.parent() {
+            durable::ensure_dir(dir).map_err(StoreError::io(dir))?;
+        }
+        self.wal
+            .write(rel, Some(bytes.into()))
+            .map_err(StoreError::io(&path))
+    }
+
+    /// Deletes the record at `rel` durably (through the log).
+    fn delete_rel(&self, rel: &str) -> Result<(), StoreError> {
+        let path = self.root.join(rel);
+        self.wal.write(rel, None).map_err(StoreError::io(&path))
     }
 
     /// Existing shard directory names (`00`..`ff`).
     fn shards(&self) -> Result<Vec<String>, StoreError> {
-        let is_shard =
-            |n: &str| n.len() == 2 && n.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-        Ok(list_dir(&self.users_root())?
-            .into_iter()
-            .filter(|(n, is_dir)| *is_dir && is_shard(n))
-            .map(|(n, _)| n)
-            .collect())
+        shard_names(&self.users_root())
     }
 
-    /// Removes temp files everywhere records live; returns how many.
-    fn remove_stale_temps(&self) -> Result<usize, StoreError> {
-        let mut dirs = vec![self.root.clone(), self.global_root()];
-        for (name, is_dir) in list_dir(&self.global_root())? {
-            if is_dir {
-                dirs.push(self.global_root().join(name));
-            }
+}
+
+/// Removes temp files everywhere records live in `root`; returns how many.
+fn remove_stale_record_temps(root: &Path) -> Result<usize, StoreError> {
+    let (global, users) = (root.join(GLOBAL_DIR), root.join(USERS_DIR));
+    let mut dirs = vec![root.to_owned(), global.clone()];
+    for (name, is_dir) in list_dir(&global)? {
+        if is_dir {
+            dirs.push(global.join(name));
         }
-        for shard in self.shards()? {
-            let shard_dir = self.users_root().join(shard);
-            for (name, is_dir) in list_dir(&shard_dir)? {
-                if is_dir {
-                    dirs.push(shard_dir.join(name));
-                }
-            }
-        }
-        let mut removed = 0;
-        for dir in dirs {
-            removed += durable::remove_stale_temps(&dir).map_err(StoreError::io(&dir))?;
-        }
-        Ok(removed)
     }
+    for shard in shard_names(&users)? {
+        let shard_dir = users.join(shard);
+        for (name, is_dir) in list_dir(&shard_dir)? {
+            if is_dir {
+                dirs.push(shard_dir.join(name));
+            }
+        }
+    }
+    let mut removed = 0;
+    for dir in dirs {
+        removed += durable::remove_stale_temps(&dir).map_err(StoreError::io(&dir))?;
+    }
+    Ok(removed)
+}
+
+/// The shard directory names (`00`..`ff`) in `users`.
+fn shard_names(users: &Path) -> Result<Vec<String>, StoreError> {
+    let is_shard =
+        |n: &str| n.len() == 2 && n.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    Ok(list_dir(users)?
+        .into_iter()
+        .filter(|(n, is_dir)| *is_dir && is_shard(n))
+        .map(|(n, _)| n)
+        .collect())
+}
+
+/// `users/<shard>/<dir>/<doc>.json`, relative to the data dir.
+fn user_rel(user: &UserId, doc: &str) -> String {
+    format!(
+        "{USERS_DIR}/{}/{}/{doc}{RECORD_EXT}",
+        user.shard(),
+        user.dir_name()
+    )
+}
+
+/// `global/<name>.json` (`name` may be `dir/leaf`), relative to the data dir.
+fn global_rel(name: &str) -> String {
+    format!("{GLOBAL_DIR}/{name}{RECORD_EXT}")
 }
 
 impl Drop for Store {
-    /// Records a clean shutdown so the next `open` can skip the temp-file
-    /// walk. Every write borrows the `Store`, so none can be in flight here,
-    /// and a successful or failed `write_atomic` leaves no temp file.
+    /// Checkpoints the write-ahead log and records a clean shutdown so the
+    /// next `open` can skip the temp-file walk and has nothing to replay.
+    /// Every write borrows the `Store`, so none can be in flight here, and
+    /// a successful or failed write leaves no temp file. If the checkpoint
+    /// fails the marker is not written: the next open replays the log.
     fn drop(&mut self) {
+        self.wal.stop();
+        if let Some(thread) = self.checkpointer.take() {
+            let _ = thread.join();
+        }
         if !self.mark_clean_on_drop {
+            return;
+        }
+        if let Err(err) = self.wal.checkpoint() {
+            tracing::error!(%err, "the store's last checkpoint failed; the next start replays its write-ahead log");
             return;
         }
         let marker = self.root.join(CLEAN_MARKER);
@@ -356,27 +468,6 @@ fn read_record<T: DeserializeOwned>(path: &Path, doc: &str) -> Result<Option<T>,
         Ok(bytes) => envelope::decode(path, doc, &bytes).map(Some),
         Err(err) if err.kind() == ErrorKind::NotFound => Ok(None),
         Err(err) => Err(StoreError::io(path)(err)),
-    }
-}
-
-fn write_record<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
-    let bytes = envelope::encode(path, value)?;
-    if let Some(dir) = path.parent() {
-        durable::ensure_dir(dir).map_err(StoreError::io(dir))?;
-    }
-    write_atomic(path, &bytes).map_err(StoreError::io(path))
-}
-
-fn delete_record(path: &Path) -> Result<(), StoreError> {
-    let _writing = durable::hold_write();
-    match fs::remove_file(path) {
-        Ok(()) => {}
-        Err(err) if err.kind() == ErrorKind::NotFound => return Ok(()),
-        Err(err) => return Err(StoreError::io(path)(err)),
-    }
-    match path.parent() {
-        Some(dir) => durable::sync_dir(dir).map_err(StoreError::io(dir)),
-        None => Ok(()),
     }
 }
 

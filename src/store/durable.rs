@@ -67,6 +67,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     sync_dir(dir)
 }
 
+/// Replaces `path` with `bytes` atomically but without any fsync: for the
+/// store's checkpoints, whose one `syncfs` afterwards makes every file
+/// durable at once, while the write-ahead log covers a crash before it.
+pub fn replace_unsynced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = parent_dir(path);
+    let (temp, mut file) = create_temp(dir)?;
+    let written = file.write_all(bytes).and_then(|()| fs::rename(&temp, path));
+    if let Err(err) = written {
+        let _ = fs::remove_file(&temp);
+        return Err(err);
+    }
+    Ok(())
+}
+
 /// Writes several new records into one directory durably, each replaced
 /// atomically as [`write_atomic`] does, for about the price of one: every
 /// temp file is written first, then all are fsynced at once from a few

@@ -49,6 +49,8 @@ fn records_are_enveloped_on_disk_in_sharded_dirs() {
     let store = Store::open(dir.path()).unwrap();
     let bob = user("tg:12345");
     store.write(&bob, "profile", &profile()).unwrap();
+    // Records reach their files at a checkpoint (the log holds them before).
+    store.checkpoint().unwrap();
     let path = dir
         .path()
         .join("users")
@@ -73,6 +75,7 @@ fn newer_schema_and_corrupt_json_are_reported_with_path() {
     let store = Store::open(dir.path()).unwrap();
     let alice = user("term:alice");
     store.write(&alice, "profile", &profile()).unwrap();
+    store.checkpoint().unwrap();
     let path = store.user_dir(&alice).join("profile.json");
 
     fs::write(&path, br#"{"schema": 9, "data": {}}"#).unwrap();
