@@ -273,7 +273,11 @@ impl Store {
         }
         // What the log knows is newer than the files: written or deleted.
         for (rel, version) in self.wal.under(&prefix) {
-            let Some(stem) = rel.strip_prefix(&prefix).filter(|n| !n.contains('/')).and_then(record) else {
+            let Some(stem) = rel
+                .strip_prefix(&prefix)
+                .filter(|n| !n.contains('/'))
+                .and_then(record)
+            else {
                 continue;
             };
             match version {
@@ -352,7 +356,6 @@ impl Store {
     fn shards(&self) -> Result<Vec<String>, StoreError> {
         shard_names(&self.users_root())
     }
-
 }
 
 /// Removes temp files everywhere records live in `root`; returns how many.

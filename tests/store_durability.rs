@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use jukebox::ids::UserId;
-use jukebox::store::Store;
+use jukebox::store::{CheckpointPolicy, Store};
 use serde::{Deserialize, Serialize};
 
 /// Set (to a base dir) only in the child process.
@@ -59,7 +59,17 @@ fn crash_child() {
     let Some(base) = std::env::var_os(CHILD_ENV).map(PathBuf::from) else {
         return;
     };
-    let store = Store::open(&data_dir(&base)).expect("child opens store");
+    // A checkpoint after every write, so record files are replaced (temp
+    // file and rename) as often as the log is appended to, and a kill lands
+    // in either.
+    let store = Store::open_with(
+        &data_dir(&base),
+        CheckpointPolicy {
+            max_bytes: 1,
+            max_age: Duration::from_secs(3600),
+        },
+    )
+    .expect("child opens store");
     let values = values();
     let started = Instant::now();
     // Bounded so an orphaned child cannot spin forever.
@@ -90,6 +100,7 @@ fn complete_sizes() -> [u64; 2] {
     let path = store.user_dir(&user()).join(format!("{DOC}.json"));
     values().map(|value| {
         store.write(&user(), DOC, &value).unwrap();
+        store.checkpoint().unwrap();
         std::fs::metadata(&path).unwrap().len()
     })
 }
@@ -155,6 +166,14 @@ fn killed_writer_never_leaves_a_torn_record() {
         child.wait().unwrap();
 
         interrupted += count_temps(&user_dir);
+        // What a reader sees before any recovery: a whole value (the
+        // record file, or the write-ahead log's newest whole frame).
+        let reader = Store::open_read_only(&data_dir(base.path())).unwrap();
+        let seen: Blob = reader.read(&user(), DOC).unwrap().expect("record exists");
+        assert!(
+            seen == values[0] || seen == values[1],
+            "round {round}: a reader saw a torn record"
+        );
         // The kernel released the child's lock when it died.
         let store = Store::open(&data_dir(base.path())).unwrap();
         let blob: Blob = store.read(&user(), DOC).unwrap().expect("record exists");

@@ -940,21 +940,18 @@ mod bot_end_to_end {
         assert!(!bot.log().contains("panicked"), "{}", bot.log());
     }
 
-    /// The stored profile of a Telegram user, as JSON.
+    /// The stored profile of a Telegram user, as JSON, read as an
+    /// operator's `jukebox admin` reads a running bot's data dir (record
+    /// files and the write-ahead log not checkpointed yet).
     fn profile(bot: &Bot, user: i64) -> serde_json::Value {
-        let mut todo = vec![bot.dir.path().join("data/users")];
-        while let Some(dir) = todo.pop() {
-            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    todo.push(path);
-                } else if path.ends_with(format!("tg~{user}/profile.json")) {
-                    let text = std::fs::read_to_string(&path).expect("profile");
-                    return serde_json::from_str(&text).expect("json");
-                }
-            }
-        }
-        panic!("no profile for tg:{user}");
+        let store = jukebox::store::Store::open_read_only(&bot.dir.path().join("data"))
+            .expect("the data dir opens");
+        let id = jukebox::ids::UserId::parse(&format!("tg:{user}")).expect("user id");
+        let profile: Option<serde_json::Value> = store.read(&id, "profile").expect("profile");
+        let Some(data) = profile else {
+            panic!("no profile for tg:{user}");
+        };
+        serde_json::json!({ "data": data })
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

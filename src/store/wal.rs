@@ -553,46 +553,60 @@ impl<'a> Frames<'a> {
         }
     }
 
-    fn next_frame(&mut self) -> Result<Frame<'a>, String> {
+    fn next_frame(&mut self) -> Result<Frame<'a>, Damage> {
+        let damage = |why: &str| Damage(why.to_owned());
         let header = self
             .rest
             .get(..8)
-            .ok_or_else(|| "a frame header is cut short".to_owned())?;
+            .ok_or_else(|| damage("a frame header is cut short"))?;
         let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
         let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
         if len > MAX_FRAME {
-            return Err(format!("a frame claims {len} bytes"));
+            return Err(Damage(format!("a frame claims {len} bytes")));
         }
         let payload = self
             .rest
             .get(8..8 + len)
-            .ok_or_else(|| "a frame is cut short".to_owned())?;
+            .ok_or_else(|| damage("a frame is cut short"))?;
         if crc32fast::hash(payload) != crc {
-            return Err("a frame's checksum does not match".into());
+            return Err(damage("a frame's checksum does not match"));
         }
-        let (&op, rest) = payload.split_first().ok_or("an empty frame")?;
+        let (&op, rest) = payload
+            .split_first()
+            .ok_or_else(|| damage("an empty frame"))?;
         let path_len = rest
             .get(..2)
             .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
-            .ok_or("a frame without its path")?;
+            .ok_or_else(|| damage("a frame without its path"))?;
         let path = rest
             .get(2..2 + path_len)
             .and_then(|p| std::str::from_utf8(p).ok())
             .filter(|p| is_record_path(p))
-            .ok_or("a frame with a bad path")?;
+            .ok_or_else(|| damage("a frame with a bad path"))?;
         let data = &rest[2 + path_len..];
         let data = match op {
             OP_PUT => Some(data),
             OP_DELETE => None,
-            other => return Err(format!("a frame with unknown operation {other}")),
+            other => return Err(Damage(format!("a frame with unknown operation {other}"))),
         };
         self.rest = &self.rest[8 + len..];
         Ok(Frame { path, data })
     }
 }
 
+/// Why the rest of a segment cannot be read (its words go in the error
+/// that refuses to open a damaged log).
+#[derive(Debug)]
+struct Damage(String);
+
+impl std::fmt::Display for Damage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 impl<'a> Iterator for Frames<'a> {
-    type Item = Result<Frame<'a>, String>;
+    type Item = Result<Frame<'a>, Damage>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.failed || self.rest.is_empty() {

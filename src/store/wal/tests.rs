@@ -34,7 +34,10 @@ fn frames_round_trip_and_refuse_damage() {
     assert_eq!(frames[1].path, "global/memos/x.json");
     assert_eq!(frames[1].data, None);
     // Any cut is read as a torn tail: the whole frames before it stay.
-    let first_end = MAGIC.len() + encode("users/ab/tg~1/profile.json", Some(b"{}")).unwrap().len();
+    let first_end = MAGIC.len()
+        + encode("users/ab/tg~1/profile.json", Some(b"{}"))
+            .unwrap()
+            .len();
     for cut in MAGIC.len()..bytes.len() {
         let whole = Frames::new(&bytes[..cut]).map_while(Result::ok).count();
         let torn = Frames::new(&bytes[..cut]).any(|f| f.is_err());
@@ -177,9 +180,16 @@ fn writers_go_on_while_a_checkpoint_runs_and_lose_nothing() {
     }
     wal.checkpoint().unwrap();
     for t in 0..4 {
-        assert_eq!(fs::read(dir.path().join(format!("global/t{t}.json"))).unwrap(), b"99");
+        assert_eq!(
+            fs::read(dir.path().join(format!("global/t{t}.json"))).unwrap(),
+            b"99"
+        );
     }
-    assert!(wal.group.syncs() < 400, "syncs are shared: {}", wal.group.syncs());
+    assert!(
+        wal.group.syncs() < 400,
+        "syncs are shared: {}",
+        wal.group.syncs()
+    );
 }
 
 #[test]
