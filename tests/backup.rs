@@ -488,6 +488,63 @@ async fn restore_refuses_a_non_empty_target_unless_forced_and_a_running_one_alwa
     assert!(matches!(err, BackupError::NoSuchSnapshot(_)), "{err}");
 }
 
+/// A running service's newest writes are in its write-ahead log, not yet
+/// in their record files: the snapshot carries the log, the restored store
+/// replays it, and a forced restore drops the target's own older log.
+#[tokio::test]
+async fn writes_not_yet_checkpointed_are_restored_and_a_targets_old_log_is_dropped() {
+    let world = World::new().await;
+    let user = UserId::parse("term:user3").unwrap();
+    let target = world.scratch("target");
+    {
+        // The target's earlier life: a log that would set another profile,
+        // left behind as a crash leaves it (copied before the clean close
+        // checkpoints it, and put back after). Its segment numbers run past
+        // the snapshot's, so replayed after them it would win.
+        for _ in 0..5 {
+            drop(Store::open(&target).unwrap());
+        }
+        let old = Store::open(&target).unwrap();
+        old.write(&user, "profile", &serde_json::json!({"name": "stale"}))
+            .unwrap();
+        let log: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(target.join("wal"))
+            .unwrap()
+            .map(|e| {
+                let path = e.unwrap().path();
+                let bytes = std::fs::read(&path).unwrap();
+                (path, bytes)
+            })
+            .collect();
+        drop(old);
+        for (path, bytes) in log {
+            std::fs::write(path, bytes).unwrap();
+        }
+    }
+    let running = Store::open(&world.data).unwrap();
+    running
+        .write(&user, "profile", &serde_json::json!({"name": "newest"}))
+        .unwrap();
+    let record = running.user_dir(&user).join("profile.json");
+    let on_file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    assert_eq!(on_file["data"]["name"], "user 3", "only in the log so far");
+    let backup = world.backup(24, 30, None);
+    let report = backup.run(Freeze::PauseWrites, T0).await.unwrap();
+    drop(running);
+
+    let fresh = world.scratch("fresh");
+    backup.restore(&report.id, &fresh, false).await.unwrap();
+    let store = Store::open(&fresh).unwrap();
+    let profile: serde_json::Value = store.read(&user, "profile").unwrap().unwrap();
+    assert_eq!(profile["name"], "newest");
+    drop(store);
+
+    backup.restore(&report.id, &target, true).await.unwrap();
+    let store = Store::open(&target).unwrap();
+    let profile: serde_json::Value = store.read(&user, "profile").unwrap().unwrap();
+    assert_eq!(profile["name"], "newest");
+}
+
 #[tokio::test]
 async fn backup_while_another_process_holds_the_data_dir_verifies_its_copy() {
     let world = World::new().await;

@@ -14,7 +14,7 @@ use futures_util::{StreamExt as _, TryStreamExt as _};
 use super::manifest::{FileEntry, sha256_hex};
 use super::progress::Progress;
 use super::{Backup, BackupError, blocking};
-use crate::store::{LOCK_FILE, ensure_dir, sync_dir, try_lock, write_atomic};
+use crate::store::{LOCK_FILE, WAL_DIR, ensure_dir, sync_dir, try_lock, write_atomic};
 
 /// What a restore did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -210,6 +210,10 @@ fn move_into_place(
         let parent = to.parent().filter(|p| !p.as_os_str().is_empty());
         return sync_dir(parent.unwrap_or(Path::new("."))).map_err(|e| BackupError::io(to, e));
     }
+    // The target's own write-ahead log belongs to its earlier life: replayed
+    // at the next open, it would write its records over the restored ones.
+    // The snapshot's log (if it has one) comes in with its other files.
+    super::snapshot::remove(&to.join(WAL_DIR))?;
     for rel in files.iter().chain(master_key.iter()) {
         let (from, into) = (partial.join(rel), to.join(rel));
         if let Some(dir) = into.parent() {
