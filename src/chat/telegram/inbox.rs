@@ -97,6 +97,9 @@ pub struct Inbox {
     /// One batch at a time (the poll loop is the only writer anyway), so a
     /// batch's segment is the newest until its sync returned.
     appending: Mutex<()>,
+    /// Makes the next batch's sync fail, as a disk would.
+    #[cfg(test)]
+    fail_sync: std::sync::atomic::AtomicBool,
 }
 
 /// What the journal of this run holds.
@@ -153,6 +156,8 @@ impl Inbox {
                 syncs: 0,
             }),
             appending: Mutex::new(()),
+            #[cfg(test)]
+            fail_sync: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -295,6 +300,7 @@ impl Inbox {
             return Ok(());
         }
         let _one_batch = guard(&self.appending);
+        let ids: Vec<u32> = entries.iter().map(|(id, _, _)| *id).collect();
         let (file, seq, name_it) = {
             let mut state = self.state();
             let current = state.segments.last_key_value().map(|(seq, s)| (*seq, s));
@@ -350,6 +356,13 @@ impl Inbox {
             (file, seq, name_it)
         };
         let synced = blocking_io(|| {
+            #[cfg(test)]
+            if self
+                .fail_sync
+                .swap(false, std::sync::atomic::Ordering::SeqCst)
+            {
+                return Err(io::Error::other("injected sync failure"));
+            }
             file.sync_data()?;
             if name_it {
                 // So the new segment's name survives a power cut.
@@ -364,6 +377,15 @@ impl Inbox {
             // to it; the next batch starts a new segment and carries over.
             if let Some(segment) = state.segments.get_mut(&seq) {
                 segment.broken = true;
+            }
+            // The caller handles the batch before confirming it, without
+            // marking it done here: it must not stay pending.
+            for id in ids {
+                if let Some(p) = state.pending.remove(&id)
+                    && let Some(segment) = state.segments.get_mut(&p.seq)
+                {
+                    segment.pending = segment.pending.saturating_sub(1);
+                }
             }
             return Err(e);
         }
@@ -956,6 +978,39 @@ mod tests {
         std::fs::write(&first, kept).unwrap();
         let again = Inbox::open(dir.path(), key(7)).unwrap();
         assert_eq!(ids(&again.load()), [2, 3]);
+    }
+
+    #[test]
+    fn a_failed_sync_keeps_nothing_of_its_batch_and_the_next_starts_afresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = Inbox::open(dir.path(), key(7)).unwrap();
+        inbox.append(&[press(1), update(2, "b")]).unwrap();
+        inbox.answered(1);
+        let first = segment_path(dir.path());
+        inbox
+            .fail_sync
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let err = inbox.append(&[update(3, "c")]).unwrap_err();
+        assert!(err.to_string().contains("injected"), "{err}");
+        // Update 3 is the caller's to handle now: nothing waits for it, and
+        // the segment is written to no more.
+        inbox.append(&[update(4, "d")]).unwrap();
+        let second = segment_path(dir.path());
+        assert_ne!(first, second);
+        let text = std::fs::read_to_string(&second).unwrap();
+        let carried: Vec<&str> = text.lines().map(|l| &l[..30]).collect();
+        assert_eq!(
+            carried,
+            [
+                "{\"update\":{\"id\":1,\"answered\":t",
+                "{\"update\":{\"id\":2,\"answered\":f",
+                "{\"update\":{\"id\":4,\"answered\":f",
+            ]
+        );
+        inbox.done(1);
+        inbox.done(2);
+        inbox.done(4);
+        assert!(files(dir.path()).is_empty());
     }
 
     #[test]
