@@ -31,6 +31,7 @@ mod alerter;
 mod alerting;
 mod audit_trail;
 mod backup_report;
+mod barrier;
 mod billing;
 mod chain_watch;
 mod deploy;
@@ -195,7 +196,14 @@ struct Inner {
 }
 
 impl Service {
-    pub fn new(parts: Parts) -> Service {
+    pub fn new(mut parts: Parts) -> Service {
+        // Every message and every changing grid call waits for the records
+        // written before it to be durable (`service/barrier.rs`).
+        parts.outbox = Arc::new(barrier::BarrierOutbox::new(
+            parts.outbox,
+            parts.store.clone(),
+        ));
+        parts.grid = Arc::new(barrier::BarrierGrid::new(parts.grid, parts.store.clone()));
         let repo = Arc::new(repo::Repo::new(parts.store, parts.master));
         let audit = Arc::new(audit_trail::AuditTrail::new(
             parts.audit,
@@ -534,9 +542,13 @@ impl Service {
         input_id: Option<u64>,
     ) -> anyhow::Result<()> {
         let started = std::time::Instant::now();
-        let result = self
-            .handle_locked(user, display_name, input, input_id)
-            .await;
+        // One wait for the disk per update, at its end (and before each
+        // message it sends), not one per record it writes.
+        let result = crate::store::deferred(
+            self.inner.repo.store(),
+            self.handle_locked(user, display_name, input, input_id),
+        )
+        .await;
         self.inner
             .metrics
             .observe_update(user.channel(), started.elapsed().as_secs_f64());

@@ -22,6 +22,7 @@
 //! serialises each user's operations.
 
 mod append;
+mod deferred;
 mod durable;
 mod envelope;
 mod error;
@@ -44,6 +45,7 @@ use serde::de::DeserializeOwned;
 use crate::ids::UserId;
 
 pub(crate) use append::{AppendFile, complete_len};
+pub use deferred::{barrier, deferred};
 pub use durable::{
     append_synced, blocking_io, ensure_dir, is_temp, lock_dir, pause_writes, remove_stale_temps,
     sync_dir, write_atomic, write_atomic_all,
@@ -146,6 +148,18 @@ impl Store {
             wal,
             checkpointer: Some(checkpointer),
         })
+    }
+
+    /// Returns once every record written so far (by any task) is durable:
+    /// what a reply, a grid call or the end of a [`deferred`] scope waits
+    /// for. At once when nothing is pending. Blocking.
+    pub fn barrier(&self) -> Result<(), StoreError> {
+        if self._lock.is_none() {
+            return Ok(());
+        }
+        self.wal
+            .barrier()
+            .map_err(StoreError::io(self.root.join(WAL_DIR)))
     }
 
     /// Writes every record the write-ahead log holds to its file and makes
@@ -341,15 +355,24 @@ impl Store {
         if let Some(dir) = path.parent() {
             durable::ensure_dir(dir).map_err(StoreError::io(dir))?;
         }
-        self.wal
-            .write(rel, Some(bytes.into()))
+        self.log(rel, Some(bytes.into()))
             .map_err(StoreError::io(&path))
+    }
+
+    /// Appends to the log; waits for the disk unless the caller is in a
+    /// [`deferred`] scope, whose end (or an earlier barrier) does.
+    fn log(&self, rel: &str, version: wal::Version) -> std::io::Result<()> {
+        let ticket = self.wal.append(rel, version)?;
+        if deferred::active() {
+            return Ok(());
+        }
+        self.wal.wait(ticket)
     }
 
     /// Deletes the record at `rel` durably (through the log).
     fn delete_rel(&self, rel: &str) -> Result<(), StoreError> {
         let path = self.root.join(rel);
-        self.wal.write(rel, None).map_err(StoreError::io(&path))
+        self.log(rel, None).map_err(StoreError::io(&path))
     }
 
     /// Existing shard directory names (`00`..`ff`).

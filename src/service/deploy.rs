@@ -96,8 +96,21 @@ impl Deployer {
         }
     }
 
+    /// Runs `work` in the background with deferred writes (one wait for
+    /// the disk at its end, and before each grid call and message through
+    /// the barrier decorators, instead of one per record: `store/deferred.rs`).
     async fn spawn(&self, work: impl std::future::Future<Output = ()> + Send + 'static) {
-        self.tasks.lock().await.spawn(work);
+        let store = self.repo.store().clone();
+        self.tasks.lock().await.spawn(async move {
+            let done = crate::store::deferred(&store, async {
+                work.await;
+                Ok(())
+            })
+            .await;
+            if let Err(e) = done {
+                tracing::error!(error = %format!("{e:#}"), "a deployment's records could not be made durable");
+            }
+        });
     }
 
     /// Marks a paid order as deploying and starts the work in the background.

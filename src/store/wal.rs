@@ -52,7 +52,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use super::durable::{self, hold_write, lock, sync_dir};
-use super::group_commit::GroupCommit;
+use super::group_commit::{GroupCommit, Ticket};
 
 /// The log's directory in the data dir.
 pub const WAL_DIR: &str = "wal";
@@ -202,7 +202,16 @@ impl Wal {
 
     /// Logs `version` of the record at `rel` (relative to the data dir) and
     /// returns once it is durable. Blocking.
+    #[cfg(test)]
     pub fn write(&self, rel: &str, version: Version) -> io::Result<()> {
+        let ticket = self.append(rel, version)?;
+        self.wait(ticket)
+    }
+
+    /// Logs `version` of the record at `rel` and returns at once, with the
+    /// ticket [`Wal::wait`] takes: readers of this process see it now, the
+    /// disk has it once a sync covers the ticket (see `deferred.rs`).
+    pub fn append(&self, rel: &str, version: Version) -> io::Result<Ticket> {
         let frame = encode(rel, version.as_deref())?;
         let ticket = {
             // Held across the append so a backup's frozen copy of the log
@@ -238,7 +247,22 @@ impl Wal {
             }
             self.group.ticket()
         };
+        Ok(ticket)
+    }
+
+    /// Returns once the write of `ticket` is durable. Blocking.
+    pub fn wait(&self, ticket: Ticket) -> io::Result<()> {
         self.group.wait(ticket, || self.sync_current())
+    }
+
+    /// Returns once every write logged so far is durable (at once when it
+    /// is already). Blocking.
+    pub fn barrier(&self) -> io::Result<()> {
+        let latest = self.group.latest();
+        if self.group.is_durable(latest) {
+            return Ok(());
+        }
+        self.wait(latest)
     }
 
     /// The group commit's sync: the segment current when it starts. A
