@@ -162,6 +162,12 @@ impl Store {
             .map_err(StoreError::io(self.root.join(WAL_DIR)))
     }
 
+    /// Whether every record written so far is durable (nothing waits for a
+    /// barrier): for tests and checks of the barrier's users.
+    pub fn all_durable(&self) -> bool {
+        self.wal.all_durable()
+    }
+
     /// Writes every record the write-ahead log holds to its file and makes
     /// them durable (the checkpoint thread does this every few seconds; a
     /// clean close does it too). Returns how many records it wrote.

@@ -153,3 +153,56 @@ impl Grid for BarrierGrid {
         self.inner.account_balance(public_key).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::MemoryOutbox;
+    use std::sync::Mutex;
+
+    /// Notes, for each message, whether every write was durable when it
+    /// left.
+    struct Watching {
+        store: Arc<Store>,
+        seen: Mutex<Vec<bool>>,
+        inner: MemoryOutbox,
+    }
+
+    #[async_trait]
+    impl Outbox for Watching {
+        async fn send(&self, user: &UserId, item: Outgoing) {
+            self.seen.lock().unwrap().push(self.store.all_durable());
+            self.inner.send(user, item).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_message_leaves_only_after_the_writes_before_it_are_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let watching = Arc::new(Watching {
+            store: store.clone(),
+            seen: Mutex::new(Vec::new()),
+            inner: MemoryOutbox::default(),
+        });
+        let outbox: Arc<dyn Outbox> = Arc::new(BarrierOutbox::new(watching.clone(), store.clone()));
+        let user = UserId::parse("term:alice").unwrap();
+        crate::store::deferred(&store, async {
+            store.write(&user, "profile", &1).unwrap();
+            assert!(!store.all_durable());
+            outbox.say(&user, "saved").await;
+            store.write(&user, "profile", &2).unwrap();
+            // Straight to the channel, no barrier: what the decorator prevents.
+            watching
+                .send(
+                    &user,
+                    Outgoing::Message(crate::dialogue::Message::text("early")),
+                )
+                .await;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(*watching.seen.lock().unwrap(), [true, false]);
+    }
+}

@@ -285,3 +285,35 @@ proptest! {
         prop_assert!(store.list_users().is_ok());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deferred_scope_waits_for_the_disk_once_at_its_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let alice = user("term:alice");
+    // Outside a scope a write returns durable.
+    store.write(&alice, "profile", &profile()).unwrap();
+    assert!(store.all_durable());
+    let syncs = store.wal.syncs();
+    let inside = deferred(&store, async {
+        for credits in 0..5 {
+            let p = Profile {
+                name: "Alice".into(),
+                credits,
+            };
+            store.write(&alice, "profile", &p).unwrap();
+            // Appended and readable at once, not yet durable.
+            assert!(!store.all_durable());
+            assert_eq!(store.read::<Profile>(&alice, "profile").unwrap(), Some(p));
+        }
+        Ok(store.wal.syncs())
+    })
+    .await
+    .unwrap();
+    assert_eq!(inside, syncs, "no sync inside the scope");
+    assert!(store.all_durable(), "the scope ends durable");
+    assert_eq!(store.wal.syncs(), syncs + 1, "one sync for the five writes");
+    // A barrier with nothing pending does not sync.
+    barrier(&store).await.unwrap();
+    assert_eq!(store.wal.syncs(), syncs + 1);
+}

@@ -255,6 +255,11 @@ impl Wal {
         self.group.wait(ticket, || self.sync_current())
     }
 
+    /// Whether every write logged so far is durable.
+    pub fn all_durable(&self) -> bool {
+        self.group.is_durable(self.group.latest())
+    }
+
     /// Returns once every write logged so far is durable (at once when it
     /// is already). Blocking.
     pub fn barrier(&self) -> io::Result<()> {
@@ -401,6 +406,12 @@ impl Wal {
     pub fn stop(&self) {
         lock(&self.state).stop = true;
         self.wake.notify_all();
+    }
+
+    /// Syncs run so far (for tests).
+    #[cfg(test)]
+    pub fn syncs(&self) -> u64 {
+        self.group.syncs()
     }
 
     /// Frames logged since the last checkpoint (for tests).
