@@ -853,7 +853,7 @@ async fn sigkill_at_random_moments_keeps_money_and_contracts_exact() {
 // ---- Kills during group commits (issue 21) ---------------------------------------------
 
 /// Users paying at once in the group-commit test: enough that several
-/// payments, inbox batches and removals share each sync.
+/// payments share each sync and each inbox batch holds several updates.
 const PAYERS: std::ops::Range<i64> = 401..417;
 const GC_TRIALS_ENV: &str = "JUKEBOX_CRASH_GC_TRIALS";
 const DEFAULT_GC_TRIALS: u64 = 6;
