@@ -522,7 +522,11 @@ fn unsettled(data: &Path) -> Vec<String> {
         .map(|d| d.count())
         .unwrap_or(0);
     if inbox > 0 {
-        pending.push(format!("{inbox} Telegram update(s) not handled"));
+        // An idle inbox is an empty directory (its segments are deleted
+        // once every update in them is handled).
+        pending.push(format!(
+            "the Telegram inbox holds {inbox} file(s): updates not handled"
+        ));
     }
     let Ok(snap) = std::panic::catch_unwind(|| read_snapshot(data)) else {
         pending.push("a record or journal line is being written".to_owned());
