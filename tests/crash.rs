@@ -522,10 +522,9 @@ fn unsettled(data: &Path) -> Vec<String> {
         .map(|d| d.count())
         .unwrap_or(0);
     if inbox > 0 {
-        // An idle inbox is an empty directory (its segments are deleted
-        // once every update in them is handled).
+        // The journal's segments are deleted once every update is handled.
         pending.push(format!(
-            "the Telegram inbox holds {inbox} file(s): updates not handled"
+            "{inbox} Telegram inbox segment(s) with updates not handled"
         ));
     }
     let Ok(snap) = std::panic::catch_unwind(|| read_snapshot(data)) else {
