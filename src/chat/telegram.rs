@@ -393,7 +393,7 @@ impl Telegram {
 
 /// Handles one update for its user.
 async fn process(service: Service, outbox: Arc<TelegramOutbox>, item: Incoming) {
-    outbox.set_pressed(item.chat, item.pressed.clone());
+    outbox.begin(item.chat, item.pressed.clone());
     let result = service
         .handle(
             &item.user,
@@ -402,7 +402,6 @@ async fn process(service: Service, outbox: Arc<TelegramOutbox>, item: Incoming) 
             Some(item.update_id),
         )
         .await;
-    outbox.set_pressed(item.chat, None);
     outbox.flush(&item.user).await;
     if let Err(e) = result {
         tracing::error!(user = %item.user, error = %format!("{e:#}"), "handling an update failed");
