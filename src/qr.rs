@@ -27,7 +27,7 @@
 use std::io::Cursor;
 
 use anyhow::Context;
-use image::{GrayImage, ImageFormat, Luma};
+use image::{GrayImage, ImageFormat};
 use qrcode::canvas::{Canvas, MaskPattern};
 use qrcode::{Color, EcLevel};
 
@@ -89,11 +89,19 @@ impl Qr {
         // modules with the quiet zone) stay within roughly 260-440 px, most
         // near 350.
         let module = ((TARGET_PX + side / 2) / side).max(1);
-        let px = u32::try_from(side * module).context("QR image too large")?;
-        let image = GrayImage::from_fn(px, px, |x, y| {
-            let (x, y) = (x as usize / module, y as usize / module);
-            Luma([if self.dark(x, y) { 0 } else { 255 }])
-        });
+        let px = side * module;
+        // One pixel row per module row, repeated `module` times.
+        let mut pixels = Vec::with_capacity(px * px);
+        for y in 0..side {
+            let row: Vec<u8> = (0..side)
+                .flat_map(|x| std::iter::repeat_n(if self.dark(x, y) { 0 } else { 255 }, module))
+                .collect();
+            for _ in 0..module {
+                pixels.extend_from_slice(&row);
+            }
+        }
+        let px = u32::try_from(px).context("QR image too large")?;
+        let image = GrayImage::from_raw(px, px, pixels).context("QR image size")?;
         let mut out = Cursor::new(Vec::new());
         image
             .write_to(&mut out, ImageFormat::Png)

@@ -345,8 +345,8 @@ impl Outbox for TelegramOutbox {
         }
         let item = match self.take_photo(chat) {
             Some(photo) => match with_caption(photo, item) {
-                Ok(merged) => merged,
-                Err((photo, item)) => {
+                Joined::One(merged) => merged,
+                Joined::Two(photo, item) => {
                     self.send_now(user, chat, photo).await;
                     item
                 }
@@ -376,10 +376,17 @@ fn telegram_len(text: &str) -> usize {
     text.encode_utf16().count()
 }
 
+/// A held photo and the item after it: one photo, or both as they were.
+#[derive(Debug)]
+enum Joined {
+    One(Outgoing),
+    Two(Outgoing, Outgoing),
+}
+
 /// `photo` with `next` as the end of its caption, when `next` is a plain
 /// message (no buttons of its own) and the caption stays within Telegram's
-/// limit; otherwise both back, unchanged.
-fn with_caption(photo: Outgoing, next: Outgoing) -> Result<Outgoing, (Outgoing, Outgoing)> {
+/// limit; otherwise both, unchanged.
+fn with_caption(photo: Outgoing, next: Outgoing) -> Joined {
     match (photo, next) {
         (
             Outgoing::Image {
@@ -392,14 +399,14 @@ fn with_caption(photo: Outgoing, next: Outgoing) -> Result<Outgoing, (Outgoing, 
         ) if m.buttons.is_empty()
             && telegram_len(&caption) + 2 + telegram_len(&m.text) <= MAX_CAPTION =>
         {
-            Ok(Outgoing::Image {
+            Joined::One(Outgoing::Image {
                 png,
                 text_fallback,
                 caption: format!("{caption}\n\n{}", m.text),
                 buttons,
             })
         }
-        (photo, next) => Err((photo, next)),
+        (photo, next) => Joined::Two(photo, next),
     }
 }
 
@@ -523,7 +530,7 @@ mod tests {
     fn a_plain_message_after_a_photo_joins_its_caption_when_it_fits() {
         let link = Outgoing::Message(crate::dialogue::Message::text("Other wallets: link"));
         match with_caption(photo("Scan to pay"), link) {
-            Ok(Outgoing::Image {
+            Joined::One(Outgoing::Image {
                 caption, buttons, ..
             }) => {
                 assert_eq!(caption, "Scan to pay\n\nOther wallets: link");
@@ -539,25 +546,40 @@ mod tests {
                 data: "y".into(),
             }]],
         });
-        assert!(with_caption(photo("Scan"), question).is_err());
+        assert!(matches!(
+            with_caption(photo("Scan"), question),
+            Joined::Two(..)
+        ));
         // Past 1024 UTF-16 units (Telegram's caption limit) both go apart:
         // 1000 + 2 + 22 fits, one more unit does not, and an emoji is two
         // (22 characters, 23 units).
         let fits = Outgoing::Message(crate::dialogue::Message::text("x".repeat(22)));
-        assert!(with_caption(photo(&"c".repeat(1000)), fits).is_ok());
+        assert!(matches!(
+            with_caption(photo(&"c".repeat(1000)), fits),
+            Joined::One(_)
+        ));
         let over = Outgoing::Message(crate::dialogue::Message::text("x".repeat(23)));
-        assert!(with_caption(photo(&"c".repeat(1000)), over).is_err());
+        assert!(matches!(
+            with_caption(photo(&"c".repeat(1000)), over),
+            Joined::Two(..)
+        ));
         let emoji = Outgoing::Message(crate::dialogue::Message::text(format!(
             "{}🙂",
             "x".repeat(21)
         )));
-        assert!(with_caption(photo(&"c".repeat(1000)), emoji).is_err());
+        assert!(matches!(
+            with_caption(photo(&"c".repeat(1000)), emoji),
+            Joined::Two(..)
+        ));
         // Progress and other items never join.
         let progress = Outgoing::Progress {
             key: "k".into(),
             text: "Deploying".into(),
         };
-        assert!(with_caption(photo("Scan"), progress).is_err());
+        assert!(matches!(
+            with_caption(photo("Scan"), progress),
+            Joined::Two(..)
+        ));
         assert!(holds_photo(&photo("Scan")));
         assert!(!holds_photo(&photo(&"c".repeat(1024))));
     }
