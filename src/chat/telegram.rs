@@ -4,7 +4,7 @@
 //! Updates of one user are handled in order; different users concurrently.
 //! A batch of updates is confirmed to Telegram (by the next `getUpdates`
 //! offset) once every update in it is in the durable inbox (`inbox.rs`:
-//! sealed, one file per update, removed as soon as it is handled), and the
+//! sealed, in an append-only journal, marked as soon as it is handled), and the
 //! service drops inputs whose `update_id` it has already handled, so after a
 //! crash the replayed updates cause no double action.
 //!
@@ -247,11 +247,9 @@ impl Telegram {
                     let id = item.update_id;
                     process(service, outbox, item).await;
                     if let Ok(id) = u32::try_from(id) {
-                        // Off this user's queue: the removal's directory sync
-                        // (shared with other users') need not delay their
-                        // next update, which a crash meanwhile would only
-                        // replay into the service's de-duplication.
-                        tokio::task::spawn_blocking(move || inbox.done(id));
+                        // One unsynced write: a crash losing it only replays
+                        // the update into the service's de-duplication.
+                        inbox.done(id);
                     }
                 }
             });
