@@ -334,13 +334,6 @@ fn proc_cpu(pid: &str) -> Option<Duration> {
     Some(Duration::from_millis((utime + stime) * 10))
 }
 
-/// How many bot messages in the view show (or showed) `needle`.
-fn count(view: &[BotMessage], needle: &str) -> usize {
-    view.iter()
-        .filter(|m| m.shown().contains(needle) || m.history.iter().any(|h| h.contains(needle)))
-        .count()
-}
-
 /// The newest button whose label starts with `prefix`: (message id, data).
 fn find_button(view: &[BotMessage], prefix: &str) -> Option<(i64, String)> {
     view.iter().rev().filter(|m| !m.deleted).find_map(|m| {
@@ -393,7 +386,7 @@ async fn user(
                 break 'rounds;
             }
             let view = tg.chat(chat);
-            let before = count(&view, step.expect);
+            let before = tg.count_shown(chat, step.expect);
             let (at, update_id) = match step.act {
                 Act::Text(text) => {
                     let at = Instant::now();
@@ -411,9 +404,13 @@ async fn user(
                     (at, tg.press(chat, message_id, &data))
                 }
             };
+            // Woken by this chat's requests only, and counted in place: the
+            // users' waits cost the shared cores in proportion to their own
+            // chats, not to every request of every chat.
             let answered = tg
-                .wait_until(
-                    |tg| count(&tg.chat(chat), step.expect) > before,
+                .wait_chat_until(
+                    chat,
+                    |tg| tg.count_shown(chat, step.expect) > before,
                     step_timeout,
                 )
                 .await;

@@ -609,9 +609,15 @@ impl Service {
         // which changes neither money nor nodes: one read serves every round.
         let nodes = self.inner.repo.load_nodes(user)?;
         let briefs = node_briefs(&nodes);
+        // Most steps have no pending node, whose order alone counts: no
+        // read of the orders for them.
+        let orders = match nodes.burn_needs_orders() {
+            true => self.inner.repo.load_orders(user)?,
+            false => Default::default(),
+        };
         let env = Env {
             balance: profile.account.balance,
-            burn_per_hour: nodes.burn_per_hour(&self.inner.repo.load_orders(user)?),
+            burn_per_hour: nodes.burn_per_hour(&orders),
             nodes: &briefs,
         };
         // /start and /help say when this Jukebox is a simulation.

@@ -209,6 +209,15 @@ impl Nodes {
         self.nodes.iter().filter(|n| n.is_live())
     }
 
+    /// Whether [`burn_per_hour`](Self::burn_per_hour) needs the orders: only
+    /// a pending node's order says whether it counts, so without one a
+    /// caller may pass empty orders instead of reading them.
+    pub fn burn_needs_orders(&self) -> bool {
+        self.nodes
+            .iter()
+            .any(|n| matches!(n.state, NodeState::Pending))
+    }
+
     /// What all the user's nodes cost per hour together, as the one funding
     /// rule counts them (`lifecycle::funding::Plan`): running and paused ones
     /// (resuming costs that) and those of paid orders still being deployed, so
@@ -616,6 +625,24 @@ mod tests {
             created_at: 0,
         });
         assert_eq!(nodes.burn_per_hour(&orders), Tft::from_whole(10));
+    }
+
+    /// Without a pending node the orders change nothing, so the service
+    /// may skip reading them; with one they do.
+    #[test]
+    fn burn_needs_the_orders_only_for_a_pending_node() {
+        let mut nodes = Nodes {
+            nodes: vec![running("a", 2, 0), running("b", 3, 0)],
+            used_names: vec![],
+        };
+        nodes.nodes[1].state = NodeState::Paused;
+        assert!(!nodes.burn_needs_orders());
+        assert!(!Nodes::default().burn_needs_orders());
+        nodes.nodes[1].state = NodeState::Pending;
+        assert!(nodes.burn_needs_orders());
+        nodes.nodes[1].state = NodeState::Failed("no capacity".into());
+        assert!(!nodes.burn_needs_orders());
+        assert_eq!(nodes.burn_per_hour(&Orders::default()), Tft::from_whole(2));
     }
 
     #[test]

@@ -460,6 +460,62 @@ mod fake_self_tests {
         later.await.unwrap().unwrap();
     }
 
+    /// `wait_chat_until` looks again only after requests naming its chat
+    /// (the bench's hundred users each wait on their own), and
+    /// `count_shown` counts what `chat` would show, edits included.
+    #[tokio::test]
+    async fn a_wait_on_one_chat_wakes_for_that_chat_only() {
+        const BOB: i64 = 8;
+        let tg = std::sync::Arc::new(FakeTelegram::start());
+        let bot = tg.bot();
+        tg.add_user(ALICE, "Alice", None);
+        tg.add_user(BOB, "Bob", None);
+        let welcome = bot.send_message(ChatId(ALICE), "Welcome").await.unwrap();
+        bot.edit_message_text(ChatId(ALICE), welcome.id, "Hello")
+            .await
+            .unwrap();
+        assert_eq!(tg.count_shown(ALICE, "Welcome"), 1, "shown before an edit");
+        assert_eq!(tg.count_shown(ALICE, "Hello"), 1);
+        assert_eq!(tg.count_shown(BOB, "Hello"), 0);
+        let missing = tg
+            .wait_chat_until(
+                ALICE,
+                |tg| tg.count_shown(ALICE, "Bye") > 0,
+                Duration::from_millis(50),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            missing.contains("chat 7") && missing.contains("\"Hello\""),
+            "{missing}"
+        );
+
+        let later = tokio::spawn(async move {
+            for i in 0..5 {
+                bot.send_message(ChatId(BOB), format!("Bob {i}"))
+                    .await
+                    .unwrap();
+            }
+            bot.send_message(ChatId(ALICE), "Bye").await.unwrap();
+        });
+        let mut looks = 0;
+        tg.wait_chat_until(
+            ALICE,
+            |tg| {
+                looks += 1;
+                tg.count_shown(ALICE, "Bye") > 0
+            },
+            WAIT,
+        )
+        .await
+        .expect("woken by the send to Alice");
+        later.await.unwrap();
+        // The first look, then at most one per change of Alice's chat (the
+        // send is logged, then answered); Bob's five sends woke nothing.
+        assert!(looks <= 3, "{looks} looks");
+        assert_eq!(tg.count_shown(BOB, "Bob"), 5);
+    }
+
     #[tokio::test]
     async fn bursts_over_the_rate_limit_are_reported() {
         let tg = FakeTelegram::start();

@@ -391,7 +391,7 @@ impl Telegram {
 
 /// Handles one update for its user.
 async fn process(service: Service, outbox: Arc<TelegramOutbox>, item: Incoming) {
-    outbox.set_pressed(item.chat, item.pressed.clone());
+    outbox.begin(item.chat, item.pressed.clone());
     let result = service
         .handle(
             &item.user,
@@ -400,7 +400,6 @@ async fn process(service: Service, outbox: Arc<TelegramOutbox>, item: Incoming) 
             Some(item.update_id),
         )
         .await;
-    outbox.set_pressed(item.chat, None);
     outbox.flush(&item.user).await;
     if let Err(e) = result {
         tracing::error!(user = %item.user, error = %format!("{e:#}"), "handling an update failed");

@@ -363,8 +363,7 @@ impl Orders {
         buttons: Vec<Vec<Button>>,
     ) -> anyhow::Result<()> {
         let uri = request.tft_uri();
-        let png = crate::qr::png(&uri)?;
-        let text_fallback = crate::qr::unicode(&uri)?;
+        let (png, text_fallback) = crate::qr::render(uri).await?;
         let minutes = request.expires_at.saturating_sub(self.now()) / 60;
         let caption = format!(
             "{intro}\n\nTo: {}\nMemo: {} (required)\nValid for {minutes} minutes.",

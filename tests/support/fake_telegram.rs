@@ -25,6 +25,7 @@ mod methods;
 mod observe;
 mod state;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -127,6 +128,31 @@ pub(crate) struct Shared {
     updates: watch::Sender<u64>,
     /// Bumped on every bot request and every change a test makes.
     activity: watch::Sender<u64>,
+    /// Per chat: bumped on every bot request naming the chat and every
+    /// update a user makes in it, so a wait on one chat
+    /// ([`FakeTelegram::wait_chat_until`]) wakes for that chat only and a
+    /// hundred waiting users do not each look at every other chat's request.
+    chat_activity: Mutex<HashMap<i64, watch::Sender<u64>>>,
+}
+
+impl Shared {
+    /// The change counter of one chat, made on first use.
+    fn chat_activity(&self, chat_id: i64) -> watch::Sender<u64> {
+        self.chat_activity
+            .lock()
+            .unwrap()
+            .entry(chat_id)
+            .or_insert_with(|| watch::Sender::new(0))
+            .clone()
+    }
+
+    /// Wakes the waits on `chat_id`, if any.
+    fn chat_changed(&self, chat_id: Option<i64>) {
+        let Some(chat_id) = chat_id else { return };
+        if let Some(sender) = self.chat_activity.lock().unwrap().get(&chat_id) {
+            sender.send_modify(|n| *n += 1);
+        }
+    }
 }
 
 pub struct FakeTelegram {
@@ -156,6 +182,7 @@ impl FakeTelegram {
             state: Mutex::new(State::new()),
             updates: watch::Sender::new(0),
             activity: watch::Sender::new(0),
+            chat_activity: Mutex::new(HashMap::new()),
         });
         let (shutdown, stop) = oneshot::channel::<()>();
         let app = http::router(shared.clone());
@@ -202,6 +229,12 @@ impl FakeTelegram {
     }
 
     fn changed(&self, updates: bool) {
+        self.changed_in(None, updates);
+    }
+
+    /// [`changed`](Self::changed), by a user's update in `chat_id`.
+    fn changed_in(&self, chat_id: Option<i64>, updates: bool) {
+        self.shared.chat_changed(chat_id);
         if updates {
             self.shared.updates.send_modify(|n| *n += 1);
         }
@@ -228,7 +261,7 @@ impl FakeTelegram {
             st.private_chat(user_id);
             st.user_text(user_id, user_id, text)
         };
-        self.changed(true);
+        self.changed_in(Some(user_id), true);
         id
     }
 
@@ -239,7 +272,7 @@ impl FakeTelegram {
             st.group_chat(chat_id, &format!("Group {chat_id}"));
             st.user_text(chat_id, user_id, text)
         };
-        self.changed(true);
+        self.changed_in(Some(chat_id), true);
         id
     }
 
@@ -263,7 +296,7 @@ impl FakeTelegram {
             .user_press(chat_id, user_id, message_id, callback_data);
         let id =
             id.unwrap_or_else(|why| panic!("press {callback_data:?}: {why}\n{}", self.describe()));
-        self.changed(true);
+        self.changed_in(Some(chat_id), true);
         id
     }
 

@@ -9,8 +9,14 @@
 //! Bot API has no single call that edits one message and sends another.
 //! Whatever is still held when the update has been handled is sent then
 //! ([`TelegramOutbox::flush`]).
+//!
+//! Likewise, while an update is handled, a photo (the payment QR) is held
+//! for the message that follows it: a plain message (no buttons) that fits
+//! in the caption with it goes out as part of the caption, one `sendPhoto`
+//! instead of a `sendPhoto` and a `sendMessage` (the payment link under the
+//! QR it belongs to); anything else sends the photo first, as before.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -51,6 +57,12 @@ pub struct TelegramOutbox {
     /// Per chat: the "answered" edit held back for the next message
     /// (message id, new text).
     held: Mutex<HashMap<i64, (i32, String)>>,
+    /// Chats whose update is being handled (between [`TelegramOutbox::begin`]
+    /// and [`TelegramOutbox::flush`]): only there is a photo held, as only
+    /// there is a flush sure to follow.
+    handling: Mutex<HashSet<i64>>,
+    /// Per chat: the photo held for the message after it (an `Image`).
+    photo: Mutex<HashMap<i64, Outgoing>>,
     service: OnceLock<WeakService>,
 }
 
@@ -140,6 +152,8 @@ impl TelegramOutbox {
             pressed: Mutex::new(HashMap::new()),
             progress: Mutex::new(HashMap::new()),
             held: Mutex::new(HashMap::new()),
+            handling: Mutex::new(HashSet::new()),
+            photo: Mutex::new(HashMap::new()),
             service: OnceLock::new(),
         }
     }
@@ -149,7 +163,7 @@ impl TelegramOutbox {
         let _ = self.service.set(service);
     }
 
-    pub fn set_pressed(&self, chat: i64, pressed: Option<Pressed>) {
+    fn set_pressed(&self, chat: i64, pressed: Option<Pressed>) {
         if let Ok(mut map) = self.pressed.lock() {
             match pressed {
                 Some(p) => map.insert(chat, p),
@@ -158,15 +172,35 @@ impl TelegramOutbox {
         }
     }
 
+    /// An update of `chat` is about to be handled; `pressed` is the message
+    /// whose button it pressed, if any. [`flush`](Self::flush) ends it.
+    pub fn begin(&self, chat: i64, pressed: Option<Pressed>) {
+        self.set_pressed(chat, pressed);
+        if let Ok(mut handling) = self.handling.lock() {
+            handling.insert(chat);
+        }
+    }
+
     /// Takes the edit held back for `chat`, if any.
     fn take_held(&self, chat: i64) -> Option<(i32, String)> {
         self.held.lock().ok().and_then(|mut m| m.remove(&chat))
     }
 
-    /// Sends the edit held back for `user`'s chat, if any: called once an
-    /// update has been handled, so no answered mark is left behind.
+    fn take_photo(&self, chat: i64) -> Option<Outgoing> {
+        self.photo.lock().ok().and_then(|mut m| m.remove(&chat))
+    }
+
+    /// Ends the handling of an update of `user`'s chat: sends the photo and
+    /// the edit held back, if any, so nothing is left behind.
     pub async fn flush(&self, user: &UserId) {
         let Some(chat) = chat_of(user) else { return };
+        self.set_pressed(chat, None);
+        if let Ok(mut handling) = self.handling.lock() {
+            handling.remove(&chat);
+        }
+        if let Some(photo) = self.take_photo(chat) {
+            self.send_now(user, chat, photo).await;
+        }
         if let Some((message_id, text)) = self.take_held(chat) {
             self.edit_text(user, chat, message_id, &text).await;
         }
@@ -309,6 +343,76 @@ impl Outbox for TelegramOutbox {
             }
             return;
         }
+        let item = match self.take_photo(chat) {
+            Some(photo) => match with_caption(photo, item) {
+                Joined::One(merged) => merged,
+                Joined::Two(photo, item) => {
+                    self.send_now(user, chat, photo).await;
+                    item
+                }
+            },
+            // A photo whose caption may take the next message waits for
+            // it, while the update is handled (a flush follows).
+            None if holds_photo(&item) && self.handling.lock().is_ok_and(|h| h.contains(&chat)) => {
+                if let Ok(mut photos) = self.photo.lock() {
+                    photos.insert(chat, item);
+                    return;
+                }
+                item
+            }
+            None => item,
+        };
+        self.send_now(user, chat, item).await;
+    }
+}
+
+/// Whether `item` is a photo whose caption has room for more.
+fn holds_photo(item: &Outgoing) -> bool {
+    matches!(item, Outgoing::Image { caption, .. } if telegram_len(caption) < MAX_CAPTION)
+}
+
+/// Telegram counts a text's length in UTF-16 code units.
+fn telegram_len(text: &str) -> usize {
+    text.encode_utf16().count()
+}
+
+/// A held photo and the item after it: one photo, or both as they were.
+#[derive(Debug)]
+enum Joined {
+    One(Outgoing),
+    Two(Outgoing, Outgoing),
+}
+
+/// `photo` with `next` as the end of its caption, when `next` is a plain
+/// message (no buttons of its own) and the caption stays within Telegram's
+/// limit; otherwise both, unchanged.
+fn with_caption(photo: Outgoing, next: Outgoing) -> Joined {
+    match (photo, next) {
+        (
+            Outgoing::Image {
+                png,
+                text_fallback,
+                caption,
+                buttons,
+            },
+            Outgoing::Message(m),
+        ) if m.buttons.is_empty()
+            && telegram_len(&caption) + 2 + telegram_len(&m.text) <= MAX_CAPTION =>
+        {
+            Joined::One(Outgoing::Image {
+                png,
+                text_fallback,
+                caption: format!("{caption}\n\n{}", m.text),
+                buttons,
+            })
+        }
+        (photo, next) => Joined::Two(photo, next),
+    }
+}
+
+impl TelegramOutbox {
+    /// Delivers `item` now, together with the held "answered" edit, if any.
+    async fn send_now(&self, user: &UserId, chat: i64, item: Outgoing) {
         match self.take_held(chat) {
             Some((message_id, text)) => {
                 tokio::join!(
@@ -319,9 +423,7 @@ impl Outbox for TelegramOutbox {
             None => self.deliver(user, chat, item).await,
         }
     }
-}
 
-impl TelegramOutbox {
     /// Sends one item (not an `Answered`, which `send` holds back).
     async fn deliver(&self, user: &UserId, chat: i64, item: Outgoing) {
         match item {
@@ -410,6 +512,76 @@ mod tests {
         let pieces = split_text(&huge, 4096);
         assert_eq!(pieces.iter().map(|p| p.len()).sum::<usize>(), 9000);
         assert_eq!(split_text("", 10), vec![String::new()]);
+    }
+
+    fn photo(caption: &str) -> Outgoing {
+        Outgoing::Image {
+            png: b"png".to_vec(),
+            text_fallback: "qr".into(),
+            caption: caption.into(),
+            buttons: vec![vec![Button {
+                label: "Pay".into(),
+                data: "pay".into(),
+            }]],
+        }
+    }
+
+    #[test]
+    fn a_plain_message_after_a_photo_joins_its_caption_when_it_fits() {
+        let link = Outgoing::Message(crate::dialogue::Message::text("Other wallets: link"));
+        match with_caption(photo("Scan to pay"), link) {
+            Joined::One(Outgoing::Image {
+                caption, buttons, ..
+            }) => {
+                assert_eq!(caption, "Scan to pay\n\nOther wallets: link");
+                assert_eq!(buttons[0][0].label, "Pay", "the photo's buttons stay");
+            }
+            other => panic!("not merged: {other:?}"),
+        }
+        // A message with buttons of its own stays a message.
+        let question = Outgoing::Message(crate::dialogue::Message {
+            text: "Sure?".into(),
+            buttons: vec![vec![Button {
+                label: "Yes".into(),
+                data: "y".into(),
+            }]],
+        });
+        assert!(matches!(
+            with_caption(photo("Scan"), question),
+            Joined::Two(..)
+        ));
+        // Past 1024 UTF-16 units (Telegram's caption limit) both go apart:
+        // 1000 + 2 + 22 fits, one more unit does not, and an emoji is two
+        // (22 characters, 23 units).
+        let fits = Outgoing::Message(crate::dialogue::Message::text("x".repeat(22)));
+        assert!(matches!(
+            with_caption(photo(&"c".repeat(1000)), fits),
+            Joined::One(_)
+        ));
+        let over = Outgoing::Message(crate::dialogue::Message::text("x".repeat(23)));
+        assert!(matches!(
+            with_caption(photo(&"c".repeat(1000)), over),
+            Joined::Two(..)
+        ));
+        let emoji = Outgoing::Message(crate::dialogue::Message::text(format!(
+            "{}🙂",
+            "x".repeat(21)
+        )));
+        assert!(matches!(
+            with_caption(photo(&"c".repeat(1000)), emoji),
+            Joined::Two(..)
+        ));
+        // Progress and other items never join.
+        let progress = Outgoing::Progress {
+            key: "k".into(),
+            text: "Deploying".into(),
+        };
+        assert!(matches!(
+            with_caption(photo("Scan"), progress),
+            Joined::Two(..)
+        ));
+        assert!(holds_photo(&photo("Scan")));
+        assert!(!holds_photo(&photo(&"c".repeat(1024))));
     }
 
     #[test]

@@ -240,6 +240,7 @@ fn conflict(what: &str) -> ApiError {
 
 impl Shared {
     async fn call(&self, token: String, method: String, params: Params) -> (u16, Value) {
+        let chat_id = params.i64("chat_id");
         let (index, early, held) = {
             let mut st = self.state.lock().unwrap();
             if !st.tokens.contains(&token) {
@@ -251,7 +252,7 @@ impl Shared {
             }
             st.requests.push(LoggedRequest {
                 method: method.clone(),
-                chat_id: params.i64("chat_id"),
+                chat_id,
                 body,
                 at: Instant::now(),
                 status: 0,
@@ -292,6 +293,7 @@ impl Shared {
             };
             (index, early, hold.is_some())
         };
+        self.chat_changed(chat_id);
         self.activity.send_modify(|n| *n += 1);
         if held {
             // Never answered; dropped when the bot's connection closes.
@@ -303,6 +305,7 @@ impl Shared {
         };
         let reply = envelope(reply);
         self.state.lock().unwrap().requests[index].status = reply.0;
+        self.chat_changed(chat_id);
         self.activity.send_modify(|n| *n += 1);
         reply
     }

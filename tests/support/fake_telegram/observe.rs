@@ -22,6 +22,20 @@ impl FakeTelegram {
             .collect()
     }
 
+    /// How many of the bot's messages in `chat_id` show, or showed before
+    /// an edit, `needle` in their text or caption; [`chat`](Self::chat)'s
+    /// count without copying every message (photos included) to count.
+    pub fn count_shown(&self, chat_id: i64, needle: &str) -> usize {
+        let st = self.state();
+        let Some(chat) = st.chats.get(&chat_id) else {
+            return 0;
+        };
+        chat.messages
+            .iter()
+            .filter(|m| m.from_bot && m.shows(needle))
+            .count()
+    }
+
     pub fn requests(&self) -> Vec<LoggedRequest> {
         self.state().requests.clone()
     }
@@ -155,6 +169,38 @@ impl FakeTelegram {
                     true => Ok(()),
                     false => Err(format!(
                         "condition not met within {timeout:?}\n{}",
+                        self.describe()
+                    )),
+                };
+            }
+        }
+    }
+
+    /// [`wait_until`](Self::wait_until) for a condition on one chat:
+    /// re-checked after every bot request naming `chat_id` and every update
+    /// a user makes there, not after other chats' requests.
+    pub async fn wait_chat_until(
+        &self,
+        chat_id: i64,
+        mut cond: impl FnMut(&FakeTelegram) -> bool,
+        timeout: Duration,
+    ) -> Result<(), String> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut activity = self.shared.chat_activity(chat_id).subscribe();
+        loop {
+            // Seen before checking, so activity during the check wakes us.
+            activity.borrow_and_update();
+            if cond(self) {
+                return Ok(());
+            }
+            if tokio::time::timeout_at(deadline, activity.changed())
+                .await
+                .is_err()
+            {
+                return match cond(self) {
+                    true => Ok(()),
+                    false => Err(format!(
+                        "condition on chat {chat_id} not met within {timeout:?}\n{}",
                         self.describe()
                     )),
                 };

@@ -38,6 +38,15 @@ pub struct Msg {
 }
 
 impl Msg {
+    /// Whether the text or caption, now or before an edit, contains `needle`
+    /// (what [`BotMessage::shown`] and `history` would show).
+    pub fn shows(&self, needle: &str) -> bool {
+        let now = self.json.get("text").or_else(|| self.json.get("caption"));
+        now.and_then(Value::as_str)
+            .is_some_and(|t| t.contains(needle))
+            || self.history.iter().any(|h| h.contains(needle))
+    }
+
     pub fn view(&self) -> BotMessage {
         let str_field = |key: &str| {
             self.json
