@@ -169,7 +169,7 @@ impl Store {
     }
 
     /// Writes every record the write-ahead log holds to its file and makes
-    /// them durable (the checkpoint thread does this every few seconds; a
+    /// them durable (the checkpoint thread does this at least every 30 s; a
     /// clean close does it too). Returns how many records it wrote.
     pub fn checkpoint(&self) -> Result<usize, StoreError> {
         self.writable()?;

@@ -16,7 +16,7 @@
 //!    every writer of that moment, and only then returns (so no reply is
 //!    sent before the step it confirms is on disk);
 //! 3. written to its record file later, by a **checkpoint** (a background
-//!    thread, every few seconds or when a segment grows big, and at a clean
+//!    thread, every 30 s or when a segment reaches 64 MiB, and at a clean
 //!    close): the current segment is closed and a new one started, the
 //!    newest version of each record of the closed segment is written to its
 //!    file (temp file and rename, so a record file is always whole, and a
@@ -76,9 +76,13 @@ pub struct CheckpointPolicy {
 
 impl Default for CheckpointPolicy {
     fn default() -> CheckpointPolicy {
+        // Like a database's checkpoint interval: longer means fewer file
+        // writes (a record written at every step of a conversation reaches
+        // its file once per interval) and a longer replay after a crash
+        // (at most 64 MiB of frames, a second or two).
         CheckpointPolicy {
-            max_bytes: 16 << 20,
-            max_age: Duration::from_secs(5),
+            max_bytes: 64 << 20,
+            max_age: Duration::from_secs(30),
         }
     }
 }
