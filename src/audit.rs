@@ -12,7 +12,9 @@
 //! ```
 //!
 //! Layout of the module (each file is appended through the store's
-//! `AppendFile`, which fsyncs and repairs a torn last line):
+//! `AppendFile`, which fsyncs and repairs a torn last line; a user's trail
+//! appended during one update's handling is synced once at its end,
+//! `store/deferred.rs`):
 //! - `global`: group commit and rotation of the global file;
 //! - `tail`: reading files backwards in chunks, newest line first.
 //!
@@ -230,7 +232,7 @@ impl Inner {
         // option, and the open also repairs a torn line left by a crash.
         let path = (self.user_dirs)(user).join(USER_TRAIL);
         AppendFile::open(&path)
-            .and_then(|mut file| file.append(bytes))
+            .and_then(|mut file| file.append_at_scope_end(bytes))
             .with_context(|| format!("appending to {}", path.display()))
     }
 }

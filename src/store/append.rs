@@ -9,7 +9,7 @@
 //! is cut back the same way at once.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, ErrorKind};
+use std::io::{self, ErrorKind, Write as _};
 use std::os::unix::fs::{FileExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
@@ -69,6 +69,26 @@ impl AppendFile {
             self.repair()?;
         }
         append_synced(&mut self.file, self.len, bytes)?;
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Appends whole lines like [`AppendFile::append`], but inside a
+    /// [`super::deferred`] scope the `fdatasync` waits for the scope's end
+    /// (outside one it is immediate).
+    pub fn append_at_scope_end(&mut self, bytes: &[u8]) -> io::Result<()> {
+        debug_assert!(bytes.last() == Some(&b'\n'));
+        if self.file.metadata()?.len() != self.len {
+            self.repair()?;
+        }
+        let _writing = super::durable::hold_write();
+        let written = (&self.file)
+            .write_all(bytes)
+            .and_then(|()| super::deferred::sync_data_at_end(&self.file));
+        if written.is_err() {
+            let _ = self.file.set_len(self.len);
+        }
+        written?;
         self.len += bytes.len() as u64;
         Ok(())
     }

@@ -16,7 +16,8 @@
 //! - every grid call that creates or cancels something (`grid::Barrier`),
 //!   so a write-ahead intent is on disk before the contract it announces;
 //! - the end of the scope itself, before the channel marks the update
-//!   handled.
+//!   handled; a user's audit trail lines appended in the scope are synced
+//!   there too ([`sync_data_at_end`]), not one `fdatasync` per event.
 //!
 //! A `kill -9` loses nothing either way (the log's appends are in the page
 //! cache, which outlives the process); a power cut may lose the last appends
@@ -28,17 +29,37 @@
 //! Outside a scope (operators' commands, the website's forms, the workers)
 //! a write returns only once durable, as before.
 
+use std::fs::File;
 use std::future::Future;
+use std::io;
+use std::sync::{Arc, Mutex};
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, lock};
 
 tokio::task_local! {
-    static DEFERRED: ();
+    /// The scope's files whose `fdatasync` waits for its end.
+    static DEFERRED: Arc<Mutex<Vec<File>>>;
 }
 
 /// Whether the current task is inside a [`deferred`] scope.
 pub(crate) fn active() -> bool {
-    DEFERRED.try_with(|()| ()).is_ok()
+    DEFERRED.try_with(|_| ()).is_ok()
+}
+
+/// Makes what was just appended to `file` durable: now outside a scope,
+/// at the scope's end inside one. For a user's audit trail, a log of what
+/// happened rather than state anything is decided on: a power cut can take
+/// back the last lines of a scope that was cut short, never a line of a
+/// scope that ended (and a `kill -9` none).
+pub(crate) fn sync_data_at_end(file: &File) -> io::Result<()> {
+    match DEFERRED.try_with(Arc::clone) {
+        Ok(files) => {
+            let copy = file.try_clone()?;
+            lock(&files).push(copy);
+            Ok(())
+        }
+        Err(_) => file.sync_data(),
+    }
 }
 
 /// Runs `work` with deferred writes, then waits until every write made so
@@ -49,12 +70,44 @@ pub async fn deferred<T>(
     store: &Store,
     work: impl Future<Output = anyhow::Result<T>>,
 ) -> anyhow::Result<T> {
-    let output = DEFERRED.scope((), work).await;
+    let files = Arc::new(Mutex::new(Vec::new()));
+    let output = DEFERRED.scope(files.clone(), work).await;
     barrier(store).await?;
+    let files = std::mem::take(&mut *lock(&files));
+    if !files.is_empty() {
+        super::blocking_io(|| files.iter().try_for_each(File::sync_data))?;
+    }
     output
 }
 
 /// Waits (off the async workers) until every write made so far is durable.
 pub async fn barrier(store: &Store) -> Result<(), StoreError> {
     super::blocking_io(|| store.barrier())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_audit_lines_sync_waits_for_the_scopes_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let path = dir.path().join("trail.jsonl");
+        let mut file = super::super::AppendFile::open(&path).unwrap();
+        deferred(&store, async {
+            file.append_at_scope_end(b"{\"a\":1}\n").unwrap();
+            file.append_at_scope_end(b"{\"a\":2}\n").unwrap();
+            // Written (readable) now, its sync kept for the end.
+            assert_eq!(std::fs::read(&path).unwrap().len(), 16);
+            assert_eq!(DEFERRED.with(|files| lock(files).len()), 2);
+            Ok(())
+        })
+        .await
+        .unwrap();
+        // Outside a scope it syncs at once and keeps nothing.
+        file.append_at_scope_end(b"{\"a\":3}\n").unwrap();
+        assert!(!active());
+        assert_eq!(std::fs::read(&path).unwrap().len(), 24);
+    }
 }
