@@ -23,7 +23,7 @@ use crate::lifecycle::chain_state::ChainAlertKind;
 mod fault;
 mod operator;
 
-pub use fault::{FAULT_HELP, Fault, FaultTarget, FaultUsage};
+pub use fault::{FAULT_HELP, Fault, FaultKind, FaultTarget, FaultUsage};
 pub use operator::{
     MAINTENANCE_USAGE, OPERATOR_HELP, audited_by_name, broadcast_progress, maintenance_notice,
     parse_force_redeploy, parse_maintenance,

@@ -522,7 +522,10 @@ fn unsettled(data: &Path) -> Vec<String> {
         .map(|d| d.count())
         .unwrap_or(0);
     if inbox > 0 {
-        pending.push(format!("{inbox} Telegram update(s) not handled"));
+        // The journal's segments are deleted once every update is handled.
+        pending.push(format!(
+            "{inbox} Telegram inbox segment(s) with updates not handled"
+        ));
     }
     let Ok(snap) = std::panic::catch_unwind(|| read_snapshot(data)) else {
         pending.push("a record or journal line is being written".to_owned());

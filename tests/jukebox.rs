@@ -47,6 +47,7 @@ transcripts! {
     deploy_polygon_validator => "deploy_polygon_validator.txt",
     deploy_presearch => "deploy_presearch.txt",
     deploy_chain_and_type => "deploy_chain_and_type.txt",
+    deploy_type_words => "deploy_type_words.txt",
     cancel_and_back => "cancel_and_back.txt",
     bad_input_everywhere => "bad_input_everywhere.txt",
     restart_mid_conversation => "restart_mid_conversation.txt",

@@ -1317,6 +1317,39 @@ mod bot_end_to_end {
         assert!(!bot.log().contains("replaying updates"), "{}", bot.log());
     }
 
+    /// Issue 21: the inbox became a journal; an inbox the previous version
+    /// left (one sealed `<update id>.upd` file per update not handled) is
+    /// replayed at the first start of this one and then gone from disk.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_upgrade_replays_the_previous_versions_inbox_files() {
+        let tg = FakeTelegram::start();
+        let mut bot = Bot::fast();
+        bot.start(&tg);
+        tg.wait_for_requests("getUpdates", 1, WAIT)
+            .await
+            .expect("the bot polls");
+        tg.send_text(ALICE, "/help");
+        wait_count(&tg, ALICE, "Here is what I can do", 1).await;
+        assert!(bot.terminate().success(), "{}", bot.log());
+        // As the previous version left it: "/balance" received (and
+        // confirmed to Telegram, so never sent again), not handled. Its id
+        // is above every one the fake has given out.
+        let data = bot.dir.path().join("data");
+        let master = jukebox::crypto::MasterKey::load_or_create(&data.join("master.key"), None)
+            .expect("master key");
+        let update = format!(
+            r#"{{"update_id":500000,"message":{{"message_id":900,"from":{{"id":{ALICE},"is_bot":false,"first_name":"Alice"}},"chat":{{"id":{ALICE},"type":"private","first_name":"Alice"}},"date":1754000000,"text":"/balance","entities":[{{"type":"bot_command","offset":0,"length":8}}]}}}}"#
+        );
+        let sealed = serde_json::to_vec(&master.seal(update.as_bytes())).expect("json");
+        std::fs::write(data.join("telegram-inbox/0000500000.upd"), sealed).expect("old file");
+        bot.start(&tg);
+        wait_count(&tg, ALICE, "Balance:", 1).await;
+        tg.wait_until(|_| inbox_files(&bot).is_empty(), WAIT)
+            .await
+            .unwrap_or_else(|r| panic!("left in the inbox: {:?}\n{r}", inbox_files(&bot)));
+        assert!(bot.log().contains("replaying updates"), "{}", bot.log());
+    }
+
     /// Every form a secret could take on disk or in a bucket.
     fn secret_forms(secret: &str) -> Vec<String> {
         use base64::Engine as _;

@@ -4,8 +4,49 @@
 
 use crate::model::ContractId;
 
-/// What `/fault` shows when its argument is not understood.
-pub const FAULT_HELP: &str = "Usage: /fault node <grid node id> down|up, /fault workload <contract> down|up, /fault app <contract> down|up, /fault chain <contract> stall|behind [blocks]|oldversion|clear. The monitor notices within two checks.";
+/// What `/fault` shows when its argument is not understood: every
+/// [`FaultKind`] (a test holds it to that).
+pub const FAULT_HELP: &str = "Usage: /fault node <grid node id> down|up, /fault workload <contract> down|up, /fault app <contract> down|up, /fault chain <contract> stall|behind [blocks]|oldversion|clear, /fault link <contract or node name> down|up. The monitor notices within two checks.";
+
+/// The first word of `/fault`: what part of the simulation it is about.
+/// `node`, `workload` and `app` are the grid's, read whole by
+/// [`Fault::parse`]; `chain` and `link` are the simulated chains' and
+/// network dashboards' faults, whose rest the service's watches read (they
+/// name a running node by contract or name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultKind {
+    Node,
+    Workload,
+    App,
+    Chain,
+    Link,
+}
+
+impl FaultKind {
+    /// Every kind; the only way a word becomes one ([`FaultKind::from_word`]).
+    pub const ALL: [FaultKind; 5] = [
+        FaultKind::Node,
+        FaultKind::Workload,
+        FaultKind::App,
+        FaultKind::Chain,
+        FaultKind::Link,
+    ];
+
+    /// The word an operator types.
+    pub fn word(self) -> &'static str {
+        match self {
+            FaultKind::Node => "node",
+            FaultKind::Workload => "workload",
+            FaultKind::App => "app",
+            FaultKind::Chain => "chain",
+            FaultKind::Link => "link",
+        }
+    }
+
+    pub fn from_word(word: &str) -> Option<FaultKind> {
+        FaultKind::ALL.into_iter().find(|k| k.word() == word)
+    }
+}
 
 /// The part of the simulated grid a fault is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,11 +90,11 @@ impl Fault {
         let number = id
             .parse::<u64>()
             .map_err(|_| FaultUsage::NotANumber(id.to_owned()))?;
-        let target = match target {
-            "node" => FaultTarget::Node(number),
-            "workload" => FaultTarget::Workload(ContractId(number)),
-            "app" => FaultTarget::App(ContractId(number)),
-            _ => return Err(FaultUsage::Usage),
+        let target = match FaultKind::from_word(target) {
+            Some(FaultKind::Node) => FaultTarget::Node(number),
+            Some(FaultKind::Workload) => FaultTarget::Workload(ContractId(number)),
+            Some(FaultKind::App) => FaultTarget::App(ContractId(number)),
+            Some(FaultKind::Chain | FaultKind::Link) | None => return Err(FaultUsage::Usage),
         };
         Ok(Fault { target, down })
     }
@@ -107,5 +148,28 @@ mod tests {
         );
         let f = Fault::parse(Some("workload 9 up")).unwrap();
         assert_eq!((f.describe(), f.direction()), (("workload", 9), "up"));
+    }
+
+    #[test]
+    fn the_help_names_every_fault_the_parser_takes() {
+        for kind in FaultKind::ALL {
+            let word = kind.word();
+            assert_eq!(FaultKind::from_word(word), Some(kind));
+            assert!(
+                FAULT_HELP.contains(&format!("/fault {word} <")),
+                "FAULT_HELP does not name /fault {word}: {FAULT_HELP}"
+            );
+        }
+        // The grid's kinds are read whole here; the chains' and dashboards'
+        // are routed to the service's watches before, and refused here.
+        for kind in FaultKind::ALL {
+            let parsed = Fault::parse(Some(&format!("{} 3 down", kind.word())));
+            let grid = !matches!(kind, FaultKind::Chain | FaultKind::Link);
+            assert_eq!(parsed.is_ok(), grid, "{kind:?}: {parsed:?}");
+        }
+        assert_eq!(FaultKind::from_word("disk"), None);
+        assert_eq!(FaultKind::from_word("Node"), None);
+        // The help speaks for every form it names.
+        assert_eq!(FAULT_HELP.matches("/fault ").count(), FaultKind::ALL.len());
     }
 }

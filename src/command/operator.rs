@@ -14,7 +14,7 @@ pub const OPERATOR_HELP: &str = "Operator commands:
 /maintenance on|off [message] — refuse new deployments (running nodes untouched)
 /ban <id or @name>, /unban <id or @name>
 /forceredeploy <id or @name> <node> — move a user's node to another grid node
-/fault node <id> down|up, /fault workload|app <contract> down|up — embedded grid only
+/fault node <id> down|up, /fault workload|app <contract> down|up, /fault chain|link <contract or node> … — embedded grid only (/fault alone shows how)
 /unmatched — payments that matched no request (kept aside, never lost)
 /credit <payment id> <id or @name> — credit an unmatched payment to a user";
 

@@ -6,6 +6,7 @@
 mod form;
 mod order;
 mod questions;
+mod type_words;
 
 use super::script::{FlowBody, InputKind, Next, Source, Step, StepKind};
 use super::{
@@ -247,9 +248,22 @@ impl Turn<'_> {
         });
         let note = match (answered_alone, self.current_step()) {
             (Some(only), _) => {
-                let fits = [&only.value, &only.label]
-                    .iter()
-                    .any(|v| v.eq_ignore_ascii_case(rest));
+                let next = self.step_at(start).and_then(|step| match step.next {
+                    Next::Step(j) => self.step_at(j),
+                    _ => None,
+                });
+                let by_words = next.is_some_and(|step| {
+                    let only = Choice {
+                        value: only.value.clone(),
+                        label: only.label.clone(),
+                    };
+                    matches!(step.kind, StepKind::Choose(Source::NodeTypes))
+                        && self.node_type_words(&[only], rest).is_some()
+                });
+                let fits = by_words
+                    || [&only.value, &only.label]
+                        .iter()
+                        .any(|v| v.eq_ignore_ascii_case(rest));
                 (!fits).then(|| {
                     format!(
                         "There is no {rest:?} to choose here; {} is the only one.",
@@ -301,7 +315,7 @@ impl Turn<'_> {
             Ok(c) => c,
             Err(_) => return false,
         };
-        let Some(pick) = match_choice(&choices, text) else {
+        let Some(pick) = self.match_typed(source, &choices, text) else {
             return false;
         };
         if let Some(flow) = &mut self.state.flow {
@@ -420,6 +434,25 @@ impl Turn<'_> {
             return false;
         }
         true
+    }
+
+    /// The choice typed `text` names among `choices` from `source`: its
+    /// number, value or label, and for a node type also the words of its
+    /// label (`type_words`: "sentry node" for "<Chain> sentry node").
+    fn match_typed(&self, source: Source, choices: &[Choice], text: &str) -> Option<usize> {
+        match_choice(choices, text).or_else(|| {
+            (source == Source::NodeTypes)
+                .then(|| self.node_type_words(choices, text))
+                .flatten()
+        })
+    }
+
+    /// The node type among `choices` of the chosen chain that `text` names
+    /// by its label's words.
+    fn node_type_words(&self, choices: &[Choice], text: &str) -> Option<usize> {
+        let chain = self.answer("chain")?;
+        let chain = self.engine.catalog.chain(&chain)?;
+        type_words::match_node_type(choices, &chain.name, text)
     }
 
     /// The node type chosen in /deploy, or that of the user's node the
@@ -674,7 +707,15 @@ impl Turn<'_> {
         let result: Result<Answer, Invalid> = match &step.kind {
             StepKind::Options(_) | StepKind::Choose(_) => {
                 let choices = flow.choices.clone();
-                match match_choice(&choices, &text) {
+                let source = match step.kind {
+                    StepKind::Choose(source) => Some(source),
+                    _ => None,
+                };
+                let pick = match source {
+                    Some(source) => self.match_typed(source, &choices, &text),
+                    None => match_choice(&choices, &text),
+                };
+                match pick {
                     Some(i) => return self.pick(choices[i].clone()),
                     None => Err(Invalid::NotAChoice),
                 }

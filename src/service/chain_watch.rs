@@ -32,7 +32,6 @@ use crate::lifecycle::chain_state::{
 use crate::lifecycle::tip::{Report, Tip};
 use crate::probe::tip::{read_evm_tip, read_tip};
 use crate::probe::{ChainProbe, ChainSource, ChainTarget};
-use crate::user::NodeState;
 use schedule::{Outcome, Schedule, read_within};
 
 mod layers;
@@ -398,43 +397,30 @@ impl ChainWatch {
     /// Writes one user's changed chain records in one save, then raises
     /// what was confirmed (after the save: an episode is raised once).
     async fn store(&self, user: &UserId, changes: Vec<Change>) -> anyhow::Result<usize> {
-        let mut raised = Vec::new();
-        let written;
-        {
-            let _guard = self.repo.lock(user).await;
-            let mut nodes = self.repo.load_nodes(user)?;
-            let mut applied = 0;
-            for change in changes {
-                let Some(node) = nodes.get_mut(&change.name).filter(|n| {
-                    n.state == NodeState::Running && n.contract() == Some(change.contract)
-                }) else {
-                    continue;
-                };
+        let changes = changes.into_iter().map(|c| (c.name.clone(), c.contract, c));
+        let applied = self
+            .repo
+            .apply_to_running(user, changes, |node, change| {
                 let last = change.record.last.clone();
                 node.chain_health = Some(change.record);
-                applied += 1;
-                if !change.events.is_empty() {
-                    raised.push((
+                (!change.events.is_empty()).then(|| {
+                    (
                         change.name,
                         change.chain,
                         node.node_type.clone(),
                         change.events,
                         last,
-                    ));
-                }
-            }
-            if applied > 0 {
-                self.repo.save_nodes(user, &nodes)?;
-            }
-            written = applied;
-        }
-        for (name, chain, node_type, events, last) in raised {
+                    )
+                })
+            })
+            .await?;
+        for (name, chain, node_type, events, last) in applied.raised {
             for event in events {
                 self.tell(user, &name, &chain, &node_type, event, last.as_ref())
                     .await?;
             }
         }
-        Ok(written)
+        Ok(applied.written)
     }
 
     /// One confirmed change: logged, audited and, unless muted, alerted

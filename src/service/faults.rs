@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::chain_watch::ChainWatch;
 use super::node_status::NodeStatusWatch;
 use crate::channel::Outbox;
-use crate::command::{Fault, FaultTarget};
+use crate::command::{Fault, FaultKind, FaultTarget};
 use crate::grid::sim::SimGrid;
 use crate::grid::{GridError, GridNodeId, NodeStatus};
 use crate::ids::UserId;
@@ -37,7 +37,8 @@ impl Faults {
         }
     }
 
-    /// `/fault node <id> down|up`, `/fault workload|app <contract> down|up`.
+    /// `/fault node <id> down|up`, `/fault workload|app <contract> down|up`,
+    /// and `/fault chain|link ...` handed to the watches that read them.
     /// The caller checked that `operator` is one.
     pub async fn command(&self, operator: &UserId, arg: Option<&str>) {
         let Some(sim) = &self.sim else {
@@ -50,13 +51,15 @@ impl Faults {
             return;
         };
         let words: Vec<&str> = arg.unwrap_or("").split_whitespace().collect();
-        if let ["chain", rest @ ..] = words.as_slice() {
-            let reply = self.chain_watch.fault(operator, rest);
-            return self.outbox.say(operator, reply).await;
-        }
-        if let ["link", rest @ ..] = words.as_slice() {
-            let reply = self.links.fault(operator, rest);
-            return self.outbox.say(operator, reply).await;
+        if let [first, rest @ ..] = words.as_slice() {
+            let reply = match FaultKind::from_word(first) {
+                Some(FaultKind::Chain) => Some(self.chain_watch.fault(operator, rest)),
+                Some(FaultKind::Link) => Some(self.links.fault(operator, rest)),
+                _ => None,
+            };
+            if let Some(reply) = reply {
+                return self.outbox.say(operator, reply).await;
+            }
         }
         let fault = match Fault::parse(arg) {
             Ok(fault) => fault,

@@ -34,7 +34,7 @@ use crate::lifecycle::node_link::{LinkEvent, LinkSnapshot, LinkTracker, NodeLink
 use crate::lifecycle::{human_duration, utc_datetime};
 use crate::probe::NodeStatusProbe;
 use crate::probe::node_status::{DashboardNode, NodeStatusError, StatusRequest};
-use crate::user::{NodeState, StoredValue};
+use crate::user::StoredValue;
 
 /// No read of one user's dashboard sooner than this after the last (the
 /// API blocks more than 4 a minute).
@@ -347,34 +347,20 @@ impl NodeStatusWatch {
     /// Writes one user's changed records in one save, then raises what was
     /// confirmed (after the save: an episode is raised once).
     async fn store(&self, user: &UserId, changes: Vec<Change>) -> anyhow::Result<usize> {
-        let mut raised = Vec::new();
-        let applied;
-        {
-            let _guard = self.repo.lock(user).await;
-            let mut nodes = self.repo.load_nodes(user)?;
-            let mut n = 0;
-            for (name, contract, record, event) in changes {
-                let Some(node) = nodes
-                    .get_mut(&name)
-                    .filter(|n| n.state == NodeState::Running && n.contract() == Some(contract))
-                else {
-                    continue;
-                };
+        let changes = changes
+            .into_iter()
+            .map(|(name, contract, record, event)| (name, contract, (record, event)));
+        let applied = self
+            .repo
+            .apply_to_running(user, changes, |node, (record, event)| {
                 node.node_link = Some(record);
-                n += 1;
-                if let Some(event) = event {
-                    raised.push((name, node.chain.clone(), event));
-                }
-            }
-            if n > 0 {
-                self.repo.save_nodes(user, &nodes)?;
-            }
-            applied = n;
-        }
-        for (name, chain, event) in raised {
+                event.map(|event| (node.name.clone(), node.chain.clone(), event))
+            })
+            .await?;
+        for (name, chain, event) in applied.raised {
             self.tell(user, &name, &chain, event).await?;
         }
-        Ok(applied)
+        Ok(applied.written)
     }
 
     async fn tell(

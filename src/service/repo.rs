@@ -11,6 +11,8 @@
 //! secret is sealed before it reaches a document, and the watch list never
 //! drifts from the nodes on disk. It calls nothing above it.
 
+mod running;
+
 use std::sync::Arc;
 
 use anyhow::Context as _;
