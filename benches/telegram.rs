@@ -244,6 +244,8 @@ impl Bot {
              node_down_rate_per_hour = 0.0\n\
              [ops]\n\
              listen = \"127.0.0.1:0\"\n\
+             [web]\n\
+             listen = \"127.0.0.1:0\"\n\
              [telegram]\n\
              poll_timeout_seconds = 2\n\
              chat_messages_per_second = 1000.0\n\
