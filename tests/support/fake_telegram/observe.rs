@@ -150,30 +150,11 @@ impl FakeTelegram {
     /// Waits until `cond` holds, re-checking after every bot request.
     pub async fn wait_until(
         &self,
-        mut cond: impl FnMut(&FakeTelegram) -> bool,
+        cond: impl FnMut(&FakeTelegram) -> bool,
         timeout: Duration,
     ) -> Result<(), String> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        let mut activity = self.shared.activity.subscribe();
-        loop {
-            // Seen before checking, so activity during the check wakes us.
-            activity.borrow_and_update();
-            if cond(self) {
-                return Ok(());
-            }
-            if tokio::time::timeout_at(deadline, activity.changed())
-                .await
-                .is_err()
-            {
-                return match cond(self) {
-                    true => Ok(()),
-                    false => Err(format!(
-                        "condition not met within {timeout:?}\n{}",
-                        self.describe()
-                    )),
-                };
-            }
-        }
+        let activity = self.shared.activity.subscribe();
+        self.wait_on(activity, cond, timeout, "condition").await
     }
 
     /// [`wait_until`](Self::wait_until) for a condition on one chat:
@@ -182,11 +163,24 @@ impl FakeTelegram {
     pub async fn wait_chat_until(
         &self,
         chat_id: i64,
-        mut cond: impl FnMut(&FakeTelegram) -> bool,
+        cond: impl FnMut(&FakeTelegram) -> bool,
         timeout: Duration,
     ) -> Result<(), String> {
+        let activity = self.shared.chat_activity(chat_id).subscribe();
+        let what = format!("condition on chat {chat_id}");
+        self.wait_on(activity, cond, timeout, &what).await
+    }
+
+    /// Checks `cond` after each change `activity` signals, until it holds
+    /// or `timeout` passes.
+    async fn wait_on<T>(
+        &self,
+        mut activity: tokio::sync::watch::Receiver<T>,
+        mut cond: impl FnMut(&FakeTelegram) -> bool,
+        timeout: Duration,
+        what: &str,
+    ) -> Result<(), String> {
         let deadline = tokio::time::Instant::now() + timeout;
-        let mut activity = self.shared.chat_activity(chat_id).subscribe();
         loop {
             // Seen before checking, so activity during the check wakes us.
             activity.borrow_and_update();
@@ -200,7 +194,7 @@ impl FakeTelegram {
                 return match cond(self) {
                     true => Ok(()),
                     false => Err(format!(
-                        "condition on chat {chat_id} not met within {timeout:?}\n{}",
+                        "{what} not met within {timeout:?}\n{}",
                         self.describe()
                     )),
                 };
