@@ -12,9 +12,9 @@
 //! ```
 //!
 //! Layout of the module (each file is appended through the store's
-//! `AppendFile`, which fsyncs and repairs a torn last line; a user's trail
-//! appended during one update's handling is synced once at its end,
-//! `store/deferred.rs`):
+//! `AppendFile`, which fsyncs and repairs a torn last line; what the global
+//! and the user's trails get during one update's handling is synced once at
+//! its end, `store/deferred.rs`):
 //! - `global`: group commit and rotation of the global file;
 //! - `tail`: reading files backwards in chunks, newest line first.
 //!

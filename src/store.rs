@@ -45,6 +45,9 @@ use serde::de::DeserializeOwned;
 use crate::ids::UserId;
 
 pub(crate) use append::{AppendFile, complete_len};
+pub(crate) use deferred::active as deferring;
+#[cfg(test)]
+pub(crate) use deferred::kept_syncs;
 pub use deferred::{barrier, deferred};
 pub use durable::{
     append_synced, blocking_io, ensure_dir, is_temp, lock_dir, pause_writes, remove_stale_temps,

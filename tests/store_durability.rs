@@ -165,7 +165,10 @@ fn killed_writer_never_leaves_a_torn_record() {
         child.kill().unwrap(); // SIGKILL on Unix
         child.wait().unwrap();
 
-        interrupted += count_temps(&user_dir);
+        // A kill mid-write leaves a temp file (a checkpoint replacing the
+        // record file) or frames in the log not yet written to the file
+        // (the next open replays them).
+        interrupted += count_temps(&user_dir) + frames_left(&data_dir(base.path()));
         // What a reader sees before any recovery: a whole value (the
         // record file, or the write-ahead log's newest whole frame).
         let reader = Store::open_read_only(&data_dir(base.path())).unwrap();
@@ -189,8 +192,22 @@ fn killed_writer_never_leaves_a_torn_record() {
             "Store::open must remove stale temp files"
         );
     }
-    // Evidence that kills really landed mid-write (a temp file was left).
+    // Evidence that kills really landed mid-write (a temp file or log
+    // frames not yet in the record file were left).
     assert!(interrupted > 0, "no round interrupted a write");
+}
+
+/// Segments of the write-ahead log holding frames (longer than their
+/// 8-byte header): writes the record file does not have yet.
+fn frames_left(data: &Path) -> usize {
+    std::fs::read_dir(data.join(jukebox::store::WAL_DIR))
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.metadata().is_ok_and(|m| m.len() > 8))
+                .count()
+        })
+        .unwrap_or(0)
 }
 
 fn count_temps(dir: &Path) -> usize {

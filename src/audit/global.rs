@@ -61,7 +61,17 @@ impl Global {
     }
 
     /// Appends whole lines durably; returns once they are fsynced.
+    ///
+    /// Inside a `store::deferred` scope (one update's handling) the lines
+    /// are written at once and their sync waits for the scope's end, with
+    /// the rest of the scope's writes, instead of a group commit of its own.
     pub fn append(&self, bytes: &[u8]) -> anyhow::Result<()> {
+        if crate::store::deferring() {
+            let mut current = lock(&self.current);
+            return self
+                .write(&mut current, bytes, AppendFile::append_at_scope_end)
+                .map_err(|e| anyhow::anyhow!("{e}"));
+        }
         let mine = Arc::new(OnceLock::new());
         {
             let mut batch = lock(&self.batch);
@@ -74,7 +84,7 @@ impl Global {
         // took before letting go of the file.
         if mine.get().is_none() {
             let batch = mem::take(&mut *lock(&self.batch));
-            let outcome = self.write(&mut current, &batch.bytes);
+            let outcome = self.write(&mut current, &batch.bytes, AppendFile::append);
             for waiter in batch.waiters {
                 let _ = waiter.set(outcome.clone());
             }
@@ -87,7 +97,14 @@ impl Global {
         }
     }
 
-    fn write(&self, current: &mut Current, bytes: &[u8]) -> Outcome {
+    /// Appends `bytes` to the current file with `append` (synced now, or at
+    /// the end of the caller's deferred scope), rotating when it is full.
+    fn write(
+        &self,
+        current: &mut Current,
+        bytes: &[u8],
+        append: fn(&mut AppendFile, &[u8]) -> io::Result<()>,
+    ) -> Outcome {
         let path = self.root.join(GLOBAL_FILE);
         let file = match &mut current.file {
             Some(file) => file,
@@ -95,8 +112,7 @@ impl Global {
                 AppendFile::open(&path).map_err(|e| format!("opening {}: {e}", path.display()))?,
             ),
         };
-        file.append(bytes)
-            .map_err(|e| format!("appending to {}: {e}", path.display()))?;
+        append(file, bytes).map_err(|e| format!("appending to {}: {e}", path.display()))?;
         if file.len() >= self.rotate_bytes
             && let Err(e) = self.rotate(current)
         {

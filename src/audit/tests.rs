@@ -371,3 +371,31 @@ fn a_second_log_on_the_same_root_is_refused() {
     drop(log);
     open(&dir, ROTATE_BYTES);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inside_a_deferred_scope_both_trails_sync_at_its_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = crate::store::Store::open(&dir.path().join("data")).unwrap();
+    let log = open(&dir, ROTATE_BYTES);
+    crate::store::deferred(&store, async {
+        log.record(event(1, Some("tg:1"), "order.placed", "o1"))
+            .unwrap();
+        log.record(event(2, Some("tg:1"), "order.paid", "o1"))
+            .unwrap();
+        // Written and readable now; two syncs per event (the global file,
+        // the user's) kept for the scope's end instead of run one by one.
+        assert_eq!(
+            details(&log.recent_for(&user("tg:1"), 10).unwrap()),
+            ["o1", "o1"]
+        );
+        assert_eq!(log.recent(10, None).unwrap().len(), 2);
+        assert_eq!(crate::store::kept_syncs(), 4);
+        Ok(())
+    })
+    .await
+    .unwrap();
+    // Outside a scope a record is synced before it returns, as before.
+    log.record(event(3, Some("tg:1"), "order.deployed", "o1"))
+        .unwrap();
+    assert_eq!(log.recent(10, None).unwrap().len(), 3);
+}

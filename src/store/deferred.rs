@@ -46,6 +46,12 @@ pub(crate) fn active() -> bool {
     DEFERRED.try_with(|_| ()).is_ok()
 }
 
+/// How many file syncs the current scope keeps for its end (tests).
+#[cfg(test)]
+pub(crate) fn kept_syncs() -> usize {
+    DEFERRED.try_with(|files| lock(files).len()).unwrap_or(0)
+}
+
 /// Makes what was just appended to `file` durable: now outside a scope,
 /// at the scope's end inside one. For a user's audit trail, a log of what
 /// happened rather than state anything is decided on: a power cut can take
