@@ -16,7 +16,8 @@
 //! - every grid call that creates or cancels something (`grid::Barrier`),
 //!   so a write-ahead intent is on disk before the contract it announces;
 //! - the end of the scope itself, before the channel marks the update
-//!   handled; a user's audit trail lines appended in the scope are synced
+//!   handled; the audit trails' lines (the global one's and the user's)
+//!   appended in the scope are synced
 //!   there too ([`sync_data_at_end`]), not one `fdatasync` per event.
 //!
 //! A `kill -9` loses nothing either way (the log's appends are in the page
@@ -53,7 +54,7 @@ pub(crate) fn kept_syncs() -> usize {
 }
 
 /// Makes what was just appended to `file` durable: now outside a scope,
-/// at the scope's end inside one. For a user's audit trail, a log of what
+/// at the scope's end inside one. For the audit trails, a log of what
 /// happened rather than state anything is decided on: a power cut can take
 /// back the last lines of a scope that was cut short, never a line of a
 /// scope that ended (and a `kill -9` none).
