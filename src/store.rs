@@ -51,7 +51,7 @@ pub(crate) use deferred::kept_syncs;
 pub use deferred::{barrier, deferred};
 pub use durable::{
     append_synced, blocking_io, ensure_dir, is_temp, lock_dir, pause_writes, remove_stale_temps,
-    sync_dir, write_atomic, write_atomic_all,
+    sync_dir, write_atomic,
 };
 pub(crate) use durable::{hold_write, lock, try_lock};
 pub use envelope::SCHEMA_VERSION;
@@ -157,9 +157,7 @@ impl Store {
     /// what a reply, a grid call or the end of a [`deferred`] scope waits
     /// for. At once when nothing is pending. Blocking.
     pub fn barrier(&self) -> Result<(), StoreError> {
-        if self._lock.is_none() {
-            return Ok(());
-        }
+        // A read-only store's log has no writes: nothing to wait for.
         self.wal
             .barrier()
             .map_err(StoreError::io(self.root.join(WAL_DIR)))

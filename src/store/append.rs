@@ -9,7 +9,7 @@
 //! is cut back the same way at once.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, ErrorKind, Write as _};
+use std::io::{self, ErrorKind};
 use std::os::unix::fs::{FileExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
@@ -61,6 +61,22 @@ impl AppendFile {
     /// Appends whole lines (`bytes` ends with `'\n'`) with one write and one
     /// fsync.
     pub fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.append_then(bytes, File::sync_data)
+    }
+
+    /// Appends whole lines like [`AppendFile::append`], but inside a
+    /// [`super::deferred`] scope the `fdatasync` waits for the scope's end
+    /// (outside one it is immediate).
+    pub fn append_at_scope_end(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.append_then(bytes, super::deferred::sync_data_at_end)
+    }
+
+    /// One write of whole lines, made durable by `sync`.
+    fn append_then(
+        &mut self,
+        bytes: &[u8],
+        sync: impl FnOnce(&File) -> io::Result<()>,
+    ) -> io::Result<()> {
         debug_assert!(bytes.last() == Some(&b'\n'));
         // One fstat per batch catches any fragment: one a failed cut-back in
         // `append_synced` left, or one from a writer killed before this one
@@ -68,27 +84,7 @@ impl AppendFile {
         if self.file.metadata()?.len() != self.len {
             self.repair()?;
         }
-        append_synced(&mut self.file, self.len, bytes)?;
-        self.len += bytes.len() as u64;
-        Ok(())
-    }
-
-    /// Appends whole lines like [`AppendFile::append`], but inside a
-    /// [`super::deferred`] scope the `fdatasync` waits for the scope's end
-    /// (outside one it is immediate).
-    pub fn append_at_scope_end(&mut self, bytes: &[u8]) -> io::Result<()> {
-        debug_assert!(bytes.last() == Some(&b'\n'));
-        if self.file.metadata()?.len() != self.len {
-            self.repair()?;
-        }
-        let _writing = super::durable::hold_write();
-        let written = (&self.file)
-            .write_all(bytes)
-            .and_then(|()| super::deferred::sync_data_at_end(&self.file));
-        if written.is_err() {
-            let _ = self.file.set_len(self.len);
-        }
-        written?;
+        append_synced(&mut self.file, self.len, bytes, sync)?;
         self.len += bytes.len() as u64;
         Ok(())
     }

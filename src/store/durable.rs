@@ -53,83 +53,31 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// must already exist. Files are created 0600: records may hold user data.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let _writing = hold_write();
-    let dir = parent_dir(path);
-    let (temp, mut file) = create_temp(dir)?;
-    let written = file
-        .write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .and_then(|()| fs::rename(&temp, path));
-    if let Err(err) = written {
-        // Best effort: a leftover would be removed by the next Store::open.
-        let _ = fs::remove_file(&temp);
-        return Err(err);
-    }
-    sync_dir(dir)
+    replace(path, bytes, File::sync_all)?;
+    sync_dir(parent_dir(path))
 }
 
 /// Replaces `path` with `bytes` atomically but without any fsync: for the
 /// store's checkpoints, whose one `syncfs` afterwards makes every file
 /// durable at once, while the write-ahead log covers a crash before it.
 pub fn replace_unsynced(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = parent_dir(path);
-    let (temp, mut file) = create_temp(dir)?;
-    let written = file.write_all(bytes).and_then(|()| fs::rename(&temp, path));
+    replace(path, bytes, |_| Ok(()))
+}
+
+/// Writes `bytes` to a unique temp file beside `path`, runs `sync` on it and
+/// renames it over `path`; on failure the temp file is removed.
+fn replace(path: &Path, bytes: &[u8], sync: fn(&File) -> io::Result<()>) -> io::Result<()> {
+    let (temp, mut file) = create_temp(parent_dir(path))?;
+    let written = file
+        .write_all(bytes)
+        .and_then(|()| sync(&file))
+        .and_then(|()| fs::rename(&temp, path));
     if let Err(err) = written {
+        // Best effort: a leftover would be removed by the next Store::open.
         let _ = fs::remove_file(&temp);
         return Err(err);
     }
     Ok(())
-}
-
-/// Writes several new records into one directory durably, each replaced
-/// atomically as [`write_atomic`] does, for about the price of one: every
-/// temp file is written first, then all are fsynced at once from a few
-/// threads (concurrent fsyncs share the file system's journal commits, where
-/// one after the other each waits for its own), then renamed, and the
-/// directory is fsynced once for all the renames. Used for a batch of
-/// received Telegram updates. When it fails, the files already renamed may
-/// remain (each whole); the caller treats the batch as not written.
-pub fn write_atomic_all(dir: &Path, files: &[(std::path::PathBuf, Vec<u8>)]) -> io::Result<()> {
-    /// Threads fsyncing at once: enough for the journal to batch their
-    /// commits, few enough not to crowd a small machine.
-    const SYNC_THREADS: usize = 8;
-    if files.is_empty() {
-        return Ok(());
-    }
-    let _writing = hold_write();
-    let mut temps: Vec<(std::path::PathBuf, File)> = Vec::with_capacity(files.len());
-    let written = (|| {
-        for (_, bytes) in files {
-            let (temp, mut file) = create_temp(dir)?;
-            temps.push((temp, file.try_clone()?));
-            file.write_all(bytes)?;
-        }
-        let chunk = temps.len().div_ceil(SYNC_THREADS);
-        std::thread::scope(|scope| {
-            let syncs: Vec<_> = temps
-                .chunks(chunk)
-                .map(|part| {
-                    scope.spawn(move || part.iter().try_for_each(|(_, file)| file.sync_all()))
-                })
-                .collect();
-            syncs.into_iter().try_for_each(|sync| {
-                sync.join()
-                    .unwrap_or_else(|_| Err(io::Error::other("an fsync thread panicked")))
-            })
-        })?;
-        for ((temp, _), (path, _)) in temps.iter().zip(files) {
-            fs::rename(temp, path)?;
-        }
-        Ok(())
-    })();
-    if let Err(err) = written {
-        for (temp, _) in &temps {
-            // Best effort: a leftover would be removed at the next open.
-            let _ = fs::remove_file(temp);
-        }
-        return Err(err);
-    }
-    sync_dir(dir)
 }
 
 /// Creates a fresh temp file in `dir`, retrying if a stale one from an
@@ -183,12 +131,18 @@ pub fn ensure_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
-/// Appends whole lines to a journal and fdatasyncs them. If that fails,
-/// cuts the file back to `good_len` (its last complete line, best effort)
-/// so the next append does not glue onto a fragment.
-pub fn append_synced(file: &mut File, good_len: u64, bytes: &[u8]) -> io::Result<()> {
+/// Appends whole lines to a journal and makes them durable with `sync`
+/// (`File::sync_data`, or a sync kept for the end of a deferred scope). If
+/// that fails, cuts the file back to `good_len` (its last complete line,
+/// best effort) so the next append does not glue onto a fragment.
+pub fn append_synced(
+    file: &mut File,
+    good_len: u64,
+    bytes: &[u8],
+    sync: impl FnOnce(&File) -> io::Result<()>,
+) -> io::Result<()> {
     let _writing = hold_write();
-    let written = file.write_all(bytes).and_then(|()| file.sync_data());
+    let written = file.write_all(bytes).and_then(|()| sync(file));
     if written.is_err() {
         let _ = file.set_len(good_len);
     }
@@ -283,30 +237,6 @@ mod tests {
         write_atomic(&path, b"two").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"two");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
-    }
-
-    #[test]
-    fn write_atomic_all_writes_every_file_and_leaves_no_temp() {
-        let dir = tempfile::tempdir().unwrap();
-        let files: Vec<(std::path::PathBuf, Vec<u8>)> = (0..20)
-            .map(|i| {
-                (
-                    dir.path().join(format!("{i}.upd")),
-                    format!("update {i}").into_bytes(),
-                )
-            })
-            .collect();
-        write_atomic(&files[3].0, b"old").unwrap();
-        write_atomic_all(dir.path(), &files).unwrap();
-        for (path, bytes) in &files {
-            assert_eq!(&fs::read(path).unwrap(), bytes);
-        }
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 20);
-        write_atomic_all(dir.path(), &[]).unwrap();
-        // Into a missing directory: an error, and nothing left behind.
-        let missing = dir.path().join("nope");
-        assert!(write_atomic_all(&missing, &[(missing.join("a"), b"x".to_vec())]).is_err());
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 20);
     }
 
     #[test]
