@@ -147,24 +147,14 @@ impl Wal {
         }
         let number = segments.last().map_or(1, |(n, _)| n + 1);
         let segment = create_segment(&dir, number)?;
-        Ok(Arc::new(Wal {
-            root: root.to_owned(),
+        Ok(Wal::new(
+            root,
             dir,
-            state: Mutex::new(State {
-                segment: Some(Arc::new(segment)),
-                number,
-                len: MAGIC.len() as u64,
-                first_write: None,
-                overlay: BTreeMap::new(),
-                flushing: Arc::default(),
-                broken: None,
-                stop: false,
-            }),
-            group: GroupCommit::new(),
-            checkpointing: Mutex::new(()),
+            Some(Arc::new(segment)),
+            number,
+            BTreeMap::new(),
             policy,
-            wake: Condvar::new(),
-        }))
+        ))
     }
 
     /// The log as a reader sees it, for a read-only store: every whole
@@ -184,13 +174,38 @@ impl Wal {
                 overlay.insert(frame.path.to_owned(), frame.version());
             }
         }
-        Ok(Arc::new(Wal {
+        Ok(Wal::new(
+            root,
+            dir,
+            None,
+            0,
+            overlay,
+            CheckpointPolicy::default(),
+        ))
+    }
+
+    /// A log whose current segment is `segment` (None: read-only), with
+    /// `overlay` already known.
+    fn new(
+        root: &Path,
+        dir: PathBuf,
+        segment: Option<Arc<File>>,
+        number: u64,
+        overlay: BTreeMap<String, Version>,
+        policy: CheckpointPolicy,
+    ) -> Arc<Wal> {
+        let len = if segment.is_some() {
+            MAGIC.len() as u64
+        } else {
+            0
+        };
+        Arc::new(Wal {
             root: root.to_owned(),
             dir,
             state: Mutex::new(State {
-                segment: None,
-                number: 0,
-                len: 0,
+                segment,
+                number,
+                len,
                 first_write: None,
                 overlay,
                 flushing: Arc::default(),
@@ -199,9 +214,9 @@ impl Wal {
             }),
             group: GroupCommit::new(),
             checkpointing: Mutex::new(()),
-            policy: CheckpointPolicy::default(),
+            policy,
             wake: Condvar::new(),
-        }))
+        })
     }
 
     /// Logs `version` of the record at `rel` (relative to the data dir) and
