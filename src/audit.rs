@@ -49,7 +49,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::UserId;
 // Poison is ignored: nothing under these locks can be left half-done by a
 // panic that a later append would not repair.
-use crate::store::{AppendFile, blocking_io, lock};
+use crate::store::{AppendFile, blocking_io, lock, record_io};
 use global::Global;
 
 /// Name of a user's trail inside their store directory.
@@ -187,7 +187,8 @@ impl AuditLog {
             }
         }
         let inner = &*self.inner;
-        blocking_io(|| {
+        // Inside a deferred scope only `write`s: the syncs ride the log's.
+        record_io(|| {
             inner.global.append(&all)?;
             let mut first_error = None;
             for (user, bytes) in by_user {

@@ -33,10 +33,11 @@ mod names;
 mod tests;
 mod wal;
 
+use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use serde::Serialize;
@@ -45,10 +46,10 @@ use serde::de::DeserializeOwned;
 use crate::ids::UserId;
 
 pub(crate) use append::{AppendFile, complete_len};
-pub(crate) use deferred::active as deferring;
 #[cfg(test)]
 pub(crate) use deferred::kept_syncs;
-pub use deferred::{barrier, deferred};
+pub(crate) use deferred::{active as deferring, durable_at_scope_end};
+pub use deferred::{barrier, deferred, record_io};
 pub use durable::{
     append_synced, blocking_io, ensure_dir, is_temp, lock_dir, pause_writes, remove_stale_temps,
     sync_dir, write_atomic,
@@ -89,8 +90,13 @@ pub struct Store {
     mark_clean_on_drop: bool,
     /// Every record write goes through it; reads look in it first.
     wal: Arc<Wal>,
-    /// Runs the log's checkpoints; None for a read-only store.
-    checkpointer: Option<JoinHandle<()>>,
+    /// Runs the log's checkpoints, and leads the syncs async barriers ask
+    /// for; none for a read-only store.
+    threads: Vec<JoinHandle<()>>,
+    /// Record directories known to exist (users' directories are never
+    /// removed while the store is open), so a write checks its directory
+    /// once per process, not with a `stat` every time.
+    dirs: Mutex<HashSet<PathBuf>>,
 }
 
 impl Store {
@@ -137,20 +143,28 @@ impl Store {
         }
         let wal_dir = data_dir.join(WAL_DIR);
         let wal = Wal::open(data_dir, policy).map_err(StoreError::io(&wal_dir))?;
-        let checkpointer = {
-            let wal = wal.clone();
-            std::thread::Builder::new()
-                .name("store-checkpoint".into())
-                .spawn(move || wal.run_checkpoints())
-                .map_err(StoreError::io(&wal_dir))?
-        };
-        Ok(Store {
+        let mut store = Store {
             root: data_dir.to_owned(),
             _lock: Some(lock),
-            mark_clean_on_drop: true,
+            mark_clean_on_drop: false,
             wal,
-            checkpointer: Some(checkpointer),
-        })
+            threads: Vec::new(),
+            dirs: Mutex::default(),
+        };
+        // A failed spawn drops `store`, which stops the thread started.
+        for (name, work) in [
+            ("store-checkpoint", Wal::run_checkpoints as fn(&Wal)),
+            ("store-sync", Wal::serve_syncs),
+        ] {
+            let wal = store.wal.clone();
+            let thread = std::thread::Builder::new()
+                .name(name.into())
+                .spawn(move || work(&wal))
+                .map_err(StoreError::io(&wal_dir))?;
+            store.threads.push(thread);
+        }
+        store.mark_clean_on_drop = true;
+        Ok(store)
     }
 
     /// Returns once every record written so far (by any task) is durable:
@@ -160,6 +174,23 @@ impl Store {
         // A read-only store's log has no writes: nothing to wait for.
         self.wal
             .barrier()
+            .map_err(StoreError::io(self.root.join(WAL_DIR)))
+    }
+
+    /// [`Store::barrier`] for async code: the wait holds no thread (the
+    /// store's sync thread leads the sync and wakes it).
+    pub async fn barrier_async(&self) -> Result<(), StoreError> {
+        self.wal
+            .barrier_async()
+            .await
+            .map_err(StoreError::io(self.root.join(WAL_DIR)))
+    }
+
+    /// Has the log's next sync make `files` durable too (the audit trails'
+    /// lines of a deferred scope); the next barrier waits for it.
+    pub(crate) fn sync_with_next(&self, files: Vec<File>) -> Result<(), StoreError> {
+        self.wal
+            .sync_with_next(files)
             .map_err(StoreError::io(self.root.join(WAL_DIR)))
     }
 
@@ -199,7 +230,8 @@ impl Store {
             _lock: None,
             mark_clean_on_drop: false,
             wal,
-            checkpointer: None,
+            threads: Vec::new(),
+            dirs: Mutex::default(),
         })
     }
 
@@ -359,8 +391,12 @@ impl Store {
     fn write_rel<T: Serialize>(&self, rel: &str, value: &T) -> Result<(), StoreError> {
         let path = self.root.join(rel);
         let bytes = envelope::encode(&path, value)?;
-        if let Some(dir) = path.parent() {
-            durable::ensure_dir(dir).map_err(StoreError::io(dir))?;
+        if let Some(dir) = path.parent()
+            && !lock(&self.dirs).contains(dir)
+        {
+            durable::ensure_dir_then(dir, &deferred::sync_dir_at_end)
+                .map_err(StoreError::io(dir))?;
+            lock(&self.dirs).insert(dir.to_owned());
         }
         self.log(rel, Some(bytes.into()))
             .map_err(StoreError::io(&path))
@@ -445,7 +481,7 @@ impl Drop for Store {
     /// fails the marker is not written: the next open replays the log.
     fn drop(&mut self) {
         self.wal.stop();
-        if let Some(thread) = self.checkpointer.take() {
+        for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
         if !self.mark_clean_on_drop {

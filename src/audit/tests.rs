@@ -383,17 +383,21 @@ async fn inside_a_deferred_scope_both_trails_sync_at_its_end() {
         log.record(event(2, Some("tg:1"), "order.paid", "o1"))
             .unwrap();
         // Written and readable now; two syncs per event (the global file,
-        // the user's) kept for the scope's end instead of run one by one.
+        // the user's) and the new trail's directory entries (`users/`, the
+        // user's directory, the file's name) kept for the scope's end
+        // instead of run one by one.
         assert_eq!(
             details(&log.recent_for(&user("tg:1"), 10).unwrap()),
             ["o1", "o1"]
         );
         assert_eq!(log.recent(10, None).unwrap().len(), 2);
-        assert_eq!(crate::store::kept_syncs(), 4);
+        assert_eq!(crate::store::kept_syncs(), 4 + 3);
         Ok(())
     })
     .await
     .unwrap();
+    // The scope's end handed them to the store's sync and waited for it.
+    assert!(store.all_durable());
     // Outside a scope a record is synced before it returns, as before.
     log.record(event(3, Some("tg:1"), "order.deployed", "o1"))
         .unwrap();

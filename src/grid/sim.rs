@@ -229,7 +229,7 @@ impl SimGrid {
     /// Returns once the event of `ticket` is on disk (see `Inner::record`).
     /// Call it after the lock is released.
     fn durable(&self, ticket: Ticket) -> Result<(), GridError> {
-        crate::store::blocking_io(|| self.journal.wait(ticket)).map_err(storage_error)
+        self.journal.durable(ticket).map_err(storage_error)
     }
 
     /// Returns once every event recorded so far is on disk, for a reader

@@ -223,8 +223,10 @@ impl SandboxWallet {
     /// Waits until the journal lines up to `ticket` are on disk, syncing
     /// them together with whatever other payers appended meanwhile.
     fn durable(&self, ticket: Ticket) -> anyhow::Result<()> {
-        blocking_io(|| self.group.wait(ticket, || self.journal.sync_data()))
-            .with_context(|| format!("cannot sync {}", self.dir.join(JOURNAL_FILE).display()))
+        crate::store::durable_at_scope_end(&self.journal, || {
+            self.group.wait(ticket, || self.journal.sync_data())
+        })
+        .with_context(|| format!("cannot sync {}", self.dir.join(JOURNAL_FILE).display()))
     }
 
     fn lock(&self) -> anyhow::Result<MutexGuard<'_, State>> {

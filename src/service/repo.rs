@@ -7,9 +7,10 @@
 //! monitor's watch list, which every save of a user's nodes re-syncs. The
 //! components above (deployer, monitor, billing, ...) hold an `Arc<Repo>`
 //! and never the store itself, so these rules hold in one place: a write is
-//! durable (the store's temp + fsync + rename) before the call returns, a
-//! secret is sealed before it reaches a document, and the watch list never
-//! drifts from the nodes on disk. It calls nothing above it.
+//! durable before the call returns (inside a deferred scope, before anything
+//! leaves the process: `store/deferred.rs`), a secret is sealed before it
+//! reaches a document, and the watch list never drifts from the nodes on
+//! disk. It calls nothing above it.
 
 mod running;
 
@@ -23,7 +24,7 @@ use tokio::sync::OwnedMutexGuard;
 use super::watch::Watchlist;
 use crate::crypto::{Identity, IdentityKey, MasterKey};
 use crate::ids::UserId;
-use crate::store::{Store, UserLocks, blocking_io};
+use crate::store::{Store, UserLocks, blocking_io, record_io};
 use crate::user::{self, Nodes, Orders, Profile, StoredConversation};
 
 /// Users' documents, global records, locks and the watch list.
@@ -70,7 +71,7 @@ impl Repo {
     }
 
     pub fn load_profile(&self, user: &UserId) -> anyhow::Result<Option<Profile>> {
-        Ok(blocking_io(|| self.store.read(user, user::PROFILE))?)
+        Ok(record_io(|| self.store.read(user, user::PROFILE))?)
     }
 
     pub fn save_profile(&self, profile: &Profile) -> anyhow::Result<()> {
@@ -135,7 +136,7 @@ impl Repo {
         user: &UserId,
         doc: &str,
     ) -> anyhow::Result<T> {
-        Ok(blocking_io(|| self.store.read(user, doc))?.unwrap_or_default())
+        Ok(record_io(|| self.store.read(user, doc))?.unwrap_or_default())
     }
 
     pub fn save_doc<T: Serialize>(
@@ -144,21 +145,23 @@ impl Repo {
         doc: &str,
         value: &T,
     ) -> anyhow::Result<()> {
-        Ok(blocking_io(|| self.store.write(user, doc, value))?)
+        Ok(record_io(|| self.store.write(user, doc, value))?)
     }
 
-    /// Reads a global record (`dir/name`), off the async workers.
+    /// Reads a global record (`dir/name`) (off the async workers outside a
+    /// deferred scope, see `store::record_io`).
     pub fn load_global<T: DeserializeOwned>(&self, name: &str) -> anyhow::Result<Option<T>> {
-        Ok(blocking_io(|| self.store.read_global(name))?)
+        Ok(record_io(|| self.store.read_global(name))?)
     }
 
-    /// Writes a global record (`dir/name`) durably, off the async workers.
+    /// Writes a global record (`dir/name`) durably (off the async workers
+    /// outside a deferred scope, see `store::record_io`).
     pub fn save_global<T: Serialize>(&self, name: &str, value: &T) -> anyhow::Result<()> {
-        Ok(blocking_io(|| self.store.write_global(name, value))?)
+        Ok(record_io(|| self.store.write_global(name, value))?)
     }
 
     pub fn delete_global(&self, name: &str) -> anyhow::Result<()> {
-        Ok(blocking_io(|| self.store.delete_global(name))?)
+        Ok(record_io(|| self.store.delete_global(name))?)
     }
 
     /// The names of the global records in `dir`.

@@ -13,7 +13,8 @@ use std::io::{self, ErrorKind};
 use std::os::unix::fs::{FileExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
-use super::durable::{append_synced, ensure_dir, sync_dir};
+use super::deferred::sync_dir_at_end;
+use super::durable::{append_synced, ensure_dir_then};
 
 /// Bytes read at a time while looking backwards for the last `'\n'`.
 const CHUNK: u64 = 64 * 1024;
@@ -27,16 +28,17 @@ pub(crate) struct AppendFile {
 }
 
 impl AppendFile {
-    /// Opens `path` for appending, creating it and its directories (durably)
-    /// if needed, and cuts off a torn last line.
+    /// Opens `path` for appending, creating it and its directories (durably
+    /// if needed: now, or at the end of a deferred scope like the lines
+    /// appended in it), and cuts off a torn last line.
     pub fn open(path: &Path) -> io::Result<AppendFile> {
         let file = match open_append(path, false) {
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 let dir = path.parent().unwrap_or(Path::new("."));
-                ensure_dir(dir)?;
+                ensure_dir_then(dir, &sync_dir_at_end)?;
                 let file = open_append(path, true)?;
                 // So the new file's name survives a power cut.
-                sync_dir(dir)?;
+                sync_dir_at_end(dir)?;
                 file
             }
             other => other?,

@@ -33,6 +33,7 @@
 use std::fs::File;
 use std::future::Future;
 use std::io;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use super::{Store, StoreError, lock};
@@ -69,6 +70,54 @@ pub(crate) fn sync_data_at_end(file: &File) -> io::Result<()> {
     }
 }
 
+/// For a journal of its own with a group commit (the sandbox wallet's, the
+/// simulated grid's): inside a scope, what was appended to `file` is made
+/// durable by the log's sync at the scope's end (before the log's segment,
+/// so a record written after the line is never durable without it), and
+/// every barrier before that waits for it too; outside one, `wait` runs
+/// now, off the async workers. Nothing leaves the process on a line that
+/// is not durable either way: every way out waits for a barrier.
+pub(crate) fn durable_at_scope_end(
+    file: &File,
+    wait: impl FnOnce() -> io::Result<()>,
+) -> io::Result<()> {
+    if active() {
+        sync_data_at_end(file)
+    } else {
+        super::blocking_io(wait)
+    }
+}
+
+/// Makes a directory's new entries durable: now outside a scope, with the
+/// log's sync at the scope's end inside one (a new user's directory, the
+/// name of a new audit trail).
+pub(crate) fn sync_dir_at_end(dir: &Path) -> io::Result<()> {
+    match DEFERRED.try_with(Arc::clone) {
+        Ok(files) => {
+            let handle = File::open(dir)?;
+            lock(&files).push(handle);
+            Ok(())
+        }
+        Err(_) => super::durable::sync_dir(dir),
+    }
+}
+
+/// Runs a single record's read or write: inline inside a deferred scope,
+/// off the async workers outside one. Inside a scope a write only appends
+/// to the log (a `write` into the page cache) and a read is served by the
+/// log's overlay or a record file in the page cache, microseconds either
+/// way; handing the worker's other tasks to another thread for that
+/// (`block_in_place`) cost more than the IO: a thread wake-up and several
+/// futex calls per record, at every step of every conversation
+/// (docs/benchmarks.md). Outside a scope a write waits for its sync.
+pub fn record_io<T>(io: impl FnOnce() -> T) -> T {
+    if active() {
+        io()
+    } else {
+        super::blocking_io(io)
+    }
+}
+
 /// Runs `work` with deferred writes, then waits until every write made so
 /// far is durable. An error of the barrier is returned as the scope's
 /// error: the work's writes may then not be on disk, and nothing must say
@@ -79,17 +128,18 @@ pub async fn deferred<T>(
 ) -> anyhow::Result<T> {
     let files = Arc::new(Mutex::new(Vec::new()));
     let output = DEFERRED.scope(files.clone(), work).await;
-    barrier(store).await?;
+    // The audit lines' files ride the log's next sync (before its segment).
     let files = std::mem::take(&mut *lock(&files));
     if !files.is_empty() {
-        super::blocking_io(|| files.iter().try_for_each(File::sync_data))?;
+        store.sync_with_next(files)?;
     }
+    barrier(store).await?;
     output
 }
 
-/// Waits (off the async workers) until every write made so far is durable.
+/// Waits, holding no thread, until every write made so far is durable.
 pub async fn barrier(store: &Store) -> Result<(), StoreError> {
-    super::blocking_io(|| store.barrier())
+    store.barrier_async().await
 }
 
 #[cfg(test)]

@@ -116,15 +116,24 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 /// parent whose entries changed so a new record's directory survives a
 /// power cut along with the record. Cheap when `dir` already exists.
 pub fn ensure_dir(dir: &Path) -> io::Result<()> {
+    ensure_dir_then(dir, &sync_dir)
+}
+
+/// [`ensure_dir`] with the parents' syncs made by `sync_parent` (now, or
+/// kept for the end of a deferred scope).
+pub(crate) fn ensure_dir_then(
+    dir: &Path,
+    sync_parent: &dyn Fn(&Path) -> io::Result<()>,
+) -> io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
     let parent = parent_dir(dir);
     if parent != dir {
-        ensure_dir(parent)?;
+        ensure_dir_then(parent, sync_parent)?;
     }
     match DirBuilder::new().mode(0o700).create(dir) {
-        Ok(()) => sync_dir(parent),
+        Ok(()) => sync_parent(parent),
         // Lost a race with another writer creating the same directory.
         Err(err) if err.kind() == ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
         Err(err) => Err(err),

@@ -28,6 +28,15 @@
 //! the owner is only usable again after a restart, whose recovery reads
 //! what the disk really holds.
 //!
+//! Async waiters (a reply waiting for the store's barrier) must not hold a
+//! thread each while the disk works: with 100 users at once that was a
+//! blocked thread, a handed-off runtime worker and several futex wake-ups
+//! per step. So a group can also be **served**: one thread ([`GroupCommit::serve`])
+//! leads every sync an async waiter asks for ([`GroupCommit::wait_async`]),
+//! and the waiters sleep on a `tokio::sync::watch` of the durable count, not
+//! on threads. Blocking waiters and the serving thread share one leader
+//! flag, so a group never runs two syncs at once.
+//!
 //! This is ours rather than a crate's: the crates that do group commit are
 //! whole storage engines (sled, redb, fjall, okaywal) that would replace the
 //! store's plain JSON records and journals, whose format the backup, the
@@ -37,15 +46,38 @@
 use std::io;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
+use tokio::sync::watch;
+
 /// The position of one write in its group's order; see [`GroupCommit`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Ticket(u64);
 
 /// Batches the syncs of concurrent writers to one file (or one directory).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct GroupCommit {
     progress: Mutex<Progress>,
     synced: Condvar,
+    /// What async waiters sleep on: the durable count and whether a sync
+    /// failed, sent after every sync.
+    rounds: watch::Sender<Round>,
+}
+
+/// What a sync left: every ticket up to `durable` is durable; `failed` once
+/// any sync failed (for good).
+#[derive(Clone, Copy, Debug, Default)]
+struct Round {
+    durable: u64,
+    failed: bool,
+}
+
+impl Default for GroupCommit {
+    fn default() -> GroupCommit {
+        GroupCommit {
+            progress: Mutex::default(),
+            synced: Condvar::new(),
+            rounds: watch::Sender::new(Round::default()),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -60,6 +92,24 @@ struct Progress {
     syncs: u64,
     /// Set by the first failed sync, for good (see the module doc).
     failed: Option<(io::ErrorKind, String)>,
+    /// The newest ticket an async waiter waits for: the serving thread
+    /// syncs while this is not durable.
+    requested: u64,
+    /// A thread is in [`GroupCommit::serve`].
+    serving: bool,
+    /// [`GroupCommit::stop_serving`] was called.
+    stop: bool,
+}
+
+impl Progress {
+    fn error(&self) -> Option<io::Error> {
+        self.failed.as_ref().map(|(kind, why)| {
+            io::Error::new(
+                *kind,
+                format!("an earlier sync failed, so this write may not be durable: {why}"),
+            )
+        })
+    }
 }
 
 impl GroupCommit {
@@ -114,11 +164,8 @@ impl GroupCommit {
             if progress.durable >= ticket.0 {
                 return Ok(());
             }
-            if let Some((kind, why)) = &progress.failed {
-                return Err(io::Error::new(
-                    *kind,
-                    format!("an earlier sync failed, so this write may not be durable: {why}"),
-                ));
+            if let Some(e) = progress.error() {
+                return Err(e);
             }
             if progress.syncing {
                 progress = self
@@ -127,30 +174,116 @@ impl GroupCommit {
                     .unwrap_or_else(PoisonError::into_inner);
                 continue;
             }
-            // Lead: sync everything written so far, outside the lock so
-            // that the next writers can register meanwhile.
-            let target = progress.written;
-            progress.syncing = true;
-            drop(progress);
-            let result = match sync.take() {
-                Some(sync) => sync(),
+            let result;
+            (progress, result) = match sync.take() {
+                Some(sync) => self.lead(progress, sync),
                 // Unreachable: a caller leads at most once, because after its
                 // sync `durable` covers its ticket or `failed` is set.
-                None => Err(io::Error::other("group commit led twice")),
+                None => return Err(io::Error::other("group commit led twice")),
             };
-            progress = self.progress();
-            progress.syncing = false;
-            progress.syncs += 1;
-            match &result {
-                Ok(()) => progress.durable = progress.durable.max(target),
-                Err(e) => {
-                    if progress.failed.is_none() {
-                        progress.failed = Some((e.kind(), e.to_string()));
-                    }
+            result?;
+        }
+    }
+
+    /// Runs one sync for everything registered so far, outside the lock so
+    /// that the next writers can register meanwhile, and tells every kind
+    /// of waiter. Called with no sync running.
+    fn lead<'a>(
+        &'a self,
+        mut progress: MutexGuard<'a, Progress>,
+        sync: impl FnOnce() -> io::Result<()>,
+    ) -> (MutexGuard<'a, Progress>, io::Result<()>) {
+        let target = progress.written;
+        progress.syncing = true;
+        drop(progress);
+        let result = sync();
+        let mut progress = self.progress();
+        progress.syncing = false;
+        progress.syncs += 1;
+        match &result {
+            Ok(()) => progress.durable = progress.durable.max(target),
+            Err(e) => {
+                if progress.failed.is_none() {
+                    progress.failed = Some((e.kind(), e.to_string()));
                 }
             }
-            self.synced.notify_all();
-            result?;
+        }
+        self.rounds.send_replace(Round {
+            durable: progress.durable,
+            failed: progress.failed.is_some(),
+        });
+        self.synced.notify_all();
+        (progress, result)
+    }
+
+    /// Leads the syncs async waiters ask for, with `sync` as in
+    /// [`GroupCommit::wait`], until [`GroupCommit::stop_serving`]. Run it on
+    /// a thread of its own; while it runs, [`GroupCommit::wait_async`]
+    /// holds no thread.
+    pub fn serve(&self, sync: impl Fn() -> io::Result<()>) {
+        let mut progress = self.progress();
+        progress.serving = true;
+        loop {
+            let pending = progress.requested > progress.durable && progress.failed.is_none();
+            if pending && !progress.syncing {
+                // A failed sync is kept in `failed` and told to the waiters.
+                (progress, _) = self.lead(progress, &sync);
+                continue;
+            }
+            // Stopping: only once no waiter that asked is left waiting.
+            if progress.stop && !pending {
+                progress.serving = false;
+                self.synced.notify_all();
+                return;
+            }
+            progress = self
+                .synced
+                .wait(progress)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Makes [`GroupCommit::serve`] return.
+    pub fn stop_serving(&self) {
+        self.progress().stop = true;
+        self.synced.notify_all();
+    }
+
+    /// [`GroupCommit::wait`] for async code: asks the serving thread for a
+    /// sync and sleeps until one covers `ticket`, holding no thread. With no
+    /// thread serving the group (a store being closed, a test's bare log),
+    /// it waits as [`GroupCommit::wait`] does, off the async workers.
+    pub async fn wait_async(
+        &self,
+        ticket: Ticket,
+        sync: impl FnOnce() -> io::Result<()>,
+    ) -> io::Result<()> {
+        let mut rounds = self.rounds.subscribe();
+        {
+            let mut progress = self.progress();
+            if progress.durable >= ticket.0 {
+                return Ok(());
+            }
+            if let Some(e) = progress.error() {
+                return Err(e);
+            }
+            if progress.serving && !progress.stop {
+                progress.requested = progress.requested.max(ticket.0);
+                self.synced.notify_all();
+            } else {
+                drop(progress);
+                return super::blocking_io(|| self.wait(ticket, sync));
+            }
+        }
+        let woken = rounds
+            .wait_for(|round| round.durable >= ticket.0 || round.failed)
+            .await
+            .map(|round| *round);
+        match woken {
+            Ok(round) if round.durable >= ticket.0 => Ok(()),
+            // Failed, or (unreachable while `self` lives) the sender gone:
+            // the blocking path reports the failure in its words.
+            _ => super::blocking_io(|| self.wait(ticket, sync)),
         }
     }
 }
@@ -321,5 +454,140 @@ mod tests {
         assert!(group.wait(later, || Ok(())).is_err());
         // What was durable before stays so.
         group.wait(before, || panic!("no sync needed")).unwrap();
+    }
+
+    /// A group served by a thread whose sync counts its calls and, when
+    /// asked, fails.
+    fn served(
+        fail: bool,
+    ) -> (
+        Arc<GroupCommit>,
+        Arc<AtomicU64>,
+        std::thread::JoinHandle<()>,
+    ) {
+        let group = Arc::new(GroupCommit::new());
+        let calls = Arc::new(AtomicU64::new(0));
+        let thread = {
+            let (group, calls) = (group.clone(), calls.clone());
+            std::thread::spawn(move || {
+                group.serve(|| {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                    if fail {
+                        Err(io::Error::other("disk on fire"))
+                    } else {
+                        Ok(())
+                    }
+                })
+            })
+        };
+        // `serve` has started once it is marked serving.
+        while !group.progress().serving {
+            std::thread::yield_now();
+        }
+        (group, calls, thread)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn async_waiters_share_the_serving_threads_syncs() {
+        let (group, calls, thread) = served(false);
+        // 200 waiters on a single-threaded runtime: they can only all be
+        // waiting at once if none holds the thread while it waits.
+        let waiters: Vec<_> = (0..200)
+            .map(|_| {
+                let group = group.clone();
+                let ticket = group.ticket();
+                tokio::spawn(async move {
+                    group
+                        .wait_async(ticket, || panic!("the serving thread syncs"))
+                        .await
+                        .unwrap();
+                    assert!(group.is_durable(ticket));
+                })
+            })
+            .collect();
+        for waiter in waiters {
+            waiter.await.unwrap();
+        }
+        let syncs = calls.load(Ordering::SeqCst);
+        assert!((1..200).contains(&syncs), "{syncs} syncs for 200 waiters");
+        // Nothing pending: no sync.
+        group
+            .wait_async(group.latest(), || panic!("nothing written"))
+            .await
+            .unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), syncs);
+        group.stop_serving();
+        thread.join().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn without_a_serving_thread_an_async_waiter_leads_itself() {
+        let group = GroupCommit::new();
+        let ticket = group.ticket();
+        let mut calls = 0;
+        group
+            .wait_async(ticket, || {
+                calls += 1;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(calls, 1);
+        assert!(group.is_durable(ticket));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_served_sync_fails_async_waiters_for_good() {
+        let (group, _, thread) = served(true);
+        let ticket = group.ticket();
+        let err = group.wait_async(ticket, || Ok(())).await.unwrap_err();
+        assert!(err.to_string().contains("disk on fire"), "{err}");
+        let later = group.ticket();
+        assert!(group.wait_async(later, || Ok(())).await.is_err());
+        group.stop_serving();
+        thread.join().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stopping_serves_the_waiters_that_asked_first() {
+        let group = Arc::new(GroupCommit::new());
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let thread = {
+            let group = group.clone();
+            std::thread::spawn(move || {
+                group.serve(|| {
+                    // The first sync holds until the test has asked to stop.
+                    let _ = started_tx.send(());
+                    let _ = release_rx.recv();
+                    Ok(())
+                })
+            })
+        };
+        while !group.progress().serving {
+            std::thread::yield_now();
+        }
+        let first = group.ticket();
+        let waiter = {
+            let group = group.clone();
+            tokio::spawn(async move { group.wait_async(first, || Ok(())).await })
+        };
+        started_rx.recv().unwrap();
+        // Asked while the first sync runs: needs a second one.
+        let second = group.ticket();
+        let late = {
+            let group = group.clone();
+            tokio::spawn(async move { group.wait_async(second, || Ok(())).await })
+        };
+        while group.progress().requested < second.0 {
+            tokio::task::yield_now().await;
+        }
+        group.stop_serving();
+        drop(release_tx);
+        waiter.await.unwrap().unwrap();
+        late.await.unwrap().unwrap();
+        thread.join().unwrap();
+        assert!(group.is_durable(second));
     }
 }

@@ -317,3 +317,56 @@ async fn a_deferred_scope_waits_for_the_disk_once_at_its_end() {
     barrier(&store).await.unwrap();
     assert_eq!(store.wal.syncs(), syncs + 1);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn scopes_on_one_thread_share_the_sync_threads_syncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    let syncs = store.wal.syncs();
+    // Fifty scopes on a runtime with one thread: if a barrier held the
+    // thread while the disk worked, each would sync alone, one after the
+    // other; asleep on the sync thread, they share its syncs.
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                deferred(&store, async {
+                    let who = user(&format!("term:u{i}"));
+                    store.write(&who, "profile", &profile()).unwrap();
+                    Ok(())
+                })
+                .await
+                .unwrap();
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert!(store.all_durable());
+    let used = store.wal.syncs() - syncs;
+    assert!((1..25).contains(&used), "{used} syncs for 50 scopes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scopes_other_files_are_synced_with_the_log_before_it_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let path = dir.path().join("journal.jsonl");
+    let mut journal = AppendFile::open(&path).unwrap();
+    let syncs = store.wal.syncs();
+    deferred(&store, async {
+        journal.append_at_scope_end(b"{\"paid\":1}\n").unwrap();
+        // Kept for the end: no record written, nothing synced yet.
+        assert_eq!(kept_syncs(), 1);
+        assert_eq!(store.wal.syncs(), syncs);
+        Ok(())
+    })
+    .await
+    .unwrap();
+    // The end handed the file to the log's next sync, which counts as a
+    // write the barrier waited for, and that sync ran.
+    assert!(store.all_durable());
+    assert_eq!(store.wal.syncs(), syncs + 1);
+    assert_eq!(fs::read(&path).unwrap(), b"{\"paid\":1}\n");
+}

@@ -42,11 +42,11 @@
 //! operators, backups and the crash tests read; the log only sits in front
 //! of them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, ErrorKind, Write as _};
 use std::ops::Bound;
-use std::os::unix::fs::OpenOptionsExt as _;
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -121,6 +121,10 @@ struct State {
     /// sync or a failed append's repair failed): every later write fails.
     broken: Option<String>,
     stop: bool,
+    /// Other files the next sync makes durable too, before the segment (the
+    /// audit trails' lines of the scopes that ended): by (device, inode),
+    /// so a file many scopes appended to is synced once.
+    also: HashMap<(u64, u64), File>,
 }
 
 impl Wal {
@@ -211,6 +215,7 @@ impl Wal {
                 flushing: Arc::default(),
                 broken: None,
                 stop: false,
+                also: HashMap::new(),
             }),
             group: GroupCommit::new(),
             checkpointing: Mutex::new(()),
@@ -289,16 +294,75 @@ impl Wal {
         self.wait(latest)
     }
 
-    /// The group commit's sync: the segment current when it starts. A
-    /// rotation syncs the segment it closes before switching, so every
-    /// frame registered before this call is durable once it returns Ok.
+    /// [`Wal::barrier`] for async code: while [`Wal::serve_syncs`] runs, the
+    /// wait holds no thread (see `group_commit.rs`).
+    pub async fn barrier_async(&self) -> io::Result<()> {
+        let latest = self.group.latest();
+        if self.group.is_durable(latest) {
+            return Ok(());
+        }
+        self.group.wait_async(latest, || self.sync_current()).await
+    }
+
+    /// Leads the syncs async barriers ask for, until [`Wal::stop`]: the
+    /// store's sync thread.
+    pub fn serve_syncs(&self) {
+        self.group.serve(|| self.sync_current());
+    }
+
+    /// Has the next sync make `files` durable as well (before the log's
+    /// segment, so a durable frame implies durable lines written before
+    /// it), and counts that as a write the next barrier waits for.
+    pub fn sync_with_next(&self, files: Vec<File>) -> io::Result<()> {
+        let mut keyed = Vec::with_capacity(files.len());
+        for file in files {
+            let meta = file.metadata()?;
+            keyed.push(((meta.dev(), meta.ino()), file));
+        }
+        let mut state = lock(&self.state);
+        state.also.extend(keyed);
+        // Under the same lock as the list, like an append's ticket.
+        self.group.ticket();
+        Ok(())
+    }
+
+    /// The group commit's sync: the files asked for, then the segment
+    /// current when it starts. A rotation syncs the segment it closes
+    /// before switching, so every frame registered before this call is
+    /// durable once it returns Ok.
     fn sync_current(&self) -> io::Result<()> {
-        let (segment, broken) = {
-            let state = lock(&self.state);
-            (state.segment.clone(), state.broken.clone())
+        let (segment, broken, also) = {
+            let mut state = lock(&self.state);
+            (
+                state.segment.clone(),
+                state.broken.clone(),
+                std::mem::take(&mut state.also),
+            )
         };
-        if let Some(segment) = segment {
-            segment.sync_data()?;
+        if also.is_empty() {
+            if let Some(segment) = &segment {
+                segment.sync_data()?;
+            }
+        } else {
+            // One `syncfs` per filesystem instead of an `fdatasync` per
+            // file: every `fdatasync` is a journal commit of its own, and a
+            // round holds a file per user who answered meanwhile (measured
+            // on this project's VM: one file 0.19 ms, ten files 1.7 ms one
+            // after the other and 2.2 ms in parallel, `syncfs` of all of
+            // them 0.28 ms). Its price: the round also writes whatever else
+            // is dirty on that filesystem (a checkpoint's record files).
+            let mut devices: HashMap<u64, &File> = HashMap::new();
+            for ((dev, _), file) in &also {
+                devices.entry(*dev).or_insert(file);
+            }
+            for file in devices.values() {
+                syncfs_of(file)?;
+            }
+            if let Some(segment) = &segment
+                && !devices.contains_key(&segment.metadata()?.dev())
+            {
+                segment.sync_data()?;
+            }
         }
         match broken {
             Some(why) => Err(io::Error::other(why)),
@@ -421,10 +485,12 @@ impl Wal {
         }
     }
 
-    /// Ends [`Wal::run_checkpoints`].
+    /// Ends [`Wal::run_checkpoints`] and [`Wal::serve_syncs`] (once no
+    /// async barrier waits for it).
     pub fn stop(&self) {
         lock(&self.state).stop = true;
         self.wake.notify_all();
+        self.group.stop_serving();
     }
 
     /// Syncs run so far (for tests).
@@ -494,11 +560,15 @@ fn replay(root: &Path, segments: &[(u64, PathBuf)]) -> io::Result<usize> {
 
 /// Makes every write to the file system holding `root` durable.
 fn syncfs(root: &Path) -> io::Result<()> {
+    syncfs_of(&File::open(root)?)
+}
+
+/// `syncfs` of the filesystem `file` is on.
+fn syncfs_of(file: &File) -> io::Result<()> {
     use std::os::fd::AsRawFd as _;
-    let dir = File::open(root)?;
-    // SAFETY: `syncfs` only reads the descriptor, which `dir` keeps open
+    // SAFETY: `syncfs` only reads the descriptor, which `file` keeps open
     // for the duration of the call.
-    if unsafe { libc::syncfs(dir.as_raw_fd()) } == 0 {
+    if unsafe { libc::syncfs(file.as_raw_fd()) } == 0 {
         Ok(())
     } else {
         Err(io::Error::last_os_error())

@@ -189,7 +189,16 @@ impl FakeTelegram {
         std::thread::Builder::new()
             .name(format!("fake-telegram-{}", addr.port()))
             .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                // Two workers, like a server with some room: the bench's
+                // thousands of requests a second must not queue behind one
+                // thread of the fake (Telegram's servers are not what is
+                // measured).
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_name("fake-telegram-worker")
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
                 runtime.block_on(async move {
                     let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
                     tokio::select! {

@@ -56,6 +56,18 @@ impl JournalSync {
         })
     }
 
+    /// Makes the event of `ticket` durable: at the end of the caller's
+    /// deferred scope, with the store's sync, inside one; now (off the async
+    /// workers) outside one (`store::durable_at_scope_end`).
+    pub fn durable(&self, ticket: Ticket) -> io::Result<()> {
+        let file = self
+            .file
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        crate::store::durable_at_scope_end(&file, || self.wait(ticket))
+    }
+
     /// A ticket covering every event appended so far (for readers that must
     /// not act on state not yet durable).
     pub fn latest(&self) -> Ticket {
