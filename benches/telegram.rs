@@ -1175,37 +1175,28 @@ async fn run_phase(knobs: &Knobs, phase: Phase) -> Result<Outcome, String> {
     println!();
     println!("| Step | updates | p50 | p99 | max |");
     println!("|---|---|---|---|---|");
-    for (step, def) in STEPS.iter().enumerate() {
+    // One row: the step's times picked by `pick`, e.g. its reply.
+    let row = |label: String, step: usize, pick: fn(&Timing) -> Option<Duration>| {
         let d = Dist::new(
             sent.iter()
                 .zip(&times)
                 .filter(|(s, _)| s.step == step)
-                .filter_map(|(_, t)| t.reply)
+                .filter_map(|(_, t)| pick(t))
                 .collect(),
         );
         println!(
-            "| {} | {} | {} | {} | {} |",
-            step_name(step),
+            "| {label} | {} | {} | {} | {} |",
             d.sorted.len(),
             ms(d.p(50.0)),
             ms(d.p(99.0)),
             ms(d.max())
         );
+    };
+    for (step, def) in STEPS.iter().enumerate() {
+        row(step_name(step), step, |t| t.reply);
         if let Some(then) = def.then {
-            let d = Dist::new(
-                sent.iter()
-                    .zip(&times)
-                    .filter(|(s, _)| s.step == step)
-                    .filter_map(|(_, t)| t.then)
-                    .collect(),
-            );
-            println!(
-                "| … until \"{then}\" (background work, not a reply) | {} | {} | {} | {} |",
-                d.sorted.len(),
-                ms(d.p(50.0)),
-                ms(d.p(99.0)),
-                ms(d.max())
-            );
+            let label = format!("… until \"{then}\" (background work, not a reply)");
+            row(label, step, |t| t.then);
         }
     }
     println!();
