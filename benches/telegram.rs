@@ -128,6 +128,8 @@ use support::fake_telegram::{BotMessage, FakeTelegram, LoggedRequest};
 const AIM_USERS: usize = 100;
 const AIM_P99: Duration = Duration::from_millis(50);
 const AIM_RATE: f64 = 1500.0;
+/// What a paid order that could not be placed tells its user.
+const NO_ROOM: &str = "could not be deployed";
 /// What the paced phase offers by default: a little above the aim, so that
 /// the rate measured from the first send to the last (which the timers'
 /// lag lowers by a fraction) still clears it only if the bot kept up.
@@ -307,6 +309,14 @@ impl Knobs {
     }
 }
 
+/// Simulated farms enough for every node the run orders: the default 24
+/// farms of 8 grid nodes hold about 1,200 Dash full nodes, and a long run
+/// would otherwise end in "no room" (which is reported, not measured).
+fn sim_farms(knobs: &Knobs) -> usize {
+    // About 50 Dash full nodes fit in a simulated farm; 40 leaves room.
+    (knobs.users * (knobs.rounds + 1)).div_ceil(40).max(24)
+}
+
 /// The real bot: a config in a temp dir and the spawned process.
 struct Bot {
     dir: tempfile::TempDir,
@@ -327,6 +337,7 @@ impl Bot {
             "data_dir = {:?}\n\
              dialogues_dir = {:?}\n\
              [grid.sim]\n\
+             farms = {farms}\n\
              deploy_seconds = 0.0\n\
              deploy_failure_rate = 0.0\n\
              node_down_rate_per_hour = 0.0\n\
@@ -340,7 +351,8 @@ impl Bot {
              chat_burst = 1000.0\n\
              global_messages_per_second = 100000.0\n",
             dir.path().join("data"),
-            dialogues
+            dialogues,
+            farms = sim_farms(knobs),
         );
         let config_path = dir.path().join("config.toml");
         std::fs::write(&config_path, config).map_err(|e| format!("config: {e}"))?;
@@ -962,22 +974,26 @@ async fn run_phase(knobs: &Knobs, phase: Phase) -> Result<Outcome, String> {
     let end = sent.iter().map(|s| s.seen).max().unwrap_or(start);
     let wall = end - start;
     // The background work the users did not wait for (each chat is new, so
-    // one such message is the one).
+    // one such message is the one), all within one step timeout. A
+    // deployment the simulated grid had no room for says so instead.
     let mut unfinished = Vec::new();
+    let mut refused = 0;
+    let until = Instant::now() + knobs.step_timeout;
     for s in &sent {
         if let Some(then) = STEPS[s.step].then {
-            let shown = |tg: &FakeTelegram| tg.count_shown(s.chat, then) > 0;
-            if tg
-                .wait_chat_until(s.chat, shown, knobs.step_timeout)
-                .await
-                .is_err()
-            {
+            let outcome = |tg: &FakeTelegram| {
+                tg.count_shown(s.chat, then) > 0 || tg.count_shown(s.chat, NO_ROOM) > 0
+            };
+            let left = until.saturating_duration_since(Instant::now());
+            if tg.wait_chat_until(s.chat, outcome, left).await.is_err() {
                 unfinished.push(format!(
                     "user {}: no {then:?} within {:?} after {}",
                     s.chat,
                     knobs.step_timeout,
                     step_name(s.step)
                 ));
+            } else if tg.count_shown(s.chat, then) == 0 {
+                refused += 1;
             }
         }
     }
@@ -1223,6 +1239,11 @@ async fn run_phase(knobs: &Knobs, phase: Phase) -> Result<Outcome, String> {
     println!("| Bot exit on SIGTERM | {stopped} |");
     if no_reply > 0 {
         println!("| Updates with no reply in the log | {no_reply} |");
+    }
+    if refused > 0 {
+        println!(
+            "| Paid orders the simulated grid had no room for (told \"{NO_ROOM}\") | {refused} |"
+        );
     }
     if !errors.is_empty() {
         println!("| Users who gave up | {} |", errors.len());
