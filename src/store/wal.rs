@@ -121,9 +121,11 @@ struct State {
     /// sync or a failed append's repair failed): every later write fails.
     broken: Option<String>,
     stop: bool,
-    /// Other files the next sync makes durable too, before the segment (the
-    /// audit trails' lines of the scopes that ended): by (device, inode),
-    /// so a file many scopes appended to is synced once.
+    /// Other files the next sync makes durable too, before the segment
+    /// (what the scopes that ended appended elsewhere: audit trails, the
+    /// sandbox wallet's and the simulated grid's journals, new directory
+    /// entries): by (device, inode), so a file many scopes appended to is
+    /// synced once.
     also: HashMap<(u64, u64), File>,
 }
 
