@@ -335,9 +335,7 @@ fn owns(s: &State, identity: &IdentityKey, twin: u32) -> bool {
 /// `ContractIDByNodeIDAndHash` keys them: at most one, since the chain
 /// refuses a second live one (`ContractIsNotUnique`).
 fn live_contract_for<'a>(s: &'a State, node: u32, hash: &str) -> Option<&'a ContractRec> {
-    s.contracts
-        .values()
-        .find(|r| !r.deleted && r.node == node && r.deployment_hash == hash)
+    s.live_contract(node, hash)
 }
 
 /// What [`Grid::contract`] answers, read from `s`. A pause outranks a down

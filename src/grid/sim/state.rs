@@ -133,6 +133,10 @@ pub(super) struct State {
     pub twin_by_key: HashMap<[u8; 32], u32>,
     pub twin_keys: BTreeMap<u32, [u8; 32]>,
     pub contracts: BTreeMap<u64, ContractRec>,
+    /// The live contract per (grid node, deployment hash), as TFChain's
+    /// `ContractIDByNodeIDAndHash` keys them: a deploy asks it twice, and a
+    /// scan of every contract made it slower with each one made.
+    live: HashMap<(u32, String), u64>,
     pending: HashMap<u64, Pending>,
     next_pending: u64,
 }
@@ -170,9 +174,16 @@ impl State {
             twin_by_key: HashMap::new(),
             twin_keys: BTreeMap::new(),
             contracts: BTreeMap::new(),
+            live: HashMap::new(),
             pending: HashMap::new(),
             next_pending: 0,
         }
+    }
+
+    /// The live contract for `hash` on grid node `node`, if any.
+    pub fn live_contract(&self, node: u32, hash: &str) -> Option<&ContractRec> {
+        let id = self.live.get(&(node, hash.to_owned()))?;
+        self.contracts.get(id).filter(|r| !r.deleted)
     }
 
     pub fn node_idx(&self, id: u32) -> Option<usize> {
@@ -283,6 +294,9 @@ impl State {
                 }
                 if !rec.deleted {
                     self.take(rec, true);
+                    self.live
+                        .entry((rec.node, rec.deployment_hash.clone()))
+                        .or_insert(rec.id);
                 }
                 self.contracts.insert(rec.id, rec.clone());
             }
@@ -291,6 +305,10 @@ impl State {
                     return;
                 };
                 self.take(&rec, false);
+                let key = (rec.node, rec.deployment_hash.clone());
+                if self.live.get(&key) == Some(id) {
+                    self.live.remove(&key);
+                }
                 if let Some(r) = self.contracts.get_mut(id) {
                     r.deleted = true;
                 }

@@ -593,6 +593,10 @@ async fn a_repeated_deploy_adopts_its_contract_and_the_lookups_find_it() {
         .await
         .unwrap();
     assert_ne!(fresh.contract, placed.contract);
+    assert_eq!(
+        grid.contract_for(node, &hash).await.unwrap(),
+        Some(fresh.contract)
+    );
     // Adopted on a node that went down, it fails as a deploy there would,
     // and (as the real backend does) leaves no contract behind.
     grid.set_node_status(node, NodeStatus::Down).unwrap();
