@@ -49,7 +49,7 @@ pub(crate) use append::{AppendFile, complete_len};
 #[cfg(test)]
 pub(crate) use deferred::kept_syncs;
 pub(crate) use deferred::{active as deferring, durable_at_scope_end};
-pub use deferred::{barrier, deferred, record_io};
+pub use deferred::{deferred, record_io};
 pub use durable::{
     append_synced, blocking_io, ensure_dir, is_temp, lock_dir, pause_writes, remove_stale_temps,
     sync_dir, write_atomic,
@@ -169,19 +169,11 @@ impl Store {
 
     /// Returns once every record written so far (by any task) is durable:
     /// what a reply, a grid call or the end of a [`deferred`] scope waits
-    /// for. At once when nothing is pending. Blocking.
-    pub fn barrier(&self) -> Result<(), StoreError> {
-        // A read-only store's log has no writes: nothing to wait for.
+    /// for. At once when nothing is pending; the wait holds no thread (the
+    /// store's sync thread leads the sync and wakes it).
+    pub async fn barrier(&self) -> Result<(), StoreError> {
         self.wal
             .barrier()
-            .map_err(StoreError::io(self.root.join(WAL_DIR)))
-    }
-
-    /// [`Store::barrier`] for async code: the wait holds no thread (the
-    /// store's sync thread leads the sync and wakes it).
-    pub async fn barrier_async(&self) -> Result<(), StoreError> {
-        self.wal
-            .barrier_async()
             .await
             .map_err(StoreError::io(self.root.join(WAL_DIR)))
     }

@@ -21,7 +21,7 @@ use crate::grid::{
 };
 use crate::ids::UserId;
 use crate::reservation::Deployment;
-use crate::store::{Store, barrier};
+use crate::store::Store;
 
 /// An outbox whose messages leave only once every write made so far is
 /// durable.
@@ -39,7 +39,7 @@ impl BarrierOutbox {
 #[async_trait]
 impl Outbox for BarrierOutbox {
     async fn send(&self, user: &UserId, item: Outgoing) {
-        if let Err(e) = barrier(&self.store).await {
+        if let Err(e) = self.store.barrier().await {
             // What the message would confirm may not be on disk: say nothing
             // rather than something a restart could contradict.
             tracing::error!(user = %user, error = %e, "a message was not sent: the store cannot make its writes durable");
@@ -62,7 +62,7 @@ impl BarrierGrid {
     }
 
     async fn barrier(&self) -> Result<(), GridError> {
-        barrier(&self.store).await.map_err(|e| {
+        self.store.barrier().await.map_err(|e| {
             GridError::Unavailable(format!(
                 "Jukebox could not make its own records durable first: {e}"
             ))

@@ -36,7 +36,7 @@ use std::io;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use super::{Store, StoreError, lock};
+use super::{Store, lock};
 
 tokio::task_local! {
     /// The scope's files whose `fdatasync` waits for its end.
@@ -133,13 +133,8 @@ pub async fn deferred<T>(
     if !files.is_empty() {
         store.sync_with_next(files)?;
     }
-    barrier(store).await?;
+    store.barrier().await?;
     output
-}
-
-/// Waits, holding no thread, until every write made so far is durable.
-pub async fn barrier(store: &Store) -> Result<(), StoreError> {
-    store.barrier_async().await
 }
 
 #[cfg(test)]

@@ -314,7 +314,7 @@ async fn a_deferred_scope_waits_for_the_disk_once_at_its_end() {
     assert!(store.all_durable(), "the scope ends durable");
     assert_eq!(store.wal.syncs(), syncs + 1, "one sync for the five writes");
     // A barrier with nothing pending does not sync.
-    barrier(&store).await.unwrap();
+    store.barrier().await.unwrap();
     assert_eq!(store.wal.syncs(), syncs + 1);
 }
 

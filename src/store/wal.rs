@@ -287,18 +287,9 @@ impl Wal {
     }
 
     /// Returns once every write logged so far is durable (at once when it
-    /// is already). Blocking.
-    pub fn barrier(&self) -> io::Result<()> {
-        let latest = self.group.latest();
-        if self.group.is_durable(latest) {
-            return Ok(());
-        }
-        self.wait(latest)
-    }
-
-    /// [`Wal::barrier`] for async code: while [`Wal::serve_syncs`] runs, the
-    /// wait holds no thread (see `group_commit.rs`).
-    pub async fn barrier_async(&self) -> io::Result<()> {
+    /// is already). While [`Wal::serve_syncs`] runs, the wait holds no
+    /// thread (see `group_commit.rs`).
+    pub async fn barrier(&self) -> io::Result<()> {
         let latest = self.group.latest();
         if self.group.is_durable(latest) {
             return Ok(());
