@@ -60,13 +60,23 @@ pub(crate) fn kept_syncs() -> usize {
 /// back the last lines of a scope that was cut short, never a line of a
 /// scope that ended (and a `kill -9` none).
 pub(crate) fn sync_data_at_end(file: &File) -> io::Result<()> {
+    at_end_or(|| file.try_clone(), || file.sync_data())
+}
+
+/// Inside a scope, keeps the file `handle` gives for the scope's end (the
+/// log's next sync makes it durable, see [`deferred`]); outside one, runs
+/// `now`.
+fn at_end_or(
+    handle: impl FnOnce() -> io::Result<File>,
+    now: impl FnOnce() -> io::Result<()>,
+) -> io::Result<()> {
     match DEFERRED.try_with(Arc::clone) {
         Ok(files) => {
-            let copy = file.try_clone()?;
-            lock(&files).push(copy);
+            let file = handle()?;
+            lock(&files).push(file);
             Ok(())
         }
-        Err(_) => file.sync_data(),
+        Err(_) => now(),
     }
 }
 
@@ -81,25 +91,14 @@ pub(crate) fn durable_at_scope_end(
     file: &File,
     wait: impl FnOnce() -> io::Result<()>,
 ) -> io::Result<()> {
-    if active() {
-        sync_data_at_end(file)
-    } else {
-        super::blocking_io(wait)
-    }
+    at_end_or(|| file.try_clone(), || super::blocking_io(wait))
 }
 
 /// Makes a directory's new entries durable: now outside a scope, with the
 /// log's sync at the scope's end inside one (a new user's directory, the
 /// name of a new audit trail).
 pub(crate) fn sync_dir_at_end(dir: &Path) -> io::Result<()> {
-    match DEFERRED.try_with(Arc::clone) {
-        Ok(files) => {
-            let handle = File::open(dir)?;
-            lock(&files).push(handle);
-            Ok(())
-        }
-        Err(_) => super::durable::sync_dir(dir),
-    }
+    at_end_or(|| File::open(dir), || super::durable::sync_dir(dir))
 }
 
 /// Runs a single record's read or write: inline inside a deferred scope,
