@@ -11,11 +11,14 @@
 //! Files in the state directory:
 //! - `sandbox-wallet.secret`: the key as a Stellar secret seed (S...), 0600;
 //! - `sandbox-journal.jsonl`: one [`IncomingPayment`] per line, appended and
-//!   fsynced before `pay` returns; a torn last line (crash mid-write, so never
-//!   acknowledged) is cut off on open. Payments made at the same moment share
-//!   one fsync ([`GroupCommit`]): each is appended under the wallet's lock and
-//!   waits for the sync outside it, so a payment no longer queues behind the
-//!   fsyncs of every payment before it;
+//!   durable before anything acts on it: fsynced before `pay` returns, or,
+//!   when `pay` runs inside one update's handling (`store::deferred`), by the
+//!   store's next sync, which every reply and the handling's end wait for
+//!   (`store::durable_at_scope_end`); a torn last line (crash mid-write, so
+//!   never acknowledged) is cut off on open. Payments made at the same moment
+//!   share one fsync ([`GroupCommit`]): each is appended under the wallet's
+//!   lock and waits for the sync outside it, so a payment no longer queues
+//!   behind the fsyncs of every payment before it;
 //! - `sandbox-cursor`: byte offset in the journal up to which payments were
 //!   delivered and processed, written temp + fsync + rename.
 //!
@@ -221,7 +224,9 @@ impl SandboxWallet {
     }
 
     /// Waits until the journal lines up to `ticket` are on disk, syncing
-    /// them together with whatever other payers appended meanwhile.
+    /// them together with whatever other payers appended meanwhile; inside
+    /// a deferred scope, leaves that to the store's sync at its end, which
+    /// everything leaving the process waits for.
     fn durable(&self, ticket: Ticket) -> anyhow::Result<()> {
         crate::store::durable_at_scope_end(&self.journal, || {
             self.group.wait(ticket, || self.journal.sync_data())
