@@ -1,4 +1,6 @@
-//! Stellar StrKey: the `G...` / `S...` text form of Stellar keys.
+//! Stellar StrKey: the `G...` / `S...` text form of Stellar keys, as
+//! stellar/stellar-protocol `ecosystem/sep-0023.md` (SEP-23) defines it; the
+//! tests carry that document's account-id test cases, its refusals included.
 //!
 //! Encoding is one version byte, the 32-byte key, a CRC16-XModem of both
 //! (little-endian), in RFC 4648 base32 without padding: 35 bytes, 56 chars.
@@ -158,6 +160,41 @@ mod tests {
         assert_eq!(decode(ACCOUNT_ID, "GABC"), Err(StrKeyError::Malformed));
         let lower = MAINNET_TFT_ISSUER.to_lowercase();
         assert_eq!(decode(ACCOUNT_ID, &lower), Err(StrKeyError::Malformed));
+    }
+
+    /// SEP-23's "Valid non-multiplexed account" and its invalid account
+    /// ids (stellar/stellar-protocol `ecosystem/sep-0023.md`, Tests).
+    #[test]
+    fn sep23_account_id_test_cases() {
+        let key = decode(
+            ACCOUNT_ID,
+            "GA7QYNF7SOWQ3GLR2BGMZEHXAVIRZA4KVWLTJJFC7MGXUA74P7UJVSGZ",
+        )
+        .unwrap();
+        assert_eq!(
+            hex::encode(key),
+            "3f0c34bf93ad0d9971d04ccc90f705511c838aad9734a4a2fb0d7a03fc7fe89a"
+        );
+        for (invalid, why) in [
+            ("GAAAAAAAACGC6", StrKeyError::Malformed),
+            // Length congruent to 1 mod 8.
+            (
+                "GA7QYNF7SOWQ3GLR2BGMZEHXAVIRZA4KVWLTJJFC7MGXUA74P7UJVSGZA",
+                StrKeyError::Malformed,
+            ),
+            // Decodes to 36 bytes, not 35.
+            (
+                "GA7QYNF7SOWQ3GLR2BGMZEHXAVIRZA4KVWLTJJFC7MGXUA74P7UJUACUSI",
+                StrKeyError::Malformed,
+            ),
+            // The version byte's low 3 bits are 7: not an account id.
+            (
+                "G47QYNF7SOWQ3GLR2BGMZEHXAVIRZA4KVWLTJJFC7MGXUA74P7UJVP2I",
+                StrKeyError::WrongVersion,
+            ),
+        ] {
+            assert_eq!(decode(ACCOUNT_ID, invalid), Err(why), "{invalid}");
+        }
     }
 
     #[test]
