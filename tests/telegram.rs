@@ -589,6 +589,14 @@ mod bot_end_to_end {
             self.start_with_log_format(tg, "text");
         }
 
+        /// Starts the bot and returns once it has polled Telegram.
+        async fn start_polling(&mut self, tg: &FakeTelegram) {
+            self.start(tg);
+            tg.wait_for_requests("getUpdates", 1, WAIT)
+                .await
+                .expect("the bot polls");
+        }
+
         fn start_with_log_format(&mut self, tg: &FakeTelegram, format: &str) {
             let log = std::fs::File::create(self.dir.path().join("jukebox.log")).expect("log file");
             let child = Command::new(env!("CARGO_BIN_EXE_jukebox"))
@@ -679,10 +687,7 @@ mod bot_end_to_end {
     async fn deploy_manage_and_stop_over_telegram() {
         let tg = FakeTelegram::start();
         let mut bot = Bot::new();
-        bot.start(&tg);
-        tg.wait_for_requests("getUpdates", 1, WAIT)
-            .await
-            .expect("the bot polls");
+        bot.start_polling(&tg).await;
         let commands: Vec<String> = tg.commands().into_iter().map(|c| c.command).collect();
         for expected in [
             "start", "help", "deploy", "list", "status", "delete", "redeploy", "balance", "cancel",
@@ -811,10 +816,7 @@ mod bot_end_to_end {
     async fn deploy_with_chain_and_node_type_over_telegram() {
         let tg = FakeTelegram::start();
         let mut bot = Bot::fast();
-        bot.start(&tg);
-        tg.wait_for_requests("getUpdates", 1, WAIT)
-            .await
-            .expect("the bot polls");
+        bot.start_polling(&tg).await;
         tg.send_text(ALICE, "/deploy@jukebox_bot dash masternode");
         wait_count(&tg, ALICE, "Dash · Dash masternode", 1).await;
         wait_count(&tg, ALICE, "How many nodes", 1).await;
@@ -836,10 +838,7 @@ mod bot_end_to_end {
     async fn forged_callbacks_touch_nothing() {
         let tg = FakeTelegram::start();
         let mut bot = Bot::fast();
-        bot.start(&tg);
-        tg.wait_for_requests("getUpdates", 1, WAIT)
-            .await
-            .expect("the bot polls");
+        bot.start_polling(&tg).await;
         order_dash(&tg, ALICE).await;
         let pay = tg
             .chat(ALICE)
@@ -867,10 +866,7 @@ mod bot_end_to_end {
     async fn a_crash_and_redelivery_cause_no_double_deploy_or_charge() {
         let tg = FakeTelegram::start();
         let mut bot = Bot::fast();
-        bot.start(&tg);
-        tg.wait_for_requests("getUpdates", 1, WAIT)
-            .await
-            .expect("the bot polls");
+        bot.start_polling(&tg).await;
         order_dash(&tg, ALICE).await;
         let pay_update = click(&tg, ALICE, "Pay with sandbox wallet");
         wait_count(&tg, ALICE, "is running", 1).await;
@@ -905,10 +901,7 @@ mod bot_end_to_end {
         let mut bot = Bot::with_limits(&format!(
             "chat_messages_per_second = 20.0\nchat_burst = 20.0\n[monitor]\ninterval_seconds = 5\n[admin]\noperators = [\"tg:{BOB}\"]\n"
         ));
-        bot.start(&tg);
-        tg.wait_for_requests("getUpdates", 1, WAIT)
-            .await
-            .expect("the bot polls");
+        bot.start_polling(&tg).await;
         deploy_type(&tg, ALICE, "Dash", "Dash full node", true, &[]).await;
         let placed = tg
             .chat(ALICE)
@@ -961,10 +954,7 @@ mod bot_end_to_end {
         let mut bot = Bot::with_limits(&format!(
             "chat_messages_per_second = 20.0\nchat_burst = 20.0\n[monitor]\ninterval_seconds = 5\nchain_confirmations = 1\n[admin]\noperators = [\"tg:{BOB}\"]\n"
         ));
-        bot.start(&tg);
-        tg.wait_for_requests("getUpdates", 1, WAIT)
-            .await
-            .expect("the bot polls");
+        bot.start_polling(&tg).await;
         deploy_type(&tg, ALICE, "DigiByte", "DigiByte full node", true, &[]).await;
         let name = tg
             .chat(ALICE)
@@ -1014,10 +1004,7 @@ mod bot_end_to_end {
     async fn a_user_who_blocked_the_bot_is_marked_inactive() {
         let tg = FakeTelegram::start();
         let mut bot = Bot::fast();
-        bot.start(&tg);
-        tg.wait_for_requests("getUpdates", 1, WAIT)
-            .await
-            .expect("the bot polls");
+        bot.start_polling(&tg).await;
         tg.send_text(BOB, "/help");
         wait_count(&tg, BOB, "Here is what I can do", 1).await;
         assert_eq!(profile(&bot, BOB)["data"]["blocked"], false);
@@ -1234,10 +1221,7 @@ mod bot_end_to_end {
     async fn a_top_up_is_paid_once_whatever_the_presses_and_kills() {
         let tg = FakeTelegram::start();
         let mut bot = Bot::fast();
-        bot.start(&tg);
-        tg.wait_for_requests("getUpdates", 1, WAIT)
-            .await
-            .expect("the bot polls");
+        bot.start_polling(&tg).await;
         tg.send_text(ALICE, "/topup 50");
         wait_count(&tg, ALICE, "to add 50.00 TFT", 1).await;
         // A double press: both presses reach the bot before it answers.
@@ -1282,10 +1266,7 @@ mod bot_end_to_end {
     async fn handled_updates_leave_the_inbox_at_once_and_are_never_answered_again() {
         let tg = FakeTelegram::start();
         let mut bot = Bot::fast();
-        bot.start(&tg);
-        tg.wait_for_requests("getUpdates", 1, WAIT)
-            .await
-            .expect("the bot polls");
+        bot.start_polling(&tg).await;
         tg.send_text(ALICE, "/deploy");
         wait_count(&tg, ALICE, "Which blockchain", 1).await;
         click(&tg, ALICE, "Dash");
@@ -1321,10 +1302,7 @@ mod bot_end_to_end {
     async fn an_upgrade_replays_the_previous_versions_inbox_files() {
         let tg = FakeTelegram::start();
         let mut bot = Bot::fast();
-        bot.start(&tg);
-        tg.wait_for_requests("getUpdates", 1, WAIT)
-            .await
-            .expect("the bot polls");
+        bot.start_polling(&tg).await;
         tg.send_text(ALICE, "/help");
         wait_count(&tg, ALICE, "Here is what I can do", 1).await;
         assert!(bot.terminate().success(), "{}", bot.log());
@@ -1404,10 +1382,7 @@ mod bot_end_to_end {
             ("AWS_ACCESS_KEY_ID".into(), ACCESS_KEY.into()),
             ("AWS_SECRET_ACCESS_KEY".into(), SECRET_KEY.into()),
         ];
-        bot.start(&tg);
-        tg.wait_for_requests("getUpdates", 1, WAIT)
-            .await
-            .expect("the bot polls");
+        bot.start_polling(&tg).await;
         let backup_now = || {
             let out = Command::new(env!("CARGO_BIN_EXE_jukebox"))
                 .arg("--config")
