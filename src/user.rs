@@ -467,6 +467,38 @@ pub fn node_name(
 }
 
 #[cfg(test)]
+impl NodeRecord {
+    /// A plain record for tests: chain `c`, type `t`, order `o1`, 1 TFT an
+    /// hour, not placed; tests set what they look at.
+    pub(crate) fn bare(name: &str, state: NodeState) -> NodeRecord {
+        NodeRecord {
+            name: name.into(),
+            chain: "c".into(),
+            node_type: "t".into(),
+            order: "o1".into(),
+            state,
+            placement: Placement::Random,
+            ipv4: false,
+            settings: Default::default(),
+            generated: Default::default(),
+            ssh_key: None,
+            seed: String::new(),
+            placed: None,
+            failed_on: Vec::new(),
+            created_at: 0,
+            billed_until: 0,
+            price_per_hour: Tft::from_whole(1),
+            outage: None,
+            autoheal: false,
+            intent: None,
+            retired: Vec::new(),
+            chain_health: None,
+            node_link: None,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -381,33 +381,10 @@ pub fn node_rows(nodes: &Nodes, catalog: &Catalog, now: u64) -> Vec<NodeRow> {
 mod tests {
     use super::*;
     use crate::lifecycle::Outage;
-    use crate::model::{ContractId, GridNode, GridNodeId, Placed, Placement};
+    use crate::model::{ContractId, GridNode, GridNodeId, Placed};
 
     fn record(name: &str, state: NodeState) -> NodeRecord {
-        NodeRecord {
-            name: name.into(),
-            chain: "c".into(),
-            node_type: "t".into(),
-            order: "o1".into(),
-            state,
-            placement: Placement::Random,
-            ipv4: false,
-            settings: Default::default(),
-            generated: Default::default(),
-            ssh_key: None,
-            seed: String::new(),
-            placed: None,
-            failed_on: Vec::new(),
-            created_at: 0,
-            billed_until: 0,
-            price_per_hour: Tft::from_whole(1),
-            outage: None,
-            autoheal: false,
-            intent: None,
-            retired: Vec::new(),
-            chain_health: None,
-            node_link: None,
-        }
+        NodeRecord::bare(name, state)
     }
 
     fn placed() -> Placed {

@@ -66,8 +66,7 @@ mod tests {
 
     use super::*;
     use crate::crypto::MasterKey;
-    use crate::model::{GridNode, GridNodeId, NodeStatus, Placed, Placement};
-    use crate::money::Tft;
+    use crate::model::{GridNode, GridNodeId, NodeStatus, Placed};
     use crate::store::Store;
     use crate::user::Nodes;
 
@@ -82,17 +81,6 @@ mod tests {
 
     fn node(name: &str, state: NodeState, contract: u64) -> NodeRecord {
         NodeRecord {
-            name: name.into(),
-            chain: "c".into(),
-            node_type: "t".into(),
-            order: "o1".into(),
-            state,
-            placement: Placement::Random,
-            ipv4: false,
-            settings: Default::default(),
-            generated: Default::default(),
-            ssh_key: None,
-            seed: String::new(),
             placed: Some(Placed {
                 contract: ContractId(contract),
                 node: GridNode {
@@ -106,16 +94,7 @@ mod tests {
                 ipv6: None,
                 mycelium: None,
             }),
-            failed_on: Vec::new(),
-            created_at: 0,
-            billed_until: 0,
-            price_per_hour: Tft::from_whole(1),
-            outage: None,
-            autoheal: false,
-            intent: None,
-            retired: Vec::new(),
-            chain_health: None,
-            node_link: None,
+            ..NodeRecord::bare(name, state)
         }
     }
 
