@@ -783,6 +783,13 @@ mod tests {
         dir.join(INBOX_DIR).join(&names[0])
     }
 
+    /// The first 30 characters of each line of a segment: enough to see
+    /// which update a line carries and its answered flag.
+    fn line_starts(segment: &Path) -> Vec<String> {
+        let text = std::fs::read_to_string(segment).unwrap();
+        text.lines().map(|l| l[..30].to_owned()).collect()
+    }
+
     /// A callback query update (a button press). From text: teloxide reads
     /// an update's fields in Telegram's order (`update_id` first), which a
     /// `json!` map (sorted keys) does not keep.
@@ -942,10 +949,8 @@ mod tests {
         // answered flag; the old one is gone.
         let second = segment_path(dir.path());
         assert_ne!(first, second);
-        let text = std::fs::read_to_string(&second).unwrap();
-        let carried: Vec<&str> = text.lines().map(|l| &l[..30]).collect();
         assert_eq!(
-            carried,
+            line_starts(&second),
             [
                 "{\"update\":{\"id\":1,\"answered\":t",
                 "{\"update\":{\"id\":3,\"answered\":f",
@@ -997,10 +1002,8 @@ mod tests {
         inbox.append(&[update(4, "d")]).unwrap();
         let second = segment_path(dir.path());
         assert_ne!(first, second);
-        let text = std::fs::read_to_string(&second).unwrap();
-        let carried: Vec<&str> = text.lines().map(|l| &l[..30]).collect();
         assert_eq!(
-            carried,
+            line_starts(&second),
             [
                 "{\"update\":{\"id\":1,\"answered\":t",
                 "{\"update\":{\"id\":2,\"answered\":f",
