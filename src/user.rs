@@ -466,6 +466,26 @@ pub fn node_name(
         .unwrap_or_else(|| format!("{prefix}-{}", taken.len()))
 }
 
+/// Where test records run: contract `contract` on grid node 11 of farm 1 in
+/// Belgium, up, without addresses.
+#[cfg(test)]
+pub(crate) fn test_placement(contract: u64) -> crate::model::Placed {
+    use crate::model::{ContractId, GridNode, GridNodeId, NodeStatus, Placed};
+    Placed {
+        contract: ContractId(contract),
+        node: GridNode {
+            id: GridNodeId(11),
+            farm_id: 1,
+            farm_name: "farm".into(),
+            country: "Belgium".into(),
+            status: NodeStatus::Up,
+        },
+        ipv4: None,
+        ipv6: None,
+        mycelium: None,
+    }
+}
+
 #[cfg(test)]
 impl NodeRecord {
     /// A plain record for tests: chain `c`, type `t`, order `o1`, 1 TFT an

@@ -381,26 +381,14 @@ pub fn node_rows(nodes: &Nodes, catalog: &Catalog, now: u64) -> Vec<NodeRow> {
 mod tests {
     use super::*;
     use crate::lifecycle::Outage;
-    use crate::model::{ContractId, GridNode, GridNodeId, Placed};
+    use crate::model::{ContractId, GridNodeId, Placed};
 
     fn record(name: &str, state: NodeState) -> NodeRecord {
         NodeRecord::bare(name, state)
     }
 
     fn placed() -> Placed {
-        Placed {
-            contract: ContractId(7),
-            node: GridNode {
-                id: GridNodeId(11),
-                farm_id: 1,
-                farm_name: "farm".into(),
-                country: "Belgium".into(),
-                status: NodeStatus::Up,
-            },
-            ipv4: None,
-            ipv6: None,
-            mycelium: None,
-        }
+        crate::user::test_placement(7)
     }
 
     #[test]

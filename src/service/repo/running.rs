@@ -66,7 +66,6 @@ mod tests {
 
     use super::*;
     use crate::crypto::MasterKey;
-    use crate::model::{GridNode, GridNodeId, NodeStatus, Placed};
     use crate::store::Store;
     use crate::user::Nodes;
 
@@ -81,19 +80,7 @@ mod tests {
 
     fn node(name: &str, state: NodeState, contract: u64) -> NodeRecord {
         NodeRecord {
-            placed: Some(Placed {
-                contract: ContractId(contract),
-                node: GridNode {
-                    id: GridNodeId(11),
-                    farm_id: 1,
-                    farm_name: "farm".into(),
-                    country: "Belgium".into(),
-                    status: NodeStatus::Up,
-                },
-                ipv4: None,
-                ipv6: None,
-                mycelium: None,
-            }),
+            placed: Some(crate::user::test_placement(contract)),
             ..NodeRecord::bare(name, state)
         }
     }
